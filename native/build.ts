@@ -1,0 +1,173 @@
+/**
+ * Builds every native artifact plugcheck needs into `build/`: the host-side
+ * log helper (`native/npa_host.c`) and the fixture plugins (C with gcc, Rust
+ * with `cargo --offline`). Incremental: a target is rebuilt only when a source
+ * is newer than its output. Outputs are written to a temporary file and
+ * renamed into place, because overwriting a loaded shared library in place
+ * crashes the processes that have it mapped.
+ *
+ * Usage: `deno task build [--force] [--quiet]`
+ *
+ * @example
+ * ```sh
+ * deno run --allow-read --allow-write --allow-run --allow-env native/build.ts --force
+ * ```
+ *
+ * @module
+ */
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const BUILD = join(ROOT, "build");
+const EXT = Deno.build.os === "darwin" ? "dylib" : Deno.build.os === "windows" ? "dll" : "so";
+
+/** One thing to build. */
+interface Target {
+  name: string;
+  /** Files whose change triggers a rebuild. */
+  inputs: string[];
+  /** Final artifact path. */
+  output: string;
+  /** Builds into `tmp`. */
+  build: (tmp: string) => Promise<void>;
+}
+
+const CFLAGS = ["-std=c11", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared", "-fvisibility=hidden"];
+
+async function listFiles(dir: string, pattern: RegExp): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const p = join(dir, e.name);
+    if (e.isDirectory && e.name !== "target") out.push(...await listFiles(p, pattern));
+    else if (e.isFile && pattern.test(e.name)) out.push(p);
+  }
+  return out.sort();
+}
+
+async function exec(cmd: string, args: string[]): Promise<void> {
+  let result;
+  try {
+    result = await new Deno.Command(cmd, { args, cwd: ROOT, stdout: "inherit", stderr: "inherit" }).output();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new Error(`Cannot build: ${cmd} is not installed (plugcheck needs gcc and cargo to build its fixtures)`);
+    }
+    throw e;
+  }
+  if (!result.success) throw new Error(`Cannot build: ${cmd} ${args.join(" ")} exited with code ${result.code}`);
+}
+
+function cTarget(name: string, sources: string[], output: string, extra: string[] = []): Target {
+  return {
+    name,
+    inputs: [...sources, join(ROOT, "include/npa.h")],
+    output,
+    build: (tmp) =>
+      exec("gcc", [
+        ...CFLAGS,
+        "-I",
+        join(ROOT, "include"),
+        "-o",
+        tmp,
+        ...sources.filter((s) => s.endsWith(".c")),
+        ...extra,
+      ]),
+  };
+}
+
+function rustTarget(name: string, crateDir: string, libName: string, output: string, sources: string[]): Target {
+  return {
+    name,
+    inputs: sources,
+    output,
+    build: async (tmp) => {
+      const targetDir = join(BUILD, "cargo");
+      await exec("cargo", [
+        "build",
+        "--offline",
+        "--release",
+        "--quiet",
+        "--manifest-path",
+        join(crateDir, "Cargo.toml"),
+        "--target-dir",
+        targetDir,
+      ]);
+      await Deno.copyFile(join(targetDir, "release", `lib${libName}.${EXT}`), tmp);
+    },
+  };
+}
+
+async function targets(): Promise<Target[]> {
+  const list: Target[] = [
+    cTarget("host log helper", [join(ROOT, "native/npa_host.c")], join(BUILD, `libnpa_host.${EXT}`), ["-lpthread"]),
+    cTarget(
+      "C reference plugin",
+      await listFiles(join(ROOT, "fixtures/ref_c"), /\.[ch]$/),
+      join(BUILD, "fixtures", `libref_c.${EXT}`),
+      ["-lpthread"],
+    ),
+  ];
+  // Fault fixtures: one misbehaving plugin per C file.
+  for (const src of await listFiles(join(ROOT, "fixtures/faults"), /\.c$/)) {
+    const name = src.slice(src.lastIndexOf("/") + 1, -2);
+    list.push(cTarget(`fault fixture ${name}`, [src], join(BUILD, "fixtures", "faults", `lib${name}.${EXT}`)));
+  }
+  const rustDir = join(ROOT, "fixtures/ref_rust");
+  list.push(
+    rustTarget(
+      "Rust reference plugin",
+      rustDir,
+      "ref_rust",
+      join(BUILD, "fixtures", `libref_rust.${EXT}`),
+      [...await listFiles(rustDir, /\.(rs|toml|lock)$/)],
+    ),
+  );
+  return list;
+}
+
+async function mtime(path: string): Promise<number> {
+  try {
+    return (await Deno.stat(path)).mtime?.getTime() ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function upToDate(t: Target): Promise<boolean> {
+  const out = await mtime(t.output);
+  if (out === 0) return false;
+  for (const i of t.inputs) if (await mtime(i) > out) return false;
+  return true;
+}
+
+/** Builds what is out of date; returns the number of targets built. */
+export async function build(options: { force?: boolean; quiet?: boolean } = {}): Promise<number> {
+  let built = 0;
+  for (const t of await targets()) {
+    if (!options.force && await upToDate(t)) continue;
+    if (!options.quiet) console.error(`build: ${t.name} -> ${relative(ROOT, t.output)}`);
+    await Deno.mkdir(dirname(t.output), { recursive: true });
+    const tmp = `${t.output}.tmp-${Deno.pid}`;
+    try {
+      await t.build(tmp);
+      await Deno.rename(tmp, t.output);
+    } finally {
+      await Deno.remove(tmp).catch(() => {});
+    }
+    built++;
+  }
+  return built;
+}
+
+if (import.meta.main) {
+  const force = Deno.args.includes("--force");
+  const quiet = Deno.args.includes("--quiet");
+  try {
+    const n = await build({ force, quiet });
+    if (!quiet) console.error(n === 0 ? "build: everything is up to date" : `build: ${n} target(s) built`);
+  } catch (e) {
+    console.error(e instanceof Error ? e.message : String(e));
+    Deno.exit(1);
+  }
+}

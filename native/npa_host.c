@@ -1,0 +1,233 @@
+/*
+ * npa_host.c — plugcheck's host-side log sink for npa plugins.
+ *
+ * Why this exists: a Deno.UnsafeCallback called from a plugin thread blocks
+ * that thread until the JS thread runs it, which can deadlock (a sync call
+ * waiting on the very thread that is logging) or crash at exit (see
+ * ../shared/notes/deno-ffi-facts.md). So the log functions handed to plugins
+ * are plain C: they copy the message into a bounded queue under a mutex and
+ * return at once. The host drains the queue with a synchronous call after each
+ * plugin call and on an unref'd timer. Nothing here ever enters V8.
+ *
+ * Guarantees:
+ *   - npah_log / npah_log_enabled never block longer than one memcpy under a
+ *     mutex, are callable from any thread, at any time, forever: contexts and
+ *     the queue are never freed (a plugin may log after shutdown; such
+ *     messages are counted as after_close and dropped).
+ *   - Nothing is dropped silently: every message is counted exactly once, as
+ *     accepted, dropped_full, filtered (above the level), or after_close.
+ *   - Messages longer than NPAH_MAX_MESSAGE bytes are truncated (counted).
+ *
+ * Drained record layout (little-endian, packed):
+ *   u32 plugin_id | u32 level | u32 flags | u32 target_len | u32 message_len
+ *   | target bytes | message bytes
+ * flags bit 0: the message was truncated.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../include/npa.h"
+
+#define NPAH_EXPORT __attribute__((visibility("default")))
+#define NPAH_MAX_TARGET 256u
+#define NPAH_MAX_MESSAGE 8192u
+#define NPAH_RECORD_HEADER 20u
+
+typedef struct npah_queue {
+  pthread_mutex_t mu;
+  uint8_t* ring;
+  size_t cap;  /* bytes */
+  size_t head; /* read offset */
+  size_t used; /* bytes in use */
+} npah_queue;
+
+/* Counter slots, read by npah_ctx_counters in this order. */
+enum {
+  NPAH_ACCEPTED = 0,
+  NPAH_DROPPED_FULL = 1,
+  NPAH_FILTERED = 2,
+  NPAH_AFTER_CLOSE = 3,
+  NPAH_TRUNCATED = 4,
+  NPAH_ENABLED_QUERIES = 5,
+  NPAH_COUNTERS = 6
+};
+
+typedef struct npah_ctx {
+  npah_queue* q;
+  uint32_t plugin_id;
+  atomic_int max_level; /* messages with level > max_level are filtered */
+  atomic_int closed;
+  atomic_uint_fast64_t counters[NPAH_COUNTERS];
+} npah_ctx;
+
+static void ring_write(npah_queue* q, const void* src, size_t n) {
+  size_t tail = (q->head + q->used) % q->cap;
+  size_t first = q->cap - tail < n ? q->cap - tail : n;
+  memcpy(q->ring + tail, src, first);
+  memcpy(q->ring, (const uint8_t*)src + first, n - first);
+  q->used += n;
+}
+
+static void ring_read(npah_queue* q, void* dst, size_t n) {
+  size_t first = q->cap - q->head < n ? q->cap - q->head : n;
+  memcpy(dst, q->ring + q->head, first);
+  memcpy((uint8_t*)dst + first, q->ring, n - first);
+  q->head = (q->head + n) % q->cap;
+  q->used -= n;
+}
+
+static void ring_peek_header(npah_queue* q, uint32_t out[5]) {
+  uint8_t tmp[NPAH_RECORD_HEADER];
+  size_t first = q->cap - q->head < NPAH_RECORD_HEADER ? q->cap - q->head
+                                                       : NPAH_RECORD_HEADER;
+  memcpy(tmp, q->ring + q->head, first);
+  memcpy(tmp + first, q->ring, NPAH_RECORD_HEADER - first);
+  memcpy(out, tmp, sizeof(tmp));
+}
+
+static void count(npah_ctx* c, int slot) {
+  atomic_fetch_add_explicit(&c->counters[slot], 1, memory_order_relaxed);
+}
+
+/* The NpaLogFn given to plugins. */
+static void npah_log(void* ctx, int32_t level, const uint8_t* target,
+                     size_t target_len, const uint8_t* message,
+                     size_t message_len) {
+  npah_ctx* c = (npah_ctx*)ctx;
+  if (c == NULL) return;
+  if (atomic_load_explicit(&c->closed, memory_order_acquire)) {
+    count(c, NPAH_AFTER_CLOSE);
+    return;
+  }
+  if (level > atomic_load_explicit(&c->max_level, memory_order_relaxed)) {
+    count(c, NPAH_FILTERED);
+    return;
+  }
+  if (target == NULL) target_len = 0;
+  if (message == NULL) message_len = 0;
+  uint32_t flags = 0;
+  if (target_len > NPAH_MAX_TARGET) target_len = NPAH_MAX_TARGET;
+  if (message_len > NPAH_MAX_MESSAGE) {
+    message_len = NPAH_MAX_MESSAGE;
+    flags |= 1u;
+    count(c, NPAH_TRUNCATED);
+  }
+  uint32_t header[5] = {c->plugin_id, (uint32_t)level, flags,
+                        (uint32_t)target_len, (uint32_t)message_len};
+  size_t need = NPAH_RECORD_HEADER + target_len + message_len;
+  npah_queue* q = c->q;
+  pthread_mutex_lock(&q->mu);
+  if (q->cap - q->used < need) {
+    pthread_mutex_unlock(&q->mu);
+    count(c, NPAH_DROPPED_FULL);
+    return;
+  }
+  ring_write(q, header, sizeof(header));
+  ring_write(q, target, target_len);
+  ring_write(q, message, message_len);
+  pthread_mutex_unlock(&q->mu);
+  count(c, NPAH_ACCEPTED);
+}
+
+/* The NpaLogEnabledFn given to plugins. */
+static int32_t npah_log_enabled(void* ctx, int32_t level, const uint8_t* target,
+                                size_t target_len) {
+  (void)target;
+  (void)target_len;
+  npah_ctx* c = (npah_ctx*)ctx;
+  if (c == NULL) return 0;
+  count(c, NPAH_ENABLED_QUERIES);
+  if (atomic_load_explicit(&c->closed, memory_order_acquire)) return 0;
+  return level <= atomic_load_explicit(&c->max_level, memory_order_relaxed);
+}
+
+/* A queue of `capacity` bytes (at least 64 KiB). Never freed. */
+NPAH_EXPORT void* npah_queue_new(uint32_t capacity) {
+  if (capacity < 65536u) capacity = 65536u;
+  npah_queue* q = calloc(1, sizeof(*q));
+  if (q == NULL) return NULL;
+  q->ring = malloc(capacity);
+  if (q->ring == NULL) {
+    free(q);
+    return NULL;
+  }
+  q->cap = capacity;
+  pthread_mutex_init(&q->mu, NULL);
+  return q;
+}
+
+/* A context for one loaded plugin. Never freed: the plugin may keep it. */
+NPAH_EXPORT void* npah_ctx_new(void* queue, uint32_t plugin_id,
+                               int32_t max_level) {
+  npah_ctx* c = calloc(1, sizeof(*c));
+  if (c == NULL) return NULL;
+  c->q = (npah_queue*)queue;
+  c->plugin_id = plugin_id;
+  atomic_init(&c->max_level, max_level);
+  atomic_init(&c->closed, 0);
+  for (int i = 0; i < NPAH_COUNTERS; i++) atomic_init(&c->counters[i], 0);
+  return c;
+}
+
+/* Writes an NpaHost for `ctx` into `out` (at least out_len bytes). Returns the
+ * number of bytes written, or 0 if out_len is too small. */
+NPAH_EXPORT uint32_t npah_fill_host(void* ctx, uint8_t* out, uint32_t out_len) {
+  if (out_len < sizeof(NpaHost)) return 0;
+  NpaHost h;
+  memset(&h, 0, sizeof(h));
+  h.abi_version = NPA_ABI_VERSION;
+  h.struct_size = (uint32_t)sizeof(NpaHost);
+  h.ctx = ctx;
+  h.log = npah_log;
+  h.log_enabled = npah_log_enabled;
+  memcpy(out, &h, sizeof(h));
+  return (uint32_t)sizeof(h);
+}
+
+NPAH_EXPORT void npah_ctx_set_level(void* ctx, int32_t max_level) {
+  atomic_store(&((npah_ctx*)ctx)->max_level, max_level);
+}
+
+/* After this, every message for ctx is dropped and counted as after_close. */
+NPAH_EXPORT void npah_ctx_close(void* ctx) {
+  atomic_store_explicit(&((npah_ctx*)ctx)->closed, 1, memory_order_release);
+}
+
+/* Copies the ctx counters into out[0..NPAH_COUNTERS). Returns the count. */
+NPAH_EXPORT uint32_t npah_ctx_counters(void* ctx, uint64_t* out,
+                                       uint32_t out_len) {
+  npah_ctx* c = (npah_ctx*)ctx;
+  uint32_t n = out_len < NPAH_COUNTERS ? out_len : NPAH_COUNTERS;
+  for (uint32_t i = 0; i < n; i++) out[i] = atomic_load(&c->counters[i]);
+  return n;
+}
+
+/* Moves whole records into buf (at most cap bytes). Returns bytes written. A
+ * record never splits; cap must be >= header + max target + max message. */
+NPAH_EXPORT uint32_t npah_drain(void* queue, uint8_t* buf, uint32_t cap) {
+  npah_queue* q = (npah_queue*)queue;
+  uint32_t written = 0;
+  pthread_mutex_lock(&q->mu);
+  while (q->used >= NPAH_RECORD_HEADER) {
+    uint32_t h[5];
+    ring_peek_header(q, h);
+    size_t rec = NPAH_RECORD_HEADER + (size_t)h[3] + (size_t)h[4];
+    if (rec > cap - written) break;
+    ring_read(q, buf + written, rec);
+    written += (uint32_t)rec;
+  }
+  pthread_mutex_unlock(&q->mu);
+  return written;
+}
+
+/* Bytes waiting in the queue (cheap check before a drain). */
+NPAH_EXPORT uint32_t npah_pending(void* queue) {
+  npah_queue* q = (npah_queue*)queue;
+  pthread_mutex_lock(&q->mu);
+  size_t used = q->used;
+  pthread_mutex_unlock(&q->mu);
+  return (uint32_t)used;
+}
