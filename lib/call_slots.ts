@@ -1,0 +1,59 @@
+/**
+ * Process-wide accounting of nonblocking plugin calls.
+ *
+ * Deno runs nonblocking FFI calls on a blocking pool of at most 32 threads,
+ * shared with async file I/O, and a call cannot be cancelled: a call that
+ * outlives its deadline keeps its thread. So plugcheck counts every call that
+ * is running or abandoned and refuses new ones beyond a cap well below 32,
+ * instead of letting the pool starve (which hangs file I/O too).
+ *
+ * @example
+ * ```ts
+ * import { callSlots } from "./call_slots.ts";
+ * const release = callSlots.tryAcquire();
+ * console.assert(release !== undefined);
+ * release?.();
+ * ```
+ *
+ * @module
+ */
+
+/** Default cap on running + abandoned nonblocking calls per process. */
+export const DEFAULT_CALL_SLOTS = 16;
+
+class CallSlots {
+  #limit = DEFAULT_CALL_SLOTS;
+  #inUse = 0;
+
+  /** The current cap. */
+  get limit(): number {
+    return this.#limit;
+  }
+  /** Calls running or abandoned right now. */
+  get inUse(): number {
+    return this.#inUse;
+  }
+
+  /** Changes the cap (1..28; the pool has 32 threads and file I/O needs some). */
+  setLimit(limit: number): void {
+    if (!Number.isInteger(limit) || limit < 1 || limit > 28) {
+      throw new RangeError(`Call slot limit must be an integer from 1 to 28: got ${limit}`);
+    }
+    this.#limit = limit;
+  }
+
+  /** Takes a slot; returns its release function (idempotent), or undefined when none is free. */
+  tryAcquire(): (() => void) | undefined {
+    if (this.#inUse >= this.#limit) return undefined;
+    this.#inUse++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#inUse--;
+    };
+  }
+}
+
+/** The process-wide slot counter. */
+export const callSlots: CallSlots = new CallSlots();

@@ -1,0 +1,140 @@
+/**
+ * Binding of plugcheck's native log helper (`native/npa_host.c`): one bounded
+ * queue per process, one context per loaded plugin, and the drain that turns
+ * queued records into {@link LogRecord}s.
+ *
+ * Plugin threads never wait on the JS thread: they write into the C queue and
+ * return. The helper library and every context are kept for the life of the
+ * process, because a plugin may log at any time, even after it was closed.
+ *
+ * @example
+ * ```ts
+ * import { defaultHostLibraryPath } from "./host_log.ts";
+ * console.assert(defaultHostLibraryPath().endsWith(".so") || Deno.build.os !== "linux");
+ * ```
+ *
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+import { HOST_SYMBOLS } from "./symbols.ts";
+import { libraryFileName } from "./library.ts";
+
+/** One message a plugin logged. */
+export interface LogRecord {
+  pluginId: number;
+  /** npa level: 1 error .. 5 trace. */
+  level: number;
+  target: string;
+  message: string;
+  truncated: boolean;
+}
+
+/** Per-plugin log counters kept by the native helper. */
+export interface LogCounters {
+  /** Queued for delivery. */
+  accepted: number;
+  /** Lost because the queue was full. */
+  droppedFull: number;
+  /** Above the level the host asked for (a plugin that skips `log_enabled`). */
+  filtered: number;
+  /** Arrived after the plugin was closed. */
+  afterClose: number;
+  /** Cut to the helper's 8 KiB message limit. */
+  truncated: number;
+  /** Calls of `log_enabled`. */
+  enabledQueries: number;
+}
+
+const QUEUE_BYTES = 4 * 1024 * 1024;
+const DRAIN_BYTES = 1024 * 1024;
+/** `sizeof(NpaHost)` on 64-bit targets. */
+export const NPA_HOST_SIZE = 32;
+
+/** Where `deno task build` puts the helper. */
+export function defaultHostLibraryPath(): string {
+  return fileURLToPath(new URL(`../../build/${libraryFileName("npa_host")}`, import.meta.url));
+}
+
+/** The process-wide log queue. */
+export class HostLog {
+  readonly #lib: Deno.DynamicLibrary<typeof HOST_SYMBOLS>;
+  readonly #queue: Deno.PointerObject;
+  readonly #drainBuf = new Uint8Array(DRAIN_BYTES);
+  readonly #counterBuf = new BigUint64Array(6);
+  readonly #decoder = new TextDecoder();
+
+  private constructor(lib: Deno.DynamicLibrary<typeof HOST_SYMBOLS>, queue: Deno.PointerObject) {
+    this.#lib = lib;
+    this.#queue = queue;
+  }
+
+  static #instance: HostLog | undefined;
+
+  /** Opens the helper once per process (it is never closed). Throws the raw error. */
+  static get(path = Deno.env.get("PLUGCHECK_HOST_LIB") ?? defaultHostLibraryPath()): HostLog {
+    if (HostLog.#instance) return HostLog.#instance;
+    const lib = Deno.dlopen(path, HOST_SYMBOLS);
+    const queue = lib.symbols.npah_queue_new(QUEUE_BYTES);
+    if (queue === null) throw new Error("Cannot allocate the plugin log queue");
+    HostLog.#instance = new HostLog(lib, queue);
+    return HostLog.#instance;
+  }
+
+  /** A context for one plugin plus the `NpaHost` bytes to pass to init. */
+  newContext(pluginId: number, maxLevel: number): { ctx: Deno.PointerObject; host: Uint8Array<ArrayBuffer> } {
+    const ctx = this.#lib.symbols.npah_ctx_new(this.#queue, pluginId, maxLevel);
+    if (ctx === null) throw new Error("Cannot allocate a plugin log context");
+    const host = new Uint8Array(NPA_HOST_SIZE);
+    const n = this.#lib.symbols.npah_fill_host(ctx, host, host.length);
+    if (n !== NPA_HOST_SIZE) throw new Error(`NpaHost size mismatch: helper wrote ${n} bytes`);
+    return { ctx, host };
+  }
+
+  setLevel(ctx: Deno.PointerObject, maxLevel: number): void {
+    this.#lib.symbols.npah_ctx_set_level(ctx, maxLevel);
+  }
+
+  /** From now on, messages for `ctx` are dropped and counted as after-close. */
+  closeContext(ctx: Deno.PointerObject): void {
+    this.#lib.symbols.npah_ctx_close(ctx);
+  }
+
+  counters(ctx: Deno.PointerObject): LogCounters {
+    this.#lib.symbols.npah_ctx_counters(ctx, this.#counterBuf, this.#counterBuf.length);
+    const c = Array.from(this.#counterBuf, Number);
+    return {
+      accepted: c[0] ?? 0,
+      droppedFull: c[1] ?? 0,
+      filtered: c[2] ?? 0,
+      afterClose: c[3] ?? 0,
+      truncated: c[4] ?? 0,
+      enabledQueries: c[5] ?? 0,
+    };
+  }
+
+  /** Takes every queued record (cheap when the queue is empty). */
+  drain(): LogRecord[] {
+    const records: LogRecord[] = [];
+    const s = this.#lib.symbols;
+    while (s.npah_pending(this.#queue) > 0) {
+      const n = s.npah_drain(this.#queue, this.#drainBuf, this.#drainBuf.length);
+      if (n === 0) break;
+      const view = new DataView(this.#drainBuf.buffer, 0, n);
+      let off = 0;
+      while (off + 20 <= n) {
+        const pluginId = view.getUint32(off, true);
+        const level = view.getUint32(off + 4, true);
+        const flags = view.getUint32(off + 8, true);
+        const tlen = view.getUint32(off + 12, true);
+        const mlen = view.getUint32(off + 16, true);
+        off += 20;
+        const target = this.#decoder.decode(this.#drainBuf.subarray(off, off + tlen));
+        off += tlen;
+        const message = this.#decoder.decode(this.#drainBuf.subarray(off, off + mlen));
+        off += mlen;
+        records.push({ pluginId, level, target, message, truncated: (flags & 1) !== 0 });
+      }
+    }
+    return records;
+  }
+}

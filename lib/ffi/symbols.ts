@@ -1,0 +1,135 @@
+/**
+ * The symbol tables: the npa plugin ABI (`include/npa.h`) and plugcheck's
+ * host-side log helper (`native/npa_host.c`), each with its C prototype.
+ *
+ * Presence is checked first with {@link PROBE_SYMBOLS} (every name bound sync
+ * and `optional: true`), so a missing symbol is named precisely instead of
+ * failing the whole `dlopen`. Deno 2.9 returns a callable function for a
+ * missing symbol bound `optional: true, nonblocking: true` (calling it jumps to
+ * NULL), so nonblocking bindings are never used to test presence, and the
+ * required symbols are bound non-optional. Calls that may block are bound nonblocking
+ * (they run on Deno's blocking pool and can be raced against a deadline); the
+ * hot ones are bound a second time, synchronously, under a `_sync` name.
+ *
+ * @example
+ * ```ts
+ * import { PLUGIN_SYMBOLS, REQUIRED_SYMBOLS } from "./symbols.ts";
+ * console.assert(REQUIRED_SYMBOLS.every((s) => s in PLUGIN_SYMBOLS));
+ * ```
+ *
+ * @module
+ */
+
+/** The npa ABI symbols, as bound by plugcheck. */
+export const PLUGIN_SYMBOLS = {
+  // uint32_t npa_abi_version(void)
+  npa_abi_version: { parameters: [], result: "u32" },
+  // int32_t npa_plugin_init(const NpaHost* host, NpaBuf* err)
+  npa_plugin_init: {
+    parameters: [
+      "buffer", // const NpaHost* host
+      "buffer", // NpaBuf* err
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
+  // int32_t npa_plugin_describe(NpaBuf* out)
+  npa_plugin_describe: {
+    parameters: ["buffer"], // NpaBuf* out
+    result: "i32",
+    nonblocking: true,
+  },
+  // int32_t npa_instance_create(const uint8_t* config, size_t config_len, void** out, NpaBuf* err)
+  npa_instance_create: {
+    parameters: [
+      "buffer", // const uint8_t* config
+      "usize", // size_t config_len
+      "buffer", // void** out
+      "buffer", // NpaBuf* err
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
+  // int32_t npa_instance_invoke(void* inst, const uint8_t* method, size_t method_len,
+  //                             const uint8_t* input, size_t input_len, NpaBuf* out, NpaBuf* err)
+  npa_instance_invoke: {
+    parameters: [
+      "pointer", // void* inst
+      "buffer", // const uint8_t* method
+      "usize", // size_t method_len
+      "buffer", // const uint8_t* input
+      "usize", // size_t input_len
+      "buffer", // NpaBuf* out
+      "buffer", // NpaBuf* err
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
+  // The same symbol, synchronous: the hot path for loops (no deadline possible).
+  npa_instance_invoke_sync: {
+    name: "npa_instance_invoke",
+    parameters: ["pointer", "buffer", "usize", "buffer", "usize", "buffer", "buffer"],
+    result: "i32",
+  },
+  // void npa_instance_destroy(void* inst)
+  npa_instance_destroy: {
+    parameters: ["pointer"], // void* inst
+    result: "void",
+    nonblocking: true,
+  },
+  // void npa_buffer_free(uint8_t* ptr, size_t len) — must not block
+  npa_buffer_free: {
+    parameters: [
+      "pointer", // uint8_t* ptr
+      "usize", // size_t len
+    ],
+    result: "void",
+  },
+  // void npa_plugin_shutdown(void)
+  npa_plugin_shutdown: { parameters: [], result: "void", nonblocking: true },
+  // int32_t npa_plugin_stats(NpaBuf* out) — optional capability, must not block
+  npa_plugin_stats: { parameters: ["buffer"], result: "i32", optional: true },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** C names a plugin must export. */
+export const REQUIRED_SYMBOLS = [
+  "npa_abi_version",
+  "npa_plugin_init",
+  "npa_plugin_describe",
+  "npa_instance_create",
+  "npa_instance_invoke",
+  "npa_instance_destroy",
+  "npa_buffer_free",
+  "npa_plugin_shutdown",
+] as const;
+
+/** C names a plugin may export; each one present is a capability. */
+export const OPTIONAL_SYMBOLS = ["npa_plugin_stats"] as const;
+
+/** Every npa name bound sync and optional: `null` exactly when the library lacks it. */
+export const PROBE_SYMBOLS: Record<
+  (typeof REQUIRED_SYMBOLS)[number] | (typeof OPTIONAL_SYMBOLS)[number],
+  { parameters: []; result: "void"; optional: true }
+> = Object.fromEntries(
+  [...REQUIRED_SYMBOLS, ...OPTIONAL_SYMBOLS].map((name) => [name, { parameters: [], result: "void", optional: true }]),
+) as never;
+
+/** plugcheck's log helper (`native/npa_host.c`). */
+export const HOST_SYMBOLS = {
+  // void* npah_queue_new(uint32_t capacity)
+  npah_queue_new: { parameters: ["u32"], result: "pointer" },
+  // void* npah_ctx_new(void* queue, uint32_t plugin_id, int32_t max_level)
+  npah_ctx_new: { parameters: ["pointer", "u32", "i32"], result: "pointer" },
+  // uint32_t npah_fill_host(void* ctx, uint8_t* out, uint32_t out_len)
+  npah_fill_host: { parameters: ["pointer", "buffer", "u32"], result: "u32" },
+  // void npah_ctx_set_level(void* ctx, int32_t max_level)
+  npah_ctx_set_level: { parameters: ["pointer", "i32"], result: "void" },
+  // void npah_ctx_close(void* ctx)
+  npah_ctx_close: { parameters: ["pointer"], result: "void" },
+  // uint32_t npah_ctx_counters(void* ctx, uint64_t* out, uint32_t out_len)
+  npah_ctx_counters: { parameters: ["pointer", "buffer", "u32"], result: "u32" },
+  // uint32_t npah_drain(void* queue, uint8_t* buf, uint32_t cap)
+  npah_drain: { parameters: ["pointer", "buffer", "u32"], result: "u32" },
+  // uint32_t npah_pending(void* queue)
+  npah_pending: { parameters: ["pointer"], result: "u32" },
+} as const satisfies Deno.ForeignLibraryInterface;

@@ -1,0 +1,29 @@
+/**
+ * plugcheck: load native npa plugins with `Deno.dlopen`, call them behind a
+ * guard that turns every plugin failure into a typed error, and inspect their
+ * counters and logs.
+ *
+ * @example
+ * ```ts ignore
+ * import { InvalidInputError, loadPlugin } from "./mod.ts";
+ *
+ * await using plugin = await loadPlugin("build/fixtures/libref_rust.so");
+ * await using inst = await plugin.createInstance({ counter_start: 10 });
+ * console.log(new TextDecoder().decode(await inst.invoke("sum", "[1, 2]"))); // 3
+ * try {
+ *   await inst.invoke("sum", "not json");
+ * } catch (e) {
+ *   if (e instanceof InvalidInputError) console.log(e.pluginMessage);
+ * }
+ * ```
+ *
+ * @module
+ */
+export * from "./lib/errors.ts";
+export * from "./lib/plugin.ts";
+export type { MethodDescription, PluginDescription } from "./lib/describe_schema.ts";
+export { PluginDescriptionSchema } from "./lib/describe_schema.ts";
+export { callSlots, DEFAULT_CALL_SLOTS } from "./lib/call_slots.ts";
+export type { LogCounters } from "./lib/ffi/host_log.ts";
+export { LOG_LEVEL_NAMES, type PluginLogLevel } from "./lib/plugin_log.ts";
+export { STATUS_NAMES, statusName } from "./lib/guard.ts";
