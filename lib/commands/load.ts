@@ -1,0 +1,149 @@
+/**
+ * `plugcheck load`: opens a plugin, checks its ABI version and symbols, runs
+ * init and describe(), and reports what it found.
+ *
+ * @example
+ * ```ts ignore
+ * import { run } from "./load.ts";
+ * const code = await run(["build/fixtures/libref_c.so", "--json"]);
+ * ```
+ *
+ * @module
+ */
+import { REQUIRED_SYMBOLS } from "../ffi/symbols.ts";
+import { HOST_ABI_VERSION, loadPlugin, type Plugin } from "../plugin.ts";
+import {
+  configureCliLogging,
+  errorJson,
+  EXIT,
+  EXIT_CODES_HELP,
+  exitCodeFor,
+  logLevelFlag,
+  parseFlags,
+  reportError,
+  UsageError,
+  writeOut,
+} from "./_shared.ts";
+
+/** `plugcheck load --help`. */
+export const help = `plugcheck load — open a plugin and report its ABI, symbols and metadata
+
+Usage:
+  plugcheck load <library> [--json] [--sha256 HEX] [--log LEVEL] [--verbose]
+
+Loads the shared library, checks npa_abi_version() against this host (a
+different major version is refused), checks every required npa_* symbol, runs
+npa_plugin_init() once and validates npa_plugin_describe() against the schema
+in docs/abi.md. Nothing else is called. Then shuts the plugin down.
+
+Options:
+  --json           print one JSON document on stdout instead of text
+  --sha256 HEX     refuse to load unless the file's SHA-256 matches (checked
+                   before the library is opened)
+  --log LEVEL      plugin log level on stderr: off, error, warning, info
+                   (default), debug, trace
+  --verbose        show stack traces and causes of errors
+  -h, --help       show this help
+
+Examples:
+  plugcheck load build/fixtures/libref_rust.so
+  plugcheck load ./libmyplugin.so --json | jq .description.methods
+
+${EXIT_CODES_HELP}
+`;
+
+const FLAGS = {
+  json: { type: "boolean" },
+  sha256: { type: "string" },
+  log: { type: "string" },
+  verbose: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** Runs `plugcheck load` with the arguments after `load`; returns the exit code. */
+export async function run(args: string[]): Promise<number> {
+  let json = false;
+  let verbose = false;
+  try {
+    const { values, positionals } = parseFlags(args, FLAGS, "load");
+    json = values.json ?? false;
+    verbose = values.verbose ?? false;
+    if (values.help) {
+      writeOut(help);
+      return EXIT.OK;
+    }
+    if (positionals.length !== 1) {
+      throw new UsageError(
+        positionals.length === 0
+          ? "Missing <library> (see 'plugcheck load --help')"
+          : `Expected one <library>, got ${positionals.length}: ${positionals.join(" ")}`,
+      );
+    }
+    const sha256 = values.sha256;
+    if (sha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(sha256)) {
+      throw new UsageError(`Option --sha256 must be 64 hex digits: got ${JSON.stringify(sha256)}`);
+    }
+    const level = logLevelFlag(values.log);
+    configureCliLogging(level, verbose);
+    const path = positionals[0]!;
+    const plugin = await loadPlugin(path, sha256 === undefined ? { logLevel: level } : { logLevel: level, sha256 });
+    try {
+      const report = loadReport(plugin);
+      writeOut(json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(plugin));
+    } finally {
+      await plugin.close();
+    }
+    return EXIT.OK;
+  } catch (error) {
+    if (json) writeOut(`${JSON.stringify({ ok: false, error: errorJson(error) }, null, 2)}\n`);
+    reportError(error, verbose);
+    return exitCodeFor(error);
+  }
+}
+
+function version(raw: number): string {
+  return `${raw >>> 16}.${raw & 0xffff}`;
+}
+
+/** The JSON shape of `load --json`. */
+export function loadReport(plugin: Plugin): Record<string, unknown> {
+  return {
+    ok: true,
+    path: plugin.path,
+    abi_version: version(plugin.abiVersion.raw),
+    host_abi_version: version(HOST_ABI_VERSION),
+    symbols: { required: [...REQUIRED_SYMBOLS], optional: [...plugin.optionalSymbols] },
+    capabilities: plugin.capabilities,
+    init_ms: Number(plugin.initMs.toFixed(3)),
+    description: plugin.describe(),
+    stats: plugin.stats(),
+    contract_warnings: [...plugin.contractWarnings],
+  };
+}
+
+function formatReport(plugin: Plugin): string {
+  const d = plugin.describe();
+  const lines = [
+    `plugin     ${d.name} ${d.version}`,
+    `library    ${plugin.path}`,
+    `abi        ${version(plugin.abiVersion.raw)} (host ${version(HOST_ABI_VERSION)})`,
+    `symbols    ${REQUIRED_SYMBOLS.length}/${REQUIRED_SYMBOLS.length} required; optional: ${
+      plugin.optionalSymbols.length > 0 ? plugin.optionalSymbols.join(", ") : "none"
+    }`,
+    `init       ${plugin.initMs.toFixed(2)} ms`,
+    `instances  ${d.thread_safe_instances ? "thread-safe" : "one call at a time"}${
+      d.max_instances === undefined ? "" : `, at most ${d.max_instances}`
+    }`,
+  ];
+  const stats = plugin.stats();
+  if (stats) lines.push(`stats      ${Object.entries(stats).map(([k, v]) => `${k}=${v}`).join(" ")}`);
+  lines.push(`methods    ${d.methods.length}`);
+  const width = Math.max(...d.methods.map((m) => m.name.length), 4);
+  for (const m of d.methods) {
+    lines.push(
+      `  ${m.name.padEnd(width)}  ${m.input.padEnd(5)}  ${(m.pure ? "pure" : "impure").padEnd(6)}  ${m.description}`,
+    );
+  }
+  for (const w of plugin.contractWarnings) lines.push(`warning: ${w}`);
+  return `${lines.join("\n")}\n`;
+}
