@@ -1,0 +1,72 @@
+/**
+ * Shared test helpers: paths of the built fixtures and a runner for the real
+ * CLI as a subprocess. `deno task test` builds the fixtures first.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT: string = fileURLToPath(new URL("..", import.meta.url));
+const EXT = Deno.build.os === "darwin" ? "dylib" : "so";
+
+/** Path of a built fixture plugin. */
+export function fixture(name: string): string {
+  return join(ROOT, "build", "fixtures", `lib${name}.${EXT}`);
+}
+/** Path of a built fault fixture. */
+export function fault(name: string): string {
+  return join(ROOT, "build", "fixtures", "faults", `lib${name}.${EXT}`);
+}
+
+/** Both reference plugins, by language. */
+export const REFERENCE_PLUGINS: readonly { lang: string; name: string; path: string }[] = [
+  { lang: "C", name: "ref_c", path: fixture("ref_c") },
+  { lang: "Rust", name: "ref_rust", path: fixture("ref_rust") },
+];
+
+export const text = (b: Uint8Array): string => new TextDecoder().decode(b);
+
+/** What a CLI run produced. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  stdoutBytes: Uint8Array;
+  /** True when the run was killed for exceeding `killAfterMs`. */
+  killed: boolean;
+}
+
+/** Runs `cli.ts` as a subprocess, as a user would, killing it after `killAfterMs`. */
+export async function runCli(
+  args: string[],
+  options: { stdin?: Uint8Array; killAfterMs?: number; env?: Record<string, string> } = {},
+): Promise<CliResult> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-ffi", "--allow-read", "--allow-env", join(ROOT, "cli.ts"), ...args],
+    cwd: ROOT,
+    stdin: options.stdin ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", RUST_BACKTRACE: "0", ...options.env },
+  }).spawn();
+  if (options.stdin) {
+    const w = child.stdin.getWriter();
+    await w.write(options.stdin);
+    await w.close();
+  }
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    child.kill("SIGKILL");
+  }, options.killAfterMs ?? 30_000);
+  const out = await child.output();
+  clearTimeout(timer);
+  return {
+    code: out.code,
+    stdout: text(out.stdout),
+    stderr: text(out.stderr),
+    stdoutBytes: out.stdout,
+    killed,
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * loadPlugin(): single flight per resolved path, the sha256 pin, and every
+ * way a library can fail to load, each a typed error.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { AbiMismatchError, LoadError, loadPlugin } from "../mod.ts";
+import { sha256File } from "../lib/ffi/library.ts";
+import { fault, REFERENCE_PLUGINS, ROOT } from "./_helpers.ts";
+
+for (const ref of REFERENCE_PLUGINS) {
+  Deno.test(`loadPlugin() run concurrently on one path calls init once (${ref.lang})`, async () => {
+    const dir = await Deno.makeTempDir();
+    const alias = join(dir, "alias.so");
+    await Deno.symlink(ref.path, alias);
+    try {
+      const handles = await Promise.all([
+        ...Array.from({ length: 8 }, () => loadPlugin(ref.path)),
+        loadPlugin(alias), // another spelling of the same file
+      ]);
+      for (const h of handles) assert.equal(h.stats()!.init_calls, 1);
+      // Closing all but one keeps the plugin usable through the last handle.
+      for (const h of handles.slice(1)) await h.close();
+      await using inst = await handles[0]!.createInstance();
+      assert.deepEqual(await inst.invoke("echo", "still here"), new TextEncoder().encode("still here"));
+      await inst.destroy();
+      await handles[0]!.close();
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
+Deno.test("loadPlugin() with a matching sha256 loads; a mismatch is LoadError", async () => {
+  const path = REFERENCE_PLUGINS[0]!.path;
+  const hex = await sha256File(path);
+  const ok = await loadPlugin(path, { sha256: hex.toUpperCase() });
+  await ok.close();
+  const wrong = "0".repeat(64);
+  await assert.rejects(loadPlugin(path, { sha256: wrong }), (e: unknown) => {
+    assert.ok(e instanceof LoadError);
+    assert.equal(
+      e.message,
+      `Cannot load plugin ${JSON.stringify(path)}: sha256 mismatch: expected ${wrong}, file has ${hex}`,
+    );
+    return true;
+  });
+  await assert.rejects(loadPlugin(path, { sha256: "abc" }), TypeError);
+});
+
+Deno.test("loadPlugin() checks sha256 before dlopen: a non-library with a wrong pin says mismatch", async () => {
+  // Were the library opened first, this would be 'not a loadable shared library'.
+  await assert.rejects(
+    loadPlugin(join(ROOT, "README.md"), { sha256: "1".repeat(64) }),
+    /sha256 mismatch/,
+  );
+});
+
+Deno.test("loadPlugin() of a missing file is LoadError 'file not found'", async () => {
+  await assert.rejects(loadPlugin("/nonexistent/libnope.so"), (e: unknown) => {
+    assert.ok(e instanceof LoadError);
+    assert.equal(e.code, "LOAD");
+    assert.equal(e.message, 'Cannot load plugin "/nonexistent/libnope.so": file not found');
+    return true;
+  });
+});
+
+Deno.test("loadPlugin() of a file that is not a shared library is LoadError with the cause", async () => {
+  await assert.rejects(loadPlugin(join(ROOT, "README.md")), (e: unknown) => {
+    assert.ok(e instanceof LoadError);
+    assert.match(e.message, /: not a loadable shared library \(.*\)$/);
+    assert.ok(e.cause instanceof Error);
+    return true;
+  });
+  await assert.rejects(loadPlugin(ROOT), /not a file/);
+});
+
+Deno.test("loadPlugin() of a library missing a required symbol names it and calls nothing", async () => {
+  // The fixture's init aborts the process if it is ever called.
+  await assert.rejects(loadPlugin(fault("missing_symbol")), (e: unknown) => {
+    assert.ok(e instanceof LoadError);
+    assert.match(e.message, /: missing required symbol npa_instance_invoke$/);
+    return true;
+  });
+});
+
+Deno.test("loadPlugin() refuses a different ABI major with AbiMismatchError before init", async () => {
+  // The fixture's init aborts the process if it is ever called.
+  await assert.rejects(loadPlugin(fault("wrong_abi_major")), (e: unknown) => {
+    assert.ok(e instanceof AbiMismatchError);
+    assert.equal(e.pluginVersion, 0x20000);
+    assert.equal(e.hostVersion, 0x10000);
+    assert.match(e.message, /it speaks npa ABI 2\.0, this host speaks 1\.0 \(major versions differ\)$/);
+    return true;
+  });
+});
