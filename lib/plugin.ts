@@ -134,7 +134,7 @@ class PluginCore {
   readonly timeoutMs: number;
   readonly guard: GuardContext;
   readonly warnings: string[] = [];
-  readonly instances = new Set<Instance>();
+  readonly instances: Set<Instance> = new Set();
   readonly host: HostLog;
   readonly pump: LogPump;
   description!: PluginDescription;

@@ -21,12 +21,12 @@ function oneErrorLine(stderr: string): string {
 Deno.test("plugcheck --help lists commands and exit codes on stdout, exit 0", async () => {
   const r = await runCli(["--help"]);
   assert.equal(r.code, 0);
-  assert.match(r.stdout, /Usage:\n  plugcheck <command> \[options\]/);
+  assert.match(r.stdout, /Usage:\n {2}plugcheck <command> \[options\]/);
   assert.match(r.stdout, /load <library>/);
   assert.match(r.stdout, /invoke <library> <method>/);
   assert.match(
     r.stdout,
-    /Exit codes:\n  0  success\n  1  .*\n  2  usage error.*\n  3  the library could not be loaded/,
+    /Exit codes:\n {2}0 {2}success\n {2}1 {2}.*\n {2}2 {2}usage error.*\n {2}3 {2}the library could not be loaded/,
   );
   assert.equal(r.stderr, "");
 });
@@ -43,7 +43,7 @@ Deno.test("plugcheck <command> --help teaches each command with examples", async
     const r = await runCli([cmd, "--help"]);
     assert.equal(r.code, 0);
     assert.match(r.stdout, new RegExp(`^plugcheck ${cmd} — `));
-    assert.match(r.stdout, /Examples:\n  plugcheck /);
+    assert.match(r.stdout, /Examples:\n {2}plugcheck /);
     assert.match(r.stdout, /Exit codes:/);
   }
   const viaHelp = await runCli(["help", "invoke"]);

@@ -71,7 +71,7 @@ export class HostLog {
   static #instance: HostLog | undefined;
 
   /** Opens the helper once per process (it is never closed). Throws the raw error. */
-  static get(path = Deno.env.get("PLUGCHECK_HOST_LIB") ?? defaultHostLibraryPath()): HostLog {
+  static get(path: string = Deno.env.get("PLUGCHECK_HOST_LIB") ?? defaultHostLibraryPath()): HostLog {
     if (HostLog.#instance) return HostLog.#instance;
     const lib = Deno.dlopen(path, HOST_SYMBOLS);
     const queue = lib.symbols.npah_queue_new(QUEUE_BYTES);
