@@ -232,3 +232,28 @@ Deno.test("plugcheck invoke shows plugin logs on stderr at the --log level", asy
   assert.equal(bad.code, 2);
   assert.match(oneErrorLine(bad.stderr), /Option --log must be one of off, error, warning, info, debug, trace/);
 });
+
+Deno.test("scripts/install.ts writes a plugcheck command that runs without deno on PATH", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const inst = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-read", "--allow-write", "--allow-env", join(ROOT, "scripts/install.ts"), "--root", root],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(inst.code, 0, new TextDecoder().decode(inst.stderr));
+    const bin = join(root, "bin", "plugcheck");
+    assert.equal((await Deno.stat(bin)).mode! & 0o111, 0o111, "executable");
+    const out = await new Deno.Command(bin, {
+      args: ["invoke", C, "upper", "--input", "shim", "--log", "off"],
+      cwd: root,
+      env: { PATH: "/usr/bin:/bin" }, // no deno on PATH, as on a fresh machine
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(new TextDecoder().decode(out.stdout), "SHIM", new TextDecoder().decode(out.stderr));
+    assert.equal(out.code, 0);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
