@@ -15,6 +15,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { configureSync, getTextFormatter, type LogLevel, type LogRecord, resetSync } from "@logtape/logtape";
 import { AbiMismatchError, LoadError, PluginError } from "../errors.ts";
 import { LOG_LEVEL_NAMES, type PluginLogLevel } from "../plugin_log.ts";
+import type { LoadOptions } from "../plugin.ts";
 
 /** plugcheck's exit codes. */
 export const EXIT = {
@@ -147,4 +148,30 @@ export function configureCliLogging(level: PluginLogLevel, verbose: boolean): vo
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["stderr"] },
     ],
   });
+}
+
+/** Flags every plugin-loading command takes. */
+export const COMMON_FLAGS = {
+  json: { type: "boolean" },
+  sha256: { type: "string" },
+  log: { type: "string" },
+  verbose: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** Validates `--sha256` and `--log` into load options (throws UsageError). */
+export function loadOptionsFrom(values: { sha256?: string | undefined; log?: string | undefined }): LoadOptions {
+  const sha256 = values.sha256;
+  if (sha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(sha256)) {
+    throw new UsageError(`Option --sha256 must be 64 hex digits: got ${JSON.stringify(sha256)}`);
+  }
+  const logLevel = logLevelFlag(values.log);
+  return sha256 === undefined ? { logLevel } : { logLevel, sha256 };
+}
+
+/** Reports a command's failure (JSON on stdout with --json, one line on stderr) and returns its exit code. */
+export function fail(error: unknown, options: { json: boolean; verbose: boolean; hint?: string | undefined }): number {
+  if (options.json) writeOut(`${JSON.stringify({ ok: false, error: errorJson(error) }, null, 2)}\n`);
+  reportError(error, options.verbose, options.hint);
+  return exitCodeFor(error);
 }

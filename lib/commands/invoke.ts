@@ -13,16 +13,15 @@
 import { PluginTimeoutError, UnknownMethodError } from "../errors.ts";
 import { DEFAULT_INVOKE_TIMEOUT_MS, loadPlugin, type Plugin } from "../plugin.ts";
 import {
+  COMMON_FLAGS,
   configureCliLogging,
-  errorJson,
   EXIT,
   EXIT_CODES_HELP,
-  exitCodeFor,
-  logLevelFlag,
+  fail,
+  loadOptionsFrom,
   parseFlags,
   positiveInt,
   printErr,
-  reportError,
   UsageError,
   writeOut,
 } from "./_shared.ts";
@@ -73,11 +72,7 @@ const FLAGS = {
   config: { type: "string" },
   timeout: { type: "string" },
   repeat: { type: "string" },
-  json: { type: "boolean" },
-  sha256: { type: "string" },
-  log: { type: "string" },
-  verbose: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
+  ...COMMON_FLAGS,
 } as const;
 
 async function readInput(values: { input?: string; "input-file"?: string; stdin?: boolean }): Promise<Uint8Array> {
@@ -174,15 +169,11 @@ export async function run(args: string[]): Promise<number> {
     const timeoutMs = positiveInt(values.timeout, "--timeout", DEFAULT_INVOKE_TIMEOUT_MS);
     const repeat = positiveInt(values.repeat, "--repeat", 1);
     const config = parseConfig(values.config);
-    const sha256 = values.sha256;
-    if (sha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(sha256)) {
-      throw new UsageError(`Option --sha256 must be 64 hex digits: got ${JSON.stringify(sha256)}`);
-    }
-    const level = logLevelFlag(values.log);
+    const options = loadOptionsFrom(values);
     const input = await readInput(values);
-    configureCliLogging(level, verbose);
+    configureCliLogging(options.logLevel ?? "info", verbose);
 
-    plugin = await loadPlugin(path, sha256 === undefined ? { logLevel: level } : { logLevel: level, sha256 });
+    plugin = await loadPlugin(path, options);
     const kind = plugin.describe().methods.find((m) => m.name === method)?.input;
     const instance = await plugin.createInstance(config);
     let output = new Uint8Array(0);
@@ -218,10 +209,9 @@ export async function run(args: string[]): Promise<number> {
     }
     return EXIT.OK;
   } catch (error) {
-    if (json) writeOut(`${JSON.stringify({ ok: false, error: errorJson(error) }, null, 2)}\n`);
-    reportError(error, verbose, hintFor(error, plugin));
+    const code = fail(error, { json, verbose, hint: hintFor(error, plugin) });
     // Safe even after a timeout: close() never unloads under a running call.
     await plugin?.close().catch(() => {});
-    return exitCodeFor(error);
+    return code;
   }
 }

@@ -13,14 +13,13 @@
 import { REQUIRED_SYMBOLS } from "../ffi/symbols.ts";
 import { HOST_ABI_VERSION, loadPlugin, type Plugin } from "../plugin.ts";
 import {
+  COMMON_FLAGS,
   configureCliLogging,
-  errorJson,
   EXIT,
   EXIT_CODES_HELP,
-  exitCodeFor,
-  logLevelFlag,
+  fail,
+  loadOptionsFrom,
   parseFlags,
-  reportError,
   UsageError,
   writeOut,
 } from "./_shared.ts";
@@ -52,13 +51,7 @@ Examples:
 ${EXIT_CODES_HELP}
 `;
 
-const FLAGS = {
-  json: { type: "boolean" },
-  sha256: { type: "string" },
-  log: { type: "string" },
-  verbose: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-} as const;
+const FLAGS = COMMON_FLAGS;
 
 /** Runs `plugcheck load` with the arguments after `load`; returns the exit code. */
 export async function run(args: string[]): Promise<number> {
@@ -79,14 +72,9 @@ export async function run(args: string[]): Promise<number> {
           : `Expected one <library>, got ${positionals.length}: ${positionals.join(" ")}`,
       );
     }
-    const sha256 = values.sha256;
-    if (sha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(sha256)) {
-      throw new UsageError(`Option --sha256 must be 64 hex digits: got ${JSON.stringify(sha256)}`);
-    }
-    const level = logLevelFlag(values.log);
-    configureCliLogging(level, verbose);
-    const path = positionals[0]!;
-    const plugin = await loadPlugin(path, sha256 === undefined ? { logLevel: level } : { logLevel: level, sha256 });
+    const options = loadOptionsFrom(values);
+    configureCliLogging(options.logLevel ?? "info", verbose);
+    const plugin = await loadPlugin(positionals[0]!, options);
     try {
       const report = loadReport(plugin);
       writeOut(json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(plugin));
@@ -95,9 +83,7 @@ export async function run(args: string[]): Promise<number> {
     }
     return EXIT.OK;
   } catch (error) {
-    if (json) writeOut(`${JSON.stringify({ ok: false, error: errorJson(error) }, null, 2)}\n`);
-    reportError(error, verbose);
-    return exitCodeFor(error);
+    return fail(error, { json, verbose });
   }
 }
 
