@@ -139,6 +139,8 @@ class PluginCore {
   readonly pump: LogPump;
   description!: PluginDescription;
   initMs = 0;
+  /** init returned OK: shutdown is owed. */
+  initialized = false;
   logId = 0;
   logCtx: Deno.PointerObject | undefined;
   state: "open" | "closing" | "closed" = "open";
@@ -224,6 +226,7 @@ class PluginCore {
     this.initMs = performance.now() - started;
     this.pump.drain();
     checkStatus(op, status, err.read(), this.guard);
+    this.initialized = true;
   }
 
   async #describe(): Promise<void> {
@@ -243,7 +246,9 @@ class PluginCore {
   /** After a failed init/describe: shut down if init succeeded, unload unless a call still runs. */
   async #abandon(): Promise<void> {
     this.state = "closing";
-    await this.#finishClose(this.initMs > 0 && !this.pinned);
+    // After a failed init the ABI allows nothing but npa_buffer_free: no shutdown.
+    this.#closeDone = this.#finishClose(this.initialized);
+    await this.#closeDone;
   }
 
   warn(message: string): void {

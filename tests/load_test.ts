@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { AbiMismatchError, LoadError, loadPlugin } from "../mod.ts";
+import { AbiMismatchError, InternalPluginError, LoadError, loadPlugin } from "../mod.ts";
 import { sha256File } from "../lib/ffi/library.ts";
 import { fault, REFERENCE_PLUGINS, ROOT } from "./_helpers.ts";
 
@@ -91,6 +91,16 @@ Deno.test("loadPlugin() refuses a different ABI major with AbiMismatchError befo
     assert.equal(e.pluginVersion, 0x20000);
     assert.equal(e.hostVersion, 0x10000);
     assert.match(e.message, /it speaks npa ABI 2\.0, this host speaks 1\.0 \(major versions differ\)$/);
+    return true;
+  });
+});
+
+Deno.test("loadPlugin() reports a failed init as its typed error and calls nothing after it", async () => {
+  // Every entry point of the fixture but init and buffer_free aborts the process.
+  await assert.rejects(loadPlugin(fault("init_fails")), (e: unknown) => {
+    assert.ok(e instanceof InternalPluginError);
+    assert.equal(e.message, "Cannot initialize plugin: plugin returned status 3 (INTERNAL): No license file found");
+    assert.deepEqual(e.details, { path: "/etc/plugin.lic" });
     return true;
   });
 });
