@@ -37,6 +37,11 @@ const CFLAGS = ["-std=c11", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-fPIC",
 
 async function listFiles(dir: string, pattern: RegExp): Promise<string[]> {
   const out: string[] = [];
+  try {
+    await Deno.stat(dir);
+  } catch {
+    return out; // a fixture folder that does not exist yet
+  }
   for await (const e of Deno.readDir(dir)) {
     const p = join(dir, e.name);
     if (e.isDirectory && e.name !== "target") out.push(...await listFiles(p, pattern));
@@ -76,13 +81,20 @@ function cTarget(name: string, sources: string[], output: string, extra: string[
   };
 }
 
-function rustTarget(name: string, crateDir: string, libName: string, output: string, sources: string[]): Target {
+function rustTarget(
+  name: string,
+  crateDir: string,
+  libName: string,
+  output: string,
+  sources: string[],
+  targetDirName = "cargo",
+): Target {
   return {
     name,
     inputs: sources,
     output,
     build: async (tmp) => {
-      const targetDir = join(BUILD, "cargo");
+      const targetDir = join(BUILD, targetDirName);
       await exec("cargo", [
         "build",
         "--offline",
@@ -108,10 +120,22 @@ async function targets(): Promise<Target[]> {
       ["-lpthread"],
     ),
   ];
-  // Fault fixtures: one misbehaving plugin per C file.
-  for (const src of await listFiles(join(ROOT, "fixtures/faults"), /\.c$/)) {
-    const name = src.slice(src.lastIndexOf("/") + 1, -2);
-    list.push(cTarget(`fault fixture ${name}`, [src], join(BUILD, "fixtures", "faults", `lib${name}.${EXT}`)));
+  // Fault fixtures (one misbehaving plugin per C file) and probes. A line
+  // `/* build-flags: ... */` in a source adds linker flags (e.g. -Wl,-z,nodelete).
+  for (const dir of ["faults", "probes"]) {
+    const base = join(ROOT, "fixtures", dir);
+    const headers = await listFiles(join(ROOT, "fixtures/faults"), /\.h$/);
+    for (const src of await listFiles(base, /\.c$/)) {
+      if (dirname(src) !== base) continue;
+      const name = src.slice(src.lastIndexOf("/") + 1, -2);
+      const flags = (await Deno.readTextFile(src)).match(/\/\* build-flags: (.+?) \*\//)?.[1]?.split(/\s+/) ?? [];
+      list.push(
+        cTarget(`${dir} fixture ${name}`, [src, ...headers], join(BUILD, "fixtures", dir, `lib${name}.${EXT}`), [
+          "-lpthread",
+          ...flags,
+        ]),
+      );
+    }
   }
   const rustDir = join(ROOT, "fixtures/ref_rust");
   list.push(
@@ -123,6 +147,21 @@ async function targets(): Promise<Target[]> {
       [...await listFiles(rustDir, /\.(rs|toml|lock)$/)],
     ),
   );
+  // Rust fault fixtures: one workspace, one library per crate.
+  const faultsRust = join(ROOT, "fixtures/faults/rust");
+  const faultSources = await listFiles(faultsRust, /\.(rs|toml|lock)$/);
+  for (const crate of faultSources.length > 0 ? ["panic_unwind", "panic_caught"] : []) {
+    list.push(
+      rustTarget(
+        `Rust fault fixture ${crate}`,
+        faultsRust,
+        crate,
+        join(BUILD, "fixtures", "faults", `lib${crate}.${EXT}`),
+        faultSources,
+        "cargo-faults",
+      ),
+    );
+  }
   return list;
 }
 

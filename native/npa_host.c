@@ -18,6 +18,14 @@
  *     accepted, dropped_full, filtered (above the level), or after_close.
  *   - Messages longer than NPAH_MAX_MESSAGE bytes are truncated (counted).
  *
+ * Filtering: a context holds a default level and per-target levels (RUST_LOG
+ * style directives, parsed by the host). A target matches a directive prefix
+ * segment-wise, with "::" and "." as equivalent separators; the longest
+ * matching prefix wins, whatever order targets first log in. There is no
+ * per-target cache to poison: every query scans the (few) directives. The
+ * directive set is immutable and swapped atomically; replaced sets are never
+ * freed, since a plugin thread may still be reading one.
+ *
  * Drained record layout (little-endian, packed):
  *   u32 plugin_id | u32 level | u32 flags | u32 target_len | u32 message_len
  *   | target bytes | message bytes
@@ -55,10 +63,25 @@ enum {
   NPAH_COUNTERS = 6
 };
 
+/* One directive: targets starting with `prefix` (normalized, '.'-separated)
+ * keep messages with level <= max_level. An empty prefix matches every
+ * target and beats the default. */
+typedef struct npah_directive {
+  char prefix[NPAH_MAX_TARGET + 1];
+  size_t prefix_len;
+  int32_t max_level;
+} npah_directive;
+
+typedef struct npah_filter {
+  int32_t default_level;
+  uint32_t count;
+  npah_directive items[]; /* count entries */
+} npah_filter;
+
 typedef struct npah_ctx {
   npah_queue* q;
   uint32_t plugin_id;
-  atomic_int max_level; /* messages with level > max_level are filtered */
+  _Atomic(npah_filter*) filter;
   atomic_int closed;
   atomic_uint_fast64_t counters[NPAH_COUNTERS];
 } npah_ctx;
@@ -88,6 +111,44 @@ static void ring_peek_header(npah_queue* q, uint32_t out[5]) {
   memcpy(out, tmp, sizeof(tmp));
 }
 
+/* Writes the target with "::" folded to "." into buf; returns its length. */
+static size_t normalize_target(const uint8_t* t, size_t n, char* buf) {
+  size_t o = 0;
+  if (t == NULL) return 0;
+  for (size_t i = 0; i < n && o < NPAH_MAX_TARGET; i++) {
+    if (t[i] == ':' && i + 1 < n && t[i + 1] == ':') {
+      buf[o++] = '.';
+      i++;
+    } else {
+      buf[o++] = (char)t[i];
+    }
+  }
+  return o;
+}
+
+/* The level the filter allows for a normalized target: longest prefix wins. */
+static int32_t level_for(const npah_filter* f, const char* target, size_t n) {
+  int32_t level = f->default_level;
+  long best = -1;
+  for (uint32_t i = 0; i < f->count; i++) {
+    const npah_directive* d = &f->items[i];
+    size_t p = d->prefix_len;
+    int match = p == 0 || (p <= n && memcmp(target, d->prefix, p) == 0 && (p == n || target[p] == '.'));
+    if (match && (long)p > best) {
+      best = (long)p;
+      level = d->max_level;
+    }
+  }
+  return level;
+}
+
+static int enabled_for(npah_ctx* c, int32_t level, const uint8_t* target, size_t target_len) {
+  char buf[NPAH_MAX_TARGET];
+  size_t n = normalize_target(target, target_len, buf);
+  const npah_filter* f = atomic_load_explicit(&c->filter, memory_order_acquire);
+  return level >= 1 && level <= level_for(f, buf, n);
+}
+
 static void count(npah_ctx* c, int slot) {
   atomic_fetch_add_explicit(&c->counters[slot], 1, memory_order_relaxed);
 }
@@ -102,7 +163,7 @@ static void npah_log(void* ctx, int32_t level, const uint8_t* target,
     count(c, NPAH_AFTER_CLOSE);
     return;
   }
-  if (level > atomic_load_explicit(&c->max_level, memory_order_relaxed)) {
+  if (!enabled_for(c, level, target, target_len)) {
     count(c, NPAH_FILTERED);
     return;
   }
@@ -135,13 +196,19 @@ static void npah_log(void* ctx, int32_t level, const uint8_t* target,
 /* The NpaLogEnabledFn given to plugins. */
 static int32_t npah_log_enabled(void* ctx, int32_t level, const uint8_t* target,
                                 size_t target_len) {
-  (void)target;
-  (void)target_len;
   npah_ctx* c = (npah_ctx*)ctx;
   if (c == NULL) return 0;
   count(c, NPAH_ENABLED_QUERIES);
   if (atomic_load_explicit(&c->closed, memory_order_acquire)) return 0;
-  return level <= atomic_load_explicit(&c->max_level, memory_order_relaxed);
+  return enabled_for(c, level, target, target_len);
+}
+
+static npah_filter* filter_new(int32_t default_level, uint32_t count) {
+  npah_filter* f = calloc(1, sizeof(npah_filter) + (size_t)count * sizeof(npah_directive));
+  if (f == NULL) return NULL;
+  f->default_level = default_level;
+  f->count = count;
+  return f;
 }
 
 /* A queue of `capacity` bytes (at least 64 KiB). Never freed. */
@@ -166,7 +233,12 @@ NPAH_EXPORT void* npah_ctx_new(void* queue, uint32_t plugin_id,
   if (c == NULL) return NULL;
   c->q = (npah_queue*)queue;
   c->plugin_id = plugin_id;
-  atomic_init(&c->max_level, max_level);
+  npah_filter* f = filter_new(max_level, 0);
+  if (f == NULL) {
+    free(c);
+    return NULL;
+  }
+  atomic_init(&c->filter, f);
   atomic_init(&c->closed, 0);
   for (int i = 0; i < NPAH_COUNTERS; i++) atomic_init(&c->counters[i], 0);
   return c;
@@ -187,8 +259,35 @@ NPAH_EXPORT uint32_t npah_fill_host(void* ctx, uint8_t* out, uint32_t out_len) {
   return (uint32_t)sizeof(h);
 }
 
-NPAH_EXPORT void npah_ctx_set_level(void* ctx, int32_t max_level) {
-  atomic_store(&((npah_ctx*)ctx)->max_level, max_level);
+/* Replaces the context's filter. `spec` holds lines "<level> <prefix>\n"
+ * (prefix normalized, may be empty; level 0..5). Returns the number of
+ * directives installed, or -1 if the spec is malformed or memory ran out
+ * (the old filter stays). */
+NPAH_EXPORT int32_t npah_ctx_set_filter(void* ctx, int32_t default_level, const uint8_t* spec,
+                                        uint32_t spec_len) {
+  uint32_t lines = 0;
+  for (uint32_t i = 0; i < spec_len; i++) lines += spec[i] == '\n';
+  npah_filter* f = filter_new(default_level, lines);
+  if (f == NULL) return -1;
+  uint32_t i = 0, k = 0;
+  while (i < spec_len && k < lines) {
+    if (spec[i] < '0' || spec[i] > '5' || i + 1 >= spec_len || spec[i + 1] != ' ') goto bad;
+    npah_directive* d = &f->items[k++];
+    d->max_level = spec[i] - '0';
+    i += 2;
+    uint32_t start = i;
+    while (i < spec_len && spec[i] != '\n') i++;
+    if (i >= spec_len || i - start > NPAH_MAX_TARGET) goto bad;
+    d->prefix_len = normalize_target(spec + start, i - start, d->prefix);
+    i++; /* the newline */
+  }
+  if (k != lines || i != spec_len) goto bad;
+  /* The old filter is never freed: a plugin thread may be reading it. */
+  atomic_store_explicit(&((npah_ctx*)ctx)->filter, f, memory_order_release);
+  return (int32_t)lines;
+bad:
+  free(f);
+  return -1;
 }
 
 /* After this, every message for ctx is dropped and counted as after_close. */

@@ -80,18 +80,25 @@ export class HostLog {
     return HostLog.#instance;
   }
 
-  /** A context for one plugin plus the `NpaHost` bytes to pass to init. */
-  newContext(pluginId: number, maxLevel: number): { ctx: Deno.PointerObject; host: Uint8Array<ArrayBuffer> } {
-    const ctx = this.#lib.symbols.npah_ctx_new(this.#queue, pluginId, maxLevel);
+  /** A context for one plugin (filtering as `setFilter` says) plus the `NpaHost` bytes to pass to init. */
+  newContext(
+    pluginId: number,
+    filter: { defaultLevel: number; spec: string },
+  ): { ctx: Deno.PointerObject; host: Uint8Array<ArrayBuffer> } {
+    const ctx = this.#lib.symbols.npah_ctx_new(this.#queue, pluginId, filter.defaultLevel);
     if (ctx === null) throw new Error("Cannot allocate a plugin log context");
     const host = new Uint8Array(NPA_HOST_SIZE);
     const n = this.#lib.symbols.npah_fill_host(ctx, host, host.length);
     if (n !== NPA_HOST_SIZE) throw new Error(`NpaHost size mismatch: helper wrote ${n} bytes`);
+    this.setFilter(ctx, filter);
     return { ctx, host };
   }
 
-  setLevel(ctx: Deno.PointerObject, maxLevel: number): void {
-    this.#lib.symbols.npah_ctx_set_level(ctx, maxLevel);
+  /** Installs a default level and per-target levels (`"<level> <prefix>\n"` lines). */
+  setFilter(ctx: Deno.PointerObject, filter: { defaultLevel: number; spec: string }): void {
+    const spec = new TextEncoder().encode(filter.spec);
+    const n = this.#lib.symbols.npah_ctx_set_filter(ctx, filter.defaultLevel, spec, spec.length);
+    if (n < 0) throw new Error(`The native log helper rejected the filter spec ${JSON.stringify(filter.spec)}`);
   }
 
   /** From now on, messages for `ctx` are dropped and counted as after-close. */

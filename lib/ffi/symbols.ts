@@ -122,8 +122,8 @@ export const HOST_SYMBOLS = {
   npah_ctx_new: { parameters: ["pointer", "u32", "i32"], result: "pointer" },
   // uint32_t npah_fill_host(void* ctx, uint8_t* out, uint32_t out_len)
   npah_fill_host: { parameters: ["pointer", "buffer", "u32"], result: "u32" },
-  // void npah_ctx_set_level(void* ctx, int32_t max_level)
-  npah_ctx_set_level: { parameters: ["pointer", "i32"], result: "void" },
+  // int32_t npah_ctx_set_filter(void* ctx, int32_t default_level, const uint8_t* spec, uint32_t spec_len)
+  npah_ctx_set_filter: { parameters: ["pointer", "i32", "buffer", "u32"], result: "i32" },
   // void npah_ctx_close(void* ctx)
   npah_ctx_close: { parameters: ["pointer"], result: "void" },
   // uint32_t npah_ctx_counters(void* ctx, uint64_t* out, uint32_t out_len)
