@@ -27,3 +27,12 @@ export { callSlots, DEFAULT_CALL_SLOTS } from "./lib/call_slots.ts";
 export type { LogCounters } from "./lib/ffi/host_log.ts";
 export { LOG_LEVEL_NAMES, type PluginLogLevel } from "./lib/plugin_log.ts";
 export { STATUS_NAMES, statusName } from "./lib/guard.ts";
+export type * from "./lib/plugin_handle.ts";
+export {
+  SANDBOX_DEFAULTS,
+  SandboxedInstance,
+  SandboxedPlugin,
+  type SandboxHealth,
+  type SandboxOptions,
+} from "./lib/sandbox/sandboxed_plugin.ts";
+export { levelFor, type LogDirectives, parseLogDirectives } from "./lib/log_directives.ts";

@@ -33,7 +33,11 @@ export type PluginErrorCode =
   | "TIMEOUT"
   | "WEDGED"
   | "CALL_SLOTS_EXHAUSTED"
-  | "CLOSED";
+  | "CLOSED"
+  | "CRASH"
+  | "PROTOCOL"
+  | "DISABLED"
+  | "LEAK";
 
 /** Facts attached to a plugin error; all optional except the operation. */
 export interface PluginErrorInit extends ErrorOptions {
@@ -144,4 +148,57 @@ export class CallSlotsExhaustedError extends PluginError {
 /** The plugin or instance was already closed by the host. */
 export class PluginClosedError extends PluginError {
   readonly code = "CLOSED" as const;
+}
+
+/** What was running in a sandbox child when it died. */
+export interface InFlightRequest {
+  /** `invoke`, `batch`, `create`, `destroy`, `stats`, `close`, or `start`. */
+  kind: string;
+  method?: string;
+  /** The input(s) the call was given; known to the parent before the child ran them. */
+  inputs?: Uint8Array[];
+}
+
+/** The sandbox child died: a signal (SIGSEGV, SIGABRT, ...) or an exit code. */
+export class PluginCrashError extends PluginError {
+  readonly code = "CRASH" as const;
+  /** Signal name that ended the child, if any. */
+  readonly signal: string | undefined;
+  /** Exit code of the child, if it exited. */
+  readonly exitCode: number | undefined;
+  /** The last 64 KiB of the child's stderr. */
+  readonly stderrTail: string;
+  /** The request in flight when it died, if any. */
+  readonly request: InFlightRequest | undefined;
+  constructor(
+    message: string,
+    init: PluginErrorInit & { signal?: string; exitCode?: number; stderrTail: string; request?: InFlightRequest },
+  ) {
+    super(message, init);
+    this.signal = init.signal;
+    this.exitCode = init.exitCode;
+    this.stderrTail = init.stderrTail;
+    this.request = init.request;
+  }
+}
+/** The sandbox child broke the protocol (bad frame, wrong id, early EOF, version). */
+export class SandboxProtocolError extends PluginError {
+  readonly code = "PROTOCOL" as const;
+}
+/** The sandboxed plugin crashed too often and is disabled until cleared. */
+export class PluginDisabledError extends PluginError {
+  readonly code = "DISABLED" as const;
+}
+/** A counter from npa_plugin_stats did not return to its baseline. */
+export class ResourceLeakError extends PluginError {
+  readonly code = "LEAK" as const;
+  /** Counters that leaked, with their values before and after. */
+  readonly leaks: { counter: string; before: number; after: number }[];
+  constructor(
+    message: string,
+    init: PluginErrorInit & { leaks: { counter: string; before: number; after: number }[] },
+  ) {
+    super(message, init);
+    this.leaks = init.leaks;
+  }
 }

@@ -21,18 +21,24 @@ import {
   AbiMismatchError,
   CallSlotsExhaustedError,
   ContractViolationError,
+  type InFlightRequest,
   InstanceWedgedError,
   InternalPluginError,
   InvalidInputError,
   LoadError,
   MalformedBufferError,
   PluginClosedError,
-  type PluginError,
+  PluginCrashError,
+  PluginDisabledError,
+  PluginError,
+  type PluginErrorCode,
   type PluginErrorInit,
   PluginPanicError,
   PluginStateError,
   PluginTimeoutError,
+  ResourceLeakError,
   ResourceLimitError,
+  SandboxProtocolError,
   UnknownMethodError,
   UnsupportedError,
 } from "./errors.ts";
@@ -232,18 +238,29 @@ export function abiMismatch(path: string, pluginVersion: number, hostVersion: nu
 }
 
 /** A call outlived its deadline. */
-export function timedOut(op: string, timeoutMs: number): PluginTimeoutError {
-  return new PluginTimeoutError(
-    `Cannot ${op}: no reply within ${timeoutMs} ms; the call may still be running, so the instance is quarantined`,
-    { operation: op, timeoutMs },
-  );
+export function timedOut(
+  op: string,
+  timeoutMs: number,
+  consequence = "the call may still be running, so the instance is quarantined",
+): PluginTimeoutError {
+  return new PluginTimeoutError(`Cannot ${op}: no reply within ${timeoutMs} ms; ${consequence}`, {
+    operation: op,
+    timeoutMs,
+  });
 }
 
-/** A call on an instance quarantined after a timeout. */
-export function wedged(op: string): InstanceWedgedError {
-  return new InstanceWedgedError(
-    `Cannot ${op}: the instance is wedged (an earlier call timed out); create a new instance`,
-    { operation: op },
+/** A call on an instance quarantined after a timeout (or whose sandbox child died). */
+export function wedged(op: string, why = "an earlier call timed out"): InstanceWedgedError {
+  return new InstanceWedgedError(`Cannot ${op}: the instance is wedged (${why}); create a new instance`, {
+    operation: op,
+  });
+}
+
+/** The sandbox did not shut down within its grace period. */
+export function graceExpired(op: string, graceMs: number, signal: string): PluginTimeoutError {
+  return new PluginTimeoutError(
+    `Cannot ${op}: the sandbox child did not finish within the ${graceMs} ms grace (destroy or shutdown is stuck); it was stopped with ${signal}`,
+    { operation: op, timeoutMs: graceMs },
   );
 }
 
@@ -263,4 +280,123 @@ export function closed(op: string, what: "plugin" | "instance"): PluginClosedErr
 /** A contract breach found by the host itself (not through a status). */
 export function contractViolation(op: string, what: string): ContractViolationError {
   return new ContractViolationError(`Cannot ${op}: ${what}`, { operation: op });
+}
+
+/** How a sandbox child ended. */
+export interface ChildExit {
+  signal?: string | undefined;
+  exitCode?: number | undefined;
+  stderrTail: string;
+}
+
+/** The sandbox child died while `op` ran (or between requests). */
+export function crashed(op: string, exit: ChildExit, request?: InFlightRequest): PluginCrashError {
+  const how = exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.exitCode ?? "unknown"}`;
+  const lastLine = exit.stderrTail.trim().split("\n").at(-1)?.trim();
+  const init: PluginErrorInit & ConstructorParameters<typeof PluginCrashError>[1] = {
+    operation: op,
+    stderrTail: exit.stderrTail,
+  };
+  if (exit.signal !== undefined) init.signal = exit.signal;
+  if (exit.exitCode !== undefined) init.exitCode = exit.exitCode;
+  if (request !== undefined) init.request = request;
+  return new PluginCrashError(
+    `Cannot ${op}: the plugin crashed the sandbox child (${how})${
+      lastLine ? `; its last stderr line: ${lastLine}` : ""
+    }`,
+    init,
+  );
+}
+
+/** The sandbox child broke the wire protocol. */
+export function protocolError(op: string, what: string, cause?: unknown): SandboxProtocolError {
+  const init: PluginErrorInit = { operation: op };
+  if (cause !== undefined) init.cause = cause;
+  return new SandboxProtocolError(`Cannot ${op}: sandbox protocol error: ${what}`, init);
+}
+
+/** The sandboxed plugin is disabled after too many crashes. */
+export function disabled(op: string, reason: string): PluginDisabledError {
+  return new PluginDisabledError(
+    `Cannot ${op}: the plugin is disabled after repeated crashes (${reason}); clear it with enable()`,
+    { operation: op },
+  );
+}
+
+/** Counters that did not return to their baseline, or undefined when none leaked. */
+export function leakCheck(
+  op: string,
+  before: Record<string, number> | null,
+  after: Record<string, number> | null,
+): ResourceLeakError | undefined {
+  if (before === null || after === null) return undefined;
+  const leaks = ["live_instances", "live_buffers"]
+    .filter((k) => (after[k] ?? 0) > (before[k] ?? 0))
+    .map((counter) => ({ counter, before: before[counter] ?? 0, after: after[counter] ?? 0 }));
+  if (leaks.length === 0) return undefined;
+  const what = leaks.map((l) => `${l.counter} ${l.before} -> ${l.after}`).join(", ");
+  return new ResourceLeakError(`Cannot ${op}: the plugin leaked (${what} after everything was destroyed and freed)`, {
+    operation: op,
+    leaks,
+  });
+}
+
+/** A plugin error as plain JSON, to cross the sandbox boundary. */
+export function errorToWire(error: unknown): Record<string, unknown> {
+  if (error instanceof PluginError) {
+    const wire: Record<string, unknown> = {
+      code: error.code,
+      message: error.message,
+      operation: error.operation,
+    };
+    if (error.status !== undefined) wire.status = error.status;
+    if (error.pluginMessage !== undefined) wire.pluginMessage = error.pluginMessage;
+    if (error.details !== undefined) wire.details = error.details;
+    for (const k of ["timeoutMs", "pluginVersion", "hostVersion", "leaks"] as const) {
+      if (k in error) wire[k] = (error as unknown as Record<string, unknown>)[k];
+    }
+    return wire;
+  }
+  return { code: "HOST", message: error instanceof Error ? error.message : String(error), operation: "sandbox child" };
+}
+
+const WIRE_CLASSES: Partial<Record<PluginErrorCode, new (message: string, init: PluginErrorInit) => PluginError>> = {
+  INVALID_INPUT: InvalidInputError,
+  UNKNOWN_METHOD: UnknownMethodError,
+  INTERNAL: InternalPluginError,
+  PANIC: PluginPanicError,
+  RESOURCE_LIMIT: ResourceLimitError,
+  UNSUPPORTED: UnsupportedError,
+  STATE: PluginStateError,
+  LOAD: LoadError,
+  MALFORMED_BUFFER: MalformedBufferError,
+  CONTRACT_VIOLATION: ContractViolationError,
+  WEDGED: InstanceWedgedError,
+  CALL_SLOTS_EXHAUSTED: CallSlotsExhaustedError,
+  CLOSED: PluginClosedError,
+};
+
+/** Rebuilds the typed error a sandbox child reported. */
+export function errorFromWire(wire: Record<string, unknown>): PluginError {
+  const code = String(wire.code) as PluginErrorCode;
+  const message = typeof wire.message === "string" ? wire.message : "unknown error";
+  const init: PluginErrorInit = { operation: typeof wire.operation === "string" ? wire.operation : "sandbox" };
+  if (typeof wire.status === "number") init.status = wire.status;
+  if (typeof wire.pluginMessage === "string") init.pluginMessage = wire.pluginMessage;
+  if (wire.details !== undefined) init.details = wire.details;
+  switch (code) {
+    case "ABI_MISMATCH":
+      return new AbiMismatchError(message, {
+        ...init,
+        pluginVersion: Number(wire.pluginVersion),
+        hostVersion: Number(wire.hostVersion),
+      });
+    case "TIMEOUT":
+      return new PluginTimeoutError(message, { ...init, timeoutMs: Number(wire.timeoutMs) });
+    case "LEAK":
+      return new ResourceLeakError(message, { ...init, leaks: (wire.leaks ?? []) as ResourceLeakError["leaks"] });
+  }
+  const Class = WIRE_CLASSES[code];
+  if (Class) return new Class(message, init);
+  return new SandboxProtocolError(`Cannot ${init.operation}: the sandbox child failed: ${message}`, init);
 }

@@ -46,7 +46,31 @@ import {
   timedOut,
   wedged,
 } from "./guard.ts";
-import { levelNumber, LogPump, type PluginLogLevel } from "./plugin_log.ts";
+import { LogPump } from "./plugin_log.ts";
+import { PluginError } from "./errors.ts";
+import type {
+  AbiVersion,
+  BatchResult,
+  Capabilities,
+  InstanceConfig,
+  InstanceHandle,
+  InvokeInput,
+  InvokeOptions,
+  PluginHandle,
+} from "./plugin_handle.ts";
+import type { SandboxedPlugin, SandboxOptions } from "./sandbox/sandboxed_plugin.ts";
+
+export type {
+  AbiVersion,
+  BatchResult,
+  Capabilities,
+  InstanceConfig,
+  InstanceHandle,
+  InvokeInput,
+  InvokeOptions,
+  PluginHandle,
+};
+import { parseLogDirectives, pluginFilterSpec } from "./log_directives.ts";
 
 /** The npa ABI version this host speaks: `major << 16 | minor`. */
 export const HOST_ABI_VERSION = (1 << 16) | 0;
@@ -66,36 +90,15 @@ export interface LoadOptions {
   timeoutMs?: number;
   /** Largest plugin buffer the host copies (bytes); larger claims are `MalformedBufferError`. */
   maxOutputBytes?: number;
-  /** Most verbose plugin log level delivered (default `info`); `log_enabled` answers from it. */
-  logLevel?: PluginLogLevel;
+  /**
+   * Which plugin log messages are delivered, as a level (`"debug"`) or
+   * RUST_LOG-style directives (`"info,plugin.whisper=debug,plugin.kokoro=off"`);
+   * default `info`. The plugin's `log_enabled` answers from the same directives.
+   */
+  log?: string;
   /** Path of plugcheck's native log helper (default `build/libnpa_host.so`, or `$PLUGCHECK_HOST_LIB`). */
   hostLibraryPath?: string;
 }
-
-/** Options of {@link Instance.invoke}. */
-export interface InvokeOptions {
-  /** Deadline in ms (default 30 000); `Infinity` waits forever. */
-  timeoutMs?: number;
-}
-
-/** An ABI version split into its parts. */
-export interface AbiVersion {
-  major: number;
-  minor: number;
-  /** `major << 16 | minor`, as the plugin returned it. */
-  raw: number;
-}
-
-/** Optional ABI entry points the plugin exports. */
-export interface Capabilities {
-  /** `npa_plugin_stats` is exported. */
-  stats: boolean;
-}
-
-/** Input accepted by `invoke`: bytes, or text sent as UTF-8. */
-export type InvokeInput = Uint8Array | string;
-/** Config accepted by `createInstance`: a value sent as JSON, JSON text, or raw bytes. */
-export type InstanceConfig = Record<string, unknown> | string | Uint8Array;
 
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
@@ -201,7 +204,7 @@ class PluginCore {
       throw abiMismatch(shown, core.abi.raw, HOST_ABI_VERSION);
     }
     try {
-      await core.#init(options.logLevel ?? "info", basename(path));
+      await core.#init(options.log ?? "info", basename(path));
       await core.#describe();
     } catch (e) {
       await core.#abandon();
@@ -210,9 +213,9 @@ class PluginCore {
     return core;
   }
 
-  async #init(level: PluginLogLevel, fallbackName: string): Promise<void> {
+  async #init(log: string, fallbackName: string): Promise<void> {
     this.logId = this.pump.register(fallbackName);
-    const { ctx, host } = this.host.newContext(this.logId, levelNumber(level));
+    const { ctx, host } = this.host.newContext(this.logId, pluginFilterSpec(parseLogDirectives(log)));
     this.logCtx = ctx;
     const err = new NpaBufSlot();
     const started = performance.now();
@@ -357,12 +360,36 @@ const registry = new Map<string, RegistryEntry>();
 const closing = new Map<string, Promise<void>>();
 
 /**
- * Loads a plugin. Concurrent and repeated loads of one resolved path share
- * one loaded library (init runs once); each returned handle is closed on its
- * own, and the last close shuts the plugin down. Options other than `sha256`
- * apply only to the load that actually opens the library.
+ * Loads a plugin. In process (the default), concurrent and repeated loads of
+ * one resolved path share one loaded library (init runs once); each returned
+ * handle is closed on its own, and the last close shuts the plugin down.
+ * Options other than `sha256` apply only to the load that actually opens the
+ * library. With `isolate: true` the plugin runs in a sandbox child process
+ * that survives crashes and hangs (see `lib/sandbox/`).
  */
-export async function loadPlugin(path: string, options: LoadOptions = {}): Promise<Plugin> {
+export function loadPlugin(
+  path: string,
+  options: LoadOptions & SandboxOptions & { isolate: true },
+): Promise<SandboxedPlugin>;
+export function loadPlugin(path: string, options?: LoadOptions & { isolate?: false }): Promise<Plugin>;
+export function loadPlugin(
+  path: string,
+  options?: LoadOptions & SandboxOptions & { isolate?: boolean },
+): Promise<Plugin | SandboxedPlugin>;
+export async function loadPlugin(
+  path: string,
+  options: LoadOptions & SandboxOptions & { isolate?: boolean } = {},
+): Promise<Plugin | SandboxedPlugin> {
+  parseLogDirectives(options.log ?? "info"); // RangeError before anything is opened
+  if (options.isolate) {
+    // Loaded on demand: the sandbox's child process imports this module too.
+    const { loadSandboxedPlugin } = await import("./sandbox/sandboxed_plugin.ts");
+    return await loadSandboxedPlugin(path, options);
+  }
+  return await loadInProcess(path, options);
+}
+
+async function loadInProcess(path: string, options: LoadOptions): Promise<Plugin> {
   let real: string;
   try {
     real = await Deno.realPath(path);
@@ -409,8 +436,10 @@ export async function loadPlugin(path: string, options: LoadOptions = {}): Promi
   });
 }
 
-/** A loaded plugin: one handle of a shared library. */
-export class Plugin implements AsyncDisposable {
+/** A loaded plugin: one handle of a shared library, called in this process. */
+export class Plugin implements PluginHandle {
+  /** Always false: calls run in this process. */
+  readonly isolated = false;
   readonly #core: PluginCore;
   readonly #release: () => Promise<void>;
   #closed = false;
@@ -479,7 +508,17 @@ export class Plugin implements AsyncDisposable {
     return stats;
   }
 
-  /** The native log helper's counters for this plugin (accepted, dropped, filtered, ...). */
+  /** {@link stats} as a promise (the {@link PluginHandle} form). */
+  readStats(): Promise<Record<string, number> | null> {
+    return Promise.resolve().then(() => this.stats());
+  }
+
+  /** {@link logCounters} as a promise (the {@link PluginHandle} form). */
+  readLogCounters(): Promise<LogCounters> {
+    return Promise.resolve(this.logCounters());
+  }
+
+  /** The native log helper's counters for this plugin (accepted, dropped, filtered, ...); also after close. */
   logCounters(): LogCounters {
     this.#core.pump.drain();
     return this.#core.logCounters() ??
@@ -541,8 +580,8 @@ export class Plugin implements AsyncDisposable {
   }
 }
 
-/** One plugin instance. */
-export class Instance implements AsyncDisposable {
+/** One plugin instance, in this process. */
+export class Instance implements InstanceHandle {
   readonly #core: PluginCore;
   readonly #ptr: Deno.PointerObject;
   #state: "live" | "wedged" | "destroyed" = "live";
@@ -608,6 +647,27 @@ export class Instance implements AsyncDisposable {
     );
     checkStatus(op, status, err.read(), core.guard, out.read());
     return takeOutput(op, out.read(), core.guard);
+  }
+
+  /**
+   * Calls `method` once per input, in order, each with `timeoutMs`; plugin
+   * errors become results. After a timeout the rest fail as wedged.
+   */
+  async invokeBatch(
+    method: string,
+    inputs: readonly InvokeInput[],
+    options: InvokeOptions = {},
+  ): Promise<BatchResult[]> {
+    const results: BatchResult[] = [];
+    for (const input of inputs) {
+      try {
+        results.push({ ok: true, output: await this.invoke(method, input, options) });
+      } catch (error) {
+        if (!(error instanceof PluginError)) throw error;
+        results.push({ ok: false, error });
+      }
+    }
+    return results;
   }
 
   /**

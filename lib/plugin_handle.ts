@@ -1,0 +1,76 @@
+/**
+ * The interface shared by in-process plugins (`Plugin`) and sandboxed ones
+ * (`SandboxedPlugin`), so callers switch engines with one option of
+ * `loadPlugin` (`isolate: true`) and nothing else.
+ *
+ * @example
+ * ```ts ignore
+ * import type { PluginHandle } from "./plugin_handle.ts";
+ * async function smoke(plugin: PluginHandle) {
+ *   await using inst = await plugin.createInstance();
+ *   return await inst.invoke("echo", "hi", { timeoutMs: 1000 });
+ * }
+ * ```
+ *
+ * @module
+ */
+import type { PluginDescription } from "./describe_schema.ts";
+import type { PluginError } from "./errors.ts";
+import type { LogCounters } from "./ffi/host_log.ts";
+
+/** An ABI version split into its parts. */
+export interface AbiVersion {
+  major: number;
+  minor: number;
+  /** `major << 16 | minor`, as the plugin returned it. */
+  raw: number;
+}
+
+/** Optional ABI entry points the plugin exports. */
+export interface Capabilities {
+  /** `npa_plugin_stats` is exported. */
+  stats: boolean;
+}
+
+/** Input accepted by `invoke`: bytes, or text sent as UTF-8. */
+export type InvokeInput = Uint8Array | string;
+/** Config accepted by `createInstance`: a value sent as JSON, JSON text, or raw bytes. */
+export type InstanceConfig = Record<string, unknown> | string | Uint8Array;
+
+/** Options of `invoke` and `invokeBatch`. */
+export interface InvokeOptions {
+  /** Deadline in ms (default 30 000); `Infinity` waits forever. For a batch: the whole batch. */
+  timeoutMs?: number;
+}
+
+/** One result of `invokeBatch`. */
+export type BatchResult = { ok: true; output: Uint8Array } | { ok: false; error: PluginError };
+
+/** An instance, in process or in a sandbox child. */
+export interface InstanceHandle extends AsyncDisposable {
+  /** `live`, `wedged` (a call timed out or its sandbox died; no more calls), or `destroyed`. */
+  readonly state: "live" | "wedged" | "destroyed";
+  invoke(method: string, input?: InvokeInput, options?: InvokeOptions): Promise<Uint8Array>;
+  /** Calls `method` once per input, in order; plugin errors are results, not throws. */
+  invokeBatch(method: string, inputs: readonly InvokeInput[], options?: InvokeOptions): Promise<BatchResult[]>;
+  destroy(): Promise<void>;
+}
+
+/** A loaded plugin, in process or in a sandbox child. */
+export interface PluginHandle extends AsyncDisposable {
+  /** True when calls run in a child process. */
+  readonly isolated: boolean;
+  readonly path: string;
+  readonly abiVersion: AbiVersion;
+  readonly capabilities: Capabilities;
+  readonly optionalSymbols: readonly string[];
+  readonly initMs: number;
+  readonly contractWarnings: readonly string[];
+  describe(): PluginDescription;
+  /** `npa_plugin_stats()` counters, or null without the capability. */
+  readStats(): Promise<Record<string, number> | null>;
+  /** The native log helper's counters for this plugin. */
+  readLogCounters(): Promise<LogCounters>;
+  createInstance(config?: InstanceConfig, options?: InvokeOptions): Promise<InstanceHandle>;
+  close(): Promise<void>;
+}
