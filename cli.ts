@@ -4,7 +4,7 @@
  *
  * @example
  * ```sh
- * deno run --allow-ffi --allow-read --allow-env cli.ts load build/fixtures/libref_rust.so
+ * deno run --allow-ffi --allow-read --allow-env --allow-run cli.ts load build/fixtures/libref_rust.so
  * ```
  *
  * @module

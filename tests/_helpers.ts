@@ -43,7 +43,7 @@ export async function runCli(
   options: { stdin?: Uint8Array; killAfterMs?: number; env?: Record<string, string> } = {},
 ): Promise<CliResult> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-ffi", "--allow-read", "--allow-env", join(ROOT, "cli.ts"), ...args],
+    args: ["run", "--allow-ffi", "--allow-read", "--allow-env", "--allow-run", join(ROOT, "cli.ts"), ...args],
     cwd: ROOT,
     stdin: options.stdin ? "piped" : "null",
     stdout: "piped",

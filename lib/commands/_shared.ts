@@ -13,8 +13,8 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { configureSync, getTextFormatter, type LogLevel, type LogRecord, resetSync } from "@logtape/logtape";
-import { AbiMismatchError, LoadError, PluginError } from "../errors.ts";
-import { LOG_LEVEL_NAMES, type PluginLogLevel } from "../plugin_log.ts";
+import { AbiMismatchError, LoadError, PluginCrashError, PluginError, ResourceLeakError } from "../errors.ts";
+import { levelFor, type LogDirectives, parseLogDirectives } from "../log_directives.ts";
 import type { LoadOptions } from "../plugin.ts";
 
 /** plugcheck's exit codes. */
@@ -77,14 +77,22 @@ export function positiveInt(value: string | undefined, flag: string, fallback: n
   return n;
 }
 
-/** Parses `--log LEVEL`. */
-export function logLevelFlag(value: string | undefined): PluginLogLevel {
-  if (value === undefined) return "info";
-  const v = value === "warn" ? "warning" : value;
-  if (!(LOG_LEVEL_NAMES as readonly string[]).includes(v)) {
-    throw new UsageError(`Option --log must be one of ${LOG_LEVEL_NAMES.join(", ")}: got ${JSON.stringify(value)}`);
+/** The `--log` help lines shared by every command. */
+export const LOG_FLAG_HELP = `  --log DIRECTIVES   which plugin logs to show on stderr: a level (off, error,
+                     warning, info, debug, trace) or RUST_LOG-style directives,
+                     e.g. 'warning,plugin.mylib=debug,plugin.mylib.noisy=off'
+                     (most specific target wins); default $PLUGCHECK_LOG or info`;
+
+/** Reads `--log` (or `$PLUGCHECK_LOG`) as directives; the text is kept for loadPlugin. */
+export function logFlag(value: string | undefined): { text: string; directives: LogDirectives } {
+  const fromEnv = value === undefined;
+  const text = value ?? Deno.env.get("PLUGCHECK_LOG") ?? "info";
+  try {
+    return { text, directives: parseLogDirectives(text) };
+  } catch (e) {
+    const where = fromEnv ? "$PLUGCHECK_LOG" : "Option --log";
+    throw new UsageError(`${where}: ${e instanceof Error ? e.message : e}`);
   }
-  return v as PluginLogLevel;
 }
 
 const encoder = new TextEncoder();
@@ -107,6 +115,12 @@ export function reportError(error: unknown, verbose: boolean, hint?: string): vo
   if (error instanceof PluginError && error.details !== undefined) {
     printErr(`  details: ${JSON.stringify(error.details)}`);
   }
+  if (error instanceof PluginCrashError && error.stderrTail.trim() !== "") {
+    const lines = error.stderrTail.trimEnd().split("\n");
+    const shown = verbose ? lines : lines.slice(-10);
+    printErr(`  child stderr (last ${shown.length} of ${lines.length} lines):`);
+    for (const l of shown) printErr(`    | ${l}`);
+  }
   if (hint) printErr(`  hint: ${hint}`);
   if (verbose && error instanceof Error) {
     printErr(error.stack ?? "");
@@ -127,24 +141,38 @@ export function errorJson(error: unknown): Record<string, unknown> {
     if (error.status !== undefined) out.status = error.status;
     if (error.pluginMessage !== undefined) out.plugin_message = error.pluginMessage;
     if (error.details !== undefined) out.details = error.details;
+    if (error instanceof PluginCrashError) {
+      if (error.signal !== undefined) out.signal = error.signal;
+      if (error.exitCode !== undefined) out.exit_code = error.exitCode;
+      if (error.request) out.request = { kind: error.request.kind, method: error.request.method };
+      out.stderr_tail = error.stderrTail;
+    }
+    if (error instanceof ResourceLeakError) out.leaks = error.leaks;
     return out;
   }
   if (error instanceof UsageError) return { code: "USAGE", name: error.name, message: error.message };
   return { code: "ERROR", name: error instanceof Error ? error.name : "Error", message: String(error) };
 }
 
-/** Sends plugin logs (at `level`) and plugcheck's own warnings to stderr. */
-export function configureCliLogging(level: PluginLogLevel, verbose: boolean): void {
+/**
+ * Sends plugin logs and plugcheck's own warnings to stderr. Plugin messages
+ * are already filtered per target by the native helper (so `log_enabled`
+ * agrees); plugcheck's own category shows warnings, or debug with --verbose,
+ * unless a directive names `plugcheck`.
+ */
+export function configureCliLogging(directives: LogDirectives, verbose: boolean): void {
   const formatter = getTextFormatter({ timestamp: "none", category: "." });
   const stderrSink = (record: LogRecord) => printErr(formatter(record));
-  const lowest = (l: PluginLogLevel): LogLevel | null => (l === "off" ? null : l);
+  const named = directives.targets.some((d) => d.target === "plugcheck" || d.target.startsWith("plugcheck."));
+  const own = named ? levelFor(directives, "plugcheck") : verbose ? "debug" : "warning";
+  const lowest: LogLevel | null = own === "off" ? null : own;
   resetSync();
   configureSync({
     reset: true,
     sinks: { stderr: stderrSink },
     loggers: [
-      { category: ["plugin"], lowestLevel: lowest(level), sinks: ["stderr"] },
-      { category: ["plugcheck"], lowestLevel: verbose ? "debug" : "warning", sinks: ["stderr"] },
+      { category: ["plugin"], lowestLevel: "trace", sinks: ["stderr"] },
+      { category: ["plugcheck"], lowestLevel: lowest, sinks: ["stderr"] },
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["stderr"] },
     ],
   });
@@ -160,13 +188,16 @@ export const COMMON_FLAGS = {
 } as const;
 
 /** Validates `--sha256` and `--log` into load options (throws UsageError). */
-export function loadOptionsFrom(values: { sha256?: string | undefined; log?: string | undefined }): LoadOptions {
+export function loadOptionsFrom(
+  values: { sha256?: string | undefined; log?: string | undefined },
+): { options: LoadOptions; directives: LogDirectives } {
   const sha256 = values.sha256;
   if (sha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(sha256)) {
     throw new UsageError(`Option --sha256 must be 64 hex digits: got ${JSON.stringify(sha256)}`);
   }
-  const logLevel = logLevelFlag(values.log);
-  return sha256 === undefined ? { logLevel } : { logLevel, sha256 };
+  const log = logFlag(values.log);
+  const options: LoadOptions = sha256 === undefined ? { log: log.text } : { log: log.text, sha256 };
+  return { options, directives: log.directives };
 }
 
 /** Reports a command's failure (JSON on stdout with --json, one line on stderr) and returns its exit code. */

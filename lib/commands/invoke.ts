@@ -10,18 +10,24 @@
  *
  * @module
  */
-import { PluginTimeoutError, UnknownMethodError } from "../errors.ts";
-import { DEFAULT_INVOKE_TIMEOUT_MS, loadPlugin, type Plugin } from "../plugin.ts";
+import { PluginCrashError, PluginTimeoutError, UnknownMethodError } from "../errors.ts";
+import { leakCheck } from "../guard.ts";
+import type { LogCounters } from "../ffi/host_log.ts";
+import { DEFAULT_INVOKE_TIMEOUT_MS, loadPlugin, type PluginHandle } from "../plugin.ts";
+import { SANDBOX_DEFAULTS } from "../sandbox/sandboxed_plugin.ts";
 import {
   COMMON_FLAGS,
   configureCliLogging,
+  errorJson,
   EXIT,
   EXIT_CODES_HELP,
   fail,
   loadOptionsFrom,
+  LOG_FLAG_HELP,
   parseFlags,
   positiveInt,
   printErr,
+  reportError,
   UsageError,
   writeOut,
 } from "./_shared.ts";
@@ -32,34 +38,44 @@ export const help = `plugcheck invoke — call one method of a plugin
 Usage:
   plugcheck invoke <library> <method> [--input TEXT | --input-file PATH | --stdin]
                    [--config JSON] [--timeout MS] [--repeat N] [--json]
-                   [--sha256 HEX] [--log LEVEL] [--verbose]
+                   [--isolate [--env NAME]... [--grace MS]]
+                   [--sha256 HEX] [--log DIRECTIVES] [--verbose]
 
 Loads the plugin, creates one instance (with --config), calls <method> and
 prints its output bytes on stdout, unchanged. Errors go to stderr as one line
 naming the failure (e.g. 'plugin returned status 1 (INVALID_INPUT): ...').
-Without an input option the input is empty.
+Without an input option the input is empty. If the plugin exports
+npa_plugin_stats, instances and buffers must be back to where they started
+once the instance is destroyed; a leak is reported as an error (exit 1).
 
 Options:
   --input TEXT       input as UTF-8 text
   --input-file PATH  input read from a file (raw bytes)
   --stdin            input read from standard input (raw bytes)
   --config JSON      instance config, a JSON object (default: none)
-  --timeout MS       deadline per call (default ${DEFAULT_INVOKE_TIMEOUT_MS}); on expiry the call is
-                     abandoned, the instance quarantined and the exit code is 1
+  --timeout MS       deadline for each call, load and destroy included (default
+                     ${DEFAULT_INVOKE_TIMEOUT_MS}); on expiry the call is abandoned (in process)
+                     or the sandbox child killed (--isolate); exit code 1
   --repeat N         call N times on the same instance; prints the last output
                      and a timing summary on stderr; stops at the first failure
+  --isolate          run the plugin in a sandbox child process: a crash
+                     (segfault, abort) or hang is reported, not fatal
+  --env NAME         with --isolate: pass this environment variable to the
+                     child (repeatable; every other variable is cleared)
+  --grace MS         with --isolate: time the child gets to destroy and shut
+                     down before SIGTERM (default ${SANDBOX_DEFAULTS.graceMs})
   --json             print one JSON document on stdout: the output (parsed for
                      json methods, text or base64 otherwise) or the error
   --sha256 HEX       refuse to load unless the file's SHA-256 matches
-  --log LEVEL        plugin log level on stderr: off, error, warning, info
-                     (default), debug, trace
-  --verbose          show stack traces and causes of errors
+${LOG_FLAG_HELP}
+  --verbose          show stack traces, causes and the whole child stderr
   -h, --help         show this help
 
 Examples:
   plugcheck invoke build/fixtures/libref_rust.so upper --input hello
   plugcheck invoke build/fixtures/libref_c.so sum --input '[1, 2, 3.5]' --json
   plugcheck invoke ./libmine.so parse --input-file sample.bin --timeout 500
+  plugcheck invoke ./libmine.so parse --input-file crash.bin --isolate
   echo -n hi | plugcheck invoke ./libmine.so echo --stdin --repeat 1000
 
 ${EXIT_CODES_HELP}
@@ -72,6 +88,9 @@ const FLAGS = {
   config: { type: "string" },
   timeout: { type: "string" },
   repeat: { type: "string" },
+  isolate: { type: "boolean" },
+  env: { type: "string", multiple: true },
+  grace: { type: "string" },
   ...COMMON_FLAGS,
 } as const;
 
@@ -128,14 +147,37 @@ function outputJson(bytes: Uint8Array, kind: "bytes" | "json" | undefined): Reco
   return { output_base64: btoa(binary) };
 }
 
-function hintFor(error: unknown, plugin: Plugin | undefined): string | undefined {
+function hintFor(error: unknown, plugin: PluginHandle | undefined): string | undefined {
   if (error instanceof UnknownMethodError && plugin) {
     return `methods of ${plugin.describe().name}: ${plugin.describe().methods.map((m) => m.name).join(", ")}`;
   }
   if (error instanceof PluginTimeoutError) {
     return "the call may be stuck; raise --timeout if it is just slow";
   }
+  if (error instanceof PluginCrashError) {
+    const r = error.request;
+    return r?.method !== undefined
+      ? `the crash happened in "${r.method}"; rerun with --verbose for the whole child stderr`
+      : "rerun with --verbose for the whole child stderr";
+  }
   return undefined;
+}
+
+/** Warnings about plugin logging the run revealed. */
+function logWarnings(c: LogCounters): string[] {
+  const out: string[] = [];
+  if (c.droppedFull > 0) {
+    out.push(
+      `${c.droppedFull} plugin log messages were dropped because the log queue was full (${c.accepted} delivered)`,
+    );
+  }
+  if (c.filtered > 0) {
+    out.push(
+      `${c.filtered} plugin log messages arrived at levels log_enabled had rejected: the plugin formats messages nobody reads`,
+    );
+  }
+  if (c.truncated > 0) out.push(`${c.truncated} plugin log messages were cut to 8 KiB`);
+  return out;
 }
 
 function median(sorted: number[]): number {
@@ -147,7 +189,7 @@ function median(sorted: number[]): number {
 export async function run(args: string[]): Promise<number> {
   let json = false;
   let verbose = false;
-  let plugin: Plugin | undefined;
+  let plugin: PluginHandle | undefined;
   try {
     const { values, positionals } = parseFlags(args, FLAGS, "invoke");
     json = values.json ?? false;
@@ -168,24 +210,36 @@ export async function run(args: string[]): Promise<number> {
     const [path, method] = positionals as [string, string];
     const timeoutMs = positiveInt(values.timeout, "--timeout", DEFAULT_INVOKE_TIMEOUT_MS);
     const repeat = positiveInt(values.repeat, "--repeat", 1);
+    const isolate = values.isolate ?? false;
+    if (!isolate && (values.env !== undefined || values.grace !== undefined)) {
+      throw new UsageError("Options --env and --grace need --isolate");
+    }
+    const graceMs = positiveInt(values.grace, "--grace", SANDBOX_DEFAULTS.graceMs);
+    const env = values.env ?? [];
+    for (const name of env) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+        throw new UsageError(`Option --env takes a variable name: got ${JSON.stringify(name)}`);
+      }
+    }
     const config = parseConfig(values.config);
-    const options = loadOptionsFrom(values);
+    const { options, directives } = loadOptionsFrom(values);
     const input = await readInput(values);
-    configureCliLogging(options.logLevel ?? "info", verbose);
+    configureCliLogging(directives, verbose);
 
-    plugin = await loadPlugin(path, options);
+    plugin = await loadPlugin(path, { ...options, timeoutMs, isolate, env, graceMs });
     const kind = plugin.describe().methods.find((m) => m.name === method)?.input;
-    const instance = await plugin.createInstance(config);
-    let output = new Uint8Array(0);
+    const before = await plugin.readStats();
+    const instance = await plugin.createInstance(config, { timeoutMs });
+    let output: Uint8Array = new Uint8Array(0);
     const times: number[] = [];
     for (let i = 0; i < repeat; i++) {
       const t0 = performance.now();
       output = await instance.invoke(method, input, { timeoutMs });
       times.push(performance.now() - t0);
     }
-    const warnings = [...plugin.contractWarnings];
-    // A wedged call would block a graceful close: cli.ts exits right after.
     await instance.destroy();
+    const leak = leakCheck("finish", before, await plugin.readStats());
+    const warnings = [...plugin.contractWarnings, ...logWarnings(await plugin.readLogCounters())];
     await plugin.close();
     times.sort((a, b) => a - b);
     const ms = (x: number) => Number(x.toFixed(4));
@@ -196,7 +250,9 @@ export async function run(args: string[]): Promise<number> {
       max_ms: ms(times[times.length - 1]!),
     };
     if (json) {
-      const doc = { ok: true, method, ...outputJson(output, kind), timing, contract_warnings: warnings };
+      const doc: Record<string, unknown> = { ok: leak === undefined, method, ...outputJson(output, kind), timing };
+      if (leak) doc.error = errorJson(leak);
+      doc.warnings = warnings;
       writeOut(`${JSON.stringify(doc, null, 2)}\n`);
     } else {
       writeOut(output);
@@ -204,13 +260,17 @@ export async function run(args: string[]): Promise<number> {
       for (const w of warnings) printErr(`warning: ${w}`);
     }
     if (repeat > 1) {
-      const f = (ms: number) => `${(ms * 1000).toFixed(1)} us`;
+      const f = (x: number) => `${(x * 1000).toFixed(1)} us`;
       printErr(`${repeat} calls: min ${f(timing.min_ms)}, median ${f(timing.median_ms)}, max ${f(timing.max_ms)}`);
+    }
+    if (leak) {
+      reportError(leak, verbose, "destroy must free what create made; every buffer must be freed by npa_buffer_free");
+      return EXIT.PLUGIN_FAILED;
     }
     return EXIT.OK;
   } catch (error) {
     const code = fail(error, { json, verbose, hint: hintFor(error, plugin) });
-    // Safe even after a timeout: close() never unloads under a running call.
+    // Safe even after a timeout: close() never unloads under a running call, and a sandbox child is just stopped.
     await plugin?.close().catch(() => {});
     return code;
   }

@@ -11,7 +11,7 @@
  * @module
  */
 import { REQUIRED_SYMBOLS } from "../ffi/symbols.ts";
-import { HOST_ABI_VERSION, loadPlugin, type Plugin } from "../plugin.ts";
+import { HOST_ABI_VERSION, loadPlugin, type PluginHandle } from "../plugin.ts";
 import {
   COMMON_FLAGS,
   configureCliLogging,
@@ -19,6 +19,7 @@ import {
   EXIT_CODES_HELP,
   fail,
   loadOptionsFrom,
+  LOG_FLAG_HELP,
   parseFlags,
   UsageError,
   writeOut,
@@ -28,7 +29,8 @@ import {
 export const help = `plugcheck load — open a plugin and report its ABI, symbols and metadata
 
 Usage:
-  plugcheck load <library> [--json] [--sha256 HEX] [--log LEVEL] [--verbose]
+  plugcheck load <library> [--json] [--isolate [--env NAME]...] [--sha256 HEX]
+                 [--log DIRECTIVES] [--verbose]
 
 Loads the shared library, checks npa_abi_version() against this host (a
 different major version is refused), checks every required npa_* symbol, runs
@@ -36,13 +38,16 @@ npa_plugin_init() once and validates npa_plugin_describe() against the schema
 in docs/abi.md. Nothing else is called. Then shuts the plugin down.
 
 Options:
-  --json           print one JSON document on stdout instead of text
-  --sha256 HEX     refuse to load unless the file's SHA-256 matches (checked
-                   before the library is opened)
-  --log LEVEL      plugin log level on stderr: off, error, warning, info
-                   (default), debug, trace
-  --verbose        show stack traces and causes of errors
-  -h, --help       show this help
+  --json             print one JSON document on stdout instead of text
+  --isolate          load in a sandbox child process, so a plugin that crashes
+                     or hangs in init is reported instead of killing plugcheck
+  --env NAME         with --isolate: pass this environment variable to the
+                     child (repeatable; every other variable is cleared)
+  --sha256 HEX       refuse to load unless the file's SHA-256 matches (checked
+                     before the library is opened)
+${LOG_FLAG_HELP}
+  --verbose          show stack traces and causes of errors
+  -h, --help         show this help
 
 Examples:
   plugcheck load build/fixtures/libref_rust.so
@@ -51,7 +56,11 @@ Examples:
 ${EXIT_CODES_HELP}
 `;
 
-const FLAGS = COMMON_FLAGS;
+const FLAGS = {
+  isolate: { type: "boolean" },
+  env: { type: "string", multiple: true },
+  ...COMMON_FLAGS,
+} as const;
 
 /** Runs `plugcheck load` with the arguments after `load`; returns the exit code. */
 export async function run(args: string[]): Promise<number> {
@@ -72,12 +81,14 @@ export async function run(args: string[]): Promise<number> {
           : `Expected one <library>, got ${positionals.length}: ${positionals.join(" ")}`,
       );
     }
-    const options = loadOptionsFrom(values);
-    configureCliLogging(options.logLevel ?? "info", verbose);
-    const plugin = await loadPlugin(positionals[0]!, options);
+    const { options, directives } = loadOptionsFrom(values);
+    configureCliLogging(directives, verbose);
+    const isolate = values.isolate ?? false;
+    if (!isolate && values.env !== undefined) throw new UsageError("Option --env needs --isolate");
+    const plugin = await loadPlugin(positionals[0]!, { ...options, isolate, env: values.env ?? [] });
     try {
-      const report = loadReport(plugin);
-      writeOut(json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(plugin));
+      const report = await loadReport(plugin);
+      writeOut(json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(plugin, report.stats));
     } finally {
       await plugin.close();
     }
@@ -92,22 +103,25 @@ function version(raw: number): string {
 }
 
 /** The JSON shape of `load --json`. */
-export function loadReport(plugin: Plugin): Record<string, unknown> {
+export async function loadReport(
+  plugin: PluginHandle,
+): Promise<Record<string, unknown> & { stats: Record<string, number> | null }> {
   return {
     ok: true,
     path: plugin.path,
+    isolated: plugin.isolated,
     abi_version: version(plugin.abiVersion.raw),
     host_abi_version: version(HOST_ABI_VERSION),
     symbols: { required: [...REQUIRED_SYMBOLS], optional: [...plugin.optionalSymbols] },
     capabilities: plugin.capabilities,
     init_ms: Number(plugin.initMs.toFixed(3)),
     description: plugin.describe(),
-    stats: plugin.stats(),
-    contract_warnings: [...plugin.contractWarnings],
+    stats: await plugin.readStats(),
+    warnings: [...plugin.contractWarnings],
   };
 }
 
-function formatReport(plugin: Plugin): string {
+function formatReport(plugin: PluginHandle, stats: Record<string, number> | null): string {
   const d = plugin.describe();
   const lines = [
     `plugin     ${d.name} ${d.version}`,
@@ -121,7 +135,6 @@ function formatReport(plugin: Plugin): string {
       d.max_instances === undefined ? "" : `, at most ${d.max_instances}`
     }`,
   ];
-  const stats = plugin.stats();
   if (stats) lines.push(`stats      ${Object.entries(stats).map(([k, v]) => `${k}=${v}`).join(" ")}`);
   lines.push(`methods    ${d.methods.length}`);
   const width = Math.max(...d.methods.map((m) => m.name.length), 4);
