@@ -15,7 +15,7 @@ configureSync({
     { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
   ],
 });
-const plugin = await loadPlugin(Deno.args[0]!, { logLevel: "trace" });
+const plugin = await loadPlugin(Deno.args[0]!, { log: "trace" });
 const inst = await plugin.createInstance();
 let sent = 0;
 for (let i = 0; i < 20; i++) sent += Number(new TextDecoder().decode(inst.invokeSync("log", '"sync"')));

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { configureSync, type LogRecord, resetSync } from "@logtape/logtape";
 import { loadPlugin } from "../mod.ts";
 import { categoryFor } from "../lib/plugin_log.ts";
-import { REFERENCE_PLUGINS, ROOT, text } from "./_helpers.ts";
+import { fault, REFERENCE_PLUGINS, ROOT, runCli, text } from "./_helpers.ts";
 
 function captureLogs(): { records: LogRecord[]; [Symbol.dispose](): void } {
   const records: LogRecord[] = [];
@@ -26,7 +26,7 @@ function captureLogs(): { records: LogRecord[]; [Symbol.dispose](): void } {
 for (const ref of REFERENCE_PLUGINS) {
   Deno.test(`plugin logs from a background thread arrive in LogTape under plugin.<target> (${ref.lang})`, async () => {
     using logs = captureLogs();
-    await using plugin = await loadPlugin(ref.path, { logLevel: "trace" });
+    await using plugin = await loadPlugin(ref.path, { log: "trace" });
     await using inst = await plugin.createInstance();
     assert.equal(text(await inst.invoke("log", '"hi {there}"')), "5");
     const worker = logs.records.filter((r) => r.category.join(".") === `plugin.${ref.name}.worker`);
@@ -47,7 +47,7 @@ for (const ref of REFERENCE_PLUGINS) {
 
   Deno.test(`log_enabled answers from the host's level; the plugin skips disabled levels (${ref.lang})`, async () => {
     using logs = captureLogs();
-    await using plugin = await loadPlugin(ref.path, { logLevel: "warning" });
+    await using plugin = await loadPlugin(ref.path, { log: "warning" });
     await using inst = await plugin.createInstance();
     assert.equal(text(await inst.invoke("log")), "2", "only error and warn were sent");
     const levels = logs.records.filter((r) => r.category.at(-1) === "worker").map((r) => r.level);
@@ -77,4 +77,69 @@ Deno.test("categoryFor() splits targets on :: and . under plugin", () => {
   assert.deepEqual(categoryFor("ref_rust::worker", "x"), ["plugin", "ref_rust", "worker"]);
   assert.deepEqual(categoryFor("a.b::c", "x"), ["plugin", "a", "b", "c"]);
   assert.deepEqual(categoryFor("", "name"), ["plugin", "name"]);
+});
+
+const PROBE = join(ROOT, "build/fixtures/probes/liblog_probe.so");
+const DIRECTIVES = "warning,plugin.whisper=debug,plugin.whisper.noisy=off,plugin.kokoro=error";
+// level target message -> expected log_enabled answer under DIRECTIVES
+const LINES: [string, string][] = [
+  ["4 whisper::decoder d1", "1"], // plugin.whisper=debug
+  ["4 kokoro k1", "0"], // plugin.kokoro=error
+  ["1 kokoro k2", "1"],
+  ["4 whisper::noisy::x n1", "0"], // the longer prefix wins over plugin.whisper
+  ["5 whisper t1", "0"], // trace is above debug
+  ["2 whisperx w1", "1"], // not under plugin.whisper: the default (warning)
+  ["3 whisperx w2", "0"],
+];
+
+Deno.test("log directives filter per target, most specific wins, in both registration orders", async () => {
+  for (const order of [LINES, [...LINES].reverse()]) {
+    using logs = captureLogs();
+    await using plugin = await loadPlugin(PROBE, { log: DIRECTIVES });
+    await using inst = await plugin.createInstance();
+    const answers = text(await inst.invoke("log", order.map(([line]) => `${line}\n`).join("")));
+    assert.equal(answers, order.map(([, expected]) => expected).join(""));
+    const delivered = logs.records.map((r) => `${r.category.join(".")} ${r.message.join("")}`).sort();
+    assert.deepEqual(delivered, ["plugin.kokoro k2", "plugin.whisper.decoder d1", "plugin.whisperx w1"]);
+  }
+});
+
+Deno.test("parseLogDirectives() reads defaults, targets and aliases, and rejects bad entries", async () => {
+  const { levelFor, parseLogDirectives } = await import("../lib/log_directives.ts");
+  const d = parseLogDirectives(" warn , plugin.a::b=DEBUG, plugin.a::b=trace ,plugin=off");
+  assert.equal(d.defaultLevel, "warning");
+  assert.deepEqual(d.targets, [{ target: "plugin.a.b", level: "trace" }, { target: "plugin", level: "off" }]);
+  assert.equal(levelFor(d, "plugin.a.b.c"), "trace");
+  assert.equal(levelFor(d, "plugin.z"), "off");
+  assert.equal(levelFor(d, "plugcheck"), "warning");
+  assert.throws(() => parseLogDirectives("info,plugin.x=loud"), /Invalid log directive "plugin.x=loud": level must be/);
+  assert.throws(() => parseLogDirectives("=debug"), /target must be like plugin.name/);
+  assert.throws(() => parseLogDirectives("plugin..x=debug"), /target must be like plugin.name/);
+});
+
+Deno.test("a log flood from 8 threads drops messages but counts every one exactly once", async () => {
+  using logs = captureLogs();
+  await using plugin = await loadPlugin(fault("log_flood"), { log: "error" });
+  await using inst = await plugin.createInstance();
+  assert.equal(text(await inst.invoke("flood")), "800000");
+  const c = plugin.logCounters();
+  assert.ok(c.droppedFull > 0, "a 4 MiB queue cannot hold 800,000 messages");
+  assert.equal(c.accepted + c.droppedFull + c.filtered, 800_000);
+  assert.equal(c.filtered, 0);
+  const delivered = logs.records.filter((r) => r.category.join(".") === "plugin.log_flood.flood").length;
+  assert.equal(delivered, c.accepted, "every accepted message was delivered");
+});
+
+Deno.test("plugcheck invoke reads PLUGCHECK_LOG when --log is absent", async () => {
+  const r = await runCli(["invoke", PROBE, "log", "--stdin"], {
+    stdin: new TextEncoder().encode("4 whisper::decoder shown\n4 kokoro hidden\n"),
+    env: { PLUGCHECK_LOG: DIRECTIVES },
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "10");
+  assert.match(r.stderr, /\[DBG\] plugin\.whisper\.decoder: shown/);
+  assert.doesNotMatch(r.stderr, /hidden/);
+  const bad = await runCli(["invoke", PROBE, "log"], { env: { PLUGCHECK_LOG: "info,x=nope" } });
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /\$PLUGCHECK_LOG: Invalid log directive "x=nope"/);
 });

@@ -1,0 +1,123 @@
+/**
+ * Keeps docs/faults.md and the behaviour in sync: every fault fixture has a
+ * row, every row is run as the table says and must give its error and exit
+ * code, and every in-process row must give the same error with --isolate.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { configureSync, type LogRecord, resetSync } from "@logtape/logtape";
+import { loadPlugin } from "../mod.ts";
+import { fault, ROOT, runCli } from "./_helpers.ts";
+
+interface Row {
+  fixture: string;
+  args: string[];
+  api: boolean;
+  error: string | undefined;
+  signal: string | undefined;
+  fragment: string | undefined;
+  warning: string | undefined;
+  exit: number;
+}
+
+const cell = (c: string) => c.trim().replace(/^`(.*)`$/, "$1");
+
+async function readTable(): Promise<Row[]> {
+  const text = await Deno.readTextFile(join(ROOT, "docs/faults.md"));
+  const rows: Row[] = [];
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("| `")) continue;
+    const [name, , run, expected, exit] = line.slice(2, -2).split(" | ").map(cell) as [
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
+    const api = run === "api";
+    const lib = name === "not_a_library" ? "" : fault(name);
+    const args = api ? [] : run.split(" ").map((a) => (a === "$LIB" ? lib : a));
+    const ok = /^ok(, warning: (.+)|: .+)?$/.exec(expected);
+    const err = /^(\w+)(?: \((SIG\w+)\))?(?:: (.+))?$/.exec(expected);
+    rows.push({
+      fixture: name,
+      args,
+      api,
+      error: ok ? undefined : err?.[1],
+      signal: err?.[2],
+      fragment: ok ? undefined : err?.[3],
+      warning: ok?.[2],
+      exit: Number(exit),
+    });
+  }
+  return rows;
+}
+
+const rows = await readTable();
+
+Deno.test("docs/faults.md has exactly one row per fault fixture", async () => {
+  const fixtures = new Set<string>();
+  for await (const e of Deno.readDir(join(ROOT, "fixtures/faults"))) {
+    if (e.isFile && e.name.endsWith(".c")) fixtures.add(e.name.slice(0, -2));
+    if (e.isFile && e.name.endsWith(".so")) fixtures.add(e.name.slice(0, -3));
+  }
+  for await (const e of Deno.readDir(join(ROOT, "fixtures/faults/rust"))) {
+    if (e.isDirectory && e.name !== "common" && e.name !== "target") fixtures.add(e.name);
+  }
+  assert.deepEqual(rows.map((r) => r.fixture).sort(), [...fixtures].sort());
+});
+
+async function check(row: Row, extra: string[] = []): Promise<void> {
+  const r = await runCli([...row.args, ...extra, "--json"], { killAfterMs: 30_000 });
+  const where = `${row.fixture} (${[...row.args.slice(0, 1), ...row.args.slice(2), ...extra].join(" ")})`;
+  assert.equal(r.killed, false, `${where}: plugcheck exited by itself`);
+  assert.equal(r.code, row.exit, `${where}: exit code; stderr:\n${r.stderr}`);
+  const doc = JSON.parse(r.stdout);
+  if (row.error === undefined) {
+    assert.equal(doc.ok, true, `${where}: ${r.stdout}`);
+    if (row.warning) assert.ok(doc.warnings.some((w: string) => w.includes(row.warning!)), `${where}: ${doc.warnings}`);
+    return;
+  }
+  assert.equal(doc.ok, false, where);
+  assert.equal(doc.error.name, row.error, `${where}: ${doc.error.message}`);
+  if (row.signal) assert.equal(doc.error.signal, row.signal, where);
+  // The wording is the table's for the mode it names; an --isolate rerun must match class, signal and exit.
+  if (row.fragment && extra.length === 0) {
+    assert.ok(doc.error.message.includes(row.fragment), `${where}: ${doc.error.message}`);
+  }
+}
+
+for (const row of rows.filter((r) => !r.api)) {
+  Deno.test(`fault ${row.fixture}: ${row.args[0]} gives ${row.error ?? "ok"} and exit ${row.exit}`, () => check(row));
+  if (!row.args.includes("--isolate")) {
+    Deno.test(`fault ${row.fixture}: --isolate gives the same ${row.error ?? "ok"}`, () => check(row, ["--isolate"]));
+  }
+}
+
+Deno.test("fault log_after_shutdown: late messages are counted as after-close, never delivered", async () => {
+  const row = rows.find((r) => r.fixture === "log_after_shutdown")!;
+  assert.equal(row.api, true);
+  const records: LogRecord[] = [];
+  configureSync({
+    reset: true,
+    sinks: { mem: (r: LogRecord) => records.push(r) },
+    loggers: [
+      { category: ["plugin"], lowestLevel: "trace", sinks: ["mem"] },
+      { category: ["logtape", "meta"], lowestLevel: "fatal", sinks: [] },
+    ],
+  });
+  try {
+    const plugin = await loadPlugin(fault("log_after_shutdown"));
+    await plugin.close();
+    // The fixture's thread logs 10 messages 50 ms after shutdown returned.
+    let counters = plugin.logCounters();
+    for (let i = 0; i < 100 && counters.afterClose < 10; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      counters = plugin.logCounters();
+    }
+    assert.equal(counters.afterClose, 10);
+    assert.equal(records.filter((r) => r.message.join("").startsWith("late")).length, 0);
+  } finally {
+    resetSync();
+  }
+});
