@@ -143,3 +143,15 @@ Deno.test("plugcheck invoke reads PLUGCHECK_LOG when --log is absent", async () 
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /\$PLUGCHECK_LOG: Invalid log directive "x=nope"/);
 });
+
+Deno.test("messages sent at levels log_enabled rejected are counted, dropped, and reported by invoke", async () => {
+  using logs = captureLogs();
+  await using plugin = await loadPlugin(PROBE, { log: "warning" });
+  await using inst = await plugin.createInstance();
+  assert.equal(text(await inst.invoke("log", "!4 rude ignored\n!2 rude kept\n4 polite skipped\n")), "!!0");
+  assert.equal(plugin.logCounters().filtered, 1, "the debug message sent without asking");
+  assert.deepEqual(logs.records.map((r) => r.message.join("")), ["kept"]);
+  const r = await runCli(["invoke", PROBE, "log", "--input", "!5 rude a\n!5 rude b\n", "--log", "info"]);
+  assert.equal(r.code, 0);
+  assert.match(r.stderr, /warning: 2 plugin log messages arrived at levels log_enabled had rejected/);
+});

@@ -269,3 +269,20 @@ Deno.test("SandboxedPlugin: a child speaking another protocol version is refused
     return true;
   });
 });
+
+Deno.test("SandboxedPlugin refuses a fresh child whose describe() differs from the first load", async () => {
+  const dir = await Deno.makeTempDir();
+  const lib = join(dir, "libswap.so");
+  try {
+    await Deno.copyFile(RUST, lib);
+    await using plugin = await loadPlugin(lib, { isolate: true, idleTimeoutMs: 100 });
+    for (let i = 0; i < 50 && plugin.health().pid !== undefined; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(plugin.health().pid, undefined, "the idle child was reaped");
+    // Replace the file by rename (never overwrite a mapped library in place).
+    await Deno.copyFile(REFERENCE_PLUGINS[0]!.path, `${lib}.new`);
+    await Deno.rename(`${lib}.new`, lib);
+    await assert.rejects(plugin.createInstance(), /describe\(\) changed between two loads of the same library/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
