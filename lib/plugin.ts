@@ -30,7 +30,8 @@ import type { PluginDescription } from "./describe_schema.ts";
 import { PluginDescriptionSchema } from "./describe_schema.ts";
 import { callSlots } from "./call_slots.ts";
 import { HostLog, type LogCounters } from "./ffi/host_log.ts";
-import { openPluginLibrary, type PluginLibrary, sha256File } from "./ffi/library.ts";
+import { openPluginLibrary, type PluginLibrary } from "./ffi/library.ts";
+import { resolveLibrary } from "./resolve_library.ts";
 import { discardBuffer, isNull, NpaBufSlot, PointerSlot } from "./ffi/memory.ts";
 import {
   abiMismatch,
@@ -390,23 +391,7 @@ export async function loadPlugin(
 }
 
 async function loadInProcess(path: string, options: LoadOptions): Promise<Plugin> {
-  let real: string;
-  try {
-    real = await Deno.realPath(path);
-  } catch (cause) {
-    const reason = cause instanceof Deno.errors.NotFound ? "file not found" : `cannot resolve path (${cause})`;
-    throw loadFailed(path, reason, cause);
-  }
-  const info = await Deno.stat(real);
-  if (!info.isFile) throw loadFailed(path, "not a file");
-  if (options.sha256 !== undefined) {
-    const expected = options.sha256.toLowerCase();
-    if (!/^[0-9a-f]{64}$/.test(expected)) {
-      throw new TypeError(`sha256 must be 64 hex digits: got ${JSON.stringify(options.sha256)}`);
-    }
-    const actual = await sha256File(real);
-    if (actual !== expected) throw loadFailed(path, `sha256 mismatch: expected ${expected}, file has ${actual}`);
-  }
+  const real = await resolveLibrary(path, options.sha256);
   await closing.get(real);
   let entry = registry.get(real);
   if (entry === undefined) {

@@ -5,6 +5,7 @@
  * @module
  */
 import { join } from "node:path";
+import { configureSync, type LogRecord, resetSync } from "@logtape/logtape";
 import { fileURLToPath } from "node:url";
 
 export const ROOT: string = fileURLToPath(new URL("..", import.meta.url));
@@ -69,4 +70,18 @@ export async function runCli(
     stdoutBytes: out.stdout,
     killed,
   };
+}
+
+/** Sends every `plugin.*` log record to memory until disposed (then LogTape is reset). */
+export function captureLogs(): { records: LogRecord[]; [Symbol.dispose](): void } {
+  const records: LogRecord[] = [];
+  configureSync({
+    reset: true,
+    sinks: { mem: (r: LogRecord) => records.push(r) },
+    loggers: [
+      { category: ["plugin"], lowestLevel: "trace", sinks: ["mem"] },
+      { category: ["logtape", "meta"], lowestLevel: "fatal", sinks: [] },
+    ],
+  });
+  return { records, [Symbol.dispose]: () => resetSync() };
 }

@@ -5,9 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { configureSync, type LogRecord, resetSync } from "@logtape/logtape";
 import { loadPlugin } from "../mod.ts";
-import { fault, ROOT, runCli } from "./_helpers.ts";
+import { captureLogs, fault, ROOT, runCli } from "./_helpers.ts";
 
 interface Row {
   fixture: string;
@@ -97,16 +96,8 @@ for (const row of rows.filter((r) => !r.api)) {
 Deno.test("fault log_after_shutdown: late messages are counted as after-close, never delivered", async () => {
   const row = rows.find((r) => r.fixture === "log_after_shutdown")!;
   assert.equal(row.api, true);
-  const records: LogRecord[] = [];
-  configureSync({
-    reset: true,
-    sinks: { mem: (r: LogRecord) => records.push(r) },
-    loggers: [
-      { category: ["plugin"], lowestLevel: "trace", sinks: ["mem"] },
-      { category: ["logtape", "meta"], lowestLevel: "fatal", sinks: [] },
-    ],
-  });
-  try {
+  using logs = captureLogs();
+  {
     const plugin = await loadPlugin(fault("log_after_shutdown"));
     await plugin.close();
     // The fixture's thread logs 10 messages 50 ms after shutdown returned.
@@ -116,8 +107,6 @@ Deno.test("fault log_after_shutdown: late messages are counted as after-close, n
       counters = plugin.logCounters();
     }
     assert.equal(counters.afterClose, 10);
-    assert.equal(records.filter((r) => r.message.join("").startsWith("late")).length, 0);
-  } finally {
-    resetSync();
+    assert.equal(logs.records.filter((r) => r.message.join("").startsWith("late")).length, 0);
   }
 });

@@ -5,23 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { configureSync, type LogRecord, resetSync } from "@logtape/logtape";
 import { loadPlugin } from "../mod.ts";
 import { categoryFor } from "../lib/plugin_log.ts";
-import { fault, REFERENCE_PLUGINS, ROOT, runCli, text } from "./_helpers.ts";
-
-function captureLogs(): { records: LogRecord[]; [Symbol.dispose](): void } {
-  const records: LogRecord[] = [];
-  configureSync({
-    reset: true,
-    sinks: { mem: (r: LogRecord) => records.push(r) },
-    loggers: [
-      { category: ["plugin"], lowestLevel: "trace", sinks: ["mem"] },
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
-    ],
-  });
-  return { records, [Symbol.dispose]: () => resetSync() };
-}
+import { captureLogs, fault, REFERENCE_PLUGINS, ROOT, runCli, text } from "./_helpers.ts";
 
 for (const ref of REFERENCE_PLUGINS) {
   Deno.test(`plugin logs from a background thread arrive in LogTape under plugin.<target> (${ref.lang})`, async () => {

@@ -6,7 +6,6 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { configureSync, type LogRecord, resetSync } from "@logtape/logtape";
 import {
   AbiMismatchError,
   InstanceWedgedError,
@@ -18,7 +17,7 @@ import {
   PluginTimeoutError,
   SandboxProtocolError,
 } from "../mod.ts";
-import { fault, REFERENCE_PLUGINS, ROOT, text } from "./_helpers.ts";
+import { captureLogs, fault, REFERENCE_PLUGINS, ROOT, text } from "./_helpers.ts";
 
 const RUST = REFERENCE_PLUGINS[1]!.path;
 
@@ -188,16 +187,9 @@ Deno.test("SandboxedPlugin clears the child's environment except the allowlist",
 });
 
 Deno.test("SandboxedPlugin forwards plugin logs from the child to LogTape", async () => {
-  const records: LogRecord[] = [];
-  configureSync({
-    reset: true,
-    sinks: { mem: (r: LogRecord) => records.push(r) },
-    loggers: [
-      { category: ["plugin"], lowestLevel: "trace", sinks: ["mem"] },
-      { category: ["logtape", "meta"], lowestLevel: "fatal", sinks: [] },
-    ],
-  });
-  try {
+  using logs = captureLogs();
+  const records = logs.records;
+  {
     await using plugin = await loadPlugin(RUST, { isolate: true, log: "info,plugin.ref_rust.worker=debug" });
     await using inst = await plugin.createInstance();
     assert.equal(text(await inst.invoke("log", '"boxed"')), "4");
@@ -209,8 +201,6 @@ Deno.test("SandboxedPlugin forwards plugin logs from the child to LogTape", asyn
       "boxed (debug)",
     ]);
     assert.equal(worker[0]!.properties.sandboxed, true);
-  } finally {
-    resetSync();
   }
 });
 

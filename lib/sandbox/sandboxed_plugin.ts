@@ -28,7 +28,7 @@ import { isDeepStrictEqual } from "node:util";
 import type { PluginDescription } from "../describe_schema.ts";
 import { InstanceWedgedError, PluginError } from "../errors.ts";
 import { defaultHostLibraryPath, type LogCounters } from "../ffi/host_log.ts";
-import { sha256File } from "../ffi/library.ts";
+import { resolveLibrary } from "../resolve_library.ts";
 import { closed, contractViolation, disabled, errorFromWire, graceExpired, loadFailed, wedged } from "../guard.ts";
 import type { LoadOptions } from "../plugin.ts";
 import type {
@@ -93,22 +93,7 @@ export async function loadSandboxedPlugin(
   path: string,
   options: LoadOptions & SandboxOptions,
 ): Promise<SandboxedPlugin> {
-  let real: string;
-  try {
-    real = await Deno.realPath(path);
-  } catch (cause) {
-    const reason = cause instanceof Deno.errors.NotFound ? "file not found" : `cannot resolve path (${cause})`;
-    throw loadFailed(path, reason, cause);
-  }
-  if (!(await Deno.stat(real)).isFile) throw loadFailed(path, "not a file");
-  if (options.sha256 !== undefined) {
-    const expected = options.sha256.toLowerCase();
-    if (!/^[0-9a-f]{64}$/.test(expected)) {
-      throw new TypeError(`sha256 must be 64 hex digits: got ${JSON.stringify(options.sha256)}`);
-    }
-    const actual = await sha256File(real);
-    if (actual !== expected) throw loadFailed(path, `sha256 mismatch: expected ${expected}, file has ${actual}`);
-  }
+  const real = await resolveLibrary(path, options.sha256);
   let hostLibraryPath = options.hostLibraryPath ?? Deno.env.get("PLUGCHECK_HOST_LIB") ?? defaultHostLibraryPath();
   try {
     hostLibraryPath = await Deno.realPath(hostLibraryPath);
