@@ -335,10 +335,13 @@ export function leakCheck(
     .map((counter) => ({ counter, before: before[counter] ?? 0, after: after[counter] ?? 0 }));
   if (leaks.length === 0) return undefined;
   const what = leaks.map((l) => `${l.counter} ${l.before} -> ${l.after}`).join(", ");
-  return new ResourceLeakError(`Cannot ${op}: the plugin leaked (${what} after everything was destroyed and freed)`, {
-    operation: op,
-    leaks,
-  });
+  return new ResourceLeakError(
+    `Plugin leaked during ${op}: ${what} (not back to the count before create once the instance was destroyed and every buffer freed)`,
+    {
+      operation: op,
+      leaks,
+    },
+  );
 }
 
 /** A plugin error as plain JSON, to cross the sandbox boundary. */

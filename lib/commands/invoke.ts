@@ -238,7 +238,7 @@ export async function run(args: string[]): Promise<number> {
       times.push(performance.now() - t0);
     }
     await instance.destroy();
-    const leak = leakCheck("finish", before, await plugin.readStats());
+    const leak = leakCheck(`invoke ${JSON.stringify(method)}`, before, await plugin.readStats());
     const warnings = [...plugin.contractWarnings, ...logWarnings(await plugin.readLogCounters())];
     await plugin.close();
     times.sort((a, b) => a - b);

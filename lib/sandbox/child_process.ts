@@ -146,7 +146,12 @@ export class SandboxChild {
     const child = new SandboxChild(proc, options.maxFrame);
     const hello = new Promise<Frame>((resolve, reject) => (child.#hello = { resolve, reject }));
     child.inFlight = { kind: "start" };
-    const frame = await child.#withDeadline(hello, "start sandboxed plugin", spec.startTimeoutMs);
+    const frame = await child.#withDeadline(
+      hello,
+      "start sandboxed plugin",
+      spec.startTimeoutMs,
+      "the sandbox child was killed while it loaded the plugin (dlopen, init or describe)",
+    );
     child.inFlight = undefined;
     const h = frame.header;
     if (h.protocol !== PROTOCOL_VERSION) {
@@ -219,13 +224,18 @@ export class SandboxChild {
     }
   }
 
-  async #withDeadline<T>(promise: Promise<T>, op: string, timeoutMs: number): Promise<T> {
+  async #withDeadline<T>(
+    promise: Promise<T>,
+    op: string,
+    timeoutMs: number,
+    consequence = "the sandbox child was killed; the next call starts a fresh one",
+  ): Promise<T> {
     if (timeoutMs === Infinity) return await promise;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         this.kill("timed_out");
-        reject(timedOut(op, timeoutMs, "the sandbox child was killed; the next call starts a fresh one"));
+        reject(timedOut(op, timeoutMs, consequence));
       }, timeoutMs);
     });
     try {
