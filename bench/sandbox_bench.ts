@@ -17,6 +17,15 @@ const local = await loadPlugin(fixture("ref_rust"));
 const localInst = await local.createInstance();
 const boxed = await loadPlugin(fixture("ref_rust"), { isolate: true, idleTimeoutMs: Infinity });
 const boxedInst = await boxed.createInstance();
+// The floor: a bare stdio echo child, same streams, no framing, no plugin.
+const echo = new Deno.Command(Deno.execPath(), {
+  args: ["run", new URL("./_echo_child.ts", import.meta.url).pathname],
+  stdin: "piped",
+  stdout: "piped",
+}).spawn();
+const echoIn = echo.stdin.getWriter();
+const echoOut = echo.stdout.getReader();
+
 const crashy = await loadPlugin(fault("segfault"), { isolate: true, restartCap: Infinity, idleTimeoutMs: Infinity });
 
 Deno.bench("in process: invokeSync echo 64 B", { group: "one call", baseline: true }, () => {
@@ -24,6 +33,10 @@ Deno.bench("in process: invokeSync echo 64 B", { group: "one call", baseline: tr
 });
 Deno.bench("in process: invoke (async) echo 64 B", { group: "one call" }, async () => {
   await localInst.invoke("echo", input);
+});
+Deno.bench("floor: bare stdio echo child, 64 B round trip", { group: "one call" }, async () => {
+  await echoIn.write(input);
+  for (let got = 0; got < input.length;) got += (await echoOut.read()).value!.length;
 });
 Deno.bench("sandbox: invoke echo 64 B (round trip)", { group: "one call" }, async () => {
   await boxedInst.invoke("echo", input);
