@@ -276,3 +276,41 @@ Deno.test("SandboxedPlugin refuses a fresh child whose describe() differs from t
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("SandboxedPlugin counts children that die while starting against the restart cap", async () => {
+  const dir = await Deno.makeTempDir();
+  const lib = join(dir, "libturns_bad.so");
+  try {
+    await Deno.copyFile(RUST, lib);
+    await using plugin = await loadPlugin(lib, { isolate: true, idleTimeoutMs: 100, restartCap: 2, timeoutMs: 300 });
+    for (let i = 0; i < 50 && plugin.health().pid !== undefined; i++) await new Promise((r) => setTimeout(r, 20));
+    // From now on every start hangs in init.
+    await Deno.copyFile(fault("hang_init"), `${lib}.new`);
+    await Deno.rename(`${lib}.new`, lib);
+    await assert.rejects(plugin.createInstance(), PluginTimeoutError);
+    await assert.rejects(plugin.createInstance(), PluginTimeoutError);
+    assert.equal(plugin.health().state, "disabled");
+    await assert.rejects(plugin.createInstance(), PluginDisabledError);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("SandboxedPlugin does not keep the process alive when close() is forgotten", async () => {
+  const script = `
+    import { loadPlugin } from ${JSON.stringify(join(ROOT, "mod.ts"))};
+    const p = await loadPlugin(${JSON.stringify(RUST)}, { isolate: true });
+    const i = await p.createInstance();
+    console.log(new TextDecoder().decode(await i.invoke("echo", "done")));
+  `;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--config", join(ROOT, "deno.json"), script],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+  const out = await child.output();
+  clearTimeout(timer);
+  assert.equal(out.code, 0, `exited by itself (137 = killed after hanging): ${text(out.stderr)}`);
+  assert.equal(text(out.stdout).trim(), "done");
+});

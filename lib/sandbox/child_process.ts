@@ -92,8 +92,13 @@ export class SandboxChild {
   inFlight: InFlightRequest | undefined;
   #op = "start sandboxed plugin";
 
+  #holds = 0;
+
   private constructor(proc: Deno.ChildProcess, maxFrame: number) {
     this.#proc = proc;
+    // An idle child must not keep this process alive (a caller may forget close()):
+    // it is referenced only while something waits on it (see hold()).
+    proc.unref();
     this.#writer = proc.stdin.getWriter();
     this.#reader = new FrameReader(maxFrame);
     const out = this.#readStdout();
@@ -146,12 +151,18 @@ export class SandboxChild {
     const child = new SandboxChild(proc, options.maxFrame);
     const hello = new Promise<Frame>((resolve, reject) => (child.#hello = { resolve, reject }));
     child.inFlight = { kind: "start" };
-    const frame = await child.#withDeadline(
-      hello,
-      "start sandboxed plugin",
-      spec.startTimeoutMs,
-      "the sandbox child was killed while it loaded the plugin (dlopen, init or describe)",
-    );
+    const release = child.hold();
+    let frame: Frame;
+    try {
+      frame = await child.#withDeadline(
+        hello,
+        "start sandboxed plugin",
+        spec.startTimeoutMs,
+        "the sandbox child was killed while it loaded the plugin (dlopen, init or describe)",
+      );
+    } finally {
+      release();
+    }
     child.inFlight = undefined;
     const h = frame.header;
     if (h.protocol !== PROTOCOL_VERSION) {
@@ -167,6 +178,17 @@ export class SandboxChild {
     }
     child.hello = h;
     return child;
+  }
+
+  /** Keeps this process alive for the child until the returned release is called. */
+  hold(): () => void {
+    if (this.#holds++ === 0) this.#proc.ref();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.#holds === 0) this.#proc.unref();
+    };
   }
 
   /** The child's process id. */
@@ -211,6 +233,7 @@ export class SandboxChild {
     this.inFlight = ctl.inFlight;
     this.#op = ctl.op;
     const replied = new Promise<Reply>((resolve, reject) => (this.#pending = { id, resolve, reject }));
+    const release = this.hold();
     try {
       this.#writer.write(encodeFrame({ id, kind, header, blobs })).catch(() => {
         // A broken pipe means the child died; #onExit reports it with the request.
@@ -219,6 +242,7 @@ export class SandboxChild {
       if (reply.header.ok !== true) throw errorFromWire((reply.header.error ?? {}) as Record<string, unknown>);
       return reply;
     } finally {
+      release();
       this.#pending = undefined;
       this.inFlight = undefined;
     }

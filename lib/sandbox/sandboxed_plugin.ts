@@ -26,7 +26,13 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import type { PluginDescription } from "../describe_schema.ts";
-import { InstanceWedgedError, PluginError } from "../errors.ts";
+import {
+  InstanceWedgedError,
+  PluginCrashError,
+  PluginError,
+  PluginTimeoutError,
+  SandboxProtocolError,
+} from "../errors.ts";
 import { defaultHostLibraryPath, type LogCounters } from "../ffi/host_log.ts";
 import { resolveLibrary } from "../resolve_library.ts";
 import { closed, contractViolation, disabled, errorFromWire, graceExpired, loadFailed, wedged } from "../guard.ts";
@@ -256,11 +262,16 @@ export class SandboxedPlugin implements PluginHandle {
     const reason = child.end?.reason ?? "crashed";
     this.#ends.set(this.#generation, reason);
     if (reason === "reaped" || reason === "closed") return;
+    this.#countFailure(error, child.end?.signal);
+  }
+
+  /** Counts a crash or killed hang against the restart cap; disables the plugin past it. */
+  #countFailure(error: unknown, signal: string | undefined): void {
     const now = Date.now();
     this.#failures = this.#failures.filter((t) => now - t < this.#policy.restartWindowMs);
     this.#failures.push(now);
     const message = error instanceof Error ? error.message : String(error);
-    this.#lastCrash = { at: new Date(now), message, signal: child.end?.signal };
+    this.#lastCrash = { at: new Date(now), message, signal };
     if (this.#failures.length >= this.#policy.restartCap) {
       this.#disabledReason =
         `${this.#failures.length} crashes within ${this.#policy.restartWindowMs} ms; last: ${message}`;
@@ -278,7 +289,17 @@ export class SandboxedPlugin implements PluginHandle {
     }
     this.#starting ??= (async () => {
       try {
-        const child = await SandboxChild.start(this.#spec);
+        let child: SandboxChild;
+        try {
+          child = await SandboxChild.start(this.#spec);
+        } catch (error) {
+          // A child that dies or hangs while starting counts like any other crash.
+          if (error instanceof PluginCrashError) this.#countFailure(error, error.signal);
+          else if (error instanceof PluginTimeoutError || error instanceof SandboxProtocolError) {
+            this.#countFailure(error, undefined);
+          }
+          throw error;
+        }
         if (!isDeepStrictEqual(child.hello.description, this.#description)) {
           child.kill("protocol");
           throw contractViolation(op, "describe() changed between two loads of the same library");
@@ -310,6 +331,18 @@ export class SandboxedPlugin implements PluginHandle {
 
   /** Graceful stop: CLOSE, wait the grace, SIGTERM, one more second, SIGKILL. True if it finished in time. */
   async #stopChild(child: SandboxChild, reason: "closed" | "reaped"): Promise<{ inTime: boolean; signal?: string }> {
+    const release = child.hold();
+    try {
+      return await this.#stopChildHeld(child, reason);
+    } finally {
+      release();
+    }
+  }
+
+  async #stopChildHeld(
+    child: SandboxChild,
+    reason: "closed" | "reaped",
+  ): Promise<{ inTime: boolean; signal?: string }> {
     const grace = this.#policy.graceMs;
     const asked = child.request(KIND.CLOSE, {}, [], {
       op: "close sandboxed plugin",
