@@ -59,6 +59,8 @@ async function main(): Promise<never> {
     ],
   });
 
+  // Booted: from here on the parent's load deadline covers only dlopen, init and describe.
+  send({ id: 0, kind: KIND.BOOTED, header: { protocol: PROTOCOL_VERSION }, blobs: [] });
   let plugin: Plugin;
   try {
     plugin = await loadPlugin(pluginPath ?? "", {

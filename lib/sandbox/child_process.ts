@@ -24,6 +24,8 @@ import type { ChildOptions } from "./child.ts";
 import { encodeFrame, type Frame, FrameError, FrameReader, KIND, PROTOCOL_VERSION } from "./protocol.ts";
 
 const STDERR_TAIL_BYTES = 64 * 1024;
+/** Deadline for the child's Deno runtime to boot and load plugcheck's modules (not the plugin). */
+export const BOOT_TIMEOUT_MS = 30_000;
 
 /** How the child is started. */
 export interface ChildSpec {
@@ -34,7 +36,7 @@ export interface ChildSpec {
   maxOutputBytes: number;
   /** Environment variable names copied from this process into the child. */
   env: readonly string[];
-  /** Deadline for start-up: spawn, dlopen, init, describe (ms). */
+  /** Deadline for dlopen, init and describe, counted from the child's BOOTED frame (ms). */
   startTimeoutMs: number;
   /** The child script (tests substitute misbehaving ones). */
   childModule?: string | undefined;
@@ -81,6 +83,7 @@ export class SandboxChild {
   #nextId = 1;
   #pending: { id: number; resolve: (r: Reply) => void; reject: (e: unknown) => void } | undefined;
   #hello: { resolve: (f: Frame) => void; reject: (e: unknown) => void } | undefined;
+  #booted: { resolve: () => void; reject: (e: unknown) => void } | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   /** Set once the child is gone (or being killed), with why. */
   end: ChildEnd | undefined;
@@ -150,10 +153,18 @@ export class SandboxChild {
     }).spawn();
     const child = new SandboxChild(proc, options.maxFrame);
     const hello = new Promise<Frame>((resolve, reject) => (child.#hello = { resolve, reject }));
+    hello.catch(() => {}); // rejected with booted if the child dies first; awaited below otherwise
+    const booted = new Promise<void>((resolve, reject) => (child.#booted = { resolve, reject }));
     child.inFlight = { kind: "start" };
     const release = child.hold();
     let frame: Frame;
     try {
+      await child.#withDeadline(
+        booted,
+        "start sandbox child",
+        BOOT_TIMEOUT_MS,
+        "the child's Deno runtime did not boot",
+      );
       frame = await child.#withDeadline(
         hello,
         "start sandboxed plugin",
@@ -320,6 +331,7 @@ export class SandboxChild {
     const op = this.#pending || this.#hello ? this.#op : "talk to the sandbox child";
     const error = protocolError(op, what, cause);
     this.kill("protocol");
+    this.#booted?.reject(error);
     this.#hello?.reject(error);
     this.#pending?.reject(error);
   }
@@ -328,7 +340,13 @@ export class SandboxChild {
     switch (frame.kind) {
       case KIND.LOG:
         return emitLog(frame.header);
+      case KIND.BOOTED:
+        this.#booted?.resolve();
+        this.#booted = undefined;
+        return;
       case KIND.HELLO:
+        this.#booted?.resolve(); // a child may skip BOOTED
+        this.#booted = undefined;
         if (this.#hello === undefined) return this.#protocolFailure("a second HELLO frame");
         this.#hello.resolve(frame);
         this.#hello = undefined;
@@ -356,6 +374,7 @@ export class SandboxChild {
     if (end.reason !== "crashed") {
       // Killed on purpose (deadline, protocol, close, reap): the caller already has its error.
       const gone = protocolError("talk to the sandbox child", "the child exited before replying");
+      this.#booted?.reject(gone);
       this.#hello?.reject(gone);
       this.#pending?.reject(gone);
       return;
@@ -365,6 +384,7 @@ export class SandboxChild {
       exitCode: end.exitCode,
       stderrTail: this.stderrTail,
     }, this.inFlight);
+    this.#booted?.reject(error);
     this.#hello?.reject(error);
     this.#pending?.reject(error);
   }

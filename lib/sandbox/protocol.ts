@@ -31,6 +31,7 @@ export const KIND = {
   HELLO: 1,
   REPLY: 2,
   LOG: 3,
+  BOOTED: 4,
   CREATE: 10,
   INVOKE: 11,
   BATCH: 12,
