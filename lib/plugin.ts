@@ -49,15 +49,17 @@ import {
 } from "./guard.ts";
 import { LogPump } from "./plugin_log.ts";
 import { PluginError } from "./errors.ts";
-import type {
-  AbiVersion,
-  BatchResult,
-  Capabilities,
-  InstanceConfig,
-  InstanceHandle,
-  InvokeInput,
-  InvokeOptions,
-  PluginHandle,
+import {
+  type AbiVersion,
+  type BatchResult,
+  type Capabilities,
+  configBytes,
+  inputBytes,
+  type InstanceConfig,
+  type InstanceHandle,
+  type InvokeInput,
+  type InvokeOptions,
+  type PluginHandle,
 } from "./plugin_handle.ts";
 import type { SandboxedPlugin, SandboxOptions } from "./sandbox/sandboxed_plugin.ts";
 
@@ -112,11 +114,6 @@ function methodBytes(method: string): Uint8Array<ArrayBuffer> {
     if (methodCache.size < 256) methodCache.set(method, bytes);
   }
   return bytes;
-}
-
-function toBytes(input: InvokeInput | undefined): Uint8Array {
-  if (input === undefined) return EMPTY;
-  return typeof input === "string" ? encoder.encode(input) : input;
 }
 
 function checkTimeout(ms: number, what: string): number {
@@ -302,7 +299,6 @@ class PluginCore {
 
   #afterCall(): void {
     this.pump.drain();
-    for (const inst of this.instances) inst._maybeFinishDestroy();
     if (this.outstanding === 0) {
       if (this.state === "closing" && this.#closeDone === undefined) {
         this.#closeDone = this.#finishClose(true);
@@ -515,9 +511,7 @@ export class Plugin implements PluginHandle {
     const op = "create instance";
     this.#check(op);
     const core = this.#core;
-    const bytes = config === undefined || config instanceof Uint8Array || typeof config === "string"
-      ? toBytes(config)
-      : encoder.encode(JSON.stringify(config));
+    const bytes = configBytes(config) ?? EMPTY;
     const out = new PointerSlot();
     const err = new NpaBufSlot();
     const timeoutMs = checkTimeout(options.timeoutMs ?? core.timeoutMs, "timeoutMs");
@@ -609,7 +603,7 @@ export class Instance implements InstanceHandle {
     const core = this.#core;
     const timeoutMs = checkTimeout(options.timeoutMs ?? DEFAULT_INVOKE_TIMEOUT_MS, "timeoutMs");
     const m = methodBytes(method);
-    const inp = toBytes(input);
+    const inp = inputBytes(input);
     const out = new NpaBufSlot();
     const err = new NpaBufSlot();
     this.#running++;
@@ -627,6 +621,7 @@ export class Instance implements InstanceHandle {
         },
         settled: () => {
           this.#running--;
+          this.#maybeFinishDestroy();
         },
       },
     );
@@ -668,7 +663,7 @@ export class Instance implements InstanceHandle {
     }
     const core = this.#core;
     const m = methodBytes(method);
-    const inp = toBytes(input);
+    const inp = inputBytes(input);
     const out = this.#syncOut;
     const err = this.#syncErr;
     out.reset();
@@ -698,8 +693,8 @@ export class Instance implements InstanceHandle {
     if (this.#running === 0) await this.#destroyNow();
   }
 
-  /** @internal Called by the plugin after each call returns. */
-  _maybeFinishDestroy(): void {
+  /** A destroy deferred under a running call happens when the last call returns. */
+  #maybeFinishDestroy(): void {
     if (this.#destroyPending && this.#running === 0 && this.#core.instances.has(this)) {
       this.#destroyNow().catch(() => {});
     }

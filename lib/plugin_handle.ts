@@ -37,6 +37,21 @@ export type InvokeInput = Uint8Array | string;
 /** Config accepted by `createInstance`: a value sent as JSON, JSON text, or raw bytes. */
 export type InstanceConfig = Record<string, unknown> | string | Uint8Array;
 
+const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+
+/** The bytes of an invoke input (text as UTF-8; none is empty). */
+export function inputBytes(input: InvokeInput | undefined): Uint8Array {
+  if (input === undefined) return EMPTY;
+  return typeof input === "string" ? encoder.encode(input) : input;
+}
+
+/** The bytes of an instance config (objects as JSON, text as UTF-8), or undefined for none. */
+export function configBytes(config: InstanceConfig | undefined): Uint8Array | undefined {
+  if (config === undefined || config instanceof Uint8Array) return config;
+  return encoder.encode(typeof config === "string" ? config : JSON.stringify(config));
+}
+
 /** Options of `invoke` and `invokeBatch`. */
 export interface InvokeOptions {
   /** Deadline in ms (default 30 000); `Infinity` waits forever. For a batch: the whole batch. */

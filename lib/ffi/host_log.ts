@@ -50,6 +50,11 @@ const DRAIN_BYTES = 1024 * 1024;
 /** `sizeof(NpaHost)` on 64-bit targets. */
 export const NPA_HOST_SIZE = 32;
 
+/** The helper to load: the explicit path, else `$PLUGCHECK_HOST_LIB`, else {@link defaultHostLibraryPath}. */
+export function hostLibraryPath(explicit?: string): string {
+  return explicit ?? Deno.env.get("PLUGCHECK_HOST_LIB") ?? defaultHostLibraryPath();
+}
+
 /** Where `deno task build` puts the helper. */
 export function defaultHostLibraryPath(): string {
   return fileURLToPath(new URL(`../../build/${libraryFileName("npa_host")}`, import.meta.url));
@@ -71,9 +76,9 @@ export class HostLog {
   static #instance: HostLog | undefined;
 
   /** Opens the helper once per process (it is never closed). Throws the raw error. */
-  static get(path: string = Deno.env.get("PLUGCHECK_HOST_LIB") ?? defaultHostLibraryPath()): HostLog {
+  static get(path?: string): HostLog {
     if (HostLog.#instance) return HostLog.#instance;
-    const lib = Deno.dlopen(path, HOST_SYMBOLS);
+    const lib = Deno.dlopen(hostLibraryPath(path), HOST_SYMBOLS);
     const queue = lib.symbols.npah_queue_new(QUEUE_BYTES);
     if (queue === null) throw new Error("Cannot allocate the plugin log queue");
     HostLog.#instance = new HostLog(lib, queue);

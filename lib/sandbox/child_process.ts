@@ -327,13 +327,22 @@ export class SandboxChild {
     }
   }
 
-  #protocolFailure(what: string, cause?: unknown): void {
-    const op = this.#pending || this.#hello ? this.#op : "talk to the sandbox child";
-    const error = protocolError(op, what, cause);
-    this.kill("protocol");
+  /** What a failure now interrupts: the running request or start-up, else nothing in particular. */
+  get #currentOp(): string {
+    return this.#pending || this.#hello ? this.#op : "talk to the sandbox child";
+  }
+
+  /** Fails whatever is waiting on the child: boot, handshake, or the pending reply. */
+  #rejectWaiters(error: unknown): void {
     this.#booted?.reject(error);
     this.#hello?.reject(error);
     this.#pending?.reject(error);
+  }
+
+  #protocolFailure(what: string, cause?: unknown): void {
+    const error = protocolError(this.#currentOp, what, cause);
+    this.kill("protocol");
+    this.#rejectWaiters(error);
   }
 
   #dispatch(frame: Frame): void {
@@ -373,20 +382,14 @@ export class SandboxChild {
     this.end = end;
     if (end.reason !== "crashed") {
       // Killed on purpose (deadline, protocol, close, reap): the caller already has its error.
-      const gone = protocolError("talk to the sandbox child", "the child exited before replying");
-      this.#booted?.reject(gone);
-      this.#hello?.reject(gone);
-      this.#pending?.reject(gone);
+      this.#rejectWaiters(protocolError("talk to the sandbox child", "the child exited before replying"));
       return;
     }
-    const error = crashed(this.#pending || this.#hello ? this.#op : "talk to the sandbox child", {
+    this.#rejectWaiters(crashed(this.#currentOp, {
       signal: end.signal,
       exitCode: end.exitCode,
       stderrTail: this.stderrTail,
-    }, this.inFlight);
-    this.#booted?.reject(error);
-    this.#hello?.reject(error);
-    this.#pending?.reject(error);
+    }, this.inFlight));
   }
 
   /** The error for a request made after the child died. */

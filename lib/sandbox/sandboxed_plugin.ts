@@ -33,19 +33,26 @@ import {
   PluginTimeoutError,
   SandboxProtocolError,
 } from "../errors.ts";
-import { defaultHostLibraryPath, type LogCounters } from "../ffi/host_log.ts";
+import { hostLibraryPath as resolveHostLibraryPath, type LogCounters } from "../ffi/host_log.ts";
 import { resolveLibrary } from "../resolve_library.ts";
 import { closed, contractViolation, disabled, errorFromWire, graceExpired, loadFailed, wedged } from "../guard.ts";
-import type { LoadOptions } from "../plugin.ts";
-import type {
-  AbiVersion,
-  BatchResult,
-  Capabilities,
-  InstanceConfig,
-  InstanceHandle,
-  InvokeInput,
-  InvokeOptions,
-  PluginHandle,
+import {
+  DEFAULT_INVOKE_TIMEOUT_MS,
+  DEFAULT_LIFECYCLE_TIMEOUT_MS,
+  DEFAULT_MAX_OUTPUT_BYTES,
+  type LoadOptions,
+} from "../plugin.ts";
+import {
+  type AbiVersion,
+  type BatchResult,
+  type Capabilities,
+  configBytes,
+  inputBytes,
+  type InstanceConfig,
+  type InstanceHandle,
+  type InvokeInput,
+  type InvokeOptions,
+  type PluginHandle,
 } from "../plugin_handle.ts";
 import { type ChildSpec, SandboxChild } from "./child_process.ts";
 import { KIND } from "./protocol.ts";
@@ -92,15 +99,13 @@ export interface SandboxHealth {
   pid: number | undefined;
 }
 
-const DEFAULT_TIMEOUT_MS = 30_000;
-
 /** Loads `path` in a sandbox child (what `loadPlugin(path, { isolate: true })` calls). */
 export async function loadSandboxedPlugin(
   path: string,
   options: LoadOptions & SandboxOptions,
 ): Promise<SandboxedPlugin> {
   const real = await resolveLibrary(path, options.sha256);
-  let hostLibraryPath = options.hostLibraryPath ?? Deno.env.get("PLUGCHECK_HOST_LIB") ?? defaultHostLibraryPath();
+  let hostLibraryPath = resolveHostLibraryPath(options.hostLibraryPath);
   try {
     hostLibraryPath = await Deno.realPath(hostLibraryPath);
   } catch (cause) {
@@ -110,9 +115,9 @@ export async function loadSandboxedPlugin(
     pluginPath: real,
     hostLibraryPath,
     log: options.log ?? "info",
-    maxOutputBytes: options.maxOutputBytes ?? 64 * 1024 * 1024,
+    maxOutputBytes: options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
     env: options.env ?? [],
-    startTimeoutMs: options.timeoutMs ?? 10_000,
+    startTimeoutMs: options.timeoutMs ?? DEFAULT_LIFECYCLE_TIMEOUT_MS,
     childModule: options.childModule,
   };
   const child = await SandboxChild.start(spec);
@@ -157,7 +162,7 @@ export class SandboxedPlugin implements PluginHandle {
     this.optionalSymbols = h.optionalSymbols as string[];
     this.initMs = Number(h.initMs);
     this.#description = h.description as PluginDescription;
-    this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_LIFECYCLE_TIMEOUT_MS;
     this.#policy = {
       idleTimeoutMs: options.idleTimeoutMs ?? SANDBOX_DEFAULTS.idleTimeoutMs,
       graceMs: options.graceMs ?? SANDBOX_DEFAULTS.graceMs,
@@ -385,11 +390,7 @@ export class SandboxedPlugin implements PluginHandle {
   }
 
   async createInstance(config?: InstanceConfig, options: InvokeOptions = {}): Promise<SandboxedInstance> {
-    const bytes = config === undefined
-      ? undefined
-      : config instanceof Uint8Array
-      ? config
-      : new TextEncoder().encode(typeof config === "string" ? config : JSON.stringify(config));
+    const bytes = configBytes(config);
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
     const { id, generation } = await this._create(bytes, timeoutMs);
     return new SandboxedInstance(this, bytes, id, generation, this.#timeoutMs);
@@ -502,15 +503,15 @@ export class SandboxedInstance implements InstanceHandle {
 
   async invoke(
     method: string,
-    input: InvokeInput = new Uint8Array(0),
+    input?: InvokeInput,
     options: InvokeOptions = {},
   ): Promise<Uint8Array> {
     const op = `invoke ${JSON.stringify(method)}`;
-    const bytes = typeof input === "string" ? new TextEncoder().encode(input) : input;
+    const bytes = inputBytes(input);
     return await this.#call(op, async () => {
       const r = await this.#plugin._request(KIND.INVOKE, { instance: this.#id, method }, [bytes], {
         op,
-        timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        timeoutMs: options.timeoutMs ?? DEFAULT_INVOKE_TIMEOUT_MS,
         method,
         inputs: [bytes],
       });
@@ -524,12 +525,11 @@ export class SandboxedInstance implements InstanceHandle {
     options: InvokeOptions = {},
   ): Promise<BatchResult[]> {
     const op = `invoke ${JSON.stringify(method)}`;
-    const enc = new TextEncoder();
-    const blobs = inputs.map((i) => (typeof i === "string" ? enc.encode(i) : i));
+    const blobs = inputs.map(inputBytes);
     return await this.#call(op, async () => {
       const r = await this.#plugin._request(KIND.BATCH, { instance: this.#id, method }, blobs, {
         op,
-        timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        timeoutMs: options.timeoutMs ?? DEFAULT_INVOKE_TIMEOUT_MS,
         method,
         inputs: blobs,
       });
