@@ -321,8 +321,10 @@ class PluginCore {
     const destroys = [...this.instances].map((i) => i.destroy().catch(() => {}));
     await Promise.all(destroys);
     if (this.outstanding === 0 && this.#closeDone === undefined) this.#closeDone = this.#finishClose(true);
-    // Otherwise #afterCall finishes the close when the last call returns.
-    if (this.outstanding === 0) await this.#closeDone;
+    // With a call still running, #afterCall starts the close when it returns; close() does not wait for that.
+    // Otherwise wait for shutdown and unload (checking `outstanding` here would not do: the shutdown call
+    // #finishClose just started counts as outstanding).
+    await this.#closeDone;
   }
 
   async #finishClose(shutdown: boolean): Promise<void> {

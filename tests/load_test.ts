@@ -104,3 +104,16 @@ Deno.test("loadPlugin() reports a failed init as its typed error and calls nothi
     return true;
   });
 });
+
+Deno.test("Plugin.close() resolves only once the library is unloaded: immediate reloads start fresh", async () => {
+  // Plugins built on fault_base (and the C reference) refuse a second init in one lifetime, so a
+  // reload that found the old library still mapped (close() resolving before shutdown and unload
+  // had run) fails with PluginStateError; that happened to about 1 reload in 30.
+  const probe = join(ROOT, "build/fixtures/probes/liblog_probe.so");
+  for (let i = 0; i < 100; i++) {
+    const plugin = await loadPlugin(probe);
+    assert.equal(plugin.stats()!.init_calls, 1, `reload ${i} found a fresh library`);
+    await plugin.close();
+    assert.equal(plugin.outstandingCalls, 0, "shutdown had finished when close() resolved");
+  }
+});
