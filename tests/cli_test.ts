@@ -260,3 +260,17 @@ Deno.test("scripts/install.ts writes a plugcheck command that runs without deno 
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("plugcheck load and invoke refuse sandbox-only flags without --isolate, and bad --env names", async () => {
+  let r = await runCli(["load", C, "--env", "HOME"]);
+  assert.equal(r.code, 2);
+  assert.equal(oneErrorLine(r.stderr), "plugcheck: error: Option --env needs --isolate");
+  r = await runCli(["invoke", C, "echo", "--env", "HOME", "--grace", "10"]);
+  assert.equal(r.code, 2);
+  assert.equal(oneErrorLine(r.stderr), "plugcheck: error: Options --env and --grace need --isolate");
+  for (const cmd of [["load", C], ["invoke", C, "echo"]]) {
+    r = await runCli([...cmd, "--isolate", "--env", "A=B"]);
+    assert.equal(r.code, 2);
+    assert.equal(oneErrorLine(r.stderr), 'plugcheck: error: Option --env takes a variable name: got "A=B"');
+  }
+});

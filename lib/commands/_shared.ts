@@ -187,6 +187,38 @@ export const COMMON_FLAGS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
+/** Flags of commands that can run the plugin in a sandbox child. */
+export const SANDBOX_FLAGS = {
+  isolate: { type: "boolean" },
+  env: { type: "string", multiple: true },
+} as const;
+
+/**
+ * Validates `--isolate` and `--env` (and any other flags that only make sense
+ * with `--isolate`, given as flag name -> value) into sandbox options.
+ */
+export function sandboxOptionsFrom(
+  values: { isolate?: boolean | undefined; env?: string[] | undefined },
+  isolateOnly: Record<string, unknown> = {},
+): { isolate: boolean; env: string[] } {
+  const isolate = values.isolate ?? false;
+  const given = Object.entries({ "--env": values.env, ...isolateOnly })
+    .filter(([, v]) => v !== undefined)
+    .map(([k]) => k);
+  if (!isolate && given.length > 0) {
+    throw new UsageError(
+      `${given.length > 1 ? "Options" : "Option"} ${given.join(" and ")} need${given.length > 1 ? "" : "s"} --isolate`,
+    );
+  }
+  const env = values.env ?? [];
+  for (const name of env) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+      throw new UsageError(`Option --env takes a variable name: got ${JSON.stringify(name)}`);
+    }
+  }
+  return { isolate, env };
+}
+
 /** Validates `--sha256` and `--log` into load options (throws UsageError). */
 export function loadOptionsFrom(
   values: { sha256?: string | undefined; log?: string | undefined },

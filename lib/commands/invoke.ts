@@ -28,6 +28,8 @@ import {
   positiveInt,
   printErr,
   reportError,
+  SANDBOX_FLAGS,
+  sandboxOptionsFrom,
   UsageError,
   writeOut,
 } from "./_shared.ts";
@@ -88,9 +90,8 @@ const FLAGS = {
   config: { type: "string" },
   timeout: { type: "string" },
   repeat: { type: "string" },
-  isolate: { type: "boolean" },
-  env: { type: "string", multiple: true },
   grace: { type: "string" },
+  ...SANDBOX_FLAGS,
   ...COMMON_FLAGS,
 } as const;
 
@@ -210,17 +211,8 @@ export async function run(args: string[]): Promise<number> {
     const [path, method] = positionals as [string, string];
     const timeoutMs = positiveInt(values.timeout, "--timeout", DEFAULT_INVOKE_TIMEOUT_MS);
     const repeat = positiveInt(values.repeat, "--repeat", 1);
-    const isolate = values.isolate ?? false;
-    if (!isolate && (values.env !== undefined || values.grace !== undefined)) {
-      throw new UsageError("Options --env and --grace need --isolate");
-    }
+    const { isolate, env } = sandboxOptionsFrom(values, { "--grace": values.grace });
     const graceMs = positiveInt(values.grace, "--grace", SANDBOX_DEFAULTS.graceMs);
-    const env = values.env ?? [];
-    for (const name of env) {
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-        throw new UsageError(`Option --env takes a variable name: got ${JSON.stringify(name)}`);
-      }
-    }
     const config = parseConfig(values.config);
     const { options, directives } = loadOptionsFrom(values);
     const input = await readInput(values);

@@ -21,6 +21,8 @@ import {
   loadOptionsFrom,
   LOG_FLAG_HELP,
   parseFlags,
+  SANDBOX_FLAGS,
+  sandboxOptionsFrom,
   UsageError,
   writeOut,
 } from "./_shared.ts";
@@ -56,11 +58,7 @@ Examples:
 ${EXIT_CODES_HELP}
 `;
 
-const FLAGS = {
-  isolate: { type: "boolean" },
-  env: { type: "string", multiple: true },
-  ...COMMON_FLAGS,
-} as const;
+const FLAGS = { ...SANDBOX_FLAGS, ...COMMON_FLAGS } as const;
 
 /** Runs `plugcheck load` with the arguments after `load`; returns the exit code. */
 export async function run(args: string[]): Promise<number> {
@@ -83,9 +81,7 @@ export async function run(args: string[]): Promise<number> {
     }
     const { options, directives } = loadOptionsFrom(values);
     configureCliLogging(directives, verbose);
-    const isolate = values.isolate ?? false;
-    if (!isolate && values.env !== undefined) throw new UsageError("Option --env needs --isolate");
-    const plugin = await loadPlugin(positionals[0]!, { ...options, isolate, env: values.env ?? [] });
+    const plugin = await loadPlugin(positionals[0]!, { ...options, ...sandboxOptionsFrom(values) });
     try {
       const report = await loadReport(plugin);
       writeOut(json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(plugin, report.stats));
