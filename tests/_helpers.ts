@@ -38,13 +38,26 @@ export interface CliResult {
   killed: boolean;
 }
 
+/** Options of {@link runDeno} and {@link runCli}. */
+export interface RunOptions {
+  stdin?: Uint8Array;
+  /** Kill the process (SIGKILL, so exit code 137) if it has not exited by then; default 30 s. */
+  killAfterMs?: number;
+  env?: Record<string, string>;
+}
+
 /** Runs `cli.ts` as a subprocess, as a user would, killing it after `killAfterMs`. */
-export async function runCli(
-  args: string[],
-  options: { stdin?: Uint8Array; killAfterMs?: number; env?: Record<string, string> } = {},
-): Promise<CliResult> {
+export function runCli(args: string[], options: RunOptions = {}): Promise<CliResult> {
+  return runDeno(
+    ["run", "--allow-ffi", "--allow-read", "--allow-env", "--allow-run", join(ROOT, "cli.ts"), ...args],
+    options,
+  );
+}
+
+/** Runs `deno <args>` (this Deno) as a subprocess, killing it after `killAfterMs`. */
+export async function runDeno(args: string[], options: RunOptions = {}): Promise<CliResult> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-ffi", "--allow-read", "--allow-env", "--allow-run", join(ROOT, "cli.ts"), ...args],
+    args,
     cwd: ROOT,
     stdin: options.stdin ? "piped" : "null",
     stdout: "piped",

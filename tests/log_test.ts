@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadPlugin } from "../mod.ts";
 import { categoryFor } from "../lib/plugin_log.ts";
-import { captureLogs, fault, REFERENCE_PLUGINS, ROOT, runCli, text } from "./_helpers.ts";
+import { captureLogs, fault, REFERENCE_PLUGINS, ROOT, runCli, runDeno, text } from "./_helpers.ts";
 
 for (const ref of REFERENCE_PLUGINS) {
   Deno.test(`plugin logs from a background thread arrive in LogTape under plugin.<target> (${ref.lang})`, async () => {
@@ -46,16 +46,12 @@ for (const ref of REFERENCE_PLUGINS) {
 
 Deno.test("plugin threads logging during a synchronous call never wait on the JS thread", async () => {
   for (const ref of REFERENCE_PLUGINS) {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-ffi", "--allow-read", "--allow-env", join(ROOT, "tests/_sync_log_probe.ts"), ref.path],
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-    const out = await child.output();
-    clearTimeout(timer);
-    assert.equal(out.code, 0, `${ref.lang} probe exited cleanly (137 = killed after hanging): ${text(out.stderr)}`);
-    assert.equal(text(out.stdout).trim(), "sent=100 delivered=100");
+    const probe = join(ROOT, "tests/_sync_log_probe.ts");
+    const out = await runDeno(["run", "--allow-ffi", "--allow-read", "--allow-env", probe, ref.path], {
+      killAfterMs: 20_000,
+    });
+    assert.equal(out.code, 0, `${ref.lang} probe exited cleanly (137 = killed after hanging): ${out.stderr}`);
+    assert.equal(out.stdout.trim(), "sent=100 delivered=100");
   }
 });
 

@@ -15,11 +15,17 @@ import {
   PluginCrashError,
   PluginDisabledError,
   PluginTimeoutError,
+  type SandboxedPlugin,
   SandboxProtocolError,
 } from "../mod.ts";
-import { captureLogs, fault, REFERENCE_PLUGINS, ROOT, text } from "./_helpers.ts";
+import { captureLogs, fault, REFERENCE_PLUGINS, ROOT, runDeno, text } from "./_helpers.ts";
 
 const RUST = REFERENCE_PLUGINS[1]!.path;
+
+/** Waits (at most 1 s) for the sandbox's idle child to be reaped. */
+async function untilReaped(plugin: SandboxedPlugin): Promise<void> {
+  for (let i = 0; i < 50 && plugin.health().pid !== undefined; i++) await new Promise((r) => setTimeout(r, 20));
+}
 
 for (const ref of REFERENCE_PLUGINS) {
   Deno.test(`SandboxedPlugin gives the same results as in process (${ref.lang})`, async () => {
@@ -146,7 +152,7 @@ Deno.test("SandboxedPlugin reaps an idle child and re-creates its instances on n
   const inst = await plugin.createInstance({ counter_start: 10 });
   assert.equal(text(await inst.invoke("counter")), "11");
   const pid = plugin.health().pid;
-  for (let i = 0; i < 50 && plugin.health().pid !== undefined; i++) await new Promise((r) => setTimeout(r, 20));
+  await untilReaped(plugin);
   assert.equal(plugin.health().pid, undefined, "the idle child was reaped");
   assert.equal(plugin.health().crashesInWindow, 0, "a reap is not a crash");
   // Re-created from its config: the counter starts over.
@@ -266,7 +272,7 @@ Deno.test("SandboxedPlugin refuses a fresh child whose describe() differs from t
   try {
     await Deno.copyFile(RUST, lib);
     await using plugin = await loadPlugin(lib, { isolate: true, idleTimeoutMs: 100 });
-    for (let i = 0; i < 50 && plugin.health().pid !== undefined; i++) await new Promise((r) => setTimeout(r, 20));
+    await untilReaped(plugin);
     assert.equal(plugin.health().pid, undefined, "the idle child was reaped");
     // Replace the file by rename (never overwrite a mapped library in place).
     await Deno.copyFile(REFERENCE_PLUGINS[0]!.path, `${lib}.new`);
@@ -283,7 +289,7 @@ Deno.test("SandboxedPlugin counts children that die while starting against the r
   try {
     await Deno.copyFile(RUST, lib);
     await using plugin = await loadPlugin(lib, { isolate: true, idleTimeoutMs: 100, restartCap: 2, timeoutMs: 300 });
-    for (let i = 0; i < 50 && plugin.health().pid !== undefined; i++) await new Promise((r) => setTimeout(r, 20));
+    await untilReaped(plugin);
     // From now on every start hangs in init.
     await Deno.copyFile(fault("hang_init"), `${lib}.new`);
     await Deno.rename(`${lib}.new`, lib);
@@ -303,14 +309,7 @@ Deno.test("SandboxedPlugin does not keep the process alive when close() is forgo
     const i = await p.createInstance();
     console.log(new TextDecoder().decode(await i.invoke("echo", "done")));
   `;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--config", join(ROOT, "deno.json"), script],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-  const out = await child.output();
-  clearTimeout(timer);
-  assert.equal(out.code, 0, `exited by itself (137 = killed after hanging): ${text(out.stderr)}`);
-  assert.equal(text(out.stdout).trim(), "done");
+  const out = await runDeno(["eval", "--config", join(ROOT, "deno.json"), script], { killAfterMs: 20_000 });
+  assert.equal(out.code, 0, `exited by itself (137 = killed after hanging): ${out.stderr}`);
+  assert.equal(out.stdout.trim(), "done");
 });
