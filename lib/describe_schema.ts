@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import { z } from "./deps.ts";
 
 /** One example call a plugin documents; strings are the exact UTF-8 bytes. */
 export const MethodExampleSchema = z.object({

@@ -1,7 +1,8 @@
 /**
  * The typed errors plugcheck raises for plugin failures. They are constructed
- * only by the guard (`lib/guard.ts`); this file defines the classes and the
- * code union that tells them apart.
+ * only by the guard (`lib/guard.ts`) and the verdicts (`lib/verdicts.ts`); this
+ * file defines the classes and the code union that tells them apart. Turning
+ * them into data and back is `error_data.ts`; into text, `format_error.ts`.
  *
  * @example
  * ```ts
@@ -37,7 +38,10 @@ export type PluginErrorCode =
   | "CRASH"
   | "PROTOCOL"
   | "DISABLED"
-  | "LEAK";
+  | "LEAK"
+  | "BUSY"
+  | "BUFFER_TOO_SMALL"
+  | "HOST_INTERNAL";
 
 /** Facts attached to a plugin error; all optional except the operation. */
 export interface PluginErrorInit extends ErrorOptions {
@@ -200,5 +204,31 @@ export class ResourceLeakError extends PluginError {
   ) {
     super(message, init);
     this.leaks = init.leaks;
+  }
+}
+/** A synchronous call on an instance that has an async call running (and is not thread-safe). */
+export class InstanceBusyError extends PluginError {
+  readonly code = "BUSY" as const;
+}
+/** `invokeInto`: the output did not fit the caller's buffer (it was freed; nothing was copied). */
+export class BufferTooSmallError extends PluginError {
+  readonly code = "BUFFER_TOO_SMALL" as const;
+  /** The output's length in bytes: a buffer this large would have held it. */
+  readonly needed: number;
+  constructor(message: string, init: PluginErrorInit & { needed: number }) {
+    super(message, init);
+    this.needed = init.needed;
+  }
+}
+/** plugcheck itself failed (a bug, reported by a sandbox child): not the plugin's fault. */
+export class HostInternalError extends PluginError {
+  readonly code = "HOST_INTERNAL" as const;
+}
+
+/** A bad command line or argument: printed as one line; exit code 2 in the CLI. Not about the plugin. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
   }
 }

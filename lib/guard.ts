@@ -6,7 +6,9 @@
  * (exactly once, through the plugin's own free), records contract warnings,
  * and either returns the output or throws the typed error for that status.
  * The host's own failure conditions (load, ABI, timeouts, wedged instances,
- * exhausted call slots, closed handles) are built here too.
+ * exhausted call slots, closed handles) are built here too. Everything a
+ * plugin supplies is bounded first (`bounds.ts`), so no later path sees more
+ * than a bounded message and bounded `details`.
  *
  * @example
  * ```ts
@@ -16,12 +18,15 @@
  *
  * @module
  */
-import type { ZodError } from "zod";
+import type { ZodError } from "./deps.ts";
 import {
   AbiMismatchError,
+  BufferTooSmallError,
   CallSlotsExhaustedError,
   ContractViolationError,
+  HostInternalError,
   type InFlightRequest,
+  InstanceBusyError,
   InstanceWedgedError,
   InternalPluginError,
   InvalidInputError,
@@ -30,18 +35,17 @@ import {
   PluginClosedError,
   PluginCrashError,
   PluginDisabledError,
-  PluginError,
-  type PluginErrorCode,
+  type PluginError,
   type PluginErrorInit,
   PluginPanicError,
   PluginStateError,
   PluginTimeoutError,
-  ResourceLeakError,
   ResourceLimitError,
   SandboxProtocolError,
   UnknownMethodError,
   UnsupportedError,
 } from "./errors.ts";
+import { boundDetails, boundMessage } from "./bounds.ts";
 import { type FreeFn, type RawBuf, takeBuffer, type TakenBuffer } from "./ffi/memory.ts";
 
 /** Status names by code, as in `include/npa.h`. */
@@ -111,21 +115,39 @@ function readErrorPayload(op: string, raw: RawBuf, ctx: GuardContext): ErrorPayl
   try {
     text = utf8.decode(taken.bytes);
   } catch {
-    return { message: lossy.decode(taken.bytes), violation: "error buffer is not valid UTF-8" };
+    const shown = boundMessage(lossy.decode(taken.bytes)).text;
+    return { message: shown, violation: "error buffer is not valid UTF-8" };
   }
+  let payload: ErrorPayload | undefined;
   try {
     const parsed: unknown = JSON.parse(text);
     if (
       parsed !== null && typeof parsed === "object" && typeof (parsed as { message?: unknown }).message === "string"
     ) {
       const obj = parsed as { message: string; details?: unknown };
-      return obj.details === undefined ? { message: obj.message } : { message: obj.message, details: obj.details };
+      payload = obj.details === undefined ? { message: obj.message } : { message: obj.message, details: obj.details };
     }
   } catch {
     // fall through: plain text is tolerated
   }
-  ctx.warn(`Plugin error buffer for ${op} is not JSON {"message": string}: shown as plain text`);
-  return { message: text };
+  if (payload === undefined) {
+    ctx.warn(`Plugin error buffer for ${op} is not JSON {"message": string}: shown as plain text`);
+    payload = { message: text };
+  }
+  return bounded(op, payload, ctx);
+}
+
+/** The payload with its message and details within `bounds.ts` limits (a contract warning when cut). */
+function bounded(op: string, payload: ErrorPayload, ctx: GuardContext): ErrorPayload {
+  const message = boundMessage(payload.message);
+  if (message.truncated) ctx.warn(`Plugin error message for ${op} was cut to its first 8192 characters`);
+  const out: ErrorPayload = { message: message.text };
+  if (payload.details !== undefined) {
+    const details = boundDetails(payload.details);
+    if (details.problem) ctx.warn(`Plugin error details for ${op} were omitted: ${details.problem}`);
+    out.details = details.value;
+  }
+  return out;
 }
 
 /**
@@ -208,15 +230,21 @@ export function parseJsonOutput(op: string, bytes: Uint8Array): unknown {
   }
 }
 
-/** describe() did not match the schema; quotes the first zod issue and its path. */
+const ISSUES_SHOWN = 3;
+
+/**
+ * describe() did not match the schema; names each issue by its path (the
+ * first three, then how many more), once: no raw zod dump after it.
+ */
 export function describeInvalid(error: ZodError): ContractViolationError {
-  const issue = error.issues[0];
-  const path = issue && issue.path.length > 0 ? issue.path.map(String).join(".") : "(root)";
-  const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more)` : "";
-  return new ContractViolationError(
-    `Cannot describe plugin: describe() JSON is invalid at ${path}: ${issue?.message ?? "invalid"}${more}`,
-    { operation: "describe plugin", details: error.issues, cause: error },
-  );
+  const at = (i: ZodError["issues"][number]) => (i.path.length > 0 ? i.path.map(String).join(".") : "(root)");
+  const [first, ...rest] = error.issues;
+  let text = `invalid at ${first ? `${at(first)}: ${first.message}` : "(root): invalid"}`;
+  for (const i of rest.slice(0, ISSUES_SHOWN - 1)) text += `; at ${at(i)}: ${i.message}`;
+  if (rest.length >= ISSUES_SHOWN) text += ` (and ${rest.length - ISSUES_SHOWN + 1} more)`;
+  return new ContractViolationError(`Cannot describe plugin: describe() JSON is ${text}`, {
+    operation: "describe plugin",
+  });
 }
 
 /** A library that could not be loaded. */
@@ -237,11 +265,23 @@ export function abiMismatch(path: string, pluginVersion: number, hostVersion: nu
   );
 }
 
+/** What a missed deadline leaves behind, said in the error (B21: nothing promised that does not follow). */
+export const CONSEQUENCES = {
+  /** An instance call in process. */
+  instance: "the call may still be running, so the instance is quarantined",
+  /** A library-wide call in process (init, describe, destroy, shutdown): no instance to quarantine. */
+  library: "the call may still be running, so the library stays loaded until it returns",
+  /** A create in process: an instance it makes late is destroyed. */
+  create: "the call may still be running; an instance it makes late is destroyed",
+  /** A sandboxed call: the child is killed. */
+  sandbox: "the sandbox child was killed",
+} as const;
+
 /** A call outlived its deadline. */
 export function timedOut(
   op: string,
   timeoutMs: number,
-  consequence = "the call may still be running, so the instance is quarantined",
+  consequence: string = CONSEQUENCES.instance,
 ): PluginTimeoutError {
   return new PluginTimeoutError(`Cannot ${op}: no reply within ${timeoutMs} ms; ${consequence}`, {
     operation: op,
@@ -323,83 +363,31 @@ export function disabled(op: string, reason: string): PluginDisabledError {
   );
 }
 
-/** Counters that did not return to their baseline, or undefined when none leaked. */
-export function leakCheck(
-  op: string,
-  before: Record<string, number> | null,
-  after: Record<string, number> | null,
-): ResourceLeakError | undefined {
-  if (before === null || after === null) return undefined;
-  const leaks = ["live_instances", "live_buffers"]
-    .filter((k) => (after[k] ?? 0) > (before[k] ?? 0))
-    .map((counter) => ({ counter, before: before[counter] ?? 0, after: after[counter] ?? 0 }));
-  if (leaks.length === 0) return undefined;
-  const what = leaks.map((l) => `${l.counter} ${l.before} -> ${l.after}`).join(", ");
-  return new ResourceLeakError(
-    `Plugin leaked during ${op}: ${what} (not back to the count before create once the instance was destroyed and every buffer freed)`,
-    {
-      operation: op,
-      leaks,
-    },
+/** A synchronous call on an instance with an async call running (not thread-safe). */
+export function busy(op: string): InstanceBusyError {
+  return new InstanceBusyError(
+    `Cannot ${op} synchronously: an async call on this instance is still running (the plugin does not declare thread_safe_instances)`,
+    { operation: op },
   );
 }
 
-/** A plugin error as plain JSON, to cross the sandbox boundary. */
-export function errorToWire(error: unknown): Record<string, unknown> {
-  if (error instanceof PluginError) {
-    const wire: Record<string, unknown> = {
-      code: error.code,
-      message: error.message,
-      operation: error.operation,
-    };
-    if (error.status !== undefined) wire.status = error.status;
-    if (error.pluginMessage !== undefined) wire.pluginMessage = error.pluginMessage;
-    if (error.details !== undefined) wire.details = error.details;
-    for (const k of ["timeoutMs", "pluginVersion", "hostVersion", "leaks"] as const) {
-      if (k in error) wire[k] = (error as unknown as Record<string, unknown>)[k];
-    }
-    return wire;
-  }
-  return { code: "HOST", message: error instanceof Error ? error.message : String(error), operation: "sandbox child" };
+/** `invokeInto`: the output did not fit the caller's buffer. */
+export function bufferTooSmall(op: string, needed: number, capacity: number): BufferTooSmallError {
+  return new BufferTooSmallError(
+    `Cannot ${op}: the output is ${needed} bytes, the buffer holds ${capacity} (output freed, nothing copied)`,
+    { operation: op, needed },
+  );
 }
 
-const WIRE_CLASSES: Partial<Record<PluginErrorCode, new (message: string, init: PluginErrorInit) => PluginError>> = {
-  INVALID_INPUT: InvalidInputError,
-  UNKNOWN_METHOD: UnknownMethodError,
-  INTERNAL: InternalPluginError,
-  PANIC: PluginPanicError,
-  RESOURCE_LIMIT: ResourceLimitError,
-  UNSUPPORTED: UnsupportedError,
-  STATE: PluginStateError,
-  LOAD: LoadError,
-  MALFORMED_BUFFER: MalformedBufferError,
-  CONTRACT_VIOLATION: ContractViolationError,
-  WEDGED: InstanceWedgedError,
-  CALL_SLOTS_EXHAUSTED: CallSlotsExhaustedError,
-  CLOSED: PluginClosedError,
-};
+/** A sandbox child's other requests when it is killed for one that missed its deadline. */
+export function childKilled(op: string, why: string): InstanceWedgedError {
+  return new InstanceWedgedError(`Cannot ${op}: the sandbox child was killed because ${why}`, { operation: op });
+}
 
-/** Rebuilds the typed error a sandbox child reported. */
-export function errorFromWire(wire: Record<string, unknown>): PluginError {
-  const code = String(wire.code) as PluginErrorCode;
-  const message = typeof wire.message === "string" ? wire.message : "unknown error";
-  const init: PluginErrorInit = { operation: typeof wire.operation === "string" ? wire.operation : "sandbox" };
-  if (typeof wire.status === "number") init.status = wire.status;
-  if (typeof wire.pluginMessage === "string") init.pluginMessage = wire.pluginMessage;
-  if (wire.details !== undefined) init.details = wire.details;
-  switch (code) {
-    case "ABI_MISMATCH":
-      return new AbiMismatchError(message, {
-        ...init,
-        pluginVersion: Number(wire.pluginVersion),
-        hostVersion: Number(wire.hostVersion),
-      });
-    case "TIMEOUT":
-      return new PluginTimeoutError(message, { ...init, timeoutMs: Number(wire.timeoutMs) });
-    case "LEAK":
-      return new ResourceLeakError(message, { ...init, leaks: (wire.leaks ?? []) as ResourceLeakError["leaks"] });
-  }
-  const Class = WIRE_CLASSES[code];
-  if (Class) return new Class(message, init);
-  return new SandboxProtocolError(`Cannot ${init.operation}: the sandbox child failed: ${message}`, init);
+/** plugcheck's own failure inside a sandbox child: never blamed on the plugin. */
+export function hostInternal(op: string, message: string): HostInternalError {
+  return new HostInternalError(
+    `Cannot ${op}: plugcheck failed inside its sandbox child (a plugcheck bug, not the plugin's fault): ${message}`,
+    { operation: op },
+  );
 }

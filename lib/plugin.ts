@@ -25,7 +25,7 @@
  * @module
  */
 import { basename } from "node:path";
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "./deps.ts";
 import type { PluginDescription } from "./describe_schema.ts";
 import { PluginDescriptionSchema } from "./describe_schema.ts";
 import { callSlots } from "./call_slots.ts";

@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { getLogger, type LogLevel } from "@logtape/logtape";
+import { getLogger, type LogLevel } from "./deps.ts";
 import type { HostLog, LogRecord } from "./ffi/host_log.ts";
 
 /** Level names a host may choose, most severe first; `off` disables plugin logs. */

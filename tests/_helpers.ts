@@ -5,7 +5,7 @@
  * @module
  */
 import { join } from "node:path";
-import { configureSync, type LogRecord, resetSync } from "@logtape/logtape";
+import { configureSync, type LogRecord, resetSync } from "../lib/deps.ts";
 import { fileURLToPath } from "node:url";
 
 export const ROOT: string = fileURLToPath(new URL("..", import.meta.url));

@@ -172,6 +172,7 @@ Deno.test("plugcheck invoke --json parses json outputs and reports typed errors"
       code: "INVALID_INPUT",
       name: "InvalidInputError",
       message: 'Cannot invoke "sum": plugin returned status 1 (INVALID_INPUT): Input must be a JSON array of numbers',
+      operation: 'invoke "sum"',
       status: 1,
       plugin_message: "Input must be a JSON array of numbers",
     },

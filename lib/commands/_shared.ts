@@ -12,8 +12,10 @@
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { configureSync, getTextFormatter, type LogLevel, type LogRecord, resetSync } from "@logtape/logtape";
-import { AbiMismatchError, LoadError, PluginCrashError, PluginError, ResourceLeakError } from "../errors.ts";
+import { configureSync, getTextFormatter, type LogLevel, type LogRecord, resetSync } from "../deps.ts";
+import { AbiMismatchError, LoadError, PluginError, UsageError } from "../errors.ts";
+import { toData } from "../error_data.ts";
+import { formatError } from "../format_error.ts";
 import { levelFor, type LogDirectives, parseLogDirectives } from "../log_directives.ts";
 import type { LoadOptions } from "../plugin.ts";
 
@@ -37,13 +39,7 @@ export const EXIT_CODES_HELP = `Exit codes:
   3  the library could not be loaded (missing file, not a shared library,
      missing required symbol, ABI mismatch, sha256 mismatch)`;
 
-/** A bad command line; printed as one line, exit code 2. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
+export { UsageError };
 
 /** The exit code for an error thrown by a command. */
 export function exitCodeFor(error: unknown): number {
@@ -108,50 +104,11 @@ export function writeOut(bytes: Uint8Array | string): void {
   while (data.length > 0) data = data.subarray(Deno.stdout.writeSync(data));
 }
 
-/** Prints a command's failure: one line, details and hint, the cause chain with --verbose. */
+/** Prints a command's failure: the message, details, the cause chain, a hint; stacks with --verbose. */
 export function reportError(error: unknown, verbose: boolean, hint?: string): void {
-  const msg = error instanceof Error ? error.message : String(error);
-  printErr(`plugcheck: error: ${msg}`);
-  if (error instanceof PluginError && error.details !== undefined) {
-    printErr(`  details: ${JSON.stringify(error.details)}`);
-  }
-  if (error instanceof PluginCrashError && error.stderrTail.trim() !== "") {
-    const lines = error.stderrTail.trimEnd().split("\n");
-    const shown = verbose ? lines : lines.slice(-10);
-    printErr(`  child stderr (last ${shown.length} of ${lines.length} lines):`);
-    for (const l of shown) printErr(`    | ${l}`);
-  }
-  if (hint) printErr(`  hint: ${hint}`);
-  if (verbose && error instanceof Error) {
-    printErr(error.stack ?? "");
-    let cause = error.cause;
-    while (cause !== undefined) {
-      printErr(`Caused by: ${cause instanceof Error ? cause.stack ?? cause.message : String(cause)}`);
-      cause = cause instanceof Error ? cause.cause : undefined;
-    }
-  } else if (error instanceof Error && error.cause !== undefined && !(error instanceof UsageError)) {
-    printErr("  (run with --verbose for the cause)");
-  }
-}
-
-/** JSON form of an error, for `--json` output. */
-export function errorJson(error: unknown): Record<string, unknown> {
-  if (error instanceof PluginError) {
-    const out: Record<string, unknown> = { code: error.code, name: error.name, message: error.message };
-    if (error.status !== undefined) out.status = error.status;
-    if (error.pluginMessage !== undefined) out.plugin_message = error.pluginMessage;
-    if (error.details !== undefined) out.details = error.details;
-    if (error instanceof PluginCrashError) {
-      if (error.signal !== undefined) out.signal = error.signal;
-      if (error.exitCode !== undefined) out.exit_code = error.exitCode;
-      if (error.request) out.request = { kind: error.request.kind, method: error.request.method };
-      out.stderr_tail = error.stderrTail;
-    }
-    if (error instanceof ResourceLeakError) out.leaks = error.leaks;
-    return out;
-  }
-  if (error instanceof UsageError) return { code: "USAGE", name: error.name, message: error.message };
-  return { code: "ERROR", name: error instanceof Error ? error.name : "Error", message: String(error) };
+  const [first, ...rest] = formatError(error, { verbose, hint });
+  printErr(`plugcheck: error: ${first}`);
+  for (const line of rest) printErr(line);
 }
 
 /**
@@ -234,7 +191,7 @@ export function loadOptionsFrom(
 
 /** Reports a command's failure (JSON on stdout with --json, one line on stderr) and returns its exit code. */
 export function fail(error: unknown, options: { json: boolean; verbose: boolean; hint?: string | undefined }): number {
-  if (options.json) writeOut(`${JSON.stringify({ ok: false, error: errorJson(error) }, null, 2)}\n`);
+  if (options.json) writeOut(`${JSON.stringify({ ok: false, error: toData(error) }, null, 2)}\n`);
   reportError(error, options.verbose, options.hint);
   return exitCodeFor(error);
 }

@@ -11,14 +11,14 @@
  * @module
  */
 import { PluginCrashError, PluginTimeoutError, UnknownMethodError } from "../errors.ts";
-import { leakCheck } from "../guard.ts";
+import { leakCheck } from "../verdicts.ts";
 import type { LogCounters } from "../ffi/host_log.ts";
+import { toData } from "../error_data.ts";
 import { DEFAULT_INVOKE_TIMEOUT_MS, loadPlugin, type PluginHandle } from "../plugin.ts";
 import { SANDBOX_DEFAULTS } from "../sandbox/sandboxed_plugin.ts";
 import {
   COMMON_FLAGS,
   configureCliLogging,
-  errorJson,
   EXIT,
   EXIT_CODES_HELP,
   fail,
@@ -243,7 +243,7 @@ export async function run(args: string[]): Promise<number> {
     };
     if (json) {
       const doc: Record<string, unknown> = { ok: leak === undefined, method, ...outputJson(output, kind), timing };
-      if (leak) doc.error = errorJson(leak);
+      if (leak) doc.error = toData(leak);
       doc.warnings = warnings;
       writeOut(`${JSON.stringify(doc, null, 2)}\n`);
     } else {

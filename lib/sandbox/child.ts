@@ -15,8 +15,9 @@
  *
  * @module
  */
-import { configureSync, type LogRecord } from "@logtape/logtape";
-import { closed, errorToWire } from "../guard.ts";
+import { configureSync, type LogRecord } from "../deps.ts";
+import { closed } from "../guard.ts";
+import { toData } from "../error_data.ts";
 import { type Instance, loadPlugin, type Plugin } from "../plugin.ts";
 import { encodeFrame, type Frame, FrameReader, KIND, PROTOCOL_VERSION } from "./protocol.ts";
 
@@ -73,7 +74,7 @@ async function main(): Promise<never> {
     send({
       id: 0,
       kind: KIND.HELLO,
-      header: { protocol: PROTOCOL_VERSION, ok: false, error: errorToWire(error) },
+      header: { protocol: PROTOCOL_VERSION, ok: false, error: toData(error) },
       blobs: [],
     });
     Deno.exit(0);
@@ -132,7 +133,7 @@ async function main(): Promise<never> {
             results.push({ ok: true });
           } catch (error) {
             outs.push(EMPTY);
-            results.push({ ok: false, error: errorToWire(error) });
+            results.push({ ok: false, error: toData(error) });
           }
         }
         return reply(f.id, { ok: true, results }, outs);
@@ -162,7 +163,7 @@ async function main(): Promise<never> {
       try {
         await handle(frame);
       } catch (error) {
-        reply(frame.id, { ok: false, error: errorToWire(error) });
+        reply(frame.id, { ok: false, error: toData(error) });
       }
     }
   }

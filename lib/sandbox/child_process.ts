@@ -17,9 +17,10 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import { getLogger, type LogLevel } from "@logtape/logtape";
+import { getLogger, type LogLevel } from "../deps.ts";
 import type { InFlightRequest } from "../errors.ts";
-import { crashed, errorFromWire, protocolError, timedOut } from "../guard.ts";
+import { CONSEQUENCES, crashed, protocolError, timedOut } from "../guard.ts";
+import { type ErrorData, fromData } from "../error_data.ts";
 import type { ChildOptions } from "./child.ts";
 import { encodeFrame, type Frame, FrameError, FrameReader, KIND, PROTOCOL_VERSION } from "./protocol.ts";
 
@@ -185,7 +186,7 @@ export class SandboxChild {
     }
     if (h.ok !== true) {
       await child.exited;
-      throw errorFromWire((h.error ?? {}) as Record<string, unknown>);
+      throw fromData((h.error ?? {}) as Partial<ErrorData>);
     }
     child.hello = h;
     return child;
@@ -250,7 +251,7 @@ export class SandboxChild {
         // A broken pipe means the child died; #onExit reports it with the request.
       });
       const reply = await this.#withDeadline(replied, ctl.op, ctl.timeoutMs);
-      if (reply.header.ok !== true) throw errorFromWire((reply.header.error ?? {}) as Record<string, unknown>);
+      if (reply.header.ok !== true) throw fromData((reply.header.error ?? {}) as Partial<ErrorData>);
       return reply;
     } finally {
       release();
@@ -263,7 +264,7 @@ export class SandboxChild {
     promise: Promise<T>,
     op: string,
     timeoutMs: number,
-    consequence = "the sandbox child was killed; the next call starts a fresh one",
+    consequence: string = CONSEQUENCES.sandbox,
   ): Promise<T> {
     if (timeoutMs === Infinity) return await promise;
     let timer: ReturnType<typeof setTimeout> | undefined;

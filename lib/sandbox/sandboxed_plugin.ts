@@ -35,7 +35,8 @@ import {
 } from "../errors.ts";
 import { hostLibraryPath as resolveHostLibraryPath, type LogCounters } from "../ffi/host_log.ts";
 import { resolveLibrary } from "../resolve_library.ts";
-import { closed, contractViolation, disabled, errorFromWire, graceExpired, loadFailed, wedged } from "../guard.ts";
+import { closed, contractViolation, disabled, graceExpired, loadFailed, wedged } from "../guard.ts";
+import { type ErrorData, fromData } from "../error_data.ts";
 import {
   DEFAULT_INVOKE_TIMEOUT_MS,
   DEFAULT_LIFECYCLE_TIMEOUT_MS,
@@ -537,7 +538,7 @@ export class SandboxedInstance implements InstanceHandle {
       return results.map((res, i): BatchResult =>
         res.ok === true
           ? { ok: true, output: r.blobs[i] ?? new Uint8Array(0) }
-          : { ok: false, error: errorFromWire((res.error ?? {}) as Record<string, unknown>) }
+          : { ok: false, error: fromData((res.error ?? {}) as Partial<ErrorData>) as PluginError }
       );
     });
   }
