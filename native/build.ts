@@ -33,6 +33,9 @@ interface Target {
   build: (tmp: string) => Promise<void>;
 }
 
+/** The stub library that fixtures marked `build-needs-absent-library` link against and cannot find at run time. */
+const ABSENT_LIBRARY = "plugcheck_absent_dep";
+
 const CFLAGS = ["-std=c11", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared", "-fvisibility=hidden"];
 
 async function listFiles(dir: string, pattern: RegExp): Promise<string[]> {
@@ -81,6 +84,29 @@ function cTarget(name: string, sources: string[], output: string, extra: string[
   };
 }
 
+/**
+ * A C target linked against a stub `lib<ABSENT_LIBRARY>` that exists only while linking: it is built in a temporary
+ * directory that is removed afterwards, so the output has a DT_NEEDED entry that cannot be found at run time.
+ */
+function cTargetNeedingAbsentLibrary(name: string, sources: string[], output: string, extra: string[]): Target {
+  return {
+    ...cTarget(name, sources, output, extra),
+    build: async (tmp) => {
+      const dir = await Deno.makeTempDir({ prefix: "plugcheck-absent-" });
+      try {
+        const stub = join(dir, "stub.c");
+        await Deno.writeTextFile(stub, `int ${ABSENT_LIBRARY}(void) { return 0; }\n`);
+        await exec("gcc", [...CFLAGS, "-o", join(dir, `lib${ABSENT_LIBRARY}.${EXT}`), stub]);
+        // --no-as-needed before -l: the entry is recorded although no symbol of the stub is used.
+        const link = ["-L", dir, "-Wl,--no-as-needed", `-l${ABSENT_LIBRARY}`];
+        await cTarget(name, sources, output, [...extra, ...link]).build(tmp);
+      } finally {
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
+      }
+    },
+  };
+}
+
 function rustTarget(
   name: string,
   crateDir: string,
@@ -121,16 +147,19 @@ async function targets(): Promise<Target[]> {
     ),
   ];
   // Fault fixtures (one misbehaving plugin per C file) and probes. A line
-  // `/* build-flags: ... */` in a source adds linker flags (e.g. -Wl,-z,nodelete).
+  // `/* build-flags: ... */` in a source adds linker flags (e.g. -Wl,-z,nodelete);
+  // `/* build-needs-absent-library */` links it against a library absent at run time.
   for (const dir of ["faults", "probes"]) {
     const base = join(ROOT, "fixtures", dir);
     const headers = await listFiles(join(ROOT, "fixtures/faults"), /\.h$/);
     for (const src of await listFiles(base, /\.c$/)) {
       if (dirname(src) !== base) continue;
       const name = src.slice(src.lastIndexOf("/") + 1, -2);
-      const flags = (await Deno.readTextFile(src)).match(/\/\* build-flags: (.+?) \*\//)?.[1]?.split(/\s+/) ?? [];
+      const text = await Deno.readTextFile(src);
+      const flags = text.match(/\/\* build-flags: (.+?) \*\//)?.[1]?.split(/\s+/) ?? [];
+      const makeTarget = text.includes("/* build-needs-absent-library */") ? cTargetNeedingAbsentLibrary : cTarget;
       list.push(
-        cTarget(`${dir} fixture ${name}`, [src, ...headers], join(BUILD, "fixtures", dir, `lib${name}.${EXT}`), [
+        makeTarget(`${dir} fixture ${name}`, [src, ...headers], join(BUILD, "fixtures", dir, `lib${name}.${EXT}`), [
           "-lpthread",
           ...flags,
         ]),
