@@ -1,7 +1,7 @@
 /**
  * plugcheck: load native npa plugins with `Deno.dlopen`, call them behind a
  * guard that turns every plugin failure into a typed error, and inspect their
- * counters and logs.
+ * counters and logs. Re-exports only.
  *
  * @example
  * ```ts ignore
@@ -20,7 +20,20 @@
  * @module
  */
 export * from "./lib/errors.ts";
-export * from "./lib/plugin.ts";
+export { loadPlugin } from "./lib/load_plugin.ts";
+export { Plugin } from "./lib/in_process/plugin.ts";
+export { Instance } from "./lib/in_process/instance.ts";
+export {
+  DEFAULT_INVOKE_TIMEOUT_MS,
+  DEFAULT_LIFECYCLE_TIMEOUT_MS,
+  DEFAULT_MAX_OUTPUT_BYTES,
+  HOST_ABI_VERSION,
+  type LoadOptions,
+  type PluginOptions,
+  SANDBOX_DEFAULTS,
+  type SandboxOptions,
+} from "./lib/options.ts";
+export { MAX_DELAY_MS } from "./lib/timers.ts";
 export type { MethodDescription, PluginDescription } from "./lib/describe_schema.ts";
 export { PluginDescriptionSchema } from "./lib/describe_schema.ts";
 export { callSlots, DEFAULT_CALL_SLOTS } from "./lib/call_slots.ts";
@@ -28,11 +41,9 @@ export type { LogCounters } from "./lib/ffi/host_log.ts";
 export { LOG_LEVEL_NAMES, type PluginLogLevel } from "./lib/plugin_log.ts";
 export { STATUS_NAMES, statusName } from "./lib/guard.ts";
 export type * from "./lib/plugin_handle.ts";
-export {
-  SANDBOX_DEFAULTS,
-  SandboxedInstance,
-  SandboxedPlugin,
-  type SandboxHealth,
-  type SandboxOptions,
-} from "./lib/sandbox/sandboxed_plugin.ts";
+export { type CauseData, type ErrorData, fromData, toData } from "./lib/error_data.ts";
+export { formatError, type FormatErrorOptions } from "./lib/format_error.ts";
+export { escapeControl } from "./lib/safe_text.ts";
+export { leakCheck } from "./lib/verdicts.ts";
+export { SandboxedInstance, SandboxedPlugin, type SandboxHealth } from "./lib/sandbox/sandboxed_plugin.ts";
 export { levelFor, type LogDirectives, parseLogDirectives } from "./lib/log_directives.ts";

@@ -24,6 +24,7 @@ export const DEFAULT_CALL_SLOTS = 16;
 class CallSlots {
   #limit = DEFAULT_CALL_SLOTS;
   #inUse = 0;
+  #waiters: (() => boolean)[] = [];
 
   /** The current cap. */
   get limit(): number {
@@ -40,6 +41,7 @@ class CallSlots {
       throw new RangeError(`Call slot limit must be an integer from 1 to 28: got ${limit}`);
     }
     this.#limit = limit;
+    this.#wake();
   }
 
   /** Takes a slot; returns its release function (idempotent), or undefined when none is free. */
@@ -51,7 +53,42 @@ class CallSlots {
       if (released) return;
       released = true;
       this.#inUse--;
+      this.#wake();
     };
+  }
+
+  /**
+   * Takes a slot, waiting (first come, first served) until one is free: for
+   * calls that must run, never be refused (destroy, shutdown). Callers bound
+   * the wait with their own deadline; `abandon` withdraws the request.
+   */
+  acquire(): { slot: Promise<() => void>; abandon: () => void } {
+    const now = this.tryAcquire();
+    if (now) return { slot: Promise.resolve(now), abandon: () => {} };
+    let abandoned = false;
+    let granted: (() => void) | undefined;
+    const slot = new Promise<() => void>((resolve) => {
+      this.#waiters.push(() => {
+        if (abandoned) return false;
+        granted = this.tryAcquire();
+        if (granted) resolve(granted);
+        return granted !== undefined;
+      });
+    });
+    return {
+      slot,
+      abandon: () => {
+        abandoned = true;
+        granted?.();
+      },
+    };
+  }
+
+  #wake(): void {
+    while (this.#waiters.length > 0 && this.#inUse < this.#limit) {
+      const next = this.#waiters.shift()!;
+      next();
+    }
   }
 }
 

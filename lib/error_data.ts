@@ -192,7 +192,9 @@ export function fromData(data: Partial<ErrorData>): Error {
   const Class = PLAIN[data.code as PluginErrorCode];
   if (Class) return new Class(message, init);
   return new SandboxProtocolError(
-    `Cannot ${init.operation}: the sandbox child reported an error of unknown kind ${JSON.stringify(data.code)}: ${message}`,
+    `Cannot ${init.operation}: the sandbox child reported an error of unknown kind ${
+      JSON.stringify(data.code)
+    }: ${message}`,
     init,
   );
 }

@@ -312,6 +312,14 @@ export function slotsExhausted(op: string, limit: number): CallSlotsExhaustedErr
   );
 }
 
+/** A call that must run (destroy, shutdown) found no free call slot within its deadline: it was not made. */
+export function slotWaitExpired(op: string, timeoutMs: number, limit: number): PluginTimeoutError {
+  return new PluginTimeoutError(
+    `Cannot ${op}: no call slot freed within ${timeoutMs} ms (${limit} plugin calls are running or abandoned in this process); the call was not made`,
+    { operation: op, timeoutMs },
+  );
+}
+
 /** A call on a closed plugin or destroyed instance. */
 export function closed(op: string, what: "plugin" | "instance"): PluginClosedError {
   return new PluginClosedError(`Cannot ${op}: the ${what} is closed`, { operation: op });

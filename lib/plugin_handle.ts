@@ -40,16 +40,39 @@ export type InstanceConfig = Record<string, unknown> | string | Uint8Array;
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 
-/** The bytes of an invoke input (text as UTF-8; none is empty). */
+/** The bytes of an invoke input (text as UTF-8; none is empty); TypeError for anything else. */
 export function inputBytes(input: InvokeInput | undefined): Uint8Array {
   if (input === undefined) return EMPTY;
-  return typeof input === "string" ? encoder.encode(input) : input;
+  if (typeof input === "string") return encoder.encode(input);
+  if (input instanceof Uint8Array) return input;
+  throw new TypeError(`An invoke input must be a Uint8Array or a string: got ${describeValue(input)}`);
 }
 
-/** The bytes of an instance config (objects as JSON, text as UTF-8), or undefined for none. */
+/** The bytes of an instance config (objects as JSON, text as UTF-8), or undefined for none; TypeError otherwise. */
 export function configBytes(config: InstanceConfig | undefined): Uint8Array | undefined {
   if (config === undefined || config instanceof Uint8Array) return config;
-  return encoder.encode(typeof config === "string" ? config : JSON.stringify(config));
+  if (typeof config === "string") return encoder.encode(config);
+  if (config === null || typeof config !== "object" || Array.isArray(config) || ArrayBuffer.isView(config)) {
+    throw new TypeError(`An instance config must be an object, a string or a Uint8Array: got ${describeValue(config)}`);
+  }
+  return encoder.encode(JSON.stringify(config));
+}
+
+const methodCache = new Map<string, Uint8Array<ArrayBuffer>>();
+
+/** A method name's UTF-8 bytes, cached for the names used most. */
+export function methodBytes(method: string): Uint8Array<ArrayBuffer> {
+  let bytes = methodCache.get(method);
+  if (bytes === undefined) {
+    if (typeof method !== "string") throw new TypeError(`A method name must be a string: got ${describeValue(method)}`);
+    bytes = encoder.encode(method);
+    if (methodCache.size < 256) methodCache.set(method, bytes);
+  }
+  return bytes;
+}
+
+function describeValue(v: unknown): string {
+  return v === null ? "null" : typeof v === "object" ? (v.constructor?.name ?? "object") : typeof v;
 }
 
 /** Options of `invoke` and `invokeBatch`. */

@@ -17,6 +17,7 @@
 
 // C0 controls, DEL, C1 controls (0x9b is a one-byte CSI), line/paragraph
 // separators, and the bidirectional overrides and isolates that reorder text.
+// deno-lint-ignore no-control-regex -- matching control characters is this module's job
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 const NAMED: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
 

@@ -85,16 +85,29 @@ export async function runDeno(args: string[], options: RunOptions = {}): Promise
   };
 }
 
-/** Sends every `plugin.*` log record to memory until disposed (then LogTape is reset). */
-export function captureLogs(): { records: LogRecord[]; [Symbol.dispose](): void } {
+/** Sends every log record of `category` (default `plugin.*`) to memory until disposed (then LogTape is reset). */
+export function captureLogs(category = "plugin"): { records: LogRecord[]; [Symbol.dispose](): void } {
   const records: LogRecord[] = [];
   configureSync({
     reset: true,
     sinks: { mem: (r: LogRecord) => records.push(r) },
     loggers: [
-      { category: ["plugin"], lowestLevel: "trace", sinks: ["mem"] },
+      { category: [category], lowestLevel: "trace", sinks: ["mem"] },
       { category: ["logtape", "meta"], lowestLevel: "fatal", sinks: [] },
     ],
   });
   return { records, [Symbol.dispose]: () => resetSync() };
+}
+
+/** A copy of a library at a path of its own (an independent library for the loader), removed when disposed. */
+export async function libraryCopy(path: string): Promise<{ path: string; [Symbol.asyncDispose](): Promise<void> }> {
+  const dir = await Deno.makeTempDir({ prefix: "plugcheck-test-" });
+  const copy = join(dir, path.slice(path.lastIndexOf("/") + 1));
+  await Deno.copyFile(path, copy);
+  return { path: copy, [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }) };
+}
+
+/** Runs a TypeScript snippet in a fresh Deno process (with this repo's config); it should end with Deno.exit. */
+export function runScript(code: string, options: RunOptions = {}): Promise<CliResult> {
+  return runDeno(["eval", "--config", join(ROOT, "deno.json"), "--ext=ts", code], options);
 }

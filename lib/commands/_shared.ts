@@ -17,7 +17,7 @@ import { AbiMismatchError, LoadError, PluginError, UsageError } from "../errors.
 import { toData } from "../error_data.ts";
 import { formatError } from "../format_error.ts";
 import { levelFor, type LogDirectives, parseLogDirectives } from "../log_directives.ts";
-import type { LoadOptions } from "../plugin.ts";
+import type { LoadOptions } from "../options.ts";
 
 /** plugcheck's exit codes. */
 export const EXIT = {

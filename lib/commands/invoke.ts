@@ -14,8 +14,9 @@ import { PluginCrashError, PluginTimeoutError, UnknownMethodError } from "../err
 import { leakCheck } from "../verdicts.ts";
 import type { LogCounters } from "../ffi/host_log.ts";
 import { toData } from "../error_data.ts";
-import { DEFAULT_INVOKE_TIMEOUT_MS, loadPlugin, type PluginHandle } from "../plugin.ts";
-import { SANDBOX_DEFAULTS } from "../sandbox/sandboxed_plugin.ts";
+import { loadPlugin } from "../load_plugin.ts";
+import { DEFAULT_INVOKE_TIMEOUT_MS, SANDBOX_DEFAULTS } from "../options.ts";
+import type { PluginHandle } from "../plugin_handle.ts";
 import {
   COMMON_FLAGS,
   configureCliLogging,

@@ -11,7 +11,9 @@
  * @module
  */
 import { REQUIRED_SYMBOLS } from "../ffi/symbols.ts";
-import { HOST_ABI_VERSION, loadPlugin, type PluginHandle } from "../plugin.ts";
+import { loadPlugin } from "../load_plugin.ts";
+import { HOST_ABI_VERSION } from "../options.ts";
+import type { PluginHandle } from "../plugin_handle.ts";
 import {
   COMMON_FLAGS,
   configureCliLogging,

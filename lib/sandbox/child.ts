@@ -18,7 +18,9 @@
 import { configureSync, type LogRecord } from "../deps.ts";
 import { closed } from "../guard.ts";
 import { toData } from "../error_data.ts";
-import { type Instance, loadPlugin, type Plugin } from "../plugin.ts";
+import type { Instance } from "../in_process/instance.ts";
+import { loadInProcess, type Plugin } from "../in_process/plugin.ts";
+import { resolveOptions } from "../options.ts";
 import { encodeFrame, type Frame, FrameReader, KIND, PROTOCOL_VERSION } from "./protocol.ts";
 
 /** Options the parent passes as the second argument. */
@@ -64,12 +66,15 @@ async function main(): Promise<never> {
   send({ id: 0, kind: KIND.BOOTED, header: { protocol: PROTOCOL_VERSION }, blobs: [] });
   let plugin: Plugin;
   try {
-    plugin = await loadPlugin(pluginPath ?? "", {
-      log: opts.log,
-      hostLibraryPath: opts.hostLibraryPath,
-      maxOutputBytes: opts.maxOutputBytes,
-      timeoutMs: Infinity,
-    });
+    plugin = await loadInProcess(
+      pluginPath ?? "",
+      resolveOptions({
+        log: opts.log,
+        hostLibraryPath: opts.hostLibraryPath,
+        maxOutputBytes: opts.maxOutputBytes,
+        timeoutMs: Infinity,
+      }),
+    );
   } catch (error) {
     send({
       id: 0,

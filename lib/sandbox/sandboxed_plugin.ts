@@ -15,7 +15,7 @@
  *
  * @example
  * ```ts ignore
- * import { loadPlugin } from "../plugin.ts";
+ * import { loadPlugin } from "../load_plugin.ts";
  * await using plugin = await loadPlugin("build/fixtures/faults/libsegfault.so", { isolate: true });
  * await using inst = await plugin.createInstance();
  * await inst.invoke("crash").catch((e) => console.log(e.signal)); // SIGSEGV
@@ -39,10 +39,11 @@ import { closed, contractViolation, disabled, graceExpired, loadFailed, wedged }
 import { type ErrorData, fromData } from "../error_data.ts";
 import {
   DEFAULT_INVOKE_TIMEOUT_MS,
-  DEFAULT_LIFECYCLE_TIMEOUT_MS,
-  DEFAULT_MAX_OUTPUT_BYTES,
-  type LoadOptions,
-} from "../plugin.ts";
+  type ResolvedLoadOptions,
+  type ResolvedSandboxOptions,
+  SANDBOX_DEFAULTS,
+  type SandboxOptions,
+} from "../options.ts";
 import {
   type AbiVersion,
   type BatchResult,
@@ -58,29 +59,7 @@ import {
 import { type ChildSpec, SandboxChild } from "./child_process.ts";
 import { KIND } from "./protocol.ts";
 
-/** Sandbox options of `loadPlugin(path, { isolate: true, ... })`. */
-export interface SandboxOptions {
-  /** Environment variable names passed to the child; all others are cleared. */
-  env?: readonly string[];
-  /** Reap a child idle this long (ms, default 60 000). */
-  idleTimeoutMs?: number;
-  /** Time `close()` gives the child to finish before SIGTERM (ms, default 10 000). */
-  graceMs?: number;
-  /** Crashes (and killed hangs) allowed per window before the plugin is disabled (default 3). */
-  restartCap?: number;
-  /** The window for `restartCap` (ms, default 60 000). */
-  restartWindowMs?: number;
-  /** The child script; tests substitute misbehaving ones. */
-  childModule?: string;
-}
-
-/** Defaults of {@link SandboxOptions}. */
-export const SANDBOX_DEFAULTS = {
-  idleTimeoutMs: 60_000,
-  graceMs: 10_000,
-  restartCap: 3,
-  restartWindowMs: 60_000,
-} as const;
+export { SANDBOX_DEFAULTS, type SandboxOptions };
 
 /** A snapshot of a sandboxed plugin's health. */
 export interface SandboxHealth {
@@ -103,7 +82,8 @@ export interface SandboxHealth {
 /** Loads `path` in a sandbox child (what `loadPlugin(path, { isolate: true })` calls). */
 export async function loadSandboxedPlugin(
   path: string,
-  options: LoadOptions & SandboxOptions,
+  options: ResolvedLoadOptions,
+  sandbox: ResolvedSandboxOptions,
 ): Promise<SandboxedPlugin> {
   const real = await resolveLibrary(path, options.sha256);
   let hostLibraryPath = resolveHostLibraryPath(options.hostLibraryPath);
@@ -115,14 +95,14 @@ export async function loadSandboxedPlugin(
   const spec: ChildSpec = {
     pluginPath: real,
     hostLibraryPath,
-    log: options.log ?? "info",
-    maxOutputBytes: options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
-    env: options.env ?? [],
-    startTimeoutMs: options.timeoutMs ?? DEFAULT_LIFECYCLE_TIMEOUT_MS,
-    childModule: options.childModule,
+    log: options.log,
+    maxOutputBytes: options.maxOutputBytes,
+    env: sandbox.env,
+    startTimeoutMs: options.timeoutMs,
+    childModule: sandbox.childModule,
   };
   const child = await SandboxChild.start(spec);
-  return new SandboxedPlugin(real, spec, options, child);
+  return new SandboxedPlugin(real, spec, options, sandbox, child);
 }
 
 /** A plugin running in a sandbox child process. */
@@ -137,7 +117,7 @@ export class SandboxedPlugin implements PluginHandle {
   readonly #spec: ChildSpec;
   readonly #description: PluginDescription;
   readonly #timeoutMs: number;
-  readonly #policy: Required<Omit<SandboxOptions, "env" | "childModule">>;
+  readonly #policy: ResolvedSandboxOptions;
   readonly #warnings: string[] = [];
   #child: SandboxChild | undefined;
   #generation = 1;
@@ -153,7 +133,13 @@ export class SandboxedPlugin implements PluginHandle {
   #lastCounters: LogCounters | undefined;
 
   /** @internal Use `loadPlugin(path, { isolate: true })`. */
-  constructor(path: string, spec: ChildSpec, options: LoadOptions & SandboxOptions, child: SandboxChild) {
+  constructor(
+    path: string,
+    spec: ChildSpec,
+    options: ResolvedLoadOptions,
+    sandbox: ResolvedSandboxOptions,
+    child: SandboxChild,
+  ) {
     this.path = path;
     this.#spec = spec;
     this.#child = child;
@@ -163,13 +149,8 @@ export class SandboxedPlugin implements PluginHandle {
     this.optionalSymbols = h.optionalSymbols as string[];
     this.initMs = Number(h.initMs);
     this.#description = h.description as PluginDescription;
-    this.#timeoutMs = options.timeoutMs ?? DEFAULT_LIFECYCLE_TIMEOUT_MS;
-    this.#policy = {
-      idleTimeoutMs: options.idleTimeoutMs ?? SANDBOX_DEFAULTS.idleTimeoutMs,
-      graceMs: options.graceMs ?? SANDBOX_DEFAULTS.graceMs,
-      restartCap: options.restartCap ?? SANDBOX_DEFAULTS.restartCap,
-      restartWindowMs: options.restartWindowMs ?? SANDBOX_DEFAULTS.restartWindowMs,
-    };
+    this.#timeoutMs = options.timeoutMs;
+    this.#policy = sandbox;
     this.#armIdle();
   }
 

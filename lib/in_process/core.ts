@@ -1,0 +1,370 @@
+/**
+ * One loaded plugin library in this process: dlopen, ABI check, init and
+ * describe; every nonblocking call with its deadline and call slot; and the
+ * close that shuts the plugin down and unloads it once nothing runs inside
+ * it any more. Handles (`plugin.ts`) share a core through `registry.ts`.
+ *
+ * A call that misses its deadline cannot be cancelled: it keeps its slot and
+ * counts as outstanding until it returns, and the library is never unloaded
+ * under it. A lifecycle call that misses its deadline pins the library for
+ * good (never shut down, never unloaded).
+ *
+ * @example
+ * ```ts ignore
+ * import { PluginCore } from "./core.ts";
+ * const core = await PluginCore.open(real, shown, resolveOptions({}));
+ * await core.close();
+ * ```
+ *
+ * @module
+ */
+import { basename } from "node:path";
+import { getLogger } from "../deps.ts";
+import { type PluginDescription, PluginDescriptionSchema } from "../describe_schema.ts";
+import { callSlots } from "../call_slots.ts";
+import { PluginCalls } from "../ffi/calls.ts";
+import { HostLog, type LogCounters } from "../ffi/host_log.ts";
+import { openPluginLibrary, type PluginLibrary } from "../ffi/library.ts";
+import { discardBuffer } from "../ffi/memory.ts";
+import {
+  abiMismatch,
+  checkStatus,
+  CONSEQUENCES,
+  describeInvalid,
+  type GuardContext,
+  loadFailed,
+  parseJsonOutput,
+  slotsExhausted,
+  slotWaitExpired,
+  takeOutput,
+  timedOut,
+} from "../guard.ts";
+import { pluginFilterSpec } from "../log_directives.ts";
+import { HOST_ABI_VERSION, type ResolvedLoadOptions } from "../options.ts";
+import type { AbiVersion, Capabilities } from "../plugin_handle.ts";
+import { LogPump } from "../plugin_log.ts";
+import { withDeadline } from "../timers.ts";
+
+const MAX_WARNINGS = 1000;
+const NO_COUNTERS: LogCounters = {
+  accepted: 0,
+  droppedFull: 0,
+  filtered: 0,
+  afterClose: 0,
+  truncated: 0,
+  enabledQueries: 0,
+};
+
+let pump: LogPump | undefined;
+const contractLog = getLogger(["plugcheck", "contract"]);
+
+/** How a call is run by {@link PluginCore.call}. */
+export interface CallHooks<T> {
+  /** A reply that came after the deadline (free its buffers here; the library is still loaded). */
+  late?: (value: T) => void;
+  /** The deadline passed. */
+  timeout?: () => void;
+  /** The call returned (in time or not). */
+  settled?: () => void;
+  /** What the timeout error says the missed deadline leaves behind. */
+  consequence?: string;
+  /** Wait for a free call slot (within the deadline) instead of failing: for calls that must happen. */
+  waitForSlot?: boolean;
+}
+
+/** Where a core is on its way out. */
+export type CloseState = "open" | "closing" | "waiting" | "pinned" | "closed";
+
+/** One loaded library, shared by every handle of its path. */
+export class PluginCore {
+  /** The resolved path of the library (what users see, even for a private copy). */
+  readonly path: string;
+  readonly calls: PluginCalls;
+  readonly abi: AbiVersion;
+  readonly capabilities: Capabilities;
+  readonly optionalSymbols: string[];
+  readonly timeoutMs: number;
+  readonly guard: GuardContext;
+  readonly warnings: string[] = [];
+  readonly host: HostLog;
+  readonly pump: LogPump;
+  description!: PluginDescription;
+  initMs = 0;
+  /** Nonblocking calls that have not returned (running or abandoned). */
+  outstanding = 0;
+  /** True once the library must never be shut down or unloaded (a lifecycle call hung, a destroy failed). */
+  pinned = false;
+  readonly #lib: PluginLibrary;
+  readonly #shown: string;
+  #state: "open" | "closing" | "closed" = "open";
+  #initialized = false;
+  #logId = 0;
+  #logCtx: Deno.PointerObject | undefined;
+  /** Operations that must finish before the close (destroys waiting for a running call). */
+  #holds = 0;
+  /** Instances created and not (yet) destroyed. */
+  #live = 0;
+  readonly #running = new Map<number, string>();
+  #nextCall = 1;
+  #settled: (() => void)[] = [];
+  #closeDone: Promise<void> | undefined;
+
+  private constructor(path: string, shown: string, lib: PluginLibrary, optional: string[], host: HostLog, o: {
+    timeoutMs: number;
+    maxOutputBytes: number;
+  }) {
+    this.path = path;
+    this.#shown = shown;
+    this.#lib = lib;
+    this.calls = new PluginCalls(lib);
+    this.host = host;
+    pump ??= new LogPump(host);
+    this.pump = pump;
+    this.optionalSymbols = optional;
+    this.capabilities = { stats: optional.includes("npa_plugin_stats") };
+    this.timeoutMs = o.timeoutMs;
+    this.guard = { free: this.calls.free, maxOutputBytes: o.maxOutputBytes, warn: (m) => this.warn(m) };
+    const raw = this.calls.abiVersion();
+    this.abi = { major: raw >>> 16, minor: raw & 0xffff, raw };
+  }
+
+  /**
+   * dlopen, ABI check, init, describe. `libraryPath` is what is opened (a
+   * private copy for exclusive loads); `path` is what users see. On failure
+   * nothing stays loaded (unless a call hung).
+   */
+  static async open(
+    path: string,
+    shown: string,
+    options: ResolvedLoadOptions,
+    libraryPath: string = path,
+  ): Promise<PluginCore> {
+    let host: HostLog;
+    try {
+      host = HostLog.get(options.hostLibraryPath);
+    } catch (cause) {
+      throw loadFailed(shown, "cannot open plugcheck's native helper (run `deno task build`)", cause);
+    }
+    let opened;
+    try {
+      opened = openPluginLibrary(libraryPath);
+    } catch (cause) {
+      const reason = "not a loadable shared library (the file exists, but the dynamic loader refused it)";
+      throw loadFailed(shown, reason, loaderError(cause, libraryPath));
+    }
+    if (!opened.ok) {
+      const s = opened.missing.length > 1 ? "s" : "";
+      throw loadFailed(shown, `missing required symbol${s} ${opened.missing.join(", ")}`);
+    }
+    const core = new PluginCore(path, shown, opened.library, opened.optionalPresent, host, options);
+    if (core.abi.major !== HOST_ABI_VERSION >>> 16) {
+      opened.library.close();
+      throw abiMismatch(shown, core.abi.raw, HOST_ABI_VERSION);
+    }
+    try {
+      await core.#init(options, basename(path));
+      await core.#describe();
+    } catch (e) {
+      core.#state = "closing";
+      // After a failed init the ABI allows nothing but npa_buffer_free: no shutdown.
+      core.#closeDone = core.#finishClose();
+      await core.#closeDone;
+      throw e;
+    }
+    return core;
+  }
+
+  async #init(options: ResolvedLoadOptions, fallbackName: string): Promise<void> {
+    this.#logId = this.pump.register(fallbackName);
+    let host: Uint8Array<ArrayBuffer>;
+    try {
+      const made = this.host.newContext(this.#logId, pluginFilterSpec(options.directives));
+      this.#logCtx = made.ctx;
+      host = made.host;
+    } catch (cause) {
+      throw loadFailed(this.#shown, "cannot set up plugin logging in plugcheck's native helper", cause);
+    }
+    const op = "initialize plugin";
+    const started = performance.now();
+    const r = await this.call(op, this.timeoutMs, () => this.calls.init(host), {
+      late: (late) => discardBuffer(late.err, this.calls.free),
+      timeout: () => (this.pinned = true),
+      consequence: CONSEQUENCES.library,
+    });
+    this.initMs = performance.now() - started;
+    checkStatus(op, r.status, r.err, this.guard);
+    this.#initialized = true;
+  }
+
+  async #describe(): Promise<void> {
+    const op = "describe plugin";
+    const r = await this.call(op, this.timeoutMs, () => this.calls.describe(), {
+      late: (late) => discardBuffer(late.out, this.calls.free),
+      timeout: () => (this.pinned = true),
+      consequence: CONSEQUENCES.library,
+    });
+    checkStatus(op, r.status, r.err, this.guard, r.out);
+    const json = parseJsonOutput(op, takeOutput(op, r.out, this.guard));
+    const parsed = PluginDescriptionSchema.safeParse(json);
+    if (!parsed.success) throw describeInvalid(parsed.error);
+    this.description = parsed.data;
+    this.pump.rename(this.#logId, parsed.data.name);
+  }
+
+  /** Records a contract warning (the call still succeeded). */
+  warn(message: string): void {
+    if (this.warnings.length < MAX_WARNINGS) this.warnings.push(message);
+    contractLog.warning("{plugin}: {message}", { plugin: this.description?.name ?? this.path, message });
+  }
+
+  /** True while handles may use the library. */
+  get isOpen(): boolean {
+    return this.#state === "open";
+  }
+
+  /**
+   * Runs one nonblocking plugin call against a deadline, holding a call slot
+   * until it returns. A late reply is handed to `hooks.late` while the library
+   * is still loaded. A synchronous throw from `start` releases everything.
+   */
+  async call<T>(op: string, timeoutMs: number, start: () => Promise<T>, hooks: CallHooks<T> = {}): Promise<T> {
+    const began = performance.now();
+    let release: () => void;
+    if (hooks.waitForSlot) {
+      const request = callSlots.acquire();
+      release = await withDeadline(request.slot, timeoutMs, () => {
+        request.abandon();
+        return slotWaitExpired(op, timeoutMs, callSlots.limit);
+      });
+    } else {
+      const slot = callSlots.tryAcquire();
+      if (slot === undefined) throw slotsExhausted(op, callSlots.limit);
+      release = slot;
+    }
+    this.outstanding++;
+    const id = this.#nextCall++;
+    this.#running.set(id, op);
+    let late = false;
+    let started: Promise<T>;
+    try {
+      started = start();
+    } catch (error) {
+      started = Promise.reject(error);
+    }
+    const done = started.then((value) => {
+      if (late) hooks.late?.(value);
+      return value;
+    }).finally(() => {
+      release();
+      this.outstanding--;
+      this.#running.delete(id);
+      hooks.settled?.();
+      this.#afterCall();
+    });
+    if (timeoutMs === Infinity) return await done;
+    done.catch(() => {}); // a late failure has no one to report to
+    const left = Math.max(1, timeoutMs - (performance.now() - began));
+    return await withDeadline(done, left, () => {
+      late = true;
+      hooks.timeout?.();
+      return timedOut(op, timeoutMs, hooks.consequence);
+    });
+  }
+
+  /** Keeps the close waiting until the returned release is called (a deferred destroy). */
+  hold(): () => void {
+    this.#holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#holds--;
+      this.#afterCall();
+    };
+  }
+
+  /** An instance was created (shutdown waits until each is destroyed). */
+  instanceCreated(): void {
+    this.#live++;
+  }
+
+  /** An instance was destroyed. */
+  instanceDestroyed(): void {
+    this.#live--;
+  }
+
+  /** Labels of the calls running or abandoned inside the library right now. */
+  runningCalls(): string[] {
+    return [...this.#running.values()];
+  }
+
+  #afterCall(): void {
+    this.pump.drain();
+    if (this.outstanding + this.#holds > 0) return;
+    if (this.#state === "closing" && this.#closeDone === undefined) this.#closeDone = this.#finishClose();
+    const waiters = this.#settled;
+    this.#settled = [];
+    for (const w of waiters) w();
+  }
+
+  /** Resolves once no call is running or abandoned (and a deferred close has finished). */
+  async whenSettled(): Promise<void> {
+    while (this.outstanding + this.#holds > 0) await new Promise<void>((resolve) => this.#settled.push(resolve));
+    await this.#closeDone;
+  }
+
+  /** Where the core is on its way out. */
+  get closeState(): CloseState {
+    if (this.#state === "open") return "open";
+    if (this.#state === "closed") return this.pinned ? "pinned" : "closed";
+    if (this.#closeDone !== undefined) return "closing";
+    return this.pinned ? "pinned" : "waiting";
+  }
+
+  /**
+   * Closes the library once its last handle is gone: shutdown and unload now,
+   * or, with a call still running inside it, when that call returns (the
+   * returned promise does not wait for that).
+   */
+  close(): Promise<void> {
+    if (this.#state !== "open") return this.#closeDone ?? Promise.resolve();
+    this.#state = "closing";
+    if (this.outstanding + this.#holds === 0) this.#closeDone = this.#finishClose();
+    return this.#closeDone ?? Promise.resolve();
+  }
+
+  async #finishClose(): Promise<void> {
+    if (this.#initialized && !this.pinned && this.#live > 0) {
+      this.warn(`${this.#live} instance(s) could not be destroyed, so the plugin is not shut down and stays loaded`);
+      this.pinned = true;
+    }
+    if (this.#initialized && !this.pinned) {
+      try {
+        await this.call("shut down plugin", this.timeoutMs, () => this.calls.shutdown(), {
+          timeout: () => (this.pinned = true),
+          consequence: CONSEQUENCES.library,
+          waitForSlot: true,
+        });
+      } catch (e) {
+        this.warn(e instanceof Error ? e.message : String(e));
+      }
+    }
+    if (this.#logCtx) this.host.closeContext(this.#logCtx);
+    this.pump.unregister(this.#logId);
+    // A call still running inside the library (or one that hung) means it must stay loaded.
+    if (!this.pinned && this.outstanding === 0) this.#lib.close();
+    this.#state = "closed";
+  }
+
+  /** The native log helper's counters for this plugin; also after close (late messages count as after-close). */
+  logCounters(): LogCounters {
+    this.pump.drain();
+    return this.#logCtx ? this.host.counters(this.#logCtx) : NO_COUNTERS;
+  }
+}
+
+/** The dynamic loader's own words from a dlopen error (without Deno's prefix and the path), caused by it. */
+function loaderError(cause: unknown, path: string): Error {
+  const msg = cause instanceof Error ? cause.message : String(cause);
+  return new Error(msg.replace(/^(Could not open library: )+/, "").replace(`${path}: `, ""), { cause });
+}

@@ -1,0 +1,224 @@
+/**
+ * One plugin instance in this process. It belongs to the handle that made it
+ * (closing that handle closes it) and is called through the guard, so every
+ * failure is a typed error.
+ *
+ * `destroy()` means destroyed: it resolves once the plugin's
+ * `npa_instance_destroy` has returned. With a call still running (an
+ * abandoned call after a timeout), the destroy waits for it, never runs under
+ * it; if that takes longer than the lifecycle deadline, `destroy()` rejects
+ * with `PluginTimeoutError` and the destroy still happens when the call
+ * returns.
+ *
+ * @example
+ * ```ts ignore
+ * await using inst = await plugin.createInstance();
+ * inst.invokeSync("upper", "hot loop"); // no deadline
+ * await inst.invoke("upper", "hello", { timeoutMs: 1000 });
+ * ```
+ *
+ * @module
+ */
+import { PluginError } from "../errors.ts";
+import { discardBuffer } from "../ffi/memory.ts";
+import { busy, checkStatus, closed, CONSEQUENCES, takeOutput, timedOut, wedged } from "../guard.ts";
+import { DEFAULT_INVOKE_TIMEOUT_MS } from "../options.ts";
+import {
+  type BatchResult,
+  inputBytes,
+  type InstanceHandle,
+  type InvokeInput,
+  type InvokeOptions,
+  methodBytes,
+} from "../plugin_handle.ts";
+import { checkDelay, withDeadline } from "../timers.ts";
+import type { PluginCore } from "./core.ts";
+
+/** What an instance needs from the handle that made it. */
+export interface InstanceScope {
+  /** True once the handle is closed: its instances take no more calls. */
+  readonly closed: boolean;
+  /** Registers the instance; `destroyForClose` is what the handle's close() runs for it. */
+  track(instance: Instance, destroyForClose: () => Promise<void>): void;
+  /** The instance is destroyed: the handle no longer needs to close it. */
+  forget(instance: Instance): void;
+}
+
+/** One plugin instance, in this process. */
+export class Instance implements InstanceHandle {
+  readonly #core: PluginCore;
+  readonly #scope: InstanceScope;
+  readonly #ptr: Deno.PointerObject;
+  #state: "live" | "wedged" | "destroyed" = "live";
+  #destroyRequested = false;
+  #destroyOp: Promise<void> | undefined;
+  #running = 0;
+  #idle: (() => void)[] = [];
+  #queue: Promise<unknown> = Promise.resolve();
+
+  /** @internal Use `Plugin.createInstance()`. */
+  constructor(core: PluginCore, scope: InstanceScope, ptr: Deno.PointerObject) {
+    this.#core = core;
+    this.#scope = scope;
+    this.#ptr = ptr;
+    scope.track(this, () => this.#destroyForClose());
+  }
+
+  /** `live`, `wedged` (a call timed out; no more calls), or `destroyed`. */
+  get state(): "live" | "wedged" | "destroyed" {
+    return this.#state;
+  }
+
+  /**
+   * Calls a method on the blocking pool, racing `timeoutMs`. On expiry throws
+   * `PluginTimeoutError` and quarantines the instance. Calls on an instance of
+   * a plugin without `thread_safe_instances` run one at a time.
+   */
+  invoke(method: string, input?: InvokeInput, options: InvokeOptions = {}): Promise<Uint8Array<ArrayBuffer>> {
+    let bytes: Uint8Array;
+    let timeoutMs: number;
+    try {
+      bytes = inputBytes(input);
+      timeoutMs = checkDelay(options.timeoutMs ?? DEFAULT_INVOKE_TIMEOUT_MS, "timeoutMs");
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#core.description.thread_safe_instances) return this.#invokeNow(method, bytes, timeoutMs);
+    const run = this.#queue.then(() => this.#invokeNow(method, bytes, timeoutMs));
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  async #invokeNow(method: string, input: Uint8Array, timeoutMs: number): Promise<Uint8Array<ArrayBuffer>> {
+    const op = `invoke ${JSON.stringify(method)}`;
+    this.#check(op);
+    const core = this.#core;
+    const m = methodBytes(method);
+    const start = () => {
+      this.#running++; // counted only once the call starts: settled() is then sure to run
+      return core.calls.invoke(this.#ptr, m, input);
+    };
+    const r = await core.call(op, timeoutMs, start, {
+      late: (late) => {
+        discardBuffer(late.out, core.calls.free);
+        discardBuffer(late.err, core.calls.free);
+      },
+      timeout: () => {
+        if (this.#state === "live") this.#state = "wedged";
+      },
+      settled: () => {
+        if (--this.#running === 0) this.#wakeIdle();
+      },
+    });
+    checkStatus(op, r.status, r.err, core.guard, r.out);
+    return takeOutput(op, r.out, core.guard);
+  }
+
+  /**
+   * Calls `method` once per input, in order, each with `timeoutMs`; plugin
+   * errors become results. After a timeout the rest fail as wedged.
+   */
+  async invokeBatch(
+    method: string,
+    inputs: readonly InvokeInput[],
+    options: InvokeOptions = {},
+  ): Promise<BatchResult[]> {
+    const results: BatchResult[] = [];
+    for (const input of inputs) {
+      try {
+        results.push({ ok: true, output: await this.invoke(method, input, options) });
+      } catch (error) {
+        if (!(error instanceof PluginError)) throw error;
+        results.push({ ok: false, error });
+      }
+    }
+    return results;
+  }
+
+  /**
+   * Calls a method synchronously on the JS thread: the fast path for hot
+   * loops. There is no deadline (a hang blocks the process); use `invoke()` or
+   * the sandbox for untrusted code.
+   */
+  invokeSync(method: string, input?: InvokeInput): Uint8Array<ArrayBuffer> {
+    const op = `invoke ${JSON.stringify(method)}`;
+    this.#check(op);
+    if (this.#running > 0 && !this.#core.description.thread_safe_instances) throw busy(op);
+    const core = this.#core;
+    const r = core.calls.invokeSync(this.#ptr, methodBytes(method), inputBytes(input));
+    core.pump.drain();
+    checkStatus(op, r.status, r.err, core.guard, r.out);
+    return takeOutput(op, r.out, core.guard);
+  }
+
+  /**
+   * Destroys the instance; resolves once the plugin's destroy has returned.
+   * Idempotent. If a call is still running (a wedged instance), the destroy
+   * waits for it; past the lifecycle deadline this rejects with
+   * `PluginTimeoutError` and the destroy happens when the call returns.
+   */
+  destroy(): Promise<void> {
+    const op = this.#startDestroy();
+    if (this.#running === 0) return op;
+    return withDeadline(op, this.#core.timeoutMs, () =>
+      timedOut(
+        "destroy instance",
+        this.#core.timeoutMs,
+        "a call on the instance is still running, so the destroy runs when it returns",
+      ));
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.destroy();
+  }
+
+  /** For the handle's close(): the destroy op, or (under a running call) nothing to wait for. */
+  #destroyForClose(): Promise<void> {
+    const op = this.#startDestroy();
+    if (this.#running === 0) return op;
+    op.catch(() => {}); // recorded as a contract warning by #destroyNow
+    return Promise.resolve();
+  }
+
+  #startDestroy(): Promise<void> {
+    if (this.#destroyOp === undefined) {
+      this.#destroyRequested = true;
+      if (this.#state === "live") this.#state = "destroyed";
+      this.#destroyOp = this.#destroyNow();
+    }
+    return this.#destroyOp;
+  }
+
+  async #destroyNow(): Promise<void> {
+    const core = this.#core;
+    const release = core.hold();
+    try {
+      while (this.#running > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
+      const op = "destroy instance";
+      await core.call(op, core.timeoutMs, () => core.calls.destroy(this.#ptr), {
+        timeout: () => (core.pinned = true),
+        consequence: CONSEQUENCES.library,
+        waitForSlot: true,
+      });
+      this.#state = "destroyed";
+      core.instanceDestroyed();
+      this.#scope.forget(this);
+    } catch (error) {
+      core.warn(`An instance was not destroyed: ${error instanceof Error ? error.message : error}`);
+      throw error;
+    } finally {
+      release();
+    }
+  }
+
+  #wakeIdle(): void {
+    const waiters = this.#idle;
+    this.#idle = [];
+    for (const w of waiters) w();
+  }
+
+  #check(op: string): void {
+    if (this.#state === "wedged") throw wedged(op);
+    if (this.#destroyRequested || this.#scope.closed || !this.#core.isOpen) throw closed(op, "instance");
+  }
+}

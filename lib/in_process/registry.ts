@@ -1,0 +1,103 @@
+/**
+ * Which loaded library a path means in this process. Concurrent and repeated
+ * loads of one resolved path share one core, so `npa_plugin_init` runs once;
+ * the last handle's release closes it. A library that could not finish
+ * closing (a call into it never returned, or a lifecycle call hung) stays
+ * mapped with its plugin initialized, so a new load of that path is refused
+ * with a `LoadError`: plugcheck never initializes a library twice. An
+ * exclusive load opens a private copy of the file instead (its own globals,
+ * its own init), shared with no one.
+ *
+ * @example
+ * ```ts ignore
+ * import { leaseCore } from "./registry.ts";
+ * const { core, release } = await leaseCore(real, "libx.so", resolveOptions({}));
+ * await release();
+ * ```
+ *
+ * @module
+ */
+import { basename, join } from "node:path";
+import { loadFailed } from "../guard.ts";
+import type { ResolvedLoadOptions } from "../options.ts";
+import { PluginCore } from "./core.ts";
+
+/** A core and the function that gives it back. */
+export interface Lease {
+  core: PluginCore;
+  /** Gives the core back; the last release of a shared core closes it. Call once. */
+  release(): Promise<void>;
+}
+
+interface Shared {
+  core: Promise<PluginCore>;
+  refs: number;
+}
+
+const shared = new Map<string, Shared>();
+/** Cores every handle released that are not unloaded yet (closing, waiting for a call, or pinned). */
+const lingering = new Map<string, PluginCore>();
+
+/** Leases the core for `real` (a resolved path), opening the library if needed. */
+export async function leaseCore(real: string, shown: string, options: ResolvedLoadOptions): Promise<Lease> {
+  if (options.exclusive) return await leaseExclusive(real, shown, options);
+  const old = lingering.get(real);
+  if (old !== undefined) {
+    const state = old.closeState;
+    if (state === "closing") await old.whenSettled();
+    else if (state === "waiting" || state === "pinned") throw stillLoaded(shown, old);
+    if (lingering.get(real) === old && old.closeState === "closed") lingering.delete(real);
+  }
+  let entry = shared.get(real);
+  if (entry === undefined) {
+    const created: Shared = { core: PluginCore.open(real, shown, options), refs: 0 };
+    shared.set(real, created);
+    created.core.catch(() => {
+      if (shared.get(real) === created) shared.delete(real);
+    });
+    entry = created;
+  }
+  entry.refs++;
+  let core: PluginCore;
+  try {
+    core = await entry.core;
+  } catch (e) {
+    entry.refs--;
+    throw e;
+  }
+  const owner = entry;
+  return {
+    core,
+    release: async () => {
+      if (--owner.refs > 0) return;
+      if (shared.get(real) === owner) shared.delete(real);
+      lingering.set(real, core);
+      await core.close();
+      if (core.closeState === "closed" && lingering.get(real) === core) lingering.delete(real);
+    },
+  };
+}
+
+async function leaseExclusive(real: string, shown: string, options: ResolvedLoadOptions): Promise<Lease> {
+  const dir = await Deno.makeTempDir({ prefix: "plugcheck-exclusive-" });
+  try {
+    const copy = join(dir, basename(real));
+    await Deno.copyFile(real, copy);
+    const core = await PluginCore.open(real, shown, options, copy);
+    return { core, release: () => core.close() };
+  } finally {
+    // The mapping outlives the file: the copy is not needed once dlopen has returned.
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+function stillLoaded(shown: string, core: PluginCore): Error {
+  const running = core.runningCalls();
+  const why = running.length > 0
+    ? `${running.map((op) => JSON.stringify(op)).join(", ")} has not returned`
+    : "a lifecycle call never returned, so it was never shut down";
+  return loadFailed(
+    shown,
+    `an earlier load of this library is still in memory with its plugin initialized (${why}), and plugcheck never initializes a library twice; load a private copy (exclusive: true), run it in a sandbox child (isolate: true), or restart the process`,
+  );
+}
