@@ -22,13 +22,13 @@ import {
 
 Deno.test("toData() and fromData() round-trip each error class with its own fields", () => {
   const cases = [
-    new InvalidInputError("Cannot invoke \"x\": bad", {
+    new InvalidInputError('Cannot invoke "x": bad', {
       operation: 'invoke "x"',
       status: 1,
       pluginMessage: "bad",
       details: { at: 3 },
     }),
-    new PluginTimeoutError("Cannot invoke \"x\": late", { operation: 'invoke "x"', timeoutMs: 50 }),
+    new PluginTimeoutError('Cannot invoke "x": late', { operation: 'invoke "x"', timeoutMs: 50 }),
     new AbiMismatchError("abi", { operation: "load", pluginVersion: 0x20000, hostVersion: 0x10000 }),
     new ResourceLeakError("leak", {
       operation: "invoke",
@@ -71,7 +71,7 @@ Deno.test("toData() marks unexpected errors HOST_INTERNAL and usage errors USAGE
 });
 
 Deno.test("formatError() shows details, crash stderr, causes and hint, escaped; stacks only when verbose", () => {
-  const crash = new PluginCrashError("Cannot invoke \"x\": crashed", {
+  const crash = new PluginCrashError('Cannot invoke "x": crashed', {
     operation: "x",
     stderrTail: Array.from({ length: 15 }, (_, i) => `line ${i}`).join("\n"),
     cause: new Error("inner\u001b[2J"),
