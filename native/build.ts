@@ -138,7 +138,10 @@ function rustTarget(
 
 async function targets(): Promise<Target[]> {
   const list: Target[] = [
-    cTarget("host log helper", [join(ROOT, "native/npa_host.c")], join(BUILD, `libnpa_host.${EXT}`), ["-lpthread"]),
+    cTarget("native helper", await listFiles(join(ROOT, "native"), /\.[ch]$/), join(BUILD, `libnpa_host.${EXT}`), [
+      "-lpthread",
+      "-ldl",
+    ]),
     cTarget(
       "C reference plugin",
       await listFiles(join(ROOT, "fixtures/ref_c"), /\.[ch]$/),
@@ -166,6 +169,27 @@ async function targets(): Promise<Target[]> {
       );
     }
   }
+  // The C host the sync-path benchmark measures plugcheck against (an executable, not a library).
+  const cHost = join(ROOT, "bench/c_host.c");
+  list.push({
+    name: "benchmark C host",
+    inputs: [cHost, join(ROOT, "include/npa.h")],
+    output: join(BUILD, "bench", "c_host"),
+    build: (tmp) =>
+      exec("gcc", [
+        "-std=c11",
+        "-O2",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-I",
+        join(ROOT, "include"),
+        "-o",
+        tmp,
+        cHost,
+        "-ldl",
+      ]),
+  });
   const rustDir = join(ROOT, "fixtures/ref_rust");
   list.push(
     rustTarget(

@@ -11,9 +11,10 @@
  *
  * Guarantees:
  *   - npah_log / npah_log_enabled never block longer than one memcpy under a
- *     mutex, are callable from any thread, at any time, forever: contexts and
- *     the queue are never freed (a plugin may log after shutdown; such
- *     messages are counted as after_close and dropped).
+ *     mutex, are callable from any thread, at any time, forever: the queue is
+ *     never freed, and a context is reused only once the library it was
+ *     given to is verifiably unmapped (npah_ctx_release), so a plugin may log
+ *     after shutdown (such messages are counted as after_close and dropped).
  *   - Nothing is dropped silently: every message is counted exactly once, as
  *     accepted, dropped_full, filtered (above the level), or after_close.
  *   - Messages longer than NPAH_MAX_MESSAGE bytes are truncated (counted).
@@ -31,6 +32,8 @@
  *   | target bytes | message bytes
  * flags bit 0: the message was truncated.
  */
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -50,6 +53,8 @@ typedef struct npah_queue {
   size_t cap;  /* bytes */
   size_t head; /* read offset */
   size_t used; /* bytes in use */
+  /* 1 while records wait: the host reads this word directly (no FFI call) after each plugin call. */
+  atomic_uint nonempty;
 } npah_queue;
 
 /* Counter slots, read by npah_ctx_counters in this order. */
@@ -84,7 +89,15 @@ typedef struct npah_ctx {
   _Atomic(npah_filter*) filter;
   atomic_int closed;
   atomic_uint_fast64_t counters[NPAH_COUNTERS];
+  /* An address inside the plugin (its npa_abi_version): while it maps to a loaded object, the
+   * plugin's code may still run and log, so the context is never reused. */
+  const void* probe;
+  struct npah_ctx* next_free;
 } npah_ctx;
+
+static pthread_mutex_t g_ctx_mu = PTHREAD_MUTEX_INITIALIZER;
+static npah_ctx* g_ctx_free;
+static uint64_t g_ctx_allocated, g_ctx_reused, g_ctx_free_count;
 
 static void ring_write(npah_queue* q, const void* src, size_t n) {
   size_t tail = (q->head + q->used) % q->cap;
@@ -189,6 +202,7 @@ static void npah_log(void* ctx, int32_t level, const uint8_t* target,
   ring_write(q, header, sizeof(header));
   ring_write(q, target, target_len);
   ring_write(q, message, message_len);
+  atomic_store_explicit(&q->nonempty, 1, memory_order_release);
   pthread_mutex_unlock(&q->mu);
   count(c, NPAH_ACCEPTED);
 }
@@ -226,22 +240,78 @@ NPAH_EXPORT void* npah_queue_new(uint32_t capacity) {
   return q;
 }
 
-/* A context for one loaded plugin. Never freed: the plugin may keep it. */
+/* A context for one loaded plugin: a released one if there is one, else a new one. Never freed:
+ * the plugin may keep it (see npah_ctx_release). */
 NPAH_EXPORT void* npah_ctx_new(void* queue, uint32_t plugin_id,
                                int32_t max_level) {
-  npah_ctx* c = calloc(1, sizeof(*c));
-  if (c == NULL) return NULL;
+  npah_filter* f = filter_new(max_level, 0);
+  if (f == NULL) return NULL;
+  pthread_mutex_lock(&g_ctx_mu);
+  npah_ctx* c = g_ctx_free;
+  if (c != NULL) {
+    g_ctx_free = c->next_free;
+    g_ctx_free_count--;
+    g_ctx_reused++;
+  }
+  pthread_mutex_unlock(&g_ctx_mu);
+  if (c == NULL) {
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+      free(f);
+      return NULL;
+    }
+    pthread_mutex_lock(&g_ctx_mu);
+    g_ctx_allocated++;
+    pthread_mutex_unlock(&g_ctx_mu);
+  }
   c->q = (npah_queue*)queue;
   c->plugin_id = plugin_id;
-  npah_filter* f = filter_new(max_level, 0);
-  if (f == NULL) {
-    free(c);
-    return NULL;
-  }
+  c->probe = NULL;
+  c->next_free = NULL;
   atomic_init(&c->filter, f);
   atomic_init(&c->closed, 0);
   for (int i = 0; i < NPAH_COUNTERS; i++) atomic_init(&c->counters[i], 0);
   return c;
+}
+
+/* Remembers where the plugin at `path` (already loaded; never loads it) lives, for npah_ctx_release.
+ * Returns 1 when found, 0 otherwise (the context is then never reused). */
+NPAH_EXPORT int32_t npah_ctx_bind(void* ctx, const uint8_t* path, uint32_t len) {
+  char name[4096];
+  if (len >= sizeof name) return 0;
+  memcpy(name, path, len);
+  name[len] = '\0';
+  void* h = dlopen(name, RTLD_NOLOAD | RTLD_LAZY);
+  if (h == NULL) return 0;
+  ((npah_ctx*)ctx)->probe = dlsym(h, "npa_abi_version");
+  dlclose(h); /* drops only the reference NOLOAD took */
+  return ((npah_ctx*)ctx)->probe != NULL;
+}
+
+/* Called after the library was unloaded: if its code is really gone (no loaded object holds the
+ * probe address), the context and its filter can serve a later load. Returns 1 if released. */
+NPAH_EXPORT int32_t npah_ctx_release(void* ctx) {
+  npah_ctx* c = (npah_ctx*)ctx;
+  Dl_info info;
+  if (c->probe == NULL || !atomic_load(&c->closed) || dladdr(c->probe, &info) != 0) return 0;
+  free(atomic_load(&c->filter));
+  atomic_store(&c->filter, NULL);
+  pthread_mutex_lock(&g_ctx_mu);
+  c->next_free = g_ctx_free;
+  g_ctx_free = c;
+  g_ctx_free_count++;
+  pthread_mutex_unlock(&g_ctx_mu);
+  return 1;
+}
+
+/* Contexts ever allocated, reuses, and contexts free now. */
+NPAH_EXPORT uint32_t npah_ctx_stats(uint64_t* out, uint32_t out_len) {
+  pthread_mutex_lock(&g_ctx_mu);
+  uint64_t v[3] = {g_ctx_allocated, g_ctx_reused, g_ctx_free_count};
+  pthread_mutex_unlock(&g_ctx_mu);
+  uint32_t n = out_len < 3 ? out_len : 3;
+  memcpy(out, v, n * sizeof(uint64_t));
+  return n;
 }
 
 /* Writes an NpaHost for `ctx` into `out` (at least out_len bytes). Returns the
@@ -318,8 +388,14 @@ NPAH_EXPORT uint32_t npah_drain(void* queue, uint8_t* buf, uint32_t cap) {
     ring_read(q, buf + written, rec);
     written += (uint32_t)rec;
   }
+  if (q->used == 0) atomic_store_explicit(&q->nonempty, 0, memory_order_release);
   pthread_mutex_unlock(&q->mu);
   return written;
+}
+
+/* The queue's "records waiting" word (u32, 0 or 1), for the host to read directly. */
+NPAH_EXPORT uint32_t* npah_queue_flag(void* queue) {
+  return (uint32_t*)&((npah_queue*)queue)->nonempty;
 }
 
 /* Bytes waiting in the queue (cheap check before a drain). */

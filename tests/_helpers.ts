@@ -20,6 +20,11 @@ export function fault(name: string): string {
   return join(ROOT, "build", "fixtures", "faults", `lib${name}.${EXT}`);
 }
 
+/** Path of a built probe plugin (a correct plugin that measures its host). */
+export function probe(name: string): string {
+  return join(ROOT, "build", "fixtures", "probes", `lib${name}.${EXT}`);
+}
+
 /** Both reference plugins, by language. */
 export const REFERENCE_PLUGINS: readonly { lang: string; name: string; path: string }[] = [
   { lang: "C", name: "ref_c", path: fixture("ref_c") },

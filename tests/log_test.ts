@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadPlugin } from "../mod.ts";
 import { categoryFor } from "../lib/plugin_log.ts";
-import { captureLogs, fault, REFERENCE_PLUGINS, ROOT, runCli, runDeno, text } from "./_helpers.ts";
+import { HostLog } from "../lib/ffi/host_log.ts";
+import { captureLogs, fault, libraryCopy, REFERENCE_PLUGINS, ROOT, runCli, runDeno, text } from "./_helpers.ts";
 
 for (const ref of REFERENCE_PLUGINS) {
   Deno.test(`plugin logs from a background thread arrive in LogTape under plugin.<target> (${ref.lang})`, async () => {
@@ -136,4 +137,31 @@ Deno.test("messages sent at levels log_enabled rejected are counted, dropped, an
   const r = await runCli(["invoke", PROBE, "log", "--input", "!5 rude a\n!5 rude b\n", "--log", "info"]);
   assert.equal(r.code, 0);
   assert.match(r.stderr, /warning: 2 plugin log messages arrived at levels log_enabled had rejected/);
+});
+
+Deno.test("load/close churn reuses native log contexts once a library is unmapped, never before", async () => {
+  using _logs = captureLogs();
+  await using copy = await libraryCopy(REFERENCE_PLUGINS[0]!.path);
+  const host = HostLog.get();
+  const first = await loadPlugin(copy.path, { log: "trace" });
+  await using inst = await first.createInstance();
+  await inst.invoke("log", '"mine"');
+  await inst.destroy();
+  await first.close();
+  const mine = first.logCounters();
+  assert.equal(mine.accepted, 6);
+  const before = host.contextStats();
+  for (let i = 0; i < 200; i++) {
+    const p = await loadPlugin(copy.path, { log: "trace" });
+    await p.close();
+  }
+  const after = host.contextStats();
+  assert.ok(after.allocated - before.allocated <= 1, `contexts allocated: ${before.allocated} -> ${after.allocated}`);
+  assert.ok(after.reused - before.reused >= 199, `contexts reused: ${before.reused} -> ${after.reused}`);
+  assert.deepEqual(first.logCounters(), mine, "a closed plugin keeps its own final counters");
+  // A library linked nodelete stays mapped after close: its context is never handed to anyone else.
+  const free = host.contextStats().free;
+  const sticky = await loadPlugin(fault("log_after_shutdown"));
+  await sticky.close();
+  assert.equal(host.contextStats().free, free - 1, "it took a free context and did not give it back");
 });

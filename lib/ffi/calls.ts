@@ -20,6 +20,7 @@
  */
 import { type FreeFn, NpaBufSlot, PointerSlot, type RawBuf } from "./memory.ts";
 import type { PluginLibrary } from "./library.ts";
+import type { ProcessGuard } from "./process_guard.ts";
 
 /** What an entry point returned: the status and both buffers the plugin may have written. */
 export interface CallResult {
@@ -41,18 +42,21 @@ const NONE: RawBuf = { ptr: 0n, len: 0n };
 /** The typed entry points of one plugin library. */
 export class PluginCalls {
   readonly #s: PluginLibrary["symbols"];
+  readonly #guard: ProcessGuard;
   /** The plugin's `npa_buffer_free`: frees a buffer it handed out, exactly once. */
   readonly free: FreeFn;
 
-  constructor(library: PluginLibrary) {
+  /** `guard` names the synchronous calls (for the watchdog and the exit guard) and the nonblocking ones. */
+  constructor(library: PluginLibrary, guard: ProcessGuard) {
     this.#s = library.symbols;
+    this.#guard = guard;
     const free = this.#s.npa_buffer_free;
-    this.free = (ptr, len) => free(ptr, len);
+    this.free = (ptr, len) => guard.sync("free a plugin buffer", () => free(ptr, len));
   }
 
   /** `npa_abi_version()`: `major << 16 | minor`. */
   abiVersion(): number {
-    return this.#s.npa_abi_version();
+    return this.#guard.sync("read the ABI version", () => this.#s.npa_abi_version());
   }
 
   /** `npa_plugin_init(host, &err)`. */
@@ -98,22 +102,6 @@ export class PluginCalls {
     return { status, out: out.read(), err: err.read() };
   }
 
-  /** `npa_instance_invoke(...)` on the calling thread (no deadline possible). */
-  invokeSync(instance: Deno.PointerObject, method: Uint8Array, input: Uint8Array): CallResult {
-    const out = new NpaBufSlot();
-    const err = new NpaBufSlot();
-    const status = this.#s.npa_instance_invoke_sync(
-      instance,
-      method as Uint8Array<ArrayBuffer>,
-      BigInt(method.length),
-      input as Uint8Array<ArrayBuffer>,
-      BigInt(input.length),
-      out.bytes,
-      err.bytes,
-    );
-    return { status, out: out.read(), err: err.read() };
-  }
-
   /** `npa_instance_destroy(instance)`. */
   async destroy(instance: Deno.PointerObject): Promise<void> {
     await this.#s.npa_instance_destroy(instance);
@@ -129,7 +117,7 @@ export class PluginCalls {
     const fn = this.#s.npa_plugin_stats;
     if (fn === null) return null;
     const out = new NpaBufSlot();
-    const status = fn(out.bytes);
+    const status = this.#guard.sync("read stats", () => fn(out.bytes));
     return { status, out: out.read(), err: NONE };
   }
 }

@@ -4,20 +4,20 @@
  * queued records into {@link LogRecord}s.
  *
  * Plugin threads never wait on the JS thread: they write into the C queue and
- * return. The helper library and every context are kept for the life of the
- * process, because a plugin may log at any time, even after it was closed.
+ * return. The queue lives as long as the process; a context is released for
+ * reuse only once the library it served is verifiably unmapped, because a
+ * plugin may log at any time, even after it was closed.
  *
  * @example
- * ```ts
- * import { defaultHostLibraryPath } from "./host_log.ts";
- * console.assert(defaultHostLibraryPath().endsWith(".so") || Deno.build.os !== "linux");
+ * ```ts ignore
+ * import { HostLog } from "./host_log.ts";
+ * const log = HostLog.get();
+ * if (log.pending[0] !== 0) console.log(log.drain());
  * ```
  *
  * @module
  */
-import { fileURLToPath } from "node:url";
-import { HOST_SYMBOLS } from "./symbols.ts";
-import { libraryFileName } from "./library.ts";
+import { type HostLibrary, hostLibrary } from "./host_lib.ts";
 
 /** One message a plugin logged. */
 export interface LogRecord {
@@ -50,35 +50,36 @@ const DRAIN_BYTES = 1024 * 1024;
 /** `sizeof(NpaHost)` on 64-bit targets. */
 export const NPA_HOST_SIZE = 32;
 
-/** The helper to load: the explicit path, else `$PLUGCHECK_HOST_LIB`, else {@link defaultHostLibraryPath}. */
-export function hostLibraryPath(explicit?: string): string {
-  return explicit ?? Deno.env.get("PLUGCHECK_HOST_LIB") ?? defaultHostLibraryPath();
-}
-
-/** Where `deno task build` puts the helper. */
-export function defaultHostLibraryPath(): string {
-  return fileURLToPath(new URL(`../../build/${libraryFileName("npa_host")}`, import.meta.url));
+/** How many log contexts the helper made, reused, and holds free (reuse keeps reload churn bounded). */
+export interface ContextStats {
+  allocated: number;
+  reused: number;
+  free: number;
 }
 
 /** The process-wide log queue. */
 export class HostLog {
-  readonly #lib: Deno.DynamicLibrary<typeof HOST_SYMBOLS>;
+  readonly #lib: HostLibrary;
   readonly #queue: Deno.PointerObject;
   readonly #drainBuf = new Uint8Array(DRAIN_BYTES);
   readonly #counterBuf = new BigUint64Array(6);
   readonly #decoder = new TextDecoder();
+  /** Non-zero while records wait: read after each call instead of an FFI call. */
+  readonly pending: Uint32Array;
 
-  private constructor(lib: Deno.DynamicLibrary<typeof HOST_SYMBOLS>, queue: Deno.PointerObject) {
+  private constructor(lib: HostLibrary, queue: Deno.PointerObject) {
     this.#lib = lib;
     this.#queue = queue;
+    const flag = lib.symbols.npah_queue_flag(queue)!;
+    this.pending = new Uint32Array(Deno.UnsafePointerView.getArrayBuffer(flag, 4));
   }
 
   static #instance: HostLog | undefined;
 
-  /** Opens the helper once per process (it is never closed). Throws the raw error. */
+  /** Opens the helper and its queue once per process (never closed). Throws the raw error. */
   static get(path?: string): HostLog {
     if (HostLog.#instance) return HostLog.#instance;
-    const lib = Deno.dlopen(hostLibraryPath(path), HOST_SYMBOLS);
+    const lib = hostLibrary(path);
     const queue = lib.symbols.npah_queue_new(QUEUE_BYTES);
     if (queue === null) throw new Error("Cannot allocate the plugin log queue");
     HostLog.#instance = new HostLog(lib, queue);
@@ -109,6 +110,28 @@ export class HostLog {
   /** From now on, messages for `ctx` are dropped and counted as after-close. */
   closeContext(ctx: Deno.PointerObject): void {
     this.#lib.symbols.npah_ctx_close(ctx);
+  }
+
+  /** Records where the (loaded) library at `libraryPath` lives, so {@link releaseContext} can tell it is gone. */
+  bindContext(ctx: Deno.PointerObject, libraryPath: string): void {
+    const path = new TextEncoder().encode(libraryPath);
+    this.#lib.symbols.npah_ctx_bind(ctx, path, path.length);
+  }
+
+  /**
+   * After the library was unloaded: releases a closed context for reuse if
+   * the library's code is really gone. False when it stays (still mapped,
+   * e.g. linked nodelete): its counters keep counting late messages.
+   */
+  releaseContext(ctx: Deno.PointerObject): boolean {
+    return this.#lib.symbols.npah_ctx_release(ctx) === 1;
+  }
+
+  /** Contexts allocated, reused and free now, process-wide. */
+  contextStats(): ContextStats {
+    const out = new BigUint64Array(3);
+    this.#lib.symbols.npah_ctx_stats(out, 3);
+    return { allocated: Number(out[0]), reused: Number(out[1]), free: Number(out[2]) };
   }
 
   counters(ctx: Deno.PointerObject): LogCounters {

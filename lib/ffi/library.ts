@@ -49,10 +49,15 @@ export type OpenedPlugin =
 /**
  * dlopen + bind. Presence is probed with sync bindings first (see
  * `PROBE_SYMBOLS`); the real table is bound only when every required symbol
- * exists. Throws the raw error when the file cannot be opened at all.
+ * exists. Throws the raw error when the file cannot be opened at all. `mark`
+ * wraps the dlopen, which runs the library's constructors (the CLI's
+ * watchdog bounds it).
  */
-export function openPluginLibrary(path: string): OpenedPlugin {
-  const probe = Deno.dlopen(path, PROBE_SYMBOLS);
+export function openPluginLibrary(
+  path: string,
+  mark: <T>(fn: () => T) => T = (fn) => fn(),
+): OpenedPlugin {
+  const probe = mark(() => Deno.dlopen(path, PROBE_SYMBOLS));
   try {
     const found = probe.symbols as Record<string, unknown>;
     const missing = REQUIRED_SYMBOLS.filter((name) => found[name] === null);

@@ -1,6 +1,6 @@
 /**
  * The symbol tables: the npa plugin ABI (`include/npa.h`) and plugcheck's
- * host-side log helper (`native/npa_host.c`), each with its C prototype.
+ * native helper (`native/`), each with its C prototype.
  *
  * Presence is checked first with {@link PROBE_SYMBOLS} (every name bound sync
  * and `optional: true`), so a missing symbol is named precisely instead of
@@ -9,7 +9,8 @@
  * NULL), so nonblocking bindings are never used to test presence, and the
  * required symbols are bound non-optional. Calls that may block are bound nonblocking
  * (they run on Deno's blocking pool and can be raced against a deadline); the
- * hot ones are bound a second time, synchronously, under a `_sync` name.
+ * synchronous hot path goes through the helper's `npah_call`, which calls the
+ * plugin's own `npa_instance_invoke` from C (`fast_call.ts`).
  *
  * @example
  * ```ts
@@ -65,12 +66,6 @@ export const PLUGIN_SYMBOLS = {
     result: "i32",
     nonblocking: true,
   },
-  // The same symbol, synchronous: the hot path for loops (no deadline possible).
-  npa_instance_invoke_sync: {
-    name: "npa_instance_invoke",
-    parameters: ["pointer", "buffer", "usize", "buffer", "usize", "buffer", "buffer"],
-    result: "i32",
-  },
   // void npa_instance_destroy(void* inst)
   npa_instance_destroy: {
     parameters: ["pointer"], // void* inst
@@ -114,10 +109,13 @@ export const PROBE_SYMBOLS: Record<
   [...REQUIRED_SYMBOLS, ...OPTIONAL_SYMBOLS].map((name) => [name, { parameters: [], result: "void", optional: true }]),
 ) as never;
 
-/** plugcheck's log helper (`native/npa_host.c`). */
+/** plugcheck's native helper (`native/`): the log queue, the process guards, the fast call path. */
 export const HOST_SYMBOLS = {
+  // ---- log queue (npa_host.c)
   // void* npah_queue_new(uint32_t capacity)
   npah_queue_new: { parameters: ["u32"], result: "pointer" },
+  // uint32_t* npah_queue_flag(void* queue): 1 while records wait
+  npah_queue_flag: { parameters: ["pointer"], result: "pointer" },
   // void* npah_ctx_new(void* queue, uint32_t plugin_id, int32_t max_level)
   npah_ctx_new: { parameters: ["pointer", "u32", "i32"], result: "pointer" },
   // uint32_t npah_fill_host(void* ctx, uint8_t* out, uint32_t out_len)
@@ -126,10 +124,52 @@ export const HOST_SYMBOLS = {
   npah_ctx_set_filter: { parameters: ["pointer", "i32", "buffer", "u32"], result: "i32" },
   // void npah_ctx_close(void* ctx)
   npah_ctx_close: { parameters: ["pointer"], result: "void" },
+  // int32_t npah_ctx_bind(void* ctx, const uint8_t* path, uint32_t len)
+  npah_ctx_bind: { parameters: ["pointer", "buffer", "u32"], result: "i32" },
+  // int32_t npah_ctx_release(void* ctx)
+  npah_ctx_release: { parameters: ["pointer"], result: "i32" },
+  // uint32_t npah_ctx_stats(uint64_t* out, uint32_t out_len)
+  npah_ctx_stats: { parameters: ["buffer", "u32"], result: "u32" },
   // uint32_t npah_ctx_counters(void* ctx, uint64_t* out, uint32_t out_len)
   npah_ctx_counters: { parameters: ["pointer", "buffer", "u32"], result: "u32" },
   // uint32_t npah_drain(void* queue, uint8_t* buf, uint32_t cap)
   npah_drain: { parameters: ["pointer", "buffer", "u32"], result: "u32" },
   // uint32_t npah_pending(void* queue)
   npah_pending: { parameters: ["pointer"], result: "u32" },
+  // ---- process guards (npah_process.c)
+  // int32_t npah_exit_guard(int32_t exit_code, int32_t json)
+  npah_exit_guard: { parameters: ["i32", "i32"], result: "i32" },
+  // void npah_sync_begin(const uint8_t* label, uint32_t len) / void npah_sync_end(void)
+  npah_sync_begin: { parameters: ["buffer", "u32"], result: "void" },
+  npah_sync_end: { parameters: [], result: "void" },
+  // void npah_async_begin(const uint8_t* label, uint32_t len) / void npah_async_end(void)
+  npah_async_begin: { parameters: ["buffer", "u32"], result: "void" },
+  npah_async_end: { parameters: [], result: "void" },
+  // int32_t npah_watchdog(uint32_t limit_ms)
+  npah_watchdog: { parameters: ["u32"], result: "i32" },
+  // int32_t npah_stdio_guard(int32_t fds[2])
+  npah_stdio_guard: { parameters: ["buffer"], result: "i32" },
+  // double npah_stdout_bytes(void)
+  npah_stdout_bytes: { parameters: [], result: "f64" },
+  // int32_t npah_child_setup(int32_t expected_parent)
+  npah_child_setup: { parameters: ["i32"], result: "i32" },
+  // int32_t npah_list_procs(int32_t mode, int32_t id, int32_t* out, uint32_t cap)
+  npah_list_procs: { parameters: ["i32", "i32", "buffer", "u32"], result: "i32" },
+  // uint32_t npah_proc_name(int32_t pid, uint8_t* out, uint32_t cap)
+  npah_proc_name: { parameters: ["i32", "buffer", "u32"], result: "u32" },
+  // ---- fast call path (npah_call.c)
+  // int32_t npah_bind(const uint8_t* path, uint32_t len) / void npah_unbind(int32_t slot)
+  npah_bind: { parameters: ["buffer", "u32"], result: "i32" },
+  npah_unbind: { parameters: ["i32"], result: "void" },
+  // uint8_t* npah_block(void): this thread's call block
+  npah_block: { parameters: [], result: "pointer" },
+  // uint32_t npah_block_layout(uint32_t* out, uint32_t cap)
+  npah_block_layout: { parameters: ["buffer", "u32"], result: "u32" },
+  // int32_t npah_call(void)
+  npah_call: { parameters: [], result: "i32" },
+  // int32_t npah_call_with(const uint8_t* input, uint8_t* dst): NULL = from the block
+  npah_call_with: { parameters: ["buffer", "buffer"], result: "i32" },
+  // void npah_take(uint8_t* dst) / void npah_discard(void)
+  npah_take: { parameters: ["buffer"], result: "void" },
+  npah_discard: { parameters: [], result: "void" },
 } as const satisfies Deno.ForeignLibraryInterface;

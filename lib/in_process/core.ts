@@ -23,7 +23,9 @@ import { getLogger } from "../deps.ts";
 import { type PluginDescription, PluginDescriptionSchema } from "../describe_schema.ts";
 import { callSlots } from "../call_slots.ts";
 import { PluginCalls } from "../ffi/calls.ts";
+import { FastPath } from "../ffi/fast_call.ts";
 import { HostLog, type LogCounters } from "../ffi/host_log.ts";
+import { ProcessGuard } from "../ffi/process_guard.ts";
 import { openPluginLibrary, type PluginLibrary } from "../ffi/library.ts";
 import { discardBuffer } from "../ffi/memory.ts";
 import {
@@ -88,6 +90,9 @@ export class PluginCore {
   readonly warnings: string[] = [];
   readonly host: HostLog;
   readonly pump: LogPump;
+  /** The synchronous call path, and this library's slot in it. */
+  readonly fast: FastPath;
+  readonly fastSlot: number;
   description!: PluginDescription;
   initMs = 0;
   /** Nonblocking calls that have not returned (running or abandoned). */
@@ -96,10 +101,14 @@ export class PluginCore {
   pinned = false;
   readonly #lib: PluginLibrary;
   readonly #shown: string;
+  readonly #guard: ProcessGuard;
+  readonly #libraryPath: string;
   #state: "open" | "closing" | "closed" = "open";
   #initialized = false;
   #logId = 0;
   #logCtx: Deno.PointerObject | undefined;
+  /** The counters of a log context released for reuse (after unload). */
+  #lastCounters: LogCounters | undefined;
   /** Operations that must finish before the close (destroys waiting for a running call). */
   #holds = 0;
   /** Instances created and not (yet) destroyed. */
@@ -109,15 +118,25 @@ export class PluginCore {
   #settled: (() => void)[] = [];
   #closeDone: Promise<void> | undefined;
 
-  private constructor(path: string, shown: string, lib: PluginLibrary, optional: string[], host: HostLog, o: {
-    timeoutMs: number;
-    maxOutputBytes: number;
-  }) {
+  private constructor(
+    path: string,
+    shown: string,
+    libraryPath: string,
+    lib: PluginLibrary,
+    optional: string[],
+    native: { host: HostLog; guard: ProcessGuard; fast: FastPath; slot: number },
+    o: { timeoutMs: number; maxOutputBytes: number },
+  ) {
     this.path = path;
     this.#shown = shown;
+    this.#libraryPath = libraryPath;
     this.#lib = lib;
-    this.calls = new PluginCalls(lib);
-    this.host = host;
+    this.#guard = native.guard;
+    this.calls = new PluginCalls(lib, native.guard);
+    this.host = native.host;
+    this.fast = native.fast;
+    this.fastSlot = native.slot;
+    const host = native.host;
     pump ??= new LogPump(host);
     this.pump = pump;
     this.optionalSymbols = optional;
@@ -139,15 +158,19 @@ export class PluginCore {
     options: ResolvedLoadOptions,
     libraryPath: string = path,
   ): Promise<PluginCore> {
-    let host: HostLog;
+    let native: { host: HostLog; guard: ProcessGuard; fast: FastPath };
     try {
-      host = HostLog.get(options.hostLibraryPath);
+      native = {
+        host: HostLog.get(options.hostLibraryPath),
+        guard: ProcessGuard.get(options.hostLibraryPath),
+        fast: FastPath.get(options.hostLibraryPath),
+      };
     } catch (cause) {
       throw loadFailed(shown, "cannot open plugcheck's native helper (run `deno task build`)", cause);
     }
     let opened;
     try {
-      opened = openPluginLibrary(libraryPath);
+      opened = openPluginLibrary(libraryPath, (fn) => native.guard.sync(`load plugin ${JSON.stringify(shown)}`, fn));
     } catch (cause) {
       const reason = "not a loadable shared library (the file exists, but the dynamic loader refused it)";
       throw loadFailed(shown, reason, loaderError(cause, libraryPath));
@@ -156,8 +179,19 @@ export class PluginCore {
       const s = opened.missing.length > 1 ? "s" : "";
       throw loadFailed(shown, `missing required symbol${s} ${opened.missing.join(", ")}`);
     }
-    const core = new PluginCore(path, shown, opened.library, opened.optionalPresent, host, options);
+    let slot: number;
+    try {
+      slot = native.fast.bind(libraryPath);
+    } catch (cause) {
+      opened.library.close();
+      throw loadFailed(shown, "cannot bind its entry points for plugcheck's synchronous call path", cause);
+    }
+    const core = new PluginCore(path, shown, libraryPath, opened.library, opened.optionalPresent, {
+      ...native,
+      slot,
+    }, options);
     if (core.abi.major !== HOST_ABI_VERSION >>> 16) {
+      native.fast.unbind(slot);
       opened.library.close();
       throw abiMismatch(shown, core.abi.raw, HOST_ABI_VERSION);
     }
@@ -180,6 +214,7 @@ export class PluginCore {
     try {
       const made = this.host.newContext(this.#logId, pluginFilterSpec(options.directives));
       this.#logCtx = made.ctx;
+      this.host.bindContext(made.ctx, this.#libraryPath);
       host = made.host;
     } catch (cause) {
       throw loadFailed(this.#shown, "cannot set up plugin logging in plugcheck's native helper", cause);
@@ -244,6 +279,7 @@ export class PluginCore {
     this.outstanding++;
     const id = this.#nextCall++;
     this.#running.set(id, op);
+    this.#guard.asyncBegin(op);
     let late = false;
     let started: Promise<T>;
     try {
@@ -255,6 +291,7 @@ export class PluginCore {
       if (late) hooks.late?.(value);
       return value;
     }).finally(() => {
+      this.#guard.asyncEnd();
       release();
       this.outstanding--;
       this.#running.delete(id);
@@ -352,14 +389,26 @@ export class PluginCore {
     if (this.#logCtx) this.host.closeContext(this.#logCtx);
     this.pump.unregister(this.#logId);
     // A call still running inside the library (or one that hung) means it must stay loaded.
-    if (!this.pinned && this.outstanding === 0) this.#lib.close();
+    if (!this.pinned && this.outstanding === 0) {
+      this.fast.unbind(this.fastSlot);
+      this.#lib.close();
+      const ctx = this.#logCtx;
+      if (ctx) {
+        const last = this.host.counters(ctx);
+        if (this.host.releaseContext(ctx)) {
+          // Its code is gone, so no message can arrive any more: these counters are final.
+          this.#lastCounters = last;
+          this.#logCtx = undefined;
+        }
+      }
+    }
     this.#state = "closed";
   }
 
   /** The native log helper's counters for this plugin; also after close (late messages count as after-close). */
   logCounters(): LogCounters {
     this.pump.drain();
-    return this.#logCtx ? this.host.counters(this.#logCtx) : NO_COUNTERS;
+    return this.#logCtx ? this.host.counters(this.#logCtx) : this.#lastCounters ?? NO_COUNTERS;
   }
 }
 

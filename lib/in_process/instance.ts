@@ -20,8 +20,9 @@
  * @module
  */
 import { PluginError } from "../errors.ts";
+import { type CallTarget, type FastPath, NO_ROOM_IN_DST } from "../ffi/fast_call.ts";
 import { discardBuffer } from "../ffi/memory.ts";
-import { busy, checkStatus, closed, CONSEQUENCES, takeOutput, timedOut, wedged } from "../guard.ts";
+import { bufferTooSmall, busy, checkStatus, closed, CONSEQUENCES, takeOutput, timedOut, wedged } from "../guard.ts";
 import { DEFAULT_INVOKE_TIMEOUT_MS } from "../options.ts";
 import {
   type BatchResult,
@@ -37,7 +38,7 @@ import type { PluginCore } from "./core.ts";
 /** What an instance needs from the handle that made it. */
 export interface InstanceScope {
   /** True once the handle is closed: its instances take no more calls. */
-  readonly closed: boolean;
+  closed: boolean;
   /** Registers the instance; `destroyForClose` is what the handle's close() runs for it. */
   track(instance: Instance, destroyForClose: () => Promise<void>): void;
   /** The instance is destroyed: the handle no longer needs to close it. */
@@ -49,6 +50,10 @@ export class Instance implements InstanceHandle {
   readonly #core: PluginCore;
   readonly #scope: InstanceScope;
   readonly #ptr: Deno.PointerObject;
+  readonly #target: CallTarget;
+  readonly #fast: FastPath;
+  readonly #pendingLogs: Uint32Array;
+  readonly #threadSafe: boolean;
   #state: "live" | "wedged" | "destroyed" = "live";
   #destroyRequested = false;
   #destroyOp: Promise<void> | undefined;
@@ -61,6 +66,10 @@ export class Instance implements InstanceHandle {
     this.#core = core;
     this.#scope = scope;
     this.#ptr = ptr;
+    this.#fast = core.fast;
+    this.#pendingLogs = core.host.pending;
+    this.#target = core.fast.target(core.fastSlot, ptr, core.guard.maxOutputBytes);
+    this.#threadSafe = core.description.thread_safe_instances;
     scope.track(this, () => this.#destroyForClose());
   }
 
@@ -83,7 +92,7 @@ export class Instance implements InstanceHandle {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.#core.description.thread_safe_instances) return this.#invokeNow(method, bytes, timeoutMs);
+    if (this.#threadSafe) return this.#invokeNow(method, bytes, timeoutMs);
     const run = this.#queue.then(() => this.#invokeNow(method, bytes, timeoutMs));
     this.#queue = run.catch(() => {});
     return run;
@@ -137,18 +146,58 @@ export class Instance implements InstanceHandle {
 
   /**
    * Calls a method synchronously on the JS thread: the fast path for hot
-   * loops. There is no deadline (a hang blocks the process); use `invoke()` or
-   * the sandbox for untrusted code.
+   * loops (one native call, the output copied once, no allocation per call:
+   * the result is a view into a shared slab, valid for as long as it is
+   * referenced). There is no deadline (a hang blocks the process); use
+   * `invoke()` or the sandbox for untrusted code.
    */
   invokeSync(method: string, input?: InvokeInput): Uint8Array<ArrayBuffer> {
-    const op = `invoke ${JSON.stringify(method)}`;
-    this.#check(op);
-    if (this.#running > 0 && !this.#core.description.thread_safe_instances) throw busy(op);
+    if (this.#state !== "live" || this.#scope.closed || (this.#running > 0 && !this.#threadSafe)) {
+      this.#checkSync(method);
+    }
+    const out = this.#fast.invokeSync(this.#target, method, input);
+    if (this.#pendingLogs[0] !== 0) this.#core.pump.drain();
+    return out ?? this.#judge(method);
+  }
+
+  /**
+   * Like {@link invokeSync}, but copies the output into `dst` and returns its
+   * length: for loops that want no allocation at all. An output longer than
+   * `dst` is freed and reported as `BufferTooSmallError` (with `needed`).
+   */
+  invokeInto(method: string, input: InvokeInput | undefined, dst: Uint8Array): number {
+    if (this.#state !== "live" || this.#scope.closed || (this.#running > 0 && !this.#threadSafe)) {
+      this.#checkSync(method);
+    }
+    const n = this.#fast.invokeInto(this.#target, method, input, dst);
+    if (this.#pendingLogs[0] !== 0) this.#core.pump.drain();
+    if (n >= 0) return n;
     const core = this.#core;
-    const r = core.calls.invokeSync(this.#ptr, methodBytes(method), inputBytes(input));
-    core.pump.drain();
+    const op = `invoke ${JSON.stringify(method)}`;
+    if (n === NO_ROOM_IN_DST) throw bufferTooSmall(op, core.fast.needed, dst.byteLength);
+    const out = this.#judge(method);
+    if (out.length > dst.byteLength) throw bufferTooSmall(op, out.length, dst.byteLength);
+    dst.set(out);
+    return out.length;
+  }
+
+  /** The guard's verdict on a synchronous call that was not a clean success: throws, or the output. */
+  #judge(method: string): Uint8Array<ArrayBuffer> {
+    const op = `invoke ${JSON.stringify(method)}`;
+    const core = this.#core;
+    const r = core.fast.raw();
     checkStatus(op, r.status, r.err, core.guard, r.out);
     return takeOutput(op, r.out, core.guard);
+  }
+
+  /**
+   * The checks of a synchronous call, run only when the cheap test in front
+   * of it failed (a handle is closed before its core, and a destroy request
+   * leaves the state other than live, so that test covers everything).
+   */
+  #checkSync(method: string): void {
+    this.#check(`invoke ${JSON.stringify(method)}`);
+    if (this.#running > 0 && !this.#threadSafe) throw busy(`invoke ${JSON.stringify(method)}`);
   }
 
   /**

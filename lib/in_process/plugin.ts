@@ -64,11 +64,8 @@ export class Plugin implements PluginHandle {
     this.#lease = lease;
     this.#core = lease.core;
     const instances = this.#instances;
-    const isClosed = () => this.#closed;
     this.#scope = {
-      get closed() {
-        return isClosed();
-      },
+      closed: false,
       track: (inst, destroyForClose) => instances.set(inst, destroyForClose),
       forget: (inst) => instances.delete(inst),
     };
@@ -191,6 +188,7 @@ export class Plugin implements PluginHandle {
 
   async #close(): Promise<void> {
     this.#closed = true;
+    this.#scope.closed = true;
     const results = await Promise.allSettled([...this.#instances.values()].map((destroy) => destroy()));
     await this.#lease.release();
     const running = this.#core.runningCalls();

@@ -33,7 +33,8 @@ import {
   PluginTimeoutError,
   SandboxProtocolError,
 } from "../errors.ts";
-import { hostLibraryPath as resolveHostLibraryPath, type LogCounters } from "../ffi/host_log.ts";
+import type { LogCounters } from "../ffi/host_log.ts";
+import { hostLibraryPath as resolveHostLibraryPath } from "../ffi/host_lib.ts";
 import { resolveLibrary } from "../resolve_library.ts";
 import { closed, contractViolation, disabled, graceExpired, loadFailed, wedged } from "../guard.ts";
 import { type ErrorData, fromData } from "../error_data.ts";

@@ -1,0 +1,119 @@
+/**
+ * The process guards of plugcheck's native helper (`native/npah_process.c`):
+ * what protects a process that runs plugin code against plugins that print
+ * to stdout, read stdin, call `exit()`, hang without returning, or fork.
+ * Each guard is native because it must work while the JS thread is stuck in
+ * a plugin call or the process is already exiting.
+ *
+ * @example
+ * ```ts ignore
+ * import { ProcessGuard } from "./process_guard.ts";
+ * const guard = ProcessGuard.get();
+ * const { output } = guard.guardStdio(); // results go to `output`; the plugin's printf to stderr
+ * guard.exitGuard(1, false);
+ * guard.sync('load plugin "x"', () => Deno.dlopen(...));
+ * ```
+ *
+ * @module
+ */
+import { type HostLibrary, hostLibrary } from "./host_lib.ts";
+
+const encoder = new TextEncoder();
+const LABEL_MAX = 512;
+
+/** The process-wide guards. */
+export class ProcessGuard {
+  readonly #s: HostLibrary["symbols"];
+  readonly #label = new Uint8Array(LABEL_MAX);
+
+  private constructor(lib: HostLibrary) {
+    this.#s = lib.symbols;
+  }
+
+  static #instance: ProcessGuard | undefined;
+
+  /** The guards of this process (opens the helper on first use; throws the raw error). */
+  static get(hostLibraryPath?: string): ProcessGuard {
+    ProcessGuard.#instance ??= new ProcessGuard(hostLibrary(hostLibraryPath));
+    return ProcessGuard.#instance;
+  }
+
+  /**
+   * Moves fd 0 and fd 1 to private descriptors (returned; -1 where one was
+   * closed), points the plugin's fd 1 at stderr through a counting pipe and
+   * its fd 0 at /dev/null. Idempotent. Throws the raw error.
+   */
+  guardStdio(): { input: number; output: number } {
+    const fds = new Int32Array(2);
+    const rc = this.#s.npah_stdio_guard(new Uint8Array(fds.buffer));
+    if (rc !== 0) throw new Error(`Cannot move stdin/stdout to private descriptors (errno ${-rc})`);
+    return { input: fds[0]!, output: fds[1]! };
+  }
+
+  /** Bytes the plugin wrote to stdout since {@link guardStdio}; undefined without the guard. */
+  stdoutBytes(): number | undefined {
+    const n = this.#s.npah_stdout_bytes();
+    return n < 0 ? undefined : n;
+  }
+
+  /**
+   * Turns an `exit()` during a plugin call (or from a plugin thread) into a
+   * failure naming the call; `exitCode` >= 0 replaces the plugin's status.
+   * With `json`, the error also goes to the private stdout as a JSON document.
+   */
+  exitGuard(exitCode: number, json: boolean): void {
+    if (this.#s.npah_exit_guard(exitCode, json ? 1 : 0) !== 0) throw new Error("Cannot install the exit guard");
+  }
+
+  /** Ends the process (exit code of {@link exitGuard}, else 1) when a marked synchronous call lasts `limitMs`. */
+  watchdog(limitMs: number): void {
+    if (this.#s.npah_watchdog(limitMs) !== 0) throw new Error("Cannot start the watchdog thread");
+  }
+
+  /** Runs a synchronous plugin call marked with `label`, so the watchdog and exit guard can name it. */
+  sync<T>(label: string, fn: () => T): T {
+    const { written } = encoder.encodeInto(label, this.#label);
+    this.#s.npah_sync_begin(this.#label, written);
+    try {
+      return fn();
+    } finally {
+      this.#s.npah_sync_end();
+    }
+  }
+
+  /** Marks the start of a nonblocking call (it runs on another thread); pair with {@link asyncEnd}. */
+  asyncBegin(label: string): void {
+    const { written } = encoder.encodeInto(label, this.#label);
+    this.#s.npah_async_begin(this.#label, written);
+  }
+
+  /** Marks the end of a nonblocking call. */
+  asyncEnd(): void {
+    this.#s.npah_async_end();
+  }
+
+  /** In a sandbox child, first: own process group, death with the parent (and of the whole group). */
+  childSetup(expectedParent: number): void {
+    const rc = this.#s.npah_child_setup(expectedParent);
+    if (rc !== 0) throw new Error(`Cannot set up the sandbox child (errno ${-rc})`);
+  }
+
+  /** Live processes (no zombies) whose parent is `id` (`children`) or whose process group is `id`. */
+  processes(mode: "children" | "group", id: number): number[] {
+    let cap = 64;
+    for (;;) {
+      const out = new Int32Array(cap);
+      const n = this.#s.npah_list_procs(mode === "children" ? 0 : 1, id, new Uint8Array(out.buffer), cap);
+      if (n < 0) return [];
+      if (n <= cap) return Array.from(out.subarray(0, n));
+      cap = n + 16;
+    }
+  }
+
+  /** A process's command name, or "" when it is gone. */
+  processName(pid: number): string {
+    const out = new Uint8Array(64);
+    const n = this.#s.npah_proc_name(pid, out, out.length);
+    return new TextDecoder().decode(out.subarray(0, n));
+  }
+}

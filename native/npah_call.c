@@ -1,0 +1,181 @@
+/*
+ * npah_call.c — the synchronous call path at native speed. One FFI call with
+ * no arguments runs a plugin's npa_instance_invoke, copies a clean output
+ * straight into the caller's memory and frees it with the plugin's own
+ * npa_buffer_free: no per-call typed arrays, pointers or BigInts in
+ * JavaScript. The arguments travel through a per-thread call block that JS
+ * writes as plain u32 words; anything but a clean success is left in the
+ * block untouched, for the guard (TypeScript) to judge and free.
+ *
+ * The plugin's entry points are found with dlopen(RTLD_NOLOAD) + dlsym on
+ * the library Deno already loaded (npah_bind), so every plugin shares these
+ * call sites (the JS side stays monomorphic however many plugins are loaded).
+ *
+ * Block layout (little-endian; offsets are checked by JS through npah_block_layout):
+ *   u32 h[16]  inputs: slot, instance lo/hi, method_len, input_len, input lo/hi
+ *              (0 = the staging area), dst lo/hi, dst_off, dst_cap, max_out;
+ *              outputs: result, status, len
+ *   u64 raw[4] out.ptr, out.len, err.ptr, err.len (left for the guard)
+ *   u8 method[NPAH_METHOD_MAX], u8 input[NPAH_STAGE_MAX]
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../include/npa.h"
+#include "npah_internal.h"
+
+#define NPAH_SLOTS 4096u
+#define NPAH_METHOD_MAX 1024u
+#define NPAH_STAGE_MAX 65536u
+
+enum {
+  H_SLOT, H_INST_LO, H_INST_HI, H_METHOD_LEN, H_INPUT_LEN, H_INPUT_LO, H_INPUT_HI, H_DST_LO, H_DST_HI,
+  H_DST_OFF, H_DST_CAP, H_MAX_OUT, H_RESULT, H_STATUS, H_LEN, H_WORDS = 16
+};
+
+/* Results of a call. */
+enum {
+  NPAH_OK = 0,      /* status OK, output copied to dst (h[H_LEN] bytes) and freed */
+  NPAH_GUARD = 1,   /* anything else: status, out and err left in raw[] for the guard */
+  NPAH_NO_ROOM = 2, /* status OK but the output (h[H_LEN] bytes, raw[0..1]) does not fit dst: kept */
+};
+
+typedef int32_t (*invoke_fn)(void*, const uint8_t*, size_t, const uint8_t*, size_t, NpaBuf*, NpaBuf*);
+typedef void (*free_fn)(uint8_t*, size_t);
+
+typedef struct call_block {
+  uint32_t h[H_WORDS];
+  uint64_t raw[4];
+  uint8_t method[NPAH_METHOD_MAX];
+  uint8_t input[NPAH_STAGE_MAX];
+} call_block;
+
+static struct {
+  invoke_fn invoke;
+  free_fn free;
+} g_bound[NPAH_SLOTS];
+static pthread_mutex_t g_bind_mu = PTHREAD_MUTEX_INITIALIZER;
+/* initial-exec: no __tls_get_addr call on the hot path (one pointer fits glibc's static TLS reserve for dlopen). */
+static __thread call_block* t_block __attribute__((tls_model("initial-exec")));
+
+/*
+ * Finds npa_instance_invoke and npa_buffer_free in the already loaded library
+ * at `path` (never loads it). Returns a slot for the call block, or -1 (bad
+ * path), -2 (not loaded), -3 (symbols missing), -4 (no free slot).
+ */
+NPAH_EXPORT int32_t npah_bind(const uint8_t* path, uint32_t len) {
+  char name[4096];
+  if (len >= sizeof name) return -1;
+  memcpy(name, path, len);
+  name[len] = '\0';
+  void* h = dlopen(name, RTLD_NOLOAD | RTLD_LAZY);
+  if (h == NULL) return -2;
+  invoke_fn inv = (invoke_fn)dlsym(h, "npa_instance_invoke");
+  free_fn fr = (free_fn)dlsym(h, "npa_buffer_free");
+  dlclose(h); /* drops only the reference NOLOAD took; Deno's handle keeps the library */
+  if (inv == NULL || fr == NULL) return -3;
+  pthread_mutex_lock(&g_bind_mu);
+  for (uint32_t i = 0; i < NPAH_SLOTS; i++) {
+    if (g_bound[i].invoke == NULL) {
+      g_bound[i].invoke = inv;
+      g_bound[i].free = fr;
+      pthread_mutex_unlock(&g_bind_mu);
+      return (int32_t)i;
+    }
+  }
+  pthread_mutex_unlock(&g_bind_mu);
+  return -4;
+}
+
+/* Frees a slot; call before the library is unloaded. */
+NPAH_EXPORT void npah_unbind(int32_t slot) {
+  if (slot < 0 || (uint32_t)slot >= NPAH_SLOTS) return;
+  pthread_mutex_lock(&g_bind_mu);
+  g_bound[slot].invoke = NULL;
+  g_bound[slot].free = NULL;
+  pthread_mutex_unlock(&g_bind_mu);
+}
+
+/* This thread's call block (allocated on first use, kept for the thread's life), or NULL. */
+NPAH_EXPORT uint8_t* npah_block(void) {
+  if (t_block == NULL) t_block = calloc(1, sizeof *t_block);
+  return (uint8_t*)t_block;
+}
+
+/* The block's layout: header words, raw offset, method offset and size, input offset and size. */
+NPAH_EXPORT uint32_t npah_block_layout(uint32_t* out, uint32_t cap) {
+  const uint32_t v[] = {H_WORDS, (uint32_t)offsetof(call_block, raw), (uint32_t)offsetof(call_block, method),
+                        NPAH_METHOD_MAX, (uint32_t)offsetof(call_block, input), NPAH_STAGE_MAX};
+  uint32_t n = cap < 6 ? cap : 6;
+  memcpy(out, v, n * sizeof(uint32_t));
+  return n;
+}
+
+static inline void* join(uint32_t lo, uint32_t hi) {
+  return (void*)(uintptr_t)(((uint64_t)hi << 32) | lo);
+}
+
+static inline __attribute__((always_inline)) int32_t run(call_block* b, const uint8_t* input, uint8_t* dst) {
+  uint32_t slot = b->h[H_SLOT];
+  invoke_fn invoke = g_bound[slot].invoke;
+  free_fn release = g_bound[slot].free;
+  NpaBuf out = {NULL, 0}, err = {NULL, 0};
+  npah_sync_enter(NPAH_LABEL_INVOKE, b->method, b->h[H_METHOD_LEN]);
+  int32_t status = invoke(join(b->h[H_INST_LO], b->h[H_INST_HI]), b->method, b->h[H_METHOD_LEN], input,
+                          b->h[H_INPUT_LEN], &out, &err);
+  npah_sync_leave();
+  b->h[H_STATUS] = (uint32_t)status;
+  if (status != NPA_OK || err.ptr != NULL || (out.ptr == NULL && out.len != 0) || out.len > b->h[H_MAX_OUT]) {
+    b->raw[0] = (uint64_t)(uintptr_t)out.ptr;
+    b->raw[1] = out.len;
+    b->raw[2] = (uint64_t)(uintptr_t)err.ptr;
+    b->raw[3] = err.len;
+    return (int32_t)(b->h[H_RESULT] = NPAH_GUARD);
+  }
+  b->h[H_LEN] = (uint32_t)out.len;
+  if (out.len > b->h[H_DST_CAP]) {
+    b->raw[0] = (uint64_t)(uintptr_t)out.ptr;
+    b->raw[1] = out.len;
+    b->raw[2] = b->raw[3] = 0;
+    return (int32_t)(b->h[H_RESULT] = NPAH_NO_ROOM);
+  }
+  if (out.len > 0) memcpy(dst, out.ptr, out.len);
+  if (out.ptr != NULL) release(out.ptr, out.len);
+  return (int32_t)(b->h[H_RESULT] = NPAH_OK);
+}
+
+static inline const uint8_t* block_input(call_block* b) {
+  const uint8_t* p = join(b->h[H_INPUT_LO], b->h[H_INPUT_HI]);
+  return p != NULL ? p : b->input;
+}
+
+/* One call, everything from this thread's block. */
+NPAH_EXPORT int32_t npah_call(void) {
+  call_block* b = t_block;
+  return run(b, block_input(b), (uint8_t*)join(b->h[H_DST_LO], b->h[H_DST_HI]) + b->h[H_DST_OFF]);
+}
+
+/* One call with the input and/or destination given as arguments (NULL: from the block). */
+NPAH_EXPORT int32_t npah_call_with(const uint8_t* input, uint8_t* dst) {
+  call_block* b = t_block;
+  if (input == NULL) input = block_input(b);
+  if (dst == NULL) dst = (uint8_t*)join(b->h[H_DST_LO], b->h[H_DST_HI]) + b->h[H_DST_OFF];
+  return run(b, input, dst);
+}
+
+/* After NPAH_NO_ROOM: copies the kept output into dst (room for raw[1] bytes) and frees it. */
+NPAH_EXPORT void npah_take(uint8_t* dst) {
+  call_block* b = t_block;
+  uint8_t* p = (uint8_t*)(uintptr_t)b->raw[0];
+  size_t n = (size_t)b->raw[1];
+  if (n > 0 && dst != NULL) memcpy(dst, p, n);
+  if (p != NULL) g_bound[b->h[H_SLOT]].free(p, n);
+  b->raw[0] = b->raw[1] = 0;
+}
+
+/* After NPAH_NO_ROOM: frees the kept output unread. */
+NPAH_EXPORT void npah_discard(void) {
+  npah_take(NULL);
+}

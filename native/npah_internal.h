@@ -1,0 +1,61 @@
+/*
+ * npah_internal.h — what the native helper's parts share: which plugin call
+ * is running right now, so the exit guard and the watchdog (npah_process.c)
+ * can name it, and the fast call path (npah_call.c) can mark its calls
+ * without entering JavaScript.
+ *
+ * Only the thread that installed the guards (the JS thread) marks synchronous
+ * calls; any thread marks the nonblocking ones it runs.
+ */
+#ifndef NPAH_INTERNAL_H
+#define NPAH_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define NPAH_EXPORT __attribute__((visibility("default")))
+#define NPAH_LABEL_MAX 512u
+
+/* How the current call is named in a message. */
+enum { NPAH_LABEL_TEXT = 0, NPAH_LABEL_INVOKE = 1 };
+
+typedef struct npah_running {
+  /* > 0 while a synchronous plugin call runs on the JS thread. */
+  atomic_uint sync_depth;
+  /* Bumped at every synchronous call: the watchdog sees progress. */
+  atomic_uint_fast64_t sync_gen;
+  /* NPAH_LABEL_TEXT: `label` is the whole operation; NPAH_LABEL_INVOKE: it is a method name. */
+  atomic_int label_kind;
+  const uint8_t* _Atomic label;
+  atomic_uint label_len;
+  /* Nonblocking calls running on other threads, and the last one's name. */
+  atomic_uint async_inflight;
+  char async_label[NPAH_LABEL_MAX];
+  atomic_uint async_label_len;
+} npah_running;
+
+extern npah_running npah_now;
+
+/*
+ * Marks a synchronous call on the JS thread (kind + label stay valid until
+ * npah_sync_leave). Only the JS thread writes these, so plain stores do (no
+ * locked instruction on the hot path); other threads only read them.
+ */
+static inline void npah_sync_enter(int kind, const uint8_t* label, uint32_t len) {
+  atomic_store_explicit(&npah_now.label_kind, kind, memory_order_relaxed);
+  atomic_store_explicit(&npah_now.label, label, memory_order_relaxed);
+  atomic_store_explicit(&npah_now.label_len, len, memory_order_relaxed);
+  uint_fast64_t gen = atomic_load_explicit(&npah_now.sync_gen, memory_order_relaxed);
+  atomic_store_explicit(&npah_now.sync_gen, gen + 1, memory_order_relaxed);
+  atomic_store_explicit(&npah_now.sync_depth, 1, memory_order_release);
+}
+
+static inline void npah_sync_leave(void) {
+  atomic_store_explicit(&npah_now.sync_depth, 0, memory_order_release);
+}
+
+/* Writes "invoke \"<method>\"" or the text label into buf; returns its length. */
+uint32_t npah_describe_call(int kind, const uint8_t* label, uint32_t len, char* buf, uint32_t cap);
+
+#endif

@@ -1,0 +1,393 @@
+/*
+ * npah_process.c — plugcheck's guards against plugins that attack their host
+ * process rather than return a status. Each is plain C and never enters
+ * JavaScript, because each must work while the JS thread is stuck inside a
+ * plugin call or the process is already exiting.
+ *
+ *   - stdio guard: plugcheck's results (and a sandbox child's protocol) move
+ *     to private descriptors; the plugin's fd 1 becomes a pipe whose bytes a
+ *     thread counts and copies to stderr, its fd 0 becomes /dev/null. A
+ *     plugin's printf can no longer corrupt results or frames, nor can it
+ *     read requests meant for plugcheck.
+ *   - exit guard: glibc's on_exit sees an exit() called during a plugin call
+ *     (or from a plugin thread) and turns it into a failure that names the
+ *     call and the status, with the exit code plugcheck chose.
+ *   - watchdog: a thread that ends the process, saying what was running,
+ *     when a synchronous plugin call (or dlopen) outlives its deadline.
+ *   - child setup: a sandbox child leads its own process group and dies with
+ *     its parent (PR_SET_PDEATHSIG), taking the plugin's forks with it.
+ *   - process listing: who is left in a group, or whose parent is a pid.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "npah_internal.h"
+
+npah_running npah_now;
+
+static pthread_t g_js_thread;
+static atomic_int g_js_thread_known;
+static atomic_int g_report_fd = -1; /* private stdout for JSON reports, or -1 */
+static atomic_int g_exit_code = -1; /* exit code after a guard fires, or -1 to let exit() proceed */
+static atomic_int g_json;           /* 1: also write a JSON document to g_report_fd */
+
+static void remember_js_thread(void) {
+  if (!atomic_exchange(&g_js_thread_known, 1)) g_js_thread = pthread_self();
+}
+
+static int on_js_thread(void) {
+  return atomic_load(&g_js_thread_known) && pthread_equal(pthread_self(), g_js_thread);
+}
+
+static void write_all(int fd, const char* s, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, s, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    s += w;
+    n -= (size_t)w;
+  }
+}
+
+/* Appends `in` JSON-escaped (without quotes) to out; returns the new length. */
+static size_t json_escape(const char* in, size_t n, char* out, size_t at, size_t cap) {
+  static const char hex[] = "0123456789abcdef";
+  for (size_t i = 0; i < n && at + 7 < cap; i++) {
+    unsigned char c = (unsigned char)in[i];
+    if (c == '"' || c == '\\') {
+      out[at++] = '\\';
+      out[at++] = (char)c;
+    } else if (c < 0x20) {
+      memcpy(out + at, "\\u00", 4);
+      out[at + 4] = hex[c >> 4];
+      out[at + 5] = hex[c & 15];
+      at += 6;
+    } else {
+      out[at++] = (char)c;
+    }
+  }
+  return at;
+}
+
+uint32_t npah_describe_call(int kind, const uint8_t* label, uint32_t len, char* buf, uint32_t cap) {
+  if (cap == 0) return 0;
+  if (label == NULL) len = 0;
+  size_t at = 0;
+  if (kind == NPAH_LABEL_INVOKE) {
+    at = (size_t)snprintf(buf, cap, "invoke \"");
+    at = json_escape((const char*)label, len, buf, at, cap);
+    if (at + 2 <= cap) buf[at++] = '"';
+  } else {
+    at = len < cap - 1 ? len : cap - 1;
+    memcpy(buf, label, at);
+  }
+  buf[at < cap ? at : cap - 1] = '\0';
+  return (uint32_t)at;
+}
+
+/* What is running now, as "invoke \"m\"" or the label JS gave, into buf. */
+static void current_call(char* buf, uint32_t cap) {
+  if (on_js_thread() && atomic_load(&npah_now.sync_depth) > 0) {
+    npah_describe_call(atomic_load(&npah_now.label_kind), atomic_load(&npah_now.label),
+                       atomic_load(&npah_now.label_len), buf, cap);
+  } else if (atomic_load(&npah_now.async_inflight) > 0) {
+    uint32_t n = atomic_load(&npah_now.async_label_len);
+    npah_describe_call(NPAH_LABEL_TEXT, (const uint8_t*)npah_now.async_label, n, buf, cap);
+  } else {
+    snprintf(buf, cap, "run the plugin");
+  }
+}
+
+/* The error on stderr as plugcheck prints it, and as JSON on the report fd when asked. */
+static void report(const char* op, const char* why, const char* code, const char* name, const char* key,
+                   long long value, const char* hint) {
+  char text[4096];
+  int n = snprintf(text, sizeof text, "plugcheck: error: Cannot %s: %s\n  hint: %s\n", op, why, hint);
+  if (n > 0) write_all(2, text, (size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
+  int fd = atomic_load(&g_report_fd);
+  if (!atomic_load(&g_json) || fd < 0) return;
+  char msg[2048];
+  snprintf(msg, sizeof msg, "Cannot %s: %s", op, why);
+  char json[8192];
+  size_t at = (size_t)snprintf(json, sizeof json, "{\"ok\":false,\"error\":{\"code\":\"%s\",\"name\":\"%s\",\"message\":\"",
+                               code, name);
+  at = json_escape(msg, strlen(msg), json, at, sizeof json);
+  at += (size_t)snprintf(json + at, sizeof json - at, "\",\"operation\":\"");
+  at = json_escape(op, strlen(op), json, at, sizeof json);
+  at += (size_t)snprintf(json + at, sizeof json - at, "\",\"%s\":%lld}}\n", key, value);
+  write_all(fd, json, at < sizeof json ? at : sizeof json);
+}
+
+/* ---- exit guard --------------------------------------------------------- */
+
+static void exit_hook(int status, void* arg) {
+  (void)arg;
+  /* On the JS thread, an exit outside a plugin call is plugcheck's (or the host's) own. No other
+   * thread of the runtime calls exit(): from any other thread it is the plugin's. */
+  if (on_js_thread() && atomic_load(&npah_now.sync_depth) == 0) return;
+  char op[NPAH_LABEL_MAX + 32];
+  current_call(op, sizeof op);
+  char why[256];
+  snprintf(why, sizeof why,
+           "the plugin called exit(%d) during the call; a plugin must return a status, never end its host process",
+           status);
+  report(op, why, "CRASH", "PluginCrashError", "exit_code", status,
+         "replace the exit() with an error status; --isolate shows what else the plugin does to its process");
+  int code = atomic_load(&g_exit_code);
+  if (code >= 0) _exit(code);
+}
+
+/* Installs the exit guard (once); `exit_code` >= 0 replaces the plugin's status. Call from the JS thread. */
+NPAH_EXPORT int32_t npah_exit_guard(int32_t exit_code, int32_t json) {
+  static atomic_int installed;
+  remember_js_thread();
+  atomic_store(&g_exit_code, exit_code);
+  atomic_store(&g_json, json != 0);
+  if (!atomic_exchange(&installed, 1) && on_exit(exit_hook, NULL) != 0) return -1;
+  return 0;
+}
+
+/* ---- naming the calls in flight ----------------------------------------- */
+
+static char g_sync_label[NPAH_LABEL_MAX];
+
+/* JS marks a synchronous call it makes itself (dlopen, stats): the watchdog and exit guard name it. */
+NPAH_EXPORT void npah_sync_begin(const uint8_t* label, uint32_t len) {
+  remember_js_thread();
+  if (len > NPAH_LABEL_MAX) len = NPAH_LABEL_MAX;
+  memcpy(g_sync_label, label, len);
+  npah_sync_enter(NPAH_LABEL_TEXT, (const uint8_t*)g_sync_label, len);
+}
+
+NPAH_EXPORT void npah_sync_end(void) {
+  npah_sync_leave();
+}
+
+/* JS marks a nonblocking call it starts (it runs on another thread). */
+NPAH_EXPORT void npah_async_begin(const uint8_t* label, uint32_t len) {
+  if (len > NPAH_LABEL_MAX) len = NPAH_LABEL_MAX;
+  memcpy(npah_now.async_label, label, len);
+  atomic_store(&npah_now.async_label_len, len);
+  atomic_fetch_add(&npah_now.async_inflight, 1);
+}
+
+NPAH_EXPORT void npah_async_end(void) {
+  atomic_fetch_sub(&npah_now.async_inflight, 1);
+}
+
+/* ---- watchdog ----------------------------------------------------------- */
+
+static atomic_uint g_watchdog_ms;
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void* watchdog(void* arg) {
+  (void)arg;
+  uint64_t seen = UINT64_MAX, since = 0;
+  const struct timespec tick = {0, 10 * 1000000L};
+  for (;;) {
+    nanosleep(&tick, NULL);
+    unsigned limit = atomic_load(&g_watchdog_ms);
+    if (limit == 0 || atomic_load(&npah_now.sync_depth) == 0) {
+      seen = UINT64_MAX;
+      continue;
+    }
+    uint64_t gen = atomic_load(&npah_now.sync_gen), t = now_ms();
+    if (gen != seen) {
+      seen = gen;
+      since = t;
+      continue;
+    }
+    if (t - since < limit) continue;
+    char op[NPAH_LABEL_MAX + 32];
+    npah_describe_call(atomic_load(&npah_now.label_kind), atomic_load(&npah_now.label),
+                       atomic_load(&npah_now.label_len), op, sizeof op);
+    char why[256];
+    snprintf(why, sizeof why,
+             "no return within %u ms; a synchronous call cannot be abandoned, so plugcheck ended itself", limit);
+    report(op, why, "TIMEOUT", "PluginTimeoutError", "timeout_ms", limit,
+           "a load-time constructor or a synchronous call hangs; with --isolate a hang kills a sandbox child instead");
+    int code = atomic_load(&g_exit_code);
+    _exit(code >= 0 ? code : 1);
+  }
+  return NULL;
+}
+
+/* Starts (once) the watchdog; a synchronous call marked longer than `limit_ms` ends the process. 0 disarms. */
+NPAH_EXPORT int32_t npah_watchdog(uint32_t limit_ms) {
+  static atomic_int started;
+  remember_js_thread();
+  atomic_store(&g_watchdog_ms, limit_ms);
+  if (atomic_exchange(&started, 1)) return 0;
+  pthread_t t;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  int rc = pthread_create(&t, &attr, watchdog, NULL);
+  pthread_attr_destroy(&attr);
+  return rc == 0 ? 0 : -1;
+}
+
+/* ---- stdio guard -------------------------------------------------------- */
+
+static int g_capture_fd = -1;
+static atomic_uint_fast64_t g_stdout_bytes;
+
+static void* pump(void* arg) {
+  (void)arg;
+  char buf[16384];
+  for (;;) {
+    ssize_t n = read(g_capture_fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    atomic_fetch_add(&g_stdout_bytes, (uint64_t)n);
+    write_all(2, buf, (size_t)n);
+  }
+  return NULL;
+}
+
+static void grow_pipe(int fd) {
+  fcntl(fd, F_SETPIPE_SZ, 1 << 20); /* best effort: fewer wakeups for big frames; not a pipe is fine */
+}
+
+/*
+ * Moves fd 0 and fd 1 to private descriptors (close-on-exec, written to
+ * fds[0] and fds[1]; -1 where the original was closed), points fd 1 at a
+ * counted pipe into stderr and fd 0 at /dev/null. Idempotent. Returns 0 or -errno.
+ */
+NPAH_EXPORT int32_t npah_stdio_guard(int32_t* fds) {
+  static int done, in_fd = -1, out_fd = -1;
+  if (!done) {
+    in_fd = fcntl(0, F_DUPFD_CLOEXEC, 3);
+    out_fd = fcntl(1, F_DUPFD_CLOEXEC, 3);
+    if (out_fd < 0) return -errno;
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return -errno;
+    fflush(stdout);
+    if (dup2(p[1], 1) < 0) return -errno;
+    close(p[1]);
+    g_capture_fd = p[0];
+    int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (nul >= 0) {
+      dup2(nul, 0);
+      close(nul);
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (in_fd >= 0) grow_pipe(in_fd);
+    grow_pipe(out_fd);
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_create(&t, &attr, pump, NULL);
+    pthread_attr_destroy(&attr);
+    atomic_store(&g_report_fd, out_fd);
+    done = 1;
+  }
+  fds[0] = in_fd;
+  fds[1] = out_fd;
+  return 0;
+}
+
+/* Bytes the plugin wrote to fd 1 (or through stdio) so far, once what is in flight has been counted. */
+NPAH_EXPORT double npah_stdout_bytes(void) {
+  if (g_capture_fd < 0) return -1;
+  fflush(stdout);
+  const struct timespec pause = {0, 1000000L};
+  for (int i = 0; i < 200; i++) {
+    int pending = 0;
+    if (ioctl(g_capture_fd, FIONREAD, &pending) != 0 || pending == 0) break;
+    nanosleep(&pause, NULL);
+  }
+  nanosleep(&pause, NULL); /* the pump may hold bytes it read but has not counted yet */
+  return (double)atomic_load(&g_stdout_bytes);
+}
+
+/* ---- sandbox child ------------------------------------------------------ */
+
+static void end_group(int sig) {
+  (void)sig;
+  kill(0, SIGKILL); /* async-signal-safe: the child and every process the plugin started */
+}
+
+/*
+ * Run first in a sandbox child: leads its own process group, dies with its
+ * parent (a SIGTERM from PR_SET_PDEATHSIG, whose handler kills the whole
+ * group), and dies at once if the parent is already gone. Returns 0 or -errno.
+ */
+NPAH_EXPORT int32_t npah_child_setup(int32_t expected_parent) {
+  if (setpgid(0, 0) != 0) return -errno;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = end_group;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(SIGTERM, &sa, NULL) != 0) return -errno;
+  if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) return -errno;
+  if (getppid() != expected_parent) kill(0, SIGKILL);
+  return 0;
+}
+
+/* ---- processes ---------------------------------------------------------- */
+
+/*
+ * Live (not zombie) processes whose parent (mode 0) or process group (mode 1)
+ * is `id`, except the caller. Writes up to `cap` pids; returns how many match.
+ */
+NPAH_EXPORT int32_t npah_list_procs(int32_t mode, int32_t id, int32_t* out, uint32_t cap) {
+  DIR* d = opendir("/proc");
+  if (d == NULL) return -errno;
+  int32_t count = 0;
+  pid_t self = getpid();
+  struct dirent* e;
+  while ((e = readdir(d)) != NULL) {
+    char* end;
+    long pid = strtol(e->d_name, &end, 10);
+    if (*end != '\0' || pid <= 0 || pid == self) continue;
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) continue;
+    buf[n] = '\0';
+    char* paren = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+    char state;
+    int ppid, pgrp;
+    if (paren == NULL || sscanf(paren + 1, " %c %d %d", &state, &ppid, &pgrp) != 3 || state == 'Z') continue;
+    if ((mode == 0 ? ppid : pgrp) != id) continue;
+    if ((uint32_t)count < cap) out[count] = (int32_t)pid;
+    count++;
+  }
+  closedir(d);
+  return count;
+}
+
+/* The command name of a process (/proc/<pid>/comm) into out; returns its length (0 if unknown). */
+NPAH_EXPORT uint32_t npah_proc_name(int32_t pid, uint8_t* out, uint32_t cap) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/comm", pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, out, cap);
+  close(fd);
+  if (n <= 0) return 0;
+  while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\0')) n--;
+  return (uint32_t)n;
+}
