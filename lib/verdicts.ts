@@ -35,3 +35,15 @@ export function leakCheck(
     { operation: op, leaks },
   );
 }
+
+/** The warning for a plugin that wrote to stdout (where hosts that speak a protocol over stdio carry it). */
+export function stdoutWarning(bytes: number): string {
+  return `The plugin wrote ${bytes} bytes to stdout (shown on stderr): hosts that speak a protocol over stdio (language servers, JSON-RPC plugin hosts) break on that; log through NpaHost instead`;
+}
+
+/** The warning for processes a plugin started and left running. */
+export function leftoverWarning(processes: readonly { pid: number; name: string }[]): string {
+  const list = processes.slice(0, 10).map((p) => `${p.pid}${p.name ? ` (${p.name})` : ""}`).join(", ");
+  const more = processes.length > 10 ? ` and ${processes.length - 10} more` : "";
+  return `The plugin left ${processes.length} process(es) running: ${list}${more}; plugcheck ended them with SIGKILL. A plugin must not leave processes behind (reap what it forks, before shutdown returns)`;
+}

@@ -69,7 +69,8 @@ async function exec(cmd: string, args: string[]): Promise<void> {
 function cTarget(name: string, sources: string[], output: string, extra: string[] = []): Target {
   return {
     name,
-    inputs: [...sources, join(ROOT, "include/npa.h")],
+    // The build script too: a changed flag must rebuild what is already there.
+    inputs: [...sources, join(ROOT, "include/npa.h"), fileURLToPath(import.meta.url)],
     output,
     build: (tmp) =>
       exec("gcc", [
@@ -138,9 +139,12 @@ function rustTarget(
 
 async function targets(): Promise<Target[]> {
   const list: Target[] = [
+    // nodelete: plugins keep its log functions for the life of the process and its guard threads run in it,
+    // so it must stay mapped even when every handle to it is closed (Deno closes them when an isolate ends).
     cTarget("native helper", await listFiles(join(ROOT, "native"), /\.[ch]$/), join(BUILD, `libnpa_host.${EXT}`), [
       "-lpthread",
       "-ldl",
+      "-Wl,-z,nodelete",
     ]),
     cTarget(
       "C reference plugin",

@@ -116,3 +116,27 @@ export async function libraryCopy(path: string): Promise<{ path: string; [Symbol
 export function runScript(code: string, options: RunOptions = {}): Promise<CliResult> {
   return runDeno(["eval", "--config", join(ROOT, "deno.json"), "--ext=ts", code], options);
 }
+
+/** Live sandbox child processes of `parent` (default: this process). */
+export function sandboxChildren(parent = Deno.pid): number[] {
+  const found: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(ppid) !== parent || state === "Z") continue;
+      if (Deno.readTextFileSync(`/proc/${e.name}/cmdline`).includes("sandbox/child.ts")) found.push(Number(e.name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/** Waits until `check()` is true, at most `ms`; returns its last answer. */
+export async function eventually(check: () => boolean, ms = 3000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!check() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  return check();
+}

@@ -122,6 +122,24 @@ Deno.test("loadPlugin() refuses a path whose earlier load still runs a call, the
   assert.equal(again.stats()!.init_calls, 1, "a fresh library, initialized once");
 });
 
+for (const [what, lib] of [["linked nodelete", fault("log_after_shutdown")], ["Rust", REFERENCE_PLUGINS[1]!.path]]) {
+  Deno.test(`loadPlugin() opens a fresh copy of a library whose code stayed mapped after close (${what})`, async () => {
+    await using copy = await libraryCopy(lib!);
+    const first = await loadPlugin(copy.path);
+    const used = await first.createInstance();
+    // ref_rust's log method spawns a thread: Rust's std then leaves a thread-local destructor that pins the image.
+    if (what === "Rust") await used.invoke("log", '"x"');
+    await first.close();
+    const maps = await Deno.readTextFile("/proc/self/maps");
+    assert.ok(maps.includes(copy.path), "glibc kept the first image mapped");
+    // The same image again would be a second init (and its globals from the first load).
+    await using again = await loadPlugin(copy.path);
+    assert.equal(again.stats()!.init_calls, 1, "a fresh image, initialized once");
+    await using inst = await again.createInstance();
+    assert.equal(text(await inst.invoke("echo", "fresh")), "fresh");
+  });
+}
+
 Deno.test("Plugin.close() rejects with a destroy that timed out; the pinned library is never re-initialized", async () => {
   // In a child process: the fixture's destroy sleeps 30 s, which only Deno.exit cuts short.
   await using copy = await libraryCopy(fault("slow_destroy"));

@@ -161,7 +161,7 @@ Deno.test("load/close churn reuses native log contexts once a library is unmappe
   assert.deepEqual(first.logCounters(), mine, "a closed plugin keeps its own final counters");
   // A library linked nodelete stays mapped after close: its context is never handed to anyone else.
   const free = host.contextStats().free;
-  const sticky = await loadPlugin(fault("log_after_shutdown"));
+  const sticky = await loadPlugin(fault("log_after_shutdown"), { exclusive: true }); // a copy of its own
   await sticky.close();
   assert.equal(host.contextStats().free, free - 1, "it took a free context and did not give it back");
 });

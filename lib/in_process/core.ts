@@ -74,8 +74,12 @@ export interface CallHooks<T> {
   waitForSlot?: boolean;
 }
 
-/** Where a core is on its way out. */
-export type CloseState = "open" | "closing" | "waiting" | "pinned" | "closed";
+/**
+ * Where a core is on its way out: `waiting` for a call to return, `pinned`
+ * (never unloaded), `mapped` (unloaded, but its code stayed in memory: linked
+ * nodelete, or held by another handle), `closed`.
+ */
+export type CloseState = "open" | "closing" | "waiting" | "pinned" | "mapped" | "closed";
 
 /** One loaded library, shared by every handle of its path. */
 export class PluginCore {
@@ -109,6 +113,8 @@ export class PluginCore {
   #logCtx: Deno.PointerObject | undefined;
   /** The counters of a log context released for reuse (after unload). */
   #lastCounters: LogCounters | undefined;
+  /** Unloaded, but its code is still in memory (with its plugin's state). */
+  #stillMapped = false;
   /** Operations that must finish before the close (destroys waiting for a running call). */
   #holds = 0;
   /** Instances created and not (yet) destroyed. */
@@ -353,7 +359,7 @@ export class PluginCore {
   /** Where the core is on its way out. */
   get closeState(): CloseState {
     if (this.#state === "open") return "open";
-    if (this.#state === "closed") return this.pinned ? "pinned" : "closed";
+    if (this.#state === "closed") return this.pinned ? "pinned" : this.#stillMapped ? "mapped" : "closed";
     if (this.#closeDone !== undefined) return "closing";
     return this.pinned ? "pinned" : "waiting";
   }
@@ -399,6 +405,8 @@ export class PluginCore {
           // Its code is gone, so no message can arrive any more: these counters are final.
           this.#lastCounters = last;
           this.#logCtx = undefined;
+        } else {
+          this.#stillMapped = true;
         }
       }
     }

@@ -1,12 +1,16 @@
 /**
  * Which loaded library a path means in this process. Concurrent and repeated
  * loads of one resolved path share one core, so `npa_plugin_init` runs once;
- * the last handle's release closes it. A library that could not finish
- * closing (a call into it never returned, or a lifecycle call hung) stays
- * mapped with its plugin initialized, so a new load of that path is refused
- * with a `LoadError`: plugcheck never initializes a library twice. An
- * exclusive load opens a private copy of the file instead (its own globals,
- * its own init), shared with no one.
+ * the last handle's release closes it. plugcheck never initializes a loaded
+ * library twice:
+ * - a library that could not finish closing (a call into it never returned,
+ *   or a lifecycle call hung) keeps its plugin initialized, so a new load of
+ *   that path is refused with a `LoadError`;
+ * - a library whose code stays mapped after unload (glibc keeps a library
+ *   with pending thread-local destructors, as Rust's std registers, or one
+ *   linked nodelete) keeps its globals, so a new load opens a private copy of
+ *   the file instead: a fresh image, initialized once.
+ * An exclusive load always opens a private copy, shared with no one.
  *
  * @example
  * ```ts ignore
@@ -45,12 +49,17 @@ export async function leaseCore(real: string, shown: string, options: ResolvedLo
   if (old !== undefined) {
     const state = old.closeState;
     if (state === "closing") await old.whenSettled();
-    else if (state === "waiting" || state === "pinned") throw stillLoaded(shown, old);
-    if (lingering.get(real) === old && old.closeState === "closed") lingering.delete(real);
+    else if (state !== "closed" && state !== "mapped") throw stillLoaded(shown, old);
   }
   let entry = shared.get(real);
   if (entry === undefined) {
-    const created: Shared = { core: PluginCore.open(real, shown, options), refs: 0 };
+    // Its earlier image still in memory (with its globals): a fresh copy, not a second init of that image.
+    const remapped = lingering.get(real)?.closeState === "mapped";
+    if (!remapped) lingering.delete(real);
+    const opening = remapped
+      ? openCopy(real, shown, options, "its earlier load stays mapped")
+      : PluginCore.open(real, shown, options);
+    const created: Shared = { core: opening, refs: 0 };
     shared.set(real, created);
     created.core.catch(() => {
       if (shared.get(real) === created) shared.delete(real);
@@ -79,12 +88,27 @@ export async function leaseCore(real: string, shown: string, options: ResolvedLo
 }
 
 async function leaseExclusive(real: string, shown: string, options: ResolvedLoadOptions): Promise<Lease> {
-  const dir = await Deno.makeTempDir({ prefix: "plugcheck-exclusive-" });
+  const core = await openCopy(real, shown, options, "exclusive: true");
+  return { core, release: () => core.close() };
+}
+
+/** Opens a private copy of the library: the loader sees a new file, with its own globals and its own init. */
+async function openCopy(real: string, shown: string, options: ResolvedLoadOptions, why: string): Promise<PluginCore> {
+  let dir: string;
+  let copy: string;
   try {
-    const copy = join(dir, basename(real));
+    dir = await Deno.makeTempDir({ prefix: "plugcheck-copy-" });
+    copy = join(dir, basename(real));
     await Deno.copyFile(real, copy);
-    const core = await PluginCore.open(real, shown, options, copy);
-    return { core, release: () => core.close() };
+  } catch (cause) {
+    throw loadFailed(
+      shown,
+      `a private copy of the library is needed (${why}) and could not be made in the temporary directory (allow writing there, or load it with isolate: true)`,
+      cause,
+    );
+  }
+  try {
+    return await PluginCore.open(real, shown, options, copy);
   } finally {
     // The mapping outlives the file: the copy is not needed once dlopen has returned.
     await Deno.remove(dir, { recursive: true }).catch(() => {});

@@ -1,46 +1,41 @@
 /**
- * The sandbox child: a Deno process that loads one plugin in process and
- * serves the parent's requests over stdio (see `protocol.ts`). Calls run
- * with `invokeSync`: the child has no deadlines of its own, because the parent
- * kills it when one expires. Plugin log records are forwarded as LOG frames.
+ * A sandbox child process. Before anything else it puts itself in a process
+ * group of its own that dies with its parent, and moves the protocol pipes
+ * off fd 0 and fd 1 (the plugin's stdout then goes to stderr, counted; its
+ * stdin reads /dev/null). Then it starts the named handler (`handlers.ts`)
+ * and serves the parent's frames; requests are handed to the handler as they
+ * arrive, without waiting for earlier ones, and replies go back by id.
  *
- * Started by `host.ts` as:
- * `deno run <flags> lib/sandbox/child.ts <plugin path> <options JSON>`.
+ * If plugcheck itself fails in here (a bug, not the plugin), the child sends
+ * a FATAL frame and exits with `FATAL_EXIT`, so the parent never blames
+ * the plugin for it.
+ *
+ * Started by `child_process.ts` as:
+ * `deno run <flags> lib/sandbox/child.ts <handler> <boot JSON>`.
  *
  * @example
  * ```sh
  * # Not run by hand: the parent writes frames to its stdin.
- * deno run --allow-ffi --allow-read lib/sandbox/child.ts build/fixtures/libref_c.so '{"log":"info"}'
+ * deno run --allow-ffi --allow-read lib/sandbox/child.ts plugin '{"parent":1,"options":{}}'
  * ```
  *
  * @module
  */
 import { configureSync, type LogRecord } from "../deps.ts";
-import { closed } from "../guard.ts";
-import { toData } from "../error_data.ts";
-import type { Instance } from "../in_process/instance.ts";
-import { loadInProcess, type Plugin } from "../in_process/plugin.ts";
-import { resolveOptions } from "../options.ts";
-import { encodeFrame, type Frame, FrameReader, KIND, PROTOCOL_VERSION } from "./protocol.ts";
+import { ProcessGuard } from "../ffi/process_guard.ts";
+import { type ChildHandler, HANDLERS } from "./handlers.ts";
+import {
+  type ChildBoot,
+  encodeFrame,
+  errorToWire,
+  FATAL_EXIT,
+  type Frame,
+  FrameReader,
+  KIND,
+  PROTOCOL_VERSION,
+} from "./protocol.ts";
 
-/** Options the parent passes as the second argument. */
-export interface ChildOptions {
-  log: string;
-  hostLibraryPath: string;
-  maxOutputBytes: number;
-  maxFrame: number;
-}
-
-function send(frame: Frame): void {
-  let data = encodeFrame(frame);
-  while (data.length > 0) data = data.subarray(Deno.stdout.writeSync(data));
-}
-
-const EMPTY = new Uint8Array(0);
-
-async function main(): Promise<never> {
-  const [pluginPath, optionsJson] = Deno.args;
-  const opts = JSON.parse(optionsJson ?? "{}") as ChildOptions;
+function forwardLogs(send: (frame: Frame) => void): void {
   configureSync({
     sinks: {
       parent: (r: LogRecord) =>
@@ -58,28 +53,64 @@ async function main(): Promise<never> {
     },
     loggers: [
       { category: ["plugin"], lowestLevel: "trace", sinks: ["parent"] },
+      { category: ["plugcheck"], lowestLevel: "warning", sinks: ["parent"] },
       { category: ["logtape", "meta"], lowestLevel: "fatal", sinks: [] },
     ],
   });
+}
 
-  // Booted: from here on the parent's load deadline covers only dlopen, init and describe.
+function serve(handler: ChildHandler, frame: Frame, send: (frame: Frame) => void): void {
+  handler.handle(frame).then(
+    (reply) => {
+      send({ id: frame.id, kind: KIND.REPLY, header: { ok: true, ...reply.header }, blobs: reply.blobs ?? [] });
+      if (frame.kind === KIND.CLOSE) Deno.exit(0);
+    },
+    (error) => send({ id: frame.id, kind: KIND.REPLY, header: { ok: false, error: errorToWire(error) }, blobs: [] }),
+  );
+}
+
+async function main(): Promise<never> {
+  const [name, bootJson] = Deno.args;
+  const boot = JSON.parse(bootJson ?? "{}") as ChildBoot;
+  const guard = ProcessGuard.get(boot.hostLibraryPath);
+  guard.childSetup(boot.parent);
+  const fds = guard.guardStdio();
+  const output = Deno.openSync(`/proc/self/fd/${fds.output}`, { write: true });
+  const input = Deno.openSync(`/proc/self/fd/${fds.input}`, { read: true });
+  const send = (frame: Frame) => {
+    let data = encodeFrame(frame);
+    while (data.length > 0) data = data.subarray(output.writeSync(data));
+  };
+  const fatal = (error: unknown) => {
+    try {
+      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      send({ id: 0, kind: KIND.FATAL, header: { message }, blobs: [] });
+    } finally {
+      Deno.exit(FATAL_EXIT);
+    }
+  };
+  globalThis.addEventListener("error", (e) => {
+    e.preventDefault();
+    fatal(e.error);
+  });
+  globalThis.addEventListener("unhandledrejection", (e) => {
+    e.preventDefault();
+    fatal(e.reason);
+  });
+  forwardLogs(send);
+
+  // Booted: from here on the parent's load deadline covers only the handler's start.
   send({ id: 0, kind: KIND.BOOTED, header: { protocol: PROTOCOL_VERSION }, blobs: [] });
-  let plugin: Plugin;
+  let handler: ChildHandler;
   try {
-    plugin = await loadInProcess(
-      pluginPath ?? "",
-      resolveOptions({
-        log: opts.log,
-        hostLibraryPath: opts.hostLibraryPath,
-        maxOutputBytes: opts.maxOutputBytes,
-        timeoutMs: Infinity,
-      }),
-    );
+    const module = HANDLERS[name ?? ""];
+    if (module === undefined) throw new Error(`No sandbox child handler named ${JSON.stringify(name)}`);
+    handler = await (await module()).start({ options: boot.options, send });
   } catch (error) {
     send({
       id: 0,
       kind: KIND.HELLO,
-      header: { protocol: PROTOCOL_VERSION, ok: false, error: toData(error) },
+      header: { protocol: PROTOCOL_VERSION, ok: false, error: errorToWire(error) },
       blobs: [],
     });
     Deno.exit(0);
@@ -87,93 +118,16 @@ async function main(): Promise<never> {
   send({
     id: 0,
     kind: KIND.HELLO,
-    header: {
-      protocol: PROTOCOL_VERSION,
-      ok: true,
-      pid: Deno.pid,
-      abi: plugin.abiVersion,
-      description: plugin.describe(),
-      capabilities: plugin.capabilities,
-      optionalSymbols: plugin.optionalSymbols,
-      initMs: plugin.initMs,
-    },
+    header: { protocol: PROTOCOL_VERSION, ok: true, pid: Deno.pid, ...handler.hello },
     blobs: [],
   });
 
-  const instances = new Map<number, Instance>();
-  let nextInstance = 1;
-  let warningsSent = 0;
-  const instance = (header: Record<string, unknown>, op: string): Instance => {
-    const inst = instances.get(Number(header.instance));
-    if (inst === undefined) throw closed(op, "instance");
-    return inst;
-  };
-  const reply = (id: number, header: Record<string, unknown>, blobs: Uint8Array[] = []) => {
-    const warnings = plugin.contractWarnings.slice(warningsSent);
-    warningsSent = plugin.contractWarnings.length;
-    send({ id, kind: KIND.REPLY, header: { ...header, warnings }, blobs });
-  };
-
-  async function handle(f: Frame): Promise<void> {
-    const h = f.header;
-    const method = String(h.method ?? "");
-    switch (f.kind) {
-      case KIND.CREATE: {
-        const inst = await plugin.createInstance(h.hasConfig ? f.blobs[0] : undefined, { timeoutMs: Infinity });
-        const id = nextInstance++;
-        instances.set(id, inst);
-        return reply(f.id, { ok: true, instance: id });
-      }
-      case KIND.INVOKE: {
-        const out = instance(h, `invoke ${JSON.stringify(method)}`).invokeSync(method, f.blobs[0] ?? EMPTY);
-        return reply(f.id, { ok: true }, [out]);
-      }
-      case KIND.BATCH: {
-        const inst = instance(h, `invoke ${JSON.stringify(method)}`);
-        const results: Record<string, unknown>[] = [];
-        const outs: Uint8Array[] = [];
-        for (const input of f.blobs) {
-          try {
-            outs.push(inst.invokeSync(method, input));
-            results.push({ ok: true });
-          } catch (error) {
-            outs.push(EMPTY);
-            results.push({ ok: false, error: toData(error) });
-          }
-        }
-        return reply(f.id, { ok: true, results }, outs);
-      }
-      case KIND.DESTROY: {
-        await instance(h, "destroy instance").destroy();
-        instances.delete(Number(h.instance));
-        return reply(f.id, { ok: true });
-      }
-      case KIND.STATS:
-        return reply(f.id, { ok: true, stats: plugin.stats() });
-      case KIND.LOG_COUNTERS:
-        return reply(f.id, { ok: true, counters: plugin.logCounters() });
-      case KIND.CLOSE:
-        await plugin.close();
-        reply(f.id, { ok: true, counters: plugin.logCounters() });
-        Deno.exit(0);
-        break;
-      default:
-        throw new Error(`unknown request kind ${f.kind}`);
-    }
+  const reader = new FrameReader(boot.maxFrame);
+  for await (const chunk of input.readable) {
+    for (const frame of reader.push(chunk)) serve(handler, frame, send);
   }
-
-  const reader = new FrameReader(opts.maxFrame);
-  for await (const chunk of Deno.stdin.readable) {
-    for (const frame of reader.push(chunk)) {
-      try {
-        await handle(frame);
-      } catch (error) {
-        reply(frame.id, { ok: false, error: toData(error) });
-      }
-    }
-  }
-  // The parent closed our stdin: it is gone or done with us.
-  await plugin.close();
+  // The parent closed our input: it is gone or done with us.
+  await handler.close();
   Deno.exit(0);
 }
 

@@ -1,16 +1,23 @@
 /**
  * One sandbox child process, seen from the parent: spawning it with a
- * cleared environment and narrowed permissions, the handshake, one request
- * at a time with its deadline, the last 64 KiB of its stderr, and turning its
- * death into a typed error that carries the request in flight.
+ * cleared environment and narrowed permissions, the handshake, requests
+ * pipelined by id (many in flight, each with its own deadline), the last
+ * 64 KiB of its stderr, and turning its end into typed errors that carry the
+ * request each caller had in flight.
+ *
+ * The child leads a process group of its own and dies with this process.
+ * Its end is read from its exit status, not from its pipes: processes the
+ * plugin forked may hold those open, so when the child is gone its group is
+ * listed (what is left is the plugin's leftovers) and ended, and its output
+ * is drained for a short while at most.
  *
  * The policy around it (restarts, the crash cap, idle reaping) lives in
- * `sandboxed_plugin.ts`.
+ * `session.ts`.
  *
  * @example
  * ```ts ignore
  * import { SandboxChild } from "./child_process.ts";
- * const child = await SandboxChild.start({ pluginPath, hostLibraryPath, log: "info", env: [], ... });
+ * const child = await SandboxChild.start(spec);
  * const reply = await child.request(KIND.STATS, {}, [], { op: "read stats", timeoutMs: 1000, inFlight: { kind: "stats" } });
  * ```
  *
@@ -19,26 +26,47 @@
 import { fileURLToPath } from "node:url";
 import { getLogger, type LogLevel } from "../deps.ts";
 import type { InFlightRequest } from "../errors.ts";
-import { CONSEQUENCES, crashed, protocolError, timedOut } from "../guard.ts";
-import { type ErrorData, fromData } from "../error_data.ts";
-import type { ChildOptions } from "./child.ts";
-import { encodeFrame, type Frame, FrameError, FrameReader, KIND, PROTOCOL_VERSION } from "./protocol.ts";
+import { ProcessGuard } from "../ffi/process_guard.ts";
+import { childKilled, CONSEQUENCES, crashed, hostInternal, loadFailed, protocolError, timedOut } from "../guard.ts";
+import { sleep, timer, withDeadline } from "../timers.ts";
+import {
+  type ChildBoot,
+  encodeFrame,
+  errorFromWire,
+  type Frame,
+  FrameError,
+  FrameReader,
+  KIND,
+  PROTOCOL_VERSION,
+} from "./protocol.ts";
 
 const STDERR_TAIL_BYTES = 64 * 1024;
 /** Deadline for the child's Deno runtime to boot and load plugcheck's modules (not the plugin). */
 export const BOOT_TIMEOUT_MS = 30_000;
+/** How long the output of a child that exited may still drain. */
+const DRAIN_MS = 500;
+/** After SIGTERM, how long a child gets before SIGKILL. */
+const TERM_MS = 1000;
 
-/** How the child is started. */
+/** How a child is started. */
 export interface ChildSpec {
-  /** Resolved path of the plugin library. */
-  pluginPath: string;
+  /** What the child is for, in messages (the plugin's path). */
+  label: string;
+  /** The child handler to run (`handlers.ts`), and its options. */
+  handler: string;
+  options: Record<string, unknown>;
+  /** plugcheck's native helper (the child's guards need it). */
   hostLibraryPath: string;
-  log: string;
-  maxOutputBytes: number;
-  /** Environment variable names copied from this process into the child. */
+  /** Paths the child may read (the plugin, the helper, anything the handler needs). */
+  readPaths: readonly string[];
+  /** Environment variable names copied from this process; all others are cleared. */
   env: readonly string[];
-  /** Deadline for dlopen, init and describe, counted from the child's BOOTED frame (ms). */
+  /** Environment variables set in the child (e.g. `LD_PRELOAD`). */
+  setEnv: Readonly<Record<string, string>>;
+  /** Deadline for the handler's start (dlopen, init, describe), from the child's BOOTED frame (ms). */
   startTimeoutMs: number;
+  /** Largest frame either side accepts. */
+  maxFrame: number;
   /** The child script (tests substitute misbehaving ones). */
   childModule?: string | undefined;
 }
@@ -49,12 +77,38 @@ export interface Reply {
   blobs: Uint8Array[];
 }
 
-/** How the child ended, once it has. */
-export type ChildEnd = {
-  reason: "crashed" | "timed_out" | "protocol" | "closed" | "reaped";
+/** Why a child ended. */
+export type EndReason = "crashed" | "timed_out" | "protocol" | "closed" | "reaped" | "fatal";
+
+/** How a child ended, once it has. */
+export interface ChildEnd {
+  reason: EndReason;
   signal?: string;
   exitCode?: number;
-};
+  /** For a kill on purpose: what caused it. */
+  why?: string;
+}
+
+/** A process the plugin left in the child's group. */
+export interface Leftover {
+  pid: number;
+  name: string;
+}
+
+interface Pending {
+  op: string;
+  inFlight: InFlightRequest;
+  resolve: (reply: Reply) => void;
+  reject: (error: unknown) => void;
+  cancel: () => void;
+}
+
+const live = new Set<SandboxChild>();
+
+/** Ends every sandbox child of this process now (for a CLI that is interrupted). */
+export function killAllSandboxChildren(): void {
+  for (const child of live) child.kill("closed", "plugcheck was interrupted");
+}
 
 let denoDirPromise: Promise<string> | undefined;
 
@@ -64,7 +118,11 @@ function denoDir(): Promise<string> {
   if (fromEnv) return Promise.resolve(fromEnv);
   denoDirPromise ??= new Deno.Command(Deno.execPath(), { args: ["info", "--json"], stdout: "piped", stderr: "null" })
     .output()
-    .then((o) => String(JSON.parse(new TextDecoder().decode(o.stdout)).denoDir));
+    .then((o) => String(JSON.parse(new TextDecoder().decode(o.stdout)).denoDir))
+    .catch((e) => {
+      denoDirPromise = undefined; // a failed lookup is tried again next time
+      throw e;
+    });
   return denoDirPromise;
 }
 
@@ -80,58 +138,73 @@ export class SandboxChild {
   readonly #proc: Deno.ChildProcess;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   readonly #reader: FrameReader;
-  #stderr = new Uint8Array(0);
+  readonly #guard: ProcessGuard;
+  #stderr: Uint8Array[] = [];
+  #stderrBytes = 0;
   #nextId = 1;
-  #pending: { id: number; resolve: (r: Reply) => void; reject: (e: unknown) => void } | undefined;
+  readonly #pending = new Map<number, Pending>();
   #hello: { resolve: (f: Frame) => void; reject: (e: unknown) => void } | undefined;
   #booted: { resolve: () => void; reject: (e: unknown) => void } | undefined;
-  #queue: Promise<unknown> = Promise.resolve();
-  /** Set once the child is gone (or being killed), with why. */
+  #fatal: string | undefined;
+  #retired: EndReason | undefined;
+  #holds = 0;
+  /** Set once the child is gone, or being killed on purpose, with why. */
   end: ChildEnd | undefined;
-  /** Resolves when the process has exited and its output is drained. */
-  readonly exited: Promise<Deno.CommandStatus>;
+  /** Resolves once the process has exited, its group is ended and its output drained (briefly). */
+  readonly exited: Promise<ChildEnd>;
   /** The handshake's HELLO header. */
   hello: Record<string, unknown> = {};
-  /** The request running now, if any. */
-  inFlight: InFlightRequest | undefined;
-  #op = "start sandboxed plugin";
+  /** Processes the plugin left in the child's group, found (and ended) once the child was gone. */
+  leftovers: Leftover[] = [];
 
-  #holds = 0;
-
-  private constructor(proc: Deno.ChildProcess, maxFrame: number) {
+  private constructor(proc: Deno.ChildProcess, maxFrame: number, guard: ProcessGuard) {
     this.#proc = proc;
+    this.#guard = guard;
     // An idle child must not keep this process alive (a caller may forget close()):
     // it is referenced only while something waits on it (see hold()).
     proc.unref();
     this.#writer = proc.stdin.getWriter();
     this.#reader = new FrameReader(maxFrame);
-    const out = this.#readStdout();
-    const err = this.#readStderr();
-    this.exited = Promise.all([proc.status, out, err]).then(([status]) => {
-      this.#onExit(status);
-      return status;
+    const output = Promise.allSettled([this.#readStdout(), this.#readStderr()]);
+    this.exited = proc.status.then(async (status) => {
+      this.leftovers = this.#endGroup();
+      const drain = sleep(DRAIN_MS);
+      await Promise.race([output, drain.done]);
+      drain.cancel();
+      return this.#onExit(status);
     });
+    live.add(this);
   }
 
   /** Spawns the child and completes the handshake. Throws the typed error for a failed start. */
   static async start(spec: ChildSpec): Promise<SandboxChild> {
-    const env: Record<string, string> = {
-      DENO_DIR: await denoDir(),
-      DENO_NO_UPDATE_CHECK: "1",
-      NO_COLOR: "1",
-    };
+    let guard: ProcessGuard;
+    let proc: Deno.ChildProcess;
+    try {
+      guard = ProcessGuard.get(spec.hostLibraryPath);
+      proc = await SandboxChild.#spawn(spec);
+    } catch (cause) {
+      throw loadFailed(spec.label, "cannot start a sandbox child process", cause);
+    }
+    const child = new SandboxChild(proc, spec.maxFrame, guard);
+    await child.#handshake(spec);
+    return child;
+  }
+
+  static async #spawn(spec: ChildSpec): Promise<Deno.ChildProcess> {
+    const env: Record<string, string> = { DENO_DIR: await denoDir(), DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
     for (const name of spec.env) {
       const v = Deno.env.get(name);
       if (v !== undefined) env[name] = v;
     }
-    const options: ChildOptions = {
-      log: spec.log,
+    Object.assign(env, spec.setEnv);
+    const boot: ChildBoot = {
+      parent: Deno.pid,
       hostLibraryPath: spec.hostLibraryPath,
-      maxOutputBytes: spec.maxOutputBytes,
-      maxFrame: maxFrameFor(spec.maxOutputBytes),
+      maxFrame: spec.maxFrame,
+      options: spec.options,
     };
-    const libs = `${spec.pluginPath},${spec.hostLibraryPath}`;
-    const proc = new Deno.Command(Deno.execPath(), {
+    return new Deno.Command(Deno.execPath(), {
       args: [
         "run",
         "--quiet",
@@ -141,10 +214,11 @@ export class SandboxChild {
         // Unscoped: Deno's UnsafePointer APIs refuse path-scoped FFI permission,
         // and native code is unrestricted by Deno permissions anyway.
         "--allow-ffi",
-        `--allow-read=${libs}`,
+        `--allow-read=${[...spec.readPaths, spec.hostLibraryPath, "/proc/self/fd"].join(",")}`,
+        "--allow-write=/proc/self/fd",
         spec.childModule ?? CHILD_MODULE,
-        spec.pluginPath,
-        JSON.stringify(options),
+        spec.handler,
+        JSON.stringify(boot),
       ],
       clearEnv: true,
       env,
@@ -152,44 +226,50 @@ export class SandboxChild {
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    const child = new SandboxChild(proc, options.maxFrame);
-    const hello = new Promise<Frame>((resolve, reject) => (child.#hello = { resolve, reject }));
+  }
+
+  /** Completes the handshake: BOOTED within the boot deadline, then HELLO within the start deadline. */
+  async #handshake(spec: ChildSpec): Promise<void> {
+    const hello = new Promise<Frame>((resolve, reject) => (this.#hello = { resolve, reject }));
     hello.catch(() => {}); // rejected with booted if the child dies first; awaited below otherwise
-    const booted = new Promise<void>((resolve, reject) => (child.#booted = { resolve, reject }));
-    child.inFlight = { kind: "start" };
-    const release = child.hold();
-    let frame: Frame;
+    const booted = new Promise<void>((resolve, reject) => (this.#booted = { resolve, reject }));
+    const release = this.hold(); // until the handshake is over (also while waiting for a failed child's exit)
     try {
-      await child.#withDeadline(
+      await this.#startDeadline(
         booted,
         "start sandbox child",
         BOOT_TIMEOUT_MS,
         "the child's Deno runtime did not boot",
       );
-      frame = await child.#withDeadline(
+      const frame = await this.#startDeadline(
         hello,
         "start sandboxed plugin",
         spec.startTimeoutMs,
         "the sandbox child was killed while it loaded the plugin (dlopen, init or describe)",
       );
+      const h = frame.header;
+      if (h.protocol !== PROTOCOL_VERSION) {
+        this.kill("protocol");
+        throw protocolError(
+          "start sandboxed plugin",
+          `the child speaks protocol ${JSON.stringify(h.protocol)}, this host speaks ${PROTOCOL_VERSION}`,
+        );
+      }
+      if (h.ok !== true) {
+        await this.exited;
+        throw errorFromWire(h.error);
+      }
+      this.hello = h;
     } finally {
       release();
     }
-    child.inFlight = undefined;
-    const h = frame.header;
-    if (h.protocol !== PROTOCOL_VERSION) {
-      child.kill("protocol");
-      throw protocolError(
-        "start sandboxed plugin",
-        `the child speaks protocol ${JSON.stringify(h.protocol)}, this host speaks ${PROTOCOL_VERSION}`,
-      );
-    }
-    if (h.ok !== true) {
-      await child.exited;
-      throw fromData((h.error ?? {}) as Partial<ErrorData>);
-    }
-    child.hello = h;
-    return child;
+  }
+
+  #startDeadline<T>(promise: Promise<T>, op: string, ms: number, consequence: string): Promise<T> {
+    return withDeadline(promise, ms, () => {
+      this.kill("timed_out", `${op} had no reply within ${ms} ms`);
+      return timedOut(op, ms, consequence);
+    });
   }
 
   /** Keeps this process alive for the child until the returned release is called. */
@@ -203,25 +283,52 @@ export class SandboxChild {
     };
   }
 
-  /** The child's process id. */
+  /** Waits for the child's end, keeping this process alive meanwhile (an unref'd child alone would not). */
+  async waitExit(): Promise<ChildEnd> {
+    const release = this.hold();
+    try {
+      return await this.exited;
+    } finally {
+      release();
+    }
+  }
+
+  /** The child's process id (and process group id). */
   get pid(): number {
     return this.#proc.pid;
   }
 
   /** The last 64 KiB of the child's stderr, decoded leniently. */
   get stderrTail(): string {
-    return new TextDecoder().decode(this.#stderr);
+    const all = new Uint8Array(this.#stderrBytes);
+    let at = 0;
+    for (const c of this.#stderr) {
+      all.set(c, at);
+      at += c.length;
+    }
+    return new TextDecoder().decode(all.subarray(Math.max(0, all.length - STDERR_TAIL_BYTES)));
   }
 
-  /** True while the process runs and has not been given up on. */
+  /** True while the process runs and takes new requests. */
   get alive(): boolean {
-    return this.end === undefined;
+    return this.end === undefined && this.#retired === undefined;
+  }
+
+  /** Why the child takes no new requests (it is being closed or reaped), if it does not. */
+  get retired(): EndReason | undefined {
+    return this.#retired;
+  }
+
+  /** Requests waiting for their reply. */
+  get inFlight(): number {
+    return this.#pending.size;
   }
 
   /**
-   * Sends one request and waits for its reply, one request at a time. The
-   * request is recorded as in flight before it is written, so a crash report
-   * always carries it. On deadline the child is killed.
+   * Sends one request; many may be in flight. The request is recorded before
+   * it is written, so a crash report always carries it. When `timeoutMs`
+   * passes without a reply the child is killed: this request fails with
+   * `PluginTimeoutError`, the others in flight with `InstanceWedgedError`.
    */
   request(
     kind: number,
@@ -229,80 +336,84 @@ export class SandboxChild {
     blobs: Uint8Array[],
     ctl: { op: string; timeoutMs: number; inFlight: InFlightRequest },
   ): Promise<Reply> {
-    const run = this.#queue.then(() => this.#requestNow(kind, header, blobs, ctl));
-    this.#queue = run.catch(() => {});
-    return run;
-  }
-
-  async #requestNow(
-    kind: number,
-    header: Record<string, unknown>,
-    blobs: Uint8Array[],
-    ctl: { op: string; timeoutMs: number; inFlight: InFlightRequest },
-  ): Promise<Reply> {
-    if (this.end) throw await this.#deathError(ctl.op, ctl.inFlight);
-    const id = this.#nextId++;
-    this.inFlight = ctl.inFlight;
-    this.#op = ctl.op;
-    const replied = new Promise<Reply>((resolve, reject) => (this.#pending = { id, resolve, reject }));
     const release = this.hold();
-    try {
-      this.#writer.write(encodeFrame({ id, kind, header, blobs })).catch(() => {
-        // A broken pipe means the child died; #onExit reports it with the request.
-      });
-      const reply = await this.#withDeadline(replied, ctl.op, ctl.timeoutMs);
-      if (reply.header.ok !== true) throw fromData((reply.header.error ?? {}) as Partial<ErrorData>);
-      return reply;
-    } finally {
-      release();
-      this.#pending = undefined;
-      this.inFlight = undefined;
+    if (this.end !== undefined) {
+      return this.exited.then(() => Promise.reject(this.#endError(ctl.op, ctl.inFlight))).finally(release);
     }
-  }
-
-  async #withDeadline<T>(
-    promise: Promise<T>,
-    op: string,
-    timeoutMs: number,
-    consequence: string = CONSEQUENCES.sandbox,
-  ): Promise<T> {
-    if (timeoutMs === Infinity) return await promise;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        this.kill("timed_out");
-        reject(timedOut(op, timeoutMs, consequence));
-      }, timeoutMs);
+    const id = this.#nextId++;
+    const replied = new Promise<Reply>((resolve, reject) => {
+      const cancel = timer(ctl.timeoutMs, () => this.#expire(id, ctl.timeoutMs));
+      this.#pending.set(id, { op: ctl.op, inFlight: ctl.inFlight, resolve, reject, cancel });
     });
-    try {
-      return await Promise.race([promise, deadline]);
-    } finally {
-      clearTimeout(timer);
-    }
+    this.#writer.write(encodeFrame({ id, kind, header, blobs })).catch(() => {
+      // A broken pipe means the child died; its exit reports it with the request.
+    });
+    return replied.then((reply) => {
+      if (reply.header.ok !== true) throw errorFromWire(reply.header.error);
+      return reply;
+    }).finally(release);
   }
 
-  /** Kills the child now (SIGKILL), recording why. Idempotent. */
-  kill(reason: ChildEnd["reason"]): void {
-    if (this.end === undefined) this.end = { reason };
-    try {
-      this.#proc.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
+  /** No new requests from now on; the child is being closed or reaped. */
+  retire(reason: EndReason): void {
+    this.#retired ??= reason;
   }
 
-  /** Sends a signal without recording an end (for graceful shutdown). */
+  /** Kills the child and every process of its group now (SIGKILL), recording why. Idempotent. */
+  kill(reason: EndReason, why?: string): void {
+    if (this.end === undefined) this.end = why === undefined ? { reason } : { reason, why };
+    this.signal("SIGKILL");
+  }
+
+  /** Sends a signal to the child's whole process group (to the child alone before it made one). */
   signal(sig: Deno.Signal): void {
     try {
-      this.#proc.kill(sig);
+      Deno.kill(-this.pid, sig);
     } catch {
-      // already gone
+      try {
+        this.#proc.kill(sig);
+      } catch {
+        // already gone
+      }
     }
   }
 
-  /** Closes the child's stdin: a well-behaved child then closes the plugin and exits. */
-  async closeStdin(): Promise<void> {
-    await this.#writer.close().catch(() => {});
+  /**
+   * Graceful stop: CLOSE (the child lets its requests finish, destroys,
+   * shuts down), then after `graceMs` SIGTERM, a second later SIGKILL. The
+   * CLOSE reply's header comes back when the child finished in time.
+   */
+  async stop(graceMs: number, reason: "closed" | "reaped"): Promise<
+    { inTime: boolean; signal?: string; header?: Record<string, unknown> }
+  > {
+    this.retire(reason);
+    const release = this.hold();
+    try {
+      const asked = this.request(KIND.CLOSE, {}, [], {
+        op: "close sandboxed plugin",
+        timeoutMs: Infinity,
+        inFlight: { kind: "close" },
+      }).then((r) => r.header, () => undefined);
+      const exited = this.exited.then(() => true);
+      const grace = sleep(graceMs);
+      const inTime = await Promise.race([exited, grace.done.then(() => false)]);
+      grace.cancel();
+      if (inTime) {
+        const header = await asked;
+        return header === undefined ? { inTime } : { inTime, header };
+      }
+      this.end ??= { reason };
+      this.signal("SIGTERM");
+      const term = sleep(TERM_MS);
+      const termed = await Promise.race([exited, term.done.then(() => false)]);
+      term.cancel();
+      if (termed) return { inTime: false, signal: "SIGTERM" };
+      this.kill(reason);
+      await this.exited;
+      return { inTime: false, signal: "SIGKILL" };
+    } finally {
+      release();
+    }
   }
 
   async #readStdout(): Promise<void> {
@@ -320,36 +431,61 @@ export class SandboxChild {
   }
 
   async #readStderr(): Promise<void> {
-    for await (const chunk of this.#proc.stderr) {
-      const joined = new Uint8Array(this.#stderr.length + chunk.length);
-      joined.set(this.#stderr);
-      joined.set(chunk, this.#stderr.length);
-      this.#stderr = joined.length > STDERR_TAIL_BYTES ? joined.slice(joined.length - STDERR_TAIL_BYTES) : joined;
+    try {
+      for await (const chunk of this.#proc.stderr) {
+        this.#stderr.push(chunk);
+        this.#stderrBytes += chunk.length;
+        while (this.#stderrBytes - this.#stderr[0]!.length >= STDERR_TAIL_BYTES) {
+          this.#stderrBytes -= this.#stderr.shift()!.length;
+        }
+      }
+    } catch {
+      // The tail so far is what there is.
     }
   }
 
-  /** What a failure now interrupts: the running request or start-up, else nothing in particular. */
+  /** What a failure now interrupts: start-up, the one request in flight, or the child as a whole. */
   get #currentOp(): string {
-    return this.#pending || this.#hello ? this.#op : "talk to the sandbox child";
+    if (this.#hello) return "start sandboxed plugin";
+    const [only, ...more] = this.#pending.values();
+    return only && more.length === 0 ? only.op : "talk to the sandbox child";
   }
 
-  /** Fails whatever is waiting on the child: boot, handshake, or the pending reply. */
-  #rejectWaiters(error: unknown): void {
-    this.#booted?.reject(error);
-    this.#hello?.reject(error);
-    this.#pending?.reject(error);
+  /** Fails whatever waits on the child: boot, handshake, and every request in flight. */
+  #rejectAll(errorFor: (op: string, inFlight: InFlightRequest | undefined) => unknown): void {
+    this.#booted?.reject(errorFor("start sandbox child", { kind: "start" }));
+    this.#hello?.reject(errorFor("start sandboxed plugin", { kind: "start" }));
+    this.#booted = this.#hello = undefined;
+    for (const p of this.#pending.values()) {
+      p.cancel();
+      p.reject(errorFor(p.op, p.inFlight));
+    }
+    this.#pending.clear();
+  }
+
+  #expire(id: number, timeoutMs: number): void {
+    const culprit = this.#pending.get(id);
+    if (culprit === undefined) return;
+    this.#pending.delete(id);
+    const why = `${culprit.op} had no reply within ${timeoutMs} ms`;
+    this.kill("timed_out", why);
+    culprit.reject(timedOut(culprit.op, timeoutMs, CONSEQUENCES.sandbox));
+    this.#rejectAll((op) => childKilled(op, why));
   }
 
   #protocolFailure(what: string, cause?: unknown): void {
     const error = protocolError(this.#currentOp, what, cause);
-    this.kill("protocol");
-    this.#rejectWaiters(error);
+    this.kill("protocol", what);
+    this.#rejectAll(() => error);
   }
 
   #dispatch(frame: Frame): void {
     switch (frame.kind) {
       case KIND.LOG:
         return emitLog(frame.header);
+      case KIND.FATAL:
+        this.#fatal = String(frame.header.message ?? "unknown failure");
+        return;
       case KIND.BOOTED:
         this.#booted?.resolve();
         this.#booted = undefined;
@@ -361,49 +497,63 @@ export class SandboxChild {
         this.#hello.resolve(frame);
         this.#hello = undefined;
         return;
-      case KIND.REPLY:
-        if (this.#pending === undefined || frame.id !== this.#pending.id) {
+      case KIND.REPLY: {
+        const p = this.#pending.get(frame.id);
+        if (p === undefined) {
+          const ids = [...this.#pending.keys()];
           return this.#protocolFailure(
             `a reply with id ${frame.id} while ${
-              this.#pending ? `waiting for id ${this.#pending.id}` : "no request was pending"
+              ids.length > 0 ? `waiting for id ${ids.join(", ")}` : "no request was pending"
             }`,
           );
         }
-        this.#pending.resolve({ header: frame.header, blobs: frame.blobs });
+        this.#pending.delete(frame.id);
+        p.cancel();
+        p.resolve({ header: frame.header, blobs: frame.blobs });
         return;
+      }
       default:
         return this.#protocolFailure(`unknown frame kind ${frame.kind}`);
     }
   }
 
-  #onExit(status: Deno.CommandStatus): void {
-    const end: ChildEnd = this.end ?? { reason: "crashed" };
+  /** Lists what is left of the child's process group (the plugin's processes), then ends the group. */
+  #endGroup(): Leftover[] {
+    const pids = this.#guard.processes("group", this.pid);
+    const left = pids.map((pid) => ({ pid, name: this.#guard.processName(pid) }));
+    if (pids.length > 0) this.signal("SIGKILL");
+    return left;
+  }
+
+  #onExit(status: Deno.CommandStatus): ChildEnd {
+    live.delete(this);
+    const clean = status.code === 0 && !status.signal;
+    const end: ChildEnd = this.end ??
+      {
+        reason: this.#fatal !== undefined ? "fatal" : this.#retired !== undefined && clean ? this.#retired : "crashed",
+      };
     if (status.signal) end.signal = status.signal;
     else end.exitCode = status.code;
     this.end = end;
-    if (end.reason !== "crashed") {
-      // Killed on purpose (deadline, protocol, close, reap): the caller already has its error.
-      this.#rejectWaiters(protocolError("talk to the sandbox child", "the child exited before replying"));
-      return;
-    }
-    this.#rejectWaiters(crashed(this.#currentOp, {
-      signal: end.signal,
-      exitCode: end.exitCode,
-      stderrTail: this.stderrTail,
-    }, this.inFlight));
+    this.#rejectAll((op, inFlight) => this.#endError(op, inFlight));
+    return end;
   }
 
-  /** The error for a request made after the child died. */
-  async #deathError(op: string, request: InFlightRequest): Promise<Error> {
-    await this.exited;
+  /** The error for a request the child's end interrupted (or that came after it). */
+  #endError(op: string, inFlight: InFlightRequest | undefined): Error {
     const end = this.end!;
-    return crashed(op, { signal: end.signal, exitCode: end.exitCode, stderrTail: this.stderrTail }, request);
+    if (this.#fatal !== undefined) return hostInternal(op, this.#fatal);
+    if (end.reason === "crashed") {
+      return crashed(op, { signal: end.signal, exitCode: end.exitCode, stderrTail: this.stderrTail }, inFlight);
+    }
+    if (end.why !== undefined) return childKilled(op, end.why);
+    return protocolError(op, `the child ended (${end.reason}) before replying`);
   }
 }
 
 const LEVELS = new Set<LogLevel>(["trace", "debug", "info", "warning", "error", "fatal"]);
 
-/** Re-emits a plugin log record the child forwarded, under the same category. */
+/** Re-emits a log record the child forwarded, under the same category. */
 function emitLog(h: Record<string, unknown>): void {
   const category = Array.isArray(h.category) ? h.category.map(String) : ["plugin"];
   const level = LEVELS.has(h.level as LogLevel) ? h.level as LogLevel : "info";

@@ -1,6 +1,7 @@
 /**
  * The parent <-> child wire protocol of the sandbox: binary-safe frames over
- * stdio.
+ * a pair of pipes that only plugcheck holds (the child moves them off fd 0
+ * and fd 1 before any plugin code runs).
  *
  * Frame layout (little-endian):
  * ```
@@ -9,7 +10,9 @@
  * ```
  * `rest_len` counts everything after itself. The JSON header carries small
  * fields; blobs carry raw bytes (inputs, outputs, config), so arbitrary bytes
- * cross unchanged and a batch is simply many blobs in one frame.
+ * cross unchanged and a batch is simply many blobs in one frame. Request ids
+ * are pipelined: many requests may be in flight, and replies come in any
+ * order. Errors cross as `ErrorData` (`error_data.ts`) in a reply's header.
  *
  * @example
  * ```ts
@@ -22,16 +25,19 @@
  *
  * @module
  */
+import { type ErrorData, fromData, toData } from "../error_data.ts";
 
-/** Bumped on any incompatible change; checked in the handshake. */
-export const PROTOCOL_VERSION = 1;
+/** Bumped on any incompatible change; checked in the handshake. 2: pipelined ids, FATAL. */
+export const PROTOCOL_VERSION = 2;
 
-/** Frame kinds. Child -> parent below 10, parent -> child from 10. */
+/** Frame kinds. Child -> parent below 10, parent -> child from 10 (a handler's own kinds). */
 export const KIND = {
   HELLO: 1,
   REPLY: 2,
   LOG: 3,
   BOOTED: 4,
+  /** plugcheck itself failed in the child (never the plugin's fault); the child exits next. */
+  FATAL: 5,
   CREATE: 10,
   INVOKE: 11,
   BATCH: 12,
@@ -41,12 +47,47 @@ export const KIND = {
   LOG_COUNTERS: 16,
 } as const;
 
+/** The name of a request kind, for crash reports. */
+export const KIND_NAMES: Record<number, string> = {
+  [KIND.CREATE]: "create",
+  [KIND.INVOKE]: "invoke",
+  [KIND.BATCH]: "batch",
+  [KIND.DESTROY]: "destroy",
+  [KIND.STATS]: "stats",
+  [KIND.CLOSE]: "close",
+  [KIND.LOG_COUNTERS]: "log_counters",
+};
+
+/** What the parent passes a child as its second argument. */
+export interface ChildBoot {
+  /** The parent's pid: the child ends when the parent is gone. */
+  parent: number;
+  hostLibraryPath: string;
+  /** Largest frame accepted from the parent. */
+  maxFrame: number;
+  /** The handler's own options. */
+  options: Record<string, unknown>;
+}
+
+/** Exit code of a child that failed on its own (a plugcheck bug), after its FATAL frame. */
+export const FATAL_EXIT = 70;
+
 /** One decoded frame. */
 export interface Frame {
   id: number;
   kind: number;
   header: Record<string, unknown>;
   blobs: Uint8Array[];
+}
+
+/** An error as a reply header carries it. */
+export function errorToWire(error: unknown): ErrorData {
+  return toData(error);
+}
+
+/** The error a reply header carried. */
+export function errorFromWire(data: unknown): Error {
+  return fromData((data ?? {}) as Partial<ErrorData>);
 }
 
 const enc = new TextEncoder();
@@ -83,10 +124,17 @@ export class FrameError extends Error {
   }
 }
 
-/** Incremental decoder: push chunks, get whole frames. */
+/**
+ * Incremental decoder: push chunks, get whole frames. Chunks are kept as they
+ * come and each frame's bytes are gathered once, when all of them are there,
+ * so reading a frame of n bytes costs O(n) however it was split.
+ */
 export class FrameReader {
   readonly #max: number;
-  #buf: Uint8Array = new Uint8Array(0);
+  #chunks: Uint8Array[] = [];
+  #have = 0;
+  /** `rest_len` of the frame being gathered, once its first 4 bytes are in. */
+  #need: number | undefined;
 
   /** `maxFrame`: largest `rest_len` accepted; beyond it is a FrameError. */
   constructor(maxFrame: number) {
@@ -95,29 +143,67 @@ export class FrameReader {
 
   /** Bytes received but not yet part of a whole frame. */
   get pending(): number {
-    return this.#buf.length;
+    return this.#have;
   }
 
   push(chunk: Uint8Array): Frame[] {
-    if (this.#buf.length === 0) {
-      this.#buf = chunk;
-    } else {
-      const joined = new Uint8Array(this.#buf.length + chunk.length);
-      joined.set(this.#buf);
-      joined.set(chunk, this.#buf.length);
-      this.#buf = joined;
+    if (chunk.length > 0) {
+      this.#chunks.push(chunk);
+      this.#have += chunk.length;
     }
     const frames: Frame[] = [];
-    while (this.#buf.length >= 4) {
-      const view = new DataView(this.#buf.buffer, this.#buf.byteOffset, this.#buf.byteLength);
-      const rest = view.getUint32(0, true);
-      if (rest > this.#max) throw new FrameError(`frame of ${rest} bytes exceeds the ${this.#max}-byte limit`);
-      if (rest < 13) throw new FrameError(`frame of ${rest} bytes is shorter than a frame header`);
-      if (this.#buf.length < 4 + rest) break;
-      frames.push(decodeBody(this.#buf.subarray(4, 4 + rest)));
-      this.#buf = this.#buf.subarray(4 + rest);
+    for (;;) {
+      if (this.#need === undefined) {
+        if (this.#have < 4) break;
+        const head = this.#peek(4);
+        const rest = new DataView(head.buffer, head.byteOffset, 4).getUint32(0, true);
+        if (rest > this.#max) throw new FrameError(`frame of ${rest} bytes exceeds the ${this.#max}-byte limit`);
+        if (rest < 13) throw new FrameError(`frame of ${rest} bytes is shorter than a frame header`);
+        this.#need = rest;
+      }
+      if (this.#have < 4 + this.#need) break;
+      const bytes = this.#take(4 + this.#need);
+      this.#need = undefined;
+      frames.push(decodeBody(bytes.subarray(4)));
     }
     return frames;
+  }
+
+  /** The first n buffered bytes, without consuming them. */
+  #peek(n: number): Uint8Array {
+    const first = this.#chunks[0]!;
+    if (first.length >= n) return first.subarray(0, n);
+    const out = new Uint8Array(n);
+    let at = 0;
+    for (const c of this.#chunks) {
+      const part = c.subarray(0, n - at);
+      out.set(part, at);
+      at += part.length;
+      if (at === n) break;
+    }
+    return out;
+  }
+
+  /** Consumes the first n buffered bytes: a view when they lie in one chunk, else one copy. */
+  #take(n: number): Uint8Array {
+    this.#have -= n;
+    const first = this.#chunks[0]!;
+    if (first.length >= n) {
+      if (first.length === n) this.#chunks.shift();
+      else this.#chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = new Uint8Array(n);
+    let at = 0;
+    while (at < n) {
+      const c = this.#chunks[0]!;
+      const part = c.subarray(0, n - at);
+      out.set(part, at);
+      at += part.length;
+      if (part.length === c.length) this.#chunks.shift();
+      else this.#chunks[0] = c.subarray(part.length);
+    }
+    return out;
   }
 }
 
@@ -145,7 +231,7 @@ function decodeBody(body: Uint8Array): Frame {
     const len = view.getUint32(off, true);
     off += 4;
     if (off + len > body.length) throw new FrameError(`frame blob ${i} of ${len} bytes overruns the frame`);
-    blobs.push(body.slice(off, off + len));
+    blobs.push(body.subarray(off, off + len)); // a view: no copy of big inputs and outputs
     off += len;
   }
   if (off !== body.length) throw new FrameError(`frame has ${body.length - off} trailing bytes`);
