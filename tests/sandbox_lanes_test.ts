@@ -125,3 +125,59 @@ Deno.test("SandboxedPlugin: a reply for no pending request is SandboxProtocolErr
     return true;
   });
 });
+
+Deno.test("SandboxedInstance.invoke() round-trips a 40 MiB input, byte for byte, within the default deadline", async () => {
+  await using plugin = await loadPlugin(C, { isolate: true, maxOutputBytes: 64 << 20 });
+  await using inst = await plugin.createInstance();
+  const input = new Uint8Array(40 << 20);
+  for (let i = 0; i < input.length; i += 4096) input[i] = (i >> 12) & 0xff;
+  const out = await inst.invoke("echo", input); // default deadline: 30 s
+  assert.equal(out.length, input.length);
+  for (let i = 0; i < input.length; i += 4096) assert.equal(out[i], (i >> 12) & 0xff, `byte ${i}`);
+});
+
+Deno.test("readFrames() reads frames however the input is split, and reports one cut short", async () => {
+  const { encodeFrame, readFrames } = await import("../lib/sandbox/protocol.ts");
+  const big = new Uint8Array(200_000).map((_, i) => i & 0xff);
+  const frames = [
+    { id: 1, kind: 11, header: { a: 1 }, blobs: [new Uint8Array([1, 2, 3])] },
+    { id: 2, kind: 12, header: {}, blobs: [big, new Uint8Array(0)] },
+    { id: 3, kind: 13, header: { b: "x" }, blobs: [] },
+  ];
+  const bytes = new Uint8Array(frames.reduce((n, f) => n + encodeFrame(f).length, 0));
+  let at = 0;
+  for (const f of frames) {
+    const e = encodeFrame(f);
+    bytes.set(e, at);
+    at += e.length;
+  }
+  for (const chunk of [1, 7, 4096, 70_000, bytes.length]) {
+    let pos = 0;
+    const read = (into: Uint8Array) => {
+      if (pos >= bytes.length) return Promise.resolve(null);
+      const n = Math.min(chunk, into.length, bytes.length - pos);
+      into.set(bytes.subarray(pos, pos + n));
+      pos += n;
+      return Promise.resolve(into.subarray(0, n));
+    };
+    const got = [];
+    for await (const f of readFrames(read, 1 << 20)) got.push(f);
+    assert.deepEqual(got.map((f) => [f.id, f.kind, f.header, f.blobs.map((b) => b.length)]), [
+      [1, 11, { a: 1 }, [3]],
+      [2, 12, {}, [200_000, 0]],
+      [3, 13, { b: "x" }, []],
+    ], `chunks of ${chunk}`);
+    assert.deepEqual(got[1]!.blobs[0], big);
+  }
+  const cut = bytes.subarray(0, bytes.length - 5);
+  let done = false;
+  const once = (into: Uint8Array) => {
+    if (done) return Promise.resolve(null);
+    done = true;
+    into.set(cut.subarray(0, Math.min(into.length, cut.length)));
+    return Promise.resolve(into.subarray(0, Math.min(into.length, cut.length)));
+  };
+  await assert.rejects(async () => {
+    for await (const _ of readFrames(once, 1 << 20)) { /* drain */ }
+  }, /the input ended in the middle of a frame/);
+});

@@ -26,13 +26,14 @@ import { ProcessGuard } from "../ffi/process_guard.ts";
 import { type ChildHandler, HANDLERS } from "./handlers.ts";
 import {
   type ChildBoot,
-  encodeFrame,
+  encodeFrameParts,
   errorToWire,
   FATAL_EXIT,
   type Frame,
-  FrameReader,
   KIND,
   PROTOCOL_VERSION,
+  readFile,
+  readFrames,
 } from "./protocol.ts";
 
 function forwardLogs(send: (frame: Frame) => void): void {
@@ -78,8 +79,10 @@ async function main(): Promise<never> {
   const output = Deno.openSync(`/proc/self/fd/${fds.output}`, { write: true });
   const input = Deno.openSync(`/proc/self/fd/${fds.input}`, { read: true });
   const send = (frame: Frame) => {
-    let data = encodeFrame(frame);
-    while (data.length > 0) data = data.subarray(output.writeSync(data));
+    for (const part of encodeFrameParts(frame)) {
+      let data = part;
+      while (data.length > 0) data = data.subarray(output.writeSync(data));
+    }
   };
   const fatal = (error: unknown) => {
     try {
@@ -122,10 +125,7 @@ async function main(): Promise<never> {
     blobs: [],
   });
 
-  const reader = new FrameReader(boot.maxFrame);
-  for await (const chunk of input.readable) {
-    for (const frame of reader.push(chunk)) serve(handler, frame, send);
-  }
+  for await (const frame of readFrames(readFile(input), boot.maxFrame)) serve(handler, frame, send);
   // The parent closed our input: it is gone or done with us.
   await handler.close();
   Deno.exit(0);

@@ -31,13 +31,14 @@ import { childKilled, CONSEQUENCES, crashed, hostInternal, loadFailed, protocolE
 import { sleep, timer, withDeadline } from "../timers.ts";
 import {
   type ChildBoot,
-  encodeFrame,
+  encodeFrameParts,
   errorFromWire,
   type Frame,
   FrameError,
-  FrameReader,
   KIND,
   PROTOCOL_VERSION,
+  readFrames,
+  readStream,
 } from "./protocol.ts";
 
 const STDERR_TAIL_BYTES = 64 * 1024;
@@ -137,7 +138,7 @@ export function maxFrameFor(maxOutputBytes: number): number {
 export class SandboxChild {
   readonly #proc: Deno.ChildProcess;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
-  readonly #reader: FrameReader;
+  readonly #maxFrame: number;
   readonly #guard: ProcessGuard;
   #stderr: Uint8Array[] = [];
   #stderrBytes = 0;
@@ -164,7 +165,7 @@ export class SandboxChild {
     // it is referenced only while something waits on it (see hold()).
     proc.unref();
     this.#writer = proc.stdin.getWriter();
-    this.#reader = new FrameReader(maxFrame);
+    this.#maxFrame = maxFrame;
     const output = Promise.allSettled([this.#readStdout(), this.#readStderr()]);
     this.exited = proc.status.then(async (status) => {
       this.leftovers = this.#endGroup();
@@ -345,9 +346,12 @@ export class SandboxChild {
       const cancel = timer(ctl.timeoutMs, () => this.#expire(id, ctl.timeoutMs));
       this.#pending.set(id, { op: ctl.op, inFlight: ctl.inFlight, resolve, reject, cancel });
     });
-    this.#writer.write(encodeFrame({ id, kind, header, blobs })).catch(() => {
-      // A broken pipe means the child died; its exit reports it with the request.
-    });
+    // All parts are queued at once, so frames of concurrent requests never interleave.
+    for (const part of encodeFrameParts({ id, kind, header, blobs })) {
+      this.#writer.write(part).catch(() => {
+        // A broken pipe means the child died; its exit reports it with the request.
+      });
+    }
     return replied.then((reply) => {
       if (reply.header.ok !== true) throw errorFromWire(reply.header.error);
       return reply;
@@ -418,14 +422,14 @@ export class SandboxChild {
 
   async #readStdout(): Promise<void> {
     try {
-      for await (const chunk of this.#proc.stdout) {
-        for (const frame of this.#reader.push(chunk)) this.#dispatch(frame);
-      }
-      if (this.#reader.pending > 0 && this.end === undefined) {
-        this.#protocolFailure(`the child's output ended in the middle of a frame (${this.#reader.pending} bytes)`);
-      }
+      for await (const frame of readFrames(readStream(this.#proc.stdout), this.#maxFrame)) this.#dispatch(frame);
     } catch (e) {
-      const what = e instanceof FrameError ? `malformed frame: ${e.message}` : `cannot read the child's output: ${e}`;
+      if (this.end !== undefined) return; // killed on purpose: a cut-off frame is no news
+      const what = e instanceof FrameError
+        ? e.message.startsWith("the input ended")
+          ? e.message.replace("the input ended", "the child's output ended")
+          : `malformed frame: ${e.message}`
+        : `cannot read the child's output: ${e}`;
       this.#protocolFailure(what, e);
     }
   }

@@ -16,10 +16,10 @@
  *
  * @example
  * ```ts
- * import { encodeFrame, FrameReader, KIND } from "./protocol.ts";
- * const reader = new FrameReader(1 << 20);
+ * import { encodeFrame, KIND, readFrames, readStream } from "./protocol.ts";
  * const bytes = encodeFrame({ id: 7, kind: KIND.INVOKE, header: { method: "echo" }, blobs: [new Uint8Array([0, 255])] });
- * const [frame] = reader.push(bytes);
+ * const frames = readFrames(readStream(new Blob([bytes]).stream()), 1 << 20);
+ * const { value: frame } = await frames.next();
  * console.assert(frame?.id === 7 && frame.blobs[0]?.[1] === 255);
  * ```
  *
@@ -116,6 +116,38 @@ export function encodeFrame(frame: Frame): Uint8Array<ArrayBuffer> {
   return out;
 }
 
+/** Frames larger than this are written in parts (blobs straight from their buffers). */
+const PART_THRESHOLD = 64 * 1024;
+
+/**
+ * One frame as parts to write back to back: one buffer for a small frame;
+ * for a big one, the head and each blob (with its length) without copying
+ * the blobs. Write all parts before anything else, or frames interleave.
+ */
+export function encodeFrameParts(frame: Frame): Uint8Array[] {
+  let blobBytes = 0;
+  for (const b of frame.blobs) blobBytes += b.length;
+  if (blobBytes < PART_THRESHOLD) return [encodeFrame(frame)];
+  const header = enc.encode(JSON.stringify(frame.header));
+  let rest = 4 + 1 + 4 + header.length + 4;
+  for (const b of frame.blobs) rest += 4 + b.length;
+  const head = new Uint8Array(4 + 4 + 1 + 4 + header.length + 4);
+  const view = new DataView(head.buffer);
+  view.setUint32(0, rest, true);
+  view.setUint32(4, frame.id, true);
+  head[8] = frame.kind;
+  view.setUint32(9, header.length, true);
+  head.set(header, 13);
+  view.setUint32(13 + header.length, frame.blobs.length, true);
+  const parts: Uint8Array[] = [head];
+  for (const b of frame.blobs) {
+    const len = new Uint8Array(4);
+    new DataView(len.buffer).setUint32(0, b.length, true);
+    parts.push(len, b);
+  }
+  return parts;
+}
+
 /** A frame that could not be decoded; the stream is unusable after it. */
 export class FrameError extends Error {
   constructor(message: string) {
@@ -125,85 +157,84 @@ export class FrameError extends Error {
 }
 
 /**
- * Incremental decoder: push chunks, get whole frames. Chunks are kept as they
- * come and each frame's bytes are gathered once, when all of them are there,
- * so reading a frame of n bytes costs O(n) however it was split.
+ * Reads into `into` and returns a view of the bytes read, which lie in the
+ * same memory (possibly a new ArrayBuffer object: a BYOB read transfers the
+ * one it was given), or null at the end of input.
  */
-export class FrameReader {
-  readonly #max: number;
-  #chunks: Uint8Array[] = [];
-  #have = 0;
-  /** `rest_len` of the frame being gathered, once its first 4 bytes are in. */
-  #need: number | undefined;
+export type ReadInto = (into: Uint8Array) => Promise<Uint8Array | null>;
 
-  /** `maxFrame`: largest `rest_len` accepted; beyond it is a FrameError. */
-  constructor(maxFrame: number) {
-    this.#max = maxFrame;
-  }
+/** {@link ReadInto} for a file or pipe (`Deno.FsFile`, `Deno.stdin`). */
+export function readFile(file: { read(p: Uint8Array): Promise<number | null> }): ReadInto {
+  return async (into) => {
+    const n = await file.read(into);
+    return n === null ? null : into.subarray(0, n);
+  };
+}
 
-  /** Bytes received but not yet part of a whole frame. */
-  get pending(): number {
-    return this.#have;
-  }
+/** {@link ReadInto} for a byte stream (a child process's stdout), read straight into the caller's buffers. */
+export function readStream(stream: ReadableStream<Uint8Array>): ReadInto {
+  const reader = stream.getReader({ mode: "byob" });
+  return async (into) => {
+    const { value, done } = await reader.read(into);
+    return done || value === undefined ? null : value;
+  };
+}
 
-  push(chunk: Uint8Array): Frame[] {
-    if (chunk.length > 0) {
-      this.#chunks.push(chunk);
-      this.#have += chunk.length;
+const READ_BUFFER = 64 * 1024;
+
+/**
+ * Reads frames: small ones through a read buffer (copied out, since the
+ * buffer is reused), a big one straight into a buffer of its own once its
+ * length is known, so a frame of n bytes costs O(n) and no copy after the
+ * read, however the input arrives.
+ */
+export async function* readFrames(read: ReadInto, maxFrame: number): AsyncGenerator<Frame> {
+  let buf: Uint8Array = new Uint8Array(READ_BUFFER);
+  let start = 0;
+  let end = 0;
+  const fill = async (need: number): Promise<boolean> => {
+    if (start > 0 && buf.length - start < need) {
+      buf.copyWithin(0, start, end);
+      end -= start;
+      start = 0;
     }
-    const frames: Frame[] = [];
-    for (;;) {
-      if (this.#need === undefined) {
-        if (this.#have < 4) break;
-        const head = this.#peek(4);
-        const rest = new DataView(head.buffer, head.byteOffset, 4).getUint32(0, true);
-        if (rest > this.#max) throw new FrameError(`frame of ${rest} bytes exceeds the ${this.#max}-byte limit`);
-        if (rest < 13) throw new FrameError(`frame of ${rest} bytes is shorter than a frame header`);
-        this.#need = rest;
+    while (end - start < need) {
+      const got = await read(buf.subarray(end));
+      if (got === null) return false;
+      buf = new Uint8Array(got.buffer, 0, READ_BUFFER);
+      end += got.length;
+    }
+    return true;
+  };
+  for (;;) {
+    if (!(await fill(4))) {
+      if (end > start) throw new FrameError(`the input ended in the middle of a frame (${end - start} bytes)`);
+      return;
+    }
+    const rest = new DataView(buf.buffer, start, 4).getUint32(0, true);
+    if (rest > maxFrame) throw new FrameError(`frame of ${rest} bytes exceeds the ${maxFrame}-byte limit`);
+    if (rest < 13) throw new FrameError(`frame of ${rest} bytes is shorter than a frame header`);
+    const total = 4 + rest;
+    if (total <= READ_BUFFER) {
+      if (!(await fill(total))) {
+        throw new FrameError(`the input ended in the middle of a frame (${end - start} bytes)`);
       }
-      if (this.#have < 4 + this.#need) break;
-      const bytes = this.#take(4 + this.#need);
-      this.#need = undefined;
-      frames.push(decodeBody(bytes.subarray(4)));
+      const frame = buf.slice(start + 4, start + total);
+      start += total;
+      yield decodeBody(frame);
+      continue;
     }
-    return frames;
-  }
-
-  /** The first n buffered bytes, without consuming them. */
-  #peek(n: number): Uint8Array {
-    const first = this.#chunks[0]!;
-    if (first.length >= n) return first.subarray(0, n);
-    const out = new Uint8Array(n);
-    let at = 0;
-    for (const c of this.#chunks) {
-      const part = c.subarray(0, n - at);
-      out.set(part, at);
-      at += part.length;
-      if (at === n) break;
+    let own: Uint8Array = new Uint8Array(total);
+    own.set(buf.subarray(start, end));
+    let have = end - start;
+    start = end = 0;
+    while (have < total) {
+      const got = await read(own.subarray(have));
+      if (got === null) throw new FrameError(`the input ended in the middle of a frame (${have} bytes)`);
+      own = new Uint8Array(got.buffer, 0, total);
+      have += got.length;
     }
-    return out;
-  }
-
-  /** Consumes the first n buffered bytes: a view when they lie in one chunk, else one copy. */
-  #take(n: number): Uint8Array {
-    this.#have -= n;
-    const first = this.#chunks[0]!;
-    if (first.length >= n) {
-      if (first.length === n) this.#chunks.shift();
-      else this.#chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
-    const out = new Uint8Array(n);
-    let at = 0;
-    while (at < n) {
-      const c = this.#chunks[0]!;
-      const part = c.subarray(0, n - at);
-      out.set(part, at);
-      at += part.length;
-      if (part.length === c.length) this.#chunks.shift();
-      else this.#chunks[0] = c.subarray(part.length);
-    }
-    return out;
+    yield decodeBody(own.subarray(4));
   }
 }
 

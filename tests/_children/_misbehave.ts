@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { encodeFrame, type Frame, FrameReader, KIND, PROTOCOL_VERSION } from "../../lib/sandbox/protocol.ts";
+import { encodeFrame, type Frame, KIND, PROTOCOL_VERSION, readFile, readFrames } from "../../lib/sandbox/protocol.ts";
 
 export function send(bytes: Uint8Array): void {
   let data = bytes;
@@ -37,8 +37,7 @@ export function hello(protocol = PROTOCOL_VERSION): void {
 
 /** Calls `respond` for every request frame. */
 export async function serve(respond: (f: Frame) => void): Promise<void> {
-  const reader = new FrameReader(1 << 20);
-  for await (const chunk of Deno.stdin.readable) for (const f of reader.push(chunk)) respond(f);
+  for await (const f of readFrames(readFile(Deno.stdin), 1 << 20)) respond(f);
 }
 
 export { encodeFrame, KIND };
