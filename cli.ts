@@ -1,6 +1,7 @@
 /**
  * The plugcheck command line: parses the subcommand, dispatches to
- * `lib/commands/<name>.ts`, and is the only place that calls `Deno.exit`.
+ * `lib/commands/<name>.ts`, ends sandbox children on SIGINT/SIGTERM, and is
+ * the only place that calls `Deno.exit`.
  *
  * @example
  * ```sh
@@ -9,22 +10,29 @@
  *
  * @module
  */
+import type { Command } from "./lib/commands/command.ts";
+import { EXIT, EXIT_CODES_HELP } from "./lib/commands/exit_codes.ts";
 import * as invoke from "./lib/commands/invoke.ts";
 import * as load from "./lib/commands/load.ts";
-import { EXIT, EXIT_CODES_HELP, printErr, writeOut } from "./lib/commands/_shared.ts";
+import { printErr, writeOut } from "./lib/commands/output.ts";
+import { killAllSandboxChildren } from "./lib/sandbox/child_process.ts";
 import denoJson from "./deno.json" with { type: "json" };
 
-const COMMANDS: Record<string, { help: string; run: (args: string[]) => Promise<number> }> = { load, invoke };
+const COMMANDS: readonly Command[] = [load.command, invoke.command];
 
-/** `plugcheck --help`. */
+function usageLine(c: Command): string {
+  const args = c.help.match(/^Usage:\n {2}plugcheck \S+ ((?:<[^>]+> ?)*)/m)?.[1]?.trim() ?? "";
+  return `  ${`${c.name} ${args}`.padEnd(27)}${c.summary}`;
+}
+
+/** `plugcheck --help`, built from the commands' summaries. */
 export const help = `plugcheck ${denoJson.version} — load, invoke and check native plugins (npa ABI)
 
 Usage:
   plugcheck <command> [options]
 
 Commands:
-  load <library>             open a plugin; report ABI version, symbols, metadata
-  invoke <library> <method>  call one method and print its output
+${COMMANDS.map(usageLine).join("\n")}
 
 Run 'plugcheck <command> --help' for a command's options and examples.
 The ABI a plugin must implement is described in docs/abi.md.
@@ -44,24 +52,33 @@ export async function main(args: string[]): Promise<number> {
     return EXIT.USAGE;
   }
   if (first === "-h" || first === "--help" || first === "help") {
-    const topic = first === "help" ? rest[0] : undefined;
-    writeOut(topic !== undefined && COMMANDS[topic] ? COMMANDS[topic].help : help);
+    const topic = first === "help" ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
+    writeOut(topic ? topic.help : help);
     return EXIT.OK;
   }
   if (first === "-V" || first === "--version") {
     writeOut(`plugcheck ${denoJson.version}\n`);
     return EXIT.OK;
   }
-  const command = COMMANDS[first];
+  const command = COMMANDS.find((c) => c.name === first);
   if (command === undefined) {
     const what = first.startsWith("-") ? `Unknown option ${first}` : `Unknown command ${JSON.stringify(first)}`;
-    printErr(`plugcheck: error: ${what}; commands: ${Object.keys(COMMANDS).join(", ")} (see 'plugcheck --help')`);
+    printErr(
+      `plugcheck: error: ${what}; commands: ${COMMANDS.map((c) => c.name).join(", ")} (see 'plugcheck --help')`,
+    );
     return EXIT.USAGE;
   }
   return await command.run(rest);
 }
 
 if (import.meta.main) {
+  // Interrupted: end the sandbox children (and what their plugins forked) before leaving.
+  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    Deno.addSignalListener(signal, () => {
+      killAllSandboxChildren();
+      Deno.exit(code);
+    });
+  }
   // Exit explicitly: a call abandoned after its deadline would otherwise keep the process alive.
   Deno.exit(await main(Deno.args));
 }

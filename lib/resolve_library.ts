@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { isAbsolute, resolve } from "node:path";
 import { sha256File } from "./ffi/library.ts";
 import { loadFailed } from "./guard.ts";
 
@@ -20,8 +21,9 @@ export async function resolveLibrary(path: string, sha256: string | undefined): 
   try {
     real = await Deno.realPath(path);
   } catch (cause) {
-    const reason = cause instanceof Deno.errors.NotFound ? "file not found" : `cannot resolve path (${cause})`;
-    throw loadFailed(path, reason, cause);
+    const tried = isAbsolute(path) ? "" : ` (looked for ${resolve(path)})`;
+    if (cause instanceof Deno.errors.NotFound) throw loadFailed(path, `file not found${tried}`);
+    throw loadFailed(path, `cannot resolve the path${tried}`, cause);
   }
   if (!(await Deno.stat(real)).isFile) throw loadFailed(path, "not a file");
   if (sha256 !== undefined) {

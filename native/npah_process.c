@@ -391,3 +391,17 @@ NPAH_EXPORT uint32_t npah_proc_name(int32_t pid, uint8_t* out, uint32_t cap) {
   while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\0')) n--;
   return (uint32_t)n;
 }
+
+/* Writes all of buf to fd (a private descriptor Deno has no handle for). Returns 0 or -errno. */
+NPAH_EXPORT int32_t npah_write_all(int32_t fd, const uint8_t* buf, uint32_t len) {
+  while (len > 0) {
+    ssize_t w = write(fd, buf, len);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    buf += w;
+    len -= (uint32_t)w;
+  }
+  return 0;
+}

@@ -26,8 +26,9 @@ Deno.test("plugcheck --help lists commands and exit codes on stdout, exit 0", as
   assert.match(r.stdout, /invoke <library> <method>/);
   assert.match(
     r.stdout,
-    /Exit codes:\n {2}0 {2}success\n {2}1 {2}.*\n {2}2 {2}usage error.*\n {2}3 {2}the library could not be loaded/,
+    /Exit codes:\n {2}0 {2}success\n {2}1 {2}the plugin failed.*\n(?: {5}.*\n)* {2}2 {2}usage error.*\n(?: {5}.*\n)* {2}3 {2}the library could not be loaded/,
   );
+  assert.match(r.stdout, /\n {2}70 plugcheck itself failed: a bug/);
   assert.equal(r.stderr, "");
 });
 

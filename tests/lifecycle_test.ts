@@ -40,7 +40,7 @@ Deno.test("Instance.destroy() resolves only once the plugin's destroy has return
 
 Deno.test("loadPlugin({ exclusive: true }) opens a private copy: its own init and counters", async () => {
   await using shared = await loadPlugin(C);
-  await using sharedInst = await shared.createInstance();
+  await using _sharedInst = await shared.createInstance();
   await using mine = await loadPlugin(C, { exclusive: true });
   assert.equal(mine.stats()!.init_calls, 1);
   assert.equal(mine.stats()!.live_instances, 0, "the shared handle's instance is not counted");

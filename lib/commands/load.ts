@@ -5,102 +5,25 @@
  * @example
  * ```ts ignore
  * import { run } from "./load.ts";
- * const code = await run(["build/fixtures/libref_c.so", "--json"]);
+ * const code = await run(["build/fixtures/libref_c.so", "--format", "json"]);
  * ```
  *
  * @module
  */
 import { REQUIRED_SYMBOLS } from "../ffi/symbols.ts";
-import { loadPlugin } from "../load_plugin.ts";
-import { HOST_ABI_VERSION } from "../options.ts";
+import { DEFAULT_LIFECYCLE_TIMEOUT_MS, HOST_ABI_VERSION } from "../options.ts";
 import type { PluginHandle } from "../plugin_handle.ts";
-import {
-  COMMON_FLAGS,
-  configureCliLogging,
-  EXIT,
-  EXIT_CODES_HELP,
-  fail,
-  loadOptionsFrom,
-  LOG_FLAG_HELP,
-  parseFlags,
-  SANDBOX_FLAGS,
-  sandboxOptionsFrom,
-  UsageError,
-  writeOut,
-} from "./_shared.ts";
-
-/** `plugcheck load --help`. */
-export const help = `plugcheck load — open a plugin and report its ABI, symbols and metadata
-
-Usage:
-  plugcheck load <library> [--json] [--isolate [--env NAME]...] [--sha256 HEX]
-                 [--log DIRECTIVES] [--verbose]
-
-Loads the shared library, checks npa_abi_version() against this host (a
-different major version is refused), checks every required npa_* symbol, runs
-npa_plugin_init() once and validates npa_plugin_describe() against the schema
-in docs/abi.md. Nothing else is called. Then shuts the plugin down.
-
-Options:
-  --json             print one JSON document on stdout instead of text
-  --isolate          load in a sandbox child process, so a plugin that crashes
-                     or hangs in init is reported instead of killing plugcheck
-  --env NAME         with --isolate: pass this environment variable to the
-                     child (repeatable; every other variable is cleared)
-  --sha256 HEX       refuse to load unless the file's SHA-256 matches (checked
-                     before the library is opened)
-${LOG_FLAG_HELP}
-  --verbose          show stack traces and causes of errors
-  -h, --help         show this help
-
-Examples:
-  plugcheck load build/fixtures/libref_rust.so
-  plugcheck load ./libmyplugin.so --json | jq .description.methods
-
-${EXIT_CODES_HELP}
-`;
-
-const FLAGS = { ...SANDBOX_FLAGS, ...COMMON_FLAGS } as const;
-
-/** Runs `plugcheck load` with the arguments after `load`; returns the exit code. */
-export async function run(args: string[]): Promise<number> {
-  let json = false;
-  let verbose = false;
-  try {
-    const { values, positionals } = parseFlags(args, FLAGS, "load");
-    json = values.json ?? false;
-    verbose = values.verbose ?? false;
-    if (values.help) {
-      writeOut(help);
-      return EXIT.OK;
-    }
-    if (positionals.length !== 1) {
-      throw new UsageError(
-        positionals.length === 0
-          ? "Missing <library> (see 'plugcheck load --help')"
-          : `Expected one <library>, got ${positionals.length}: ${positionals.join(" ")}`,
-      );
-    }
-    const { options, directives } = loadOptionsFrom(values);
-    configureCliLogging(directives, verbose);
-    const plugin = await loadPlugin(positionals[0]!, { ...options, ...sandboxOptionsFrom(values) });
-    try {
-      const report = await loadReport(plugin);
-      writeOut(json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(plugin, report.stats));
-    } finally {
-      await plugin.close();
-    }
-    return EXIT.OK;
-  } catch (error) {
-    return fail(error, { json, verbose });
-  }
-}
+import { escapeControl } from "../safe_text.ts";
+import { defineCommand } from "./command.ts";
+import type { CommandContext } from "./context.ts";
+import { EXIT } from "./exit_codes.ts";
+import { paint, printErr } from "./output.ts";
 
 function version(raw: number): string {
   return `${raw >>> 16}.${raw & 0xffff}`;
 }
 
-/** The JSON shape of `load --json`. */
+/** The JSON shape of `load --format json`. */
 export async function loadReport(
   plugin: PluginHandle,
 ): Promise<Record<string, unknown> & { stats: Record<string, number> | null }> {
@@ -121,8 +44,9 @@ export async function loadReport(
 
 function formatReport(plugin: PluginHandle, stats: Record<string, number> | null): string {
   const d = plugin.describe();
+  const safe = escapeControl;
   const lines = [
-    `plugin     ${d.name} ${d.version}`,
+    `plugin     ${safe(d.name)} ${safe(d.version)}`,
     `library    ${plugin.path}`,
     `abi        ${version(plugin.abiVersion.raw)} (host ${version(HOST_ABI_VERSION)})`,
     `symbols    ${REQUIRED_SYMBOLS.length}/${REQUIRED_SYMBOLS.length} required; optional: ${
@@ -133,14 +57,59 @@ function formatReport(plugin: PluginHandle, stats: Record<string, number> | null
       d.max_instances === undefined ? "" : `, at most ${d.max_instances}`
     }`,
   ];
-  if (stats) lines.push(`stats      ${Object.entries(stats).map(([k, v]) => `${k}=${v}`).join(" ")}`);
+  if (stats) lines.push(`stats      ${Object.entries(stats).map(([k, v]) => `${safe(k)}=${v}`).join(" ")}`);
   lines.push(`methods    ${d.methods.length}`);
-  const width = Math.max(...d.methods.map((m) => m.name.length), 4);
+  const width = Math.max(...d.methods.map((m) => safe(m.name).length), 4);
   for (const m of d.methods) {
-    lines.push(
-      `  ${m.name.padEnd(width)}  ${m.input.padEnd(5)}  ${(m.pure ? "pure" : "impure").padEnd(6)}  ${m.description}`,
-    );
+    const pure = (m.pure ? "pure" : "impure").padEnd(6);
+    lines.push(`  ${safe(m.name).padEnd(width)}  ${m.input.padEnd(5)}  ${pure}  ${safe(m.description)}`);
   }
-  for (const w of plugin.contractWarnings) lines.push(`warning: ${w}`);
   return `${lines.join("\n")}\n`;
 }
+
+/** Prints warnings on stderr, one line each, plugin text escaped. */
+export function printWarnings(warnings: readonly string[]): void {
+  for (const w of warnings) printErr(`${paint("yellow", "warning:")} ${escapeControl(w)}`);
+}
+
+/** The `load` command. */
+export const command = defineCommand({
+  name: "load",
+  summary: "open a plugin; report ABI version, symbols, metadata",
+  positionals: ["library"],
+  usage: `<library> [--format text|json] [--timeout MS] [--isolate [--env NAME]...]
+                 [--sha256 HEX] [--log DIRECTIVES] [--verbose]`,
+  description: `Loads the shared library, checks npa_abi_version() against this host (a
+different major version is refused), checks every required npa_* symbol, runs
+npa_plugin_init() once and validates npa_plugin_describe() against the schema
+in docs/abi.md. Nothing else is called. Then shuts the plugin down.`,
+  flags: {},
+  timeout: {
+    default: DEFAULT_LIFECYCLE_TIMEOUT_MS,
+    help:
+      `deadline for dlopen, init, describe and shutdown (default\n${DEFAULT_LIFECYCLE_TIMEOUT_MS}); in process a watchdog ends plugcheck when dlopen\n(a load-time constructor) outlives it; with --isolate the\nchild is killed instead; exit code 1`,
+  },
+  examples: [
+    "plugcheck load build/fixtures/libref_rust.so",
+    "plugcheck load ./libmyplugin.so --format json | jq .description.methods",
+    "plugcheck load ./libmyplugin.so --isolate --timeout 2000",
+  ],
+  run: async (ctx: CommandContext) => {
+    const plugin = await ctx.openPlugin(ctx.positionals[0]!);
+    const report = await loadReport(plugin);
+    await ctx.close();
+    const warnings = [...plugin.contractWarnings, ...ctx.warnings];
+    if (ctx.format === "json") {
+      ctx.json({ ...report, warnings });
+    } else {
+      ctx.out(formatReport(plugin, report.stats));
+      printWarnings(warnings);
+    }
+    return EXIT.OK;
+  },
+});
+
+/** `plugcheck load --help`. */
+export const help: string = command.help;
+/** Runs `plugcheck load` with the arguments after `load`; returns the exit code. */
+export const run: (args: string[]) => Promise<number> = command.run;

@@ -50,6 +50,16 @@ export class ProcessGuard {
     return { input: fds[0]!, output: fds[1]! };
   }
 
+  /** Writes all of `bytes` to a descriptor Deno has no handle for (the private stdout). Throws the raw error. */
+  writeAll(fd: number, bytes: Uint8Array): void {
+    const CHUNK = 1 << 30;
+    for (let at = 0; at < bytes.length; at += CHUNK) {
+      const part = bytes.subarray(at, at + CHUNK) as Uint8Array<ArrayBuffer>;
+      const rc = this.#s.npah_write_all(fd, part, part.length);
+      if (rc !== 0) throw new Error(`Cannot write to descriptor ${fd} (errno ${-rc})`);
+    }
+  }
+
   /** Bytes the plugin wrote to stdout since {@link guardStdio}; undefined without the guard. */
   stdoutBytes(): number | undefined {
     const n = this.#s.npah_stdout_bytes();

@@ -155,6 +155,8 @@ export const HOST_SYMBOLS = {
   npah_child_setup: { parameters: ["i32"], result: "i32" },
   // int32_t npah_list_procs(int32_t mode, int32_t id, int32_t* out, uint32_t cap)
   npah_list_procs: { parameters: ["i32", "i32", "buffer", "u32"], result: "i32" },
+  // int32_t npah_write_all(int32_t fd, const uint8_t* buf, uint32_t len)
+  npah_write_all: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   // uint32_t npah_proc_name(int32_t pid, uint8_t* out, uint32_t cap)
   npah_proc_name: { parameters: ["i32", "buffer", "u32"], result: "u32" },
   // ---- fast call path (npah_call.c)

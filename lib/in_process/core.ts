@@ -420,8 +420,8 @@ export class PluginCore {
   }
 }
 
-/** The dynamic loader's own words from a dlopen error (without Deno's prefix and the path), caused by it. */
+/** The dynamic loader's own words from a dlopen error, without Deno's prefix and the path (the rest adds nothing). */
 function loaderError(cause: unknown, path: string): Error {
   const msg = cause instanceof Error ? cause.message : String(cause);
-  return new Error(msg.replace(/^(Could not open library: )+/, "").replace(`${path}: `, ""), { cause });
+  return new Error(msg.replace(/^(Could not open library: )+/, "").replace(`${path}: `, ""));
 }

@@ -147,6 +147,14 @@ export class SandboxedPlugin implements PluginHandle {
     return this.#description;
   }
 
+  /**
+   * The last 64 KiB of the stderr of the current (or last) child: what the
+   * plugin wrote to stderr or stdout (its stdout goes there), as it wrote it.
+   */
+  get childStderr(): string {
+    return this.#session.stderrTail;
+  }
+
   /** A snapshot of the sandbox's health. */
   health(): SandboxHealth {
     return this.#session.health();

@@ -91,6 +91,11 @@ export class SandboxSession {
     return this.#closed;
   }
 
+  /** The last 64 KiB of the stderr of the current (or last) child: plugin output and logs that went there. */
+  get stderrTail(): string {
+    return this.#child?.stderrTail ?? "";
+  }
+
   /** The grace a closing child gets before SIGTERM (ms). */
   get graceMs(): number {
     return this.#policy.graceMs;

@@ -1,0 +1,89 @@
+/**
+ * What a command reads from the user: paths resolved against the directory
+ * the user ran plugcheck from (`$PLUGCHECK_CWD`, which `deno task plugcheck`
+ * sets from `INIT_CWD`, since tasks run in the clone), and invoke inputs read
+ * with a size cap, so `/dev/zero` or an endless pipe is a usage error, not an
+ * out-of-memory crash.
+ *
+ * @example
+ * ```ts ignore
+ * import { readInput, userPath } from "./input.ts";
+ * const bytes = await readInput({ "input-file": userPath("in.bin") }, 64 << 20);
+ * ```
+ *
+ * @module
+ */
+import { isAbsolute, resolve } from "node:path";
+import { UsageError } from "../errors.ts";
+
+/** Default cap on an invoke input: 64 MiB. */
+export const DEFAULT_MAX_INPUT_BYTES = 64 * 1024 * 1024;
+
+/** `path` made absolute against the user's directory (`$PLUGCHECK_CWD`, else the current one). */
+export function userPath(path: string): string {
+  if (isAbsolute(path)) return path;
+  return resolve(Deno.env.get("PLUGCHECK_CWD") || Deno.cwd(), path);
+}
+
+function tooLarge(what: string, max: number): UsageError {
+  return new UsageError(`${what} is larger than the ${max}-byte limit; raise --max-input-bytes if that is intended`);
+}
+
+/** Reads a stream up to `max` bytes; more is a usage error naming `what`. */
+async function readCapped(
+  read: (p: Uint8Array) => Promise<number | null>,
+  max: number,
+  what: string,
+): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const buf = new Uint8Array(64 * 1024);
+  for (;;) {
+    const n = await read(buf);
+    if (n === null) break;
+    total += n;
+    if (total > max) throw tooLarge(what, max);
+    chunks.push(buf.slice(0, n));
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** The invoke input from `--input`, `--input-file` or `--stdin` (at most one), capped at `max` bytes. */
+export async function readInput(
+  values: { input?: string | undefined; "input-file"?: string | undefined; stdin?: boolean | undefined },
+  max: number,
+): Promise<Uint8Array> {
+  const given = [values.input !== undefined, values["input-file"] !== undefined, values.stdin === true]
+    .filter(Boolean).length;
+  if (given > 1) throw new UsageError("Options --input, --input-file and --stdin exclude each other: give one");
+  if (values.input !== undefined) {
+    const bytes = new TextEncoder().encode(values.input);
+    if (bytes.length > max) throw tooLarge("--input", max);
+    return bytes;
+  }
+  const file = values["input-file"];
+  if (file !== undefined) {
+    const path = userPath(file);
+    let f: Deno.FsFile;
+    try {
+      f = await Deno.open(path, { read: true });
+    } catch (e) {
+      const why = e instanceof Deno.errors.NotFound ? "file not found" : e instanceof Error ? e.message : String(e);
+      const shown = path === file ? "" : ` (${path})`;
+      throw new UsageError(`Cannot read --input-file ${JSON.stringify(file)}${shown}: ${why}`);
+    }
+    try {
+      return await readCapped((p) => f.read(p), max, `--input-file ${JSON.stringify(file)}`);
+    } finally {
+      f.close();
+    }
+  }
+  if (values.stdin) return await readCapped((p) => Deno.stdin.read(p), max, "--stdin input");
+  return new Uint8Array(0);
+}
