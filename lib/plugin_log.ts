@@ -97,3 +97,20 @@ export class LogPump {
     });
   }
 }
+
+const LEVELS = new Set<LogLevel>(["trace", "debug", "info", "warning", "error", "fatal"]);
+
+/** Re-emits a log record a sandbox child forwarded, under the same category. */
+export function emitForwardedLog(h: Record<string, unknown>): void {
+  const category = Array.isArray(h.category) ? h.category.map(String) : ["plugin"];
+  const level = LEVELS.has(h.level as LogLevel) ? h.level as LogLevel : "info";
+  const message = String(h.message ?? "");
+  const props = h.props !== null && typeof h.props === "object" ? h.props as Record<string, unknown> : {};
+  getLogger(category).emit({
+    timestamp: Date.now(),
+    level,
+    message: [message],
+    rawMessage: message,
+    properties: { ...props, sandboxed: true },
+  });
+}

@@ -21,8 +21,8 @@
 import { basename } from "node:path";
 import { getLogger } from "../deps.ts";
 import { type PluginDescription, PluginDescriptionSchema } from "../describe_schema.ts";
-import { callSlots } from "../call_slots.ts";
 import { PluginCalls } from "../ffi/calls.ts";
+import { type CallHooks, CallTracker } from "./call_tracker.ts";
 import { FastPath } from "../ffi/fast_call.ts";
 import { HostLog, type LogCounters } from "../ffi/host_log.ts";
 import { ProcessGuard } from "../ffi/process_guard.ts";
@@ -36,16 +36,12 @@ import {
   type GuardContext,
   loadFailed,
   parseJsonOutput,
-  slotsExhausted,
-  slotWaitExpired,
   takeOutput,
-  timedOut,
 } from "../guard.ts";
 import { pluginFilterSpec } from "../log_directives.ts";
 import { HOST_ABI_VERSION, type ResolvedLoadOptions } from "../options.ts";
 import type { AbiVersion, Capabilities } from "../plugin_handle.ts";
 import { LogPump } from "../plugin_log.ts";
-import { withDeadline } from "../timers.ts";
 
 const MAX_WARNINGS = 1000;
 const NO_COUNTERS: LogCounters = {
@@ -59,20 +55,6 @@ const NO_COUNTERS: LogCounters = {
 
 let pump: LogPump | undefined;
 const contractLog = getLogger(["plugcheck", "contract"]);
-
-/** How a call is run by {@link PluginCore.call}. */
-export interface CallHooks<T> {
-  /** A reply that came after the deadline (free its buffers here; the library is still loaded). */
-  late?: (value: T) => void;
-  /** The deadline passed. */
-  timeout?: () => void;
-  /** The call returned (in time or not). */
-  settled?: () => void;
-  /** What the timeout error says the missed deadline leaves behind. */
-  consequence?: string;
-  /** Wait for a free call slot (within the deadline) instead of failing: for calls that must happen. */
-  waitForSlot?: boolean;
-}
 
 /**
  * Where a core is on its way out: `waiting` for a call to return, `pinned`
@@ -99,8 +81,6 @@ export class PluginCore {
   readonly fastSlot: number;
   description!: PluginDescription;
   initMs = 0;
-  /** Nonblocking calls that have not returned (running or abandoned). */
-  outstanding = 0;
   /** True once the library must never be shut down or unloaded (a lifecycle call hung, a destroy failed). */
   pinned = false;
   readonly #lib: PluginLibrary;
@@ -115,13 +95,9 @@ export class PluginCore {
   #lastCounters: LogCounters | undefined;
   /** Unloaded, but its code is still in memory (with its plugin's state). */
   #stillMapped = false;
-  /** Operations that must finish before the close (destroys waiting for a running call). */
-  #holds = 0;
   /** Instances created and not (yet) destroyed. */
   #live = 0;
-  readonly #running = new Map<number, string>();
-  #nextCall = 1;
-  #settled: (() => void)[] = [];
+  readonly #tracker: CallTracker;
   #closeDone: Promise<void> | undefined;
 
   private constructor(
@@ -138,6 +114,7 @@ export class PluginCore {
     this.#libraryPath = libraryPath;
     this.#lib = lib;
     this.#guard = native.guard;
+    this.#tracker = new CallTracker(native.guard, () => this.#afterCall());
     this.calls = new PluginCalls(lib, native.guard);
     this.host = native.host;
     this.fast = native.fast;
@@ -263,67 +240,19 @@ export class PluginCore {
     return this.#state === "open";
   }
 
-  /**
-   * Runs one nonblocking plugin call against a deadline, holding a call slot
-   * until it returns. A late reply is handed to `hooks.late` while the library
-   * is still loaded. A synchronous throw from `start` releases everything.
-   */
-  async call<T>(op: string, timeoutMs: number, start: () => Promise<T>, hooks: CallHooks<T> = {}): Promise<T> {
-    const began = performance.now();
-    let release: () => void;
-    if (hooks.waitForSlot) {
-      const request = callSlots.acquire();
-      release = await withDeadline(request.slot, timeoutMs, () => {
-        request.abandon();
-        return slotWaitExpired(op, timeoutMs, callSlots.limit);
-      });
-    } else {
-      const slot = callSlots.tryAcquire();
-      if (slot === undefined) throw slotsExhausted(op, callSlots.limit);
-      release = slot;
-    }
-    this.outstanding++;
-    const id = this.#nextCall++;
-    this.#running.set(id, op);
-    this.#guard.asyncBegin(op);
-    let late = false;
-    let started: Promise<T>;
-    try {
-      started = start();
-    } catch (error) {
-      started = Promise.reject(error);
-    }
-    const done = started.then((value) => {
-      if (late) hooks.late?.(value);
-      return value;
-    }).finally(() => {
-      this.#guard.asyncEnd();
-      release();
-      this.outstanding--;
-      this.#running.delete(id);
-      hooks.settled?.();
-      this.#afterCall();
-    });
-    if (timeoutMs === Infinity) return await done;
-    done.catch(() => {}); // a late failure has no one to report to
-    const left = Math.max(1, timeoutMs - (performance.now() - began));
-    return await withDeadline(done, left, () => {
-      late = true;
-      hooks.timeout?.();
-      return timedOut(op, timeoutMs, hooks.consequence);
-    });
+  /** Runs one nonblocking plugin call against a deadline (see {@link CallTracker.call}). */
+  call<T>(op: string, timeoutMs: number, start: () => Promise<T>, hooks: CallHooks<T> = {}): Promise<T> {
+    return this.#tracker.call(op, timeoutMs, start, hooks);
   }
 
   /** Keeps the close waiting until the returned release is called (a deferred destroy). */
   hold(): () => void {
-    this.#holds++;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.#holds--;
-      this.#afterCall();
-    };
+    return this.#tracker.hold();
+  }
+
+  /** Nonblocking calls that have not returned (running or abandoned). */
+  get outstanding(): number {
+    return this.#tracker.outstanding;
   }
 
   /** An instance was created (shutdown waits until each is destroyed). */
@@ -338,21 +267,20 @@ export class PluginCore {
 
   /** Labels of the calls running or abandoned inside the library right now. */
   runningCalls(): string[] {
-    return [...this.#running.values()];
+    return this.#tracker.running();
   }
 
+  /** After each call and release: deliver logs, and finish a close that waited for the last call. */
   #afterCall(): void {
     this.pump.drain();
-    if (this.outstanding + this.#holds > 0) return;
-    if (this.#state === "closing" && this.#closeDone === undefined) this.#closeDone = this.#finishClose();
-    const waiters = this.#settled;
-    this.#settled = [];
-    for (const w of waiters) w();
+    if (!this.#tracker.busy && this.#state === "closing" && this.#closeDone === undefined) {
+      this.#closeDone = this.#finishClose();
+    }
   }
 
   /** Resolves once no call is running or abandoned (and a deferred close has finished). */
   async whenSettled(): Promise<void> {
-    while (this.outstanding + this.#holds > 0) await new Promise<void>((resolve) => this.#settled.push(resolve));
+    await this.#tracker.whenIdle();
     await this.#closeDone;
   }
 
@@ -372,7 +300,7 @@ export class PluginCore {
   close(): Promise<void> {
     if (this.#state !== "open") return this.#closeDone ?? Promise.resolve();
     this.#state = "closing";
-    if (this.outstanding + this.#holds === 0) this.#closeDone = this.#finishClose();
+    if (!this.#tracker.busy) this.#closeDone = this.#finishClose();
     return this.#closeDone ?? Promise.resolve();
   }
 

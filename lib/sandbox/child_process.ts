@@ -23,14 +23,15 @@
  *
  * @module
  */
-import { fileURLToPath } from "node:url";
-import { getLogger, type LogLevel } from "../deps.ts";
 import type { InFlightRequest } from "../errors.ts";
 import { ProcessGuard } from "../ffi/process_guard.ts";
 import { childKilled, CONSEQUENCES, crashed, hostInternal, loadFailed, protocolError, timedOut } from "../guard.ts";
-import { sleep, timer, withDeadline } from "../timers.ts";
+import { sleep, withDeadline } from "../timers.ts";
+import { emitForwardedLog } from "../plugin_log.ts";
+import { type ChildSpec, spawnChild } from "./spawn.ts";
+import { PendingRequests } from "./pending.ts";
+import { ByteTail } from "./tail.ts";
 import {
-  type ChildBoot,
   encodeFrameParts,
   errorFromWire,
   type Frame,
@@ -44,33 +45,9 @@ import {
 const STDERR_TAIL_BYTES = 64 * 1024;
 /** Deadline for the child's Deno runtime to boot and load plugcheck's modules (not the plugin). */
 export const BOOT_TIMEOUT_MS = 30_000;
+export type { ChildSpec };
 /** How long the output of a child that exited may still drain. */
 const DRAIN_MS = 500;
-/** After SIGTERM, how long a child gets before SIGKILL. */
-const TERM_MS = 1000;
-
-/** How a child is started. */
-export interface ChildSpec {
-  /** What the child is for, in messages (the plugin's path). */
-  label: string;
-  /** The child handler to run (`handlers.ts`), and its options. */
-  handler: string;
-  options: Record<string, unknown>;
-  /** plugcheck's native helper (the child's guards need it). */
-  hostLibraryPath: string;
-  /** Paths the child may read (the plugin, the helper, anything the handler needs). */
-  readPaths: readonly string[];
-  /** Environment variable names copied from this process; all others are cleared. */
-  env: readonly string[];
-  /** Environment variables set in the child (e.g. `LD_PRELOAD`). */
-  setEnv: Readonly<Record<string, string>>;
-  /** Deadline for the handler's start (dlopen, init, describe), from the child's BOOTED frame (ms). */
-  startTimeoutMs: number;
-  /** Largest frame either side accepts. */
-  maxFrame: number;
-  /** The child script (tests substitute misbehaving ones). */
-  childModule?: string | undefined;
-}
 
 /** A reply from the child. */
 export interface Reply {
@@ -96,14 +73,6 @@ export interface Leftover {
   name: string;
 }
 
-interface Pending {
-  op: string;
-  inFlight: InFlightRequest;
-  resolve: (reply: Reply) => void;
-  reject: (error: unknown) => void;
-  cancel: () => void;
-}
-
 const live = new Set<SandboxChild>();
 
 /** Ends every sandbox child of this process now (for a CLI that is interrupted). */
@@ -111,39 +80,13 @@ export function killAllSandboxChildren(): void {
   for (const child of live) child.kill("closed", "plugcheck was interrupted");
 }
 
-let denoDirPromise: Promise<string> | undefined;
-
-/** The Deno cache directory of this process, so the child (with a cleared env) finds its modules. */
-function denoDir(): Promise<string> {
-  const fromEnv = Deno.env.get("DENO_DIR");
-  if (fromEnv) return Promise.resolve(fromEnv);
-  denoDirPromise ??= new Deno.Command(Deno.execPath(), { args: ["info", "--json"], stdout: "piped", stderr: "null" })
-    .output()
-    .then((o) => String(JSON.parse(new TextDecoder().decode(o.stdout)).denoDir))
-    .catch((e) => {
-      denoDirPromise = undefined; // a failed lookup is tried again next time
-      throw e;
-    });
-  return denoDirPromise;
-}
-
-const ROOT_CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
-const CHILD_MODULE = fileURLToPath(new URL("./child.ts", import.meta.url));
-
-/** Largest frame either side accepts: room for big outputs and batches. */
-export function maxFrameFor(maxOutputBytes: number): number {
-  return Math.max(4 * maxOutputBytes, 256 * 1024 * 1024);
-}
-
 export class SandboxChild {
   readonly #proc: Deno.ChildProcess;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   readonly #maxFrame: number;
   readonly #guard: ProcessGuard;
-  #stderr: Uint8Array[] = [];
-  #stderrBytes = 0;
-  #nextId = 1;
-  readonly #pending = new Map<number, Pending>();
+  readonly #stderr = new ByteTail(STDERR_TAIL_BYTES);
+  readonly #pending = new PendingRequests<Reply>();
   #hello: { resolve: (f: Frame) => void; reject: (e: unknown) => void } | undefined;
   #booted: { resolve: () => void; reject: (e: unknown) => void } | undefined;
   #fatal: string | undefined;
@@ -183,50 +126,13 @@ export class SandboxChild {
     let proc: Deno.ChildProcess;
     try {
       guard = ProcessGuard.get(spec.hostLibraryPath);
-      proc = await SandboxChild.#spawn(spec);
+      proc = await spawnChild(spec);
     } catch (cause) {
       throw loadFailed(spec.label, "cannot start a sandbox child process", cause);
     }
     const child = new SandboxChild(proc, spec.maxFrame, guard);
     await child.#handshake(spec);
     return child;
-  }
-
-  static async #spawn(spec: ChildSpec): Promise<Deno.ChildProcess> {
-    const env: Record<string, string> = { DENO_DIR: await denoDir(), DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
-    for (const name of spec.env) {
-      const v = Deno.env.get(name);
-      if (v !== undefined) env[name] = v;
-    }
-    Object.assign(env, spec.setEnv);
-    const boot: ChildBoot = {
-      parent: Deno.pid,
-      hostLibraryPath: spec.hostLibraryPath,
-      maxFrame: spec.maxFrame,
-      options: spec.options,
-    };
-    return new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--quiet",
-        "--no-prompt",
-        "--cached-only",
-        `--config=${ROOT_CONFIG}`,
-        // Unscoped: Deno's UnsafePointer APIs refuse path-scoped FFI permission,
-        // and native code is unrestricted by Deno permissions anyway.
-        "--allow-ffi",
-        `--allow-read=${[...spec.readPaths, spec.hostLibraryPath, "/proc/self/fd"].join(",")}`,
-        "--allow-write=/proc/self/fd",
-        spec.childModule ?? CHILD_MODULE,
-        spec.handler,
-        JSON.stringify(boot),
-      ],
-      clearEnv: true,
-      env,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
   }
 
   /** Completes the handshake: BOOTED within the boot deadline, then HELLO within the start deadline. */
@@ -301,13 +207,7 @@ export class SandboxChild {
 
   /** The last 64 KiB of the child's stderr, decoded leniently. */
   get stderrTail(): string {
-    const all = new Uint8Array(this.#stderrBytes);
-    let at = 0;
-    for (const c of this.#stderr) {
-      all.set(c, at);
-      at += c.length;
-    }
-    return new TextDecoder().decode(all.subarray(Math.max(0, all.length - STDERR_TAIL_BYTES)));
+    return this.#stderr.text();
   }
 
   /** True while the process runs and takes new requests. */
@@ -341,11 +241,12 @@ export class SandboxChild {
     if (this.end !== undefined) {
       return this.exited.then(() => Promise.reject(this.#endError(ctl.op, ctl.inFlight))).finally(release);
     }
-    const id = this.#nextId++;
-    const replied = new Promise<Reply>((resolve, reject) => {
-      const cancel = timer(ctl.timeoutMs, () => this.#expire(id, ctl.timeoutMs));
-      this.#pending.set(id, { op: ctl.op, inFlight: ctl.inFlight, resolve, reject, cancel });
-    });
+    const { id, reply: replied } = this.#pending.add(
+      ctl.op,
+      ctl.inFlight,
+      ctl.timeoutMs,
+      (expired) => this.#expire(expired, ctl.timeoutMs),
+    );
     // All parts are queued at once, so frames of concurrent requests never interleave.
     for (const part of encodeFrameParts({ id, kind, header, blobs })) {
       this.#writer.write(part).catch(() => {
@@ -382,44 +283,6 @@ export class SandboxChild {
     }
   }
 
-  /**
-   * Graceful stop: CLOSE (the child lets its requests finish, destroys,
-   * shuts down), then after `graceMs` SIGTERM, a second later SIGKILL. The
-   * CLOSE reply's header comes back when the child finished in time.
-   */
-  async stop(graceMs: number, reason: "closed" | "reaped"): Promise<
-    { inTime: boolean; signal?: string; header?: Record<string, unknown> }
-  > {
-    this.retire(reason);
-    const release = this.hold();
-    try {
-      const asked = this.request(KIND.CLOSE, {}, [], {
-        op: "close sandboxed plugin",
-        timeoutMs: Infinity,
-        inFlight: { kind: "close" },
-      }).then((r) => r.header, () => undefined);
-      const exited = this.exited.then(() => true);
-      const grace = sleep(graceMs);
-      const inTime = await Promise.race([exited, grace.done.then(() => false)]);
-      grace.cancel();
-      if (inTime) {
-        const header = await asked;
-        return header === undefined ? { inTime } : { inTime, header };
-      }
-      this.end ??= { reason };
-      this.signal("SIGTERM");
-      const term = sleep(TERM_MS);
-      const termed = await Promise.race([exited, term.done.then(() => false)]);
-      term.cancel();
-      if (termed) return { inTime: false, signal: "SIGTERM" };
-      this.kill(reason);
-      await this.exited;
-      return { inTime: false, signal: "SIGKILL" };
-    } finally {
-      release();
-    }
-  }
-
   async #readStdout(): Promise<void> {
     try {
       for await (const frame of readFrames(readStream(this.#proc.stdout), this.#maxFrame)) this.#dispatch(frame);
@@ -436,13 +299,7 @@ export class SandboxChild {
 
   async #readStderr(): Promise<void> {
     try {
-      for await (const chunk of this.#proc.stderr) {
-        this.#stderr.push(chunk);
-        this.#stderrBytes += chunk.length;
-        while (this.#stderrBytes - this.#stderr[0]!.length >= STDERR_TAIL_BYTES) {
-          this.#stderrBytes -= this.#stderr.shift()!.length;
-        }
-      }
+      for await (const chunk of this.#proc.stderr) this.#stderr.push(chunk);
     } catch {
       // The tail so far is what there is.
     }
@@ -451,8 +308,7 @@ export class SandboxChild {
   /** What a failure now interrupts: start-up, the one request in flight, or the child as a whole. */
   get #currentOp(): string {
     if (this.#hello) return "start sandboxed plugin";
-    const [only, ...more] = this.#pending.values();
-    return only && more.length === 0 ? only.op : "talk to the sandbox child";
+    return this.#pending.only ?? "talk to the sandbox child";
   }
 
   /** Fails whatever waits on the child: boot, handshake, and every request in flight. */
@@ -460,21 +316,16 @@ export class SandboxChild {
     this.#booted?.reject(errorFor("start sandbox child", { kind: "start" }));
     this.#hello?.reject(errorFor("start sandboxed plugin", { kind: "start" }));
     this.#booted = this.#hello = undefined;
-    for (const p of this.#pending.values()) {
-      p.cancel();
-      p.reject(errorFor(p.op, p.inFlight));
-    }
-    this.#pending.clear();
+    this.#pending.rejectAll(errorFor);
   }
 
   #expire(id: number, timeoutMs: number): void {
-    const culprit = this.#pending.get(id);
-    if (culprit === undefined) return;
-    this.#pending.delete(id);
-    const why = `${culprit.op} had no reply within ${timeoutMs} ms`;
+    const op = this.#pending.op(id);
+    if (op === undefined) return;
+    const why = `${op} had no reply within ${timeoutMs} ms`;
     this.kill("timed_out", why);
-    culprit.reject(timedOut(culprit.op, timeoutMs, CONSEQUENCES.sandbox));
-    this.#rejectAll((op) => childKilled(op, why));
+    this.#pending.reject(id, () => timedOut(op, timeoutMs, CONSEQUENCES.sandbox));
+    this.#rejectAll((other) => childKilled(other, why));
   }
 
   #protocolFailure(what: string, cause?: unknown): void {
@@ -486,7 +337,7 @@ export class SandboxChild {
   #dispatch(frame: Frame): void {
     switch (frame.kind) {
       case KIND.LOG:
-        return emitLog(frame.header);
+        return emitForwardedLog(frame.header);
       case KIND.FATAL:
         this.#fatal = String(frame.header.message ?? "unknown failure");
         return;
@@ -502,19 +353,13 @@ export class SandboxChild {
         this.#hello = undefined;
         return;
       case KIND.REPLY: {
-        const p = this.#pending.get(frame.id);
-        if (p === undefined) {
-          const ids = [...this.#pending.keys()];
-          return this.#protocolFailure(
-            `a reply with id ${frame.id} while ${
-              ids.length > 0 ? `waiting for id ${ids.join(", ")}` : "no request was pending"
-            }`,
-          );
-        }
-        this.#pending.delete(frame.id);
-        p.cancel();
-        p.resolve({ header: frame.header, blobs: frame.blobs });
-        return;
+        const ids = this.#pending.ids;
+        if (this.#pending.resolve(frame.id, { header: frame.header, blobs: frame.blobs })) return;
+        return this.#protocolFailure(
+          `a reply with id ${frame.id} while ${
+            ids.length > 0 ? `waiting for id ${ids.join(", ")}` : "no request was pending"
+          }`,
+        );
       }
       default:
         return this.#protocolFailure(`unknown frame kind ${frame.kind}`);
@@ -553,21 +398,4 @@ export class SandboxChild {
     if (end.why !== undefined) return childKilled(op, end.why);
     return protocolError(op, `the child ended (${end.reason}) before replying`);
   }
-}
-
-const LEVELS = new Set<LogLevel>(["trace", "debug", "info", "warning", "error", "fatal"]);
-
-/** Re-emits a log record the child forwarded, under the same category. */
-function emitLog(h: Record<string, unknown>): void {
-  const category = Array.isArray(h.category) ? h.category.map(String) : ["plugin"];
-  const level = LEVELS.has(h.level as LogLevel) ? h.level as LogLevel : "info";
-  const message = String(h.message ?? "");
-  const props = h.props !== null && typeof h.props === "object" ? h.props as Record<string, unknown> : {};
-  getLogger(category).emit({
-    timestamp: Date.now(),
-    level,
-    message: [message],
-    rawMessage: message,
-    properties: { ...props, sandboxed: true },
-  });
 }

@@ -43,7 +43,8 @@ import {
 } from "../plugin_handle.ts";
 import { resolveLibrary } from "../resolve_library.ts";
 import { checkDelay } from "../timers.ts";
-import { type ChildSpec, maxFrameFor, SandboxChild } from "./child_process.ts";
+import { SandboxChild } from "./child_process.ts";
+import { type ChildSpec, maxFrameFor } from "./spawn.ts";
 import type { PluginHandlerOptions } from "./plugin_handler.ts";
 import { KIND } from "./protocol.ts";
 import { SandboxedInstance } from "./sandboxed_instance.ts";

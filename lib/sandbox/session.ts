@@ -23,6 +23,7 @@ import { timer } from "../timers.ts";
 import { leftoverWarning, stdoutWarning } from "../verdicts.ts";
 import { type ChildSpec, type Reply, SandboxChild } from "./child_process.ts";
 import { KIND_NAMES } from "./protocol.ts";
+import { stopChild } from "./stop.ts";
 
 const MAX_WARNINGS = 1000;
 
@@ -213,7 +214,7 @@ export class SandboxSession {
 
   /** Stops a child gracefully (it is retired at once); keeps what its CLOSE reply said. */
   async #stop(child: SandboxChild, reason: "closed" | "reaped"): Promise<{ inTime: boolean; signal?: string }> {
-    const result = await child.stop(this.#policy.graceMs, reason);
+    const result = await stopChild(child, this.#policy.graceMs, reason);
     if (result.header) {
       this.lastClose = result.header;
       const warnings = result.header.warnings;
