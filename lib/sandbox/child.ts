@@ -23,7 +23,8 @@
  */
 import { configureSync, type LogRecord } from "../deps.ts";
 import { ProcessGuard } from "../ffi/process_guard.ts";
-import { type ChildHandler, HANDLERS } from "./handlers.ts";
+import type { ChildHandler } from "./handler.ts";
+import { HANDLERS } from "./handlers.ts";
 import {
   type ChildBoot,
   encodeFrameParts,

@@ -22,7 +22,7 @@ import { closed } from "../guard.ts";
 import type { Instance } from "../in_process/instance.ts";
 import { loadInProcess, type Plugin } from "../in_process/plugin.ts";
 import { resolveOptions } from "../options.ts";
-import type { ChildHandler, HandlerContext, HandlerReply } from "./handlers.ts";
+import type { ChildHandler, HandlerContext, HandlerReply } from "./handler.ts";
 import { errorToWire, type Frame, KIND } from "./protocol.ts";
 
 /** The plugin handler's options (the parent's spec). */
