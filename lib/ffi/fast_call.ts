@@ -138,12 +138,7 @@ export class FastPath {
     input: Uint8Array | string | undefined,
   ): Uint8Array<ArrayBuffer> | undefined {
     const h = this.#h;
-    if (t !== this.#lastTarget) this.#setTarget(t);
-    if (method !== this.#methodText) this.#setMethod(method);
-    // The same input array as last time, its address in the block already: nothing to write.
-    const arg = input === this.#lastInput && this.#inputInBlock && (input as Uint8Array).length === this.#lastInputLen
-      ? null
-      : this.#setInput(input);
+    const arg = this.#prepare(t, method, input);
     const off = this.#slabOff;
     if (!this.#dstIsSlab) {
       h[DST_LO] = this.#slabLo;
@@ -179,11 +174,7 @@ export class FastPath {
    */
   invokeInto(t: CallTarget, method: string, input: Uint8Array | string | undefined, dst: Uint8Array): number {
     const h = this.#h;
-    if (t !== this.#lastTarget) this.#setTarget(t);
-    if (method !== this.#methodText) this.#setMethod(method);
-    const arg = input === this.#lastInput && this.#inputInBlock && (input as Uint8Array).length === this.#lastInputLen
-      ? null
-      : this.#setInput(input);
+    const arg = this.#prepare(t, method, input);
     // The same destination as last time, its address in the block already: nothing to write.
     const r = dst === this.#lastDst && this.#dstInBlock && dst.length === this.#lastDstLen
       ? (arg === null ? this.#call() : this.#callWith(arg, null))
@@ -222,6 +213,21 @@ export class FastPath {
   raw(): CallResult {
     const r = this.#raw;
     return { status: this.#status[0]!, out: { ptr: r[0]!, len: r[1]! }, err: { ptr: r[2]!, len: r[3]! } };
+  }
+
+  /**
+   * Writes what changed since the last call into the block; returns the input
+   * when it must be passed as an argument instead. Small on purpose: V8
+   * inlines it into both hot paths (the out-of-line cases are the methods below).
+   */
+  #prepare(t: CallTarget, method: string, input: Uint8Array | string | undefined): Uint8Array | null {
+    if (t !== this.#lastTarget) this.#setTarget(t);
+    if (method !== this.#methodText) this.#setMethod(method);
+    // The same input array as last time, its address in the block already: nothing to write.
+    if (input === this.#lastInput && this.#inputInBlock && (input as Uint8Array).length === this.#lastInputLen) {
+      return null;
+    }
+    return this.#setInput(input);
   }
 
   #setTarget(t: CallTarget): void {

@@ -50,6 +50,16 @@ const DRAIN_BYTES = 1024 * 1024;
 /** `sizeof(NpaHost)` on 64-bit targets. */
 export const NPA_HOST_SIZE = 32;
 
+/** The counters of a plugin that logged nothing (or whose context is gone). */
+export const NO_LOG_COUNTERS: Readonly<LogCounters> = {
+  accepted: 0,
+  droppedFull: 0,
+  filtered: 0,
+  afterClose: 0,
+  truncated: 0,
+  enabledQueries: 0,
+};
+
 /** How many log contexts the helper made, reused, and holds free (reuse keeps reload churn bounded). */
 export interface ContextStats {
   allocated: number;

@@ -24,7 +24,7 @@ import { type PluginDescription, PluginDescriptionSchema } from "../describe_sch
 import { PluginCalls } from "../ffi/calls.ts";
 import { type CallHooks, CallTracker } from "./call_tracker.ts";
 import { FastPath } from "../ffi/fast_call.ts";
-import { HostLog, type LogCounters } from "../ffi/host_log.ts";
+import { HostLog, type LogCounters, NO_LOG_COUNTERS } from "../ffi/host_log.ts";
 import { ProcessGuard } from "../ffi/process_guard.ts";
 import { openPluginLibrary, type PluginLibrary } from "../ffi/library.ts";
 import { discardBuffer } from "../ffi/memory.ts";
@@ -44,15 +44,6 @@ import type { AbiVersion, Capabilities } from "../plugin_handle.ts";
 import { LogPump } from "../plugin_log.ts";
 
 const MAX_WARNINGS = 1000;
-const NO_COUNTERS: LogCounters = {
-  accepted: 0,
-  droppedFull: 0,
-  filtered: 0,
-  afterClose: 0,
-  truncated: 0,
-  enabledQueries: 0,
-};
-
 let pump: LogPump | undefined;
 const contractLog = getLogger(["plugcheck", "contract"]);
 
@@ -344,7 +335,7 @@ export class PluginCore {
   /** The native log helper's counters for this plugin; also after close (late messages count as after-close). */
   logCounters(): LogCounters {
     this.pump.drain();
-    return this.#logCtx ? this.host.counters(this.#logCtx) : this.#lastCounters ?? NO_COUNTERS;
+    return this.#logCtx ? this.host.counters(this.#logCtx) : this.#lastCounters ?? NO_LOG_COUNTERS;
   }
 }
 

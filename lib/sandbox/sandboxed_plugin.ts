@@ -30,7 +30,7 @@
 import { isDeepStrictEqual } from "node:util";
 import type { PluginDescription } from "../describe_schema.ts";
 import { hostLibraryPath as resolveHostLibraryPath } from "../ffi/host_lib.ts";
-import type { LogCounters } from "../ffi/host_log.ts";
+import { type LogCounters, NO_LOG_COUNTERS } from "../ffi/host_log.ts";
 import { contractViolation, graceExpired, loadFailed } from "../guard.ts";
 import type { ResolvedLoadOptions, ResolvedSandboxOptions } from "../options.ts";
 import {
@@ -52,15 +52,6 @@ import { type SandboxHealth, SandboxSession } from "./session.ts";
 
 export { SandboxedInstance };
 export type { SandboxHealth };
-
-const NO_COUNTERS: LogCounters = {
-  accepted: 0,
-  droppedFull: 0,
-  filtered: 0,
-  afterClose: 0,
-  truncated: 0,
-  enabledQueries: 0,
-};
 
 /** Loads `path` in a sandbox child (what `loadPlugin(path, { isolate: true })` calls once the options are checked). */
 export async function loadSandboxedPlugin(
@@ -173,7 +164,7 @@ export class SandboxedPlugin implements PluginHandle {
 
   async readLogCounters(): Promise<LogCounters> {
     if (this.#session.isClosed || this.#session.current === undefined) {
-      return (this.#session.lastClose?.counters as LogCounters | undefined) ?? NO_COUNTERS;
+      return (this.#session.lastClose?.counters as LogCounters | undefined) ?? NO_LOG_COUNTERS;
     }
     const { reply } = await this.#session.request(KIND.LOG_COUNTERS, {}, [], {
       op: "read log counters",
