@@ -62,9 +62,10 @@ typedef struct NpaBuf {
   size_t len;
 } NpaBuf;
 
-/* Host -> plugin log sink. May be called from any thread, at any time after
- * init returned, even after shutdown (such messages are dropped and counted).
- * Never blocks for long and never calls back into the plugin. */
+/* Host -> plugin log sink. May be called from any thread, at any time from
+ * the start of npa_plugin_init on (during init too), even after shutdown
+ * (such messages are dropped and counted). Never blocks for long and never
+ * calls back into the plugin. */
 typedef void (*NpaLogFn)(void* ctx, int32_t level, const uint8_t* target,
                          size_t target_len, const uint8_t* message,
                          size_t message_len);

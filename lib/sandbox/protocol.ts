@@ -116,35 +116,59 @@ export function encodeFrame(frame: Frame): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-/** Frames larger than this are written in parts (blobs straight from their buffers). */
+/** Blobs this large are written as parts of their own, straight from their buffers. */
 const PART_THRESHOLD = 64 * 1024;
 
 /**
- * One frame as parts to write back to back: one buffer for a small frame;
- * for a big one, the head and each blob (with its length) without copying
- * the blobs. Write all parts before anything else, or frames interleave.
+ * One frame as parts to write back to back: big blobs as they are (no copy),
+ * everything between them coalesced into one buffer, so a frame of many small
+ * blobs (a batch) is one write and a frame with a 64 MiB blob costs no copy of
+ * it. Write all parts before anything else, or frames interleave.
  */
 export function encodeFrameParts(frame: Frame): Uint8Array[] {
-  let blobBytes = 0;
-  for (const b of frame.blobs) blobBytes += b.length;
-  if (blobBytes < PART_THRESHOLD) return [encodeFrame(frame)];
+  if (!frame.blobs.some((b) => b.length >= PART_THRESHOLD)) return [encodeFrame(frame)];
   const header = enc.encode(JSON.stringify(frame.header));
   let rest = 4 + 1 + 4 + header.length + 4;
   for (const b of frame.blobs) rest += 4 + b.length;
-  const head = new Uint8Array(4 + 4 + 1 + 4 + header.length + 4);
-  const view = new DataView(head.buffer);
-  view.setUint32(0, rest, true);
-  view.setUint32(4, frame.id, true);
-  head[8] = frame.kind;
-  view.setUint32(9, header.length, true);
-  head.set(header, 13);
-  view.setUint32(13 + header.length, frame.blobs.length, true);
-  const parts: Uint8Array[] = [head];
+  const parts: Uint8Array[] = [];
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  const small = (bytes: Uint8Array) => {
+    pending.push(bytes);
+    pendingBytes += bytes.length;
+  };
+  const flush = () => {
+    const joined = new Uint8Array(pendingBytes);
+    let at = 0;
+    for (const p of pending) {
+      joined.set(p, at);
+      at += p.length;
+    }
+    parts.push(joined);
+    pending = [];
+    pendingBytes = 0;
+  };
+  const u32 = (n: number) => {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, n, true);
+    return b;
+  };
+  small(u32(rest));
+  small(u32(frame.id));
+  small(new Uint8Array([frame.kind]));
+  small(u32(header.length));
+  small(header);
+  small(u32(frame.blobs.length));
   for (const b of frame.blobs) {
-    const len = new Uint8Array(4);
-    new DataView(len.buffer).setUint32(0, b.length, true);
-    parts.push(len, b);
+    small(u32(b.length));
+    if (b.length < PART_THRESHOLD) {
+      small(b);
+      continue;
+    }
+    flush();
+    parts.push(b);
   }
+  if (pendingBytes > 0) flush();
   return parts;
 }
 

@@ -49,6 +49,11 @@ export interface SandboxHealth {
 export interface SessionRequest {
   op: string;
   timeoutMs: number;
+  /**
+   * Mark the request `sync: true` when nothing else is in flight (decided as
+   * it is counted, so a burst of concurrent requests cannot all see "alone").
+   */
+  syncWhenAlone?: boolean;
   method?: string;
   inputs?: Uint8Array[];
 }
@@ -161,6 +166,7 @@ export class SandboxSession {
     ctl: SessionRequest,
   ): Promise<{ reply: Reply; child: SandboxChild }> {
     const child = await this.ensure(ctl.op);
+    if (ctl.syncWhenAlone) header = { ...header, sync: this.#running === 0 };
     this.#running++;
     this.#lastUse = new Date();
     this.#cancelIdle();
