@@ -17,7 +17,7 @@
  *
  * @module
  */
-export { configureSync, getLogger, getTextFormatter, resetSync } from "npm:@logtape/logtape@2.4.2";
-export type { LogLevel, LogRecord } from "npm:@logtape/logtape@2.4.2";
-export { z } from "npm:zod@4.6.7";
-export type { ZodError } from "npm:zod@4.6.7";
+export { configureSync, getLogger, getTextFormatter, resetSync } from "npm:@logtape/logtape@^2.4.2";
+export type { LogLevel, LogRecord } from "npm:@logtape/logtape@^2.4.2";
+export { z } from "npm:zod@^4.1.0";
+export type { ZodError } from "npm:zod@^4.1.0";
