@@ -397,12 +397,3 @@ NPAH_EXPORT uint32_t npah_drain(void* queue, uint8_t* buf, uint32_t cap) {
 NPAH_EXPORT uint32_t* npah_queue_flag(void* queue) {
   return (uint32_t*)&((npah_queue*)queue)->nonempty;
 }
-
-/* Bytes waiting in the queue (cheap check before a drain). */
-NPAH_EXPORT uint32_t npah_pending(void* queue) {
-  npah_queue* q = (npah_queue*)queue;
-  pthread_mutex_lock(&q->mu);
-  size_t used = q->used;
-  pthread_mutex_unlock(&q->mu);
-  return (uint32_t)used;
-}

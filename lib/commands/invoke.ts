@@ -21,8 +21,7 @@ import { defineCommand, reportFailure } from "./command.ts";
 import type { CommandContext } from "./context.ts";
 import { EXIT } from "./exit_codes.ts";
 import { DEFAULT_MAX_INPUT_BYTES, readInput } from "./input.ts";
-import { printWarnings } from "./load.ts";
-import { printErr, STDOUT_IS_TERMINAL } from "./output.ts";
+import { printErr, printWarnings, STDOUT_IS_TERMINAL } from "./output.ts";
 
 function parseConfig(text: string | undefined): Record<string, unknown> | undefined {
   if (text === undefined) return undefined;

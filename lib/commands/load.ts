@@ -17,7 +17,7 @@ import { escapeControl } from "../safe_text.ts";
 import { defineCommand } from "./command.ts";
 import type { CommandContext } from "./context.ts";
 import { EXIT } from "./exit_codes.ts";
-import { paint, printErr } from "./output.ts";
+import { printWarnings } from "./output.ts";
 
 function version(raw: number): string {
   return `${raw >>> 16}.${raw & 0xffff}`;
@@ -65,11 +65,6 @@ function formatReport(plugin: PluginHandle, stats: Record<string, number> | null
     lines.push(`  ${safe(m.name).padEnd(width)}  ${m.input.padEnd(5)}  ${pure}  ${safe(m.description)}`);
   }
   return `${lines.join("\n")}\n`;
-}
-
-/** Prints warnings on stderr, one line each, plugin text escaped. */
-export function printWarnings(warnings: readonly string[]): void {
-  for (const w of warnings) printErr(`${paint("yellow", "warning:")} ${escapeControl(w)}`);
 }
 
 /** The `load` command. */

@@ -16,6 +16,7 @@
 import { styleText } from "node:util";
 import process from "node:process";
 import { ProcessGuard } from "../ffi/process_guard.ts";
+import { escapeControl } from "../safe_text.ts";
 
 /** How colour is chosen: from the terminal and NO_COLOR, always, or never. */
 export type ColorMode = "auto" | "always" | "never";
@@ -56,4 +57,9 @@ export function printErr(text: string): void {
 export function paint(style: Parameters<typeof styleText>[0], text: string): string {
   if (colorMode === "never") return text;
   return styleText(style, text, { stream: process.stderr, validateStream: colorMode === "auto" });
+}
+
+/** Prints warnings on stderr, one line each, plugin text escaped. */
+export function printWarnings(warnings: readonly string[]): void {
+  for (const w of warnings) printErr(`${paint("yellow", "warning:")} ${escapeControl(w)}`);
 }

@@ -161,7 +161,7 @@ export class HostLog {
   drain(): LogRecord[] {
     const records: LogRecord[] = [];
     const s = this.#lib.symbols;
-    while (s.npah_pending(this.#queue) > 0) {
+    while (this.pending[0] !== 0) {
       const n = s.npah_drain(this.#queue, this.#drainBuf, this.#drainBuf.length);
       if (n === 0) break;
       const view = new DataView(this.#drainBuf.buffer, 0, n);

@@ -34,11 +34,6 @@ export class NpaBufSlot {
   readonly bytes: Uint8Array<ArrayBuffer> = new Uint8Array(NPA_BUF_SIZE);
   readonly #view = new DataView(this.bytes.buffer);
 
-  /** Zeroes the slot so an untouched slot reads as `{NULL, 0}`. */
-  reset(): void {
-    this.bytes.fill(0);
-  }
-
   /** What the plugin wrote. */
   read(): RawBuf {
     return {
@@ -52,10 +47,6 @@ export class NpaBufSlot {
 export class PointerSlot {
   readonly bytes: Uint8Array<ArrayBuffer> = new Uint8Array(8);
   readonly #view = new DataView(this.bytes.buffer);
-
-  reset(): void {
-    this.bytes.fill(0);
-  }
 
   /** The pointer the plugin wrote, or null. */
   read(): Deno.PointerValue {

@@ -134,8 +134,6 @@ export const HOST_SYMBOLS = {
   npah_ctx_counters: { parameters: ["pointer", "buffer", "u32"], result: "u32" },
   // uint32_t npah_drain(void* queue, uint8_t* buf, uint32_t cap)
   npah_drain: { parameters: ["pointer", "buffer", "u32"], result: "u32" },
-  // uint32_t npah_pending(void* queue)
-  npah_pending: { parameters: ["pointer"], result: "u32" },
   // ---- process guards (npah_process.c)
   // int32_t npah_exit_guard(int32_t exit_code, int32_t json)
   npah_exit_guard: { parameters: ["i32", "i32"], result: "i32" },

@@ -76,7 +76,6 @@ export class PluginCore {
   pinned = false;
   readonly #lib: PluginLibrary;
   readonly #shown: string;
-  readonly #guard: ProcessGuard;
   readonly #libraryPath: string;
   #state: "open" | "closing" | "closed" = "open";
   #initialized = false;
@@ -104,7 +103,6 @@ export class PluginCore {
     this.#shown = shown;
     this.#libraryPath = libraryPath;
     this.#lib = lib;
-    this.#guard = native.guard;
     this.#tracker = new CallTracker(native.guard, () => this.#afterCall());
     this.calls = new PluginCalls(lib, native.guard);
     this.host = native.host;
