@@ -181,3 +181,15 @@ Deno.test("readFrames() reads frames however the input is split, and reports one
     for await (const _ of readFrames(once, 1 << 20)) { /* drain */ }
   }, /the input ended in the middle of a frame/);
 });
+
+Deno.test("rememberSuccess() remembers a lookup that succeeded, never one that failed", async () => {
+  const { rememberSuccess } = await import("../lib/sandbox/spawn.ts");
+  let calls = 0;
+  const lookup = rememberSuccess(
+    () => (++calls === 1 ? Promise.reject(new Error("deno info failed")) : Promise.resolve("/cache")),
+  );
+  await assert.rejects(lookup(), /deno info failed/);
+  assert.equal(await lookup(), "/cache", "a failure is tried again");
+  assert.equal(await lookup(), "/cache");
+  assert.equal(calls, 2, "a success is remembered");
+});

@@ -39,20 +39,27 @@ export interface ChildSpec {
   childModule?: string | undefined;
 }
 
-let denoDirPromise: Promise<string> | undefined;
+/** `lookup`, run once and remembered when it succeeds; a failure is not remembered (the next call tries again). */
+export function rememberSuccess<T>(lookup: () => Promise<T>): () => Promise<T> {
+  let remembered: Promise<T> | undefined;
+  return () => {
+    remembered ??= lookup().catch((e) => {
+      remembered = undefined;
+      throw e;
+    });
+    return remembered;
+  };
+}
+
+const askDenoDir = rememberSuccess(() =>
+  new Deno.Command(Deno.execPath(), { args: ["info", "--json"], stdout: "piped", stderr: "null" })
+    .output()
+    .then((o) => String(JSON.parse(new TextDecoder().decode(o.stdout)).denoDir))
+);
 
 /** The Deno cache directory of this process, so the child (with a cleared env) finds its modules. */
 function denoDir(): Promise<string> {
-  const fromEnv = Deno.env.get("DENO_DIR");
-  if (fromEnv) return Promise.resolve(fromEnv);
-  denoDirPromise ??= new Deno.Command(Deno.execPath(), { args: ["info", "--json"], stdout: "piped", stderr: "null" })
-    .output()
-    .then((o) => String(JSON.parse(new TextDecoder().decode(o.stdout)).denoDir))
-    .catch((e) => {
-      denoDirPromise = undefined; // a failed lookup is tried again next time
-      throw e;
-    });
-  return denoDirPromise;
+  return Promise.resolve(Deno.env.get("DENO_DIR") || askDenoDir());
 }
 
 const ROOT_CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
