@@ -44,6 +44,19 @@ class CallSlots {
     this.#wake();
   }
 
+  /** Takes a slot if one is free (true); pair with {@link give}. No allocation: for the hot path. */
+  take(): boolean {
+    if (this.#inUse >= this.#limit) return false;
+    this.#inUse++;
+    return true;
+  }
+
+  /** Gives back a slot taken with {@link take}. Call once per take. */
+  give(): void {
+    this.#inUse--;
+    if (this.#waiters.length > 0) this.#wake();
+  }
+
   /** Takes a slot; returns its release function (idempotent), or undefined when none is free. */
   tryAcquire(): (() => void) | undefined {
     if (this.#inUse >= this.#limit) return undefined;

@@ -48,6 +48,17 @@ export interface LoadOptions {
    * alone (leak checks, reload cycles). A sandbox child is exclusive anyway.
    */
   exclusive?: boolean;
+  /**
+   * Check what the plugin leaves running after `npa_plugin_shutdown`: the
+   * threads and open descriptors of the process that holds it are counted
+   * before the library is opened and after shutdown (`shutdownReport`).
+   * Threads left running keep the library mapped, since unloading code under
+   * a running thread crashes the process. Costs ~20 ms at each end (and
+   * waits until the process is 1 s old: Deno starts a thread of its own
+   * then). Applies to the load that opens the library (use `exclusive` in
+   * process).
+   */
+  shutdownCheck?: boolean;
 }
 
 /** Sandbox options of `loadPlugin(path, { isolate: true, ... })`. */
@@ -90,6 +101,7 @@ export interface ResolvedLoadOptions {
   directives: LogDirectives;
   hostLibraryPath: string | undefined;
   exclusive: boolean;
+  shutdownCheck: boolean;
 }
 
 /** Sandbox options, checked and with defaults filled in. */
@@ -125,6 +137,7 @@ export function resolveOptions(options: LoadOptions = {}): ResolvedLoadOptions {
     directives: parseLogDirectives(log),
     hostLibraryPath: options.hostLibraryPath,
     exclusive: options.exclusive ?? false,
+    shutdownCheck: options.shutdownCheck ?? false,
   };
 }
 

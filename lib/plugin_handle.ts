@@ -17,6 +17,7 @@
 import type { PluginDescription } from "./describe_schema.ts";
 import type { PluginError } from "./errors.ts";
 import type { LogCounters } from "./ffi/host_log.ts";
+import type { FdInfo, ProcessSnapshot, ThreadInfo } from "./ffi/proc_info.ts";
 
 /** An ABI version split into its parts. */
 export interface AbiVersion {
@@ -94,6 +95,20 @@ export interface InstanceHandle extends AsyncDisposable {
   destroy(): Promise<void>;
 }
 
+/** What a shutdown left behind (`LoadOptions.shutdownCheck`). */
+export interface ShutdownReport {
+  /** Threads and descriptors of the process before the library was opened. */
+  before: { threads: number; fds: number };
+  /** The same after `npa_plugin_shutdown` returned (and up to ~100 ms for stragglers to end). */
+  after: { threads: number; fds: number };
+  /** Threads that were not there before and still run. */
+  leftThreads: ThreadInfo[];
+  /** Descriptors that were not open before and still are. */
+  leftFds: FdInfo[];
+  /** False when the library stayed mapped because threads were left running in it. */
+  unloaded: boolean;
+}
+
 /** A loaded plugin, in process or in a sandbox child. */
 export interface PluginHandle extends AsyncDisposable {
   /** True when calls run in a child process. */
@@ -110,5 +125,24 @@ export interface PluginHandle extends AsyncDisposable {
   /** The native log helper's counters for this plugin. */
   readLogCounters(): Promise<LogCounters>;
   createInstance(config?: InstanceConfig, options?: InvokeOptions): Promise<InstanceHandle>;
+  /**
+   * An instance whose calls take the same path as a real one's (deadline,
+   * call slot, dispatch, sandbox round trip) into a native function that does
+   * nothing and returns an empty output: what a call costs plugcheck and Deno
+   * without the plugin (the dispatch floor `stress` reports). Its calls never
+   * reach the plugin.
+   */
+  noopInstance(): Promise<InstanceHandle>;
+  /**
+   * The threads, open descriptors and memory of the process the plugin runs
+   * in, counted in that process so that Deno's own threads never pass for
+   * the plugin's (its blocking pool filled to the maximum first; not before
+   * the process is 1 s old). Costs ~20 ms: for baselines, not for sampling.
+   */
+  snapshot(): Promise<ProcessSnapshot>;
+  /** The id of the process the plugin runs in (this one, or the current sandbox child), if any. */
+  readonly processId: number | undefined;
+  /** With `shutdownCheck`, after `close()`: what the plugin's shutdown left running. */
+  readonly shutdownReport: ShutdownReport | undefined;
   close(): Promise<void>;
 }

@@ -80,6 +80,7 @@ export class LogPump {
 
   /** Emits every queued record now. */
   drain(): void {
+    if (this.#host.pending[0] === 0) return;
     for (const r of this.#host.drain()) this.#emit(r);
   }
 

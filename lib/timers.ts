@@ -72,3 +72,81 @@ export async function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout
     cancel();
   }
 }
+
+/**
+ * Many deadlines on one timer. A `setTimeout` costs ~4 us to set and clear in
+ * Deno, more than a whole nonblocking plugin call's own overhead, so calls
+ * register here instead: one unref'd timer is armed for the earliest
+ * deadline, and a deadline that is met is only forgotten (the timer, when it
+ * fires, finds nothing due and re-arms for what is left, or stops). The
+ * timer never keeps the process alive on its own; a call in flight does.
+ * Deadlines live in an array with a free list: no hashing per call.
+ */
+export class Deadlines {
+  readonly #at: number[] = [];
+  readonly #expire: ((() => void) | undefined)[] = [];
+  readonly #free: number[] = [];
+  #live = 0;
+  #armedAt = Infinity;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * Calls `onExpire` once `ms` have passed, unless {@link remove}d first.
+   * Returns the deadline's handle; `Infinity` registers nothing (-1).
+   */
+  add(ms: number, onExpire: () => void): number {
+    if (ms === Infinity) return -1;
+    const at = performance.now() + ms;
+    const i = this.#free.pop() ?? this.#at.length;
+    this.#at[i] = at;
+    this.#expire[i] = onExpire;
+    this.#live++;
+    if (at < this.#armedAt) this.#arm(at);
+    return i;
+  }
+
+  /** Forgets a deadline that was met (cheap: the timer is left as it is). Ignores -1. */
+  remove(handle: number): void {
+    if (handle < 0 || this.#expire[handle] === undefined) return;
+    this.#expire[handle] = undefined;
+    this.#free.push(handle);
+    this.#live--;
+  }
+
+  /** Deadlines registered and not yet met or expired. */
+  get size(): number {
+    return this.#live;
+  }
+
+  #arm(at: number): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#armedAt = at;
+    const delay = Math.min(Math.max(Math.ceil(at - performance.now()), 0), MAX_DELAY_MS);
+    const id = setTimeout(() => this.#fire(), delay);
+    Deno.unrefTimer(id);
+    this.#timer = id;
+  }
+
+  #fire(): void {
+    this.#timer = undefined;
+    this.#armedAt = Infinity;
+    // A timer may fire up to a millisecond early by the performance clock: count that as due.
+    const now = performance.now() + 1;
+    let next = Infinity;
+    const due: (() => void)[] = [];
+    for (let i = 0; i < this.#expire.length; i++) {
+      const fn = this.#expire[i];
+      if (fn === undefined) continue;
+      const at = this.#at[i]!;
+      if (at <= now) {
+        due.push(fn);
+        this.remove(i);
+      } else if (at < next) next = at;
+    }
+    if (next < Infinity) this.#arm(next);
+    for (const fn of due) fn();
+  }
+}
+
+/** The process's deadlines for plugin calls. */
+export const deadlines: Deadlines = new Deadlines();

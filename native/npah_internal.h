@@ -29,10 +29,11 @@ typedef struct npah_running {
   atomic_int label_kind;
   const uint8_t* _Atomic label;
   atomic_uint label_len;
-  /* Nonblocking calls running on other threads, and the last one's name. */
+  /* Nonblocking calls running on other threads, and the last one's name (kind as for `label`). */
   atomic_uint async_inflight;
   char async_label[NPAH_LABEL_MAX];
   atomic_uint async_label_len;
+  atomic_int async_label_kind;
 } npah_running;
 
 extern npah_running npah_now;
@@ -53,6 +54,22 @@ static inline void npah_sync_enter(int kind, const uint8_t* label, uint32_t len)
 
 static inline void npah_sync_leave(void) {
   atomic_store_explicit(&npah_now.sync_depth, 0, memory_order_release);
+}
+
+/*
+ * Marks a nonblocking call starting on this (pool) thread. Concurrent calls
+ * race for the one name slot: the exit guard names the last one to start.
+ */
+static inline void npah_async_enter(int kind, const uint8_t* label, uint32_t len) {
+  if (len > NPAH_LABEL_MAX) len = NPAH_LABEL_MAX;
+  for (uint32_t i = 0; i < len; i++) npah_now.async_label[i] = (char)label[i];
+  atomic_store_explicit(&npah_now.async_label_kind, kind, memory_order_relaxed);
+  atomic_store_explicit(&npah_now.async_label_len, len, memory_order_relaxed);
+  atomic_fetch_add_explicit(&npah_now.async_inflight, 1, memory_order_release);
+}
+
+static inline void npah_async_leave(void) {
+  atomic_fetch_sub_explicit(&npah_now.async_inflight, 1, memory_order_release);
 }
 
 /* Writes "invoke \"<method>\"" or the text label into buf; returns its length. */

@@ -16,7 +16,7 @@
  *     when a synchronous plugin call (or dlopen) outlives its deadline.
  *   - child setup: a sandbox child leads its own process group and dies with
  *     its parent (PR_SET_PDEATHSIG), taking the plugin's forks with it.
- *   - process listing: who is left in a group, or whose parent is a pid.
+ * What a process holds (threads, descriptors, children) is read in npah_proc.c.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -104,7 +104,7 @@ static void current_call(char* buf, uint32_t cap) {
                        atomic_load(&npah_now.label_len), buf, cap);
   } else if (atomic_load(&npah_now.async_inflight) > 0) {
     uint32_t n = atomic_load(&npah_now.async_label_len);
-    npah_describe_call(NPAH_LABEL_TEXT, (const uint8_t*)npah_now.async_label, n, buf, cap);
+    npah_describe_call(atomic_load(&npah_now.async_label_kind), (const uint8_t*)npah_now.async_label, n, buf, cap);
   } else {
     snprintf(buf, cap, "run the plugin");
   }
@@ -177,14 +177,11 @@ NPAH_EXPORT void npah_sync_end(void) {
 
 /* JS marks a nonblocking call it starts (it runs on another thread). */
 NPAH_EXPORT void npah_async_begin(const uint8_t* label, uint32_t len) {
-  if (len > NPAH_LABEL_MAX) len = NPAH_LABEL_MAX;
-  memcpy(npah_now.async_label, label, len);
-  atomic_store(&npah_now.async_label_len, len);
-  atomic_fetch_add(&npah_now.async_inflight, 1);
+  npah_async_enter(NPAH_LABEL_TEXT, label, len);
 }
 
 NPAH_EXPORT void npah_async_end(void) {
-  atomic_fetch_sub(&npah_now.async_inflight, 1);
+  npah_async_leave();
 }
 
 /* ---- watchdog ----------------------------------------------------------- */
@@ -341,55 +338,6 @@ NPAH_EXPORT int32_t npah_child_setup(int32_t expected_parent) {
   if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) return -errno;
   if (getppid() != expected_parent) kill(0, SIGKILL);
   return 0;
-}
-
-/* ---- processes ---------------------------------------------------------- */
-
-/*
- * Live (not zombie) processes whose parent (mode 0) or process group (mode 1)
- * is `id`, except the caller. Writes up to `cap` pids; returns how many match.
- */
-NPAH_EXPORT int32_t npah_list_procs(int32_t mode, int32_t id, int32_t* out, uint32_t cap) {
-  DIR* d = opendir("/proc");
-  if (d == NULL) return -errno;
-  int32_t count = 0;
-  pid_t self = getpid();
-  struct dirent* e;
-  while ((e = readdir(d)) != NULL) {
-    char* end;
-    long pid = strtol(e->d_name, &end, 10);
-    if (*end != '\0' || pid <= 0 || pid == self) continue;
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) continue;
-    buf[n] = '\0';
-    char* paren = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
-    char state;
-    int ppid, pgrp;
-    if (paren == NULL || sscanf(paren + 1, " %c %d %d", &state, &ppid, &pgrp) != 3 || state == 'Z') continue;
-    if ((mode == 0 ? ppid : pgrp) != id) continue;
-    if ((uint32_t)count < cap) out[count] = (int32_t)pid;
-    count++;
-  }
-  closedir(d);
-  return count;
-}
-
-/* The command name of a process (/proc/<pid>/comm) into out; returns its length (0 if unknown). */
-NPAH_EXPORT uint32_t npah_proc_name(int32_t pid, uint8_t* out, uint32_t cap) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/comm", pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, out, cap);
-  close(fd);
-  if (n <= 0) return 0;
-  while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\0')) n--;
-  return (uint32_t)n;
 }
 
 /* Writes all of buf to fd (a private descriptor Deno has no handle for). Returns 0 or -errno. */

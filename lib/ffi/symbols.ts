@@ -109,7 +109,7 @@ export const PROBE_SYMBOLS: Record<
   [...REQUIRED_SYMBOLS, ...OPTIONAL_SYMBOLS].map((name) => [name, { parameters: [], result: "void", optional: true }]),
 ) as never;
 
-/** plugcheck's native helper (`native/`): the log queue, the process guards, the fast call path. */
+/** plugcheck's native helper (`native/`): the log queue, the process guards, /proc readings, the call paths. */
 export const HOST_SYMBOLS = {
   // ---- log queue (npa_host.c)
   // void* npah_queue_new(uint32_t capacity)
@@ -155,12 +155,35 @@ export const HOST_SYMBOLS = {
   npah_list_procs: { parameters: ["i32", "i32", "buffer", "u32"], result: "i32" },
   // int32_t npah_write_all(int32_t fd, const uint8_t* buf, uint32_t len)
   npah_write_all: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  // ---- what a process holds (npah_proc.c)
   // uint32_t npah_proc_name(int32_t pid, uint8_t* out, uint32_t cap)
   npah_proc_name: { parameters: ["i32", "buffer", "u32"], result: "u32" },
+  // int32_t npah_proc_sample(int32_t pid, double out[3]): resident bytes, threads, descriptors
+  npah_proc_sample: { parameters: ["i32", "buffer"], result: "i32" },
+  // double npah_proc_age_ms(int32_t pid): < 0 when it is gone
+  npah_proc_age_ms: { parameters: ["i32"], result: "f64" },
+  // int32_t npah_list_threads(int32_t pid, int32_t* out, uint32_t cap)
+  npah_list_threads: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  // uint32_t npah_thread_name(int32_t pid, int32_t tid, uint8_t* out, uint32_t cap)
+  npah_thread_name: { parameters: ["i32", "i32", "buffer", "u32"], result: "u32" },
+  // void npah_sleep_us(uint32_t us): holds one blocking-pool thread that long
+  npah_sleep_us: { parameters: ["u32"], result: "void", nonblocking: true },
+  // int32_t npah_fd_targets(int32_t pid, uint8_t* out, uint32_t cap): "fd\ttarget\n" lines
+  npah_fd_targets: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  // uint32_t npah_pool_fill_begin(void)
+  npah_pool_fill_begin: { parameters: [], result: "u32" },
+  // int32_t npah_pool_hold(uint32_t gen, uint32_t n, uint32_t quiet_ms): on the blocking pool
+  npah_pool_hold: { parameters: ["u32", "u32", "u32"], result: "i32", nonblocking: true },
   // ---- fast call path (npah_call.c)
   // int32_t npah_bind(const uint8_t* path, uint32_t len) / void npah_unbind(int32_t slot)
   npah_bind: { parameters: ["buffer", "u32"], result: "i32" },
   npah_unbind: { parameters: ["i32"], result: "void" },
+  // int32_t npah_memfd_copy(const uint8_t* path, uint32_t len): a descriptor of a private copy, or -errno
+  npah_memfd_copy: { parameters: ["buffer", "u32"], result: "i32" },
+  // void npah_close_fd(int32_t fd)
+  npah_close_fd: { parameters: ["i32"], result: "void" },
+  // int32_t npah_is_loaded(const uint8_t* path, uint32_t len): 1 when loaded in this process
+  npah_is_loaded: { parameters: ["buffer", "u32"], result: "i32" },
   // uint8_t* npah_block(void): this thread's call block
   npah_block: { parameters: [], result: "pointer" },
   // uint32_t npah_block_layout(uint32_t* out, uint32_t cap)
@@ -172,4 +195,13 @@ export const HOST_SYMBOLS = {
   // void npah_take(uint8_t* dst) / void npah_discard(void)
   npah_take: { parameters: ["buffer"], result: "void" },
   npah_discard: { parameters: [], result: "void" },
+  // ---- nonblocking call path (npah_call.c)
+  // uint32_t npah_nb_layout(uint32_t* out, uint32_t cap)
+  npah_nb_layout: { parameters: ["buffer", "u32"], result: "u32" },
+  // int32_t npah_call_nb(uint8_t* block, const uint8_t* method, const uint8_t* input), on the blocking pool
+  npah_call_nb: { parameters: ["pointer", "buffer", "buffer"], result: "i32", nonblocking: true },
+  // void npah_take_nb(uint8_t* block, uint8_t* dst): NULL dst frees unread
+  npah_take_nb: { parameters: ["pointer", "buffer"], result: "void" },
+  // int32_t npah_bind_noop(void): the slot of a target that does nothing (the dispatch floor)
+  npah_bind_noop: { parameters: [], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;

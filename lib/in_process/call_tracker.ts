@@ -18,7 +18,7 @@
 import { callSlots } from "../call_slots.ts";
 import type { ProcessGuard } from "../ffi/process_guard.ts";
 import { slotsExhausted, slotWaitExpired, timedOut } from "../guard.ts";
-import { withDeadline } from "../timers.ts";
+import { deadlines, withDeadline } from "../timers.ts";
 
 /** How a call is run by {@link CallTracker.call}. */
 export interface CallHooks<T> {
@@ -40,8 +40,9 @@ export class CallTracker {
   outstanding = 0;
   readonly #guard: ProcessGuard;
   readonly #afterCall: () => void;
-  readonly #running = new Map<number, string>();
-  #nextCall = 1;
+  /** Labels of the calls outstanding, by index (an array with a free list: no hashing on the hot path). */
+  readonly #labels: (string | undefined)[] = [];
+  readonly #freeIndex: number[] = [];
   #holds = 0;
   #idle: (() => void)[] = [];
 
@@ -58,56 +59,95 @@ export class CallTracker {
 
   /** Labels of the calls outstanding now. */
   running(): string[] {
-    return [...this.#running.values()];
+    return this.#labels.filter((l): l is string => l !== undefined);
+  }
+
+  /**
+   * Starts the bookkeeping of one call: takes a call slot and counts the
+   * call as outstanding. Returns its index for {@link end}, or -1 when no
+   * call slot is free. The building block of the invoke hot path.
+   */
+  begin(op: string): number {
+    if (!callSlots.take()) return -1;
+    this.outstanding++;
+    const index = this.#freeIndex.pop() ?? this.#labels.length;
+    this.#labels[index] = op;
+    return index;
+  }
+
+  /** The call of {@link begin} returned: gives its slot back and settles. */
+  end(index: number): void {
+    callSlots.give();
+    this.outstanding--;
+    this.#labels[index] = undefined;
+    this.#freeIndex.push(index);
+    this.#settle();
   }
 
   /**
    * Runs one nonblocking call against a deadline, holding a call slot until
-   * it returns. A synchronous throw from `start` releases everything.
+   * it returns. A synchronous throw from `start` releases everything. The
+   * deadline costs no timer of its own (see `Deadlines`).
    */
-  async call<T>(op: string, timeoutMs: number, start: () => Promise<T>, hooks: CallHooks<T> = {}): Promise<T> {
+  call<T>(op: string, timeoutMs: number, start: () => Promise<T>, hooks: CallHooks<T> = {}): Promise<T> {
+    if (hooks.waitForSlot && !callSlots.take()) return this.#callAfterSlot(op, timeoutMs, start, hooks);
+    if (!hooks.waitForSlot && !callSlots.take()) return Promise.reject(slotsExhausted(op, callSlots.limit));
+    return this.#run(op, timeoutMs, start, hooks);
+  }
+
+  /** Waits for a slot within the deadline, then runs the call with what is left of it. */
+  async #callAfterSlot<T>(op: string, timeoutMs: number, start: () => Promise<T>, hooks: CallHooks<T>): Promise<T> {
     const began = performance.now();
-    let release: () => void;
-    if (hooks.waitForSlot) {
-      const request = callSlots.acquire();
-      release = await withDeadline(request.slot, timeoutMs, () => {
-        request.abandon();
-        return slotWaitExpired(op, timeoutMs, callSlots.limit);
-      });
-    } else {
-      const slot = callSlots.tryAcquire();
-      if (slot === undefined) throw slotsExhausted(op, callSlots.limit);
-      release = slot;
-    }
+    const request = callSlots.acquire();
+    await withDeadline(request.slot, timeoutMs, () => {
+      request.abandon();
+      return slotWaitExpired(op, timeoutMs, callSlots.limit);
+    });
+    // The slot is ours, counted like one from take(): #run gives it back with callSlots.give().
+    const left = timeoutMs === Infinity ? Infinity : Math.max(1, timeoutMs - (performance.now() - began));
+    return await this.#run(op, left, start, hooks, timeoutMs);
+  }
+
+  /** The call itself, with a slot already taken. */
+  #run<T>(
+    op: string,
+    timeoutMs: number,
+    start: () => Promise<T>,
+    hooks: CallHooks<T>,
+    shownMs = timeoutMs,
+  ): Promise<T> {
+    // begin() without taking the slot again: it is already ours.
     this.outstanding++;
-    const id = this.#nextCall++;
-    this.#running.set(id, op);
+    const index = this.#freeIndex.pop() ?? this.#labels.length;
+    this.#labels[index] = op;
     this.#guard.asyncBegin(op);
-    let late = false;
     let started: Promise<T>;
     try {
       started = start();
     } catch (error) {
       started = Promise.reject(error);
     }
-    const done = started.then((value) => {
-      if (late) hooks.late?.(value);
-      return value;
-    }).finally(() => {
-      this.#guard.asyncEnd();
-      release();
-      this.outstanding--;
-      this.#running.delete(id);
-      hooks.settled?.();
-      this.#settle();
-    });
-    if (timeoutMs === Infinity) return await done;
-    done.catch(() => {}); // a late failure has no one to report to
-    const left = Math.max(1, timeoutMs - (performance.now() - began));
-    return await withDeadline(done, left, () => {
-      late = true;
-      hooks.timeout?.();
-      return timedOut(op, timeoutMs, hooks.consequence);
+    return new Promise<T>((resolve, reject) => {
+      let late = false;
+      const deadline = deadlines.add(timeoutMs, () => {
+        late = true;
+        hooks.timeout?.();
+        reject(timedOut(op, shownMs, hooks.consequence));
+      });
+      const finish = () => {
+        deadlines.remove(deadline);
+        this.#guard.asyncEnd();
+        hooks.settled?.();
+        this.end(index);
+      };
+      started.then((value) => {
+        finish();
+        if (late) hooks.late?.(value);
+        else resolve(value);
+      }, (error) => {
+        finish();
+        if (!late) reject(error); // a late failure has no one to report to
+      });
     });
   }
 

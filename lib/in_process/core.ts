@@ -23,10 +23,15 @@ import { getLogger } from "../deps.ts";
 import { type PluginDescription, PluginDescriptionSchema } from "../describe_schema.ts";
 import { PluginCalls } from "../ffi/calls.ts";
 import { type CallHooks, CallTracker } from "./call_tracker.ts";
-import { FastPath } from "../ffi/fast_call.ts";
+import { AsyncPath, NB_NO_ROOM, NB_OK, type NbBlock } from "../ffi/async_call.ts";
+import { callSlots } from "../call_slots.ts";
+import { deadlines } from "../timers.ts";
+import { type CallTarget, FastPath } from "../ffi/fast_call.ts";
 import { HostLog, type LogCounters, NO_LOG_COUNTERS } from "../ffi/host_log.ts";
 import { ProcessGuard } from "../ffi/process_guard.ts";
-import { openPluginLibrary, type PluginLibrary } from "../ffi/library.ts";
+import { ProcInfo } from "../ffi/proc_info.ts";
+import { ShutdownCheck } from "./shutdown_check.ts";
+import { isLibraryLoaded, type LibraryCopy, openPluginLibrary, type PluginLibrary } from "../ffi/library.ts";
 import { discardBuffer } from "../ffi/memory.ts";
 import {
   abiMismatch,
@@ -36,16 +41,28 @@ import {
   type GuardContext,
   loadFailed,
   parseJsonOutput,
+  slotsExhausted,
   takeOutput,
+  timedOut,
 } from "../guard.ts";
 import { pluginFilterSpec } from "../log_directives.ts";
 import { HOST_ABI_VERSION, type ResolvedLoadOptions } from "../options.ts";
-import type { AbiVersion, Capabilities } from "../plugin_handle.ts";
+import type { AbiVersion, Capabilities, ShutdownReport } from "../plugin_handle.ts";
 import { LogPump } from "../plugin_log.ts";
 
 const MAX_WARNINGS = 1000;
 let pump: LogPump | undefined;
 const contractLog = getLogger(["plugcheck", "contract"]);
+
+/** What an instance learns of its nonblocking calls (one object per instance, not one per call). */
+export interface InvokeHooks {
+  /** The call started (it is sure to settle). */
+  started(): void;
+  /** Its deadline passed. */
+  timeout(): void;
+  /** It returned (in time or not). */
+  settled(): void;
+}
 
 /**
  * Where a core is on its way out: `waiting` for a call to return, `pinned`
@@ -70,10 +87,17 @@ export class PluginCore {
   /** The synchronous call path, and this library's slot in it. */
   readonly fast: FastPath;
   readonly fastSlot: number;
+  /** The nonblocking call path. */
+  readonly async: AsyncPath;
   description!: PluginDescription;
   initMs = 0;
   /** True once the library must never be shut down or unloaded (a lifecycle call hung, a destroy failed). */
   pinned = false;
+  /** With `shutdownCheck`, once closed: what the shutdown left running. */
+  shutdownReport: ShutdownReport | undefined;
+  readonly #shutdownCheck: ShutdownCheck | undefined;
+  /** The private copy this core opened, closed once the library is unloaded. */
+  readonly #copy: LibraryCopy | undefined;
   readonly #lib: PluginLibrary;
   readonly #shown: string;
   readonly #libraryPath: string;
@@ -96,9 +120,13 @@ export class PluginCore {
     libraryPath: string,
     lib: PluginLibrary,
     optional: string[],
-    native: { host: HostLog; guard: ProcessGuard; fast: FastPath; slot: number },
+    native: { host: HostLog; guard: ProcessGuard; fast: FastPath; async: AsyncPath; slot: number },
     o: { timeoutMs: number; maxOutputBytes: number },
+    shutdownCheck: ShutdownCheck | undefined,
+    copy: LibraryCopy | undefined,
   ) {
+    this.#shutdownCheck = shutdownCheck;
+    this.#copy = copy;
     this.path = path;
     this.#shown = shown;
     this.#libraryPath = libraryPath;
@@ -108,6 +136,7 @@ export class PluginCore {
     this.host = native.host;
     this.fast = native.fast;
     this.fastSlot = native.slot;
+    this.async = native.async;
     const host = native.host;
     pump ??= new LogPump(host);
     this.pump = pump;
@@ -120,23 +149,28 @@ export class PluginCore {
   }
 
   /**
-   * dlopen, ABI check, init, describe. `libraryPath` is what is opened (a
-   * private copy for exclusive loads); `path` is what users see. On failure
-   * nothing stays loaded (unless a call hung).
+   * dlopen, ABI check, init, describe. What is opened is `path`, or a private
+   * copy of it (exclusive loads; closed by the core once unloaded); `path` is
+   * what users see. On failure nothing stays loaded (unless a call hung).
    */
   static async open(
     path: string,
     shown: string,
     options: ResolvedLoadOptions,
-    libraryPath: string = path,
+    copy?: LibraryCopy,
   ): Promise<PluginCore> {
-    let native: { host: HostLog; guard: ProcessGuard; fast: FastPath };
+    const libraryPath = copy?.path ?? path;
+    let native: { host: HostLog; guard: ProcessGuard; fast: FastPath; async: AsyncPath };
+    let check: ShutdownCheck | undefined;
     try {
       native = {
         host: HostLog.get(options.hostLibraryPath),
         guard: ProcessGuard.get(options.hostLibraryPath),
         fast: FastPath.get(options.hostLibraryPath),
+        async: AsyncPath.get(options.hostLibraryPath),
       };
+      // The baseline comes before dlopen: a load-time constructor may start threads too.
+      if (options.shutdownCheck) check = await ShutdownCheck.begin(ProcInfo.get(options.hostLibraryPath));
     } catch (cause) {
       throw loadFailed(shown, "cannot open plugcheck's native helper (run `deno task build`)", cause);
     }
@@ -158,10 +192,20 @@ export class PluginCore {
       opened.library.close();
       throw loadFailed(shown, "cannot bind its entry points for plugcheck's synchronous call path", cause);
     }
-    const core = new PluginCore(path, shown, libraryPath, opened.library, opened.optionalPresent, {
-      ...native,
-      slot,
-    }, options);
+    const core = new PluginCore(
+      path,
+      shown,
+      libraryPath,
+      opened.library,
+      opened.optionalPresent,
+      {
+        ...native,
+        slot,
+      },
+      options,
+      check,
+      copy,
+    );
     if (core.abi.major !== HOST_ABI_VERSION >>> 16) {
       native.fast.unbind(slot);
       opened.library.close();
@@ -232,6 +276,92 @@ export class PluginCore {
   /** Runs one nonblocking plugin call against a deadline (see {@link CallTracker.call}). */
   call<T>(op: string, timeoutMs: number, start: () => Promise<T>, hooks: CallHooks<T> = {}): Promise<T> {
     return this.#tracker.call(op, timeoutMs, start, hooks);
+  }
+
+  /**
+   * One nonblocking invoke on `target` through the native path: the output,
+   * or the guard's typed error. The hot path of `invoke()`: one promise, a
+   * pooled block, no timer (see `Deadlines`). A reply that comes after the
+   * deadline is freed here when it comes.
+   */
+  invokeNb(
+    op: string,
+    target: CallTarget,
+    method: Uint8Array<ArrayBuffer>,
+    input: Uint8Array,
+    timeoutMs: number,
+    hooks: InvokeHooks,
+  ): Promise<Uint8Array<ArrayBuffer>> {
+    const tracker = this.#tracker;
+    const index = tracker.begin(op);
+    if (index < 0) return Promise.reject(slotsExhausted(op, callSlots.limit));
+    const path = this.async;
+    const block = path.take();
+    let call: Promise<number>;
+    try {
+      call = path.start(block, target, method, input);
+    } catch (error) {
+      path.give(block);
+      tracker.end(index);
+      return Promise.reject(error);
+    }
+    hooks.started();
+    return new Promise((resolve, reject) => {
+      let late = false;
+      const deadline = deadlines.add(timeoutMs, () => {
+        late = true;
+        hooks.timeout();
+        reject(timedOut(op, timeoutMs));
+      });
+      call.then((r) => {
+        deadlines.remove(deadline);
+        hooks.settled();
+        tracker.end(index);
+        if (late) return this.#discardNb(block, r);
+        try {
+          resolve(this.#nbResult(op, block, r));
+        } catch (error) {
+          reject(error);
+        }
+      }, (error) => {
+        deadlines.remove(deadline);
+        hooks.settled();
+        tracker.end(index);
+        path.give(block);
+        if (!late) reject(error);
+      });
+    });
+  }
+
+  /** The output of a nonblocking invoke that returned in time, or the guard's error. Gives the block back. */
+  #nbResult(op: string, block: NbBlock, r: number): Uint8Array<ArrayBuffer> {
+    const path = this.async;
+    if (r === NB_OK) {
+      const out = path.output(block);
+      path.give(block);
+      return out;
+    }
+    if (r === NB_NO_ROOM) {
+      const out = path.takeKept(block);
+      path.give(block);
+      return out;
+    }
+    const raw = path.raw(block);
+    path.give(block);
+    checkStatus(op, raw.status, raw.err, this.guard, raw.out);
+    return takeOutput(op, raw.out, this.guard);
+  }
+
+  /** Frees what a late reply left (the library is still loaded: the call held it) and gives the block back. */
+  #discardNb(block: NbBlock, r: number): void {
+    const path = this.async;
+    if (r === NB_NO_ROOM) path.discardKept(block);
+    else if (r !== NB_OK) {
+      const raw = path.raw(block);
+      discardBuffer(raw.out, this.calls.free);
+      discardBuffer(raw.err, this.calls.free);
+    }
+    path.give(block);
   }
 
   /** Keeps the close waiting until the returned release is called (a deferred destroy). */
@@ -311,8 +441,11 @@ export class PluginCore {
     }
     if (this.#logCtx) this.host.closeContext(this.#logCtx);
     this.pump.unregister(this.#logId);
-    // A call still running inside the library (or one that hung) means it must stay loaded.
-    if (!this.pinned && this.outstanding === 0) {
+    const left = await this.#checkShutdown();
+    // A call still running inside the library (or one that hung), or a thread it left, means it must stay loaded.
+    if (left) {
+      this.#stillMapped = true;
+    } else if (!this.pinned && this.outstanding === 0) {
       this.fast.unbind(this.fastSlot);
       this.#lib.close();
       const ctx = this.#logCtx;
@@ -326,8 +459,33 @@ export class PluginCore {
           this.#stillMapped = true;
         }
       }
+      const copy = this.#copy;
+      if (copy && !this.#stillMapped && !isLibraryLoaded(copy.path)) copy.close();
     }
     this.#state = "closed";
+  }
+
+  /**
+   * With `shutdownCheck`: compares threads and descriptors with the baseline
+   * taken before the library was opened. True when the plugin left threads
+   * running, so the library must stay mapped.
+   */
+  async #checkShutdown(): Promise<boolean> {
+    const check = this.#shutdownCheck;
+    if (check === undefined || this.pinned || this.outstanding > 0) return false;
+    const report = await check.afterShutdown();
+    const left = report.leftThreads.length > 0;
+    if (left) {
+      report.unloaded = false;
+      const names = report.leftThreads.slice(0, 5).map((t) => `${t.tid} (${t.name})`).join(", ");
+      this.warn(
+        `${
+          report.after.threads - report.before.threads
+        } thread(s) the plugin started still run after npa_plugin_shutdown returned (${names}); the library stays loaded, because unloading code under a running thread crashes the process`,
+      );
+    }
+    this.shutdownReport = report;
+    return left;
   }
 
   /** The native log helper's counters for this plugin; also after close (late messages count as after-close). */

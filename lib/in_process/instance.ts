@@ -21,7 +21,6 @@
  */
 import { PluginError } from "../errors.ts";
 import { type CallTarget, type FastPath, NO_ROOM_IN_DST } from "../ffi/fast_call.ts";
-import { discardBuffer } from "../ffi/memory.ts";
 import { bufferTooSmall, busy, checkStatus, closed, CONSEQUENCES, takeOutput, timedOut, wedged } from "../guard.ts";
 import { DEFAULT_INVOKE_TIMEOUT_MS } from "../options.ts";
 import {
@@ -33,7 +32,19 @@ import {
   methodBytes,
 } from "../plugin_handle.ts";
 import { checkDelay, withDeadline } from "../timers.ts";
-import type { PluginCore } from "./core.ts";
+import type { InvokeHooks, PluginCore } from "./core.ts";
+
+const opCache = new Map<string, string>();
+
+/** `invoke "<method>"`, the operation name errors carry (cached for the names used most). */
+function invokeOp(method: string): string {
+  let op = opCache.get(method);
+  if (op === undefined) {
+    op = `invoke ${JSON.stringify(method)}`;
+    if (opCache.size < 256) opCache.set(method, op);
+  }
+  return op;
+}
 
 /** What an instance needs from the handle that made it. */
 export interface InstanceScope {
@@ -49,7 +60,8 @@ export interface InstanceScope {
 export class Instance implements InstanceHandle {
   readonly #core: PluginCore;
   readonly #scope: InstanceScope;
-  readonly #ptr: Deno.PointerObject;
+  /** The plugin's instance, or null for a no-op instance (the dispatch floor). */
+  readonly #ptr: Deno.PointerObject | null;
   readonly #target: CallTarget;
   readonly #fast: FastPath;
   readonly #pendingLogs: Uint32Array;
@@ -61,14 +73,19 @@ export class Instance implements InstanceHandle {
   #idle: (() => void)[] = [];
   #queue: Promise<unknown> = Promise.resolve();
 
-  /** @internal Use `Plugin.createInstance()`. */
-  constructor(core: PluginCore, scope: InstanceScope, ptr: Deno.PointerObject) {
+  /**
+   * @internal Use `Plugin.createInstance()` (or `Plugin.noopInstance()`: a
+   * null `ptr` makes an instance whose calls run into a native no-op).
+   */
+  constructor(core: PluginCore, scope: InstanceScope, ptr: Deno.PointerObject | null) {
     this.#core = core;
     this.#scope = scope;
     this.#ptr = ptr;
     this.#fast = core.fast;
     this.#pendingLogs = core.host.pending;
-    this.#target = core.fast.target(core.fastSlot, ptr, core.guard.maxOutputBytes);
+    this.#target = ptr === null
+      ? core.async.noopTarget()
+      : core.fast.target(core.fastSlot, ptr, core.guard.maxOutputBytes);
     this.#threadSafe = core.description.thread_safe_instances;
     scope.track(this, () => this.#destroyForClose());
   }
@@ -98,30 +115,27 @@ export class Instance implements InstanceHandle {
     return run;
   }
 
-  async #invokeNow(method: string, input: Uint8Array, timeoutMs: number): Promise<Uint8Array<ArrayBuffer>> {
-    const op = `invoke ${JSON.stringify(method)}`;
-    this.#check(op);
-    const core = this.#core;
-    const m = methodBytes(method);
-    const start = () => {
-      this.#running++; // counted only once the call starts: settled() is then sure to run
-      return core.calls.invoke(this.#ptr, m, input);
-    };
-    const r = await core.call(op, timeoutMs, start, {
-      late: (late) => {
-        discardBuffer(late.out, core.calls.free);
-        discardBuffer(late.err, core.calls.free);
-      },
-      timeout: () => {
-        if (this.#state === "live") this.#state = "wedged";
-      },
-      settled: () => {
-        if (--this.#running === 0) this.#wakeIdle();
-      },
-    });
-    checkStatus(op, r.status, r.err, core.guard, r.out);
-    return takeOutput(op, r.out, core.guard);
+  #invokeNow(method: string, input: Uint8Array, timeoutMs: number): Promise<Uint8Array<ArrayBuffer>> {
+    const op = invokeOp(method);
+    try {
+      this.#check(op);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#core.invokeNb(op, this.#target, methodBytes(method), input, timeoutMs, this.#hooks);
   }
+
+  /** What the core's nonblocking invoke tells this instance (one object, not one per call). */
+  readonly #hooks: InvokeHooks = {
+    // counted only once the call starts: settled() is then sure to run
+    started: () => void this.#running++,
+    timeout: () => {
+      if (this.#state === "live") this.#state = "wedged";
+    },
+    settled: () => {
+      if (--this.#running === 0) this.#wakeIdle();
+    },
+  };
 
   /**
    * Calls `method` once per input, in order, each with `timeoutMs`; plugin
@@ -240,11 +254,18 @@ export class Instance implements InstanceHandle {
 
   async #destroyNow(): Promise<void> {
     const core = this.#core;
+    const ptr = this.#ptr;
+    if (ptr === null) {
+      // A no-op instance: nothing of the plugin's to destroy.
+      this.#state = "destroyed";
+      this.#scope.forget(this);
+      return;
+    }
     const release = core.hold();
     try {
       while (this.#running > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
       const op = "destroy instance";
-      await core.call(op, core.timeoutMs, () => core.calls.destroy(this.#ptr), {
+      await core.call(op, core.timeoutMs, () => core.calls.destroy(ptr), {
         timeout: () => (core.pinned = true),
         consequence: CONSEQUENCES.library,
         waitForSlot: true,

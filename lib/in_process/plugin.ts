@@ -22,6 +22,7 @@
 import { getLogger } from "../deps.ts";
 import type { PluginDescription } from "../describe_schema.ts";
 import type { LogCounters } from "../ffi/host_log.ts";
+import { type ProcessSnapshot, ProcInfo } from "../ffi/proc_info.ts";
 import { discardBuffer, isNull } from "../ffi/memory.ts";
 import { checkStatus, closed, CONSEQUENCES, contractViolation, parseJsonOutput, takeOutput } from "../guard.ts";
 import type { ResolvedLoadOptions } from "../options.ts";
@@ -32,6 +33,7 @@ import {
   type InstanceConfig,
   type InvokeOptions,
   type PluginHandle,
+  type ShutdownReport,
 } from "../plugin_handle.ts";
 import { resolveLibrary } from "../resolve_library.ts";
 import { checkDelay } from "../timers.ts";
@@ -94,6 +96,19 @@ export class Plugin implements PluginHandle {
   /** Contract warnings recorded so far (calls that succeeded but bent a rule). */
   get contractWarnings(): readonly string[] {
     return this.#core.warnings;
+  }
+  /** What this process holds, counted exactly (see `PluginHandle.snapshot`). */
+  snapshot(): Promise<ProcessSnapshot> {
+    return ProcInfo.get().snapshotSelf();
+  }
+
+  /** This process: the plugin runs here. */
+  get processId(): number {
+    return Deno.pid;
+  }
+  /** With `shutdownCheck`, once the library was shut down: what the shutdown left running. */
+  get shutdownReport(): ShutdownReport | undefined {
+    return this.#core.shutdownReport;
   }
   /** Nonblocking calls of this plugin running or abandoned right now. */
   get outstandingCalls(): number {
@@ -173,6 +188,22 @@ export class Plugin implements PluginHandle {
       throw closed(op, "plugin");
     }
     return inst;
+  }
+
+  /**
+   * An instance whose calls take the same path as a real one's (deadline,
+   * call slot, nonblocking dispatch, output copy) into a native function that
+   * does nothing and returns an empty output: what a call costs plugcheck and
+   * Deno without the plugin (the dispatch floor `stress` reports). Its calls
+   * never reach the plugin.
+   */
+  noopInstance(): Promise<Instance> {
+    try {
+      this.#check("create no-op instance");
+      return Promise.resolve(new Instance(this.#core, this.#scope, null));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /**

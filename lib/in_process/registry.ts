@@ -21,9 +21,9 @@
  *
  * @module
  */
-import { basename, join } from "node:path";
 import { loadFailed } from "../guard.ts";
 import type { ResolvedLoadOptions } from "../options.ts";
+import { copyLibrary, isLibraryLoaded, type LibraryCopy } from "../ffi/library.ts";
 import { PluginCore } from "./core.ts";
 
 /** A core and the function that gives it back. */
@@ -49,15 +49,15 @@ export async function leaseCore(real: string, shown: string, options: ResolvedLo
   if (old !== undefined) {
     const state = old.closeState;
     if (state === "closing") await old.whenSettled();
-    else if (state !== "closed" && state !== "mapped") throw stillLoaded(shown, old);
+    else if (state !== "closed" && state !== "mapped") throw stillInMemory(shown, old);
   }
   let entry = shared.get(real);
   if (entry === undefined) {
     // Its earlier image still in memory (with its globals): a fresh copy, not a second init of that image.
-    const remapped = lingering.get(real)?.closeState === "mapped";
-    if (!remapped) lingering.delete(real);
+    const remapped = lingering.get(real)?.closeState === "mapped" || stillLoaded(real, options);
+    if (lingering.get(real)?.closeState !== "mapped") lingering.delete(real);
     const opening = remapped
-      ? openCopy(real, shown, options, "its earlier load stays mapped")
+      ? openCopy(real, shown, options, "an earlier load of it stays mapped in this process")
       : PluginCore.open(real, shown, options);
     const created: Shared = { core: opening, refs: 0 };
     shared.set(real, created);
@@ -92,30 +92,36 @@ async function leaseExclusive(real: string, shown: string, options: ResolvedLoad
   return { core, release: () => core.close() };
 }
 
-/** Opens a private copy of the library: the loader sees a new file, with its own globals and its own init. */
+/**
+ * Opens a private copy of the library (in memory: see `copyLibrary`): the
+ * loader sees a new image, with its own globals and its own init. The core
+ * closes the copy once it is unloaded.
+ */
 async function openCopy(real: string, shown: string, options: ResolvedLoadOptions, why: string): Promise<PluginCore> {
-  let dir: string;
-  let copy: string;
+  let copy: LibraryCopy;
   try {
-    dir = await Deno.makeTempDir({ prefix: "plugcheck-copy-" });
-    copy = join(dir, basename(real));
-    await Deno.copyFile(real, copy);
+    copy = copyLibrary(real, options.hostLibraryPath);
   } catch (cause) {
-    throw loadFailed(
-      shown,
-      `a private copy of the library is needed (${why}) and could not be made in the temporary directory (allow writing there, or load it with isolate: true)`,
-      cause,
-    );
+    throw loadFailed(shown, `a private copy of the library is needed (${why}) and could not be made`, cause);
   }
   try {
     return await PluginCore.open(real, shown, options, copy);
-  } finally {
-    // The mapping outlives the file: the copy is not needed once dlopen has returned.
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  } catch (e) {
+    if (!stillLoaded(copy.path, options)) copy.close(); // else a hung call keeps it: so must the copy
+    throw e;
   }
 }
 
-function stillLoaded(shown: string, core: PluginCore): Error {
+/** True when the library is still loaded (a copy opened earlier stays mapped, or someone else holds it). */
+function stillLoaded(real: string, options: ResolvedLoadOptions): boolean {
+  try {
+    return isLibraryLoaded(real, options.hostLibraryPath);
+  } catch {
+    return false; // the helper cannot be opened: PluginCore.open reports that
+  }
+}
+
+function stillInMemory(shown: string, core: PluginCore): Error {
   const running = core.runningCalls();
   const why = running.length > 0
     ? `${running.map((op) => JSON.stringify(op)).join(", ")} has not returned`

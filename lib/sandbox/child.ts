@@ -23,6 +23,7 @@
  */
 import { configureSync, type LogRecord } from "../deps.ts";
 import { ProcessGuard } from "../ffi/process_guard.ts";
+import { ProcInfo } from "../ffi/proc_info.ts";
 import type { ChildHandler } from "./handler.ts";
 import { HANDLERS } from "./handlers.ts";
 import {
@@ -79,6 +80,9 @@ async function main(): Promise<never> {
   const fds = guard.guardStdio();
   const output = Deno.openSync(`/proc/self/fd/${fds.output}`, { write: true });
   const input = Deno.openSync(`/proc/self/fd/${fds.input}`, { read: true });
+  // Reads of the protocol pipe hold a duplicate descriptor for a while: plugcheck's, never the plugin's.
+  const proc = ProcInfo.get(boot.hostLibraryPath);
+  proc.ignoreTargets(proc.fds(Deno.pid).filter((f) => f.fd === fds.input || f.fd === fds.output).map((f) => f.target));
   const send = (frame: Frame) => {
     for (const part of encodeFrameParts(frame)) {
       let data = part;

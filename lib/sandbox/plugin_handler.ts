@@ -33,6 +33,8 @@ export interface PluginHandlerOptions {
   log: string;
   maxOutputBytes: number;
   hostLibraryPath: string;
+  /** `LoadOptions.shutdownCheck`, run in the child; its report comes back in the CLOSE reply. */
+  shutdownCheck?: boolean;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -48,6 +50,7 @@ export async function start(context: HandlerContext): Promise<ChildHandler> {
       hostLibraryPath: o.hostLibraryPath,
       maxOutputBytes: o.maxOutputBytes,
       timeoutMs: Infinity,
+      shutdownCheck: o.shutdownCheck === true,
     }),
   );
   return new PluginHandler(plugin, o.hostLibraryPath);
@@ -113,9 +116,9 @@ class PluginHandler implements ChildHandler {
     const id = Number(h.instance);
     switch (f.kind) {
       case KIND.CREATE: {
-        const inst = await this.#slots.run(() =>
-          this.#plugin.createInstance(h.hasConfig ? f.blobs[0] : undefined, NO_DEADLINE)
-        );
+        const inst = h.noop === true
+          ? await this.#plugin.noopInstance()
+          : await this.#slots.run(() => this.#plugin.createInstance(h.hasConfig ? f.blobs[0] : undefined, NO_DEADLINE));
         const created = this.#nextInstance++;
         this.#instances.set(created, inst);
         return { header: { instance: created } };
@@ -148,6 +151,8 @@ class PluginHandler implements ChildHandler {
         return { header: { stats: this.#plugin.stats() } };
       case KIND.LOG_COUNTERS:
         return { header: { counters: this.#plugin.logCounters() } };
+      case KIND.SNAPSHOT:
+        return { header: { snapshot: await this.#plugin.snapshot() } };
       default:
         throw new Error(`unknown request kind ${f.kind}`);
     }
@@ -200,7 +205,11 @@ class PluginHandler implements ChildHandler {
       await Promise.allSettled([...this.#running]);
       await this.#plugin.close().catch(() => {}); // failures are in the contract warnings
       return this.#withWarnings({
-        header: { counters: this.#plugin.logCounters(), stdoutBytes: this.#guard.stdoutBytes() ?? 0 },
+        header: {
+          counters: this.#plugin.logCounters(),
+          stdoutBytes: this.#guard.stdoutBytes() ?? 0,
+          shutdown: this.#plugin.shutdownReport ?? null,
+        },
       });
     })();
     return this.#closing;

@@ -45,6 +45,7 @@ export const KIND = {
   STATS: 14,
   CLOSE: 15,
   LOG_COUNTERS: 16,
+  SNAPSHOT: 17,
 } as const;
 
 /** The name of a request kind, for crash reports. */
@@ -56,6 +57,7 @@ export const KIND_NAMES: Record<number, string> = {
   [KIND.STATS]: "stats",
   [KIND.CLOSE]: "close",
   [KIND.LOG_COUNTERS]: "log_counters",
+  [KIND.SNAPSHOT]: "snapshot",
 };
 
 /** What the parent passes a child as its second argument. */

@@ -39,27 +39,40 @@ export class SandboxedInstance implements InstanceHandle {
   readonly #session: SandboxSession;
   readonly #config: Uint8Array | undefined;
   readonly #timeoutMs: number;
+  readonly #noop: boolean;
   #at: Placement;
   #state: "live" | "wedged" | "destroyed" = "live";
   #why = "";
 
-  /** @internal Creates an instance in the session's current child. */
-  static async create(session: SandboxSession, config: Uint8Array | undefined, timeoutMs: number): Promise<Placement> {
+  /** @internal Creates an instance (a no-op one with `noop`) in the session's current child. */
+  static async create(
+    session: SandboxSession,
+    config: Uint8Array | undefined,
+    timeoutMs: number,
+    noop = false,
+  ): Promise<Placement> {
     const { reply, child } = await session.request(
       KIND.CREATE,
-      { hasConfig: config !== undefined },
+      { hasConfig: config !== undefined, ...noop && { noop: true } },
       config === undefined ? [] : [config],
-      { op: "create instance", timeoutMs },
+      { op: noop ? "create no-op instance" : "create instance", timeoutMs },
     );
     return { id: Number(reply.header.instance), child };
   }
 
-  /** @internal Use `createInstance()`. */
-  constructor(session: SandboxSession, config: Uint8Array | undefined, at: Placement, timeoutMs: number) {
+  /** @internal Use `createInstance()` or `noopInstance()`. */
+  constructor(
+    session: SandboxSession,
+    config: Uint8Array | undefined,
+    at: Placement,
+    timeoutMs: number,
+    noop = false,
+  ) {
     this.#session = session;
     this.#config = config;
     this.#at = at;
     this.#timeoutMs = timeoutMs;
+    this.#noop = noop;
   }
 
   get state(): "live" | "wedged" | "destroyed" {
@@ -80,7 +93,7 @@ export class SandboxedInstance implements InstanceHandle {
     if (current === this.#at.child) return;
     const gone = this.#gone();
     if (gone === "reaped") {
-      this.#at = await SandboxedInstance.create(this.#session, this.#config, this.#timeoutMs);
+      this.#at = await SandboxedInstance.create(this.#session, this.#config, this.#timeoutMs, this.#noop);
       return;
     }
     this.#wedgeFor(gone);

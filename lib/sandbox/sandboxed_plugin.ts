@@ -31,6 +31,7 @@ import { isDeepStrictEqual } from "node:util";
 import type { PluginDescription } from "../describe_schema.ts";
 import { hostLibraryPath as resolveHostLibraryPath } from "../ffi/host_lib.ts";
 import { type LogCounters, NO_LOG_COUNTERS } from "../ffi/host_log.ts";
+import type { ProcessSnapshot } from "../ffi/proc_info.ts";
 import { contractViolation, graceExpired, loadFailed } from "../guard.ts";
 import type { ResolvedLoadOptions, ResolvedSandboxOptions } from "../options.ts";
 import {
@@ -40,6 +41,7 @@ import {
   type InstanceConfig,
   type InvokeOptions,
   type PluginHandle,
+  type ShutdownReport,
 } from "../plugin_handle.ts";
 import { resolveLibrary } from "../resolve_library.ts";
 import { checkDelay } from "../timers.ts";
@@ -71,6 +73,7 @@ export async function loadSandboxedPlugin(
     log: options.log,
     maxOutputBytes: options.maxOutputBytes,
     hostLibraryPath,
+    ...options.shutdownCheck && { shutdownCheck: true },
   };
   const spec: ChildSpec = {
     label: path,
@@ -178,6 +181,33 @@ export class SandboxedPlugin implements PluginHandle {
     const timeoutMs = checkDelay(options.timeoutMs ?? this.#timeoutMs, "timeoutMs");
     const placed = await SandboxedInstance.create(this.#session, bytes, timeoutMs);
     return new SandboxedInstance(this.#session, bytes, placed, this.#timeoutMs);
+  }
+
+  /** What the current child holds, counted exactly in the child (see `PluginHandle.snapshot`). */
+  async snapshot(): Promise<ProcessSnapshot> {
+    const { reply } = await this.#session.request(KIND.SNAPSHOT, {}, [], {
+      op: "read the sandbox child's threads and descriptors",
+      timeoutMs: this.#timeoutMs,
+    });
+    return reply.header.snapshot as ProcessSnapshot;
+  }
+
+  async noopInstance(): Promise<SandboxedInstance> {
+    const placed = await SandboxedInstance.create(this.#session, undefined, this.#timeoutMs, true);
+    return new SandboxedInstance(this.#session, undefined, placed, this.#timeoutMs, true);
+  }
+
+  /** The current sandbox child's process id (undefined between children). */
+  get processId(): number | undefined {
+    return this.#session.current?.pid;
+  }
+
+  /**
+   * With `shutdownCheck`, after `close()`: what the last child's plugin
+   * shutdown left running (counted in that child).
+   */
+  get shutdownReport(): ShutdownReport | undefined {
+    return (this.#session.lastClose?.shutdown ?? undefined) as ShutdownReport | undefined;
   }
 
   /**

@@ -1,0 +1,181 @@
+/**
+ * What a process holds, read from `/proc` by the native helper
+ * (`native/npah_proc.c`): resident memory, threads and open descriptors in
+ * one cheap sample, its threads by id and name, and a way to grow Deno's
+ * blocking pool to a known size. Reading `/proc` in C needs no `--allow-all`
+ * and costs microseconds, so a stress run can sample while it runs.
+ *
+ * @example
+ * ```ts ignore
+ * import { ProcInfo } from "./proc_info.ts";
+ * const proc = ProcInfo.get();
+ * console.log(proc.sample(Deno.pid)); // { rssBytes: 41943040, threads: 9, fds: 14 }
+ * ```
+ *
+ * @module
+ */
+import { type HostLibrary, hostLibrary } from "./host_lib.ts";
+
+/** One reading of a process. */
+export interface ProcSample {
+  /** Resident memory. */
+  rssBytes: number;
+  threads: number;
+  /** Open file descriptors. */
+  fds: number;
+}
+
+/** An open descriptor and what it points to (a path, `pipe:[n]`, `socket:[n]`, `anon_inode:[eventfd]`, ...). */
+export interface FdInfo {
+  fd: number;
+  target: string;
+}
+
+/** What a process holds, counted exactly (see {@link ProcInfo.snapshotSelf}). */
+export interface ProcessSnapshot extends ProcSample {
+  pid: number;
+  threadList: ThreadInfo[];
+  fdList: FdInfo[];
+}
+
+/** Deno's blocking pool holds at most this many threads. */
+export const BLOCKING_POOL_MAX = 32;
+
+/**
+ * Deno starts a thread of its own (with a socket pair: two descriptors) about
+ * 0.6 s after a process starts, whatever the script does. A snapshot is taken
+ * only once the process is older than this, so that thread is never counted
+ * as a plugin's.
+ */
+export const RUNTIME_SETTLED_MS = 1000;
+
+/** A thread of a process. */
+export interface ThreadInfo {
+  tid: number;
+  /** Its name (`comm`): a thread inherits the name of the thread that started it unless it names itself. */
+  name: string;
+}
+
+const decoder = new TextDecoder();
+
+/** Readings of processes. */
+export class ProcInfo {
+  readonly #s: HostLibrary["symbols"];
+  readonly #out = new Float64Array(3);
+  readonly #outBytes = new Uint8Array(this.#out.buffer);
+  readonly #name = new Uint8Array(64);
+  readonly #ignored = new Set<string>();
+
+  private constructor(lib: HostLibrary) {
+    this.#s = lib.symbols;
+  }
+
+  static #instance: ProcInfo | undefined;
+
+  /** The readings (opens the helper on first use; throws the raw error). */
+  static get(hostLibraryPath?: string): ProcInfo {
+    ProcInfo.#instance ??= new ProcInfo(hostLibrary(hostLibraryPath));
+    return ProcInfo.#instance;
+  }
+
+  /** One sample of `pid`, or undefined when it is gone. */
+  sample(pid: number): ProcSample | undefined {
+    if (this.#s.npah_proc_sample(pid, this.#outBytes) !== 0) return undefined;
+    const o = this.#out;
+    return { rssBytes: o[0]!, threads: o[1]!, fds: o[2]! };
+  }
+
+  /** How long ago `pid` started (ms, 10 ms resolution), or undefined when it is gone. */
+  ageMs(pid: number): number | undefined {
+    const ms = this.#s.npah_proc_age_ms(pid);
+    return ms < 0 ? undefined : ms;
+  }
+
+  /** The threads of `pid` with their names (empty when it is gone). */
+  threads(pid: number): ThreadInfo[] {
+    let cap = 256;
+    for (;;) {
+      const ids = new Int32Array(cap);
+      const n = this.#s.npah_list_threads(pid, new Uint8Array(ids.buffer), cap);
+      if (n < 0) return [];
+      if (n <= cap) {
+        return Array.from(ids.subarray(0, n), (tid) => ({ tid, name: this.#threadName(pid, tid) }))
+          .sort((a, b) => a.tid - b.tid);
+      }
+      cap = n + 64;
+    }
+  }
+
+  /**
+   * Grows Deno's blocking pool (where nonblocking calls run) to at least
+   * `calls` threads: that many calls that each hold a pool thread for
+   * `holdMs`, at once. The pool has at most 32 threads; an idle one exits
+   * after ~10 s.
+   */
+  async growBlockingPool(calls: number, holdMs = 3): Promise<void> {
+    const us = Math.round(holdMs * 1000);
+    await Promise.all(Array.from({ length: calls }, () => this.#s.npah_sleep_us(us)));
+  }
+
+  /**
+   * This process's threads and descriptors, counted so that Deno's own
+   * threads cannot pass for a plugin's: once the process is
+   * {@link RUNTIME_SETTLED_MS} old, and with the blocking pool filled to its
+   * maximum first (32 threads; more calls than that at once queue). The pool
+   * grows with the calls made at once, and races in tokio can start a thread
+   * more; full, it is the same size at every snapshot. Costs ~10-20 ms.
+   */
+  async snapshotSelf(): Promise<ProcessSnapshot> {
+    const pid = Deno.pid;
+    const age = this.ageMs(pid) ?? RUNTIME_SETTLED_MS;
+    if (age < RUNTIME_SETTLED_MS) await new Promise((resolve) => setTimeout(resolve, RUNTIME_SETTLED_MS - age));
+    await this.fillBlockingPool();
+    const threadList = this.threads(pid);
+    const fdList = this.fds(pid).filter((f) => !this.#ignored.has(f.target));
+    const s = this.sample(pid)!;
+    return { pid, rssBytes: s.rssBytes, threads: threadList.length, fds: fdList.length, threadList, fdList };
+  }
+
+  /**
+   * Descriptors pointing to these targets (`pipe:[n]`, ...) are plugcheck's
+   * own and left out of {@link snapshotSelf}: a sandbox child's protocol
+   * pipes, which Deno duplicates while a read is pending.
+   */
+  ignoreTargets(targets: readonly string[]): void {
+    for (const t of targets) this.#ignored.add(t);
+  }
+
+  /**
+   * Fills Deno's blocking pool to its maximum: {@link BLOCKING_POOL_MAX}
+   * calls that each hold a pool thread until all of them run at once, or
+   * until none has started for 50 ms (a thread of the pool is busy: a
+   * pending read of a pipe, a call stuck in a plugin; the pool is full).
+   */
+  async fillBlockingPool(): Promise<void> {
+    const gen = this.#s.npah_pool_fill_begin();
+    const n = BLOCKING_POOL_MAX;
+    await Promise.all(Array.from({ length: n }, () => this.#s.npah_pool_hold(gen, n, 50)));
+  }
+
+  /** The open descriptors of `pid` and what each points to (empty when it is gone). */
+  fds(pid: number): FdInfo[] {
+    let cap = 64 * 1024;
+    for (;;) {
+      const out = new Uint8Array(cap);
+      const n = this.#s.npah_fd_targets(pid, out, cap);
+      if (n < 0) return [];
+      if (n < cap - 1024) {
+        return decoder.decode(out.subarray(0, n)).split("\n").filter((l) => l !== "").map((l) => {
+          const tab = l.indexOf("\t");
+          return { fd: Number(l.slice(0, tab)), target: l.slice(tab + 1) };
+        }).sort((a, b) => a.fd - b.fd);
+      }
+      cap *= 4;
+    }
+  }
+
+  #threadName(pid: number, tid: number): string {
+    const n = this.#s.npah_thread_name(pid, tid, this.#name, this.#name.length);
+    return decoder.decode(this.#name.subarray(0, n));
+  }
+}
