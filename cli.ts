@@ -12,13 +12,15 @@
  */
 import type { Command } from "./lib/commands/command.ts";
 import { EXIT, EXIT_CODES_HELP } from "./lib/commands/exit_codes.ts";
+import { takeInterrupt } from "./lib/commands/interrupt.ts";
 import * as invoke from "./lib/commands/invoke.ts";
 import * as load from "./lib/commands/load.ts";
+import * as stress from "./lib/commands/stress.ts";
 import { printErr, writeOut } from "./lib/commands/output.ts";
 import { killAllSandboxChildren } from "./lib/sandbox/child_process.ts";
 import denoJson from "./deno.json" with { type: "json" };
 
-const COMMANDS: readonly Command[] = [load.command, invoke.command];
+const COMMANDS: readonly Command[] = [load.command, invoke.command, stress.command];
 
 function usageLine(c: Command): string {
   const args = c.help.match(/^Usage:\n {2}plugcheck \S+ ((?:<[^>]+> ?)*)/m)?.[1]?.trim() ?? "";
@@ -72,9 +74,11 @@ export async function main(args: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  // Interrupted: end the sandbox children (and what their plugins forked) before leaving.
+  // Interrupted: end the sandbox children (and what their plugins forked) before leaving. A command
+  // that stops and reports on Ctrl-C (stress) takes the first SIGINT; a second one exits.
   for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     Deno.addSignalListener(signal, () => {
+      if (signal === "SIGINT" && takeInterrupt()) return;
       killAllSandboxChildren();
       Deno.exit(code);
     });

@@ -16,6 +16,8 @@ interface Row {
   signal: string | undefined;
   fragment: string | undefined;
   warning: string | undefined;
+  /** `stress` rows: the verdicts that must fail, and no other. */
+  verdicts: string[] | undefined;
   exit: number;
 }
 
@@ -37,12 +39,14 @@ async function readTable(): Promise<Row[]> {
     const lib = name === "not_a_library" ? "" : fault(name);
     const args = api ? [] : run.split(" ").map((a) => (a === "$LIB" ? lib : a));
     const ok = /^ok(, warning: (.+)|: .+)?$/.exec(expected);
-    const err = /^(\w+)(?: \((SIG\w+)\))?(?:: (.+))?$/.exec(expected);
+    const verdicts = /^verdicts?: (.+)$/.exec(expected)?.[1]?.split(", ");
+    const err = verdicts ? null : /^(\w+)(?: \((SIG\w+)\))?(?:: (.+))?$/.exec(expected);
     rows.push({
       fixture: name,
       args,
       api,
-      error: ok ? undefined : err?.[1],
+      verdicts,
+      error: ok || verdicts ? undefined : err?.[1],
       signal: err?.[2],
       fragment: ok ? undefined : err?.[3],
       warning: ok?.[2],
@@ -72,6 +76,15 @@ async function check(row: Row, extra: string[] = []): Promise<void> {
   assert.equal(r.killed, false, `${where}: plugcheck exited by itself`);
   assert.equal(r.code, row.exit, `${where}: exit code; stderr:\n${r.stderr}`);
   const doc = JSON.parse(r.stdout);
+  if (row.verdicts) {
+    const failed = doc.verdicts.filter((v: { status: string }) => v.status === "fail");
+    assert.deepEqual(
+      failed.map((v: { id: string }) => v.id).sort(),
+      [...row.verdicts].sort(),
+      `${where}: ${JSON.stringify(failed)}`,
+    );
+    return;
+  }
   if (row.error === undefined) {
     assert.equal(doc.ok, true, `${where}: ${r.stdout}`);
     if (row.warning) assert.ok(doc.warnings.some((w: string) => w.includes(row.warning!)), `${where}: ${doc.warnings}`);
@@ -87,9 +100,10 @@ async function check(row: Row, extra: string[] = []): Promise<void> {
 }
 
 for (const row of rows.filter((r) => !r.api)) {
-  Deno.test(`fault ${row.fixture}: ${row.args[0]} gives ${row.error ?? "ok"} and exit ${row.exit}`, () => check(row));
+  const outcome = row.verdicts ? `verdict ${row.verdicts.join(", ")}` : row.error ?? "ok";
+  Deno.test(`fault ${row.fixture}: ${row.args[0]} gives ${outcome} and exit ${row.exit}`, () => check(row));
   if (!row.args.includes("--isolate")) {
-    Deno.test(`fault ${row.fixture}: --isolate gives the same ${row.error ?? "ok"}`, () => check(row, ["--isolate"]));
+    Deno.test(`fault ${row.fixture}: --isolate gives the same ${outcome}`, () => check(row, ["--isolate"]));
   }
 }
 

@@ -59,6 +59,8 @@ export interface CommandSpec {
   flags: Record<string, Flag>;
   /** Present for commands that load a plugin: adds the loading flags. */
   timeout?: TimeoutFlag;
+  /** The command's default of `--log` (default `warning`). */
+  logDefault?: string;
   examples: readonly string[];
   run(ctx: CommandContext): Promise<number>;
   /** One line of advice for a failure. */
@@ -149,6 +151,15 @@ export function defineCommand(spec: CommandSpec): Command {
   if (spec.timeout) {
     flags.timeout = { type: "string", value: "MS", help: spec.timeout.help };
     Object.assign(flags, LOADING_FLAGS);
+    if (spec.logDefault !== undefined) {
+      flags.log = {
+        ...LOADING_FLAGS.log!,
+        help: LOADING_FLAGS.log!.help.replace(
+          "default $PLUGCHECK_LOG or warning",
+          `default $PLUGCHECK_LOG or ${spec.logDefault}`,
+        ),
+      };
+    }
   }
   Object.assign(flags, COMMON_FLAGS);
   const help = renderHelp(spec, flags);
@@ -208,7 +219,7 @@ async function runCommand(
       return EXIT.OK;
     }
     checkPositionals(spec, positionals);
-    ctx = new CommandContext(spec.name, values, positionals, spec.timeout?.default);
+    ctx = new CommandContext(spec.name, values, positionals, spec.timeout?.default, spec.logDefault);
     json = ctx.format === "json";
     verbose = ctx.verbose;
     const code = await spec.run(ctx);

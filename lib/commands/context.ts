@@ -60,7 +60,13 @@ export class CommandContext {
   readonly #plugins: PluginHandle[] = [];
   #guard: ProcessGuard | undefined;
 
-  constructor(command: string, values: FlagValues, positionals: readonly string[], timeoutDefault?: number) {
+  constructor(
+    command: string,
+    values: FlagValues,
+    positionals: readonly string[],
+    timeoutDefault?: number,
+    logDefault: string = CLI_DEFAULT_LOG,
+  ) {
     this.command = command;
     this.#values = values;
     this.positionals = positionals;
@@ -77,7 +83,7 @@ export class CommandContext {
     }
     setColorMode(color as ColorMode);
     this.timeoutMs = timeoutDefault === undefined ? 0 : this.delayMs("timeout", timeoutDefault);
-    const log = this.#logFlag();
+    const log = this.#logFlag(logDefault);
     this.#logText = log.text;
     configureCliLogging(log.directives, this.verbose);
     this.#checkSandboxFlags();
@@ -115,6 +121,45 @@ export class CommandContext {
     return n;
   }
 
+  /** A non-negative integer flag, or `fallback`. */
+  count(name: string, fallback: number): number {
+    const value = this.string(name);
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) {
+      throw new UsageError(`Option --${name} must be a whole number: got ${JSON.stringify(value)}`);
+    }
+    return n;
+  }
+
+  /** A positive number flag (decimals allowed), or `fallback`. */
+  positiveNumber(name: string, fallback: number): number {
+    const value = this.string(name);
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!/^\d+(\.\d+)?$/.test(value) || !(n > 0) || !Number.isFinite(n)) {
+      throw new UsageError(`Option --${name} must be a positive number: got ${JSON.stringify(value)}`);
+    }
+    return n;
+  }
+
+  /** A duration flag (`500ms`, `10s`, `2m`, `1h`; a bare number is seconds) in ms, or undefined. */
+  durationMs(name: string): number | undefined {
+    const value = this.string(name);
+    if (value === undefined) return undefined;
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value);
+    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m?.[2] ?? "s") as "ms" | "s" | "m" | "h"];
+    const ms = m ? Math.round(Number(m[1]) * unit) : NaN;
+    if (!(ms >= 1) || ms > MAX_DELAY_MS) {
+      throw new UsageError(
+        `Option --${name} takes a duration such as 500ms, 10s, 2m or 1h (a bare number is seconds), at most ~24 days: got ${
+          JSON.stringify(value)
+        }`,
+      );
+    }
+    return ms;
+  }
+
   /** A delay flag in ms: a positive integer no larger than a timer can wait. */
   delayMs(name: string, fallback: number): number {
     const ms = this.positiveInt(name, fallback);
@@ -146,6 +191,18 @@ export class CommandContext {
 
   /** Loads the plugin at `path` (resolved against the user's directory) as the flags say. */
   async openPlugin(path: string, extra: PluginOptions = {}): Promise<PluginHandle> {
+    const { real, options } = this.pluginOptions(path, extra);
+    const plugin = await loadPlugin(real, options);
+    this.#plugins.push(plugin);
+    return plugin;
+  }
+
+  /**
+   * The path (resolved against the user's directory) and load options the
+   * flags say, for a command whose engine loads the plugin itself. In
+   * process, installs the process guards first.
+   */
+  pluginOptions(path: string, extra: PluginOptions = {}): { real: string; options: PluginOptions } {
     const real = userPath(path);
     const isolate = this.flag("isolate");
     const options: PluginOptions = { log: this.#logText, timeoutMs: this.timeoutMs, isolate, ...extra };
@@ -158,9 +215,7 @@ export class CommandContext {
     } else {
       this.#guardProcess(real);
     }
-    const plugin = await loadPlugin(real, options);
-    this.#plugins.push(plugin);
-    return plugin;
+    return { real, options };
   }
 
   /**
@@ -209,9 +264,9 @@ export class CommandContext {
     this.#guard = guard;
   }
 
-  #logFlag(): { text: string; directives: LogDirectives } {
+  #logFlag(fallback: string): { text: string; directives: LogDirectives } {
     const given = this.string("log");
-    const text = given ?? Deno.env.get("PLUGCHECK_LOG") ?? CLI_DEFAULT_LOG;
+    const text = given ?? Deno.env.get("PLUGCHECK_LOG") ?? fallback;
     try {
       return { text, directives: parseLogDirectives(text) };
     } catch (e) {

@@ -59,6 +59,13 @@ export function paint(style: Parameters<typeof styleText>[0], text: string): str
   return styleText(style, text, { stream: process.stderr, validateStream: colorMode === "auto" });
 }
 
+/** `text` styled for stdout (results), if colour is on for it: a terminal there, or --color always. */
+export function paintOut(style: Parameters<typeof styleText>[0], text: string): string {
+  if (colorMode === "never") return text;
+  if (colorMode === "auto" && (!STDOUT_IS_TERMINAL || Deno.env.get("NO_COLOR"))) return text;
+  return styleText(style, text, { validateStream: false });
+}
+
 /** Prints warnings on stderr, one line each, plugin text escaped. */
 export function printWarnings(warnings: readonly string[]): void {
   for (const w of warnings) printErr(`${paint("yellow", "warning:")} ${escapeControl(w)}`);

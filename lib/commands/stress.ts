@@ -1,0 +1,242 @@
+/**
+ * `plugcheck stress`: calls a plugin from many loops at once (steady), or
+ * through create -> invoke -> destroy cycles (churn), or through whole
+ * load -> unload cycles (reload), and reports throughput, latency against
+ * the dispatch floor, the resources of the process that holds the plugin,
+ * and verdicts: leaks, threads and descriptors left behind, wrong results,
+ * unexpected errors, hangs, crashes. The engine is `lib/stress/`.
+ *
+ * @example
+ * ```ts ignore
+ * import { run } from "./stress.ts";
+ * const code = await run(["build/fixtures/libref_c.so", "--iterations", "10000", "--seed", "1"]);
+ * ```
+ *
+ * @module
+ */
+import { UsageError } from "../errors.ts";
+import { MAX_SEED } from "../prng.ts";
+import {
+  DEFAULT_CONCURRENCY,
+  DEFAULT_MAX_RSS_GROWTH_MB,
+  DEFAULT_SAMPLE_INTERVAL_MS,
+  DEFAULT_STRESS_TIMEOUT_MS,
+  resolveStressOptions,
+  type StressOptions,
+  type StressProgress,
+} from "../stress/options.ts";
+import { duration, renderStressReport } from "../stress/render.ts";
+import { runStress } from "../stress/run_stress.ts";
+import { defineCommand } from "./command.ts";
+import type { CommandContext } from "./context.ts";
+import { EXIT } from "./exit_codes.ts";
+import { DEFAULT_MAX_INPUT_BYTES, readInput } from "./input.ts";
+import { onInterrupt } from "./interrupt.ts";
+import { paintOut, printErr, printWarnings } from "./output.ts";
+import { callSlots } from "../call_slots.ts";
+
+function parseConfig(text: string | undefined): Record<string, unknown> | undefined {
+  if (text === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`Option --config is not valid JSON: ${e instanceof Error ? e.message : e}`);
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new UsageError("Option --config must be a JSON object, e.g. '{\"counter_start\": 5}'");
+  }
+  return value as Record<string, unknown>;
+}
+
+function statusText(p: StressProgress): string {
+  if (p.phase === "floor") return `stress: measuring the dispatch floor (${p.calls.toLocaleString("en-US")} calls)`;
+  const rss = p.rssBytes === undefined ? "" : `, rss ${(p.rssBytes / 2 ** 20).toFixed(0)} MiB`;
+  const cycle = p.cycle ? `cycle ${p.cycle.done + 1}/${p.cycle.of}, ` : "";
+  return `stress: ${cycle}${p.calls.toLocaleString("en-US")} calls, ${
+    p.callsPerSecond.toLocaleString("en-US")
+  }/s, p99 ${duration(p.p99Ms)}, ${p.errors} failed${rss}`;
+}
+
+/** The stress options the flags give (checked: a bad one is a usage error before anything loads). */
+async function optionsFrom(ctx: CommandContext): Promise<StressOptions> {
+  const given = ["input", "input-file"].some((k) => ctx.string(k) !== undefined);
+  const o: StressOptions = {
+    methods: ctx.list("method"),
+    concurrency: ctx.positiveInt("concurrency", DEFAULT_CONCURRENCY),
+    timeoutMs: ctx.timeoutMs,
+    churn: ctx.flag("churn"),
+    exclusive: ctx.flag("exclusive"),
+    maxRssGrowthMb: ctx.positiveNumber("max-rss-growth", DEFAULT_MAX_RSS_GROWTH_MB),
+    sampleIntervalMs: ctx.count("sample-interval", DEFAULT_SAMPLE_INTERVAL_MS),
+  };
+  const seed = ctx.count("seed", -1);
+  if (seed > MAX_SEED) throw new UsageError(`Option --seed must be at most ${MAX_SEED}: got ${seed}`);
+  if (seed >= 0) o.seed = seed;
+  const instances = ctx.string("instances");
+  if (instances !== undefined) o.instances = ctx.positiveInt("instances", 1);
+  const reload = ctx.string("reload");
+  if (reload !== undefined) o.reload = ctx.positiveInt("reload", 1);
+  const iterations = ctx.string("iterations");
+  if (iterations !== undefined) o.iterations = ctx.positiveInt("iterations", 1);
+  const durationMs = ctx.durationMs("duration");
+  if (durationMs !== undefined) o.durationMs = durationMs;
+  const config = parseConfig(ctx.string("config"));
+  if (config !== undefined) o.config = config;
+  if (given) {
+    if (o.methods!.length === 0) {
+      throw new UsageError("An input needs the method(s) to call with it: add --method NAME");
+    }
+    o.input = await readInput(
+      { input: ctx.string("input"), "input-file": ctx.string("input-file") },
+      ctx.positiveInt("max-input-bytes", DEFAULT_MAX_INPUT_BYTES),
+    );
+  }
+  const opts = o;
+  // Checked now, with the flags' names in the messages, so nothing loads when one is wrong.
+  try {
+    const resolved = resolveStressOptions(opts);
+    opts.seed = resolved.seed;
+  } catch (e) {
+    throw new UsageError(
+      (e instanceof Error ? e.message : String(e))
+        .replace(/^churn and reload/, "Options --churn and --reload")
+        .replace(/^instances applies/, "Option --instances applies")
+        .replace(/^reload runs/, "Option --reload runs")
+        .replace(/^concurrency/, "Option --concurrency")
+        .replace(
+          /^Give a duration or an iteration count, not both/,
+          "Options --duration and --iterations exclude each other",
+        ),
+    );
+  }
+  return opts;
+}
+
+/** The `stress` command. */
+export const command = defineCommand({
+  name: "stress",
+  summary: "call a plugin hard; report latency, leaks, threads, wrong results",
+  positionals: ["library"],
+  usage: `<library> [--method NAME]... [--input TEXT | --input-file PATH]
+                   [--config JSON] [--concurrency N] [--instances M]
+                   [--duration 10s | --iterations N] [--timeout MS]
+                   [--churn | --reload K] [--isolate [--env NAME]... [--grace MS]]
+                   [--seed S] [--max-rss-growth MB] [--exclusive]
+                   [--format text|json] [--log DIRECTIVES] [--verbose]`,
+  description: `Calls the plugin from N loops at once and judges what it sees. Inputs are
+the given one (for each --method), or every describe() example of the
+methods named (default: of every method with examples), in a seeded order.
+
+  steady (default)  N loops over M long-lived instances; loops share an
+                    instance only if describe() says thread_safe_instances
+  --churn           every loop creates an instance, calls it once and
+                    destroys it, again and again
+  --reload K        K cycles of load, init, create, call every input,
+                    destroy, shutdown, unload (own library each cycle; a
+                    fresh sandbox child each cycle with --isolate)
+
+It reports calls/s and latency percentiles (an HDR histogram), next to the
+dispatch floor: the same loop on a native no-op, so you see how much of the
+latency is the plugin. While it runs it samples RSS, threads and open
+descriptors of the process that holds the plugin. Verdicts, each with its
+evidence: crash, timeouts, unexpected errors, wrong results of pure methods,
+max_instances not enforced with RESOURCE_LIMIT, instances or buffers not back
+to their baseline (npa_plugin_stats), threads or descriptors left after
+destroy (steady, churn) or after shutdown (reload), RSS still growing beyond
+--max-rss-growth. Ctrl-C stops the run and prints the report so far.`,
+  flags: {
+    method: {
+      type: "string",
+      multiple: true,
+      value: "NAME",
+      help: "a method to call (repeatable; default: every\nmethod with examples)",
+    },
+    input: { type: "string", value: "TEXT", help: "input for every --method, as UTF-8 text" },
+    "input-file": { type: "string", value: "PATH", help: "input for every --method, read from a file" },
+    config: { type: "string", value: "JSON", help: "instance config, a JSON object (default: none)" },
+    concurrency: {
+      type: "string",
+      value: "N",
+      help: `calls at once (default ${DEFAULT_CONCURRENCY}, at most ${callSlots.limit})`,
+    },
+    instances: {
+      type: "string",
+      value: "M",
+      help: "steady: live instances the loops share (default 1 if\nthread_safe_instances, else one per loop)",
+    },
+    duration: { type: "string", value: "D", help: "how long to run: 500ms, 10s, 2m (default 10s)" },
+    iterations: { type: "string", value: "N", help: "how many calls to make, instead of a duration" },
+    churn: { type: "boolean", help: "create -> invoke -> destroy cycles from every loop" },
+    reload: { type: "string", value: "K", help: "K load -> init -> ... -> shutdown -> unload cycles" },
+    seed: { type: "string", value: "S", help: "seed of the input order (default: random, reported)" },
+    "max-rss-growth": {
+      type: "string",
+      value: "MB",
+      help:
+        `RSS growth (MiB) that fails the run when RSS is still\ngrowing at the end (default ${DEFAULT_MAX_RSS_GROWTH_MB})`,
+    },
+    exclusive: { type: "boolean", help: "in process: a private copy of the library" },
+    "sample-interval": {
+      type: "string",
+      value: "MS",
+      help: `time between resource samples (default ${DEFAULT_SAMPLE_INTERVAL_MS}; 0: start\nand end only)`,
+    },
+    "max-input-bytes": {
+      type: "string",
+      value: "N",
+      help: `largest input read (default ${DEFAULT_MAX_INPUT_BYTES}, 64 MiB)`,
+    },
+  },
+  // Thousands of calls would flood the terminal with the plugin's logs: shown only when asked for.
+  logDefault: "off",
+  timeout: {
+    default: DEFAULT_STRESS_TIMEOUT_MS,
+    help:
+      `deadline of each call, load and lifecycle call included\n(default ${DEFAULT_STRESS_TIMEOUT_MS}); a call past it is a hang: in process its\ninstance is given up, with --isolate the child is killed`,
+  },
+  examples: [
+    "plugcheck stress build/fixtures/libref_c.so --duration 5s",
+    "plugcheck stress ./libmine.so --method parse --input-file sample.json --concurrency 8",
+    "plugcheck stress ./libmine.so --churn --iterations 20000 --isolate",
+    "plugcheck stress ./libmine.so --reload 20 --format json > stress.json",
+  ],
+  run: async (ctx: CommandContext) => {
+    const options = await optionsFrom(ctx);
+    const { real, options: load } = ctx.pluginOptions(ctx.positionals[0]!);
+    const { isolate, ...rest } = load;
+    const abort = new AbortController();
+    const release = onInterrupt(() => {
+      abort.abort();
+      printErr("\nplugcheck: interrupted: finishing the report (Ctrl-C again quits at once)");
+    });
+    let report;
+    try {
+      report = await runStress(real, {
+        ...options,
+        isolate: isolate === true,
+        load: rest,
+        signal: abort.signal,
+        onProgress: (p) => ctx.status.update(statusText(p)),
+      });
+    } finally {
+      release();
+      ctx.status.done();
+    }
+    await ctx.close();
+    report.warnings.push(...ctx.warnings);
+    if (ctx.format === "json") {
+      ctx.json(report);
+    } else {
+      ctx.out(renderStressReport(report, paintOut));
+      printWarnings(report.warnings);
+    }
+    if (abort.signal.aborted) return EXIT.INTERRUPTED;
+    return report.ok ? EXIT.OK : EXIT.PLUGIN_FAILED;
+  },
+});
+
+/** `plugcheck stress --help`. */
+export const help: string = command.help;
+/** Runs `plugcheck stress` with the arguments after `stress`; returns the exit code. */
+export const run: (args: string[]) => Promise<number> = command.run;

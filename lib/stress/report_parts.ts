@@ -1,0 +1,140 @@
+/**
+ * Pieces every stress mode's report shares: the parts known before the run
+ * (plugin, settings, inputs), resource samples as JSON, and the progress
+ * ticker that feeds a status line.
+ *
+ * @example
+ * ```ts ignore
+ * const progress = startProgress(o.onProgress, "run", tally, () => watch.last);
+ * // ... run ...
+ * progress.stop();
+ * ```
+ *
+ * @module
+ */
+import type { ProcSample } from "../ffi/proc_info.ts";
+import type { PluginHandle } from "../plugin_handle.ts";
+import type { ResolvedStressOptions, StressProgress } from "./options.ts";
+import type { PlannedInput } from "./plan.ts";
+import type { StressReport } from "./report.ts";
+import type { Tally, TallySummary } from "./tally.ts";
+import type { Verdict } from "./verdicts.ts";
+
+const PROGRESS_MS = 100;
+
+/** A sample as the report shows it. */
+export function sampleJson(s: ProcSample | undefined): StressReport["resources"]["baseline"] {
+  return s === undefined ? null : { rss_bytes: s.rssBytes, threads: s.threads, fds: s.fds };
+}
+
+const EMPTY_TALLY: TallySummary = {
+  calls: 0,
+  ok: 0,
+  failed: 0,
+  per_second: 0,
+  latency: { count: 0, min_ms: 0, p50_ms: 0, p90_ms: 0, p99_ms: 0, p999_ms: 0, max_ms: 0 },
+  errors: {},
+  timeouts: 0,
+  resource_limit: 0,
+};
+
+/** The report with what is known before the run, and its verdicts; the mode fills in the rest. */
+export function baseReport(
+  plugin: PluginHandle,
+  o: ResolvedStressOptions,
+  plan: readonly PlannedInput[],
+  started: number,
+  verdicts: Verdict[],
+  warnings: string[],
+): StressReport {
+  const d = plugin.describe();
+  return {
+    ok: verdicts.every((v) => v.status !== "fail"),
+    mode: o.mode,
+    seed: o.seed,
+    plugin: {
+      path: plugin.path,
+      name: d.name,
+      version: d.version,
+      isolated: plugin.isolated,
+      thread_safe_instances: d.thread_safe_instances,
+      max_instances: d.max_instances ?? null,
+    },
+    settings: {
+      concurrency: o.concurrency,
+      instances: o.mode === "steady" ? o.instances ?? (d.thread_safe_instances ? 1 : o.concurrency) : null,
+      duration_ms: o.durationMs ?? null,
+      iterations: o.iterations ?? null,
+      timeout_ms: o.timeoutMs,
+      reload: o.mode === "reload" ? o.reload : null,
+      max_rss_growth_mb: o.maxRssGrowthMb,
+      exclusive: o.exclusive || o.mode === "reload",
+    },
+    inputs: plan.map((p) => ({
+      method: p.method,
+      source: p.source,
+      bytes: p.bytes.length,
+      pure: p.pure,
+      expected_output: p.expected !== undefined,
+    })),
+    elapsed_ms: Math.round(performance.now() - started),
+    run: EMPTY_TALLY,
+    floor: null,
+    instances: {
+      created: 0,
+      destroyed: 0,
+      wedged: 0,
+      max_live: 0,
+      create_latency: EMPTY_TALLY.latency,
+      destroy_latency: EMPTY_TALLY.latency,
+    },
+    outcomes: { checked: 0, wrong: 0, wrong_examples: [], unexpected: 0, unexpected_examples: [] },
+    resources: {
+      pid: null,
+      interval_ms: o.sampleIntervalMs,
+      baseline: null,
+      peak: null,
+      end: null,
+      rss_growth_bytes: 0,
+      rss_slope_bytes: 0,
+      rss_slope_per: "10k calls",
+      points: [],
+    },
+    stats: null,
+    reload: null,
+    crash: null,
+    stopped_early: null,
+    verdicts,
+    warnings,
+  };
+}
+
+/** Calls `onProgress` about ten times a second with the phase's figures; `stop()` ends it. */
+export function startProgress(
+  onProgress: ((p: StressProgress) => void) | undefined,
+  phase: StressProgress["phase"],
+  tally: Tally,
+  sample: () => ProcSample | undefined,
+  cycle?: () => { done: number; of: number },
+): { stop(): void } {
+  if (onProgress === undefined) return { stop() {} };
+  let lastCalls = tally.calls;
+  let lastAt = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    const calls = tally.calls;
+    onProgress({
+      phase,
+      calls,
+      callsPerSecond: Math.round(((calls - lastCalls) * 1000) / Math.max(1, now - lastAt)),
+      p99Ms: tally.latency.count > 0 ? tally.latency.summary().p99_ms : 0,
+      errors: tally.calls - tally.ok,
+      rssBytes: sample()?.rssBytes,
+      ...cycle && { cycle: cycle() },
+    });
+    lastCalls = calls;
+    lastAt = now;
+  }, PROGRESS_MS);
+  Deno.unrefTimer(timer);
+  return { stop: () => clearInterval(timer) };
+}

@@ -1,0 +1,330 @@
+/**
+ * `runStress`: the stress engine. Loads a plugin (in process, or in a
+ * sandbox child with `isolate`), measures the dispatch floor, takes the
+ * baselines, runs the steady or churn loops while sampling the resources of
+ * the process that holds the plugin, destroys everything, compares with the
+ * baselines, shuts the plugin down, and returns the report with its
+ * verdicts. Reload cycles live in `reload.ts`.
+ *
+ * @example
+ * ```ts ignore
+ * import { runStress } from "./run_stress.ts";
+ * const report = await runStress("build/fixtures/libref_c.so", { iterations: 10_000, seed: 1 });
+ * console.log(report.ok, report.run.per_second, report.run.latency.p99_ms);
+ * ```
+ *
+ * @module
+ */
+import { toData } from "../error_data.ts";
+import {
+  PluginCrashError,
+  PluginDisabledError,
+  PluginError,
+  PluginTimeoutError,
+  SandboxProtocolError,
+  UsageError,
+} from "../errors.ts";
+import { ProcInfo } from "../ffi/proc_info.ts";
+import { loadPlugin } from "../load_plugin.ts";
+import type { InstanceHandle, PluginHandle } from "../plugin_handle.ts";
+import { ProcessBaseline } from "../process_baseline.ts";
+import { churnLoop, type Lane, Lifecycle, Phase, steadyLoop, Stopper } from "./loops.ts";
+import { type ResolvedStressOptions, resolveStressOptions, type StressOptions } from "./options.ts";
+import { OutcomeBook, planInputs, type PlannedInput } from "./plan.ts";
+import { runReload } from "./reload.ts";
+import { baseReport, sampleJson, startProgress } from "./report_parts.ts";
+import type { StressReport } from "./report.ts";
+import { ResourceWatch } from "./resources.ts";
+import { Tally } from "./tally.ts";
+import {
+  crashVerdict,
+  errorsVerdict,
+  leakVerdicts,
+  leftoverVerdicts,
+  maxInstancesVerdict,
+  type ProbeResult,
+  rssVerdict,
+  skipped,
+  timeoutVerdict,
+  type Verdict,
+  wrongResultsVerdict,
+} from "./verdicts.ts";
+
+/** Instances beyond which the max_instances probe is skipped. */
+const PROBE_LIMIT = 10_000;
+
+/**
+ * Stress-tests the plugin at `path` and returns the report. Throws
+ * `UsageError` for bad options (before anything runs), the load's typed
+ * error when the plugin cannot be loaded; everything the plugin does wrong
+ * once loaded (crashes and hangs included) is in the report's verdicts.
+ */
+export async function runStress(path: string, options: StressOptions = {}): Promise<StressReport> {
+  const o = resolveStressOptions(options);
+  if (o.mode === "reload") return await runReload(path, o);
+  const plugin = await loadPlugin(path, {
+    ...o.load,
+    isolate: o.isolate,
+    exclusive: o.exclusive,
+    shutdownCheck: true,
+  });
+  try {
+    return await runLoaded(plugin, o);
+  } finally {
+    await plugin.close().catch(() => {}); // closed already unless something threw
+  }
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x));
+
+async function runLoaded(plugin: PluginHandle, o: ResolvedStressOptions): Promise<StressReport> {
+  const d = plugin.describe();
+  const plan = planInputs(d, o);
+  const steady = o.mode === "steady";
+  const lanesCount = steady ? o.instances ?? (d.thread_safe_instances ? 1 : o.concurrency) : o.concurrency;
+  if (d.max_instances !== undefined && lanesCount > d.max_instances) {
+    const what = steady ? `${lanesCount} instances` : `${lanesCount} loops (one live instance each)`;
+    throw new UsageError(`${what} would exceed the plugin's max_instances ${d.max_instances}`);
+  }
+  const proc = ProcInfo.get(o.load.hostLibraryPath);
+  const started = performance.now();
+  const floor = o.floor ? await runFloor(plugin, plan, o, steady ? lanesCount : o.concurrency) : undefined;
+
+  // Baselines: before any instance exists (and after the floor grew the blocking pool).
+  const statsBefore = floor?.fatal ? null : await plugin.readStats();
+  const pid = plugin.processId;
+  const base = floor?.fatal ? undefined : await ProcessBaseline.take(() => plugin.snapshot());
+
+  const tally = new Tally();
+  const book = new OutcomeBook(plan);
+  const lifecycle = new Lifecycle();
+  const stop = new Stopper({ durationMs: o.durationMs, calls: o.iterations }, o.signal);
+  const phase = new Phase({
+    plugin,
+    plan,
+    book,
+    tally,
+    stop,
+    timeoutMs: o.timeoutMs,
+    seed: o.seed,
+    config: o.config,
+    lifecycle,
+  });
+  if (floor?.fatal) {
+    phase.fatal = floor.fatal;
+    stop.stop(floor.reason ?? "crashed");
+  }
+  const watch = new ResourceWatch(proc, () => plugin.processId, o.sampleIntervalMs, () => tally.calls);
+  const lanes: Lane[] = [];
+  let probe: ProbeResult = { kind: "undeclared" };
+  if (!phase.fatal) {
+    try {
+      if (steady) {
+        for (const _ of range(lanesCount)) lanes.push({ instance: await create(plugin, o, lifecycle) });
+      }
+      probe = await probeMaxInstances(plugin, d.max_instances, steady ? lanesCount : 0, o, lifecycle, book);
+    } catch (error) {
+      await phase.failed(error, -1, 0, undefined);
+    }
+  }
+
+  watch.start();
+  const progress = startProgress(o.onProgress, "run", tally, () => watch.last);
+  tally.restart();
+  await Promise.all(
+    range(o.concurrency).map((k) => steady ? steadyLoop(phase, k, lanes[k % lanes.length]!) : churnLoop(phase, k)),
+  );
+  tally.stop();
+  progress.stop();
+  watch.stop();
+  const mainPoints = watch.points.slice();
+
+  // The end: destroy what is live, then compare with the baselines.
+  if (!phase.fatal) {
+    for (const lane of lanes) {
+      if (lane.instance.state !== "live") continue;
+      const t0 = performance.now();
+      try {
+        await lane.instance.destroy();
+        lifecycle.gone(performance.now() - t0);
+      } catch (error) {
+        await phase.failed(error, -1, performance.now() - t0, undefined);
+      }
+    }
+  }
+  const stuck = lifecycle.wedged > 0 || tally.timeouts > 0;
+  const judged = !phase.fatal && !stuck;
+  const statsAfter = judged ? await plugin.readStats() : null;
+  const compared = judged ? await base?.compare() : undefined;
+  const end = judged ? watch.sampleNow() : undefined;
+  const warnings: string[] = [];
+  await plugin.close().catch((e) => warnings.push(`closing the plugin failed: ${e instanceof Error ? e.message : e}`));
+  warnings.unshift(...plugin.contractWarnings);
+  const shutdown = plugin.shutdownReport;
+  if (shutdown && shutdown.leftThreads.length > 0) {
+    warnings.push("the plugin left threads running after its shutdown: run with --reload to judge its lifecycle");
+  }
+
+  const notJudged = phase.fatal
+    ? `not judged: the run ended with ${phase.fatal.name}`
+    : `not judged: ${
+      lifecycle.wedged || tally.timeouts
+    } call(s) never returned, so not every instance could be destroyed`;
+  const first = mainPoints[0];
+  const last = mainPoints.at(-1);
+  const growth = first && last ? last.rss_bytes - first.rss_bytes : 0;
+  const slope = watch.rssSlopePer10k(first?.calls ?? 0);
+  const verdicts: Verdict[] = [
+    crashVerdict(phase.fatal),
+    timeoutVerdict(tally.timeouts, o.timeoutMs, phase.fatal),
+    errorsVerdict(book, tally.calls - tally.ok),
+    wrongResultsVerdict(book),
+    phase.fatal && probe.kind === "undeclared" && d.max_instances !== undefined
+      ? skipped("max_instances", notJudged)
+      : maxInstancesVerdict(probe),
+    ...judged ? leakVerdicts(statsBefore, statsAfter, "after every instance was destroyed") : [
+      skipped("leaked_instances", notJudged),
+      skipped("leaked_buffers", notJudged),
+    ],
+    ...compared
+      ? leftoverVerdicts(["threads_after_destroy", "fds_after_destroy"], compared, "after every instance was destroyed")
+      : [skipped("threads_after_destroy", notJudged), skipped("fds_after_destroy", notJudged)],
+    mainPoints.length >= 3
+      ? rssVerdict({ growthBytes: growth, slopePer10k: slope, maxMb: o.maxRssGrowthMb, per: "10k calls" })
+      : skipped("rss_growth", "too few resource samples (the run was too short, or sampling was off)"),
+  ];
+
+  const report = baseReport(plugin, o, plan, started, verdicts, warnings);
+  report.run = tally.summary();
+  report.floor = floor ? floor.tally.summary() : null;
+  report.instances = {
+    created: lifecycle.created,
+    destroyed: lifecycle.destroyed,
+    wedged: lifecycle.wedged,
+    max_live: lifecycle.maxLive,
+    create_latency: lifecycle.createLatency.summary(),
+    destroy_latency: lifecycle.destroyLatency.summary(),
+  };
+  report.outcomes = {
+    checked: book.checked,
+    wrong: book.wrong,
+    wrong_examples: book.wrongExamples,
+    unexpected: book.unexpected,
+    unexpected_examples: book.unexpectedExamples,
+  };
+  report.resources = {
+    pid: pid ?? null,
+    interval_ms: watch.intervalMs,
+    baseline: sampleJson(base?.snapshot),
+    peak: sampleJson(watch.peak),
+    end: sampleJson(compared?.after ?? end),
+    rss_growth_bytes: growth,
+    rss_slope_bytes: Math.round(slope),
+    rss_slope_per: "10k calls",
+    points: thin(mainPoints, 200),
+  };
+  report.stats = statsBefore && statsAfter ? { before: statsBefore, after: statsAfter } : null;
+  report.crash = phase.fatal ? { ...toData(phase.fatal) } : null;
+  report.stopped_early = stop.reason ?? null;
+  return report;
+}
+
+async function create(plugin: PluginHandle, o: ResolvedStressOptions, lifecycle: Lifecycle): Promise<InstanceHandle> {
+  const t0 = performance.now();
+  const inst = await plugin.createInstance(o.config, { timeoutMs: o.timeoutMs });
+  lifecycle.made(performance.now() - t0);
+  return inst;
+}
+
+/** The floor: the steady loop on no-op instances, a tenth of the run (0.1 to 1 s, or 100 to 20 000 calls). */
+async function runFloor(
+  plugin: PluginHandle,
+  plan: readonly PlannedInput[],
+  o: ResolvedStressOptions,
+  lanesCount: number,
+): Promise<{ tally: Tally; fatal: PluginError | undefined; reason: string | undefined }> {
+  const tally = new Tally();
+  const limit = o.iterations !== undefined
+    ? { calls: clamp(Math.round(o.iterations / 10), 100, 20_000) }
+    : { durationMs: clamp((o.durationMs ?? 1000) / 10, 100, 1000) };
+  const stop = new Stopper(limit, o.signal);
+  const phase = new Phase({
+    plugin,
+    plan,
+    book: undefined,
+    tally,
+    stop,
+    timeoutMs: o.timeoutMs,
+    seed: o.seed,
+    config: undefined,
+  });
+  try {
+    const lanes: Lane[] = [];
+    for (const _ of range(lanesCount)) lanes.push({ instance: await plugin.noopInstance() });
+    const progress = startProgress(o.onProgress, "floor", tally, () => undefined);
+    tally.restart();
+    await Promise.all(range(o.concurrency).map((k) => steadyLoop(phase, k, lanes[k % lanes.length]!)));
+    tally.stop();
+    progress.stop();
+    for (const lane of lanes) await lane.instance.destroy().catch(() => {});
+  } catch (error) {
+    await phase.failed(error, -1, 0, undefined);
+  }
+  return { tally, fatal: phase.fatal, reason: stop.reason };
+}
+
+/** Fills the plugin up to its max_instances, asks for one more, and destroys the extras. */
+async function probeMaxInstances(
+  plugin: PluginHandle,
+  max: number | undefined,
+  held: number,
+  o: ResolvedStressOptions,
+  lifecycle: Lifecycle,
+  book: OutcomeBook,
+): Promise<ProbeResult> {
+  if (max === undefined) return { kind: "undeclared" };
+  if (max > PROBE_LIMIT) return { kind: "too_many", max };
+  const extra: InstanceHandle[] = [];
+  let result: ProbeResult | undefined;
+  let failure: unknown;
+  try {
+    for (let live = held; live <= max && result === undefined; live++) {
+      try {
+        extra.push(await create(plugin, o, lifecycle));
+      } catch (error) {
+        if (!(error instanceof PluginError) || ends(error)) throw error;
+        result = live < max
+          ? { kind: "refused_early", max, live, error: error.name }
+          : { kind: "refused", max, error: error.name };
+      }
+    }
+  } catch (error) {
+    failure = error;
+  }
+  for (const inst of extra) {
+    const t0 = performance.now();
+    try {
+      await inst.destroy();
+      lifecycle.gone(performance.now() - t0);
+    } catch (error) {
+      if (!(error instanceof PluginError)) throw error;
+      book.lifecycleFailed(error);
+    }
+  }
+  if (failure !== undefined) throw failure;
+  return result ?? { kind: "accepted", max };
+}
+
+/** Errors that end a run rather than answer a create. */
+function ends(error: PluginError): boolean {
+  return error instanceof PluginCrashError || error instanceof PluginTimeoutError ||
+    error instanceof PluginDisabledError || error instanceof SandboxProtocolError;
+}
+
+/** At most `max` points, evenly spread, first and last kept. */
+function thin<T>(points: readonly T[], max: number): T[] {
+  if (points.length <= max) return points.slice();
+  const step = (points.length - 1) / (max - 1);
+  return range(max).map((i) => points[Math.round(i * step)]!);
+}

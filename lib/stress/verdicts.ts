@@ -1,0 +1,277 @@
+/**
+ * The verdicts of a stress run: each a conclusion drawn from what the run
+ * measured, with its evidence in words and numbers, passed, failed, or
+ * skipped with the reason it could not be judged. A run fails when any
+ * verdict fails. `check` reads these by id.
+ *
+ * @example
+ * ```ts
+ * import { rssVerdict } from "./verdicts.ts";
+ * const v = rssVerdict({ growthBytes: 200 * 2 ** 20, slopePer10k: 4096, maxMb: 64, per: "10k calls" });
+ * console.assert(v.status === "fail" && v.id === "rss_growth");
+ * ```
+ *
+ * @module
+ */
+import { toData } from "../error_data.ts";
+import { PluginCrashError, type PluginError, PluginTimeoutError } from "../errors.ts";
+import type { FdInfo, ThreadInfo } from "../ffi/proc_info.ts";
+import type { OutcomeBook } from "./plan.ts";
+
+/** What a stress run concludes, by id. */
+export const VERDICT_IDS = [
+  "crash",
+  "timeouts",
+  "errors",
+  "wrong_results",
+  "max_instances",
+  "leaked_instances",
+  "leaked_buffers",
+  "threads_after_destroy",
+  "fds_after_destroy",
+  "threads_after_shutdown",
+  "fds_after_shutdown",
+  "rss_growth",
+] as const;
+
+/** A verdict's id. */
+export type VerdictId = (typeof VERDICT_IDS)[number];
+
+/** One verdict. */
+export interface Verdict {
+  id: VerdictId;
+  status: "pass" | "fail" | "skip";
+  /** What was found (or why it was not judged), with its numbers. */
+  summary: string;
+  /** The numbers and examples behind it. */
+  evidence: Record<string, unknown>;
+}
+
+const verdict = (
+  id: VerdictId,
+  status: Verdict["status"],
+  summary: string,
+  evidence: Record<string, unknown> = {},
+) => ({
+  id,
+  status,
+  summary,
+  evidence,
+});
+
+/** A verdict that could not be judged, and why. */
+export function skipped(id: VerdictId, why: string): Verdict {
+  return verdict(id, "skip", why);
+}
+
+const n = (x: number) => x.toLocaleString("en-US");
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+/** The run's crash (or the hang that killed its sandbox child), if any. */
+export function crashVerdict(fatal: PluginError | undefined): Verdict {
+  if (fatal === undefined || !(fatal instanceof PluginCrashError)) {
+    return verdict("crash", "pass", "the plugin never crashed");
+  }
+  const r = fatal.request;
+  const where = r?.method !== undefined ? ` during invoke "${r.method}"` : r ? ` during ${r.kind}` : "";
+  const how = fatal.signal ? `killed by ${fatal.signal}` : `exited with code ${fatal.exitCode}`;
+  return verdict("crash", "fail", `the plugin crashed its process (${how})${where}; the run ended there`, {
+    error: toData(fatal),
+  });
+}
+
+/** Calls that got no reply in time. */
+export function timeoutVerdict(timeouts: number, timeoutMs: number, fatal: PluginError | undefined): Verdict {
+  const killed = fatal instanceof PluginTimeoutError;
+  if (timeouts === 0 && !killed) return verdict("timeouts", "pass", `every call returned within ${n(timeoutMs)} ms`);
+  const count = Math.max(timeouts, killed ? 1 : 0);
+  const what = killed
+    ? "its sandbox child was killed and the run ended there"
+    : "in process such a call cannot be cancelled: its instance was given up and the call still holds a thread";
+  return verdict("timeouts", "fail", `${n(count)} call(s) got no reply within ${n(timeoutMs)} ms: ${what}`, {
+    timeouts: count,
+    timeout_ms: timeoutMs,
+  });
+}
+
+/** Failures that the input did not give before, and failures that are always wrong. */
+export function errorsVerdict(book: OutcomeBook, failedCalls: number): Verdict {
+  if (book.unexpected === 0) {
+    const also = failedCalls > 0
+      ? ` (${n(failedCalls)} failed calls, each failing as its input did the first time)`
+      : "";
+    return verdict("errors", "pass", `no unexpected failure${also}`);
+  }
+  const first = book.unexpectedExamples[0]!;
+  return verdict(
+    "errors",
+    "fail",
+    `${
+      n(book.unexpected)
+    } unexpected failure(s): e.g. ${first.method} (${first.source}) gave ${first.got} where ${first.expected} was expected`,
+    { unexpected: book.unexpected, examples: book.unexpectedExamples },
+  );
+}
+
+/** Outputs of pure methods that changed, or differ from an example's expected output. */
+export function wrongResultsVerdict(book: OutcomeBook): Verdict {
+  if (book.wrong > 0) {
+    const first = book.wrongExamples[0]!;
+    return verdict(
+      "wrong_results",
+      "fail",
+      `${n(book.wrong)} of ${
+        n(book.checked)
+      } checked outputs were wrong: e.g. ${first.method} (${first.source}) returned ${first.got}, expected ${first.expected}; a pure method that shares state between calls or instances, or an instance used by two threads at once`,
+      { wrong: book.wrong, checked: book.checked, examples: book.wrongExamples },
+    );
+  }
+  if (book.checked === 0) {
+    return skipped("wrong_results", "no output to compare: no pure method was called and no example gives an output");
+  }
+  return verdict("wrong_results", "pass", `all ${n(book.checked)} checked outputs were right`, {
+    checked: book.checked,
+  });
+}
+
+/** What the max_instances probe found. */
+export type ProbeResult =
+  | { kind: "undeclared" }
+  | { kind: "too_many"; max: number }
+  | { kind: "refused"; max: number; error: string }
+  | { kind: "refused_early"; max: number; live: number; error: string }
+  | { kind: "accepted"; max: number };
+
+/** One extra instance beyond `max_instances` must be refused with RESOURCE_LIMIT. */
+export function maxInstancesVerdict(r: ProbeResult): Verdict {
+  switch (r.kind) {
+    case "undeclared":
+      return skipped("max_instances", "describe() declares no max_instances");
+    case "too_many":
+      return skipped("max_instances", `max_instances ${n(r.max)} is too many instances to create in a stress run`);
+    case "accepted":
+      return verdict(
+        "max_instances",
+        "fail",
+        `the plugin declares max_instances ${n(r.max)}, yet instance ${
+          n(r.max + 1)
+        } was created; it must answer RESOURCE_LIMIT`,
+        { max_instances: r.max },
+      );
+    case "refused_early":
+      return verdict(
+        "max_instances",
+        "fail",
+        `instance ${n(r.live + 1)} was refused (${r.error}) though max_instances is ${n(r.max)}`,
+        { max_instances: r.max, live: r.live, error: r.error },
+      );
+    case "refused":
+      return r.error === "ResourceLimitError"
+        ? verdict(
+          "max_instances",
+          "pass",
+          `instance ${n(r.max + 1)} was refused with RESOURCE_LIMIT (max_instances ${n(r.max)})`,
+        )
+        : verdict(
+          "max_instances",
+          "fail",
+          `instance ${n(r.max + 1)} beyond max_instances ${n(r.max)} was refused with ${r.error}, not RESOURCE_LIMIT`,
+          { max_instances: r.max, error: r.error },
+        );
+  }
+}
+
+/** npa_plugin_stats counters before the instances were created and after all were destroyed. */
+export function leakVerdicts(
+  before: Record<string, number> | null,
+  after: Record<string, number> | null,
+  when: string,
+): Verdict[] {
+  return (["live_instances", "live_buffers"] as const).map((counter) => {
+    const id = counter === "live_instances" ? "leaked_instances" : "leaked_buffers";
+    if (before === null || after === null) {
+      return skipped(id, "the plugin does not export npa_plugin_stats, so its counters cannot be read");
+    }
+    const b = before[counter] ?? 0, a = after[counter] ?? 0;
+    return a > b
+      ? verdict(id, "fail", `${counter} ${n(b)} -> ${n(a)} ${when}`, { counter, before: b, after: a })
+      : verdict(id, "pass", `${counter} back to ${n(b)} ${when}`, { counter, before: b, after: a });
+  });
+}
+
+/** Threads and descriptors above their baseline at `when`. */
+export function leftoverVerdicts(
+  ids:
+    | readonly ["threads_after_destroy", "fds_after_destroy"]
+    | readonly ["threads_after_shutdown", "fds_after_shutdown"],
+  c: {
+    before: { threads: number; fds: number };
+    after: { threads: number; fds: number };
+    leftThreads: ThreadInfo[];
+    leftFds: FdInfo[];
+  },
+  when: string,
+  cycle?: number,
+): Verdict[] {
+  const at = cycle === undefined ? "" : ` (cycle ${cycle})`;
+  const threads = c.after.threads - c.before.threads;
+  const fds = c.after.fds - c.before.fds;
+  const names = c.leftThreads.slice(0, 8).map((t) => `${t.tid} "${t.name}"`).join(", ");
+  const targets = summarizeFds(c.leftFds);
+  return [
+    threads > 0
+      ? verdict(ids[0], "fail", `${n(threads)} more thread(s) ${when} than before${at}: ${names}`, {
+        before: c.before.threads,
+        after: c.after.threads,
+        threads: c.leftThreads,
+        ...cycle !== undefined && { cycle },
+      })
+      : verdict(ids[0], "pass", `threads back to ${n(c.before.threads)} ${when}`, {
+        before: c.before.threads,
+        after: c.after.threads,
+      }),
+    fds > 0
+      ? verdict(
+        ids[1],
+        "fail",
+        `${n(fds)} more open descriptor(s) ${when} than before${at} (${n(c.before.fds)} -> ${n(c.after.fds)})${
+          targets ? `: ${targets}` : ""
+        }`,
+        { before: c.before.fds, after: c.after.fds, fds: c.leftFds.slice(0, 50), ...cycle !== undefined && { cycle } },
+      )
+      : verdict(ids[1], "pass", `open descriptors back to ${n(c.before.fds)} ${when}`, {
+        before: c.before.fds,
+        after: c.after.fds,
+      }),
+  ];
+}
+
+/** New descriptors by what they point to, most first: `/dev/null x37, pipe x2`. */
+function summarizeFds(fds: readonly FdInfo[]): string {
+  const counts = new Map<string, number>();
+  for (const f of fds) {
+    const kind = f.target.replace(/:\[\d+\]$/, "");
+    counts.set(kind, (counts.get(kind) ?? 0) + 1);
+  }
+  return [...counts].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, c]) => c > 1 ? `${k} x${c}` : k).join(", ");
+}
+
+/** RSS growth beyond the limit, while still growing. */
+export function rssVerdict(r: { growthBytes: number; slopePer10k: number; maxMb: number; per: string }): Verdict {
+  const slopeText = `${r.slopePer10k >= 0 ? "+" : ""}${(r.slopePer10k / 1024).toFixed(1)} KiB per ${r.per}`;
+  const evidence = { growth_bytes: r.growthBytes, slope_bytes: Math.round(r.slopePer10k), per: r.per, max_mb: r.maxMb };
+  if (r.growthBytes > r.maxMb * 2 ** 20 && r.slopePer10k > 0) {
+    return verdict(
+      "rss_growth",
+      "fail",
+      `RSS grew ${mib(r.growthBytes)} (more than ${r.maxMb} MiB) and was still growing (${slopeText})`,
+      evidence,
+    );
+  }
+  return verdict(
+    "rss_growth",
+    "pass",
+    `RSS grew ${mib(Math.max(0, r.growthBytes))} (${slopeText}); limit ${r.maxMb} MiB`,
+    evidence,
+  );
+}
