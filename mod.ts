@@ -1,11 +1,11 @@
 /**
  * plugcheck: load native npa plugins with `Deno.dlopen`, call them behind a
- * guard that turns every plugin failure into a typed error, and inspect their
- * counters and logs. Re-exports only.
+ * guard that turns every plugin failure into a typed error, inspect their
+ * counters and logs, and stress-test them (`runStress`). Re-exports only.
  *
  * @example
  * ```ts ignore
- * import { InvalidInputError, loadPlugin } from "./mod.ts";
+ * import { InvalidInputError, loadPlugin, runStress } from "./mod.ts";
  *
  * await using plugin = await loadPlugin("build/fixtures/libref_rust.so");
  * await using inst = await plugin.createInstance({ counter_start: 10 });
@@ -47,3 +47,17 @@ export { escapeControl } from "./lib/safe_text.ts";
 export { leakCheck } from "./lib/verdicts.ts";
 export { SandboxedInstance, SandboxedPlugin, type SandboxHealth } from "./lib/sandbox/sandboxed_plugin.ts";
 export { levelFor, type LogDirectives, parseLogDirectives } from "./lib/log_directives.ts";
+export { runStress } from "./lib/stress/run_stress.ts";
+export {
+  DEFAULT_CONCURRENCY,
+  DEFAULT_DURATION_MS,
+  DEFAULT_MAX_RSS_GROWTH_MB,
+  DEFAULT_STRESS_TIMEOUT_MS,
+  type StressMode,
+  type StressOptions,
+  type StressProgress,
+} from "./lib/stress/options.ts";
+export { type StressReport, StressReportSchema, type StressVerdict, VerdictSchema } from "./lib/stress/report.ts";
+export { VERDICT_IDS, type VerdictId } from "./lib/stress/verdicts.ts";
+export type { FdInfo, ProcessSnapshot, ThreadInfo } from "./lib/ffi/proc_info.ts";
+export { Prng } from "./lib/prng.ts";

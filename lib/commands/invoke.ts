@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { encodeBase64 } from "../base64.ts";
 import { toData } from "../error_data.ts";
 import { PluginCrashError, PluginTimeoutError, UnknownMethodError, UsageError } from "../errors.ts";
 import type { LogCounters } from "../ffi/host_log.ts";
@@ -59,9 +60,7 @@ function outputJson(
   }
   const notJson = kind === "json";
   if (text !== undefined) return { doc: { output_text: text }, notJson };
-  let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return { doc: { output_base64: btoa(binary) }, notJson };
+  return { doc: { output_base64: encodeBase64(bytes) }, notJson };
 }
 
 /** Warnings about plugin logging the run revealed. */

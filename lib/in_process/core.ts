@@ -23,10 +23,9 @@ import { getLogger } from "../deps.ts";
 import { type PluginDescription, PluginDescriptionSchema } from "../describe_schema.ts";
 import { PluginCalls } from "../ffi/calls.ts";
 import { type CallHooks, CallTracker } from "./call_tracker.ts";
-import { AsyncPath, NB_NO_ROOM, NB_OK, type NbBlock } from "../ffi/async_call.ts";
-import { callSlots } from "../call_slots.ts";
-import { deadlines } from "../timers.ts";
-import { type CallTarget, FastPath } from "../ffi/fast_call.ts";
+import { AsyncPath } from "../ffi/async_call.ts";
+import { NbCalls } from "./nb_call.ts";
+import { FastPath } from "../ffi/fast_call.ts";
 import { HostLog, type LogCounters, NO_LOG_COUNTERS } from "../ffi/host_log.ts";
 import { ProcessGuard } from "../ffi/process_guard.ts";
 import { ProcInfo } from "../ffi/proc_info.ts";
@@ -41,9 +40,7 @@ import {
   type GuardContext,
   loadFailed,
   parseJsonOutput,
-  slotsExhausted,
   takeOutput,
-  timedOut,
 } from "../guard.ts";
 import { pluginFilterSpec } from "../log_directives.ts";
 import { HOST_ABI_VERSION, type ResolvedLoadOptions } from "../options.ts";
@@ -53,16 +50,6 @@ import { LogPump } from "../plugin_log.ts";
 const MAX_WARNINGS = 1000;
 let pump: LogPump | undefined;
 const contractLog = getLogger(["plugcheck", "contract"]);
-
-/** What an instance learns of its nonblocking calls (one object per instance, not one per call). */
-export interface InvokeHooks {
-  /** The call started (it is sure to settle). */
-  started(): void;
-  /** Its deadline passed. */
-  timeout(): void;
-  /** It returned (in time or not). */
-  settled(): void;
-}
 
 /**
  * Where a core is on its way out: `waiting` for a call to return, `pinned`
@@ -87,8 +74,9 @@ export class PluginCore {
   /** The synchronous call path, and this library's slot in it. */
   readonly fast: FastPath;
   readonly fastSlot: number;
-  /** The nonblocking call path. */
+  /** The nonblocking call path, and its invokes in flight. */
   readonly async: AsyncPath;
+  readonly nb: NbCalls;
   description!: PluginDescription;
   initMs = 0;
   /** True once the library must never be shut down or unloaded (a lifecycle call hung, a destroy failed). */
@@ -144,6 +132,7 @@ export class PluginCore {
     this.capabilities = { stats: optional.includes("npa_plugin_stats") };
     this.timeoutMs = o.timeoutMs;
     this.guard = { free: this.calls.free, maxOutputBytes: o.maxOutputBytes, warn: (m) => this.warn(m) };
+    this.nb = new NbCalls(this.#tracker, native.async, this.guard, this.calls.free);
     const raw = this.calls.abiVersion();
     this.abi = { major: raw >>> 16, minor: raw & 0xffff, raw };
   }
@@ -276,92 +265,6 @@ export class PluginCore {
   /** Runs one nonblocking plugin call against a deadline (see {@link CallTracker.call}). */
   call<T>(op: string, timeoutMs: number, start: () => Promise<T>, hooks: CallHooks<T> = {}): Promise<T> {
     return this.#tracker.call(op, timeoutMs, start, hooks);
-  }
-
-  /**
-   * One nonblocking invoke on `target` through the native path: the output,
-   * or the guard's typed error. The hot path of `invoke()`: one promise, a
-   * pooled block, no timer (see `Deadlines`). A reply that comes after the
-   * deadline is freed here when it comes.
-   */
-  invokeNb(
-    op: string,
-    target: CallTarget,
-    method: Uint8Array<ArrayBuffer>,
-    input: Uint8Array,
-    timeoutMs: number,
-    hooks: InvokeHooks,
-  ): Promise<Uint8Array<ArrayBuffer>> {
-    const tracker = this.#tracker;
-    const index = tracker.begin(op);
-    if (index < 0) return Promise.reject(slotsExhausted(op, callSlots.limit));
-    const path = this.async;
-    const block = path.take();
-    let call: Promise<number>;
-    try {
-      call = path.start(block, target, method, input);
-    } catch (error) {
-      path.give(block);
-      tracker.end(index);
-      return Promise.reject(error);
-    }
-    hooks.started();
-    return new Promise((resolve, reject) => {
-      let late = false;
-      const deadline = deadlines.add(timeoutMs, () => {
-        late = true;
-        hooks.timeout();
-        reject(timedOut(op, timeoutMs));
-      });
-      call.then((r) => {
-        deadlines.remove(deadline);
-        hooks.settled();
-        tracker.end(index);
-        if (late) return this.#discardNb(block, r);
-        try {
-          resolve(this.#nbResult(op, block, r));
-        } catch (error) {
-          reject(error);
-        }
-      }, (error) => {
-        deadlines.remove(deadline);
-        hooks.settled();
-        tracker.end(index);
-        path.give(block);
-        if (!late) reject(error);
-      });
-    });
-  }
-
-  /** The output of a nonblocking invoke that returned in time, or the guard's error. Gives the block back. */
-  #nbResult(op: string, block: NbBlock, r: number): Uint8Array<ArrayBuffer> {
-    const path = this.async;
-    if (r === NB_OK) {
-      const out = path.output(block);
-      path.give(block);
-      return out;
-    }
-    if (r === NB_NO_ROOM) {
-      const out = path.takeKept(block);
-      path.give(block);
-      return out;
-    }
-    const raw = path.raw(block);
-    path.give(block);
-    checkStatus(op, raw.status, raw.err, this.guard, raw.out);
-    return takeOutput(op, raw.out, this.guard);
-  }
-
-  /** Frees what a late reply left (the library is still loaded: the call held it) and gives the block back. */
-  #discardNb(block: NbBlock, r: number): void {
-    const path = this.async;
-    if (r === NB_NO_ROOM) path.discardKept(block);
-    else if (r !== NB_OK) {
-      const raw = path.raw(block);
-      discardBuffer(raw.out, this.calls.free);
-      discardBuffer(raw.err, this.calls.free);
-    }
-    path.give(block);
   }
 
   /** Keeps the close waiting until the returned release is called (a deferred destroy). */

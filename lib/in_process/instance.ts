@@ -32,7 +32,8 @@ import {
   methodBytes,
 } from "../plugin_handle.ts";
 import { checkDelay, withDeadline } from "../timers.ts";
-import type { InvokeHooks, PluginCore } from "./core.ts";
+import type { PluginCore } from "./core.ts";
+import type { InvokeHooks } from "./nb_call.ts";
 
 const opCache = new Map<string, string>();
 
@@ -122,7 +123,7 @@ export class Instance implements InstanceHandle {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#core.invokeNb(op, this.#target, methodBytes(method), input, timeoutMs, this.#hooks);
+    return this.#core.nb.start(op, this.#target, methodBytes(method), input, timeoutMs, this.#hooks);
   }
 
   /** What the core's nonblocking invoke tells this instance (one object, not one per call). */

@@ -50,14 +50,17 @@ export class Stopper {
     this.#signal = signal;
   }
 
-  /** May one more call start? (Counts it.) */
-  take(): boolean {
+  /**
+   * May one more call start? (Counts it.) `now` saves reading the clock
+   * when the caller has just read it (the end of its previous call).
+   */
+  take(now?: number): boolean {
     if (this.reason !== undefined) return false;
     if (this.#signal?.aborted) {
       this.reason = "interrupted";
       return false;
     }
-    if (this.#left <= 0 || performance.now() >= this.#endAt) return false;
+    if (this.#left <= 0 || (this.#endAt !== Infinity && (now ?? performance.now()) >= this.#endAt)) return false;
     this.#left--;
     return true;
   }
@@ -222,16 +225,19 @@ export async function steadyLoop(phase: Phase, k: number, lane: Lane): Promise<v
   const rng = new Prng(phase.seed, k + 1);
   const { plan, tally, book, stop, call } = phase;
   const n = plan.length;
-  while (stop.take()) {
+  let end: number | undefined;
+  while (stop.take(end)) {
     const i = n === 1 ? 0 : rng.below(n);
     const p = plan[i]!;
     const t0 = performance.now();
     try {
       const out = await lane.instance.invoke(p.method, p.bytes, call);
-      tally.succeeded(performance.now() - t0);
+      end = performance.now();
+      tally.succeeded(end - t0);
       book?.ok(i, out);
     } catch (error) {
-      if (!await phase.failed(error, i, performance.now() - t0, lane)) return;
+      end = performance.now();
+      if (!await phase.failed(error, i, end - t0, lane)) return;
     }
   }
 }

@@ -131,6 +131,9 @@ export function resolveStressOptions(o: StressOptions = {}): ResolvedStressOptio
   if (o.durationMs !== undefined && o.iterations !== undefined) {
     throw new UsageError("Give a duration or an iteration count, not both");
   }
+  if (o.input !== undefined && !o.methods?.length) {
+    throw new UsageError("An input needs the method(s) to call with it (methods, or --method NAME)");
+  }
   const concurrency = positiveInt(o.concurrency, "concurrency", callSlots.limit) ?? DEFAULT_CONCURRENCY;
   const maxRss = o.maxRssGrowthMb ?? DEFAULT_MAX_RSS_GROWTH_MB;
   if (typeof maxRss !== "number" || !(maxRss > 0) || !Number.isFinite(maxRss)) {

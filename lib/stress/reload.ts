@@ -16,7 +16,6 @@
  *
  * @module
  */
-import { toData } from "../error_data.ts";
 import { PluginCrashError, PluginError, PluginTimeoutError } from "../errors.ts";
 import { ProcInfo } from "../ffi/proc_info.ts";
 import { loadPlugin } from "../load_plugin.ts";
@@ -25,7 +24,7 @@ import { Prng } from "../prng.ts";
 import { Lifecycle, Phase, Stopper } from "./loops.ts";
 import type { ResolvedStressOptions } from "./options.ts";
 import { OutcomeBook, planInputs, type PlannedInput } from "./plan.ts";
-import { baseReport, startProgress } from "./report_parts.ts";
+import { baseReport, crashData, startProgress } from "./report_parts.ts";
 import type { StressReport } from "./report.ts";
 import { slope } from "./resources.ts";
 import { Tally } from "./tally.ts";
@@ -105,7 +104,7 @@ export async function runReload(path: string, o: ResolvedStressOptions): Promise
   const verdicts: Verdict[] = [
     crashVerdict(fatal),
     timeoutVerdict(tally.timeouts, o.timeoutMs, fatal),
-    errorsVerdict(book, tally.calls - tally.ok),
+    errorsVerdict(book, tally.judgedFailures()),
     wrongResultsVerdict(book),
     ...leakVerdictsOverCycles(cycles),
     ...shutdownVerdicts(cycles),
@@ -128,12 +127,13 @@ export async function runReload(path: string, o: ResolvedStressOptions): Promise
     unexpected: book.unexpected,
     unexpected_examples: book.unexpectedExamples,
   };
-  const rss = cycles.filter((c) => c.rss_bytes !== null);
+  // Cycle 1 is the warm-up (the code loaded for the first time): RSS is judged from its end.
+  const rss = cycles.filter((c) => c.rss_bytes !== null && c.cycle > 1);
   report.resources.rss_slope_per = "cycle";
   report.resources.rss_growth_bytes = rss.length > 1 ? rss.at(-1)!.rss_bytes! - rss[0]!.rss_bytes! : 0;
   report.resources.rss_slope_bytes = Math.round(slope(rss.map((c) => [c.cycle, c.rss_bytes!])));
   report.reload = { cycles: o.reload, completed: cycles.length, per_cycle: cycles };
-  report.crash = fatal ? { ...toData(fatal) } : null;
+  report.crash = crashData(fatal);
   report.stopped_early = stop.reason ?? null;
   return report;
 }
@@ -264,8 +264,8 @@ function shutdownVerdicts(cycles: readonly Cycle[]): Verdict[] {
 
 function rssOverCycles(cycles: readonly Cycle[], o: ResolvedStressOptions): Verdict {
   if (o.isolate) return skipped("rss_growth", "each cycle runs in a fresh sandbox child: no memory carries over");
-  const rss = cycles.filter((c) => c.rss_bytes !== null);
-  if (rss.length < 3) return skipped("rss_growth", "fewer than 3 cycles measured");
+  const rss = cycles.filter((c) => c.rss_bytes !== null && c.cycle > 1);
+  if (rss.length < 3) return skipped("rss_growth", "fewer than 3 cycles measured after the first (the warm-up)");
   return rssVerdict({
     growthBytes: rss.at(-1)!.rss_bytes! - rss[0]!.rss_bytes!,
     slopePer10k: slope(rss.map((c) => [c.cycle, c.rss_bytes!])),

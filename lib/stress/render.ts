@@ -46,6 +46,47 @@ function what(r: StressReport): string {
   return `${r.mode}, ${loops}${over}, ${length}, ${where}`;
 }
 
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** `text` quoted for a POSIX shell. */
+function shellQuote(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
+}
+
+/** What ended the run, the child's last words, and the command that reproduces it. */
+function crashLines(r: StressReport): [string, string][] {
+  const c = r.crash as {
+    message?: string;
+    stderr_tail?: string;
+    request?: { method?: string };
+    input_base64?: string;
+  };
+  const lines: [string, string][] = [["crash", escapeControl(c.message ?? "")]];
+  const tail = (c.stderr_tail ?? "").trimEnd().split("\n").filter((l) => l !== "").slice(-3);
+  for (const l of tail) lines.push(["", `| ${escapeControl(l)}`]);
+  const method = c.request?.method;
+  if (method === undefined) return lines;
+  const lib = shellQuote(r.plugin.path);
+  let text: string | undefined;
+  try {
+    text = c.input_base64 === undefined
+      ? undefined
+      : utf8.decode(Uint8Array.from(atob(c.input_base64), (ch) => ch.charCodeAt(0)));
+  } catch {
+    text = undefined; // not UTF-8: only the file form reproduces it
+  }
+  const printable = text !== undefined && text.length <= 200 && !/[\x00-\x1f\x7f]/.test(text);
+  lines.push([
+    "reproduce",
+    printable
+      ? `plugcheck invoke ${lib} ${shellQuote(method)} --input ${shellQuote(text!)} --isolate`
+      : `save crash.input_base64 (from --format json) to a file, then plugcheck invoke ${lib} ${
+        shellQuote(method)
+      } --input-file FILE --isolate`,
+  ]);
+  return lines;
+}
+
 /** The report as lines of text. */
 export function renderStressReport(r: StressReport, paint: Paint): string {
   const safe = escapeControl;
@@ -59,7 +100,7 @@ export function renderStressReport(r: StressReport, paint: Paint): string {
   const failed = Object.entries(run.errors).map(([k, v]) => `${k} ${int(v.count)}`).join(", ");
   row(
     "calls",
-    `${int(run.calls)} in ${duration(r.elapsed_ms)} (${int(run.per_second)}/s), ${int(run.ok)} ok${
+    `${int(run.calls)} in ${duration(run.duration_ms)} (${int(run.per_second)}/s), ${int(run.ok)} ok${
       run.failed > 0 ? `, ${int(run.failed)} failed (${failed})` : ""
     }${run.resource_limit > 0 ? `, ${int(run.resource_limit)} RESOURCE_LIMIT` : ""}`,
   );
@@ -106,6 +147,7 @@ export function renderStressReport(r: StressReport, paint: Paint): string {
     }
   }
   if (r.stopped_early) row("stopped", `early: ${safe(r.stopped_early)}`);
+  if (r.crash) { for (const line of crashLines(r)) row(line[0], line[1]); }
   out.push("verdicts");
   const idWidth = Math.max(...r.verdicts.map((v) => v.id.length));
   for (const v of r.verdicts) {

@@ -27,6 +27,8 @@ const Latency = z.object({
 
 const Tally = z.object({
   calls: z.number(),
+  /** How long the phase ran (ms). */
+  duration_ms: z.number(),
   ok: z.number(),
   failed: z.number(),
   per_second: z.number(),
@@ -127,8 +129,9 @@ export const StressReportSchema = z.object({
     peak: Sample.nullable(),
     /** After every instance was destroyed. */
     end: Sample.nullable(),
+    /** From the end of the warm-up (the first tenth of the calls; reload: cycle 1) to the end. */
     rss_growth_bytes: z.number(),
-    /** Least-squares slope of RSS (bytes) per 10k calls (reload: per cycle). */
+    /** Least-squares slope of RSS (bytes) per 10k calls (reload: per cycle), over the same stretch. */
     rss_slope_bytes: z.number(),
     rss_slope_per: z.enum(["10k calls", "cycle"]),
     points: z.array(z.object({

@@ -12,6 +12,9 @@
  *
  * @module
  */
+import { encodeBase64 } from "../base64.ts";
+import { toData } from "../error_data.ts";
+import { PluginCrashError, type PluginError } from "../errors.ts";
 import type { ProcSample } from "../ffi/proc_info.ts";
 import type { PluginHandle } from "../plugin_handle.ts";
 import type { ResolvedStressOptions, StressProgress } from "./options.ts";
@@ -22,6 +25,15 @@ import type { Verdict } from "./verdicts.ts";
 
 const PROGRESS_MS = 100;
 
+/** The error that ended a run, as report data, with the input of the call that crashed (base64) when known. */
+export function crashData(fatal: PluginError | undefined): StressReport["crash"] {
+  if (fatal === undefined) return null;
+  const data: Record<string, unknown> = { ...toData(fatal) };
+  const input = fatal instanceof PluginCrashError ? fatal.request?.inputs?.[0] : undefined;
+  if (input !== undefined) data.input_base64 = encodeBase64(input);
+  return data;
+}
+
 /** A sample as the report shows it. */
 export function sampleJson(s: ProcSample | undefined): StressReport["resources"]["baseline"] {
   return s === undefined ? null : { rss_bytes: s.rssBytes, threads: s.threads, fds: s.fds };
@@ -29,6 +41,7 @@ export function sampleJson(s: ProcSample | undefined): StressReport["resources"]
 
 const EMPTY_TALLY: TallySummary = {
   calls: 0,
+  duration_ms: 0,
   ok: 0,
   failed: 0,
   per_second: 0,

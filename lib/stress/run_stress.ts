@@ -1,10 +1,11 @@
 /**
  * `runStress`: the stress engine. Loads a plugin (in process, or in a
- * sandbox child with `isolate`), measures the dispatch floor, takes the
- * baselines, runs the steady or churn loops while sampling the resources of
- * the process that holds the plugin, destroys everything, compares with the
- * baselines, shuts the plugin down, and returns the report with its
- * verdicts. Reload cycles live in `reload.ts`.
+ * sandbox child with `isolate`), takes the baselines, runs the steady or
+ * churn loops while sampling the resources of the process that holds the
+ * plugin, measures the dispatch floor (the same loops on no-op instances),
+ * destroys everything, compares with the baselines, shuts the plugin down,
+ * and returns the report with its verdicts. Reload cycles live in
+ * `reload.ts`.
  *
  * @example
  * ```ts ignore
@@ -15,7 +16,6 @@
  *
  * @module
  */
-import { toData } from "../error_data.ts";
 import {
   PluginCrashError,
   PluginDisabledError,
@@ -32,7 +32,7 @@ import { churnLoop, type Lane, Lifecycle, Phase, steadyLoop, Stopper } from "./l
 import { type ResolvedStressOptions, resolveStressOptions, type StressOptions } from "./options.ts";
 import { OutcomeBook, planInputs, type PlannedInput } from "./plan.ts";
 import { runReload } from "./reload.ts";
-import { baseReport, sampleJson, startProgress } from "./report_parts.ts";
+import { baseReport, crashData, sampleJson, startProgress } from "./report_parts.ts";
 import type { StressReport } from "./report.ts";
 import { ResourceWatch } from "./resources.ts";
 import { Tally } from "./tally.ts";
@@ -89,12 +89,11 @@ async function runLoaded(plugin: PluginHandle, o: ResolvedStressOptions): Promis
   }
   const proc = ProcInfo.get(o.load.hostLibraryPath);
   const started = performance.now();
-  const floor = o.floor ? await runFloor(plugin, plan, o, steady ? lanesCount : o.concurrency) : undefined;
 
-  // Baselines: before any instance exists (and after the floor grew the blocking pool).
-  const statsBefore = floor?.fatal ? null : await plugin.readStats();
+  // Baselines: before any instance exists.
+  const statsBefore = await plugin.readStats();
   const pid = plugin.processId;
-  const base = floor?.fatal ? undefined : await ProcessBaseline.take(() => plugin.snapshot());
+  const base = await ProcessBaseline.take(() => plugin.snapshot());
 
   const tally = new Tally();
   const book = new OutcomeBook(plan);
@@ -111,10 +110,6 @@ async function runLoaded(plugin: PluginHandle, o: ResolvedStressOptions): Promis
     config: o.config,
     lifecycle,
   });
-  if (floor?.fatal) {
-    phase.fatal = floor.fatal;
-    stop.stop(floor.reason ?? "crashed");
-  }
   const watch = new ResourceWatch(proc, () => plugin.processId, o.sampleIntervalMs, () => tally.calls);
   const lanes: Lane[] = [];
   let probe: ProbeResult = { kind: "undeclared" };
@@ -123,7 +118,9 @@ async function runLoaded(plugin: PluginHandle, o: ResolvedStressOptions): Promis
       if (steady) {
         for (const _ of range(lanesCount)) lanes.push({ instance: await create(plugin, o, lifecycle) });
       }
-      probe = await probeMaxInstances(plugin, d.max_instances, steady ? lanesCount : 0, o, lifecycle, book);
+      // Instances that lived before the run (another handle of a shared library) count against the limit too.
+      const before = statsBefore?.live_instances ?? 0;
+      probe = await probeMaxInstances(plugin, d.max_instances, before + (steady ? lanesCount : 0), o, lifecycle, book);
     } catch (error) {
       await phase.failed(error, -1, 0, undefined);
     }
@@ -139,6 +136,11 @@ async function runLoaded(plugin: PluginHandle, o: ResolvedStressOptions): Promis
   progress.stop();
   watch.stop();
   const mainPoints = watch.points.slice();
+  // The floor comes after the run, with every code path warm, so the two compare like for like.
+  const floor = o.floor && !phase.fatal
+    ? await runFloor(plugin, plan, o, steady ? lanesCount : o.concurrency)
+    : undefined;
+  if (floor?.fatal) phase.fatal = floor.fatal;
 
   // The end: destroy what is live, then compare with the baselines.
   if (!phase.fatal) {
@@ -171,14 +173,16 @@ async function runLoaded(plugin: PluginHandle, o: ResolvedStressOptions): Promis
     : `not judged: ${
       lifecycle.wedged || tally.timeouts
     } call(s) never returned, so not every instance could be destroyed`;
-  const first = mainPoints[0];
+  // The first tenth of the calls is the warm-up (JIT, heap, buffers): RSS is judged from its end.
+  const first = mainPoints.find((p) => p.calls >= tally.calls / 10) ?? mainPoints[0];
   const last = mainPoints.at(-1);
   const growth = first && last ? last.rss_bytes - first.rss_bytes : 0;
   const slope = watch.rssSlopePer10k(first?.calls ?? 0);
+  const judgedPoints = mainPoints.filter((p) => p.calls >= (first?.calls ?? 0)).length;
   const verdicts: Verdict[] = [
     crashVerdict(phase.fatal),
     timeoutVerdict(tally.timeouts, o.timeoutMs, phase.fatal),
-    errorsVerdict(book, tally.calls - tally.ok),
+    errorsVerdict(book, tally.judgedFailures()),
     wrongResultsVerdict(book),
     phase.fatal && probe.kind === "undeclared" && d.max_instances !== undefined
       ? skipped("max_instances", notJudged)
@@ -190,7 +194,7 @@ async function runLoaded(plugin: PluginHandle, o: ResolvedStressOptions): Promis
     ...compared
       ? leftoverVerdicts(["threads_after_destroy", "fds_after_destroy"], compared, "after every instance was destroyed")
       : [skipped("threads_after_destroy", notJudged), skipped("fds_after_destroy", notJudged)],
-    mainPoints.length >= 3
+    judgedPoints >= 3
       ? rssVerdict({ growthBytes: growth, slopePer10k: slope, maxMb: o.maxRssGrowthMb, per: "10k calls" })
       : skipped("rss_growth", "too few resource samples (the run was too short, or sampling was off)"),
   ];
@@ -225,7 +229,7 @@ async function runLoaded(plugin: PluginHandle, o: ResolvedStressOptions): Promis
     points: thin(mainPoints, 200),
   };
   report.stats = statsBefore && statsAfter ? { before: statsBefore, after: statsAfter } : null;
-  report.crash = phase.fatal ? { ...toData(phase.fatal) } : null;
+  report.crash = crashData(phase.fatal);
   report.stopped_early = stop.reason ?? null;
   return report;
 }

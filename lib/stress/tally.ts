@@ -25,6 +25,8 @@ export interface ErrorCount {
 /** A phase's counts as they appear in the report. */
 export interface TallySummary {
   calls: number;
+  /** How long the phase ran (ms). */
+  duration_ms: number;
   ok: number;
   failed: number;
   per_second: number;
@@ -61,6 +63,13 @@ export class Tally {
     else this.errors.set(error.name, { count: 1, first: escapeControl(error.message).slice(0, 500) });
   }
 
+  /** Failed calls judged by their input (not hangs, nor calls lost with their sandbox child). */
+  judgedFailures(): number {
+    const lost = ["PluginCrashError", "PluginDisabledError", "SandboxProtocolError"]
+      .reduce((n, name) => n + (this.errors.get(name)?.count ?? 0), 0);
+    return this.calls - this.ok - this.timeouts - lost;
+  }
+
   /** Starts the clock again (the phase begins now). */
   restart(): void {
     this.#startedAt = performance.now();
@@ -81,6 +90,7 @@ export class Tally {
     const seconds = this.elapsedMs / 1000;
     return {
       calls: this.calls,
+      duration_ms: Math.round(this.elapsedMs),
       ok: this.ok,
       failed: this.calls - this.ok,
       per_second: seconds > 0 ? Math.round(this.calls / seconds) : 0,

@@ -216,7 +216,7 @@ export function leftoverVerdicts(
   const at = cycle === undefined ? "" : ` (cycle ${cycle})`;
   const threads = c.after.threads - c.before.threads;
   const fds = c.after.fds - c.before.fds;
-  const names = c.leftThreads.slice(0, 8).map((t) => `${t.tid} "${t.name}"`).join(", ");
+  const names = summarizeThreads(c.leftThreads);
   const targets = summarizeFds(c.leftFds);
   return [
     threads > 0
@@ -244,6 +244,24 @@ export function leftoverVerdicts(
         after: c.after.fds,
       }),
   ];
+}
+
+/** Thread names plugcheck's own threads carry: a plugin thread started from one of them inherits the name. */
+const HOST_THREAD_NAMES = new Set(["deno", "tokio-runtime-w"]);
+
+/** Left threads by name, most first, with their first ids: `"flusher" x3 (tids 101, 102, 103)`. */
+function summarizeThreads(threads: readonly ThreadInfo[]): string {
+  const byName = new Map<string, number[]>();
+  for (const t of threads) byName.set(t.name, [...byName.get(t.name) ?? [], t.tid]);
+  const parts = [...byName].sort((a, b) => b[1].length - a[1].length).slice(0, 4).map(([name, tids]) =>
+    `"${name}"${tids.length > 1 ? ` x${tids.length}` : ""} (tid${tids.length > 1 ? "s" : ""} ${
+      tids.slice(0, 3).join(", ")
+    }${tids.length > 3 ? ", ..." : ""})`
+  );
+  const inherited = threads.some((t) => HOST_THREAD_NAMES.has(t.name))
+    ? "; a thread inherits the name of the thread that started it: name your threads to tell them apart"
+    : "";
+  return `${parts.join(", ")}${inherited}`;
 }
 
 /** New descriptors by what they point to, most first: `/dev/null x37, pipe x2`. */

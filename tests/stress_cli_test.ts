@@ -1,0 +1,160 @@
+/**
+ * `plugcheck stress` as a user runs it: the JSON report matches its schema,
+ * exit codes say what happened, bad flags are usage errors with nothing run,
+ * a hang in process ends the run on time, Ctrl-C stops the run and still
+ * prints the report, and the text report names every verdict.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { StressReportSchema } from "../mod.ts";
+import { fault, fixture, ROOT, runCli } from "./_helpers.ts";
+
+const REF = fixture("ref_c");
+
+Deno.test("stress --format json prints one report that matches StressReportSchema, and exits 0", async () => {
+  const r = await runCli(["stress", REF, "--iterations", "800", "--seed", "3", "--format", "json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const report = StressReportSchema.parse(JSON.parse(r.stdout));
+  assert.equal(report.ok, true);
+  assert.equal(report.seed, 3);
+  assert.equal(report.run.calls, 800);
+  assert.ok(report.resources.points.length >= 2);
+  assert.ok(report.verdicts.length >= 10);
+});
+
+Deno.test("stress --json on a failing plugin exits 1 and the report still matches the schema", async () => {
+  const r = await runCli(["stress", fault("impure_pure"), "--method", "format", "--iterations", "50", "--json"]);
+  assert.equal(r.code, 1, r.stderr);
+  const report = StressReportSchema.parse(JSON.parse(r.stdout));
+  assert.equal(report.ok, false);
+  assert.equal(report.verdicts.find((v) => v.id === "wrong_results")?.status, "fail");
+});
+
+Deno.test("stress prints the report as text with every verdict, the floor and the seed", async () => {
+  const r = await runCli(["stress", REF, "--method", "upper", "--iterations", "500", "--seed", "9"]);
+  assert.equal(r.code, 0, r.stderr);
+  for (
+    const line of [
+      "plugin     ref_c",
+      "seed 9",
+      "latency    p50",
+      "floor      p50",
+      "verdicts",
+      "ok: no verdict failed",
+    ]
+  ) {
+    assert.ok(r.stdout.includes(line), `missing ${JSON.stringify(line)} in:\n${r.stdout}`);
+  }
+  for (const id of ["crash", "timeouts", "errors", "wrong_results", "leaked_buffers", "threads_after_destroy"]) {
+    assert.match(r.stdout, new RegExp(`pass  ${id} `));
+  }
+});
+
+Deno.test("stress refuses bad flags with exit 2 and runs nothing", async () => {
+  const cases: [string[], RegExp][] = [
+    [["--churn", "--reload", "2"], /--churn and --reload/],
+    [["--churn", "--instances", "2"], /--instances applies/],
+    [["--duration", "5x"], /--duration takes a duration/],
+    [["--duration", "1s", "--iterations", "5"], /--duration and --iterations exclude each other/],
+    [["--iterations", "0"], /--iterations must be a positive integer/],
+    [["--concurrency", "99"], /--concurrency must be an integer from 1 to 16/],
+    [["--input", "x"], /--method/],
+    [["--seed", "99999999999"], /--seed must be at most/],
+    [["--max-rss-growth", "lots"], /--max-rss-growth must be a positive number/],
+    [["--reload", "2", "--iterations", "5"], /--reload runs/],
+    [["--method", "nope", "--iterations", "5"], /declares no method "nope"/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await runCli(["stress", REF, ...args, "--json"]);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    const doc = JSON.parse(r.stdout);
+    assert.equal(doc.ok, false);
+    assert.equal(doc.error.name, "UsageError");
+    assert.match(doc.error.message, message, args.join(" "));
+  }
+});
+
+Deno.test("stress exits 3 when the library cannot be loaded", async () => {
+  const r = await runCli(["stress", join(ROOT, "fixtures/faults/not_a_library.so"), "--iterations", "5"]);
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /not a loadable shared library/);
+});
+
+Deno.test("stress in process ends on time when calls hang: a timeouts verdict, leaks not judged", async () => {
+  const r = await runCli([
+    "stress",
+    fault("hang_invoke"),
+    "--method",
+    "hang",
+    "--input",
+    "",
+    "--timeout",
+    "300",
+    "--duration",
+    "1s",
+    "--concurrency",
+    "2",
+    "--json",
+  ], { killAfterMs: 20_000 });
+  assert.equal(r.killed, false, "plugcheck must end by itself");
+  assert.equal(r.code, 1, r.stderr);
+  const report = StressReportSchema.parse(JSON.parse(r.stdout));
+  assert.deepEqual(report.verdicts.filter((v) => v.status === "fail").map((v) => v.id), ["timeouts"]);
+  assert.ok(report.run.timeouts >= 2);
+  assert.ok(report.instances.wedged >= 1);
+  assert.equal(report.verdicts.find((v) => v.id === "leaked_buffers")?.status, "skip");
+});
+
+Deno.test("stress stops on Ctrl-C and still prints the report, with exit 130", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-ffi",
+      "--allow-read",
+      "--allow-env",
+      "--allow-run",
+      join(ROOT, "cli.ts"),
+      "stress",
+      REF,
+      "--method",
+      "echo",
+      "--duration",
+      "60s",
+      "--json",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  await new Promise((r) => setTimeout(r, 2500)); // running by now (the 1 s baseline wait included)
+  child.kill("SIGINT");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+  const out = await child.output();
+  clearTimeout(timer);
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 130, stderr);
+  const report = StressReportSchema.parse(JSON.parse(new TextDecoder().decode(out.stdout)));
+  assert.equal(report.stopped_early, "interrupted");
+  assert.ok(report.run.calls > 0);
+  assert.match(stderr, /interrupted: finishing the report/);
+});
+
+Deno.test("stress --help teaches the modes, the verdicts and the flags", async () => {
+  const r = await runCli(["stress", "--help"]);
+  assert.equal(r.code, 0);
+  for (
+    const text of [
+      "--churn",
+      "--reload K",
+      "--concurrency N",
+      "--duration D",
+      "dispatch",
+      "thread_safe_instances",
+      "Exit codes:",
+    ]
+  ) {
+    assert.ok(r.stdout.includes(text), text);
+  }
+  const top = await runCli(["--help"]);
+  assert.match(top.stdout, /stress <library> +call a plugin hard/);
+});
