@@ -75,7 +75,8 @@ function crashLines(r: StressReport): [string, string][] {
   } catch {
     text = undefined; // not UTF-8: only the file form reproduces it
   }
-  const printable = text !== undefined && text.length <= 200 && !/[\x00-\x1f\x7f]/.test(text);
+  // Printable: nothing escapeControl would change, so the shell line carries it exactly.
+  const printable = text !== undefined && text.length <= 200 && escapeControl(text) === text;
   lines.push([
     "reproduce",
     printable
