@@ -377,18 +377,10 @@ export class PluginCore {
     const check = this.#shutdownCheck;
     if (check === undefined || this.pinned || this.outstanding > 0) return false;
     const report = await check.afterShutdown();
-    const left = report.leftThreads.length > 0;
-    if (left) {
-      report.unloaded = false;
-      const names = report.leftThreads.slice(0, 5).map((t) => `${t.tid} (${t.name})`).join(", ");
-      this.warn(
-        `${
-          report.after.threads - report.before.threads
-        } thread(s) the plugin started still run after npa_plugin_shutdown returned (${names}); the library stays loaded, because unloading code under a running thread crashes the process`,
-      );
-    }
+    const warning = check.warning(report);
+    if (warning) this.warn(warning);
     this.shutdownReport = report;
-    return left;
+    return !report.unloaded;
   }
 
   /** The native log helper's counters for this plugin; also after close (late messages count as after-close). */

@@ -35,7 +35,11 @@ export class ShutdownCheck {
     return new ShutdownCheck((await ProcessBaseline.take(() => proc.snapshotSelf()))!);
   }
 
-  /** Compares with the baseline, giving stragglers a moment to end. `unloaded` is left true for the caller to set. */
+  /**
+   * Compares with the baseline, giving stragglers a moment to end. With
+   * threads left running, `unloaded` is false: the caller must keep the
+   * library mapped.
+   */
   async afterShutdown(): Promise<ShutdownReport> {
     const c = (await this.#baseline.compare())!;
     return {
@@ -43,7 +47,16 @@ export class ShutdownCheck {
       after: { threads: c.after.threads, fds: c.after.fds },
       leftThreads: c.leftThreads,
       leftFds: c.leftFds,
-      unloaded: true,
+      unloaded: c.leftThreads.length === 0,
     };
+  }
+
+  /** The contract warning for threads left running, if any. */
+  warning(report: ShutdownReport): string | undefined {
+    if (report.unloaded) return undefined;
+    const names = report.leftThreads.slice(0, 5).map((t) => `${t.tid} (${t.name})`).join(", ");
+    return `${
+      report.after.threads - report.before.threads
+    } thread(s) the plugin started still run after npa_plugin_shutdown returned (${names}); the library stays loaded, because unloading code under a running thread crashes the process`;
   }
 }
