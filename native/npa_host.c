@@ -41,8 +41,8 @@
 #include <string.h>
 
 #include "../include/npa.h"
+#include "npah_internal.h"
 
-#define NPAH_EXPORT __attribute__((visibility("default")))
 #define NPAH_MAX_TARGET 256u
 #define NPAH_MAX_MESSAGE 8192u
 #define NPAH_RECORD_HEADER 20u
@@ -277,11 +277,7 @@ NPAH_EXPORT void* npah_ctx_new(void* queue, uint32_t plugin_id,
 /* Remembers where the plugin at `path` (already loaded; never loads it) lives, for npah_ctx_release.
  * Returns 1 when found, 0 otherwise (the context is then never reused). */
 NPAH_EXPORT int32_t npah_ctx_bind(void* ctx, const uint8_t* path, uint32_t len) {
-  char name[4096];
-  if (len >= sizeof name) return 0;
-  memcpy(name, path, len);
-  name[len] = '\0';
-  void* h = dlopen(name, RTLD_NOLOAD | RTLD_LAZY);
+  void* h = npah_noload(path, len);
   if (h == NULL) return 0;
   ((npah_ctx*)ctx)->probe = dlsym(h, "npa_abi_version");
   dlclose(h); /* drops only the reference NOLOAD took */

@@ -72,11 +72,8 @@ static __thread call_block* t_block __attribute__((tls_model("initial-exec")));
  * path), -2 (not loaded), -3 (symbols missing), -4 (no free slot).
  */
 NPAH_EXPORT int32_t npah_bind(const uint8_t* path, uint32_t len) {
-  char name[4096];
-  if (len >= sizeof name) return -1;
-  memcpy(name, path, len);
-  name[len] = '\0';
-  void* h = dlopen(name, RTLD_NOLOAD | RTLD_LAZY);
+  if (len >= 4096) return -1;
+  void* h = npah_noload(path, len);
   if (h == NULL) return -2;
   invoke_fn inv = (invoke_fn)dlsym(h, "npa_instance_invoke");
   free_fn fr = (free_fn)dlsym(h, "npa_buffer_free");
@@ -95,13 +92,17 @@ NPAH_EXPORT int32_t npah_bind(const uint8_t* path, uint32_t len) {
   return -4;
 }
 
-/* 1 when the library at `path` is loaded in this process (by anyone), else 0; never loads it. */
-NPAH_EXPORT int32_t npah_is_loaded(const uint8_t* path, uint32_t len) {
+void* npah_noload(const uint8_t* path, uint32_t len) {
   char name[4096];
-  if (len >= sizeof name) return 0;
+  if (len >= sizeof name) return NULL;
   memcpy(name, path, len);
   name[len] = '\0';
-  void* h = dlopen(name, RTLD_NOLOAD | RTLD_LAZY);
+  return dlopen(name, RTLD_NOLOAD | RTLD_LAZY);
+}
+
+/* 1 when the library at `path` is loaded in this process (by anyone), else 0; never loads it. */
+NPAH_EXPORT int32_t npah_is_loaded(const uint8_t* path, uint32_t len) {
+  void* h = npah_noload(path, len);
   if (h == NULL) return 0;
   dlclose(h); /* drops only the reference NOLOAD took */
   return 1;

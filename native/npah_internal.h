@@ -72,6 +72,9 @@ static inline void npah_async_leave(void) {
   atomic_fetch_sub_explicit(&npah_now.async_inflight, 1, memory_order_release);
 }
 
+/* A handle of the library at `path` if it is loaded already (never loads it), or NULL; dlclose it after use. */
+void* npah_noload(const uint8_t* path, uint32_t len);
+
 /* Writes "invoke \"<method>\"" or the text label into buf; returns its length. */
 uint32_t npah_describe_call(int kind, const uint8_t* label, uint32_t len, char* buf, uint32_t cap);
 

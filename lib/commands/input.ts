@@ -1,9 +1,9 @@
 /**
  * What a command reads from the user: paths resolved against the directory
  * the user ran plugcheck from (`$PLUGCHECK_CWD`, which `deno task plugcheck`
- * sets from `INIT_CWD`, since tasks run in the clone), and invoke inputs read
+ * sets from `INIT_CWD`, since tasks run in the clone), invoke inputs read
  * with a size cap, so `/dev/zero` or an endless pipe is a usage error, not an
- * out-of-memory crash.
+ * out-of-memory crash, and the instance config.
  *
  * @example
  * ```ts ignore
@@ -86,4 +86,19 @@ export async function readInput(
   }
   if (values.stdin) return await readCapped((p) => Deno.stdin.read(p), max, "--stdin input");
   return new Uint8Array(0);
+}
+
+/** `--config`: a JSON object, or undefined when not given; anything else is a usage error. */
+export function parseConfigFlag(text: string | undefined): Record<string, unknown> | undefined {
+  if (text === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`Option --config is not valid JSON: ${e instanceof Error ? e.message : e}`);
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new UsageError("Option --config must be a JSON object, e.g. '{\"counter_start\": 5}'");
+  }
+  return value as Record<string, unknown>;
 }

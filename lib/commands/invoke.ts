@@ -13,7 +13,7 @@
  */
 import { encodeBase64 } from "../base64.ts";
 import { toData } from "../error_data.ts";
-import { PluginCrashError, PluginTimeoutError, UnknownMethodError, UsageError } from "../errors.ts";
+import { PluginCrashError, PluginTimeoutError, UnknownMethodError } from "../errors.ts";
 import type { LogCounters } from "../ffi/host_log.ts";
 import { LatencyHistogram } from "../histogram.ts";
 import { DEFAULT_INVOKE_TIMEOUT_MS } from "../options.ts";
@@ -21,22 +21,8 @@ import { leakCheck } from "../verdicts.ts";
 import { defineCommand, reportFailure } from "./command.ts";
 import type { CommandContext } from "./context.ts";
 import { EXIT } from "./exit_codes.ts";
-import { DEFAULT_MAX_INPUT_BYTES, readInput } from "./input.ts";
+import { DEFAULT_MAX_INPUT_BYTES, parseConfigFlag, readInput } from "./input.ts";
 import { printErr, printWarnings, STDOUT_IS_TERMINAL } from "./output.ts";
-
-function parseConfig(text: string | undefined): Record<string, unknown> | undefined {
-  if (text === undefined) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw new UsageError(`Option --config is not valid JSON: ${e instanceof Error ? e.message : e}`);
-  }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new UsageError("Option --config must be a JSON object, e.g. '{\"counter_start\": 5}'");
-  }
-  return value as Record<string, unknown>;
-}
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -145,7 +131,7 @@ processes it leaves running are ended and reported.`,
   run: async (ctx: CommandContext) => {
     const [path, method] = ctx.positionals as [string, string];
     const repeat = ctx.positiveInt("repeat", 1);
-    const config = parseConfig(ctx.string("config"));
+    const config = parseConfigFlag(ctx.string("config"));
     const input = await readInput(
       { input: ctx.string("input"), "input-file": ctx.string("input-file"), stdin: ctx.flag("stdin") },
       ctx.positiveInt("max-input-bytes", DEFAULT_MAX_INPUT_BYTES),

@@ -30,24 +30,10 @@ import { runStress } from "../stress/run_stress.ts";
 import { defineCommand } from "./command.ts";
 import type { CommandContext } from "./context.ts";
 import { EXIT } from "./exit_codes.ts";
-import { DEFAULT_MAX_INPUT_BYTES, readInput } from "./input.ts";
+import { DEFAULT_MAX_INPUT_BYTES, parseConfigFlag, readInput } from "./input.ts";
 import { onInterrupt } from "./interrupt.ts";
 import { paintOut, printErr, printWarnings } from "./output.ts";
 import { callSlots } from "../call_slots.ts";
-
-function parseConfig(text: string | undefined): Record<string, unknown> | undefined {
-  if (text === undefined) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw new UsageError(`Option --config is not valid JSON: ${e instanceof Error ? e.message : e}`);
-  }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new UsageError("Option --config must be a JSON object, e.g. '{\"counter_start\": 5}'");
-  }
-  return value as Record<string, unknown>;
-}
 
 function statusText(p: StressProgress): string {
   if (p.phase === "floor") return `stress: measuring the dispatch floor (${p.calls.toLocaleString("en-US")} calls)`;
@@ -81,7 +67,7 @@ async function optionsFrom(ctx: CommandContext): Promise<StressOptions> {
   if (iterations !== undefined) o.iterations = ctx.positiveInt("iterations", 1);
   const durationMs = ctx.durationMs("duration");
   if (durationMs !== undefined) o.durationMs = durationMs;
-  const config = parseConfig(ctx.string("config"));
+  const config = parseConfigFlag(ctx.string("config"));
   if (config !== undefined) o.config = config;
   if (given) {
     if (o.methods!.length === 0) {

@@ -14,7 +14,6 @@
  *
  * @module
  */
-import { hostLibrary } from "./host_lib.ts";
 import { OPTIONAL_SYMBOLS, PLUGIN_SYMBOLS, PROBE_SYMBOLS, REQUIRED_SYMBOLS } from "./symbols.ts";
 
 /** The bound plugin library. */
@@ -69,42 +68,4 @@ export function openPluginLibrary(
   } finally {
     probe.close();
   }
-}
-
-/**
- * True when the library at `path` is loaded in this process already (by
- * plugcheck or anyone else): opening it again would share that image and
- * its globals. Asks the loader without loading it (through the helper).
- */
-export function isLibraryLoaded(path: string, hostLibraryPath?: string): boolean {
-  const bytes = new TextEncoder().encode(path);
-  return hostLibrary(hostLibraryPath).symbols.npah_is_loaded(bytes, bytes.length) === 1;
-}
-
-/** A private copy of a library file, loadable at `path` while it is open. */
-export interface LibraryCopy {
-  /** `/proc/self/fd/<n>`: what to dlopen. */
-  path: string;
-  /** Closes the copy; only once nothing has it loaded (see {@link isLibraryLoaded}). */
-  close(): void;
-}
-
-/**
- * A private copy of the library at `path` in anonymous memory (memfd): a
- * new image for the loader, with its own globals and init, and no file
- * written anywhere. Throws the raw error.
- */
-export function copyLibrary(path: string, hostLibraryPath?: string): LibraryCopy {
-  const s = hostLibrary(hostLibraryPath).symbols;
-  const bytes = new TextEncoder().encode(path);
-  const fd = s.npah_memfd_copy(bytes, bytes.length);
-  if (fd < 0) throw new Error(`Cannot make a private copy of ${path} in memory (errno ${-fd})`);
-  let open = true;
-  return {
-    path: `/proc/self/fd/${fd}`,
-    close: () => {
-      if (open) s.npah_close_fd(fd);
-      open = false;
-    },
-  };
 }

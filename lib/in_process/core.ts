@@ -30,7 +30,8 @@ import { HostLog, type LogCounters, NO_LOG_COUNTERS } from "../ffi/host_log.ts";
 import { ProcessGuard } from "../ffi/process_guard.ts";
 import { ProcInfo } from "../ffi/proc_info.ts";
 import { ShutdownCheck } from "./shutdown_check.ts";
-import { isLibraryLoaded, type LibraryCopy, openPluginLibrary, type PluginLibrary } from "../ffi/library.ts";
+import { openPluginLibrary, type PluginLibrary } from "../ffi/library.ts";
+import { isLibraryLoaded, type LibraryCopy } from "../ffi/library_copy.ts";
 import { discardBuffer } from "../ffi/memory.ts";
 import {
   abiMismatch,

@@ -23,7 +23,7 @@
  */
 import { loadFailed } from "../guard.ts";
 import type { ResolvedLoadOptions } from "../options.ts";
-import { copyLibrary, isLibraryLoaded, type LibraryCopy } from "../ffi/library.ts";
+import { copyLibrary, isLibraryLoaded, type LibraryCopy } from "../ffi/library_copy.ts";
 import { PluginCore } from "./core.ts";
 
 /** A core and the function that gives it back. */

@@ -24,7 +24,7 @@ import { Prng } from "../prng.ts";
 import { Lifecycle, Phase, Stopper } from "./loops.ts";
 import type { ResolvedStressOptions } from "./options.ts";
 import { OutcomeBook, planInputs, type PlannedInput } from "./plan.ts";
-import { baseReport, crashData, startProgress } from "./report_parts.ts";
+import { baseReport, crashData, fillCounts, startProgress } from "./report_parts.ts";
 import type { StressReport } from "./report.ts";
 import { slope } from "./resources.ts";
 import { Tally } from "./tally.ts";
@@ -111,22 +111,7 @@ export async function runReload(path: string, o: ResolvedStressOptions): Promise
     rssOverCycles(cycles, o),
   ];
   const report = baseReport(first.plugin, o, first.plan, started, verdicts, [...warnings]);
-  report.run = tally.summary();
-  report.instances = {
-    created: lifecycle.created,
-    destroyed: lifecycle.destroyed,
-    wedged: lifecycle.wedged,
-    max_live: lifecycle.maxLive,
-    create_latency: lifecycle.createLatency.summary(),
-    destroy_latency: lifecycle.destroyLatency.summary(),
-  };
-  report.outcomes = {
-    checked: book.checked,
-    wrong: book.wrong,
-    wrong_examples: book.wrongExamples,
-    unexpected: book.unexpected,
-    unexpected_examples: book.unexpectedExamples,
-  };
+  fillCounts(report, tally, lifecycle, book);
   // Cycle 1 is the warm-up (the code loaded for the first time): RSS is judged from its end.
   const rss = cycles.filter((c) => c.rss_bytes !== null && c.cycle > 1);
   report.resources.rss_slope_per = "cycle";

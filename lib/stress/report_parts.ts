@@ -18,7 +18,8 @@ import { PluginCrashError, type PluginError } from "../errors.ts";
 import type { ProcSample } from "../ffi/proc_info.ts";
 import type { PluginHandle } from "../plugin_handle.ts";
 import type { ResolvedStressOptions, StressProgress } from "./options.ts";
-import type { PlannedInput } from "./plan.ts";
+import type { Lifecycle } from "./loops.ts";
+import type { OutcomeBook, PlannedInput } from "./plan.ts";
 import type { StressReport } from "./report.ts";
 import type { Tally, TallySummary } from "./tally.ts";
 import type { Verdict } from "./verdicts.ts";
@@ -32,6 +33,26 @@ export function crashData(fatal: PluginError | undefined): StressReport["crash"]
   const input = fatal instanceof PluginCrashError ? fatal.request?.inputs?.[0] : undefined;
   if (input !== undefined) data.input_base64 = encodeBase64(input);
   return data;
+}
+
+/** Fills in the counts every mode has: calls, instances, outcomes. */
+export function fillCounts(report: StressReport, tally: Tally, lifecycle: Lifecycle, book: OutcomeBook): void {
+  report.run = tally.summary();
+  report.instances = {
+    created: lifecycle.created,
+    destroyed: lifecycle.destroyed,
+    wedged: lifecycle.wedged,
+    max_live: lifecycle.maxLive,
+    create_latency: lifecycle.createLatency.summary(),
+    destroy_latency: lifecycle.destroyLatency.summary(),
+  };
+  report.outcomes = {
+    checked: book.checked,
+    wrong: book.wrong,
+    wrong_examples: book.wrongExamples,
+    unexpected: book.unexpected,
+    unexpected_examples: book.unexpectedExamples,
+  };
 }
 
 /** A sample as the report shows it. */

@@ -32,7 +32,7 @@ import { churnLoop, type Lane, Lifecycle, Phase, steadyLoop, Stopper } from "./l
 import { type ResolvedStressOptions, resolveStressOptions, type StressOptions } from "./options.ts";
 import { OutcomeBook, planInputs, type PlannedInput } from "./plan.ts";
 import { runReload } from "./reload.ts";
-import { baseReport, crashData, sampleJson, startProgress } from "./report_parts.ts";
+import { baseReport, crashData, fillCounts, sampleJson, startProgress } from "./report_parts.ts";
 import type { StressReport } from "./report.ts";
 import { ResourceWatch } from "./resources.ts";
 import { Tally } from "./tally.ts";
@@ -200,23 +200,8 @@ async function runLoaded(plugin: PluginHandle, o: ResolvedStressOptions): Promis
   ];
 
   const report = baseReport(plugin, o, plan, started, verdicts, warnings);
-  report.run = tally.summary();
+  fillCounts(report, tally, lifecycle, book);
   report.floor = floor ? floor.tally.summary() : null;
-  report.instances = {
-    created: lifecycle.created,
-    destroyed: lifecycle.destroyed,
-    wedged: lifecycle.wedged,
-    max_live: lifecycle.maxLive,
-    create_latency: lifecycle.createLatency.summary(),
-    destroy_latency: lifecycle.destroyLatency.summary(),
-  };
-  report.outcomes = {
-    checked: book.checked,
-    wrong: book.wrong,
-    wrong_examples: book.wrongExamples,
-    unexpected: book.unexpected,
-    unexpected_examples: book.unexpectedExamples,
-  };
   report.resources = {
     pid: pid ?? null,
     interval_ms: watch.intervalMs,
