@@ -140,6 +140,8 @@ export const StressReportSchema = z.object({
       rss_bytes: z.number(),
       threads: z.number(),
       fds: z.number(),
+      live_instances: z.number().nullable(),
+      live_buffers: z.number().nullable(),
     })),
   }),
   stats: z.object({ before: z.record(z.string(), z.number()), after: z.record(z.string(), z.number()) }).nullable(),

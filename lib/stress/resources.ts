@@ -1,7 +1,7 @@
 /**
  * Resources of the process that holds the plugin (this one, or the sandbox
  * child), sampled while a stress run goes on: resident memory, threads, open
- * descriptors. At most 2048 points are kept; when full, every other one is
+ * descriptors, and the plugin's own counters (`npa_plugin_stats`). At most 2048 points are kept; when full, every other one is
  * dropped and the interval doubles, so a run of any length keeps its shape
  * in constant memory. The RSS trend is a least-squares slope against calls
  * made, so a leak shows as growth per 10k calls whatever the call rate.
@@ -28,6 +28,9 @@ export interface ResourcePoint {
   rss_bytes: number;
   threads: number;
   fds: number;
+  /** `npa_plugin_stats` counters read at the same time (null without the capability, or until the read returns). */
+  live_instances: number | null;
+  live_buffers: number | null;
 }
 
 const MAX_POINTS = 2048;
@@ -37,6 +40,7 @@ export class ResourceWatch {
   readonly #proc: ProcInfo;
   readonly #pid: () => number | undefined;
   readonly #calls: () => number;
+  readonly #stats: (() => Promise<Record<string, number> | null>) | undefined;
   #intervalMs: number;
   #timer: ReturnType<typeof setInterval> | undefined;
   #t0 = performance.now();
@@ -48,12 +52,23 @@ export class ResourceWatch {
   /** The last reading. */
   last: ProcSample | undefined;
 
-  /** `intervalMs` 0: no timer (samples only when asked). */
-  constructor(proc: ProcInfo, pid: () => number | undefined, intervalMs: number, calls: () => number) {
+  /**
+   * `intervalMs` 0: no timer (samples only when asked). `stats` reads the
+   * plugin's counters for each point (they arrive a moment later: a sandbox
+   * child answers a request).
+   */
+  constructor(
+    proc: ProcInfo,
+    pid: () => number | undefined,
+    intervalMs: number,
+    calls: () => number,
+    stats?: () => Promise<Record<string, number> | null>,
+  ) {
     this.#proc = proc;
     this.#pid = pid;
     this.#intervalMs = intervalMs;
     this.#calls = calls;
+    this.#stats = stats;
   }
 
   /** Starts sampling (and takes a first sample now). */
@@ -86,13 +101,20 @@ export class ResourceWatch {
       threads: Math.max(this.peak.threads, s.threads),
       fds: Math.max(this.peak.fds, s.fds),
     };
-    this.points.push({
+    const point: ResourcePoint = {
       t_ms: Math.round(performance.now() - this.#t0),
       calls: this.#calls(),
       rss_bytes: s.rssBytes,
       threads: s.threads,
       fds: s.fds,
-    });
+      live_instances: null,
+      live_buffers: null,
+    };
+    this.points.push(point);
+    this.#stats?.().then((stats) => {
+      point.live_instances = stats?.live_instances ?? null;
+      point.live_buffers = stats?.live_buffers ?? null;
+    }, () => {}); // a failed read leaves the point without counters
     if (this.points.length >= MAX_POINTS) this.#halve();
     return s;
   }

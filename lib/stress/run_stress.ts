@@ -34,7 +34,7 @@ import { OutcomeBook, planInputs, type PlannedInput } from "./plan.ts";
 import { runReload } from "./reload.ts";
 import { baseReport, crashData, fillCounts, sampleJson, startProgress } from "./report_parts.ts";
 import type { StressReport } from "./report.ts";
-import { ResourceWatch } from "./resources.ts";
+import { type ResourcePoint, ResourceWatch, slope } from "./resources.ts";
 import { Tally } from "./tally.ts";
 import {
   crashVerdict,
@@ -110,7 +110,8 @@ async function runLoaded(plugin: PluginHandle, o: ResolvedStressOptions): Promis
     config: o.config,
     lifecycle,
   });
-  const watch = new ResourceWatch(proc, () => plugin.processId, o.sampleIntervalMs, () => tally.calls);
+  const stats = plugin.capabilities.stats ? () => plugin.readStats() : undefined;
+  const watch = new ResourceWatch(proc, () => plugin.processId, o.sampleIntervalMs, () => tally.calls, stats);
   const lanes: Lane[] = [];
   let probe: ProbeResult = { kind: "undeclared" };
   if (!phase.fatal) {
@@ -187,10 +188,12 @@ async function runLoaded(plugin: PluginHandle, o: ResolvedStressOptions): Promis
     phase.fatal && probe.kind === "undeclared" && d.max_instances !== undefined
       ? skipped("max_instances", notJudged)
       : maxInstancesVerdict(probe),
-    ...judged ? leakVerdicts(statsBefore, statsAfter, "after every instance was destroyed") : [
-      skipped("leaked_instances", notJudged),
-      skipped("leaked_buffers", notJudged),
-    ],
+    ...judged
+      ? leakVerdicts(statsBefore, statsAfter, "after every instance was destroyed", counterTrends(mainPoints))
+      : [
+        skipped("leaked_instances", notJudged),
+        skipped("leaked_buffers", notJudged),
+      ],
     ...compared
       ? leftoverVerdicts(["threads_after_destroy", "fds_after_destroy"], compared, "after every instance was destroyed")
       : [skipped("threads_after_destroy", notJudged), skipped("fds_after_destroy", notJudged)],
@@ -303,6 +306,16 @@ async function probeMaxInstances(
   }
   if (failure !== undefined) throw failure;
   return result ?? { kind: "accepted", max };
+}
+
+/** The slope of each plugin counter per 10k calls over the sampled points that carry it. */
+function counterTrends(points: readonly ResourcePoint[]): Partial<Record<"live_instances" | "live_buffers", number>> {
+  const out: Partial<Record<"live_instances" | "live_buffers", number>> = {};
+  for (const key of ["live_instances", "live_buffers"] as const) {
+    const xy = points.filter((p) => p[key] !== null).map((p) => [p.calls, p[key]!] as const);
+    if (xy.length >= 3) out[key] = slope(xy) * 10_000;
+  }
+  return out;
 }
 
 /** Errors that end a run rather than answer a create. */

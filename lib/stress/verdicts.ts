@@ -186,6 +186,8 @@ export function leakVerdicts(
   before: Record<string, number> | null,
   after: Record<string, number> | null,
   when: string,
+  /** Each counter's least-squares slope per 10k calls over the run, where it was sampled. */
+  trend: Partial<Record<"live_instances" | "live_buffers", number>> = {},
 ): Verdict[] {
   return (["live_instances", "live_buffers"] as const).map((counter) => {
     const id = counter === "live_instances" ? "leaked_instances" : "leaked_buffers";
@@ -193,8 +195,17 @@ export function leakVerdicts(
       return skipped(id, "the plugin does not export npa_plugin_stats, so its counters cannot be read");
     }
     const b = before[counter] ?? 0, a = after[counter] ?? 0;
+    const rate = trend[counter];
+    const rising = rate !== undefined && rate >= 1
+      ? `; it rose by about ${n(Math.round(rate))} per 10k calls during the run`
+      : "";
     return a > b
-      ? verdict(id, "fail", `${counter} ${n(b)} -> ${n(a)} ${when}`, { counter, before: b, after: a })
+      ? verdict(id, "fail", `${counter} ${n(b)} -> ${n(a)} ${when}${rising}`, {
+        counter,
+        before: b,
+        after: a,
+        per_10k_calls: rate ?? null,
+      })
       : verdict(id, "pass", `${counter} back to ${n(b)} ${when}`, { counter, before: b, after: a });
   });
 }
