@@ -99,7 +99,9 @@ export class Instance implements InstanceHandle {
   /**
    * Calls a method on the blocking pool, racing `timeoutMs`. On expiry throws
    * `PluginTimeoutError` and quarantines the instance. Calls on an instance of
-   * a plugin without `thread_safe_instances` run one at a time.
+   * a plugin without `thread_safe_instances` run one at a time. The output is
+   * a view into a shared slab (like `invokeSync`'s), valid for as long as it
+   * is referenced.
    */
   invoke(method: string, input?: InvokeInput, options: InvokeOptions = {}): Promise<Uint8Array<ArrayBuffer>> {
     let bytes: Uint8Array;
