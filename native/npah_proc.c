@@ -187,13 +187,6 @@ NPAH_EXPORT int32_t npah_pool_hold(uint32_t gen, uint32_t n, uint32_t quiet_ms) 
   return 1;
 }
 
-/* Sleeps on the calling thread (bound nonblocking: holds one blocking-pool thread that long). */
-NPAH_EXPORT void npah_sleep_us(uint32_t us) {
-  struct timespec ts = {(time_t)(us / 1000000u), (long)(us % 1000000u) * 1000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
-
 /*
  * Live (not zombie) processes whose parent (mode 0) or process group (mode 1)
  * is `id`, except the caller. Writes up to `cap` pids; returns how many match.

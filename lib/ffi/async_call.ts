@@ -1,6 +1,6 @@
 /**
  * The nonblocking call path at native speed (`npah_call_nb` in
- * `native/npah_call.c`). Each call in flight gets a small block from a pool:
+ * `native/npah_call.c`). Each call in flight has a small block of its own:
  * JS writes the target and lengths as u32 words, Deno runs the helper on its
  * blocking pool, and C runs the plugin's `npa_instance_invoke`, copies a
  * clean output into a stretch of a JS slab reserved for this call and frees
@@ -12,18 +12,17 @@
  * ({@link AsyncPath.raw}); an output larger than the reserved stretch is kept
  * there until {@link AsyncPath.takeKept} copies it into an array of its own.
  *
- * A block goes back to the pool only once its call has returned (a call
- * abandoned after its deadline keeps its block until then), and it keeps the
- * slab its output goes to alive for as long.
+ * A block's owner reuses it only once its call has returned (a call
+ * abandoned after its deadline keeps its block until then), and the block
+ * keeps the slab its output goes to alive for as long.
  *
  * @example
  * ```ts ignore
  * import { AsyncPath, NB_OK } from "./async_call.ts";
  * const path = AsyncPath.get();
- * const block = path.take();
+ * const block = path.take(); // kept by its owner, reused call after call
  * const r = await path.start(block, target, methodBytes, input);
  * const out = r === NB_OK ? path.output(block) : judge(path.raw(block));
- * path.give(block);
  * ```
  *
  * @module
@@ -109,15 +108,9 @@ export class AsyncPath {
     return { slot: this.#noopSlot, lo: 0, hi: 0, maxOut: 0 };
   }
 
-  /** A free block (the pool grows as needed). */
+  /** A block of its own for a caller that reuses it call after call (see `nb_call.ts`); made in chunks. */
   take(): NbBlock {
     return this.#pool.pop() ?? this.#grow();
-  }
-
-  /** Gives a block back once its call has returned and its results were read. */
-  give(b: NbBlock): void {
-    b.slab = undefined;
-    this.#pool.push(b);
   }
 
   /** Starts the call; resolves to {@link NB_OK}, {@link NB_GUARD} or {@link NB_NO_ROOM}. */

@@ -6,14 +6,15 @@
  * decides what the results mean.
  *
  * Calls that may block are nonblocking (they run on Deno's blocking pool and
- * can be raced against a deadline); the hot synchronous path is
- * `fast_call.ts`.
+ * can be raced against a deadline). Invokes go through plugcheck's helper
+ * instead, which calls the plugin's `npa_instance_invoke` from C: the
+ * synchronous path in `fast_call.ts`, the nonblocking one in `async_call.ts`.
  *
  * @example
  * ```ts ignore
  * import { PluginCalls } from "./calls.ts";
  * const calls = new PluginCalls(library);
- * const { status, out, err } = await calls.invoke(instance, method, input);
+ * const { status, out, err } = await calls.create(config);
  * ```
  *
  * @module
@@ -84,22 +85,6 @@ export class PluginCalls {
       err.bytes,
     );
     return { status, instance: instance.read(), err: err.read() };
-  }
-
-  /** `npa_instance_invoke(...)` on the blocking pool. */
-  async invoke(instance: Deno.PointerObject, method: Uint8Array, input: Uint8Array): Promise<CallResult> {
-    const out = new NpaBufSlot();
-    const err = new NpaBufSlot();
-    const status = await this.#s.npa_instance_invoke(
-      instance,
-      method as Uint8Array<ArrayBuffer>,
-      BigInt(method.length),
-      input as Uint8Array<ArrayBuffer>,
-      BigInt(input.length),
-      out.bytes,
-      err.bytes,
-    );
-    return { status, out: out.read(), err: err.read() };
   }
 
   /** `npa_instance_destroy(instance)`. */

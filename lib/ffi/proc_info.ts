@@ -107,17 +107,6 @@ export class ProcInfo {
   }
 
   /**
-   * Grows Deno's blocking pool (where nonblocking calls run) to at least
-   * `calls` threads: that many calls that each hold a pool thread for
-   * `holdMs`, at once. The pool has at most 32 threads; an idle one exits
-   * after ~10 s.
-   */
-  async growBlockingPool(calls: number, holdMs = 3): Promise<void> {
-    const us = Math.round(holdMs * 1000);
-    await Promise.all(Array.from({ length: calls }, () => this.#s.npah_sleep_us(us)));
-  }
-
-  /**
    * This process's threads and descriptors, counted so that Deno's own
    * threads cannot pass for a plugin's: once the process is
    * {@link RUNTIME_SETTLED_MS} old, and with the blocking pool filled to its

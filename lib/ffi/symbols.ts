@@ -51,6 +51,7 @@ export const PLUGIN_SYMBOLS = {
     result: "i32",
     nonblocking: true,
   },
+  // Bound with the rest of the ABI; plugcheck's invokes go through the helper's npah_call / npah_call_nb.
   // int32_t npa_instance_invoke(void* inst, const uint8_t* method, size_t method_len,
   //                             const uint8_t* input, size_t input_len, NpaBuf* out, NpaBuf* err)
   npa_instance_invoke: {
@@ -166,8 +167,6 @@ export const HOST_SYMBOLS = {
   npah_list_threads: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   // uint32_t npah_thread_name(int32_t pid, int32_t tid, uint8_t* out, uint32_t cap)
   npah_thread_name: { parameters: ["i32", "i32", "buffer", "u32"], result: "u32" },
-  // void npah_sleep_us(uint32_t us): holds one blocking-pool thread that long
-  npah_sleep_us: { parameters: ["u32"], result: "void", nonblocking: true },
   // int32_t npah_fd_targets(int32_t pid, uint8_t* out, uint32_t cap): "fd\ttarget\n" lines
   npah_fd_targets: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   // uint32_t npah_pool_fill_begin(void)

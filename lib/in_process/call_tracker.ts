@@ -10,7 +10,7 @@
  * @example
  * ```ts ignore
  * const tracker = new CallTracker(guard, () => console.log("a call ended"));
- * const r = await tracker.call('invoke "echo"', 1000, () => calls.invoke(inst, m, input));
+ * const r = await tracker.call("create instance", 1000, () => calls.create(config));
  * ```
  *
  * @module
@@ -68,7 +68,11 @@ export class CallTracker {
    * call slot is free. The building block of the invoke hot path.
    */
   begin(op: string): number {
-    if (!callSlots.take()) return -1;
+    return callSlots.take() ? this.#count(op) : -1;
+  }
+
+  /** Counts a call whose slot is taken as outstanding; returns its index. */
+  #count(op: string): number {
     this.outstanding++;
     const index = this.#freeIndex.pop() ?? this.#labels.length;
     this.#labels[index] = op;
@@ -116,10 +120,7 @@ export class CallTracker {
     hooks: CallHooks<T>,
     shownMs = timeoutMs,
   ): Promise<T> {
-    // begin() without taking the slot again: it is already ours.
-    this.outstanding++;
-    const index = this.#freeIndex.pop() ?? this.#labels.length;
-    this.#labels[index] = op;
+    const index = this.#count(op);
     this.#guard.asyncBegin(op);
     let started: Promise<T>;
     try {
