@@ -6,10 +6,11 @@
  * - a library that could not finish closing (a call into it never returned,
  *   or a lifecycle call hung) keeps its plugin initialized, so a new load of
  *   that path is refused with a `LoadError`;
- * - a library whose code stays mapped after unload (glibc keeps a library
- *   with pending thread-local destructors, as Rust's std registers, or one
- *   linked nodelete) keeps its globals, so a new load opens a private copy of
- *   the file instead: a fresh image, initialized once.
+ * - a library still loaded when it is loaded again (glibc keeps a library
+ *   with pending thread-local destructors mapped, as Rust's std registers,
+ *   or one linked nodelete; another handle may hold it) keeps its globals,
+ *   so a new load opens a private copy of the file instead: a fresh image,
+ *   initialized once. The loader is asked (`dlopen(RTLD_NOLOAD)`).
  * An exclusive load always opens a private copy, shared with no one.
  *
  * @example
@@ -53,11 +54,11 @@ export async function leaseCore(real: string, shown: string, options: ResolvedLo
   }
   let entry = shared.get(real);
   if (entry === undefined) {
-    // Its earlier image still in memory (with its globals): a fresh copy, not a second init of that image.
-    const remapped = lingering.get(real)?.closeState === "mapped" || stillLoaded(real, options);
-    if (lingering.get(real)?.closeState !== "mapped") lingering.delete(real);
-    const opening = remapped
-      ? openCopy(real, shown, options, "an earlier load of it stays mapped in this process")
+    lingering.delete(real);
+    // An image of it still in memory (kept mapped after unload, or held by another handle) has its
+    // globals: open a fresh copy, never a second init of that image. The loader itself says.
+    const opening = stillLoaded(real, options)
+      ? openCopy(real, shown, options, "it is still loaded in this process")
       : PluginCore.open(real, shown, options);
     const created: Shared = { core: opening, refs: 0 };
     shared.set(real, created);
@@ -82,7 +83,8 @@ export async function leaseCore(real: string, shown: string, options: ResolvedLo
       if (shared.get(real) === owner) shared.delete(real);
       lingering.set(real, core);
       await core.close();
-      if (core.closeState === "closed" && lingering.get(real) === core) lingering.delete(real);
+      const state = core.closeState;
+      if ((state === "closed" || state === "mapped") && lingering.get(real) === core) lingering.delete(real);
     },
   };
 }
