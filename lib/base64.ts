@@ -4,8 +4,9 @@
  *
  * @example
  * ```ts
- * import { encodeBase64 } from "./base64.ts";
+ * import { decodeBase64, encodeBase64 } from "./base64.ts";
  * console.assert(encodeBase64(new Uint8Array([0, 255])) === "AP8=");
+ * console.assert(decodeBase64("AP8=")[1] === 255);
  * ```
  *
  * @module
@@ -19,4 +20,9 @@ export function encodeBase64(bytes: Uint8Array): string {
     binary += String.fromCharCode(...bytes.subarray(at, at + CHUNK));
   }
   return btoa(binary);
+}
+
+/** The bytes of standard base64 text; throws on text that is not base64. */
+export function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+  return Uint8Array.from(atob(text), (ch) => ch.charCodeAt(0));
 }

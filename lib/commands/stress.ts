@@ -78,26 +78,24 @@ async function optionsFrom(ctx: CommandContext): Promise<StressOptions> {
       ctx.positiveInt("max-input-bytes", DEFAULT_MAX_INPUT_BYTES),
     );
   }
-  const opts = o;
   // Checked now, with the flags' names in the messages, so nothing loads when one is wrong.
-  try {
-    const resolved = resolveStressOptions(opts);
-    opts.seed = resolved.seed;
-  } catch (e) {
-    throw new UsageError(
-      (e instanceof Error ? e.message : String(e))
-        .replace(/^churn and reload/, "Options --churn and --reload")
-        .replace(/^instances applies/, "Option --instances applies")
-        .replace(/^reload runs/, "Option --reload runs")
-        .replace(/^concurrency/, "Option --concurrency")
-        .replace(
-          /^Give a duration or an iteration count, not both/,
-          "Options --duration and --iterations exclude each other",
-        ),
-    );
-  }
-  return opts;
+  o.seed = resolveStressOptions(o, (option) => FLAGS[option] ?? option).seed;
+  return o;
 }
+
+/** The flag of each option the command sets. */
+const FLAGS: Partial<Record<keyof StressOptions, string>> = {
+  churn: "--churn",
+  reload: "--reload",
+  instances: "--instances",
+  durationMs: "--duration",
+  iterations: "--iterations",
+  concurrency: "--concurrency",
+  timeoutMs: "--timeout",
+  maxRssGrowthMb: "--max-rss-growth",
+  sampleIntervalMs: "--sample-interval",
+  seed: "--seed",
+};
 
 /** The `stress` command. */
 export const command = defineCommand({

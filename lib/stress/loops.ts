@@ -31,7 +31,7 @@ import {
   SandboxProtocolError,
 } from "../errors.ts";
 import { LatencyHistogram } from "../histogram.ts";
-import type { InstanceHandle, PluginHandle } from "../plugin_handle.ts";
+import type { InstanceHandle, InvokeOptions, PluginHandle } from "../plugin_handle.ts";
 import { Prng } from "../prng.ts";
 import type { OutcomeBook, PlannedInput } from "./plan.ts";
 import type { Tally } from "./tally.ts";
@@ -104,6 +104,21 @@ export class Lifecycle {
     this.wedged++;
     this.#live--;
   }
+
+  /** Creates an instance of `plugin`, timed and counted. */
+  async create(plugin: PluginHandle, config: Uint8Array | undefined, call: InvokeOptions): Promise<InstanceHandle> {
+    const t0 = performance.now();
+    const inst = await plugin.createInstance(config, call);
+    this.made(performance.now() - t0);
+    return inst;
+  }
+
+  /** Destroys an instance, timed and counted. */
+  async destroy(inst: InstanceHandle): Promise<void> {
+    const t0 = performance.now();
+    await inst.destroy();
+    this.gone(performance.now() - t0);
+  }
 }
 
 /** What the loops of one phase share. */
@@ -147,10 +162,11 @@ export class Phase {
   }
 
   /**
-   * Records a failed call of plan input `i` (-1: a create or destroy) on `lane`'s instance. Returns
+   * Records a failed call of plan input `i` (-1: a create or destroy, whose
+   * time `ms` is not a call's latency: undefined) on `lane`'s instance. Returns
    * false when the loop must end. Throws what is not a plugin error (a bug).
    */
-  async failed(error: unknown, i: number, ms: number, lane: Lane | undefined): Promise<boolean> {
+  async failed(error: unknown, i: number, ms: number | undefined, lane: Lane | undefined): Promise<boolean> {
     if (!(error instanceof PluginError)) throw error;
     const isolated = this.plugin.isolated;
     if (
@@ -201,9 +217,7 @@ export class Phase {
       this.lifecycle.lost();
       wedged.destroy().catch(() => {}); // runs when the stuck call returns, if ever
       try {
-        const t0 = performance.now();
-        lane.instance = await this.plugin.createInstance(this.config, this.call);
-        this.lifecycle.made(performance.now() - t0);
+        lane.instance = await this.lifecycle.create(this.plugin, this.config, this.call);
         return true;
       } catch (error) {
         if (!(error instanceof PluginError)) throw error;
@@ -249,12 +263,10 @@ export async function churnLoop(phase: Phase, k: number): Promise<void> {
   const n = plan.length;
   while (stop.take()) {
     let lane: Lane;
-    const c0 = performance.now();
     try {
-      lane = { instance: await phase.plugin.createInstance(phase.config, call) };
-      lifecycle.made(performance.now() - c0);
+      lane = { instance: await lifecycle.create(phase.plugin, phase.config, call) };
     } catch (error) {
-      if (!await phase.failed(error, -1, performance.now() - c0, undefined)) return;
+      if (!await phase.failed(error, -1, undefined, undefined)) return;
       continue;
     }
     const i = n === 1 ? 0 : rng.below(n);
@@ -265,22 +277,18 @@ export async function churnLoop(phase: Phase, k: number): Promise<void> {
       tally.succeeded(performance.now() - t0);
       book?.ok(i, out);
     } catch (error) {
-      if (error instanceof PluginTimeoutError && !phase.plugin.isolated) {
-        // The instance is wedged under a call that never returned: it is lost, not destroyed.
-        tally.timeouts++;
-        tally.failed(error, undefined);
+      if (!await phase.failed(error, i, performance.now() - t0, undefined)) return;
+      if (lane.instance.state === "wedged") {
+        // A call on it timed out and never returned: the instance is lost, not destroyed.
         lifecycle.lost();
-        lane.instance.destroy().catch(() => {});
+        lane.instance.destroy().catch(() => {}); // runs when the stuck call returns, if ever
         continue;
       }
-      if (!await phase.failed(error, i, performance.now() - t0, undefined)) return;
     }
-    const d0 = performance.now();
     try {
-      await lane.instance.destroy();
-      lifecycle.gone(performance.now() - d0);
+      await lifecycle.destroy(lane.instance);
     } catch (error) {
-      if (!await phase.failed(error, -1, performance.now() - d0, undefined)) return;
+      if (!await phase.failed(error, -1, undefined, undefined)) return;
     }
   }
 }

@@ -118,34 +118,42 @@ function positiveInt(value: number | undefined, name: string, max = Number.MAX_S
   return value;
 }
 
-/** Checks the options; throws `UsageError` naming the bad one. */
-export function resolveStressOptions(o: StressOptions = {}): ResolvedStressOptions {
-  if (o.churn && o.reload !== undefined) throw new UsageError("churn and reload are two modes: choose one");
+/**
+ * Checks the options; throws `UsageError` naming the bad one, as `name`
+ * calls it (the CLI passes its flags: `--duration` for `durationMs`).
+ */
+export function resolveStressOptions(
+  o: StressOptions = {},
+  name: (option: keyof StressOptions) => string = (option) => option,
+): ResolvedStressOptions {
+  if (o.churn && o.reload !== undefined) {
+    throw new UsageError(`${name("churn")} and ${name("reload")} are two modes: choose one`);
+  }
   const mode: StressMode = o.reload !== undefined ? "reload" : o.churn ? "churn" : "steady";
   if (mode !== "steady" && o.instances !== undefined) {
-    throw new UsageError(`instances applies to the steady mode (${mode} makes its own instances)`);
+    throw new UsageError(`${name("instances")} applies to the steady mode (${mode} makes its own instances)`);
   }
   if (mode === "reload" && (o.durationMs !== undefined || o.iterations !== undefined)) {
-    throw new UsageError("reload runs its K cycles; a duration or iteration count does not apply");
+    throw new UsageError(`${name("reload")} runs its K cycles; a duration or iteration count does not apply`);
   }
   if (o.durationMs !== undefined && o.iterations !== undefined) {
-    throw new UsageError("Give a duration or an iteration count, not both");
+    throw new UsageError(`${name("durationMs")} and ${name("iterations")} exclude each other: give one, not both`);
   }
   if (o.input !== undefined && !o.methods?.length) {
     throw new UsageError("An input needs the method(s) to call with it (methods, or --method NAME)");
   }
-  const concurrency = positiveInt(o.concurrency, "concurrency", callSlots.limit) ?? DEFAULT_CONCURRENCY;
+  const concurrency = positiveInt(o.concurrency, name("concurrency"), callSlots.limit) ?? DEFAULT_CONCURRENCY;
   const maxRss = o.maxRssGrowthMb ?? DEFAULT_MAX_RSS_GROWTH_MB;
   if (typeof maxRss !== "number" || !(maxRss > 0) || !Number.isFinite(maxRss)) {
-    throw new UsageError(`maxRssGrowthMb must be a positive number of MiB: got ${maxRss}`);
+    throw new UsageError(`${name("maxRssGrowthMb")} must be a positive number of MiB: got ${maxRss}`);
   }
   const sample = o.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS;
   if (!Number.isSafeInteger(sample) || sample < 0 || sample > 60_000) {
-    throw new UsageError(`sampleIntervalMs must be an integer from 0 to 60000: got ${sample}`);
+    throw new UsageError(`${name("sampleIntervalMs")} must be an integer from 0 to 60000: got ${sample}`);
   }
   const seed = o.seed ?? randomSeed();
   if (!Number.isSafeInteger(seed) || seed < 0 || seed > MAX_SEED) {
-    throw new UsageError(`seed must be an integer from 0 to ${MAX_SEED}: got ${seed}`);
+    throw new UsageError(`${name("seed")} must be an integer from 0 to ${MAX_SEED}: got ${seed}`);
   }
   let input: Uint8Array | undefined;
   let config: Uint8Array | undefined;
@@ -155,20 +163,20 @@ export function resolveStressOptions(o: StressOptions = {}): ResolvedStressOptio
   } catch (e) {
     throw new UsageError(e instanceof Error ? e.message : String(e));
   }
-  const iterations = positiveInt(o.iterations, "iterations");
+  const iterations = positiveInt(o.iterations, name("iterations"));
   return {
     mode,
     methods: o.methods,
     input,
     config,
     concurrency,
-    instances: positiveInt(o.instances, "instances", 100_000),
+    instances: positiveInt(o.instances, name("instances"), 100_000),
     durationMs: mode === "reload" || iterations !== undefined
       ? undefined
-      : positiveInt(o.durationMs, "durationMs", MAX_DELAY_MS) ?? DEFAULT_DURATION_MS,
+      : positiveInt(o.durationMs, name("durationMs"), MAX_DELAY_MS) ?? DEFAULT_DURATION_MS,
     iterations,
-    timeoutMs: positiveInt(o.timeoutMs, "timeoutMs", MAX_DELAY_MS) ?? DEFAULT_STRESS_TIMEOUT_MS,
-    reload: positiveInt(o.reload, "reload", 100_000) ?? 0,
+    timeoutMs: positiveInt(o.timeoutMs, name("timeoutMs"), MAX_DELAY_MS) ?? DEFAULT_STRESS_TIMEOUT_MS,
+    reload: positiveInt(o.reload, name("reload"), 100_000) ?? 0,
     isolate: o.isolate ?? false,
     seed,
     maxRssGrowthMb: maxRss,
@@ -179,4 +187,13 @@ export function resolveStressOptions(o: StressOptions = {}): ResolvedStressOptio
     onProgress: o.onProgress,
     load: o.load ?? {},
   };
+}
+
+/**
+ * The instances a steady run keeps: as asked, else one for all loops when
+ * the plugin declares `thread_safe_instances` (the hardest test of that
+ * claim), else one per loop.
+ */
+export function steadyInstances(o: ResolvedStressOptions, threadSafeInstances: boolean): number {
+  return o.instances ?? (threadSafeInstances ? 1 : o.concurrency);
 }

@@ -130,9 +130,7 @@ async function runCycle(phase: Phase, c: number, rng: Prng): Promise<Cycle> {
   let after: Record<string, number> | null = null;
   let rss: number | null = null;
   try {
-    const t0 = performance.now();
-    const inst = await plugin.createInstance(phase.config, phase.call);
-    lifecycle.made(performance.now() - t0);
+    const inst = await lifecycle.create(plugin, phase.config, phase.call);
     const order = plan.map((_, i) => i);
     for (let i = order.length - 1; i > 0; i--) {
       const j = rng.below(i + 1);
@@ -151,9 +149,7 @@ async function runCycle(phase: Phase, c: number, rng: Prng): Promise<Cycle> {
       }
     }
     if (inst.state === "live") {
-      const d0 = performance.now();
-      await inst.destroy();
-      lifecycle.gone(performance.now() - d0);
+      await lifecycle.destroy(inst);
       after = await plugin.readStats();
     } else if (!phase.fatal) {
       lifecycle.lost();
@@ -161,7 +157,7 @@ async function runCycle(phase: Phase, c: number, rng: Prng): Promise<Cycle> {
     const pid = plugin.processId;
     rss = !plugin.isolated && pid !== undefined ? ProcInfo.get().sample(pid)?.rssBytes ?? null : null;
   } catch (error) {
-    await phase.failed(error, -1, 0, undefined);
+    await phase.failed(error, -1, undefined, undefined);
   }
   try {
     await plugin.close();

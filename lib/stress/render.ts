@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { decodeBase64 } from "../base64.ts";
 import { escapeControl } from "../safe_text.ts";
 import type { StressReport } from "./report.ts";
 
@@ -69,9 +70,7 @@ function crashLines(r: StressReport): [string, string][] {
   const lib = shellQuote(r.plugin.path);
   let text: string | undefined;
   try {
-    text = c.input_base64 === undefined
-      ? undefined
-      : utf8.decode(Uint8Array.from(atob(c.input_base64), (ch) => ch.charCodeAt(0)));
+    text = c.input_base64 === undefined ? undefined : utf8.decode(decodeBase64(c.input_base64));
   } catch {
     text = undefined; // not UTF-8: only the file form reproduces it
   }

@@ -17,7 +17,7 @@ import { toData } from "../error_data.ts";
 import { PluginCrashError, type PluginError } from "../errors.ts";
 import type { ProcSample } from "../ffi/proc_info.ts";
 import type { PluginHandle } from "../plugin_handle.ts";
-import type { ResolvedStressOptions, StressProgress } from "./options.ts";
+import { type ResolvedStressOptions, steadyInstances, type StressProgress } from "./options.ts";
 import type { Lifecycle } from "./loops.ts";
 import type { OutcomeBook, PlannedInput } from "./plan.ts";
 import type { StressReport } from "./report.ts";
@@ -96,7 +96,7 @@ export function baseReport(
     },
     settings: {
       concurrency: o.concurrency,
-      instances: o.mode === "steady" ? o.instances ?? (d.thread_safe_instances ? 1 : o.concurrency) : null,
+      instances: o.mode === "steady" ? steadyInstances(o, d.thread_safe_instances) : null,
       duration_ms: o.durationMs ?? null,
       iterations: o.iterations ?? null,
       timeout_ms: o.timeoutMs,

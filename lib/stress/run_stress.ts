@@ -29,7 +29,7 @@ import { loadPlugin } from "../load_plugin.ts";
 import type { InstanceHandle, PluginHandle } from "../plugin_handle.ts";
 import { ProcessBaseline } from "../process_baseline.ts";
 import { churnLoop, type Lane, Lifecycle, Phase, steadyLoop, Stopper } from "./loops.ts";
-import { type ResolvedStressOptions, resolveStressOptions, type StressOptions } from "./options.ts";
+import { type ResolvedStressOptions, resolveStressOptions, steadyInstances, type StressOptions } from "./options.ts";
 import { OutcomeBook, planInputs, type PlannedInput } from "./plan.ts";
 import { runReload } from "./reload.ts";
 import { baseReport, crashData, fillCounts, sampleJson, startProgress } from "./report_parts.ts";
@@ -82,7 +82,7 @@ async function runLoaded(plugin: PluginHandle, o: ResolvedStressOptions): Promis
   const d = plugin.describe();
   const plan = planInputs(d, o);
   const steady = o.mode === "steady";
-  const lanesCount = steady ? o.instances ?? (d.thread_safe_instances ? 1 : o.concurrency) : o.concurrency;
+  const lanesCount = steady ? steadyInstances(o, d.thread_safe_instances) : o.concurrency;
   if (d.max_instances !== undefined && lanesCount > d.max_instances) {
     const what = steady ? `${lanesCount} instances` : `${lanesCount} loops (one live instance each)`;
     throw new UsageError(`${what} would exceed the plugin's max_instances ${d.max_instances}`);
@@ -117,7 +117,9 @@ async function runLoaded(plugin: PluginHandle, o: ResolvedStressOptions): Promis
   if (!phase.fatal) {
     try {
       if (steady) {
-        for (const _ of range(lanesCount)) lanes.push({ instance: await create(plugin, o, lifecycle) });
+        for (const _ of range(lanesCount)) {
+          lanes.push({ instance: await lifecycle.create(plugin, o.config, phase.call) });
+        }
       }
       // Instances that lived before the run (another handle of a shared library) count against the limit too.
       const before = statsBefore?.live_instances ?? 0;
@@ -147,12 +149,10 @@ async function runLoaded(plugin: PluginHandle, o: ResolvedStressOptions): Promis
   if (!phase.fatal) {
     for (const lane of lanes) {
       if (lane.instance.state !== "live") continue;
-      const t0 = performance.now();
       try {
-        await lane.instance.destroy();
-        lifecycle.gone(performance.now() - t0);
+        await lifecycle.destroy(lane.instance);
       } catch (error) {
-        await phase.failed(error, -1, performance.now() - t0, undefined);
+        await phase.failed(error, -1, undefined, undefined);
       }
     }
   }
@@ -222,13 +222,6 @@ async function runLoaded(plugin: PluginHandle, o: ResolvedStressOptions): Promis
   return report;
 }
 
-async function create(plugin: PluginHandle, o: ResolvedStressOptions, lifecycle: Lifecycle): Promise<InstanceHandle> {
-  const t0 = performance.now();
-  const inst = await plugin.createInstance(o.config, { timeoutMs: o.timeoutMs });
-  lifecycle.made(performance.now() - t0);
-  return inst;
-}
-
 /** The floor: the steady loop on no-op instances, a tenth of the run (0.1 to 1 s, or 100 to 20 000 calls). */
 async function runFloor(
   plugin: PluginHandle,
@@ -283,7 +276,7 @@ async function probeMaxInstances(
   try {
     for (let live = held; live <= max && result === undefined; live++) {
       try {
-        extra.push(await create(plugin, o, lifecycle));
+        extra.push(await lifecycle.create(plugin, o.config, { timeoutMs: o.timeoutMs }));
       } catch (error) {
         if (!(error instanceof PluginError) || ends(error)) throw error;
         result = live < max
@@ -295,10 +288,8 @@ async function probeMaxInstances(
     failure = error;
   }
   for (const inst of extra) {
-    const t0 = performance.now();
     try {
-      await inst.destroy();
-      lifecycle.gone(performance.now() - t0);
+      await lifecycle.destroy(inst);
     } catch (error) {
       if (!(error instanceof PluginError)) throw error;
       book.lifecycleFailed(error);
