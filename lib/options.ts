@@ -15,8 +15,8 @@
 import { type LogDirectives, parseLogDirectives } from "./log_directives.ts";
 import { checkDelay } from "./timers.ts";
 
-/** The npa ABI version this host speaks: `major << 16 | minor`. */
-export const HOST_ABI_VERSION = (1 << 16) | 0;
+export { HOST_ABI_VERSION } from "./plugin_library.ts";
+
 /** Default largest plugin buffer the host copies: 64 MiB. */
 export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
 /** Default deadline for init, describe, create, destroy and shutdown. */

@@ -21,7 +21,7 @@
 import { basename } from "node:path";
 import { getLogger } from "../deps.ts";
 import { type PluginDescription, PluginDescriptionSchema } from "../describe_schema.ts";
-import { PluginCalls } from "../ffi/calls.ts";
+import type { PluginCalls } from "../ffi/calls.ts";
 import { type CallHooks, CallTracker } from "./call_tracker.ts";
 import { AsyncPath } from "../ffi/async_call.ts";
 import { NbCalls } from "./nb_call.ts";
@@ -30,11 +30,11 @@ import { HostLog, type LogCounters, NO_LOG_COUNTERS } from "../ffi/host_log.ts";
 import { ProcessGuard } from "../ffi/process_guard.ts";
 import { ProcInfo } from "../ffi/proc_info.ts";
 import { ShutdownCheck } from "./shutdown_check.ts";
-import { openPluginLibrary, type PluginLibrary } from "../ffi/library.ts";
+import type { PluginLibrary } from "../ffi/library.ts";
+import { type CheckedLibrary, openCheckedLibrary } from "../plugin_library.ts";
 import { isLibraryLoaded, type LibraryCopy } from "../ffi/library_copy.ts";
 import { discardBuffer } from "../ffi/memory.ts";
 import {
-  abiMismatch,
   checkStatus,
   CONSEQUENCES,
   describeInvalid,
@@ -44,7 +44,7 @@ import {
   takeOutput,
 } from "../guard.ts";
 import { pluginFilterSpec } from "../log_directives.ts";
-import { HOST_ABI_VERSION, type ResolvedLoadOptions } from "../options.ts";
+import type { ResolvedLoadOptions } from "../options.ts";
 import type { AbiVersion, Capabilities, ShutdownReport } from "../plugin_handle.ts";
 import { LogPump } from "../plugin_log.ts";
 
@@ -107,8 +107,7 @@ export class PluginCore {
     path: string,
     shown: string,
     libraryPath: string,
-    lib: PluginLibrary,
-    optional: string[],
+    checked: CheckedLibrary,
     native: { host: HostLog; guard: ProcessGuard; fast: FastPath; async: AsyncPath; slot: number },
     o: { timeoutMs: number; maxOutputBytes: number },
     shutdownCheck: ShutdownCheck | undefined,
@@ -119,9 +118,9 @@ export class PluginCore {
     this.path = path;
     this.#shown = shown;
     this.#libraryPath = libraryPath;
-    this.#lib = lib;
+    this.#lib = checked.library;
     this.#tracker = new CallTracker(native.guard, () => this.#afterCall());
-    this.calls = new PluginCalls(lib, native.guard);
+    this.calls = checked.calls;
     this.host = native.host;
     this.fast = native.fast;
     this.fastSlot = native.slot;
@@ -129,13 +128,12 @@ export class PluginCore {
     const host = native.host;
     pump ??= new LogPump(host);
     this.pump = pump;
-    this.optionalSymbols = optional;
-    this.capabilities = { stats: optional.includes("npa_plugin_stats") };
+    this.optionalSymbols = checked.optionalPresent;
+    this.capabilities = { stats: checked.optionalPresent.includes("npa_plugin_stats") };
     this.timeoutMs = o.timeoutMs;
     this.guard = { free: this.calls.free, maxOutputBytes: o.maxOutputBytes, warn: (m) => this.warn(m) };
     this.nb = new NbCalls(this.#tracker, native.async, this.guard, this.calls.free);
-    const raw = this.calls.abiVersion();
-    this.abi = { major: raw >>> 16, minor: raw & 0xffff, raw };
+    this.abi = checked.abi;
   }
 
   /**
@@ -164,43 +162,15 @@ export class PluginCore {
     } catch (cause) {
       throw loadFailed(shown, "cannot open plugcheck's native helper (run `deno task build`)", cause);
     }
-    let opened;
-    try {
-      opened = openPluginLibrary(libraryPath, (fn) => native.guard.sync(`load plugin ${JSON.stringify(shown)}`, fn));
-    } catch (cause) {
-      const reason = "not a loadable shared library (the file exists, but the dynamic loader refused it)";
-      throw loadFailed(shown, reason, loaderError(cause, libraryPath));
-    }
-    if (!opened.ok) {
-      const s = opened.missing.length > 1 ? "s" : "";
-      throw loadFailed(shown, `missing required symbol${s} ${opened.missing.join(", ")}`);
-    }
+    const checked = openCheckedLibrary(libraryPath, shown, native.guard);
     let slot: number;
     try {
       slot = native.fast.bind(libraryPath);
     } catch (cause) {
-      opened.library.close();
+      checked.library.close();
       throw loadFailed(shown, "cannot bind its entry points for plugcheck's synchronous call path", cause);
     }
-    const core = new PluginCore(
-      path,
-      shown,
-      libraryPath,
-      opened.library,
-      opened.optionalPresent,
-      {
-        ...native,
-        slot,
-      },
-      options,
-      check,
-      copy,
-    );
-    if (core.abi.major !== HOST_ABI_VERSION >>> 16) {
-      native.fast.unbind(slot);
-      opened.library.close();
-      throw abiMismatch(shown, core.abi.raw, HOST_ABI_VERSION);
-    }
+    const core = new PluginCore(path, shown, libraryPath, checked, { ...native, slot }, options, check, copy);
     try {
       await core.#init(options, basename(path));
       await core.#describe();
@@ -389,10 +359,4 @@ export class PluginCore {
     this.pump.drain();
     return this.#logCtx ? this.host.counters(this.#logCtx) : this.#lastCounters ?? NO_LOG_COUNTERS;
   }
-}
-
-/** The dynamic loader's own words from a dlopen error, without Deno's prefix and the path (the rest adds nothing). */
-function loaderError(cause: unknown, path: string): Error {
-  const msg = cause instanceof Error ? cause.message : String(cause);
-  return new Error(msg.replace(/^(Could not open library: )+/, "").replace(`${path}: `, ""));
 }

@@ -24,7 +24,7 @@ import type { PluginDescription } from "../describe_schema.ts";
 import type { LogCounters } from "../ffi/host_log.ts";
 import { type ProcessSnapshot, ProcInfo } from "../ffi/proc_info.ts";
 import { discardBuffer, isNull } from "../ffi/memory.ts";
-import { checkStatus, closed, CONSEQUENCES, contractViolation, parseJsonOutput, takeOutput } from "../guard.ts";
+import { checkStatus, closed, CONSEQUENCES, contractViolation } from "../guard.ts";
 import type { ResolvedLoadOptions } from "../options.ts";
 import {
   type AbiVersion,
@@ -35,6 +35,7 @@ import {
   type PluginHandle,
   type ShutdownReport,
 } from "../plugin_handle.ts";
+import { readStats } from "../plugin_library.ts";
 import { resolveLibrary } from "../resolve_library.ts";
 import { checkDelay } from "../timers.ts";
 import type { PluginCore } from "./core.ts";
@@ -125,22 +126,7 @@ export class Plugin implements PluginHandle {
     const op = "read stats";
     this.#check(op);
     const core = this.#core;
-    const r = core.calls.stats();
-    if (r === null) return null;
-    checkStatus(op, r.status, r.err, core.guard, r.out);
-    const json = parseJsonOutput(op, takeOutput(op, r.out, core.guard));
-    if (json === null || typeof json !== "object" || Array.isArray(json)) {
-      throw contractViolation(op, "stats output is not a JSON object");
-    }
-    const stats: Record<string, number> = {};
-    for (const [k, v] of Object.entries(json)) {
-      if (typeof v !== "number") throw contractViolation(op, `stats counter ${JSON.stringify(k)} is not a number`);
-      stats[k] = v;
-    }
-    for (const k of ["live_instances", "live_buffers", "init_calls"]) {
-      if (!(k in stats)) throw contractViolation(op, `stats lacks the required counter ${JSON.stringify(k)}`);
-    }
-    return stats;
+    return readStats(core.calls, core.guard);
   }
 
   /** {@link stats} as a promise (the {@link PluginHandle} form). */

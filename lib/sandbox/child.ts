@@ -21,7 +21,6 @@
  *
  * @module
  */
-import { configureSync, type LogRecord } from "../deps.ts";
 import { ProcessGuard } from "../ffi/process_guard.ts";
 import { ProcInfo } from "../ffi/proc_info.ts";
 import type { ChildHandler } from "./handler.ts";
@@ -37,30 +36,6 @@ import {
   readFile,
   readFrames,
 } from "./protocol.ts";
-
-function forwardLogs(send: (frame: Frame) => void): void {
-  configureSync({
-    sinks: {
-      parent: (r: LogRecord) =>
-        send({
-          id: 0,
-          kind: KIND.LOG,
-          header: {
-            category: r.category,
-            level: r.level,
-            message: r.message.map(String).join(""),
-            props: r.properties,
-          },
-          blobs: [],
-        }),
-    },
-    loggers: [
-      { category: ["plugin"], lowestLevel: "trace", sinks: ["parent"] },
-      { category: ["plugcheck"], lowestLevel: "warning", sinks: ["parent"] },
-      { category: ["logtape", "meta"], lowestLevel: "fatal", sinks: [] },
-    ],
-  });
-}
 
 function serve(handler: ChildHandler, frame: Frame, send: (frame: Frame) => void): void {
   handler.handle(frame).then(
@@ -105,8 +80,6 @@ async function main(): Promise<never> {
     e.preventDefault();
     fatal(e.reason);
   });
-  forwardLogs(send);
-
   // Booted: from here on the parent's load deadline covers only the handler's start.
   send({ id: 0, kind: KIND.BOOTED, header: { protocol: PROTOCOL_VERSION }, blobs: [] });
   let handler: ChildHandler;

@@ -18,6 +18,7 @@
  * @module
  */
 import { callSlots } from "../call_slots.ts";
+import { configureSync, type LogRecord } from "../deps.ts";
 import { PluginError } from "../errors.ts";
 import { ProcessGuard } from "../ffi/process_guard.ts";
 import { closed } from "../guard.ts";
@@ -37,12 +38,38 @@ export interface PluginHandlerOptions {
   shutdownCheck?: boolean;
 }
 
+/** Sends this child's LogTape records (the plugin's logs, plugcheck's warnings) to the parent. */
+function forwardLogs(send: (frame: Frame) => void): void {
+  configureSync({
+    sinks: {
+      parent: (r: LogRecord) =>
+        send({
+          id: 0,
+          kind: KIND.LOG,
+          header: {
+            category: r.category,
+            level: r.level,
+            message: r.message.map(String).join(""),
+            props: r.properties,
+          },
+          blobs: [],
+        }),
+    },
+    loggers: [
+      { category: ["plugin"], lowestLevel: "trace", sinks: ["parent"] },
+      { category: ["plugcheck"], lowestLevel: "warning", sinks: ["parent"] },
+      { category: ["logtape", "meta"], lowestLevel: "fatal", sinks: [] },
+    ],
+  });
+}
+
 const EMPTY = new Uint8Array(0);
 const NO_DEADLINE = { timeoutMs: Infinity };
 
 /** Starts the handler: loads the plugin (dlopen, init, describe). */
 export async function start(context: HandlerContext): Promise<ChildHandler> {
   const o = context.options as unknown as PluginHandlerOptions;
+  forwardLogs(context.send);
   const plugin = await loadInProcess(
     o.pluginPath,
     resolveOptions({
