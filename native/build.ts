@@ -153,10 +153,10 @@ async function targets(): Promise<Target[]> {
       ["-lpthread"],
     ),
   ];
-  // Fault fixtures (one misbehaving plugin per C file) and probes. A line
-  // `/* build-flags: ... */` in a source adds linker flags (e.g. -Wl,-z,nodelete);
-  // `/* build-needs-absent-library */` links it against a library absent at run time.
-  for (const dir of ["faults", "probes"]) {
+  // Fault fixtures (one misbehaving plugin per C file), probes and fuzz targets (which include
+  // ../faults/fault_base.h). A line `/* build-flags: ... */` in a source adds compiler and linker flags
+  // (e.g. -Wl,-z,nodelete); `/* build-needs-absent-library */` links it against a library absent at run time.
+  for (const dir of ["faults", "probes", "fuzz"]) {
     const base = join(ROOT, "fixtures", dir);
     const headers = await listFiles(join(ROOT, "fixtures/faults"), /\.h$/);
     for (const src of await listFiles(base, /\.c$/)) {
