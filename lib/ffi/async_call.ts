@@ -29,7 +29,8 @@
  */
 import type { CallResult } from "./calls.ts";
 import type { CallTarget } from "./fast_call.ts";
-import { type HostLibrary, hostLibrary } from "./host_lib.ts";
+import { type HostSymbols, hostSymbols } from "./host_lib.ts";
+import { HOST_NB_SYMBOLS } from "./symbols.ts";
 
 // Header words of a nonblocking block (npah_call.c).
 const SLOT = 0, INST_LO = 1, INST_HI = 2, METHOD_LEN = 3, INPUT_LEN = 4, DST_LO = 5, DST_HI = 6, DST_CAP = 7;
@@ -67,8 +68,8 @@ function halves(p: Deno.PointerValue): [number, number] {
 
 /** This thread's nonblocking call path. */
 export class AsyncPath {
-  readonly #s: HostLibrary["symbols"];
-  readonly #callNb: HostLibrary["symbols"]["npah_call_nb"];
+  readonly #s: HostSymbols<typeof HOST_NB_SYMBOLS>;
+  readonly #callNb: HostSymbols<typeof HOST_NB_SYMBOLS>["npah_call_nb"];
   readonly #words: number;
   readonly #rawAt: number;
   readonly #size: number;
@@ -81,9 +82,9 @@ export class AsyncPath {
   #reserve = MIN_RESERVE;
   #noopSlot: number | undefined;
 
-  private constructor(lib: HostLibrary) {
-    this.#s = lib.symbols;
-    this.#callNb = lib.symbols.npah_call_nb;
+  private constructor(lib: HostSymbols<typeof HOST_NB_SYMBOLS>) {
+    this.#s = lib;
+    this.#callNb = lib.npah_call_nb;
     const layout = new Uint32Array(3);
     this.#s.npah_nb_layout(new Uint8Array(layout.buffer), 3);
     [this.#words, this.#rawAt, this.#size] = layout as unknown as [number, number, number];
@@ -94,7 +95,7 @@ export class AsyncPath {
 
   /** The nonblocking path of this thread (the helper must be openable; throws the raw error). */
   static get(hostLibraryPath?: string): AsyncPath {
-    AsyncPath.#instance ??= new AsyncPath(hostLibrary(hostLibraryPath));
+    AsyncPath.#instance ??= new AsyncPath(hostSymbols(HOST_NB_SYMBOLS, hostLibraryPath));
     return AsyncPath.#instance;
   }
 

@@ -26,7 +26,8 @@
  * @module
  */
 import type { CallResult } from "./calls.ts";
-import { type HostLibrary, hostLibrary } from "./host_lib.ts";
+import { type HostSymbols, hostSymbols } from "./host_lib.ts";
+import { HOST_CALL_SYMBOLS } from "./symbols.ts";
 
 // Header words of the call block (npah_call.c).
 const SLOT = 0, INST_LO = 1, INST_HI = 2, METHOD_LEN = 3, INPUT_LEN = 4, INPUT_LO = 5, INPUT_HI = 6;
@@ -59,10 +60,10 @@ function halves(p: Deno.PointerValue | ArrayBuffer): [number, number] {
 
 /** This thread's fast call path. */
 export class FastPath {
-  readonly #s: HostLibrary["symbols"];
+  readonly #s: HostSymbols<typeof HOST_CALL_SYMBOLS>;
   // The hot entry points, held directly: a property load from the large symbols object costs more than the call.
-  readonly #call: HostLibrary["symbols"]["npah_call"];
-  readonly #callWith: HostLibrary["symbols"]["npah_call_with"];
+  readonly #call: HostSymbols<typeof HOST_CALL_SYMBOLS>["npah_call"];
+  readonly #callWith: HostSymbols<typeof HOST_CALL_SYMBOLS>["npah_call_with"];
   readonly #h: Uint32Array;
   readonly #status: Int32Array;
   readonly #raw: BigUint64Array;
@@ -86,10 +87,10 @@ export class FastPath {
   #dstInBlock = false;
   #needed = 0;
 
-  private constructor(lib: HostLibrary) {
-    this.#s = lib.symbols;
-    this.#call = lib.symbols.npah_call;
-    this.#callWith = lib.symbols.npah_call_with;
+  private constructor(lib: HostSymbols<typeof HOST_CALL_SYMBOLS>) {
+    this.#s = lib;
+    this.#call = lib.npah_call;
+    this.#callWith = lib.npah_call_with;
     const layout = new Uint32Array(6);
     this.#s.npah_block_layout(new Uint8Array(layout.buffer), 6);
     const [words, rawAt, methodAt, methodMax, inputAt, inputMax] = layout as unknown as number[];
@@ -108,7 +109,7 @@ export class FastPath {
 
   /** The fast path of this thread (the helper must be openable; throws the raw error). */
   static get(hostLibraryPath?: string): FastPath {
-    FastPath.#instance ??= new FastPath(hostLibrary(hostLibraryPath));
+    FastPath.#instance ??= new FastPath(hostSymbols(HOST_CALL_SYMBOLS, hostLibraryPath));
     return FastPath.#instance;
   }
 

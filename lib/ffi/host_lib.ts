@@ -1,8 +1,10 @@
 /**
  * plugcheck's native helper library (`native/`, built into
- * `build/libnpa_host.so`), opened once per process and never closed: plugins
- * may call its log functions at any time, and its guard threads live as long
- * as the process.
+ * `build/libnpa_host.so`), opened once per part of lib/ffi with that part's
+ * symbol table (binding costs ~170 us a symbol, so a sandbox child binds only
+ * what it uses) and never closed: plugins may call its log functions at any
+ * time, and its guard threads live as long as the process. Every table opens
+ * the same library (the loader counts the handles; there is one copy).
  *
  * @example
  * ```ts
@@ -13,10 +15,6 @@
  * @module
  */
 import { libraryFileName } from "./library.ts";
-import { HOST_SYMBOLS } from "./symbols.ts";
-
-/** The bound helper. */
-export type HostLibrary = Deno.DynamicLibrary<typeof HOST_SYMBOLS>;
 
 /** The helper to load: the explicit path, else `$PLUGCHECK_HOST_LIB`, else {@link defaultHostLibraryPath}. */
 export function hostLibraryPath(explicit?: string): string {
@@ -29,10 +27,19 @@ export function defaultHostLibraryPath(): string {
   return decodeURIComponent(new URL(`../../build/${libraryFileName("npa_host")}`, import.meta.url).pathname);
 }
 
-let opened: HostLibrary | undefined;
+/** The helper's symbols as one table binds them. */
+export type HostSymbols<T extends Deno.ForeignLibraryInterface> = Deno.DynamicLibrary<T>["symbols"];
 
-/** The helper, opened on first use (the first caller's path wins). Throws the raw error. */
-export function hostLibrary(explicit?: string): HostLibrary {
-  opened ??= Deno.dlopen(hostLibraryPath(explicit), HOST_SYMBOLS);
-  return opened;
+let chosenPath: string | undefined;
+const opened = new Map<Deno.ForeignLibraryInterface, Deno.DynamicLibrary<Deno.ForeignLibraryInterface>>();
+
+/** The helper bound with `table`, opened on first use (the first caller's path wins). Throws the raw error. */
+export function hostSymbols<T extends Deno.ForeignLibraryInterface>(table: T, explicit?: string): HostSymbols<T> {
+  let lib = opened.get(table);
+  if (lib === undefined) {
+    chosenPath ??= hostLibraryPath(explicit);
+    lib = Deno.dlopen(chosenPath, table) as Deno.DynamicLibrary<Deno.ForeignLibraryInterface>;
+    opened.set(table, lib);
+  }
+  return lib.symbols as HostSymbols<T>;
 }

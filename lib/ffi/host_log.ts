@@ -17,7 +17,8 @@
  *
  * @module
  */
-import { type HostLibrary, hostLibrary } from "./host_lib.ts";
+import { type HostSymbols, hostSymbols } from "./host_lib.ts";
+import { HOST_LOG_SYMBOLS } from "./symbols.ts";
 
 /** One message a plugin logged. */
 export interface LogRecord {
@@ -69,7 +70,7 @@ export interface ContextStats {
 
 /** The process-wide log queue. */
 export class HostLog {
-  readonly #lib: HostLibrary;
+  readonly #lib: HostSymbols<typeof HOST_LOG_SYMBOLS>;
   readonly #queue: Deno.PointerObject;
   readonly #drainBuf = new Uint8Array(DRAIN_BYTES);
   readonly #counterBuf = new BigUint64Array(6);
@@ -77,10 +78,10 @@ export class HostLog {
   /** Non-zero while records wait: read after each call instead of an FFI call. */
   readonly pending: Uint32Array;
 
-  private constructor(lib: HostLibrary, queue: Deno.PointerObject) {
+  private constructor(lib: HostSymbols<typeof HOST_LOG_SYMBOLS>, queue: Deno.PointerObject) {
     this.#lib = lib;
     this.#queue = queue;
-    const flag = lib.symbols.npah_queue_flag(queue)!;
+    const flag = lib.npah_queue_flag(queue)!;
     this.pending = new Uint32Array(Deno.UnsafePointerView.getArrayBuffer(flag, 4));
   }
 
@@ -89,8 +90,8 @@ export class HostLog {
   /** Opens the helper and its queue once per process (never closed). Throws the raw error. */
   static get(path?: string): HostLog {
     if (HostLog.#instance) return HostLog.#instance;
-    const lib = hostLibrary(path);
-    const queue = lib.symbols.npah_queue_new(QUEUE_BYTES);
+    const lib = hostSymbols(HOST_LOG_SYMBOLS, path);
+    const queue = lib.npah_queue_new(QUEUE_BYTES);
     if (queue === null) throw new Error("Cannot allocate the plugin log queue");
     HostLog.#instance = new HostLog(lib, queue);
     return HostLog.#instance;
@@ -101,10 +102,10 @@ export class HostLog {
     pluginId: number,
     filter: { defaultLevel: number; spec: string },
   ): { ctx: Deno.PointerObject; host: Uint8Array<ArrayBuffer> } {
-    const ctx = this.#lib.symbols.npah_ctx_new(this.#queue, pluginId, filter.defaultLevel);
+    const ctx = this.#lib.npah_ctx_new(this.#queue, pluginId, filter.defaultLevel);
     if (ctx === null) throw new Error("Cannot allocate a plugin log context");
     const host = new Uint8Array(NPA_HOST_SIZE);
-    const n = this.#lib.symbols.npah_fill_host(ctx, host, host.length);
+    const n = this.#lib.npah_fill_host(ctx, host, host.length);
     if (n !== NPA_HOST_SIZE) throw new Error(`NpaHost size mismatch: helper wrote ${n} bytes`);
     this.setFilter(ctx, filter);
     return { ctx, host };
@@ -113,19 +114,19 @@ export class HostLog {
   /** Installs a default level and per-target levels (`"<level> <prefix>\n"` lines). */
   setFilter(ctx: Deno.PointerObject, filter: { defaultLevel: number; spec: string }): void {
     const spec = new TextEncoder().encode(filter.spec);
-    const n = this.#lib.symbols.npah_ctx_set_filter(ctx, filter.defaultLevel, spec, spec.length);
+    const n = this.#lib.npah_ctx_set_filter(ctx, filter.defaultLevel, spec, spec.length);
     if (n < 0) throw new Error(`The native log helper rejected the filter spec ${JSON.stringify(filter.spec)}`);
   }
 
   /** From now on, messages for `ctx` are dropped and counted as after-close. */
   closeContext(ctx: Deno.PointerObject): void {
-    this.#lib.symbols.npah_ctx_close(ctx);
+    this.#lib.npah_ctx_close(ctx);
   }
 
   /** Records where the (loaded) library at `libraryPath` lives, so {@link releaseContext} can tell it is gone. */
   bindContext(ctx: Deno.PointerObject, libraryPath: string): void {
     const path = new TextEncoder().encode(libraryPath);
-    this.#lib.symbols.npah_ctx_bind(ctx, path, path.length);
+    this.#lib.npah_ctx_bind(ctx, path, path.length);
   }
 
   /**
@@ -134,18 +135,18 @@ export class HostLog {
    * e.g. linked nodelete): its counters keep counting late messages.
    */
   releaseContext(ctx: Deno.PointerObject): boolean {
-    return this.#lib.symbols.npah_ctx_release(ctx) === 1;
+    return this.#lib.npah_ctx_release(ctx) === 1;
   }
 
   /** Contexts allocated, reused and free now, process-wide. */
   contextStats(): ContextStats {
     const out = new BigUint64Array(3);
-    this.#lib.symbols.npah_ctx_stats(out, 3);
+    this.#lib.npah_ctx_stats(out, 3);
     return { allocated: Number(out[0]), reused: Number(out[1]), free: Number(out[2]) };
   }
 
   counters(ctx: Deno.PointerObject): LogCounters {
-    this.#lib.symbols.npah_ctx_counters(ctx, this.#counterBuf, this.#counterBuf.length);
+    this.#lib.npah_ctx_counters(ctx, this.#counterBuf, this.#counterBuf.length);
     const c = Array.from(this.#counterBuf, Number);
     return {
       accepted: c[0] ?? 0,
@@ -160,7 +161,7 @@ export class HostLog {
   /** Takes every queued record (cheap when the queue is empty). */
   drain(): LogRecord[] {
     const records: LogRecord[] = [];
-    const s = this.#lib.symbols;
+    const s = this.#lib;
     while (this.pending[0] !== 0) {
       const n = s.npah_drain(this.#queue, this.#drainBuf, this.#drainBuf.length);
       if (n === 0) break;

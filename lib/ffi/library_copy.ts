@@ -15,7 +15,8 @@
  *
  * @module
  */
-import { hostLibrary } from "./host_lib.ts";
+import { hostSymbols } from "./host_lib.ts";
+import { HOST_COPY_SYMBOLS } from "./symbols.ts";
 
 /**
  * True when the library at `path` is loaded in this process already (by
@@ -24,7 +25,7 @@ import { hostLibrary } from "./host_lib.ts";
  */
 export function isLibraryLoaded(path: string, hostLibraryPath?: string): boolean {
   const bytes = new TextEncoder().encode(path);
-  return hostLibrary(hostLibraryPath).symbols.npah_is_loaded(bytes, bytes.length) === 1;
+  return hostSymbols(HOST_COPY_SYMBOLS, hostLibraryPath).npah_is_loaded(bytes, bytes.length) === 1;
 }
 
 /** A private copy of a library file, loadable at `path` while it is open. */
@@ -41,7 +42,7 @@ export interface LibraryCopy {
  * written anywhere. Throws the raw error.
  */
 export function copyLibrary(path: string, hostLibraryPath?: string): LibraryCopy {
-  const s = hostLibrary(hostLibraryPath).symbols;
+  const s = hostSymbols(HOST_COPY_SYMBOLS, hostLibraryPath);
   const bytes = new TextEncoder().encode(path);
   const fd = s.npah_memfd_copy(bytes, bytes.length);
   if (fd < 0) throw new Error(`Cannot make a private copy of ${path} in memory (errno ${-fd})`);

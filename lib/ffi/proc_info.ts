@@ -14,7 +14,8 @@
  *
  * @module
  */
-import { type HostLibrary, hostLibrary } from "./host_lib.ts";
+import { type HostSymbols, hostSymbols } from "./host_lib.ts";
+import { HOST_PROC_SYMBOLS } from "./symbols.ts";
 
 /** One reading of a process. */
 export interface ProcSample {
@@ -60,21 +61,21 @@ const decoder = new TextDecoder();
 
 /** Readings of processes. */
 export class ProcInfo {
-  readonly #s: HostLibrary["symbols"];
+  readonly #s: HostSymbols<typeof HOST_PROC_SYMBOLS>;
   readonly #out = new Float64Array(3);
   readonly #outBytes = new Uint8Array(this.#out.buffer);
   readonly #name = new Uint8Array(64);
   readonly #ignored = new Set<string>();
 
-  private constructor(lib: HostLibrary) {
-    this.#s = lib.symbols;
+  private constructor(lib: HostSymbols<typeof HOST_PROC_SYMBOLS>) {
+    this.#s = lib;
   }
 
   static #instance: ProcInfo | undefined;
 
   /** The readings (opens the helper on first use; throws the raw error). */
   static get(hostLibraryPath?: string): ProcInfo {
-    ProcInfo.#instance ??= new ProcInfo(hostLibrary(hostLibraryPath));
+    ProcInfo.#instance ??= new ProcInfo(hostSymbols(HOST_PROC_SYMBOLS, hostLibraryPath));
     return ProcInfo.#instance;
   }
 

@@ -16,25 +16,26 @@
  *
  * @module
  */
-import { type HostLibrary, hostLibrary } from "./host_lib.ts";
+import { type HostSymbols, hostSymbols } from "./host_lib.ts";
+import { HOST_PROCESS_SYMBOLS } from "./symbols.ts";
 
 const encoder = new TextEncoder();
 const LABEL_MAX = 512;
 
 /** The process-wide guards. */
 export class ProcessGuard {
-  readonly #s: HostLibrary["symbols"];
+  readonly #s: HostSymbols<typeof HOST_PROCESS_SYMBOLS>;
   readonly #label = new Uint8Array(LABEL_MAX);
 
-  private constructor(lib: HostLibrary) {
-    this.#s = lib.symbols;
+  private constructor(lib: HostSymbols<typeof HOST_PROCESS_SYMBOLS>) {
+    this.#s = lib;
   }
 
   static #instance: ProcessGuard | undefined;
 
   /** The guards of this process (opens the helper on first use; throws the raw error). */
   static get(hostLibraryPath?: string): ProcessGuard {
-    ProcessGuard.#instance ??= new ProcessGuard(hostLibrary(hostLibraryPath));
+    ProcessGuard.#instance ??= new ProcessGuard(hostSymbols(HOST_PROCESS_SYMBOLS, hostLibraryPath));
     return ProcessGuard.#instance;
   }
 

@@ -110,8 +110,14 @@ export const PROBE_SYMBOLS: Record<
   [...REQUIRED_SYMBOLS, ...OPTIONAL_SYMBOLS].map((name) => [name, { parameters: [], result: "void", optional: true }]),
 ) as never;
 
-/** plugcheck's native helper (`native/`): the log queue, the process guards, /proc readings, the call paths. */
-export const HOST_SYMBOLS = {
+/*
+ * plugcheck's native helper (`native/`), one table per part: Deno spends
+ * ~170 us binding each symbol, so each part of lib/ffi binds only its own
+ * (`hostSymbols` in host_lib.ts) and a sandbox child pays for what it uses.
+ */
+
+/** The helper's log queue (`npa_host.c`). */
+export const HOST_LOG_SYMBOLS = {
   // ---- log queue (npa_host.c)
   // void* npah_queue_new(uint32_t capacity)
   npah_queue_new: { parameters: ["u32"], result: "pointer" },
@@ -135,6 +141,10 @@ export const HOST_SYMBOLS = {
   npah_ctx_counters: { parameters: ["pointer", "buffer", "u32"], result: "u32" },
   // uint32_t npah_drain(void* queue, uint8_t* buf, uint32_t cap)
   npah_drain: { parameters: ["pointer", "buffer", "u32"], result: "u32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The helper's process guards (`npah_process.c`). */
+export const HOST_PROCESS_SYMBOLS = {
   // ---- process guards (npah_process.c)
   // int32_t npah_exit_guard(int32_t exit_code, int32_t json)
   npah_exit_guard: { parameters: ["i32", "i32"], result: "i32" },
@@ -154,11 +164,15 @@ export const HOST_SYMBOLS = {
   npah_child_setup: { parameters: ["i32"], result: "i32" },
   // int32_t npah_list_procs(int32_t mode, int32_t id, int32_t* out, uint32_t cap)
   npah_list_procs: { parameters: ["i32", "i32", "buffer", "u32"], result: "i32" },
-  // int32_t npah_write_all(int32_t fd, const uint8_t* buf, uint32_t len)
-  npah_write_all: { parameters: ["i32", "buffer", "u32"], result: "i32" },
-  // ---- what a process holds (npah_proc.c)
   // uint32_t npah_proc_name(int32_t pid, uint8_t* out, uint32_t cap)
   npah_proc_name: { parameters: ["i32", "buffer", "u32"], result: "u32" },
+  // int32_t npah_write_all(int32_t fd, const uint8_t* buf, uint32_t len)
+  npah_write_all: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** What a process holds, read from /proc (`npah_proc.c`). */
+export const HOST_PROC_SYMBOLS = {
+  // ---- what a process holds (npah_proc.c)
   // int32_t npah_proc_sample(int32_t pid, double out[3]): resident bytes, threads, descriptors
   npah_proc_sample: { parameters: ["i32", "buffer"], result: "i32" },
   // double npah_proc_age_ms(int32_t pid): < 0 when it is gone
@@ -173,16 +187,14 @@ export const HOST_SYMBOLS = {
   npah_pool_fill_begin: { parameters: [], result: "u32" },
   // int32_t npah_pool_hold(uint32_t gen, uint32_t n, uint32_t quiet_ms): on the blocking pool
   npah_pool_hold: { parameters: ["u32", "u32", "u32"], result: "i32", nonblocking: true },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The synchronous call path (`npah_call.c`). */
+export const HOST_CALL_SYMBOLS = {
   // ---- fast call path (npah_call.c)
   // int32_t npah_bind(const uint8_t* path, uint32_t len) / void npah_unbind(int32_t slot)
   npah_bind: { parameters: ["buffer", "u32"], result: "i32" },
   npah_unbind: { parameters: ["i32"], result: "void" },
-  // int32_t npah_memfd_copy(const uint8_t* path, uint32_t len): a descriptor of a private copy, or -errno
-  npah_memfd_copy: { parameters: ["buffer", "u32"], result: "i32" },
-  // void npah_close_fd(int32_t fd)
-  npah_close_fd: { parameters: ["i32"], result: "void" },
-  // int32_t npah_is_loaded(const uint8_t* path, uint32_t len): 1 when loaded in this process
-  npah_is_loaded: { parameters: ["buffer", "u32"], result: "i32" },
   // uint8_t* npah_block(void): this thread's call block
   npah_block: { parameters: [], result: "pointer" },
   // uint32_t npah_block_layout(uint32_t* out, uint32_t cap)
@@ -194,6 +206,21 @@ export const HOST_SYMBOLS = {
   // void npah_take(uint8_t* dst) / void npah_discard(void)
   npah_take: { parameters: ["buffer"], result: "void" },
   npah_discard: { parameters: [], result: "void" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** Loaded-library lookups and in-memory copies (`npah_call.c`). */
+export const HOST_COPY_SYMBOLS = {
+  // ---- copies and lookups (npah_call.c)
+  // int32_t npah_memfd_copy(const uint8_t* path, uint32_t len): a descriptor of a private copy, or -errno
+  npah_memfd_copy: { parameters: ["buffer", "u32"], result: "i32" },
+  // void npah_close_fd(int32_t fd)
+  npah_close_fd: { parameters: ["i32"], result: "void" },
+  // int32_t npah_is_loaded(const uint8_t* path, uint32_t len): 1 when loaded in this process
+  npah_is_loaded: { parameters: ["buffer", "u32"], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The nonblocking call path and the no-op target (`npah_call.c`). */
+export const HOST_NB_SYMBOLS = {
   // ---- nonblocking call path (npah_call.c)
   // uint32_t npah_nb_layout(uint32_t* out, uint32_t cap)
   npah_nb_layout: { parameters: ["buffer", "u32"], result: "u32" },
@@ -203,4 +230,38 @@ export const HOST_SYMBOLS = {
   npah_take_nb: { parameters: ["pointer", "buffer"], result: "void" },
   // int32_t npah_bind_noop(void): the slot of a target that does nothing (the dispatch floor)
   npah_bind_noop: { parameters: [], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The fuzz batch loop (`npah_fuzz.c`). */
+export const HOST_FUZZ_SYMBOLS = {
+  // ---- fuzz batch loop (npah_fuzz.c)
+  // uint32_t npah_fuzz_layout(uint32_t* out, uint32_t cap)
+  npah_fuzz_layout: { parameters: ["buffer", "u32"], result: "u32" },
+  // void* npah_fuzz_open(const uint8_t* path, uint32_t len, uint64_t size): maps the input file
+  npah_fuzz_open: { parameters: ["buffer", "u32", "u64"], result: "pointer" },
+  // uint32_t npah_fuzz_views(void* ctx, uint64_t* out, uint32_t cap)
+  npah_fuzz_views: { parameters: ["pointer", "buffer", "u32"], result: "u32" },
+  // int32_t npah_fuzz_target_npa(void* ctx, const uint8_t* path, uint32_t len, void* inst, uint32_t max_out)
+  npah_fuzz_target_npa: { parameters: ["pointer", "buffer", "u32", "pointer", "u32"], result: "i32" },
+  // int32_t npah_fuzz_target_libfuzzer(void* ctx, const uint8_t* path, uint32_t len): runs LLVMFuzzerInitialize
+  npah_fuzz_target_libfuzzer: { parameters: ["pointer", "buffer", "u32"], result: "i32" },
+  // int32_t npah_fuzz_method(void* ctx, const uint8_t* method, uint32_t len, uint32_t flags)
+  npah_fuzz_method: { parameters: ["pointer", "buffer", "u32", "u32"], result: "i32" },
+  // int32_t npah_fuzz_run(void* ctx, uint32_t from, uint32_t count): the batch loop
+  npah_fuzz_run: { parameters: ["pointer", "u32", "u32"], result: "i32" },
+  // void npah_fuzz_forget(void* ctx)
+  npah_fuzz_forget: { parameters: ["pointer"], result: "void" },
+  // int32_t npah_fuzz_arm(void* ctx): crash recorder on this thread
+  npah_fuzz_arm: { parameters: ["pointer"], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** Every symbol of the helper. */
+export const HOST_SYMBOLS = {
+  ...HOST_LOG_SYMBOLS,
+  ...HOST_PROCESS_SYMBOLS,
+  ...HOST_PROC_SYMBOLS,
+  ...HOST_CALL_SYMBOLS,
+  ...HOST_COPY_SYMBOLS,
+  ...HOST_NB_SYMBOLS,
+  ...HOST_FUZZ_SYMBOLS,
 } as const satisfies Deno.ForeignLibraryInterface;
