@@ -20,6 +20,11 @@ export function fault(name: string): string {
   return join(ROOT, "build", "fixtures", "faults", `lib${name}.${EXT}`);
 }
 
+/** Path of a built fuzz fixture (`fixtures/fuzz/`). */
+export function fuzzFixture(name: string): string {
+  return join(ROOT, "build", "fixtures", "fuzz", `lib${name}.${EXT}`);
+}
+
 /** Path of a built probe plugin (a correct plugin that measures its host). */
 export function probe(name: string): string {
   return join(ROOT, "build", "fixtures", "probes", `lib${name}.${EXT}`);

@@ -8,14 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type CliResult, ROOT, runCli, text } from "./_helpers.ts";
-
-const EXT = Deno.build.os === "darwin" ? "dylib" : "so";
-
-/** Path of a built fuzz fixture. */
-function fuzzFixture(name: string): string {
-  return join(ROOT, "build", "fixtures", "fuzz", `lib${name}.${EXT}`);
-}
+import { type CliResult, fuzzFixture, runCli, text } from "./_helpers.ts";
 
 /** The `--format json` document of a CLI run (exactly one on stdout). */
 function doc(r: CliResult): {

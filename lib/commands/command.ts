@@ -61,6 +61,8 @@ export interface CommandSpec {
   timeout?: TimeoutFlag;
   /** The command's default of `--log` (default `warning`). */
   logDefault?: string;
+  /** The command runs plugins only in sandbox children (fuzz): `--env` needs no `--isolate`. */
+  alwaysIsolated?: boolean;
   examples: readonly string[];
   run(ctx: CommandContext): Promise<number>;
   /** One line of advice for a failure. */
@@ -219,7 +221,14 @@ async function runCommand(
       return EXIT.OK;
     }
     checkPositionals(spec, positionals);
-    ctx = new CommandContext(spec.name, values, positionals, spec.timeout?.default, spec.logDefault);
+    ctx = new CommandContext(
+      spec.name,
+      values,
+      positionals,
+      spec.timeout?.default,
+      spec.logDefault,
+      spec.alwaysIsolated === true,
+    );
     json = ctx.format === "json";
     verbose = ctx.verbose;
     const code = await spec.run(ctx);

@@ -66,6 +66,7 @@ export class CommandContext {
     positionals: readonly string[],
     timeoutDefault?: number,
     logDefault: string = CLI_DEFAULT_LOG,
+    alwaysIsolated = false,
   ) {
     this.command = command;
     this.#values = values;
@@ -86,7 +87,7 @@ export class CommandContext {
     const log = this.#logFlag(logDefault);
     this.#logText = log.text;
     configureCliLogging(log.directives, this.verbose);
-    this.#checkSandboxFlags();
+    this.#checkSandboxFlags(alwaysIsolated);
     const sha256 = this.string("sha256");
     if (sha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(sha256)) {
       throw new UsageError(`Option --sha256 must be 64 hex digits: got ${JSON.stringify(sha256)}`);
@@ -275,10 +276,10 @@ export class CommandContext {
     }
   }
 
-  /** Flags that only mean something with --isolate, and --env's names. */
-  #checkSandboxFlags(): void {
+  /** Flags that only mean something with --isolate (unless the command always isolates), and --env's names. */
+  #checkSandboxFlags(alwaysIsolated: boolean): void {
     const given = ["env", "grace"].filter((k) => this.#values[k] !== undefined).map((k) => `--${k}`);
-    if (!this.flag("isolate") && given.length > 0) {
+    if (!this.flag("isolate") && !alwaysIsolated && given.length > 0) {
       throw new UsageError(
         `${given.length > 1 ? "Options" : "Option"} ${given.join(" and ")} need${
           given.length > 1 ? "" : "s"

@@ -69,3 +69,21 @@ export function openPluginLibrary(
     probe.close();
   }
 }
+
+/** A libFuzzer-style harness: `int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)`. */
+const HARNESS_SYMBOLS = {
+  // int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
+  LLVMFuzzerTestOneInput: { parameters: ["buffer", "usize"], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/**
+ * dlopen of a libFuzzer harness, kept open for the life of the process (the
+ * fuzz loop calls it from C). Throws the raw error, also when it lacks
+ * `LLVMFuzzerTestOneInput`.
+ */
+export function openHarnessLibrary(
+  path: string,
+  mark: <T>(fn: () => T) => T = (fn) => fn(),
+): Deno.DynamicLibrary<typeof HARNESS_SYMBOLS> {
+  return mark(() => Deno.dlopen(path, HARNESS_SYMBOLS));
+}

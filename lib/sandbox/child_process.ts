@@ -100,6 +100,8 @@ export class SandboxChild {
   hello: Record<string, unknown> = {};
   /** Processes the plugin left in the child's group, found (and ended) once the child was gone. */
   leftovers: Leftover[] = [];
+  /** Receives the handler's EVENT frames (a fuzz child's findings and progress). */
+  onEvent: (frame: Frame) => void = () => {};
 
   private constructor(proc: Deno.ChildProcess, maxFrame: number, guard: ProcessGuard) {
     this.#proc = proc;
@@ -338,6 +340,8 @@ export class SandboxChild {
     switch (frame.kind) {
       case KIND.LOG:
         return emitForwardedLog(frame.header);
+      case KIND.EVENT:
+        return this.onEvent(frame);
       case KIND.FATAL:
         this.#fatal = String(frame.header.message ?? "unknown failure");
         return;

@@ -1,8 +1,8 @@
 /**
  * What a sandbox child does, by name: the registry of child handlers (their
  * contract is `handler.ts`). The child (`child.ts`) owns the process, the
- * guards and the frames; a handler owns the work. `plugin` serves a plugin's instances; the fuzz loop will be
- * another handler, added here without touching the plugin handler.
+ * guards and the frames; a handler owns the work. `plugin` serves a plugin's instances; `fuzz` runs the fuzz
+ * loop (`lib/fuzz/child_handler.ts`).
  *
  * @example
  * ```ts ignore
@@ -17,4 +17,5 @@ import type { HandlerModule } from "./handler.ts";
 /** Handlers by name; each is loaded only in the child that runs it. */
 export const HANDLERS: Readonly<Record<string, () => Promise<HandlerModule>>> = {
   plugin: () => import("./plugin_handler.ts"),
+  fuzz: () => import("../fuzz/child_handler.ts"),
 };

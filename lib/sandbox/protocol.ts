@@ -38,6 +38,8 @@ export const KIND = {
   BOOTED: 4,
   /** plugcheck itself failed in the child (never the plugin's fault); the child exits next. */
   FATAL: 5,
+  /** Something a handler reports while it works (id 0; the fuzz loop's findings, corpus entries, stats). */
+  EVENT: 6,
   CREATE: 10,
   INVOKE: 11,
   BATCH: 12,
@@ -46,6 +48,8 @@ export const KIND = {
   CLOSE: 15,
   LOG_COUNTERS: 16,
   SNAPSHOT: 17,
+  /** Runs the fuzz loop (the fuzz handler). */
+  FUZZ: 20,
 } as const;
 
 /** The name of a request kind, for crash reports. */
@@ -58,6 +62,7 @@ export const KIND_NAMES: Record<number, string> = {
   [KIND.CLOSE]: "close",
   [KIND.LOG_COUNTERS]: "log_counters",
   [KIND.SNAPSHOT]: "snapshot",
+  [KIND.FUZZ]: "fuzz",
 };
 
 /** What the parent passes a child as its second argument. */

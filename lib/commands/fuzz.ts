@@ -1,0 +1,338 @@
+/**
+ * `plugcheck fuzz`: mutational fuzzing of a plugin's methods (or of a
+ * libFuzzer harness) in sandbox children, at native speed, keeping on after
+ * crashes, with every finding written the moment it is known and each bug
+ * reported once. Also `--minimize FILE` (shrink a finding's input) and
+ * `--replay FILE` (run one input once). The engine is `lib/fuzz/`.
+ *
+ * @example
+ * ```ts ignore
+ * import { run } from "./fuzz.ts";
+ * const code = await run(["build/fixtures/fuzz/libmagic_prefix.so", "--runs", "200000", "--seed", "1"]);
+ * ```
+ *
+ * @module
+ */
+import { basename, dirname, join } from "node:path";
+import { UsageError } from "../errors.ts";
+import { parseDictionary } from "../fuzz/dictionary.ts";
+import type { Finding } from "../fuzz/finding_book.ts";
+import { minimizeInput, replayInput } from "../fuzz/minimize.ts";
+import {
+  DEFAULT_FUZZ_TIMEOUT_MS,
+  DEFAULT_MAX_LEN,
+  DEFAULT_RSS_LIMIT_MB,
+  type FuzzOptions,
+  type FuzzProgress,
+  MAX_JOBS,
+} from "../fuzz/options.ts";
+import { renderFuzzReport } from "../fuzz/render.ts";
+import { runFuzz } from "../fuzz/run_fuzz.ts";
+import { sha1Hex, writeWhole } from "../fuzz/artifacts.ts";
+import { MAX_SEED } from "../prng.ts";
+import { escapeControl } from "../safe_text.ts";
+import { defineCommand } from "./command.ts";
+import type { CommandContext } from "./context.ts";
+import { EXIT } from "./exit_codes.ts";
+import { parseConfigFlag, userPath } from "./input.ts";
+import { onInterrupt } from "./interrupt.ts";
+import { paint, paintOut, printErr, printWarnings } from "./output.ts";
+
+function compact(n: number): string {
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
+  if (n >= 1e4) return `${(n / 1e3).toFixed(0)}k`;
+  return String(n);
+}
+
+function statusText(p: FuzzProgress): string {
+  const rss = p.rssBytes === undefined ? "" : `  rss: ${Math.round(p.rssBytes / 2 ** 20)} MiB`;
+  return `#${p.execs.toLocaleString("en-US")}  exec/s: ${
+    compact(p.perSecond)
+  }  corp: ${p.corpus}  findings: ${p.findings}${rss}  elapsed: ${Math.floor(p.elapsedMs / 1000)}s`;
+}
+
+function findingLine(f: Finding): string {
+  const what = f.signal ?? (f.exitCode !== undefined ? `exit code ${f.exitCode}` : "");
+  return `#${f.execs.toLocaleString("en-US")}  ${paint("red", "NEW")} ${basename(f.artifact)}  ${f.kind}${
+    what ? ` (${what})` : ""
+  } in ${escapeControl(JSON.stringify(f.method))}: ${escapeControl(f.message)}`;
+}
+
+/** The fuzz options the flags give (checked: a bad one is a usage error before anything loads). */
+function optionsFrom(ctx: CommandContext): FuzzOptions {
+  const o: FuzzOptions = {
+    jobs: ctx.positiveInt("jobs", 1),
+    maxLen: ctx.positiveInt("max-len", DEFAULT_MAX_LEN),
+    timeoutMs: ctx.delayMs("timeout", DEFAULT_FUZZ_TIMEOUT_MS),
+    rssLimitMb: ctx.count("rss-limit", DEFAULT_RSS_LIMIT_MB),
+    corpus: ctx.list("corpus").map(userPath),
+    env: ctx.list("env"),
+    leaks: !ctx.flag("no-leaks"),
+  };
+  if (o.jobs! > MAX_JOBS) throw new UsageError(`Option --jobs must be at most ${MAX_JOBS}: got ${o.jobs}`);
+  const methods = ctx.list("method");
+  if (methods.length > 0 && ctx.flag("all")) throw new UsageError("Options --method and --all exclude each other");
+  if (methods.length > 0) o.methods = methods;
+  const runs = ctx.string("runs");
+  if (runs !== undefined) o.runs = ctx.positiveInt("runs", 1);
+  const duration = ctx.durationMs("duration");
+  if (duration !== undefined) o.durationMs = duration;
+  if (runs !== undefined && duration !== undefined) {
+    throw new UsageError("Options --runs and --duration exclude each other: give one");
+  }
+  const seed = ctx.count("seed", -1);
+  if (seed > MAX_SEED) throw new UsageError(`Option --seed must be at most ${MAX_SEED}: got ${seed}`);
+  if (seed >= 0) o.seed = seed;
+  const artifacts = ctx.string("artifacts");
+  if (artifacts !== undefined) o.artifactsDir = userPath(artifacts);
+  const target = ctx.string("target");
+  if (target !== undefined) {
+    if (target !== "npa" && target !== "libfuzzer") {
+      throw new UsageError(`Option --target takes npa or libfuzzer: got ${JSON.stringify(target)}`);
+    }
+    o.target = target;
+  }
+  const sanitizer = ctx.string("sanitizer");
+  if (sanitizer !== undefined) {
+    if (sanitizer !== "asan" && sanitizer !== "none") {
+      throw new UsageError(`Option --sanitizer takes asan or none: got ${JSON.stringify(sanitizer)}`);
+    }
+    o.sanitizer = sanitizer;
+  }
+  const config = parseConfigFlag(ctx.string("config"));
+  if (config !== undefined) o.config = config;
+  const dict = ctx.string("dict");
+  if (dict !== undefined) o.dictionary = readDictionary(dict);
+  return o;
+}
+
+function readDictionary(file: string): Uint8Array[] {
+  const path = userPath(file);
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound ? "file not found" : e instanceof Error ? e.message : String(e);
+    throw new UsageError(`Cannot read --dict ${JSON.stringify(file)}: ${why}`);
+  }
+  try {
+    return parseDictionary(text);
+  } catch (e) {
+    throw new UsageError(`Cannot use --dict ${JSON.stringify(file)}: ${e instanceof Error ? e.message : e}`);
+  }
+}
+
+/** A finding's input file and what its sidecar says (method, kind), for --minimize and --replay. */
+function readFinding(
+  file: string,
+  flag: string,
+): { path: string; input: Uint8Array; sidecar: Record<string, unknown> } {
+  const path = userPath(file);
+  let input: Uint8Array;
+  try {
+    input = Deno.readFileSync(path);
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound ? "file not found" : e instanceof Error ? e.message : String(e);
+    throw new UsageError(`Cannot read ${flag} ${JSON.stringify(file)}: ${why}`);
+  }
+  let sidecar: Record<string, unknown> = {};
+  try {
+    sidecar = JSON.parse(Deno.readTextFileSync(`${path}.json`));
+  } catch {
+    // no sidecar: the method comes from --method (or the plugin's only one)
+  }
+  return { path, input, sidecar };
+}
+
+async function runMinimize(ctx: CommandContext, lib: string, file: string, o: FuzzOptions): Promise<number> {
+  const { path, input, sidecar } = readFinding(file, "--minimize");
+  if (o.methods === undefined && typeof sidecar.method === "string" && o.target !== "libfuzzer") {
+    if (sidecar.target !== "libfuzzer") o.methods = [sidecar.method];
+  }
+  ctx.status.update(`minimizing ${input.length} bytes`);
+  const r = await minimizeInput(lib, input, { ...o, artifactsDir: o.artifactsDir ?? dirname(path) });
+  ctx.status.done();
+  if (!r.reproduced) {
+    printErr(
+      `plugcheck: error: ${escapeControl(file)} does not reproduce a finding (${input.length} bytes ran cleanly)`,
+    );
+    if (ctx.format === "json") ctx.json({ ok: false, reproduced: false, input: { size: input.length } });
+    return EXIT.PLUGIN_FAILED;
+  }
+  const out = join(o.artifactsDir ?? dirname(path), `minimized-from-${sha1Hex(input)}`);
+  writeWhole(out, r.input);
+  const doc = {
+    ok: true,
+    reproduced: true,
+    key: r.key,
+    kind: r.finding?.kind,
+    method: r.finding?.method,
+    message: r.finding?.message,
+    original: { path, size: input.length },
+    minimized: { path: out, size: r.input.length, sha1: sha1Hex(r.input) },
+    tried: r.tried,
+    children: r.children,
+    repro: r.run.reproFor({ method: r.finding?.method ?? "", kind: r.finding?.kind ?? "crash", artifact: out }),
+  };
+  if (ctx.format === "json") {
+    ctx.json(doc);
+  } else {
+    ctx.out(
+      `minimized  ${input.length} -> ${r.input.length} bytes (${r.tried} candidates, ${r.children} children)\n` +
+        `bug        ${escapeControl(r.key ?? "")}\nwritten    ${escapeControl(out)}\nreproduce  ${
+          escapeControl(doc.repro)
+        }\n`,
+    );
+  }
+  return EXIT.OK;
+}
+
+async function runReplay(ctx: CommandContext, lib: string, file: string, o: FuzzOptions): Promise<number> {
+  const { input, sidecar } = readFinding(file, "--replay");
+  if (o.methods === undefined && typeof sidecar.method === "string" && sidecar.target !== "libfuzzer") {
+    o.methods = [sidecar.method];
+  }
+  const { finding } = await replayInput(lib, input, o);
+  if (ctx.format === "json") {
+    ctx.json({
+      ok: finding === undefined,
+      input: { size: input.length, sha1: sha1Hex(input) },
+      finding: finding && { kind: finding.kind, method: finding.method, message: finding.message, key: finding.key },
+    });
+  } else if (finding) {
+    ctx.out(
+      `${paintOut("red", finding.kind)} in ${escapeControl(JSON.stringify(finding.method))}: ${
+        escapeControl(finding.message)
+      }\n`,
+    );
+    if (finding.stderrTail) {
+      for (const l of finding.stderrTail.trimEnd().split("\n").slice(-20)) printErr(`  | ${escapeControl(l)}`);
+    }
+  } else {
+    ctx.out(`${paintOut("green", "ok")}: ${input.length} bytes ran cleanly\n`);
+  }
+  return finding ? EXIT.PLUGIN_FAILED : EXIT.OK;
+}
+
+/** The `fuzz` command. */
+export const command = defineCommand({
+  name: "fuzz",
+  summary: "fuzz a plugin in sandbox children; report each bug once",
+  positionals: ["library"],
+  usage: `<library> [--method NAME]... | --all] [--runs N | --duration 60s]
+                   [--seed S] [--jobs N] [--corpus DIR]... [--artifacts DIR]
+                   [--dict FILE] [--max-len N] [--timeout MS] [--rss-limit MB]
+                   [--target npa|libfuzzer] [--sanitizer asan|none] [--config JSON]
+                   [--minimize FILE | --replay FILE] [--format text|json]`,
+  alwaysIsolated: true,
+  description: `Mutates inputs and calls the plugin with them, millions of times, in sandbox
+children that keep going after a crash. Seeds are the describe() examples of
+the methods fuzzed and the files of --corpus; inputs the plugin answers in a
+new way (a new status, or output or error length) join the corpus. Findings:
+crashes (signal), aborts, Rust panics across the boundary, PANIC statuses,
+exit() calls, hangs (--timeout), RSS over --rss-limit, broken contracts
+(unknown status, malformed buffer, bad error buffer, non-JSON output of a json
+method) and leaked buffers or instances (npa_plugin_stats). Each is written to
+--artifacts the moment it is known, as libFuzzer names it (crash-<sha1>,
+timeout-, oom-, leak-) with a JSON sidecar (what, where, the repro command),
+and each bug is reported once, with a count and its smallest input.
+
+A library that exports LLVMFuzzerTestOneInput and no npa symbols is fuzzed as a
+libFuzzer harness; an AddressSanitizer build runs with the ASan runtime
+preloaded. With one job, the same --seed gives the same inputs and findings.
+Ctrl-C stops the run and prints the report so far.`,
+  flags: {
+    method: { type: "string", multiple: true, value: "NAME", help: "a method to fuzz (repeatable; default: all)" },
+    all: { type: "boolean", help: "fuzz every method describe() lists (the default)" },
+    runs: { type: "string", value: "N", help: "stop after N executions in all" },
+    duration: { type: "string", value: "D", help: "stop after this long: 30s, 10m, 2h (default 60s)" },
+    seed: { type: "string", value: "S", help: "seed of every choice (default: random, reported)" },
+    jobs: { type: "string", value: "N", help: "fuzz children at once (default 1)" },
+    corpus: {
+      type: "string",
+      multiple: true,
+      value: "DIR",
+      help: "seed inputs (repeatable); new entries are written to the\nfirst DIR as <sha1> (created if needed)",
+    },
+    artifacts: { type: "string", value: "DIR", help: "where findings are written (default: here)" },
+    dict: { type: "string", value: "FILE", help: 'an AFL-format dictionary: lines like kw="\\xAB"' },
+    "max-len": { type: "string", value: "N", help: `longest input (default ${DEFAULT_MAX_LEN})` },
+    timeout: {
+      type: "string",
+      value: "MS",
+      help: `a call running longer is a hang (default ${DEFAULT_FUZZ_TIMEOUT_MS})`,
+    },
+    "rss-limit": {
+      type: "string",
+      value: "MB",
+      help: `a child's RSS above this is an oom finding (default\n${DEFAULT_RSS_LIMIT_MB}; 0: off)`,
+    },
+    target: { type: "string", value: "KIND", help: "npa or libfuzzer (default: from the library's symbols)" },
+    sanitizer: {
+      type: "string",
+      value: "NAME",
+      help: "asan: preload the AddressSanitizer runtime (default: when\nthe library needs it); none: do not",
+    },
+    config: { type: "string", value: "JSON", help: "instance config, a JSON object (default: none)" },
+    env: {
+      type: "string",
+      multiple: true,
+      value: "NAME",
+      help: "pass this environment variable to the children (repeatable)",
+    },
+    "no-leaks": { type: "boolean", help: "do not check npa_plugin_stats for leaks after each batch" },
+    minimize: { type: "string", value: "FILE", help: "shrink FILE (a finding) while it reproduces the same bug" },
+    replay: { type: "string", value: "FILE", help: "run FILE once and say what it does" },
+  },
+  examples: [
+    "plugcheck fuzz build/fixtures/fuzz/libmagic_prefix.so --runs 500000 --seed 1",
+    "plugcheck fuzz ./libmine.so --method parse --corpus corpus/ --artifacts findings/ --duration 10m",
+    "plugcheck fuzz ./libmine.so --jobs 2 --dict parse.dict --max-len 1024 --format json > fuzz.json",
+    "plugcheck fuzz ./libmine.so --minimize findings/crash-0123abcd...",
+    "plugcheck fuzz ./harness.so --target libfuzzer --corpus corpus/",
+  ],
+  run: async (ctx: CommandContext) => {
+    const lib = userPath(ctx.positionals[0]!);
+    const options = optionsFrom(ctx);
+    const minimize = ctx.string("minimize");
+    const replay = ctx.string("replay");
+    if (minimize !== undefined && replay !== undefined) {
+      throw new UsageError("Options --minimize and --replay exclude each other");
+    }
+    if (minimize !== undefined) return await runMinimize(ctx, lib, minimize, options);
+    if (replay !== undefined) return await runReplay(ctx, lib, replay, options);
+    const abort = new AbortController();
+    const release = onInterrupt(() => {
+      abort.abort();
+      printErr("\nplugcheck: interrupted: finishing the report (Ctrl-C again quits at once)");
+    });
+    let report;
+    try {
+      report = await runFuzz(lib, {
+        ...options,
+        signal: abort.signal,
+        onProgress: (p) => ctx.status.update(statusText(p)),
+        onFinding: (f) => {
+          ctx.status.done();
+          printErr(findingLine(f));
+        },
+      });
+    } finally {
+      release();
+      ctx.status.done();
+    }
+    if (ctx.format === "json") {
+      ctx.json(report);
+    } else {
+      ctx.out(renderFuzzReport(report, paintOut));
+      printWarnings(report.warnings);
+    }
+    if (abort.signal.aborted) return EXIT.INTERRUPTED;
+    return report.ok ? EXIT.OK : EXIT.PLUGIN_FAILED;
+  },
+});
+
+/** `plugcheck fuzz --help`. */
+export const help: string = command.help;
+/** Runs `plugcheck fuzz` with the arguments after `fuzz`; returns the exit code. */
+export const run: (args: string[]) => Promise<number> = command.run;

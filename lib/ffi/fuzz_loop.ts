@@ -1,0 +1,240 @@
+/**
+ * The fuzz child's native batch loop (`native/npah_fuzz.c`) and the layout of
+ * its input file. The engine writes a batch of inputs into {@link FuzzLoop.arena}
+ * and their places into {@link FuzzLoop.offsets} / {@link FuzzLoop.lengths},
+ * then makes one call, {@link FuzzLoop.run}, which calls the plugin for every
+ * input from C. The arena, the table and the header are a file-backed shared
+ * mapping, so the parent always knows the input in flight by reading the
+ * file (`lib/fuzz/input_file.ts`): after a crash, or while a call hangs.
+ *
+ * @example
+ * ```ts ignore
+ * import { FuzzLoop } from "./fuzz_loop.ts";
+ * const loop = FuzzLoop.open("/tmp/artifacts/.input-1", FuzzLoop.fileSize(1 << 20));
+ * loop.targetNpa(pluginPath, instance, 1 << 20);
+ * loop.method("parse", false);
+ * loop.arena.set([1, 2, 3], 0);
+ * loop.offsets[0] = 0;
+ * loop.lengths[0] = 3;
+ * const stopped = loop.run(0, 1); // 1: ran cleanly; 0: the guard must judge loop.raw()
+ * ```
+ *
+ * @module
+ */
+import type { CallResult } from "./calls.ts";
+import { type HostSymbols, hostSymbols } from "./host_lib.ts";
+import { HOST_FUZZ_SYMBOLS } from "./symbols.ts";
+
+/** Where things are in the input file (read from the helper, so both sides agree). */
+export interface FuzzLayout {
+  table: number;
+  arena: number;
+  maxBatch: number;
+  frames: number;
+  modules: number;
+  moduleSize: number;
+  execs: number;
+  state: number;
+  index: number;
+  count: number;
+  method: number;
+  stop: number;
+  tid: number;
+  batch: number;
+  signal: number;
+  siCode: number;
+  address: number;
+  pc: number;
+  crashTid: number;
+  nFrames: number;
+  frameList: number;
+  hangSeq: number;
+  hangNFrames: number;
+  hangFrameList: number;
+  nModules: number;
+  moduleList: number;
+  magic: number;
+  version: number;
+}
+
+const LAYOUT_KEYS: (keyof FuzzLayout)[] = [
+  "table",
+  "arena",
+  "maxBatch",
+  "frames",
+  "modules",
+  "moduleSize",
+  "execs",
+  "state",
+  "index",
+  "count",
+  "method",
+  "stop",
+  "tid",
+  "batch",
+  "signal",
+  "siCode",
+  "address",
+  "pc",
+  "crashTid",
+  "nFrames",
+  "frameList",
+  "hangSeq",
+  "hangNFrames",
+  "hangFrameList",
+  "nModules",
+  "moduleList",
+  "magic",
+  "version",
+];
+
+let layout: FuzzLayout | undefined;
+
+/** The input file's layout, from the native helper (opens it on first use; throws the raw error). */
+export function fuzzLayout(hostLibraryPath?: string): FuzzLayout {
+  if (layout) return layout;
+  const words = new Uint32Array(LAYOUT_KEYS.length);
+  const n = hostSymbols(HOST_FUZZ_SYMBOLS, hostLibraryPath).npah_fuzz_layout(
+    new Uint8Array(words.buffer),
+    words.length,
+  );
+  if (n !== LAYOUT_KEYS.length) throw new Error(`The native helper describes ${n} layout words, not ${words.length}`);
+  layout = Object.fromEntries(LAYOUT_KEYS.map((k, i) => [k, words[i]!])) as unknown as FuzzLayout;
+  return layout;
+}
+
+/** What `run` returns besides an index: the parent asked for a stop before input `-(r + 2)` ran. */
+export function stoppedBefore(r: number): number | undefined {
+  return r <= -2 ? -(r + 2) : undefined;
+}
+
+const encoder = new TextEncoder();
+
+/** One fuzz child's batch loop over its input file. */
+export class FuzzLoop {
+  readonly #s: HostSymbols<typeof HOST_FUZZ_SYMBOLS>;
+  readonly #ctx: Deno.PointerObject;
+  readonly #header: Uint32Array;
+  readonly #layout: FuzzLayout;
+  readonly #raw: BigInt64Array;
+  /** The inputs of a batch, anywhere in here. */
+  readonly arena: Uint8Array;
+  /** Input i of the batch is `arena[offsets[i], offsets[i] + lengths[i])`. */
+  readonly offsets: Uint32Array;
+  readonly lengths: Uint32Array;
+  /** After a run: each input's status (or the harness's return value). */
+  readonly status: Int32Array;
+  /** After a run: 1 for each input the plugin answered in a way not seen before (a new status or length class). */
+  readonly fresh: Uint8Array;
+
+  private constructor(lib: HostSymbols<typeof HOST_FUZZ_SYMBOLS>, ctx: Deno.PointerObject, l: FuzzLayout) {
+    this.#s = lib;
+    this.#ctx = ctx;
+    this.#layout = l;
+    const views = new BigUint64Array(5);
+    lib.npah_fuzz_views(ctx, new Uint8Array(views.buffer), views.length);
+    const [mapAt, mapSize, statusAt, freshAt, rawAt] = Array.from(views, (v) => Deno.UnsafePointer.create(v)!);
+    const map = Deno.UnsafePointerView.getArrayBuffer(mapAt!, Number(views[1]!));
+    void mapSize;
+    this.#header = new Uint32Array(map, 0, l.table / 4);
+    this.offsets = new Uint32Array(map, l.table, l.maxBatch);
+    this.lengths = new Uint32Array(map, l.table + l.maxBatch * 4, l.maxBatch);
+    this.arena = new Uint8Array(map, l.arena);
+    this.status = new Int32Array(Deno.UnsafePointerView.getArrayBuffer(statusAt!, l.maxBatch * 4));
+    this.fresh = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(freshAt!, l.maxBatch));
+    this.#raw = new BigInt64Array(Deno.UnsafePointerView.getArrayBuffer(rawAt!, 5 * 8));
+  }
+
+  /** The size of an input file whose arena holds `arenaBytes`. */
+  static fileSize(arenaBytes: number, hostLibraryPath?: string): number {
+    return fuzzLayout(hostLibraryPath).arena + arenaBytes;
+  }
+
+  /** Maps the input file at `path` (made by the parent, `size` bytes). Throws the raw error. */
+  static open(path: string, size: number, hostLibraryPath?: string): FuzzLoop {
+    const lib = hostSymbols(HOST_FUZZ_SYMBOLS, hostLibraryPath);
+    const l = fuzzLayout(hostLibraryPath);
+    const p = encoder.encode(path);
+    const ctx = lib.npah_fuzz_open(p, p.length, BigInt(size));
+    if (ctx === null) throw new Error(`Cannot map the fuzz input file ${JSON.stringify(path)}`);
+    return new FuzzLoop(lib, ctx, l);
+  }
+
+  /** Targets an instance of the npa library loaded from `libraryPath`. Throws the raw error. */
+  targetNpa(libraryPath: string, instance: Deno.PointerObject, maxOutputBytes: number): void {
+    const p = encoder.encode(libraryPath);
+    const rc = this.#s.npah_fuzz_target_npa(this.#ctx, p, p.length, instance, Math.min(maxOutputBytes, 2 ** 32 - 1));
+    if (rc !== 0) throw new Error(`Cannot bind the plugin's entry points for the fuzz loop (code ${rc})`);
+  }
+
+  /**
+   * Targets the libFuzzer harness loaded from `libraryPath`, running its
+   * `LLVMFuzzerInitialize` if it has one. Returns that function's non-zero
+   * result, if it failed. Throws the raw error.
+   */
+  targetLibFuzzer(libraryPath: string): number | undefined {
+    const p = encoder.encode(libraryPath);
+    const rc = this.#s.npah_fuzz_target_libfuzzer(this.#ctx, p, p.length);
+    if (rc === -4) return Number(this.#raw[0]!);
+    if (rc !== 0) throw new Error(`Cannot bind LLVMFuzzerTestOneInput for the fuzz loop (code ${rc})`);
+    return undefined;
+  }
+
+  /** The method of the next batches; `json`: its output must be JSON. */
+  method(name: string, json: boolean): void {
+    const m = encoder.encode(name);
+    if (this.#s.npah_fuzz_method(this.#ctx, m, m.length, json ? 1 : 0) !== 0) {
+      throw new RangeError(`A method name must be at most 1024 bytes: got ${m.length}`);
+    }
+  }
+
+  /** Forgets the answers seen so far. */
+  forget(): void {
+    this.#s.npah_fuzz_forget(this.#ctx);
+  }
+
+  /** Arms the crash recorder on this thread, once the target is loaded. Throws the raw error. */
+  arm(): void {
+    const rc = this.#s.npah_fuzz_arm(this.#ctx);
+    if (rc !== 0) throw new Error(`Cannot install the fuzz crash handlers (errno ${-rc})`);
+  }
+
+  /**
+   * Runs inputs `[from, count)`: `count` when all ran cleanly, the index of
+   * one the guard must judge ({@link raw}), or a stop ({@link stoppedBefore}).
+   */
+  run(from: number, count: number): number {
+    return this.#s.npah_fuzz_run(this.#ctx, from, count);
+  }
+
+  /** The call the loop stopped at: its status and both buffers, not yet freed. */
+  raw(): CallResult {
+    const r = this.#raw;
+    return {
+      status: Number(r[0]!),
+      out: { ptr: BigInt.asUintN(64, r[1]!), len: BigInt.asUintN(64, r[2]!) },
+      err: { ptr: BigInt.asUintN(64, r[3]!), len: BigInt.asUintN(64, r[4]!) },
+    };
+  }
+
+  /** Executions so far (the counter the parent watches). */
+  get execs(): number {
+    const at = this.#layout.execs / 4;
+    return this.#header[at]! + this.#header[at + 1]! * 2 ** 32;
+  }
+
+  /** Which method the batch in the file is for (the parent names it in a finding). */
+  set methodIndex(i: number) {
+    this.#header[this.#layout.method / 4] = i;
+  }
+
+  /** The batch sequence number in the file. */
+  set batch(n: number) {
+    this.#header[this.#layout.batch / 4] = n;
+  }
+
+  /** True once the parent asked for a stop. */
+  get stopRequested(): boolean {
+    return this.#header[this.#layout.stop / 4] !== 0;
+  }
+}

@@ -1,0 +1,284 @@
+/**
+ * The fuzz loop inside a fuzz child: picks inputs from the corpus, mutates a
+ * batch of them into the native loop's arena (one PRNG, seeded by the
+ * parent, so one job replays exactly), runs the batch with one call, keeps
+ * the inputs the plugin answered in a new way (a new status, or output or
+ * error length), hands what the loop could not settle to the guard, and
+ * checks the plugin's counters after each batch for leaks. Findings and new
+ * corpus entries go to the parent as events the moment they are known;
+ * crashes and hangs need no event: the parent reads the input in flight
+ * from the input file.
+ *
+ * @example
+ * ```ts ignore
+ * import { FuzzEngine } from "./engine.ts";
+ * const result = new FuzzEngine(loop, target, request, send).run();
+ * ```
+ *
+ * @module
+ */
+import { toData } from "../error_data.ts";
+import { ContractViolationError, MalformedBufferError, PluginPanicError } from "../errors.ts";
+import { type FuzzLoop, stoppedBefore } from "../ffi/fuzz_loop.ts";
+import { Prng } from "../prng.ts";
+import { mutateJson } from "./json_mutate.ts";
+import { Mutator } from "./mutate.ts";
+import type { Judged } from "./npa_target.ts";
+import type { FuzzMethod, FuzzRequest, FuzzResult } from "./wire.ts";
+
+/** What the engine needs of the target beyond the native loop. */
+export interface EngineTarget {
+  /** Judges a call the loop stopped at (npa targets; a libFuzzer harness never stops the loop). */
+  judge(method: string, json: boolean, raw: ReturnType<FuzzLoop["raw"]>): Judged;
+  /** The plugin's counters, when it has `npa_plugin_stats`. */
+  stats?(): Record<string, number> | undefined;
+}
+
+/** An event for the parent (id 0 frames). */
+export type SendEvent = (header: Record<string, unknown>, blobs: Uint8Array[]) => void;
+
+const FIRST_BATCH = 16;
+const STATS_EVERY_MS = 200;
+/** Share of inputs of a json method mutated as JSON values rather than as bytes. */
+const JSON_SHARE = 4;
+const LEAK_COUNTERS = ["live_buffers", "live_instances"] as const;
+
+/** One fuzz request, run to its end. */
+export class FuzzEngine {
+  readonly #loop: FuzzLoop;
+  readonly #target: EngineTarget;
+  readonly #req: FuzzRequest;
+  readonly #send: SendEvent;
+  readonly #prng: Prng;
+  readonly #mutator: Mutator;
+  readonly #corpus: Uint8Array[][];
+  readonly #dictionary: Uint8Array[];
+  readonly #maxBatch: number;
+  #execs = 0;
+  #batch = 0;
+  #findings = 0;
+  #lastStats = 0;
+  #baseline: Record<string, number> | undefined;
+  #stopped = false;
+  /** In a replay: the index of the batch's first input among all. */
+  #replayAt = 0;
+
+  constructor(
+    loop: FuzzLoop,
+    target: EngineTarget,
+    req: FuzzRequest,
+    seeds: Uint8Array[],
+    dict: Uint8Array[],
+    send: SendEvent,
+  ) {
+    this.#loop = loop;
+    this.#target = target;
+    this.#req = req;
+    this.#send = send;
+    this.#prng = new Prng(req.seed, req.stream);
+    this.#dictionary = dict;
+    this.#mutator = new Mutator(this.#prng, { dictionary: dict });
+    const start = seeds.length > 0 ? seeds : [new Uint8Array(0)];
+    this.#corpus = req.methods.map(() => start.map((s) => s.subarray(0, req.maxLen)));
+    this.#maxBatch = Math.min(loop.offsets.length, 1024);
+  }
+
+  /** Replays the seeds (in replay mode: the inputs), then fuzzes until the budget or a stop. */
+  run(): FuzzResult {
+    this.#send({ type: "started", at: performance.timeOrigin + performance.now() }, []);
+    this.#baseline = this.#readStats();
+    for (let m = 0; m < this.#req.methods.length && !this.#stopped; m++) {
+      const stoppedAt = this.#replay(m, this.#corpus[m]!);
+      if (this.#req.mode === "replay") return { execs: this.#execs, findings: this.#findings, stoppedAt };
+    }
+    let size = FIRST_BATCH;
+    while (!this.#stopped && !this.#spent()) {
+      const m = this.#batch % this.#req.methods.length;
+      this.#fuzzBatch(m, size);
+      size = Math.min(size * 2, this.#maxBatch);
+    }
+    this.#progress(true);
+    return { execs: this.#execs, findings: this.#findings };
+  }
+
+  #spent(): boolean {
+    return this.#req.runs !== null && this.#execs >= this.#req.runs;
+  }
+
+  #readStats(): Record<string, number> | undefined {
+    if (!this.#req.leaks || this.#target.stats === undefined) return undefined;
+    return this.#target.stats();
+  }
+
+  /** Runs `inputs` as they are (the seeds: they teach the loop what answers are known). Returns where it stopped. */
+  #replay(m: number, inputs: readonly Uint8Array[]): number | undefined {
+    const arena = this.#loop.arena;
+    let at = 0;
+    while (at < inputs.length && !this.#stopped) {
+      this.#replayAt = at;
+      let cursor = 0;
+      let n = 0;
+      while (at + n < inputs.length && n < this.#maxBatch) {
+        const input = inputs[at + n]!;
+        if (cursor + input.length > arena.length) break;
+        arena.set(input, cursor);
+        this.#loop.offsets[n] = cursor;
+        this.#loop.lengths[n] = input.length;
+        cursor += input.length;
+        n++;
+      }
+      if (n === 0) throw new RangeError(`An input of ${inputs[at]!.length} bytes does not fit the fuzz arena`);
+      const { first } = this.#execute(m, n, this.#req.mode === "replay" && this.#req.stopAtFirst === true);
+      if (first !== undefined && this.#stopped) return at + first;
+      at += n;
+    }
+    return undefined;
+  }
+
+  /** Mutates a batch of `size` inputs of method `m` into the arena and runs it. */
+  #fuzzBatch(m: number, size: number): void {
+    const loop = this.#loop;
+    const arena = loop.arena;
+    const maxLen = this.#req.maxLen;
+    const corpus = this.#corpus[m]!;
+    const json = this.#req.methods[m]!.json;
+    const budget = this.#req.runs === null ? Infinity : this.#req.runs - this.#execs;
+    const count = Math.min(size, budget);
+    let cursor = 0;
+    let n = 0;
+    for (; n < count && cursor + maxLen <= arena.length; n++) {
+      const base = corpus[this.#prng.below(corpus.length)]!;
+      let len = -1;
+      if (json && this.#prng.below(JSON_SHARE) === 0) {
+        const value = mutateJson(this.#prng, base, maxLen, this.#dictionary);
+        if (value !== undefined) {
+          arena.set(value, cursor);
+          len = value.length;
+        }
+      }
+      if (len < 0) {
+        arena.set(base, cursor);
+        const other = corpus.length > 1 ? corpus[this.#prng.below(corpus.length)] : undefined;
+        len = this.#mutator.mutate(arena, cursor, base.length, maxLen, other);
+      }
+      loop.offsets[n] = cursor;
+      loop.lengths[n] = len;
+      cursor += len;
+    }
+    const { ran } = this.#execute(m, n, false);
+    const fresh = loop.fresh;
+    for (let i = 0; i < ran; i++) {
+      if (fresh[i] === 0) continue;
+      const input = arena.slice(loop.offsets[i]!, loop.offsets[i]! + loop.lengths[i]!);
+      corpus.push(input);
+      this.#send({ type: "corpus", method: m }, [input]);
+    }
+    this.#progress(false);
+  }
+
+  /**
+   * Runs the `n` inputs in the table for method `m`, judging every call the
+   * loop stops at. Returns how many ran and the index of the first finding
+   * (with `stopAtFirst`, the run stops there).
+   */
+  #execute(m: number, n: number, stopAtFirst: boolean): { ran: number; first?: number } {
+    const loop = this.#loop;
+    const method = this.#req.methods[m]!;
+    loop.methodIndex = m;
+    loop.batch = ++this.#batch;
+    loop.method(method.name, method.json);
+    let from = 0;
+    let first: number | undefined;
+    while (from < n) {
+      const r = loop.run(from, n);
+      if (r === n) {
+        this.#execs += n - from;
+        break;
+      }
+      const stop = stoppedBefore(r);
+      if (stop !== undefined) {
+        this.#execs += stop - from;
+        this.#stopped = true;
+        n = stop;
+        break;
+      }
+      if (r < 0) throw new Error(`The fuzz loop refused its batch (code ${r})`);
+      this.#execs += r + 1 - from;
+      if (this.#settle(method, r, loop.raw())) first ??= r;
+      if (first !== undefined && stopAtFirst) {
+        this.#stopped = true;
+        return { ran: r + 1, first };
+      }
+      from = r + 1;
+    }
+    const leak = this.#checkLeaks(method, n);
+    if (leak !== undefined) first ??= leak;
+    if (first !== undefined && stopAtFirst) this.#stopped = true;
+    if (loop.stopRequested) this.#stopped = true;
+    return first === undefined ? { ran: n } : { ran: n, first };
+  }
+
+  /** Judges input `i`'s call; true when it is a finding (sent to the parent). */
+  #settle(method: FuzzMethod, i: number, raw: ReturnType<FuzzLoop["raw"]>): boolean {
+    const judged = this.#target.judge(method.name, method.json, raw);
+    const e = judged.error;
+    const kind = e instanceof PluginPanicError
+      ? "panic"
+      : e instanceof ContractViolationError || e instanceof MalformedBufferError || judged.warnings.length > 0
+      ? "contract"
+      : undefined;
+    if (kind === undefined) return false;
+    this.#report(kind, method.name, i, {
+      ...e !== undefined && { error: toData(e) },
+      warnings: judged.warnings,
+    });
+    return true;
+  }
+
+  #report(kind: string, method: string, i: number, extra: Record<string, unknown>): void {
+    const loop = this.#loop;
+    const input = loop.arena.slice(loop.offsets[i]!, loop.offsets[i]! + loop.lengths[i]!);
+    this.#findings++;
+    const index = this.#req.mode === "replay" ? { index: this.#replayAt + i } : {};
+    this.#send({ type: "finding", kind, method, execs: this.#execs, ...index, ...extra }, [input]);
+  }
+
+  /**
+   * After a batch: counters above the baseline mean a leak. Each input is
+   * then run again alone, counters read around it, to find the one that
+   * leaks (reported); the baseline moves up either way. Returns that input's index.
+   */
+  #checkLeaks(method: FuzzMethod, n: number): number | undefined {
+    const base = this.#baseline;
+    if (base === undefined || n === 0) return undefined;
+    const after = this.#readStats()!;
+    const grew = LEAK_COUNTERS.filter((k) => (after[k] ?? 0) > (base[k] ?? 0));
+    if (grew.length === 0) return undefined;
+    let found: number | undefined;
+    for (let i = 0; i < n && found === undefined; i++) {
+      const before = this.#readStats()!;
+      const r = this.#loop.run(i, i + 1);
+      this.#execs++;
+      if (r === i) this.#target.judge(method.name, method.json, this.#loop.raw());
+      const now = this.#readStats()!;
+      const leaked = LEAK_COUNTERS.filter((k) => (now[k] ?? 0) > (before[k] ?? 0));
+      if (leaked.length === 0) continue;
+      found = i;
+      const counter = leaked[0]!;
+      this.#report("leak", method.name, i, {
+        counter,
+        before: before[counter] ?? 0,
+        after: now[counter] ?? 0,
+      });
+    }
+    this.#baseline = this.#readStats();
+    return found;
+  }
+
+  #progress(final: boolean): void {
+    const now = performance.now();
+    if (!final && now - this.#lastStats < STATS_EVERY_MS) return;
+    this.#lastStats = now;
+    this.#send({ type: "stats", execs: this.#execs, corpus: this.#corpus.map((c) => c.length) }, []);
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * What the fuzz parent and its children say to each other, on top of the
+ * sandbox protocol (`lib/sandbox/protocol.ts`): the child's options, the
+ * FUZZ request and its result, and the events a child sends while it runs
+ * (id 0, kind `EVENT`): a new corpus entry, a finding, stats. Inputs travel
+ * as blobs, never in the JSON header.
+ *
+ * @example
+ * ```ts
+ * import { FUZZ_HANDLER, type FuzzRequest } from "./wire.ts";
+ * const req: FuzzRequest = {
+ *   mode: "fuzz", methods: [{ name: "parse", json: false }], seed: 1, stream: 0,
+ *   maxLen: 4096, runs: 10_000, leaks: true, seeds: 1,
+ * };
+ * console.assert(FUZZ_HANDLER === "fuzz" && req.runs === 10_000);
+ * ```
+ *
+ * @module
+ */
+
+/** The sandbox child handler that runs the fuzz loop. */
+export const FUZZ_HANDLER = "fuzz";
+
+/** What a fuzz child fuzzes: an npa plugin's methods, or a libFuzzer harness. */
+export type FuzzTargetKind = "npa" | "libfuzzer";
+
+/** The fuzz child's start options. */
+export interface FuzzChildOptions {
+  target: FuzzTargetKind;
+  pluginPath: string;
+  hostLibraryPath: string;
+  /** The input file (made by the parent) and its size. */
+  inputFile: string;
+  inputFileSize: number;
+  /** The instance config (npa), as JSON text. */
+  config?: string;
+  maxOutputBytes: number;
+}
+
+/** One method to fuzz; `json`: its input and output are JSON. */
+export interface FuzzMethod {
+  name: string;
+  json: boolean;
+}
+
+/**
+ * A FUZZ request. Its blobs are `seeds` seed inputs, then the dictionary's
+ * words. `fuzz` replays the seeds, then mutates until `runs` executions (or
+ * a stop); `replay` runs the seeds once each, for method 0 (minimization,
+ * reproduction).
+ */
+export interface FuzzRequest {
+  mode: "fuzz" | "replay";
+  methods: FuzzMethod[];
+  seed: number;
+  /** Picks an independent PRNG sequence (job and child life). */
+  stream: number;
+  maxLen: number;
+  /** Executions to make, or null for no limit (a stop ends it). */
+  runs: number | null;
+  /** Check the plugin's counters after each batch. */
+  leaks: boolean;
+  /** Replay: stop at the first finding. */
+  stopAtFirst?: boolean;
+  seeds: number;
+}
+
+/** A FUZZ request's reply. */
+export interface FuzzResult {
+  execs: number;
+  findings: number;
+  /** Replay with `stopAtFirst`: the input of the first finding. */
+  stoppedAt?: number | undefined;
+}
+
+/** A finding the child judged itself (it lives on), with its input as the event's blob. */
+export interface FindingEvent {
+  type: "finding";
+  kind: "panic" | "contract" | "leak";
+  method: string;
+  execs: number;
+  /** The typed error (`toData`), for panic and contract findings. */
+  error?: Record<string, unknown>;
+  warnings?: string[];
+  /** Replay: which of the inputs it was. */
+  index?: number;
+  /** Leaks: which counter rose, from what to what. */
+  counter?: string;
+  before?: number;
+  after?: number;
+}
+
+/** An input the plugin answered in a new way (its blob), for method `method` (an index). */
+export interface CorpusEvent {
+  type: "corpus";
+  method: number;
+}
+
+/** Progress. */
+export interface StatsEvent {
+  type: "stats";
+  execs: number;
+  corpus: number[];
+}
+
+/** The first input of a request is about to run (`at`: epoch ms), for the restart time. */
+export interface StartedEvent {
+  type: "started";
+  at: number;
+}
+
+/** Any event of a fuzz child. */
+export type FuzzEvent = FindingEvent | CorpusEvent | StatsEvent | StartedEvent;
