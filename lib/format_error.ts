@@ -49,8 +49,14 @@ export function formatError(error: unknown, options: FormatErrorOptions = {}): s
   if (error instanceof PluginError && error.details !== undefined) lines.push(detailsLine(error.details));
   if (error instanceof PluginCrashError && error.stderrTail.trim() !== "") {
     const tail = escapeLines(error.stderrTail.trimEnd());
-    const shown = verbose ? tail : tail.slice(-STDERR_LINES);
-    lines.push(`  child stderr (last ${shown.length} of ${tail.length} lines):`);
+    // An AddressSanitizer report: its head (the error, the access, the first stack), not its legend.
+    const asan = tail.findIndex((l) => l.includes("ERROR: AddressSanitizer"));
+    const shown = verbose ? tail : asan >= 0 ? tail.slice(asan, asan + 2 * STDERR_LINES) : tail.slice(-STDERR_LINES);
+    lines.push(
+      asan >= 0 && !verbose
+        ? `  child stderr (the AddressSanitizer report, ${shown.length} of ${tail.length} lines):`
+        : `  child stderr (last ${shown.length} of ${tail.length} lines):`,
+    );
     for (const l of shown) lines.push(`    | ${l}`);
   }
   if (verbose && error instanceof Error) lines.push(...escapeLines(error.stack ?? error.message));

@@ -340,6 +340,8 @@ export interface ChildExit {
 /** The sandbox child died while `op` ran (or between requests). */
 export function crashed(op: string, exit: ChildExit, request?: InFlightRequest): PluginCrashError {
   const how = exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.exitCode ?? "unknown"}`;
+  // An AddressSanitizer report ends with a legend: its SUMMARY line says what happened.
+  const summary = /^SUMMARY: (AddressSanitizer: .*)$/m.exec(exit.stderrTail)?.[1];
   const lastLine = exit.stderrTail.trim().split("\n").at(-1)?.trim();
   const init: PluginErrorInit & ConstructorParameters<typeof PluginCrashError>[1] = {
     operation: op,
@@ -350,7 +352,7 @@ export function crashed(op: string, exit: ChildExit, request?: InFlightRequest):
   if (request !== undefined) init.request = request;
   return new PluginCrashError(
     `Cannot ${op}: the plugin crashed the sandbox child (${how})${
-      lastLine ? `; its last stderr line: ${lastLine}` : ""
+      summary ? `; ${summary}` : lastLine ? `; its last stderr line: ${lastLine}` : ""
     }`,
     init,
   );

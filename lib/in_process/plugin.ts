@@ -37,6 +37,7 @@ import {
 } from "../plugin_handle.ts";
 import { readStats } from "../plugin_library.ts";
 import { resolveLibrary } from "../resolve_library.ts";
+import { checkSanitizerInProcess } from "../sanitizer.ts";
 import { checkDelay } from "../timers.ts";
 import type { PluginCore } from "./core.ts";
 import { Instance, type InstanceScope } from "./instance.ts";
@@ -48,6 +49,7 @@ const lifecycleLog = getLogger(["plugcheck", "lifecycle"]);
 /** Loads `path` in this process (what `loadPlugin(path)` calls once the options are checked). */
 export async function loadInProcess(path: string, options: ResolvedLoadOptions): Promise<Plugin> {
   const real = await resolveLibrary(path, options.sha256);
+  await checkSanitizerInProcess(real, options.hostLibraryPath);
   return new Plugin(await leaseCore(real, path, options));
 }
 

@@ -46,6 +46,7 @@ import {
 import { resolveLibrary } from "../resolve_library.ts";
 import { checkDelay } from "../timers.ts";
 import { SandboxChild } from "./child_process.ts";
+import { sanitizerEnv } from "../sanitizer.ts";
 import { type ChildSpec, maxFrameFor } from "./spawn.ts";
 import type { PluginHandlerOptions } from "./plugin_handler.ts";
 import { KIND } from "./protocol.ts";
@@ -82,7 +83,8 @@ export async function loadSandboxedPlugin(
     hostLibraryPath,
     readPaths: [real, ...sandbox.readPaths],
     env: sandbox.env,
-    setEnv: sandbox.setEnv,
+    // An AddressSanitizer build gets its runtime preloaded (what the caller sets wins).
+    setEnv: { ...await sanitizerEnv(real), ...sandbox.setEnv },
     startTimeoutMs: options.timeoutMs,
     maxFrame: maxFrameFor(options.maxOutputBytes),
     childModule: sandbox.childModule,
