@@ -1,7 +1,8 @@
 /**
  * plugcheck: load native npa plugins with `Deno.dlopen`, call them behind a
  * guard that turns every plugin failure into a typed error, inspect their
- * counters and logs, and stress-test them (`runStress`). Re-exports only.
+ * counters and logs, stress-test them (`runStress`) and fuzz them (`runFuzz`).
+ * Re-exports only.
  *
  * @example
  * ```ts ignore
@@ -61,3 +62,16 @@ export { type StressReport, StressReportSchema, type StressVerdict, VerdictSchem
 export { VERDICT_IDS, type VerdictId } from "./lib/stress/verdicts.ts";
 export type { FdInfo, ProcessSnapshot, ThreadInfo } from "./lib/ffi/proc_info.ts";
 export { Prng } from "./lib/prng.ts";
+export { runFuzz } from "./lib/fuzz/run_fuzz.ts";
+export { minimizeInput, type MinimizeResult, replayInput, type ReplayResult } from "./lib/fuzz/minimize.ts";
+export {
+  DEFAULT_FUZZ_DURATION_MS,
+  DEFAULT_FUZZ_TIMEOUT_MS,
+  DEFAULT_MAX_LEN,
+  DEFAULT_RSS_LIMIT_MB,
+  type FuzzOptions,
+  type FuzzProgress,
+} from "./lib/fuzz/options.ts";
+export { type FuzzFinding, FuzzFindingSchema, type FuzzReport, FuzzReportSchema } from "./lib/fuzz/report.ts";
+export { FINDING_KINDS, type FindingKind } from "./lib/fuzz/finding.ts";
+export { parseDictionary } from "./lib/fuzz/dictionary.ts";

@@ -19,7 +19,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
-const PERMISSIONS = "--allow-ffi --allow-read --allow-env --allow-run";
+const PERMISSIONS = "--allow-ffi --allow-read --allow-write --allow-env --allow-run";
 
 /** Quotes a string for POSIX sh. */
 function sh(s: string): string {

@@ -56,12 +56,20 @@ export interface RunOptions {
   env?: Record<string, string>;
 }
 
+/** `deno` arguments that run `cli.ts` with the permissions the tasks and the installed command give it. */
+export const CLI_ARGS: readonly string[] = [
+  "run",
+  "--allow-ffi",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-run",
+  join(ROOT, "cli.ts"),
+];
+
 /** Runs `cli.ts` as a subprocess, as a user would, killing it after `killAfterMs`. */
 export function runCli(args: string[], options: RunOptions = {}): Promise<CliResult> {
-  return runDeno(
-    ["run", "--allow-ffi", "--allow-read", "--allow-env", "--allow-run", join(ROOT, "cli.ts"), ...args],
-    options,
-  );
+  return runDeno([...CLI_ARGS, ...args], options);
 }
 
 /** Runs `deno <args>` (this Deno) as a subprocess, killing it after `killAfterMs`. */

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { StressReportSchema } from "../mod.ts";
-import { fault, fixture, ROOT, runCli } from "./_helpers.ts";
+import { CLI_ARGS, fault, fixture, ROOT, runCli } from "./_helpers.ts";
 
 const REF = fixture("ref_c");
 
@@ -108,12 +108,7 @@ Deno.test("stress in process ends on time when calls hang: a timeouts verdict, l
 Deno.test("stress stops on Ctrl-C and still prints the report, with exit 130", async () => {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
-      "run",
-      "--allow-ffi",
-      "--allow-read",
-      "--allow-env",
-      "--allow-run",
-      join(ROOT, "cli.ts"),
+      ...CLI_ARGS,
       "stress",
       REF,
       "--method",

@@ -39,23 +39,21 @@ export class Draws {
 
   /** An integer from 0 to `n - 1` (`n` from 1 to 2^32): from half a value up to 256, else from a whole one. */
   below(n: number): number {
-    return n <= 256 ? this.small(n) : Math.floor((this.#word() * n) / TWO_32);
+    if (n <= 256) return this.small(n);
+    if (this.#at === POOL) this.#refill();
+    return Math.floor((this.#pool[this.#at++]! * n) / TWO_32);
   }
 
   /** An integer from 0 to `n - 1` for a small `n` (1 to 512), from half a value. */
   small(n: number): number {
     let bits = this.#half;
     if (bits < 0) {
-      bits = this.#word();
-      this.#half = bits >>> 16;
-      bits &= 0xffff;
+      if (this.#at === POOL) this.#refill();
+      const value = this.#pool[this.#at++]!; // read here, not in a helper: a value past 2^30 returned is a heap number
+      this.#half = value >>> 16;
+      bits = value & 0xffff;
     } else this.#half = -1;
     return (bits * n) >>> 16;
-  }
-
-  #word(): number {
-    if (this.#at === POOL) this.#refill();
-    return this.#pool[this.#at++]!;
   }
 
   #refill(): void {

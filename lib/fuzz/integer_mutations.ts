@@ -74,7 +74,7 @@ export function changeAsciiInteger(d: Draws, w: ByteWindow, s: number, len: numb
       v = -old;
   }
   if (v === old) v = old + 1;
-  const abs = v < 0 ? -v : v, sign = v < 0 ? 1 : 0; // (not Math.abs(), which here costs a heap number)
+  const abs = Math.abs(v), sign = v < 0 ? 1 : 0;
   let digits = 1;
   while (abs >= POW10[digits]!) digits++;
   const textFrom = negative ? b - 1 : b;

@@ -18,7 +18,8 @@
  */
 import { resolve } from "node:path";
 import { PluginDescriptionSchema } from "../describe_schema.ts";
-import { findAsanRuntime, isLibFuzzerHarness, readElfDynamic, sanitizerOf } from "../elf.ts";
+import { isLibFuzzerHarness, readElfDynamic, sanitizerOf } from "../elf.ts";
+import { sanitizerEnv } from "../sanitizer.ts";
 import { UsageError } from "../errors.ts";
 import { describeInvalid, loadFailed, parseJsonOutput } from "../guard.ts";
 import { resolveLibrary } from "../resolve_library.ts";
@@ -34,9 +35,6 @@ import type { FuzzChildOptions, FuzzMethod, FuzzTargetKind } from "./wire.ts";
 
 /** The largest buffer a fuzz child copies out of the plugin (outputs are judged in C, never copied). */
 const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
-/** The options a fuzz child's AddressSanitizer runs with: stop on the first error with a signal, no leak report. */
-export const ASAN_OPTIONS =
-  "abort_on_error=1:detect_leaks=0:symbolize=1:allocator_may_return_null=1:handle_abort=0:print_summary=1";
 /** The entry point a libFuzzer harness is fuzzed through, named like a method in reports. */
 export const HARNESS_METHOD = "LLVMFuzzerTestOneInput";
 
@@ -169,7 +167,7 @@ export class FuzzSession implements JobSession {
         );
       }
       if (wanted.length === 0) throw new UsageError(`${d.name} declares no method to fuzz`);
-      const chosen = d.methods.filter((m) => wanted.includes(m.name));
+      const chosen = [...new Set(wanted)].map((w) => d.methods.find((m) => m.name === w)!);
       this.methods = chosen.map((m) => ({ name: m.name, json: m.input === "json" }));
       const enc = new TextEncoder();
       this.#examples = chosen.flatMap((m) => m.examples.map((e) => enc.encode(e.input).subarray(0, this.maxLen)));
@@ -244,18 +242,7 @@ export async function prepareRun(path: string, o: ResolvedFuzzOptions, hostLibra
     throw new UsageError(`${path} is a libFuzzer harness with one entry point: --method does not apply`);
   }
   const sanitizer = o.sanitizer === "none" ? undefined : o.sanitizer ?? sanitizerOf(info);
-  const setEnv: Record<string, string> = {};
-  if (sanitizer === "asan") {
-    const runtime = await findAsanRuntime({ ...info, needed: info.needed.length ? info.needed : ["libasan.so"] });
-    if (runtime === undefined) {
-      throw loadFailed(
-        path,
-        "it is an AddressSanitizer build, but no ASan runtime to preload was found (install gcc's libasan or clang)",
-      );
-    }
-    setEnv.LD_PRELOAD = runtime;
-    setEnv.ASAN_OPTIONS = ASAN_OPTIONS;
-  }
+  const setEnv = sanitizer === "asan" ? await sanitizerEnv(path, { info, force: true }) : {};
   const artifactsDir = resolve(o.artifactsDir ?? Deno.cwd());
   Deno.mkdirSync(artifactsDir, { recursive: true });
   const corpusDirs = o.corpus.map((d) => resolve(d));
