@@ -110,7 +110,7 @@ Deno.test("plugcheck fuzz prints each finding as it is found and a summary with 
     "fuzz",
     fuzzFixture("magic_prefix"),
     "--runs",
-    "100000",
+    "300000",
     "--seed",
     "1",
     "--artifacts",

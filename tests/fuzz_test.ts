@@ -66,7 +66,7 @@ Deno.test("runFuzz() finds the crash behind a 2-byte magic (seed 1, at most 200,
 Deno.test("runFuzz() with the same seed and one job gives the same inputs and findings", async () => {
   const summary = async () => {
     await using dir = await tempDir();
-    const r = await runFuzz(fuzzFixture("magic_prefix"), { runs: 60_000, seed: 7, artifactsDir: dir.path });
+    const r = await runFuzz(fuzzFixture("magic_prefix"), { runs: 100_000, seed: 7, artifactsDir: dir.path });
     return {
       findings: r.findings.map((f) => ({ key: f.key, sha1: f.input.sha1, count: f.count })),
       corpus: r.corpus.size,
@@ -132,7 +132,7 @@ Deno.test("runFuzz() reports a hang as a timeout finding, with the stuck thread'
 
 Deno.test("runFuzz() reports what the child judges itself: PANIC status, broken contracts, leaks", async () => {
   await using dir = await tempDir();
-  const report = await runFuzz(fuzzFixture("fuzz_findings"), { runs: 150_000, seed: 1, artifactsDir: dir.path });
+  const report = await runFuzz(fuzzFixture("fuzz_findings"), { runs: 400_000, seed: 1, artifactsDir: dir.path });
   const by = Object.fromEntries(report.findings.map((f) => [f.method, f]));
   assert.deepEqual(
     Object.keys(by).sort(),

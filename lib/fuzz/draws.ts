@@ -33,6 +33,7 @@ export class Draws {
   /** The unused half of the last value `small()` split, or -1. */
   #half = -1;
 
+  /** Integers drawn from `prng`. */
   constructor(prng: Prng) {
     this.#prng = prng;
   }

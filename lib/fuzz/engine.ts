@@ -39,6 +39,8 @@ export type SendEvent = (header: Record<string, unknown>, blobs: Uint8Array[]) =
 
 const FIRST_BATCH = 16;
 const STATS_EVERY_MS = 200;
+/** Mutations run from one corpus entry, each on the last (libFuzzer's MutateDepth). */
+const STEPS = 5;
 /** Share of inputs of a json method mutated as JSON values rather than as bytes. */
 const JSON_SHARE = 4;
 const LEAK_COUNTERS = ["live_buffers", "live_instances"] as const;
@@ -146,24 +148,30 @@ export class FuzzEngine {
     const count = Math.min(size, budget);
     let cursor = 0;
     let n = 0;
-    for (; n < count && cursor + maxLen <= arena.length; n++) {
+    // libFuzzer's way: a base from the corpus, then up to STEPS mutations of the last input, each one run.
+    while (n < count && cursor + maxLen <= arena.length) {
       const base = corpus[this.#prng.below(corpus.length)]!;
-      let len = -1;
-      if (json && this.#prng.below(JSON_SHARE) === 0) {
-        const value = mutateJson(this.#prng, base, maxLen, this.#dictionary);
+      const other = corpus.length > 1 ? corpus[this.#prng.below(corpus.length)] : undefined;
+      arena.set(base, cursor);
+      let from = cursor;
+      let len = base.length;
+      for (let step = 0; step < STEPS && n < count && cursor + maxLen <= arena.length; step++) {
+        if (step > 0) arena.copyWithin(cursor, from, from + len);
+        const value = json && this.#prng.below(JSON_SHARE) === 0
+          ? mutateJson(this.#prng, arena.subarray(cursor, cursor + len), maxLen, this.#dictionary)
+          : undefined;
         if (value !== undefined) {
           arena.set(value, cursor);
           len = value.length;
+        } else {
+          len = this.#mutator.mutateOnce(arena, cursor, len, maxLen, other);
         }
+        loop.offsets[n] = cursor;
+        loop.lengths[n] = len;
+        from = cursor;
+        cursor += len;
+        n++;
       }
-      if (len < 0) {
-        arena.set(base, cursor);
-        const other = corpus.length > 1 ? corpus[this.#prng.below(corpus.length)] : undefined;
-        len = this.#mutator.mutate(arena, cursor, base.length, maxLen, other);
-      }
-      loop.offsets[n] = cursor;
-      loop.lengths[n] = len;
-      cursor += len;
     }
     const { ran } = this.#execute(m, n, false);
     const fresh = loop.fresh;

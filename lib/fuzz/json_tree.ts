@@ -20,36 +20,49 @@
 export type JsonNode = JsonNumber | JsonString | JsonBoolean | JsonNull | JsonArray | JsonObject;
 /** A number, as its JSON text. */
 export interface JsonNumber {
+  /** The node's type. */
   kind: "number";
+  /** The number as written (a valid JSON number: `-0`, `1e400`, `9007199254740993`...). */
   text: string;
 }
 /** A string (any UTF-16 text, lone surrogates included: they are written as `\u` escapes). */
 export interface JsonString {
+  /** The node's type. */
   kind: "string";
+  /** The string, unescaped. */
   value: string;
 }
 /** `true` or `false`. */
 export interface JsonBoolean {
+  /** The node's type. */
   kind: "boolean";
+  /** The value. */
   value: boolean;
 }
 /** `null`. */
 export interface JsonNull {
+  /** The node's type. */
   kind: "null";
 }
 /** An array. */
 export interface JsonArray {
+  /** The node's type. */
   kind: "array";
+  /** The elements, in order. */
   items: JsonNode[];
 }
 /** An object: its members in order, a key possibly more than once. */
 export interface JsonObject {
+  /** The node's type. */
   kind: "object";
+  /** The members, in order. */
   entries: JsonEntry[];
 }
 /** A member of an object. */
 export interface JsonEntry {
+  /** The key, unescaped. */
   key: string;
+  /** The value. */
   value: JsonNode;
 }
 

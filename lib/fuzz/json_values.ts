@@ -57,6 +57,7 @@ export class JsonValues {
   /** How much the document may grow, to size long strings. */
   readonly #room: number;
 
+  /** Values drawn from `prng`, with dictionary `words`, for a document that may grow by `room` characters. */
   constructor(prng: Prng, words: readonly string[], room: number) {
     this.#prng = prng;
     this.#words = words;
@@ -103,7 +104,7 @@ export class JsonValues {
     return out === text ? negate(text) : out;
   }
 
-  /** A random number text: a 32-bit integer, or a power of ten with a random exponent. */
+  /** A random number text: a 32-bit integer, or a digit times a random power of ten (e.g. `7e-215`). */
   randomNumber(): string {
     if (this.#below(3) !== 0) return String(this.#below(2 ** 32) - 2 ** 31);
     return `${1 + this.#below(9)}e${this.#below(2) === 0 ? "-" : ""}${this.#below(400)}`;

@@ -76,7 +76,7 @@ export class Mutator {
   readonly #words = new ByteWindow();
   readonly #wordStarts: Uint32Array;
 
-  /** A mutator drawing its choices from `prng`. */
+  /** A mutator drawing its choices from `prng` (64 values at a time: see {@link Draws}). */
   constructor(prng: Prng, options: MutatorOptions = {}) {
     this.#draws = new Draws(prng);
     const words = (options.dictionary ?? []).filter((w) => w.length > 0);
@@ -107,12 +107,7 @@ export class Mutator {
     const depth = 1 + this.#draws.small(MAX_DEPTH);
     const inputLen = len;
     for (let d = 0; d < depth; d++) {
-      let out = -1;
-      for (let tries = 0; out < 0 && tries < MAX_TRIES; tries++) {
-        const op = this.#ops[this.#draws.small(count)]!;
-        out = this.#apply(op, buf, start, len, cap);
-        if (out >= 0) this.#stack[this.#depth++] = op;
-      }
+      const out = this.#step(buf, start, len, cap, count);
       if (out < 0) break;
       len = out;
     }
@@ -121,6 +116,31 @@ export class Mutator {
       this.#stack[this.#depth++] = INSERT_BYTE;
     }
     return len;
+  }
+
+  /**
+   * One mutation, picked as `mutate()` picks each of its stack. libFuzzer's
+   * way: mutate the last input again and run every step, so each input costs
+   * one mutation. Returns the new length; an empty input comes out non-empty.
+   */
+  mutateOnce(buf: Uint8Array, start: number, len: number, cap: number, crossover?: Uint8Array): number {
+    const partner = this.#begin(buf, start, len, cap, crossover);
+    if (cap === 0) return 0;
+    const out = this.#step(buf, start, len, cap, partner ? this.#baseCount + 1 : this.#baseCount);
+    if (out >= 0 || len > 0) return out >= 0 ? out : len;
+    this.#stack[this.#depth++] = INSERT_BYTE;
+    return this.#insertByte(buf, start, 0);
+  }
+
+  /** One applicable mutation of the first `count` kinds (a few tries); its new length, or -1 when none applied. */
+  #step(buf: Uint8Array, start: number, len: number, cap: number, count: number): number {
+    let out = -1;
+    for (let tries = 0; out < 0 && tries < MAX_TRIES; tries++) {
+      const op = this.#ops[this.#draws.small(count)]!;
+      out = this.#apply(op, buf, start, len, cap);
+      if (out >= 0) this.#stack[this.#depth++] = op;
+    }
+    return out;
   }
 
   /**
