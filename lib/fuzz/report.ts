@@ -13,7 +13,6 @@
  * @module
  */
 import { z } from "../deps.ts";
-import { escapeControl } from "../safe_text.ts";
 import { FINDING_KINDS } from "./finding.ts";
 import type { Finding } from "./finding_book.ts";
 import type { FuzzJob } from "./job.ts";
@@ -93,9 +92,13 @@ export type FuzzFinding = z.infer<typeof FuzzFindingSchema>;
 
 const PREVIEW = 48;
 
+/** The first bytes, printable ASCII as it is and every other byte as \xNN. */
 function preview(bytes: Uint8Array): string {
-  const text = new TextDecoder().decode(bytes.subarray(0, PREVIEW));
-  return escapeControl(text) + (bytes.length > PREVIEW ? "..." : "");
+  let out = "";
+  for (const b of bytes.subarray(0, PREVIEW)) {
+    out += b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, "0")}`;
+  }
+  return out + (bytes.length > PREVIEW ? "..." : "");
 }
 
 function median(values: readonly number[]): number {
