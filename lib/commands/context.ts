@@ -31,7 +31,7 @@ import { leftoverWarning, stdoutWarning } from "../verdicts.ts";
 import { EXIT } from "./exit_codes.ts";
 import { userPath } from "./input.ts";
 import { configureCliLogging } from "./logging.ts";
-import { type ColorMode, printErr, sendResultsTo, setColorMode, writeOut } from "./output.ts";
+import { type ColorMode, printErr, printWarnings, sendResultsTo, setColorMode, writeOut } from "./output.ts";
 import { escapeLines } from "../safe_text.ts";
 import { SandboxedPlugin } from "../sandbox/sandboxed_plugin.ts";
 import { StatusLine } from "./status_line.ts";
@@ -183,6 +183,22 @@ export class CommandContext {
   /** Writes one JSON document as the result. */
   json(doc: unknown): void {
     writeOut(`${JSON.stringify(doc, null, 2)}\n`);
+  }
+
+  /**
+   * Prints a run's report (one JSON document with --format json, else `text()`
+   * and the warnings on stderr) and returns its exit code: 130 when
+   * interrupted, else 0 when the report is ok and 1 when not.
+   */
+  finishRun(report: { ok: boolean; warnings: readonly string[] }, text: () => string, interrupted: boolean): number {
+    if (this.format === "json") {
+      this.json(report);
+    } else {
+      this.out(text());
+      printWarnings(report.warnings);
+    }
+    if (interrupted) return EXIT.INTERRUPTED;
+    return report.ok ? EXIT.OK : EXIT.PLUGIN_FAILED;
   }
 
   /** The plugins opened so far, last one last. */

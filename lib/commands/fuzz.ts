@@ -34,9 +34,9 @@ import { escapeControl } from "../safe_text.ts";
 import { defineCommand } from "./command.ts";
 import type { CommandContext } from "./context.ts";
 import { EXIT } from "./exit_codes.ts";
-import { parseConfigFlag, userPath } from "./input.ts";
+import { parseConfigFlag, readUserFile, userPath } from "./input.ts";
 import { onInterrupt } from "./interrupt.ts";
-import { paint, paintOut, printErr, printWarnings } from "./output.ts";
+import { paint, paintOut, printErr } from "./output.ts";
 
 function compact(n: number): string {
   if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
@@ -107,16 +107,9 @@ function optionsFrom(ctx: CommandContext): FuzzOptions {
 }
 
 function readDictionary(file: string): Uint8Array[] {
-  const path = userPath(file);
-  let text: string;
+  const { bytes } = readUserFile(file, "--dict");
   try {
-    text = Deno.readTextFileSync(path);
-  } catch (e) {
-    const why = e instanceof Deno.errors.NotFound ? "file not found" : e instanceof Error ? e.message : String(e);
-    throw new UsageError(`Cannot read --dict ${JSON.stringify(file)}: ${why}`);
-  }
-  try {
-    return parseDictionary(text);
+    return parseDictionary(new TextDecoder().decode(bytes));
   } catch (e) {
     throw new UsageError(`Cannot use --dict ${JSON.stringify(file)}: ${e instanceof Error ? e.message : e}`);
   }
@@ -127,14 +120,7 @@ function readFinding(
   file: string,
   flag: string,
 ): { path: string; input: Uint8Array; sidecar: Record<string, unknown> } {
-  const path = userPath(file);
-  let input: Uint8Array;
-  try {
-    input = Deno.readFileSync(path);
-  } catch (e) {
-    const why = e instanceof Deno.errors.NotFound ? "file not found" : e instanceof Error ? e.message : String(e);
-    throw new UsageError(`Cannot read ${flag} ${JSON.stringify(file)}: ${why}`);
-  }
+  const { path, bytes: input } = readUserFile(file, flag);
   let sidecar: Record<string, unknown> = {};
   try {
     sidecar = JSON.parse(Deno.readTextFileSync(`${path}.json`));
@@ -321,14 +307,7 @@ Ctrl-C stops the run and prints the report so far.`,
       release();
       ctx.status.done();
     }
-    if (ctx.format === "json") {
-      ctx.json(report);
-    } else {
-      ctx.out(renderFuzzReport(report, paintOut));
-      printWarnings(report.warnings);
-    }
-    if (abort.signal.aborted) return EXIT.INTERRUPTED;
-    return report.ok ? EXIT.OK : EXIT.PLUGIN_FAILED;
+    return ctx.finishRun(report, () => renderFuzzReport(report!, paintOut), abort.signal.aborted);
   },
 });
 

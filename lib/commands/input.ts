@@ -88,6 +88,17 @@ export async function readInput(
   return new Uint8Array(0);
 }
 
+/** The bytes of a file the user named with `flag` (resolved against their directory); a usage error naming it otherwise. */
+export function readUserFile(file: string, flag: string): { path: string; bytes: Uint8Array } {
+  const path = userPath(file);
+  try {
+    return { path, bytes: Deno.readFileSync(path) };
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound ? "file not found" : e instanceof Error ? e.message : String(e);
+    throw new UsageError(`Cannot read ${flag} ${JSON.stringify(file)}: ${why}`);
+  }
+}
+
 /** `--config`: a JSON object, or undefined when not given; anything else is a usage error. */
 export function parseConfigFlag(text: string | undefined): Record<string, unknown> | undefined {
   if (text === undefined) return undefined;

@@ -29,10 +29,9 @@ import { duration, renderStressReport } from "../stress/render.ts";
 import { runStress } from "../stress/run_stress.ts";
 import { defineCommand } from "./command.ts";
 import type { CommandContext } from "./context.ts";
-import { EXIT } from "./exit_codes.ts";
 import { DEFAULT_MAX_INPUT_BYTES, parseConfigFlag, readInput } from "./input.ts";
 import { onInterrupt } from "./interrupt.ts";
-import { paintOut, printErr, printWarnings } from "./output.ts";
+import { paintOut, printErr } from "./output.ts";
 import { callSlots } from "../call_slots.ts";
 
 function statusText(p: StressProgress): string {
@@ -209,14 +208,7 @@ destroy (steady, churn) or after shutdown (reload), RSS still growing beyond
     }
     await ctx.close();
     report.warnings.push(...ctx.warnings);
-    if (ctx.format === "json") {
-      ctx.json(report);
-    } else {
-      ctx.out(renderStressReport(report, paintOut));
-      printWarnings(report.warnings);
-    }
-    if (abort.signal.aborted) return EXIT.INTERRUPTED;
-    return report.ok ? EXIT.OK : EXIT.PLUGIN_FAILED;
+    return ctx.finishRun(report, () => renderStressReport(report!, paintOut), abort.signal.aborted);
   },
 });
 
