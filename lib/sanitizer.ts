@@ -15,7 +15,8 @@
  *
  * @module
  */
-import { asanRuntimeNeeded, type ElfDynamicInfo, findAsanRuntime, readElfDynamic, sanitizerOf } from "./elf.ts";
+import { findAsanRuntime } from "./asan_runtime.ts";
+import { asanRuntimeNeeded, type ElfDynamicInfo, readElfDynamic, sanitizerOf } from "./elf.ts";
 import { isLibraryLoaded } from "./ffi/library_copy.ts";
 import { loadFailed } from "./guard.ts";
 

@@ -13,13 +13,13 @@ import { join } from "node:path";
 import {
   asanRuntimeNeeded,
   type ElfDynamicInfo,
-  findAsanRuntime,
   isLibFuzzerHarness,
   readElfDynamic,
   readElfDynamicSync,
   sanitizerOf,
   usesSanitizerCoverage,
 } from "../lib/elf.ts";
+import { findAsanRuntime } from "../lib/asan_runtime.ts";
 import { formatFrame, type RawFrame, symbolize } from "../lib/fuzz/symbolize.ts";
 import { parseAsanReport } from "../lib/fuzz/asan_report.ts";
 import { runTool } from "../lib/run_tool.ts";
