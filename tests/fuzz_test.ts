@@ -252,3 +252,21 @@ Deno.test("a finding's repro command reproduces it", async () => {
   assert.equal(doc.error.name, "PluginCrashError");
   assert.equal(doc.error.signal, "SIGSEGV");
 });
+
+Deno.test("runFuzz() reports a child over --rss-limit as an oom finding (oom-<sha1>)", async () => {
+  await using dir = await tempDir();
+  // Any Deno child is over 10 MiB: every child is an out-of-memory finding of the same bug.
+  const report = await runFuzz(fixture("ref_c"), {
+    methods: ["echo"],
+    durationMs: 1500,
+    rssLimitMb: 10,
+    timeoutMs: 100,
+    seed: 1,
+    artifactsDir: dir.path,
+  });
+  const f = only(report.findings, "finding");
+  assert.equal(f.kind, "oom");
+  assert.match(f.artifact, /\/oom-[0-9a-f]{40}$/);
+  assert.match(f.message, /RSS went over 10 MiB/);
+  assert.ok(Deno.statSync(f.artifact).isFile);
+});
