@@ -37,3 +37,8 @@ export function escapeControl(text: string): string {
 export function escapeLines(text: string): string[] {
   return text.split("\n").map(escapeControl);
 }
+
+/** `text` quoted for a POSIX shell (as it is when it needs no quotes), for the commands plugcheck prints. */
+export function shellQuote(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
+}

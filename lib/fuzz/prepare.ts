@@ -23,6 +23,7 @@ import { sanitizerEnv } from "../sanitizer.ts";
 import { UsageError } from "../errors.ts";
 import { describeInvalid, loadFailed, parseJsonOutput } from "../guard.ts";
 import { resolveLibrary } from "../resolve_library.ts";
+import { shellQuote } from "../safe_text.ts";
 import type { ChildSpec } from "../sandbox/child_process.ts";
 import { maxFrameFor } from "../sandbox/spawn.ts";
 import { CorpusDirectory, readInputs, sha1Hex } from "./artifacts.ts";
@@ -37,11 +38,6 @@ import type { FuzzChildOptions, FuzzMethod, FuzzTargetKind } from "./wire.ts";
 const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
 /** The entry point a libFuzzer harness is fuzzed through, named like a method in reports. */
 export const HARNESS_METHOD = "LLVMFuzzerTestOneInput";
-
-/** A string as one shell word. */
-export function shellWord(s: string): string {
-  return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replaceAll("'", `'"'"'`)}'`;
-}
 
 /** The session the jobs of one run share. */
 export class FuzzSession implements JobSession {
@@ -256,18 +252,18 @@ export async function prepareRun(path: string, o: ResolvedFuzzOptions, hostLibra
     }
   }
   const initial = readInputs(corpusDirs, o.maxLen);
-  const lib = shellWord(real);
+  const lib = shellQuote(real);
   const extraFlags = [
-    ...o.config !== undefined ? [`--config ${shellWord(o.config)}`] : [],
+    ...o.config !== undefined ? [`--config ${shellQuote(o.config)}`] : [],
   ];
   const reproFor = (f: Pick<Finding, "method" | "kind" | "artifact">) =>
-    target === "libfuzzer" ? `plugcheck fuzz ${lib} --replay ${shellWord(f.artifact)}` : [
-      `plugcheck invoke ${lib} ${shellWord(f.method)} --input-file ${shellWord(f.artifact)} --isolate`,
+    target === "libfuzzer" ? `plugcheck fuzz ${lib} --replay ${shellQuote(f.artifact)}` : [
+      `plugcheck invoke ${lib} ${shellQuote(f.method)} --input-file ${shellQuote(f.artifact)} --isolate`,
       ...extraFlags,
       ...f.kind === "timeout" ? [`--timeout ${o.timeoutMs}`] : [],
     ].join(" ");
   const minimizeFor = (f: Pick<Finding, "method" | "artifact">) =>
-    `plugcheck fuzz ${lib} --minimize ${shellWord(f.artifact)}`;
+    `plugcheck fuzz ${lib} --minimize ${shellQuote(f.artifact)}`;
   // The extras run for findings only, so after `session` below exists.
   const book: FindingBook = new FindingBook(artifactsDir, (f): Record<string, unknown> => ({
     seed: o.seed,

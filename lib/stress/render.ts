@@ -13,7 +13,7 @@
  * @module
  */
 import { decodeBase64 } from "../base64.ts";
-import { escapeControl } from "../safe_text.ts";
+import { escapeControl, shellQuote } from "../safe_text.ts";
 import type { StressReport } from "./report.ts";
 
 /** Styles a piece of text (a no-op without colour). */
@@ -48,11 +48,6 @@ function what(r: StressReport): string {
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-/** `text` quoted for a POSIX shell. */
-function shellQuote(text: string): string {
-  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
-}
 
 /** What ended the run, the child's last words, and the command that reproduces it. */
 function crashLines(r: StressReport): [string, string][] {
