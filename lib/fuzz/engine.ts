@@ -90,8 +90,8 @@ export class FuzzEngine {
     this.#send({ type: "started", at: performance.timeOrigin + performance.now() }, []);
     this.#baseline = this.#readStats();
     for (let m = 0; m < this.#req.methods.length && !this.#stopped; m++) {
-      const stoppedAt = this.#replay(m, this.#corpus[m]!);
-      if (this.#req.mode === "replay") return { execs: this.#execs, findings: this.#findings, stoppedAt };
+      this.#replay(m, this.#corpus[m]!);
+      if (this.#req.mode === "replay") return { execs: this.#execs, findings: this.#findings };
     }
     let size = FIRST_BATCH;
     while (!this.#stopped && !this.#spent()) {
@@ -112,8 +112,8 @@ export class FuzzEngine {
     return this.#target.stats();
   }
 
-  /** Runs `inputs` as they are (the seeds: they teach the loop what answers are known). Returns where it stopped. */
-  #replay(m: number, inputs: readonly Uint8Array[]): number | undefined {
+  /** Runs `inputs` as they are (the seeds: they teach the loop what answers are known); a replay may stop at a finding. */
+  #replay(m: number, inputs: readonly Uint8Array[]): void {
     const arena = this.#loop.arena;
     let at = 0;
     while (at < inputs.length && !this.#stopped) {
@@ -130,11 +130,9 @@ export class FuzzEngine {
         n++;
       }
       if (n === 0) throw new RangeError(`An input of ${inputs[at]!.length} bytes does not fit the fuzz arena`);
-      const { first } = this.#execute(m, n, this.#req.mode === "replay" && this.#req.stopAtFirst === true);
-      if (first !== undefined && this.#stopped) return at + first;
+      this.#execute(m, n, this.#req.mode === "replay" && this.#req.stopAtFirst === true);
       at += n;
     }
-    return undefined;
   }
 
   /** Mutates a batch of `size` inputs of method `m` into the arena and runs it. */

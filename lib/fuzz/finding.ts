@@ -23,7 +23,6 @@ import type { ErrorData } from "../error_data.ts";
 import type { AsanReport } from "./asan_report.ts";
 import type { CrashRecord, CurrentInput, FileFrame } from "./input_file.ts";
 import type { FindingEvent } from "./wire.ts";
-import type { SymbolizedFrame } from "./symbolize.ts";
 
 /** What kind of bug a finding is. */
 export type FindingKind = "crash" | "abort" | "panic" | "exit" | "timeout" | "oom" | "leak" | "contract";
@@ -275,6 +274,3 @@ export function childFinding(e: FindingEvent, input: Uint8Array, job: number, ex
     ...e.warnings?.length && { warnings: e.warnings },
   };
 }
-
-/** The frames of a finding, symbolized (when the tools could), for reports. */
-export type LocatedFrames = SymbolizedFrame[];

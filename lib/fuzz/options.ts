@@ -135,9 +135,6 @@ export function resolveFuzzOptions(
   if (o.sanitizer !== undefined && o.sanitizer !== "asan" && o.sanitizer !== "none") {
     throw new UsageError(`${name("sanitizer")} takes asan or none: got ${JSON.stringify(o.sanitizer)}`);
   }
-  if (o.target === "libfuzzer" && o.methods?.length) {
-    throw new UsageError(`A libFuzzer harness has one entry point: ${name("methods")} does not apply`);
-  }
   const runs = integer(o.runs, name("runs"), 1, Number.MAX_SAFE_INTEGER);
   const seed = integer(o.seed, name("seed"), 0, MAX_SEED) ?? randomSeed();
   let config: string | undefined;

@@ -69,8 +69,6 @@ export interface FuzzRequest {
 export interface FuzzResult {
   execs: number;
   findings: number;
-  /** Replay with `stopAtFirst`: the input of the first finding. */
-  stoppedAt?: number | undefined;
 }
 
 /** A finding the child judged itself (it lives on), with its input as the event's blob. */
