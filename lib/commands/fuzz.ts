@@ -35,7 +35,7 @@ import { defineCommand } from "./command.ts";
 import type { CommandContext } from "./context.ts";
 import { EXIT } from "./exit_codes.ts";
 import { parseConfigFlag, readUserFile, userPath } from "./input.ts";
-import { onInterrupt } from "./interrupt.ts";
+import { abortOnInterrupt } from "./interrupt.ts";
 import { paint, paintOut, printErr } from "./output.ts";
 
 function compact(n: number): string {
@@ -287,16 +287,12 @@ Ctrl-C stops the run and prints the report so far.`,
     }
     if (minimize !== undefined) return await runMinimize(ctx, lib, minimize, options);
     if (replay !== undefined) return await runReplay(ctx, lib, replay, options);
-    const abort = new AbortController();
-    const release = onInterrupt(() => {
-      abort.abort();
-      printErr("\nplugcheck: interrupted: finishing the report (Ctrl-C again quits at once)");
-    });
+    const { signal, release } = abortOnInterrupt();
     let report;
     try {
       report = await runFuzz(lib, {
         ...options,
-        signal: abort.signal,
+        signal,
         onProgress: (p) => ctx.status.update(statusText(p)),
         onFinding: (f) => {
           ctx.status.done();
@@ -307,7 +303,7 @@ Ctrl-C stops the run and prints the report so far.`,
       release();
       ctx.status.done();
     }
-    return ctx.finishRun(report, () => renderFuzzReport(report!, paintOut), abort.signal.aborted);
+    return ctx.finishRun(report, () => renderFuzzReport(report!, paintOut), signal.aborted);
   },
 });
 

@@ -15,6 +15,8 @@
  * @module
  */
 
+import { printErr } from "./output.ts";
+
 let handler: (() => void) | undefined;
 
 /** Registers what the next SIGINT does; returns a function that unregisters it. */
@@ -31,4 +33,17 @@ export function takeInterrupt(): boolean {
   handler = undefined;
   fn?.();
   return fn !== undefined;
+}
+
+/**
+ * For a command that stops and reports on Ctrl-C: the first SIGINT aborts the
+ * returned signal (and says so on stderr); call `release` when the run is over.
+ */
+export function abortOnInterrupt(): { signal: AbortSignal; release: () => void } {
+  const abort = new AbortController();
+  const release = onInterrupt(() => {
+    abort.abort();
+    printErr("\nplugcheck: interrupted: finishing the report (Ctrl-C again quits at once)");
+  });
+  return { signal: abort.signal, release };
 }

@@ -30,8 +30,8 @@ import { runStress } from "../stress/run_stress.ts";
 import { defineCommand } from "./command.ts";
 import type { CommandContext } from "./context.ts";
 import { DEFAULT_MAX_INPUT_BYTES, parseConfigFlag, readInput } from "./input.ts";
-import { onInterrupt } from "./interrupt.ts";
-import { paintOut, printErr } from "./output.ts";
+import { abortOnInterrupt } from "./interrupt.ts";
+import { paintOut } from "./output.ts";
 import { callSlots } from "../call_slots.ts";
 
 function statusText(p: StressProgress): string {
@@ -188,18 +188,14 @@ destroy (steady, churn) or after shutdown (reload), RSS still growing beyond
     const options = await optionsFrom(ctx);
     const { real, options: load } = ctx.pluginOptions(ctx.positionals[0]!);
     const { isolate, ...rest } = load;
-    const abort = new AbortController();
-    const release = onInterrupt(() => {
-      abort.abort();
-      printErr("\nplugcheck: interrupted: finishing the report (Ctrl-C again quits at once)");
-    });
+    const { signal, release } = abortOnInterrupt();
     let report;
     try {
       report = await runStress(real, {
         ...options,
         isolate: isolate === true,
         load: rest,
-        signal: abort.signal,
+        signal,
         onProgress: (p) => ctx.status.update(statusText(p)),
       });
     } finally {
@@ -208,7 +204,7 @@ destroy (steady, churn) or after shutdown (reload), RSS still growing beyond
     }
     await ctx.close();
     report.warnings.push(...ctx.warnings);
-    return ctx.finishRun(report, () => renderStressReport(report!, paintOut), abort.signal.aborted);
+    return ctx.finishRun(report, () => renderStressReport(report!, paintOut), signal.aborted);
   },
 });
 
