@@ -38,7 +38,6 @@ export interface EngineTarget {
 export type SendEvent = (header: Record<string, unknown>, blobs: Uint8Array[]) => void;
 
 const FIRST_BATCH = 16;
-const STATS_EVERY_MS = 200;
 /** Mutations run from one corpus entry, each on the last (libFuzzer's MutateDepth). */
 const STEPS = 5;
 /** Share of inputs of a json method mutated as JSON values rather than as bytes. */
@@ -59,7 +58,6 @@ export class FuzzEngine {
   #execs = 0;
   #batch = 0;
   #findings = 0;
-  #lastStats = 0;
   #baseline: Record<string, number> | undefined;
   #stopped = false;
   /** In a replay: the index of the batch's first input among all. */
@@ -99,7 +97,6 @@ export class FuzzEngine {
       this.#fuzzBatch(m, size);
       size = Math.min(size * 2, this.#maxBatch);
     }
-    this.#progress(true);
     return { execs: this.#execs, findings: this.#findings };
   }
 
@@ -179,7 +176,6 @@ export class FuzzEngine {
       corpus.push(input);
       this.#send({ type: "corpus", method: m }, [input]);
     }
-    this.#progress(false);
   }
 
   /**
@@ -279,12 +275,5 @@ export class FuzzEngine {
     }
     this.#baseline = this.#readStats();
     return found;
-  }
-
-  #progress(final: boolean): void {
-    const now = performance.now();
-    if (!final && now - this.#lastStats < STATS_EVERY_MS) return;
-    this.#lastStats = now;
-    this.#send({ type: "stats", execs: this.#execs, corpus: this.#corpus.map((c) => c.length) }, []);
   }
 }

@@ -58,13 +58,6 @@ export class FindingBook {
     return [...this.#byKey.values()];
   }
 
-  /** Occurrences by kind. */
-  counts(): Partial<Record<FindingKind, number>> {
-    const out: Partial<Record<FindingKind, number>> = {};
-    for (const f of this.#byKey.values()) out[f.kind] = (out[f.kind] ?? 0) + 1;
-    return out;
-  }
-
   /** Records a candidate: a new bug is written to disk before this returns. */
   add(c: FindingCandidate): { finding: Finding; isNew: boolean } {
     const sha1 = sha1Hex(c.input);

@@ -87,8 +87,6 @@ export class FuzzJob {
   #deadAt: number | undefined;
   /** Restart times: a child seen dead -> the next one's first input running (ms). */
   readonly restartMs: number[] = [];
-  /** Corpus sizes per method, as the child last said. */
-  corpus: number[] = [];
 
   readonly #spares: boolean;
 
@@ -320,9 +318,6 @@ export class FuzzJob {
     switch (e.type) {
       case "corpus":
         if (req.mode === "fuzz") this.#s.corpusEntry(input.slice(), e.method);
-        return;
-      case "stats":
-        this.corpus = e.corpus;
         return;
       case "started":
         if (this.#deadAt !== undefined && e.at !== undefined) this.restartMs.push(e.at - this.#deadAt);

@@ -2,7 +2,7 @@
  * What the fuzz parent and its children say to each other, on top of the
  * sandbox protocol (`lib/sandbox/protocol.ts`): the child's options, the
  * FUZZ request and its result, and the events a child sends while it runs
- * (id 0, kind `EVENT`): a new corpus entry, a finding, stats. Inputs travel
+ * (id 0, kind `EVENT`): a new corpus entry, a finding, the start of the first input. Inputs travel
  * as blobs, never in the JSON header.
  *
  * @example
@@ -94,13 +94,6 @@ export interface CorpusEvent {
   method: number;
 }
 
-/** Progress. */
-export interface StatsEvent {
-  type: "stats";
-  execs: number;
-  corpus: number[];
-}
-
 /** The first input of a request is about to run (`at`: epoch ms), for the restart time. */
 export interface StartedEvent {
   type: "started";
@@ -108,4 +101,4 @@ export interface StartedEvent {
 }
 
 /** Any event of a fuzz child. */
-export type FuzzEvent = FindingEvent | CorpusEvent | StatsEvent | StartedEvent;
+export type FuzzEvent = FindingEvent | CorpusEvent | StartedEvent;
