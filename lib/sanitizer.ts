@@ -7,6 +7,12 @@
  * reports off), and loading one in a process without the runtime is a
  * `LoadError` that says to isolate it, before anything is opened.
  *
+ * Libraries built with SanitizerCoverage need plugcheck's coverage runtime
+ * (`lib/coverage_runtime.ts`): preloaded in children, before the ASan
+ * runtime when there is one (ASan's own weak coverage hooks would win
+ * otherwise, so ASan is told not to insist on coming first), and loaded into
+ * the global scope before an in-process load.
+ *
  * @example
  * ```ts ignore
  * import { sanitizerEnv } from "./sanitizer.ts";
@@ -16,7 +22,8 @@
  * @module
  */
 import { findAsanRuntime } from "./asan_runtime.ts";
-import { asanRuntimeNeeded, type ElfDynamicInfo, readElfDynamic, sanitizerOf } from "./elf.ts";
+import { loadCoverageRuntime, requireCoverageRuntime } from "./coverage_runtime.ts";
+import { asanRuntimeNeeded, type ElfDynamicInfo, readElfDynamic, sanitizerOf, usesSanitizerCoverage } from "./elf.ts";
 import { isLibraryLoaded } from "./ffi/library_copy.ts";
 import { loadFailed } from "./guard.ts";
 
@@ -33,18 +40,32 @@ async function elfOf(path: string): Promise<ElfDynamicInfo | undefined> {
   }
 }
 
+/** The ASan options when the coverage runtime is preloaded ahead of ASan's. */
+const ASAN_AFTER_COVERAGE = `${ASAN_OPTIONS}:verify_asan_link_order=0`;
+
 /**
- * The environment a child needs to load the library at `path`: the ASan
- * runtime preloaded for an ASan build (or for any library with `force`),
- * nothing otherwise. `LoadError` when no runtime is found.
+ * The environment a child needs to load the library at `path`: the coverage
+ * runtime preloaded for a SanitizerCoverage build, the ASan runtime for an
+ * ASan build (`asan`: true preloads it for any library, false never),
+ * nothing otherwise. `LoadError` when a runtime is missing.
  */
 export async function sanitizerEnv(
   path: string,
-  o: { info?: ElfDynamicInfo | undefined; force?: boolean } = {},
+  o: { info?: ElfDynamicInfo | undefined; asan?: boolean | undefined; hostLibraryPath?: string | undefined } = {},
 ): Promise<Record<string, string>> {
   const elf = o.info ?? await elfOf(path);
+  const coverage = elf !== undefined && usesSanitizerCoverage(elf)
+    ? requireCoverageRuntime(path, o.hostLibraryPath)
+    : undefined;
+  const asan = o.asan === false ? {} : await asanEnv(path, elf, o.asan === true);
+  if (coverage === undefined) return asan;
+  if (asan.LD_PRELOAD === undefined) return { LD_PRELOAD: coverage };
+  return { LD_PRELOAD: `${coverage}:${asan.LD_PRELOAD}`, ASAN_OPTIONS: ASAN_AFTER_COVERAGE };
+}
+
+async function asanEnv(path: string, elf: ElfDynamicInfo | undefined, force: boolean): Promise<Record<string, string>> {
   const asan = elf !== undefined && sanitizerOf(elf) === "asan";
-  if (!asan && !o.force) return {};
+  if (!asan && !force) return {};
   // Forced on a library that names no runtime: gcc's or clang's, whichever is there.
   const runtime = await findAsanRuntime(
     asan
@@ -60,9 +81,15 @@ export async function sanitizerEnv(
   return { LD_PRELOAD: runtime, ASAN_OPTIONS };
 }
 
-/** Refuses (`LoadError`) an ASan build when this process has no ASan runtime loaded: dlopen would end the process. */
+/**
+ * Readies this process to load the library at `path`: loads the coverage
+ * runtime for a SanitizerCoverage build, and refuses (`LoadError`) an ASan
+ * build when this process has no ASan runtime loaded (dlopen would end the
+ * process).
+ */
 export async function checkSanitizerInProcess(path: string, hostLibraryPath?: string): Promise<void> {
   const elf = await elfOf(path);
+  if (elf !== undefined && usesSanitizerCoverage(elf)) loadCoverageRuntime(path, hostLibraryPath);
   if (elf === undefined || sanitizerOf(elf) !== "asan") return;
   const needed = asanRuntimeNeeded(elf);
   const runtime = needed ?? await findAsanRuntime(elf);

@@ -66,14 +66,22 @@ async function exec(cmd: string, args: string[]): Promise<void> {
   if (!result.success) throw new Error(`Cannot build: ${cmd} ${args.join(" ")} exited with code ${result.code}`);
 }
 
-function cTarget(name: string, sources: string[], output: string, extra: string[] = []): Target {
+/** Whether clang is installed (asked once): the coverage fixtures need it; the rest builds with gcc. */
+let clangFound: Promise<boolean> | undefined;
+function haveClang(): Promise<boolean> {
+  clangFound ??= new Deno.Command("clang", { args: ["--version"], stdout: "null", stderr: "null" }).output()
+    .then((r) => r.success, () => false);
+  return clangFound;
+}
+
+function cTarget(name: string, sources: string[], output: string, extra: string[] = [], compiler = "gcc"): Target {
   return {
     name,
     // The build script too: a changed flag must rebuild what is already there.
     inputs: [...sources, join(ROOT, "include/npa.h"), fileURLToPath(import.meta.url)],
     output,
     build: (tmp) =>
-      exec("gcc", [
+      exec(compiler, [
         ...CFLAGS,
         "-I",
         join(ROOT, "include"),
@@ -141,11 +149,20 @@ async function targets(): Promise<Target[]> {
   const list: Target[] = [
     // nodelete: plugins keep its log functions for the life of the process and its guard threads run in it,
     // so it must stay mapped even when every handle to it is closed (Deno closes them when an isolate ends).
-    cTarget("native helper", await listFiles(join(ROOT, "native"), /\.[ch]$/), join(BUILD, `libnpa_host.${EXT}`), [
-      "-lpthread",
-      "-ldl",
-      "-Wl,-z,nodelete",
-    ]),
+    cTarget(
+      "native helper",
+      (await listFiles(join(ROOT, "native"), /\.[ch]$/)).filter((f) => !f.endsWith("npa_cov.c")),
+      join(BUILD, `libnpa_host.${EXT}`),
+      ["-lpthread", "-ldl", "-Wl,-z,nodelete"],
+    ),
+    // The SanitizerCoverage runtime, preloaded into fuzz children of instrumented plugins. It defines memcmp and
+    // friends, so nothing in it may become a call to them.
+    cTarget(
+      "coverage runtime",
+      await listFiles(join(ROOT, "native/coverage"), /\.[ch]$/),
+      join(BUILD, `libnpa_cov.${EXT}`),
+      ["-fno-builtin", "-fno-tree-loop-distribute-patterns", "-ldl", "-Wl,-z,nodelete"],
+    ),
     cTarget(
       "C reference plugin",
       await listFiles(join(ROOT, "fixtures/ref_c"), /\.[ch]$/),
@@ -164,13 +181,18 @@ async function targets(): Promise<Target[]> {
       const name = src.slice(src.lastIndexOf("/") + 1, -2);
       const text = await Deno.readTextFile(src);
       const flags = text.match(/\/\* build-flags: (.+?) \*\//)?.[1]?.split(/\s+/) ?? [];
+      const output = join(BUILD, "fixtures", dir, `lib${name}.${EXT}`);
+      // `/* build-compiler: clang */`: built with clang (SanitizerCoverage fixtures), skipped with a note without it.
+      if (text.includes("/* build-compiler: clang */")) {
+        if (await haveClang()) {
+          list.push(
+            cTarget(`${dir} fixture ${name} (clang)`, [src, ...headers], output, ["-lpthread", ...flags], "clang"),
+          );
+        } else if (!skippedForClang.includes(name)) skippedForClang.push(name);
+        continue;
+      }
       const makeTarget = text.includes("/* build-needs-absent-library */") ? cTargetNeedingAbsentLibrary : cTarget;
-      list.push(
-        makeTarget(`${dir} fixture ${name}`, [src, ...headers], join(BUILD, "fixtures", dir, `lib${name}.${EXT}`), [
-          "-lpthread",
-          ...flags,
-        ]),
-      );
+      list.push(makeTarget(`${dir} fixture ${name}`, [src, ...headers], output, ["-lpthread", ...flags]));
     }
   }
   // The C host the sync-path benchmark measures plugcheck against (an executable, not a library).
@@ -237,6 +259,9 @@ async function upToDate(t: Target): Promise<boolean> {
   return true;
 }
 
+/** Fixtures not built because clang is missing (their tests fail saying so). */
+const skippedForClang: string[] = [];
+
 /** Builds what is out of date; returns the number of targets built. */
 export async function build(options: { force?: boolean; quiet?: boolean } = {}): Promise<number> {
   let built = 0;
@@ -252,6 +277,12 @@ export async function build(options: { force?: boolean; quiet?: boolean } = {}):
       await Deno.remove(tmp).catch(() => {});
     }
     built++;
+  }
+  if (skippedForClang.length > 0) {
+    console.error(
+      `build: clang is not installed, so the coverage fixtures were not built (${skippedForClang.join(", ")}); ` +
+        "install it (Debian: apt-get install clang) to run the coverage tests",
+    );
   }
   return built;
 }

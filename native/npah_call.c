@@ -109,6 +109,27 @@ NPAH_EXPORT int32_t npah_is_loaded(const uint8_t* path, uint32_t len) {
 }
 
 /*
+ * Loads the library at `path` into the global scope (RTLD_GLOBAL), for good:
+ * libraries loaded after it resolve their undefined symbols against it (the
+ * coverage runtime, for an instrumented plugin that Deno.dlopen loads
+ * privately). Returns 0, or -1 with the loader's message in msg (NUL-ended).
+ */
+NPAH_EXPORT int32_t npah_load_global(const uint8_t* path, uint32_t len, uint8_t* msg, uint32_t cap) {
+  char name[4096];
+  if (len >= sizeof name || cap == 0) return -1;
+  memcpy(name, path, len);
+  name[len] = '\0';
+  void* h = dlopen(name, RTLD_NOW | RTLD_GLOBAL | RTLD_NODELETE);
+  if (h != NULL) return 0; /* the handle is kept: never closed */
+  const char* e = dlerror();
+  size_t n = e == NULL ? 0 : strlen(e);
+  if (n >= cap) n = cap - 1;
+  memcpy(msg, e == NULL ? "" : e, n);
+  msg[n] = '\0';
+  return -1;
+}
+
+/*
  * A private copy of the file at `path` in an anonymous memory file: loading
  * /proc/self/fd/<fd> gives a library image of its own (its own globals, its
  * own init), with no file written anywhere. Returns the descriptor, or

@@ -49,6 +49,7 @@
 #include "../include/npa.h"
 #include "npah_internal.h"
 #include "npah_json.h"
+#include "coverage/npa_cov.h"
 
 #define FZ_MAGIC 0x5a464350u /* "PCFZ" */
 #define FZ_VERSION 1u
@@ -58,6 +59,8 @@
 #define FZ_MODULE_PATH 232u
 #define FZ_FEATURES (1u << 16)
 #define FZ_METHOD_MAX 1024u
+/* Guided mode keeps the features seen per method (index modulo this), and their union for the totals. */
+#define FZ_COV_METHODS 64u
 
 /* Byte offsets in the mapping. */
 enum {
@@ -82,6 +85,9 @@ enum {
   OFF_HANG_NFRAMES = 852,
   OFF_HANG_FRAMES = 856,
   OFF_NMODULES = 1624,
+  OFF_COV = 1632,      /* u32: edges (8-bit counters) ever hit, over all methods (guided mode) */
+  OFF_FT = 1636,       /* u32: (edge, hit-count bucket) features seen */
+  OFF_COUNTERS = 1640, /* u32: edges instrumented */
   OFF_MODULES = 4096, /* FZ_MODULES x {u64 base, u64 start, u64 end, char path[FZ_MODULE_PATH]} */
   MODULE_SIZE = 256,
   OFF_TABLE = OFF_MODULES + FZ_MODULES * MODULE_SIZE, /* u32 offs[FZ_MAX_BATCH], u32 lens[FZ_MAX_BATCH] */
@@ -117,6 +123,14 @@ typedef struct fuzz_ctx {
   int64_t raw[5];
   /* Answers seen so far (status x output length class x error length class), one byte each. */
   uint8_t seen[FZ_FEATURES];
+  /* Guided mode: the coverage runtime's state, the counter regions known, and per counter a bit per
+   * hit-count bucket seen (per method, and all methods together). */
+  npa_cov_state* cov;
+  uint32_t cov_modules;
+  size_t counters;
+  uint8_t* cov_seen[FZ_COV_METHODS];
+  uint8_t* cov_union;
+  uint8_t* seen_now;
 } fuzz_ctx;
 
 static inline volatile uint32_t* u32_at(fuzz_ctx* c, uint32_t off) {
@@ -133,7 +147,8 @@ NPAH_EXPORT uint32_t npah_fuzz_layout(uint32_t* out, uint32_t cap) {
                         OFF_EXECS,      OFF_STATE,  OFF_INDEX,     OFF_COUNT,     OFF_METHOD,  OFF_STOP,
                         OFF_TID,        OFF_BATCH,  OFF_SIGNAL,    OFF_SICODE,    OFF_ADDR,    OFF_PC,
                         OFF_CRASH_TID,  OFF_NFRAMES, OFF_FRAMES,   OFF_HANG_SEQ,  OFF_HANG_NFRAMES,
-                        OFF_HANG_FRAMES, OFF_NMODULES, OFF_MODULES, FZ_MAGIC,     FZ_VERSION};
+                        OFF_HANG_FRAMES, OFF_NMODULES, OFF_MODULES, FZ_MAGIC,     FZ_VERSION,
+                        OFF_COV,        OFF_FT,     OFF_COUNTERS};
   uint32_t n = (uint32_t)(sizeof v / sizeof v[0]);
   if (cap < n) n = cap;
   memcpy(out, v, n * sizeof(uint32_t));
@@ -273,6 +288,141 @@ static inline uint8_t mark_seen(fuzz_ctx* c, uint32_t status, size_t out_len, si
   return 1;
 }
 
+/* ---- guided mode: SanitizerCoverage counters ----------------------------- */
+
+/* libFuzzer's hit-count buckets: 1, 2, 3, 4-7, 8-15, 16-31, 32-127, 128-255, one bit each. */
+static uint8_t bucket_of(uint8_t v) {
+  return v >= 128 ? 128 : v >= 32 ? 64 : v >= 16 ? 32 : v >= 8 ? 16 : v >= 4 ? 8 : v == 3 ? 4 : v;
+}
+static uint8_t BUCKET[256];
+
+/* Takes in modules registered since the last call (a plugin may load another instrumented library). 0 or -1. */
+static int cov_sync(fuzz_ctx* c) {
+  uint32_t n = c->cov->nmodules;
+  if (n > NPA_COV_MODULES) n = NPA_COV_MODULES;
+  if (n == c->cov_modules) return 0;
+  size_t total = 0;
+  for (uint32_t m = 0; m < n; m++) {
+    const npa_cov_module* mod = &c->cov->modules[m];
+    total += (size_t)(mod->counters_end - mod->counters);
+    memset(mod->counters, 0, (size_t)(mod->counters_end - mod->counters));
+  }
+  uint8_t** maps[FZ_COV_METHODS + 1];
+  for (uint32_t k = 0; k < FZ_COV_METHODS; k++) maps[k] = &c->cov_seen[k];
+  maps[FZ_COV_METHODS] = &c->cov_union;
+  for (uint32_t k = 0; k <= FZ_COV_METHODS; k++) {
+    if (*maps[k] == NULL && k < FZ_COV_METHODS) continue; /* allocated when its method first runs */
+    uint8_t* grown = realloc(*maps[k], total);
+    if (grown == NULL) return -1;
+    memset(grown + c->counters, 0, total - c->counters);
+    *maps[k] = grown;
+  }
+  c->counters = total;
+  c->cov_modules = n;
+  *u32_at(c, OFF_COUNTERS) = (uint32_t)(total > UINT32_MAX ? UINT32_MAX : total);
+  return 0;
+}
+
+/*
+ * Switches the loop to coverage guidance: an input is fresh when it reaches
+ * an (edge, hit-count bucket) not seen before for its method. Needs the
+ * coverage runtime (libnpa_cov.so) in the global scope and the target
+ * loaded. Returns the number of edges instrumented (0: the target is not
+ * instrumented), or -1 (no runtime) or -2 (out of memory).
+ */
+NPAH_EXPORT int64_t npah_fuzz_coverage(void* ctx) {
+  fuzz_ctx* c = ctx;
+  npa_cov_state_fn get = (npa_cov_state_fn)dlsym(RTLD_DEFAULT, "npa_cov_state_get");
+  if (get == NULL) return -1;
+  npa_cov_state* st = get();
+  if (st == NULL || st->version != NPA_COV_VERSION) return -1;
+  for (int v = 0; v < 256; v++) BUCKET[v] = bucket_of((uint8_t)v);
+  c->cov = st;
+  c->cov_union = calloc(1, 1);
+  if (c->cov_union == NULL || cov_sync(c) != 0) return -2;
+  return (int64_t)c->counters;
+}
+
+/* Where JS reads the comparison tables: cmps, cmp slots, cmp slot size, mems, mem slots, mem slot size, seq. */
+NPAH_EXPORT uint32_t npah_fuzz_cov_views(void* ctx, uint64_t* out, uint32_t cap) {
+  fuzz_ctx* c = ctx;
+  if (c->cov == NULL) return 0;
+  const uint64_t v[] = {(uint64_t)(uintptr_t)c->cov->cmps,  NPA_COV_CMP_SLOTS, sizeof(npa_cov_cmp),
+                        (uint64_t)(uintptr_t)c->cov->mems,  NPA_COV_MEM_SLOTS, sizeof(npa_cov_mem),
+                        (uint64_t)(uintptr_t)&c->cov->seq};
+  uint32_t n = (uint32_t)(sizeof v / sizeof v[0]);
+  if (cap < n) n = cap;
+  memcpy(out, v, n * sizeof(uint64_t));
+  return n;
+}
+
+/* Notes counter i's value v; 1 when its bucket is new for the method. */
+static inline uint8_t visit(fuzz_ctx* c, size_t i, uint8_t v) {
+  uint8_t b = BUCKET[v];
+  uint8_t* seen = c->seen_now;
+  if (seen[i] & b) return 0;
+  seen[i] |= b;
+  uint8_t u = c->cov_union[i];
+  if ((u & b) == 0) {
+    if (u == 0) *u32_at(c, OFF_COV) = *u32_at(c, OFF_COV) + 1;
+    *u32_at(c, OFF_FT) = *u32_at(c, OFF_FT) + 1;
+    c->cov_union[i] = u | b;
+  }
+  return 1;
+}
+
+typedef uint64_t __attribute__((may_alias)) word_t;
+
+/*
+ * Reads and clears every counter the last input moved; 1 when it reached
+ * something new. Empty 64-byte chunks cost one OR of eight words, and only
+ * non-zero words are taken apart, so a large, mostly idle map is cheap.
+ */
+static uint8_t scan_counters(fuzz_ctx* c) {
+  uint8_t fresh = 0;
+  size_t base = 0;
+  for (uint32_t m = 0; m < c->cov_modules; m++) {
+    uint8_t* p = c->cov->modules[m].counters;
+    size_t n = (size_t)(c->cov->modules[m].counters_end - p), i = 0;
+    for (; i < n && ((uintptr_t)(p + i) & 7u) != 0; i++) {
+      if (p[i] != 0) fresh |= visit(c, base + i, p[i]), p[i] = 0;
+    }
+    for (; i + 64 <= n; i += 64) {
+      word_t* w = (word_t*)(p + i);
+      if ((w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7]) == 0) continue;
+      for (size_t k = 0; k < 8; k++) {
+        uint64_t v = w[k];
+        if (v == 0) continue;
+        w[k] = 0;
+        for (size_t b = 0; v != 0; b++, v >>= 8) {
+          if (v & 0xffu) fresh |= visit(c, base + i + k * 8 + b, (uint8_t)v);
+        }
+      }
+    }
+    for (; i < n; i++) {
+      if (p[i] != 0) fresh |= visit(c, base + i, p[i]), p[i] = 0;
+    }
+    base += n;
+  }
+  return fresh;
+}
+
+/* Before a batch: new modules taken in, the method's map chosen, counters cleared of what ran between batches. */
+static int cov_begin_batch(fuzz_ctx* c) {
+  if (cov_sync(c) != 0) return -1;
+  uint32_t k = *u32_at(c, OFF_METHOD) % FZ_COV_METHODS;
+  if (c->cov_seen[k] == NULL) {
+    c->cov_seen[k] = calloc(c->counters > 0 ? c->counters : 1, 1);
+    if (c->cov_seen[k] == NULL) return -1;
+  }
+  c->seen_now = c->cov_seen[k];
+  for (uint32_t m = 0; m < c->cov_modules; m++) {
+    const npa_cov_module* mod = &c->cov->modules[m];
+    memset(mod->counters, 0, (size_t)(mod->counters_end - mod->counters));
+  }
+  return 0;
+}
+
 /* True when a call's result needs the guard: anything but a clean answer within the ABI. */
 static inline int anomalous(fuzz_ctx* c, int32_t status, NpaBuf out, NpaBuf err) {
   if (status < NPA_OK || status > NPA_STATE || status == NPA_PANIC) return 1;
@@ -303,6 +453,8 @@ NPAH_EXPORT int32_t npah_fuzz_run(void* ctx, uint32_t from, uint32_t count) {
   volatile uint64_t* execs = u64_at(c, OFF_EXECS);
   volatile uint32_t* stop = u32_at(c, OFF_STOP);
   *u32_at(c, OFF_COUNT) = count;
+  npa_cov_state* cov = c->cov;
+  if (cov != NULL && cov_begin_batch(c) != 0) return -1;
   uint64_t n = *execs;
   for (uint32_t i = from; i < count; i++) {
     uint32_t off = offs[i], len = lens[i];
@@ -313,19 +465,24 @@ NPAH_EXPORT int32_t npah_fuzz_run(void* ctx, uint32_t from, uint32_t count) {
     *execs = ++n;
     if (c->kind == KIND_LIBFUZZER) {
       *state = 1;
+      if (cov != NULL) cov->active = 1;
       int r = c->test_one(input, len);
+      if (cov != NULL) cov->active = 0;
       *state = 0;
       c->status[i] = r;
-      c->fresh[i] = mark_seen(c, (uint32_t)r, 0, 0);
+      c->fresh[i] = cov != NULL ? scan_counters(c) : mark_seen(c, (uint32_t)r, 0, 0);
       continue;
     }
     NpaBuf out = {NULL, 0}, err = {NULL, 0};
     *state = 1;
     npah_sync_enter(NPAH_LABEL_INVOKE, c->method, c->method_len);
+    if (cov != NULL) cov->active = 1;
     int32_t status = c->invoke(c->inst, c->method, c->method_len, input, len, &out, &err);
+    if (cov != NULL) cov->active = 0;
     npah_sync_leave();
     *state = 0;
     c->status[i] = status;
+    uint8_t reached = cov != NULL ? scan_counters(c) : 0;
     if (anomalous(c, status, out, err)) {
       c->raw[0] = status;
       c->raw[1] = (int64_t)(uintptr_t)out.ptr;
@@ -335,17 +492,23 @@ NPAH_EXPORT int32_t npah_fuzz_run(void* ctx, uint32_t from, uint32_t count) {
       c->fresh[i] = 0;
       return (int32_t)i;
     }
-    c->fresh[i] = mark_seen(c, (uint32_t)status, out.len, err.len);
+    c->fresh[i] = cov != NULL ? reached : mark_seen(c, (uint32_t)status, out.len, err.len);
     if (out.ptr != NULL) c->release(out.ptr, out.len);
     if (err.ptr != NULL) c->release(err.ptr, err.len);
   }
   return (int32_t)count;
 }
 
-/* Forgets every answer seen (a new method's batches start from nothing). */
+/* Forgets every answer seen and all coverage (a new method's batches, a merge, start from nothing). */
 NPAH_EXPORT void npah_fuzz_forget(void* ctx) {
   fuzz_ctx* c = ctx;
   memset(c->seen, 0, sizeof c->seen);
+  if (c->cov == NULL) return;
+  for (uint32_t k = 0; k < FZ_COV_METHODS; k++)
+    if (c->cov_seen[k] != NULL) memset(c->cov_seen[k], 0, c->counters);
+  memset(c->cov_union, 0, c->counters);
+  *u32_at(c, OFF_COV) = 0;
+  *u32_at(c, OFF_FT) = 0;
 }
 
 /* ---- where a crash happened -------------------------------------------- */

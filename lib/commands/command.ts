@@ -194,12 +194,14 @@ function parse(
   }
 }
 
+/** A last positional named like `dir...` takes any number of arguments, none included. */
 function checkPositionals(spec: CommandSpec, given: readonly string[]): void {
-  const names = spec.positionals.map((p) => `<${p}>`);
+  const rest = spec.positionals.at(-1)?.endsWith("...") === true;
+  const names = spec.positionals.slice(0, rest ? -1 : undefined).map((p) => `<${p}>`);
   if (given.length < names.length) {
     throw new UsageError(`Missing ${names.slice(given.length).join(" and ")} (see 'plugcheck ${spec.name} --help')`);
   }
-  if (given.length > names.length) {
+  if (given.length > names.length && !rest) {
     throw new UsageError(`Expected ${names.join(" ")}, got ${given.length} arguments: ${given.join(" ")}`);
   }
 }

@@ -17,6 +17,7 @@ import { basename, dirname, join } from "node:path";
 import { UsageError } from "../errors.ts";
 import { parseDictionary } from "../fuzz/dictionary.ts";
 import type { Finding } from "../fuzz/finding_book.ts";
+import { mergeCorpus } from "../fuzz/merge.ts";
 import { minimizeInput, replayInput } from "../fuzz/minimize.ts";
 import {
   DEFAULT_FUZZ_TIMEOUT_MS,
@@ -46,7 +47,8 @@ function compact(n: number): string {
 
 function statusText(p: FuzzProgress): string {
   const rss = p.rssBytes === undefined ? "" : `  rss: ${Math.round(p.rssBytes / 2 ** 20)} MiB`;
-  return `#${p.execs.toLocaleString("en-US")}  exec/s: ${
+  const cov = p.coverage === undefined ? "" : `  cov: ${p.coverage.edges}  ft: ${p.coverage.features}`;
+  return `#${p.execs.toLocaleString("en-US")}${cov}  exec/s: ${
     compact(p.perSecond)
   }  corp: ${p.corpus}  findings: ${p.findings}${rss}  elapsed: ${Math.floor(p.elapsedMs / 1000)}s`;
 }
@@ -68,6 +70,7 @@ function optionsFrom(ctx: CommandContext): FuzzOptions {
     corpus: ctx.list("corpus").map(userPath),
     env: ctx.list("env"),
     leaks: !ctx.flag("no-leaks"),
+    coverage: !ctx.flag("no-coverage"),
   };
   if (o.jobs! > MAX_JOBS) throw new UsageError(`Option --jobs must be at most ${MAX_JOBS}: got ${o.jobs}`);
   const methods = ctx.list("method");
@@ -200,21 +203,63 @@ async function runReplay(ctx: CommandContext, lib: string, file: string, o: Fuzz
   return finding ? EXIT.PLUGIN_FAILED : EXIT.OK;
 }
 
+async function runMerge(ctx: CommandContext, lib: string, dirs: string[], o: FuzzOptions): Promise<number> {
+  if (dirs.length < 2) {
+    throw new UsageError("Option --merge needs an output directory and at least one to take inputs from");
+  }
+  ctx.status.update(`merging ${dirs.slice(1).join(", ")} into ${dirs[0]}`);
+  let r;
+  try {
+    r = await mergeCorpus(lib, dirs[0]!, dirs.slice(1), o);
+  } finally {
+    ctx.status.done();
+  }
+  const doc = {
+    ok: true,
+    into: r.into,
+    base: r.base,
+    candidates: r.candidates,
+    added: r.added,
+    coverage: r.coverage,
+    findings: r.findings.map((f) => ({ kind: f.kind, method: f.method, message: f.message, artifact: f.artifact })),
+    children: r.children,
+    seconds: Math.round(r.seconds * 1000) / 1000,
+  };
+  if (ctx.format === "json") {
+    ctx.json(doc);
+    return EXIT.OK;
+  }
+  const cov = r.coverage ? `; coverage ${r.coverage.edges} edges, ${r.coverage.features} features` : "";
+  ctx.out(
+    `merged     ${r.added} of ${r.candidates} new inputs into ${
+      escapeControl(r.into)
+    } (${r.base} there before)${cov}\n`,
+  );
+  for (const f of r.findings) {
+    ctx.out(`left out   ${f.kind} in ${escapeControl(JSON.stringify(f.method))}: ${escapeControl(f.artifact)}\n`);
+  }
+  return EXIT.OK;
+}
+
 /** The `fuzz` command. */
 export const command = defineCommand({
   name: "fuzz",
   summary: "fuzz a plugin in sandbox children; report each bug once",
-  positionals: ["library"],
+  positionals: ["library", "dir..."],
   usage: `<library> [--method NAME]... | --all] [--runs N | --duration 60s]
                    [--seed S] [--jobs N] [--corpus DIR]... [--artifacts DIR]
                    [--dict FILE] [--max-len N] [--timeout MS] [--rss-limit MB]
                    [--target npa|libfuzzer] [--sanitizer asan|none] [--config JSON]
-                   [--minimize FILE | --replay FILE] [--format text|json]`,
+                   [--no-coverage] [--minimize FILE | --replay FILE] [--format text|json]
+       plugcheck fuzz <library> --merge OUT_DIR IN_DIR... [--method NAME]`,
   alwaysIsolated: true,
   description: `Mutates inputs and calls the plugin with them, millions of times, in sandbox
 children that keep going after a crash. Seeds are the describe() examples of
 the methods fuzzed and the files of --corpus; inputs the plugin answers in a
-new way (a new status, or output or error length) join the corpus. Findings:
+new way (a new status, or output or error length) join the corpus; for a
+library built with SanitizerCoverage (clang -fsanitize-coverage=inline-8bit-
+counters,pc-table,trace-cmp; docs/coverage.md), inputs that reach new edges
+join it, and the operands of its comparisons feed the mutations. Findings:
 crashes (signal), aborts, Rust panics across the boundary, PANIC statuses,
 exit() calls, hangs (--timeout), RSS over --rss-limit, broken contracts
 (unknown status, malformed buffer, bad error buffer, non-JSON output of a json
@@ -225,8 +270,15 @@ and each bug is reported once, with a count and its smallest input.
 
 A library that exports LLVMFuzzerTestOneInput and no npa symbols is fuzzed as a
 libFuzzer harness; an AddressSanitizer build runs with the ASan runtime
-preloaded. With one job, the same --seed gives the same inputs and findings.
-Ctrl-C stops the run and prints the report so far.`,
+preloaded. With one job, the same --seed gives the same inputs and findings;
+with --jobs N, each job's new corpus entries reach the others while they run.
+Ctrl-C stops the run and prints the report so far.
+
+--merge OUT_DIR IN_DIR... runs the inputs of the IN_DIRs (smallest first)
+after those of OUT_DIR and copies to OUT_DIR each one that reaches coverage
+the ones before had not: a minimal corpus, as libFuzzer's -merge=1 keeps
+(into an empty OUT_DIR: the smallest subset found that keeps all coverage).
+Corpus files are raw inputs named by their SHA-1, as libFuzzer writes them.`,
   flags: {
     method: { type: "string", multiple: true, value: "NAME", help: "a method to fuzz (repeatable; default: all)" },
     all: { type: "boolean", help: "fuzz every method describe() lists (the default)" },
@@ -267,6 +319,15 @@ Ctrl-C stops the run and prints the report so far.`,
       help: "pass this environment variable to the children (repeatable)",
     },
     "no-leaks": { type: "boolean", help: "do not check npa_plugin_stats for leaks after each batch" },
+    "no-coverage": {
+      type: "boolean",
+      help: "fuzz an instrumented library without coverage guidance\n(as if it were not instrumented)",
+    },
+    merge: {
+      type: "boolean",
+      help:
+        "merge: run the inputs of the DIRs after the library and add\nto the first DIR those that reach new coverage (libFuzzer's\n-merge=1); nothing is fuzzed",
+    },
     minimize: { type: "string", value: "FILE", help: "shrink FILE (a finding) while it reproduces the same bug" },
     replay: { type: "string", value: "FILE", help: "run FILE once and say what it does" },
   },
@@ -276,6 +337,7 @@ Ctrl-C stops the run and prints the report so far.`,
     "plugcheck fuzz ./libmine.so --jobs 2 --dict parse.dict --max-len 1024 --format json > fuzz.json",
     "plugcheck fuzz ./libmine.so --minimize findings/crash-0123abcd...",
     "plugcheck fuzz ./harness.so --target libfuzzer --corpus corpus/",
+    "plugcheck fuzz ./libmine.so --method parse --merge corpus-min/ corpus-a/ corpus-b/",
   ],
   run: async (ctx: CommandContext) => {
     const lib = userPath(ctx.positionals[0]!);
@@ -284,6 +346,18 @@ Ctrl-C stops the run and prints the report so far.`,
     const replay = ctx.string("replay");
     if (minimize !== undefined && replay !== undefined) {
       throw new UsageError("Options --minimize and --replay exclude each other");
+    }
+    const dirs = ctx.positionals.slice(1).map(userPath);
+    if (ctx.flag("merge")) {
+      if (minimize !== undefined || replay !== undefined) {
+        throw new UsageError("Option --merge excludes --minimize and --replay");
+      }
+      return await runMerge(ctx, lib, dirs, options);
+    }
+    if (dirs.length > 0) {
+      throw new UsageError(
+        `Expected <library> only, got ${ctx.positionals.length} arguments (directories after it need --merge; seed corpora go with --corpus)`,
+      );
     }
     if (minimize !== undefined) return await runMinimize(ctx, lib, minimize, options);
     if (replay !== undefined) return await runReplay(ctx, lib, replay, options);

@@ -55,6 +55,10 @@ export interface FuzzLayout {
   moduleList: number;
   magic: number;
   version: number;
+  /** Guided mode: edges ever hit, (edge, bucket) features seen, edges instrumented (u32 each). */
+  cov: number;
+  features: number;
+  counters: number;
 }
 
 const LAYOUT_KEYS: (keyof FuzzLayout)[] = [
@@ -86,7 +90,29 @@ const LAYOUT_KEYS: (keyof FuzzLayout)[] = [
   "moduleList",
   "magic",
   "version",
+  "cov",
+  "features",
+  "counters",
 ];
+
+/**
+ * The last bytes of an input file: the inbox, where the parent appends
+ * corpus entries other jobs found (`lib/fuzz/inbox.ts` has the format). The
+ * native loop never touches it.
+ */
+export const FUZZ_INBOX_BYTES = 1 << 20;
+
+/** The comparison tables of the coverage runtime (`native/coverage/npa_cov.h`), as bytes. */
+export interface ComparisonTables {
+  /** Integer comparisons: slots of {u64 a, u64 b, u32 width, u32 seq}. */
+  cmps: Uint8Array;
+  cmpSlot: number;
+  /** Memory comparisons: slots of {u16 alen, u16 blen, u32 seq, u8 a[32], u8 b[32]}. */
+  mems: Uint8Array;
+  memSlot: number;
+  /** The runtime's record counter (a u32 array of one). */
+  seq: Uint32Array;
+}
 
 let layout: FuzzLayout | undefined;
 
@@ -124,8 +150,13 @@ export class FuzzLoop {
   readonly lengths: Uint32Array;
   /** After a run: each input's status (or the harness's return value). */
   readonly status: Int32Array;
-  /** After a run: 1 for each input the plugin answered in a way not seen before (a new status or length class). */
+  /**
+   * After a run: 1 for each input that reached something new: new coverage
+   * in guided mode, else an answer not seen before (a new status or length class).
+   */
   readonly fresh: Uint8Array;
+  /** Where the parent leaves other jobs' corpus entries (the file's last {@link FUZZ_INBOX_BYTES}). */
+  readonly inbox: Uint8Array;
 
   private constructor(lib: HostSymbols<typeof HOST_FUZZ_SYMBOLS>, ctx: Deno.PointerObject, l: FuzzLayout) {
     this.#s = lib;
@@ -139,15 +170,16 @@ export class FuzzLoop {
     this.#header = new Uint32Array(map, 0, l.table / 4);
     this.offsets = new Uint32Array(map, l.table, l.maxBatch);
     this.lengths = new Uint32Array(map, l.table + l.maxBatch * 4, l.maxBatch);
-    this.arena = new Uint8Array(map, l.arena);
+    this.arena = new Uint8Array(map, l.arena, map.byteLength - l.arena - FUZZ_INBOX_BYTES);
+    this.inbox = new Uint8Array(map, map.byteLength - FUZZ_INBOX_BYTES);
     this.status = new Int32Array(Deno.UnsafePointerView.getArrayBuffer(statusAt!, l.maxBatch * 4));
     this.fresh = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(freshAt!, l.maxBatch));
     this.#raw = new BigInt64Array(Deno.UnsafePointerView.getArrayBuffer(rawAt!, 5 * 8));
   }
 
-  /** The size of an input file whose arena holds `arenaBytes`. */
+  /** The size of an input file whose arena holds `arenaBytes` (and the inbox). */
   static fileSize(arenaBytes: number, hostLibraryPath?: string): number {
-    return fuzzLayout(hostLibraryPath).arena + arenaBytes;
+    return fuzzLayout(hostLibraryPath).arena + arenaBytes + FUZZ_INBOX_BYTES;
   }
 
   /** Maps the input file at `path` (made by the parent, `size` bytes). Throws the raw error. */
@@ -188,9 +220,36 @@ export class FuzzLoop {
     }
   }
 
-  /** Forgets the answers seen so far. */
+  /** Forgets the answers (and the coverage) seen so far. */
   forget(): void {
     this.#s.npah_fuzz_forget(this.#ctx);
+  }
+
+  /**
+   * Switches to coverage guidance (the target loaded, the coverage runtime
+   * in the process). Returns the number of edges instrumented: 0 when the
+   * target registered none. Throws the raw error.
+   */
+  guide(): number {
+    const n = Number(this.#s.npah_fuzz_coverage(this.#ctx));
+    if (n === -1) throw new Error("plugcheck's coverage runtime is not loaded in this process");
+    if (n < 0) throw new Error("Out of memory for the coverage maps");
+    return n;
+  }
+
+  /** The coverage runtime's comparison tables (after {@link guide}). */
+  comparisons(): ComparisonTables | undefined {
+    const v = new BigUint64Array(7);
+    if (this.#s.npah_fuzz_cov_views(this.#ctx, new Uint8Array(v.buffer), v.length) !== 7) return undefined;
+    const view = (at: bigint, n: number) => Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.create(at)!, n);
+    const cmpSlot = Number(v[2]!), memSlot = Number(v[5]!);
+    return {
+      cmps: new Uint8Array(view(v[0]!, Number(v[1]!) * cmpSlot)),
+      cmpSlot,
+      mems: new Uint8Array(view(v[3]!, Number(v[4]!) * memSlot)),
+      memSlot,
+      seq: new Uint32Array(view(v[6]!, 4)),
+    };
   }
 
   /** Arms the crash recorder on this thread, once the target is loaded. Throws the raw error. */

@@ -217,6 +217,8 @@ export const HOST_COPY_SYMBOLS = {
   npah_close_fd: { parameters: ["i32"], result: "void" },
   // int32_t npah_is_loaded(const uint8_t* path, uint32_t len): 1 when loaded in this process
   npah_is_loaded: { parameters: ["buffer", "u32"], result: "i32" },
+  // int32_t npah_load_global(const uint8_t* path, uint32_t len, uint8_t* msg, uint32_t cap): RTLD_GLOBAL, for good
+  npah_load_global: { parameters: ["buffer", "u32", "buffer", "u32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The nonblocking call path and the no-op target (`npah_call.c`). */
@@ -253,6 +255,10 @@ export const HOST_FUZZ_SYMBOLS = {
   npah_fuzz_forget: { parameters: ["pointer"], result: "void" },
   // int32_t npah_fuzz_arm(void* ctx): crash recorder on this thread
   npah_fuzz_arm: { parameters: ["pointer"], result: "i32" },
+  // int64_t npah_fuzz_coverage(void* ctx): guided mode; edges instrumented, -1 no runtime, -2 out of memory
+  npah_fuzz_coverage: { parameters: ["pointer"], result: "i64" },
+  // uint32_t npah_fuzz_cov_views(void* ctx, uint64_t* out, uint32_t cap): the comparison tables
+  npah_fuzz_cov_views: { parameters: ["pointer", "buffer", "u32"], result: "u32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** Every symbol of the helper. */

@@ -52,8 +52,22 @@ export async function start(context: HandlerContext): Promise<ChildHandler> {
     if (failed !== undefined) throw loadFailed(o.pluginPath, `LLVMFuzzerInitialize returned ${failed}`);
     target = { judge: () => ({ warnings: [] }) };
   }
+  let edges = 0;
+  if (o.coverage) {
+    try {
+      edges = loop.guide();
+    } catch (cause) {
+      throw loadFailed(o.pluginPath, "cannot switch the fuzz loop to coverage guidance", cause);
+    }
+    if (edges === 0) {
+      throw loadFailed(
+        o.pluginPath,
+        "it is built with SanitizerCoverage but registered no 8-bit counters (build it with -fsanitize-coverage=inline-8bit-counters,...)",
+      );
+    }
+  }
   loop.arm();
-  return new FuzzHandler(loop, target, npa, context.send);
+  return new FuzzHandler(loop, target, npa, context.send, edges);
 }
 
 class FuzzHandler implements ChildHandler {
@@ -63,12 +77,21 @@ class FuzzHandler implements ChildHandler {
   readonly #npa: NpaTarget | undefined;
   readonly #send: (frame: Frame) => void;
 
-  constructor(loop: FuzzLoop, target: EngineTarget, npa: NpaTarget | undefined, send: (frame: Frame) => void) {
+  readonly #guided: boolean;
+
+  constructor(
+    loop: FuzzLoop,
+    target: EngineTarget,
+    npa: NpaTarget | undefined,
+    send: (frame: Frame) => void,
+    edges: number,
+  ) {
     this.#loop = loop;
     this.#target = target;
     this.#npa = npa;
     this.#send = send;
-    this.hello = npa ? { describe: npa.describeText, stats: npa.hasStats } : {};
+    this.#guided = edges > 0;
+    this.hello = { ...npa && { describe: npa.describeText, stats: npa.hasStats }, edges };
   }
 
   handle(frame: Frame): Promise<HandlerReply> {
@@ -79,7 +102,7 @@ class FuzzHandler implements ChildHandler {
     const dict = frame.blobs.slice(req.seeds);
     const send = (header: Record<string, unknown>, blobs: Uint8Array[]) =>
       this.#send({ id: 0, kind: KIND.EVENT, header, blobs });
-    const result = new FuzzEngine(this.#loop, this.#target, req, seeds, dict, send).run();
+    const result = new FuzzEngine(this.#loop, this.#target, req, seeds, dict, send, this.#guided).run();
     return Promise.resolve({ header: { ...result } });
   }
 

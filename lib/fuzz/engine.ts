@@ -19,8 +19,9 @@
  */
 import { toData } from "../error_data.ts";
 import { ContractViolationError, MalformedBufferError, PluginPanicError } from "../errors.ts";
-import { type FuzzLoop, stoppedBefore } from "../ffi/fuzz_loop.ts";
+import { type ComparisonTables, type FuzzLoop, stoppedBefore } from "../ffi/fuzz_loop.ts";
 import { Prng } from "../prng.ts";
+import { INBOX_HEADER, readEntries } from "./inbox.ts";
 import { mutateJson } from "./json_mutate.ts";
 import { Mutator } from "./mutate.ts";
 import type { Judged } from "./npa_target.ts";
@@ -62,6 +63,14 @@ export class FuzzEngine {
   #stopped = false;
   /** In a replay: the index of the batch's first input among all. */
   #replayAt = 0;
+  /** Guided mode: the coverage runtime's comparison tables, and the record counter read last. */
+  readonly #tables: ComparisonTables | undefined;
+  readonly #cmpView: DataView | undefined;
+  readonly #memView: DataView | undefined;
+  #lastSeq = 0;
+  /** Bytes of the inbox read so far, and a view of its count. */
+  #inboxCursor = 0;
+  readonly #inboxView: DataView;
 
   constructor(
     loop: FuzzLoop,
@@ -70,6 +79,7 @@ export class FuzzEngine {
     seeds: Uint8Array[],
     dict: Uint8Array[],
     send: SendEvent,
+    guided = false,
   ) {
     this.#loop = loop;
     this.#target = target;
@@ -77,7 +87,12 @@ export class FuzzEngine {
     this.#send = send;
     this.#prng = new Prng(req.seed, req.stream);
     this.#dictionary = dict;
-    this.#mutator = new Mutator(this.#prng, { dictionary: dict });
+    this.#mutator = new Mutator(this.#prng, { dictionary: dict, comparisons: guided });
+    this.#tables = guided ? loop.comparisons() : undefined;
+    const t = this.#tables;
+    this.#cmpView = t && new DataView(t.cmps.buffer, t.cmps.byteOffset, t.cmps.byteLength);
+    this.#memView = t && new DataView(t.mems.buffer, t.mems.byteOffset, t.mems.byteLength);
+    this.#inboxView = new DataView(loop.inbox.buffer, loop.inbox.byteOffset, INBOX_HEADER);
     const start = seeds.length > 0 ? seeds : [new Uint8Array(0)];
     this.#corpus = req.methods.map(() => start.map((s) => s.subarray(0, req.maxLen)));
     this.#maxBatch = Math.min(loop.offsets.length, 1024);
@@ -87,6 +102,10 @@ export class FuzzEngine {
   run(): FuzzResult {
     this.#send({ type: "started", at: performance.timeOrigin + performance.now() }, []);
     this.#baseline = this.#readStats();
+    if (this.#req.mode === "merge") {
+      this.#replay(0, this.#corpus[0]!, (at, n) => this.#sendMerged(at, n));
+      return { execs: this.#execs, findings: this.#findings };
+    }
     for (let m = 0; m < this.#req.methods.length && !this.#stopped; m++) {
       this.#replay(m, this.#corpus[m]!);
       if (this.#req.mode === "replay") return { execs: this.#execs, findings: this.#findings };
@@ -94,6 +113,7 @@ export class FuzzEngine {
     let size = FIRST_BATCH;
     while (!this.#stopped && !this.#spent()) {
       const m = this.#batch % this.#req.methods.length;
+      this.#takeShared();
       this.#fuzzBatch(m, size);
       size = Math.min(size * 2, this.#maxBatch);
     }
@@ -109,8 +129,61 @@ export class FuzzEngine {
     return this.#target.stats();
   }
 
-  /** Runs `inputs` as they are (the seeds: they teach the loop what answers are known); a replay may stop at a finding. */
-  #replay(m: number, inputs: readonly Uint8Array[]): void {
+  /** Merge: says which of the batch's `n` inputs (from input `at` on) reached something new. */
+  #sendMerged(at: number, n: number): void {
+    const fresh: number[] = [];
+    for (let i = 0; i < n; i++) if (this.#loop.fresh[i] !== 0) fresh.push(at + i);
+    this.#send({ type: "merged", upTo: at + n, fresh }, []);
+  }
+
+  /** Runs the corpus entries other jobs found (left in the inbox by the parent); keeps those new to this job. */
+  #takeShared(): void {
+    if (this.#inboxView.getUint32(0, true) <= this.#inboxCursor) return;
+    const { entries, cursor } = readEntries(this.#loop.inbox, this.#inboxCursor);
+    this.#inboxCursor = cursor;
+    for (let m = 0; m < this.#req.methods.length && !this.#stopped; m++) {
+      const inputs = entries.filter((e) => e.method === m).map((e) => e.input.subarray(0, this.#req.maxLen));
+      if (inputs.length === 0) continue;
+      const corpus = this.#corpus[m]!;
+      this.#replay(m, inputs, (at, n) => {
+        for (let i = 0; i < n; i++) if (this.#loop.fresh[i] !== 0) corpus.push(inputs[at + i]!);
+      });
+    }
+  }
+
+  /**
+   * Guided mode: takes the comparisons recorded since the last batch into
+   * the mutator (integer operands at their width, memory operands as they were).
+   */
+  #harvest(): void {
+    const t = this.#tables, cv = this.#cmpView, mv = this.#memView;
+    if (t === undefined || cv === undefined || mv === undefined) return;
+    const now = t.seq[0]!, last = this.#lastSeq;
+    if (now === last) return;
+    for (let at = 0; at + t.cmpSlot <= t.cmps.length; at += t.cmpSlot) {
+      if (((cv.getUint32(at + 20, true) - last) | 0) <= 0) continue;
+      const width = cv.getUint32(at + 16, true);
+      if (width === 0 || width > 8) continue;
+      this.#mutator.addComparison(t.cmps.subarray(at, at + width), t.cmps.subarray(at + 8, at + 8 + width), true);
+    }
+    for (let at = 0; at + t.memSlot <= t.mems.length; at += t.memSlot) {
+      if (((mv.getUint32(at + 4, true) - last) | 0) <= 0) continue;
+      const alen = Math.min(mv.getUint16(at, true), 32), blen = Math.min(mv.getUint16(at + 2, true), 32);
+      this.#mutator.addComparison(
+        t.mems.subarray(at + 8, at + 8 + alen),
+        t.mems.subarray(at + 40, at + 40 + blen),
+        false,
+      );
+    }
+    this.#lastSeq = now;
+  }
+
+  /**
+   * Runs `inputs` as they are (the seeds: they teach the loop what answers
+   * are known; shared entries; a merge); a replay may stop at a finding.
+   * `after(at, n)` sees each batch's results.
+   */
+  #replay(m: number, inputs: readonly Uint8Array[], after?: (at: number, n: number) => void): void {
     const arena = this.#loop.arena;
     let at = 0;
     while (at < inputs.length && !this.#stopped) {
@@ -127,7 +200,8 @@ export class FuzzEngine {
         n++;
       }
       if (n === 0) throw new RangeError(`An input of ${inputs[at]!.length} bytes does not fit the fuzz arena`);
-      this.#execute(m, n, this.#req.mode === "replay" && this.#req.stopAtFirst === true);
+      const { ran } = this.#execute(m, n, this.#req.mode === "replay" && this.#req.stopAtFirst === true);
+      after?.(at, ran);
       at += n;
     }
   }
@@ -213,6 +287,7 @@ export class FuzzEngine {
       }
       from = r + 1;
     }
+    this.#harvest();
     const leak = this.#checkLeaks(method, n);
     if (leak !== undefined) first ??= leak;
     if (first !== undefined && stopAtFirst) this.#stopped = true;
@@ -241,7 +316,7 @@ export class FuzzEngine {
     const loop = this.#loop;
     const input = loop.arena.slice(loop.offsets[i]!, loop.offsets[i]! + loop.lengths[i]!);
     this.#findings++;
-    const index = this.#req.mode === "replay" ? { index: this.#replayAt + i } : {};
+    const index = this.#req.mode !== "fuzz" ? { index: this.#replayAt + i } : {};
     this.#send({ type: "finding", kind, method, execs: this.#execs, ...index, ...extra }, [input]);
   }
 

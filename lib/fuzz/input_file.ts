@@ -18,7 +18,8 @@
  *
  * @module
  */
-import { type FuzzLayout, fuzzLayout } from "../ffi/fuzz_loop.ts";
+import { FUZZ_INBOX_BYTES, type FuzzLayout, fuzzLayout } from "../ffi/fuzz_loop.ts";
+import { appendEntry, INBOX_HEADER } from "./inbox.ts";
 
 /** A frame of the crashed (or hung) thread: the module it was in and the offset from the module's load base. */
 export interface FileFrame {
@@ -68,7 +69,7 @@ export class InputFile {
   /** Creates (or truncates) the file at `path` with room for `arenaBytes` of inputs. */
   static create(path: string, arenaBytes: number, hostLibraryPath?: string): InputFile {
     const l = fuzzLayout(hostLibraryPath);
-    const size = l.arena + arenaBytes;
+    const size = l.arena + arenaBytes + FUZZ_INBOX_BYTES;
     const file = Deno.openSync(path, { read: true, write: true, create: true, truncate: true });
     file.truncateSync(size);
     return new InputFile(path, size, file, l);
@@ -128,7 +129,7 @@ export class InputFile {
     }
     const off = this.#u32(l.table + index * 4);
     const len = this.#u32(l.table + l.maxBatch * 4 + index * 4);
-    const arena = this.size - l.arena;
+    const arena = this.size - l.arena - FUZZ_INBOX_BYTES;
     if (off > arena || len > arena - off) return undefined;
     return { bytes: this.#read(l.arena + off, len), method: this.#u32(l.method), inCall: this.pulse().inCall };
   }
@@ -187,6 +188,47 @@ export class InputFile {
       out.push(decoder.decode(end < 0 ? path : path.subarray(0, end)));
     }
     return out;
+  }
+
+  /** Guided mode: edges hit, features seen and edges instrumented (zeros before a guided child ran). */
+  coverage(): { edges: number; features: number; counters: number } {
+    const l = this.#l;
+    const b = this.#read(l.cov, 12);
+    if (b.length < 12) return { edges: 0, features: 0, counters: 0 };
+    const v = new DataView(b.buffer, b.byteOffset);
+    return { edges: v.getUint32(0, true), features: v.getUint32(4, true), counters: v.getUint32(8, true) };
+  }
+
+  /** Bytes of inbox entries written for the child that uses the file now. */
+  #inboxUsed = 0;
+
+  /** Empties the inbox (before a new child uses the file: it reads from the start). */
+  resetInbox(): void {
+    this.#inboxUsed = 0;
+    this.#write(this.size - FUZZ_INBOX_BYTES, new Uint8Array(INBOX_HEADER));
+  }
+
+  #write(offset: number, bytes: Uint8Array): void {
+    this.#file.seekSync(offset, Deno.SeekMode.Start);
+    for (let at = 0; at < bytes.length;) at += this.#file.writeSync(bytes.subarray(at));
+  }
+
+  /**
+   * Leaves another job's corpus entry for the child: the entry first, then
+   * the count of bytes written, so the child never reads a partial entry.
+   * False when the inbox is full (the child's next life gets every entry as
+   * a seed anyway).
+   */
+  share(input: Uint8Array, method: number): boolean {
+    const base = this.size - FUZZ_INBOX_BYTES;
+    const entry = appendEntry(input, method, this.#inboxUsed, FUZZ_INBOX_BYTES);
+    if (entry === undefined) return false;
+    this.#write(base + INBOX_HEADER + this.#inboxUsed, entry.bytes);
+    this.#inboxUsed = entry.used;
+    const used = new Uint8Array(4);
+    new DataView(used.buffer).setUint32(0, entry.used, true);
+    this.#write(base, used);
+    return true;
   }
 
   /** Closes and deletes the file. */

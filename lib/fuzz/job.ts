@@ -29,7 +29,7 @@ import { sleep } from "../timers.ts";
 import { parseAsanReport } from "./asan_report.ts";
 import { type ChildDeath, childFinding, deathFinding, type FindingCandidate } from "./finding.ts";
 import { InputFile } from "./input_file.ts";
-import type { FuzzEvent, FuzzMethod, FuzzRequest, FuzzResult } from "./wire.ts";
+import type { FuzzEvent, FuzzMethod, FuzzRequest, FuzzResult, MergedEvent } from "./wire.ts";
 
 /** What a job needs from the run it belongs to. */
 export interface JobSession {
@@ -56,7 +56,8 @@ export interface JobSession {
   /** The first child's HELLO, checked by the run (describe()); an error refuses it. */
   accept(hello: Record<string, unknown>): void;
   finding(c: FindingCandidate): void;
-  corpusEntry(input: Uint8Array, method: number): void;
+  /** A new corpus entry from job `job`. */
+  corpusEntry(input: Uint8Array, method: number, job: number): void;
   warn(message: string): void;
 }
 
@@ -124,6 +125,26 @@ export class FuzzJob {
   stop(): void {
     this.#file.requestStop();
   }
+
+  /** The most coverage a child of this job has reported (guided mode). */
+  #coverage = { edges: 0, features: 0 };
+
+  /** Guided mode: edges and features, the best of this job's children so far. */
+  coverage(): { edges: number; features: number } {
+    if (this.#child !== undefined) {
+      const now = this.#file.coverage();
+      if (now.features > this.#coverage.features) this.#coverage = { edges: now.edges, features: now.features };
+    }
+    return this.#coverage;
+  }
+
+  /** Hands the running child a corpus entry another job found (dropped when it has no room: its next life gets them all). */
+  share(input: Uint8Array, method: number): void {
+    if (this.#child !== undefined && this.#sharing) this.#file.share(input, method);
+  }
+
+  /** True while the running child fuzzes (not in a replay or merge). */
+  #sharing = false;
 
   /** Starts a spare child on the spare input file, unless one waits already. */
   #startSpare(): void {
@@ -218,6 +239,49 @@ export class FuzzJob {
     return first;
   }
 
+  /** Merge: takes the running child's `merged` events. */
+  #onMerged: ((e: MergedEvent) => void) | undefined;
+
+  /**
+   * Runs `inputs` once each, in order, for method `methods[0]` in one child,
+   * and says which reached something the inputs before them had not
+   * (`fresh`, indices) for the first `upTo`. When the child dies, `died` is
+   * the input that was running (its finding recorded); inputs from `upTo` up
+   * to it ran, but what they reached is lost with the child.
+   */
+  async merge(inputs: readonly Uint8Array[]): Promise<{ fresh: number[]; upTo: number; died?: number }> {
+    const fresh: number[] = [];
+    let upTo = 0;
+    let last: number | undefined;
+    this.#onMerged = (e) => {
+      fresh.push(...e.fresh);
+      upTo = e.upTo;
+    };
+    const build = (): Request => ({
+      req: {
+        mode: "merge",
+        methods: [...this.#s.methods],
+        seed: this.#s.seed,
+        stream: 0,
+        maxLen: this.#s.maxLen,
+        runs: null,
+        leaks: false,
+        seeds: inputs.length,
+      },
+      blobs: [...inputs],
+    });
+    try {
+      const finished = await this.#life(build, (f, index) => {
+        last = index;
+        this.#s.finding(f);
+      });
+      if (finished) return { fresh, upTo };
+      return { fresh, upTo, died: last ?? upTo };
+    } finally {
+      this.#onMerged = undefined;
+    }
+  }
+
   /** Ends the spare child and removes the input files (after the last fuzz or replay). */
   async close(): Promise<void> {
     await this.#endSpare();
@@ -254,6 +318,8 @@ export class FuzzJob {
       }
     }
     const { req, blobs } = build();
+    this.#file.resetInbox();
+    this.#sharing = req.mode === "fuzz";
     this.#child = child;
     this.#startSpare();
     child.onEvent = (frame) => this.#event(frame, req, onFinding);
@@ -264,6 +330,8 @@ export class FuzzJob {
       inFlight: { kind: "fuzz" },
     }).then((r) => ({ result: r.header as unknown as FuzzResult }), (error) => ({ error }));
     stopHeartbeat();
+    this.coverage();
+    this.#sharing = false;
     if ("result" in outcome) {
       this.#done += outcome.result.execs;
       this.#child = undefined;
@@ -307,7 +375,7 @@ export class FuzzJob {
 
   /** Which of a replay's inputs `bytes` is (the first equal one). */
   #replayIndex(req: FuzzRequest, blobs: Uint8Array[], bytes: Uint8Array | undefined): number {
-    if (req.mode !== "replay" || bytes === undefined) return 0;
+    if (req.mode === "fuzz" || bytes === undefined) return 0;
     const i = blobs.findIndex((b) => b.length === bytes.length && b.every((v, k) => v === bytes[k]));
     return Math.max(0, i);
   }
@@ -317,7 +385,7 @@ export class FuzzJob {
     const input = frame.blobs[0] ?? new Uint8Array(0);
     switch (e.type) {
       case "corpus":
-        if (req.mode === "fuzz") this.#s.corpusEntry(input.slice(), e.method);
+        if (req.mode === "fuzz") this.#s.corpusEntry(input.slice(), e.method, this.index);
         return;
       case "started":
         if (this.#deadAt !== undefined && e.at !== undefined) this.restartMs.push(e.at - this.#deadAt);
@@ -325,6 +393,8 @@ export class FuzzJob {
         return;
       case "finding":
         return onFinding(childFinding(e, input.slice(), this.index, this.#done), e.index ?? 0);
+      case "merged":
+        return this.#onMerged?.(e as MergedEvent);
     }
   }
 
@@ -374,4 +444,14 @@ export class FuzzJob {
     }
     child.kill("timed_out", `no progress within ${this.#s.timeoutMs} ms`);
   }
+}
+
+/** The coverage of the job that has seen the most features. */
+export function bestCoverage(jobs: readonly FuzzJob[]): { edges: number; features: number } {
+  let best = { edges: 0, features: 0 };
+  for (const j of jobs) {
+    const c = j.coverage();
+    if (c.features > best.features) best = c;
+  }
+  return best;
 }

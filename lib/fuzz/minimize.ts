@@ -33,7 +33,8 @@ export interface ReplayResult {
   run: PreparedRun;
 }
 
-async function prepared(
+/** A prepared run with one job (no fuzzing): for replays, minimization and merges. */
+export async function prepareOneJob(
   path: string,
   options: FuzzOptions,
   spares: boolean,
@@ -45,7 +46,7 @@ async function prepared(
 
 /** Runs `input` once (for the first of `options.methods`, or the plugin's first method). */
 export async function replayInput(path: string, input: Uint8Array, options: FuzzOptions = {}): Promise<ReplayResult> {
-  const { run, job } = await prepared(path, options, false);
+  const { run, job } = await prepareOneJob(path, options, false);
   try {
     const r = await job.replay([input]);
     return { finding: r?.finding, run };
@@ -88,7 +89,7 @@ export async function minimizeInput(
   input: Uint8Array,
   options: FuzzOptions = {},
 ): Promise<MinimizeResult> {
-  const { run, job } = await prepared(path, options, true);
+  const { run, job } = await prepareOneJob(path, options, true);
   let children = 0;
   let tried = 0;
   /** The first candidate (from `from` on) that reproduces `key`, with its finding. */

@@ -39,6 +39,8 @@ export interface FuzzProgress {
   findings: number;
   /** The largest RSS of the running children. */
   rssBytes: number | undefined;
+  /** Guided mode: edges hit and (edge, bucket) features seen, by the job that has seen most. */
+  coverage?: { edges: number; features: number };
   elapsedMs: number;
 }
 
@@ -74,6 +76,12 @@ export interface FuzzOptions {
   config?: InstanceConfig;
   /** Check the plugin's counters for leaks after each batch (default true when it exports npa_plugin_stats). */
   leaks?: boolean;
+  /**
+   * Coverage guidance for a library built with SanitizerCoverage (default
+   * true): inputs that reach new edges join the corpus, comparison operands
+   * feed the mutator. False fuzzes it like an uninstrumented one.
+   */
+  coverage?: boolean;
   /** Environment variable names passed to the children (all others are cleared). */
   env?: readonly string[];
   /** Deadline of a child's start: dlopen, init, describe (ms, default 10 000). */
@@ -105,6 +113,7 @@ export interface ResolvedFuzzOptions {
   sanitizer: "asan" | "none" | undefined;
   config: string | undefined;
   leaks: boolean;
+  coverage: boolean;
   env: readonly string[];
   startTimeoutMs: number;
   signal: AbortSignal | undefined;
@@ -162,6 +171,7 @@ export function resolveFuzzOptions(
     sanitizer: o.sanitizer,
     config,
     leaks: o.leaks ?? true,
+    coverage: o.coverage ?? true,
     env: o.env ?? [],
     startTimeoutMs: integer(o.startTimeoutMs, name("startTimeoutMs"), 1, MAX_DELAY_MS) ?? 10_000,
     signal: o.signal,

@@ -18,7 +18,7 @@
  */
 import { resolve } from "node:path";
 import { PluginDescriptionSchema } from "../describe_schema.ts";
-import { isLibFuzzerHarness, readElfDynamic, sanitizerOf } from "../elf.ts";
+import { isLibFuzzerHarness, readElfDynamic, sanitizerOf, usesSanitizerCoverage } from "../elf.ts";
 import { sanitizerEnv } from "../sanitizer.ts";
 import { UsageError } from "../errors.ts";
 import { describeInvalid, loadFailed, parseJsonOutput } from "../guard.ts";
@@ -62,6 +62,14 @@ export class FuzzSession implements JobSession {
   plugin: { name: string; version: string } | undefined;
   stopping = false;
   onFinding: (f: Finding) => void = () => {};
+  /** A job found a new corpus entry (the run hands it to the other jobs). */
+  onCorpus: (input: Uint8Array, method: number, job: number) => void = () => {};
+  /** Guided by coverage: the library is instrumented and guidance was not turned off. */
+  readonly guided: boolean;
+  /** Guided mode: the edges the first child found instrumented. */
+  instrumentedEdges = 0;
+  /** Set by a merge: one method only (a corpus serves one method). */
+  oneMethod = false;
   readonly #o: ResolvedFuzzOptions;
   readonly #target: FuzzTargetKind;
   readonly #setEnv: Record<string, string>;
@@ -82,8 +90,10 @@ export class FuzzSession implements JobSession {
       initial: Uint8Array[];
       corpusDir: CorpusDirectory | undefined;
       book: FindingBook;
+      guided: boolean;
     },
   ) {
+    this.guided = p.guided;
     this.pluginPath = real;
     this.#o = o;
     this.seed = o.seed;
@@ -130,6 +140,7 @@ export class FuzzSession implements JobSession {
       inputFileSize: file.size,
       maxOutputBytes: MAX_OUTPUT_BYTES,
       ...this.#o.config !== undefined && { config: this.#o.config },
+      ...this.guided && { coverage: true },
     };
     return {
       label: this.pluginPath,
@@ -145,6 +156,7 @@ export class FuzzSession implements JobSession {
   }
 
   accept(hello: Record<string, unknown>): void {
+    this.instrumentedEdges = typeof hello.edges === "number" ? hello.edges : 0;
     if (this.#target === "libfuzzer") {
       this.methods = [{ name: HARNESS_METHOD, json: false }];
     } else {
@@ -164,6 +176,11 @@ export class FuzzSession implements JobSession {
       }
       if (wanted.length === 0) throw new UsageError(`${d.name} declares no method to fuzz`);
       const chosen = [...new Set(wanted)].map((w) => d.methods.find((m) => m.name === w)!);
+      if (this.oneMethod && chosen.length > 1) {
+        throw new UsageError(
+          `A merge runs one method: choose one with --method (${d.name} has ${chosen.map((m) => m.name).join(", ")})`,
+        );
+      }
       this.methods = chosen.map((m) => ({ name: m.name, json: m.input === "json" }));
       const enc = new TextEncoder();
       this.#examples = chosen.flatMap((m) => m.examples.map((e) => enc.encode(e.input).subarray(0, this.maxLen)));
@@ -188,11 +205,12 @@ export class FuzzSession implements JobSession {
     return out.length > 0 ? out : [new Uint8Array(0)];
   }
 
-  corpusEntry(input: Uint8Array): void {
+  corpusEntry(input: Uint8Array, method: number, job: number): void {
     const sha1 = sha1Hex(input);
     if (this.#found.has(sha1)) return;
     this.#found.set(sha1, input);
     this.#corpusDir?.add(input, sha1);
+    this.onCorpus(input, method, job);
   }
 
   finding(c: FindingCandidate): void {
@@ -211,6 +229,8 @@ export interface PreparedRun {
   hostLibraryPath: string;
   target: FuzzTargetKind;
   sanitizer: "asan" | undefined;
+  /** Built with SanitizerCoverage (guided unless `coverage: false`). */
+  instrumented: boolean;
   options: ResolvedFuzzOptions;
   session: FuzzSession;
   book: FindingBook;
@@ -238,7 +258,7 @@ export async function prepareRun(path: string, o: ResolvedFuzzOptions, hostLibra
     throw new UsageError(`${path} is a libFuzzer harness with one entry point: --method does not apply`);
   }
   const sanitizer = o.sanitizer === "none" ? undefined : o.sanitizer ?? sanitizerOf(info);
-  const setEnv = sanitizer === "asan" ? await sanitizerEnv(path, { info, force: true }) : {};
+  const setEnv = await sanitizerEnv(path, { info, asan: sanitizer === "asan", hostLibraryPath });
   const artifactsDir = resolve(o.artifactsDir ?? Deno.cwd());
   Deno.mkdirSync(artifactsDir, { recursive: true });
   const corpusDirs = o.corpus.map((d) => resolve(d));
@@ -274,12 +294,23 @@ export async function prepareRun(path: string, o: ResolvedFuzzOptions, hostLibra
     minimize: minimizeFor(f),
     ...session.plugin && { plugin_name: session.plugin.name, plugin_version: session.plugin.version },
   }));
-  const session = new FuzzSession(real, o, { target, setEnv, artifactsDir, hostLibraryPath, initial, corpusDir, book });
+  const instrumented = usesSanitizerCoverage(info);
+  const session = new FuzzSession(real, o, {
+    target,
+    setEnv,
+    artifactsDir,
+    hostLibraryPath,
+    initial,
+    corpusDir,
+    book,
+    guided: instrumented && o.coverage,
+  });
   return {
     pluginPath: real,
     hostLibraryPath,
     target,
     sanitizer,
+    instrumented,
     options: o,
     session,
     book,

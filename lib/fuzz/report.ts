@@ -15,7 +15,7 @@
 import { z } from "../deps.ts";
 import { FINDING_KINDS } from "./finding.ts";
 import type { Finding } from "./finding_book.ts";
-import type { FuzzJob } from "./job.ts";
+import { bestCoverage, type FuzzJob } from "./job.ts";
 import type { PreparedRun } from "./prepare.ts";
 
 const Frame = z.object({
@@ -80,6 +80,13 @@ export const FuzzReportSchema = z.object({
     stopped: z.enum(["runs", "duration", "interrupted", "error"]),
   }),
   corpus: z.object({ size: z.number().int(), found: z.number().int(), dir: z.string().nullable() }),
+  /**
+   * Coverage guidance: null for an uninstrumented library (or with guidance
+   * off); else edges hit, (edge, hit-count bucket) features and edges
+   * instrumented, by the job that saw the most.
+   */
+  coverage: z.object({ edges: z.number().int(), features: z.number().int(), instrumented: z.number().int() })
+    .nullable(),
   artifacts_dir: z.string(),
   findings: z.array(FuzzFindingSchema),
   warnings: z.array(z.string()),
@@ -163,6 +170,7 @@ export function buildReport(
       stopped: end.stopped,
     },
     corpus: { size: s.corpusSize, found: s.corpusFound, dir: s.corpusDir ?? null },
+    coverage: s.guided ? { ...bestCoverage(jobs), instrumented: s.instrumentedEdges } : null,
     artifacts_dir: run.artifactsDir,
     findings,
     warnings: [...s.warnings],

@@ -18,7 +18,7 @@
 import { HostInternalError } from "../errors.ts";
 import { hostLibraryPath as defaultHostLibrary } from "../ffi/host_lib.ts";
 import { ProcInfo } from "../ffi/proc_info.ts";
-import { FuzzJob } from "./job.ts";
+import { bestCoverage, FuzzJob } from "./job.ts";
 import { type FuzzOptions, type FuzzProgress, resolveFuzzOptions } from "./options.ts";
 import { buildReport, type FuzzReport } from "./report.ts";
 import { type PreparedRun, prepareRun } from "./prepare.ts";
@@ -47,6 +47,10 @@ export async function runFuzz(path: string, options: FuzzOptions = {}): Promise<
   const proc = ProcInfo.get(run.hostLibraryPath);
   const progress = setInterval(() => o.onProgress?.(progressOf(jobs, run, proc, started)), PROGRESS_MS);
   run.session.onFinding = (f) => o.onFinding?.(f);
+  // One job's discovery seeds the others while they run (through their input files' inboxes).
+  run.session.onCorpus = (input, method, from) => {
+    for (const j of jobs) if (j.index !== from) j.share(input, method);
+  };
   let failure: unknown;
   try {
     // The first job's first child validates the plugin (describe(), methods) before the others start.
@@ -90,5 +94,6 @@ function progressOf(jobs: readonly FuzzJob[], run: PreparedRun, proc: ProcInfo, 
     findings: run.book.all.length,
     rssBytes: rss,
     elapsedMs,
+    ...run.session.guided && { coverage: bestCoverage(jobs) },
   };
 }

@@ -35,6 +35,8 @@ export interface FuzzChildOptions {
   /** The instance config (npa), as JSON text. */
   config?: string;
   maxOutputBytes: number;
+  /** Guided mode: the target is instrumented (SanitizerCoverage) and the coverage runtime is preloaded. */
+  coverage?: boolean;
 }
 
 /** One method to fuzz; `json`: its input and output are JSON. */
@@ -47,10 +49,11 @@ export interface FuzzMethod {
  * A FUZZ request. Its blobs are `seeds` seed inputs, then the dictionary's
  * words. `fuzz` replays the seeds, then mutates until `runs` executions (or
  * a stop); `replay` runs the seeds once each, for method 0 (minimization,
- * reproduction).
+ * reproduction); `merge` runs them once each in order for method 0 and
+ * says which reached something the ones before had not (`merged` events).
  */
 export interface FuzzRequest {
-  mode: "fuzz" | "replay";
+  mode: "fuzz" | "replay" | "merge";
   methods: FuzzMethod[];
   seed: number;
   /** Picks an independent PRNG sequence (job and child life). */
@@ -100,5 +103,13 @@ export interface StartedEvent {
   at: number;
 }
 
+/** Merge: a batch of the inputs ran; `fresh` are the indices (among the request's inputs) that reached something new. */
+export interface MergedEvent {
+  type: "merged";
+  /** Inputs `[0, upTo)` have run. */
+  upTo: number;
+  fresh: number[];
+}
+
 /** Any event of a fuzz child. */
-export type FuzzEvent = FindingEvent | CorpusEvent | StartedEvent;
+export type FuzzEvent = FindingEvent | CorpusEvent | StartedEvent | MergedEvent;

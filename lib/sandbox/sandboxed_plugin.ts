@@ -84,7 +84,7 @@ export async function loadSandboxedPlugin(
     readPaths: [real, ...sandbox.readPaths],
     env: sandbox.env,
     // An AddressSanitizer build gets its runtime preloaded (what the caller sets wins).
-    setEnv: { ...await sanitizerEnv(real), ...sandbox.setEnv },
+    setEnv: { ...await sanitizerEnv(real, { hostLibraryPath }), ...sandbox.setEnv },
     startTimeoutMs: options.timeoutMs,
     maxFrame: maxFrameFor(options.maxOutputBytes),
     childModule: sandbox.childModule,
