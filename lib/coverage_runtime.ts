@@ -23,10 +23,8 @@ import { hostLibraryPath as chooseHostLibrary } from "./ffi/host_lib.ts";
 import { isLibraryLoaded } from "./ffi/library_copy.ts";
 import { loadFailed } from "./guard.ts";
 
-/** Where the runtime is: next to the native helper (`$PLUGCHECK_COV_LIB` overrides). */
+/** Where the runtime is: next to the native helper (`deno task build` makes both). */
 export function coverageRuntimePath(hostLibraryPath?: string): string {
-  const explicit = Deno.env.get("PLUGCHECK_COV_LIB");
-  if (explicit) return explicit;
   const host = chooseHostLibrary(hostLibraryPath);
   return host.slice(0, host.lastIndexOf("/") + 1) + libraryFileName("npa_cov");
 }
@@ -47,8 +45,9 @@ export function requireCoverageRuntime(pluginPath: string, hostLibraryPath?: str
 
 /** Makes the runtime's hooks visible to libraries loaded after this (once per process). `LoadError` on failure. */
 export function loadCoverageRuntime(pluginPath: string, hostLibraryPath?: string): void {
+  // Preloaded (a sandbox child, which may not even read the file): nothing to do.
+  if (isLibraryLoaded(coverageRuntimePath(hostLibraryPath), hostLibraryPath)) return;
   const path = requireCoverageRuntime(pluginPath, hostLibraryPath);
-  if (isLibraryLoaded(path, hostLibraryPath)) return;
   try {
     loadGlobally(path, hostLibraryPath);
   } catch (cause) {

@@ -25,6 +25,20 @@ export function fuzzFixture(name: string): string {
   return join(ROOT, "build", "fixtures", "fuzz", `lib${name}.${EXT}`);
 }
 
+/**
+ * Path of a fuzz fixture built with clang (SanitizerCoverage); throws saying
+ * how to get it when it was not built (clang missing: `.ci/run` installs it).
+ */
+export function coverageFixture(name: string): string {
+  const path = fuzzFixture(name);
+  try {
+    Deno.statSync(path);
+  } catch {
+    throw new Error(`${path} is not built: it needs clang (Debian: apt-get install clang), then deno task build`);
+  }
+  return path;
+}
+
 /** Path of a built probe plugin (a correct plugin that measures its host). */
 export function probe(name: string): string {
   return join(ROOT, "build", "fixtures", "probes", `lib${name}.${EXT}`);

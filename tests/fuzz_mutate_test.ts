@@ -88,9 +88,35 @@ Deno.test("Mutator.mutate() turns an empty input into a non-empty one (and leave
   assert.equal(m.lastMutations, "");
 });
 
+/** Gives `m` a few comparison operand pairs, integer and memory, for the CMP mutation. */
+function withComparisons(m: Mutator): Mutator {
+  m.addComparison(Uint8Array.of(0x55, 0x1e, 0xed, 0x5e), Uint8Array.of(1, 0, 0, 0), true);
+  m.addComparison(new TextEncoder().encode("FUZZ"), new TextEncoder().encode("abcd"), false);
+  m.addComparison(Uint8Array.of(7), Uint8Array.of(9), true);
+  return m;
+}
+
+Deno.test("Mutator CMP: writes a comparison's other operand over the one the input holds, in either byte order", () => {
+  const m = new Mutator(new Prng(3), { comparisons: true });
+  const buf = new Uint8Array(16);
+  assert.equal(m.mutateWith("CMP", buf, 0, 4, 16), -1, "nothing to apply without comparisons");
+  // The plugin compared 0x5eed1e55 with the input's 0x00000001 (little-endian operands).
+  m.addComparison(Uint8Array.of(0x55, 0x1e, 0xed, 0x5e), Uint8Array.of(1, 0, 0, 0), true);
+  assert.equal(m.comparisonCount, 1);
+  const seen = new Set<string>();
+  for (let i = 0; i < 400; i++) {
+    buf.fill(0);
+    buf.set([0xaa, 1, 0, 0, 0, 0xbb]);
+    const out = m.mutateWith("CMP", buf, 0, 6, 16);
+    seen.add(Array.from(buf.subarray(0, out), (b) => b.toString(16).padStart(2, "0")).join(""));
+  }
+  assert.ok(seen.has("aa551eed5ebb"), "the operand found in the input is replaced in place");
+  assert.ok([...seen].some((s) => s.includes("5eed1e55")), "the other byte order is tried too");
+});
+
 Deno.test("Mutator.mutateWith(): every mutation changes an input it applies to, and leaves one it cannot alone", () => {
   const p = new Prng(11);
-  const m = new Mutator(new Prng(12), { dictionary: DICTIONARY });
+  const m = withComparisons(new Mutator(new Prng(12), { dictionary: DICTIONARY, comparisons: true }));
   for (const name of MUTATION_NAMES) {
     let applied = 0;
     for (let run = 0; run < 2000; run++) {
@@ -119,7 +145,7 @@ Deno.test("Mutator.mutateWith(): every mutation changes an input it applies to, 
 
 Deno.test("Mutator.mutate() picks every mutation, in stacks of 1 to 5", () => {
   const p = new Prng(5);
-  const m = new Mutator(new Prng(6), { dictionary: DICTIONARY });
+  const m = withComparisons(new Mutator(new Prng(6), { dictionary: DICTIONARY, comparisons: true }));
   const seen = new Map<string, number>();
   const depths = new Set<number>();
   const buf = new Uint8Array(128);
@@ -139,7 +165,7 @@ Deno.test("Mutator.mutate() picks every mutation, in stacks of 1 to 5", () => {
   for (let i = 0; i < 2000; i++) {
     buf.set(randomBytes(p, 30));
     plain.mutate(buf, 0, 30, buf.length);
-    assert.doesNotMatch(plain.lastMutations, /Dictionary|CrossOver/);
+    assert.doesNotMatch(plain.lastMutations, /Dictionary|CrossOver|CMP/);
   }
 });
 

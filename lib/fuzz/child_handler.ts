@@ -99,10 +99,11 @@ class FuzzHandler implements ChildHandler {
     if (frame.kind !== KIND.FUZZ) return Promise.reject(new Error(`unknown request kind ${frame.kind}`));
     const req = frame.header as unknown as FuzzRequest;
     const seeds = frame.blobs.slice(0, req.seeds);
-    const dict = frame.blobs.slice(req.seeds);
+    const known = frame.blobs.slice(req.seeds, req.seeds + (req.known ?? 0));
+    const dict = frame.blobs.slice(req.seeds + (req.known ?? 0));
     const send = (header: Record<string, unknown>, blobs: Uint8Array[]) =>
       this.#send({ id: 0, kind: KIND.EVENT, header, blobs });
-    const result = new FuzzEngine(this.#loop, this.#target, req, seeds, dict, send, this.#guided).run();
+    const result = new FuzzEngine(this.#loop, this.#target, req, seeds, dict, send, this.#guided, known).run();
     return Promise.resolve({ header: { ...result } });
   }
 

@@ -68,6 +68,8 @@ export class FuzzEngine {
   readonly #cmpView: DataView | undefined;
   readonly #memView: DataView | undefined;
   #lastSeq = 0;
+  /** Inputs of known bugs: operands found in one are not taken (see FuzzRequest.known). */
+  readonly #known: readonly Uint8Array[];
   /** Bytes of the inbox read so far, and a view of its count. */
   #inboxCursor = 0;
   readonly #inboxView: DataView;
@@ -80,7 +82,9 @@ export class FuzzEngine {
     dict: Uint8Array[],
     send: SendEvent,
     guided = false,
+    known: readonly Uint8Array[] = [],
   ) {
+    this.#known = known;
     this.#loop = loop;
     this.#target = target;
     this.#req = req;
@@ -164,18 +168,35 @@ export class FuzzEngine {
       if (((cv.getUint32(at + 20, true) - last) | 0) <= 0) continue;
       const width = cv.getUint32(at + 16, true);
       if (width === 0 || width > 8) continue;
-      this.#mutator.addComparison(t.cmps.subarray(at, at + width), t.cmps.subarray(at + 8, at + 8 + width), true);
+      const a = t.cmps.subarray(at, at + width), b = t.cmps.subarray(at + 8, at + 8 + width);
+      if (this.#inKnownBug(a, true) || this.#inKnownBug(b, true)) continue;
+      this.#mutator.addComparison(a, b, true);
     }
     for (let at = 0; at + t.memSlot <= t.mems.length; at += t.memSlot) {
       if (((mv.getUint32(at + 4, true) - last) | 0) <= 0) continue;
       const alen = Math.min(mv.getUint16(at, true), 32), blen = Math.min(mv.getUint16(at + 2, true), 32);
-      this.#mutator.addComparison(
-        t.mems.subarray(at + 8, at + 8 + alen),
-        t.mems.subarray(at + 40, at + 40 + blen),
-        false,
-      );
+      const a = t.mems.subarray(at + 8, at + 8 + alen), b = t.mems.subarray(at + 40, at + 40 + blen);
+      if (this.#inKnownBug(a, false) || this.#inKnownBug(b, false)) continue;
+      this.#mutator.addComparison(a, b, false);
     }
     this.#lastSeq = now;
+  }
+
+  /** True when a known bug's input holds `operand` (2 bytes or more; an integer in either byte order). */
+  #inKnownBug(operand: Uint8Array, integer: boolean): boolean {
+    const n = operand.length;
+    if (n < 2 || this.#known.length === 0) return false;
+    for (const input of this.#known) {
+      for (let at = 0; at + n <= input.length; at++) {
+        let same = true, reversed = integer;
+        for (let k = 0; k < n && (same || reversed); k++) {
+          same &&= input[at + k] === operand[k];
+          reversed &&= input[at + k] === operand[n - 1 - k];
+        }
+        if (same || reversed) return true;
+      }
+    }
+    return false;
   }
 
   /**

@@ -50,6 +50,8 @@ export interface JobSession {
   readonly hostLibraryPath: string;
   /** Seeds for a new child: examples, corpus files, entries found so far, minus inputs that were findings. */
   seeds(): Uint8Array[];
+  /** The input of each bug found so far. */
+  knownBugs(): Uint8Array[];
   readonly dictionary: readonly Uint8Array[];
   /** True once the run is ending (a deadline, Ctrl-C, an error). */
   readonly stopping: boolean;
@@ -187,6 +189,7 @@ export class FuzzJob {
       while (!this.#s.stopping && (runs === null || this.#done < runs)) {
         const build = (): Request => {
           const seeds = this.#s.seeds();
+          const known = this.#s.knownBugs();
           const req: FuzzRequest = {
             mode: "fuzz",
             methods: [...this.#s.methods],
@@ -196,8 +199,9 @@ export class FuzzJob {
             runs: runs === null ? null : runs - this.#done,
             leaks: this.#s.leaks,
             seeds: seeds.length,
+            known: known.length,
           };
-          return { req, blobs: [...seeds, ...this.#s.dictionary] };
+          return { req, blobs: [...seeds, ...known, ...this.#s.dictionary] };
         };
         const before = this.#done;
         const ended = await this.#life(build);
@@ -316,6 +320,11 @@ export class FuzzJob {
         child.kill("protocol");
         throw e;
       }
+    }
+    if (this.#s.stopping) {
+      // Stopped while this child started: its file's stop flag was cleared when it mapped it, so it would never stop.
+      await stopChild(child, this.#s.graceMs, "closed");
+      return true;
     }
     const { req, blobs } = build();
     this.#file.resetInbox();

@@ -205,6 +205,10 @@ export class FuzzSession implements JobSession {
     return out.length > 0 ? out : [new Uint8Array(0)];
   }
 
+  knownBugs(): Uint8Array[] {
+    return this.book.all.map((f) => f.input);
+  }
+
   corpusEntry(input: Uint8Array, method: number, job: number): void {
     const sha1 = sha1Hex(input);
     if (this.#found.has(sha1)) return;

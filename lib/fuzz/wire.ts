@@ -46,8 +46,8 @@ export interface FuzzMethod {
 }
 
 /**
- * A FUZZ request. Its blobs are `seeds` seed inputs, then the dictionary's
- * words. `fuzz` replays the seeds, then mutates until `runs` executions (or
+ * A FUZZ request. Its blobs are `seeds` seed inputs, then `known` inputs of
+ * bugs found, then the dictionary's words. `fuzz` replays the seeds, then mutates until `runs` executions (or
  * a stop); `replay` runs the seeds once each, for method 0 (minimization,
  * reproduction); `merge` runs them once each in order for method 0 and
  * says which reached something the ones before had not (`merged` events).
@@ -66,6 +66,12 @@ export interface FuzzRequest {
   /** Replay: stop at the first finding. */
   stopAtFirst?: boolean;
   seeds: number;
+  /**
+   * Inputs of bugs found so far (blobs after the seeds): guided mode leaves
+   * out comparison operands they contain, so that the mutator does not
+   * rebuild a known bug at every other input (a crash storm of restarts).
+   */
+  known?: number;
 }
 
 /** A FUZZ request's reply. */
