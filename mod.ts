@@ -1,7 +1,8 @@
 /**
  * plugcheck: load native npa plugins with `Deno.dlopen`, call them behind a
  * guard that turns every plugin failure into a typed error, inspect their
- * counters and logs, stress-test them (`runStress`) and fuzz them (`runFuzz`).
+ * counters and logs, stress-test them (`runStress`), fuzz them (`runFuzz`) and
+ * write libFuzzer harnesses for them (`generateHarness`).
  * Re-exports only.
  *
  * @example
@@ -64,6 +65,7 @@ export type { FdInfo, ProcessSnapshot, ThreadInfo } from "./lib/ffi/proc_info.ts
 export { Prng } from "./lib/prng.ts";
 export { runFuzz } from "./lib/fuzz/run_fuzz.ts";
 export { minimizeInput, type MinimizeResult, replayInput, type ReplayResult } from "./lib/fuzz/minimize.ts";
+export { mergeCorpus, type MergeResult } from "./lib/fuzz/merge.ts";
 export {
   DEFAULT_FUZZ_DURATION_MS,
   DEFAULT_FUZZ_TIMEOUT_MS,
@@ -75,3 +77,9 @@ export {
 export { type FuzzFinding, FuzzFindingSchema, type FuzzReport, FuzzReportSchema } from "./lib/fuzz/report.ts";
 export { FINDING_KINDS, type FindingKind } from "./lib/fuzz/finding.ts";
 export { parseDictionary } from "./lib/fuzz/dictionary.ts";
+export {
+  generateHarness,
+  HARNESS_BUILD_COMMAND,
+  HARNESS_OSS_FUZZ_COMMAND,
+  type HarnessSpec,
+} from "./lib/harness/generate.ts";
