@@ -122,7 +122,7 @@ for (let round = 0; round < ROUNDS; round++) {
   for (const [i, t] of targets.entries()) {
     const on = await speed(t.path, t.methods, true);
     rows[i]!.on.push(on.perSecond);
-    rows[i]!.edges = on.edges;
+    rows[i]!.edges = on.edges ?? 0;
     rows[i]!.off.push((await speed(t.path, t.methods, false)).perSecond);
   }
 }

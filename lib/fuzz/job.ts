@@ -225,22 +225,25 @@ export class FuzzJob {
   async replay(inputs: readonly Uint8Array[]): Promise<{ index: number; finding: FindingCandidate } | undefined> {
     let first: { index: number; finding: FindingCandidate } | undefined;
     const take = (f: FindingCandidate, index: number) => (first ??= { index, finding: f });
-    const build = (): Request => ({
-      req: {
-        mode: "replay",
-        methods: [...this.#s.methods],
-        seed: this.#s.seed,
-        stream: 0,
-        maxLen: this.#s.maxLen,
-        runs: null,
-        leaks: this.#s.leaks,
-        stopAtFirst: true,
-        seeds: inputs.length,
-      },
-      blobs: [...inputs],
-    });
-    await this.#life(build, take);
+    await this.#life(() => this.#once("replay", inputs), take);
     return first;
+  }
+
+  /** A request that runs `inputs` once each (a replay stops at the first finding; a merge checks no leaks). */
+  #once(mode: "replay" | "merge", inputs: readonly Uint8Array[]): Request {
+    const s = this.#s;
+    const req: FuzzRequest = {
+      mode,
+      methods: [...s.methods],
+      seed: s.seed,
+      stream: 0,
+      maxLen: s.maxLen,
+      runs: null,
+      leaks: mode === "replay" && s.leaks,
+      seeds: inputs.length,
+      ...mode === "replay" && { stopAtFirst: true },
+    };
+    return { req, blobs: [...inputs] };
   }
 
   /** Merge: takes the running child's `merged` events. */
@@ -261,21 +264,8 @@ export class FuzzJob {
       fresh.push(...e.fresh);
       upTo = e.upTo;
     };
-    const build = (): Request => ({
-      req: {
-        mode: "merge",
-        methods: [...this.#s.methods],
-        seed: this.#s.seed,
-        stream: 0,
-        maxLen: this.#s.maxLen,
-        runs: null,
-        leaks: false,
-        seeds: inputs.length,
-      },
-      blobs: [...inputs],
-    });
     try {
-      const finished = await this.#life(build, (f, index) => {
+      const finished = await this.#life(() => this.#once("merge", inputs), (f, index) => {
         last = index;
         this.#s.finding(f);
       });
