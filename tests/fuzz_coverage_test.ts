@@ -11,9 +11,9 @@ import { sha1Hex } from "../lib/fuzz/artifacts.ts";
 import { appendEntry, INBOX_HEADER, readEntries } from "../lib/fuzz/inbox.ts";
 import { FuzzJob } from "../lib/fuzz/job.ts";
 import { mergeCorpus } from "../lib/fuzz/merge.ts";
-import { resolveFuzzOptions } from "../lib/fuzz/options.ts";
+import { type FuzzOptions, resolveFuzzOptions } from "../lib/fuzz/options.ts";
 import { prepareRun } from "../lib/fuzz/prepare.ts";
-import { FuzzReportSchema } from "../lib/fuzz/report.ts";
+import { type FuzzReport, FuzzReportSchema } from "../lib/fuzz/report.ts";
 import { runFuzz } from "../lib/fuzz/run_fuzz.ts";
 import { hostLibraryPath } from "../lib/ffi/host_lib.ts";
 import { coverageFixture, fuzzFixture, runCli, text } from "./_helpers.ts";
@@ -30,18 +30,19 @@ function writeInputs(dir: string, inputs: readonly string[]): void {
   for (const s of inputs) Deno.writeFileSync(join(dir, sha1Hex(enc.encode(s))), enc.encode(s));
 }
 
+/** Fuzzes a method of the cov_magic fixture (one job unless told); findings go to a temporary directory unless told. */
+async function fuzzCovMagic(method: string, o: FuzzOptions): Promise<FuzzReport> {
+  await using dir = await tempDir();
+  return await runFuzz(coverageFixture("cov_magic"), { methods: [method], artifactsDir: dir.path, ...o });
+}
+
 function entries(dir: string): string[] {
   return [...Deno.readDirSync(dir)].map((e) => text(Deno.readFileSync(join(dir, e.name)))).sort();
 }
 
 Deno.test('runFuzz() guided by coverage finds the crash behind memcmp(input, "FUZZ", 4) within 200,000 runs (seed 1)', async () => {
   await using dir = await tempDir();
-  const report = await runFuzz(coverageFixture("cov_magic"), {
-    methods: ["magic"],
-    runs: 200_000,
-    seed: 1,
-    artifactsDir: dir.path,
-  });
+  const report = await fuzzCovMagic("magic", { runs: 200_000, seed: 1, artifactsDir: dir.path });
   FuzzReportSchema.parse(report);
   assert.ok(report.coverage !== null, "the run is guided");
   assert.ok(report.coverage.instrumented > 0 && report.coverage.edges > 0);
@@ -54,14 +55,7 @@ Deno.test('runFuzz() guided by coverage finds the crash behind memcmp(input, "FU
 });
 
 Deno.test("runFuzz() guided with two jobs finds the bug and reports the coverage", async () => {
-  await using dir = await tempDir();
-  const report = await runFuzz(coverageFixture("cov_magic"), {
-    methods: ["magic"],
-    durationMs: 1500,
-    jobs: 2,
-    seed: 4,
-    artifactsDir: dir.path,
-  });
+  const report = await fuzzCovMagic("magic", { durationMs: 1500, jobs: 2, seed: 4 });
   assert.equal(report.jobs, 2);
   assert.ok(report.coverage !== null && report.coverage.edges > 0);
   assert.equal(report.findings.filter((f) => f.kind === "crash").length, 1, "one bug, found once");
@@ -69,12 +63,7 @@ Deno.test("runFuzz() guided with two jobs finds the bug and reports the coverage
 
 Deno.test("runFuzz() guided by coverage finds the abort behind a 4-byte integer compare within 200,000 runs (seed 2)", async () => {
   await using dir = await tempDir();
-  const report = await runFuzz(coverageFixture("cov_magic"), {
-    methods: ["number"],
-    runs: 200_000,
-    seed: 2,
-    artifactsDir: dir.path,
-  });
+  const report = await fuzzCovMagic("number", { runs: 200_000, seed: 2, artifactsDir: dir.path });
   const abort = report.findings.find((f) => f.kind === "abort");
   assert.ok(abort, `an abort is found: ${JSON.stringify(report.findings.map((f) => f.kind))}`);
   const input = Deno.readFileSync(abort.artifact);
@@ -82,14 +71,7 @@ Deno.test("runFuzz() guided by coverage finds the abort behind a 4-byte integer 
 });
 
 Deno.test("runFuzz() without coverage guidance does not get past the same memcmp in the same budget", async () => {
-  await using dir = await tempDir();
-  const report = await runFuzz(coverageFixture("cov_magic"), {
-    methods: ["magic"],
-    runs: 200_000,
-    seed: 1,
-    artifactsDir: dir.path,
-    coverage: false,
-  });
+  const report = await fuzzCovMagic("magic", { runs: 200_000, seed: 1, coverage: false });
   assert.equal(report.coverage, null);
   assert.deepEqual(report.findings, [], "blind mutation does not find a 4-byte magic in 200,000 runs");
 });
@@ -97,17 +79,8 @@ Deno.test("runFuzz() without coverage guidance does not get past the same memcmp
 Deno.test("runFuzz() guided grows the corpus only on new coverage, not on new answers", async () => {
   // `length` answers with the input's length as text: a new answer length at 10, 100, 1000 bytes,
   // but the same code path for every input. Blind fuzzing keeps those answers; guided does not.
-  const run = async (coverage: boolean) => {
-    await using dir = await tempDir();
-    return await runFuzz(coverageFixture("cov_magic"), {
-      methods: ["length"],
-      runs: 100_000,
-      seed: 3,
-      artifactsDir: dir.path,
-      coverage,
-    });
-  };
-  const guided = await run(true), blind = await run(false);
+  const guided = await fuzzCovMagic("length", { runs: 100_000, seed: 3 });
+  const blind = await fuzzCovMagic("length", { runs: 100_000, seed: 3, coverage: false });
   assert.ok(guided.coverage !== null);
   assert.ok(blind.corpus.found >= 2, `blind fuzzing keeps new answer lengths (${blind.corpus.found})`);
   assert.ok(
