@@ -1,7 +1,8 @@
 /**
  * The fuzzer's byte mutations, modelled on what libFuzzer's mutation
  * dispatcher does (erase, insert, change bytes, bits and integers, shuffle,
- * copy parts, cross over with another input, dictionary words): a
+ * copy parts, cross over with another input, dictionary words, and in
+ * guided mode the target's comparison operands, `comparison_table.ts`): a
  * {@link Mutator} applies a stack of one to five of them to a region of a
  * buffer, in place, allocating nothing, and replays the same bytes for the
  * same {@link Prng} seed and the same calls.
@@ -21,6 +22,7 @@
  */
 import type { Prng } from "../prng.ts";
 import { ByteWindow } from "./byte_window.ts";
+import { ComparisonTable } from "./comparison_table.ts";
 import { Draws } from "./draws.ts";
 import { changeAsciiInteger, changeBinaryInteger } from "./integer_mutations.ts";
 
@@ -40,8 +42,6 @@ export const MUTATION_NAMES: readonly string[] = [
   "CMP",
 ];
 const INSERT_BYTE = 1, DICTIONARY = 9, CROSS_OVER = 10, CMP = 11;
-/** Comparison operand pairs kept (the most recent win), and the longest operand. */
-const CMP_ENTRIES = 256, CMP_BYTES = 32;
 const INDEX: ReadonlyMap<string, number> = new Map(MUTATION_NAMES.map((name, i) => [name, i]));
 
 const MAX_DEPTH = 5;
@@ -83,17 +83,8 @@ export class Mutator {
   /** The dictionary's words end to end, and where each starts (with the end as a last entry). */
   readonly #words = new ByteWindow();
   readonly #wordStarts: Uint32Array;
-  /** Comparison operands: pair i is `a` at i * CMP_BYTES in #cmpA, `b` in #cmpB, a ring of CMP_ENTRIES. */
-  readonly #cmpA = new Uint8Array(CMP_ENTRIES * CMP_BYTES);
-  readonly #cmpB = new Uint8Array(CMP_ENTRIES * CMP_BYTES);
-  readonly #cmpLenA = new Uint8Array(CMP_ENTRIES);
-  readonly #cmpLenB = new Uint8Array(CMP_ENTRIES);
-  /** 1 for an integer pair (tried in both byte orders). */
-  readonly #cmpInteger = new Uint8Array(CMP_ENTRIES);
-  #cmpCount = 0;
-  #cmpNext = 0;
-  readonly #cmpWindow = new ByteWindow();
-  readonly #cmpScratch = new Uint8Array(2 * CMP_BYTES);
+  /** Comparison operands for the CMP mutation (guided mode). */
+  readonly #comparisons = new ComparisonTable();
 
   /** A mutator drawing its choices from `prng` (64 values at a time: see {@link Draws}). */
   constructor(prng: Prng, options: MutatorOptions = {}) {
@@ -109,7 +100,6 @@ export class Mutator {
     const ops = MUTATION_NAMES.map((_, i) => i).filter((i) =>
       i !== CROSS_OVER && (i !== DICTIONARY || words.length) && (i !== CMP || options.comparisons === true)
     );
-    this.#cmpWindow.bind(this.#cmpScratch);
     this.#baseCount = ops.length;
     this.#ops = Uint8Array.from([...ops, CROSS_OVER]);
   }
@@ -188,20 +178,12 @@ export class Mutator {
    * little-endian integers of their length, tried in both byte orders.
    */
   addComparison(a: Uint8Array, b: Uint8Array, integer: boolean): void {
-    const i = this.#cmpNext;
-    const na = Math.min(a.length, CMP_BYTES), nb = Math.min(b.length, CMP_BYTES);
-    this.#cmpA.set(a.subarray(0, na), i * CMP_BYTES);
-    this.#cmpB.set(b.subarray(0, nb), i * CMP_BYTES);
-    this.#cmpLenA[i] = na;
-    this.#cmpLenB[i] = nb;
-    this.#cmpInteger[i] = integer ? 1 : 0;
-    this.#cmpNext = (i + 1) % CMP_ENTRIES;
-    this.#cmpCount = Math.min(this.#cmpCount + 1, CMP_ENTRIES);
+    this.#comparisons.add(a, b, integer);
   }
 
   /** Comparison pairs held (at most 256). */
   get comparisonCount(): number {
-    return this.#cmpCount;
+    return this.#comparisons.count;
   }
 
   /** The stack the last call applied, each name followed by "-" (e.g. "ChangeByte-EraseBytes-"). */
@@ -251,7 +233,7 @@ export class Mutator {
       case DICTIONARY:
         return this.#dictionary(s, len, cap);
       case CMP:
-        return this.#comparison(s, len, cap);
+        return this.#comparisons.mutate(this.#draws, this.#buf, s, len, cap);
       default:
         return this.#crossOver(s, len, cap);
     }
@@ -369,51 +351,6 @@ export class Mutator {
     w.move(at + n, at, s + len);
     w.copyFrom(this.#words, from, at, n);
     return len + n;
-  }
-
-  /**
-   * A comparison's operands (either order; an integer pair in either byte
-   * order): where the input holds one, the other is written over it;
-   * otherwise the other is written over, or inserted at, a random place.
-   */
-  #comparison(s: number, len: number, cap: number): number {
-    if (this.#cmpCount === 0) return -1;
-    const i = this.#draws.below(this.#cmpCount);
-    const swap = this.#draws.small(2) === 1;
-    const from = swap ? this.#cmpB : this.#cmpA, to = swap ? this.#cmpA : this.#cmpB;
-    const nFrom = swap ? this.#cmpLenB[i]! : this.#cmpLenA[i]!, nTo = swap ? this.#cmpLenA[i]! : this.#cmpLenB[i]!;
-    if (nTo === 0) return -1;
-    // Both operands into the scratch (from, then to), reversed for the other byte order.
-    const reverse = this.#cmpInteger[i] === 1 && this.#draws.small(2) === 1;
-    const scratch = this.#cmpScratch, at0 = i * CMP_BYTES;
-    for (let k = 0; k < nFrom; k++) scratch[k] = from[at0 + (reverse ? nFrom - 1 - k : k)]!;
-    for (let k = 0; k < nTo; k++) scratch[CMP_BYTES + k] = to[at0 + (reverse ? nTo - 1 - k : k)]!;
-    const w = this.#buf, src = this.#cmpWindow, buf = w.bytes;
-    if (nFrom > 0 && nFrom <= len && nFrom === nTo) {
-      const positions = len - nFrom + 1;
-      const start = this.#draws.below(positions);
-      for (let p = 0; p < positions; p++) {
-        const at = s + ((start + p) % positions);
-        let match = true;
-        for (let k = 0; k < nFrom && match; k++) match = buf[at + k] === scratch[k];
-        if (match && !w.same(src, CMP_BYTES, at, nTo)) {
-          w.copyFrom(src, CMP_BYTES, at, nTo);
-          return len;
-        }
-      }
-    }
-    if (nTo <= len && (len + nTo > cap || this.#draws.small(2) === 0)) {
-      const at = s + this.#draws.below(len - nTo + 1);
-      if (!w.same(src, CMP_BYTES, at, nTo)) {
-        w.copyFrom(src, CMP_BYTES, at, nTo);
-        return len;
-      }
-    }
-    if (len + nTo > cap) return -1;
-    const at = s + this.#draws.below(len + 1);
-    w.move(at + nTo, at, s + len);
-    w.copyFrom(src, CMP_BYTES, at, nTo);
-    return len + nTo;
   }
 
   /**
