@@ -246,7 +246,7 @@ export const command = defineCommand({
   name: "fuzz",
   summary: "fuzz a plugin in sandbox children; report each bug once",
   positionals: ["library", "dir..."],
-  usage: `<library> [--method NAME]... | --all] [--runs N | --duration 60s]
+  usage: `<library> [--method NAME... | --all] [--runs N | --duration 60s]
                    [--seed S] [--jobs N] [--corpus DIR]... [--artifacts DIR]
                    [--dict FILE] [--max-len N] [--timeout MS] [--rss-limit MB]
                    [--target npa|libfuzzer] [--sanitizer asan|none] [--config JSON]
@@ -256,10 +256,11 @@ export const command = defineCommand({
   description: `Mutates inputs and calls the plugin with them, millions of times, in sandbox
 children that keep going after a crash. Seeds are the describe() examples of
 the methods fuzzed and the files of --corpus; inputs the plugin answers in a
-new way (a new status, or output or error length) join the corpus; for a
-library built with SanitizerCoverage (clang -fsanitize-coverage=inline-8bit-
-counters,pc-table,trace-cmp; docs/coverage.md), inputs that reach new edges
-join it, and the operands of its comparisons feed the mutations. Findings:
+new way (a new status, or output or error length) join the corpus. For a
+library built with SanitizerCoverage, as by clang's
+  -fsanitize-coverage=inline-8bit-counters,pc-table,trace-cmp
+(docs/coverage.md), inputs that reach new edges join it instead, and the
+operands of its comparisons feed the mutations. Findings:
 crashes (signal), aborts, Rust panics across the boundary, PANIC statuses,
 exit() calls, hangs (--timeout), RSS over --rss-limit, broken contracts
 (unknown status, malformed buffer, bad error buffer, non-JSON output of a json
@@ -276,8 +277,8 @@ Ctrl-C stops the run and prints the report so far.
 
 --merge OUT_DIR IN_DIR... runs the inputs of the IN_DIRs (smallest first)
 after those of OUT_DIR and copies to OUT_DIR each one that reaches coverage
-the ones before had not: a minimal corpus, as libFuzzer's -merge=1 keeps
-(into an empty OUT_DIR: the smallest subset found that keeps all coverage).
+the ones before had not, as libFuzzer's -merge=1 does (into an empty
+OUT_DIR: a small subset of the inputs with all their coverage).
 Corpus files are raw inputs named by their SHA-1, as libFuzzer writes them.`,
   flags: {
     method: { type: "string", multiple: true, value: "NAME", help: "a method to fuzz (repeatable; default: all)" },
