@@ -21,3 +21,9 @@ export { configureSync, getLogger, getTextFormatter, resetSync } from "npm:@logt
 export type { LogLevel, LogRecord } from "npm:@logtape/logtape@^2.4.2";
 export { z } from "npm:zod@^4.1.0";
 export type { ZodError } from "npm:zod@^4.1.0";
+export type {
+  Location as SarifLocation,
+  Log as SarifLog,
+  ReportingDescriptor as SarifRule,
+  Result as SarifResult,
+} from "npm:@types/sarif@2.1.7";
