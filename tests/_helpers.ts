@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { CheckResult, CheckStatus } from "../lib/check/result.ts";
 import { join } from "node:path";
 import { configureSync, type LogRecord, resetSync } from "../lib/deps.ts";
 import { fileURLToPath } from "node:url";
@@ -166,4 +167,20 @@ export async function eventually(check: () => boolean, ms = 3000): Promise<boole
   const end = Date.now() + ms;
   while (!check() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
   return check();
+}
+
+/** A check result for the report writers' tests: `<group>.<name>` with placeholder texts, one evidence line. */
+export function checkResult(id: string, status: CheckStatus, extra: Partial<CheckResult> = {}): CheckResult {
+  const group = id.split(".")[0]!;
+  return {
+    id,
+    group,
+    title: `title of ${id}`,
+    rule: group,
+    status,
+    durationMs: 5,
+    details: `details of ${id}`,
+    evidence: [`evidence of ${id}`],
+    ...extra,
+  };
 }

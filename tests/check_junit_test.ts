@@ -13,21 +13,13 @@ import type { Document, Element } from "npm:@xmldom/xmldom@0.9.12";
 import { validateXML } from "npm:xmllint-wasm@5.3.0";
 import { junitXml } from "../lib/check/junit.ts";
 import type { CheckResult, CheckRun, CheckStatus } from "../lib/check/result.ts";
+import { checkResult } from "./_helpers.ts";
 
 const SCHEMA = Deno.readTextFileSync(new URL("./schemas/junit.xsd", import.meta.url));
 
+/** A result whose evidence has two lines (the writer keeps each). */
 function result(id: string, status: CheckStatus, extra: Partial<CheckResult> = {}): CheckResult {
-  return {
-    id,
-    group: id.split(".")[0]!,
-    title: `title of ${id}`,
-    rule: id.split(".")[0]!,
-    status,
-    durationMs: 5,
-    details: `details of ${id}`,
-    evidence: [`evidence of ${id}`, `second line of ${id}`],
-    ...extra,
-  };
+  return checkResult(id, status, { evidence: [`evidence of ${id}`, `second line of ${id}`], ...extra });
 }
 
 const RUN: CheckRun = {

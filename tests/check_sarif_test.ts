@@ -11,21 +11,8 @@ import addFormatsModule from "npm:ajv-formats@3.0.1";
 // deno-lint-ignore no-import-prefix
 import type { Log } from "npm:@types/sarif@2.1.7";
 import { sarifLog } from "../lib/check/sarif.ts";
-import type { CheckResult, CheckRun, CheckStatus } from "../lib/check/result.ts";
-
-function result(id: string, status: CheckStatus, extra: Partial<CheckResult> = {}): CheckResult {
-  return {
-    id,
-    group: id.split(".")[0]!,
-    title: `title of ${id}`,
-    rule: id.split(".")[0]!,
-    status,
-    durationMs: 5,
-    details: `details of ${id}`,
-    evidence: [`evidence of ${id}`],
-    ...extra,
-  };
-}
+import type { CheckRun } from "../lib/check/result.ts";
+import { checkResult } from "./_helpers.ts";
 
 const RUN: CheckRun = {
   library: "/tmp/build dir/libdemo.so",
@@ -34,13 +21,13 @@ const RUN: CheckRun = {
   startedAt: new Date("2024-05-01T10:00:00.000Z"),
   durationMs: 1500,
   results: [
-    result("buffers.free_null", "pass"),
-    result("errors.unknown_method", "fail", { repro: "plugcheck invoke lib.so nope --isolate" }),
-    result("lifecycle.destroy_twice", "crash", { location: { file: "src/plugin.c", line: 42 } }),
-    result("threads.parallel_invoke", "timeout"),
-    result("logging.levels", "warn", { location: { file: "src/log.c" } }),
-    result("stats.counters", "skip"),
-    result("errors.unknown_method", "fail"),
+    checkResult("buffers.free_null", "pass"),
+    checkResult("errors.unknown_method", "fail", { repro: "plugcheck invoke lib.so nope --isolate" }),
+    checkResult("lifecycle.destroy_twice", "crash", { location: { file: "src/plugin.c", line: 42 } }),
+    checkResult("threads.parallel_invoke", "timeout"),
+    checkResult("logging.levels", "warn", { location: { file: "src/log.c" } }),
+    checkResult("stats.counters", "skip"),
+    checkResult("errors.unknown_method", "fail"),
   ],
 };
 

@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { FUZZ_INBOX_BYTES, type FuzzLayout, fuzzLayout } from "../ffi/fuzz_loop.ts";
+import { FUZZ_INBOX_BYTES, type FuzzLayout, fuzzLayout, FuzzLoop } from "../ffi/fuzz_loop.ts";
 import { appendEntry, INBOX_HEADER } from "./inbox.ts";
 
 /** A frame of the crashed (or hung) thread: the module it was in and the offset from the module's load base. */
@@ -69,7 +69,7 @@ export class InputFile {
   /** Creates (or truncates) the file at `path` with room for `arenaBytes` of inputs. */
   static create(path: string, arenaBytes: number, hostLibraryPath?: string): InputFile {
     const l = fuzzLayout(hostLibraryPath);
-    const size = l.arena + arenaBytes + FUZZ_INBOX_BYTES;
+    const size = FuzzLoop.fileSize(arenaBytes, hostLibraryPath);
     const file = Deno.openSync(path, { read: true, write: true, create: true, truncate: true });
     file.truncateSync(size);
     return new InputFile(path, size, file, l);

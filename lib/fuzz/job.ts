@@ -329,7 +329,7 @@ export class FuzzJob {
       inFlight: { kind: "fuzz" },
     }).then((r) => ({ result: r.header as unknown as FuzzResult }), (error) => ({ error }));
     stopHeartbeat();
-    this.coverage();
+    this.coverage(); // the child's last figures, before its file is reused
     this.#sharing = false;
     if ("result" in outcome) {
       this.#done += outcome.result.execs;
