@@ -13,6 +13,7 @@
 import type { Command } from "./lib/commands/command.ts";
 import { EXIT, EXIT_CODES_HELP } from "./lib/commands/exit_codes.ts";
 import { takeInterrupt } from "./lib/commands/interrupt.ts";
+import * as check from "./lib/commands/check.ts";
 import * as fuzz from "./lib/commands/fuzz.ts";
 import * as harness from "./lib/commands/harness.ts";
 import * as invoke from "./lib/commands/invoke.ts";
@@ -22,7 +23,14 @@ import { printErr, writeOut } from "./lib/commands/output.ts";
 import { killAllSandboxChildren } from "./lib/sandbox/child_process.ts";
 import denoJson from "./deno.json" with { type: "json" };
 
-const COMMANDS: readonly Command[] = [load.command, invoke.command, stress.command, fuzz.command, harness.command];
+const COMMANDS: readonly Command[] = [
+  load.command,
+  invoke.command,
+  stress.command,
+  fuzz.command,
+  check.command,
+  harness.command,
+];
 
 function usageLine(c: Command): string {
   const args = c.help.match(/^Usage:\n {2}plugcheck \S+ ((?:<[^>]+> ?)*)/m)?.[1]?.trim() ?? "";

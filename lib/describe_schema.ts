@@ -29,6 +29,8 @@ export const MethodDescriptionSchema = z.object({
   input: z.enum(["bytes", "json"]),
   pure: z.boolean(),
   examples: z.array(MethodExampleSchema).default([]),
+  /** False for a method that fails or blocks on request by design: `fuzz` and `check` leave it out unless named. */
+  fuzz: z.boolean().optional(),
 });
 
 /** The whole describe() document. */

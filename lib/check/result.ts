@@ -39,6 +39,8 @@ export interface CheckResult {
   repro?: string;
   /** For findings with a place: a file of the plugin's sources and a line (SARIF locations). */
   location?: { file: string; line?: number };
+  /** Several findings of one check (fuzz.smoke's bugs): SARIF gets one result each. */
+  findings?: { message: string; location?: { file: string; line?: number } }[];
 }
 
 /** A finished run of checks on one library. */

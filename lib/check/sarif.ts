@@ -1,6 +1,7 @@
 /**
  * The SARIF 2.1.0 log of a `plugcheck check` run: one rule per check id,
- * one result per finding (fail, crash, timeout, warn; pass and skip give
+ * one result per check that failed, crashed, timed out or warned (one per
+ * finding for a check that lists several, like fuzz.smoke; pass and skip give
  * none), for code-scanning views that read SARIF.
  *
  * @example
@@ -61,11 +62,11 @@ function pathUri(path: string): string {
   return path.split("/").map(encodeURIComponent).join("/");
 }
 
-function location(result: CheckResult, library: string): Location {
-  if (result.location === undefined) {
+function location(where: CheckResult["location"], library: string): Location {
+  if (where === undefined) {
     return { physicalLocation: { artifactLocation: { uri: pathUri(library) } } };
   }
-  const { file, line } = result.location;
+  const { file, line } = where;
   return {
     physicalLocation: {
       artifactLocation: { uri: pathUri(file) },
@@ -101,14 +102,18 @@ export function sarifLog(run: CheckRun, options: SarifOptions = {}): Log {
   for (const r of run.results) {
     const level = LEVELS[r.status];
     if (level === undefined) continue;
-    results.push({
-      ruleId: r.id,
-      ruleIndex: ruleIndex.get(r.id)!,
-      level,
-      message: { text: [r.details, ...r.evidence].join("\n") },
-      locations: [location(r, run.library)],
-      properties: { status: r.status, durationMs: r.durationMs, ...(r.repro !== undefined ? { repro: r.repro } : {}) },
-    });
+    const properties = { status: r.status, durationMs: r.durationMs, ...(r.repro !== undefined ? { repro: r.repro } : {}) };
+    const findings = r.findings?.length ? r.findings : [{ message: [r.details, ...r.evidence].join("\n"), location: r.location }];
+    for (const f of findings) {
+      results.push({
+        ruleId: r.id,
+        ruleIndex: ruleIndex.get(r.id)!,
+        level,
+        message: { text: f.message },
+        locations: [location(f.location, run.library)],
+        properties,
+      });
+    }
   }
   const end = new Date(run.startedAt.getTime() + run.durationMs);
   return {

@@ -48,8 +48,12 @@ export function formatLogLine(r: LogRecord): string {
   return `${shown} ${escapeControl(r.category.join("."))}: ${escapeControl(r.message.map(render).join(""))}`;
 }
 
-/** Routes plugin and plugcheck logs to stderr at the levels the directives and --verbose say. */
-export function configureCliLogging(directives: LogDirectives, verbose: boolean): void {
+/**
+ * Routes plugin and plugcheck logs to stderr at the levels the directives and
+ * --verbose say; `showPlugin` false drops the plugin's (check: its engines set
+ * their own levels to count what a plugin sends, not to show it).
+ */
+export function configureCliLogging(directives: LogDirectives, verbose: boolean, showPlugin = true): void {
   const named = directives.targets.some((d) => d.target === "plugcheck" || d.target.startsWith("plugcheck."));
   const own = named ? levelFor(directives, "plugcheck") : verbose ? "debug" : "warning";
   resetSync();
@@ -57,7 +61,7 @@ export function configureCliLogging(directives: LogDirectives, verbose: boolean)
     reset: true,
     sinks: { stderr: (r: LogRecord) => printErr(formatLogLine(r)) },
     loggers: [
-      { category: ["plugin"], lowestLevel: "trace", sinks: ["stderr"] },
+      { category: ["plugin"], lowestLevel: showPlugin ? "trace" : null, sinks: ["stderr"] },
       { category: ["plugcheck"], lowestLevel: own === "off" ? null : own, sinks: ["stderr"] },
       // The CLI always ends with an explicit exit, so advice on keeping a process alive is noise here.
       { category: ["plugcheck", "lifecycle"], lowestLevel: "error", sinks: [], parentSinks: "override" },

@@ -165,7 +165,8 @@ export class FuzzSession implements JobSession {
       if (!parsed.success) throw describeInvalid(parsed.error);
       const d = parsed.data;
       this.plugin = { name: d.name, version: d.version };
-      const wanted = this.#o.methods ?? d.methods.map((m) => m.name);
+      // Methods that fail or block on request by design (describe() "fuzz": false) only when named.
+      const wanted = this.#o.methods ?? d.methods.filter((m) => m.fuzz !== false).map((m) => m.name);
       const unknown = wanted.filter((w) => !d.methods.some((m) => m.name === w));
       if (unknown.length > 0) {
         throw new UsageError(

@@ -2,7 +2,8 @@
  * What a sandbox child does, by name: the registry of child handlers (their
  * contract is `handler.ts`). The child (`child.ts`) owns the process, the
  * guards and the frames; a handler owns the work. `plugin` serves a plugin's instances; `fuzz` runs the fuzz
- * loop (`lib/fuzz/child_handler.ts`).
+ * loop (`lib/fuzz/child_handler.ts`); `probe` runs one lifecycle probe of `check`
+ * (`lib/check/probe_handler.ts`).
  *
  * @example
  * ```ts ignore
@@ -18,4 +19,5 @@ import type { HandlerModule } from "./handler.ts";
 export const HANDLERS: Readonly<Record<string, () => Promise<HandlerModule>>> = {
   plugin: () => import("./plugin_handler.ts"),
   fuzz: () => import("../fuzz/child_handler.ts"),
+  probe: () => import("../check/probe_handler.ts"),
 };

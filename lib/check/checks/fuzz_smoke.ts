@@ -1,0 +1,64 @@
+/**
+ * The `fuzz.smoke` check: a short seeded fuzz run of every method (the fuzz
+ * engine, in its own sandbox children) finds nothing. Methods a plugin marks
+ * `"fuzz": false` in describe() (they fail or block on request, by design)
+ * and those the config names are left out. Each finding is kept in a
+ * directory of artifacts the evidence names, with its repro command.
+ *
+ * @example
+ * ```ts ignore
+ * import { FUZZ_CHECKS } from "./fuzz_smoke.ts";
+ * ```
+ *
+ * @module
+ */
+import { runFuzz } from "../../fuzz/run_fuzz.ts";
+import { type CheckSpec, pass, plural, skip } from "../spec.ts";
+
+/** The fuzz group. */
+export const FUZZ_CHECKS: readonly CheckSpec[] = [
+  {
+    id: "fuzz.smoke",
+    title: "A short seeded fuzz run of every method finds nothing",
+    rule: "how-plugcheck-checks-this",
+    needs: "plugin",
+    deadlineMs: (t) => 60_000 + t.fuzzRuns / 10,
+    run: async (ctx) => {
+      const d = ctx.description!;
+      const skipped = new Set([...ctx.fuzzSkip, ...d.methods.filter((m) => m.fuzz === false).map((m) => m.name)]);
+      const methods = d.methods.map((m) => m.name).filter((m) => !skipped.has(m));
+      if (methods.length === 0) return skip("every method is left out of fuzzing");
+      const artifactsDir = await Deno.makeTempDir({ prefix: "plugcheck-check-fuzz-" });
+      const report = await runFuzz(ctx.path, {
+        methods,
+        runs: ctx.thresholds.fuzzRuns,
+        seed: ctx.seed,
+        artifactsDir,
+        timeoutMs: ctx.thresholds.callTimeoutMs,
+        signal: ctx.signal,
+        ...ctx.load.env && { env: ctx.load.env },
+        ...ctx.hostLibraryPath && { hostLibraryPath: ctx.hostLibraryPath },
+      });
+      const left = skipped.size > 0 ? ` (left out: ${[...skipped].join(", ")})` : "";
+      const runs = `${report.run.execs.toLocaleString("en-US")} runs of ${plural(methods.length, "method")}${left}`;
+      if (report.findings.length === 0) {
+        await Deno.remove(artifactsDir, { recursive: true });
+        return pass(runs);
+      }
+      const first = report.findings[0]!;
+      return {
+        status: "fail",
+        details: `${plural(report.findings.length, "finding")} in ${runs}; artifacts in ${artifactsDir}`,
+        evidence: report.findings.map((f) => `${f.kind} in ${f.method}: ${f.message} (${f.artifact})`),
+        repro: first.repro,
+        findings: report.findings.map((f) => {
+          const frame = f.frames?.find((fr) => fr.file !== undefined);
+          return {
+            message: `${f.kind} in ${f.method}: ${f.message}`,
+            ...frame?.file !== undefined && { location: { file: frame.file, ...frame.line !== undefined && { line: frame.line } } },
+          };
+        }),
+      };
+    },
+  },
+];

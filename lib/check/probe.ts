@@ -1,0 +1,170 @@
+/**
+ * Lifecycle probes: the short sequences of raw npa calls that `check` needs
+ * and no engine makes on purpose, because a host must never make them (create
+ * before init, a second init, calls after shutdown, `npa_buffer_free(NULL,
+ * 0)`, describe() again and again), and the one that needs the in-process
+ * engine's log counters after close. Each step opens the library in a process
+ * of its own (a probe child, `probe_handler.ts`) or, in process, a private copy
+ * of it, so it always meets a library image that was never initialized.
+ *
+ * A step returns plain data (statuses, texts, counters); the checks judge it.
+ *
+ * @example
+ * ```ts ignore
+ * import { runStep } from "./probe.ts";
+ * const r = await runStep({ step: "second_init", pluginPath, hostLibraryPath });
+ * console.log(r.statuses); // [0, 7]
+ * ```
+ *
+ * @module
+ */
+import type { CallResult, PluginCalls } from "../ffi/calls.ts";
+import { FastPath } from "../ffi/fast_call.ts";
+import { HostLog } from "../ffi/host_log.ts";
+import { openPluginLibrary } from "../ffi/library.ts";
+import { copyLibrary, isLibraryLoaded } from "../ffi/library_copy.ts";
+import { discardBuffer, isNull, type RawBuf, takeBuffer } from "../ffi/memory.ts";
+import { ProcessGuard } from "../ffi/process_guard.ts";
+import { loadInProcess } from "../in_process/plugin.ts";
+import { resolveOptions } from "../options.ts";
+import { HOST_ABI_VERSION, openCheckedLibrary, readStats } from "../plugin_library.ts";
+
+/** The probe steps. */
+export const PROBE_STEPS = [
+  "abi",
+  "create_before_init",
+  "second_init",
+  "describe_repeat",
+  "free_null",
+  "after_shutdown",
+  "log_after_shutdown",
+] as const;
+export type ProbeStep = typeof PROBE_STEPS[number];
+
+/** What a step is told. */
+export interface ProbeRequest {
+  step: ProbeStep;
+  pluginPath: string;
+  hostLibraryPath: string;
+  /** after_shutdown: the method to invoke. */
+  method?: string;
+}
+
+/** What a step found; which fields are set depends on the step. */
+export interface ProbeResult {
+  /** abi: the loader refused the file (its words). */
+  loadError?: string;
+  /** abi: required symbols the library lacks. */
+  missing?: string[];
+  /** abi: optional symbols it exports. */
+  optional?: string[];
+  /** abi: what `npa_abi_version()` returned. */
+  abi?: number;
+  /** Statuses, in the step's order (see the step). */
+  statuses?: number[];
+  /** describe_repeat: the documents. */
+  texts?: string[];
+  /** free_null: live_buffers before and after (absent without npa_plugin_stats). */
+  liveBuffers?: [number, number];
+  /** log_after_shutdown: messages that arrived after shutdown returned. */
+  afterClose?: number;
+}
+
+const LOG_OFF = { defaultLevel: 0, spec: "" };
+const EMPTY = new Uint8Array(0);
+const decoder = new TextDecoder();
+
+/** Runs one step. In process, on a private copy of the library when it is loaded here already. */
+export async function runStep(r: ProbeRequest): Promise<ProbeResult> {
+  const loaded = isLibraryLoaded(r.pluginPath, r.hostLibraryPath);
+  if (r.step === "log_after_shutdown") return await logAfterShutdown(r.pluginPath, r.hostLibraryPath, loaded);
+  const copy = loaded ? copyLibrary(r.pluginPath, r.hostLibraryPath) : undefined;
+  // The copy stays open: the library it holds is never unloaded (a probe leaves the plugin in odd states).
+  const path = copy?.path ?? r.pluginPath;
+  if (r.step === "abi") return abiStep(path);
+  const guard = ProcessGuard.get(r.hostLibraryPath);
+  const { calls } = openCheckedLibrary(path, r.pluginPath, guard);
+  const status = (c: { status: number; err: RawBuf; out?: RawBuf }) => {
+    discardBuffer(c.err, calls.free);
+    if (c.out) discardBuffer(c.out, calls.free);
+    return c.status;
+  };
+  if (r.step === "create_before_init") {
+    const c = await calls.create(EMPTY);
+    if (c.status === 0 && c.instance !== null && !isNull(c.instance)) await calls.destroy(c.instance);
+    return { statuses: [status(c)] };
+  }
+  const log = HostLog.get(r.hostLibraryPath);
+  const init = async () => {
+    const made = log.newContext(1, LOG_OFF);
+    log.bindContext(made.ctx, path);
+    return status(await calls.init(made.host));
+  };
+  const first = await init();
+  if (first !== 0) return { statuses: [first] };
+  switch (r.step) {
+    case "second_init":
+      return { statuses: [first, await init()] };
+    case "describe_repeat": {
+      const texts: string[] = [];
+      for (let i = 0; i < 3; i++) texts.push(text(await calls.describe(), calls));
+      return { statuses: [first], texts };
+    }
+    case "free_null": {
+      const ctx = { free: calls.free, maxOutputBytes: 1 << 20, warn: () => {} };
+      const before = readStats(calls, ctx);
+      calls.free(null, 0n);
+      const after = readStats(calls, ctx);
+      const result: ProbeResult = { statuses: [first] };
+      if (before !== null && after !== null) result.liveBuffers = [before.live_buffers!, after.live_buffers!];
+      return result;
+    }
+    case "after_shutdown": {
+      const made = await calls.create(EMPTY);
+      const created = status(made);
+      if (created !== 0 || made.instance === null || isNull(made.instance)) return { statuses: [first, created] };
+      await calls.shutdown();
+      // The instance is left alive on purpose: invoking a destroyed one would be the host's bug, not the plugin's.
+      const again = await calls.create(EMPTY);
+      if (again.status === 0 && again.instance !== null && !isNull(again.instance)) await calls.destroy(again.instance);
+      const createAfter = status(again);
+      const fast = FastPath.get(r.hostLibraryPath);
+      const target = fast.target(fast.bind(path), made.instance, 1 << 20);
+      const out = fast.invokeSync(target, r.method ?? "echo", EMPTY);
+      const invokeAfter = out === undefined ? status(fast.raw()) : 0;
+      return { statuses: [first, created, createAfter, invokeAfter] };
+    }
+  }
+  throw new Error(`unknown probe step ${r.step}`);
+}
+
+function text(c: CallResult, calls: PluginCalls): string {
+  discardBuffer(c.err, calls.free);
+  const taken = takeBuffer(c.out, calls.free, 1 << 20);
+  if (c.status !== 0) return `(status ${c.status})`;
+  return taken.kind === "bytes" ? decoder.decode(taken.bytes) : `(${taken.kind})`;
+}
+
+function abiStep(path: string): ProbeResult {
+  let opened;
+  try {
+    opened = openPluginLibrary(path);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    return { loadError: msg.replace(/^(Could not open library: )+/, "").replace(`${path}: `, "") };
+  }
+  if (!opened.ok) return { missing: opened.missing, optional: [] };
+  const abi = opened.library.symbols.npa_abi_version();
+  return { missing: [], optional: opened.optionalPresent, abi };
+}
+
+async function logAfterShutdown(path: string, hostLibraryPath: string, exclusive: boolean): Promise<ProbeResult> {
+  const plugin = await loadInProcess(path, resolveOptions({ log: "trace", hostLibraryPath, exclusive }));
+  await plugin.close();
+  // Late messages take a while: count what arrives in the next 300 ms.
+  await new Promise((r) => setTimeout(r, 300));
+  return { statuses: [0], afterClose: plugin.logCounters().afterClose };
+}
+
+/** The host's ABI major, for the version check. */
+export const HOST_MAJOR = HOST_ABI_VERSION >>> 16;

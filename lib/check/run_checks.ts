@@ -1,0 +1,271 @@
+/**
+ * `runChecks(path, options)`: the conformance suite. Loads the plugin once
+ * to learn how far it gets (the preflight: in a sandbox child unless
+ * `inProcess`), then runs the selected checks, `jobs` at a time, each with
+ * its own deadline and its own sandbox children; a check the plugin did not
+ * get far enough for is skipped with the reason, one the config skips says
+ * so. Whatever escapes a check becomes its status: a crash, a missed
+ * deadline, a typed plugin error (fail). Returns the run, with its results
+ * in catalog order, and the exit code it amounts to.
+ *
+ * @example
+ * ```ts ignore
+ * import { runChecks } from "./run_checks.ts";
+ * const report = await runChecks("build/fixtures/libref_c.so", { seed: 1 });
+ * for (const r of report.results) console.log(r.status, r.id, r.details);
+ * console.log(report.exitCode); // 0
+ * ```
+ *
+ * @module
+ */
+import denoJson from "../../deno.json" with { type: "json" };
+import type { PluginDescription } from "../describe_schema.ts";
+import {
+  AbiMismatchError,
+  LoadError,
+  PluginCrashError,
+  PluginDisabledError,
+  PluginError,
+  PluginTimeoutError,
+} from "../errors.ts";
+import { hostLibraryPath as defaultHostLibrary } from "../ffi/host_lib.ts";
+import { loadPlugin } from "../load_plugin.ts";
+import type { PluginOptions } from "../options.ts";
+import { MAX_SEED, randomSeed } from "../prng.ts";
+import { shellQuote } from "../safe_text.ts";
+import { UsageError } from "../errors.ts";
+import { CHECKS, groupOf, type Selection, selectChecks } from "./catalog.ts";
+import { type CheckConfig, NO_CONFIG } from "./config.ts";
+import { errorLine } from "./judge.ts";
+import type { CheckResult, CheckRun } from "./result.ts";
+import { type CheckContext, type CheckSpec, type Outcome, type Stage, STAGES } from "./spec.ts";
+
+/** plugcheck's version, for the reports. */
+export const TOOL_VERSION: string = denoJson.version;
+/** A check's deadline unless it sets its own (ms). */
+export const DEFAULT_CHECK_DEADLINE_MS = 60_000;
+/** Checks at once by default: the machines this runs on in CI have two cores. */
+export const DEFAULT_CHECK_JOBS = 2;
+
+/** Options of {@link runChecks}. */
+export interface CheckOptions extends Selection {
+  /** Seed of every seeded engine run (default: random, reported). */
+  seed?: number;
+  /** Run plugins in this process instead of sandbox children (to debug a check; a crash ends the run). */
+  inProcess?: boolean;
+  /** Checks at once (default 2). */
+  jobs?: number;
+  /** Warnings count as failures. */
+  strict?: boolean;
+  /** The config (see `loadCheckConfig`); default none. */
+  config?: CheckConfig;
+  /** Runs of the fuzz smoke test (default: the config's, 50 000). */
+  fuzzRuns?: number;
+  /** The library as the user wrote it, for repro commands (default `path`). */
+  shown?: string;
+  /** How plugins are loaded: environment passed to the children, sha256, ... */
+  load?: Omit<PluginOptions, "isolate" | "exclusive" | "shutdownCheck" | "log">;
+  /** plugcheck's native helper (default: the one `deno task build` made). */
+  hostLibraryPath?: string;
+  /** Called as each check starts and ends. */
+  onStart?: (spec: CheckSpec) => void;
+  onResult?: (result: CheckResult, done: number, of: number) => void;
+  /** Stops the run: checks not started are skipped, running ones are told. */
+  signal?: AbortSignal;
+}
+
+/** A finished run: the results, what it amounts to, and how it was made. */
+export interface CheckReport extends CheckRun {
+  ok: boolean;
+  /** 0 all passed, 1 something failed, crashed or timed out (or warned, with strict), 3 the library cannot be loaded. */
+  exitCode: 0 | 1 | 3;
+  seed: number;
+  strict: boolean;
+  configPath: string | undefined;
+  /** How far the plugin got in the preflight, and why it stopped there. */
+  stage: Stage;
+  stageError: string | undefined;
+  counts: Record<CheckResult["status"], number>;
+}
+
+interface Preflight {
+  reached: Stage;
+  error?: unknown;
+  description?: PluginDescription;
+  hasStats: boolean;
+}
+
+/** How far the plugin at `path` gets: dlopen, symbols, init, describe. */
+async function preflight(path: string, o: CheckOptions, timeoutMs: number): Promise<Preflight> {
+  try {
+    const plugin = await loadPlugin(path, {
+      ...o.load,
+      isolate: o.inProcess !== true,
+      exclusive: o.inProcess === true,
+      log: "off",
+      timeoutMs,
+      ...o.hostLibraryPath && { hostLibraryPath: o.hostLibraryPath },
+    });
+    const description = plugin.describe();
+    const hasStats = plugin.capabilities.stats;
+    await plugin.close().catch(() => {});
+    return { reached: "plugin", description, hasStats };
+  } catch (error) {
+    return { reached: stageOf(error), error, hasStats: false };
+  }
+}
+
+/** The last stage a load that failed with `error` got through. */
+function stageOf(error: unknown): Stage {
+  if (error instanceof AbiMismatchError) return "library";
+  if (error instanceof LoadError) return /missing required symbol/.test(error.message) ? "library" : "file";
+  if (error instanceof PluginError) {
+    if (error.operation === "describe plugin") return "init";
+    if (error.operation === "initialize plugin") return "symbols";
+    if (/^load plugin/.test(error.operation)) return "file";
+    return "symbols";
+  }
+  throw error;
+}
+
+const STAGE_WORDS: Record<Stage, string> = {
+  file: "the library did not load",
+  library: "the library's symbols or ABI version are wrong",
+  symbols: "npa_plugin_init failed",
+  init: "describe() failed",
+  plugin: "",
+};
+
+/** What escaped a check, as its outcome (a bug of plugcheck's own is rethrown). */
+function outcomeOf(error: unknown): Outcome {
+  if (error instanceof PluginCrashError || error instanceof PluginDisabledError) {
+    return { status: "crash", details: errorLine(error), evidence: tail(error) };
+  }
+  if (error instanceof PluginTimeoutError) return { status: "timeout", details: errorLine(error), evidence: [] };
+  if (error instanceof PluginError) return { status: "fail", details: errorLine(error), evidence: [errorLine(error)] };
+  throw error;
+}
+
+/** The last lines of a crashed child's stderr. */
+function tail(error: PluginError): string[] {
+  const stderr = (error as { stderrTail?: string }).stderrTail;
+  return typeof stderr === "string" ? stderr.trimEnd().split("\n").slice(-5) : [];
+}
+
+/** Runs the conformance suite on the plugin at `path`. Throws UsageError for bad options. */
+export async function runChecks(path: string, options: CheckOptions = {}): Promise<CheckReport> {
+  const started = new Date();
+  const t0 = performance.now();
+  const config = options.config ?? NO_CONFIG;
+  const thresholds = { ...config.thresholds, ...options.fuzzRuns !== undefined && { fuzzRuns: options.fuzzRuns } };
+  const seed = options.seed ?? randomSeed();
+  if (!Number.isSafeInteger(seed) || seed < 0 || seed > MAX_SEED) {
+    throw new UsageError(`seed must be an integer from 0 to ${MAX_SEED}: got ${seed}`);
+  }
+  const jobs = options.jobs ?? DEFAULT_CHECK_JOBS;
+  if (!Number.isSafeInteger(jobs) || jobs < 1 || jobs > 16) throw new UsageError(`jobs must be 1 to 16: got ${jobs}`);
+  const selected = selectChecks(CHECKS, options);
+  const shown = options.shown ?? path;
+  const pre = await preflight(path, options, thresholds.callTimeoutMs);
+  const hostLibraryPath = await Deno.realPath(options.hostLibraryPath ?? defaultHostLibrary());
+  const base: Omit<CheckContext, "signal"> = {
+    path,
+    shown,
+    seed,
+    isolate: options.inProcess !== true,
+    thresholds,
+    description: pre.description,
+    hasStats: pre.hasStats,
+    hostLibraryPath,
+    load: options.load ?? {},
+    fuzzSkip: config.fuzzSkipMethods,
+  };
+  const results: (CheckResult | undefined)[] = selected.map(() => undefined);
+  let next = 0;
+  let done = 0;
+  const worker = async () => {
+    while (next < selected.length) {
+      const i = next++;
+      const spec = selected[i]!;
+      options.onStart?.(spec);
+      const result = await runOne(spec, base, pre, config, options.signal);
+      results[i] = result;
+      options.onResult?.(result, ++done, selected.length);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, selected.length) }, worker));
+  const all = results as CheckResult[];
+  const counts = { pass: 0, fail: 0, crash: 0, timeout: 0, skip: 0, warn: 0 };
+  for (const r of all) counts[r.status]++;
+  const cannotLoad = pre.error instanceof LoadError || pre.error instanceof AbiMismatchError;
+  const failed = counts.fail + counts.crash + counts.timeout + (options.strict ? counts.warn : 0) > 0;
+  const exitCode = cannotLoad ? 3 : failed ? 1 : 0;
+  return {
+    library: shown,
+    ...pre.description && { plugin: { name: pre.description.name, version: pre.description.version } },
+    toolVersion: TOOL_VERSION,
+    startedAt: started,
+    durationMs: performance.now() - t0,
+    results: all,
+    ok: exitCode === 0,
+    exitCode,
+    seed,
+    strict: options.strict === true,
+    configPath: config.path,
+    stage: pre.reached,
+    stageError: pre.error === undefined ? undefined : errorLine(pre.error),
+    counts,
+  };
+}
+
+async function runOne(
+  spec: CheckSpec,
+  base: Omit<CheckContext, "signal">,
+  pre: Preflight,
+  config: CheckConfig,
+  signal: AbortSignal | undefined,
+): Promise<CheckResult> {
+  const t0 = performance.now();
+  const head = { id: spec.id, group: groupOf(spec.id), title: spec.title, rule: spec.rule };
+  const finish = (o: Outcome): CheckResult => ({
+    ...head,
+    status: o.status,
+    durationMs: Math.round(performance.now() - t0),
+    details: o.details,
+    evidence: o.evidence ?? [],
+    ...(o.status === "fail" || o.status === "crash" || o.status === "timeout" || o.status === "warn") &&
+      { repro: o.repro ?? defaultRepro(base, spec.id) },
+    ...o.location && { location: o.location },
+    ...o.findings && { findings: o.findings },
+  });
+  const reason = config.skip[spec.id];
+  if (reason !== undefined) return finish({ status: "skip", details: `skipped by ${config.path}: ${reason}` });
+  if (signal?.aborted) return finish({ status: "skip", details: "the run was interrupted first" });
+  if (STAGES.indexOf(spec.needs) > STAGES.indexOf(pre.reached)) {
+    const why = pre.error === undefined ? "" : `: ${errorLine(pre.error)}`;
+    return finish({ status: "skip", details: `${STAGE_WORDS[pre.reached]}${why}` });
+  }
+  const deadline = spec.deadlineMs?.(base.thresholds) ?? DEFAULT_CHECK_DEADLINE_MS;
+  const ac = new AbortController();
+  const onAbort = () => ac.abort();
+  signal?.addEventListener("abort", onAbort);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<Outcome>((resolve) => {
+    timer = setTimeout(() => {
+      ac.abort();
+      resolve({ status: "timeout", details: `the check did not finish within ${deadline} ms` });
+    }, deadline);
+  });
+  try {
+    return finish(await Promise.race([spec.run({ ...base, signal: ac.signal }).catch(outcomeOf), late]));
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/** `plugcheck check <lib> --filter '^id$' --seed S`: the check alone, again. */
+function defaultRepro(base: Omit<CheckContext, "signal">, id: string): string {
+  const args = ["plugcheck", "check", base.shown, "--filter", `^${id.replaceAll(".", "\\.")}$`, "--seed", String(base.seed)];
+  return args.map(shellQuote).join(" ");
+}

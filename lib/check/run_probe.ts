@@ -1,0 +1,49 @@
+/**
+ * Runs one lifecycle probe step (`probe.ts`) where a check runs: in a probe
+ * sandbox child of its own (a crash or hang of the plugin ends that child,
+ * and comes back as `PluginCrashError` / `PluginTimeoutError`), or in this
+ * process with `--in-process`.
+ *
+ * @example
+ * ```ts ignore
+ * import { probe } from "./run_probe.ts";
+ * const { statuses } = await probe(ctx, "second_init");
+ * ```
+ *
+ * @module
+ */
+import { SandboxChild } from "../sandbox/child_process.ts";
+import { maxFrameFor } from "../sandbox/spawn.ts";
+import { sanitizerEnv } from "../sanitizer.ts";
+import type { ProbeRequest, ProbeResult, ProbeStep } from "./probe.ts";
+import { runStep } from "./probe.ts";
+import type { CheckContext } from "./spec.ts";
+
+/** Time a probe child gets on top of the call deadline (its start-up, the log probe's wait). */
+const PROBE_SLACK_MS = 1_000;
+
+/** Runs `step` on the context's library; `method` is the method after_shutdown invokes. */
+export async function probe(ctx: CheckContext, step: ProbeStep, method?: string): Promise<ProbeResult> {
+  const request: ProbeRequest = {
+    step,
+    pluginPath: ctx.path,
+    hostLibraryPath: ctx.hostLibraryPath,
+    ...method !== undefined && { method },
+  };
+  if (!ctx.isolate) return await runStep(request);
+  const child = await SandboxChild.start({
+    label: ctx.shown,
+    handler: "probe",
+    options: { ...request },
+    hostLibraryPath: ctx.hostLibraryPath,
+    readPaths: [ctx.path, ...ctx.load.readPaths ?? []],
+    env: ctx.load.env ?? [],
+    setEnv: { ...await sanitizerEnv(ctx.path, { hostLibraryPath: ctx.hostLibraryPath }), ...ctx.load.setEnv },
+    startTimeoutMs: ctx.thresholds.callTimeoutMs + PROBE_SLACK_MS,
+    maxFrame: maxFrameFor(1 << 20),
+  });
+  const result = child.hello.result as ProbeResult;
+  child.kill("closed");
+  await child.waitExit();
+  return result;
+}

@@ -1,0 +1,101 @@
+/**
+ * What a conformance check is: an id, a one-line title, the docs/abi.md rule
+ * it enforces, the stage the plugin must have reached for it to mean
+ * anything, a deadline, and `run(ctx)`, which drives one of the engines
+ * (a lifecycle probe, the call sweep, stress, fuzz) and judges what it saw.
+ * The runner (`run_checks.ts`) gives each check its context and turns what
+ * escapes it (a crash, a missed deadline) into the check's status.
+ *
+ * @example
+ * ```ts ignore
+ * import { type CheckSpec, fail, pass } from "./spec.ts";
+ * export const unknownMethod: CheckSpec = {
+ *   id: "errors.unknown_method", title: "An unknown method answers UNKNOWN_METHOD", rule: "status-codes",
+ *   needs: "plugin", run: async (ctx) => (await sweep(ctx)).unknownOk ? pass("...") : fail("..."),
+ * };
+ * ```
+ *
+ * @module
+ */
+import type { PluginDescription } from "../describe_schema.ts";
+import type { PluginOptions } from "../options.ts";
+import type { CheckStatus } from "./result.ts";
+
+/**
+ * How far a plugin gets in loading, in order: a check `needs` a stage and is
+ * skipped (with the reason) when the plugin did not reach it.
+ */
+export const STAGES = ["file", "library", "symbols", "init", "plugin"] as const;
+export type Stage = typeof STAGES[number];
+
+/** Thresholds a config file can set (`plugcheck.json`). */
+export interface Thresholds {
+  /** Deadline of one call in the sweep and the probes (ms). */
+  callTimeoutMs: number;
+  /** Calls a stress-based check makes. */
+  stressIterations: number;
+  /** Load -> shutdown cycles of the reload checks. */
+  reloadCycles: number;
+  /** Runs of the fuzz smoke test, shared by all methods. */
+  fuzzRuns: number;
+  /** RSS growth (MiB) the resource checks allow. */
+  maxRssGrowthMb: number;
+}
+
+/** What a check is given. */
+export interface CheckContext {
+  /** The library's real path, and as the user wrote it (for repro commands). */
+  path: string;
+  shown: string;
+  seed: number;
+  /** Plugins run in sandbox children (false with `--in-process`). */
+  isolate: boolean;
+  thresholds: Thresholds;
+  /** describe(), when the plugin loaded. */
+  description: PluginDescription | undefined;
+  /** `npa_plugin_stats` is exported. */
+  hasStats: boolean;
+  hostLibraryPath: string;
+  /** How every engine loads the plugin (environment, sanitizer runtime, ...). */
+  load: Omit<PluginOptions, "isolate" | "exclusive" | "shutdownCheck" | "log">;
+  /** Aborted when the check's deadline passed (engines that take a signal stop). */
+  signal: AbortSignal;
+  /** Methods the fuzz smoke test leaves out (config `fuzz.skip_methods`, and describe() `"fuzz": false`). */
+  fuzzSkip: readonly string[];
+}
+
+/** What a check concluded (crash and timeout mostly come from the runner). */
+export interface Outcome {
+  status: CheckStatus;
+  details: string;
+  evidence?: string[];
+  /** A command that shows it again; the runner fills in a default. */
+  repro?: string;
+  location?: { file: string; line?: number };
+  /** Several findings (fuzz.smoke): SARIF gets one result each. */
+  findings?: { message: string; location?: { file: string; line?: number } }[];
+}
+
+/** One check. */
+export interface CheckSpec {
+  /** `<group>.<name>`. */
+  id: string;
+  title: string;
+  /** Anchor in docs/abi.md. */
+  rule: string;
+  needs: Stage;
+  /** The check's own deadline (ms; default: the runner's). */
+  deadlineMs?: (t: Thresholds) => number;
+  run(ctx: CheckContext): Promise<Outcome>;
+}
+
+/** Outcome builders. */
+export const pass = (details: string, evidence: string[] = []): Outcome => ({ status: "pass", details, evidence });
+export const fail = (details: string, evidence: string[] = []): Outcome => ({ status: "fail", details, evidence });
+export const warn = (details: string, evidence: string[] = []): Outcome => ({ status: "warn", details, evidence });
+export const skip = (details: string): Outcome => ({ status: "skip", details, evidence: [] });
+
+/** "1 method" / "2 methods". */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}

@@ -1,0 +1,171 @@
+/**
+ * The call sweep: loads the plugin once (in a sandbox child unless
+ * `--in-process`), calls every declared method with its sample inputs on an
+ * instance of its own, then an unknown method, and, if asked, generated bad
+ * inputs for `json` methods; records each call's output or typed error and
+ * the contract warnings it raised, and what the plugin left around it
+ * (counters, log counters, warnings after close: stdout bytes, processes).
+ * A crash or hang is recorded as that call's error and the sweep goes on in
+ * a fresh child. Most checks of `errors`, `buffers`, `outputs`, `stdio`,
+ * `timeouts` and `metadata` are one judgement over one sweep.
+ *
+ * @example
+ * ```ts ignore
+ * import { sweep } from "./sweep.ts";
+ * const s = await sweep(ctx, { badInputs: true });
+ * for (const c of s.calls) console.log(c.method, c.kind, c.error ?? c.output);
+ * ```
+ *
+ * @module
+ */
+import type { MethodDescription } from "../describe_schema.ts";
+import { PluginCrashError, PluginTimeoutError } from "../errors.ts";
+import type { LogCounters } from "../ffi/host_log.ts";
+import { loadPlugin } from "../load_plugin.ts";
+import type { InstanceHandle, PluginHandle } from "../plugin_handle.ts";
+import type { CheckContext } from "./spec.ts";
+
+/** Why a call was made. */
+export type CallKind = "example" | "sample" | "bad_input" | "unknown_method";
+
+/** One call of the sweep. */
+export interface SweepCall {
+  method: string;
+  kind: CallKind;
+  input: Uint8Array;
+  /** An example's expected output. */
+  expected?: string;
+  output?: Uint8Array;
+  error?: unknown;
+  /** Contract warnings raised during the call. */
+  warnings: string[];
+}
+
+/** What a sweep saw. */
+export interface SweepResult {
+  calls: SweepCall[];
+  /** Warnings of the load and after close (stdout bytes, processes left running, stray buffers at close). */
+  warnings: string[];
+  logs: LogCounters;
+  /** Failures of destroy and close (a destroy or shutdown past its deadline, a leak found on close). */
+  lifecycleErrors: unknown[];
+  /** npa_plugin_stats before the first instance and after the last destroy (null without the capability). */
+  stats: { before: Record<string, number>; after: Record<string, number> } | null;
+}
+
+/** What to sweep. */
+export interface SweepOptions {
+  /** Also call `json` methods with inputs that are not JSON. */
+  badInputs?: boolean;
+  /** The host's log directives (default `off`: every level disabled). */
+  log?: string;
+  /** Only these methods (default: all). */
+  methods?: readonly string[];
+}
+
+/** The name of a method no plugin has. */
+export const UNKNOWN_METHOD = "plugcheck.no_such_method";
+
+const enc = new TextEncoder();
+
+/** Inputs that are not JSON, for `json` methods: each must answer INVALID_INPUT (an empty one may mean "none"). */
+export const BAD_JSON_INPUTS: readonly Uint8Array[] = [
+  enc.encode("{"),
+  enc.encode("[1,"),
+  enc.encode('"open'),
+  new Uint8Array([0xff, 0xfe, 0x7b]),
+];
+
+/** The inputs a method is called with: its examples, else one plain input of its kind. */
+export function sampleInputs(m: MethodDescription): { input: Uint8Array; kind: CallKind; expected?: string }[] {
+  if (m.examples.length > 0) {
+    return m.examples.map((e) => ({
+      input: enc.encode(e.input),
+      kind: "example" as const,
+      ...e.output !== undefined && { expected: e.output },
+    }));
+  }
+  return [{ input: enc.encode(m.input === "json" ? "null" : ""), kind: "sample" }];
+}
+
+/** True for the errors that end a call without an answer from the plugin (it crashed or hung). */
+export function unanswered(error: unknown): boolean {
+  return error instanceof PluginCrashError || error instanceof PluginTimeoutError;
+}
+
+/** Runs the sweep. Throws only when the plugin cannot be loaded at all. */
+export async function sweep(ctx: CheckContext, options: SweepOptions = {}): Promise<SweepResult> {
+  const plugin = await loadPlugin(ctx.path, {
+    ...ctx.load,
+    isolate: ctx.isolate,
+    exclusive: !ctx.isolate,
+    log: options.log ?? "off",
+    timeoutMs: ctx.thresholds.callTimeoutMs,
+    // A crash is one call's result here: the sweep goes on in a fresh child.
+    restartCap: 1_000,
+  });
+  const calls: SweepCall[] = [];
+  let stats: SweepResult["stats"] = null;
+  let logs: LogCounters | undefined;
+  const lifecycleErrors: unknown[] = [];
+  const loadWarnings = plugin.contractWarnings.length;
+  try {
+    const statsBefore = await plugin.readStats();
+    const d = plugin.describe();
+    const wanted = d.methods.filter((m) => options.methods === undefined || options.methods.includes(m.name));
+    for (const m of wanted) {
+      const plan = sampleInputs(m);
+      if (options.badInputs && m.input === "json") {
+        for (const input of BAD_JSON_INPUTS) plan.push({ input, kind: "bad_input" });
+      }
+      await callAll(ctx, plugin, m.name, plan, calls, lifecycleErrors);
+    }
+    const first = d.methods[0]?.examples[0]?.input ?? "";
+    const unknown = [{ input: enc.encode(first), kind: "unknown_method" as const }];
+    await callAll(ctx, plugin, UNKNOWN_METHOD, unknown, calls, lifecycleErrors);
+    const statsAfter = await plugin.readStats();
+    if (statsBefore !== null && statsAfter !== null) stats = { before: statsBefore, after: statsAfter };
+    logs = await plugin.readLogCounters();
+  } finally {
+    await plugin.close().catch((e) => lifecycleErrors.push(e));
+  }
+  const warnings = [...plugin.contractWarnings.slice(0, loadWarnings)];
+  const callWarnings = new Set(calls.flatMap((c) => c.warnings));
+  for (const w of plugin.contractWarnings.slice(loadWarnings)) if (!callWarnings.has(w)) warnings.push(w);
+  return { calls, warnings, logs: logs!, lifecycleErrors, stats };
+}
+
+/** Calls `method` with each planned input on one instance (a fresh one after a crash or hang). */
+async function callAll(
+  ctx: CheckContext,
+  plugin: PluginHandle,
+  method: string,
+  plan: { input: Uint8Array; kind: CallKind; expected?: string }[],
+  calls: SweepCall[],
+  lifecycleErrors: unknown[],
+): Promise<void> {
+  const destroy = (i: InstanceHandle | undefined) =>
+    i?.state === "live" ? i.destroy().catch((e) => lifecycleErrors.push(e)) : i?.destroy().catch(() => {});
+  let inst: InstanceHandle | undefined;
+  try {
+    for (const p of plan) {
+      const call: SweepCall = { method, kind: p.kind, input: p.input, warnings: [], ...p.expected !== undefined && {
+        expected: p.expected,
+      } };
+      const seen = plugin.contractWarnings.length;
+      try {
+        if (inst === undefined || inst.state !== "live") {
+          await destroy(inst);
+          inst = await plugin.createInstance(undefined, { timeoutMs: ctx.thresholds.callTimeoutMs });
+        }
+        call.output = await inst.invoke(method, p.input, { timeoutMs: ctx.thresholds.callTimeoutMs });
+      } catch (error) {
+        call.error = error;
+      }
+      call.warnings = plugin.contractWarnings.slice(seen);
+      calls.push(call);
+    }
+  } finally {
+    await destroy(inst);
+  }
+}

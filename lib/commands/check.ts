@@ -1,0 +1,197 @@
+/**
+ * `plugcheck check`: the conformance suite for CI. Runs every named check
+ * (or those `--filter`/`--exclude`/`--shard` select) on one plugin, each in
+ * sandbox children of its own, and prints a table (or `--format json`),
+ * with `--junit FILE` and `--sarif FILE` for CI systems. The engine is
+ * `lib/check/`.
+ *
+ * @example
+ * ```ts ignore
+ * import { run } from "./check.ts";
+ * const code = await run(["build/fixtures/libref_c.so", "--seed", "1", "--junit", "check.xml"]);
+ * ```
+ *
+ * @module
+ */
+import { dirname, join } from "node:path";
+import { UsageError } from "../errors.ts";
+import { MAX_SEED } from "../prng.ts";
+import { CHECKS, parseShard, selectChecks } from "../check/catalog.ts";
+import { CONFIG_FILE, DEFAULT_THRESHOLDS, loadCheckConfig } from "../check/config.ts";
+import { junitXml } from "../check/junit.ts";
+import { checkListJson, checkReportJson, renderCheckList, renderCheckReport } from "../check/render.ts";
+import { type CheckOptions, DEFAULT_CHECK_JOBS, runChecks } from "../check/run_checks.ts";
+import { sarifLog } from "../check/sarif.ts";
+import { defineCommand } from "./command.ts";
+import type { CommandContext } from "./context.ts";
+import { EXIT } from "./exit_codes.ts";
+import { userPath } from "./input.ts";
+import { abortOnInterrupt } from "./interrupt.ts";
+import { configureCliLogging } from "./logging.ts";
+import { parseLogDirectives } from "../log_directives.ts";
+import { paintOut } from "./output.ts";
+
+/** A report file's path, checked before the run: its directory must exist. */
+async function reportPath(ctx: CommandContext, flag: string): Promise<string | undefined> {
+  const given = ctx.string(flag);
+  if (given === undefined) return undefined;
+  const path = userPath(given);
+  try {
+    if (!(await Deno.stat(dirname(path))).isDirectory) throw new Error("not a directory");
+  } catch {
+    throw new UsageError(`--${flag} ${given}: the directory ${dirname(path)} does not exist`);
+  }
+  return path;
+}
+
+/** Writes `text` to `path` whole or not at all (a temporary file renamed over it). */
+async function writeWhole(path: string, text: string): Promise<void> {
+  const tmp = join(dirname(path), `.${crypto.randomUUID()}.tmp`);
+  try {
+    await Deno.writeTextFile(tmp, text);
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+}
+
+/** The `check` command. */
+export const command = defineCommand({
+  name: "check",
+  summary: "the conformance suite: every ABI rule as a named check, for CI",
+  positionals: ["library..."],
+  usage: `<library> [--filter REGEX]... [--exclude REGEX]... [--shard I/N]
+                  [--seed S] [--jobs N] [--fuzz-runs N] [--strict] [--in-process]
+                  [--config FILE] [--junit FILE] [--sarif FILE] [--env NAME]...
+                  [--format text|json] [--color WHEN] [--verbose]
+  plugcheck check --list [--filter REGEX]... [--format json]`,
+  description: `Checks that the plugin keeps every rule of docs/abi.md: ${CHECKS.length} named checks in
+groups (abi, metadata, lifecycle, buffers, errors, outputs, threads,
+isolation, timeouts, logging, stdio, limits, resources, fuzz), each
+driving one engine: a lifecycle probe, a sweep of every method with its
+examples, a short stress run, a short seeded fuzz run. --list shows them
+with the rule each enforces.
+
+Each check runs in sandbox children of its own, with its own deadline, so
+a crash or hang ends that check, not the run. A check ends pass, fail,
+crash, timeout, warn (fails only with --strict) or skip (with the reason:
+the plugin did not get that far, or the config skips it). Failures carry
+their evidence and a repro command.
+
+The config file ${CONFIG_FILE}, found by walking up from the working
+directory (or --config FILE), can skip checks with a reason, leave methods
+out of the fuzz smoke test and set the thresholds:
+  {"check": {"skip": {"resources.reload": "why"},
+             "fuzz": {"skip_methods": ["fail_with"]},
+             "thresholds": {"call_timeout_ms": ${DEFAULT_THRESHOLDS.callTimeoutMs}, "stress_iterations": ${DEFAULT_THRESHOLDS.stressIterations},
+                            "reload_cycles": ${DEFAULT_THRESHOLDS.reloadCycles}, "fuzz_runs": ${DEFAULT_THRESHOLDS.fuzzRuns},
+                            "max_rss_growth_mb": ${DEFAULT_THRESHOLDS.maxRssGrowthMb}}}}
+Methods whose describe() entry says "fuzz": false are left out too.
+
+--shard I/N runs part I of N (round robin over the selected checks): the
+N parts are disjoint and together the whole suite, for a CI matrix.`,
+  flags: {
+    filter: { type: "string", multiple: true, value: "REGEX", help: "run the checks whose id matches (repeatable)" },
+    exclude: { type: "string", multiple: true, value: "REGEX", help: "leave out the checks whose id matches (repeatable)" },
+    list: { type: "boolean", help: "list the checks (after the filters) and exit" },
+    shard: { type: "string", value: "I/N", help: "run part I of N of the selected checks" },
+    seed: { type: "string", value: "S", help: "seed of the stress and fuzz runs (default: random,\nreported)" },
+    jobs: { type: "string", value: "N", help: `checks at once (default ${DEFAULT_CHECK_JOBS})` },
+    "fuzz-runs": {
+      type: "string",
+      value: "N",
+      help: `runs of the fuzz smoke test (default ${DEFAULT_THRESHOLDS.fuzzRuns.toLocaleString("en-US")})`,
+    },
+    strict: { type: "boolean", help: "warnings fail the run" },
+    "in-process": { type: "boolean", help: "run the plugin in this process (to debug a check:\na crash ends plugcheck)" },
+    config: { type: "string", value: "FILE", help: `the config file (default: ${CONFIG_FILE} found upwards)` },
+    junit: { type: "string", value: "FILE", help: "also write a JUnit XML report (one testcase per check)" },
+    sarif: { type: "string", value: "FILE", help: "also write a SARIF 2.1.0 log (one result per failure)" },
+    env: {
+      type: "string",
+      multiple: true,
+      value: "NAME",
+      help: "pass this environment variable to the sandbox children\n(repeatable; every other variable is cleared)",
+    },
+  },
+  examples: [
+    "plugcheck check build/fixtures/libref_c.so",
+    "plugcheck check ./libmine.so --junit check.xml --sarif check.sarif --seed 1",
+    "plugcheck check ./libmine.so --filter '^errors\\.' --filter '^buffers\\.'",
+    "plugcheck check ./libmine.so --shard 2/4 --format json > part2.json",
+    "plugcheck check --list",
+  ],
+  run: async (ctx: CommandContext) => {
+    const selection = {
+      filter: ctx.list("filter"),
+      exclude: ctx.list("exclude"),
+      ...ctx.string("shard") !== undefined && { shard: parseShard(ctx.string("shard")!) },
+    };
+    const chosen = selectChecks(CHECKS, selection);
+    if (ctx.flag("list")) {
+      if (ctx.format === "json") ctx.json(checkListJson(chosen));
+      else ctx.out(renderCheckList(chosen));
+      return EXIT.OK;
+    }
+    if (ctx.positionals.length !== 1) {
+      throw new UsageError(
+        ctx.positionals.length === 0
+          ? "Missing <library> (see 'plugcheck check --help')"
+          : `Expected one <library>, got ${ctx.positionals.length}: ${ctx.positionals.join(" ")}`,
+      );
+    }
+    const shown = ctx.positionals[0]!;
+    const path = userPath(shown);
+    try {
+      await Deno.stat(path);
+    } catch {
+      throw new UsageError(`No such file: ${shown}`);
+    }
+    const seed = ctx.count("seed", -1);
+    if (seed > MAX_SEED) throw new UsageError(`Option --seed must be at most ${MAX_SEED}: got ${seed}`);
+    const configFlag = ctx.string("config");
+    const config = await loadCheckConfig(
+      configFlag === undefined ? undefined : userPath(configFlag),
+      Deno.env.get("PLUGCHECK_CWD") || Deno.cwd(),
+    );
+    const junit = await reportPath(ctx, "junit");
+    const sarif = await reportPath(ctx, "sarif");
+    const options: CheckOptions = {
+      ...selection,
+      shown,
+      jobs: ctx.positiveInt("jobs", DEFAULT_CHECK_JOBS),
+      strict: ctx.flag("strict"),
+      inProcess: ctx.flag("in-process"),
+      config,
+      load: { env: ctx.list("env") },
+    };
+    if (seed >= 0) options.seed = seed;
+    if (ctx.string("fuzz-runs") !== undefined) options.fuzzRuns = ctx.positiveInt("fuzz-runs", 1);
+    if (options.inProcess) ctx.pluginOptions(shown); // installs the process guards
+    // The checks set the plugin's log levels to count what it sends; --verbose shows it too.
+    configureCliLogging(parseLogDirectives("warning"), ctx.verbose, ctx.verbose);
+    const { signal, release } = abortOnInterrupt();
+    let report;
+    try {
+      report = await runChecks(path, {
+        ...options,
+        signal,
+        onResult: (r, done, of) => ctx.status.update(`check: ${done}/${of} done, last ${r.id}: ${r.status}`),
+      });
+    } finally {
+      release();
+      ctx.status.done();
+    }
+    if (junit !== undefined) await writeWhole(junit, junitXml(report));
+    if (sarif !== undefined) await writeWhole(sarif, `${JSON.stringify(sarifLog(report), null, 2)}\n`);
+    if (ctx.format === "json") ctx.json(checkReportJson(report));
+    else ctx.out(renderCheckReport(report, paintOut));
+    return signal.aborted ? EXIT.INTERRUPTED : report.exitCode;
+  },
+});
+
+/** `plugcheck check --help`. */
+export const help: string = command.help;
+/** Runs `plugcheck check` with the arguments after `check`; returns the exit code. */
+export const run: (args: string[]) => Promise<number> = command.run;
