@@ -1,8 +1,9 @@
 /**
  * plugcheck: load native npa plugins with `Deno.dlopen`, call them behind a
  * guard that turns every plugin failure into a typed error, inspect their
- * counters and logs, stress-test them (`runStress`), fuzz them (`runFuzz`) and
- * write libFuzzer harnesses for them (`generateHarness`).
+ * counters and logs, stress-test them (`runStress`), fuzz them (`runFuzz`),
+ * check them against every rule of the ABI (`runChecks`) and write libFuzzer
+ * harnesses for them (`generateHarness`).
  * Re-exports only.
  *
  * @example
@@ -83,3 +84,9 @@ export {
   HARNESS_OSS_FUZZ_COMMAND,
   type HarnessSpec,
 } from "./lib/harness/generate.ts";
+export { type CheckOptions, type CheckReport, runChecks } from "./lib/check/run_checks.ts";
+export type { CheckResult, CheckRun, CheckStatus } from "./lib/check/result.ts";
+export { CHECK_IDS } from "./lib/check/catalog.ts";
+export { type CheckConfig, CheckConfigSchema, loadCheckConfig, parseCheckConfig } from "./lib/check/config.ts";
+export { junitXml } from "./lib/check/junit.ts";
+export { sarifLog, type SarifOptions } from "./lib/check/sarif.ts";

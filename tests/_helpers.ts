@@ -184,3 +184,11 @@ export function checkResult(id: string, status: CheckStatus, extra: Partial<Chec
     ...extra,
   };
 }
+
+/** A temporary directory, removed with everything in it when disposed. */
+export async function tempDir(
+  prefix = "plugcheck-test-",
+): Promise<{ path: string; [Symbol.asyncDispose](): Promise<void> }> {
+  const path = await Deno.makeTempDir({ prefix });
+  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
+}

@@ -9,13 +9,10 @@ import assert from "node:assert/strict";
 import { DOMParser } from "npm:@xmldom/xmldom@0.9.12";
 // deno-lint-ignore no-import-prefix -- a test-only dependency, pinned here rather than in deno.json
 import type { Document, Element } from "npm:@xmldom/xmldom@0.9.12";
-// deno-lint-ignore no-import-prefix -- a test-only dependency, pinned here rather than in deno.json
-import { validateXML } from "npm:xmllint-wasm@5.3.0";
 import { junitXml } from "../lib/check/junit.ts";
 import type { CheckResult, CheckRun, CheckStatus } from "../lib/check/result.ts";
 import { checkResult } from "./_helpers.ts";
-
-const SCHEMA = Deno.readTextFileSync(new URL("./schemas/junit.xsd", import.meta.url));
+import { validateJunit as validate } from "./_schemas.ts";
 
 /** A result whose evidence has two lines (the writer keeps each). */
 function result(id: string, status: CheckStatus, extra: Partial<CheckResult> = {}): CheckResult {
@@ -60,14 +57,6 @@ function only(parent: Element | Document, name: string): Element {
   const found = children(parent, name);
   assert.deepStrictEqual(found.length, 1, `one <${name}>`);
   return found[0]!;
-}
-
-async function validate(xml: string): Promise<{ valid: boolean; errors: string[] }> {
-  const out = await validateXML({
-    xml: [{ fileName: "report.xml", contents: xml }],
-    schema: [{ fileName: "junit.xsd", contents: SCHEMA }],
-  });
-  return { valid: out.valid, errors: out.errors.map((e) => e.rawMessage) };
 }
 
 Deno.test("junitXml counts each status and writes one testcase per result", () => {

@@ -5,14 +5,11 @@
  */
 import assert from "node:assert/strict";
 // deno-lint-ignore no-import-prefix
-import AjvModule from "npm:ajv@8.20.0/dist/2020.js";
-// deno-lint-ignore no-import-prefix
-import addFormatsModule from "npm:ajv-formats@3.0.1";
-// deno-lint-ignore no-import-prefix
 import type { Log } from "npm:@types/sarif@2.1.7";
 import { sarifLog } from "../lib/check/sarif.ts";
 import type { CheckRun } from "../lib/check/result.ts";
 import { checkResult } from "./_helpers.ts";
+import { sarifValidator } from "./_schemas.ts";
 
 const RUN: CheckRun = {
   library: "/tmp/build dir/libdemo.so",
@@ -81,13 +78,8 @@ Deno.test("sarifLog gives one rule per check id and results only for fail, crash
   assert.deepStrictEqual(custom.runs[0]!.tool.driver.rules![0]!.helpUri, "https://example.org/pc/docs/abi.md#buffers");
 });
 
-Deno.test("sarifLog output validates against the SARIF 2.1.0 schema, and a broken log does not", async () => {
-  const schema = JSON.parse(await Deno.readTextFile(new URL("./schemas/sarif-2.1.0.json", import.meta.url)));
-  // The schema's `language` pattern is not a valid unicode-mode RegExp, so compile without the u flag.
-  // Both are CommonJS modules: Deno types the default import as the namespace, whose `default` is the export.
-  const ajv = new AjvModule.default({ allErrors: true, strict: false, unicodeRegExp: false });
-  addFormatsModule.default(ajv);
-  const validate = ajv.compile(schema);
+Deno.test("sarifLog output validates against the SARIF 2.1.0 schema, and a broken log does not", () => {
+  const validate = sarifValidator();
   for (const log of [sarifLog(RUN), sarifLog({ ...RUN, library: "build/libdemo.so", results: [] })]) {
     assert(validate(log), JSON.stringify(validate.errors, null, 2));
   }

@@ -9,12 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FuzzReportSchema } from "../mod.ts";
 import { sha1Hex } from "../lib/fuzz/artifacts.ts";
-import { CLI_ARGS, fault, fixture, fuzzFixture, runCli, text } from "./_helpers.ts";
-
-async function tempDir(): Promise<{ path: string; [Symbol.asyncDispose](): Promise<void> }> {
-  const path = await Deno.makeTempDir({ prefix: "plugcheck-fuzz-cli-" });
-  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
-}
+import { CLI_ARGS, fault, fixture, fuzzFixture, runCli, tempDir, text } from "./_helpers.ts";
 
 Deno.test("plugcheck fuzz --help teaches the flags, the findings and the exit codes", async () => {
   const r = await runCli(["fuzz", "--help"]);

@@ -95,7 +95,9 @@ export function selectChecks(all: readonly CheckSpec[], s: Selection): CheckSpec
       throw new UsageError(`--filter ${JSON.stringify(r.source)} matches no check (see plugcheck check --list)`);
     }
   }
-  const chosen = all.filter((c) => (keep.length === 0 || keep.some((r) => r.test(c.id))) && !drop.some((r) => r.test(c.id)));
+  const chosen = all.filter((c) =>
+    (keep.length === 0 || keep.some((r) => r.test(c.id))) && !drop.some((r) => r.test(c.id))
+  );
   if (s.shard === undefined) return chosen;
   const { index, count } = s.shard;
   return chosen.filter((_, i) => i % count === index - 1);

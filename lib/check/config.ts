@@ -93,7 +93,9 @@ export function parseCheckConfig(text: string, path: string): CheckConfig {
   const c = parsed.data.check;
   const unknown = Object.keys(c.skip).filter((id) => !CHECK_IDS.includes(id));
   if (unknown.length > 0) {
-    throw new UsageError(`${path} skips ${unknown.map((u) => JSON.stringify(u)).join(", ")}: no such check (see plugcheck check --list)`);
+    throw new UsageError(
+      `${path} skips ${unknown.map((u) => JSON.stringify(u)).join(", ")}: no such check (see plugcheck check --list)`,
+    );
   }
   const t = c.thresholds;
   return {

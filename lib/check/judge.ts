@@ -73,7 +73,11 @@ function stressRepro(ctx: CheckContext, o: StressOptions): string {
  * the run is the check's crash or timeout, any failed verdict fails it, all
  * skipped skips it.
  */
-export async function stressCheck(ctx: CheckContext, extra: StressOptions, ids: readonly VerdictId[]): Promise<Outcome> {
+export async function stressCheck(
+  ctx: CheckContext,
+  extra: StressOptions,
+  ids: readonly VerdictId[],
+): Promise<Outcome> {
   const d = ctx.description!;
   if (!d.methods.some((m) => m.examples.length > 0) && extra.methods === undefined) {
     return skip("no method declares examples: stress has no input to call with");

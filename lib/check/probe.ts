@@ -64,8 +64,8 @@ export interface ProbeResult {
   statuses?: number[];
   /** describe_repeat: the documents. */
   texts?: string[];
-  /** free_null: live_buffers before and after (absent without npa_plugin_stats). */
-  liveBuffers?: [number, number];
+  /** free_null: live_buffers at a control read, before and after the free (absent without npa_plugin_stats). */
+  liveBuffers?: [number, number, number];
   /** log_after_shutdown: messages that arrived after shutdown returned. */
   afterClose?: number;
 }
@@ -112,11 +112,15 @@ export async function runStep(r: ProbeRequest): Promise<ProbeResult> {
     }
     case "free_null": {
       const ctx = { free: calls.free, maxOutputBytes: 1 << 20, warn: () => {} };
+      // Two reads first: how live_buffers moves across a stats read alone (it should not), then the free.
+      const control = readStats(calls, ctx);
       const before = readStats(calls, ctx);
       calls.free(null, 0n);
       const after = readStats(calls, ctx);
       const result: ProbeResult = { statuses: [first] };
-      if (before !== null && after !== null) result.liveBuffers = [before.live_buffers!, after.live_buffers!];
+      if (control !== null && before !== null && after !== null) {
+        result.liveBuffers = [control.live_buffers!, before.live_buffers!, after.live_buffers!];
+      }
       return result;
     }
     case "after_shutdown": {
@@ -153,7 +157,9 @@ function abiStep(path: string): ProbeResult {
     const msg = e instanceof Error ? e.message : String(e);
     return { loadError: msg.replace(/^(Could not open library: )+/, "").replace(`${path}: `, "") };
   }
-  if (!opened.ok) return { missing: opened.missing, optional: [] };
+  if (!opened.ok) {
+    return { missing: opened.missing, optional: [], ...opened.abiVersion !== undefined && { abi: opened.abiVersion } };
+  }
   const abi = opened.library.symbols.npa_abi_version();
   return { missing: [], optional: opened.optionalPresent, abi };
 }

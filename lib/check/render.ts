@@ -40,7 +40,9 @@ export function renderCheckReport(r: CheckReport, paint: Paint): string {
   const out = [paint("bold", `plugcheck check ${r.library} (${head}, seed ${r.seed})`)];
   for (const x of r.results) {
     const [label, style] = LABEL[x.status];
-    out.push(`  ${paint(style, label.padEnd(7))} ${x.id.padEnd(idWidth)} ${duration(x.durationMs).padStart(7)}  ${x.details}`);
+    out.push(
+      `  ${paint(style, label.padEnd(7))} ${x.id.padEnd(idWidth)} ${duration(x.durationMs).padStart(7)}  ${x.details}`,
+    );
     if (x.status === "pass" || x.status === "skip") continue;
     for (const e of x.evidence) out.push(paint("dim", `          | ${e}`));
     if (x.repro) out.push(paint("dim", `          repro: ${x.repro}`));
@@ -50,7 +52,10 @@ export function renderCheckReport(r: CheckReport, paint: Paint): string {
     .filter(Boolean).join(", ");
   const bad = c.fail + c.crash + c.timeout;
   const failed = bad > 0
-    ? paint("red", `${c.fail} failed${c.crash ? `, ${c.crash} crashed` : ""}${c.timeout ? `, ${c.timeout} timed out` : ""}`)
+    ? paint(
+      "red",
+      `${c.fail} failed${c.crash ? `, ${c.crash} crashed` : ""}${c.timeout ? `, ${c.timeout} timed out` : ""}`,
+    )
     : "none failed";
   out.push("");
   out.push(`${r.results.length} checks: ${parts}; ${failed} (${duration(r.durationMs)})${r.strict ? ", strict" : ""}`);

@@ -34,9 +34,10 @@ import type { PluginOptions } from "../options.ts";
 import { MAX_SEED, randomSeed } from "../prng.ts";
 import { shellQuote } from "../safe_text.ts";
 import { UsageError } from "../errors.ts";
-import { CHECKS, groupOf, type Selection, selectChecks } from "./catalog.ts";
+import { CHECKS, groupOf, selectChecks, type Selection } from "./catalog.ts";
 import { type CheckConfig, NO_CONFIG } from "./config.ts";
 import { errorLine } from "./judge.ts";
+import { probe } from "./run_probe.ts";
 import type { CheckResult, CheckRun } from "./result.ts";
 import { type CheckContext, type CheckSpec, type Outcome, type Stage, STAGES } from "./spec.ts";
 
@@ -44,8 +45,8 @@ import { type CheckContext, type CheckSpec, type Outcome, type Stage, STAGES } f
 export const TOOL_VERSION: string = denoJson.version;
 /** A check's deadline unless it sets its own (ms). */
 export const DEFAULT_CHECK_DEADLINE_MS = 60_000;
-/** Checks at once by default: the machines this runs on in CI have two cores. */
-export const DEFAULT_CHECK_JOBS = 2;
+/** Checks at once by default: a check mostly waits on its children (their start, deadlines, stress loops). */
+export const DEFAULT_CHECK_JOBS = 4;
 
 /** Options of {@link runChecks}. */
 export interface CheckOptions extends Selection {
@@ -53,7 +54,7 @@ export interface CheckOptions extends Selection {
   seed?: number;
   /** Run plugins in this process instead of sandbox children (to debug a check; a crash ends the run). */
   inProcess?: boolean;
-  /** Checks at once (default 2). */
+  /** Checks at once (default 4). */
   jobs?: number;
   /** Warnings count as failures. */
   strict?: boolean;
@@ -96,36 +97,42 @@ interface Preflight {
 }
 
 /** How far the plugin at `path` gets: dlopen, symbols, init, describe. */
-async function preflight(path: string, o: CheckOptions, timeoutMs: number): Promise<Preflight> {
+async function preflight(base: Omit<CheckContext, "signal">, o: CheckOptions): Promise<Preflight> {
   try {
-    const plugin = await loadPlugin(path, {
+    const plugin = await loadPlugin(base.path, {
       ...o.load,
-      isolate: o.inProcess !== true,
-      exclusive: o.inProcess === true,
+      isolate: base.isolate,
+      exclusive: !base.isolate,
       log: "off",
-      timeoutMs,
-      ...o.hostLibraryPath && { hostLibraryPath: o.hostLibraryPath },
+      timeoutMs: base.thresholds.callTimeoutMs,
+      hostLibraryPath: base.hostLibraryPath,
     });
     const description = plugin.describe();
     const hasStats = plugin.capabilities.stats;
     await plugin.close().catch(() => {});
     return { reached: "plugin", description, hasStats };
   } catch (error) {
-    return { reached: stageOf(error), error, hasStats: false };
+    return { reached: await stageOf(error, base), error, hasStats: false };
   }
 }
 
 /** The last stage a load that failed with `error` got through. */
-function stageOf(error: unknown): Stage {
+async function stageOf(error: unknown, base: Omit<CheckContext, "signal">): Promise<Stage> {
   if (error instanceof AbiMismatchError) return "library";
   if (error instanceof LoadError) return /missing required symbol/.test(error.message) ? "library" : "file";
-  if (error instanceof PluginError) {
-    if (error.operation === "describe plugin") return "init";
-    if (error.operation === "initialize plugin") return "symbols";
-    if (/^load plugin/.test(error.operation)) return "file";
-    return "symbols";
+  if (!(error instanceof PluginError)) throw error;
+  if (error.operation === "describe plugin") return "init";
+  if (error.operation === "initialize plugin") return "symbols";
+  if (/^(load plugin|start sandboxed plugin)/.test(error.operation)) {
+    // A child that died or hung in its start: in dlopen (a constructor), or in init? The abi probe only dlopens.
+    try {
+      const abi = await probe({ ...base, signal: new AbortController().signal }, "abi");
+      return abi.loadError === undefined && abi.missing?.length === 0 ? "symbols" : "file";
+    } catch {
+      return "file";
+    }
   }
-  throw error;
+  return "symbols";
 }
 
 const STAGE_WORDS: Record<Stage, string> = {
@@ -166,7 +173,6 @@ export async function runChecks(path: string, options: CheckOptions = {}): Promi
   if (!Number.isSafeInteger(jobs) || jobs < 1 || jobs > 16) throw new UsageError(`jobs must be 1 to 16: got ${jobs}`);
   const selected = selectChecks(CHECKS, options);
   const shown = options.shown ?? path;
-  const pre = await preflight(path, options, thresholds.callTimeoutMs);
   const hostLibraryPath = await Deno.realPath(options.hostLibraryPath ?? defaultHostLibrary());
   const base: Omit<CheckContext, "signal"> = {
     path,
@@ -174,12 +180,15 @@ export async function runChecks(path: string, options: CheckOptions = {}): Promi
     seed,
     isolate: options.inProcess !== true,
     thresholds,
-    description: pre.description,
-    hasStats: pre.hasStats,
+    description: undefined,
+    hasStats: false,
     hostLibraryPath,
     load: options.load ?? {},
     fuzzSkip: config.fuzzSkipMethods,
   };
+  const pre = await preflight(base, options);
+  base.description = pre.description;
+  base.hasStats = pre.hasStats;
   const results: (CheckResult | undefined)[] = selected.map(() => undefined);
   let next = 0;
   let done = 0;
@@ -266,6 +275,14 @@ async function runOne(
 
 /** `plugcheck check <lib> --filter '^id$' --seed S`: the check alone, again. */
 function defaultRepro(base: Omit<CheckContext, "signal">, id: string): string {
-  const args = ["plugcheck", "check", base.shown, "--filter", `^${id.replaceAll(".", "\\.")}$`, "--seed", String(base.seed)];
+  const args = [
+    "plugcheck",
+    "check",
+    base.shown,
+    "--filter",
+    `^${id.replaceAll(".", "\\.")}$`,
+    "--seed",
+    String(base.seed),
+  ];
   return args.map(shellQuote).join(" ");
 }

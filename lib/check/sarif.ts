@@ -102,8 +102,14 @@ export function sarifLog(run: CheckRun, options: SarifOptions = {}): Log {
   for (const r of run.results) {
     const level = LEVELS[r.status];
     if (level === undefined) continue;
-    const properties = { status: r.status, durationMs: r.durationMs, ...(r.repro !== undefined ? { repro: r.repro } : {}) };
-    const findings = r.findings?.length ? r.findings : [{ message: [r.details, ...r.evidence].join("\n"), location: r.location }];
+    const properties = {
+      status: r.status,
+      durationMs: r.durationMs,
+      ...(r.repro !== undefined ? { repro: r.repro } : {}),
+    };
+    const findings = r.findings?.length
+      ? r.findings
+      : [{ message: [r.details, ...r.evidence].join("\n"), location: r.location }];
     for (const f of findings) {
       results.push({
         ruleId: r.id,

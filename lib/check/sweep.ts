@@ -61,6 +61,8 @@ export interface SweepOptions {
   log?: string;
   /** Only these methods (default: all). */
   methods?: readonly string[];
+  /** Deadline of each call (default: the call deadline of the thresholds). */
+  callTimeoutMs?: number;
 }
 
 /** The name of a method no plugin has. */
@@ -100,11 +102,12 @@ export async function sweep(ctx: CheckContext, options: SweepOptions = {}): Prom
     isolate: ctx.isolate,
     exclusive: !ctx.isolate,
     log: options.log ?? "off",
-    timeoutMs: ctx.thresholds.callTimeoutMs,
+    timeoutMs: options.callTimeoutMs ?? ctx.thresholds.callTimeoutMs,
     // A crash is one call's result here: the sweep goes on in a fresh child.
     restartCap: 1_000,
   });
   const calls: SweepCall[] = [];
+  const timeoutMs = options.callTimeoutMs ?? ctx.thresholds.callTimeoutMs;
   let stats: SweepResult["stats"] = null;
   let logs: LogCounters | undefined;
   const lifecycleErrors: unknown[] = [];
@@ -118,11 +121,11 @@ export async function sweep(ctx: CheckContext, options: SweepOptions = {}): Prom
       if (options.badInputs && m.input === "json") {
         for (const input of BAD_JSON_INPUTS) plan.push({ input, kind: "bad_input" });
       }
-      await callAll(ctx, plugin, m.name, plan, calls, lifecycleErrors);
+      await callAll(plugin, m.name, plan, calls, lifecycleErrors, timeoutMs);
     }
     const first = d.methods[0]?.examples[0]?.input ?? "";
     const unknown = [{ input: enc.encode(first), kind: "unknown_method" as const }];
-    await callAll(ctx, plugin, UNKNOWN_METHOD, unknown, calls, lifecycleErrors);
+    await callAll(plugin, UNKNOWN_METHOD, unknown, calls, lifecycleErrors, timeoutMs);
     const statsAfter = await plugin.readStats();
     if (statsBefore !== null && statsAfter !== null) stats = { before: statsBefore, after: statsAfter };
     logs = await plugin.readLogCounters();
@@ -137,28 +140,34 @@ export async function sweep(ctx: CheckContext, options: SweepOptions = {}): Prom
 
 /** Calls `method` with each planned input on one instance (a fresh one after a crash or hang). */
 async function callAll(
-  ctx: CheckContext,
   plugin: PluginHandle,
   method: string,
   plan: { input: Uint8Array; kind: CallKind; expected?: string }[],
   calls: SweepCall[],
   lifecycleErrors: unknown[],
+  timeoutMs: number,
 ): Promise<void> {
   const destroy = (i: InstanceHandle | undefined) =>
     i?.state === "live" ? i.destroy().catch((e) => lifecycleErrors.push(e)) : i?.destroy().catch(() => {});
   let inst: InstanceHandle | undefined;
   try {
     for (const p of plan) {
-      const call: SweepCall = { method, kind: p.kind, input: p.input, warnings: [], ...p.expected !== undefined && {
-        expected: p.expected,
-      } };
+      const call: SweepCall = {
+        method,
+        kind: p.kind,
+        input: p.input,
+        warnings: [],
+        ...p.expected !== undefined && {
+          expected: p.expected,
+        },
+      };
       const seen = plugin.contractWarnings.length;
       try {
         if (inst === undefined || inst.state !== "live") {
           await destroy(inst);
-          inst = await plugin.createInstance(undefined, { timeoutMs: ctx.thresholds.callTimeoutMs });
+          inst = await plugin.createInstance(undefined, { timeoutMs });
         }
-        call.output = await inst.invoke(method, p.input, { timeoutMs: ctx.thresholds.callTimeoutMs });
+        call.output = await inst.invoke(method, p.input, { timeoutMs });
       } catch (error) {
         call.error = error;
       }

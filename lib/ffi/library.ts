@@ -44,7 +44,7 @@ export async function sha256File(path: string): Promise<string> {
 export type OpenedPlugin =
   | { ok: true; library: PluginLibrary; optionalPresent: string[] }
   /** Required C symbols the library lacks; nothing stays open. */
-  | { ok: false; missing: string[] };
+  | { ok: false; missing: string[]; abiVersion: number | undefined };
 
 /**
  * dlopen + bind. Presence is probed with sync bindings first (see
@@ -61,12 +61,26 @@ export function openPluginLibrary(
   try {
     const found = probe.symbols as Record<string, unknown>;
     const missing = REQUIRED_SYMBOLS.filter((name) => found[name] === null);
-    if (missing.length > 0) return { ok: false, missing: [...missing] };
+    if (missing.length > 0) {
+      // What the library says its ABI is, when it can say it (the check reports it next to what is missing).
+      const abiVersion = missing.includes("npa_abi_version") ? undefined : readAbiVersion(path);
+      return { ok: false, missing: [...missing], abiVersion };
+    }
     const optionalPresent = OPTIONAL_SYMBOLS.filter((name) => found[name] !== null);
     // Opened while the probe handle still holds the library: no second load.
     return { ok: true, library: Deno.dlopen(path, PLUGIN_SYMBOLS), optionalPresent: [...optionalPresent] };
   } finally {
     probe.close();
+  }
+}
+
+/** `npa_abi_version()` of a library that is open already (the probe holds it). */
+function readAbiVersion(path: string): number {
+  const lib = Deno.dlopen(path, { npa_abi_version: { parameters: [], result: "u32" } });
+  try {
+    return lib.symbols.npa_abi_version();
+  } finally {
+    lib.close();
   }
 }
 

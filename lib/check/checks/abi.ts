@@ -40,7 +40,9 @@ export const ABI_CHECKS: readonly CheckSpec[] = [
       if (r.abi === undefined) return fail("npa_abi_version is missing", r.missing ?? []);
       const got = version(r.abi);
       if (r.abi >>> 16 !== HOST_MAJOR) {
-        return fail(`it speaks npa ABI ${got}; this host speaks ${HOST_MAJOR}.x`, [`npa_abi_version() = 0x${r.abi.toString(16)}`]);
+        return fail(`it speaks npa ABI ${got}; this host speaks ${HOST_MAJOR}.x`, [
+          `npa_abi_version() = 0x${r.abi.toString(16)}`,
+        ]);
       }
       return pass(`ABI ${got}`);
     },

@@ -76,7 +76,10 @@ export const ERROR_CHECKS: readonly CheckSpec[] = [
         c.error instanceof ContractViolationError && /its error buffer/.test(c.error.message)
       );
       if (broken.length > 0) {
-        return fail(`${plural(broken.length, "error buffer")} broke the rules`, lines(broken, (c) => `${callLine(c)}: ${errorLine(c.error)}`));
+        return fail(
+          `${plural(broken.length, "error buffer")} broke the rules`,
+          lines(broken, (c) => `${callLine(c)}: ${errorLine(c.error)}`),
+        );
       }
       const soft = failed.filter((c) => c.warnings.some((w) => SOFT_ERROR_BUFFER.test(w)));
       if (soft.length > 0) {
@@ -117,7 +120,10 @@ export const ERROR_CHECKS: readonly CheckSpec[] = [
         c.error instanceof ContractViolationError && /which is not an npa status/.test(c.error.message)
       );
       if (odd.length > 0) {
-        return fail(`${plural(odd.length, "call")} returned a status outside 0..7`, lines(odd, (c) => `${callLine(c)}: ${errorLine(c.error)}`));
+        return fail(
+          `${plural(odd.length, "call")} returned a status outside 0..7`,
+          lines(odd, (c) => `${callLine(c)}: ${errorLine(c.error)}`),
+        );
       }
       return pass(`${plural(s.calls.length, "call")}, every status within 0..7`);
     },

@@ -2,8 +2,9 @@
  * The `fuzz.smoke` check: a short seeded fuzz run of every method (the fuzz
  * engine, in its own sandbox children) finds nothing. Methods a plugin marks
  * `"fuzz": false` in describe() (they fail or block on request, by design)
- * and those the config names are left out. Each finding is kept in a
- * directory of artifacts the evidence names, with its repro command.
+ * and those the config names are left out. The run stops at its first
+ * finding, which is kept in a directory of artifacts the evidence names,
+ * with its repro command.
  *
  * @example
  * ```ts ignore
@@ -29,16 +30,22 @@ export const FUZZ_CHECKS: readonly CheckSpec[] = [
       const methods = d.methods.map((m) => m.name).filter((m) => !skipped.has(m));
       if (methods.length === 0) return skip("every method is left out of fuzzing");
       const artifactsDir = await Deno.makeTempDir({ prefix: "plugcheck-check-fuzz-" });
+      // A smoke test fails on its first finding: no crash storm of a method that crashes on every input.
+      const stop = new AbortController();
+      const onAbort = () => stop.abort();
+      ctx.signal.addEventListener("abort", onAbort);
       const report = await runFuzz(ctx.path, {
         methods,
         runs: ctx.thresholds.fuzzRuns,
         seed: ctx.seed,
         artifactsDir,
         timeoutMs: ctx.thresholds.callTimeoutMs,
-        signal: ctx.signal,
+        signal: stop.signal,
+        onFinding: () => stop.abort(),
         ...ctx.load.env && { env: ctx.load.env },
         ...ctx.hostLibraryPath && { hostLibraryPath: ctx.hostLibraryPath },
       });
+      ctx.signal.removeEventListener("abort", onAbort);
       const left = skipped.size > 0 ? ` (left out: ${[...skipped].join(", ")})` : "";
       const runs = `${report.run.execs.toLocaleString("en-US")} runs of ${plural(methods.length, "method")}${left}`;
       if (report.findings.length === 0) {
@@ -55,7 +62,8 @@ export const FUZZ_CHECKS: readonly CheckSpec[] = [
           const frame = f.frames?.find((fr) => fr.file !== undefined);
           return {
             message: `${f.kind} in ${f.method}: ${f.message}`,
-            ...frame?.file !== undefined && { location: { file: frame.file, ...frame.line !== undefined && { line: frame.line } } },
+            ...frame?.file !== undefined &&
+              { location: { file: frame.file, ...frame.line !== undefined && { line: frame.line } } },
           };
         }),
       };

@@ -55,8 +55,10 @@ export const LIFECYCLE_CHECKS: readonly CheckSpec[] = [
       } catch (e) {
         // A describe() that breaks the rules comes after a good init: metadata.describe_schema judges it.
         if (e instanceof PluginError && e.operation === "describe plugin") return pass("init returned OK");
-        if (e instanceof PluginError && e.operation === "initialize plugin" && e.name !== "PluginCrashError" &&
-          e.name !== "PluginTimeoutError") {
+        if (
+          e instanceof PluginError && e.operation === "initialize plugin" && e.name !== "PluginCrashError" &&
+          e.name !== "PluginTimeoutError"
+        ) {
           return fail(errorLine(e), [errorLine(e)]);
         }
         throw e;
@@ -93,7 +95,10 @@ export const LIFECYCLE_CHECKS: readonly CheckSpec[] = [
       const r = await probe(ctx, "after_shutdown", method);
       const [, created, createAfter, invokeAfter] = r.statuses ?? [];
       if (created !== 0) return fail(`create before shutdown answered ${named(created)}`);
-      return allState([["create after shutdown", createAfter], [`invoke ${JSON.stringify(method)} after shutdown`, invokeAfter]]);
+      return allState([["create after shutdown", createAfter], [
+        `invoke ${JSON.stringify(method)} after shutdown`,
+        invokeAfter,
+      ]]);
     },
   },
 ];

@@ -77,10 +77,15 @@ export const METADATA_CHECKS: readonly CheckSpec[] = [
       if (wrong.length > 0) {
         return fail(
           `${wrong.length} of ${plural(withOutput.length, "example")} gave another answer`,
-          lines(wrong, (c) =>
-            `${callLine(c)}: expected ${escapeControl(JSON.stringify(c.expected))}, got ${
-              c.output === undefined ? `an error (${String(c.error)})` : escapeControl(JSON.stringify(decoder.decode(c.output)))
-            }`),
+          lines(
+            wrong,
+            (c) =>
+              `${callLine(c)}: expected ${escapeControl(JSON.stringify(c.expected))}, got ${
+                c.output === undefined
+                  ? `an error (${String(c.error)})`
+                  : escapeControl(JSON.stringify(decoder.decode(c.output)))
+              }`,
+          ),
         );
       }
       return pass(`${plural(withOutput.length, "example")} reproduced`);
@@ -96,7 +101,10 @@ export const METADATA_CHECKS: readonly CheckSpec[] = [
       const unknown = s.calls.filter((c) => c.kind !== "unknown_method" && c.error instanceof UnknownMethodError);
       const methods = [...new Set(unknown.map((c) => c.method))];
       if (methods.length > 0) {
-        return fail(`declared but unknown: ${methods.join(", ")}`, lines(unknown, (c) => `${callLine(c)}: UNKNOWN_METHOD`));
+        return fail(
+          `declared but unknown: ${methods.join(", ")}`,
+          lines(unknown, (c) => `${callLine(c)}: UNKNOWN_METHOD`),
+        );
       }
       return pass(`${plural(ctx.description!.methods.length, "method")} answered`);
     },

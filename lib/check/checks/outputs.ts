@@ -21,7 +21,9 @@ function notJson(bytes: Uint8Array): string | undefined {
     JSON.parse(utf8.decode(bytes));
     return undefined;
   } catch (e) {
-    return e instanceof TypeError ? "not valid UTF-8" : `not valid JSON: ${escapeControl(new TextDecoder().decode(bytes.subarray(0, 60)))}`;
+    return e instanceof TypeError
+      ? "not valid UTF-8"
+      : `not valid JSON: ${escapeControl(new TextDecoder().decode(bytes.subarray(0, 60)))}`;
   }
 }
 
@@ -39,7 +41,10 @@ export const OUTPUT_CHECKS: readonly CheckSpec[] = [
       const ok = s.calls.filter((c) => c.output !== undefined && c.kind !== "unknown_method");
       const bad = ok.map((c) => ({ c, why: notJson(c.output!) })).filter((x) => x.why !== undefined);
       if (bad.length > 0) {
-        return fail(`${plural(bad.length, "output")} of json methods are not JSON`, lines(bad, (x) => `${callLine(x.c)}: ${x.why}`));
+        return fail(
+          `${plural(bad.length, "output")} of json methods are not JSON`,
+          lines(bad, (x) => `${callLine(x.c)}: ${x.why}`),
+        );
       }
       if (ok.length === 0) return skip("no json method call succeeded, so no output to judge");
       return pass(`${plural(ok.length, "output")} of ${plural(json.length, "json method")}, all JSON`);

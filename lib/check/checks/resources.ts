@@ -22,7 +22,12 @@ export const RESOURCE_CHECKS: readonly CheckSpec[] = [
     rule: "lifecycle",
     needs: "plugin",
     run: (ctx) =>
-      stressCheck(ctx, { churn: true }, ["leaked_instances", "threads_after_destroy", "fds_after_destroy", "rss_growth"]),
+      stressCheck(ctx, { churn: true }, [
+        "leaked_instances",
+        "threads_after_destroy",
+        "fds_after_destroy",
+        "rss_growth",
+      ]),
   },
   {
     id: "resources.reload",
@@ -43,7 +48,9 @@ export const RESOURCE_CHECKS: readonly CheckSpec[] = [
     needs: "plugin",
     run: async (ctx) => {
       const s = await sweep(ctx);
-      const left = [...s.warnings, ...s.calls.flatMap((c) => c.warnings)].filter((w) => w.includes("process(es) running"));
+      const left = [...s.warnings, ...s.calls.flatMap((c) => c.warnings)].filter((w) =>
+        w.includes("process(es) running")
+      );
       if (left.length > 0) return fail(left[0]!, left);
       return pass(ctx.isolate ? "none left running" : "not judged in process: run without --in-process");
     },

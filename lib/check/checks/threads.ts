@@ -22,7 +22,10 @@ export const THREAD_CHECKS: readonly CheckSpec[] = [
     rule: "threads",
     needs: "plugin",
     run: (ctx) =>
-      stressCheck(ctx, { concurrency: DEFAULT_CONCURRENCY, instances: DEFAULT_CONCURRENCY }, ["errors", "wrong_results"]),
+      stressCheck(ctx, { concurrency: DEFAULT_CONCURRENCY, instances: DEFAULT_CONCURRENCY }, [
+        "errors",
+        "wrong_results",
+      ]),
   },
   {
     id: "threads.shared_instance",

@@ -1,0 +1,261 @@
+/**
+ * `plugcheck check` and `runChecks`: both reference plugins pass every check
+ * (and their JUnit and SARIF files validate), the selection (filters,
+ * shards), the config file, `--list`, the report files, `--strict`,
+ * `--in-process` and the exit codes. The fault fixtures' results are
+ * `check_matrix_test.ts`.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { CHECK_IDS, CHECKS, parseShard, selectChecks } from "../lib/check/catalog.ts";
+import { findCheckConfig, parseCheckConfig } from "../lib/check/config.ts";
+import { junitXml } from "../lib/check/junit.ts";
+import { sarifLog } from "../lib/check/sarif.ts";
+import { UsageError } from "../lib/errors.ts";
+import { runChecks } from "../mod.ts";
+import { fault, REFERENCE_PLUGINS, ROOT, runCli, tempDir } from "./_helpers.ts";
+import { sarifValidator, validateJunit } from "./_schemas.ts";
+
+const REF_C = REFERENCE_PLUGINS[0]!.path;
+
+for (const ref of REFERENCE_PLUGINS) {
+  Deno.test(`runChecks() on the ${ref.lang} reference plugin: every check passes, JUnit and SARIF validate`, async () => {
+    const report = await runChecks(ref.path, { seed: 1, fuzzRuns: 20_000 });
+    const notPassed = report.results.filter((r) => r.status !== "pass").map((r) => `${r.id}: ${r.status} ${r.details}`);
+    assert.deepEqual(notPassed, []);
+    assert.deepEqual(report.results.map((r) => r.id), CHECK_IDS);
+    assert.equal(report.exitCode, 0);
+    assert.deepEqual(report.plugin, { name: ref.name, version: "1.0.0" });
+    const fuzz = report.results.find((r) => r.id === "fuzz.smoke")!;
+    assert.match(fuzz.details, /left out: sleep_ms, fail_with/, 'methods marked "fuzz": false are left out');
+    assert.deepEqual((await validateJunit(junitXml(report))).errors, []);
+    const validate = sarifValidator();
+    assert.ok(validate(sarifLog(report)), JSON.stringify(validate.errors));
+  });
+}
+
+Deno.test("every check names a rule that is a heading of docs/abi.md", async () => {
+  const abi = await Deno.readTextFile(join(ROOT, "docs/abi.md"));
+  // GitHub's anchors: lower case, punctuation dropped, spaces to dashes.
+  const anchors = new Set(
+    [...abi.matchAll(/^#+ (.+)$/gm)].map((m) => m[1]!.toLowerCase().replace(/[^a-z0-9 -]/g, "").replaceAll(" ", "-")),
+  );
+  for (const c of CHECKS) assert.ok(anchors.has(c.rule), `${c.id}: #${c.rule} is not a heading of docs/abi.md`);
+  assert.equal(new Set(CHECK_IDS).size, CHECK_IDS.length, "ids are unique");
+  for (const id of CHECK_IDS) assert.match(id, /^[a-z]+\.[a-z_]+$/);
+});
+
+Deno.test("selectChecks() filters by regex, excludes, and splits into disjoint shards whose union is the selection", () => {
+  const errors = selectChecks(CHECKS, { filter: ["^errors\\."], exclude: ["unknown"] }).map((c) => c.id);
+  assert.ok(errors.length >= 4 && errors.every((id) => id.startsWith("errors.") && !id.includes("unknown")));
+  for (const count of [1, 2, 3, 4, 7, CHECKS.length, CHECKS.length + 3]) {
+    const parts = Array.from({ length: count }, (_, i) => selectChecks(CHECKS, { shard: { index: i + 1, count } }));
+    const ids = parts.flat().map((c) => c.id);
+    assert.equal(ids.length, new Set(ids).size, `shards of ${count} are pairwise disjoint`);
+    assert.deepEqual([...ids].sort(), [...CHECK_IDS].sort(), `shards of ${count} cover the suite`);
+    assert.deepEqual(
+      parts.map((p) => p.map((c) => c.id)),
+      Array.from(
+        { length: count },
+        (_, i) => selectChecks(CHECKS, { shard: { index: i + 1, count } }).map((c) => c.id),
+      ),
+      "deterministic",
+    );
+  }
+  assert.throws(() => selectChecks(CHECKS, { filter: ["("] }), UsageError);
+  assert.throws(() => selectChecks(CHECKS, { filter: ["^nothing\\."] }), /matches no check/);
+  assert.deepEqual(parseShard("2/4"), { index: 2, count: 4 });
+  for (const bad of ["0/4", "5/4", "1/0", "x", "1/2/3"]) assert.throws(() => parseShard(bad), UsageError, bad);
+});
+
+Deno.test("parseCheckConfig() fills in defaults and refuses unknown keys, unknown checks and bad thresholds", () => {
+  const c = parseCheckConfig(
+    '{"check":{"skip":{"fuzz.smoke":"too slow here"},"fuzz":{"skip_methods":["boom"]},"thresholds":{"fuzz_runs":7}}}',
+    "plugcheck.json",
+  );
+  assert.deepEqual(c.skip, { "fuzz.smoke": "too slow here" });
+  assert.deepEqual(c.fuzzSkipMethods, ["boom"]);
+  assert.equal(c.thresholds.fuzzRuns, 7);
+  assert.equal(c.thresholds.callTimeoutMs, 2000);
+  assert.equal(parseCheckConfig("{}", "p.json").thresholds.stressIterations, 300);
+  for (
+    const [text, message] of [
+      ["{", /is not JSON/],
+      ['{"chek":{}}', /invalid/],
+      ['{"check":{"skip":{"no.such":"x"}}}', /no such check/],
+      ['{"check":{"skip":{"fuzz.smoke":""}}}', /at check\.skip\.fuzz\.smoke/],
+      ['{"check":{"thresholds":{"fuzz_runs":-1}}}', /at check\.thresholds\.fuzz_runs/],
+      ['{"check":{"thresholds":{"timeout":5}}}', /at check\.thresholds/],
+    ] as const
+  ) {
+    assert.throws(() => parseCheckConfig(text, "p.json"), message, text);
+  }
+});
+
+Deno.test("findCheckConfig() walks up from the working directory to the nearest plugcheck.json", async () => {
+  await using dir = await tempDir();
+  const nested = join(dir.path, "a", "b");
+  await Deno.mkdir(nested, { recursive: true });
+  await Deno.writeTextFile(join(dir.path, "plugcheck.json"), "{}");
+  assert.equal(await findCheckConfig(nested), join(dir.path, "plugcheck.json"));
+  await Deno.writeTextFile(join(dir.path, "a", "plugcheck.json"), "{}");
+  assert.equal(await findCheckConfig(nested), join(dir.path, "a", "plugcheck.json"));
+});
+
+Deno.test("plugcheck check --list shows every check with its rule; with filters and --format json", async () => {
+  const r = await runCli(["check", "--list"]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trimEnd().split("\n");
+  assert.deepEqual(lines.map((l) => l.split(/\s+/)[0]), CHECK_IDS);
+  assert.match(r.stdout, /errors\.unknown_method\s+#status-codes\s+An unknown method answers UNKNOWN_METHOD/);
+  const j = await runCli(["check", "--list", "--filter", "^buffers\\.", "--format", "json"]);
+  const doc = JSON.parse(j.stdout) as { id: string; help_uri: string }[];
+  assert.deepEqual(doc.map((c) => c.id), CHECK_IDS.filter((id) => id.startsWith("buffers.")));
+  assert.match(doc[0]!.help_uri, /^https:\/\/.*docs\/abi\.md#buffers$/);
+});
+
+Deno.test("plugcheck check: exit 1 and the failing check's evidence and repro for a plugin that breaks a rule", async () => {
+  await using dir = await tempDir();
+  const junit = join(dir.path, "check.xml");
+  const sarif = join(dir.path, "check.sarif");
+  const r = await runCli([
+    "check",
+    fault("bad_status"),
+    "--filter",
+    "^errors\\.(statuses|unknown_method)$",
+    "--seed",
+    "3",
+    "--junit",
+    junit,
+    "--sarif",
+    sarif,
+  ], { killAfterMs: 60_000 });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stdout, /FAIL\s+errors\.statuses .*returned a status outside 0\.\.7/);
+  assert.match(r.stdout, /\| odd\(""\): ContractViolationError: .*status 42, which is not an npa status/);
+  assert.match(r.stdout, /repro: plugcheck check .*libbad_status\.so --filter '\^errors\\\.statuses\$' --seed 3/);
+  assert.match(r.stdout, /PASS\s+errors\.unknown_method/);
+  assert.match(r.stdout, /2 checks: 1 passed; 1 failed/);
+  const xml = await Deno.readTextFile(junit);
+  assert.deepEqual((await validateJunit(xml)).errors, []);
+  assert.match(xml, /<testcase [^>]*name="errors\.statuses"[^>]*>\s*<failure /);
+  const log = JSON.parse(await Deno.readTextFile(sarif));
+  const validate = sarifValidator();
+  assert.ok(validate(log), JSON.stringify(validate.errors));
+  assert.deepEqual(log.runs[0].results.map((x: { ruleId: string }) => x.ruleId), ["errors.statuses"]);
+  assert.match(log.runs[0].tool.driver.rules[0].helpUri, /docs\/abi\.md#status-codes$/);
+});
+
+Deno.test("plugcheck check --format json: the document says the seed, the counts and each result", async () => {
+  const r = await runCli(["check", REF_C, "--filter", "^lifecycle\\.", "--seed", "9", "--format", "json"], {
+    killAfterMs: 60_000,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const doc = JSON.parse(r.stdout);
+  assert.equal(doc.ok, true);
+  assert.equal(doc.seed, 9);
+  assert.deepEqual(doc.counts, { pass: 4, fail: 0, crash: 0, timeout: 0, skip: 0, warn: 0 });
+  assert.deepEqual(doc.results.map((x: { id: string }) => x.id), CHECK_IDS.filter((id) => id.startsWith("lifecycle.")));
+  assert.deepEqual(Object.keys(doc.results[0]).slice(0, 8), [
+    "id",
+    "group",
+    "title",
+    "rule",
+    "help_uri",
+    "status",
+    "duration_ms",
+    "details",
+  ]);
+});
+
+Deno.test("plugcheck check: exit 3 for a library that cannot be loaded; the abi check says why, the rest skip", async () => {
+  const r = await runCli(["check", fault("wrong_abi_major"), "--exclude", "^(fuzz|threads|resources)\\."], {
+    killAfterMs: 60_000,
+  });
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stdout, /FAIL\s+abi\.version .*it speaks npa ABI 2\.0/);
+  assert.match(r.stdout, /SKIP\s+lifecycle\.init .*the library's symbols or ABI version are wrong: AbiMismatchError/);
+  assert.match(r.stdout, /the library cannot be loaded/);
+});
+
+Deno.test("plugcheck check --strict fails on a warning that passes without it", async () => {
+  const args = ["check", fault("stdout_print"), "--filter", "^stdio\\."];
+  const plain = await runCli(args, { killAfterMs: 60_000 });
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.match(plain.stdout, /WARN\s+stdio\.stdout .*bytes to stdout/);
+  const strict = await runCli([...args, "--strict"], { killAfterMs: 60_000 });
+  assert.equal(strict.code, 1, strict.stderr);
+  assert.match(strict.stdout, /, strict/);
+});
+
+Deno.test("plugcheck check: a plugcheck.json found upwards skips a check with its reason and sets thresholds", async () => {
+  await using dir = await tempDir();
+  await Deno.writeTextFile(
+    join(dir.path, "plugcheck.json"),
+    JSON.stringify({ check: { skip: { "errors.statuses": "a known bug, issue 12" } } }),
+  );
+  const nested = join(dir.path, "ci");
+  await Deno.mkdir(nested);
+  const r = await runCli(["check", fault("bad_status"), "--filter", "^errors\\.statuses$"], {
+    env: { PLUGCHECK_CWD: nested },
+    killAfterMs: 60_000,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /SKIP\s+errors\.statuses .*skipped by .*plugcheck\.json: a known bug, issue 12/);
+  const bad = join(dir.path, "bad.json");
+  await Deno.writeTextFile(bad, '{"check":{"skip":{"errors.nope":"x"}}}');
+  const refused = await runCli(["check", fault("bad_status"), "--config", bad]);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /skips "errors\.nope": no such check/);
+});
+
+Deno.test("plugcheck check: usage errors exit 2 before anything runs, and no report file is written", async () => {
+  await using dir = await tempDir();
+  const junit = join(dir.path, "missing-dir", "check.xml");
+  for (
+    const [args, message] of [
+      [["check"], /Missing <library>/],
+      [["check", REF_C, REF_C], /Expected one <library>/],
+      [["check", "no-such.so"], /No such file/],
+      [["check", REF_C, "--filter", "("], /is not a regular expression/],
+      [["check", REF_C, "--shard", "3/2"], /--shard must be I\/N/],
+      [["check", REF_C, "--jobs", "0"], /--jobs/],
+      [["check", REF_C, "--junit", junit], /the directory .*missing-dir does not exist/],
+      [["check", REF_C, "--bogus"], /Unknown option '--bogus'/],
+    ] as const
+  ) {
+    const r = await runCli([...args]);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, message, args.join(" "));
+    assert.equal(r.stdout, "");
+  }
+  assert.deepEqual([...Deno.readDirSync(dir.path)], []);
+});
+
+Deno.test("plugcheck check --in-process runs the checks in this process and gives the same verdicts", async () => {
+  const r = await runCli(["check", REF_C, "--in-process", "--filter", "^(lifecycle|errors|buffers\\.free_null)"], {
+    killAfterMs: 60_000,
+  });
+  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /11 checks: 11 passed; none failed/);
+  const bad = await runCli(["check", fault("bad_status"), "--in-process", "--filter", "^errors\\.statuses$"], {
+    killAfterMs: 60_000,
+  });
+  assert.equal(bad.code, 1);
+  assert.match(bad.stdout, /FAIL\s+errors\.statuses/);
+});
+
+Deno.test("plugcheck check --help teaches the flags, the config file and the exit codes", async () => {
+  const r = await runCli(["check", "--help"]);
+  assert.equal(r.code, 0);
+  for (const flag of ["--filter", "--exclude", "--list", "--shard", "--seed", "--jobs", "--fuzz-runs", "--strict"]) {
+    assert.ok(r.stdout.includes(flag), flag);
+  }
+  for (const flag of ["--in-process", "--config", "--junit", "--sarif", "--format"]) {
+    assert.ok(r.stdout.includes(flag), flag);
+  }
+  assert.match(r.stdout, /plugcheck\.json/);
+  assert.match(r.stdout, /Exit codes:/);
+  const top = await runCli(["--help"]);
+  assert.match(top.stdout, /check <library>/);
+});
