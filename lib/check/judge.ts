@@ -11,6 +11,8 @@
  *
  * @module
  */
+import { loadPlugin } from "../load_plugin.ts";
+import type { PluginHandle } from "../plugin_handle.ts";
 import { escapeControl } from "../safe_text.ts";
 import type { StressOptions } from "../stress/options.ts";
 import { runStress } from "../stress/run_stress.ts";
@@ -98,4 +100,21 @@ export async function stressCheck(
   }
   if (judged.length > 0 && judged.every((v) => v.status === "skip")) return skip(judged[0]!.summary);
   return { ...pass(`${calls}: ${judged.map((v) => v.summary).join("; ")}`), repro };
+}
+
+/** Loads the plugin as a check does (sandboxed unless in process, logs off, the call deadline), runs `fn`, closes it. */
+export async function withPlugin<T>(ctx: CheckContext, fn: (plugin: PluginHandle) => T): Promise<T> {
+  const plugin = await loadPlugin(ctx.path, {
+    ...ctx.load,
+    isolate: ctx.isolate,
+    exclusive: !ctx.isolate,
+    log: "off",
+    timeoutMs: ctx.thresholds.callTimeoutMs,
+    hostLibraryPath: ctx.hostLibraryPath,
+  });
+  try {
+    return fn(plugin);
+  } finally {
+    await plugin.close().catch(() => {});
+  }
 }

@@ -12,9 +12,8 @@
  * @module
  */
 import { statusName } from "../../guard.ts";
-import { loadPlugin } from "../../load_plugin.ts";
 import { PluginError } from "../../errors.ts";
-import { errorLine } from "../judge.ts";
+import { errorLine, withPlugin } from "../judge.ts";
 import { probe } from "../run_probe.ts";
 import { type CheckSpec, fail, type Outcome, pass } from "../spec.ts";
 
@@ -42,15 +41,7 @@ export const LIFECYCLE_CHECKS: readonly CheckSpec[] = [
     needs: "symbols",
     run: async (ctx) => {
       try {
-        const plugin = await loadPlugin(ctx.path, {
-          ...ctx.load,
-          isolate: ctx.isolate,
-          exclusive: !ctx.isolate,
-          log: "off",
-          timeoutMs: ctx.thresholds.callTimeoutMs,
-        });
-        const ms = plugin.initMs;
-        await plugin.close().catch(() => {});
+        const ms = await withPlugin(ctx, (plugin) => plugin.initMs);
         return pass(`init took ${ms.toFixed(1)} ms`);
       } catch (e) {
         // A describe() that breaks the rules comes after a good init: metadata.describe_schema judges it.

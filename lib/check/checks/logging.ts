@@ -12,18 +12,24 @@
  * @module
  */
 import { probe } from "../run_probe.ts";
-import { type CheckSpec, fail, pass, plural, skip, warn } from "../spec.ts";
-import { sweep, type SweepResult, unanswered } from "../sweep.ts";
+import type { LogCounters } from "../../ffi/host_log.ts";
+import { type CheckContext, type CheckSpec, fail, pass, plural, skip, warn } from "../spec.ts";
+import { sweep, unanswered } from "../sweep.ts";
 
 /** Forwarding every message to the parent makes a chatty call slower: the logging sweeps give calls this much longer. */
 const LOGGING_SLACK = 4;
 
-/** Counters of a sweep in which a child died count only what its last child saw. */
-function uncounted(s: SweepResult): string | undefined {
+/**
+ * The log counters of a sweep with the host's level at `level`, or why they
+ * cannot be trusted: after a crash or hang they count only the last child's.
+ */
+async function logSweep(ctx: CheckContext, level: string): Promise<LogCounters | string> {
+  const s = await sweep(ctx, { log: level, callTimeoutMs: ctx.thresholds.callTimeoutMs * LOGGING_SLACK });
   const lost = s.calls.filter((c) => unanswered(c.error)).length;
-  return lost > 0
-    ? `${plural(lost, "call")} crashed or hung, so the counters are incomplete (see errors.no_crash, timeouts.calls)`
-    : undefined;
+  if (lost === 0) return s.logs;
+  return `${
+    plural(lost, "call")
+  } crashed or hung, so the counters are incomplete (see errors.no_crash, timeouts.calls)`;
 }
 
 /** The logging group. */
@@ -34,10 +40,8 @@ export const LOGGING_CHECKS: readonly CheckSpec[] = [
     rule: "logging",
     needs: "plugin",
     run: async (ctx) => {
-      const s = await sweep(ctx, { log: "trace", callTimeoutMs: ctx.thresholds.callTimeoutMs * LOGGING_SLACK });
-      const lost = uncounted(s);
-      if (lost !== undefined) return skip(lost);
-      const { logs } = s;
+      const logs = await logSweep(ctx, "trace");
+      if (typeof logs === "string") return skip(logs);
       if (logs.droppedFull > 0 || logs.truncated > 0) {
         return warn(
           `${
@@ -55,10 +59,8 @@ export const LOGGING_CHECKS: readonly CheckSpec[] = [
     rule: "logging",
     needs: "plugin",
     run: async (ctx) => {
-      const s = await sweep(ctx, { log: "error", callTimeoutMs: ctx.thresholds.callTimeoutMs * LOGGING_SLACK });
-      const lost = uncounted(s);
-      if (lost !== undefined) return skip(lost);
-      const { logs } = s;
+      const logs = await logSweep(ctx, "error");
+      if (typeof logs === "string") return skip(logs);
       if (logs.filtered > 0) {
         return warn(
           `${

@@ -10,9 +10,8 @@
  * @module
  */
 import { ContractViolationError, UnknownMethodError } from "../../errors.ts";
-import { loadPlugin } from "../../load_plugin.ts";
 import { escapeControl } from "../../safe_text.ts";
-import { callLine, lines } from "../judge.ts";
+import { callLine, lines, withPlugin } from "../judge.ts";
 import { probe } from "../run_probe.ts";
 import { type CheckSpec, fail, pass, plural, skip } from "../spec.ts";
 import { sweep, unanswered } from "../sweep.ts";
@@ -28,15 +27,7 @@ export const METADATA_CHECKS: readonly CheckSpec[] = [
     needs: "init",
     run: async (ctx) => {
       try {
-        const plugin = await loadPlugin(ctx.path, {
-          ...ctx.load,
-          isolate: ctx.isolate,
-          exclusive: !ctx.isolate,
-          log: "off",
-          timeoutMs: ctx.thresholds.callTimeoutMs,
-        });
-        const d = plugin.describe();
-        await plugin.close().catch(() => {});
+        const d = await withPlugin(ctx, (plugin) => plugin.describe());
         return pass(`${d.name} ${d.version}: ${plural(d.methods.length, "method")}`);
       } catch (e) {
         if (e instanceof ContractViolationError && e.operation === "describe plugin") {
