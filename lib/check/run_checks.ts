@@ -27,13 +27,13 @@ import {
   PluginDisabledError,
   PluginError,
   PluginTimeoutError,
+  UsageError,
 } from "../errors.ts";
 import { hostLibraryPath as defaultHostLibrary } from "../ffi/host_lib.ts";
 import { loadPlugin } from "../load_plugin.ts";
 import type { PluginOptions } from "../options.ts";
 import { MAX_SEED, randomSeed } from "../prng.ts";
 import { shellQuote } from "../safe_text.ts";
-import { UsageError } from "../errors.ts";
 import { CHECKS, groupOf, selectChecks, type Selection } from "./catalog.ts";
 import { type CheckConfig, NO_CONFIG } from "./config.ts";
 import { errorLine } from "./judge.ts";
