@@ -281,8 +281,13 @@ the ones before had not, as libFuzzer's -merge=1 does (into an empty
 OUT_DIR: a small subset of the inputs with all their coverage).
 Corpus files are raw inputs named by their SHA-1, as libFuzzer writes them.`,
   flags: {
-    method: { type: "string", multiple: true, value: "NAME", help: "a method to fuzz (repeatable; default: all)" },
-    all: { type: "boolean", help: "fuzz every method describe() lists (the default)" },
+    method: {
+      type: "string",
+      multiple: true,
+      value: "NAME",
+      help: 'a method to fuzz (repeatable; default: all but\nthose describe() marks "fuzz": false)',
+    },
+    all: { type: "boolean", help: 'fuzz the methods describe() lists, but those marked\n"fuzz": false (the default)' },
     runs: { type: "string", value: "N", help: "stop after N executions in all" },
     duration: { type: "string", value: "D", help: "stop after this long: 30s, 10m, 2h (default 60s)" },
     seed: { type: "string", value: "S", help: "seed of every choice (default: random, reported)" },
