@@ -42,3 +42,23 @@ export function escapeLines(text: string): string[] {
 export function shellQuote(text: string): string {
   return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
 }
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The `plugcheck invoke <library> <method> --input <text> --isolate` line that
+ * repeats a call, or undefined when the input cannot ride on a shell line as
+ * it is (not UTF-8, control characters, over 200 characters): then only a file
+ * carries it.
+ */
+export function invokeLine(library: string, method: string, input: Uint8Array | string): string | undefined {
+  let text: string;
+  try {
+    text = typeof input === "string" ? input : strictUtf8.decode(input);
+  } catch {
+    return undefined;
+  }
+  // Printable: nothing escapeControl would change, so the shell line carries it exactly.
+  if (text.length > 200 || escapeControl(text) !== text) return undefined;
+  return `plugcheck invoke ${shellQuote(library)} ${shellQuote(method)} --input ${shellQuote(text)} --isolate`;
+}

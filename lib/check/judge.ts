@@ -34,6 +34,15 @@ export function callLine(c: Pick<SweepCall, "method" | "input">): string {
   return `${c.method}(${escapeControl(JSON.stringify(shown))})`;
 }
 
+/**
+ * `{ repro }` for an outcome when there is a command (with `extra` flags
+ * appended), else nothing: the runner then gives the check's own repro.
+ */
+export function repro(command: string | undefined, extra?: string): { repro?: string } {
+  if (command === undefined) return {};
+  return { repro: extra === undefined ? command : `${command} ${extra}` };
+}
+
 /** Lines for at most `max` items, and how many more there were. */
 export function lines<T>(items: readonly T[], line: (item: T) => string, max = 5): string[] {
   const out = items.slice(0, max).map(line);

@@ -17,7 +17,8 @@ import type { Paint } from "../stress/render.ts";
 import type { CheckSpec } from "./spec.ts";
 import type { CheckReport } from "./run_checks.ts";
 import type { CheckResult, CheckStatus } from "./result.ts";
-import { DEFAULT_HELP_BASE } from "./sarif.ts";
+import { groupOf } from "./catalog.ts";
+import { DEFAULT_HELP_BASE, ruleUri } from "./sarif.ts";
 
 /** 12 ms, 2.7 s. */
 function duration(ms: number): string {
@@ -71,7 +72,7 @@ function resultJson(x: CheckResult, helpBase: string) {
     group: x.group,
     title: x.title,
     rule: x.rule,
-    help_uri: `${helpBase}docs/abi.md#${x.rule}`,
+    help_uri: ruleUri(x.rule, helpBase),
     status: x.status,
     duration_ms: x.durationMs,
     details: x.details,
@@ -113,10 +114,10 @@ export function renderCheckList(checks: readonly CheckSpec[]): string {
 export function checkListJson(checks: readonly CheckSpec[], helpBase = DEFAULT_HELP_BASE) {
   return checks.map((c) => ({
     id: c.id,
-    group: c.id.slice(0, c.id.indexOf(".")),
+    group: groupOf(c.id),
     title: c.title,
     rule: c.rule,
-    help_uri: `${helpBase}docs/abi.md#${c.rule}`,
+    help_uri: ruleUri(c.rule, helpBase),
     needs: c.needs,
   }));
 }

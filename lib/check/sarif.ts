@@ -38,6 +38,11 @@ export const SARIF_SCHEMA_URL =
 /** Where `helpUri` and `informationUri` point unless `helpBase` says otherwise. */
 export const DEFAULT_HELP_BASE = "https://github.com/plugcheck/plugcheck/blob/main/";
 
+/** The link to a rule's section of docs/abi.md under `helpBase`. */
+export function ruleUri(rule: string, helpBase: string = DEFAULT_HELP_BASE): string {
+  return `${helpBase}docs/abi.md#${rule}`;
+}
+
 /** Options of {@link sarifLog}. */
 export interface SarifOptions {
   /** Absolute URL that `docs/abi.md` is appended to (ends with `/`); default {@link DEFAULT_HELP_BASE}. */
@@ -93,7 +98,7 @@ export function sarifLog(run: CheckRun, options: SarifOptions = {}): Log {
       id: r.id,
       name: pascalCase(r.id) || r.id,
       shortDescription: { text: r.title },
-      helpUri: `${helpBase}docs/abi.md#${r.rule}`,
+      helpUri: ruleUri(r.rule, helpBase),
       defaultConfiguration: { level: r.status === "warn" ? "warning" : "error" },
       properties: { group: r.group },
     });

@@ -13,7 +13,7 @@
  * @module
  */
 import { decodeBase64 } from "../base64.ts";
-import { escapeControl, shellQuote } from "../safe_text.ts";
+import { escapeControl, invokeLine, shellQuote } from "../safe_text.ts";
 import type { StressReport } from "./report.ts";
 
 /** Styles a piece of text (a no-op without colour). */
@@ -47,8 +47,6 @@ function what(r: StressReport): string {
   return `${r.mode}, ${loops}${over}, ${length}, ${where}`;
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
 /** What ended the run, the child's last words, and the command that reproduces it. */
 function crashLines(r: StressReport): [string, string][] {
   const c = r.crash as {
@@ -63,19 +61,13 @@ function crashLines(r: StressReport): [string, string][] {
   const method = c.request?.method;
   if (method === undefined) return lines;
   const lib = shellQuote(r.plugin.path);
-  let text: string | undefined;
-  try {
-    text = c.input_base64 === undefined ? undefined : utf8.decode(decodeBase64(c.input_base64));
-  } catch {
-    text = undefined; // not UTF-8: only the file form reproduces it
-  }
-  // Printable: nothing escapeControl would change, so the shell line carries it exactly.
-  const printable = text !== undefined && text.length <= 200 && escapeControl(text) === text;
+  const line = c.input_base64 === undefined
+    ? undefined
+    : invokeLine(r.plugin.path, method, decodeBase64(c.input_base64));
   lines.push([
     "reproduce",
-    printable
-      ? `plugcheck invoke ${lib} ${shellQuote(method)} --input ${shellQuote(text!)} --isolate`
-      : `save crash.input_base64 (from --format json) to a file, then plugcheck invoke ${lib} ${
+    line ??
+      `save crash.input_base64 (from --format json) to a file, then plugcheck invoke ${lib} ${
         shellQuote(method)
       } --input-file FILE --isolate`,
   ]);

@@ -19,8 +19,8 @@ import {
   PluginError,
   UnknownMethodError,
 } from "../../errors.ts";
-import { shellQuote } from "../../safe_text.ts";
-import { callLine, errorLine, lines } from "../judge.ts";
+import { invokeLine } from "../../safe_text.ts";
+import { callLine, errorLine, lines, repro } from "../judge.ts";
 import { type CheckSpec, fail, pass, plural, skip, warn } from "../spec.ts";
 import { sweep, unanswered, UNKNOWN_METHOD } from "../sweep.ts";
 
@@ -141,16 +141,10 @@ export const ERROR_CHECKS: readonly CheckSpec[] = [
           status: "crash",
           details: `${plural(crashed.length, "call")} ended the process`,
           evidence: lines(crashed, (c) => `${callLine(c)}: ${errorLine(c.error)}`),
-          repro: invokeRepro(ctx.shown, crashed[0]!.method, crashed[0]!.input),
+          ...repro(invokeLine(ctx.shown, crashed[0]!.method, crashed[0]!.input)),
         };
       }
       return pass(`${plural(s.calls.length, "call")}, the process survived each`);
     },
   },
 ];
-
-/** The `plugcheck invoke` command of one call (isolated: it may crash). */
-export function invokeRepro(shown: string, method: string, input: Uint8Array): string {
-  const text = new TextDecoder("utf-8", { fatal: false }).decode(input);
-  return ["plugcheck", "invoke", shown, method, "--input", text, "--isolate"].map(shellQuote).join(" ");
-}

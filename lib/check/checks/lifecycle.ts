@@ -15,6 +15,7 @@ import { statusName } from "../../guard.ts";
 import { PluginError } from "../../errors.ts";
 import { errorLine, withPlugin } from "../judge.ts";
 import { probe } from "../run_probe.ts";
+import { unanswered } from "../sweep.ts";
 import { type CheckSpec, fail, type Outcome, pass } from "../spec.ts";
 
 const STATE = 7;
@@ -47,8 +48,7 @@ export const LIFECYCLE_CHECKS: readonly CheckSpec[] = [
         // A describe() that breaks the rules comes after a good init: metadata.describe_schema judges it.
         if (e instanceof PluginError && e.operation === "describe plugin") return pass("init returned OK");
         if (
-          e instanceof PluginError && e.operation === "initialize plugin" && e.name !== "PluginCrashError" &&
-          e.name !== "PluginTimeoutError"
+          e instanceof PluginError && e.operation === "initialize plugin" && !unanswered(e)
         ) {
           return fail(errorLine(e), [errorLine(e)]);
         }

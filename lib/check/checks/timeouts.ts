@@ -10,10 +10,10 @@
  * @module
  */
 import { PluginTimeoutError } from "../../errors.ts";
-import { callLine, errorLine, lines } from "../judge.ts";
+import { callLine, errorLine, lines, repro } from "../judge.ts";
 import { type CheckSpec, pass, plural } from "../spec.ts";
 import { sweep } from "../sweep.ts";
-import { invokeRepro } from "./errors.ts";
+import { invokeLine } from "../../safe_text.ts";
 
 /** The timeouts group. */
 export const TIMEOUT_CHECKS: readonly CheckSpec[] = [
@@ -30,7 +30,7 @@ export const TIMEOUT_CHECKS: readonly CheckSpec[] = [
           status: "timeout",
           details: `${plural(hung.length, "call")} missed the ${ctx.thresholds.callTimeoutMs} ms deadline`,
           evidence: lines(hung, (c) => `${callLine(c)}: ${errorLine(c.error)}`),
-          repro: `${invokeRepro(ctx.shown, hung[0]!.method, hung[0]!.input)} --timeout ${ctx.thresholds.callTimeoutMs}`,
+          ...repro(invokeLine(ctx.shown, hung[0]!.method, hung[0]!.input), `--timeout ${ctx.thresholds.callTimeoutMs}`),
         };
       }
       return pass(`${plural(s.calls.length, "call")} within ${ctx.thresholds.callTimeoutMs} ms`);
