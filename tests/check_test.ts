@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { CHECK_IDS, CHECKS, parseShard, selectChecks } from "../lib/check/catalog.ts";
 import { findCheckConfig, parseCheckConfig } from "../lib/check/config.ts";
+import { CheckGate } from "../lib/check/gate.ts";
 import { junitXml } from "../lib/check/junit.ts";
 import { sarifLog } from "../lib/check/sarif.ts";
 import { UsageError } from "../lib/errors.ts";
@@ -66,6 +67,31 @@ Deno.test("selectChecks() filters by regex, excludes, and splits into disjoint s
   assert.throws(() => selectChecks(CHECKS, { filter: ["^nothing\\."] }), /matches no check/);
   assert.deepEqual(parseShard("2/4"), { index: 2, count: 4 });
   for (const bad of ["0/4", "5/4", "1/0", "x", "1/2/3"]) assert.throws(() => parseShard(bad), UsageError, bad);
+});
+
+Deno.test("CheckGate runs ordinary checks together and an alone check with no other, without starving it", async () => {
+  const gate = new CheckGate();
+  const log: string[] = [];
+  let running = 0;
+  let most = 0;
+  const run = async (name: string, alone: boolean, ms: number) => {
+    await gate.enter(alone);
+    running++;
+    most = Math.max(most, running);
+    if (alone) assert.equal(running, 1, `${name} runs alone`);
+    log.push(`start ${name}`);
+    await new Promise((r) => setTimeout(r, ms));
+    running--;
+    gate.leave(alone);
+  };
+  const a = run("a", false, 30);
+  const b = run("b", false, 30);
+  await new Promise((r) => setTimeout(r, 5));
+  const x = run("x", true, 10);
+  const c = run("c", false, 5); // asks after x: waits for it
+  await Promise.all([a, b, x, c]);
+  assert.deepEqual(log, ["start a", "start b", "start x", "start c"]);
+  assert.equal(most, 2);
 });
 
 Deno.test("parseCheckConfig() fills in defaults and refuses unknown keys, unknown checks and bad thresholds", () => {

@@ -36,6 +36,7 @@ import { MAX_SEED, randomSeed } from "../prng.ts";
 import { shellQuote } from "../safe_text.ts";
 import { CHECKS, groupOf, selectChecks, type Selection } from "./catalog.ts";
 import { type CheckConfig, NO_CONFIG } from "./config.ts";
+import { CheckGate } from "./gate.ts";
 import { errorLine } from "./judge.ts";
 import { probe } from "./run_probe.ts";
 import type { CheckResult, CheckRun } from "./result.ts";
@@ -192,12 +193,20 @@ export async function runChecks(path: string, options: CheckOptions = {}): Promi
   const results: (CheckResult | undefined)[] = selected.map(() => undefined);
   let next = 0;
   let done = 0;
+  const gate = new CheckGate();
   const worker = async () => {
     while (next < selected.length) {
       const i = next++;
       const spec = selected[i]!;
+      const alone = spec.alone === true;
+      await gate.enter(alone);
       options.onStart?.(spec);
-      const result = await runOne(spec, base, pre, config, options.signal);
+      let result: CheckResult;
+      try {
+        result = await runOne(spec, base, pre, config, options.signal);
+      } finally {
+        gate.leave(alone);
+      }
       results[i] = result;
       options.onResult?.(result, ++done, selected.length);
     }

@@ -84,6 +84,8 @@ export interface CheckSpec {
   /** Anchor in docs/abi.md. */
   rule: string;
   needs: Stage;
+  /** Runs with no other check at once: what it provokes may take the whole machine (`gate.ts`). */
+  alone?: boolean;
   /** The check's own deadline (ms; default: the runner's). */
   deadlineMs?: (t: Thresholds) => number;
   run(ctx: CheckContext): Promise<Outcome>;

@@ -39,6 +39,8 @@ export const LOGGING_CHECKS: readonly CheckSpec[] = [
     title: "Log messages from any thread arrive whole: none dropped, none cut",
     rule: "logging",
     needs: "plugin",
+    // Every message at full volume: a flooding plugin takes both cores, and its neighbours' deadlines would miss.
+    alone: true,
     run: async (ctx) => {
       const logs = await logSweep(ctx, "trace");
       if (typeof logs === "string") return skip(logs);
@@ -58,6 +60,8 @@ export const LOGGING_CHECKS: readonly CheckSpec[] = [
     title: "The plugin honours log_enabled: nothing sent at a level the host disabled",
     rule: "logging",
     needs: "plugin",
+    // Every message at full volume: a flooding plugin takes both cores, and its neighbours' deadlines would miss.
+    alone: true,
     run: async (ctx) => {
       const logs = await logSweep(ctx, "error");
       if (typeof logs === "string") return skip(logs);
