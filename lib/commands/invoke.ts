@@ -26,27 +26,41 @@ import { printErr, printWarnings, STDOUT_IS_TERMINAL } from "./output.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** The output as JSON: parsed for json methods, text when UTF-8, base64 otherwise; and whether a json method broke its word. */
-function outputJson(
+/** The output as UTF-8 text, or undefined when it is not UTF-8. */
+function utf8Text(bytes: Uint8Array): string | undefined {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What is shown of the output: with `document`, its fields of the JSON
+ * document (parsed for json methods, text when UTF-8, base64 otherwise); and
+ * whether a json method broke its word. Only what is printed is built: text
+ * mode prints the bytes as they are, so there a bytes method's output is
+ * neither decoded nor encoded, and a json method's is only parsed.
+ */
+export function shownOutput(
   bytes: Uint8Array,
   kind: "bytes" | "json" | undefined,
-): { doc: Record<string, unknown>; notJson: boolean } {
-  let text: string | undefined;
-  try {
-    text = utf8.decode(bytes);
-  } catch {
-    text = undefined;
-  }
+  document: boolean,
+): { fields: Record<string, unknown> | undefined; notJson: boolean } {
+  if (!document && kind !== "json") return { fields: undefined, notJson: false };
+  const text = utf8Text(bytes);
   if (kind === "json" && text !== undefined) {
     try {
-      return { doc: { output: JSON.parse(text) }, notJson: false };
+      const value: unknown = JSON.parse(text);
+      return { fields: document ? { output: value } : undefined, notJson: false };
     } catch {
       // a json method that returned something else: shown as text, with a contract warning
     }
   }
   const notJson = kind === "json";
-  if (text !== undefined) return { doc: { output_text: text }, notJson };
-  return { doc: { output_base64: encodeBase64(bytes) }, notJson };
+  if (!document) return { fields: undefined, notJson };
+  if (text !== undefined) return { fields: { output_text: text }, notJson };
+  return { fields: { output_base64: encodeBase64(bytes) }, notJson };
 }
 
 /** Warnings about plugin logging the run revealed. */
@@ -153,7 +167,8 @@ processes it leaves running are ended and reported.`,
     const leak = leakCheck(`invoke ${JSON.stringify(method)}`, before, await plugin.readStats());
     const counters = await plugin.readLogCounters();
     await ctx.close();
-    const { doc: shown, notJson } = outputJson(output, kind);
+    const json = ctx.format === "json";
+    const { fields: shown, notJson } = shownOutput(output, kind, json);
     const warnings = [...plugin.contractWarnings, ...logWarnings(counters), ...ctx.warnings];
     if (notJson) {
       warnings.push(
@@ -171,7 +186,7 @@ processes it leaves running are ended and reported.`,
       p99_ms: s.p99_ms,
       max_ms: s.max_ms,
     };
-    if (ctx.format === "json") {
+    if (json) {
       const doc: Record<string, unknown> = { ok: leak === undefined, method, ...shown, timing };
       if (leak) doc.error = toData(leak);
       doc.warnings = warnings;
