@@ -29,29 +29,36 @@ function tooLarge(what: string, max: number): UsageError {
   return new UsageError(`${what} is larger than the ${max}-byte limit; raise --max-input-bytes if that is intended`);
 }
 
-/** Reads a stream up to `max` bytes; more is a usage error naming `what`. */
+/** The first buffer of a read whose size is not known in advance (a pipe); it doubles as more comes. */
+const FIRST_READ_BYTES = 64 * 1024;
+
+/**
+ * Reads a stream up to `max` bytes; more is a usage error naming `what`.
+ * The bytes are read straight into one buffer, sized from `sizeHint` (a
+ * file's size) and grown only if more comes, so a file is read once with no
+ * copy; the result is a view of that buffer.
+ */
 async function readCapped(
   read: (p: Uint8Array) => Promise<number | null>,
   max: number,
   what: string,
+  sizeHint = 0,
 ): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
+  // One byte past the expected end (and past max): the read that finds the end, or finds too much.
+  let buf = new Uint8Array(Math.min(max, Math.max(sizeHint, FIRST_READ_BYTES)) + 1);
   let total = 0;
-  const buf = new Uint8Array(64 * 1024);
   for (;;) {
-    const n = await read(buf);
+    if (total === buf.length) {
+      if (total > max) throw tooLarge(what, max);
+      const bigger = new Uint8Array(Math.min(max + 1, buf.length * 2));
+      bigger.set(buf);
+      buf = bigger;
+    }
+    const n = await read(buf.subarray(total));
     if (n === null) break;
     total += n;
-    if (total > max) throw tooLarge(what, max);
-    chunks.push(buf.slice(0, n));
   }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return buf.subarray(0, total);
 }
 
 /** The invoke input from `--input`, `--input-file` or `--stdin` (at most one), capped at `max` bytes. */
@@ -79,7 +86,8 @@ export async function readInput(
       throw new UsageError(`Cannot read --input-file ${JSON.stringify(file)}${shown}: ${why}`);
     }
     try {
-      return await readCapped((p) => f.read(p), max, `--input-file ${JSON.stringify(file)}`);
+      const size = (await f.stat()).size; // 0 for a pipe or a device: read as a stream
+      return await readCapped((p) => f.read(p), max, `--input-file ${JSON.stringify(file)}`, size);
     } finally {
       f.close();
     }
