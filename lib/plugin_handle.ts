@@ -82,6 +82,20 @@ export interface InvokeOptions {
   timeoutMs?: number;
 }
 
+/** Options of one `invoke`. */
+export interface InvokeCallOptions extends InvokeOptions {
+  /**
+   * An array the output may be copied into instead of fresh memory, when it
+   * fits: the result is then a view of its start, and its bytes are
+   * overwritten. For a caller done with a large array (its input, say): fresh
+   * memory for a big output costs more than the copy. Only a large output of
+   * a call in process goes there (a small one shares a slab, a sandboxed one
+   * arrives in a buffer of its own), and nothing is written to it once the
+   * call has failed or timed out.
+   */
+  into?: Uint8Array | undefined;
+}
+
 /** One result of `invokeBatch`. */
 export type BatchResult = { ok: true; output: Uint8Array } | { ok: false; error: PluginError };
 
@@ -89,7 +103,7 @@ export type BatchResult = { ok: true; output: Uint8Array } | { ok: false; error:
 export interface InstanceHandle extends AsyncDisposable {
   /** `live`, `wedged` (a call timed out or its sandbox died; no more calls), or `destroyed`. */
   readonly state: "live" | "wedged" | "destroyed";
-  invoke(method: string, input?: InvokeInput, options?: InvokeOptions): Promise<Uint8Array>;
+  invoke(method: string, input?: InvokeInput, options?: InvokeCallOptions): Promise<Uint8Array>;
   /** Calls `method` once per input, in order; plugin errors are results, not throws. */
   invokeBatch(method: string, inputs: readonly InvokeInput[], options?: InvokeOptions): Promise<BatchResult[]>;
   destroy(): Promise<void>;

@@ -136,12 +136,17 @@ export class AsyncPath {
     return new Uint8Array(b.slab!, b.off, len);
   }
 
-  /** After {@link NB_NO_ROOM}: the output copied into an array of its own, and freed. */
-  takeKept(b: NbBlock): Uint8Array<ArrayBuffer> {
-    const out = new Uint8Array(b.h[LEN]!);
-    this.#keep(out.length);
-    this.#s.npah_take_nb(b.ptr, out);
-    return out;
+  /**
+   * After {@link NB_NO_ROOM}: the output copied into an array of its own (or
+   * into the start of `into`, when it fits: no fresh memory to fault in for a
+   * big output), and freed.
+   */
+  takeKept(b: NbBlock, into?: Uint8Array): Uint8Array<ArrayBuffer> {
+    const len = b.h[LEN]!;
+    const out = into !== undefined && into.length >= len ? into.subarray(0, len) : new Uint8Array(len);
+    this.#keep(len);
+    this.#s.npah_take_nb(b.ptr, out as Uint8Array<ArrayBuffer>);
+    return out as Uint8Array<ArrayBuffer>;
   }
 
   /** After {@link NB_NO_ROOM}, for a reply nobody will read: frees the kept output. */

@@ -27,6 +27,7 @@ import {
   type BatchResult,
   inputBytes,
   type InstanceHandle,
+  type InvokeCallOptions,
   type InvokeInput,
   type InvokeOptions,
   methodBytes,
@@ -101,9 +102,9 @@ export class Instance implements InstanceHandle {
    * `PluginTimeoutError` and quarantines the instance. Calls on an instance of
    * a plugin without `thread_safe_instances` run one at a time. The output is
    * a view into a shared slab (like `invokeSync`'s), valid for as long as it
-   * is referenced.
+   * is referenced, or a view of `options.into` when a large output fits there.
    */
-  invoke(method: string, input?: InvokeInput, options: InvokeOptions = {}): Promise<Uint8Array<ArrayBuffer>> {
+  invoke(method: string, input?: InvokeInput, options: InvokeCallOptions = {}): Promise<Uint8Array<ArrayBuffer>> {
     let bytes: Uint8Array;
     let timeoutMs: number;
     try {
@@ -112,20 +113,26 @@ export class Instance implements InstanceHandle {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.#threadSafe) return this.#invokeNow(method, bytes, timeoutMs);
-    const run = this.#queue.then(() => this.#invokeNow(method, bytes, timeoutMs));
+    const into = options.into;
+    if (this.#threadSafe) return this.#invokeNow(method, bytes, timeoutMs, into);
+    const run = this.#queue.then(() => this.#invokeNow(method, bytes, timeoutMs, into));
     this.#queue = run.catch(() => {});
     return run;
   }
 
-  #invokeNow(method: string, input: Uint8Array, timeoutMs: number): Promise<Uint8Array<ArrayBuffer>> {
+  #invokeNow(
+    method: string,
+    input: Uint8Array,
+    timeoutMs: number,
+    into: Uint8Array | undefined,
+  ): Promise<Uint8Array<ArrayBuffer>> {
     const op = invokeOp(method);
     try {
       this.#check(op);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#core.nb.start(op, this.#target, methodBytes(method), input, timeoutMs, this.#hooks);
+    return this.#core.nb.start(op, this.#target, methodBytes(method), input, timeoutMs, this.#hooks, into);
   }
 
   /** What the core's nonblocking invoke tells this instance (one object, not one per call). */

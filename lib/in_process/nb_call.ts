@@ -51,6 +51,8 @@ class NbCall {
   op = "";
   timeoutMs = 0;
   hooks: InvokeHooks | undefined;
+  /** Where a large output may go instead of fresh memory (`InvokeCallOptions.into`). */
+  into: Uint8Array | undefined;
   index = -1;
   deadline = -1;
   late = false;
@@ -104,7 +106,7 @@ class NbCall {
   #result(r: number): Uint8Array<ArrayBuffer> {
     const { path, guard } = this.#s;
     if (r === NB_OK) return path.output(this.block);
-    if (r === NB_NO_ROOM) return path.takeKept(this.block);
+    if (r === NB_NO_ROOM) return path.takeKept(this.block, this.into);
     const raw = path.raw(this.block);
     checkStatus(this.op, raw.status, raw.err, guard, raw.out);
     return takeOutput(this.op, raw.out, guard);
@@ -124,6 +126,7 @@ class NbCall {
   #release(): void {
     this.block.slab = undefined;
     this.hooks = undefined;
+    this.into = undefined;
     this.resolve = this.reject = () => {};
     this.#pool.push(this);
   }
@@ -138,7 +141,10 @@ export class NbCalls {
     this.#s = { tracker, path, guard, free };
   }
 
-  /** Runs one invoke on `target` with a deadline: the output, or the guard's typed error. */
+  /**
+   * Runs one invoke on `target` with a deadline: the output, or the guard's
+   * typed error. A large output goes into `into` when it fits there.
+   */
   start(
     op: string,
     target: CallTarget,
@@ -146,6 +152,7 @@ export class NbCalls {
     input: Uint8Array,
     timeoutMs: number,
     hooks: InvokeHooks,
+    into?: Uint8Array,
   ): Promise<Uint8Array<ArrayBuffer>> {
     const s = this.#s;
     const index = s.tracker.begin(op);
@@ -162,6 +169,7 @@ export class NbCalls {
     c.op = op;
     c.timeoutMs = timeoutMs;
     c.hooks = hooks;
+    c.into = into;
     c.index = index;
     c.late = false;
     hooks.started();
