@@ -6,7 +6,7 @@
  */
 import type { CheckResult, CheckStatus } from "../lib/check/result.ts";
 import { join } from "node:path";
-import { configureSync, type LogRecord, resetSync } from "../lib/deps.ts";
+import { configureSync, type LogRecord, resetSync } from "../lib/util/deps.ts";
 import { fileURLToPath } from "node:url";
 
 export const ROOT: string = fileURLToPath(new URL("..", import.meta.url));

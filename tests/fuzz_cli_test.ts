@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FuzzReportSchema } from "../mod.ts";
-import { sha1Hex } from "../lib/fuzz/artifacts.ts";
+import { sha1Hex } from "../lib/fuzz/parent/artifacts.ts";
 import { CLI_ARGS, fault, fixture, fuzzFixture, runCli, tempDir, text } from "./_helpers.ts";
 
 Deno.test("plugcheck fuzz --help teaches the flags, the findings and the exit codes", async () => {

@@ -7,14 +7,14 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { sha1Hex } from "../lib/fuzz/artifacts.ts";
+import { sha1Hex } from "../lib/fuzz/parent/artifacts.ts";
 import { appendEntry, INBOX_HEADER, readEntries } from "../lib/fuzz/inbox.ts";
-import { FuzzJob } from "../lib/fuzz/job.ts";
-import { mergeCorpus } from "../lib/fuzz/merge.ts";
+import { FuzzJob } from "../lib/fuzz/parent/job.ts";
+import { mergeCorpus } from "../lib/fuzz/parent/merge.ts";
 import { type FuzzOptions, resolveFuzzOptions } from "../lib/fuzz/options.ts";
-import { prepareRun } from "../lib/fuzz/prepare.ts";
-import { type FuzzReport, FuzzReportSchema } from "../lib/fuzz/report.ts";
-import { runFuzz } from "../lib/fuzz/run_fuzz.ts";
+import { prepareRun } from "../lib/fuzz/parent/session.ts";
+import { type FuzzReport, FuzzReportSchema } from "../lib/fuzz/parent/report.ts";
+import { runFuzz } from "../lib/fuzz/parent/run_fuzz.ts";
 import { hostLibraryPath } from "../lib/ffi/host_lib.ts";
 import { coverageFixture, fuzzFixture, runCli, text } from "./_helpers.ts";
 

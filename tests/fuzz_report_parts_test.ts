@@ -1,10 +1,10 @@
 /**
  * The parts the fuzzer uses to say where a crash happened, against real
- * artefacts: the ELF reader (lib/elf.ts) on built fixtures and on libraries
+ * artefacts: the ELF reader (lib/load/elf.ts) on built fixtures and on libraries
  * compiled here (with and without AddressSanitizer, damaged on purpose), the
- * symbolizer (lib/fuzz/symbolize.ts) through llvm-symbolizer and addr2line
+ * symbolizer (lib/fuzz/crash/symbolize.ts) through llvm-symbolizer and addr2line
  * on a `gcc -g` library, and the AddressSanitizer report parser
- * (lib/fuzz/asan_report.ts) on reports of programs compiled here with
+ * (lib/fuzz/crash/asan_report.ts) on reports of programs compiled here with
  * `gcc -fsanitize=address`. Needs gcc (with libasan) and binutils; the
  * llvm-symbolizer tests are skipped where it is not installed.
  */
@@ -18,12 +18,12 @@ import {
   readElfDynamicSync,
   sanitizerOf,
   usesSanitizerCoverage,
-} from "../lib/elf.ts";
-import { findAsanRuntime } from "../lib/asan_runtime.ts";
-import { formatFrame, type RawFrame, symbolize } from "../lib/fuzz/symbolize.ts";
-import { parseAsanReport } from "../lib/fuzz/asan_report.ts";
-import { runTool } from "../lib/run_tool.ts";
-import { Prng } from "../lib/prng.ts";
+} from "../lib/load/elf.ts";
+import { findAsanRuntime } from "../lib/load/asan_runtime.ts";
+import { formatFrame, type RawFrame, symbolize } from "../lib/fuzz/crash/symbolize.ts";
+import { parseAsanReport } from "../lib/fuzz/crash/asan_report.ts";
+import { runTool } from "../lib/util/run_tool.ts";
+import { Prng } from "../lib/util/prng.ts";
 import { fixture, ROOT, text } from "./_helpers.ts";
 
 const REF_C = fixture("ref_c");
@@ -124,7 +124,7 @@ function assertElfError(e: unknown, what: string): void {
 }
 
 // ---------------------------------------------------------------------------
-// lib/elf.ts
+// lib/load/elf.ts
 
 Deno.test("readElfDynamic reads libref_c.so: its DT_NEEDED, its npa_* exports, its libc imports, its machine", async () => {
   assert.ok(await isFile(REF_C), `${REF_C} exists (run: deno task build)`);
@@ -324,7 +324,7 @@ Deno.test("usesSanitizerCoverage sees a -fsanitize-coverage build by its undefin
 });
 
 // ---------------------------------------------------------------------------
-// lib/fuzz/symbolize.ts
+// lib/fuzz/crash/symbolize.ts
 
 const SYMBOLIZE_SOURCE = `static inline __attribute__((always_inline)) int inner(int x) {
   return x * 3 + 1; /* INNER */
@@ -490,7 +490,7 @@ Deno.test("formatFrame shows function, file:line and module+offset; only module+
 });
 
 // ---------------------------------------------------------------------------
-// lib/fuzz/asan_report.ts
+// lib/fuzz/crash/asan_report.ts
 
 /** Compiles `source` with `gcc -g -fsanitize=address`, runs it and parses its stderr. */
 async function realReport(source: string, args: string[] = [], env: Record<string, string> = {}) {

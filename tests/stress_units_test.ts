@@ -4,14 +4,14 @@
  * name leftovers, the shared deadline timer and the stopper.
  */
 import assert from "node:assert/strict";
-import { Prng } from "../lib/prng.ts";
+import { Prng } from "../lib/util/prng.ts";
 import { OutcomeBook, planInputs, sameBytes } from "../lib/stress/plan.ts";
 import { slope } from "../lib/stress/resources.ts";
 import { Stopper } from "../lib/stress/loops.ts";
 import { leftoverVerdicts, maxInstancesVerdict, rssVerdict } from "../lib/stress/verdicts.ts";
-import { Deadlines } from "../lib/timers.ts";
-import { InvalidInputError, PluginPanicError, UsageError } from "../lib/errors.ts";
-import type { PluginDescription } from "../lib/describe_schema.ts";
+import { Deadlines } from "../lib/util/timers.ts";
+import { InvalidInputError, PluginPanicError, UsageError } from "../lib/errors/errors.ts";
+import type { PluginDescription } from "../lib/plugin/describe_schema.ts";
 
 Deno.test("Prng replays the same sequence for a seed, differs across seeds and streams, and stays in range", () => {
   const take = (p: Prng) => Array.from({ length: 8 }, () => p.next());

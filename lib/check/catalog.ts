@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../errors/errors.ts";
 import { ABI_CHECKS } from "./checks/abi.ts";
 import { BUFFER_CHECKS } from "./checks/buffers.ts";
 import { ERROR_CHECKS } from "./checks/errors.ts";

@@ -24,8 +24,8 @@
  * @module
  */
 import { dirname, join } from "node:path";
-import { z } from "../deps.ts";
-import { UsageError } from "../errors.ts";
+import { z } from "../util/deps.ts";
+import { UsageError } from "../errors/errors.ts";
 import { CHECK_IDS } from "./catalog.ts";
 import type { Thresholds } from "./spec.ts";
 

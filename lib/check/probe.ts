@@ -25,9 +25,9 @@ import { openPluginLibrary } from "../ffi/library.ts";
 import { copyLibrary, isLibraryLoaded } from "../ffi/library_copy.ts";
 import { discardBuffer, isNull, type RawBuf, takeBuffer } from "../ffi/memory.ts";
 import { ProcessGuard } from "../ffi/process_guard.ts";
-import { loadInProcess } from "../in_process/plugin.ts";
-import { resolveOptions } from "../options.ts";
-import { HOST_ABI_VERSION, openCheckedLibrary, readStats } from "../plugin_library.ts";
+import { loadInProcess } from "../host/in_process/plugin.ts";
+import { resolveOptions } from "../plugin/options.ts";
+import { HOST_ABI_VERSION, openCheckedLibrary, readStats } from "../load/open_checked.ts";
 
 /** The probe steps. */
 export const PROBE_STEPS = [

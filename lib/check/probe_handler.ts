@@ -13,7 +13,7 @@
  *
  * @module
  */
-import type { ChildHandler, HandlerContext } from "../sandbox/handler.ts";
+import type { ChildHandler, HandlerContext } from "../sandbox/child_handler.ts";
 import { type ProbeRequest, runStep } from "./probe.ts";
 
 /** Runs the step; the HELLO carries `{ result }`. */

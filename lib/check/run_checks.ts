@@ -19,7 +19,7 @@
  * @module
  */
 import denoJson from "../../deno.json" with { type: "json" };
-import type { PluginDescription } from "../describe_schema.ts";
+import type { PluginDescription } from "../plugin/describe_schema.ts";
 import {
   AbiMismatchError,
   LoadError,
@@ -28,16 +28,16 @@ import {
   PluginError,
   PluginTimeoutError,
   UsageError,
-} from "../errors.ts";
+} from "../errors/errors.ts";
 import { hostLibraryPath as defaultHostLibrary } from "../ffi/host_lib.ts";
-import { loadPlugin } from "../load_plugin.ts";
-import type { PluginOptions } from "../options.ts";
-import { MAX_SEED, randomSeed } from "../prng.ts";
-import { shellQuote } from "../safe_text.ts";
+import { loadPlugin } from "../host/load_plugin.ts";
+import type { PluginOptions } from "../plugin/options.ts";
+import { MAX_SEED, randomSeed } from "../util/prng.ts";
+import { shellQuote } from "../util/safe_text.ts";
 import { CHECKS, groupOf, selectChecks, type Selection } from "./catalog.ts";
 import { type CheckConfig, NO_CONFIG } from "./config.ts";
 import { CheckGate } from "./gate.ts";
-import { errorLine } from "./judge.ts";
+import { errorLine } from "./check_helpers.ts";
 import { probe } from "./run_probe.ts";
 import type { CheckResult, CheckRun } from "./result.ts";
 import { type CheckContext, type CheckSpec, type Outcome, type Stage, STAGES } from "./spec.ts";

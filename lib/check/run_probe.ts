@@ -12,9 +12,9 @@
  *
  * @module
  */
-import { SandboxChild } from "../sandbox/child_process.ts";
+import { SandboxChild } from "../sandbox/sandbox_child.ts";
 import { maxFrameFor } from "../sandbox/spawn.ts";
-import { sanitizerEnv } from "../sanitizer.ts";
+import { sanitizerEnv } from "../load/sanitizer.ts";
 import type { ProbeRequest, ProbeResult, ProbeStep } from "./probe.ts";
 import { runStep } from "./probe.ts";
 import type { CheckContext } from "./spec.ts";

@@ -17,8 +17,8 @@
  *
  * @module
  */
-import type { PluginDescription } from "../describe_schema.ts";
-import type { PluginOptions } from "../options.ts";
+import type { PluginDescription } from "../plugin/describe_schema.ts";
+import type { PluginOptions } from "../plugin/options.ts";
 import type { CheckStatus } from "./result.ts";
 
 /**

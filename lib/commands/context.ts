@@ -19,21 +19,21 @@
  *
  * @module
  */
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../errors/errors.ts";
 import { ProcessGuard } from "../ffi/process_guard.ts";
-import { loadFailed } from "../guard.ts";
-import { loadPlugin } from "../load_plugin.ts";
-import { type LogDirectives, parseLogDirectives } from "../log_directives.ts";
-import type { PluginOptions } from "../options.ts";
-import type { PluginHandle } from "../plugin_handle.ts";
-import { MAX_DELAY_MS } from "../timers.ts";
-import { leftoverWarning, stdoutWarning } from "../verdicts.ts";
+import { loadFailed } from "../errors/guard.ts";
+import { loadPlugin } from "../host/load_plugin.ts";
+import { type LogDirectives, parseLogDirectives } from "../plugin/log_directives.ts";
+import type { PluginOptions } from "../plugin/options.ts";
+import type { PluginHandle } from "../plugin/handle.ts";
+import { MAX_DELAY_MS } from "../util/timers.ts";
+import { leftoverWarning, stdoutWarning } from "../errors/leak_check.ts";
 import { EXIT } from "./exit_codes.ts";
 import { userPath } from "./input.ts";
 import { configureCliLogging } from "./logging.ts";
 import { type ColorMode, printErr, printWarnings, sendResultsTo, setColorMode, writeOut } from "./output.ts";
-import { escapeLines } from "../safe_text.ts";
-import { SandboxedPlugin } from "../sandbox/sandboxed_plugin.ts";
+import { escapeLines } from "../util/safe_text.ts";
+import { SandboxedPlugin } from "../host/isolated/plugin.ts";
 import { StatusLine } from "./status_line.ts";
 
 /** Parsed flag values, by flag name. */

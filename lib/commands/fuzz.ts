@@ -14,11 +14,11 @@
  * @module
  */
 import { basename, dirname, join } from "node:path";
-import { UsageError } from "../errors.ts";
-import { parseDictionary } from "../fuzz/dictionary.ts";
-import type { Finding } from "../fuzz/finding_book.ts";
-import { mergeCorpus } from "../fuzz/merge.ts";
-import { minimizeInput, replayInput } from "../fuzz/minimize.ts";
+import { UsageError } from "../errors/errors.ts";
+import { parseDictionary } from "../fuzz/mutate/dictionary.ts";
+import type { Finding } from "../fuzz/parent/finding_book.ts";
+import { mergeCorpus } from "../fuzz/parent/merge.ts";
+import { minimizeInput, replayInput } from "../fuzz/parent/minimize.ts";
 import {
   DEFAULT_FUZZ_TIMEOUT_MS,
   DEFAULT_MAX_LEN,
@@ -27,11 +27,11 @@ import {
   type FuzzProgress,
   MAX_JOBS,
 } from "../fuzz/options.ts";
-import { renderFuzzReport } from "../fuzz/render.ts";
-import { runFuzz } from "../fuzz/run_fuzz.ts";
-import { sha1Hex, writeWhole } from "../fuzz/artifacts.ts";
-import { MAX_SEED } from "../prng.ts";
-import { escapeControl } from "../safe_text.ts";
+import { renderFuzzReport } from "../report/fuzz_text.ts";
+import { runFuzz } from "../fuzz/parent/run_fuzz.ts";
+import { sha1Hex, writeWhole } from "../fuzz/parent/artifacts.ts";
+import { MAX_SEED } from "../util/prng.ts";
+import { escapeControl } from "../util/safe_text.ts";
 import { defineCommand } from "./command.ts";
 import type { CommandContext } from "./context.ts";
 import { EXIT } from "./exit_codes.ts";

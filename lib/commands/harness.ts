@@ -14,13 +14,13 @@
  * @module
  */
 import { basename, dirname, extname, join } from "node:path";
-import { PluginError, UsageError } from "../errors.ts";
-import { writeWhole } from "../fuzz/artifacts.ts";
-import { loadFailed } from "../guard.ts";
+import { PluginError, UsageError } from "../errors/errors.ts";
+import { writeWhole } from "../fuzz/parent/artifacts.ts";
+import { loadFailed } from "../errors/guard.ts";
 import { generateHarness, HARNESS_BUILD_COMMAND, HARNESS_OSS_FUZZ_COMMAND } from "../harness/generate.ts";
-import { loadPlugin } from "../load_plugin.ts";
-import { DEFAULT_LIFECYCLE_TIMEOUT_MS } from "../options.ts";
-import { escapeControl, shellQuote } from "../safe_text.ts";
+import { loadPlugin } from "../host/load_plugin.ts";
+import { DEFAULT_LIFECYCLE_TIMEOUT_MS } from "../plugin/options.ts";
+import { escapeControl, shellQuote } from "../util/safe_text.ts";
 import { defineCommand } from "./command.ts";
 import { CLI_DEFAULT_LOG, type CommandContext } from "./context.ts";
 import { EXIT } from "./exit_codes.ts";

@@ -11,9 +11,9 @@
  * @module
  */
 import { REQUIRED_SYMBOLS } from "../ffi/symbols.ts";
-import { DEFAULT_LIFECYCLE_TIMEOUT_MS, HOST_ABI_VERSION } from "../options.ts";
-import type { PluginHandle } from "../plugin_handle.ts";
-import { escapeControl } from "../safe_text.ts";
+import { DEFAULT_LIFECYCLE_TIMEOUT_MS, HOST_ABI_VERSION } from "../plugin/options.ts";
+import type { PluginHandle } from "../plugin/handle.ts";
+import { escapeControl } from "../util/safe_text.ts";
 import { defineCommand } from "./command.ts";
 import type { CommandContext } from "./context.ts";
 import { EXIT } from "./exit_codes.ts";

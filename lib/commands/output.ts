@@ -16,7 +16,7 @@
 import { styleText } from "node:util";
 import process from "node:process";
 import { ProcessGuard } from "../ffi/process_guard.ts";
-import { escapeControl } from "../safe_text.ts";
+import { escapeControl } from "../util/safe_text.ts";
 
 /** How colour is chosen: from the terminal and NO_COLOR, always, or never. */
 export type ColorMode = "auto" | "always" | "never";

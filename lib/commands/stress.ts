@@ -14,8 +14,8 @@
  *
  * @module
  */
-import { UsageError } from "../errors.ts";
-import { MAX_SEED } from "../prng.ts";
+import { UsageError } from "../errors/errors.ts";
+import { MAX_SEED } from "../util/prng.ts";
 import {
   DEFAULT_CONCURRENCY,
   DEFAULT_MAX_RSS_GROWTH_MB,
@@ -25,14 +25,14 @@ import {
   type StressOptions,
   type StressProgress,
 } from "../stress/options.ts";
-import { duration, renderStressReport } from "../stress/render.ts";
+import { duration, renderStressReport } from "../report/stress_text.ts";
 import { runStress } from "../stress/run_stress.ts";
 import { defineCommand } from "./command.ts";
 import type { CommandContext } from "./context.ts";
 import { DEFAULT_MAX_INPUT_BYTES, parseConfigFlag, readInput } from "./input.ts";
 import { abortOnInterrupt } from "./interrupt.ts";
 import { paintOut } from "./output.ts";
-import { callSlots } from "../call_slots.ts";
+import { callSlots } from "../plugin/call_slots.ts";
 
 function statusText(p: StressProgress): string {
   if (p.phase === "floor") return `stress: measuring the dispatch floor (${p.calls.toLocaleString("en-US")} calls)`;

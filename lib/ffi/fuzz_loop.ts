@@ -5,7 +5,7 @@
  * then makes one call, {@link FuzzLoop.run}, which calls the plugin for every
  * input from C. The arena, the table and the header are a file-backed shared
  * mapping, so the parent always knows the input in flight by reading the
- * file (`lib/fuzz/input_file.ts`): after a crash, or while a call hangs.
+ * file (`lib/fuzz/parent/input_file.ts`): after a crash, or while a call hangs.
  *
  * @example
  * ```ts ignore

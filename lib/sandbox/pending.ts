@@ -15,8 +15,8 @@
  *
  * @module
  */
-import type { InFlightRequest } from "../errors.ts";
-import { timer } from "../timers.ts";
+import type { InFlightRequest } from "../errors/errors.ts";
+import { timer } from "../util/timers.ts";
 
 interface Entry<R> {
   op: string;

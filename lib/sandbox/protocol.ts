@@ -25,7 +25,7 @@
  *
  * @module
  */
-import { type ErrorData, fromData, toData } from "../error_data.ts";
+import { type ErrorData, fromData, toData } from "../errors/error_data.ts";
 
 /** Bumped on any incompatible change; checked in the handshake. 2: pipelined ids, FATAL. */
 export const PROTOCOL_VERSION = 2;

@@ -63,7 +63,7 @@ function denoDir(): Promise<string> {
 }
 
 const ROOT_CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
-const CHILD_MODULE = fileURLToPath(new URL("./child.ts", import.meta.url));
+const CHILD_MODULE = fileURLToPath(new URL("./child_main.ts", import.meta.url));
 
 /** Largest frame either side accepts: room for big outputs and batches. */
 export function maxFrameFor(maxOutputBytes: number): number {

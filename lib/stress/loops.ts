@@ -29,10 +29,10 @@ import {
   PluginTimeoutError,
   ResourceLimitError,
   SandboxProtocolError,
-} from "../errors.ts";
-import { LatencyHistogram } from "../histogram.ts";
-import type { InstanceHandle, InvokeOptions, PluginHandle } from "../plugin_handle.ts";
-import { Prng } from "../prng.ts";
+} from "../errors/errors.ts";
+import { LatencyHistogram } from "../util/histogram.ts";
+import type { InstanceHandle, InvokeOptions, PluginHandle } from "../plugin/handle.ts";
+import { Prng } from "../util/prng.ts";
 import type { OutcomeBook, PlannedInput } from "./plan.ts";
 import type { Tally } from "./tally.ts";
 

@@ -12,12 +12,12 @@
  *
  * @module
  */
-import { callSlots } from "../call_slots.ts";
-import { UsageError } from "../errors.ts";
-import type { PluginOptions } from "../options.ts";
-import { configBytes, inputBytes, type InstanceConfig } from "../plugin_handle.ts";
-import { MAX_SEED, randomSeed } from "../prng.ts";
-import { MAX_DELAY_MS } from "../timers.ts";
+import { callSlots } from "../plugin/call_slots.ts";
+import { UsageError } from "../errors/errors.ts";
+import type { PluginOptions } from "../plugin/options.ts";
+import { configBytes, inputBytes, type InstanceConfig } from "../plugin/handle.ts";
+import { MAX_SEED, randomSeed } from "../util/prng.ts";
+import { MAX_DELAY_MS } from "../util/timers.ts";
 
 /** Default calls at once. */
 export const DEFAULT_CONCURRENCY = 4;

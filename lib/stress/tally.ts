@@ -13,8 +13,8 @@
  *
  * @module
  */
-import { LatencyHistogram, type LatencySummary } from "../histogram.ts";
-import { escapeControl } from "../safe_text.ts";
+import { LatencyHistogram, type LatencySummary } from "../util/histogram.ts";
+import { escapeControl } from "../util/safe_text.ts";
 
 /** Errors of one class: how many, and the first one's message. */
 export interface ErrorCount {

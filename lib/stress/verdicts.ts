@@ -13,8 +13,8 @@
  *
  * @module
  */
-import { toData } from "../error_data.ts";
-import { PluginCrashError, type PluginError, PluginTimeoutError } from "../errors.ts";
+import { toData } from "../errors/error_data.ts";
+import { PluginCrashError, type PluginError, PluginTimeoutError } from "../errors/errors.ts";
 import type { FdInfo, ThreadInfo } from "../ffi/proc_info.ts";
 import type { OutcomeBook } from "./plan.ts";
 

@@ -1,0 +1,244 @@
+/**
+ * The `plugin` child handler: loads one plugin in the child with the
+ * in-process engine and serves the parent's requests concurrently. An invoke
+ * is a nonblocking call, so many run at once on the child's threads (at most
+ * as many as the child has call slots; more wait their turn), unless the
+ * parent marks it `sync` (it had nothing else in flight): then it takes the
+ * synchronous path, which is far cheaper. Requests on one instance of a plugin
+ * without `thread_safe_instances` run one at a time. A batch runs on the
+ * synchronous path, in order, as one request. The child has
+ * no deadlines of its own: the parent kills it when one expires.
+ *
+ * @example
+ * ```ts ignore
+ * import { start } from "./child_handler.ts";
+ * const handler = await start({ options: { pluginPath, log: "info", maxOutputBytes, hostLibraryPath }, send });
+ * ```
+ *
+ * @module
+ */
+import { callSlots } from "../../plugin/call_slots.ts";
+import { configureSync, type LogRecord } from "../../util/deps.ts";
+import { PluginError } from "../../errors/errors.ts";
+import { ProcessGuard } from "../../ffi/process_guard.ts";
+import { closed } from "../../errors/guard.ts";
+import type { Instance } from "../in_process/instance.ts";
+import { loadInProcess, type Plugin } from "../in_process/plugin.ts";
+import { resolveOptions } from "../../plugin/options.ts";
+import type { ChildHandler, HandlerContext, HandlerReply } from "../../sandbox/child_handler.ts";
+import { errorToWire, type Frame, KIND } from "../../sandbox/protocol.ts";
+
+/** The plugin handler's options (the parent's spec). */
+export interface PluginHandlerOptions {
+  pluginPath: string;
+  log: string;
+  maxOutputBytes: number;
+  hostLibraryPath: string;
+  /** `LoadOptions.shutdownCheck`, run in the child; its report comes back in the CLOSE reply. */
+  shutdownCheck?: boolean;
+}
+
+/** Sends this child's LogTape records (the plugin's logs, plugcheck's warnings) to the parent. */
+function forwardLogs(send: (frame: Frame) => void): void {
+  configureSync({
+    sinks: {
+      parent: (r: LogRecord) =>
+        send({
+          id: 0,
+          kind: KIND.LOG,
+          header: {
+            category: r.category,
+            level: r.level,
+            message: r.message.map(String).join(""),
+            props: r.properties,
+          },
+          blobs: [],
+        }),
+    },
+    loggers: [
+      { category: ["plugin"], lowestLevel: "trace", sinks: ["parent"] },
+      { category: ["plugcheck"], lowestLevel: "warning", sinks: ["parent"] },
+      { category: ["logtape", "meta"], lowestLevel: "fatal", sinks: [] },
+    ],
+  });
+}
+
+const EMPTY = new Uint8Array(0);
+const NO_DEADLINE = { timeoutMs: Infinity };
+
+/** Starts the handler: loads the plugin (dlopen, init, describe). */
+export async function start(context: HandlerContext): Promise<ChildHandler> {
+  const o = context.options as unknown as PluginHandlerOptions;
+  forwardLogs(context.send);
+  const plugin = await loadInProcess(
+    o.pluginPath,
+    resolveOptions({
+      log: o.log,
+      hostLibraryPath: o.hostLibraryPath,
+      maxOutputBytes: o.maxOutputBytes,
+      timeoutMs: Infinity,
+      shutdownCheck: o.shutdownCheck === true,
+    }),
+  );
+  return new PluginHandler(plugin, o.hostLibraryPath);
+}
+
+/** Waits for a free call slot in this child instead of failing for want of one. */
+class Slots {
+  #free = callSlots.limit;
+  #waiters: (() => void)[] = [];
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.#free === 0) await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    this.#free--;
+    try {
+      return await fn();
+    } finally {
+      this.#free++;
+      this.#waiters.shift()?.();
+    }
+  }
+}
+
+class PluginHandler implements ChildHandler {
+  readonly hello: Record<string, unknown>;
+  readonly #plugin: Plugin;
+  readonly #guard: ProcessGuard;
+  readonly #instances = new Map<number, Instance>();
+  /** Per instance, the last request on it: requests on a non-thread-safe instance chain here. */
+  readonly #lanes = new Map<number, Promise<unknown>>();
+  readonly #running = new Set<Promise<unknown>>();
+  readonly #slots = new Slots();
+  #nextInstance = 1;
+  #warningsSent = 0;
+
+  constructor(plugin: Plugin, hostLibraryPath: string) {
+    this.#plugin = plugin;
+    this.#guard = ProcessGuard.get(hostLibraryPath);
+    this.hello = {
+      abi: plugin.abiVersion,
+      description: plugin.describe(),
+      capabilities: plugin.capabilities,
+      optionalSymbols: plugin.optionalSymbols,
+      initMs: plugin.initMs,
+    };
+  }
+
+  handle(frame: Frame): Promise<HandlerReply> {
+    if (frame.kind === KIND.CLOSE) return this.#close();
+    const run = this.#dispatch(frame).then((reply) => this.#withWarnings(reply));
+    this.#running.add(run);
+    const forget = () => this.#running.delete(run);
+    run.then(forget, forget);
+    return run;
+  }
+
+  async close(): Promise<void> {
+    await this.#close();
+  }
+
+  async #dispatch(f: Frame): Promise<HandlerReply> {
+    const h = f.header;
+    const method = String(h.method ?? "");
+    const id = Number(h.instance);
+    switch (f.kind) {
+      case KIND.CREATE: {
+        const inst = h.noop === true
+          ? await this.#plugin.noopInstance()
+          : await this.#slots.run(() => this.#plugin.createInstance(h.hasConfig ? f.blobs[0] : undefined, NO_DEADLINE));
+        const created = this.#nextInstance++;
+        this.#instances.set(created, inst);
+        return { header: { instance: created } };
+      }
+      case KIND.INVOKE: {
+        const inst = this.#instance(id, `invoke ${JSON.stringify(method)}`);
+        const input = f.blobs[0] ?? EMPTY;
+        const out = await this.#lane(
+          id,
+          // `sync`: the parent had nothing else in flight, so the synchronous path costs no concurrency.
+          () =>
+            h.sync === true
+              ? Promise.resolve(inst.invokeSync(method, input))
+              : this.#slots.run(() => inst.invoke(method, input, NO_DEADLINE)),
+        );
+        return { header: {}, blobs: [out] };
+      }
+      case KIND.BATCH: {
+        const inst = this.#instance(id, `invoke ${JSON.stringify(method)}`);
+        return await this.#lane(id, () => Promise.resolve(this.#batch(inst, method, f.blobs)));
+      }
+      case KIND.DESTROY: {
+        const inst = this.#instance(id, "destroy instance");
+        await this.#lane(id, () => this.#slots.run(() => inst.destroy()));
+        this.#instances.delete(id);
+        this.#lanes.delete(id);
+        return { header: {} };
+      }
+      case KIND.STATS:
+        return { header: { stats: this.#plugin.stats() } };
+      case KIND.LOG_COUNTERS:
+        return { header: { counters: this.#plugin.logCounters() } };
+      case KIND.SNAPSHOT:
+        return { header: { snapshot: await this.#plugin.snapshot() } };
+      default:
+        throw new Error(`unknown request kind ${f.kind}`);
+    }
+  }
+
+  /** Every input in order on the synchronous path; plugin errors are results. */
+  #batch(inst: Instance, method: string, inputs: Uint8Array[]): HandlerReply {
+    const results: Record<string, unknown>[] = [];
+    const outs: Uint8Array[] = [];
+    for (const input of inputs) {
+      try {
+        outs.push(inst.invokeSync(method, input));
+        results.push({ ok: true });
+      } catch (error) {
+        if (!(error instanceof PluginError)) throw error;
+        outs.push(EMPTY);
+        results.push({ ok: false, error: errorToWire(error) });
+      }
+    }
+    return { header: { results }, blobs: outs };
+  }
+
+  /** Runs `fn` after the instance's previous request when its plugin is not thread-safe. */
+  #lane<T>(id: number, fn: () => Promise<T>): Promise<T> {
+    if (this.#plugin.describe().thread_safe_instances) return fn();
+    const run = (this.#lanes.get(id) ?? Promise.resolve()).then(fn);
+    this.#lanes.set(id, run.catch(() => {}));
+    return run;
+  }
+
+  #instance(id: number, op: string): Instance {
+    const inst = this.#instances.get(id);
+    if (inst === undefined) throw closed(op, "instance");
+    return inst;
+  }
+
+  #withWarnings(reply: HandlerReply): HandlerReply {
+    const all = this.#plugin.contractWarnings;
+    if (all.length === this.#warningsSent) return reply;
+    const warnings = all.slice(this.#warningsSent);
+    this.#warningsSent = all.length;
+    return { ...reply, header: { ...reply.header, warnings } };
+  }
+
+  #closing: Promise<HandlerReply> | undefined;
+
+  /** Lets what runs finish, closes the plugin (destroy, shutdown), and reports what it wrote to stdout. */
+  #close(): Promise<HandlerReply> {
+    this.#closing ??= (async () => {
+      await Promise.allSettled([...this.#running]);
+      await this.#plugin.close().catch(() => {}); // failures are in the contract warnings
+      return this.#withWarnings({
+        header: {
+          counters: this.#plugin.logCounters(),
+          stdoutBytes: this.#guard.stdoutBytes() ?? 0,
+          shutdown: this.#plugin.shutdownReport ?? null,
+        },
+      });
+    })();
+    return this.#closing;
+  }
+}
