@@ -15,7 +15,6 @@ import { type FuzzOptions, resolveFuzzOptions } from "../lib/fuzz/options.ts";
 import { prepareRun } from "../lib/fuzz/parent/session.ts";
 import { type FuzzReport, FuzzReportSchema } from "../lib/fuzz/parent/report.ts";
 import { runFuzz } from "../lib/fuzz/parent/run_fuzz.ts";
-import { hostLibraryPath } from "../lib/ffi/host_lib.ts";
 import { coverageFixture, fuzzFixture, runCli, text } from "./_helpers.ts";
 
 const enc = new TextEncoder();
@@ -186,7 +185,7 @@ Deno.test("FuzzJob.share() hands a running child another job's entry, which it r
   // Blind (coverage off), the child cannot find the 4-byte value; handed the input, it runs it and aborts.
   await using dir = await tempDir();
   const o = resolveFuzzOptions({ methods: ["number"], seed: 1, artifactsDir: dir.path, coverage: false });
-  const run = await prepareRun(coverageFixture("cov_magic"), o, hostLibraryPath());
+  const run = await prepareRun(coverageFixture("cov_magic"), o);
   const job = new FuzzJob(0, run.session);
   const fuzzing = job.fuzz(null);
   try {

@@ -119,7 +119,6 @@ export async function withPlugin<T>(ctx: CheckContext, fn: (plugin: PluginHandle
     exclusive: !ctx.isolate,
     log: "off",
     timeoutMs: ctx.thresholds.callTimeoutMs,
-    hostLibraryPath: ctx.hostLibraryPath,
   });
   try {
     return fn(plugin);

@@ -12,7 +12,7 @@
  * @example
  * ```ts ignore
  * import { runStep } from "./probe.ts";
- * const r = await runStep({ step: "second_init", pluginPath, hostLibraryPath });
+ * const r = await runStep({ step: "second_init", pluginPath });
  * console.log(r.statuses); // [0, 7]
  * ```
  *
@@ -45,7 +45,6 @@ export type ProbeStep = typeof PROBE_STEPS[number];
 export interface ProbeRequest {
   step: ProbeStep;
   pluginPath: string;
-  hostLibraryPath: string;
   /** after_shutdown: the method to invoke. */
   method?: string;
 }
@@ -76,13 +75,13 @@ const decoder = new TextDecoder();
 
 /** Runs one step. In process, on a private copy of the library when it is loaded here already. */
 export async function runStep(r: ProbeRequest): Promise<ProbeResult> {
-  const loaded = isLibraryLoaded(r.pluginPath, r.hostLibraryPath);
-  if (r.step === "log_after_shutdown") return await logAfterShutdown(r.pluginPath, r.hostLibraryPath, loaded);
-  const copy = loaded ? copyLibrary(r.pluginPath, r.hostLibraryPath) : undefined;
+  const loaded = isLibraryLoaded(r.pluginPath);
+  if (r.step === "log_after_shutdown") return await logAfterShutdown(r.pluginPath, loaded);
+  const copy = loaded ? copyLibrary(r.pluginPath) : undefined;
   // The copy stays open: the library it holds is never unloaded (a probe leaves the plugin in odd states).
   const path = copy?.path ?? r.pluginPath;
   if (r.step === "abi") return abiStep(path);
-  const guard = ProcessGuard.get(r.hostLibraryPath);
+  const guard = ProcessGuard.get();
   const { calls } = openCheckedLibrary(path, r.pluginPath, guard);
   const status = (c: { status: number; err: RawBuf; out?: RawBuf }) => {
     discardBuffer(c.err, calls.free);
@@ -94,7 +93,7 @@ export async function runStep(r: ProbeRequest): Promise<ProbeResult> {
     if (c.status === 0 && c.instance !== null && !isNull(c.instance)) await calls.destroy(c.instance);
     return { statuses: [status(c)] };
   }
-  const log = HostLog.get(r.hostLibraryPath);
+  const log = HostLog.get();
   const init = async () => {
     const made = log.newContext(1, LOG_OFF);
     log.bindContext(made.ctx, path);
@@ -132,7 +131,7 @@ export async function runStep(r: ProbeRequest): Promise<ProbeResult> {
       const again = await calls.create(EMPTY);
       if (again.status === 0 && again.instance !== null && !isNull(again.instance)) await calls.destroy(again.instance);
       const createAfter = status(again);
-      const fast = FastPath.get(r.hostLibraryPath);
+      const fast = FastPath.get();
       const target = fast.target(fast.bind(path), made.instance, 1 << 20);
       const out = fast.invokeSync(target, r.method ?? "echo", EMPTY);
       const invokeAfter = out === undefined ? status(fast.raw()) : 0;
@@ -164,8 +163,8 @@ function abiStep(path: string): ProbeResult {
   return { missing: [], optional: opened.optionalPresent, abi };
 }
 
-async function logAfterShutdown(path: string, hostLibraryPath: string, exclusive: boolean): Promise<ProbeResult> {
-  const plugin = await loadInProcess(path, resolveOptions({ log: "trace", hostLibraryPath, exclusive }));
+async function logAfterShutdown(path: string, exclusive: boolean): Promise<ProbeResult> {
+  const plugin = await loadInProcess(path, resolveOptions({ log: "trace", exclusive }));
   await plugin.close();
   // Late messages take a while: count what arrives in the next 300 ms.
   await new Promise((r) => setTimeout(r, 300));

@@ -7,7 +7,7 @@
  * @example
  * ```ts ignore
  * import { start } from "./probe_handler.ts";
- * const handler = await start({ options: { step: "second_init", pluginPath, hostLibraryPath }, send });
+ * const handler = await start({ options: { step: "second_init", pluginPath }, send });
  * console.log(handler.hello.result);
  * ```
  *

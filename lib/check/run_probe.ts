@@ -27,7 +27,6 @@ export async function probe(ctx: CheckContext, step: ProbeStep, method?: string)
   const request: ProbeRequest = {
     step,
     pluginPath: ctx.path,
-    hostLibraryPath: ctx.hostLibraryPath,
     ...method !== undefined && { method },
   };
   if (!ctx.isolate) return await runStep(request);
@@ -35,10 +34,9 @@ export async function probe(ctx: CheckContext, step: ProbeStep, method?: string)
     label: ctx.shown,
     handler: "probe",
     options: { ...request },
-    hostLibraryPath: ctx.hostLibraryPath,
     readPaths: [ctx.path, ...ctx.load.readPaths ?? []],
     env: ctx.load.env ?? [],
-    setEnv: { ...await sanitizerEnv(ctx.path, { hostLibraryPath: ctx.hostLibraryPath }), ...ctx.load.setEnv },
+    setEnv: { ...await sanitizerEnv(ctx.path), ...ctx.load.setEnv },
     startTimeoutMs: ctx.thresholds.callTimeoutMs + PROBE_SLACK_MS,
     maxFrame: maxFrameFor(1 << 20),
   });

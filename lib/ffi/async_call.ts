@@ -94,8 +94,8 @@ export class AsyncPath {
   static #instance: AsyncPath | undefined;
 
   /** The nonblocking path of this thread (the helper must be openable; throws the raw error). */
-  static get(hostLibraryPath?: string): AsyncPath {
-    AsyncPath.#instance ??= new AsyncPath(hostSymbols(HOST_NB_SYMBOLS, hostLibraryPath));
+  static get(): AsyncPath {
+    AsyncPath.#instance ??= new AsyncPath(hostSymbols(HOST_NB_SYMBOLS));
     return AsyncPath.#instance;
   }
 

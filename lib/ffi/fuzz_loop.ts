@@ -117,10 +117,10 @@ export interface ComparisonTables {
 let layout: FuzzLayout | undefined;
 
 /** The input file's layout, from the native helper (opens it on first use; throws the raw error). */
-export function fuzzLayout(hostLibraryPath?: string): FuzzLayout {
+export function fuzzLayout(): FuzzLayout {
   if (layout) return layout;
   const words = new Uint32Array(LAYOUT_KEYS.length);
-  const n = hostSymbols(HOST_FUZZ_SYMBOLS, hostLibraryPath).npah_fuzz_layout(
+  const n = hostSymbols(HOST_FUZZ_SYMBOLS).npah_fuzz_layout(
     new Uint8Array(words.buffer),
     words.length,
   );
@@ -178,14 +178,14 @@ export class FuzzLoop {
   }
 
   /** The size of an input file whose arena holds `arenaBytes` (and the inbox). */
-  static fileSize(arenaBytes: number, hostLibraryPath?: string): number {
-    return fuzzLayout(hostLibraryPath).arena + arenaBytes + FUZZ_INBOX_BYTES;
+  static fileSize(arenaBytes: number): number {
+    return fuzzLayout().arena + arenaBytes + FUZZ_INBOX_BYTES;
   }
 
   /** Maps the input file at `path` (made by the parent, `size` bytes). Throws the raw error. */
-  static open(path: string, size: number, hostLibraryPath?: string): FuzzLoop {
-    const lib = hostSymbols(HOST_FUZZ_SYMBOLS, hostLibraryPath);
-    const l = fuzzLayout(hostLibraryPath);
+  static open(path: string, size: number): FuzzLoop {
+    const lib = hostSymbols(HOST_FUZZ_SYMBOLS);
+    const l = fuzzLayout();
     const p = encoder.encode(path);
     const ctx = lib.npah_fuzz_open(p, p.length, BigInt(size));
     if (ctx === null) throw new Error(`Cannot map the fuzz input file ${JSON.stringify(path)}`);

@@ -18,10 +18,10 @@ import { hostSymbols } from "./host_lib.ts";
 import { HOST_COPY_SYMBOLS } from "./symbols.ts";
 
 /** Loads the library at `path` RTLD_GLOBAL for the rest of the process. Throws the loader's message. */
-export function loadGlobally(path: string, hostLibraryPath?: string): void {
+export function loadGlobally(path: string): void {
   const bytes = new TextEncoder().encode(path);
   const msg = new Uint8Array(1024);
-  const rc = hostSymbols(HOST_COPY_SYMBOLS, hostLibraryPath).npah_load_global(bytes, bytes.length, msg, msg.length);
+  const rc = hostSymbols(HOST_COPY_SYMBOLS).npah_load_global(bytes, bytes.length, msg, msg.length);
   if (rc === 0) return;
   const end = msg.indexOf(0);
   throw new Error(new TextDecoder().decode(msg.subarray(0, end < 0 ? msg.length : end)));

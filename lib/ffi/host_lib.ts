@@ -6,19 +6,36 @@
  * time, and its guard threads live as long as the process. Every table opens
  * the same library (the loader counts the handles; there is one copy).
  *
+ * Which helper a process uses is one process setting, resolved here once:
+ * `$PLUGCHECK_HOST_LIB`, else where `deno task build` puts it. A sandbox child
+ * is handed its parent's choice in that variable ({@link hostLibraryEnv}), so
+ * parent and children always use the same helper and no engine passes a path.
+ *
  * @example
  * ```ts
- * import { defaultHostLibraryPath } from "./host_lib.ts";
- * console.assert(defaultHostLibraryPath().endsWith(".so") || Deno.build.os !== "linux");
+ * import { hostLibraryEnv, hostLibraryPath } from "./host_lib.ts";
+ * console.assert(hostLibraryPath().endsWith(".so") || Deno.build.os !== "linux");
+ * console.assert(hostLibraryEnv().PLUGCHECK_HOST_LIB === hostLibraryPath());
  * ```
  *
  * @module
  */
 import { libraryFileName } from "./library.ts";
 
-/** The helper to load: the explicit path, else `$PLUGCHECK_HOST_LIB`, else {@link defaultHostLibraryPath}. */
-export function hostLibraryPath(explicit?: string): string {
-  return explicit ?? Deno.env.get("PLUGCHECK_HOST_LIB") ?? defaultHostLibraryPath();
+/** The environment variable that names the helper (and carries it to sandbox children). */
+export const HOST_LIB_ENV = "PLUGCHECK_HOST_LIB";
+
+let chosenPath: string | undefined;
+
+/** The helper this process uses: `$PLUGCHECK_HOST_LIB`, else {@link defaultHostLibraryPath}; settled at the first call. */
+export function hostLibraryPath(): string {
+  chosenPath ??= Deno.env.get(HOST_LIB_ENV) || defaultHostLibraryPath();
+  return chosenPath;
+}
+
+/** The variable a sandbox child needs to use this process's helper. */
+export function hostLibraryEnv(): Record<string, string> {
+  return { [HOST_LIB_ENV]: hostLibraryPath() };
 }
 
 /** Where `deno task build` puts the helper. */
@@ -30,15 +47,13 @@ export function defaultHostLibraryPath(): string {
 /** The helper's symbols as one table binds them. */
 export type HostSymbols<T extends Deno.ForeignLibraryInterface> = Deno.DynamicLibrary<T>["symbols"];
 
-let chosenPath: string | undefined;
 const opened = new Map<Deno.ForeignLibraryInterface, Deno.DynamicLibrary<Deno.ForeignLibraryInterface>>();
 
-/** The helper bound with `table`, opened on first use (the first caller's path wins). Throws the raw error. */
-export function hostSymbols<T extends Deno.ForeignLibraryInterface>(table: T, explicit?: string): HostSymbols<T> {
+/** The helper bound with `table`, opened on first use. Throws the raw error. */
+export function hostSymbols<T extends Deno.ForeignLibraryInterface>(table: T): HostSymbols<T> {
   let lib = opened.get(table);
   if (lib === undefined) {
-    chosenPath ??= hostLibraryPath(explicit);
-    lib = Deno.dlopen(chosenPath, table) as Deno.DynamicLibrary<Deno.ForeignLibraryInterface>;
+    lib = Deno.dlopen(hostLibraryPath(), table) as Deno.DynamicLibrary<Deno.ForeignLibraryInterface>;
     opened.set(table, lib);
   }
   return lib.symbols as HostSymbols<T>;

@@ -23,9 +23,9 @@ import { HOST_COPY_SYMBOLS } from "./symbols.ts";
  * plugcheck or anyone else): opening it again would share that image and
  * its globals. Asks the loader without loading it (through the helper).
  */
-export function isLibraryLoaded(path: string, hostLibraryPath?: string): boolean {
+export function isLibraryLoaded(path: string): boolean {
   const bytes = new TextEncoder().encode(path);
-  return hostSymbols(HOST_COPY_SYMBOLS, hostLibraryPath).npah_is_loaded(bytes, bytes.length) === 1;
+  return hostSymbols(HOST_COPY_SYMBOLS).npah_is_loaded(bytes, bytes.length) === 1;
 }
 
 /** A private copy of a library file, loadable at `path` while it is open. */
@@ -41,8 +41,8 @@ export interface LibraryCopy {
  * new image for the loader, with its own globals and init, and no file
  * written anywhere. Throws the raw error.
  */
-export function copyLibrary(path: string, hostLibraryPath?: string): LibraryCopy {
-  const s = hostSymbols(HOST_COPY_SYMBOLS, hostLibraryPath);
+export function copyLibrary(path: string): LibraryCopy {
+  const s = hostSymbols(HOST_COPY_SYMBOLS);
   const bytes = new TextEncoder().encode(path);
   const fd = s.npah_memfd_copy(bytes, bytes.length);
   if (fd < 0) throw new Error(`Cannot make a private copy of ${path} in memory (errno ${-fd})`);

@@ -74,8 +74,8 @@ export class ProcInfo {
   static #instance: ProcInfo | undefined;
 
   /** The readings (opens the helper on first use; throws the raw error). */
-  static get(hostLibraryPath?: string): ProcInfo {
-    ProcInfo.#instance ??= new ProcInfo(hostSymbols(HOST_PROC_SYMBOLS, hostLibraryPath));
+  static get(): ProcInfo {
+    ProcInfo.#instance ??= new ProcInfo(hostSymbols(HOST_PROC_SYMBOLS));
     return ProcInfo.#instance;
   }
 

@@ -34,8 +34,8 @@ export class ProcessGuard {
   static #instance: ProcessGuard | undefined;
 
   /** The guards of this process (opens the helper on first use; throws the raw error). */
-  static get(hostLibraryPath?: string): ProcessGuard {
-    ProcessGuard.#instance ??= new ProcessGuard(hostSymbols(HOST_PROCESS_SYMBOLS, hostLibraryPath));
+  static get(): ProcessGuard {
+    ProcessGuard.#instance ??= new ProcessGuard(hostSymbols(HOST_PROCESS_SYMBOLS));
     return ProcessGuard.#instance;
   }
 

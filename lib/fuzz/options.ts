@@ -92,8 +92,6 @@ export interface FuzzOptions {
   onProgress?: (progress: FuzzProgress) => void;
   /** Called when a new bug is found (its artifact is on disk by then). */
   onFinding?: (finding: Finding) => void;
-  /** plugcheck's native helper (default: the one `deno task build` made). */
-  hostLibraryPath?: string;
 }
 
 /** Fuzz options, checked, with defaults filled in. */
@@ -119,7 +117,6 @@ export interface ResolvedFuzzOptions {
   signal: AbortSignal | undefined;
   onProgress: ((progress: FuzzProgress) => void) | undefined;
   onFinding: FuzzOptions["onFinding"];
-  hostLibraryPath: string | undefined;
 }
 
 function integer(value: number | undefined, name: string, min: number, max: number): number | undefined {
@@ -177,6 +174,5 @@ export function resolveFuzzOptions(
     signal: o.signal,
     onProgress: o.onProgress,
     onFinding: o.onFinding,
-    hostLibraryPath: o.hostLibraryPath,
   };
 }

@@ -28,7 +28,6 @@ export type FuzzTargetKind = "npa" | "libfuzzer";
 export interface FuzzChildOptions {
   target: FuzzTargetKind;
   pluginPath: string;
-  hostLibraryPath: string;
   /** The input file (made by the parent) and its size. */
   inputFile: string;
   inputFileSize: number;

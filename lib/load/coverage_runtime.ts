@@ -11,27 +11,27 @@
  * @example
  * ```ts ignore
  * import { coverageRuntimePath, loadCoverageRuntime } from "./coverage_runtime.ts";
- * console.log(coverageRuntimePath(hostLibraryPath)); // .../build/libnpa_cov.so
- * loadCoverageRuntime(pluginPath, hostLibraryPath); // LoadError when it is missing
+ * console.log(coverageRuntimePath()); // .../build/libnpa_cov.so
+ * loadCoverageRuntime(pluginPath); // LoadError when it is missing
  * ```
  *
  * @module
  */
 import { libraryFileName } from "../ffi/library.ts";
 import { loadGlobally } from "../ffi/global_library.ts";
-import { hostLibraryPath as chooseHostLibrary } from "../ffi/host_lib.ts";
+import { hostLibraryPath } from "../ffi/host_lib.ts";
 import { isLibraryLoaded } from "../ffi/library_copy.ts";
 import { loadFailed } from "../errors/guard.ts";
 
 /** Where the runtime is: next to the native helper (`deno task build` makes both). */
-export function coverageRuntimePath(hostLibraryPath?: string): string {
-  const host = chooseHostLibrary(hostLibraryPath);
+export function coverageRuntimePath(): string {
+  const host = hostLibraryPath();
   return host.slice(0, host.lastIndexOf("/") + 1) + libraryFileName("npa_cov");
 }
 
 /** The runtime's path for a child of a plugin at `pluginPath`; `LoadError` when it was never built. */
-export function requireCoverageRuntime(pluginPath: string, hostLibraryPath?: string): string {
-  const path = coverageRuntimePath(hostLibraryPath);
+export function requireCoverageRuntime(pluginPath: string): string {
+  const path = coverageRuntimePath();
   try {
     Deno.statSync(path);
   } catch {
@@ -44,12 +44,12 @@ export function requireCoverageRuntime(pluginPath: string, hostLibraryPath?: str
 }
 
 /** Makes the runtime's hooks visible to libraries loaded after this (once per process). `LoadError` on failure. */
-export function loadCoverageRuntime(pluginPath: string, hostLibraryPath?: string): void {
+export function loadCoverageRuntime(pluginPath: string): void {
   // Preloaded (a sandbox child, which may not even read the file): nothing to do.
-  if (isLibraryLoaded(coverageRuntimePath(hostLibraryPath), hostLibraryPath)) return;
-  const path = requireCoverageRuntime(pluginPath, hostLibraryPath);
+  if (isLibraryLoaded(coverageRuntimePath())) return;
+  const path = requireCoverageRuntime(pluginPath);
   try {
-    loadGlobally(path, hostLibraryPath);
+    loadGlobally(path);
   } catch (cause) {
     throw loadFailed(pluginPath, `cannot load plugcheck's coverage runtime ${path}`, cause);
   }

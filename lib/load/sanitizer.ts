@@ -51,12 +51,10 @@ const ASAN_AFTER_COVERAGE = `${ASAN_OPTIONS}:verify_asan_link_order=0`;
  */
 export async function sanitizerEnv(
   path: string,
-  o: { info?: ElfDynamicInfo | undefined; asan?: boolean | undefined; hostLibraryPath?: string | undefined } = {},
+  o: { info?: ElfDynamicInfo | undefined; asan?: boolean | undefined } = {},
 ): Promise<Record<string, string>> {
   const elf = o.info ?? await elfOf(path);
-  const coverage = elf !== undefined && usesSanitizerCoverage(elf)
-    ? requireCoverageRuntime(path, o.hostLibraryPath)
-    : undefined;
+  const coverage = elf !== undefined && usesSanitizerCoverage(elf) ? requireCoverageRuntime(path) : undefined;
   const asan = o.asan === false ? {} : await asanEnv(path, elf, o.asan === true);
   if (coverage === undefined) return asan;
   if (asan.LD_PRELOAD === undefined) return { LD_PRELOAD: coverage };
@@ -87,13 +85,13 @@ async function asanEnv(path: string, elf: ElfDynamicInfo | undefined, force: boo
  * build when this process has no ASan runtime loaded (dlopen would end the
  * process).
  */
-export async function checkSanitizerInProcess(path: string, hostLibraryPath?: string): Promise<void> {
+export async function checkSanitizerInProcess(path: string): Promise<void> {
   const elf = await elfOf(path);
-  if (elf !== undefined && usesSanitizerCoverage(elf)) loadCoverageRuntime(path, hostLibraryPath);
+  if (elf !== undefined && usesSanitizerCoverage(elf)) loadCoverageRuntime(path);
   if (elf === undefined || sanitizerOf(elf) !== "asan") return;
   const needed = asanRuntimeNeeded(elf);
   const runtime = needed ?? await findAsanRuntime(elf);
-  if (runtime !== undefined && isLibraryLoaded(runtime, hostLibraryPath)) return;
+  if (runtime !== undefined && isLibraryLoaded(runtime)) return;
   throw loadFailed(
     path,
     "it is an AddressSanitizer build, and this process has no ASan runtime loaded (its dlopen would end the process): run it isolated (--isolate, or isolate: true), which preloads the runtime in the sandbox child",

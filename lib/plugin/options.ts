@@ -40,8 +40,6 @@ export interface LoadOptions {
    * default `info`. The plugin's `log_enabled` answers from the same directives.
    */
   log?: string;
-  /** Path of plugcheck's native helper (default `build/libnpa_host.so`, or `$PLUGCHECK_HOST_LIB`). */
-  hostLibraryPath?: string;
   /**
    * In process: open a private copy of the library (its own globals, its own
    * init), shared with no other handle, so its counters measure this handle
@@ -99,7 +97,6 @@ export interface ResolvedLoadOptions {
   maxOutputBytes: number;
   log: string;
   directives: LogDirectives;
-  hostLibraryPath: string | undefined;
   exclusive: boolean;
   shutdownCheck: boolean;
 }
@@ -135,7 +132,6 @@ export function resolveOptions(options: LoadOptions = {}): ResolvedLoadOptions {
     maxOutputBytes,
     log,
     directives: parseLogDirectives(log),
-    hostLibraryPath: options.hostLibraryPath,
     exclusive: options.exclusive ?? false,
     shutdownCheck: options.shutdownCheck ?? false,
   };

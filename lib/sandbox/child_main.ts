@@ -50,13 +50,13 @@ function serve(handler: ChildHandler, frame: Frame, send: (frame: Frame) => void
 async function main(): Promise<never> {
   const [name, bootJson] = Deno.args;
   const boot = JSON.parse(bootJson ?? "{}") as ChildBoot;
-  const guard = ProcessGuard.get(boot.hostLibraryPath);
+  const guard = ProcessGuard.get();
   guard.childSetup(boot.parent);
   const fds = guard.guardStdio();
   const output = Deno.openSync(`/proc/self/fd/${fds.output}`, { write: true });
   const input = Deno.openSync(`/proc/self/fd/${fds.input}`, { read: true });
   // Reads of the protocol pipe hold a duplicate descriptor for a while: plugcheck's, never the plugin's.
-  const proc = ProcInfo.get(boot.hostLibraryPath);
+  const proc = ProcInfo.get();
   proc.ignoreTargets(proc.fds(Deno.pid).filter((f) => f.fd === fds.input || f.fd === fds.output).map((f) => f.target));
   const send = (frame: Frame) => {
     for (const part of encodeFrameParts(frame)) {

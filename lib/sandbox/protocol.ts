@@ -69,7 +69,6 @@ export const KIND_NAMES: Record<number, string> = {
 export interface ChildBoot {
   /** The parent's pid: the child ends when the parent is gone. */
   parent: number;
-  hostLibraryPath: string;
   /** Largest frame accepted from the parent. */
   maxFrame: number;
   /** The handler's own options. */

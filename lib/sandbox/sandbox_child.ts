@@ -135,7 +135,7 @@ export class SandboxChild {
     let guard: ProcessGuard;
     let proc: Deno.ChildProcess;
     try {
-      guard = ProcessGuard.get(spec.hostLibraryPath);
+      guard = ProcessGuard.get();
       proc = await spawnChild(spec);
     } catch (cause) {
       throw loadFailed(spec.label, "cannot start a sandbox child process", cause);

@@ -14,6 +14,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
+import { HOST_LIB_ENV, hostLibraryPath } from "../ffi/host_lib.ts";
 import type { ChildBoot } from "./protocol.ts";
 
 /** How a child is started. */
@@ -23,8 +24,6 @@ export interface ChildSpec {
   /** The child handler to run (`handlers.ts`), and its options. */
   handler: string;
   options: Record<string, unknown>;
-  /** plugcheck's native helper (the child's guards need it). */
-  hostLibraryPath: string;
   /** Paths the child may read (the plugin, the helper, anything the handler needs). */
   readPaths: readonly string[];
   /** Environment variable names copied from this process; all others are cleared. */
@@ -62,6 +61,8 @@ function denoDir(): Promise<string> {
   return Promise.resolve(Deno.env.get("DENO_DIR") || askDenoDir());
 }
 
+const realHostLibrary = rememberSuccess(() => Deno.realPath(hostLibraryPath()));
+
 const ROOT_CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
 const CHILD_MODULE = fileURLToPath(new URL("./child_main.ts", import.meta.url));
 
@@ -77,10 +78,11 @@ export async function spawnChild(spec: ChildSpec): Promise<Deno.ChildProcess> {
     const v = Deno.env.get(name);
     if (v !== undefined) env[name] = v;
   }
+  // The child uses this process's native helper (its real path, which its read permission names).
+  env[HOST_LIB_ENV] = await realHostLibrary();
   Object.assign(env, spec.setEnv);
   const boot: ChildBoot = {
     parent: Deno.pid,
-    hostLibraryPath: spec.hostLibraryPath,
     maxFrame: spec.maxFrame,
     options: spec.options,
   };
@@ -94,8 +96,9 @@ export async function spawnChild(spec: ChildSpec): Promise<Deno.ChildProcess> {
       // Unscoped: Deno's UnsafePointer APIs refuse path-scoped FFI permission,
       // and native code is unrestricted by Deno permissions anyway.
       "--allow-ffi",
-      `--allow-read=${[...spec.readPaths, spec.hostLibraryPath, "/proc/self/fd"].join(",")}`,
+      `--allow-read=${[...spec.readPaths, env[HOST_LIB_ENV], "/proc/self/fd"].join(",")}`,
       "--allow-write=/proc/self/fd",
+      `--allow-env=${HOST_LIB_ENV}`,
       spec.childModule ?? CHILD_MODULE,
       spec.handler,
       JSON.stringify(boot),

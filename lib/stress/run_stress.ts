@@ -87,7 +87,7 @@ async function runLoaded(plugin: PluginHandle, o: ResolvedStressOptions): Promis
     const what = steady ? `${lanesCount} instances` : `${lanesCount} loops (one live instance each)`;
     throw new UsageError(`${what} would exceed the plugin's max_instances ${d.max_instances}`);
   }
-  const proc = ProcInfo.get(o.load.hostLibraryPath);
+  const proc = ProcInfo.get();
   const started = performance.now();
 
   // Baselines: before any instance exists.

@@ -43,7 +43,6 @@ export const FUZZ_CHECKS: readonly CheckSpec[] = [
         signal: stop.signal,
         onFinding: () => stop.abort(),
         ...ctx.load.env && { env: ctx.load.env },
-        ...ctx.hostLibraryPath && { hostLibraryPath: ctx.hostLibraryPath },
       });
       ctx.signal.removeEventListener("abort", onAbort);
       const left = skipped.size > 0 ? ` (left out: ${[...skipped].join(", ")})` : "";

@@ -30,7 +30,7 @@ export async function start(context: HandlerContext): Promise<ChildHandler> {
   const o = context.options as unknown as FuzzChildOptions;
   let loop: FuzzLoop;
   try {
-    loop = FuzzLoop.open(o.inputFile, o.inputFileSize, o.hostLibraryPath);
+    loop = FuzzLoop.open(o.inputFile, o.inputFileSize);
   } catch (cause) {
     throw loadFailed(o.pluginPath, "cannot map the fuzz input file", cause);
   }
@@ -42,7 +42,7 @@ export async function start(context: HandlerContext): Promise<ChildHandler> {
     loop.targetNpa(o.pluginPath, npa.instance, o.maxOutputBytes);
     target = npa;
   } else {
-    const guard = ProcessGuard.get(o.hostLibraryPath);
+    const guard = ProcessGuard.get();
     try {
       openHarnessLibrary(o.pluginPath, (fn) => guard.sync(`load harness ${JSON.stringify(o.pluginPath)}`, fn));
     } catch (cause) {

@@ -10,7 +10,7 @@
  * @example
  * ```ts ignore
  * import { NpaTarget } from "./npa_target.ts";
- * const target = await NpaTarget.open(path, { hostLibraryPath, maxOutputBytes: 1 << 20 });
+ * const target = await NpaTarget.open(path, { maxOutputBytes: 1 << 20 });
  * const verdict = target.judge("parse", false, loop.raw());
  * ```
  *
@@ -64,10 +64,10 @@ export class NpaTarget {
   /** dlopen, ABI check, init, describe, create. Throws the typed error. */
   static async open(
     path: string,
-    o: { hostLibraryPath: string; maxOutputBytes: number; config?: Uint8Array | undefined },
+    o: { maxOutputBytes: number; config?: Uint8Array | undefined },
   ): Promise<NpaTarget> {
-    const guard = ProcessGuard.get(o.hostLibraryPath);
-    const log = HostLog.get(o.hostLibraryPath);
+    const guard = ProcessGuard.get();
+    const log = HostLog.get();
     const { library, calls, optionalPresent } = openCheckedLibrary(path, path, guard);
     const warnings: string[] = [];
     const ctx: GuardContext = { free: calls.free, maxOutputBytes: o.maxOutputBytes, warn: (m) => warnings.push(m) };

@@ -124,7 +124,7 @@ export interface ChildDeath {
 export interface DeathContext {
   pluginPath: string;
   /** plugcheck's native helper: frames from its fuzz loop on are plugcheck's and Deno's, not the plugin's. */
-  hostLibraryPath: string;
+  hostModule: string;
   methods: readonly string[];
   job: number;
   execs: number;
@@ -167,7 +167,7 @@ export function deathFinding(d: ChildDeath, c: DeathContext): FindingCandidate |
     ? `during invoke ${JSON.stringify(method)}`
     : `between calls of ${JSON.stringify(method)}`;
   if (d.killedFor === "timeout") {
-    const frames = untilHost(d.hangFrames, c.hostLibraryPath);
+    const frames = untilHost(d.hangFrames, c.hostModule);
     return {
       ...base,
       kind: "timeout",
@@ -187,7 +187,7 @@ export function deathFinding(d: ChildDeath, c: DeathContext): FindingCandidate |
   const asan = c.parseAsan(d.stderrTail);
   const crash = d.crash;
   const signal = d.signal ?? (crash ? signalName(crash.signal) : undefined);
-  const frames = untilHost(crash?.frames ?? [], c.hostLibraryPath);
+  const frames = untilHost(crash?.frames ?? [], c.hostModule);
   const located = {
     ...frames.length > 0 && { frames },
     ...crash && crash.siCode > 0 && { address: `0x${crash.address.toString(16)}` },

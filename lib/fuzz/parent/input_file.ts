@@ -67,9 +67,9 @@ export class InputFile {
   }
 
   /** Creates (or truncates) the file at `path` with room for `arenaBytes` of inputs. */
-  static create(path: string, arenaBytes: number, hostLibraryPath?: string): InputFile {
-    const l = fuzzLayout(hostLibraryPath);
-    const size = FuzzLoop.fileSize(arenaBytes, hostLibraryPath);
+  static create(path: string, arenaBytes: number): InputFile {
+    const l = fuzzLayout();
+    const size = FuzzLoop.fileSize(arenaBytes);
     const file = Deno.openSync(path, { read: true, write: true, create: true, truncate: true });
     file.truncateSync(size);
     return new InputFile(path, size, file, l);

@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { hostLibraryPath } from "../../ffi/host_lib.ts";
 import { join } from "node:path";
 import { HostInternalError } from "../../errors/errors.ts";
 import { ProcInfo } from "../../ffi/proc_info.ts";
@@ -47,7 +48,6 @@ export interface JobSession {
   readonly artifactsDir: string;
   /** The arena's size. */
   readonly arenaBytes: number;
-  readonly hostLibraryPath: string;
   /** Seeds for a new child: examples, corpus files, entries found so far, minus inputs that were findings. */
   seeds(): Uint8Array[];
   /** The input of each bug found so far. */
@@ -102,7 +102,6 @@ export class FuzzJob {
       InputFile.create(
         join(session.artifactsDir, `.plugcheck-input-${Deno.pid}-${index}-${n}`),
         session.arenaBytes,
-        session.hostLibraryPath,
       );
     this.#file = file(0);
     this.#spareFile = file(1);
@@ -354,7 +353,7 @@ export class FuzzJob {
     };
     const finding = deathFinding(death, {
       pluginPath: this.#s.pluginPath,
-      hostLibraryPath: this.#s.hostLibraryPath,
+      hostModule: hostLibraryPath(),
       methods: this.#s.methods.map((m) => m.name),
       job: this.index,
       execs: this.#done,
@@ -401,7 +400,7 @@ export class FuzzJob {
   #heartbeat(child: SandboxChild): () => void {
     const s = this.#s;
     const every = Math.min(250, Math.max(5, Math.floor(s.timeoutMs / 4)));
-    const proc = ProcInfo.get(s.hostLibraryPath);
+    const proc = ProcInfo.get();
     const limit = s.rssLimitMb * 1024 * 1024;
     let last = -1;
     let since = performance.now();

@@ -16,7 +16,6 @@
  *
  * @module
  */
-import { hostLibraryPath as defaultHostLibrary } from "../../ffi/host_lib.ts";
 import type { FindingCandidate } from "../crash/finding.ts";
 import { FuzzJob } from "./job.ts";
 import { type FuzzOptions, resolveFuzzOptions } from "../options.ts";
@@ -40,7 +39,7 @@ export async function prepareOneJob(
   spares: boolean,
 ): Promise<{ run: PreparedRun; job: FuzzJob }> {
   const o = resolveFuzzOptions(options);
-  const run = await prepareRun(path, o, o.hostLibraryPath ?? defaultHostLibrary());
+  const run = await prepareRun(path, o);
   return { run, job: new FuzzJob(0, run.session, { spares }) };
 }
 

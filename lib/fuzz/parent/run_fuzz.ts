@@ -16,7 +16,6 @@
  * @module
  */
 import { HostInternalError } from "../../errors/errors.ts";
-import { hostLibraryPath as defaultHostLibrary } from "../../ffi/host_lib.ts";
 import { ProcInfo } from "../../ffi/proc_info.ts";
 import { bestCoverage, FuzzJob } from "./job.ts";
 import { type FuzzOptions, type FuzzProgress, resolveFuzzOptions } from "../options.ts";
@@ -28,7 +27,7 @@ const PROGRESS_MS = 100;
 /** Fuzzes the library at `path`; see {@link FuzzOptions}. Throws `UsageError` / `LoadError` before anything runs. */
 export async function runFuzz(path: string, options: FuzzOptions = {}): Promise<FuzzReport> {
   const o = resolveFuzzOptions(options);
-  const run = await prepareRun(path, o, o.hostLibraryPath ?? defaultHostLibrary());
+  const run = await prepareRun(path, o);
   const started = performance.now();
   const jobs = Array.from({ length: o.jobs }, (_, i) => new FuzzJob(i, run.session));
   const budget = (i: number) =>
@@ -44,7 +43,7 @@ export async function runFuzz(path: string, options: FuzzOptions = {}): Promise<
   const onAbort = () => stopAll("interrupted");
   o.signal?.addEventListener("abort", onAbort);
   if (o.signal?.aborted) onAbort();
-  const proc = ProcInfo.get(run.hostLibraryPath);
+  const proc = ProcInfo.get();
   const progress = setInterval(() => o.onProgress?.(progressOf(jobs, run, proc, started)), PROGRESS_MS);
   run.session.onFinding = (f) => o.onFinding?.(f);
   // One job's discovery seeds the others while they run (through their input files' inboxes).

@@ -10,7 +10,7 @@
  * @example
  * ```ts ignore
  * import { prepareRun } from "./session.ts";
- * const run = await prepareRun(path, resolveFuzzOptions({ runs: 1000 }), hostLibraryPath);
+ * const run = await prepareRun(path, resolveFuzzOptions({ runs: 1000 }));
  * const job = new FuzzJob(0, run.session);
  * ```
  *
@@ -50,7 +50,6 @@ export class FuzzSession implements JobSession {
   readonly graceMs = 2000;
   readonly artifactsDir: string;
   readonly arenaBytes: number;
-  readonly hostLibraryPath: string;
   readonly dictionary: readonly Uint8Array[];
   readonly warnings: string[] = [];
   readonly book: FindingBook;
@@ -86,7 +85,6 @@ export class FuzzSession implements JobSession {
       target: FuzzTargetKind;
       setEnv: Record<string, string>;
       artifactsDir: string;
-      hostLibraryPath: string;
       initial: Uint8Array[];
       corpusDir: CorpusDirectory | undefined;
       book: FindingBook;
@@ -105,7 +103,6 @@ export class FuzzSession implements JobSession {
     this.#target = p.target;
     this.#setEnv = p.setEnv;
     this.artifactsDir = p.artifactsDir;
-    this.hostLibraryPath = p.hostLibraryPath;
     this.#initial = p.initial;
     this.#corpusDir = p.corpusDir;
     this.book = p.book;
@@ -135,7 +132,6 @@ export class FuzzSession implements JobSession {
     const options: FuzzChildOptions = {
       target: this.#target,
       pluginPath: this.pluginPath,
-      hostLibraryPath: this.hostLibraryPath,
       inputFile: file.path,
       inputFileSize: file.size,
       maxOutputBytes: MAX_OUTPUT_BYTES,
@@ -146,7 +142,6 @@ export class FuzzSession implements JobSession {
       label: this.pluginPath,
       handler: "fuzz",
       options: options as unknown as Record<string, unknown>,
-      hostLibraryPath: this.hostLibraryPath,
       readPaths: [this.pluginPath],
       env: this.#o.env,
       setEnv: this.#setEnv,
@@ -231,7 +226,6 @@ export class FuzzSession implements JobSession {
 /** A run, prepared. */
 export interface PreparedRun {
   pluginPath: string;
-  hostLibraryPath: string;
   target: FuzzTargetKind;
   sanitizer: "asan" | undefined;
   /** Built with SanitizerCoverage (guided unless `coverage: false`). */
@@ -247,7 +241,7 @@ export interface PreparedRun {
 }
 
 /** Settles what the run is before anything runs. Throws `UsageError` or `LoadError`. */
-export async function prepareRun(path: string, o: ResolvedFuzzOptions, hostLibraryPath: string): Promise<PreparedRun> {
+export async function prepareRun(path: string, o: ResolvedFuzzOptions): Promise<PreparedRun> {
   const real = await resolveLibrary(path, undefined);
   let info;
   try {
@@ -263,7 +257,7 @@ export async function prepareRun(path: string, o: ResolvedFuzzOptions, hostLibra
     throw new UsageError(`${path} is a libFuzzer harness with one entry point: --method does not apply`);
   }
   const sanitizer = o.sanitizer === "none" ? undefined : o.sanitizer ?? sanitizerOf(info);
-  const setEnv = await sanitizerEnv(path, { info, asan: sanitizer === "asan", hostLibraryPath });
+  const setEnv = await sanitizerEnv(path, { info, asan: sanitizer === "asan" });
   const artifactsDir = resolve(o.artifactsDir ?? Deno.cwd());
   Deno.mkdirSync(artifactsDir, { recursive: true });
   const corpusDirs = o.corpus.map((d) => resolve(d));
@@ -304,7 +298,6 @@ export async function prepareRun(path: string, o: ResolvedFuzzOptions, hostLibra
     target,
     setEnv,
     artifactsDir,
-    hostLibraryPath,
     initial,
     corpusDir,
     book,
@@ -312,7 +305,6 @@ export async function prepareRun(path: string, o: ResolvedFuzzOptions, hostLibra
   });
   return {
     pluginPath: real,
-    hostLibraryPath,
     target,
     sanitizer,
     instrumented,

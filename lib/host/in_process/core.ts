@@ -152,13 +152,13 @@ export class PluginCore {
     let check: ShutdownCheck | undefined;
     try {
       native = {
-        host: HostLog.get(options.hostLibraryPath),
-        guard: ProcessGuard.get(options.hostLibraryPath),
-        fast: FastPath.get(options.hostLibraryPath),
-        async: AsyncPath.get(options.hostLibraryPath),
+        host: HostLog.get(),
+        guard: ProcessGuard.get(),
+        fast: FastPath.get(),
+        async: AsyncPath.get(),
       };
       // The baseline comes before dlopen: a load-time constructor may start threads too.
-      if (options.shutdownCheck) check = await ShutdownCheck.begin(ProcInfo.get(options.hostLibraryPath));
+      if (options.shutdownCheck) check = await ShutdownCheck.begin(ProcInfo.get());
     } catch (cause) {
       throw loadFailed(shown, "cannot open plugcheck's native helper (run `deno task build`)", cause);
     }

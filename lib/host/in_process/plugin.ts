@@ -49,7 +49,7 @@ const lifecycleLog = getLogger(["plugcheck", "lifecycle"]);
 /** Loads `path` in this process (what `loadPlugin(path)` calls once the options are checked). */
 export async function loadInProcess(path: string, options: ResolvedLoadOptions): Promise<Plugin> {
   const real = await resolveLibrary(path, options.sha256);
-  await checkSanitizerInProcess(real, options.hostLibraryPath);
+  await checkSanitizerInProcess(real);
   return new Plugin(await leaseCore(real, path, options));
 }
 

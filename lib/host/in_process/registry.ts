@@ -57,7 +57,7 @@ export async function leaseCore(real: string, shown: string, options: ResolvedLo
     lingering.delete(real);
     // An image of it still in memory (kept mapped after unload, or held by another handle) has its
     // globals: open a fresh copy, never a second init of that image. The loader itself says.
-    const opening = stillLoaded(real, options)
+    const opening = stillLoaded(real)
       ? openCopy(real, shown, options, "it is still loaded in this process")
       : PluginCore.open(real, shown, options);
     const created: Shared = { core: opening, refs: 0 };
@@ -102,22 +102,22 @@ async function leaseExclusive(real: string, shown: string, options: ResolvedLoad
 async function openCopy(real: string, shown: string, options: ResolvedLoadOptions, why: string): Promise<PluginCore> {
   let copy: LibraryCopy;
   try {
-    copy = copyLibrary(real, options.hostLibraryPath);
+    copy = copyLibrary(real);
   } catch (cause) {
     throw loadFailed(shown, `a private copy of the library is needed (${why}) and could not be made`, cause);
   }
   try {
     return await PluginCore.open(real, shown, options, copy);
   } catch (e) {
-    if (!stillLoaded(copy.path, options)) copy.close(); // else a hung call keeps it: so must the copy
+    if (!stillLoaded(copy.path)) copy.close(); // else a hung call keeps it: so must the copy
     throw e;
   }
 }
 
 /** True when the library is still loaded (a copy opened earlier stays mapped, or someone else holds it). */
-function stillLoaded(real: string, options: ResolvedLoadOptions): boolean {
+function stillLoaded(real: string): boolean {
   try {
-    return isLibraryLoaded(real, options.hostLibraryPath);
+    return isLibraryLoaded(real);
   } catch {
     return false; // the helper cannot be opened: PluginCore.open reports that
   }

@@ -12,7 +12,7 @@
  * @example
  * ```ts ignore
  * import { start } from "./child_handler.ts";
- * const handler = await start({ options: { pluginPath, log: "info", maxOutputBytes, hostLibraryPath }, send });
+ * const handler = await start({ options: { pluginPath, log: "info", maxOutputBytes }, send });
  * ```
  *
  * @module
@@ -33,7 +33,6 @@ export interface PluginHandlerOptions {
   pluginPath: string;
   log: string;
   maxOutputBytes: number;
-  hostLibraryPath: string;
   /** `LoadOptions.shutdownCheck`, run in the child; its report comes back in the CLOSE reply. */
   shutdownCheck?: boolean;
 }
@@ -74,13 +73,12 @@ export async function start(context: HandlerContext): Promise<ChildHandler> {
     o.pluginPath,
     resolveOptions({
       log: o.log,
-      hostLibraryPath: o.hostLibraryPath,
       maxOutputBytes: o.maxOutputBytes,
       timeoutMs: Infinity,
       shutdownCheck: o.shutdownCheck === true,
     }),
   );
-  return new PluginHandler(plugin, o.hostLibraryPath);
+  return new PluginHandler(plugin);
 }
 
 /** Waits for a free call slot in this child instead of failing for want of one. */
@@ -112,9 +110,9 @@ class PluginHandler implements ChildHandler {
   #nextInstance = 1;
   #warningsSent = 0;
 
-  constructor(plugin: Plugin, hostLibraryPath: string) {
+  constructor(plugin: Plugin) {
     this.#plugin = plugin;
-    this.#guard = ProcessGuard.get(hostLibraryPath);
+    this.#guard = ProcessGuard.get();
     this.hello = {
       abi: plugin.abiVersion,
       description: plugin.describe(),

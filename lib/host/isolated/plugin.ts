@@ -29,7 +29,7 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import type { PluginDescription } from "../../plugin/describe_schema.ts";
-import { hostLibraryPath as resolveHostLibraryPath } from "../../ffi/host_lib.ts";
+import { hostLibraryPath } from "../../ffi/host_lib.ts";
 import { type LogCounters, NO_LOG_COUNTERS } from "../../ffi/host_log.ts";
 import type { ProcessSnapshot } from "../../ffi/proc_info.ts";
 import { contractViolation, graceExpired, loadFailed } from "../../errors/guard.ts";
@@ -63,9 +63,8 @@ export async function loadSandboxedPlugin(
   sandbox: ResolvedSandboxOptions,
 ): Promise<SandboxedPlugin> {
   const real = await resolveLibrary(path, options.sha256);
-  let hostLibraryPath: string;
   try {
-    hostLibraryPath = await Deno.realPath(resolveHostLibraryPath(options.hostLibraryPath));
+    await Deno.realPath(hostLibraryPath());
   } catch (cause) {
     throw loadFailed(path, "cannot open plugcheck's native helper (run `deno task build`)", cause);
   }
@@ -73,18 +72,16 @@ export async function loadSandboxedPlugin(
     pluginPath: real,
     log: options.log,
     maxOutputBytes: options.maxOutputBytes,
-    hostLibraryPath,
     ...options.shutdownCheck && { shutdownCheck: true },
   };
   const spec: ChildSpec = {
     label: path,
     handler: "plugin",
     options: { ...handler },
-    hostLibraryPath,
     readPaths: [real, ...sandbox.readPaths],
     env: sandbox.env,
     // An AddressSanitizer build gets its runtime preloaded (what the caller sets wins).
-    setEnv: { ...await sanitizerEnv(real, { hostLibraryPath }), ...sandbox.setEnv },
+    setEnv: { ...await sanitizerEnv(real), ...sandbox.setEnv },
     startTimeoutMs: options.timeoutMs,
     maxFrame: maxFrameFor(options.maxOutputBytes),
     childModule: sandbox.childModule,
