@@ -21,7 +21,7 @@
  */
 import { UsageError } from "../errors/errors.ts";
 import { ProcessGuard } from "../ffi/process_guard.ts";
-import { loadFailed } from "../errors/guard.ts";
+import { loadError } from "../errors/host_errors.ts";
 import { loadPlugin } from "../host/load_plugin.ts";
 import { type LogDirectives, parseLogDirectives } from "../plugin/log_directives.ts";
 import type { PluginOptions } from "../plugin/options.ts";
@@ -276,7 +276,7 @@ export class CommandContext {
       guard.exitGuard(EXIT.PLUGIN_FAILED, this.format === "json");
       guard.watchdog(this.timeoutMs);
     } catch (cause) {
-      throw loadFailed(path, "cannot set up plugcheck's native helper (run `deno task build`)", cause);
+      throw loadError(path, "cannot set up plugcheck's native helper (run `deno task build`)", cause);
     }
     this.#guard = guard;
   }

@@ -16,7 +16,7 @@
 import { basename, dirname, extname, join } from "node:path";
 import { PluginError, UsageError } from "../errors/errors.ts";
 import { writeWhole } from "../fuzz/parent/artifacts.ts";
-import { loadFailed } from "../errors/guard.ts";
+import { loadError } from "../errors/host_errors.ts";
 import { generateHarness, HARNESS_BUILD_COMMAND, HARNESS_OSS_FUZZ_COMMAND } from "../harness/generate.ts";
 import { loadPlugin } from "../host/load_plugin.ts";
 import { DEFAULT_LIFECYCLE_TIMEOUT_MS } from "../plugin/options.ts";
@@ -57,7 +57,7 @@ async function pluginMethods(
   } catch (e) {
     // A plugin that cannot get through init and describe() cannot be fuzzed either: it does not load (exit 3).
     if (e instanceof PluginError && !["LOAD", "ABI_MISMATCH", "HOST_INTERNAL"].includes(e.code)) {
-      throw loadFailed(path, "it failed in a sandbox child before describe() answered", e);
+      throw loadError(path, "it failed in a sandbox child before describe() answered", e);
     }
     throw e;
   }

@@ -1,6 +1,7 @@
 /**
  * The typed errors plugcheck raises for plugin failures. They are constructed
- * only by the guard (`lib/errors/guard.ts`) and the verdicts (`lib/errors/leak_check.ts`); this
+ * only in this room: by the guard (`guard.ts`, from what a plugin returned), the
+ * host-error factories (`host_errors.ts`) and the leak check (`leak_check.ts`); this
  * file defines the classes and the code union that tells them apart. Turning
  * them into data and back is `error_data.ts`; into text, `format_error.ts`.
  *

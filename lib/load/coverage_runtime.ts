@@ -21,7 +21,7 @@ import { libraryFileName } from "../ffi/library.ts";
 import { loadGlobally } from "../ffi/global_library.ts";
 import { hostLibraryPath } from "../ffi/host_lib.ts";
 import { isLibraryLoaded } from "../ffi/library_copy.ts";
-import { loadFailed } from "../errors/guard.ts";
+import { loadError } from "../errors/host_errors.ts";
 
 /** Where the runtime is: next to the native helper (`deno task build` makes both). */
 export function coverageRuntimePath(): string {
@@ -35,7 +35,7 @@ export function requireCoverageRuntime(pluginPath: string): string {
   try {
     Deno.statSync(path);
   } catch {
-    throw loadFailed(
+    throw loadError(
       pluginPath,
       `it is built with SanitizerCoverage, and plugcheck's coverage runtime ${path} is missing (run \`deno task build\`)`,
     );
@@ -51,6 +51,6 @@ export function loadCoverageRuntime(pluginPath: string): void {
   try {
     loadGlobally(path);
   } catch (cause) {
-    throw loadFailed(pluginPath, `cannot load plugcheck's coverage runtime ${path}`, cause);
+    throw loadError(pluginPath, `cannot load plugcheck's coverage runtime ${path}`, cause);
   }
 }

@@ -17,15 +17,8 @@
 import { PluginCalls } from "../ffi/calls.ts";
 import { openPluginLibrary, type PluginLibrary } from "../ffi/library.ts";
 import type { ProcessGuard } from "../ffi/process_guard.ts";
-import {
-  abiMismatch,
-  checkStatus,
-  contractViolation,
-  type GuardContext,
-  loadFailed,
-  parseJsonOutput,
-  takeOutput,
-} from "../errors/guard.ts";
+import { checkStatus, type GuardContext, parseJsonOutput, takeOutput } from "../errors/guard.ts";
+import { abiMismatchError, contractViolationError, loadError } from "../errors/host_errors.ts";
 import type { AbiVersion } from "../plugin/handle.ts";
 
 /** The npa ABI version this host implements (`major << 16 | minor`). */
@@ -49,18 +42,18 @@ export function openCheckedLibrary(libraryPath: string, shown: string, guard: Pr
     opened = openPluginLibrary(libraryPath, (fn) => guard.sync(`load plugin ${JSON.stringify(shown)}`, fn));
   } catch (cause) {
     const reason = "not a loadable shared library (the file exists, but the dynamic loader refused it)";
-    throw loadFailed(shown, reason, loaderError(cause, libraryPath));
+    throw loadError(shown, reason, loaderError(cause, libraryPath));
   }
   if (!opened.ok) {
     const s = opened.missing.length > 1 ? "s" : "";
-    throw loadFailed(shown, `missing required symbol${s} ${opened.missing.join(", ")}`);
+    throw loadError(shown, `missing required symbol${s} ${opened.missing.join(", ")}`);
   }
   const calls = new PluginCalls(opened.library, guard);
   const raw = calls.abiVersion();
   const abi = { major: raw >>> 16, minor: raw & 0xffff, raw };
   if (abi.major !== HOST_ABI_VERSION >>> 16) {
     opened.library.close();
-    throw abiMismatch(shown, raw, HOST_ABI_VERSION);
+    throw abiMismatchError(shown, raw, HOST_ABI_VERSION);
   }
   return { library: opened.library, optionalPresent: opened.optionalPresent, calls, abi };
 }
@@ -73,15 +66,15 @@ export function readStats(calls: PluginCalls, guard: GuardContext): Record<strin
   checkStatus(op, r.status, r.err, guard, r.out);
   const json = parseJsonOutput(op, takeOutput(op, r.out, guard));
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
-    throw contractViolation(op, "stats output is not a JSON object");
+    throw contractViolationError(op, "stats output is not a JSON object");
   }
   const stats: Record<string, number> = {};
   for (const [k, v] of Object.entries(json)) {
-    if (typeof v !== "number") throw contractViolation(op, `stats counter ${JSON.stringify(k)} is not a number`);
+    if (typeof v !== "number") throw contractViolationError(op, `stats counter ${JSON.stringify(k)} is not a number`);
     stats[k] = v;
   }
   for (const k of ["live_instances", "live_buffers", "init_calls"]) {
-    if (!(k in stats)) throw contractViolation(op, `stats lacks the required counter ${JSON.stringify(k)}`);
+    if (!(k in stats)) throw contractViolationError(op, `stats lacks the required counter ${JSON.stringify(k)}`);
   }
   return stats;
 }

@@ -13,7 +13,7 @@
  */
 import { isAbsolute, resolve } from "node:path";
 import { sha256File } from "../ffi/library.ts";
-import { loadFailed } from "../errors/guard.ts";
+import { loadError } from "../errors/host_errors.ts";
 
 /** The real path of `path`, or a LoadError (TypeError for a malformed pin). */
 export async function resolveLibrary(path: string, sha256: string | undefined): Promise<string> {
@@ -22,17 +22,17 @@ export async function resolveLibrary(path: string, sha256: string | undefined): 
     real = await Deno.realPath(path);
   } catch (cause) {
     const tried = isAbsolute(path) ? "" : ` (looked for ${resolve(path)})`;
-    if (cause instanceof Deno.errors.NotFound) throw loadFailed(path, `file not found${tried}`);
-    throw loadFailed(path, `cannot resolve the path${tried}`, cause);
+    if (cause instanceof Deno.errors.NotFound) throw loadError(path, `file not found${tried}`);
+    throw loadError(path, `cannot resolve the path${tried}`, cause);
   }
-  if (!(await Deno.stat(real)).isFile) throw loadFailed(path, "not a file");
+  if (!(await Deno.stat(real)).isFile) throw loadError(path, "not a file");
   if (sha256 !== undefined) {
     const expected = sha256.toLowerCase();
     if (!/^[0-9a-f]{64}$/.test(expected)) {
       throw new TypeError(`sha256 must be 64 hex digits: got ${JSON.stringify(sha256)}`);
     }
     const actual = await sha256File(real);
-    if (actual !== expected) throw loadFailed(path, `sha256 mismatch: expected ${expected}, file has ${actual}`);
+    if (actual !== expected) throw loadError(path, `sha256 mismatch: expected ${expected}, file has ${actual}`);
   }
   return real;
 }

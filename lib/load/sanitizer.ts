@@ -25,7 +25,7 @@ import { findAsanRuntime } from "./asan_runtime.ts";
 import { loadCoverageRuntime, requireCoverageRuntime } from "./coverage_runtime.ts";
 import { asanRuntimeNeeded, type ElfDynamicInfo, readElfDynamic, sanitizerOf, usesSanitizerCoverage } from "./elf.ts";
 import { isLibraryLoaded } from "../ffi/library_copy.ts";
-import { loadFailed } from "../errors/guard.ts";
+import { loadError } from "../errors/host_errors.ts";
 
 /** The options an ASan child runs with: the first error aborts (a signal the parent sees); no leak report. */
 export const ASAN_OPTIONS =
@@ -71,7 +71,7 @@ async function asanEnv(path: string, elf: ElfDynamicInfo | undefined, force: boo
       : { needed: [], defined: new Set(), undefined: new Set(["__asan_init"]), machine: elf?.machine ?? "x86_64" },
   );
   if (runtime === undefined) {
-    throw loadFailed(
+    throw loadError(
       path,
       "it is an AddressSanitizer build, but no ASan runtime to preload was found (install gcc's libasan or clang)",
     );
@@ -92,7 +92,7 @@ export async function checkSanitizerInProcess(path: string): Promise<void> {
   const needed = asanRuntimeNeeded(elf);
   const runtime = needed ?? await findAsanRuntime(elf);
   if (runtime !== undefined && isLibraryLoaded(runtime)) return;
-  throw loadFailed(
+  throw loadError(
     path,
     "it is an AddressSanitizer build, and this process has no ASan runtime loaded (its dlopen would end the process): run it isolated (--isolate, or isolate: true), which preloads the runtime in the sandbox child",
   );

@@ -26,14 +26,14 @@
 import type { InFlightRequest } from "../errors/errors.ts";
 import { ProcessGuard } from "../ffi/process_guard.ts";
 import {
-  childKilled,
+  childKilledError,
   CONSEQUENCES,
-  crashed,
-  hostInternal,
-  loadFailed,
+  crashError,
+  hostInternalError,
+  loadError,
   protocolError,
-  timedOut,
-} from "../errors/guard.ts";
+  timeoutError,
+} from "../errors/host_errors.ts";
 import { sleep, withDeadline } from "../util/timers.ts";
 import { emitForwardedLog } from "../plugin/log_pump.ts";
 import { type ChildSpec, spawnChild } from "./spawn.ts";
@@ -138,7 +138,7 @@ export class SandboxChild {
       guard = ProcessGuard.get();
       proc = await spawnChild(spec);
     } catch (cause) {
-      throw loadFailed(spec.label, "cannot start a sandbox child process", cause);
+      throw loadError(spec.label, "cannot start a sandbox child process", cause);
     }
     const child = new SandboxChild(proc, spec.maxFrame, guard);
     await child.#handshake(spec);
@@ -185,7 +185,7 @@ export class SandboxChild {
   #startDeadline<T>(promise: Promise<T>, op: string, ms: number, consequence: string): Promise<T> {
     return withDeadline(promise, ms, () => {
       this.kill("timed_out", `${op} had no reply within ${ms} ms`);
-      return timedOut(op, ms, consequence);
+      return timeoutError(op, ms, consequence);
     });
   }
 
@@ -334,8 +334,8 @@ export class SandboxChild {
     if (op === undefined) return;
     const why = `${op} had no reply within ${timeoutMs} ms`;
     this.kill("timed_out", why);
-    this.#pending.reject(id, () => timedOut(op, timeoutMs, CONSEQUENCES.sandbox));
-    this.#rejectAll((other) => childKilled(other, why));
+    this.#pending.reject(id, () => timeoutError(op, timeoutMs, CONSEQUENCES.sandbox));
+    this.#rejectAll((other) => childKilledError(other, why));
   }
 
   #protocolFailure(what: string, cause?: unknown): void {
@@ -403,11 +403,11 @@ export class SandboxChild {
   /** The error for a request the child's end interrupted (or that came after it). */
   #endError(op: string, inFlight: InFlightRequest | undefined): Error {
     const end = this.end!;
-    if (this.#fatal !== undefined) return hostInternal(op, this.#fatal);
+    if (this.#fatal !== undefined) return hostInternalError(op, this.#fatal);
     if (end.reason === "crashed") {
-      return crashed(op, { signal: end.signal, exitCode: end.exitCode, stderrTail: this.stderrTail }, inFlight);
+      return crashError(op, { signal: end.signal, exitCode: end.exitCode, stderrTail: this.stderrTail }, inFlight);
     }
-    if (end.why !== undefined) return childKilled(op, end.why);
+    if (end.why !== undefined) return childKilledError(op, end.why);
     return protocolError(op, `the child ended (${end.reason}) before replying`);
   }
 }

@@ -18,7 +18,7 @@
 import { FuzzLoop } from "../../ffi/fuzz_loop.ts";
 import { openHarnessLibrary } from "../../ffi/library.ts";
 import { ProcessGuard } from "../../ffi/process_guard.ts";
-import { loadFailed } from "../../errors/guard.ts";
+import { loadError } from "../../errors/host_errors.ts";
 import type { ChildHandler, HandlerContext, HandlerReply } from "../../sandbox/child_handler.ts";
 import { type Frame, KIND } from "../../sandbox/protocol.ts";
 import { type EngineTarget, FuzzEngine } from "./fuzz_loop.ts";
@@ -32,7 +32,7 @@ export async function start(context: HandlerContext): Promise<ChildHandler> {
   try {
     loop = FuzzLoop.open(o.inputFile, o.inputFileSize);
   } catch (cause) {
-    throw loadFailed(o.pluginPath, "cannot map the fuzz input file", cause);
+    throw loadError(o.pluginPath, "cannot map the fuzz input file", cause);
   }
   let target: EngineTarget;
   let npa: NpaTarget | undefined;
@@ -46,10 +46,10 @@ export async function start(context: HandlerContext): Promise<ChildHandler> {
     try {
       openHarnessLibrary(o.pluginPath, (fn) => guard.sync(`load harness ${JSON.stringify(o.pluginPath)}`, fn));
     } catch (cause) {
-      throw loadFailed(o.pluginPath, "not a loadable libFuzzer harness (no LLVMFuzzerTestOneInput?)", cause);
+      throw loadError(o.pluginPath, "not a loadable libFuzzer harness (no LLVMFuzzerTestOneInput?)", cause);
     }
     const failed = loop.targetLibFuzzer(o.pluginPath);
-    if (failed !== undefined) throw loadFailed(o.pluginPath, `LLVMFuzzerInitialize returned ${failed}`);
+    if (failed !== undefined) throw loadError(o.pluginPath, `LLVMFuzzerInitialize returned ${failed}`);
     target = { judge: () => ({ warnings: [] }) };
   }
   let edges = 0;
@@ -57,10 +57,10 @@ export async function start(context: HandlerContext): Promise<ChildHandler> {
     try {
       edges = loop.guide();
     } catch (cause) {
-      throw loadFailed(o.pluginPath, "cannot switch the fuzz loop to coverage guidance", cause);
+      throw loadError(o.pluginPath, "cannot switch the fuzz loop to coverage guidance", cause);
     }
     if (edges === 0) {
-      throw loadFailed(
+      throw loadError(
         o.pluginPath,
         "it is built with SanitizerCoverage but registered no 8-bit counters (build it with -fsanitize-coverage=inline-8bit-counters,...)",
       );

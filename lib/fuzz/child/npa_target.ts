@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { contractViolation } from "../../errors/guard.ts";
+import { contractViolationError } from "../../errors/host_errors.ts";
 import { checkStatus, type GuardContext, parseJsonOutput, takeOutput } from "../../errors/guard.ts";
 import type { CallResult, PluginCalls } from "../../ffi/calls.ts";
 import { HostLog } from "../../ffi/host_log.ts";
@@ -81,7 +81,7 @@ export class NpaTarget {
     const c = await calls.create(o.config ?? new Uint8Array(0));
     checkStatus("create instance", c.status, c.err, ctx);
     if (c.instance === null || isNull(c.instance)) {
-      throw contractViolation("create instance", "plugin returned OK with a NULL instance");
+      throw contractViolationError("create instance", "plugin returned OK with a NULL instance");
     }
     const target = new NpaTarget(
       library,

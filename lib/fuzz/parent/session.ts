@@ -21,7 +21,8 @@ import { PluginDescriptionSchema } from "../../plugin/describe_schema.ts";
 import { isLibFuzzerHarness, readElfDynamic, sanitizerOf, usesSanitizerCoverage } from "../../load/elf.ts";
 import { sanitizerEnv } from "../../load/sanitizer.ts";
 import { UsageError } from "../../errors/errors.ts";
-import { describeInvalid, loadFailed, parseJsonOutput } from "../../errors/guard.ts";
+import { describeInvalid, parseJsonOutput } from "../../errors/guard.ts";
+import { loadError } from "../../errors/host_errors.ts";
 import { resolveLibrary } from "../../load/resolve_path.ts";
 import { shellQuote } from "../../util/safe_text.ts";
 import type { ChildSpec } from "../../sandbox/sandbox_child.ts";
@@ -247,11 +248,11 @@ export async function prepareRun(path: string, o: ResolvedFuzzOptions): Promise<
   try {
     info = await readElfDynamic(real);
   } catch (cause) {
-    throw loadFailed(path, "not a shared library plugcheck can read", cause);
+    throw loadError(path, "not a shared library plugcheck can read", cause);
   }
   const target = o.target ?? (isLibFuzzerHarness(info) ? "libfuzzer" : "npa");
   if (target === "libfuzzer" && !info.defined.has(HARNESS_METHOD)) {
-    throw loadFailed(path, `it exports no ${HARNESS_METHOD}, so it is no libFuzzer harness`);
+    throw loadError(path, `it exports no ${HARNESS_METHOD}, so it is no libFuzzer harness`);
   }
   if (target === "libfuzzer" && o.methods?.length) {
     throw new UsageError(`${path} is a libFuzzer harness with one entry point: --method does not apply`);

@@ -17,7 +17,7 @@
  */
 import { callSlots } from "../../plugin/call_slots.ts";
 import type { ProcessGuard } from "../../ffi/process_guard.ts";
-import { slotsExhausted, slotWaitExpired, timedOut } from "../../errors/guard.ts";
+import { slotsExhaustedError, slotWaitError, timeoutError } from "../../errors/host_errors.ts";
 import { deadlines, withDeadline } from "../../util/timers.ts";
 
 /** How a call is run by {@link CallTracker.call}. */
@@ -95,7 +95,7 @@ export class CallTracker {
    */
   call<T>(op: string, timeoutMs: number, start: () => Promise<T>, hooks: CallHooks<T> = {}): Promise<T> {
     if (hooks.waitForSlot && !callSlots.take()) return this.#callAfterSlot(op, timeoutMs, start, hooks);
-    if (!hooks.waitForSlot && !callSlots.take()) return Promise.reject(slotsExhausted(op, callSlots.limit));
+    if (!hooks.waitForSlot && !callSlots.take()) return Promise.reject(slotsExhaustedError(op, callSlots.limit));
     return this.#run(op, timeoutMs, start, hooks);
   }
 
@@ -105,7 +105,7 @@ export class CallTracker {
     const request = callSlots.acquire();
     await withDeadline(request.slot, timeoutMs, () => {
       request.abandon();
-      return slotWaitExpired(op, timeoutMs, callSlots.limit);
+      return slotWaitError(op, timeoutMs, callSlots.limit);
     });
     // The slot is ours, counted like one from take(): #run gives it back with callSlots.give().
     const left = timeoutMs === Infinity ? Infinity : Math.max(1, timeoutMs - (performance.now() - began));
@@ -133,7 +133,7 @@ export class CallTracker {
       const deadline = deadlines.add(timeoutMs, () => {
         late = true;
         hooks.timeout?.();
-        reject(timedOut(op, shownMs, hooks.consequence));
+        reject(timeoutError(op, shownMs, hooks.consequence));
       });
       const finish = () => {
         deadlines.remove(deadline);

@@ -34,15 +34,8 @@ import type { PluginLibrary } from "../../ffi/library.ts";
 import { type CheckedLibrary, openCheckedLibrary } from "../../load/open_checked.ts";
 import { isLibraryLoaded, type LibraryCopy } from "../../ffi/library_copy.ts";
 import { discardBuffer } from "../../ffi/memory.ts";
-import {
-  checkStatus,
-  CONSEQUENCES,
-  describeInvalid,
-  type GuardContext,
-  loadFailed,
-  parseJsonOutput,
-  takeOutput,
-} from "../../errors/guard.ts";
+import { checkStatus, describeInvalid, type GuardContext, parseJsonOutput, takeOutput } from "../../errors/guard.ts";
+import { CONSEQUENCES, loadError } from "../../errors/host_errors.ts";
 import { pluginFilterSpec } from "../../plugin/log_directives.ts";
 import type { ResolvedLoadOptions } from "../../plugin/options.ts";
 import type { AbiVersion, Capabilities, ShutdownReport } from "../../plugin/handle.ts";
@@ -160,7 +153,7 @@ export class PluginCore {
       // The baseline comes before dlopen: a load-time constructor may start threads too.
       if (options.shutdownCheck) check = await ShutdownCheck.begin(ProcInfo.get());
     } catch (cause) {
-      throw loadFailed(shown, "cannot open plugcheck's native helper (run `deno task build`)", cause);
+      throw loadError(shown, "cannot open plugcheck's native helper (run `deno task build`)", cause);
     }
     const checked = openCheckedLibrary(libraryPath, shown, native.guard);
     let slot: number;
@@ -168,7 +161,7 @@ export class PluginCore {
       slot = native.fast.bind(libraryPath);
     } catch (cause) {
       checked.library.close();
-      throw loadFailed(shown, "cannot bind its entry points for plugcheck's synchronous call path", cause);
+      throw loadError(shown, "cannot bind its entry points for plugcheck's synchronous call path", cause);
     }
     const core = new PluginCore(path, shown, libraryPath, checked, { ...native, slot }, options, check, copy);
     try {
@@ -193,7 +186,7 @@ export class PluginCore {
       this.host.bindContext(made.ctx, this.#libraryPath);
       host = made.host;
     } catch (cause) {
-      throw loadFailed(this.#shown, "cannot set up plugin logging in plugcheck's native helper", cause);
+      throw loadError(this.#shown, "cannot set up plugin logging in plugcheck's native helper", cause);
     }
     const op = "initialize plugin";
     const started = performance.now();

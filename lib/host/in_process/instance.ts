@@ -21,16 +21,15 @@
  */
 import { PluginError } from "../../errors/errors.ts";
 import { type CallTarget, type FastPath, NO_ROOM_IN_DST } from "../../ffi/fast_call.ts";
+import { checkStatus, takeOutput } from "../../errors/guard.ts";
 import {
-  bufferTooSmall,
-  busy,
-  checkStatus,
-  closed,
+  bufferTooSmallError,
+  busyError,
+  closedError,
   CONSEQUENCES,
-  takeOutput,
-  timedOut,
-  wedged,
-} from "../../errors/guard.ts";
+  timeoutError,
+  wedgedError,
+} from "../../errors/host_errors.ts";
 import { DEFAULT_INVOKE_TIMEOUT_MS } from "../../plugin/options.ts";
 import {
   type BatchResult,
@@ -200,9 +199,9 @@ export class Instance implements InstanceHandle {
     if (n >= 0) return n;
     const core = this.#core;
     const op = `invoke ${JSON.stringify(method)}`;
-    if (n === NO_ROOM_IN_DST) throw bufferTooSmall(op, core.fast.needed, dst.byteLength);
+    if (n === NO_ROOM_IN_DST) throw bufferTooSmallError(op, core.fast.needed, dst.byteLength);
     const out = this.#judge(method);
-    if (out.length > dst.byteLength) throw bufferTooSmall(op, out.length, dst.byteLength);
+    if (out.length > dst.byteLength) throw bufferTooSmallError(op, out.length, dst.byteLength);
     dst.set(out);
     return out.length;
   }
@@ -223,7 +222,7 @@ export class Instance implements InstanceHandle {
    */
   #checkSync(method: string): void {
     this.#check(`invoke ${JSON.stringify(method)}`);
-    if (this.#running > 0 && !this.#threadSafe) throw busy(`invoke ${JSON.stringify(method)}`);
+    if (this.#running > 0 && !this.#threadSafe) throw busyError(`invoke ${JSON.stringify(method)}`);
   }
 
   /**
@@ -236,7 +235,7 @@ export class Instance implements InstanceHandle {
     const op = this.#startDestroy();
     if (this.#running === 0) return op;
     return withDeadline(op, this.#core.timeoutMs, () =>
-      timedOut(
+      timeoutError(
         "destroy instance",
         this.#core.timeoutMs,
         "a call on the instance is still running, so the destroy runs when it returns",
@@ -300,7 +299,7 @@ export class Instance implements InstanceHandle {
   }
 
   #check(op: string): void {
-    if (this.#state === "wedged") throw wedged(op);
-    if (this.#destroyRequested || this.#scope.closed || !this.#core.isOpen) throw closed(op, "instance");
+    if (this.#state === "wedged") throw wedgedError(op);
+    if (this.#destroyRequested || this.#scope.closed || !this.#core.isOpen) throw closedError(op, "instance");
   }
 }

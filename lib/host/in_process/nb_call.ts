@@ -21,7 +21,8 @@ import { callSlots } from "../../plugin/call_slots.ts";
 import { type AsyncPath, NB_NO_ROOM, NB_OK, type NbBlock } from "../../ffi/async_call.ts";
 import type { CallTarget } from "../../ffi/fast_call.ts";
 import { discardBuffer, type FreeFn } from "../../ffi/memory.ts";
-import { checkStatus, type GuardContext, slotsExhausted, takeOutput, timedOut } from "../../errors/guard.ts";
+import { checkStatus, type GuardContext, takeOutput } from "../../errors/guard.ts";
+import { slotsExhaustedError, timeoutError } from "../../errors/host_errors.ts";
 import { deadlines } from "../../util/timers.ts";
 import type { CallTracker } from "./call_tracker.ts";
 
@@ -71,7 +72,7 @@ class NbCall {
   readonly onExpire = (): void => {
     this.late = true;
     this.hooks!.timeout();
-    this.reject(timedOut(this.op, this.timeoutMs));
+    this.reject(timeoutError(this.op, this.timeoutMs));
   };
 
   readonly onReply = (r: number): void => {
@@ -149,7 +150,7 @@ export class NbCalls {
   ): Promise<Uint8Array<ArrayBuffer>> {
     const s = this.#s;
     const index = s.tracker.begin(op);
-    if (index < 0) return Promise.reject(slotsExhausted(op, callSlots.limit));
+    if (index < 0) return Promise.reject(slotsExhaustedError(op, callSlots.limit));
     const c = this.#pool.pop() ?? new NbCall(s, this.#pool);
     let native: Promise<number>;
     try {

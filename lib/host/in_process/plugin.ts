@@ -24,7 +24,8 @@ import type { PluginDescription } from "../../plugin/describe_schema.ts";
 import type { LogCounters } from "../../ffi/host_log.ts";
 import { type ProcessSnapshot, ProcInfo } from "../../ffi/proc_info.ts";
 import { discardBuffer, isNull } from "../../ffi/memory.ts";
-import { checkStatus, closed, CONSEQUENCES, contractViolation } from "../../errors/guard.ts";
+import { checkStatus } from "../../errors/guard.ts";
+import { closedError, CONSEQUENCES, contractViolationError } from "../../errors/host_errors.ts";
 import type { ResolvedLoadOptions } from "../../plugin/options.ts";
 import {
   type AbiVersion,
@@ -167,13 +168,13 @@ export class Plugin implements PluginHandle {
     });
     checkStatus(op, r.status, r.err, core.guard);
     const ptr = r.instance;
-    if (ptr === null || isNull(ptr)) throw contractViolation(op, "plugin returned OK with a NULL instance");
+    if (ptr === null || isNull(ptr)) throw contractViolationError(op, "plugin returned OK with a NULL instance");
     core.instanceCreated();
     const inst = new Instance(core, this.#scope, ptr);
     if (this.#closed) {
       // The handle closed while the plugin was creating it: nobody may use it.
       await inst.destroy().catch(() => {});
-      throw closed(op, "plugin");
+      throw closedError(op, "plugin");
     }
     return inst;
   }
@@ -231,6 +232,6 @@ export class Plugin implements PluginHandle {
   }
 
   #check(op: string): void {
-    if (this.#closed || !this.#core.isOpen) throw closed(op, "plugin");
+    if (this.#closed || !this.#core.isOpen) throw closedError(op, "plugin");
   }
 }

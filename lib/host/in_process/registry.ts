@@ -22,7 +22,7 @@
  *
  * @module
  */
-import { loadFailed } from "../../errors/guard.ts";
+import { loadError } from "../../errors/host_errors.ts";
 import type { ResolvedLoadOptions } from "../../plugin/options.ts";
 import { copyLibrary, isLibraryLoaded, type LibraryCopy } from "../../ffi/library_copy.ts";
 import { PluginCore } from "./core.ts";
@@ -104,7 +104,7 @@ async function openCopy(real: string, shown: string, options: ResolvedLoadOption
   try {
     copy = copyLibrary(real);
   } catch (cause) {
-    throw loadFailed(shown, `a private copy of the library is needed (${why}) and could not be made`, cause);
+    throw loadError(shown, `a private copy of the library is needed (${why}) and could not be made`, cause);
   }
   try {
     return await PluginCore.open(real, shown, options, copy);
@@ -128,7 +128,7 @@ function stillInMemory(shown: string, core: PluginCore): Error {
   const why = running.length > 0
     ? `${running.map((op) => JSON.stringify(op)).join(", ")} has not returned`
     : "a lifecycle call never returned, so it was never shut down";
-  return loadFailed(
+  return loadError(
     shown,
     `an earlier load of this library is still in memory with its plugin initialized (${why}), and plugcheck never initializes a library twice; load a private copy (exclusive: true), run it in a sandbox child (isolate: true), or restart the process`,
   );

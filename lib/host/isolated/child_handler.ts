@@ -21,7 +21,7 @@ import { callSlots } from "../../plugin/call_slots.ts";
 import { configureSync, type LogRecord } from "../../util/deps.ts";
 import { PluginError } from "../../errors/errors.ts";
 import { ProcessGuard } from "../../ffi/process_guard.ts";
-import { closed } from "../../errors/guard.ts";
+import { closedError } from "../../errors/host_errors.ts";
 import type { Instance } from "../in_process/instance.ts";
 import { loadInProcess, type Plugin } from "../in_process/plugin.ts";
 import { resolveOptions } from "../../plugin/options.ts";
@@ -210,7 +210,7 @@ class PluginHandler implements ChildHandler {
 
   #instance(id: number, op: string): Instance {
     const inst = this.#instances.get(id);
-    if (inst === undefined) throw closed(op, "instance");
+    if (inst === undefined) throw closedError(op, "instance");
     return inst;
   }
 

@@ -14,7 +14,7 @@
  * @module
  */
 import { InstanceWedgedError, type PluginError } from "../../errors/errors.ts";
-import { closed, wedged } from "../../errors/guard.ts";
+import { closedError, wedgedError } from "../../errors/host_errors.ts";
 import { DEFAULT_INVOKE_TIMEOUT_MS } from "../../plugin/options.ts";
 import {
   type BatchResult,
@@ -87,8 +87,8 @@ export class SandboxedInstance implements InstanceHandle {
 
   /** Makes sure the instance exists in the current child; re-creates it after an idle reap. */
   async #ready(op: string): Promise<void> {
-    if (this.#state === "destroyed") throw closed(op, "instance");
-    if (this.#state === "wedged") throw wedged(op, this.#why);
+    if (this.#state === "destroyed") throw closedError(op, "instance");
+    if (this.#state === "wedged") throw wedgedError(op, this.#why);
     const current = await this.#session.ensure(op);
     if (current === this.#at.child) return;
     const gone = this.#gone();
@@ -97,7 +97,7 @@ export class SandboxedInstance implements InstanceHandle {
       return;
     }
     this.#wedgeFor(gone);
-    throw wedged(op, this.#why);
+    throw wedgedError(op, this.#why);
   }
 
   #wedgeFor(reason: string | undefined): void {

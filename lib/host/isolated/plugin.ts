@@ -32,7 +32,7 @@ import type { PluginDescription } from "../../plugin/describe_schema.ts";
 import { hostLibraryPath } from "../../ffi/host_lib.ts";
 import { type LogCounters, NO_LOG_COUNTERS } from "../../ffi/host_log.ts";
 import type { ProcessSnapshot } from "../../ffi/proc_info.ts";
-import { contractViolation, graceExpired, loadFailed } from "../../errors/guard.ts";
+import { contractViolationError, graceExpiredError, loadError } from "../../errors/host_errors.ts";
 import type { ResolvedLoadOptions, ResolvedSandboxOptions } from "../../plugin/options.ts";
 import {
   type AbiVersion,
@@ -66,7 +66,7 @@ export async function loadSandboxedPlugin(
   try {
     await Deno.realPath(hostLibraryPath());
   } catch (cause) {
-    throw loadFailed(path, "cannot open plugcheck's native helper (run `deno task build`)", cause);
+    throw loadError(path, "cannot open plugcheck's native helper (run `deno task build`)", cause);
   }
   const handler: PluginHandlerOptions = {
     pluginPath: real,
@@ -126,7 +126,7 @@ export class SandboxedPlugin implements PluginHandle {
       (fresh, op) =>
         isDeepStrictEqual(fresh.hello.description, description)
           ? undefined
-          : contractViolation(op, "describe() changed between two loads of the same library"),
+          : contractViolationError(op, "describe() changed between two loads of the same library"),
       child,
     );
   }
@@ -218,7 +218,7 @@ export class SandboxedPlugin implements PluginHandle {
   async close(): Promise<void> {
     const result = await this.#session.close();
     if (result && !result.inTime) {
-      throw graceExpired("close sandboxed plugin", this.#session.graceMs, result.signal ?? "SIGKILL");
+      throw graceExpiredError("close sandboxed plugin", this.#session.graceMs, result.signal ?? "SIGKILL");
     }
   }
 

@@ -17,7 +17,7 @@
  * @module
  */
 import { PluginCrashError, PluginTimeoutError, SandboxProtocolError } from "../../errors/errors.ts";
-import { closed, disabled } from "../../errors/guard.ts";
+import { closedError, disabledError } from "../../errors/host_errors.ts";
 import type { ResolvedSandboxOptions } from "../../plugin/options.ts";
 import { timer } from "../../util/timers.ts";
 import { leftoverWarning, stdoutWarning } from "../../errors/leak_check.ts";
@@ -114,14 +114,14 @@ export class SandboxSession {
 
   /** The current child, or a fresh one (restart policy applied). */
   async ensure(op: string): Promise<SandboxChild> {
-    if (this.#closed) throw closed(op, "plugin");
-    if (this.#disabledReason !== undefined) throw disabled(op, this.#disabledReason);
+    if (this.#closed) throw closedError(op, "plugin");
+    if (this.#disabledReason !== undefined) throw disabledError(op, this.#disabledReason);
     const child = this.#child;
     if (child?.alive) return child;
     if (child && child.end?.reason === "crashed" && !this.#counted.has(child)) {
       // Died between requests (e.g. a plugin thread crashed it while idle).
       this.#countFailure(child, new Error(`the child ${child.end.signal ?? "exited"} while idle`));
-      if (this.#disabledReason !== undefined) throw disabled(op, this.#disabledReason);
+      if (this.#disabledReason !== undefined) throw disabledError(op, this.#disabledReason);
     }
     this.#starting ??= this.#start(op).finally(() => (this.#starting = undefined));
     return await this.#starting;
@@ -144,7 +144,7 @@ export class SandboxSession {
     const refused = this.#accept(child, op);
     if (refused || this.#closed) {
       child.kill(refused ? "protocol" : "closed");
-      throw refused ?? closed(op, "plugin"); // close() came while this child started: it must not outlive it
+      throw refused ?? closedError(op, "plugin"); // close() came while this child started: it must not outlive it
     }
     this.#restarts++;
     this.#adopt(child);
