@@ -147,11 +147,12 @@ function rustTarget(
 
 async function targets(): Promise<Target[]> {
   const list: Target[] = [
-    // nodelete: plugins keep its log functions for the life of the process and its guard threads run in it,
-    // so it must stay mapped even when every handle to it is closed (Deno closes them when an isolate ends).
+    // Every C source and header under native/ but the coverage runtime (its own library, below; its header is
+    // shared). nodelete: plugins keep its log functions for the life of the process and its guard threads run in
+    // it, so it must stay mapped even when every handle to it is closed (Deno closes them when an isolate ends).
     cTarget(
       "native helper",
-      (await listFiles(join(ROOT, "native"), /\.[ch]$/)).filter((f) => !f.endsWith("npa_cov.c")),
+      (await listFiles(join(ROOT, "native"), /\.[ch]$/)).filter((f) => f !== join(ROOT, "native/coverage/npa_cov.c")),
       join(BUILD, `libnpa_host.${EXT}`),
       ["-lpthread", "-ldl", "-Wl,-z,nodelete"],
     ),

@@ -1,7 +1,9 @@
 /**
- * The fuzz child's native batch loop (`native/npah_fuzz.c`) and the layout of
- * its input file. The engine writes a batch of inputs into {@link FuzzLoop.arena}
- * and their places into {@link FuzzLoop.offsets} / {@link FuzzLoop.lengths},
+ * The fuzz child's native batch loop (`native/npah_fuzz.c`; its coverage
+ * guidance and crash recorder are `npah_fuzz_cov.c` and `npah_fuzz_crash.c`)
+ * and the layout of its input file (`npah_fuzz.h`). The engine writes a batch
+ * of inputs into {@link FuzzLoop.arena} and their places into
+ * {@link FuzzLoop.offsets} / {@link FuzzLoop.lengths},
  * then makes one call, {@link FuzzLoop.run}, which calls the plugin for every
  * input from C. The arena, the table and the header are a file-backed shared
  * mapping, so the parent always knows the input in flight by reading the

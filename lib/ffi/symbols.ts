@@ -234,7 +234,10 @@ export const HOST_NB_SYMBOLS = {
   npah_bind_noop: { parameters: [], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
-/** The fuzz batch loop (`npah_fuzz.c`). */
+/**
+ * The fuzz batch loop (`npah_fuzz.c`), its coverage guidance (`npah_fuzz_cov.c`) and its crash recorder
+ * (`npah_fuzz_crash.c`).
+ */
 export const HOST_FUZZ_SYMBOLS = {
   // ---- fuzz batch loop (npah_fuzz.c)
   // uint32_t npah_fuzz_layout(uint32_t* out, uint32_t cap)
@@ -253,8 +256,10 @@ export const HOST_FUZZ_SYMBOLS = {
   npah_fuzz_run: { parameters: ["pointer", "u32", "u32"], result: "i32" },
   // void npah_fuzz_forget(void* ctx)
   npah_fuzz_forget: { parameters: ["pointer"], result: "void" },
+  // ---- crash recorder (npah_fuzz_crash.c)
   // int32_t npah_fuzz_arm(void* ctx): crash recorder on this thread
   npah_fuzz_arm: { parameters: ["pointer"], result: "i32" },
+  // ---- coverage guidance (npah_fuzz_cov.c)
   // int64_t npah_fuzz_coverage(void* ctx): guided mode; edges instrumented, -1 no runtime, -2 out of memory
   npah_fuzz_coverage: { parameters: ["pointer"], result: "i64" },
   // uint32_t npah_fuzz_cov_views(void* ctx, uint64_t* out, uint32_t cap): the comparison tables

@@ -2,10 +2,11 @@
  * The parent's side of a fuzz child's input file: the file-backed shared
  * mapping where the child's native loop keeps the batch it runs, the index
  * and exec counter of the input in flight, and, after a fatal signal, where
- * it happened (`native/npah_fuzz.c`). The parent never maps it: it reads the
- * file, whose pages the kernel keeps after the child died. It lives in the
- * artifacts directory until the job ends, so even when the parent dies too,
- * the input that was running is on disk.
+ * it happened (`native/npah_fuzz.c` and `npah_fuzz_crash.c`; the layout is in
+ * `npah_fuzz.h`). The parent never maps it: it reads the file, whose pages
+ * the kernel keeps after the child died. It lives in the artifacts directory
+ * until the job ends, so even when the parent dies too, the input that was
+ * running is on disk.
  *
  * @example
  * ```ts ignore
