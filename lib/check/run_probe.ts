@@ -32,7 +32,7 @@ export async function probe(ctx: CheckContext, step: ProbeStep, method?: string)
   if (!ctx.isolate) return await runStep(request);
   const child = await SandboxChild.start({
     label: ctx.shown,
-    handler: "probe",
+    entry: import.meta.resolve("./probe_entry.ts"),
     options: { ...request },
     readPaths: [ctx.path, ...ctx.load.readPaths ?? []],
     env: ctx.load.env ?? [],

@@ -1,8 +1,10 @@
 /**
- * The contract between a sandbox child (`child.ts`) and the work it runs: a
+ * The contract between a sandbox child (`child_main.ts`) and the work it runs: a
  * handler starts with its options and a way to send frames, says what goes
  * in the HELLO, serves requests (pipelined, so concurrently), and closes.
- * Handlers are found by name in `handlers.ts`.
+ * Each engine owns its handler and an entry module (`child_entry.ts`) that
+ * hands it to `runChild`; the parent names that entry by URL, so the sandbox
+ * imports nothing above it.
  *
  * @example
  * ```ts ignore

@@ -2,29 +2,31 @@
  * A sandbox child process. Before anything else it puts itself in a process
  * group of its own that dies with its parent, and moves the protocol pipes
  * off fd 0 and fd 1 (the plugin's stdout then goes to stderr, counted; its
- * stdin reads /dev/null). Then it starts the named handler (`handlers.ts`)
- * and serves the parent's frames; requests are handed to the handler as they
+ * stdin reads /dev/null). Then it starts the handler its engine gave it and
+ * serves the parent's frames; requests are handed to the handler as they
  * arrive, without waiting for earlier ones, and replies go back by id.
  *
  * If plugcheck itself fails in here (a bug, not the plugin), the child sends
  * a FATAL frame and exits with `FATAL_EXIT`, so the parent never blames
  * the plugin for it.
  *
- * Started by `child_process.ts` as:
- * `deno run <flags> lib/sandbox/child_main.ts <handler> <boot JSON>`.
+ * An engine's entry module is what `spawn.ts` runs: `deno run <flags>
+ * lib/<engine>/child_entry.ts <boot JSON>`, and it calls {@link runChild} with
+ * its handler. The sandbox thereby imports nothing above it.
  *
  * @example
- * ```sh
- * # Not run by hand: the parent writes frames to its stdin.
- * deno run --allow-ffi --allow-read lib/sandbox/child_main.ts plugin '{"parent":1,"options":{}}'
+ * ```ts ignore
+ * // An engine's child_entry.ts, run by the parent (which writes frames to its stdin):
+ * import { runChild } from "../../sandbox/child_main.ts";
+ * import * as handler from "./child_handler.ts";
+ * if (import.meta.main) await runChild(handler);
  * ```
  *
  * @module
  */
 import { ProcessGuard } from "../ffi/process_guard.ts";
 import { ProcInfo } from "../ffi/proc_info.ts";
-import type { ChildHandler } from "./child_handler.ts";
-import { HANDLERS } from "./handlers.ts";
+import type { ChildHandler, HandlerModule } from "./child_handler.ts";
 import {
   type ChildBoot,
   encodeFrameParts,
@@ -47,8 +49,13 @@ function serve(handler: ChildHandler, frame: Frame, send: (frame: Frame) => void
   );
 }
 
-async function main(): Promise<never> {
-  const [name, bootJson] = Deno.args;
+/**
+ * Runs this process as a sandbox child serving `module`'s handler. Called by
+ * an engine's entry module (`child_entry.ts`) when it is the main module; the
+ * boot JSON is the first argument.
+ */
+export async function runChild(module: HandlerModule): Promise<never> {
+  const [bootJson] = Deno.args;
   const boot = JSON.parse(bootJson ?? "{}") as ChildBoot;
   const guard = ProcessGuard.get();
   guard.childSetup(boot.parent);
@@ -84,9 +91,7 @@ async function main(): Promise<never> {
   send({ id: 0, kind: KIND.BOOTED, header: { protocol: PROTOCOL_VERSION }, blobs: [] });
   let handler: ChildHandler;
   try {
-    const module = HANDLERS[name ?? ""];
-    if (module === undefined) throw new Error(`No sandbox child handler named ${JSON.stringify(name)}`);
-    handler = await (await module()).start({ options: boot.options, send });
+    handler = await module.start({ options: boot.options, send });
   } catch (error) {
     send({
       id: 0,
@@ -108,5 +113,3 @@ async function main(): Promise<never> {
   await handler.close();
   Deno.exit(0);
 }
-
-if (import.meta.main) await main();

@@ -1,9 +1,9 @@
 /**
- * How a sandbox child process is started: which handler it runs and with
- * what, a cleared environment (plus the names and values the spec adds), read
+ * How a sandbox child process is started: which entry module it runs (an
+ * engine's `child_entry.ts`) and with what, a cleared environment (plus the names and values the spec adds), read
  * permission only for what it needs, unscoped FFI, and write permission only
  * for its own protocol descriptors. The child itself takes it from there
- * (`child.ts`).
+ * (`child_main.ts`).
  *
  * @example
  * ```ts ignore
@@ -21,8 +21,13 @@ import type { ChildBoot } from "./protocol.ts";
 export interface ChildSpec {
   /** What the child is for, in messages (the plugin's path). */
   label: string;
-  /** The child handler to run (`handlers.ts`), and its options. */
-  handler: string;
+  /**
+   * The child's entry module (a `file:` URL): an engine's `child_entry.ts`, which hands its
+   * handler to `runChild` (`child_main.ts`). The sandbox names no engine: each
+   * engine names its own entry, so the child loads that engine and nothing else.
+   */
+  entry: string | URL;
+  /** The handler's own options. */
   options: Record<string, unknown>;
   /** Paths the child may read (the plugin, the helper, anything the handler needs). */
   readPaths: readonly string[];
@@ -34,7 +39,7 @@ export interface ChildSpec {
   startTimeoutMs: number;
   /** Largest frame either side accepts. */
   maxFrame: number;
-  /** The child script (tests substitute misbehaving ones). */
+  /** A child script that replaces `entry` (tests substitute misbehaving ones). */
   childModule?: string | undefined;
 }
 
@@ -64,7 +69,6 @@ function denoDir(): Promise<string> {
 const realHostLibrary = rememberSuccess(() => Deno.realPath(hostLibraryPath()));
 
 const ROOT_CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
-const CHILD_MODULE = fileURLToPath(new URL("./child_main.ts", import.meta.url));
 
 /** Largest frame either side accepts: room for big outputs and batches. */
 export function maxFrameFor(maxOutputBytes: number): number {
@@ -99,8 +103,7 @@ export async function spawnChild(spec: ChildSpec): Promise<Deno.ChildProcess> {
       `--allow-read=${[...spec.readPaths, env[HOST_LIB_ENV], "/proc/self/fd"].join(",")}`,
       "--allow-write=/proc/self/fd",
       `--allow-env=${HOST_LIB_ENV}`,
-      spec.childModule ?? CHILD_MODULE,
-      spec.handler,
+      spec.childModule ?? fileURLToPath(spec.entry),
       JSON.stringify(boot),
     ],
     clearEnv: true,

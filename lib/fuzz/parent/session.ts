@@ -141,7 +141,7 @@ export class FuzzSession implements JobSession {
     };
     return {
       label: this.pluginPath,
-      handler: "fuzz",
+      entry: import.meta.resolve("../child/child_entry.ts"),
       options: options as unknown as Record<string, unknown>,
       readPaths: [this.pluginPath],
       env: this.#o.env,

@@ -76,7 +76,7 @@ export async function loadSandboxedPlugin(
   };
   const spec: ChildSpec = {
     label: path,
-    handler: "plugin",
+    entry: import.meta.resolve("./child_entry.ts"),
     options: { ...handler },
     readPaths: [real, ...sandbox.readPaths],
     env: sandbox.env,
