@@ -18,16 +18,16 @@
  *
  * @module
  */
-import type { CallResult, PluginCalls } from "../ffi/calls.ts";
+import { type CallResult, PluginCalls } from "../ffi/calls.ts";
 import { FastPath } from "../ffi/fast_call.ts";
-import { HostLog } from "../ffi/host_log.ts";
 import { openPluginLibrary } from "../ffi/library.ts";
 import { copyLibrary, isLibraryLoaded } from "../ffi/library_copy.ts";
 import { discardBuffer, isNull, type RawBuf, takeBuffer } from "../ffi/memory.ts";
 import { ProcessGuard } from "../ffi/process_guard.ts";
 import { loadInProcess } from "../host/in_process/plugin.ts";
 import { resolveOptions } from "../plugin/options.ts";
-import { HOST_ABI_VERSION, openCheckedLibrary, readStats } from "../load/open_checked.ts";
+import { BarePlugin } from "../load/bare_plugin.ts";
+import { HOST_ABI_VERSION, readStats } from "../load/open_checked.ts";
 
 /** The probe steps. */
 export const PROBE_STEPS = [
@@ -69,7 +69,6 @@ export interface ProbeResult {
   afterClose?: number;
 }
 
-const LOG_OFF = { defaultLevel: 0, spec: "" };
 const EMPTY = new Uint8Array(0);
 const decoder = new TextDecoder();
 
@@ -81,8 +80,8 @@ export async function runStep(r: ProbeRequest): Promise<ProbeResult> {
   // The copy stays open: the library it holds is never unloaded (a probe leaves the plugin in odd states).
   const path = copy?.path ?? r.pluginPath;
   if (r.step === "abi") return abiStep(path);
-  const guard = ProcessGuard.get();
-  const { calls } = openCheckedLibrary(path, r.pluginPath, guard);
+  const bare = BarePlugin.open(path, r.pluginPath);
+  const calls = bare.calls;
   const status = (c: { status: number; err: RawBuf; out?: RawBuf }) => {
     discardBuffer(c.err, calls.free);
     if (c.out) discardBuffer(c.out, calls.free);
@@ -93,11 +92,9 @@ export async function runStep(r: ProbeRequest): Promise<ProbeResult> {
     if (c.status === 0 && c.instance !== null && !isNull(c.instance)) await calls.destroy(c.instance);
     return { statuses: [status(c)] };
   }
-  const log = HostLog.get();
   const init = async () => {
-    const made = log.newContext(1, LOG_OFF);
-    log.bindContext(made.ctx, path);
-    return status(await calls.init(made.host));
+    bare.logContext(); // a fresh context (logs off) for each init
+    return status(await bare.initRaw());
   };
   const first = await init();
   if (first !== 0) return { statuses: [first] };
@@ -159,7 +156,7 @@ function abiStep(path: string): ProbeResult {
   if (!opened.ok) {
     return { missing: opened.missing, optional: [], ...opened.abiVersion !== undefined && { abi: opened.abiVersion } };
   }
-  const abi = opened.library.symbols.npa_abi_version();
+  const abi = new PluginCalls(opened.library, ProcessGuard.get()).abiVersion();
   return { missing: [], optional: opened.optionalPresent, abi };
 }
 

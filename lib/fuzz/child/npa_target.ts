@@ -16,14 +16,11 @@
  *
  * @module
  */
-import { contractViolationError } from "../../errors/host_errors.ts";
 import { checkStatus, type GuardContext, parseJsonOutput, takeOutput } from "../../errors/guard.ts";
 import type { CallResult, PluginCalls } from "../../ffi/calls.ts";
-import { HostLog } from "../../ffi/host_log.ts";
 import type { PluginLibrary } from "../../ffi/library.ts";
-import { isNull } from "../../ffi/memory.ts";
-import { ProcessGuard } from "../../ffi/process_guard.ts";
-import { openCheckedLibrary, readStats } from "../../load/open_checked.ts";
+import { BarePlugin } from "../../load/bare_plugin.ts";
+import { readStats } from "../../load/open_checked.ts";
 
 /** What the guard made of a call the loop stopped at. */
 export interface Judged {
@@ -32,8 +29,6 @@ export interface Judged {
   /** Contract warnings the guard recorded (a stray buffer, an error buffer that is not JSON, ...). */
   warnings: string[];
 }
-
-const LOG_OFF = { defaultLevel: 0, spec: "" };
 
 /** One initialized npa plugin with one instance, in the fuzz child. */
 export class NpaTarget {
@@ -61,36 +56,15 @@ export class NpaTarget {
     this.instance = instance;
   }
 
-  /** dlopen, ABI check, init, describe, create. Throws the typed error. */
-  static async open(
-    path: string,
-    o: { maxOutputBytes: number; config?: Uint8Array | undefined },
-  ): Promise<NpaTarget> {
-    const guard = ProcessGuard.get();
-    const log = HostLog.get();
-    const { library, calls, optionalPresent } = openCheckedLibrary(path, path, guard);
+  /** dlopen, ABI check, init (logs off), describe, create: the bare opener's steps. Throws the typed error. */
+  static async open(path: string, o: { maxOutputBytes: number; config?: Uint8Array | undefined }): Promise<NpaTarget> {
+    const bare = BarePlugin.open(path);
     const warnings: string[] = [];
-    const ctx: GuardContext = { free: calls.free, maxOutputBytes: o.maxOutputBytes, warn: (m) => warnings.push(m) };
-    const made = log.newContext(1, LOG_OFF);
-    log.bindContext(made.ctx, path);
-    const init = await calls.init(made.host);
-    checkStatus("initialize plugin", init.status, init.err, ctx);
-    const d = await calls.describe();
-    checkStatus("describe plugin", d.status, d.err, ctx, d.out);
-    const describeText = new TextDecoder().decode(takeOutput("describe plugin", d.out, ctx));
-    const c = await calls.create(o.config ?? new Uint8Array(0));
-    checkStatus("create instance", c.status, c.err, ctx);
-    if (c.instance === null || isNull(c.instance)) {
-      throw contractViolationError("create instance", "plugin returned OK with a NULL instance");
-    }
-    const target = new NpaTarget(
-      library,
-      calls,
-      ctx,
-      optionalPresent.includes("npa_plugin_stats"),
-      describeText,
-      c.instance,
-    );
+    const ctx = bare.guardContext(o.maxOutputBytes, (m) => warnings.push(m));
+    await bare.init(ctx);
+    const describeText = new TextDecoder().decode(await bare.describe(ctx));
+    const instance = await bare.create(o.config ?? new Uint8Array(0), ctx);
+    const target = new NpaTarget(bare.library, bare.calls, ctx, bare.hasStats, describeText, instance);
     target.#warnings.push(...warnings);
     ctx.warn = (m) => target.#warnings.push(m);
     return target;

@@ -31,10 +31,9 @@ import { ProcessGuard } from "../../ffi/process_guard.ts";
 import { ProcInfo } from "../../ffi/proc_info.ts";
 import { ShutdownCheck } from "./shutdown_check.ts";
 import type { PluginLibrary } from "../../ffi/library.ts";
-import { type CheckedLibrary, openCheckedLibrary } from "../../load/open_checked.ts";
+import { BarePlugin, type StepRunner } from "../../load/bare_plugin.ts";
 import { isLibraryLoaded, type LibraryCopy } from "../../ffi/library_copy.ts";
-import { discardBuffer } from "../../ffi/memory.ts";
-import { checkStatus, describeInvalid, type GuardContext, parseJsonOutput, takeOutput } from "../../errors/guard.ts";
+import { describeInvalid, type GuardContext, parseJsonOutput } from "../../errors/guard.ts";
 import { CONSEQUENCES, loadError } from "../../errors/host_errors.ts";
 import { pluginFilterSpec } from "../../plugin/log_directives.ts";
 import type { ResolvedLoadOptions } from "../../plugin/options.ts";
@@ -94,13 +93,21 @@ export class PluginCore {
   /** Instances created and not (yet) destroyed. */
   #live = 0;
   readonly #tracker: CallTracker;
+  readonly #bare: BarePlugin;
+  /** The deadline on top of the bare opener's steps: a lifecycle call that hangs pins the library. */
+  readonly #lifecycle: StepRunner = (op, start, late) =>
+    this.call(op, this.timeoutMs, start, {
+      late,
+      timeout: () => (this.pinned = true),
+      consequence: CONSEQUENCES.library,
+    });
   #closeDone: Promise<void> | undefined;
 
   private constructor(
     path: string,
     shown: string,
     libraryPath: string,
-    checked: CheckedLibrary,
+    checked: BarePlugin,
     native: { host: HostLog; guard: ProcessGuard; fast: FastPath; async: AsyncPath; slot: number },
     o: { timeoutMs: number; maxOutputBytes: number },
     shutdownCheck: ShutdownCheck | undefined,
@@ -112,6 +119,7 @@ export class PluginCore {
     this.#shown = shown;
     this.#libraryPath = libraryPath;
     this.#lib = checked.library;
+    this.#bare = checked;
     this.#tracker = new CallTracker(native.guard, () => this.#afterCall());
     this.calls = checked.calls;
     this.host = native.host;
@@ -121,7 +129,7 @@ export class PluginCore {
     const host = native.host;
     pump ??= new LogPump(host);
     this.pump = pump;
-    this.optionalSymbols = checked.optionalPresent;
+    this.optionalSymbols = [...checked.optionalPresent];
     this.capabilities = { stats: checked.optionalPresent.includes("npa_plugin_stats") };
     this.timeoutMs = o.timeoutMs;
     this.guard = { free: this.calls.free, maxOutputBytes: o.maxOutputBytes, warn: (m) => this.warn(m) };
@@ -155,7 +163,7 @@ export class PluginCore {
     } catch (cause) {
       throw loadError(shown, "cannot open plugcheck's native helper (run `deno task build`)", cause);
     }
-    const checked = openCheckedLibrary(libraryPath, shown, native.guard);
+    const checked = BarePlugin.open(libraryPath, shown);
     let slot: number;
     try {
       slot = native.fast.bind(libraryPath);
@@ -179,36 +187,23 @@ export class PluginCore {
 
   async #init(options: ResolvedLoadOptions, fallbackName: string): Promise<void> {
     this.#logId = this.pump.register(fallbackName);
-    let host: Uint8Array<ArrayBuffer>;
     try {
-      const made = this.host.newContext(this.#logId, pluginFilterSpec(options.directives));
-      this.#logCtx = made.ctx;
-      this.host.bindContext(made.ctx, this.#libraryPath);
-      host = made.host;
+      this.#logCtx = this.#bare.logContext(this.#logId, pluginFilterSpec(options.directives)).ctx;
     } catch (cause) {
       throw loadError(this.#shown, "cannot set up plugin logging in plugcheck's native helper", cause);
     }
-    const op = "initialize plugin";
     const started = performance.now();
-    const r = await this.call(op, this.timeoutMs, () => this.calls.init(host), {
-      late: (late) => discardBuffer(late.err, this.calls.free),
-      timeout: () => (this.pinned = true),
-      consequence: CONSEQUENCES.library,
-    });
-    this.initMs = performance.now() - started;
-    checkStatus(op, r.status, r.err, this.guard);
+    try {
+      await this.#bare.init(this.guard, this.#lifecycle);
+    } finally {
+      this.initMs = performance.now() - started;
+    }
     this.#initialized = true;
   }
 
   async #describe(): Promise<void> {
-    const op = "describe plugin";
-    const r = await this.call(op, this.timeoutMs, () => this.calls.describe(), {
-      late: (late) => discardBuffer(late.out, this.calls.free),
-      timeout: () => (this.pinned = true),
-      consequence: CONSEQUENCES.library,
-    });
-    checkStatus(op, r.status, r.err, this.guard, r.out);
-    const json = parseJsonOutput(op, takeOutput(op, r.out, this.guard));
+    const bytes = await this.#bare.describe(this.guard, this.#lifecycle);
+    const json = parseJsonOutput("describe plugin", bytes);
     const parsed = PluginDescriptionSchema.safeParse(json);
     if (!parsed.success) throw describeInvalid(parsed.error);
     this.description = parsed.data;
