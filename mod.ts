@@ -30,12 +30,12 @@ export {
   DEFAULT_INVOKE_TIMEOUT_MS,
   DEFAULT_LIFECYCLE_TIMEOUT_MS,
   DEFAULT_MAX_OUTPUT_BYTES,
-  HOST_ABI_VERSION,
   type LoadOptions,
   type PluginOptions,
   SANDBOX_DEFAULTS,
   type SandboxOptions,
 } from "./lib/plugin/options.ts";
+export { HOST_ABI_VERSION } from "./lib/load/open_checked.ts";
 export { MAX_DELAY_MS } from "./lib/util/timers.ts";
 export type { MethodDescription, PluginDescription } from "./lib/plugin/describe_schema.ts";
 export { PluginDescriptionSchema } from "./lib/plugin/describe_schema.ts";
@@ -74,7 +74,7 @@ export {
   DEFAULT_RSS_LIMIT_MB,
   type FuzzOptions,
   type FuzzProgress,
-} from "./lib/fuzz/options.ts";
+} from "./lib/fuzz/parent/options.ts";
 export { type FuzzFinding, FuzzFindingSchema, type FuzzReport, FuzzReportSchema } from "./lib/fuzz/parent/report.ts";
 export { FINDING_KINDS, type FindingKind } from "./lib/fuzz/crash/finding.ts";
 export { parseDictionary } from "./lib/fuzz/mutate/dictionary.ts";

@@ -11,7 +11,7 @@ import { sha1Hex } from "../lib/fuzz/parent/artifacts.ts";
 import { appendEntry, INBOX_HEADER, readEntries } from "../lib/fuzz/inbox.ts";
 import { FuzzJob } from "../lib/fuzz/parent/job.ts";
 import { mergeCorpus } from "../lib/fuzz/parent/merge.ts";
-import { type FuzzOptions, resolveFuzzOptions } from "../lib/fuzz/options.ts";
+import { type FuzzOptions, resolveFuzzOptions } from "../lib/fuzz/parent/options.ts";
 import { prepareRun } from "../lib/fuzz/parent/session.ts";
 import { type FuzzReport, FuzzReportSchema } from "../lib/fuzz/parent/report.ts";
 import { runFuzz } from "../lib/fuzz/parent/run_fuzz.ts";

@@ -26,7 +26,7 @@ import {
   type FuzzOptions,
   type FuzzProgress,
   MAX_JOBS,
-} from "../fuzz/options.ts";
+} from "../fuzz/parent/options.ts";
 import { renderFuzzReport } from "../report/fuzz_text.ts";
 import { runFuzz } from "../fuzz/parent/run_fuzz.ts";
 import { sha1Hex, writeWhole } from "../fuzz/parent/artifacts.ts";

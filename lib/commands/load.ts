@@ -11,7 +11,8 @@
  * @module
  */
 import { REQUIRED_SYMBOLS } from "../ffi/symbols.ts";
-import { DEFAULT_LIFECYCLE_TIMEOUT_MS, HOST_ABI_VERSION } from "../plugin/options.ts";
+import { DEFAULT_LIFECYCLE_TIMEOUT_MS } from "../plugin/options.ts";
+import { HOST_ABI_VERSION } from "../load/open_checked.ts";
 import type { PluginHandle } from "../plugin/handle.ts";
 import { escapeControl } from "../util/safe_text.ts";
 import { defineCommand } from "./command.ts";

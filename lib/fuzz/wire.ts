@@ -118,3 +118,31 @@ export interface MergedEvent {
 
 /** Any event of a fuzz child. */
 export type FuzzEvent = FindingEvent | CorpusEvent | StartedEvent | MergedEvent;
+
+// What the parent reads back from a child's input file (`parent/input_file.ts`) after a crash or hang.
+
+/** A frame of the crashed (or hung) thread: the module it was in and the offset from the module's load base. */
+export interface FileFrame {
+  module: string;
+  offset: number;
+}
+
+/** What the fatal-signal handler recorded. */
+export interface CrashRecord {
+  signal: number;
+  siCode: number;
+  address: bigint;
+  /** The crashing thread, and whether it is the thread that runs the plugin calls. */
+  tid: number;
+  loopThread: boolean;
+  frames: FileFrame[];
+}
+
+/** The input in flight and the batch it belongs to. */
+export interface CurrentInput {
+  bytes: Uint8Array;
+  /** Index of the method (in the request's list). */
+  method: number;
+  /** True when the call was inside the plugin. */
+  inCall: boolean;
+}

@@ -15,8 +15,6 @@
 import { type LogDirectives, parseLogDirectives } from "./log_directives.ts";
 import { checkDelay } from "../util/timers.ts";
 
-export { HOST_ABI_VERSION } from "../load/open_checked.ts";
-
 /** Default largest plugin buffer the host copies: 64 MiB. */
 export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
 /** Default deadline for init, describe, create, destroy and shutdown. */

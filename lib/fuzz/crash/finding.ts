@@ -21,8 +21,7 @@
  */
 import type { ErrorData } from "../../errors/error_data.ts";
 import type { AsanReport } from "./asan_report.ts";
-import type { CrashRecord, CurrentInput, FileFrame } from "../parent/input_file.ts";
-import type { FindingEvent } from "../wire.ts";
+import type { CrashRecord, CurrentInput, FileFrame, FindingEvent } from "../wire.ts";
 
 /** What kind of bug a finding is. */
 export type FindingKind = "crash" | "abort" | "panic" | "exit" | "timeout" | "oom" | "leak" | "contract";

@@ -19,34 +19,9 @@
  *
  * @module
  */
+import type { CrashRecord, CurrentInput, FileFrame } from "../wire.ts";
 import { FUZZ_INBOX_BYTES, type FuzzLayout, fuzzLayout, FuzzLoop } from "../../ffi/fuzz_loop.ts";
 import { appendEntry, INBOX_HEADER } from "../inbox.ts";
-
-/** A frame of the crashed (or hung) thread: the module it was in and the offset from the module's load base. */
-export interface FileFrame {
-  module: string;
-  offset: number;
-}
-
-/** What the fatal-signal handler recorded. */
-export interface CrashRecord {
-  signal: number;
-  siCode: number;
-  address: bigint;
-  /** The crashing thread, and whether it is the thread that runs the plugin calls. */
-  tid: number;
-  loopThread: boolean;
-  frames: FileFrame[];
-}
-
-/** The input in flight and the batch it belongs to. */
-export interface CurrentInput {
-  bytes: Uint8Array;
-  /** Index of the method (in the request's list). */
-  method: number;
-  /** True when the call was inside the plugin. */
-  inCall: boolean;
-}
 
 const decoder = new TextDecoder();
 /** Where the file's magic number is (its first word). */

@@ -27,7 +27,7 @@ import { CorpusDirectory, readInputs, sha1Hex } from "./artifacts.ts";
 import type { Finding } from "./finding_book.ts";
 import { bestCoverage } from "./job.ts";
 import { prepareOneJob } from "./minimize.ts";
-import type { FuzzOptions } from "../options.ts";
+import type { FuzzOptions } from "./options.ts";
 
 /** What a merge did. */
 export interface MergeResult {

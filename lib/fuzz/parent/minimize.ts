@@ -18,7 +18,7 @@
  */
 import type { FindingCandidate } from "../crash/finding.ts";
 import { FuzzJob } from "./job.ts";
-import { type FuzzOptions, resolveFuzzOptions } from "../options.ts";
+import { type FuzzOptions, resolveFuzzOptions } from "./options.ts";
 import { type PreparedRun, prepareRun } from "./session.ts";
 
 /** Candidates run by one child at most. */

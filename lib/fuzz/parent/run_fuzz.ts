@@ -18,7 +18,7 @@
 import { HostInternalError } from "../../errors/errors.ts";
 import { ProcInfo } from "../../ffi/proc_info.ts";
 import { bestCoverage, FuzzJob } from "./job.ts";
-import { type FuzzOptions, type FuzzProgress, resolveFuzzOptions } from "../options.ts";
+import { type FuzzOptions, type FuzzProgress, resolveFuzzOptions } from "./options.ts";
 import { buildReport, type FuzzReport } from "./report.ts";
 import { type PreparedRun, prepareRun } from "./session.ts";
 

@@ -32,7 +32,7 @@ import type { FindingCandidate } from "../crash/finding.ts";
 import { type Finding, FindingBook } from "./finding_book.ts";
 import type { InputFile } from "./input_file.ts";
 import type { JobSession } from "./job.ts";
-import type { ResolvedFuzzOptions } from "../options.ts";
+import type { ResolvedFuzzOptions } from "./options.ts";
 import type { FuzzChildOptions, FuzzMethod, FuzzTargetKind } from "../wire.ts";
 
 /** The largest buffer a fuzz child copies out of the plugin (outputs are judged in C, never copied). */

@@ -13,12 +13,12 @@
  *
  * @module
  */
-import { UsageError } from "../errors/errors.ts";
-import { configBytes, type InstanceConfig } from "../plugin/handle.ts";
-import { MAX_SEED, randomSeed } from "../util/prng.ts";
-import { MAX_DELAY_MS } from "../util/timers.ts";
-import type { Finding } from "./parent/finding_book.ts";
-import type { FuzzTargetKind } from "./wire.ts";
+import { UsageError } from "../../errors/errors.ts";
+import { configBytes, type InstanceConfig } from "../../plugin/handle.ts";
+import { MAX_SEED, randomSeed } from "../../util/prng.ts";
+import { MAX_DELAY_MS } from "../../util/timers.ts";
+import type { Finding } from "./finding_book.ts";
+import type { FuzzTargetKind } from "../wire.ts";
 
 /** Default length of a run given neither runs nor a duration. */
 export const DEFAULT_FUZZ_DURATION_MS = 60_000;
