@@ -31,7 +31,7 @@ import { CorpusDirectory, readInputs, sha1Hex } from "./artifacts.ts";
 import type { FindingCandidate } from "../crash/finding.ts";
 import { type Finding, FindingBook } from "./finding_book.ts";
 import type { InputFile } from "./input_file.ts";
-import type { JobSession } from "./job.ts";
+import type { JobSession } from "./job_session.ts";
 import type { ResolvedFuzzOptions } from "../options.ts";
 import type { FuzzChildOptions, FuzzMethod, FuzzTargetKind } from "../wire.ts";
 
