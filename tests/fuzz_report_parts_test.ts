@@ -10,15 +10,14 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { readElfDynamic, readElfDynamicSync } from "../lib/load/elf.ts";
 import {
   asanRuntimeNeeded,
   type ElfDynamicInfo,
   isLibFuzzerHarness,
-  readElfDynamic,
-  readElfDynamicSync,
   sanitizerOf,
   usesSanitizerCoverage,
-} from "../lib/load/elf.ts";
+} from "../lib/load/elf_info.ts";
 import { findAsanRuntime } from "../lib/load/asan_runtime.ts";
 import { formatFrame, type RawFrame, symbolize } from "../lib/fuzz/crash/symbolize.ts";
 import { parseAsanReport } from "../lib/fuzz/crash/asan_report.ts";

@@ -23,7 +23,8 @@
  */
 import { findAsanRuntime } from "./asan_runtime.ts";
 import { loadCoverageRuntime, requireCoverageRuntime } from "./coverage_runtime.ts";
-import { asanRuntimeNeeded, type ElfDynamicInfo, readElfDynamic, sanitizerOf, usesSanitizerCoverage } from "./elf.ts";
+import { readElfDynamic } from "./elf.ts";
+import { asanRuntimeNeeded, type ElfDynamicInfo, sanitizerOf, usesSanitizerCoverage } from "./elf_info.ts";
 import { isLibraryLoaded } from "../ffi/library_copy.ts";
 import { loadError } from "../errors/host_errors.ts";
 

@@ -18,7 +18,8 @@
  */
 import { resolve } from "node:path";
 import { PluginDescriptionSchema } from "../../plugin/describe_schema.ts";
-import { isLibFuzzerHarness, readElfDynamic, sanitizerOf, usesSanitizerCoverage } from "../../load/elf.ts";
+import { readElfDynamic } from "../../load/elf.ts";
+import { isLibFuzzerHarness, sanitizerOf, usesSanitizerCoverage } from "../../load/elf_info.ts";
 import { sanitizerEnv } from "../../load/sanitizer.ts";
 import { UsageError } from "../../errors/errors.ts";
 import { describeInvalid, parseJsonOutput } from "../../errors/guard.ts";
