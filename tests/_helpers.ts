@@ -21,6 +21,18 @@ export function fault(name: string): string {
   return join(ROOT, "build", "fixtures", "faults", `lib${name}.${EXT}`);
 }
 
+/** A file named like a library that is not one (a source fixture, not built). */
+export const NOT_A_LIBRARY: string = join(ROOT, "fixtures", "faults", "not_a_library.so");
+
+/** Whether `path` is a regular file (false when it is missing). */
+export async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
+}
+
 /** Path of a built fuzz fixture (`fixtures/fuzz/`). */
 export function fuzzFixture(name: string): string {
   return join(ROOT, "build", "fixtures", "fuzz", `lib${name}.${EXT}`);
