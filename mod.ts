@@ -7,16 +7,22 @@
  * Re-exports only.
  *
  * @example
- * ```ts ignore
- * import { InvalidInputError, loadPlugin, runStress } from "./mod.ts";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fileURLToPath } from "node:url";
+ * import { InvalidInputError, loadPlugin } from "./mod.ts";
  *
- * await using plugin = await loadPlugin("build/fixtures/libref_rust.so");
+ * // The C reference plugin, built by `deno task build`.
+ * const path = fileURLToPath(new URL("./build/fixtures/libref_c.so", import.meta.url));
+ * await using plugin = await loadPlugin(path);
  * await using inst = await plugin.createInstance({ counter_start: 10 });
- * console.log(new TextDecoder().decode(await inst.invoke("sum", "[1, 2]"))); // 3
+ * assert.equal(new TextDecoder().decode(await inst.invoke("sum", "[1, 2]")), "3");
  * try {
  *   await inst.invoke("sum", "not json");
+ *   assert.fail("sum takes only a JSON array of numbers");
  * } catch (e) {
- *   if (e instanceof InvalidInputError) console.log(e.pluginMessage);
+ *   if (!(e instanceof InvalidInputError)) throw e;
+ *   assert.equal(e.pluginMessage, "Input must be a JSON array of numbers");
  * }
  * ```
  *

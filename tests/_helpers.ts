@@ -21,6 +21,18 @@ export function fault(name: string): string {
   return join(ROOT, "build", "fixtures", "faults", `lib${name}.${EXT}`);
 }
 
+/** A file named like a library that is not one (a source fixture, not built). */
+export const NOT_A_LIBRARY: string = join(ROOT, "fixtures", "faults", "not_a_library.so");
+
+/** Whether `path` is a regular file (false when it is missing). */
+export async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
+}
+
 /** Path of a built fuzz fixture (`fixtures/fuzz/`). */
 export function fuzzFixture(name: string): string {
   return join(ROOT, "build", "fixtures", "fuzz", `lib${name}.${EXT}`);
@@ -154,7 +166,9 @@ export function sandboxChildren(parent = Deno.pid): number[] {
       const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
       const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       if (Number(ppid) !== parent || state === "Z") continue;
-      if (Deno.readTextFileSync(`/proc/${e.name}/cmdline`).includes("sandbox/child.ts")) found.push(Number(e.name));
+      // Every sandbox child is spawned with write access to its own protocol descriptors only (lib/sandbox/spawn.ts).
+      const args = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
+      if (args.includes("--allow-write=/proc/self/fd")) found.push(Number(e.name));
     } catch {
       // gone meanwhile
     }

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { asanRuntimeNeeded, type ElfDynamicInfo, sanitizerOf } from "./elf.ts";
+import { asanRuntimeNeeded, type ElfDynamicInfo, sanitizerOf } from "./elf_info.ts";
 import { runTool } from "../util/run_tool.ts";
 
 /** The multiarch directory name of a machine (`x86_64-linux-gnu`). */

@@ -4,9 +4,16 @@
  * it. Shared by the in-process and sandboxed engines.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fileURLToPath } from "node:url";
+ * import { LoadError } from "../errors/errors.ts";
  * import { resolveLibrary } from "./resolve_path.ts";
- * const real = await resolveLibrary("build/fixtures/libref_c.so", undefined);
+ * // The C reference plugin (deno task build).
+ * const path = fileURLToPath(new URL("../../build/fixtures/libref_c.so", import.meta.url));
+ * assert.equal(await resolveLibrary(path, undefined), await Deno.realPath(path));
+ * await assert.rejects(resolveLibrary("no/such/libplugin.so", undefined), LoadError);
+ * await assert.rejects(resolveLibrary(path, "not hex"), TypeError);
  * ```
  *
  * @module

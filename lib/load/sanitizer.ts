@@ -14,16 +14,22 @@
  * the global scope before an in-process load.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fileURLToPath } from "node:url";
  * import { sanitizerEnv } from "./sanitizer.ts";
- * const env = await sanitizerEnv(real); // { LD_PRELOAD: ".../libasan.so.8", ASAN_OPTIONS: "..." } or {}
+ * // The C reference plugin (deno task build) has no sanitizer: a child for it preloads nothing.
+ * // For an ASan build: { LD_PRELOAD: ".../libasan.so.8", ASAN_OPTIONS: "abort_on_error=1:..." }.
+ * const path = fileURLToPath(new URL("../../build/fixtures/libref_c.so", import.meta.url));
+ * assert.deepEqual(await sanitizerEnv(path), {});
  * ```
  *
  * @module
  */
 import { findAsanRuntime } from "./asan_runtime.ts";
 import { loadCoverageRuntime, requireCoverageRuntime } from "./coverage_runtime.ts";
-import { asanRuntimeNeeded, type ElfDynamicInfo, readElfDynamic, sanitizerOf, usesSanitizerCoverage } from "./elf.ts";
+import { readElfDynamic } from "./elf.ts";
+import { asanRuntimeNeeded, type ElfDynamicInfo, sanitizerOf, usesSanitizerCoverage } from "./elf_info.ts";
 import { isLibraryLoaded } from "../ffi/library_copy.ts";
 import { loadError } from "../errors/host_errors.ts";
 

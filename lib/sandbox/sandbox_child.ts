@@ -11,8 +11,9 @@
  * listed (what is left is the plugin's leftovers) and ended, and its output
  * is drained for a short while at most.
  *
- * The policy around it (restarts, the crash cap, idle reaping) lives in
- * `session.ts`.
+ * How its end is told and turned into each caller's error is in
+ * `child_end.ts`; the policy around it (restarts, the crash cap, idle
+ * reaping) lives in `session.ts`.
  *
  * @example
  * ```ts ignore
@@ -25,20 +26,13 @@
  */
 import type { InFlightRequest } from "../errors/errors.ts";
 import { ProcessGuard } from "../ffi/process_guard.ts";
-import {
-  childKilledError,
-  CONSEQUENCES,
-  crashError,
-  hostInternalError,
-  loadError,
-  protocolError,
-  timeoutError,
-} from "../errors/host_errors.ts";
+import { childKilledError, CONSEQUENCES, loadError, protocolError, timeoutError } from "../errors/host_errors.ts";
 import { sleep, withDeadline } from "../util/timers.ts";
 import { emitForwardedLog } from "../plugin/log_pump.ts";
 import { type ChildSpec, spawnChild } from "./spawn.ts";
 import { PendingRequests } from "./pending.ts";
 import { ByteTail } from "./tail.ts";
+import { type ChildEnd, endError, endFromStatus, type EndReason, type Leftover } from "./child_end.ts";
 import {
   encodeFrameParts,
   errorFromWire,
@@ -61,24 +55,6 @@ const DRAIN_MS = 500;
 export interface Reply {
   header: Record<string, unknown>;
   blobs: Uint8Array[];
-}
-
-/** Why a child ended. */
-export type EndReason = "crashed" | "timed_out" | "protocol" | "closed" | "reaped" | "fatal";
-
-/** How a child ended, once it has. */
-export interface ChildEnd {
-  reason: EndReason;
-  signal?: string;
-  exitCode?: number;
-  /** For a kill on purpose: what caused it. */
-  why?: string;
-}
-
-/** A process the plugin left in the child's group. */
-export interface Leftover {
-  pid: number;
-  name: string;
 }
 
 const live = new Set<SandboxChild>();
@@ -388,13 +364,7 @@ export class SandboxChild {
 
   #onExit(status: Deno.CommandStatus): ChildEnd {
     live.delete(this);
-    const clean = status.code === 0 && !status.signal;
-    const end: ChildEnd = this.end ??
-      {
-        reason: this.#fatal !== undefined ? "fatal" : this.#retired !== undefined && clean ? this.#retired : "crashed",
-      };
-    if (status.signal) end.signal = status.signal;
-    else end.exitCode = status.code;
+    const end = endFromStatus(status, this.end, this.#fatal, this.#retired);
     this.end = end;
     this.#rejectAll((op, inFlight) => this.#endError(op, inFlight));
     return end;
@@ -402,12 +372,6 @@ export class SandboxChild {
 
   /** The error for a request the child's end interrupted (or that came after it). */
   #endError(op: string, inFlight: InFlightRequest | undefined): Error {
-    const end = this.end!;
-    if (this.#fatal !== undefined) return hostInternalError(op, this.#fatal);
-    if (end.reason === "crashed") {
-      return crashError(op, { signal: end.signal, exitCode: end.exitCode, stderrTail: this.stderrTail }, inFlight);
-    }
-    if (end.why !== undefined) return childKilledError(op, end.why);
-    return protocolError(op, `the child ended (${end.reason}) before replying`);
+    return endError(this.end!, this.#fatal, () => this.stderrTail, op, inFlight);
   }
 }

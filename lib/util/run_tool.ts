@@ -6,10 +6,13 @@
  * or to no answer at all.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { runTool } from "./run_tool.ts";
- * const run = await runTool("gcc", ["-print-file-name=libasan.so"], { timeoutMs: 5000 });
- * if (run.ran && run.code === 0) console.log(run.stdout.trim());
+ * const run = await runTool(Deno.execPath(), ["--version"], { timeoutMs: 5000 });
+ * assert.ok(run.ran && run.code === 0 && run.stdout.startsWith("deno "));
+ * const missing = await runTool("plugcheck-no-such-tool", []);
+ * assert.ok(!missing.ran && missing.reason === "missing"); // an answer, not an exception
  * ```
  *
  * @module

@@ -6,11 +6,19 @@
  * written whole or not at all (a temporary file renamed into place).
  *
  * @example
- * ```ts ignore
- * import { CorpusDirectory, sha1Hex, writeWhole } from "./artifacts.ts";
- * writeWhole(`artifacts/crash-${sha1Hex(input)}`, input);
- * const corpus = new CorpusDirectory("corpus");
- * corpus.add(input); // corpus/<sha1>, unless it is there already
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { join } from "node:path";
+ * import { CorpusDirectory, readInputs, sha1Hex, writeWhole } from "./artifacts.ts";
+ * const dir = await Deno.makeTempDir();
+ * const input = new TextEncoder().encode("abc");
+ * assert.equal(sha1Hex(input), "a9993e364706816aba3e25717850c26c9cd0d89d");
+ * writeWhole(join(dir, `crash-${sha1Hex(input)}`), input);
+ * const corpus = new CorpusDirectory(join(dir, "corpus"));
+ * assert.equal(corpus.add(input), true); // corpus/<sha1>
+ * assert.equal(corpus.add(input), false); // there already
+ * assert.deepEqual(readInputs([corpus.dir], 2), [input.subarray(0, 2)]); // cut to maxLen, as libFuzzer does
+ * await Deno.remove(dir, { recursive: true });
  * ```
  *
  * @module

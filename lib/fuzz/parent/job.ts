@@ -10,11 +10,14 @@
  * starts, with the rest of the budget, a fresh PRNG stream and every corpus
  * entry found so far.
  *
+ * What the job needs from its run is in `job_session.ts`, the requests it
+ * sends in `job_request.ts`, the watch for hangs and RSS in `watchdog.ts`.
+ *
  * @example
  * ```ts ignore
  * import { FuzzJob } from "./job.ts";
  * const job = new FuzzJob(0, session);
- * await job.fuzz();
+ * await job.fuzz(100_000);
  * ```
  *
  * @module
@@ -22,52 +25,19 @@
 import { hostLibraryPath } from "../../ffi/host_lib.ts";
 import { join } from "node:path";
 import { HostInternalError } from "../../errors/errors.ts";
-import { ProcInfo } from "../../ffi/proc_info.ts";
-import { type ChildSpec, SandboxChild } from "../../sandbox/sandbox_child.ts";
+import { SandboxChild } from "../../sandbox/sandbox_child.ts";
 import { type Frame, KIND } from "../../sandbox/protocol.ts";
 import { stopChild } from "../../sandbox/stop.ts";
-import { sleep } from "../../util/timers.ts";
 import { parseAsanReport } from "../crash/asan_report.ts";
 import { type ChildDeath, childFinding, deathFinding, type FindingCandidate } from "../crash/finding.ts";
 import { InputFile } from "./input_file.ts";
-import type { FuzzEvent, FuzzMethod, FuzzRequest, FuzzResult, MergedEvent } from "../wire.ts";
-
-/** What a job needs from the run it belongs to. */
-export interface JobSession {
-  readonly pluginPath: string;
-  readonly methods: readonly FuzzMethod[];
-  readonly seed: number;
-  readonly maxLen: number;
-  readonly timeoutMs: number;
-  readonly rssLimitMb: number;
-  readonly leaks: boolean;
-  readonly graceMs: number;
-  /** The spec of a child for this job (its handler options name the job's input file). */
-  spec(inputFile: InputFile): ChildSpec;
-  /** Where input files go. */
-  readonly artifactsDir: string;
-  /** The arena's size. */
-  readonly arenaBytes: number;
-  /** Seeds for a new child: examples, corpus files, entries found so far, minus inputs that were findings. */
-  seeds(): Uint8Array[];
-  /** The input of each bug found so far. */
-  knownBugs(): Uint8Array[];
-  readonly dictionary: readonly Uint8Array[];
-  /** True once the run is ending (a deadline, Ctrl-C, an error). */
-  readonly stopping: boolean;
-  /** The first child's HELLO, checked by the run (describe()); an error refuses it. */
-  accept(hello: Record<string, unknown>): void;
-  finding(c: FindingCandidate): void;
-  /** A new corpus entry from job `job`. */
-  corpusEntry(input: Uint8Array, method: number, job: number): void;
-  warn(message: string): void;
-}
+import { fuzzRequest, type JobRequest, onceRequest, replayIndex } from "./job_request.ts";
+import type { JobSession } from "./job_session.ts";
+import { type KilledFor, watchChild } from "./watchdog.ts";
+import type { FuzzEvent, FuzzRequest, FuzzResult, MergedEvent } from "../wire.ts";
 
 /** How a request to a child ended: a reply, or the child's end. */
 type Outcome = { result: FuzzResult } | { error: unknown };
-
-/** A request and its blobs, built once the child is up (the first child's HELLO decides the methods and seeds). */
-type Request = { req: FuzzRequest; blobs: Uint8Array[] };
 
 /** Lives in a row that ended before their first execution, after which the job gives up. */
 const STILLBORN_CAP = 3;
@@ -85,7 +55,7 @@ export class FuzzJob {
   /** Executions of children that have ended. */
   #done = 0;
   #lives = 0;
-  #killedFor: "timeout" | "oom" | undefined;
+  #killedFor: KilledFor | undefined;
   /** When the last child was seen dead (epoch ms), for the restart time. */
   #deadAt: number | undefined;
   /** Restart times: a child seen dead -> the next one's first input running (ms). */
@@ -186,22 +156,8 @@ export class FuzzJob {
     let stillborn = 0;
     try {
       while (!this.#s.stopping && (runs === null || this.#done < runs)) {
-        const build = (): Request => {
-          const seeds = this.#s.seeds();
-          const known = this.#s.knownBugs();
-          const req: FuzzRequest = {
-            mode: "fuzz",
-            methods: [...this.#s.methods],
-            seed: this.#s.seed,
-            stream: this.index * 4096 + this.#lives - 1,
-            maxLen: this.#s.maxLen,
-            runs: runs === null ? null : runs - this.#done,
-            leaks: this.#s.leaks,
-            seeds: seeds.length,
-            known: known.length,
-          };
-          return { req, blobs: [...seeds, ...known, ...this.#s.dictionary] };
-        };
+        const build = () =>
+          fuzzRequest(this.#s, this.index * 4096 + this.#lives - 1, runs === null ? null : runs - this.#done);
         const before = this.#done;
         const ended = await this.#life(build);
         if (ended) return;
@@ -224,25 +180,8 @@ export class FuzzJob {
   async replay(inputs: readonly Uint8Array[]): Promise<{ index: number; finding: FindingCandidate } | undefined> {
     let first: { index: number; finding: FindingCandidate } | undefined;
     const take = (f: FindingCandidate, index: number) => (first ??= { index, finding: f });
-    await this.#life(() => this.#once("replay", inputs), take);
+    await this.#life(() => onceRequest(this.#s, "replay", inputs), take);
     return first;
-  }
-
-  /** A request that runs `inputs` once each (a replay stops at the first finding; a merge checks no leaks). */
-  #once(mode: "replay" | "merge", inputs: readonly Uint8Array[]): Request {
-    const s = this.#s;
-    const req: FuzzRequest = {
-      mode,
-      methods: [...s.methods],
-      seed: s.seed,
-      stream: 0,
-      maxLen: s.maxLen,
-      runs: null,
-      leaks: mode === "replay" && s.leaks,
-      seeds: inputs.length,
-      ...mode === "replay" && { stopAtFirst: true },
-    };
-    return { req, blobs: [...inputs] };
   }
 
   /** Merge: takes the running child's `merged` events. */
@@ -264,7 +203,7 @@ export class FuzzJob {
       upTo = e.upTo;
     };
     try {
-      const finished = await this.#life(() => this.#once("merge", inputs), (f, index) => {
+      const finished = await this.#life(() => onceRequest(this.#s, "merge", inputs), (f, index) => {
         last = index;
         this.#s.finding(f);
       });
@@ -288,7 +227,7 @@ export class FuzzJob {
    * recorded) and the job should go on with a new child.
    */
   async #life(
-    build: () => Request,
+    build: () => JobRequest,
     onFinding: (f: FindingCandidate, index: number) => void = (f) => this.#s.finding(f),
   ): Promise<boolean> {
     this.#killedFor = undefined;
@@ -321,7 +260,7 @@ export class FuzzJob {
     this.#child = child;
     this.#startSpare();
     child.onEvent = (frame) => this.#event(frame, req, onFinding);
-    const stopHeartbeat = this.#heartbeat(child);
+    const stopHeartbeat = watchChild(child, this.#file, this.#s, (why) => (this.#killedFor = why));
     const outcome: Outcome = await child.request(KIND.FUZZ, { ...req }, blobs, {
       op: "fuzz",
       timeoutMs: Infinity,
@@ -367,15 +306,8 @@ export class FuzzJob {
       );
       return req.mode === "replay";
     }
-    onFinding(finding, this.#replayIndex(req, blobs, current?.bytes));
+    onFinding(finding, replayIndex(req, blobs, current?.bytes));
     return req.mode === "replay";
-  }
-
-  /** Which of a replay's inputs `bytes` is (the first equal one). */
-  #replayIndex(req: FuzzRequest, blobs: Uint8Array[], bytes: Uint8Array | undefined): number {
-    if (req.mode === "fuzz" || bytes === undefined) return 0;
-    const i = blobs.findIndex((b) => b.length === bytes.length && b.every((v, k) => v === bytes[k]));
-    return Math.max(0, i);
   }
 
   #event(frame: Frame, req: FuzzRequest, onFinding: (f: FindingCandidate, index: number) => void): void {
@@ -394,53 +326,6 @@ export class FuzzJob {
       case "merged":
         return this.#onMerged?.(e as MergedEvent);
     }
-  }
-
-  /** Watches the running child's input file: hangs and RSS. Returns the stop. */
-  #heartbeat(child: SandboxChild): () => void {
-    const s = this.#s;
-    const every = Math.min(250, Math.max(5, Math.floor(s.timeoutMs / 4)));
-    const proc = ProcInfo.get();
-    const limit = s.rssLimitMb * 1024 * 1024;
-    let last = -1;
-    let since = performance.now();
-    let busy = false;
-    const id = setInterval(() => {
-      if (busy || child.end !== undefined) return;
-      const { execs, inCall } = this.#file.pulse();
-      const now = performance.now();
-      if (execs !== last || !inCall) {
-        last = execs;
-        since = now;
-      } else if (now - since >= s.timeoutMs) {
-        busy = true;
-        this.#killHung(child).finally(() => (busy = false));
-        return;
-      }
-      if (limit > 0) {
-        const sample = proc.sample(child.pid);
-        if (sample && sample.rssBytes > limit) {
-          this.#killedFor = "oom";
-          child.kill("timed_out", `RSS over ${s.rssLimitMb} MiB`);
-        }
-      }
-    }, every);
-    return () => clearInterval(id);
-  }
-
-  /** Asks the hung child for its loop thread's backtrace (briefly), then kills it. */
-  async #killHung(child: SandboxChild): Promise<void> {
-    this.#killedFor = "timeout";
-    const seq = this.#file.hangSequence();
-    try {
-      Deno.kill(child.pid, "SIGUSR2");
-      for (let i = 0; i < 20 && this.#file.hangSequence() === seq; i++) {
-        await sleep(10).done;
-      }
-    } catch {
-      // gone meanwhile
-    }
-    child.kill("timed_out", `no progress within ${this.#s.timeoutMs} ms`);
   }
 }
 

@@ -18,7 +18,8 @@
  */
 import { resolve } from "node:path";
 import { PluginDescriptionSchema } from "../../plugin/describe_schema.ts";
-import { isLibFuzzerHarness, readElfDynamic, sanitizerOf, usesSanitizerCoverage } from "../../load/elf.ts";
+import { readElfDynamic } from "../../load/elf.ts";
+import { isLibFuzzerHarness, sanitizerOf, usesSanitizerCoverage } from "../../load/elf_info.ts";
 import { sanitizerEnv } from "../../load/sanitizer.ts";
 import { UsageError } from "../../errors/errors.ts";
 import { describeInvalid, parseJsonOutput } from "../../errors/guard.ts";
@@ -31,7 +32,7 @@ import { CorpusDirectory, readInputs, sha1Hex } from "./artifacts.ts";
 import type { FindingCandidate } from "../crash/finding.ts";
 import { type Finding, FindingBook } from "./finding_book.ts";
 import type { InputFile } from "./input_file.ts";
-import type { JobSession } from "./job.ts";
+import type { JobSession } from "./job_session.ts";
 import type { ResolvedFuzzOptions } from "./options.ts";
 import type { FuzzChildOptions, FuzzMethod, FuzzTargetKind } from "../wire.ts";
 
