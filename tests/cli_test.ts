@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { sha256File } from "../lib/ffi/library.ts";
+import { sha256File } from "../lib/ffi/dlopen.ts";
 import { fault, REFERENCE_PLUGINS, ROOT, runCli } from "./_helpers.ts";
 
 const RUST = REFERENCE_PLUGINS[1]!.path;

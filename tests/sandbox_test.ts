@@ -4,7 +4,7 @@
  * fresh children, the restart cap, idle reaping, the grace period, the env
  * allowlist, and protocol violations by a misbehaving child.
  */
-import { hostLibraryPath } from "../lib/ffi/host_lib.ts";
+import { hostLibraryPath } from "../lib/ffi/native_helper.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {

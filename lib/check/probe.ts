@@ -20,8 +20,8 @@
  */
 import { type CallResult, PluginCalls } from "../ffi/calls.ts";
 import { FastPath } from "../ffi/fast_call.ts";
-import { openPluginLibrary } from "../ffi/library.ts";
-import { copyLibrary, isLibraryLoaded } from "../ffi/library_copy.ts";
+import { openPluginLibrary } from "../ffi/dlopen.ts";
+import { copyLibrary, isLibraryLoaded } from "../ffi/private_copy.ts";
 import { discardBuffer, isNull, type RawBuf, takeBuffer } from "../ffi/memory.ts";
 import { ProcessGuard } from "../ffi/process_guard.ts";
 import { loadInProcess } from "../host/in_process/plugin.ts";

@@ -29,7 +29,7 @@
  */
 import type { CallResult } from "./calls.ts";
 import type { CallTarget } from "./fast_call.ts";
-import { type HostSymbols, hostSymbols } from "./host_lib.ts";
+import { type HostSymbols, hostSymbols } from "./native_helper.ts";
 import { HOST_NB_SYMBOLS } from "./symbols.ts";
 
 // Header words of a nonblocking block (npah_call.c).

@@ -26,7 +26,7 @@
  * @module
  */
 import type { CallResult } from "./calls.ts";
-import { type HostSymbols, hostSymbols } from "./host_lib.ts";
+import { type HostSymbols, hostSymbols } from "./native_helper.ts";
 import { HOST_CALL_SYMBOLS } from "./symbols.ts";
 
 // Header words of the call block (npah_call.c).

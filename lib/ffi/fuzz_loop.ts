@@ -24,7 +24,7 @@
  * @module
  */
 import type { CallResult } from "./calls.ts";
-import { type HostSymbols, hostSymbols } from "./host_lib.ts";
+import { type HostSymbols, hostSymbols } from "./native_helper.ts";
 import { HOST_FUZZ_SYMBOLS } from "./symbols.ts";
 
 /** Where things are in the input file (read from the helper, so both sides agree). */

@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { type HostSymbols, hostSymbols } from "./host_lib.ts";
+import { type HostSymbols, hostSymbols } from "./native_helper.ts";
 import { HOST_LOG_SYMBOLS } from "./symbols.ts";
 
 /** One message a plugin logged. */

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { type HostSymbols, hostSymbols } from "./host_lib.ts";
+import { type HostSymbols, hostSymbols } from "./native_helper.ts";
 import { HOST_PROC_SYMBOLS } from "./symbols.ts";
 
 /** One reading of a process. */

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { type HostSymbols, hostSymbols } from "./host_lib.ts";
+import { type HostSymbols, hostSymbols } from "./native_helper.ts";
 import { HOST_PROCESS_SYMBOLS } from "./symbols.ts";
 
 const encoder = new TextEncoder();

@@ -113,7 +113,7 @@ export const PROBE_SYMBOLS: Record<
 /*
  * plugcheck's native helper (`native/`), one table per part: Deno spends
  * ~170 us binding each symbol, so each part of lib/ffi binds only its own
- * (`hostSymbols` in host_lib.ts) and a sandbox child pays for what it uses.
+ * (`hostSymbols` in native_helper.ts) and a sandbox child pays for what it uses.
  */
 
 /** The helper's log queue (`npa_host.c`). */

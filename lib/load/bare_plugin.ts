@@ -25,7 +25,7 @@
  */
 import type { CallResult, PluginCalls } from "../ffi/calls.ts";
 import { HostLog } from "../ffi/host_log.ts";
-import type { PluginLibrary } from "../ffi/library.ts";
+import type { PluginLibrary } from "../ffi/dlopen.ts";
 import { discardBuffer, isNull } from "../ffi/memory.ts";
 import { ProcessGuard } from "../ffi/process_guard.ts";
 import { checkStatus, type GuardContext, takeOutput } from "../errors/guard.ts";

@@ -17,10 +17,10 @@
  *
  * @module
  */
-import { libraryFileName } from "../ffi/library.ts";
-import { loadGlobally } from "../ffi/global_library.ts";
-import { hostLibraryPath } from "../ffi/host_lib.ts";
-import { isLibraryLoaded } from "../ffi/library_copy.ts";
+import { libraryFileName } from "../ffi/dlopen.ts";
+import { loadGlobally } from "../ffi/load_global.ts";
+import { hostLibraryPath } from "../ffi/native_helper.ts";
+import { isLibraryLoaded } from "../ffi/private_copy.ts";
 import { loadError } from "../errors/host_errors.ts";
 
 /** Where the runtime is: next to the native helper (`deno task build` makes both). */

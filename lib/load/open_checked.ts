@@ -15,7 +15,7 @@
  * @module
  */
 import { PluginCalls } from "../ffi/calls.ts";
-import { openPluginLibrary, type PluginLibrary } from "../ffi/library.ts";
+import { openPluginLibrary, type PluginLibrary } from "../ffi/dlopen.ts";
 import type { ProcessGuard } from "../ffi/process_guard.ts";
 import { checkStatus, type GuardContext, parseJsonOutput, takeOutput } from "../errors/guard.ts";
 import { abiMismatchError, contractViolationError, loadError } from "../errors/host_errors.ts";

@@ -19,7 +19,7 @@
  * @module
  */
 import { isAbsolute, resolve } from "node:path";
-import { sha256File } from "../ffi/library.ts";
+import { sha256File } from "../ffi/dlopen.ts";
 import { loadError } from "../errors/host_errors.ts";
 
 /** The real path of `path`, or a LoadError (TypeError for a malformed pin). */

@@ -30,7 +30,7 @@ import { findAsanRuntime } from "./asan_runtime.ts";
 import { loadCoverageRuntime, requireCoverageRuntime } from "./coverage_runtime.ts";
 import { readElfDynamic } from "./elf.ts";
 import { asanRuntimeNeeded, type ElfDynamicInfo, sanitizerOf, usesSanitizerCoverage } from "./elf_info.ts";
-import { isLibraryLoaded } from "../ffi/library_copy.ts";
+import { isLibraryLoaded } from "../ffi/private_copy.ts";
 import { loadError } from "../errors/host_errors.ts";
 
 /** The options an ASan child runs with: the first error aborts (a signal the parent sees); no leak report. */

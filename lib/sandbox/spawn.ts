@@ -14,7 +14,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import { HOST_LIB_ENV, hostLibraryPath } from "../ffi/host_lib.ts";
+import { HOST_LIB_ENV, hostLibraryPath } from "../ffi/native_helper.ts";
 import type { ChildBoot } from "./protocol.ts";
 
 /** How a child is started. */

@@ -16,7 +16,7 @@
  * @module
  */
 import { FuzzLoop } from "../../ffi/fuzz_loop.ts";
-import { openHarnessLibrary } from "../../ffi/library.ts";
+import { openHarnessLibrary } from "../../ffi/dlopen.ts";
 import { ProcessGuard } from "../../ffi/process_guard.ts";
 import { loadError } from "../../errors/host_errors.ts";
 import type { ChildHandler, HandlerContext, HandlerReply } from "../../sandbox/child_handler.ts";

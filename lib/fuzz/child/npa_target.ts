@@ -18,7 +18,7 @@
  */
 import { checkStatus, type GuardContext, parseJsonOutput, takeOutput } from "../../errors/guard.ts";
 import type { CallResult, PluginCalls } from "../../ffi/calls.ts";
-import type { PluginLibrary } from "../../ffi/library.ts";
+import type { PluginLibrary } from "../../ffi/dlopen.ts";
 import { BarePlugin } from "../../load/bare_plugin.ts";
 import { readStats } from "../../load/open_checked.ts";
 

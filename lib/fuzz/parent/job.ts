@@ -22,7 +22,7 @@
  *
  * @module
  */
-import { hostLibraryPath } from "../../ffi/host_lib.ts";
+import { hostLibraryPath } from "../../ffi/native_helper.ts";
 import { join } from "node:path";
 import { HostInternalError } from "../../errors/errors.ts";
 import { SandboxChild } from "../../sandbox/sandbox_child.ts";

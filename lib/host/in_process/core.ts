@@ -30,9 +30,9 @@ import { HostLog, type LogCounters, NO_LOG_COUNTERS } from "../../ffi/host_log.t
 import { ProcessGuard } from "../../ffi/process_guard.ts";
 import { ProcInfo } from "../../ffi/proc_info.ts";
 import { ShutdownCheck } from "./shutdown_check.ts";
-import type { PluginLibrary } from "../../ffi/library.ts";
+import type { PluginLibrary } from "../../ffi/dlopen.ts";
 import { BarePlugin, type StepRunner } from "../../load/bare_plugin.ts";
-import { isLibraryLoaded, type LibraryCopy } from "../../ffi/library_copy.ts";
+import { isLibraryLoaded, type LibraryCopy } from "../../ffi/private_copy.ts";
 import { describeInvalid, type GuardContext, parseJsonOutput } from "../../errors/guard.ts";
 import { CONSEQUENCES, loadError } from "../../errors/host_errors.ts";
 import { pluginFilterSpec } from "../../plugin/log_directives.ts";

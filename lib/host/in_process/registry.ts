@@ -24,7 +24,7 @@
  */
 import { loadError } from "../../errors/host_errors.ts";
 import type { ResolvedLoadOptions } from "../../plugin/options.ts";
-import { copyLibrary, isLibraryLoaded, type LibraryCopy } from "../../ffi/library_copy.ts";
+import { copyLibrary, isLibraryLoaded, type LibraryCopy } from "../../ffi/private_copy.ts";
 import { PluginCore } from "./core.ts";
 
 /** A core and the function that gives it back. */

@@ -29,7 +29,7 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import type { PluginDescription } from "../../plugin/describe_schema.ts";
-import { hostLibraryPath } from "../../ffi/host_lib.ts";
+import { hostLibraryPath } from "../../ffi/native_helper.ts";
 import { type LogCounters, NO_LOG_COUNTERS } from "../../ffi/host_log.ts";
 import type { ProcessSnapshot } from "../../ffi/proc_info.ts";
 import { contractViolationError, graceExpiredError, loadError } from "../../errors/host_errors.ts";

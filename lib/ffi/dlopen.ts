@@ -7,7 +7,7 @@
  *
  * @example
  * ```ts
- * import { sha256File } from "./library.ts";
+ * import { sha256File } from "./dlopen.ts";
  * const hex = await sha256File(new URL(import.meta.url).pathname);
  * console.assert(hex.length === 64);
  * ```

@@ -8,13 +8,13 @@
  *
  * @example
  * ```ts ignore
- * import { loadGlobally } from "./global_library.ts";
+ * import { loadGlobally } from "./load_global.ts";
  * loadGlobally("build/libnpa_cov.so"); // throws the loader's message on failure
  * ```
  *
  * @module
  */
-import { hostSymbols } from "./host_lib.ts";
+import { hostSymbols } from "./native_helper.ts";
 import { HOST_COPY_SYMBOLS } from "./symbols.ts";
 
 /** Loads the library at `path` RTLD_GLOBAL for the rest of the process. Throws the loader's message. */

@@ -13,14 +13,14 @@
  *
  * @example
  * ```ts
- * import { hostLibraryEnv, hostLibraryPath } from "./host_lib.ts";
+ * import { hostLibraryEnv, hostLibraryPath } from "./native_helper.ts";
  * console.assert(hostLibraryPath().endsWith(".so") || Deno.build.os !== "linux");
  * console.assert(hostLibraryEnv().PLUGCHECK_HOST_LIB === hostLibraryPath());
  * ```
  *
  * @module
  */
-import { libraryFileName } from "./library.ts";
+import { libraryFileName } from "./dlopen.ts";
 
 /** The environment variable that names the helper (and carries it to sandbox children). */
 export const HOST_LIB_ENV = "PLUGCHECK_HOST_LIB";

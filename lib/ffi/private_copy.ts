@@ -7,7 +7,7 @@
  *
  * @example
  * ```ts ignore
- * import { copyLibrary, isLibraryLoaded } from "./library_copy.ts";
+ * import { copyLibrary, isLibraryLoaded } from "./private_copy.ts";
  * const copy = copyLibrary("build/fixtures/libref_c.so");
  * // ... Deno.dlopen(copy.path, ...) ...; once it is unloaded:
  * if (!isLibraryLoaded(copy.path)) copy.close();
@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { hostSymbols } from "./host_lib.ts";
+import { hostSymbols } from "./native_helper.ts";
 import { HOST_COPY_SYMBOLS } from "./symbols.ts";
 
 /**
