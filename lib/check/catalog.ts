@@ -7,9 +7,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CHECKS, selectChecks } from "./catalog.ts";
  * const errors = selectChecks(CHECKS, { filter: ["^errors\\."] });
- * console.assert(errors.every((c) => c.id.startsWith("errors.")));
+ * assert.ok(errors.every((c) => c.id.startsWith("errors.")));
  * ```
  *
  * @module

@@ -16,9 +16,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseCheckConfig } from "./config.ts";
  * const c = parseCheckConfig('{"check":{"thresholds":{"fuzz_runs":1000}}}', "plugcheck.json");
- * console.assert(c.thresholds.fuzzRuns === 1000 && c.thresholds.callTimeoutMs === 2000);
+ * assert.ok(c.thresholds.fuzzRuns === 1000 && c.thresholds.callTimeoutMs === 2000);
  * ```
  *
  * @module

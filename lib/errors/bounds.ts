@@ -7,9 +7,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { boundDetails, boundMessage } from "./bounds.ts";
- * console.assert(boundMessage("x".repeat(10_000)).text.endsWith("[truncated: 1808 more characters]"));
- * console.assert(boundDetails(JSON.parse("[".repeat(40) + "]".repeat(40))).problem !== undefined);
+ * assert.ok(boundMessage("x".repeat(10_000)).text.endsWith("[truncated: 1808 more characters]"));
+ * assert.ok(boundDetails(JSON.parse("[".repeat(40) + "]".repeat(40))).problem !== undefined);
  * ```
  *
  * @module

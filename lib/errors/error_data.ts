@@ -6,13 +6,14 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fromData, toData } from "./error_data.ts";
  * import { InvalidInputError } from "./errors.ts";
  * const e = new InvalidInputError("Cannot invoke \"sum\": plugin returned status 1 (INVALID_INPUT): bad", {
  *   operation: "invoke \"sum\"", status: 1, pluginMessage: "bad",
  * });
  * const back = fromData(toData(e));
- * console.assert(back instanceof InvalidInputError && back.pluginMessage === "bad");
+ * assert.ok(back instanceof InvalidInputError && back.pluginMessage === "bad");
  * ```
  *
  * @module

@@ -7,13 +7,14 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { InvalidInputError, PluginError } from "./errors.ts";
  * const e = new InvalidInputError("Cannot invoke \"sum\": plugin returned status 1 (INVALID_INPUT): bad", {
  *   operation: "invoke \"sum\"",
  *   status: 1,
  *   pluginMessage: "bad",
  * });
- * console.assert(e instanceof PluginError && e.code === "INVALID_INPUT");
+ * assert.ok(e instanceof PluginError && e.code === "INVALID_INPUT");
  * ```
  *
  * @module

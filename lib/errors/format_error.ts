@@ -7,9 +7,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatError } from "./format_error.ts";
  * const lines = formatError(new Error("Outer", { cause: new Error("inner\u001b[2J") }), { verbose: false });
- * console.assert(lines[0] === "Outer" && lines[1] === "  cause: inner\\x1b[2J");
+ * assert.ok(lines[0] === "Outer" && lines[1] === "  cause: inner\\x1b[2J");
  * ```
  *
  * @module

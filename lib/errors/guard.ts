@@ -13,8 +13,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { statusName } from "./guard.ts";
- * console.assert(statusName(1) === "INVALID_INPUT" && statusName(99) === "unknown");
+ * assert.ok(statusName(1) === "INVALID_INPUT" && statusName(99) === "unknown");
  * ```
  *
  * @module

@@ -9,9 +9,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { closedError, timeoutError } from "./host_errors.ts";
- * console.assert(closedError("invoke \"echo\"", "instance").message === 'Cannot invoke "echo": the instance is closed');
- * console.assert(timeoutError("initialize plugin", 200).timeoutMs === 200);
+ * assert.ok(closedError("invoke \"echo\"", "instance").message === 'Cannot invoke "echo": the instance is closed');
+ * assert.ok(timeoutError("initialize plugin", 200).timeoutMs === 200);
  * ```
  *
  * @module

@@ -6,9 +6,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { leakCheck } from "./leak_check.ts";
  * const leak = leakCheck("invoke \"echo\"", { live_instances: 0, live_buffers: 1 }, { live_instances: 1, live_buffers: 1 });
- * console.assert(leak?.leaks[0]?.counter === "live_instances");
+ * assert.ok(leak?.leaks[0]?.counter === "live_instances");
  * ```
  *
  * @module

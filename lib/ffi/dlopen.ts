@@ -7,9 +7,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sha256File } from "./dlopen.ts";
  * const hex = await sha256File(new URL(import.meta.url).pathname);
- * console.assert(hex.length === 64);
+ * assert.ok(hex.length === 64);
  * ```
  *
  * @module

@@ -13,9 +13,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { hostLibraryEnv, hostLibraryPath } from "./native_helper.ts";
- * console.assert(hostLibraryPath().endsWith(".so") || Deno.build.os !== "linux");
- * console.assert(hostLibraryEnv().PLUGCHECK_HOST_LIB === hostLibraryPath());
+ * assert.ok(hostLibraryPath().endsWith(".so") || Deno.build.os !== "linux");
+ * assert.ok(hostLibraryEnv().PLUGCHECK_HOST_LIB === hostLibraryPath());
  * ```
  *
  * @module

@@ -14,8 +14,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PLUGIN_SYMBOLS, REQUIRED_SYMBOLS } from "./symbols.ts";
- * console.assert(REQUIRED_SYMBOLS.every((s) => s in PLUGIN_SYMBOLS));
+ * assert.ok(REQUIRED_SYMBOLS.every((s) => s in PLUGIN_SYMBOLS));
  * ```
  *
  * @module

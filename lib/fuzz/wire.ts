@@ -7,12 +7,13 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FUZZ_HANDLER, type FuzzRequest } from "./wire.ts";
  * const req: FuzzRequest = {
  *   mode: "fuzz", methods: [{ name: "parse", json: false }], seed: 1, stream: 0,
  *   maxLen: 4096, runs: 10_000, leaks: true, seeds: 1,
  * };
- * console.assert(FUZZ_HANDLER === "fuzz" && req.runs === 10_000);
+ * assert.ok(FUZZ_HANDLER === "fuzz" && req.runs === 10_000);
  * ```
  *
  * @module

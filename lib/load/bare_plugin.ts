@@ -9,6 +9,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BarePlugin } from "./bare_plugin.ts";
  * const plugin = BarePlugin.open("build/fixtures/libref_c.so");
  * const warnings: string[] = [];
@@ -16,7 +17,7 @@
  * await plugin.init(ctx);
  * const description = JSON.parse(new TextDecoder().decode(await plugin.describe(ctx)));
  * const instance = await plugin.create(new Uint8Array(0), ctx);
- * console.assert(description.name === "ref_c" && plugin.hasStats && warnings.length === 0);
+ * assert.ok(description.name === "ref_c" && plugin.hasStats && warnings.length === 0);
  * await plugin.calls.destroy(instance);
  * await plugin.calls.shutdown();
  * ```

@@ -9,9 +9,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { callSlots } from "./call_slots.ts";
  * const release = callSlots.tryAcquire();
- * console.assert(release !== undefined);
+ * assert.ok(release !== undefined);
  * release?.();
  * ```
  *

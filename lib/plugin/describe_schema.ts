@@ -4,12 +4,13 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PluginDescriptionSchema } from "./describe_schema.ts";
  * const d = PluginDescriptionSchema.parse({
  *   name: "p", version: "1.0.0", thread_safe_instances: true,
  *   methods: [{ name: "echo", description: "", input: "bytes", pure: true }],
  * });
- * console.assert(d.methods[0]?.examples.length === 0);
+ * assert.ok(d.methods[0]?.examples.length === 0);
  * ```
  *
  * @module

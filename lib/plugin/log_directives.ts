@@ -9,11 +9,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { levelFor, parseLogDirectives } from "./log_directives.ts";
  * const d = parseLogDirectives("warning,plugin.a=debug,plugin.a.noisy=off");
- * console.assert(levelFor(d, "plugin.a.x") === "debug");
- * console.assert(levelFor(d, "plugin.a.noisy.deep") === "off");
- * console.assert(levelFor(d, "plugin.ab") === "warning");
+ * assert.ok(levelFor(d, "plugin.a.x") === "debug");
+ * assert.ok(levelFor(d, "plugin.a.noisy.deep") === "off");
+ * assert.ok(levelFor(d, "plugin.ab") === "warning");
  * ```
  *
  * @module

@@ -10,9 +10,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { categoryFor, levelNumber } from "./log_pump.ts";
- * console.assert(categoryFor("a::b", "p").join(".") === "plugin.a.b");
- * console.assert(levelNumber("info") === 3);
+ * assert.ok(categoryFor("a::b", "p").join(".") === "plugin.a.b");
+ * assert.ok(levelNumber("info") === 3);
  * ```
  *
  * @module

@@ -5,9 +5,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DEFAULT_INVOKE_TIMEOUT_MS, resolveOptions } from "./options.ts";
  * const o = resolveOptions({ timeoutMs: 500 });
- * console.assert(o.timeoutMs === 500 && DEFAULT_INVOKE_TIMEOUT_MS === 30_000);
+ * assert.ok(o.timeoutMs === 500 && DEFAULT_INVOKE_TIMEOUT_MS === 30_000);
  * ```
  *
  * @module

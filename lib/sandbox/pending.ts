@@ -6,11 +6,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PendingRequests } from "./pending.ts";
  * const table = new PendingRequests<string>();
  * const { id, reply } = table.add("read stats", { kind: "stats" }, Infinity, () => {});
  * table.resolve(id, "answer");
- * console.assert((await reply) === "answer" && table.size === 0);
+ * assert.ok((await reply) === "answer" && table.size === 0);
  * ```
  *
  * @module

@@ -16,11 +16,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeFrame, KIND, readFrames, readStream } from "./protocol.ts";
  * const bytes = encodeFrame({ id: 7, kind: KIND.INVOKE, header: { method: "echo" }, blobs: [new Uint8Array([0, 255])] });
  * const frames = readFrames(readStream(new Blob([bytes]).stream()), 1 << 20);
  * const { value: frame } = await frames.next();
- * console.assert(frame?.id === 7 && frame.blobs[0]?.[1] === 255);
+ * assert.ok(frame?.id === 7 && frame.blobs[0]?.[1] === 255);
  * ```
  *
  * @module

@@ -5,9 +5,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveStressOptions } from "./options.ts";
  * const o = resolveStressOptions({ iterations: 1000, seed: 7 });
- * console.assert(o.mode === "steady" && o.concurrency === 4 && o.durationMs === undefined);
+ * assert.ok(o.mode === "steady" && o.concurrency === 4 && o.durationMs === undefined);
  * ```
  *
  * @module

@@ -5,10 +5,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Tally } from "./tally.ts";
  * const t = new Tally();
  * t.succeeded(0.25);
- * console.assert(t.calls === 1 && t.latency.count === 1);
+ * assert.ok(t.calls === 1 && t.latency.count === 1);
  * ```
  *
  * @module

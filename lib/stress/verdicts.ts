@@ -6,9 +6,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rssVerdict } from "./verdicts.ts";
  * const v = rssVerdict({ growthBytes: 200 * 2 ** 20, slopePer10k: 4096, maxMb: 64, per: "10k calls" });
- * console.assert(v.status === "fail" && v.id === "rss_growth");
+ * assert.ok(v.status === "fail" && v.id === "rss_growth");
  * ```
  *
  * @module

@@ -4,9 +4,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeBase64, encodeBase64 } from "./base64.ts";
- * console.assert(encodeBase64(new Uint8Array([0, 255])) === "AP8=");
- * console.assert(decodeBase64("AP8=")[1] === 255);
+ * assert.ok(encodeBase64(new Uint8Array([0, 255])) === "AP8=");
+ * assert.ok(decodeBase64("AP8=")[1] === 255);
  * ```
  *
  * @module

@@ -11,8 +11,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { getLogger, z } from "./deps.ts";
- * console.assert(typeof getLogger === "function" && typeof z.object === "function");
+ * assert.ok(typeof getLogger === "function" && typeof z.object === "function");
  * ```
  *
  * @module

@@ -6,10 +6,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LatencyHistogram } from "./histogram.ts";
  * const h = new LatencyHistogram();
  * for (const ms of [0.5, 1, 2]) h.recordMs(ms);
- * console.assert(h.count === 3 && h.summary().max_ms >= 1.99);
+ * assert.ok(h.count === 3 && h.summary().max_ms >= 1.99);
  * ```
  *
  * @module

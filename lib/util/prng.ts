@@ -7,9 +7,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Prng } from "./prng.ts";
  * const a = new Prng(42), b = new Prng(42);
- * console.assert(a.next() === b.next() && a.below(10) < 10);
+ * assert.ok(a.next() === b.next() && a.below(10) < 10);
  * ```
  *
  * @module

@@ -8,8 +8,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { escapeControl } from "./safe_text.ts";
- * console.assert(escapeControl("Bad\u001b]0;pwned\u0007\r\nfake") === "Bad\\x1b]0;pwned\\x07\\r\\nfake");
+ * assert.ok(escapeControl("Bad\u001b]0;pwned\u0007\r\nfake") === "Bad\\x1b]0;pwned\\x07\\r\\nfake");
  * ```
  *
  * @module

@@ -6,10 +6,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkDelay, withDeadline } from "./timers.ts";
- * console.assert(checkDelay(Infinity, "timeoutMs") === Infinity);
+ * assert.ok(checkDelay(Infinity, "timeoutMs") === Infinity);
  * const v = await withDeadline(Promise.resolve(7), 1000, () => new Error("late"));
- * console.assert(v === 7);
+ * assert.ok(v === 7);
  * ```
  *
  * @module

@@ -12,6 +12,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseAsanReport } from "./asan_report.ts";
  * const r = parseAsanReport([
  *   "==7==ERROR: AddressSanitizer: heap-buffer-overflow on address 0x6020 at pc 0x55 bp 0x7f sp 0x7f",
@@ -19,7 +20,7 @@
  *   "    #0 0x55d1 in fill /src/x.c:5:12",
  *   "    #1 0x55d2 in main /src/x.c:9",
  * ].join("\n"));
- * console.assert(r?.errorType === "heap-buffer-overflow" && r.location === "x.c:5" && r.top?.function === "fill");
+ * assert.ok(r?.errorType === "heap-buffer-overflow" && r.location === "x.c:5" && r.top?.function === "fill");
  * ```
  *
  * @module

@@ -13,8 +13,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { normalizeMessage } from "./finding.ts";
- * console.assert(normalizeMessage('Bad byte 7 at "x"') === "Bad byte N at S");
+ * assert.ok(normalizeMessage('Bad byte 7 at "x"') === "Bad byte N at S");
  * ```
  *
  * @module

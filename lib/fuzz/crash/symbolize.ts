@@ -8,9 +8,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatFrame } from "./symbolize.ts";
  * const text = formatFrame({ module: "/p/libx.so", offset: 0x1139, function: "parse_record", file: "x.c", line: 31 });
- * console.assert(text === "parse_record at x.c:31 (libx.so+0x1139)");
+ * assert.ok(text === "parse_record at x.c:31 (libx.so+0x1139)");
  * ```
  *
  * @module

@@ -9,13 +9,14 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Prng } from "../../util/prng.ts";
  * import { Mutator } from "./byte_mutations.ts";
  * const m = new Mutator(new Prng(1), { dictionary: [new TextEncoder().encode("GET")] });
  * const buf = new Uint8Array(64);
  * buf.set(new TextEncoder().encode("hello"));
  * const len = m.mutate(buf, 0, 5, buf.length);
- * console.assert(len <= 64 && m.lastMutations.endsWith("-"));
+ * assert.ok(len <= 64 && m.lastMutations.endsWith("-"));
  * ```
  *
  * @module

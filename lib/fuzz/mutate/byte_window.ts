@@ -8,11 +8,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ByteWindow } from "./byte_window.ts";
  * const w = new ByteWindow();
  * w.bind(new Uint8Array([1, 2, 3, 4, 5]));
  * w.move(0, 1, 5); // like copyWithin(0, 1, 5)
- * console.assert(w.bytes.join() === "2,3,4,5,5");
+ * assert.ok(w.bytes.join() === "2,3,4,5,5");
  * ```
  *
  * @module

@@ -10,6 +10,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Prng } from "../../util/prng.ts";
  * import { ByteWindow } from "./byte_window.ts";
  * import { ComparisonTable } from "./comparison_table.ts";
@@ -19,7 +20,7 @@
  * const w = new ByteWindow();
  * w.bind(new Uint8Array(16));
  * const len = table.mutate(new Draws(new Prng(1)), w, 0, 4, 16);
- * console.assert(table.count === 1 && len >= 4);
+ * assert.ok(table.count === 1 && len >= 4);
  * ```
  *
  * @module

@@ -6,9 +6,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseDictionary } from "./dictionary.ts";
  * const words = parseDictionary('# HTTP\nverb="GET"\nkw@1="\\x00\\xff"\n"GET"\n');
- * console.assert(words.length === 2 && words[1]![1] === 0xff);
+ * assert.ok(words.length === 2 && words[1]![1] === 0xff);
  * ```
  *
  * @module

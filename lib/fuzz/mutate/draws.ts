@@ -11,10 +11,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Prng } from "../../util/prng.ts";
  * import { Draws } from "./draws.ts";
  * const a = new Draws(new Prng(3)), b = new Draws(new Prng(3));
- * console.assert(a.small(6) === b.small(6) && a.below(100_000) === b.below(100_000));
+ * assert.ok(a.small(6) === b.small(6) && a.below(100_000) === b.below(100_000));
  * ```
  *
  * @module

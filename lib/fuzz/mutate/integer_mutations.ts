@@ -6,6 +6,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Prng } from "../../util/prng.ts";
  * import { ByteWindow } from "./byte_window.ts";
  * import { Draws } from "./draws.ts";
@@ -14,7 +15,7 @@
  * w.bind(new Uint8Array(16));
  * w.bytes.set(new TextEncoder().encode("id=41;"));
  * const len = changeAsciiInteger(new Draws(new Prng(1)), w, 0, 6, 16);
- * console.assert(/^id=-?\d+;$/.test(new TextDecoder().decode(w.bytes.subarray(0, len))));
+ * assert.ok(/^id=-?\d+;$/.test(new TextDecoder().decode(w.bytes.subarray(0, len))));
  * ```
  *
  * @module

@@ -10,12 +10,13 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Prng } from "../../util/prng.ts";
  * import { mutateJson } from "./json_mutate.ts";
  * const trace: string[] = [];
  * const out = mutateJson(new Prng(1), new TextEncoder().encode('{"a":[1,2]}'), 4096, [], trace)!;
  * JSON.parse(new TextDecoder().decode(out)); // always parses
- * console.assert(trace.length >= 1);
+ * assert.ok(trace.length >= 1);
  * ```
  *
  * @module

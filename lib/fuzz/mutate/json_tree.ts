@@ -7,10 +7,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseJsonTree, serializeJson } from "./json_tree.ts";
  * const tree = parseJsonTree('{"a": -0, "a": [1e400]}')!;
- * console.assert(serializeJson(tree) === '{"a":-0,"a":[1e400]}');
- * console.assert(serializeJson(tree, { indent: "  " }) === '{\n  "a": -0,\n  "a": [\n    1e400\n  ]\n}');
+ * assert.ok(serializeJson(tree) === '{"a":-0,"a":[1e400]}');
+ * assert.ok(serializeJson(tree, { indent: "  " }) === '{\n  "a": -0,\n  "a": [\n    1e400\n  ]\n}');
  * ```
  *
  * @module

@@ -7,10 +7,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Prng } from "../../util/prng.ts";
  * import { JsonValues } from "./json_values.ts";
  * const values = new JsonValues(new Prng(1), ["word"], 1000);
- * console.assert(values.number("41") !== "41" && values.string("abc") !== "abc");
+ * assert.ok(values.number("41") !== "41" && values.string("abc") !== "abc");
  * ```
  *
  * @module

@@ -6,9 +6,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveFuzzOptions } from "./options.ts";
  * const o = resolveFuzzOptions({ runs: 100_000, seed: 1 });
- * console.assert(o.runs === 100_000 && o.durationMs === undefined && o.jobs === 1 && o.maxLen === 4096);
+ * assert.ok(o.runs === 100_000 && o.durationMs === undefined && o.jobs === 1 && o.maxLen === 4096);
  * ```
  *
  * @module
