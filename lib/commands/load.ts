@@ -14,6 +14,7 @@ import { REQUIRED_SYMBOLS } from "../ffi/symbols.ts";
 import { DEFAULT_LIFECYCLE_TIMEOUT_MS, HOST_ABI_VERSION } from "../plugin/options.ts";
 import type { PluginHandle } from "../plugin/handle.ts";
 import { escapeControl } from "../util/safe_text.ts";
+import { duration } from "../report/units.ts";
 import { defineCommand } from "./command.ts";
 import type { CommandContext } from "./context.ts";
 import { EXIT } from "./exit_codes.ts";
@@ -52,7 +53,7 @@ function formatReport(plugin: PluginHandle, stats: Record<string, number> | null
     `symbols    ${REQUIRED_SYMBOLS.length}/${REQUIRED_SYMBOLS.length} required; optional: ${
       plugin.optionalSymbols.length > 0 ? plugin.optionalSymbols.join(", ") : "none"
     }`,
-    `init       ${plugin.initMs.toFixed(2)} ms`,
+    `init       ${duration(plugin.initMs)}`,
     `instances  ${d.thread_safe_instances ? "thread-safe" : "one call at a time"}${
       d.max_instances === undefined ? "" : `, at most ${d.max_instances}`
     }`,

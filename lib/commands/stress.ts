@@ -25,7 +25,8 @@ import {
   type StressOptions,
   type StressProgress,
 } from "../stress/options.ts";
-import { duration, renderStressReport } from "../report/stress_text.ts";
+import { renderStressReport } from "../report/stress_text.ts";
+import { duration } from "../report/units.ts";
 import { runStress } from "../stress/run_stress.ts";
 import { defineCommand } from "./command.ts";
 import type { CommandContext } from "./context.ts";

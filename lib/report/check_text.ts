@@ -8,24 +8,21 @@
  * @example
  * ```ts ignore
  * import { renderCheckReport } from "./check_text.ts";
- * console.log(renderCheckReport(report, (_style, text) => text));
+ * import { plain } from "./paint.ts";
+ * console.log(renderCheckReport(report, plain));
  * ```
  *
  * @module
  */
-import type { Paint } from "./stress_text.ts";
 import type { CheckSpec } from "../check/spec.ts";
 import type { CheckReport } from "../check/run_checks.ts";
 import type { CheckResult, CheckStatus } from "../check/result.ts";
 import { groupOf } from "../check/catalog.ts";
+import type { Paint, Style } from "./paint.ts";
 import { DEFAULT_HELP_BASE, ruleUri } from "./sarif.ts";
+import { duration } from "./units.ts";
 
-/** 12 ms, 2.7 s. */
-function duration(ms: number): string {
-  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
-}
-
-const LABEL: Record<CheckStatus, [string, Parameters<Paint>[0]]> = {
+const LABEL: Record<CheckStatus, [string, Style]> = {
   pass: ["PASS", "green"],
   fail: ["FAIL", "red"],
   crash: ["CRASH", "red"],
