@@ -1,10 +1,12 @@
 /**
  * The report room's shared parts on their own: the units every text report
- * shows numbers in, and the one way colour is chosen for a stream.
+ * shows numbers in, the one way colour is chosen for a stream, and the
+ * progress lines.
  */
 import assert from "node:assert/strict";
 import { colorWanted, paintFor, plain } from "../lib/report/paint.ts";
 import { compactCount, count, duration, mib, plural, rate } from "../lib/report/units.ts";
+import { fuzzStatus, stressStatus } from "../lib/report/progress.ts";
 
 const env = (vars: Record<string, string>) => (name: string) => vars[name];
 
@@ -71,4 +73,35 @@ Deno.test("paintFor() styles text with ANSI codes when colour is wanted, and lea
   assert.equal(paintFor("never", true)("red", "FAIL"), "FAIL");
   assert.equal(paintFor("auto", true, env({ NO_COLOR: "1" }))("yellow", "warn"), "warn");
   assert.equal(plain("dim", "as it is"), "as it is");
+});
+
+Deno.test("fuzzStatus() and stressStatus() show progress in the report units", () => {
+  assert.equal(
+    fuzzStatus({
+      execs: 1_234_567,
+      perSecond: 2_540_000,
+      corpus: 31,
+      findings: 2,
+      rssBytes: undefined,
+      coverage: { edges: 40, features: 77 },
+      elapsedMs: 61_900,
+    }),
+    "#1,234,567  cov: 40  ft: 77  exec/s: 2.5M  corp: 31  findings: 2  elapsed: 61s",
+  );
+  assert.equal(
+    stressStatus({
+      phase: "reload",
+      calls: 1500,
+      callsPerSecond: 3000,
+      p99Ms: 2.5,
+      errors: 1,
+      rssBytes: 40 * 2 ** 20,
+      cycle: { done: 2, of: 5 },
+    }),
+    "stress: cycle 3/5, 1,500 calls, 3,000/s, p99 2.50 ms, 1 failed, rss 40 MiB",
+  );
+  assert.equal(
+    stressStatus({ phase: "floor", calls: 20_000, callsPerSecond: 0, p99Ms: 0, errors: 0, rssBytes: undefined }),
+    "stress: measuring the dispatch floor (20,000 calls)",
+  );
 });

@@ -13,10 +13,9 @@
  *
  * @module
  */
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { UsageError } from "../errors/errors.ts";
 import { parseDictionary } from "../fuzz/mutate/dictionary.ts";
-import type { Finding } from "../fuzz/parent/finding_book.ts";
 import { mergeCorpus } from "../fuzz/parent/merge.ts";
 import { minimizeInput, replayInput } from "../fuzz/parent/minimize.ts";
 import {
@@ -24,10 +23,10 @@ import {
   DEFAULT_MAX_LEN,
   DEFAULT_RSS_LIMIT_MB,
   type FuzzOptions,
-  type FuzzProgress,
   MAX_JOBS,
 } from "../fuzz/options.ts";
 import { renderFuzzReport } from "../report/fuzz_text.ts";
+import { fuzzFindingLine, fuzzStatus } from "../report/progress.ts";
 import { runFuzz } from "../fuzz/parent/run_fuzz.ts";
 import { sha1Hex, writeWhole } from "../fuzz/parent/artifacts.ts";
 import { MAX_SEED } from "../util/prng.ts";
@@ -38,27 +37,6 @@ import { EXIT } from "./exit_codes.ts";
 import { parseConfigFlag, readUserFile, userPath } from "./input.ts";
 import { abortOnInterrupt } from "./interrupt.ts";
 import { paint, paintOut, printErr } from "./output.ts";
-
-function compact(n: number): string {
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
-  if (n >= 1e4) return `${(n / 1e3).toFixed(0)}k`;
-  return String(n);
-}
-
-function statusText(p: FuzzProgress): string {
-  const rss = p.rssBytes === undefined ? "" : `  rss: ${Math.round(p.rssBytes / 2 ** 20)} MiB`;
-  const cov = p.coverage === undefined ? "" : `  cov: ${p.coverage.edges}  ft: ${p.coverage.features}`;
-  return `#${p.execs.toLocaleString("en-US")}${cov}  exec/s: ${
-    compact(p.perSecond)
-  }  corp: ${p.corpus}  findings: ${p.findings}${rss}  elapsed: ${Math.floor(p.elapsedMs / 1000)}s`;
-}
-
-function findingLine(f: Finding): string {
-  const what = f.signal ?? (f.exitCode !== undefined ? `exit code ${f.exitCode}` : "");
-  return `#${f.execs.toLocaleString("en-US")}  ${paint("red", "NEW")} ${basename(f.artifact)}  ${f.kind}${
-    what ? ` (${what})` : ""
-  } in ${escapeControl(JSON.stringify(f.method))}: ${escapeControl(f.message)}`;
-}
 
 /** The fuzz options the flags give (checked: a bad one is a usage error before anything loads). */
 function optionsFrom(ctx: CommandContext): FuzzOptions {
@@ -373,10 +351,10 @@ Corpus files are raw inputs named by their SHA-1, as libFuzzer writes them.`,
       report = await runFuzz(lib, {
         ...options,
         signal,
-        onProgress: (p) => ctx.status.update(statusText(p)),
+        onProgress: (p) => ctx.status.update(fuzzStatus(p)),
         onFinding: (f) => {
           ctx.status.done();
-          printErr(findingLine(f));
+          printErr(fuzzFindingLine(f, paint));
         },
       });
     } finally {
