@@ -90,3 +90,5 @@ export { CHECK_IDS } from "./lib/check/catalog.ts";
 export { type CheckConfig, CheckConfigSchema, loadCheckConfig, parseCheckConfig } from "./lib/check/config.ts";
 export { junitXml } from "./lib/report/junit.ts";
 export { sarifLog, type SarifOptions } from "./lib/report/sarif.ts";
+export { type CheckReportJson, CheckReportJsonSchema } from "./lib/report/check_report.ts";
+export { type CheckListJson, CheckListJsonSchema } from "./lib/report/check_list.ts";
