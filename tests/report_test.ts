@@ -1,12 +1,18 @@
 /**
  * The report room's shared parts on their own: the units every text report
- * shows numbers in, the one way colour is chosen for a stream, and the
- * progress lines.
+ * shows numbers in, the one way colour is chosen for a stream, the progress
+ * lines, and the documents of `fuzz --minimize/--replay/--merge` against
+ * their schemas and renderers.
  */
 import assert from "node:assert/strict";
 import { colorWanted, paintFor, plain } from "../lib/report/paint.ts";
 import { compactCount, count, duration, mib, plural, rate } from "../lib/report/units.ts";
 import { fuzzStatus, stressStatus } from "../lib/report/progress.ts";
+import { MinimizeReportSchema, renderMinimizeReport } from "../lib/report/fuzz_minimize.ts";
+import { renderReplayReport, replayReport, ReplayReportSchema, replayStderrLines } from "../lib/report/fuzz_replay.ts";
+import { MergeReportSchema, renderMergeReport } from "../lib/report/fuzz_merge.ts";
+import { sha1Hex } from "../lib/fuzz/parent/artifacts.ts";
+import type { FindingCandidate } from "../lib/fuzz/crash/finding.ts";
 
 const env = (vars: Record<string, string>) => (name: string) => vars[name];
 
@@ -104,4 +110,83 @@ Deno.test("fuzzStatus() and stressStatus() show progress in the report units", (
     stressStatus({ phase: "floor", calls: 20_000, callsPerSecond: 0, p99Ms: 0, errors: 0, rssBytes: undefined }),
     "stress: measuring the dispatch floor (20,000 calls)",
   );
+});
+
+Deno.test("MinimizeReportSchema takes a shrunk finding or an input that found nothing, and nothing else", () => {
+  const doc = {
+    ok: true,
+    reproduced: true,
+    key: "crash|SIGSEGV|parse_record",
+    kind: "crash",
+    method: "parse",
+    message: "killed by SIGSEGV",
+    original: { path: "/tmp/crash-padded", size: 202 },
+    minimized: { path: "/tmp/minimized-from-ab", size: 2, sha1: "cd" },
+    tried: 40,
+    children: 3,
+    repro: "plugcheck invoke lib.so parse --input-file /tmp/minimized-from-ab --isolate",
+  };
+  const parsed = MinimizeReportSchema.parse(doc);
+  assert.ok(parsed.reproduced);
+  assert.equal(
+    renderMinimizeReport(parsed),
+    "minimized  202 -> 2 bytes (40 candidates, 3 children)\n" +
+      "bug        crash|SIGSEGV|parse_record\n" +
+      "written    /tmp/minimized-from-ab\n" +
+      "reproduce  plugcheck invoke lib.so parse --input-file /tmp/minimized-from-ab --isolate\n",
+  );
+  assert.equal(MinimizeReportSchema.parse({ ok: false, reproduced: false, input: { size: 5 } }).ok, false);
+  assert.equal(MinimizeReportSchema.safeParse({ ...doc, kind: "meltdown" }).success, false);
+  assert.equal(MinimizeReportSchema.safeParse({ ok: true, reproduced: false, input: { size: 5 } }).success, false);
+});
+
+Deno.test("replayReport() says what an input did; renderReplayReport() and replayStderrLines() show it escaped", () => {
+  const input = new TextEncoder().encode("FZ");
+  const clean = replayReport(input, undefined);
+  assert.deepEqual(clean, { ok: true, input: { size: 2, sha1: sha1Hex(input) } });
+  assert.equal(JSON.stringify(clean), JSON.stringify(ReplayReportSchema.parse(clean)));
+  assert.equal(renderReplayReport(clean, plain), "ok: 2 bytes ran cleanly\n");
+  const finding: FindingCandidate = {
+    kind: "crash",
+    method: "par\u001bse",
+    input,
+    key: "crash|SIGSEGV|x",
+    message: "killed by SIGSEGV\r\nfake: ok",
+    execs: 1,
+    job: 0,
+  };
+  const crash = ReplayReportSchema.parse(replayReport(input, finding));
+  assert.deepEqual(crash.finding, {
+    kind: "crash",
+    method: "par\u001bse",
+    message: "killed by SIGSEGV\r\nfake: ok",
+    key: "crash|SIGSEGV|x",
+  });
+  assert.equal(crash.ok, false);
+  assert.equal(renderReplayReport(crash, plain), 'crash in "par\\u001bse": killed by SIGSEGV\\r\\nfake: ok\n');
+  assert.deepEqual(replayStderrLines(undefined), []);
+  const tail = Array.from({ length: 30 }, (_, i) => `line ${i}`).join("\n") + "\n";
+  const lines = replayStderrLines(tail);
+  assert.equal(lines.length, 20);
+  assert.equal(lines[0], "  | line 10");
+  assert.equal(lines.at(-1), "  | line 29");
+});
+
+Deno.test("MergeReportSchema and renderMergeReport(): what was added, the coverage, each finding left out", () => {
+  const doc = MergeReportSchema.parse({
+    ok: true,
+    into: "/c/min",
+    base: 4,
+    candidates: 9,
+    added: 3,
+    coverage: null,
+    findings: [{ kind: "timeout", method: "parse", message: "no reply", artifact: "/a/timeout-1" }],
+    children: 2,
+    seconds: 1.25,
+  });
+  assert.equal(
+    renderMergeReport(doc),
+    'merged     3 of 9 new inputs into /c/min (4 there before)\nleft out   timeout in "parse": /a/timeout-1\n',
+  );
+  assert.match(renderMergeReport({ ...doc, coverage: { edges: 5, features: 8 } }), /; coverage 5 edges, 8 features\n/);
 });
