@@ -92,6 +92,8 @@ export { junitXml } from "./lib/report/junit.ts";
 export { sarifLog, type SarifOptions } from "./lib/report/sarif.ts";
 export { type CheckReportJson, CheckReportJsonSchema } from "./lib/report/check_report.ts";
 export { type CheckListJson, CheckListJsonSchema } from "./lib/report/check_list.ts";
+export { type LoadReport, LoadReportSchema } from "./lib/report/load_report.ts";
+export { type HarnessReport, HarnessReportSchema } from "./lib/report/harness_report.ts";
 export { type MinimizeReport, MinimizeReportSchema } from "./lib/report/fuzz_minimize.ts";
 export { type ReplayReport, ReplayReportSchema } from "./lib/report/fuzz_replay.ts";
 export { type MergeReport, MergeReportSchema } from "./lib/report/fuzz_merge.ts";

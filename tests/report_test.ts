@@ -1,8 +1,8 @@
 /**
  * The report room's shared parts on their own: the units every text report
  * shows numbers in, the one way colour is chosen for a stream, the progress
- * lines, and the documents of `fuzz --minimize/--replay/--merge` against
- * their schemas and renderers.
+ * lines, and the documents of `fuzz --minimize/--replay/--merge`, `load`
+ * and `harness` against their schemas and renderers.
  */
 import assert from "node:assert/strict";
 import { colorWanted, paintFor, plain } from "../lib/report/paint.ts";
@@ -11,6 +11,8 @@ import { fuzzStatus, stressStatus } from "../lib/report/progress.ts";
 import { MinimizeReportSchema, renderMinimizeReport } from "../lib/report/fuzz_minimize.ts";
 import { renderReplayReport, replayReport, ReplayReportSchema, replayStderrLines } from "../lib/report/fuzz_replay.ts";
 import { MergeReportSchema, renderMergeReport } from "../lib/report/fuzz_merge.ts";
+import { harnessReport, HarnessReportSchema, writtenLine } from "../lib/report/harness_report.ts";
+import { LoadReportSchema, renderLoadReport } from "../lib/report/load_report.ts";
 import { sha1Hex } from "../lib/fuzz/parent/artifacts.ts";
 import type { FindingCandidate } from "../lib/fuzz/crash/finding.ts";
 
@@ -189,4 +191,52 @@ Deno.test("MergeReportSchema and renderMergeReport(): what was added, the covera
     'merged     3 of 9 new inputs into /c/min (4 there before)\nleft out   timeout in "parse": /a/timeout-1\n',
   );
   assert.match(renderMergeReport({ ...doc, coverage: { edges: 5, features: 8 } }), /; coverage 5 edges, 8 features\n/);
+});
+
+Deno.test("harnessReport() holds the harness and its build; writtenLine() says where it went", () => {
+  const base = { harness: "int x;", library: "/l.so", method: "parse", build: "clang h.c" };
+  const printed = HarnessReportSchema.parse(harnessReport({ ...base, output: undefined }, ["w"]));
+  assert.deepEqual(Object.keys(printed), ["ok", "harness", "library", "method", "build", "output", "warnings"]);
+  assert.equal(printed.output, null);
+  assert.equal(writtenLine(printed), undefined);
+  const written = harnessReport({ ...base, output: "/out/h.c" }, []);
+  assert.equal(writtenLine(written), 'wrote /out/h.c: fuzzes "parse"; build: clang h.c');
+});
+
+Deno.test("LoadReportSchema and renderLoadReport(): a row per finding of the load, a row per method, plugin text escaped", () => {
+  const doc = LoadReportSchema.parse({
+    ok: true,
+    path: "/opt/libdemo.so",
+    isolated: true,
+    abi_version: "1.2",
+    host_abi_version: "1.0",
+    symbols: { required: ["a", "b", "c"], optional: ["npa_plugin_stats"] },
+    capabilities: { stats: true },
+    init_ms: 12.345,
+    description: {
+      name: "de\u001bmo",
+      version: "2.0",
+      thread_safe_instances: false,
+      max_instances: 4,
+      methods: [{ name: "parse", description: "Parses\r\nfake: ok", input: "json", pure: false }],
+    },
+    stats: { live_instances: 0 },
+    warnings: ["w"],
+  });
+  assert.equal(
+    renderLoadReport(doc),
+    [
+      "plugin     de\\x1bmo 2.0",
+      "library    /opt/libdemo.so",
+      "abi        1.2 (host 1.0)",
+      "symbols    3/3 required; optional: npa_plugin_stats",
+      "init       12.3 ms",
+      "instances  one call at a time, at most 4",
+      "stats      live_instances=0",
+      "methods    1",
+      "  parse  json   impure  Parses\\r\\nfake: ok",
+      "",
+    ].join("\n"),
+  );
+  assert.equal(LoadReportSchema.safeParse({ ...doc, ok: false }).success, false);
 });
