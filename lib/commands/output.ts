@@ -25,13 +25,15 @@ export const STDOUT_IS_TERMINAL: boolean = Deno.stdout.isTerminal();
 /** Whether stderr is a terminal. */
 export const STDERR_IS_TERMINAL: boolean = Deno.stderr.isTerminal();
 
-let errPaint: Paint = paintFor("auto", STDERR_IS_TERMINAL);
-let outPaint: Paint = paintFor("auto", STDOUT_IS_TERMINAL);
+let colorMode: ColorMode = "auto";
+// Made when first used (the environment is read then, not on import), again after the mode changes.
+let errPaint: Paint | undefined;
+let outPaint: Paint | undefined;
 
 /** Sets the colour mode (`--color`) of {@link paint} and {@link paintOut}. */
 export function setColorMode(mode: ColorMode): void {
-  errPaint = paintFor(mode, STDERR_IS_TERMINAL);
-  outPaint = paintFor(mode, STDOUT_IS_TERMINAL);
+  colorMode = mode;
+  errPaint = outPaint = undefined;
 }
 
 /** From now on results go to this descriptor (the private stdout of the stdio guard). */
@@ -53,10 +55,10 @@ export function printErr(text: string): void {
 }
 
 /** `text` styled for stderr, if colour is on for it. */
-export const paint: Paint = (style, text) => errPaint(style, text);
+export const paint: Paint = (style, text) => (errPaint ??= paintFor(colorMode, STDERR_IS_TERMINAL))(style, text);
 
 /** `text` styled for stdout (results), if colour is on for it: a terminal there, or --color always. */
-export const paintOut: Paint = (style, text) => outPaint(style, text);
+export const paintOut: Paint = (style, text) => (outPaint ??= paintFor(colorMode, STDOUT_IS_TERMINAL))(style, text);
 
 /** Prints warnings on stderr, one line each, plugin text escaped. */
 export function printWarnings(warnings: readonly string[]): void {
