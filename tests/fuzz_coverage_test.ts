@@ -15,6 +15,7 @@ import { type FuzzOptions, resolveFuzzOptions } from "../lib/fuzz/parent/options
 import { prepareRun } from "../lib/fuzz/parent/session.ts";
 import { type FuzzReport, FuzzReportSchema } from "../lib/fuzz/parent/report.ts";
 import { runFuzz } from "../lib/fuzz/parent/run_fuzz.ts";
+import { MergeReportSchema } from "../mod.ts";
 import { coverageFixture, fuzzFixture, runCli, text } from "./_helpers.ts";
 
 const enc = new TextEncoder();
@@ -149,7 +150,7 @@ Deno.test("fuzz --merge on the CLI: exit 0, JSON summary; a merge of several met
   const art = ["--artifacts", dir.path];
   const ok = await runCli(["fuzz", lib, "--merge", out, a, "--method", "length", "--format", "json", ...art]);
   assert.equal(ok.code, 0, ok.stderr);
-  const doc = JSON.parse(ok.stdout);
+  const doc = MergeReportSchema.parse(JSON.parse(ok.stdout));
   assert.equal(doc.candidates, 3);
   assert.equal(doc.added, entries(out).length);
   const many = await runCli(["fuzz", lib, "--merge", out, a, ...art]);

@@ -5,10 +5,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EXIT, exitCodeFor } from "./exit_codes.ts";
  * import { UsageError } from "../errors/errors.ts";
- * console.assert(exitCodeFor(new UsageError("Unknown flag --x")) === EXIT.USAGE);
- * console.assert(exitCodeFor(new TypeError("a bug")) === EXIT.INTERNAL);
+ * assert.ok(exitCodeFor(new UsageError("Unknown flag --x")) === EXIT.USAGE);
+ * assert.ok(exitCodeFor(new TypeError("a bug")) === EXIT.INTERNAL);
  * ```
  *
  * @module

@@ -6,22 +6,20 @@
  * @example
  * ```ts ignore
  * import { renderFuzzReport } from "./fuzz_text.ts";
- * Deno.stdout.writeSync(new TextEncoder().encode(renderFuzzReport(report, (_, s) => s)));
+ * import { plain } from "./paint.ts";
+ * Deno.stdout.writeSync(new TextEncoder().encode(renderFuzzReport(report, plain)));
  * ```
  *
  * @module
  */
 import { escapeControl } from "../util/safe_text.ts";
 import type { FuzzFinding, FuzzReport } from "../fuzz/parent/report.ts";
-
-/** Styles a piece of text (colour when the output wants it). */
-export type Paint = (style: "red" | "green" | "yellow" | "bold" | "dim", text: string) => string;
-
-const n = (v: number) => v.toLocaleString("en-US");
+import type { Paint } from "./paint.ts";
+import { count, duration, plural, rate } from "./units.ts";
 
 function findingLines(f: FuzzFinding, paint: Paint): string[] {
   const what = [f.signal, f.exit_code !== undefined ? `exit code ${f.exit_code}` : undefined].filter(Boolean).join(" ");
-  const head = `  ${paint("red", f.kind.padEnd(8))} ${escapeControl(f.method)}  x${n(f.count)}${
+  const head = `  ${paint("red", f.kind.padEnd(8))} ${escapeControl(f.method)}  x${count(f.count)}${
     what ? `  ${what}` : ""
   }`;
   const lines = [head, `           ${escapeControl(f.message)}`];
@@ -40,38 +38,29 @@ export function renderFuzzReport(r: FuzzReport, paint: Paint): string {
   const run = r.run;
   const restarts = run.restarts === 0
     ? ""
-    : `, ${n(run.restarts)} restart${run.restarts === 1 ? "" : "s"}${
-      run.restart_ms ? ` (median ${run.restart_ms.median} ms)` : ""
-    }`;
+    : `, ${plural(run.restarts, "restart")}${run.restart_ms ? ` (median ${duration(run.restart_ms.median)})` : ""}`;
   const lines = [
     `${r.target === "libfuzzer" ? "harness" : "plugin "}    ${shown}`,
-    `fuzz       ${r.target}${r.sanitizer ? ` + ${r.sanitizer}` : ""}, ${
-      r.methods.map(escapeControl).join(", ")
-    }; ${r.jobs} job${r.jobs === 1 ? "" : "s"}, seed ${r.seed}, max-len ${r.max_len}, timeout ${n(r.timeout_ms)} ms${
+    `fuzz       ${r.target}${r.sanitizer ? ` + ${r.sanitizer}` : ""}, ${r.methods.map(escapeControl).join(", ")}; ${
+      plural(r.jobs, "job")
+    }, seed ${r.seed}, max-len ${r.max_len}, timeout ${count(r.timeout_ms)} ms${
       r.leak_checks ? "" : ", no leak checks"
     }`,
-    `run        ${n(run.execs)} execs in ${run.seconds.toFixed(1)} s (${
-      n(run.per_second)
-    }/s)${restarts}; stopped: ${run.stopped}`,
-    `corpus     ${n(r.corpus.size)} entries, ${n(r.corpus.found)} new${
+    `run        ${count(run.execs)} execs in ${duration(run.seconds * 1000)} (${
+      rate(run.per_second)
+    })${restarts}; stopped: ${run.stopped}`,
+    `corpus     ${count(r.corpus.size)} entries, ${count(r.corpus.found)} new${
       r.corpus.dir ? ` (in ${escapeControl(r.corpus.dir)})` : ""
     }`,
     `artifacts  ${escapeControl(r.artifacts_dir)}`,
   ];
   if (r.findings.length === 0) {
-    lines.push(paint("green", `ok: nothing found in ${n(run.execs)} execs`));
+    lines.push(paint("green", `ok: nothing found in ${count(run.execs)} execs`));
   } else {
     lines.push("findings");
     for (const f of r.findings) lines.push(...findingLines(f, paint));
     const total = r.findings.reduce((s, f) => s + f.count, 0);
-    lines.push(
-      paint(
-        "red",
-        `FAIL: ${r.findings.length} bug${r.findings.length === 1 ? "" : "s"} found (${n(total)} occurrence${
-          total === 1 ? "" : "s"
-        })`,
-      ),
-    );
+    lines.push(paint("red", `FAIL: ${plural(r.findings.length, "bug")} found (${plural(total, "occurrence")})`));
   }
   return `${lines.join("\n")}\n`;
 }

@@ -27,6 +27,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { junitXml } from "./junit.ts";
  * const xml = junitXml({
  *   library: "build/libdemo.so", toolVersion: "0.1.0", startedAt: new Date("2024-05-01T10:00:00Z"), durationMs: 1500,
@@ -36,9 +37,9 @@
  *     evidence: ["invoke \"no-such-method\" -> status 7"], repro: "plugcheck invoke lib.so no-such-method --isolate",
  *   }],
  * });
- * console.assert(xml.includes('<testsuite name="plugcheck check build/libdemo.so" tests="1" failures="1"'));
- * console.assert(xml.includes('<failure type="fail" message="status 7 (INTERNAL)">invoke "no-such-method" -&gt; status 7</failure>'));
- * console.assert(xml.includes("<system-out>repro: plugcheck invoke lib.so no-such-method --isolate</system-out>"));
+ * assert.ok(xml.includes('<testsuite name="plugcheck check build/libdemo.so" tests="1" failures="1"'));
+ * assert.ok(xml.includes('<failure type="fail" message="status 7 (INTERNAL)">invoke "no-such-method" -&gt; status 7</failure>'));
+ * assert.ok(xml.includes("<system-out>repro: plugcheck invoke lib.so no-such-method --isolate</system-out>"));
  * ```
  *
  * @module

@@ -6,6 +6,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sarifLog } from "./sarif.ts";
  * const log = sarifLog({
  *   library: "build/libdemo.so", toolVersion: "0.1.0", startedAt: new Date(0), durationMs: 20,
@@ -17,8 +18,8 @@
  *       evidence: ["invoke \"no-such-method\" -> status 7"] },
  *   ],
  * });
- * console.assert(log.runs[0]?.tool.driver.rules?.length === 2);
- * console.assert(log.runs[0]?.results?.[0]?.ruleIndex === 1 && log.runs[0]?.results?.[0]?.level === "error");
+ * assert.ok(log.runs[0]?.tool.driver.rules?.length === 2);
+ * assert.ok(log.runs[0]?.results?.[0]?.ruleIndex === 1 && log.runs[0]?.results?.[0]?.level === "error");
  * ```
  *
  * @module

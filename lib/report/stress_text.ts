@@ -7,7 +7,8 @@
  * @example
  * ```ts ignore
  * import { renderStressReport } from "./stress_text.ts";
- * ctx.out(renderStressReport(report, (style, text) => text));
+ * import { plain } from "./paint.ts";
+ * ctx.out(renderStressReport(report, plain));
  * ```
  *
  * @module
@@ -15,19 +16,8 @@
 import { decodeBase64 } from "../util/base64.ts";
 import { escapeControl, invokeLine, shellQuote } from "../util/safe_text.ts";
 import type { StressReport } from "../stress/report.ts";
-
-/** Styles a piece of text (a no-op without colour). */
-export type Paint = (style: "red" | "green" | "yellow" | "dim" | "bold", text: string) => string;
-
-const int = (x: number) => Math.round(x).toLocaleString("en-US");
-const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
-
-/** A latency in the unit that reads best: us below a millisecond, ms below ten seconds. */
-export function duration(ms: number): string {
-  if (ms < 1) return `${(ms * 1000).toFixed(ms < 0.01 ? 2 : 1)} us`;
-  if (ms < 10_000) return `${ms.toFixed(ms < 10 ? 2 : 1)} ms`;
-  return `${(ms / 1000).toFixed(1)} s`;
-}
+import type { Paint } from "./paint.ts";
+import { count, duration, mib, plural, rate } from "./units.ts";
 
 function latencyLine(l: StressReport["run"]["latency"]): string {
   return `p50 ${duration(l.p50_ms)}  p90 ${duration(l.p90_ms)}  p99 ${duration(l.p99_ms)}  p99.9 ${
@@ -39,11 +29,11 @@ function what(r: StressReport): string {
   const s = r.settings;
   const where = r.plugin.isolated ? "in a sandbox child" : "in process";
   if (r.mode === "reload") return `reload, ${r.reload?.completed ?? 0} of ${s.reload} cycles, ${where}`;
-  const loops = `${s.concurrency} loop${s.concurrency === 1 ? "" : "s"}`;
+  const loops = plural(s.concurrency, "loop");
   const over = r.mode === "steady"
-    ? ` over ${s.instances} instance${s.instances === 1 ? "" : "s"}`
+    ? ` over ${plural(s.instances ?? 0, "instance")}`
     : ", each creating, calling and destroying instances";
-  const length = s.iterations !== null ? `${int(s.iterations)} calls` : `${duration(s.duration_ms ?? 0)}`;
+  const length = s.iterations !== null ? `${count(s.iterations)} calls` : duration(s.duration_ms ?? 0);
   return `${r.mode}, ${loops}${over}, ${length}, ${where}`;
 }
 
@@ -84,19 +74,19 @@ export function renderStressReport(r: StressReport, paint: Paint): string {
   const methods = [...new Set(r.inputs.map((i) => i.method))];
   row("inputs", `${r.inputs.length} (${methods.map(safe).join(", ")})`);
   const run = r.run;
-  const failed = Object.entries(run.errors).map(([k, v]) => `${k} ${int(v.count)}`).join(", ");
+  const failed = Object.entries(run.errors).map(([k, v]) => `${k} ${count(v.count)}`).join(", ");
   row(
     "calls",
-    `${int(run.calls)} in ${duration(run.duration_ms)} (${int(run.per_second)}/s), ${int(run.ok)} ok${
-      run.failed > 0 ? `, ${int(run.failed)} failed (${failed})` : ""
-    }${run.resource_limit > 0 ? `, ${int(run.resource_limit)} RESOURCE_LIMIT` : ""}`,
+    `${count(run.calls)} in ${duration(run.duration_ms)} (${rate(run.per_second)}), ${count(run.ok)} ok${
+      run.failed > 0 ? `, ${count(run.failed)} failed (${failed})` : ""
+    }${run.resource_limit > 0 ? `, ${count(run.resource_limit)} RESOURCE_LIMIT` : ""}`,
   );
   if (run.latency.count > 0) row("latency", latencyLine(run.latency));
   if (r.floor) {
     const share = run.latency.p50_ms - r.floor.latency.p50_ms;
     row(
       "floor",
-      `${latencyLine(r.floor.latency)}  (${int(r.floor.per_second)}/s on a no-op: the plugin's share of p50 is ${
+      `${latencyLine(r.floor.latency)}  (${rate(r.floor.per_second)} on a no-op: the plugin's share of p50 is ${
         duration(Math.max(0, share))
       })`,
     );
@@ -104,8 +94,8 @@ export function renderStressReport(r: StressReport, paint: Paint): string {
   const inst = r.instances;
   row(
     "instances",
-    `${int(inst.created)} created, ${int(inst.destroyed)} destroyed, at most ${int(inst.max_live)} live${
-      inst.wedged > 0 ? `, ${int(inst.wedged)} given up after a hang` : ""
+    `${count(inst.created)} created, ${count(inst.destroyed)} destroyed, at most ${count(inst.max_live)} live${
+      inst.wedged > 0 ? `, ${count(inst.wedged)} given up after a hang` : ""
     }${
       r.mode === "churn"
         ? `; create p50 ${duration(inst.create_latency.p50_ms)}, destroy p50 ${duration(inst.destroy_latency.p50_ms)}`
