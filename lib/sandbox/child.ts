@@ -23,6 +23,7 @@
  */
 import { ProcessGuard } from "../ffi/process_guard.ts";
 import { ProcInfo } from "../ffi/proc_info.ts";
+import { CallMarks } from "./call_board.ts";
 import type { ChildHandler } from "./handler.ts";
 import { HANDLERS } from "./handlers.ts";
 import {
@@ -80,13 +81,15 @@ async function main(): Promise<never> {
     e.preventDefault();
     fatal(e.reason);
   });
+  // The call board, mapped before BOOTED: the parent removes its file then.
+  const board = boot.board === undefined ? undefined : CallMarks.open(boot.board, boot.hostLibraryPath);
   // Booted: from here on the parent's load deadline covers only the handler's start.
-  send({ id: 0, kind: KIND.BOOTED, header: { protocol: PROTOCOL_VERSION }, blobs: [] });
+  send({ id: 0, kind: KIND.BOOTED, header: { protocol: PROTOCOL_VERSION, board: board !== undefined }, blobs: [] });
   let handler: ChildHandler;
   try {
     const module = HANDLERS[name ?? ""];
     if (module === undefined) throw new Error(`No sandbox child handler named ${JSON.stringify(name)}`);
-    handler = await (await module()).start({ options: boot.options, send });
+    handler = await (await module()).start({ options: boot.options, send, ...board && { board } });
   } catch (error) {
     send({
       id: 0,
