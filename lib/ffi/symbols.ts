@@ -267,6 +267,19 @@ export const HOST_FUZZ_SYMBOLS = {
   npah_fuzz_cov_views: { parameters: ["pointer", "buffer", "u32"], result: "u32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
+/** Files two processes map shared (`npah_shared.c`): the sandbox's call board. */
+export const HOST_SHARED_SYMBOLS = {
+  // ---- shared files (npah_shared.c)
+  // void* npah_shared_create(const uint8_t* path, uint32_t len, uint32_t size): NULL on failure
+  npah_shared_create: { parameters: ["buffer", "u32", "u32"], result: "pointer" },
+  // void* npah_shared_open(const uint8_t* path, uint32_t len, uint32_t size): NULL on failure
+  npah_shared_open: { parameters: ["buffer", "u32", "u32"], result: "pointer" },
+  // int32_t npah_shared_remove(const uint8_t* path, uint32_t len): 0 or -errno
+  npah_shared_remove: { parameters: ["buffer", "u32"], result: "i32" },
+  // int32_t npah_shared_unmap(void* p, uint32_t size): 0 or -errno
+  npah_shared_unmap: { parameters: ["pointer", "u32"], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
 /** Every symbol of the helper. */
 export const HOST_SYMBOLS = {
   ...HOST_LOG_SYMBOLS,
@@ -276,4 +289,5 @@ export const HOST_SYMBOLS = {
   ...HOST_COPY_SYMBOLS,
   ...HOST_NB_SYMBOLS,
   ...HOST_FUZZ_SYMBOLS,
+  ...HOST_SHARED_SYMBOLS,
 } as const satisfies Deno.ForeignLibraryInterface;

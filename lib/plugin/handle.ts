@@ -85,6 +85,24 @@ export interface InvokeOptions {
 /** One result of `invokeBatch`. */
 export type BatchResult = { ok: true; output: Uint8Array } | { ok: false; error: PluginError };
 
+/** One call of `invokeCalls`: a method and its input. */
+export interface MethodCall {
+  method: string;
+  input: Uint8Array;
+}
+
+/** What `invokeCalls` returns, per call that ran (in order, from the first). */
+export interface CallsResult {
+  /** Calls that ran: fewer than given when their outputs filled one reply (the rest never started). */
+  ran: number;
+  /** Each call's output (empty when it failed). */
+  outputs: Uint8Array[];
+  /** Each call's error, or undefined when it succeeded. */
+  errors: (PluginError | undefined)[];
+  /** Each call's time in ms, measured where it ran (the round trip left out). */
+  ms: Float64Array;
+}
+
 /** An instance, in process or in a sandbox child. */
 export interface InstanceHandle extends AsyncDisposable {
   /** `live`, `wedged` (a call timed out or its sandbox died; no more calls), or `destroyed`. */
@@ -92,6 +110,14 @@ export interface InstanceHandle extends AsyncDisposable {
   invoke(method: string, input?: InvokeInput, options?: InvokeOptions): Promise<Uint8Array>;
   /** Calls `method` once per input, in order; plugin errors are results, not throws. */
   invokeBatch(method: string, inputs: readonly InvokeInput[], options?: InvokeOptions): Promise<BatchResult[]>;
+  /**
+   * Runs calls in order in one round trip, where a round trip costs more
+   * than a call (a sandbox child; absent in process). Each call has its own
+   * deadline (`timeoutMs`) and is timed where it runs; plugin errors are
+   * results. A crash or a hang rejects, and the error names the call it
+   * interrupted (its method and input), as for a request of that one call.
+   */
+  invokeCalls?(calls: readonly MethodCall[], options?: InvokeOptions): Promise<CallsResult>;
   destroy(): Promise<void>;
 }
 

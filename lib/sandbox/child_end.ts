@@ -22,6 +22,7 @@
  * @module
  */
 import type { InFlightRequest } from "../errors/errors.ts";
+import type { ProcessGuard } from "../ffi/process_guard.ts";
 import { childKilledError, crashError, hostInternalError, protocolError } from "../errors/host_errors.ts";
 
 /** Why a child ended. */
@@ -77,4 +78,18 @@ export function endError(
   }
   if (end.why !== undefined) return childKilledError(op, end.why);
   return protocolError(op, `the child ended (${end.reason}) before replying`);
+}
+
+/** Lists what is left of a child's process group (the plugin's processes), then ends the group (SIGKILL). */
+export function endGroup(guard: ProcessGuard, pid: number): Leftover[] {
+  const pids = guard.processes("group", pid);
+  const left = pids.map((p) => ({ pid: p, name: guard.processName(p) }));
+  if (pids.length > 0) {
+    try {
+      Deno.kill(-pid, "SIGKILL");
+    } catch {
+      // the group is gone already
+    }
+  }
+  return left;
 }

@@ -14,6 +14,7 @@
  *
  * @module
  */
+import type { CallMarks } from "./call_board.ts";
 import type { Frame } from "./protocol.ts";
 
 /** A reply to one request: header fields (besides `ok`) and blobs. */
@@ -28,6 +29,8 @@ export interface HandlerContext {
   options: Record<string, unknown>;
   /** Sends a frame to the parent (id 0 frames are unsolicited: logs, progress). */
   send(frame: Frame): void;
+  /** The call board, when the parent gave the child one (a batch marks its calls there). */
+  board?: CallMarks;
 }
 
 /** A running handler. */

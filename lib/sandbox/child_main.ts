@@ -26,6 +26,7 @@
  */
 import { ProcessGuard } from "../ffi/process_guard.ts";
 import { ProcInfo } from "../ffi/proc_info.ts";
+import { CallMarks } from "./call_board.ts";
 import type { ChildHandler, HandlerModule } from "./child_handler.ts";
 import {
   type ChildBoot,
@@ -87,11 +88,13 @@ export async function runChild(module: HandlerModule): Promise<never> {
     e.preventDefault();
     fatal(e.reason);
   });
+  // The call board, mapped before BOOTED: the parent removes its file then.
+  const board = boot.board === undefined ? undefined : CallMarks.open(boot.board);
   // Booted: from here on the parent's load deadline covers only the handler's start.
-  send({ id: 0, kind: KIND.BOOTED, header: { protocol: PROTOCOL_VERSION }, blobs: [] });
+  send({ id: 0, kind: KIND.BOOTED, header: { protocol: PROTOCOL_VERSION, board: board !== undefined }, blobs: [] });
   let handler: ChildHandler;
   try {
-    handler = await module.start({ options: boot.options, send });
+    handler = await module.start({ options: boot.options, send, ...board && { board } });
   } catch (error) {
     send({
       id: 0,

@@ -28,8 +28,8 @@
  */
 import { type ErrorData, fromData, toData } from "../errors/error_data.ts";
 
-/** Bumped on any incompatible change; checked in the handshake. 2: pipelined ids, FATAL. */
-export const PROTOCOL_VERSION = 2;
+/** Bumped on any incompatible change; checked in the handshake. 2: pipelined ids, FATAL. 3: batches of calls. */
+export const PROTOCOL_VERSION = 3;
 
 /** Frame kinds. Child -> parent below 10, parent -> child from 10 (a handler's own kinds). */
 export const KIND = {
@@ -74,6 +74,14 @@ export interface ChildBoot {
   maxFrame: number;
   /** The handler's own options. */
   options: Record<string, unknown>;
+  /** The call board's file (`call_board.ts`), for a handler that runs batches of calls. */
+  board?: string;
+}
+
+/** A reply from the child: its header and blobs. */
+export interface Reply {
+  header: Record<string, unknown>;
+  blobs: Uint8Array[];
 }
 
 /** Exit code of a child that failed on its own (a plugcheck bug), after its FATAL frame. */

@@ -3,7 +3,9 @@
  * cleared environment and narrowed permissions, the handshake, requests
  * pipelined by id (many in flight, each with its own deadline), the last
  * 64 KiB of its stderr, and turning its end into typed errors that carry the
- * request each caller had in flight.
+ * request each caller had in flight. A batch of calls is watched on the
+ * child's call board (`call_board.ts`): a deadline per call, and the call it
+ * was on named when it crashed or hung.
  *
  * The child leads a process group of its own and dies with this process.
  * Its end is read from its exit status, not from its pipes: processes the
@@ -27,12 +29,14 @@
 import type { InFlightRequest } from "../errors/errors.ts";
 import { ProcessGuard } from "../ffi/process_guard.ts";
 import { childKilledError, CONSEQUENCES, loadError, protocolError, timeoutError } from "../errors/host_errors.ts";
+import type { MethodCall } from "../plugin/handle.ts";
 import { sleep, withDeadline } from "../util/timers.ts";
 import { emitForwardedLog } from "../plugin/log_pump.ts";
 import { type ChildSpec, spawnChild } from "./spawn.ts";
 import { PendingRequests } from "./pending.ts";
 import { ByteTail } from "./tail.ts";
-import { type ChildEnd, endError, endFromStatus, type EndReason, type Leftover } from "./child_end.ts";
+import { type ChildEnd, endError, endFromStatus, endGroup, type EndReason, type Leftover } from "./child_end.ts";
+import { CallBoard } from "./call_board.ts";
 import {
   encodeFrameParts,
   errorFromWire,
@@ -42,7 +46,10 @@ import {
   PROTOCOL_VERSION,
   readFrames,
   readStream,
+  type Reply,
 } from "./protocol.ts";
+
+export type { Reply };
 
 const STDERR_TAIL_BYTES = 64 * 1024;
 /** Deadline for the child's Deno runtime to boot and load plugcheck's modules (not the plugin). */
@@ -50,12 +57,6 @@ export const BOOT_TIMEOUT_MS = 30_000;
 export type { ChildSpec };
 /** How long the output of a child that exited may still drain. */
 const DRAIN_MS = 500;
-
-/** A reply from the child. */
-export interface Reply {
-  header: Record<string, unknown>;
-  blobs: Uint8Array[];
-}
 
 const live = new Set<SandboxChild>();
 
@@ -71,6 +72,9 @@ export class SandboxChild {
   readonly #guard: ProcessGuard;
   readonly #stderr = new ByteTail(STDERR_TAIL_BYTES);
   readonly #pending = new PendingRequests<Reply>();
+  /** The call board, if the child has one; usable once the child said it mapped it. */
+  readonly #board: CallBoard | undefined;
+  #boardMapped = false;
   #hello: { resolve: (f: Frame) => void; reject: (e: unknown) => void } | undefined;
   #booted: { resolve: () => void; reject: (e: unknown) => void } | undefined;
   #fatal: string | undefined;
@@ -87,9 +91,10 @@ export class SandboxChild {
   /** Receives the handler's EVENT frames (a fuzz child's findings and progress). */
   onEvent: (frame: Frame) => void = () => {};
 
-  private constructor(proc: Deno.ChildProcess, maxFrame: number, guard: ProcessGuard) {
+  private constructor(proc: Deno.ChildProcess, maxFrame: number, guard: ProcessGuard, board: CallBoard | undefined) {
     this.#proc = proc;
     this.#guard = guard;
+    this.#board = board;
     // An idle child must not keep this process alive (a caller may forget close()):
     // it is referenced only while something waits on it (see hold()).
     proc.unref();
@@ -97,7 +102,7 @@ export class SandboxChild {
     this.#maxFrame = maxFrame;
     const output = Promise.allSettled([this.#readStdout(), this.#readStderr()]);
     this.exited = proc.status.then(async (status) => {
-      this.leftovers = this.#endGroup();
+      this.leftovers = endGroup(this.#guard, this.pid);
       const drain = sleep(DRAIN_MS);
       await Promise.race([output, drain.done]);
       drain.cancel();
@@ -110,13 +115,16 @@ export class SandboxChild {
   static async start(spec: ChildSpec): Promise<SandboxChild> {
     let guard: ProcessGuard;
     let proc: Deno.ChildProcess;
+    // No board (no place for its file): batches run unwatched, as one request each.
+    const board = spec.callBoard ? CallBoard.create() : undefined;
     try {
       guard = ProcessGuard.get();
-      proc = await spawnChild(spec);
+      proc = await spawnChild(spec, board?.path);
     } catch (cause) {
+      board?.close();
       throw loadError(spec.label, "cannot start a sandbox child process", cause);
     }
-    const child = new SandboxChild(proc, spec.maxFrame, guard);
+    const child = new SandboxChild(proc, spec.maxFrame, guard, board);
     await child.#handshake(spec);
     return child;
   }
@@ -216,23 +224,36 @@ export class SandboxChild {
    * it is written, so a crash report always carries it. When `timeoutMs`
    * passes without a reply the child is killed: this request fails with
    * `PluginTimeoutError`, the others in flight with `InstanceWedgedError`.
+   *
+   * With `calls` (a batch of them, in order), `timeoutMs` is each call's
+   * deadline and errors name the call the batch was on (`call_board.ts`);
+   * the header gets the batch's board `slot`. Without a free slot (no board,
+   * or every slot held) the batch runs unwatched: one deadline of
+   * `timeoutMs` per call, summed, and errors name the whole batch.
    */
   request(
     kind: number,
     header: Record<string, unknown>,
     blobs: Uint8Array[],
-    ctl: { op: string; timeoutMs: number; inFlight: InFlightRequest },
+    ctl: { op: string; timeoutMs: number; inFlight: InFlightRequest; calls?: readonly MethodCall[] | undefined },
   ): Promise<Reply> {
     const release = this.hold();
     if (this.end !== undefined) {
       return this.exited.then(() => Promise.reject(this.#endError(ctl.op, ctl.inFlight))).finally(release);
     }
+    // A batch is watched on the child's call board, once the child has mapped it and while a slot is free.
+    const watch = ctl.calls && this.#boardMapped ? this.#board?.watch(ctl.calls, ctl.timeoutMs) : undefined;
+    const timeoutMs = ctl.calls && !watch ? ctl.timeoutMs * ctl.calls.length : ctl.timeoutMs;
     const { id, reply: replied } = this.#pending.add(
-      ctl.op,
-      ctl.inFlight,
-      ctl.timeoutMs,
-      (expired) => this.#expire(expired, ctl.timeoutMs),
+      watch ? () => watch.info() : { op: ctl.op, inFlight: ctl.inFlight },
+      watch ? watch.tickMs : timeoutMs,
+      (expired) => {
+        const more = watch?.check() ?? 0;
+        if (more > 0) return more;
+        this.#expire(expired, timeoutMs);
+      },
     );
+    if (watch) header = { ...header, slot: watch.slot };
     // All parts are queued at once, so frames of concurrent requests never interleave.
     for (const part of encodeFrameParts({ id, kind, header, blobs })) {
       this.#writer.write(part).catch(() => {
@@ -242,7 +263,10 @@ export class SandboxChild {
     return replied.then((reply) => {
       if (reply.header.ok !== true) throw errorFromWire(reply.header.error);
       return reply;
-    }).finally(release);
+    }).finally(() => {
+      release();
+      if (watch) this.#board!.release(watch.slot);
+    });
   }
 
   /** No new requests from now on; the child is being closed or reaped. */
@@ -330,10 +354,14 @@ export class SandboxChild {
         this.#fatal = String(frame.header.message ?? "unknown failure");
         return;
       case KIND.BOOTED:
+        // The child has mapped its call board by now (or says it could not): the file can go.
+        this.#boardMapped = frame.header.board === true;
+        this.#board?.fileDone();
         this.#booted?.resolve();
         this.#booted = undefined;
         return;
       case KIND.HELLO:
+        this.#board?.fileDone();
         this.#booted?.resolve(); // a child may skip BOOTED
         this.#booted = undefined;
         if (this.#hello === undefined) return this.#protocolFailure("a second HELLO frame");
@@ -354,19 +382,12 @@ export class SandboxChild {
     }
   }
 
-  /** Lists what is left of the child's process group (the plugin's processes), then ends the group. */
-  #endGroup(): Leftover[] {
-    const pids = this.#guard.processes("group", this.pid);
-    const left = pids.map((pid) => ({ pid, name: this.#guard.processName(pid) }));
-    if (pids.length > 0) this.signal("SIGKILL");
-    return left;
-  }
-
   #onExit(status: Deno.CommandStatus): ChildEnd {
     live.delete(this);
     const end = endFromStatus(status, this.end, this.#fatal, this.#retired);
     this.end = end;
     this.#rejectAll((op, inFlight) => this.#endError(op, inFlight));
+    this.#board?.close(); // every request is settled: nothing reads it any more
     return end;
   }
 

@@ -41,6 +41,8 @@ export interface ChildSpec {
   maxFrame: number;
   /** A child script that replaces `entry` (tests substitute misbehaving ones). */
   childModule?: string | undefined;
+  /** Give the child a call board (`call_board.ts`): its handler runs batches of calls. */
+  callBoard?: boolean;
 }
 
 /** `lookup`, run once and remembered when it succeeds; a failure is not remembered (the next call tries again). */
@@ -75,8 +77,8 @@ export function maxFrameFor(maxOutputBytes: number): number {
   return Math.max(4 * maxOutputBytes, 256 * 1024 * 1024);
 }
 
-/** Spawns the child process (the handshake is the caller's). Throws the raw error. */
-export async function spawnChild(spec: ChildSpec): Promise<Deno.ChildProcess> {
+/** Spawns the child process (the handshake is the caller's), with the call board at `board`. Throws the raw error. */
+export async function spawnChild(spec: ChildSpec, board?: string): Promise<Deno.ChildProcess> {
   const env: Record<string, string> = { DENO_DIR: await denoDir(), DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
   for (const name of spec.env) {
     const v = Deno.env.get(name);
@@ -89,6 +91,7 @@ export async function spawnChild(spec: ChildSpec): Promise<Deno.ChildProcess> {
     parent: Deno.pid,
     maxFrame: spec.maxFrame,
     options: spec.options,
+    ...board !== undefined && { board },
   };
   return new Deno.Command(Deno.execPath(), {
     args: [

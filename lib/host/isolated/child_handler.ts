@@ -5,8 +5,13 @@
  * as many as the child has call slots; more wait their turn), unless the
  * parent marks it `sync` (it had nothing else in flight): then it takes the
  * synchronous path, which is far cheaper. Requests on one instance of a plugin
- * without `thread_safe_instances` run one at a time. A batch runs on the
- * synchronous path, in order, as one request. The child has
+ * without `thread_safe_instances` run one at a time. A batch runs its calls
+ * in order, as one request: on the synchronous path when the parent marks it
+ * `sync`, else each call nonblocking (so batches in flight on a thread-safe
+ * instance overlap as single calls would). It times every call, marks each on
+ * the call board slot the parent gave it (so the parent can name the call a
+ * crash or hang interrupted, and give each call its deadline), and stops
+ * starting calls once its outputs reach the `budget` in bytes. The child has
  * no deadlines of its own: the parent kills it when one expires.
  *
  * @example
@@ -27,6 +32,7 @@ import { loadInProcess, type Plugin } from "../in_process/plugin.ts";
 import { resolveOptions } from "../../plugin/options.ts";
 import type { ChildHandler, HandlerContext, HandlerReply } from "../../sandbox/child_handler.ts";
 import { errorToWire, type Frame, KIND } from "../../sandbox/protocol.ts";
+import { CallMarks } from "../../sandbox/call_board.ts";
 
 /** The plugin handler's options (the parent's spec). */
 export interface PluginHandlerOptions {
@@ -78,7 +84,7 @@ export async function start(context: HandlerContext): Promise<ChildHandler> {
       shutdownCheck: o.shutdownCheck === true,
     }),
   );
-  return new PluginHandler(plugin);
+  return new PluginHandler(plugin, context.board);
 }
 
 /** Waits for a free call slot in this child instead of failing for want of one. */
@@ -107,11 +113,13 @@ class PluginHandler implements ChildHandler {
   readonly #lanes = new Map<number, Promise<unknown>>();
   readonly #running = new Set<Promise<unknown>>();
   readonly #slots = new Slots();
+  readonly #board: CallMarks | undefined;
   #nextInstance = 1;
   #warningsSent = 0;
 
-  constructor(plugin: Plugin) {
+  constructor(plugin: Plugin, board: CallMarks | undefined) {
     this.#plugin = plugin;
+    this.#board = board;
     this.#guard = ProcessGuard.get();
     this.hello = {
       abi: plugin.abiVersion,
@@ -162,8 +170,9 @@ class PluginHandler implements ChildHandler {
         return { header: {}, blobs: [out] };
       }
       case KIND.BATCH: {
-        const inst = this.#instance(id, `invoke ${JSON.stringify(method)}`);
-        return await this.#lane(id, () => Promise.resolve(this.#batch(inst, method, f.blobs)));
+        const methods = Array.isArray(h.methods) ? h.methods.map(String) : [];
+        const inst = this.#instance(id, `invoke ${JSON.stringify(methods[0] ?? "")}`);
+        return await this.#lane(id, () => this.#batch(inst, h, methods, f.blobs));
       }
       case KIND.DESTROY: {
         const inst = this.#instance(id, "destroy instance");
@@ -183,21 +192,50 @@ class PluginHandler implements ChildHandler {
     }
   }
 
-  /** Every input in order on the synchronous path; plugin errors are results. */
-  #batch(inst: Instance, method: string, inputs: Uint8Array[]): HandlerReply {
-    const results: Record<string, unknown>[] = [];
+  /**
+   * Every input in order, call `i` with `methods[which[i]]` (`which` absent:
+   * all with `methods[0]`); plugin errors are results. Replies `ran` (the
+   * calls made), the failures as `[index, error]` pairs, and blobs: each
+   * output, then each call's time in ms (f64).
+   */
+  async #batch(
+    inst: Instance,
+    h: Record<string, unknown>,
+    methods: string[],
+    inputs: Uint8Array[],
+  ): Promise<HandlerReply> {
+    const which = Array.isArray(h.which) ? h.which as number[] : undefined;
+    const sync = h.sync === true;
+    const budget = typeof h.budget === "number" ? h.budget : Infinity;
+    const board = CallMarks.valid(h.slot) ? this.#board : undefined;
+    const slot = board ? h.slot as number : 0;
     const outs: Uint8Array[] = [];
-    for (const input of inputs) {
+    const failed: [number, unknown][] = [];
+    const ms = new Float64Array(inputs.length);
+    let bytes = 0;
+    let ran = 0;
+    while (ran < inputs.length && bytes < budget) {
+      const i = ran++;
+      const method = methods[which?.[i] ?? 0] ?? "";
+      const input = inputs[i]!;
+      board?.started(slot, i + 1);
+      const t0 = performance.now();
       try {
-        outs.push(inst.invokeSync(method, input));
-        results.push({ ok: true });
+        const out = sync
+          ? inst.invokeSync(method, input)
+          : await this.#slots.run(() => inst.invoke(method, input, NO_DEADLINE));
+        outs.push(out);
+        bytes += out.length;
       } catch (error) {
         if (!(error instanceof PluginError)) throw error;
         outs.push(EMPTY);
-        results.push({ ok: false, error: errorToWire(error) });
+        failed.push([i, errorToWire(error)]);
       }
+      ms[i] = performance.now() - t0;
+      board?.returned(slot, i + 1);
     }
-    return { header: { results }, blobs: outs };
+    outs.push(new Uint8Array(ms.buffer, 0, ran * 8));
+    return { header: { ran, failed }, blobs: outs };
   }
 
   /** Runs `fn` after the instance's previous request when its plugin is not thread-safe. */

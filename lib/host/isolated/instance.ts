@@ -5,6 +5,11 @@
  * or was killed for a missed deadline, the instance is wedged (its state is
  * gone).
  *
+ * `invokeCalls` (what `stress` runs in a sandbox) sends many calls in one
+ * request and gets their outputs, errors and times in one reply: the round
+ * trip is paid once per batch, while each call keeps its own deadline and a
+ * crash or hang still names the call it interrupted (`call_board.ts`).
+ *
  * @example
  * ```ts ignore
  * await using inst = await sandboxed.createInstance({ counter_start: 1 });
@@ -18,15 +23,36 @@ import { closedError, wedgedError } from "../../errors/host_errors.ts";
 import { DEFAULT_INVOKE_TIMEOUT_MS } from "../../plugin/options.ts";
 import {
   type BatchResult,
+  type CallsResult,
   inputBytes,
   type InstanceHandle,
   type InvokeInput,
   type InvokeOptions,
+  type MethodCall,
 } from "../../plugin/handle.ts";
 import { checkDelay } from "../../util/timers.ts";
-import type { SandboxChild } from "../../sandbox/sandbox_child.ts";
+import type { Reply, SandboxChild } from "../../sandbox/sandbox_child.ts";
 import { errorFromWire, KIND } from "../../sandbox/protocol.ts";
 import type { SandboxSession } from "./session.ts";
+
+/** Output bytes after which a child starts no more calls of a batch (the rest come back unrun). */
+const REPLY_BUDGET = 16 * 1024 * 1024;
+const EMPTY = new Uint8Array(0);
+
+/** A batch reply as per-call results: outputs, errors (by index) and times. */
+function callsResult(reply: Reply): CallsResult {
+  const ran = Number(reply.header.ran ?? 0);
+  const errors: (PluginError | undefined)[] = new Array(ran).fill(undefined);
+  const failed = Array.isArray(reply.header.failed) ? reply.header.failed as [number, unknown][] : [];
+  for (const [i, data] of failed) errors[i] = errorFromWire(data) as PluginError;
+  const times = reply.blobs[ran] ?? EMPTY;
+  return {
+    ran,
+    outputs: reply.blobs.slice(0, ran),
+    errors,
+    ms: new Float64Array(times.slice().buffer, 0, Math.min(ran, times.length >> 3)),
+  };
+}
 
 /** Where an instance lives: its id in a child. */
 export interface Placement {
@@ -145,18 +171,51 @@ export class SandboxedInstance implements InstanceHandle {
     const blobs = inputs.map(inputBytes);
     const timeoutMs = checkDelay(options.timeoutMs ?? DEFAULT_INVOKE_TIMEOUT_MS, "timeoutMs");
     return await this.#call(op, async () => {
-      const { reply } = await this.#session.request(KIND.BATCH, { instance: this.#at.id, method }, blobs, {
+      const header = { instance: this.#at.id, methods: [method], sync: true };
+      const { reply } = await this.#session.request(KIND.BATCH, header, blobs, {
         op,
         timeoutMs,
         method,
         inputs: blobs,
       });
-      const results = Array.isArray(reply.header.results) ? reply.header.results as Record<string, unknown>[] : [];
-      return results.map((res, i): BatchResult =>
-        res.ok === true
-          ? { ok: true, output: reply.blobs[i] ?? new Uint8Array(0) }
-          : { ok: false, error: errorFromWire(res.error) as PluginError }
-      );
+      const r = callsResult(reply);
+      return r.outputs.map((output, i): BatchResult => {
+        const error = r.errors[i];
+        return error === undefined ? { ok: true, output } : { ok: false, error };
+      });
+    });
+  }
+
+  async invokeCalls(calls: readonly MethodCall[], options: InvokeOptions = {}): Promise<CallsResult> {
+    const timeoutMs = checkDelay(options.timeoutMs ?? DEFAULT_INVOKE_TIMEOUT_MS, "timeoutMs");
+    const methods: string[] = [];
+    const which: number[] = [];
+    const blobs: Uint8Array[] = [];
+    for (const c of calls) {
+      let m = methods.indexOf(c.method);
+      if (m < 0) m = methods.push(c.method) - 1;
+      which.push(m);
+      blobs.push(c.input);
+    }
+    const op = `invoke ${JSON.stringify(methods[0] ?? "")}`;
+    if (calls.length === 0) return { ran: 0, outputs: [], errors: [], ms: new Float64Array(0) };
+    return await this.#call(op, async () => {
+      const header = {
+        instance: this.#at.id,
+        methods,
+        ...methods.length > 1 && { which },
+        budget: REPLY_BUDGET,
+      };
+      const { reply } = await this.#session.request(KIND.BATCH, header, blobs, {
+        // Alone in flight, the batch takes the child's synchronous path; otherwise each call is nonblocking,
+        // so calls of batches in flight on a thread-safe instance overlap as single calls would.
+        syncWhenAlone: true,
+        op,
+        timeoutMs,
+        inputs: blobs,
+        calls,
+      });
+      return callsResult(reply);
     });
   }
 

@@ -85,6 +85,7 @@ export async function loadSandboxedPlugin(
     startTimeoutMs: options.timeoutMs,
     maxFrame: maxFrameFor(options.maxOutputBytes),
     childModule: sandbox.childModule,
+    callBoard: true,
   };
   const child = await SandboxChild.start(spec);
   return new SandboxedPlugin(real, spec, options, sandbox, child);

@@ -24,6 +24,7 @@ import { leftoverWarning, stdoutWarning } from "../../errors/leak_check.ts";
 import { type ChildSpec, type Reply, SandboxChild } from "../../sandbox/sandbox_child.ts";
 import { KIND_NAMES } from "../../sandbox/protocol.ts";
 import { stopChild } from "../../sandbox/stop.ts";
+import type { MethodCall } from "../../plugin/handle.ts";
 
 const MAX_WARNINGS = 1000;
 
@@ -56,6 +57,8 @@ export interface SessionRequest {
   syncWhenAlone?: boolean;
   method?: string;
   inputs?: Uint8Array[];
+  /** A batch's calls: each gets `timeoutMs`, and errors name the call the batch was on (`child_process.ts`). */
+  calls?: readonly MethodCall[];
 }
 
 /** Checks a fresh child's handshake against the first one's; an error refuses the child. */
@@ -176,6 +179,7 @@ export class SandboxSession {
         op: ctl.op,
         timeoutMs: ctl.timeoutMs,
         inFlight: ctl.inputs ? { ...inFlight, inputs: ctl.inputs } : inFlight,
+        calls: ctl.calls,
       });
       const warnings = reply.header.warnings;
       if (Array.isArray(warnings)) { for (const w of warnings) this.warn(String(w)); }
