@@ -57,7 +57,7 @@ export interface SessionRequest {
   syncWhenAlone?: boolean;
   method?: string;
   inputs?: Uint8Array[];
-  /** A batch's calls: each gets `timeoutMs`, and errors name the call the batch was on (`child_process.ts`). */
+  /** A batch's calls: each gets `timeoutMs`, and errors name the call the batch was on (`sandbox_child.ts`). */
   calls?: readonly MethodCall[];
 }
 
