@@ -218,16 +218,18 @@ async function targets(): Promise<Target[]> {
       ]),
   });
   const rustDir = join(ROOT, "fixtures/ref_rust");
+  const refRustSources = await listFiles(rustDir, /\.(rs|toml|lock)$/);
   list.push(
     rustTarget(
       "Rust reference plugin",
       rustDir,
       "ref_rust",
       join(BUILD, "fixtures", `libref_rust.${EXT}`),
-      [...await listFiles(rustDir, /\.(rs|toml|lock)$/)],
+      refRustSources,
     ),
   );
-  // Rust fault fixtures: one workspace, one library per crate.
+  // Rust fault fixtures: one workspace, one library per crate. Their base mounts modules of the reference plugin
+  // (#[path]), so its sources are theirs too.
   const faultsRust = join(ROOT, "fixtures/faults/rust");
   const faultSources = await listFiles(faultsRust, /\.(rs|toml|lock)$/);
   for (const crate of faultSources.length > 0 ? ["panic_unwind", "panic_caught"] : []) {
@@ -237,7 +239,7 @@ async function targets(): Promise<Target[]> {
         faultsRust,
         crate,
         join(BUILD, "fixtures", "faults", `lib${crate}.${EXT}`),
-        faultSources,
+        [...faultSources, ...refRustSources.filter((f) => f.endsWith(".rs"))],
         "cargo-faults",
       ),
     );
