@@ -32,7 +32,7 @@ export interface Finding extends FindingCandidate {
   seconds: number;
   /** The frames, symbolized where the tools could (after {@link FindingBook.locate}). */
   located?: SymbolizedFrame[];
-  /** The top frame inside the plugin, in words (`parse_record at magic_prefix.c:40 (libx.so+0x1139)`). */
+  /** The top frame inside the plugin, in words (`parse_record at magic_prefix.c:30 (libx.so+0x1139)`). */
   location?: string;
 }
 
