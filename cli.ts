@@ -20,7 +20,7 @@ import * as invoke from "./lib/commands/invoke.ts";
 import * as load from "./lib/commands/load.ts";
 import * as stress from "./lib/commands/stress.ts";
 import { printErr, writeOut } from "./lib/commands/output.ts";
-import { killAllSandboxChildren } from "./lib/sandbox/child_process.ts";
+import { killAllSandboxChildren } from "./lib/sandbox/sandbox_child.ts";
 import denoJson from "./deno.json" with { type: "json" };
 
 const COMMANDS: readonly Command[] = [

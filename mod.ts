@@ -7,49 +7,55 @@
  * Re-exports only.
  *
  * @example
- * ```ts ignore
- * import { InvalidInputError, loadPlugin, runStress } from "./mod.ts";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fileURLToPath } from "node:url";
+ * import { InvalidInputError, loadPlugin } from "./mod.ts";
  *
- * await using plugin = await loadPlugin("build/fixtures/libref_rust.so");
+ * // The C reference plugin, built by `deno task build`.
+ * const path = fileURLToPath(new URL("./build/fixtures/libref_c.so", import.meta.url));
+ * await using plugin = await loadPlugin(path);
  * await using inst = await plugin.createInstance({ counter_start: 10 });
- * console.log(new TextDecoder().decode(await inst.invoke("sum", "[1, 2]"))); // 3
+ * assert.equal(new TextDecoder().decode(await inst.invoke("sum", "[1, 2]")), "3");
  * try {
  *   await inst.invoke("sum", "not json");
+ *   assert.fail("sum takes only a JSON array of numbers");
  * } catch (e) {
- *   if (e instanceof InvalidInputError) console.log(e.pluginMessage);
+ *   if (!(e instanceof InvalidInputError)) throw e;
+ *   assert.equal(e.pluginMessage, "Input must be a JSON array of numbers");
  * }
  * ```
  *
  * @module
  */
-export * from "./lib/errors.ts";
-export { loadPlugin } from "./lib/load_plugin.ts";
-export { Plugin } from "./lib/in_process/plugin.ts";
-export { Instance } from "./lib/in_process/instance.ts";
+export * from "./lib/errors/errors.ts";
+export { loadPlugin } from "./lib/host/load_plugin.ts";
+export { Plugin } from "./lib/host/in_process/plugin.ts";
+export { Instance } from "./lib/host/in_process/instance.ts";
 export {
   DEFAULT_INVOKE_TIMEOUT_MS,
   DEFAULT_LIFECYCLE_TIMEOUT_MS,
   DEFAULT_MAX_OUTPUT_BYTES,
-  HOST_ABI_VERSION,
   type LoadOptions,
   type PluginOptions,
   SANDBOX_DEFAULTS,
   type SandboxOptions,
-} from "./lib/options.ts";
-export { MAX_DELAY_MS } from "./lib/timers.ts";
-export type { MethodDescription, PluginDescription } from "./lib/describe_schema.ts";
-export { PluginDescriptionSchema } from "./lib/describe_schema.ts";
-export { callSlots, DEFAULT_CALL_SLOTS } from "./lib/call_slots.ts";
+} from "./lib/plugin/options.ts";
+export { HOST_ABI_VERSION } from "./lib/load/open_checked.ts";
+export { MAX_DELAY_MS } from "./lib/util/timers.ts";
+export type { MethodDescription, PluginDescription } from "./lib/plugin/describe_schema.ts";
+export { PluginDescriptionSchema } from "./lib/plugin/describe_schema.ts";
+export { callSlots, DEFAULT_CALL_SLOTS } from "./lib/plugin/call_slots.ts";
 export type { LogCounters } from "./lib/ffi/host_log.ts";
-export { LOG_LEVEL_NAMES, type PluginLogLevel } from "./lib/plugin_log.ts";
-export { STATUS_NAMES, statusName } from "./lib/guard.ts";
-export type * from "./lib/plugin_handle.ts";
-export { type CauseData, type ErrorData, fromData, toData } from "./lib/error_data.ts";
-export { formatError, type FormatErrorOptions } from "./lib/format_error.ts";
-export { escapeControl } from "./lib/safe_text.ts";
-export { leakCheck } from "./lib/verdicts.ts";
-export { SandboxedInstance, SandboxedPlugin, type SandboxHealth } from "./lib/sandbox/sandboxed_plugin.ts";
-export { levelFor, type LogDirectives, parseLogDirectives } from "./lib/log_directives.ts";
+export { LOG_LEVEL_NAMES, type PluginLogLevel } from "./lib/plugin/log_pump.ts";
+export { STATUS_NAMES, statusName } from "./lib/errors/guard.ts";
+export type * from "./lib/plugin/handle.ts";
+export { type CauseData, type ErrorData, fromData, toData } from "./lib/errors/error_data.ts";
+export { formatError, type FormatErrorOptions } from "./lib/errors/format_error.ts";
+export { escapeControl } from "./lib/util/safe_text.ts";
+export { leakCheck } from "./lib/errors/leak_check.ts";
+export { SandboxedInstance, SandboxedPlugin, type SandboxHealth } from "./lib/host/isolated/plugin.ts";
+export { levelFor, type LogDirectives, parseLogDirectives } from "./lib/plugin/log_directives.ts";
 export { runStress } from "./lib/stress/run_stress.ts";
 export {
   DEFAULT_CONCURRENCY,
@@ -63,10 +69,10 @@ export {
 export { type StressReport, StressReportSchema, type StressVerdict, VerdictSchema } from "./lib/stress/report.ts";
 export { VERDICT_IDS, type VerdictId } from "./lib/stress/verdicts.ts";
 export type { FdInfo, ProcessSnapshot, ThreadInfo } from "./lib/ffi/proc_info.ts";
-export { Prng } from "./lib/prng.ts";
-export { runFuzz } from "./lib/fuzz/run_fuzz.ts";
-export { minimizeInput, type MinimizeResult, replayInput, type ReplayResult } from "./lib/fuzz/minimize.ts";
-export { mergeCorpus, type MergeResult } from "./lib/fuzz/merge.ts";
+export { Prng } from "./lib/util/prng.ts";
+export { runFuzz } from "./lib/fuzz/parent/run_fuzz.ts";
+export { minimizeInput, type MinimizeResult, replayInput, type ReplayResult } from "./lib/fuzz/parent/minimize.ts";
+export { mergeCorpus, type MergeResult } from "./lib/fuzz/parent/merge.ts";
 export {
   DEFAULT_FUZZ_DURATION_MS,
   DEFAULT_FUZZ_TIMEOUT_MS,
@@ -74,10 +80,10 @@ export {
   DEFAULT_RSS_LIMIT_MB,
   type FuzzOptions,
   type FuzzProgress,
-} from "./lib/fuzz/options.ts";
-export { type FuzzFinding, FuzzFindingSchema, type FuzzReport, FuzzReportSchema } from "./lib/fuzz/report.ts";
-export { FINDING_KINDS, type FindingKind } from "./lib/fuzz/finding.ts";
-export { parseDictionary } from "./lib/fuzz/dictionary.ts";
+} from "./lib/fuzz/parent/options.ts";
+export { type FuzzFinding, FuzzFindingSchema, type FuzzReport, FuzzReportSchema } from "./lib/fuzz/parent/report.ts";
+export { FINDING_KINDS, type FindingKind } from "./lib/fuzz/crash/finding.ts";
+export { parseDictionary } from "./lib/fuzz/mutate/dictionary.ts";
 export {
   generateHarness,
   HARNESS_BUILD_COMMAND,
@@ -88,5 +94,12 @@ export { type CheckOptions, type CheckReport, runChecks } from "./lib/check/run_
 export type { CheckResult, CheckRun, CheckStatus } from "./lib/check/result.ts";
 export { CHECK_IDS } from "./lib/check/catalog.ts";
 export { type CheckConfig, CheckConfigSchema, loadCheckConfig, parseCheckConfig } from "./lib/check/config.ts";
-export { junitXml } from "./lib/check/junit.ts";
-export { sarifLog, type SarifOptions } from "./lib/check/sarif.ts";
+export { junitXml } from "./lib/report/junit.ts";
+export { sarifLog, type SarifOptions } from "./lib/report/sarif.ts";
+export { type CheckReportJson, CheckReportJsonSchema } from "./lib/report/check_report.ts";
+export { type CheckListJson, CheckListJsonSchema } from "./lib/report/check_list.ts";
+export { type LoadReport, LoadReportSchema } from "./lib/report/load_report.ts";
+export { type HarnessReport, HarnessReportSchema } from "./lib/report/harness_report.ts";
+export { type MinimizeReport, MinimizeReportSchema } from "./lib/report/fuzz_minimize.ts";
+export { type ReplayReport, ReplayReportSchema } from "./lib/report/fuzz_replay.ts";
+export { type MergeReport, MergeReportSchema } from "./lib/report/fuzz_merge.ts";

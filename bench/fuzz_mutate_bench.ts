@@ -8,9 +8,9 @@
  *
  * @module
  */
-import { Prng } from "../lib/prng.ts";
-import { Mutator } from "../lib/fuzz/mutate.ts";
-import { mutateJson } from "../lib/fuzz/json_mutate.ts";
+import { Prng } from "../lib/util/prng.ts";
+import { Mutator } from "../lib/fuzz/mutate/byte_mutations.ts";
+import { mutateJson } from "../lib/fuzz/mutate/json_mutate.ts";
 
 const CAP = 4096;
 const encoder = new TextEncoder();

@@ -147,11 +147,12 @@ function rustTarget(
 
 async function targets(): Promise<Target[]> {
   const list: Target[] = [
-    // nodelete: plugins keep its log functions for the life of the process and its guard threads run in it,
-    // so it must stay mapped even when every handle to it is closed (Deno closes them when an isolate ends).
+    // Every C source and header under native/ but the coverage runtime (its own library, below; its header is
+    // shared). nodelete: plugins keep its log functions for the life of the process and its guard threads run in
+    // it, so it must stay mapped even when every handle to it is closed (Deno closes them when an isolate ends).
     cTarget(
       "native helper",
-      (await listFiles(join(ROOT, "native"), /\.[ch]$/)).filter((f) => !f.endsWith("npa_cov.c")),
+      (await listFiles(join(ROOT, "native"), /\.[ch]$/)).filter((f) => f !== join(ROOT, "native/coverage/npa_cov.c")),
       join(BUILD, `libnpa_host.${EXT}`),
       ["-lpthread", "-ldl", "-Wl,-z,nodelete"],
     ),
@@ -217,16 +218,18 @@ async function targets(): Promise<Target[]> {
       ]),
   });
   const rustDir = join(ROOT, "fixtures/ref_rust");
+  const refRustSources = await listFiles(rustDir, /\.(rs|toml|lock)$/);
   list.push(
     rustTarget(
       "Rust reference plugin",
       rustDir,
       "ref_rust",
       join(BUILD, "fixtures", `libref_rust.${EXT}`),
-      [...await listFiles(rustDir, /\.(rs|toml|lock)$/)],
+      refRustSources,
     ),
   );
-  // Rust fault fixtures: one workspace, one library per crate.
+  // Rust fault fixtures: one workspace, one library per crate. Their base mounts modules of the reference plugin
+  // (#[path]), so its sources are theirs too.
   const faultsRust = join(ROOT, "fixtures/faults/rust");
   const faultSources = await listFiles(faultsRust, /\.(rs|toml|lock)$/);
   for (const crate of faultSources.length > 0 ? ["panic_unwind", "panic_caught"] : []) {
@@ -236,7 +239,7 @@ async function targets(): Promise<Target[]> {
         faultsRust,
         crate,
         join(BUILD, "fixtures", "faults", `lib${crate}.${EXT}`),
-        faultSources,
+        [...faultSources, ...refRustSources.filter((f) => f.endsWith(".rs"))],
         "cargo-faults",
       ),
     );

@@ -2,7 +2,7 @@
  * npah_json.h — a JSON validator for the native fuzz loop: after each plugin
  * call it tells, without leaving C, whether an output or error buffer is one
  * valid JSON text (RFC 8259) in valid UTF-8 (RFC 3629), accepting exactly what
- * the guard (lib/guard.ts: a fatal TextDecoder, then JSON.parse) accepts,
+ * the guard (lib/errors/guard.ts: a fatal TextDecoder, then JSON.parse) accepts,
  * with nesting bounded to NPAH_JSON_MAX_DEPTH.
  *
  * No allocation, no global state, no libc: safe on any thread, at any rate.

@@ -6,7 +6,7 @@
  */
 import type { CheckResult, CheckStatus } from "../lib/check/result.ts";
 import { join } from "node:path";
-import { configureSync, type LogRecord, resetSync } from "../lib/deps.ts";
+import { configureSync, type LogRecord, resetSync } from "../lib/util/deps.ts";
 import { fileURLToPath } from "node:url";
 
 export const ROOT: string = fileURLToPath(new URL("..", import.meta.url));
@@ -19,6 +19,18 @@ export function fixture(name: string): string {
 /** Path of a built fault fixture. */
 export function fault(name: string): string {
   return join(ROOT, "build", "fixtures", "faults", `lib${name}.${EXT}`);
+}
+
+/** A file named like a library that is not one (a source fixture, not built). */
+export const NOT_A_LIBRARY: string = join(ROOT, "fixtures", "faults", "not_a_library.so");
+
+/** Whether `path` is a regular file (false when it is missing). */
+export async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
 }
 
 /** Path of a built fuzz fixture (`fixtures/fuzz/`). */
@@ -154,7 +166,9 @@ export function sandboxChildren(parent = Deno.pid): number[] {
       const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
       const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       if (Number(ppid) !== parent || state === "Z") continue;
-      if (Deno.readTextFileSync(`/proc/${e.name}/cmdline`).includes("sandbox/child.ts")) found.push(Number(e.name));
+      // Every sandbox child is spawned with write access to its own protocol descriptors only (lib/sandbox/spawn.ts).
+      const args = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
+      if (args.includes("--allow-write=/proc/self/fd")) found.push(Number(e.name));
     } catch {
       // gone meanwhile
     }

@@ -4,7 +4,7 @@
  * thread logs. With a JS callback as the log sink this deadlocks; with the
  * native queue it must return. Prints `sent=<n> delivered=<m>` on stdout.
  */
-import { configureSync, type LogRecord } from "../lib/deps.ts";
+import { configureSync, type LogRecord } from "../lib/util/deps.ts";
 import { loadPlugin } from "../mod.ts";
 
 const records: LogRecord[] = [];

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { DOMParser } from "npm:@xmldom/xmldom@0.9.12";
 // deno-lint-ignore no-import-prefix -- a test-only dependency, pinned here rather than in deno.json
 import type { Document, Element } from "npm:@xmldom/xmldom@0.9.12";
-import { junitXml } from "../lib/check/junit.ts";
+import { junitXml } from "../lib/report/junit.ts";
 import type { CheckResult, CheckRun, CheckStatus } from "../lib/check/result.ts";
 import { checkResult } from "./_helpers.ts";
 import { validateJunit as validate } from "./_schemas.ts";

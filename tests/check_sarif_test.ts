@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 // deno-lint-ignore no-import-prefix
 import type { Log } from "npm:@types/sarif@2.1.7";
-import { sarifLog } from "../lib/check/sarif.ts";
+import { sarifLog } from "../lib/report/sarif.ts";
 import type { CheckRun } from "../lib/check/result.ts";
 import { checkResult } from "./_helpers.ts";
 import { sarifValidator } from "./_schemas.ts";

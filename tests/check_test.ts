@@ -10,10 +10,10 @@ import { join } from "node:path";
 import { CHECK_IDS, CHECKS, parseShard, selectChecks } from "../lib/check/catalog.ts";
 import { findCheckConfig, parseCheckConfig } from "../lib/check/config.ts";
 import { CheckGate } from "../lib/check/gate.ts";
-import { junitXml } from "../lib/check/junit.ts";
-import { sarifLog } from "../lib/check/sarif.ts";
-import { UsageError } from "../lib/errors.ts";
-import { runChecks } from "../mod.ts";
+import { junitXml } from "../lib/report/junit.ts";
+import { sarifLog } from "../lib/report/sarif.ts";
+import { UsageError } from "../lib/errors/errors.ts";
+import { CheckListJsonSchema, CheckReportJsonSchema, runChecks } from "../mod.ts";
 import { fault, REFERENCE_PLUGINS, ROOT, runCli, tempDir } from "./_helpers.ts";
 import { sarifValidator, validateJunit } from "./_schemas.ts";
 
@@ -135,7 +135,7 @@ Deno.test("plugcheck check --list shows every check with its rule; with filters 
   assert.deepEqual(lines.map((l) => l.split(/\s+/)[0]), CHECK_IDS);
   assert.match(r.stdout, /errors\.unknown_method\s+#status-codes\s+An unknown method answers UNKNOWN_METHOD/);
   const j = await runCli(["check", "--list", "--filter", "^buffers\\.", "--format", "json"]);
-  const doc = JSON.parse(j.stdout) as { id: string; help_uri: string }[];
+  const doc = CheckListJsonSchema.parse(JSON.parse(j.stdout));
   assert.deepEqual(doc.map((c) => c.id), CHECK_IDS.filter((id) => id.startsWith("buffers.")));
   assert.match(doc[0]!.help_uri, /^https:\/\/.*docs\/abi\.md#buffers$/);
 });
@@ -178,6 +178,7 @@ Deno.test("plugcheck check --format json: the document says the seed, the counts
   });
   assert.equal(r.code, 0, r.stderr);
   const doc = JSON.parse(r.stdout);
+  CheckReportJsonSchema.parse(doc);
   assert.equal(doc.ok, true);
   assert.equal(doc.seed, 9);
   assert.deepEqual(doc.counts, { pass: 4, fail: 0, crash: 0, timeout: 0, skip: 0, warn: 0 });

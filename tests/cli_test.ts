@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { sha256File } from "../lib/ffi/library.ts";
+import { sha256File } from "../lib/ffi/dlopen.ts";
+import { LoadReportSchema } from "../mod.ts";
 import { fault, REFERENCE_PLUGINS, ROOT, runCli } from "./_helpers.ts";
 
 const RUST = REFERENCE_PLUGINS[1]!.path;
@@ -124,6 +125,7 @@ Deno.test("plugcheck load shows the same metadata for the C and Rust reference p
   assert.equal(rust!.code, 0);
   const cj = JSON.parse(c!.stdout);
   const rj = JSON.parse(rust!.stdout);
+  for (const doc of [cj, rj]) LoadReportSchema.parse(doc);
   assert.equal(cj.ok, true);
   assert.equal(cj.abi_version, "1.0");
   assert.deepEqual(cj.symbols.optional, ["npa_plugin_stats"]);

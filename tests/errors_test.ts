@@ -4,10 +4,10 @@
  * terminals (and exact in JSON), and the guard bounds what a plugin supplies.
  */
 import assert from "node:assert/strict";
-import { fromData, toData } from "../lib/error_data.ts";
-import { formatError } from "../lib/format_error.ts";
-import { escapeControl } from "../lib/safe_text.ts";
-import { boundDetails, boundMessage, MAX_DETAILS_DEPTH } from "../lib/bounds.ts";
+import { fromData, toData } from "../lib/errors/error_data.ts";
+import { formatError } from "../lib/errors/format_error.ts";
+import { escapeControl } from "../lib/util/safe_text.ts";
+import { boundDetails, boundMessage, MAX_DETAILS_DEPTH } from "../lib/errors/bounds.ts";
 import {
   AbiMismatchError,
   BufferTooSmallError,

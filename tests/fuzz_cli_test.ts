@@ -7,8 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { FuzzReportSchema } from "../mod.ts";
-import { sha1Hex } from "../lib/fuzz/artifacts.ts";
+import { FuzzReportSchema, MinimizeReportSchema, ReplayReportSchema } from "../mod.ts";
+import { sha1Hex } from "../lib/fuzz/parent/artifacts.ts";
 import { CLI_ARGS, fault, fixture, fuzzFixture, runCli, tempDir, text } from "./_helpers.ts";
 
 Deno.test("plugcheck fuzz --help teaches the flags, the findings and the exit codes", async () => {
@@ -127,13 +127,27 @@ Deno.test("plugcheck fuzz --minimize writes minimized-from-<sha1>; --replay says
   Deno.writeFileSync(file, input);
   const m = await runCli(["fuzz", fuzzFixture("magic_prefix"), "--minimize", file, "--format", "json"]);
   assert.equal(m.code, 0, m.stderr);
-  const doc = JSON.parse(m.stdout);
+  const doc = MinimizeReportSchema.parse(JSON.parse(m.stdout));
+  assert.ok(doc.reproduced);
   assert.equal(doc.minimized.size, 2);
   assert.equal(doc.minimized.path, join(dir.path, `minimized-from-${sha1Hex(input)}`));
   assert.equal(text(Deno.readFileSync(doc.minimized.path)), "FZ");
   const crash = await runCli(["fuzz", fuzzFixture("magic_prefix"), "--replay", doc.minimized.path]);
   assert.equal(crash.code, 1, crash.stderr);
   assert.match(crash.stdout, /crash in "parse": killed by SIGSEGV/);
+  const crashJson = await runCli([
+    "fuzz",
+    fuzzFixture("magic_prefix"),
+    "--replay",
+    doc.minimized.path,
+    "--format",
+    "json",
+  ]);
+  assert.equal(crashJson.code, 1, crashJson.stderr);
+  const replayed = ReplayReportSchema.parse(JSON.parse(crashJson.stdout));
+  assert.equal(replayed.ok, false);
+  assert.equal(replayed.finding?.kind, "crash");
+  assert.deepEqual(replayed.input, { size: 2, sha1: sha1Hex(new TextEncoder().encode("FZ")) });
   Deno.writeTextFileSync(join(dir.path, "fine"), "hello");
   const fine = await runCli(["fuzz", fuzzFixture("magic_prefix"), "--replay", join(dir.path, "fine")]);
   assert.equal(fine.code, 0, fine.stderr);

@@ -7,15 +7,15 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { sha1Hex } from "../lib/fuzz/artifacts.ts";
+import { sha1Hex } from "../lib/fuzz/parent/artifacts.ts";
 import { appendEntry, INBOX_HEADER, readEntries } from "../lib/fuzz/inbox.ts";
-import { FuzzJob } from "../lib/fuzz/job.ts";
-import { mergeCorpus } from "../lib/fuzz/merge.ts";
-import { type FuzzOptions, resolveFuzzOptions } from "../lib/fuzz/options.ts";
-import { prepareRun } from "../lib/fuzz/prepare.ts";
-import { type FuzzReport, FuzzReportSchema } from "../lib/fuzz/report.ts";
-import { runFuzz } from "../lib/fuzz/run_fuzz.ts";
-import { hostLibraryPath } from "../lib/ffi/host_lib.ts";
+import { FuzzJob } from "../lib/fuzz/parent/job.ts";
+import { mergeCorpus } from "../lib/fuzz/parent/merge.ts";
+import { type FuzzOptions, resolveFuzzOptions } from "../lib/fuzz/parent/options.ts";
+import { prepareRun } from "../lib/fuzz/parent/session.ts";
+import { type FuzzReport, FuzzReportSchema } from "../lib/fuzz/parent/report.ts";
+import { runFuzz } from "../lib/fuzz/parent/run_fuzz.ts";
+import { MergeReportSchema } from "../mod.ts";
 import { coverageFixture, fuzzFixture, runCli, text } from "./_helpers.ts";
 
 const enc = new TextEncoder();
@@ -150,7 +150,7 @@ Deno.test("fuzz --merge on the CLI: exit 0, JSON summary; a merge of several met
   const art = ["--artifacts", dir.path];
   const ok = await runCli(["fuzz", lib, "--merge", out, a, "--method", "length", "--format", "json", ...art]);
   assert.equal(ok.code, 0, ok.stderr);
-  const doc = JSON.parse(ok.stdout);
+  const doc = MergeReportSchema.parse(JSON.parse(ok.stdout));
   assert.equal(doc.candidates, 3);
   assert.equal(doc.added, entries(out).length);
   const many = await runCli(["fuzz", lib, "--merge", out, a, ...art]);
@@ -186,7 +186,7 @@ Deno.test("FuzzJob.share() hands a running child another job's entry, which it r
   // Blind (coverage off), the child cannot find the 4-byte value; handed the input, it runs it and aborts.
   await using dir = await tempDir();
   const o = resolveFuzzOptions({ methods: ["number"], seed: 1, artifactsDir: dir.path, coverage: false });
-  const run = await prepareRun(coverageFixture("cov_magic"), o, hostLibraryPath());
+  const run = await prepareRun(coverageFixture("cov_magic"), o);
   const job = new FuzzJob(0, run.session);
   const fuzzing = job.fuzz(null);
   try {

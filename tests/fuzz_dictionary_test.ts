@@ -3,7 +3,7 @@
  * escape, and every malformed line reported with its line number.
  */
 import assert from "node:assert/strict";
-import { parseDictionary } from "../lib/fuzz/dictionary.ts";
+import { parseDictionary } from "../lib/fuzz/mutate/dictionary.ts";
 
 const bytes = (words: Uint8Array[]) => words.map((w) => [...w]);
 const ascii = (s: string) => [...s].map((c) => c.charCodeAt(0));

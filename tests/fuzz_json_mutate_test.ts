@@ -5,9 +5,9 @@
  * and every kind of edit is reached.
  */
 import assert from "node:assert/strict";
-import { Prng } from "../lib/prng.ts";
-import { JSON_MUTATIONS, mutateJson } from "../lib/fuzz/json_mutate.ts";
-import { parseJsonTree, serializeJson } from "../lib/fuzz/json_tree.ts";
+import { Prng } from "../lib/util/prng.ts";
+import { JSON_MUTATIONS, mutateJson } from "../lib/fuzz/mutate/json_mutate.ts";
+import { parseJsonTree, serializeJson } from "../lib/fuzz/mutate/json_tree.ts";
 
 const encode = (s: string) => new TextEncoder().encode(s);
 const decode = (b: Uint8Array) => new TextDecoder("utf-8", { fatal: true }).decode(b);

@@ -5,9 +5,9 @@
  * they say; and the allocation-free byte moves under them.
  */
 import assert from "node:assert/strict";
-import { Prng } from "../lib/prng.ts";
-import { MUTATION_NAMES, Mutator } from "../lib/fuzz/mutate.ts";
-import { ByteWindow } from "../lib/fuzz/byte_window.ts";
+import { Prng } from "../lib/util/prng.ts";
+import { MUTATION_NAMES, Mutator } from "../lib/fuzz/mutate/byte_mutations.ts";
+import { ByteWindow } from "../lib/fuzz/mutate/byte_window.ts";
 
 const encode = (s: string) => new TextEncoder().encode(s);
 const decode = (b: Uint8Array) => new TextDecoder().decode(b);

@@ -5,10 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { minimizeInput } from "../lib/fuzz/minimize.ts";
-import { type FuzzReport, FuzzReportSchema } from "../lib/fuzz/report.ts";
-import { runFuzz } from "../lib/fuzz/run_fuzz.ts";
-import { sha1Hex } from "../lib/fuzz/artifacts.ts";
+import { minimizeInput } from "../lib/fuzz/parent/minimize.ts";
+import { type FuzzReport, FuzzReportSchema } from "../lib/fuzz/parent/report.ts";
+import { runFuzz } from "../lib/fuzz/parent/run_fuzz.ts";
+import { sha1Hex } from "../lib/fuzz/parent/artifacts.ts";
 import { fixture, fuzzFixture, runCli, text } from "./_helpers.ts";
 
 const enc = new TextEncoder();

@@ -8,9 +8,9 @@
  * is freed exactly once.
  */
 import assert from "node:assert/strict";
-import { checkStatus, describeInvalid, type GuardContext, parseJsonOutput, takeOutput } from "../lib/guard.ts";
+import { checkStatus, describeInvalid, type GuardContext, parseJsonOutput, takeOutput } from "../lib/errors/guard.ts";
 import type { RawBuf } from "../lib/ffi/memory.ts";
-import { PluginDescriptionSchema } from "../lib/describe_schema.ts";
+import { PluginDescriptionSchema } from "../lib/plugin/describe_schema.ts";
 import {
   ContractViolationError,
   InternalPluginError,

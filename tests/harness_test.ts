@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { basename, join } from "node:path";
-import { generateHarness } from "../mod.ts";
+import { generateHarness, HarnessReportSchema } from "../mod.ts";
 import { fault, fuzzFixture, libraryCopy, ROOT, runCli } from "./_helpers.ts";
 
 const enc = new TextEncoder();
@@ -260,7 +260,7 @@ Deno.test("plugcheck harness --format json: its harness is the file written; std
     "json",
   ]);
   assert.equal(r.code, 0, r.stderr);
-  const doc = JSON.parse(r.stdout);
+  const doc = HarnessReportSchema.parse(JSON.parse(r.stdout));
   assert.equal(doc.harness, Deno.readTextFileSync(file));
   assert.equal(doc.library, lib);
   assert.equal(doc.method, "parse");

@@ -9,7 +9,7 @@ import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { shownOutput } from "../lib/commands/invoke.ts";
 import { readInput } from "../lib/commands/input.ts";
-import { UsageError } from "../lib/errors.ts";
+import { UsageError } from "../lib/errors/errors.ts";
 import { loadPlugin } from "../mod.ts";
 import { fault, fixture, runCli } from "./_helpers.ts";
 

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { AbiMismatchError, InternalPluginError, LoadError, loadPlugin } from "../mod.ts";
-import { sha256File } from "../lib/ffi/library.ts";
+import { sha256File } from "../lib/ffi/dlopen.ts";
 import { fault, REFERENCE_PLUGINS, ROOT } from "./_helpers.ts";
 
 for (const ref of REFERENCE_PLUGINS) {

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadPlugin } from "../mod.ts";
-import { categoryFor } from "../lib/plugin_log.ts";
+import { categoryFor } from "../lib/plugin/log_pump.ts";
 import { HostLog } from "../lib/ffi/host_log.ts";
 import { captureLogs, fault, libraryCopy, REFERENCE_PLUGINS, ROOT, runCli, runDeno, text } from "./_helpers.ts";
 
@@ -88,7 +88,7 @@ Deno.test("log directives filter per target, most specific wins, in both registr
 });
 
 Deno.test("parseLogDirectives() reads defaults, targets and aliases, and rejects bad entries", async () => {
-  const { levelFor, parseLogDirectives } = await import("../lib/log_directives.ts");
+  const { levelFor, parseLogDirectives } = await import("../lib/plugin/log_directives.ts");
   const d = parseLogDirectives(" warn , plugin.a::b=DEBUG, plugin.a::b=trace ,plugin=off");
   assert.equal(d.defaultLevel, "warning");
   assert.deepEqual(d.targets, [{ target: "plugin.a.b", level: "trace" }, { target: "plugin", level: "off" }]);

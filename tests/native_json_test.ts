@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Prng } from "../lib/prng.ts";
+import { Prng } from "../lib/util/prng.ts";
 import { ROOT } from "./_helpers.ts";
 
 const DRIVER = join(ROOT, "tests/native/json_valid_driver.c");
@@ -56,7 +56,7 @@ function textDepth(text: string): number {
   return max;
 }
 
-/** What the guard would accept (lib/guard.ts): the reference the validator must agree with. */
+/** What the guard would accept (lib/errors/guard.ts): the reference the validator must agree with. */
 function reference({ flags, bytes }: Input): boolean {
   let text: string;
   let parsed: unknown;

@@ -4,6 +4,7 @@
  * fresh children, the restart cap, idle reaping, the grace period, the env
  * allowlist, and protocol violations by a misbehaving child.
  */
+import { hostLibraryPath } from "../lib/ffi/native_helper.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
@@ -185,7 +186,16 @@ Deno.test("SandboxedPlugin clears the child's environment except the allowlist",
     assert.ok(names.includes("PLUGCHECK_TEST_ALLOWED"));
     assert.ok(!names.includes("PLUGCHECK_TEST_SECRET"));
     assert.ok(!names.includes("HOME"));
-    assert.deepEqual(names.sort(), ["DENO_DIR", "DENO_NO_UPDATE_CHECK", "NO_COLOR", "PLUGCHECK_TEST_ALLOWED"]);
+    assert.deepEqual(names.sort(), [
+      "DENO_DIR",
+      "DENO_NO_UPDATE_CHECK",
+      "NO_COLOR",
+      "PLUGCHECK_HOST_LIB",
+      "PLUGCHECK_TEST_ALLOWED",
+    ]);
+    // The one variable plugcheck adds: the child uses this process's native helper (one process setting).
+    const host = environ.split("\0").find((kv) => kv.startsWith("PLUGCHECK_HOST_LIB="));
+    assert.equal(host, `PLUGCHECK_HOST_LIB=${Deno.realPathSync(hostLibraryPath())}`);
   } finally {
     Deno.env.delete("PLUGCHECK_TEST_SECRET");
     Deno.env.delete("PLUGCHECK_TEST_ALLOWED");
@@ -261,7 +271,7 @@ Deno.test("SandboxedPlugin: output ending mid-frame is SandboxProtocolError", as
 Deno.test("SandboxedPlugin: a child speaking another protocol version is refused", async () => {
   await assert.rejects(loadPlugin(RUST, { isolate: true, childModule: child("old_protocol") }), (e: unknown) => {
     assert.ok(e instanceof SandboxProtocolError);
-    assert.match(e.message, /the child speaks protocol 99, this host speaks 2/);
+    assert.match(e.message, /the child speaks protocol 99, this host speaks 3/);
     return true;
   });
 });

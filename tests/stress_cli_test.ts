@@ -105,6 +105,26 @@ Deno.test("stress in process ends on time when calls hang: a timeouts verdict, l
   assert.equal(report.verdicts.find((v) => v.id === "leaked_buffers")?.status, "skip");
 });
 
+Deno.test("stress --isolate names the call that crashed inside a batch and prints the line that reproduces it", async () => {
+  // echo or crash, one loop: the calls go in batches of 1, 2, 4, ...; with seed 94 the first crash is call 6,
+  // the third of a batch of four.
+  const lib = fault("segfault");
+  const args = ["stress", lib, "--method", "echo", "--method", "crash", "--input", "boom", "--concurrency", "1"];
+  const r = await runCli([...args, "--iterations", "5000", "--seed", "94", "--isolate"]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stdout, /FAIL {2}crash +the plugin crashed its process \(killed by SIGSEGV\) during invoke "crash"/);
+  assert.ok(
+    r.stdout.includes(`reproduce  plugcheck invoke ${lib} crash --input boom --isolate`),
+    `no reproduce line in:\n${r.stdout}`,
+  );
+  const json = await runCli([...args, "--iterations", "5000", "--seed", "94", "--isolate", "--json"]);
+  const report = StressReportSchema.parse(JSON.parse(json.stdout));
+  assert.equal((report.crash?.request as { method?: string }).method, "crash");
+  assert.equal(report.crash?.input_base64, btoa("boom"));
+  assert.equal(report.run.errors.PluginCrashError?.count, 1);
+  assert.equal(report.run.ok, report.run.calls - 1, "the calls of the batches before the crash's, all judged ok");
+});
+
 Deno.test("stress stops on Ctrl-C and still prints the report, with exit 130", async () => {
   const child = new Deno.Command(Deno.execPath(), {
     args: [

@@ -1,17 +1,17 @@
 /**
  * The stress engine's parts on their own: the seeded generator, the input
  * plan and the outcome book, the RSS trend and verdict, the verdicts that
- * name leftovers, the shared deadline timer and the stopper.
+ * name leftovers, the shared deadline timer, the stopper and the batch size.
  */
 import assert from "node:assert/strict";
-import { Prng } from "../lib/prng.ts";
+import { Prng } from "../lib/util/prng.ts";
 import { OutcomeBook, planInputs, sameBytes } from "../lib/stress/plan.ts";
 import { slope } from "../lib/stress/resources.ts";
-import { Stopper } from "../lib/stress/loops.ts";
+import { BATCH_TARGET_MS, MAX_BATCH, nextBatchSize, Stopper } from "../lib/stress/loops.ts";
 import { leftoverVerdicts, maxInstancesVerdict, rssVerdict } from "../lib/stress/verdicts.ts";
-import { Deadlines } from "../lib/timers.ts";
-import { InvalidInputError, PluginPanicError, UsageError } from "../lib/errors.ts";
-import type { PluginDescription } from "../lib/describe_schema.ts";
+import { Deadlines } from "../lib/util/timers.ts";
+import { InvalidInputError, PluginPanicError, UsageError } from "../lib/errors/errors.ts";
+import type { PluginDescription } from "../lib/plugin/describe_schema.ts";
 
 Deno.test("Prng replays the same sequence for a seed, differs across seeds and streams, and stays in range", () => {
   const take = (p: Prng) => Array.from({ length: 8 }, () => p.next());
@@ -182,4 +182,32 @@ Deno.test("Stopper stops after its calls, at its end time, on abort, or when tol
   const told = new Stopper({});
   told.stop("crashed");
   assert.equal(told.take(), false);
+});
+
+Deno.test("Stopper.takeUpTo() grants at most the calls left, and giveBack() returns calls that never started", () => {
+  const s = new Stopper({ calls: 10 });
+  assert.equal(s.takeUpTo(4), 4);
+  assert.equal(s.takeUpTo(8), 6);
+  assert.equal(s.takeUpTo(8), 0);
+  s.giveBack(3); // a batch cut short: 3 of its calls never ran
+  assert.equal(s.takeUpTo(2), 2);
+  assert.equal(s.takeUpTo(2), 1);
+  assert.equal(s.take(), false);
+  const timed = new Stopper({ durationMs: 50 });
+  assert.equal(timed.takeUpTo(256), 256);
+  assert.equal(timed.takeUpTo(256, performance.now() + 60), 0);
+  const told = new Stopper({});
+  told.stop("crashed");
+  assert.equal(told.takeUpTo(5), 0);
+});
+
+Deno.test("nextBatchSize() doubles a quick batch up to MAX_BATCH, halves a slow one, and follows a cut-short reply", () => {
+  const quick = BATCH_TARGET_MS / 2, slow = BATCH_TARGET_MS * 3;
+  assert.equal(nextBatchSize(1, 1, 1, quick), 2);
+  assert.equal(nextBatchSize(MAX_BATCH, MAX_BATCH, MAX_BATCH, quick), MAX_BATCH);
+  assert.equal(nextBatchSize(64, 64, 64, slow), 32);
+  assert.equal(nextBatchSize(1, 1, 1, slow), 1, "a slow method stays one call per round trip");
+  assert.equal(nextBatchSize(16, 16, 16, BATCH_TARGET_MS * 1.5), 16);
+  assert.equal(nextBatchSize(64, 64, 10, quick), 10, "its outputs filled the reply at 10 calls");
+  assert.equal(nextBatchSize(64, 3, 3, quick), 64, "the phase's last calls say nothing of the size");
 });

@@ -7,14 +7,15 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CHECKS, selectChecks } from "./catalog.ts";
  * const errors = selectChecks(CHECKS, { filter: ["^errors\\."] });
- * console.assert(errors.every((c) => c.id.startsWith("errors.")));
+ * assert.ok(errors.every((c) => c.id.startsWith("errors.")));
  * ```
  *
  * @module
  */
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../errors/errors.ts";
 import { ABI_CHECKS } from "./checks/abi.ts";
 import { BUFFER_CHECKS } from "./checks/buffers.ts";
 import { ERROR_CHECKS } from "./checks/errors.ts";

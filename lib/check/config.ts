@@ -16,16 +16,17 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseCheckConfig } from "./config.ts";
  * const c = parseCheckConfig('{"check":{"thresholds":{"fuzz_runs":1000}}}', "plugcheck.json");
- * console.assert(c.thresholds.fuzzRuns === 1000 && c.thresholds.callTimeoutMs === 2000);
+ * assert.ok(c.thresholds.fuzzRuns === 1000 && c.thresholds.callTimeoutMs === 2000);
  * ```
  *
  * @module
  */
 import { dirname, join } from "node:path";
-import { z } from "../deps.ts";
-import { UsageError } from "../errors.ts";
+import { z } from "../util/deps.ts";
+import { UsageError } from "../errors/errors.ts";
 import { CHECK_IDS } from "./catalog.ts";
 import type { Thresholds } from "./spec.ts";
 

@@ -12,22 +12,22 @@
  * @example
  * ```ts ignore
  * import { runStep } from "./probe.ts";
- * const r = await runStep({ step: "second_init", pluginPath, hostLibraryPath });
+ * const r = await runStep({ step: "second_init", pluginPath });
  * console.log(r.statuses); // [0, 7]
  * ```
  *
  * @module
  */
-import type { CallResult, PluginCalls } from "../ffi/calls.ts";
+import { type CallResult, PluginCalls } from "../ffi/calls.ts";
 import { FastPath } from "../ffi/fast_call.ts";
-import { HostLog } from "../ffi/host_log.ts";
-import { openPluginLibrary } from "../ffi/library.ts";
-import { copyLibrary, isLibraryLoaded } from "../ffi/library_copy.ts";
+import { openPluginLibrary } from "../ffi/dlopen.ts";
+import { copyLibrary, isLibraryLoaded } from "../ffi/private_copy.ts";
 import { discardBuffer, isNull, type RawBuf, takeBuffer } from "../ffi/memory.ts";
 import { ProcessGuard } from "../ffi/process_guard.ts";
-import { loadInProcess } from "../in_process/plugin.ts";
-import { resolveOptions } from "../options.ts";
-import { HOST_ABI_VERSION, openCheckedLibrary, readStats } from "../plugin_library.ts";
+import { loadInProcess } from "../host/in_process/plugin.ts";
+import { resolveOptions } from "../plugin/options.ts";
+import { BarePlugin } from "../load/bare_plugin.ts";
+import { HOST_ABI_VERSION, readStats } from "../load/open_checked.ts";
 
 /** The probe steps. */
 export const PROBE_STEPS = [
@@ -45,7 +45,6 @@ export type ProbeStep = typeof PROBE_STEPS[number];
 export interface ProbeRequest {
   step: ProbeStep;
   pluginPath: string;
-  hostLibraryPath: string;
   /** after_shutdown: the method to invoke. */
   method?: string;
 }
@@ -70,20 +69,19 @@ export interface ProbeResult {
   afterClose?: number;
 }
 
-const LOG_OFF = { defaultLevel: 0, spec: "" };
 const EMPTY = new Uint8Array(0);
 const decoder = new TextDecoder();
 
 /** Runs one step. In process, on a private copy of the library when it is loaded here already. */
 export async function runStep(r: ProbeRequest): Promise<ProbeResult> {
-  const loaded = isLibraryLoaded(r.pluginPath, r.hostLibraryPath);
-  if (r.step === "log_after_shutdown") return await logAfterShutdown(r.pluginPath, r.hostLibraryPath, loaded);
-  const copy = loaded ? copyLibrary(r.pluginPath, r.hostLibraryPath) : undefined;
+  const loaded = isLibraryLoaded(r.pluginPath);
+  if (r.step === "log_after_shutdown") return await logAfterShutdown(r.pluginPath, loaded);
+  const copy = loaded ? copyLibrary(r.pluginPath) : undefined;
   // The copy stays open: the library it holds is never unloaded (a probe leaves the plugin in odd states).
   const path = copy?.path ?? r.pluginPath;
   if (r.step === "abi") return abiStep(path);
-  const guard = ProcessGuard.get(r.hostLibraryPath);
-  const { calls } = openCheckedLibrary(path, r.pluginPath, guard);
+  const bare = BarePlugin.open(path, r.pluginPath);
+  const calls = bare.calls;
   const status = (c: { status: number; err: RawBuf; out?: RawBuf }) => {
     discardBuffer(c.err, calls.free);
     if (c.out) discardBuffer(c.out, calls.free);
@@ -94,11 +92,9 @@ export async function runStep(r: ProbeRequest): Promise<ProbeResult> {
     if (c.status === 0 && c.instance !== null && !isNull(c.instance)) await calls.destroy(c.instance);
     return { statuses: [status(c)] };
   }
-  const log = HostLog.get(r.hostLibraryPath);
   const init = async () => {
-    const made = log.newContext(1, LOG_OFF);
-    log.bindContext(made.ctx, path);
-    return status(await calls.init(made.host));
+    bare.logContext(); // a fresh context (logs off) for each init
+    return status(await bare.initRaw());
   };
   const first = await init();
   if (first !== 0) return { statuses: [first] };
@@ -132,7 +128,7 @@ export async function runStep(r: ProbeRequest): Promise<ProbeResult> {
       const again = await calls.create(EMPTY);
       if (again.status === 0 && again.instance !== null && !isNull(again.instance)) await calls.destroy(again.instance);
       const createAfter = status(again);
-      const fast = FastPath.get(r.hostLibraryPath);
+      const fast = FastPath.get();
       const target = fast.target(fast.bind(path), made.instance, 1 << 20);
       const out = fast.invokeSync(target, r.method ?? "echo", EMPTY);
       const invokeAfter = out === undefined ? status(fast.raw()) : 0;
@@ -160,12 +156,12 @@ function abiStep(path: string): ProbeResult {
   if (!opened.ok) {
     return { missing: opened.missing, optional: [], ...opened.abiVersion !== undefined && { abi: opened.abiVersion } };
   }
-  const abi = opened.library.symbols.npa_abi_version();
+  const abi = new PluginCalls(opened.library, ProcessGuard.get()).abiVersion();
   return { missing: [], optional: opened.optionalPresent, abi };
 }
 
-async function logAfterShutdown(path: string, hostLibraryPath: string, exclusive: boolean): Promise<ProbeResult> {
-  const plugin = await loadInProcess(path, resolveOptions({ log: "trace", hostLibraryPath, exclusive }));
+async function logAfterShutdown(path: string, exclusive: boolean): Promise<ProbeResult> {
+  const plugin = await loadInProcess(path, resolveOptions({ log: "trace", exclusive }));
   await plugin.close();
   // Late messages take a while: count what arrives in the next 300 ms.
   await new Promise((r) => setTimeout(r, 300));

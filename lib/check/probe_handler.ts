@@ -7,13 +7,13 @@
  * @example
  * ```ts ignore
  * import { start } from "./probe_handler.ts";
- * const handler = await start({ options: { step: "second_init", pluginPath, hostLibraryPath }, send });
+ * const handler = await start({ options: { step: "second_init", pluginPath }, send });
  * console.log(handler.hello.result);
  * ```
  *
  * @module
  */
-import type { ChildHandler, HandlerContext } from "../sandbox/handler.ts";
+import type { ChildHandler, HandlerContext } from "../sandbox/child_handler.ts";
 import { type ProbeRequest, runStep } from "./probe.ts";
 
 /** Runs the step; the HELLO carries `{ result }`. */

@@ -5,13 +5,14 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { CheckResult } from "./result.ts";
  * const r: CheckResult = {
  *   id: "errors.unknown_method", group: "errors", title: "An unknown method answers UNKNOWN_METHOD",
  *   rule: "unknown-methods", status: "fail", durationMs: 12, details: "status 7 (INTERNAL)",
  *   evidence: ["invoke \"no-such-method\" -> status 7"], repro: "plugcheck invoke lib.so no-such-method --isolate",
  * };
- * console.assert(r.status === "fail");
+ * assert.ok(r.status === "fail");
  * ```
  *
  * @module

@@ -19,7 +19,7 @@
  * @module
  */
 import denoJson from "../../deno.json" with { type: "json" };
-import type { PluginDescription } from "../describe_schema.ts";
+import type { PluginDescription } from "../plugin/describe_schema.ts";
 import {
   AbiMismatchError,
   LoadError,
@@ -28,16 +28,15 @@ import {
   PluginError,
   PluginTimeoutError,
   UsageError,
-} from "../errors.ts";
-import { hostLibraryPath as defaultHostLibrary } from "../ffi/host_lib.ts";
-import { loadPlugin } from "../load_plugin.ts";
-import type { PluginOptions } from "../options.ts";
-import { MAX_SEED, randomSeed } from "../prng.ts";
-import { shellQuote } from "../safe_text.ts";
+} from "../errors/errors.ts";
+import { loadPlugin } from "../host/load_plugin.ts";
+import type { PluginOptions } from "../plugin/options.ts";
+import { MAX_SEED, randomSeed } from "../util/prng.ts";
+import { shellQuote } from "../util/safe_text.ts";
 import { CHECKS, groupOf, selectChecks, type Selection } from "./catalog.ts";
 import { type CheckConfig, NO_CONFIG } from "./config.ts";
 import { CheckGate } from "./gate.ts";
-import { errorLine } from "./judge.ts";
+import { errorLine } from "./check_helpers.ts";
 import { probe } from "./run_probe.ts";
 import type { CheckResult, CheckRun } from "./result.ts";
 import { type CheckContext, type CheckSpec, type Outcome, type Stage, STAGES } from "./spec.ts";
@@ -67,8 +66,6 @@ export interface CheckOptions extends Selection {
   shown?: string;
   /** How plugins are loaded: environment passed to the children, sha256, ... */
   load?: Omit<PluginOptions, "isolate" | "exclusive" | "shutdownCheck" | "log">;
-  /** plugcheck's native helper (default: the one `deno task build` made). */
-  hostLibraryPath?: string;
   /** Called as each check starts and ends. */
   onStart?: (spec: CheckSpec) => void;
   onResult?: (result: CheckResult, done: number, of: number) => void;
@@ -106,7 +103,6 @@ async function preflight(base: Omit<CheckContext, "signal">, o: CheckOptions): P
       exclusive: !base.isolate,
       log: "off",
       timeoutMs: base.thresholds.callTimeoutMs,
-      hostLibraryPath: base.hostLibraryPath,
     });
     const description = plugin.describe();
     const hasStats = plugin.capabilities.stats;
@@ -174,7 +170,6 @@ export async function runChecks(path: string, options: CheckOptions = {}): Promi
   if (!Number.isSafeInteger(jobs) || jobs < 1 || jobs > 16) throw new UsageError(`jobs must be 1 to 16: got ${jobs}`);
   const selected = selectChecks(CHECKS, options);
   const shown = options.shown ?? path;
-  const hostLibraryPath = await Deno.realPath(options.hostLibraryPath ?? defaultHostLibrary());
   const base: Omit<CheckContext, "signal"> = {
     path,
     shown,
@@ -183,7 +178,6 @@ export async function runChecks(path: string, options: CheckOptions = {}): Promi
     thresholds,
     description: undefined,
     hasStats: false,
-    hostLibraryPath,
     load: options.load ?? {},
     fuzzSkip: config.fuzzSkipMethods,
   };

@@ -12,9 +12,9 @@
  *
  * @module
  */
-import { SandboxChild } from "../sandbox/child_process.ts";
+import { SandboxChild } from "../sandbox/sandbox_child.ts";
 import { maxFrameFor } from "../sandbox/spawn.ts";
-import { sanitizerEnv } from "../sanitizer.ts";
+import { sanitizerEnv } from "../load/sanitizer.ts";
 import type { ProbeRequest, ProbeResult, ProbeStep } from "./probe.ts";
 import { runStep } from "./probe.ts";
 import type { CheckContext } from "./spec.ts";
@@ -27,18 +27,16 @@ export async function probe(ctx: CheckContext, step: ProbeStep, method?: string)
   const request: ProbeRequest = {
     step,
     pluginPath: ctx.path,
-    hostLibraryPath: ctx.hostLibraryPath,
     ...method !== undefined && { method },
   };
   if (!ctx.isolate) return await runStep(request);
   const child = await SandboxChild.start({
     label: ctx.shown,
-    handler: "probe",
+    entry: import.meta.resolve("./probe_entry.ts"),
     options: { ...request },
-    hostLibraryPath: ctx.hostLibraryPath,
     readPaths: [ctx.path, ...ctx.load.readPaths ?? []],
     env: ctx.load.env ?? [],
-    setEnv: { ...await sanitizerEnv(ctx.path, { hostLibraryPath: ctx.hostLibraryPath }), ...ctx.load.setEnv },
+    setEnv: { ...await sanitizerEnv(ctx.path), ...ctx.load.setEnv },
     startTimeoutMs: ctx.thresholds.callTimeoutMs + PROBE_SLACK_MS,
     maxFrame: maxFrameFor(1 << 20),
   });

@@ -17,8 +17,8 @@
  *
  * @module
  */
-import type { PluginDescription } from "../describe_schema.ts";
-import type { PluginOptions } from "../options.ts";
+import type { PluginDescription } from "../plugin/describe_schema.ts";
+import type { PluginOptions } from "../plugin/options.ts";
 import type { CheckStatus } from "./result.ts";
 
 /**
@@ -55,7 +55,6 @@ export interface CheckContext {
   description: PluginDescription | undefined;
   /** `npa_plugin_stats` is exported. */
   hasStats: boolean;
-  hostLibraryPath: string;
   /** How every engine loads the plugin (environment, sanitizer runtime, ...). */
   load: Omit<PluginOptions, "isolate" | "exclusive" | "shutdownCheck" | "log">;
   /** Aborted when the check's deadline passed (engines that take a signal stop). */

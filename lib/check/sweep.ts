@@ -18,11 +18,11 @@
  *
  * @module
  */
-import type { MethodDescription } from "../describe_schema.ts";
-import { PluginCrashError, PluginTimeoutError } from "../errors.ts";
+import type { MethodDescription } from "../plugin/describe_schema.ts";
+import { PluginCrashError, PluginTimeoutError } from "../errors/errors.ts";
 import type { LogCounters } from "../ffi/host_log.ts";
-import { loadPlugin } from "../load_plugin.ts";
-import type { InstanceHandle, PluginHandle } from "../plugin_handle.ts";
+import { loadPlugin } from "../host/load_plugin.ts";
+import type { InstanceHandle, PluginHandle } from "../plugin/handle.ts";
 import type { CheckContext } from "./spec.ts";
 
 /** Why a call was made. */

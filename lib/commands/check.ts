@@ -14,21 +14,22 @@
  * @module
  */
 import { dirname, join } from "node:path";
-import { UsageError } from "../errors.ts";
-import { MAX_SEED } from "../prng.ts";
+import { UsageError } from "../errors/errors.ts";
+import { MAX_SEED } from "../util/prng.ts";
 import { CHECKS, parseShard, selectChecks } from "../check/catalog.ts";
 import { CONFIG_FILE, DEFAULT_THRESHOLDS, loadCheckConfig } from "../check/config.ts";
-import { junitXml } from "../check/junit.ts";
-import { checkListJson, checkReportJson, renderCheckList, renderCheckReport } from "../check/render.ts";
+import { junitXml } from "../report/junit.ts";
+import { checkListJson, renderCheckList } from "../report/check_list.ts";
+import { checkReportJson, renderCheckReport } from "../report/check_report.ts";
 import { type CheckOptions, DEFAULT_CHECK_JOBS, runChecks } from "../check/run_checks.ts";
-import { sarifLog } from "../check/sarif.ts";
+import { sarifLog } from "../report/sarif.ts";
 import { defineCommand } from "./command.ts";
 import type { CommandContext } from "./context.ts";
 import { EXIT } from "./exit_codes.ts";
 import { userPath } from "./input.ts";
 import { abortOnInterrupt } from "./interrupt.ts";
 import { configureCliLogging } from "./logging.ts";
-import { parseLogDirectives } from "../log_directives.ts";
+import { parseLogDirectives } from "../plugin/log_directives.ts";
 import { paintOut } from "./output.ts";
 
 /** A report file's path, checked before the run: its directory must exist. */

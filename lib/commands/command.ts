@@ -20,10 +20,10 @@
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { toData } from "../error_data.ts";
-import { PluginError, UsageError } from "../errors.ts";
-import { formatError } from "../format_error.ts";
-import { SANDBOX_DEFAULTS } from "../options.ts";
+import { toData } from "../errors/error_data.ts";
+import { PluginError, UsageError } from "../errors/errors.ts";
+import { formatError } from "../errors/format_error.ts";
+import { SANDBOX_DEFAULTS } from "../plugin/options.ts";
 import { CommandContext, type FlagValues } from "./context.ts";
 import { EXIT, EXIT_CODES_HELP, exitCodeFor } from "./exit_codes.ts";
 import { paint, printErr, writeOut } from "./output.ts";

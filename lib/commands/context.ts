@@ -19,21 +19,22 @@
  *
  * @module
  */
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../errors/errors.ts";
 import { ProcessGuard } from "../ffi/process_guard.ts";
-import { loadFailed } from "../guard.ts";
-import { loadPlugin } from "../load_plugin.ts";
-import { type LogDirectives, parseLogDirectives } from "../log_directives.ts";
-import type { PluginOptions } from "../options.ts";
-import type { PluginHandle } from "../plugin_handle.ts";
-import { MAX_DELAY_MS } from "../timers.ts";
-import { leftoverWarning, stdoutWarning } from "../verdicts.ts";
+import { loadError } from "../errors/host_errors.ts";
+import { loadPlugin } from "../host/load_plugin.ts";
+import { type LogDirectives, parseLogDirectives } from "../plugin/log_directives.ts";
+import type { PluginOptions } from "../plugin/options.ts";
+import type { PluginHandle } from "../plugin/handle.ts";
+import { MAX_DELAY_MS } from "../util/timers.ts";
+import { leftoverWarning, stdoutWarning } from "../errors/leak_check.ts";
 import { EXIT } from "./exit_codes.ts";
 import { userPath } from "./input.ts";
 import { configureCliLogging } from "./logging.ts";
-import { type ColorMode, printErr, printWarnings, sendResultsTo, setColorMode, writeOut } from "./output.ts";
-import { escapeLines } from "../safe_text.ts";
-import { SandboxedPlugin } from "../sandbox/sandboxed_plugin.ts";
+import { printErr, printWarnings, sendResultsTo, setColorMode, writeOut } from "./output.ts";
+import type { ColorMode } from "../report/paint.ts";
+import { escapeLines } from "../util/safe_text.ts";
+import { SandboxedPlugin } from "../host/isolated/plugin.ts";
 import { StatusLine } from "./status_line.ts";
 
 /** Parsed flag values, by flag name. */
@@ -276,7 +277,7 @@ export class CommandContext {
       guard.exitGuard(EXIT.PLUGIN_FAILED, this.format === "json");
       guard.watchdog(this.timeoutMs);
     } catch (cause) {
-      throw loadFailed(path, "cannot set up plugcheck's native helper (run `deno task build`)", cause);
+      throw loadError(path, "cannot set up plugcheck's native helper (run `deno task build`)", cause);
     }
     this.#guard = guard;
   }

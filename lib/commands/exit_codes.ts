@@ -5,15 +5,16 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EXIT, exitCodeFor } from "./exit_codes.ts";
- * import { UsageError } from "../errors.ts";
- * console.assert(exitCodeFor(new UsageError("Unknown flag --x")) === EXIT.USAGE);
- * console.assert(exitCodeFor(new TypeError("a bug")) === EXIT.INTERNAL);
+ * import { UsageError } from "../errors/errors.ts";
+ * assert.ok(exitCodeFor(new UsageError("Unknown flag --x")) === EXIT.USAGE);
+ * assert.ok(exitCodeFor(new TypeError("a bug")) === EXIT.INTERNAL);
  * ```
  *
  * @module
  */
-import { AbiMismatchError, HostInternalError, LoadError, PluginError, UsageError } from "../errors.ts";
+import { AbiMismatchError, HostInternalError, LoadError, PluginError, UsageError } from "../errors/errors.ts";
 
 /** plugcheck's exit codes. */
 export const EXIT = {

@@ -13,52 +13,33 @@
  *
  * @module
  */
-import { basename, dirname, join } from "node:path";
-import { UsageError } from "../errors.ts";
-import { parseDictionary } from "../fuzz/dictionary.ts";
-import type { Finding } from "../fuzz/finding_book.ts";
-import { mergeCorpus } from "../fuzz/merge.ts";
-import { minimizeInput, replayInput } from "../fuzz/minimize.ts";
+import { dirname, join } from "node:path";
+import { UsageError } from "../errors/errors.ts";
+import { parseDictionary } from "../fuzz/mutate/dictionary.ts";
+import { mergeCorpus } from "../fuzz/parent/merge.ts";
+import { minimizeInput, replayInput } from "../fuzz/parent/minimize.ts";
 import {
   DEFAULT_FUZZ_TIMEOUT_MS,
   DEFAULT_MAX_LEN,
   DEFAULT_RSS_LIMIT_MB,
   type FuzzOptions,
-  type FuzzProgress,
   MAX_JOBS,
-} from "../fuzz/options.ts";
-import { renderFuzzReport } from "../fuzz/render.ts";
-import { runFuzz } from "../fuzz/run_fuzz.ts";
-import { sha1Hex, writeWhole } from "../fuzz/artifacts.ts";
-import { MAX_SEED } from "../prng.ts";
-import { escapeControl } from "../safe_text.ts";
+} from "../fuzz/parent/options.ts";
+import { renderFuzzReport } from "../report/fuzz_text.ts";
+import { minimizeReport, renderMinimizeReport } from "../report/fuzz_minimize.ts";
+import { mergeReport, renderMergeReport } from "../report/fuzz_merge.ts";
+import { renderReplayReport, replayReport, replayStderrLines } from "../report/fuzz_replay.ts";
+import { fuzzFindingLine, fuzzStatus } from "../report/progress.ts";
+import { runFuzz } from "../fuzz/parent/run_fuzz.ts";
+import { sha1Hex, writeWhole } from "../fuzz/parent/artifacts.ts";
+import { MAX_SEED } from "../util/prng.ts";
+import { escapeControl } from "../util/safe_text.ts";
 import { defineCommand } from "./command.ts";
 import type { CommandContext } from "./context.ts";
 import { EXIT } from "./exit_codes.ts";
 import { parseConfigFlag, readUserFile, userPath } from "./input.ts";
 import { abortOnInterrupt } from "./interrupt.ts";
 import { paint, paintOut, printErr } from "./output.ts";
-
-function compact(n: number): string {
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
-  if (n >= 1e4) return `${(n / 1e3).toFixed(0)}k`;
-  return String(n);
-}
-
-function statusText(p: FuzzProgress): string {
-  const rss = p.rssBytes === undefined ? "" : `  rss: ${Math.round(p.rssBytes / 2 ** 20)} MiB`;
-  const cov = p.coverage === undefined ? "" : `  cov: ${p.coverage.edges}  ft: ${p.coverage.features}`;
-  return `#${p.execs.toLocaleString("en-US")}${cov}  exec/s: ${
-    compact(p.perSecond)
-  }  corp: ${p.corpus}  findings: ${p.findings}${rss}  elapsed: ${Math.floor(p.elapsedMs / 1000)}s`;
-}
-
-function findingLine(f: Finding): string {
-  const what = f.signal ?? (f.exitCode !== undefined ? `exit code ${f.exitCode}` : "");
-  return `#${f.execs.toLocaleString("en-US")}  ${paint("red", "NEW")} ${basename(f.artifact)}  ${f.kind}${
-    what ? ` (${what})` : ""
-  } in ${escapeControl(JSON.stringify(f.method))}: ${escapeControl(f.message)}`;
-}
 
 /** The fuzz options the flags give (checked: a bad one is a usage error before anything loads). */
 function optionsFrom(ctx: CommandContext): FuzzOptions {
@@ -141,39 +122,17 @@ async function runMinimize(ctx: CommandContext, lib: string, file: string, o: Fu
   ctx.status.update(`minimizing ${input.length} bytes`);
   const r = await minimizeInput(lib, input, { ...o, artifactsDir: o.artifactsDir ?? dirname(path) });
   ctx.status.done();
-  if (!r.reproduced) {
+  const out = join(o.artifactsDir ?? dirname(path), `minimized-from-${sha1Hex(input)}`);
+  if (r.reproduced) writeWhole(out, r.input);
+  const doc = minimizeReport(r, path, out);
+  if (!doc.reproduced) {
     printErr(
       `plugcheck: error: ${escapeControl(file)} does not reproduce a finding (${input.length} bytes ran cleanly)`,
     );
-    if (ctx.format === "json") ctx.json({ ok: false, reproduced: false, input: { size: input.length } });
-    return EXIT.PLUGIN_FAILED;
   }
-  const out = join(o.artifactsDir ?? dirname(path), `minimized-from-${sha1Hex(input)}`);
-  writeWhole(out, r.input);
-  const doc = {
-    ok: true,
-    reproduced: true,
-    key: r.key,
-    kind: r.finding?.kind,
-    method: r.finding?.method,
-    message: r.finding?.message,
-    original: { path, size: input.length },
-    minimized: { path: out, size: r.input.length, sha1: sha1Hex(r.input) },
-    tried: r.tried,
-    children: r.children,
-    repro: r.run.reproFor({ method: r.finding?.method ?? "", kind: r.finding?.kind ?? "crash", artifact: out }),
-  };
-  if (ctx.format === "json") {
-    ctx.json(doc);
-  } else {
-    ctx.out(
-      `minimized  ${input.length} -> ${r.input.length} bytes (${r.tried} candidates, ${r.children} children)\n` +
-        `bug        ${escapeControl(r.key ?? "")}\nwritten    ${escapeControl(out)}\nreproduce  ${
-          escapeControl(doc.repro)
-        }\n`,
-    );
-  }
-  return EXIT.OK;
+  if (ctx.format === "json") ctx.json(doc);
+  else if (doc.reproduced) ctx.out(renderMinimizeReport(doc));
+  return doc.ok ? EXIT.OK : EXIT.PLUGIN_FAILED;
 }
 
 async function runReplay(ctx: CommandContext, lib: string, file: string, o: FuzzOptions): Promise<number> {
@@ -182,25 +141,14 @@ async function runReplay(ctx: CommandContext, lib: string, file: string, o: Fuzz
     o.methods = [sidecar.method];
   }
   const { finding } = await replayInput(lib, input, o);
+  const doc = replayReport(input, finding);
   if (ctx.format === "json") {
-    ctx.json({
-      ok: finding === undefined,
-      input: { size: input.length, sha1: sha1Hex(input) },
-      finding: finding && { kind: finding.kind, method: finding.method, message: finding.message, key: finding.key },
-    });
-  } else if (finding) {
-    ctx.out(
-      `${paintOut("red", finding.kind)} in ${escapeControl(JSON.stringify(finding.method))}: ${
-        escapeControl(finding.message)
-      }\n`,
-    );
-    if (finding.stderrTail) {
-      for (const l of finding.stderrTail.trimEnd().split("\n").slice(-20)) printErr(`  | ${escapeControl(l)}`);
-    }
+    ctx.json(doc);
   } else {
-    ctx.out(`${paintOut("green", "ok")}: ${input.length} bytes ran cleanly\n`);
+    ctx.out(renderReplayReport(doc, paintOut));
+    for (const line of replayStderrLines(finding?.stderrTail)) printErr(line);
   }
-  return finding ? EXIT.PLUGIN_FAILED : EXIT.OK;
+  return doc.ok ? EXIT.OK : EXIT.PLUGIN_FAILED;
 }
 
 async function runMerge(ctx: CommandContext, lib: string, dirs: string[], o: FuzzOptions): Promise<number> {
@@ -214,30 +162,9 @@ async function runMerge(ctx: CommandContext, lib: string, dirs: string[], o: Fuz
   } finally {
     ctx.status.done();
   }
-  const doc = {
-    ok: true,
-    into: r.into,
-    base: r.base,
-    candidates: r.candidates,
-    added: r.added,
-    coverage: r.coverage,
-    findings: r.findings.map((f) => ({ kind: f.kind, method: f.method, message: f.message, artifact: f.artifact })),
-    children: r.children,
-    seconds: Math.round(r.seconds * 1000) / 1000,
-  };
-  if (ctx.format === "json") {
-    ctx.json(doc);
-    return EXIT.OK;
-  }
-  const cov = r.coverage ? `; coverage ${r.coverage.edges} edges, ${r.coverage.features} features` : "";
-  ctx.out(
-    `merged     ${r.added} of ${r.candidates} new inputs into ${
-      escapeControl(r.into)
-    } (${r.base} there before)${cov}\n`,
-  );
-  for (const f of r.findings) {
-    ctx.out(`left out   ${f.kind} in ${escapeControl(JSON.stringify(f.method))}: ${escapeControl(f.artifact)}\n`);
-  }
+  const doc = mergeReport(r);
+  if (ctx.format === "json") ctx.json(doc);
+  else ctx.out(renderMergeReport(doc));
   return EXIT.OK;
 }
 
@@ -373,10 +300,10 @@ Corpus files are raw inputs named by their SHA-1, as libFuzzer writes them.`,
       report = await runFuzz(lib, {
         ...options,
         signal,
-        onProgress: (p) => ctx.status.update(statusText(p)),
+        onProgress: (p) => ctx.status.update(fuzzStatus(p)),
         onFinding: (f) => {
           ctx.status.done();
-          printErr(findingLine(f));
+          printErr(fuzzFindingLine(f, paint));
         },
       });
     } finally {

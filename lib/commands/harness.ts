@@ -14,13 +14,14 @@
  * @module
  */
 import { basename, dirname, extname, join } from "node:path";
-import { PluginError, UsageError } from "../errors.ts";
-import { writeWhole } from "../fuzz/artifacts.ts";
-import { loadFailed } from "../guard.ts";
+import { PluginError, UsageError } from "../errors/errors.ts";
+import { writeWhole } from "../fuzz/parent/artifacts.ts";
+import { loadError } from "../errors/host_errors.ts";
 import { generateHarness, HARNESS_BUILD_COMMAND, HARNESS_OSS_FUZZ_COMMAND } from "../harness/generate.ts";
-import { loadPlugin } from "../load_plugin.ts";
-import { DEFAULT_LIFECYCLE_TIMEOUT_MS } from "../options.ts";
-import { escapeControl, shellQuote } from "../safe_text.ts";
+import { loadPlugin } from "../host/load_plugin.ts";
+import { DEFAULT_LIFECYCLE_TIMEOUT_MS } from "../plugin/options.ts";
+import { shellQuote } from "../util/safe_text.ts";
+import { harnessReport, writtenLine } from "../report/harness_report.ts";
 import { defineCommand } from "./command.ts";
 import { CLI_DEFAULT_LOG, type CommandContext } from "./context.ts";
 import { EXIT } from "./exit_codes.ts";
@@ -57,7 +58,7 @@ async function pluginMethods(
   } catch (e) {
     // A plugin that cannot get through init and describe() cannot be fuzzed either: it does not load (exit 3).
     if (e instanceof PluginError && !["LOAD", "ABI_MISMATCH", "HOST_INTERNAL"].includes(e.code)) {
-      throw loadFailed(path, "it failed in a sandbox child before describe() answered", e);
+      throw loadError(path, "it failed in a sandbox child before describe() answered", e);
     }
     throw e;
   }
@@ -149,19 +150,14 @@ stdout, or whole to --output FILE (written beside it, then renamed).`,
         throw new UsageError(`Cannot write --output ${JSON.stringify(given)}: ${e instanceof Error ? e.message : e}`);
       }
     }
-    const build = buildCommand(output);
+    const doc = harnessReport({ harness, library, method, build: buildCommand(output), output }, ctx.warnings);
     if (ctx.format === "json") {
-      ctx.json({ ok: true, harness, library, method, build, output: output ?? null, warnings: ctx.warnings });
+      ctx.json(doc);
     } else {
       if (output === undefined) ctx.out(harness);
-      printWarnings(ctx.warnings);
-      if (output !== undefined) {
-        printErr(
-          `wrote ${escapeControl(output)}: fuzzes ${escapeControl(JSON.stringify(method))}; build: ${
-            escapeControl(build)
-          }`,
-        );
-      }
+      printWarnings(doc.warnings);
+      const written = writtenLine(doc);
+      if (written !== undefined) printErr(written);
     }
     return EXIT.OK;
   },

@@ -14,7 +14,7 @@
  * @module
  */
 import { isAbsolute, resolve } from "node:path";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../errors/errors.ts";
 
 /** Default cap on an invoke input: 64 MiB. */
 export const DEFAULT_MAX_INPUT_BYTES = 64 * 1024 * 1024;

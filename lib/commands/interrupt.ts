@@ -5,10 +5,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { onInterrupt, takeInterrupt } from "./interrupt.ts";
  * const abort = new AbortController();
  * const release = onInterrupt(() => abort.abort());
- * console.assert(takeInterrupt() && abort.signal.aborted && !takeInterrupt());
+ * assert.ok(takeInterrupt() && abort.signal.aborted && !takeInterrupt());
  * release();
  * ```
  *

@@ -11,13 +11,13 @@
  *
  * @module
  */
-import { encodeBase64 } from "../base64.ts";
-import { toData } from "../error_data.ts";
-import { PluginCrashError, PluginTimeoutError, UnknownMethodError } from "../errors.ts";
+import { encodeBase64 } from "../util/base64.ts";
+import { toData } from "../errors/error_data.ts";
+import { PluginCrashError, PluginTimeoutError, UnknownMethodError } from "../errors/errors.ts";
 import type { LogCounters } from "../ffi/host_log.ts";
-import { LatencyHistogram } from "../histogram.ts";
-import { DEFAULT_INVOKE_TIMEOUT_MS } from "../options.ts";
-import { leakCheck } from "../verdicts.ts";
+import { LatencyHistogram } from "../util/histogram.ts";
+import { DEFAULT_INVOKE_TIMEOUT_MS } from "../plugin/options.ts";
+import { leakCheck } from "../errors/leak_check.ts";
 import { defineCommand, reportFailure } from "./command.ts";
 import type { CommandContext } from "./context.ts";
 import { EXIT } from "./exit_codes.ts";

@@ -10,62 +10,12 @@
  *
  * @module
  */
-import { REQUIRED_SYMBOLS } from "../ffi/symbols.ts";
-import { DEFAULT_LIFECYCLE_TIMEOUT_MS, HOST_ABI_VERSION } from "../options.ts";
-import type { PluginHandle } from "../plugin_handle.ts";
-import { escapeControl } from "../safe_text.ts";
+import { DEFAULT_LIFECYCLE_TIMEOUT_MS } from "../plugin/options.ts";
+import { loadReport, renderLoadReport } from "../report/load_report.ts";
 import { defineCommand } from "./command.ts";
 import type { CommandContext } from "./context.ts";
 import { EXIT } from "./exit_codes.ts";
 import { printWarnings } from "./output.ts";
-
-function version(raw: number): string {
-  return `${raw >>> 16}.${raw & 0xffff}`;
-}
-
-/** The JSON shape of `load --format json`. */
-export async function loadReport(
-  plugin: PluginHandle,
-): Promise<Record<string, unknown> & { stats: Record<string, number> | null }> {
-  return {
-    ok: true,
-    path: plugin.path,
-    isolated: plugin.isolated,
-    abi_version: version(plugin.abiVersion.raw),
-    host_abi_version: version(HOST_ABI_VERSION),
-    symbols: { required: [...REQUIRED_SYMBOLS], optional: [...plugin.optionalSymbols] },
-    capabilities: plugin.capabilities,
-    init_ms: Number(plugin.initMs.toFixed(3)),
-    description: plugin.describe(),
-    stats: await plugin.readStats(),
-    warnings: [...plugin.contractWarnings],
-  };
-}
-
-function formatReport(plugin: PluginHandle, stats: Record<string, number> | null): string {
-  const d = plugin.describe();
-  const safe = escapeControl;
-  const lines = [
-    `plugin     ${safe(d.name)} ${safe(d.version)}`,
-    `library    ${plugin.path}`,
-    `abi        ${version(plugin.abiVersion.raw)} (host ${version(HOST_ABI_VERSION)})`,
-    `symbols    ${REQUIRED_SYMBOLS.length}/${REQUIRED_SYMBOLS.length} required; optional: ${
-      plugin.optionalSymbols.length > 0 ? plugin.optionalSymbols.join(", ") : "none"
-    }`,
-    `init       ${plugin.initMs.toFixed(2)} ms`,
-    `instances  ${d.thread_safe_instances ? "thread-safe" : "one call at a time"}${
-      d.max_instances === undefined ? "" : `, at most ${d.max_instances}`
-    }`,
-  ];
-  if (stats) lines.push(`stats      ${Object.entries(stats).map(([k, v]) => `${safe(k)}=${v}`).join(" ")}`);
-  lines.push(`methods    ${d.methods.length}`);
-  const width = Math.max(...d.methods.map((m) => safe(m.name).length), 4);
-  for (const m of d.methods) {
-    const pure = (m.pure ? "pure" : "impure").padEnd(6);
-    lines.push(`  ${safe(m.name).padEnd(width)}  ${m.input.padEnd(5)}  ${pure}  ${safe(m.description)}`);
-  }
-  return `${lines.join("\n")}\n`;
-}
 
 /** The `load` command. */
 export const command = defineCommand({
@@ -93,12 +43,12 @@ in docs/abi.md. Nothing else is called. Then shuts the plugin down.`,
     const plugin = await ctx.openPlugin(ctx.positionals[0]!);
     const report = await loadReport(plugin);
     await ctx.close();
-    const warnings = [...plugin.contractWarnings, ...ctx.warnings];
+    report.warnings = [...plugin.contractWarnings, ...ctx.warnings];
     if (ctx.format === "json") {
-      ctx.json({ ...report, warnings });
+      ctx.json(report);
     } else {
-      ctx.out(formatReport(plugin, report.stats));
-      printWarnings(warnings);
+      ctx.out(renderLoadReport(report));
+      printWarnings(report.warnings);
     }
     return EXIT.OK;
   },

@@ -14,9 +14,9 @@
  *
  * @module
  */
-import { configureSync, type LogLevel, type LogRecord, resetSync } from "../deps.ts";
-import { levelFor, type LogDirectives } from "../log_directives.ts";
-import { escapeControl } from "../safe_text.ts";
+import { configureSync, type LogLevel, type LogRecord, resetSync } from "../util/deps.ts";
+import { levelFor, type LogDirectives } from "../plugin/log_directives.ts";
+import { escapeControl } from "../util/safe_text.ts";
 import { paint, printErr } from "./output.ts";
 
 const ABBREVIATIONS: Record<LogLevel, string> = {

@@ -13,16 +13,11 @@
  *
  * @module
  */
-import { styleText } from "node:util";
-import process from "node:process";
 import { ProcessGuard } from "../ffi/process_guard.ts";
-import { escapeControl } from "../safe_text.ts";
-
-/** How colour is chosen: from the terminal and NO_COLOR, always, or never. */
-export type ColorMode = "auto" | "always" | "never";
+import { type ColorMode, type Paint, paintFor } from "../report/paint.ts";
+import { escapeControl } from "../util/safe_text.ts";
 
 const encoder = new TextEncoder();
-let colorMode: ColorMode = "auto";
 let resultsFd: number | undefined;
 
 /** Whether stdout was a terminal when plugcheck started (before any guard moved it). */
@@ -30,9 +25,15 @@ export const STDOUT_IS_TERMINAL: boolean = Deno.stdout.isTerminal();
 /** Whether stderr is a terminal. */
 export const STDERR_IS_TERMINAL: boolean = Deno.stderr.isTerminal();
 
-/** Sets the colour mode for {@link paint}. */
+let colorMode: ColorMode = "auto";
+// Made when first used (the environment is read then, not on import), again after the mode changes.
+let errPaint: Paint | undefined;
+let outPaint: Paint | undefined;
+
+/** Sets the colour mode (`--color`) of {@link paint} and {@link paintOut}. */
 export function setColorMode(mode: ColorMode): void {
   colorMode = mode;
+  errPaint = outPaint = undefined;
 }
 
 /** From now on results go to this descriptor (the private stdout of the stdio guard). */
@@ -54,17 +55,10 @@ export function printErr(text: string): void {
 }
 
 /** `text` styled for stderr, if colour is on for it. */
-export function paint(style: Parameters<typeof styleText>[0], text: string): string {
-  if (colorMode === "never") return text;
-  return styleText(style, text, { stream: process.stderr, validateStream: colorMode === "auto" });
-}
+export const paint: Paint = (style, text) => (errPaint ??= paintFor(colorMode, STDERR_IS_TERMINAL))(style, text);
 
 /** `text` styled for stdout (results), if colour is on for it: a terminal there, or --color always. */
-export function paintOut(style: Parameters<typeof styleText>[0], text: string): string {
-  if (colorMode === "never") return text;
-  if (colorMode === "auto" && (!STDOUT_IS_TERMINAL || Deno.env.get("NO_COLOR"))) return text;
-  return styleText(style, text, { validateStream: false });
-}
+export const paintOut: Paint = (style, text) => (outPaint ??= paintFor(colorMode, STDOUT_IS_TERMINAL))(style, text);
 
 /** Prints warnings on stderr, one line each, plugin text escaped. */
 export function printWarnings(warnings: readonly string[]): void {

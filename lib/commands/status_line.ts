@@ -14,7 +14,7 @@
  * @module
  */
 import { STDERR_IS_TERMINAL } from "./output.ts";
-import { escapeControl } from "../safe_text.ts";
+import { escapeControl } from "../util/safe_text.ts";
 
 const TERMINAL_INTERVAL_MS = 100;
 const LOG_INTERVAL_MS = 5000;

@@ -14,8 +14,8 @@
  *
  * @module
  */
-import { UsageError } from "../errors.ts";
-import { MAX_SEED } from "../prng.ts";
+import { UsageError } from "../errors/errors.ts";
+import { MAX_SEED } from "../util/prng.ts";
 import {
   DEFAULT_CONCURRENCY,
   DEFAULT_MAX_RSS_GROWTH_MB,
@@ -23,25 +23,16 @@ import {
   DEFAULT_STRESS_TIMEOUT_MS,
   resolveStressOptions,
   type StressOptions,
-  type StressProgress,
 } from "../stress/options.ts";
-import { duration, renderStressReport } from "../stress/render.ts";
+import { renderStressReport } from "../report/stress_text.ts";
+import { stressStatus } from "../report/progress.ts";
 import { runStress } from "../stress/run_stress.ts";
 import { defineCommand } from "./command.ts";
 import type { CommandContext } from "./context.ts";
 import { DEFAULT_MAX_INPUT_BYTES, parseConfigFlag, readInput } from "./input.ts";
 import { abortOnInterrupt } from "./interrupt.ts";
 import { paintOut } from "./output.ts";
-import { callSlots } from "../call_slots.ts";
-
-function statusText(p: StressProgress): string {
-  if (p.phase === "floor") return `stress: measuring the dispatch floor (${p.calls.toLocaleString("en-US")} calls)`;
-  const rss = p.rssBytes === undefined ? "" : `, rss ${(p.rssBytes / 2 ** 20).toFixed(0)} MiB`;
-  const cycle = p.cycle ? `cycle ${p.cycle.done + 1}/${p.cycle.of}, ` : "";
-  return `stress: ${cycle}${p.calls.toLocaleString("en-US")} calls, ${
-    p.callsPerSecond.toLocaleString("en-US")
-  }/s, p99 ${duration(p.p99Ms)}, ${p.errors} failed${rss}`;
-}
+import { callSlots } from "../plugin/call_slots.ts";
 
 /** The stress options the flags give (checked: a bad one is a usage error before anything loads). */
 async function optionsFrom(ctx: CommandContext): Promise<StressOptions> {
@@ -196,7 +187,7 @@ destroy (steady, churn) or after shutdown (reload), RSS still growing beyond
         isolate: isolate === true,
         load: rest,
         signal,
-        onProgress: (p) => ctx.status.update(statusText(p)),
+        onProgress: (p) => ctx.status.update(stressStatus(p)),
       });
     } finally {
       release();

@@ -29,7 +29,7 @@
  */
 import type { CallResult } from "./calls.ts";
 import type { CallTarget } from "./fast_call.ts";
-import { type HostSymbols, hostSymbols } from "./host_lib.ts";
+import { type HostSymbols, hostSymbols } from "./native_helper.ts";
 import { HOST_NB_SYMBOLS } from "./symbols.ts";
 
 // Header words of a nonblocking block (npah_call.c).
@@ -94,8 +94,8 @@ export class AsyncPath {
   static #instance: AsyncPath | undefined;
 
   /** The nonblocking path of this thread (the helper must be openable; throws the raw error). */
-  static get(hostLibraryPath?: string): AsyncPath {
-    AsyncPath.#instance ??= new AsyncPath(hostSymbols(HOST_NB_SYMBOLS, hostLibraryPath));
+  static get(): AsyncPath {
+    AsyncPath.#instance ??= new AsyncPath(hostSymbols(HOST_NB_SYMBOLS));
     return AsyncPath.#instance;
   }
 

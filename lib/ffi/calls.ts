@@ -20,7 +20,7 @@
  * @module
  */
 import { type FreeFn, NpaBufSlot, PointerSlot, type RawBuf } from "./memory.ts";
-import type { PluginLibrary } from "./library.ts";
+import type { PluginLibrary } from "./dlopen.ts";
 import type { ProcessGuard } from "./process_guard.ts";
 
 /** What an entry point returned: the status and both buffers the plugin may have written. */

@@ -26,7 +26,7 @@
  * @module
  */
 import type { CallResult } from "./calls.ts";
-import { type HostSymbols, hostSymbols } from "./host_lib.ts";
+import { type HostSymbols, hostSymbols } from "./native_helper.ts";
 import { HOST_CALL_SYMBOLS } from "./symbols.ts";
 
 // Header words of the call block (npah_call.c).
@@ -108,8 +108,8 @@ export class FastPath {
   static #instance: FastPath | undefined;
 
   /** The fast path of this thread (the helper must be openable; throws the raw error). */
-  static get(hostLibraryPath?: string): FastPath {
-    FastPath.#instance ??= new FastPath(hostSymbols(HOST_CALL_SYMBOLS, hostLibraryPath));
+  static get(): FastPath {
+    FastPath.#instance ??= new FastPath(hostSymbols(HOST_CALL_SYMBOLS));
     return FastPath.#instance;
   }
 

@@ -1,11 +1,13 @@
 /**
- * The fuzz child's native batch loop (`native/npah_fuzz.c`) and the layout of
- * its input file. The engine writes a batch of inputs into {@link FuzzLoop.arena}
- * and their places into {@link FuzzLoop.offsets} / {@link FuzzLoop.lengths},
+ * The fuzz child's native batch loop (`native/npah_fuzz.c`; its coverage
+ * guidance and crash recorder are `npah_fuzz_cov.c` and `npah_fuzz_crash.c`)
+ * and the layout of its input file (`npah_fuzz.h`). The engine writes a batch
+ * of inputs into {@link FuzzLoop.arena} and their places into
+ * {@link FuzzLoop.offsets} / {@link FuzzLoop.lengths},
  * then makes one call, {@link FuzzLoop.run}, which calls the plugin for every
  * input from C. The arena, the table and the header are a file-backed shared
  * mapping, so the parent always knows the input in flight by reading the
- * file (`lib/fuzz/input_file.ts`): after a crash, or while a call hangs.
+ * file (`lib/fuzz/parent/input_file.ts`): after a crash, or while a call hangs.
  *
  * @example
  * ```ts ignore
@@ -22,7 +24,7 @@
  * @module
  */
 import type { CallResult } from "./calls.ts";
-import { type HostSymbols, hostSymbols } from "./host_lib.ts";
+import { type HostSymbols, hostSymbols } from "./native_helper.ts";
 import { HOST_FUZZ_SYMBOLS } from "./symbols.ts";
 
 /** Where things are in the input file (read from the helper, so both sides agree). */
@@ -117,10 +119,10 @@ export interface ComparisonTables {
 let layout: FuzzLayout | undefined;
 
 /** The input file's layout, from the native helper (opens it on first use; throws the raw error). */
-export function fuzzLayout(hostLibraryPath?: string): FuzzLayout {
+export function fuzzLayout(): FuzzLayout {
   if (layout) return layout;
   const words = new Uint32Array(LAYOUT_KEYS.length);
-  const n = hostSymbols(HOST_FUZZ_SYMBOLS, hostLibraryPath).npah_fuzz_layout(
+  const n = hostSymbols(HOST_FUZZ_SYMBOLS).npah_fuzz_layout(
     new Uint8Array(words.buffer),
     words.length,
   );
@@ -178,14 +180,14 @@ export class FuzzLoop {
   }
 
   /** The size of an input file whose arena holds `arenaBytes` (and the inbox). */
-  static fileSize(arenaBytes: number, hostLibraryPath?: string): number {
-    return fuzzLayout(hostLibraryPath).arena + arenaBytes + FUZZ_INBOX_BYTES;
+  static fileSize(arenaBytes: number): number {
+    return fuzzLayout().arena + arenaBytes + FUZZ_INBOX_BYTES;
   }
 
   /** Maps the input file at `path` (made by the parent, `size` bytes). Throws the raw error. */
-  static open(path: string, size: number, hostLibraryPath?: string): FuzzLoop {
-    const lib = hostSymbols(HOST_FUZZ_SYMBOLS, hostLibraryPath);
-    const l = fuzzLayout(hostLibraryPath);
+  static open(path: string, size: number): FuzzLoop {
+    const lib = hostSymbols(HOST_FUZZ_SYMBOLS);
+    const l = fuzzLayout();
     const p = encoder.encode(path);
     const ctx = lib.npah_fuzz_open(p, p.length, BigInt(size));
     if (ctx === null) throw new Error(`Cannot map the fuzz input file ${JSON.stringify(path)}`);

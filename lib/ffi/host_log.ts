@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { type HostSymbols, hostSymbols } from "./host_lib.ts";
+import { type HostSymbols, hostSymbols } from "./native_helper.ts";
 import { HOST_LOG_SYMBOLS } from "./symbols.ts";
 
 /** One message a plugin logged. */
@@ -88,9 +88,9 @@ export class HostLog {
   static #instance: HostLog | undefined;
 
   /** Opens the helper and its queue once per process (never closed). Throws the raw error. */
-  static get(path?: string): HostLog {
+  static get(): HostLog {
     if (HostLog.#instance) return HostLog.#instance;
-    const lib = hostSymbols(HOST_LOG_SYMBOLS, path);
+    const lib = hostSymbols(HOST_LOG_SYMBOLS);
     const queue = lib.npah_queue_new(QUEUE_BYTES);
     if (queue === null) throw new Error("Cannot allocate the plugin log queue");
     HostLog.#instance = new HostLog(lib, queue);

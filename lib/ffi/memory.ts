@@ -8,9 +8,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NpaBufSlot } from "./memory.ts";
  * const slot = new NpaBufSlot();
- * console.assert(slot.read().ptr === 0n && slot.read().len === 0n);
+ * assert.ok(slot.read().ptr === 0n && slot.read().len === 0n);
  * ```
  *
  * @module

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { type HostSymbols, hostSymbols } from "./host_lib.ts";
+import { type HostSymbols, hostSymbols } from "./native_helper.ts";
 import { HOST_PROC_SYMBOLS } from "./symbols.ts";
 
 /** One reading of a process. */
@@ -74,8 +74,8 @@ export class ProcInfo {
   static #instance: ProcInfo | undefined;
 
   /** The readings (opens the helper on first use; throws the raw error). */
-  static get(hostLibraryPath?: string): ProcInfo {
-    ProcInfo.#instance ??= new ProcInfo(hostSymbols(HOST_PROC_SYMBOLS, hostLibraryPath));
+  static get(): ProcInfo {
+    ProcInfo.#instance ??= new ProcInfo(hostSymbols(HOST_PROC_SYMBOLS));
     return ProcInfo.#instance;
   }
 

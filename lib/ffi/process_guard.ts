@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { type HostSymbols, hostSymbols } from "./host_lib.ts";
+import { type HostSymbols, hostSymbols } from "./native_helper.ts";
 import { HOST_PROCESS_SYMBOLS } from "./symbols.ts";
 
 const encoder = new TextEncoder();
@@ -34,8 +34,8 @@ export class ProcessGuard {
   static #instance: ProcessGuard | undefined;
 
   /** The guards of this process (opens the helper on first use; throws the raw error). */
-  static get(hostLibraryPath?: string): ProcessGuard {
-    ProcessGuard.#instance ??= new ProcessGuard(hostSymbols(HOST_PROCESS_SYMBOLS, hostLibraryPath));
+  static get(): ProcessGuard {
+    ProcessGuard.#instance ??= new ProcessGuard(hostSymbols(HOST_PROCESS_SYMBOLS));
     return ProcessGuard.#instance;
   }
 

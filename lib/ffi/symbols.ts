@@ -14,8 +14,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PLUGIN_SYMBOLS, REQUIRED_SYMBOLS } from "./symbols.ts";
- * console.assert(REQUIRED_SYMBOLS.every((s) => s in PLUGIN_SYMBOLS));
+ * assert.ok(REQUIRED_SYMBOLS.every((s) => s in PLUGIN_SYMBOLS));
  * ```
  *
  * @module
@@ -113,7 +114,7 @@ export const PROBE_SYMBOLS: Record<
 /*
  * plugcheck's native helper (`native/`), one table per part: Deno spends
  * ~170 us binding each symbol, so each part of lib/ffi binds only its own
- * (`hostSymbols` in host_lib.ts) and a sandbox child pays for what it uses.
+ * (`hostSymbols` in native_helper.ts) and a sandbox child pays for what it uses.
  */
 
 /** The helper's log queue (`npa_host.c`). */
@@ -234,7 +235,10 @@ export const HOST_NB_SYMBOLS = {
   npah_bind_noop: { parameters: [], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
-/** The fuzz batch loop (`npah_fuzz.c`). */
+/**
+ * The fuzz batch loop (`npah_fuzz.c`), its coverage guidance (`npah_fuzz_cov.c`) and its crash recorder
+ * (`npah_fuzz_crash.c`).
+ */
 export const HOST_FUZZ_SYMBOLS = {
   // ---- fuzz batch loop (npah_fuzz.c)
   // uint32_t npah_fuzz_layout(uint32_t* out, uint32_t cap)
@@ -253,12 +257,27 @@ export const HOST_FUZZ_SYMBOLS = {
   npah_fuzz_run: { parameters: ["pointer", "u32", "u32"], result: "i32" },
   // void npah_fuzz_forget(void* ctx)
   npah_fuzz_forget: { parameters: ["pointer"], result: "void" },
+  // ---- crash recorder (npah_fuzz_crash.c)
   // int32_t npah_fuzz_arm(void* ctx): crash recorder on this thread
   npah_fuzz_arm: { parameters: ["pointer"], result: "i32" },
+  // ---- coverage guidance (npah_fuzz_cov.c)
   // int64_t npah_fuzz_coverage(void* ctx): guided mode; edges instrumented, -1 no runtime, -2 out of memory
   npah_fuzz_coverage: { parameters: ["pointer"], result: "i64" },
   // uint32_t npah_fuzz_cov_views(void* ctx, uint64_t* out, uint32_t cap): the comparison tables
   npah_fuzz_cov_views: { parameters: ["pointer", "buffer", "u32"], result: "u32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** Files two processes map shared (`npah_shared.c`): the sandbox's call board. */
+export const HOST_SHARED_SYMBOLS = {
+  // ---- shared files (npah_shared.c)
+  // void* npah_shared_create(const uint8_t* path, uint32_t len, uint32_t size): NULL on failure
+  npah_shared_create: { parameters: ["buffer", "u32", "u32"], result: "pointer" },
+  // void* npah_shared_open(const uint8_t* path, uint32_t len, uint32_t size): NULL on failure
+  npah_shared_open: { parameters: ["buffer", "u32", "u32"], result: "pointer" },
+  // int32_t npah_shared_remove(const uint8_t* path, uint32_t len): 0 or -errno
+  npah_shared_remove: { parameters: ["buffer", "u32"], result: "i32" },
+  // int32_t npah_shared_unmap(void* p, uint32_t size): 0 or -errno
+  npah_shared_unmap: { parameters: ["pointer", "u32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** Every symbol of the helper. */
@@ -270,4 +289,5 @@ export const HOST_SYMBOLS = {
   ...HOST_COPY_SYMBOLS,
   ...HOST_NB_SYMBOLS,
   ...HOST_FUZZ_SYMBOLS,
+  ...HOST_SHARED_SYMBOLS,
 } as const satisfies Deno.ForeignLibraryInterface;

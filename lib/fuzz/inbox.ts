@@ -8,13 +8,14 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { appendEntry, INBOX_HEADER, readEntries } from "./inbox.ts";
  * const inbox = new Uint8Array(64);
  * const e = appendEntry(new Uint8Array([1, 2, 3]), 0, 0, inbox.length)!;
  * inbox.set(e.bytes, INBOX_HEADER);
  * new DataView(inbox.buffer).setUint32(0, e.used, true);
  * const { entries, cursor } = readEntries(inbox, 0);
- * console.assert(entries.length === 1 && entries[0]!.input.length === 3 && cursor === e.used);
+ * assert.ok(entries.length === 1 && entries[0]!.input.length === 3 && cursor === e.used);
  * ```
  *
  * @module

@@ -7,12 +7,13 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FUZZ_HANDLER, type FuzzRequest } from "./wire.ts";
  * const req: FuzzRequest = {
  *   mode: "fuzz", methods: [{ name: "parse", json: false }], seed: 1, stream: 0,
  *   maxLen: 4096, runs: 10_000, leaks: true, seeds: 1,
  * };
- * console.assert(FUZZ_HANDLER === "fuzz" && req.runs === 10_000);
+ * assert.ok(FUZZ_HANDLER === "fuzz" && req.runs === 10_000);
  * ```
  *
  * @module
@@ -28,7 +29,6 @@ export type FuzzTargetKind = "npa" | "libfuzzer";
 export interface FuzzChildOptions {
   target: FuzzTargetKind;
   pluginPath: string;
-  hostLibraryPath: string;
   /** The input file (made by the parent) and its size. */
   inputFile: string;
   inputFileSize: number;
@@ -119,3 +119,31 @@ export interface MergedEvent {
 
 /** Any event of a fuzz child. */
 export type FuzzEvent = FindingEvent | CorpusEvent | StartedEvent | MergedEvent;
+
+// What the parent reads back from a child's input file (`parent/input_file.ts`) after a crash or hang.
+
+/** A frame of the crashed (or hung) thread: the module it was in and the offset from the module's load base. */
+export interface FileFrame {
+  module: string;
+  offset: number;
+}
+
+/** What the fatal-signal handler recorded. */
+export interface CrashRecord {
+  signal: number;
+  siCode: number;
+  address: bigint;
+  /** The crashing thread, and whether it is the thread that runs the plugin calls. */
+  tid: number;
+  loopThread: boolean;
+  frames: FileFrame[];
+}
+
+/** The input in flight and the batch it belongs to. */
+export interface CurrentInput {
+  bytes: Uint8Array;
+  /** Index of the method (in the request's list). */
+  method: number;
+  /** True when the call was inside the plugin. */
+  inCall: boolean;
+}

@@ -8,9 +8,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cStringLiteral } from "./c_string.ts";
- * console.assert(cStringLiteral('a"b\\c??=\n') === '"a\\"b\\\\c\\?\\?=\\012"');
- * console.assert(cStringLiteral("é") === '"\\303\\251"');
+ * assert.ok(cStringLiteral('a"b\\c??=\n') === '"a\\"b\\\\c\\?\\?=\\012"');
+ * assert.ok(cStringLiteral("é") === '"\\303\\251"');
  * ```
  *
  * @module

@@ -16,10 +16,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { generateHarness, HARNESS_BUILD_COMMAND } from "./generate.ts";
  * const c = generateHarness({ libraryPath: "/opt/plugins/libmine.so", method: "parse", config: '{"strict":true}' });
- * console.assert(c.includes("int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)"));
- * console.assert(c.includes('"/opt/plugins/libmine.so"') && c.includes(HARNESS_BUILD_COMMAND));
+ * assert.ok(c.includes("int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)"));
+ * assert.ok(c.includes('"/opt/plugins/libmine.so"') && c.includes(HARNESS_BUILD_COMMAND));
  * ```
  *
  * @module

@@ -2,46 +2,67 @@
  * The requests a sandbox child has not answered yet: each with its id, what
  * it is (for crash reports), and its deadline timer. What a missed deadline
  * or the child's end means is the child's business; this table only keeps
- * them and settles them.
+ * them and settles them. A request can be described when it is settled (a
+ * batch names the call it was on then), and its expiry can ask for more time
+ * (a batch's deadline is per call).
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PendingRequests } from "./pending.ts";
  * const table = new PendingRequests<string>();
- * const { id, reply } = table.add("read stats", { kind: "stats" }, Infinity, () => {});
+ * const { id, reply } = table.add({ op: "read stats", inFlight: { kind: "stats" } }, Infinity, () => {});
  * table.resolve(id, "answer");
- * console.assert((await reply) === "answer" && table.size === 0);
+ * assert.ok((await reply) === "answer" && table.size === 0);
  * ```
  *
  * @module
  */
-import type { InFlightRequest } from "../errors.ts";
-import { timer } from "../timers.ts";
+import type { InFlightRequest } from "../errors/errors.ts";
+import { timer } from "../util/timers.ts";
 
-interface Entry<R> {
+/** What a request is: its operation, and what it had in flight (for crash reports). */
+export interface RequestInfo {
   op: string;
   inFlight: InFlightRequest;
+}
+
+interface Entry<R> {
+  info: RequestInfo | (() => RequestInfo);
   resolve: (reply: R) => void;
   reject: (error: unknown) => void;
   cancel: () => void;
 }
+
+const infoOf = <R>(e: Entry<R>): RequestInfo => typeof e.info === "function" ? e.info() : e.info;
 
 /** Requests in flight, by id. */
 export class PendingRequests<R> {
   readonly #entries = new Map<number, Entry<R>>();
   #nextId = 1;
 
-  /** Adds a request; `onExpire(id)` runs if `timeoutMs` passes first. */
+  /**
+   * Adds a request, described by `info` (or by what `info()` says when it is
+   * settled). `onExpire(id)` runs if `timeoutMs` passes first; when it
+   * returns a number of ms, the request waits that much longer (and
+   * `onExpire` runs again then).
+   */
   add(
-    op: string,
-    inFlight: InFlightRequest,
+    info: RequestInfo | (() => RequestInfo),
     timeoutMs: number,
-    onExpire: (id: number) => void,
+    onExpire: (id: number) => number | void,
   ): { id: number; reply: Promise<R> } {
     const id = this.#nextId++;
     const reply = new Promise<R>((resolve, reject) => {
-      const cancel = timer(timeoutMs, () => onExpire(id));
-      this.#entries.set(id, { op, inFlight, resolve, reject, cancel });
+      const entry: Entry<R> = { info, resolve, reject, cancel: () => {} };
+      const arm = (ms: number) => {
+        entry.cancel = timer(ms, () => {
+          const more = onExpire(id);
+          if (typeof more === "number" && more > 0 && this.#entries.get(id) === entry) arm(more);
+        });
+      };
+      this.#entries.set(id, entry);
+      arm(timeoutMs);
     });
     return { id, reply };
   }
@@ -62,7 +83,8 @@ export class PendingRequests<R> {
     if (e === undefined) return false;
     this.#entries.delete(id);
     e.cancel();
-    e.reject(errorFor(e.op, e.inFlight));
+    const { op, inFlight } = infoOf(e);
+    e.reject(errorFor(op, inFlight));
     return true;
   }
 
@@ -73,12 +95,13 @@ export class PendingRequests<R> {
 
   /** The operation of request `id`, if pending. */
   op(id: number): string | undefined {
-    return this.#entries.get(id)?.op;
+    const e = this.#entries.get(id);
+    return e === undefined ? undefined : infoOf(e).op;
   }
 
   /** The one pending operation, when exactly one is pending. */
   get only(): string | undefined {
-    return this.#entries.size === 1 ? [...this.#entries.values()][0]!.op : undefined;
+    return this.#entries.size === 1 ? infoOf([...this.#entries.values()][0]!).op : undefined;
   }
 
   /** Ids of the pending requests. */

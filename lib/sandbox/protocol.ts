@@ -16,19 +16,20 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeFrame, KIND, readFrames, readStream } from "./protocol.ts";
  * const bytes = encodeFrame({ id: 7, kind: KIND.INVOKE, header: { method: "echo" }, blobs: [new Uint8Array([0, 255])] });
  * const frames = readFrames(readStream(new Blob([bytes]).stream()), 1 << 20);
  * const { value: frame } = await frames.next();
- * console.assert(frame?.id === 7 && frame.blobs[0]?.[1] === 255);
+ * assert.ok(frame?.id === 7 && frame.blobs[0]?.[1] === 255);
  * ```
  *
  * @module
  */
-import { type ErrorData, fromData, toData } from "../error_data.ts";
+import { type ErrorData, fromData, toData } from "../errors/error_data.ts";
 
-/** Bumped on any incompatible change; checked in the handshake. 2: pipelined ids, FATAL. */
-export const PROTOCOL_VERSION = 2;
+/** Bumped on any incompatible change; checked in the handshake. 2: pipelined ids, FATAL. 3: batches of calls. */
+export const PROTOCOL_VERSION = 3;
 
 /** Frame kinds. Child -> parent below 10, parent -> child from 10 (a handler's own kinds). */
 export const KIND = {
@@ -69,11 +70,18 @@ export const KIND_NAMES: Record<number, string> = {
 export interface ChildBoot {
   /** The parent's pid: the child ends when the parent is gone. */
   parent: number;
-  hostLibraryPath: string;
   /** Largest frame accepted from the parent. */
   maxFrame: number;
   /** The handler's own options. */
   options: Record<string, unknown>;
+  /** The call board's file (`call_board.ts`), for a handler that runs batches of calls. */
+  board?: string;
+}
+
+/** A reply from the child: its header and blobs. */
+export interface Reply {
+  header: Record<string, unknown>;
+  blobs: Uint8Array[];
 }
 
 /** Exit code of a child that failed on its own (a plugcheck bug), after its FATAL frame. */

@@ -1,9 +1,9 @@
 /**
- * How a sandbox child process is started: which handler it runs and with
- * what, a cleared environment (plus the names and values the spec adds), read
+ * How a sandbox child process is started: which entry module it runs (an
+ * engine's `child_entry.ts`) and with what, a cleared environment (plus the names and values the spec adds), read
  * permission only for what it needs, unscoped FFI, and write permission only
  * for its own protocol descriptors. The child itself takes it from there
- * (`child.ts`).
+ * (`child_main.ts`).
  *
  * @example
  * ```ts ignore
@@ -14,17 +14,21 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
+import { HOST_LIB_ENV, hostLibraryPath } from "../ffi/native_helper.ts";
 import type { ChildBoot } from "./protocol.ts";
 
 /** How a child is started. */
 export interface ChildSpec {
   /** What the child is for, in messages (the plugin's path). */
   label: string;
-  /** The child handler to run (`handlers.ts`), and its options. */
-  handler: string;
+  /**
+   * The child's entry module (a `file:` URL): an engine's `child_entry.ts`, which hands its
+   * handler to `runChild` (`child_main.ts`). The sandbox names no engine: each
+   * engine names its own entry, so the child loads that engine and nothing else.
+   */
+  entry: string | URL;
+  /** The handler's own options. */
   options: Record<string, unknown>;
-  /** plugcheck's native helper (the child's guards need it). */
-  hostLibraryPath: string;
   /** Paths the child may read (the plugin, the helper, anything the handler needs). */
   readPaths: readonly string[];
   /** Environment variable names copied from this process; all others are cleared. */
@@ -35,8 +39,10 @@ export interface ChildSpec {
   startTimeoutMs: number;
   /** Largest frame either side accepts. */
   maxFrame: number;
-  /** The child script (tests substitute misbehaving ones). */
+  /** A child script that replaces `entry` (tests substitute misbehaving ones). */
   childModule?: string | undefined;
+  /** Give the child a call board (`call_board.ts`): its handler runs batches of calls. */
+  callBoard?: boolean;
 }
 
 /** `lookup`, run once and remembered when it succeeds; a failure is not remembered (the next call tries again). */
@@ -62,27 +68,30 @@ function denoDir(): Promise<string> {
   return Promise.resolve(Deno.env.get("DENO_DIR") || askDenoDir());
 }
 
+const realHostLibrary = rememberSuccess(() => Deno.realPath(hostLibraryPath()));
+
 const ROOT_CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
-const CHILD_MODULE = fileURLToPath(new URL("./child.ts", import.meta.url));
 
 /** Largest frame either side accepts: room for big outputs and batches. */
 export function maxFrameFor(maxOutputBytes: number): number {
   return Math.max(4 * maxOutputBytes, 256 * 1024 * 1024);
 }
 
-/** Spawns the child process (the handshake is the caller's). Throws the raw error. */
-export async function spawnChild(spec: ChildSpec): Promise<Deno.ChildProcess> {
+/** Spawns the child process (the handshake is the caller's), with the call board at `board`. Throws the raw error. */
+export async function spawnChild(spec: ChildSpec, board?: string): Promise<Deno.ChildProcess> {
   const env: Record<string, string> = { DENO_DIR: await denoDir(), DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
   for (const name of spec.env) {
     const v = Deno.env.get(name);
     if (v !== undefined) env[name] = v;
   }
+  // The child uses this process's native helper (its real path, which its read permission names).
+  env[HOST_LIB_ENV] = await realHostLibrary();
   Object.assign(env, spec.setEnv);
   const boot: ChildBoot = {
     parent: Deno.pid,
-    hostLibraryPath: spec.hostLibraryPath,
     maxFrame: spec.maxFrame,
     options: spec.options,
+    ...board !== undefined && { board },
   };
   return new Deno.Command(Deno.execPath(), {
     args: [
@@ -94,10 +103,10 @@ export async function spawnChild(spec: ChildSpec): Promise<Deno.ChildProcess> {
       // Unscoped: Deno's UnsafePointer APIs refuse path-scoped FFI permission,
       // and native code is unrestricted by Deno permissions anyway.
       "--allow-ffi",
-      `--allow-read=${[...spec.readPaths, spec.hostLibraryPath, "/proc/self/fd"].join(",")}`,
+      `--allow-read=${[...spec.readPaths, env[HOST_LIB_ENV], "/proc/self/fd"].join(",")}`,
       "--allow-write=/proc/self/fd",
-      spec.childModule ?? CHILD_MODULE,
-      spec.handler,
+      `--allow-env=${HOST_LIB_ENV}`,
+      spec.childModule ?? fileURLToPath(spec.entry),
       JSON.stringify(boot),
     ],
     clearEnv: true,

@@ -12,8 +12,8 @@
  *
  * @module
  */
-import { sleep } from "../timers.ts";
-import type { SandboxChild } from "./child_process.ts";
+import { sleep } from "../util/timers.ts";
+import type { SandboxChild } from "./sandbox_child.ts";
 import { KIND } from "./protocol.ts";
 
 /** After SIGTERM, how long a child gets before SIGKILL. */

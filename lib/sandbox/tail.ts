@@ -5,11 +5,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ByteTail } from "./tail.ts";
  * const tail = new ByteTail(4);
  * tail.push(new TextEncoder().encode("abc"));
  * tail.push(new TextEncoder().encode("defg"));
- * console.assert(tail.text() === "defg");
+ * assert.ok(tail.text() === "defg");
  * ```
  *
  * @module

@@ -7,6 +7,18 @@
  * The dispatch floor is the steady loop on no-op instances: the same code,
  * the plugin taken out.
  *
+ * In a sandbox child the steady loop sends its calls in batches
+ * ({@link batchedLoop}): one round trip per batch instead of per call. The
+ * batch grows from 1 call while it takes under {@link BATCH_TARGET_MS} (up to
+ * {@link MAX_BATCH}), so slow methods stay one call per round trip and a run
+ * ends at most one batch (under 32 ms) late; big batches matter, as each
+ * costs both processes ~0.1-0.3 ms besides its calls (on a busy 2-core
+ * machine, 4 ms batches gave 0.6x the in-process calls/s, 16 ms 0.8x).
+ * Nothing else changes: the same inputs
+ * in the same order, each output judged, each failure counted, each call's
+ * latency (measured in the child, the round trip left out), each call its
+ * own deadline; a crash or hang names the call it interrupted.
+ *
  * What a call's failure means is decided in one place ({@link Phase.failed}):
  * a timeout in process wedges the instance, which is replaced, and the run
  * goes on; in a sandbox child a timeout or a crash ends the run (the child's
@@ -29,10 +41,10 @@ import {
   PluginTimeoutError,
   ResourceLimitError,
   SandboxProtocolError,
-} from "../errors.ts";
-import { LatencyHistogram } from "../histogram.ts";
-import type { InstanceHandle, InvokeOptions, PluginHandle } from "../plugin_handle.ts";
-import { Prng } from "../prng.ts";
+} from "../errors/errors.ts";
+import { LatencyHistogram } from "../util/histogram.ts";
+import type { CallsResult, InstanceHandle, InvokeOptions, MethodCall, PluginHandle } from "../plugin/handle.ts";
+import { Prng } from "../util/prng.ts";
 import type { OutcomeBook, PlannedInput } from "./plan.ts";
 import type { Tally } from "./tally.ts";
 
@@ -63,6 +75,19 @@ export class Stopper {
     if (this.#left <= 0 || (this.#endAt !== Infinity && (now ?? performance.now()) >= this.#endAt)) return false;
     this.#left--;
     return true;
+  }
+
+  /** How many of `n` more calls may start (0: none; counts them). */
+  takeUpTo(n: number, now?: number): number {
+    if (!this.take(now)) return 0;
+    const more = Math.min(n - 1, this.#left);
+    this.#left -= more;
+    return 1 + more;
+  }
+
+  /** Gives back calls taken that never started (a batch cut short). */
+  giveBack(n: number): void {
+    this.#left += n;
   }
 
   /** Stops the phase for `reason`. */
@@ -236,6 +261,7 @@ const replacing = new WeakMap<Lane, Promise<boolean>>();
 
 /** Calls lane `lane`'s instance until the phase stops. Loop `k` has a generator of its own. */
 export async function steadyLoop(phase: Phase, k: number, lane: Lane): Promise<void> {
+  if (lane.instance.invokeCalls !== undefined) return await batchedLoop(phase, k, lane);
   const rng = new Prng(phase.seed, k + 1);
   const { plan, tally, book, stop, call } = phase;
   const n = plan.length;
@@ -253,6 +279,68 @@ export async function steadyLoop(phase: Phase, k: number, lane: Lane): Promise<v
       end = performance.now();
       if (!await phase.failed(error, i, end - t0, lane)) return;
     }
+  }
+}
+
+/** The most calls in one batch. */
+export const MAX_BATCH = 1024;
+/** A batch grows while it takes less than this (ms), and shrinks when it takes more than twice as long. */
+export const BATCH_TARGET_MS = 16;
+
+/** The next batch's size after one of `size` calls (`asked` given, `ran` made) took `ms`. */
+export function nextBatchSize(size: number, asked: number, ran: number, ms: number): number {
+  if (ran < asked) return Math.max(1, ran); // its outputs filled the reply
+  if (asked < size) return size; // the phase's last calls
+  if (ms < BATCH_TARGET_MS) return Math.min(MAX_BATCH, size * 2);
+  if (ms > 2 * BATCH_TARGET_MS) return Math.max(1, size >> 1);
+  return size;
+}
+
+/**
+ * {@link steadyLoop} in batches (an instance with `invokeCalls`: in a
+ * sandbox child): the same inputs in the same order as one call at a time,
+ * and each call's outcome recorded as its own.
+ */
+async function batchedLoop(phase: Phase, k: number, lane: Lane): Promise<void> {
+  const rng = new Prng(phase.seed, k + 1);
+  const { plan, tally, book, stop, call } = phase;
+  const n = plan.length;
+  const planned: MethodCall[] = plan.map((p) => ({ method: p.method, input: p.bytes }));
+  const picks: number[] = [];
+  const calls: MethodCall[] = [];
+  let size = 1;
+  let end: number | undefined;
+  for (;;) {
+    const asked = stop.takeUpTo(size, end);
+    if (asked === 0) return;
+    picks.length = calls.length = 0;
+    for (let j = 0; j < asked; j++) {
+      const i = n === 1 ? 0 : rng.below(n);
+      picks.push(i);
+      calls.push(planned[i]!);
+    }
+    const t0 = performance.now();
+    let r: CallsResult;
+    try {
+      r = await lane.instance.invokeCalls!(calls, call);
+    } catch (error) {
+      // The batch as a whole: its child crashed or hung (the error names the call), or the instance is gone.
+      end = performance.now();
+      if (!await phase.failed(error, picks[0]!, undefined, lane)) return;
+      continue;
+    }
+    end = performance.now();
+    if (r.ran < asked) stop.giveBack(asked - r.ran);
+    let go = true;
+    for (let j = 0; j < r.ran; j++) {
+      const error = r.errors[j];
+      if (error === undefined) {
+        tally.succeeded(r.ms[j]!);
+        book?.ok(picks[j]!, r.outputs[j]!);
+      } else if (!await phase.failed(error, picks[j]!, r.ms[j], lane)) go = false; // the rest ran: still counted
+    }
+    if (!go) return;
+    size = nextBatchSize(size, asked, r.ran, end - t0);
   }
 }
 

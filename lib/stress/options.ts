@@ -5,19 +5,20 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveStressOptions } from "./options.ts";
  * const o = resolveStressOptions({ iterations: 1000, seed: 7 });
- * console.assert(o.mode === "steady" && o.concurrency === 4 && o.durationMs === undefined);
+ * assert.ok(o.mode === "steady" && o.concurrency === 4 && o.durationMs === undefined);
  * ```
  *
  * @module
  */
-import { callSlots } from "../call_slots.ts";
-import { UsageError } from "../errors.ts";
-import type { PluginOptions } from "../options.ts";
-import { configBytes, inputBytes, type InstanceConfig } from "../plugin_handle.ts";
-import { MAX_SEED, randomSeed } from "../prng.ts";
-import { MAX_DELAY_MS } from "../timers.ts";
+import { callSlots } from "../plugin/call_slots.ts";
+import { UsageError } from "../errors/errors.ts";
+import type { PluginOptions } from "../plugin/options.ts";
+import { configBytes, inputBytes, type InstanceConfig } from "../plugin/handle.ts";
+import { MAX_SEED, randomSeed } from "../util/prng.ts";
+import { MAX_DELAY_MS } from "../util/timers.ts";
 
 /** Default calls at once. */
 export const DEFAULT_CONCURRENCY = 4;

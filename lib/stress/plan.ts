@@ -18,7 +18,7 @@
  *
  * @module
  */
-import type { PluginDescription } from "../describe_schema.ts";
+import type { PluginDescription } from "../plugin/describe_schema.ts";
 import {
   CallSlotsExhaustedError,
   ContractViolationError,
@@ -28,8 +28,8 @@ import {
   PluginPanicError,
   SandboxProtocolError,
   UsageError,
-} from "../errors.ts";
-import { escapeControl } from "../safe_text.ts";
+} from "../errors/errors.ts";
+import { escapeControl } from "../util/safe_text.ts";
 
 /** One input of the plan. */
 export interface PlannedInput {

@@ -16,11 +16,11 @@
  *
  * @module
  */
-import { PluginCrashError, PluginError, PluginTimeoutError } from "../errors.ts";
+import { PluginCrashError, PluginError, PluginTimeoutError } from "../errors/errors.ts";
 import { ProcInfo } from "../ffi/proc_info.ts";
-import { loadPlugin } from "../load_plugin.ts";
-import type { PluginHandle, ShutdownReport } from "../plugin_handle.ts";
-import { Prng } from "../prng.ts";
+import { loadPlugin } from "../host/load_plugin.ts";
+import type { PluginHandle, ShutdownReport } from "../plugin/handle.ts";
+import { Prng } from "../util/prng.ts";
 import { Lifecycle, Phase, Stopper } from "./loops.ts";
 import type { ResolvedStressOptions } from "./options.ts";
 import { OutcomeBook, planInputs, type PlannedInput } from "./plan.ts";

@@ -12,11 +12,11 @@
  *
  * @module
  */
-import { encodeBase64 } from "../base64.ts";
-import { toData } from "../error_data.ts";
-import { PluginCrashError, type PluginError } from "../errors.ts";
+import { encodeBase64 } from "../util/base64.ts";
+import { toData } from "../errors/error_data.ts";
+import { PluginCrashError, type PluginError } from "../errors/errors.ts";
 import type { ProcSample } from "../ffi/proc_info.ts";
-import type { PluginHandle } from "../plugin_handle.ts";
+import type { PluginHandle } from "../plugin/handle.ts";
 import { type ResolvedStressOptions, steadyInstances, type StressProgress } from "./options.ts";
 import type { Lifecycle } from "./loops.ts";
 import type { OutcomeBook, PlannedInput } from "./plan.ts";

@@ -23,11 +23,11 @@ import {
   PluginTimeoutError,
   SandboxProtocolError,
   UsageError,
-} from "../errors.ts";
+} from "../errors/errors.ts";
 import { ProcInfo } from "../ffi/proc_info.ts";
-import { loadPlugin } from "../load_plugin.ts";
-import type { InstanceHandle, PluginHandle } from "../plugin_handle.ts";
-import { ProcessBaseline } from "../process_baseline.ts";
+import { loadPlugin } from "../host/load_plugin.ts";
+import type { InstanceHandle, PluginHandle } from "../plugin/handle.ts";
+import { ProcessBaseline } from "../plugin/process_baseline.ts";
 import { churnLoop, type Lane, Lifecycle, Phase, steadyLoop, Stopper } from "./loops.ts";
 import { type ResolvedStressOptions, resolveStressOptions, steadyInstances, type StressOptions } from "./options.ts";
 import { OutcomeBook, planInputs, type PlannedInput } from "./plan.ts";
@@ -87,7 +87,7 @@ async function runLoaded(plugin: PluginHandle, o: ResolvedStressOptions): Promis
     const what = steady ? `${lanesCount} instances` : `${lanesCount} loops (one live instance each)`;
     throw new UsageError(`${what} would exceed the plugin's max_instances ${d.max_instances}`);
   }
-  const proc = ProcInfo.get(o.load.hostLibraryPath);
+  const proc = ProcInfo.get();
   const started = performance.now();
 
   // Baselines: before any instance exists.

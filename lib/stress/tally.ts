@@ -5,16 +5,17 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Tally } from "./tally.ts";
  * const t = new Tally();
  * t.succeeded(0.25);
- * console.assert(t.calls === 1 && t.latency.count === 1);
+ * assert.ok(t.calls === 1 && t.latency.count === 1);
  * ```
  *
  * @module
  */
-import { LatencyHistogram, type LatencySummary } from "../histogram.ts";
-import { escapeControl } from "../safe_text.ts";
+import { LatencyHistogram, type LatencySummary } from "../util/histogram.ts";
+import { escapeControl } from "../util/safe_text.ts";
 
 /** Errors of one class: how many, and the first one's message. */
 export interface ErrorCount {

@@ -6,15 +6,16 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rssVerdict } from "./verdicts.ts";
  * const v = rssVerdict({ growthBytes: 200 * 2 ** 20, slopePer10k: 4096, maxMb: 64, per: "10k calls" });
- * console.assert(v.status === "fail" && v.id === "rss_growth");
+ * assert.ok(v.status === "fail" && v.id === "rss_growth");
  * ```
  *
  * @module
  */
-import { toData } from "../error_data.ts";
-import { PluginCrashError, type PluginError, PluginTimeoutError } from "../errors.ts";
+import { toData } from "../errors/error_data.ts";
+import { PluginCrashError, type PluginError, PluginTimeoutError } from "../errors/errors.ts";
 import type { FdInfo, ThreadInfo } from "../ffi/proc_info.ts";
 import type { OutcomeBook } from "./plan.ts";
 

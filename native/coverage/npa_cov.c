@@ -6,7 +6,7 @@
  * calls these hooks: at load time, to register its counters and PC table;
  * at every comparison, with the operands. This runtime keeps the counter
  * regions and a bounded table of recent operands in plain memory
- * (npa_cov.h) that the fuzz loop (native/npah_fuzz.c) scans after every
+ * (npa_cov.h) that the fuzz loop (native/npah_fuzz_cov.c) scans after every
  * input; it calls back into nothing and allocates nothing.
  *
  * Deno.dlopen loads a plugin privately (RTLD_LOCAL), so an instrumented

@@ -1,7 +1,7 @@
 /*
  * npa_cov.h — what plugcheck's SanitizerCoverage runtime (npa_cov.c, built
  * into build/libnpa_cov.so) keeps in plain memory for the fuzz loop
- * (npah_fuzz.c) to read: the 8-bit counter regions of every instrumented
+ * (npah_fuzz_cov.c) to read: the 8-bit counter regions of every instrumented
  * module, and bounded tables of the latest comparison operands.
  *
  * The fuzz loop finds the state with dlsym(RTLD_DEFAULT, "npa_cov_state"):

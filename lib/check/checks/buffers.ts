@@ -11,8 +11,8 @@
  *
  * @module
  */
-import { ContractViolationError, MalformedBufferError } from "../../errors.ts";
-import { callLine, errorLine, lines, stressCheck } from "../judge.ts";
+import { ContractViolationError, MalformedBufferError } from "../../errors/errors.ts";
+import { callLine, errorLine, lines, stressCheck } from "../check_helpers.ts";
 import { probe } from "../run_probe.ts";
 import { type CheckSpec, fail, pass, plural, skip } from "../spec.ts";
 import { sweep } from "../sweep.ts";

@@ -18,9 +18,9 @@ import {
   PluginCrashError,
   PluginError,
   UnknownMethodError,
-} from "../../errors.ts";
-import { invokeLine } from "../../safe_text.ts";
-import { callLine, errorLine, lines, repro } from "../judge.ts";
+} from "../../errors/errors.ts";
+import { invokeLine } from "../../util/safe_text.ts";
+import { callLine, errorLine, lines, repro } from "../check_helpers.ts";
 import { type CheckSpec, fail, pass, plural, skip, warn } from "../spec.ts";
 import { sweep, unanswered, UNKNOWN_METHOD } from "../sweep.ts";
 

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { runFuzz } from "../../fuzz/run_fuzz.ts";
+import { runFuzz } from "../../fuzz/parent/run_fuzz.ts";
 import { type CheckSpec, pass, plural, skip } from "../spec.ts";
 
 /** The fuzz group. */
@@ -43,7 +43,6 @@ export const FUZZ_CHECKS: readonly CheckSpec[] = [
         signal: stop.signal,
         onFinding: () => stop.abort(),
         ...ctx.load.env && { env: ctx.load.env },
-        ...ctx.hostLibraryPath && { hostLibraryPath: ctx.hostLibraryPath },
       });
       ctx.signal.removeEventListener("abort", onAbort);
       const left = skipped.size > 0 ? ` (left out: ${[...skipped].join(", ")})` : "";

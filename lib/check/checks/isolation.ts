@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { stressCheck } from "../judge.ts";
+import { stressCheck } from "../check_helpers.ts";
 import { type CheckSpec, skip } from "../spec.ts";
 
 /** The isolation group. */

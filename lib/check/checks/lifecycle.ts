@@ -11,9 +11,9 @@
  *
  * @module
  */
-import { statusName } from "../../guard.ts";
-import { PluginError } from "../../errors.ts";
-import { errorLine, withPlugin } from "../judge.ts";
+import { statusName } from "../../errors/guard.ts";
+import { PluginError } from "../../errors/errors.ts";
+import { errorLine, withPlugin } from "../check_helpers.ts";
 import { probe } from "../run_probe.ts";
 import { unanswered } from "../sweep.ts";
 import { type CheckSpec, fail, type Outcome, pass } from "../spec.ts";

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { stressCheck } from "../judge.ts";
+import { stressCheck } from "../check_helpers.ts";
 import { type CheckSpec, skip } from "../spec.ts";
 
 /** The limits group. */

@@ -9,9 +9,9 @@
  *
  * @module
  */
-import { ContractViolationError, UnknownMethodError } from "../../errors.ts";
-import { escapeControl } from "../../safe_text.ts";
-import { callLine, lines, withPlugin } from "../judge.ts";
+import { ContractViolationError, UnknownMethodError } from "../../errors/errors.ts";
+import { escapeControl } from "../../util/safe_text.ts";
+import { callLine, lines, withPlugin } from "../check_helpers.ts";
 import { probe } from "../run_probe.ts";
 import { type CheckSpec, fail, pass, plural, skip } from "../spec.ts";
 import { sweep, unanswered } from "../sweep.ts";

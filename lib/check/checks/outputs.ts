@@ -8,8 +8,8 @@
  *
  * @module
  */
-import { escapeControl } from "../../safe_text.ts";
-import { callLine, lines } from "../judge.ts";
+import { escapeControl } from "../../util/safe_text.ts";
+import { callLine, lines } from "../check_helpers.ts";
 import { type CheckSpec, fail, pass, plural, skip } from "../spec.ts";
 import { sweep } from "../sweep.ts";
 

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { stressCheck } from "../judge.ts";
+import { stressCheck } from "../check_helpers.ts";
 import { type CheckSpec, fail, pass, skip } from "../spec.ts";
 import { sweep } from "../sweep.ts";
 

@@ -11,7 +11,7 @@
  * @module
  */
 import { DEFAULT_CONCURRENCY } from "../../stress/options.ts";
-import { stressCheck } from "../judge.ts";
+import { stressCheck } from "../check_helpers.ts";
 import { type CheckSpec, skip } from "../spec.ts";
 
 /** The threads group. */

@@ -9,11 +9,11 @@
  *
  * @module
  */
-import { PluginTimeoutError } from "../../errors.ts";
-import { callLine, errorLine, lines, repro } from "../judge.ts";
+import { PluginTimeoutError } from "../../errors/errors.ts";
+import { callLine, errorLine, lines, repro } from "../check_helpers.ts";
 import { type CheckSpec, pass, plural } from "../spec.ts";
 import { sweep } from "../sweep.ts";
-import { invokeLine } from "../../safe_text.ts";
+import { invokeLine } from "../../util/safe_text.ts";
 
 /** The timeouts group. */
 export const TIMEOUT_CHECKS: readonly CheckSpec[] = [

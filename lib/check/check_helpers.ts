@@ -1,0 +1,128 @@
+/**
+ * Small judgements the checks share: an error in one line, the stress
+ * engine as a check (its verdicts by id become one outcome), and a sweep
+ * judged call by call.
+ *
+ * @example
+ * ```ts ignore
+ * import { stressCheck } from "./check_helpers.ts";
+ * const outcome = await stressCheck(ctx, { churn: true }, ["leaked_instances", "threads_after_destroy"]);
+ * ```
+ *
+ * @module
+ */
+import { loadPlugin } from "../host/load_plugin.ts";
+import type { PluginHandle } from "../plugin/handle.ts";
+import { escapeControl } from "../util/safe_text.ts";
+import type { StressOptions } from "../stress/options.ts";
+import { runStress } from "../stress/run_stress.ts";
+import type { VerdictId } from "../stress/verdicts.ts";
+import { shellQuote } from "../util/safe_text.ts";
+import { type CheckContext, fail, type Outcome, pass, skip } from "./spec.ts";
+import type { SweepCall } from "./sweep.ts";
+
+/** An error as one line: its class and the first line of its message. */
+export function errorLine(error: unknown): string {
+  if (!(error instanceof Error)) return escapeControl(String(error));
+  return `${error.name}: ${escapeControl(error.message.split("\n")[0] ?? "")}`;
+}
+
+/** A call as people read it: `echo("hello")`, its input cut at 40 characters. */
+export function callLine(c: Pick<SweepCall, "method" | "input">): string {
+  const text = new TextDecoder().decode(c.input);
+  const shown = text.length > 40 ? `${text.slice(0, 40)}...` : text;
+  return `${c.method}(${escapeControl(JSON.stringify(shown))})`;
+}
+
+/**
+ * `{ repro }` for an outcome when there is a command (with `extra` flags
+ * appended), else nothing: the runner then gives the check's own repro.
+ */
+export function repro(command: string | undefined, extra?: string): { repro?: string } {
+  if (command === undefined) return {};
+  return { repro: extra === undefined ? command : `${command} ${extra}` };
+}
+
+/** Lines for at most `max` items, and how many more there were. */
+export function lines<T>(items: readonly T[], line: (item: T) => string, max = 5): string[] {
+  const out = items.slice(0, max).map(line);
+  if (items.length > max) out.push(`... and ${items.length - max} more`);
+  return out;
+}
+
+/** The stress options of a check run: short, seeded, sandboxed like the check. */
+function stressOptions(ctx: CheckContext, extra: StressOptions): StressOptions {
+  return {
+    seed: ctx.seed,
+    isolate: ctx.isolate,
+    exclusive: !ctx.isolate,
+    timeoutMs: ctx.thresholds.callTimeoutMs,
+    maxRssGrowthMb: ctx.thresholds.maxRssGrowthMb,
+    floor: false,
+    signal: ctx.signal,
+    load: { ...ctx.load, log: "off" },
+    ...extra.reload === undefined && { iterations: ctx.thresholds.stressIterations },
+    ...extra,
+  };
+}
+
+/** The `plugcheck stress` command that repeats a check's stress run. */
+function stressRepro(ctx: CheckContext, o: StressOptions): string {
+  const args = ["plugcheck", "stress", ctx.shown];
+  if (o.reload !== undefined) args.push("--reload", String(o.reload));
+  else args.push("--iterations", String(o.iterations));
+  if (o.churn) args.push("--churn");
+  if (o.instances !== undefined) args.push("--instances", String(o.instances));
+  for (const m of o.methods ?? []) args.push("--method", m);
+  args.push("--seed", String(ctx.seed), "--timeout", String(ctx.thresholds.callTimeoutMs));
+  if (ctx.isolate) args.push("--isolate");
+  return args.map(shellQuote).join(" ");
+}
+
+/**
+ * Runs the stress engine and judges the verdicts `ids`: a crash or hang of
+ * the run is the check's crash or timeout, any failed verdict fails it, all
+ * skipped skips it.
+ */
+export async function stressCheck(
+  ctx: CheckContext,
+  extra: StressOptions,
+  ids: readonly VerdictId[],
+): Promise<Outcome> {
+  const d = ctx.description!;
+  if (!d.methods.some((m) => m.examples.length > 0) && extra.methods === undefined) {
+    return skip("no method declares examples: stress has no input to call with");
+  }
+  const o = stressOptions(ctx, extra);
+  const report = await runStress(ctx.path, o);
+  const repro = stressRepro(ctx, o);
+  const byId = new Map(report.verdicts.map((v) => [v.id as VerdictId, v]));
+  const crash = byId.get("crash");
+  if (crash?.status === "fail") return { status: "crash", details: crash.summary, evidence: [], repro };
+  const hung = byId.get("timeouts");
+  if (hung?.status === "fail") return { status: "timeout", details: hung.summary, evidence: [], repro };
+  const judged = ids.map((id) => byId.get(id)).filter((v) => v !== undefined);
+  const failed = judged.filter((v) => v.status === "fail");
+  const calls = `${report.run.calls.toLocaleString("en-US")} calls`;
+  if (failed.length > 0) {
+    return { ...fail(failed.map((v) => v.summary).join("; "), failed.map((v) => `${v.id}: ${v.summary}`)), repro };
+  }
+  if (judged.length > 0 && judged.every((v) => v.status === "skip")) return skip(judged[0]!.summary);
+  return { ...pass(`${calls}: ${judged.map((v) => v.summary).join("; ")}`), repro };
+}
+
+/** Loads the plugin as a check does (sandboxed unless in process, logs off, the call deadline), runs `fn`, closes it. */
+export async function withPlugin<T>(ctx: CheckContext, fn: (plugin: PluginHandle) => T): Promise<T> {
+  const plugin = await loadPlugin(ctx.path, {
+    ...ctx.load,
+    isolate: ctx.isolate,
+    exclusive: !ctx.isolate,
+    log: "off",
+    timeoutMs: ctx.thresholds.callTimeoutMs,
+  });
+  try {
+    return fn(plugin);
+  } finally {
+    await plugin.close().catch(() => {});
+  }
+}

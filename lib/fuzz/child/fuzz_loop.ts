@@ -1,0 +1,375 @@
+/**
+ * The fuzz loop inside a fuzz child: picks inputs from the corpus, mutates a
+ * batch of them into the native loop's arena (one PRNG, seeded by the
+ * parent, so one job replays exactly), runs the batch with one call, keeps
+ * the inputs the plugin answered in a new way (a new status, or output or
+ * error length), hands what the loop could not settle to the guard, and
+ * checks the plugin's counters after each batch for leaks. Findings and new
+ * corpus entries go to the parent as events the moment they are known;
+ * crashes and hangs need no event: the parent reads the input in flight
+ * from the input file.
+ *
+ * @example
+ * ```ts ignore
+ * import { FuzzEngine } from "./fuzz_loop.ts";
+ * const result = new FuzzEngine(loop, target, request, send).run();
+ * ```
+ *
+ * @module
+ */
+import { toData } from "../../errors/error_data.ts";
+import { ContractViolationError, MalformedBufferError, PluginPanicError } from "../../errors/errors.ts";
+import { type ComparisonTables, type FuzzLoop, stoppedBefore } from "../../ffi/fuzz_loop.ts";
+import { Prng } from "../../util/prng.ts";
+import { INBOX_HEADER, readEntries } from "../inbox.ts";
+import { mutateJson } from "../mutate/json_mutate.ts";
+import { Mutator } from "../mutate/byte_mutations.ts";
+import type { Judged } from "./npa_target.ts";
+import type { FuzzMethod, FuzzRequest, FuzzResult } from "../wire.ts";
+
+/** What the engine needs of the target beyond the native loop. */
+export interface EngineTarget {
+  /** Judges a call the loop stopped at (npa targets; a libFuzzer harness never stops the loop). */
+  judge(method: string, json: boolean, raw: ReturnType<FuzzLoop["raw"]>): Judged;
+  /** The plugin's counters, when it has `npa_plugin_stats`. */
+  stats?(): Record<string, number> | undefined;
+}
+
+/** An event for the parent (id 0 frames). */
+export type SendEvent = (header: Record<string, unknown>, blobs: Uint8Array[]) => void;
+
+const FIRST_BATCH = 16;
+/** Mutations run from one corpus entry, each on the last (libFuzzer's MutateDepth). */
+const STEPS = 5;
+/** Share of inputs of a json method mutated as JSON values rather than as bytes. */
+const JSON_SHARE = 4;
+const LEAK_COUNTERS = ["live_buffers", "live_instances"] as const;
+
+/** One fuzz request, run to its end. */
+export class FuzzEngine {
+  readonly #loop: FuzzLoop;
+  readonly #target: EngineTarget;
+  readonly #req: FuzzRequest;
+  readonly #send: SendEvent;
+  readonly #prng: Prng;
+  readonly #mutator: Mutator;
+  readonly #corpus: Uint8Array[][];
+  readonly #dictionary: Uint8Array[];
+  readonly #maxBatch: number;
+  #execs = 0;
+  #batch = 0;
+  #findings = 0;
+  #baseline: Record<string, number> | undefined;
+  #stopped = false;
+  /** In a replay: the index of the batch's first input among all. */
+  #replayAt = 0;
+  /** Guided mode: the coverage runtime's comparison tables, and the record counter read last. */
+  readonly #tables: ComparisonTables | undefined;
+  readonly #cmpView: DataView | undefined;
+  readonly #memView: DataView | undefined;
+  #lastSeq = 0;
+  /** Inputs of known bugs: operands found in one are not taken (see FuzzRequest.known). */
+  readonly #known: readonly Uint8Array[];
+  /** Bytes of the inbox read so far, and a view of its count. */
+  #inboxCursor = 0;
+  readonly #inboxView: DataView;
+
+  constructor(
+    loop: FuzzLoop,
+    target: EngineTarget,
+    req: FuzzRequest,
+    seeds: Uint8Array[],
+    dict: Uint8Array[],
+    send: SendEvent,
+    guided = false,
+    known: readonly Uint8Array[] = [],
+  ) {
+    this.#known = known;
+    this.#loop = loop;
+    this.#target = target;
+    this.#req = req;
+    this.#send = send;
+    this.#prng = new Prng(req.seed, req.stream);
+    this.#dictionary = dict;
+    this.#mutator = new Mutator(this.#prng, { dictionary: dict, comparisons: guided });
+    this.#tables = guided ? loop.comparisons() : undefined;
+    const t = this.#tables;
+    this.#cmpView = t && new DataView(t.cmps.buffer, t.cmps.byteOffset, t.cmps.byteLength);
+    this.#memView = t && new DataView(t.mems.buffer, t.mems.byteOffset, t.mems.byteLength);
+    this.#inboxView = new DataView(loop.inbox.buffer, loop.inbox.byteOffset, INBOX_HEADER);
+    const start = seeds.length > 0 ? seeds : [new Uint8Array(0)];
+    this.#corpus = req.methods.map(() => start.map((s) => s.subarray(0, req.maxLen)));
+    this.#maxBatch = Math.min(loop.offsets.length, 1024);
+  }
+
+  /** Replays the seeds (in replay mode: the inputs), then fuzzes until the budget or a stop. */
+  run(): FuzzResult {
+    this.#send({ type: "started", at: performance.timeOrigin + performance.now() }, []);
+    this.#baseline = this.#readStats();
+    if (this.#req.mode === "merge") {
+      this.#replay(0, this.#corpus[0]!, (at, n) => this.#sendMerged(at, n));
+      return { execs: this.#execs, findings: this.#findings };
+    }
+    for (let m = 0; m < this.#req.methods.length && !this.#stopped; m++) {
+      this.#replay(m, this.#corpus[m]!);
+      if (this.#req.mode === "replay") return { execs: this.#execs, findings: this.#findings };
+    }
+    let size = FIRST_BATCH;
+    while (!this.#stopped && !this.#spent()) {
+      const m = this.#batch % this.#req.methods.length;
+      this.#takeShared();
+      this.#fuzzBatch(m, size);
+      size = Math.min(size * 2, this.#maxBatch);
+    }
+    return { execs: this.#execs, findings: this.#findings };
+  }
+
+  #spent(): boolean {
+    return this.#req.runs !== null && this.#execs >= this.#req.runs;
+  }
+
+  #readStats(): Record<string, number> | undefined {
+    if (!this.#req.leaks || this.#target.stats === undefined) return undefined;
+    return this.#target.stats();
+  }
+
+  /** Merge: says which of the batch's `n` inputs (from input `at` on) reached something new. */
+  #sendMerged(at: number, n: number): void {
+    const fresh: number[] = [];
+    for (let i = 0; i < n; i++) if (this.#loop.fresh[i] !== 0) fresh.push(at + i);
+    this.#send({ type: "merged", upTo: at + n, fresh }, []);
+  }
+
+  /** Runs the corpus entries other jobs found (left in the inbox by the parent); keeps those new to this job. */
+  #takeShared(): void {
+    if (this.#inboxView.getUint32(0, true) <= this.#inboxCursor) return;
+    const { entries, cursor } = readEntries(this.#loop.inbox, this.#inboxCursor);
+    this.#inboxCursor = cursor;
+    for (let m = 0; m < this.#req.methods.length && !this.#stopped; m++) {
+      const inputs = entries.filter((e) => e.method === m).map((e) => e.input.subarray(0, this.#req.maxLen));
+      if (inputs.length === 0) continue;
+      const corpus = this.#corpus[m]!;
+      this.#replay(m, inputs, (at, n) => {
+        for (let i = 0; i < n; i++) if (this.#loop.fresh[i] !== 0) corpus.push(inputs[at + i]!);
+      });
+    }
+  }
+
+  /**
+   * Guided mode: takes the comparisons recorded since the last batch into
+   * the mutator (integer operands at their width, memory operands as they were).
+   */
+  #harvest(): void {
+    const t = this.#tables, cv = this.#cmpView, mv = this.#memView;
+    if (t === undefined || cv === undefined || mv === undefined) return;
+    const now = t.seq[0]!, last = this.#lastSeq;
+    if (now === last) return;
+    for (let at = 0; at + t.cmpSlot <= t.cmps.length; at += t.cmpSlot) {
+      if (((cv.getUint32(at + 20, true) - last) | 0) <= 0) continue;
+      const width = cv.getUint32(at + 16, true);
+      if (width === 0 || width > 8) continue;
+      const a = t.cmps.subarray(at, at + width), b = t.cmps.subarray(at + 8, at + 8 + width);
+      if (this.#inKnownBug(a, true) || this.#inKnownBug(b, true)) continue;
+      this.#mutator.addComparison(a, b, true);
+    }
+    for (let at = 0; at + t.memSlot <= t.mems.length; at += t.memSlot) {
+      if (((mv.getUint32(at + 4, true) - last) | 0) <= 0) continue;
+      const alen = Math.min(mv.getUint16(at, true), 32), blen = Math.min(mv.getUint16(at + 2, true), 32);
+      const a = t.mems.subarray(at + 8, at + 8 + alen), b = t.mems.subarray(at + 40, at + 40 + blen);
+      if (this.#inKnownBug(a, false) || this.#inKnownBug(b, false)) continue;
+      this.#mutator.addComparison(a, b, false);
+    }
+    this.#lastSeq = now;
+  }
+
+  /** True when a known bug's input holds `operand` (2 bytes or more; an integer in either byte order). */
+  #inKnownBug(operand: Uint8Array, integer: boolean): boolean {
+    const n = operand.length;
+    if (n < 2 || this.#known.length === 0) return false;
+    for (const input of this.#known) {
+      for (let at = 0; at + n <= input.length; at++) {
+        let same = true, reversed = integer;
+        for (let k = 0; k < n && (same || reversed); k++) {
+          same &&= input[at + k] === operand[k];
+          reversed &&= input[at + k] === operand[n - 1 - k];
+        }
+        if (same || reversed) return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Runs `inputs` as they are (the seeds: they teach the loop what answers
+   * are known; shared entries; a merge); a replay may stop at a finding.
+   * `after(at, n)` sees each batch's results.
+   */
+  #replay(m: number, inputs: readonly Uint8Array[], after?: (at: number, n: number) => void): void {
+    const arena = this.#loop.arena;
+    let at = 0;
+    while (at < inputs.length && !this.#stopped) {
+      this.#replayAt = at;
+      let cursor = 0;
+      let n = 0;
+      while (at + n < inputs.length && n < this.#maxBatch) {
+        const input = inputs[at + n]!;
+        if (cursor + input.length > arena.length) break;
+        arena.set(input, cursor);
+        this.#loop.offsets[n] = cursor;
+        this.#loop.lengths[n] = input.length;
+        cursor += input.length;
+        n++;
+      }
+      if (n === 0) throw new RangeError(`An input of ${inputs[at]!.length} bytes does not fit the fuzz arena`);
+      const { ran } = this.#execute(m, n, this.#req.mode === "replay" && this.#req.stopAtFirst === true);
+      after?.(at, ran);
+      at += n;
+    }
+  }
+
+  /** Mutates a batch of `size` inputs of method `m` into the arena and runs it. */
+  #fuzzBatch(m: number, size: number): void {
+    const loop = this.#loop;
+    const arena = loop.arena;
+    const maxLen = this.#req.maxLen;
+    const corpus = this.#corpus[m]!;
+    const json = this.#req.methods[m]!.json;
+    const budget = this.#req.runs === null ? Infinity : this.#req.runs - this.#execs;
+    const count = Math.min(size, budget);
+    let cursor = 0;
+    let n = 0;
+    // libFuzzer's way: a base from the corpus, then up to STEPS mutations of the last input, each one run.
+    while (n < count && cursor + maxLen <= arena.length) {
+      const base = corpus[this.#prng.below(corpus.length)]!;
+      const other = corpus.length > 1 ? corpus[this.#prng.below(corpus.length)] : undefined;
+      arena.set(base, cursor);
+      let from = cursor;
+      let len = base.length;
+      for (let step = 0; step < STEPS && n < count && cursor + maxLen <= arena.length; step++) {
+        if (step > 0) arena.copyWithin(cursor, from, from + len);
+        const value = json && this.#prng.below(JSON_SHARE) === 0
+          ? mutateJson(this.#prng, arena.subarray(cursor, cursor + len), maxLen, this.#dictionary)
+          : undefined;
+        if (value !== undefined) {
+          arena.set(value, cursor);
+          len = value.length;
+        } else {
+          len = this.#mutator.mutateOnce(arena, cursor, len, maxLen, other);
+        }
+        loop.offsets[n] = cursor;
+        loop.lengths[n] = len;
+        from = cursor;
+        cursor += len;
+        n++;
+      }
+    }
+    const { ran } = this.#execute(m, n, false);
+    const fresh = loop.fresh;
+    for (let i = 0; i < ran; i++) {
+      if (fresh[i] === 0) continue;
+      const input = arena.slice(loop.offsets[i]!, loop.offsets[i]! + loop.lengths[i]!);
+      corpus.push(input);
+      this.#send({ type: "corpus", method: m }, [input]);
+    }
+  }
+
+  /**
+   * Runs the `n` inputs in the table for method `m`, judging every call the
+   * loop stops at. Returns how many ran and the index of the first finding
+   * (with `stopAtFirst`, the run stops there).
+   */
+  #execute(m: number, n: number, stopAtFirst: boolean): { ran: number; first?: number } {
+    const loop = this.#loop;
+    const method = this.#req.methods[m]!;
+    loop.methodIndex = m;
+    loop.batch = ++this.#batch;
+    loop.method(method.name, method.json);
+    let from = 0;
+    let first: number | undefined;
+    while (from < n) {
+      const r = loop.run(from, n);
+      if (r === n) {
+        this.#execs += n - from;
+        break;
+      }
+      const stop = stoppedBefore(r);
+      if (stop !== undefined) {
+        this.#execs += stop - from;
+        this.#stopped = true;
+        n = stop;
+        break;
+      }
+      if (r < 0) throw new Error(`The fuzz loop refused its batch (code ${r})`);
+      this.#execs += r + 1 - from;
+      if (this.#settle(method, r, loop.raw())) first ??= r;
+      if (first !== undefined && stopAtFirst) {
+        this.#stopped = true;
+        return { ran: r + 1, first };
+      }
+      from = r + 1;
+    }
+    this.#harvest();
+    const leak = this.#checkLeaks(method, n);
+    if (leak !== undefined) first ??= leak;
+    if (first !== undefined && stopAtFirst) this.#stopped = true;
+    if (loop.stopRequested) this.#stopped = true;
+    return first === undefined ? { ran: n } : { ran: n, first };
+  }
+
+  /** Judges input `i`'s call; true when it is a finding (sent to the parent). */
+  #settle(method: FuzzMethod, i: number, raw: ReturnType<FuzzLoop["raw"]>): boolean {
+    const judged = this.#target.judge(method.name, method.json, raw);
+    const e = judged.error;
+    const kind = e instanceof PluginPanicError
+      ? "panic"
+      : e instanceof ContractViolationError || e instanceof MalformedBufferError || judged.warnings.length > 0
+      ? "contract"
+      : undefined;
+    if (kind === undefined) return false;
+    this.#report(kind, method.name, i, {
+      ...e !== undefined && { error: toData(e) },
+      warnings: judged.warnings,
+    });
+    return true;
+  }
+
+  #report(kind: string, method: string, i: number, extra: Record<string, unknown>): void {
+    const loop = this.#loop;
+    const input = loop.arena.slice(loop.offsets[i]!, loop.offsets[i]! + loop.lengths[i]!);
+    this.#findings++;
+    const index = this.#req.mode !== "fuzz" ? { index: this.#replayAt + i } : {};
+    this.#send({ type: "finding", kind, method, execs: this.#execs, ...index, ...extra }, [input]);
+  }
+
+  /**
+   * After a batch: counters above the baseline mean a leak. Each input is
+   * then run again alone, counters read around it, to find the one that
+   * leaks (reported); the baseline moves up either way. Returns that input's index.
+   */
+  #checkLeaks(method: FuzzMethod, n: number): number | undefined {
+    const base = this.#baseline;
+    if (base === undefined || n === 0) return undefined;
+    const after = this.#readStats()!;
+    const grew = LEAK_COUNTERS.filter((k) => (after[k] ?? 0) > (base[k] ?? 0));
+    if (grew.length === 0) return undefined;
+    let found: number | undefined;
+    for (let i = 0; i < n && found === undefined; i++) {
+      const before = this.#readStats()!;
+      const r = this.#loop.run(i, i + 1);
+      this.#execs++;
+      if (r === i) this.#target.judge(method.name, method.json, this.#loop.raw());
+      const now = this.#readStats()!;
+      const leaked = LEAK_COUNTERS.filter((k) => (now[k] ?? 0) > (before[k] ?? 0));
+      if (leaked.length === 0) continue;
+      found = i;
+      const counter = leaked[0]!;
+      this.#report("leak", method.name, i, {
+        counter,
+        before: before[counter] ?? 0,
+        after: now[counter] ?? 0,
+      });
+    }
+    this.#baseline = this.#readStats();
+    return found;
+  }
+}

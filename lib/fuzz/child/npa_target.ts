@@ -1,0 +1,103 @@
+/**
+ * The npa plugin as the fuzz child sees it: opened, initialized (with its
+ * logs switched off: thousands of calls a second would flood), described and
+ * given one instance, without the in-process engine (which brings zod and
+ * LogTape, ~65 ms of start-up that every restart after a crash would pay).
+ * The parent validates the describe() text it gets back. A call the native
+ * loop could not settle is judged here by the guard, so a fuzz finding says
+ * exactly what `invoke` would.
+ *
+ * @example
+ * ```ts ignore
+ * import { NpaTarget } from "./npa_target.ts";
+ * const target = await NpaTarget.open(path, { maxOutputBytes: 1 << 20 });
+ * const verdict = target.judge("parse", false, loop.raw());
+ * ```
+ *
+ * @module
+ */
+import { checkStatus, type GuardContext, parseJsonOutput, takeOutput } from "../../errors/guard.ts";
+import type { CallResult, PluginCalls } from "../../ffi/calls.ts";
+import type { PluginLibrary } from "../../ffi/dlopen.ts";
+import { BarePlugin } from "../../load/bare_plugin.ts";
+import { readStats } from "../../load/open_checked.ts";
+
+/** What the guard made of a call the loop stopped at. */
+export interface Judged {
+  /** The typed error the call is (a PANIC status, a contract violation), if it is one. */
+  error?: Error;
+  /** Contract warnings the guard recorded (a stray buffer, an error buffer that is not JSON, ...). */
+  warnings: string[];
+}
+
+/** One initialized npa plugin with one instance, in the fuzz child. */
+export class NpaTarget {
+  readonly describeText: string;
+  readonly instance: Deno.PointerObject;
+  readonly hasStats: boolean;
+  readonly #library: PluginLibrary;
+  readonly #calls: PluginCalls;
+  readonly #warnings: string[] = [];
+  readonly #guard: GuardContext;
+
+  private constructor(
+    library: PluginLibrary,
+    calls: PluginCalls,
+    guard: GuardContext,
+    hasStats: boolean,
+    describeText: string,
+    instance: Deno.PointerObject,
+  ) {
+    this.#library = library;
+    this.#calls = calls;
+    this.#guard = guard;
+    this.hasStats = hasStats;
+    this.describeText = describeText;
+    this.instance = instance;
+  }
+
+  /** dlopen, ABI check, init (logs off), describe, create: the bare opener's steps. Throws the typed error. */
+  static async open(path: string, o: { maxOutputBytes: number; config?: Uint8Array | undefined }): Promise<NpaTarget> {
+    const bare = BarePlugin.open(path);
+    const warnings: string[] = [];
+    const ctx = bare.guardContext(o.maxOutputBytes, (m) => warnings.push(m));
+    await bare.init(ctx);
+    const describeText = new TextDecoder().decode(await bare.describe(ctx));
+    const instance = await bare.create(o.config ?? new Uint8Array(0), ctx);
+    const target = new NpaTarget(bare.library, bare.calls, ctx, bare.hasStats, describeText, instance);
+    target.#warnings.push(...warnings);
+    ctx.warn = (m) => target.#warnings.push(m);
+    return target;
+  }
+
+  /** The plugin's counters, or undefined without `npa_plugin_stats` (a broken stats call throws the typed error). */
+  stats(): Record<string, number> | undefined {
+    return readStats(this.#calls, this.#guard) ?? undefined;
+  }
+
+  /**
+   * Judges a call the native loop stopped at, exactly as `invoke` would:
+   * frees its buffers and says what error and warnings it amounts to.
+   */
+  judge(method: string, json: boolean, raw: CallResult): Judged {
+    const op = `invoke ${JSON.stringify(method)}`;
+    const before = this.#warnings.length;
+    let error: Error | undefined;
+    try {
+      checkStatus(op, raw.status, raw.err, this.#guard, raw.out);
+      const out = takeOutput(op, raw.out, this.#guard);
+      if (json) parseJsonOutput(op, out);
+    } catch (e) {
+      error = e instanceof Error ? e : new Error(String(e));
+    }
+    const warnings = this.#warnings.splice(before);
+    return error === undefined ? { warnings } : { error, warnings };
+  }
+
+  /** Destroys the instance and shuts the plugin down (the library stays mapped until the process ends). */
+  async close(): Promise<void> {
+    await this.#calls.destroy(this.instance);
+    await this.#calls.shutdown();
+    void this.#library;
+  }
+}

@@ -1,0 +1,276 @@
+/**
+ * What a fuzz finding is and how one bug is told from another. A finding is
+ * born either in the child (a PANIC status, a broken contract, a leak: the
+ * child lives on and sends it) or in the parent, from a child's death: the
+ * input in flight comes from the input file, where it happened from the
+ * crash record (or the AddressSanitizer report on the child's stderr, or a
+ * Rust panic message there), what it was from the exit status.
+ *
+ * One bug, one key: kind + signal + the top frames inside the plugin (for
+ * ASan: the error type and the top frame's file:line; for a Rust panic, its
+ * file:line; for findings without frames, the method and the error code and
+ * message with numbers and quoted text blanked).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { normalizeMessage } from "./finding.ts";
+ * assert.ok(normalizeMessage('Bad byte 7 at "x"') === "Bad byte N at S");
+ * ```
+ *
+ * @module
+ */
+import type { ErrorData } from "../../errors/error_data.ts";
+import type { AsanReport } from "./asan_report.ts";
+import type { CrashRecord, CurrentInput, FileFrame, FindingEvent } from "../wire.ts";
+
+/** What kind of bug a finding is. */
+export type FindingKind = "crash" | "abort" | "panic" | "exit" | "timeout" | "oom" | "leak" | "contract";
+
+/** Every finding kind, in report order. */
+export const FINDING_KINDS: readonly FindingKind[] = [
+  "crash",
+  "abort",
+  "panic",
+  "exit",
+  "timeout",
+  "oom",
+  "leak",
+  "contract",
+];
+
+/** The artifact prefix of a kind (libFuzzer's names: crash-, timeout-, oom-, leak-). */
+export function artifactPrefix(kind: FindingKind): "crash" | "timeout" | "oom" | "leak" {
+  return kind === "timeout" || kind === "oom" || kind === "leak" ? kind : "crash";
+}
+
+/** A finding as it arrives, before deduplication. */
+export interface FindingCandidate {
+  kind: FindingKind;
+  /** The method the input was for (the harness's entry point for a libFuzzer target). */
+  method: string;
+  input: Uint8Array;
+  /** What one bug shares (see the module docs). */
+  key: string;
+  /** One line saying what happened. */
+  message: string;
+  signal?: string;
+  exitCode?: number;
+  /** The typed error a child-side finding is (toData form). */
+  error?: ErrorData | Record<string, unknown>;
+  /** Contract warnings the guard recorded. */
+  warnings?: string[];
+  /** Where it happened: the crashed (or hung) thread's frames, innermost first. */
+  frames?: FileFrame[];
+  /** The faulting address, for a fault (hex). */
+  address?: string;
+  asan?: Pick<AsanReport, "errorType" | "summary" | "access" | "location"> & { frames: string[] };
+  panic?: { location: string; message: string };
+  /** The end of the child's stderr (a crash's own report is there). */
+  stderrTail?: string;
+  /** Executions of the job when it happened. */
+  execs: number;
+  job: number;
+}
+
+/** Common signal numbers (Linux) and their names. */
+const SIGNALS: Record<number, string> = {
+  4: "SIGILL",
+  6: "SIGABRT",
+  7: "SIGBUS",
+  8: "SIGFPE",
+  9: "SIGKILL",
+  11: "SIGSEGV",
+  15: "SIGTERM",
+};
+
+/** A signal's name by number. */
+export function signalName(n: number): string {
+  return SIGNALS[n] ?? `signal ${n}`;
+}
+
+/** A message with numbers and quoted text blanked (so `at 5` and `at 7` are one bug), cut to 120 characters. */
+export function normalizeMessage(message: string): string {
+  return message.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'/g, "S").replace(/\d+/g, "N").slice(0, 120);
+}
+
+const TOP_FRAMES = 3;
+
+/** The frames inside `module` (the plugin), or every frame when none is. */
+export function pluginFrames<T extends { module: string }>(frames: readonly T[], module: string): T[] {
+  const base = module.slice(module.lastIndexOf("/") + 1);
+  const inside = frames.filter((f) => f.module === module || f.module.slice(f.module.lastIndexOf("/") + 1) === base);
+  return inside.length > 0 ? inside : [...frames];
+}
+
+function frameKey(frames: readonly FileFrame[], module: string): string {
+  return pluginFrames(frames, module).slice(0, TOP_FRAMES)
+    .map((f) => `${f.module.slice(f.module.lastIndexOf("/") + 1)}+0x${f.offset.toString(16)}`).join(",");
+}
+
+/** The end of a child, as the parent saw it. */
+export interface ChildDeath {
+  signal?: string | undefined;
+  exitCode?: number | undefined;
+  /** The parent killed it: a hang (no progress for the timeout) or RSS over the limit. */
+  killedFor?: "timeout" | "oom" | undefined;
+  current: CurrentInput | undefined;
+  crash: CrashRecord | undefined;
+  hangFrames: FileFrame[];
+  stderrTail: string;
+}
+
+/** What the parent knows of the run a death happened in. */
+export interface DeathContext {
+  pluginPath: string;
+  /** plugcheck's native helper: frames from its fuzz loop on are plugcheck's and Deno's, not the plugin's. */
+  hostModule: string;
+  methods: readonly string[];
+  job: number;
+  execs: number;
+  timeoutMs: number;
+  rssLimitMb: number;
+  parseAsan: (text: string) => AsanReport | undefined;
+}
+
+/** The frames before the first one in plugcheck's helper (its fuzz loop called the plugin). */
+function untilHost(frames: readonly FileFrame[], host: string): FileFrame[] {
+  const at = frames.findIndex((f, i) => i > 0 && f.module === host);
+  return at < 0 ? [...frames] : frames.slice(0, at);
+}
+
+const PANIC = /thread '[^']*' panicked at ([^\n]+?:\d+)(?::\d+)?:\n([^\n]*)/g;
+
+/** The last Rust panic message in `text`: where and what. */
+function lastPanic(text: string): { location: string; message: string } | undefined {
+  let last: RegExpExecArray | undefined;
+  for (const m of text.matchAll(PANIC)) last = m;
+  return last ? { location: last[1]!, message: last[2]! } : undefined;
+}
+
+/**
+ * The finding a child's death is, or undefined when it was none of the
+ * plugin's doing (no input was running and nothing was recorded).
+ */
+export function deathFinding(d: ChildDeath, c: DeathContext): FindingCandidate | undefined {
+  const current = d.current;
+  if (current === undefined) return undefined;
+  const method = c.methods[current.method] ?? c.methods[0] ?? "?";
+  const base = {
+    method,
+    input: current.bytes,
+    execs: c.execs,
+    job: c.job,
+    stderrTail: d.stderrTail.slice(-8192),
+  };
+  const where = current.inCall
+    ? `during invoke ${JSON.stringify(method)}`
+    : `between calls of ${JSON.stringify(method)}`;
+  if (d.killedFor === "timeout") {
+    const frames = untilHost(d.hangFrames, c.hostModule);
+    return {
+      ...base,
+      kind: "timeout",
+      key: `timeout:${method}:${frameKey(frames, c.pluginPath)}`,
+      message: `no return from invoke ${JSON.stringify(method)} within ${c.timeoutMs} ms`,
+      ...frames.length > 0 && { frames },
+    };
+  }
+  if (d.killedFor === "oom") {
+    return {
+      ...base,
+      kind: "oom",
+      key: `oom:${method}`,
+      message: `the child's RSS went over ${c.rssLimitMb} MiB ${where}`,
+    };
+  }
+  const asan = c.parseAsan(d.stderrTail);
+  const crash = d.crash;
+  const signal = d.signal ?? (crash ? signalName(crash.signal) : undefined);
+  const frames = untilHost(crash?.frames ?? [], c.hostModule);
+  const located = {
+    ...frames.length > 0 && { frames },
+    ...crash && crash.siCode > 0 && { address: `0x${crash.address.toString(16)}` },
+  };
+  if (asan) {
+    return {
+      ...base,
+      ...located,
+      kind: "crash",
+      ...signal !== undefined && { signal },
+      key: `asan:${asan.errorType}:${asan.location ?? frameKey(frames, c.pluginPath)}`,
+      message: `AddressSanitizer: ${asan.summary.replace(/^AddressSanitizer: /, "")}`,
+      asan: {
+        errorType: asan.errorType,
+        summary: asan.summary,
+        ...asan.access !== undefined && { access: asan.access },
+        ...asan.location !== undefined && { location: asan.location },
+        frames: asan.frames.slice(0, 8).map((f) =>
+          `#${f.index} ${f.function ?? f.pc}${
+            f.file ? ` ${f.file}:${f.line ?? "?"}` : f.module ? ` (${f.module}+${f.offset})` : ""
+          }`
+        ),
+      },
+    };
+  }
+  if (signal !== undefined) {
+    const panic = signal === "SIGABRT" ? lastPanic(d.stderrTail) : undefined;
+    if (panic) {
+      return {
+        ...base,
+        ...located,
+        kind: "panic",
+        signal,
+        key: `panic:${panic.location}`,
+        message: `a Rust panic unwound to the ABI boundary and aborted (${panic.message}) ${where}`,
+        panic,
+      };
+    }
+    const kind = signal === "SIGABRT" ? "abort" : "crash";
+    return {
+      ...base,
+      ...located,
+      kind,
+      signal,
+      key: `${kind}:${signal}:${frameKey(frames, c.pluginPath) || method}`,
+      message: `killed by ${signal} ${where}`,
+    };
+  }
+  if (d.exitCode !== undefined) {
+    return {
+      ...base,
+      kind: "exit",
+      exitCode: d.exitCode,
+      key: `exit:${method}:${d.exitCode}`,
+      message: `the plugin ended its process with exit code ${d.exitCode} ${where} (exit() or _exit())`,
+    };
+  }
+  return undefined;
+}
+
+/** A finding the child judged itself (a PANIC status, a broken contract, a leak). */
+export function childFinding(e: FindingEvent, input: Uint8Array, job: number, execsBefore: number): FindingCandidate {
+  const base = { method: e.method, input, execs: execsBefore + e.execs, job };
+  if (e.kind === "leak") {
+    return {
+      ...base,
+      kind: "leak",
+      key: `leak:${e.method}:${e.counter}`,
+      message: `${e.counter} rose from ${e.before} to ${e.after} after invoke ${JSON.stringify(e.method)}`,
+    };
+  }
+  const error = e.error ?? {};
+  const code = String(error.code ?? "CONTRACT_VIOLATION");
+  const warning = e.warnings?.[0];
+  const message = typeof error.message === "string" && (e.kind === "panic" || warning === undefined)
+    ? error.message
+    : warning ?? String(error.message ?? "a contract warning");
+  return {
+    ...base,
+    kind: e.kind,
+    key: `${e.kind}:${e.method}:${code}:${normalizeMessage(message)}`,
+    message,
+    error,
+    ...e.warnings?.length && { warnings: e.warnings },
+  };
+}

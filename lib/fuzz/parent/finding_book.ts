@@ -1,0 +1,149 @@
+/**
+ * The findings of a fuzz run, one per bug: a candidate whose key is new is
+ * written to disk at once (the artifact, then its JSON sidecar); one whose
+ * key is known counts as a duplicate, and replaces the artifact when its
+ * input is smaller (the smallest input is kept). At the end, frames are
+ * symbolized and every sidecar rewritten with the final counts.
+ *
+ * @example
+ * ```ts ignore
+ * import { FindingBook } from "./finding_book.ts";
+ * const book = new FindingBook("artifacts", (f) => ({ repro: reproFor(f) }));
+ * const { finding, isNew } = book.add(candidate); // crash-<sha1> and crash-<sha1>.json are on disk
+ * await book.locate(pluginPath);
+ * ```
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { artifactPrefix, type FindingCandidate, type FindingKind, pluginFrames } from "../crash/finding.ts";
+import { removeIfThere, sha1Hex, writeWhole } from "./artifacts.ts";
+import { formatFrame, symbolize, type SymbolizedFrame } from "../crash/symbolize.ts";
+
+/** One bug found, with its smallest input. */
+export interface Finding extends FindingCandidate {
+  /** Occurrences of this bug (1 + duplicates). */
+  count: number;
+  sha1: string;
+  /** The artifact's path (the smallest input) and its sidecar's. */
+  artifact: string;
+  sidecar: string;
+  /** When it was first found, seconds into the run. */
+  seconds: number;
+  /** The frames, symbolized where the tools could (after {@link FindingBook.locate}). */
+  located?: SymbolizedFrame[];
+  /** The top frame inside the plugin, in words (`parse_record at magic_prefix.c:30 (libx.so+0x1139)`). */
+  location?: string;
+}
+
+/** Extra sidecar fields for a finding (the repro command, the seed, the target). */
+export type SidecarExtras = (f: Finding) => Record<string, unknown>;
+
+/** The findings of one run. */
+export class FindingBook {
+  readonly dir: string;
+  readonly #extras: SidecarExtras;
+  readonly #started = performance.now();
+  readonly #byKey = new Map<string, Finding>();
+  /** SHA-1s of every input that was a finding (they must not seed a restarted child). */
+  readonly inputs = new Set<string>();
+
+  constructor(dir: string, extras: SidecarExtras) {
+    this.dir = dir;
+    this.#extras = extras;
+  }
+
+  /** Every finding, first found first. */
+  get all(): Finding[] {
+    return [...this.#byKey.values()];
+  }
+
+  /** Records a candidate: a new bug is written to disk before this returns. */
+  add(c: FindingCandidate): { finding: Finding; isNew: boolean } {
+    const sha1 = sha1Hex(c.input);
+    this.inputs.add(sha1);
+    const known = this.#byKey.get(c.key);
+    if (known) {
+      known.count++;
+      if (c.input.length < known.input.length) {
+        const before = { artifact: known.artifact, sidecar: known.sidecar };
+        Object.assign(known, { ...c, count: known.count, seconds: known.seconds }, this.#paths(c.kind, sha1));
+        this.#write(known);
+        if (before.artifact !== known.artifact) {
+          removeIfThere(before.artifact);
+          removeIfThere(before.sidecar);
+        }
+      }
+      return { finding: known, isNew: false };
+    }
+    const finding: Finding = {
+      ...c,
+      count: 1,
+      seconds: (performance.now() - this.#started) / 1000,
+      ...this.#paths(c.kind, sha1),
+    };
+    this.#byKey.set(c.key, finding);
+    this.#write(finding);
+    return { finding, isNew: true };
+  }
+
+  #paths(kind: FindingKind, sha1: string): { sha1: string; artifact: string; sidecar: string } {
+    const artifact = join(this.dir, `${artifactPrefix(kind)}-${sha1}`);
+    return { sha1, artifact, sidecar: `${artifact}.json` };
+  }
+
+  /** The artifact first (the input is what must never be lost), then its sidecar. */
+  #write(f: Finding): void {
+    writeWhole(f.artifact, f.input);
+    writeWhole(f.sidecar, `${JSON.stringify(this.sidecar(f), null, 2)}\n`);
+  }
+
+  /** A finding's sidecar document. */
+  sidecar(f: Finding): Record<string, unknown> {
+    const frames = f.located ?? f.frames;
+    return {
+      kind: f.kind,
+      method: f.method,
+      message: f.message,
+      ...f.signal !== undefined && { signal: f.signal },
+      ...f.exitCode !== undefined && { exit_code: f.exitCode },
+      ...f.error !== undefined && { error: f.error },
+      ...f.warnings?.length && { warnings: f.warnings },
+      key: f.key,
+      count: f.count,
+      duplicates: f.count - 1,
+      input: { size: f.input.length, sha1: f.sha1, artifact: f.artifact },
+      ...f.location !== undefined && { location: f.location },
+      ...f.address !== undefined && { address: f.address },
+      ...frames && frames.length > 0 && {
+        frames: frames.map((fr) => ({ ...fr, offset: `0x${fr.offset.toString(16)}` })),
+      },
+      ...f.asan && { asan: f.asan },
+      ...f.panic && { panic: f.panic },
+      job: f.job,
+      execs: f.execs,
+      seconds: Math.round(f.seconds * 1000) / 1000,
+      ...this.#extras(f),
+      ...f.stderrTail && { stderr_tail: f.stderrTail },
+    };
+  }
+
+  /**
+   * Symbolizes every finding's frames (return addresses one byte back, so a
+   * call that never returns is named by its caller's line) and rewrites the
+   * sidecars with the final counts.
+   */
+  async locate(pluginPath: string): Promise<void> {
+    for (const f of this.#byKey.values()) {
+      if (f.frames && f.frames.length > 0) {
+        const asked = f.frames.map((fr, i) => (i === 0 ? fr : { ...fr, offset: Math.max(0, fr.offset - 1) }));
+        f.located = await symbolize(asked);
+        const top = pluginFrames(f.located, pluginPath)[0];
+        if (top) f.location = formatFrame(top);
+      }
+      if (f.location === undefined && f.asan?.location) f.location = f.asan.location;
+      if (f.location === undefined && f.panic) f.location = f.panic.location;
+      this.#write(f);
+    }
+  }
+}

@@ -1,0 +1,340 @@
+/**
+ * One fuzz job: a sandbox child running the fuzz loop, supervised. The
+ * parent only watches: it sends the FUZZ request (seeds, dictionary,
+ * budget), takes the child's events (findings, corpus entries, progress),
+ * and reads the child's input file every few milliseconds. An exec counter
+ * that stops moving inside a plugin call for `timeoutMs` is a hang: the
+ * child is asked for the stuck thread's backtrace (SIGUSR2), then killed. An
+ * RSS over the limit is an out-of-memory finding. When the child dies, the
+ * input in flight is read from the file and recorded before a new child
+ * starts, with the rest of the budget, a fresh PRNG stream and every corpus
+ * entry found so far.
+ *
+ * What the job needs from its run is in `job_session.ts`, the requests it
+ * sends in `job_request.ts`, the watch for hangs and RSS in `watchdog.ts`.
+ *
+ * @example
+ * ```ts ignore
+ * import { FuzzJob } from "./job.ts";
+ * const job = new FuzzJob(0, session);
+ * await job.fuzz(100_000);
+ * ```
+ *
+ * @module
+ */
+import { hostLibraryPath } from "../../ffi/native_helper.ts";
+import { join } from "node:path";
+import { HostInternalError } from "../../errors/errors.ts";
+import { SandboxChild } from "../../sandbox/sandbox_child.ts";
+import { type Frame, KIND } from "../../sandbox/protocol.ts";
+import { stopChild } from "../../sandbox/stop.ts";
+import { parseAsanReport } from "../crash/asan_report.ts";
+import { type ChildDeath, childFinding, deathFinding, type FindingCandidate } from "../crash/finding.ts";
+import { InputFile } from "./input_file.ts";
+import { fuzzRequest, type JobRequest, onceRequest, replayIndex } from "./job_request.ts";
+import type { JobSession } from "./job_session.ts";
+import { type KilledFor, watchChild } from "./watchdog.ts";
+import type { FuzzEvent, FuzzRequest, FuzzResult, MergedEvent } from "../wire.ts";
+
+/** How a request to a child ended: a reply, or the child's end. */
+type Outcome = { result: FuzzResult } | { error: unknown };
+
+/** Lives in a row that ended before their first execution, after which the job gives up. */
+const STILLBORN_CAP = 3;
+
+/** One job of a fuzz run. */
+export class FuzzJob {
+  readonly index: number;
+  readonly #s: JobSession;
+  /** The running child's input file, and the spare's (they swap when the spare takes over). */
+  #file: InputFile;
+  #spareFile: InputFile;
+  #child: SandboxChild | undefined;
+  /** A child started ahead (loaded, initialized, waiting), so a crash costs no start-up. */
+  #spare: Promise<SandboxChild> | undefined;
+  /** Executions of children that have ended. */
+  #done = 0;
+  #lives = 0;
+  #killedFor: KilledFor | undefined;
+  /** When the last child was seen dead (epoch ms), for the restart time. */
+  #deadAt: number | undefined;
+  /** Restart times: a child seen dead -> the next one's first input running (ms). */
+  readonly restartMs: number[] = [];
+
+  readonly #spares: boolean;
+
+  /** `spares`: keep a child started ahead (default true; a single replay needs none). */
+  constructor(index: number, session: JobSession, options: { spares?: boolean } = {}) {
+    this.index = index;
+    this.#s = session;
+    this.#spares = options.spares ?? true;
+    const file = (n: number) =>
+      InputFile.create(
+        join(session.artifactsDir, `.plugcheck-input-${Deno.pid}-${index}-${n}`),
+        session.arenaBytes,
+      );
+    this.#file = file(0);
+    this.#spareFile = file(1);
+  }
+
+  /** Executions so far, the running child's included. */
+  get execs(): number {
+    return this.#done + (this.#child ? this.#file.execs : 0);
+  }
+
+  /** The running child's process id. */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  /** Children started after the first. */
+  get restarts(): number {
+    return Math.max(0, this.#lives - 1);
+  }
+
+  /** Asks the running child to stop before its next input. */
+  stop(): void {
+    this.#file.requestStop();
+  }
+
+  /** The most coverage a child of this job has reported (guided mode). */
+  #coverage = { edges: 0, features: 0 };
+
+  /** Guided mode: edges and features, the best of this job's children so far. */
+  coverage(): { edges: number; features: number } {
+    if (this.#child !== undefined) {
+      const now = this.#file.coverage();
+      if (now.features > this.#coverage.features) this.#coverage = { edges: now.edges, features: now.features };
+    }
+    return this.#coverage;
+  }
+
+  /** Hands the running child a corpus entry another job found (dropped when it has no room: its next life gets them all). */
+  share(input: Uint8Array, method: number): void {
+    if (this.#child !== undefined && this.#sharing) this.#file.share(input, method);
+  }
+
+  /** True while the running child fuzzes (not in a replay or merge). */
+  #sharing = false;
+
+  /** Starts a spare child on the spare input file, unless one waits already. */
+  #startSpare(): void {
+    if (!this.#spares || this.#spare !== undefined || this.#s.stopping) return;
+    const spare = SandboxChild.start(this.#s.spec(this.#spareFile));
+    spare.catch(() => {}); // a spare that fails to start is replaced by a fresh child when needed
+    this.#spare = spare;
+  }
+
+  /** The child for the next life: the spare when one is up and alive (its file becomes the current one), else a fresh one. */
+  async #nextChild(): Promise<SandboxChild> {
+    const spare = this.#spare;
+    this.#spare = undefined;
+    if (spare !== undefined) {
+      const child = await spare.catch(() => undefined);
+      if (child?.alive) {
+        [this.#file, this.#spareFile] = [this.#spareFile, this.#file];
+        return child;
+      }
+      child?.kill("closed");
+    }
+    return await SandboxChild.start(this.#s.spec(this.#file));
+  }
+
+  /** Ends the spare (at the end of the job). */
+  async #endSpare(): Promise<void> {
+    const spare = this.#spare;
+    this.#spare = undefined;
+    const child = await spare?.catch(() => undefined);
+    if (child) {
+      child.kill("closed");
+      await child.waitExit();
+    }
+  }
+
+  /** Fuzzes until `runs` executions (null: until the run stops). */
+  async fuzz(runs: number | null): Promise<void> {
+    let stillborn = 0;
+    try {
+      while (!this.#s.stopping && (runs === null || this.#done < runs)) {
+        const build = () =>
+          fuzzRequest(this.#s, this.index * 4096 + this.#lives - 1, runs === null ? null : runs - this.#done);
+        const before = this.#done;
+        const ended = await this.#life(build);
+        if (ended) return;
+        stillborn = this.#done === before ? stillborn + 1 : 0;
+        if (stillborn >= STILLBORN_CAP) {
+          this.#s.warn(`Job ${this.index}: ${STILLBORN_CAP} fuzz children in a row died before running an input`);
+          return;
+        }
+      }
+    } finally {
+      await this.close();
+    }
+  }
+
+  /**
+   * Runs `inputs` once each for method `methods[0]` in one child, stopping
+   * at the first finding; returns it with its index, or undefined when none
+   * was found. Used to reproduce and to minimize.
+   */
+  async replay(inputs: readonly Uint8Array[]): Promise<{ index: number; finding: FindingCandidate } | undefined> {
+    let first: { index: number; finding: FindingCandidate } | undefined;
+    const take = (f: FindingCandidate, index: number) => (first ??= { index, finding: f });
+    await this.#life(() => onceRequest(this.#s, "replay", inputs), take);
+    return first;
+  }
+
+  /** Merge: takes the running child's `merged` events. */
+  #onMerged: ((e: MergedEvent) => void) | undefined;
+
+  /**
+   * Runs `inputs` once each, in order, for method `methods[0]` in one child,
+   * and says which reached something the inputs before them had not
+   * (`fresh`, indices) for the first `upTo`. When the child dies, `died` is
+   * the input that was running (its finding recorded); inputs from `upTo` up
+   * to it ran, but what they reached is lost with the child.
+   */
+  async merge(inputs: readonly Uint8Array[]): Promise<{ fresh: number[]; upTo: number; died?: number }> {
+    const fresh: number[] = [];
+    let upTo = 0;
+    let last: number | undefined;
+    this.#onMerged = (e) => {
+      fresh.push(...e.fresh);
+      upTo = e.upTo;
+    };
+    try {
+      const finished = await this.#life(() => onceRequest(this.#s, "merge", inputs), (f, index) => {
+        last = index;
+        this.#s.finding(f);
+      });
+      if (finished) return { fresh, upTo };
+      return { fresh, upTo, died: last ?? upTo };
+    } finally {
+      this.#onMerged = undefined;
+    }
+  }
+
+  /** Ends the spare child and removes the input files (after the last fuzz or replay). */
+  async close(): Promise<void> {
+    await this.#endSpare();
+    this.#file.remove();
+    this.#spareFile.remove();
+  }
+
+  /**
+   * One child from start to end. True when it ended by finishing its
+   * request (budget spent or stopped); false when it died (its finding is
+   * recorded) and the job should go on with a new child.
+   */
+  async #life(
+    build: () => JobRequest,
+    onFinding: (f: FindingCandidate, index: number) => void = (f) => this.#s.finding(f),
+  ): Promise<boolean> {
+    this.#killedFor = undefined;
+    let child: SandboxChild;
+    try {
+      child = await this.#nextChild();
+    } catch (e) {
+      // The first child's failure is the load's; a later one (init crashed this time) is retried.
+      if (this.#lives === 0) throw e;
+      this.#s.warn(`Job ${this.index}: a fuzz child failed to start: ${e instanceof Error ? e.message : e}`);
+      this.#lives++;
+      return false;
+    }
+    if (this.#lives++ === 0) {
+      try {
+        this.#s.accept(child.hello);
+      } catch (e) {
+        child.kill("protocol");
+        throw e;
+      }
+    }
+    if (this.#s.stopping) {
+      // Stopped while this child started: its file's stop flag was cleared when it mapped it, so it would never stop.
+      await stopChild(child, this.#s.graceMs, "closed");
+      return true;
+    }
+    const { req, blobs } = build();
+    this.#file.resetInbox();
+    this.#sharing = req.mode === "fuzz";
+    this.#child = child;
+    this.#startSpare();
+    child.onEvent = (frame) => this.#event(frame, req, onFinding);
+    const stopHeartbeat = watchChild(child, this.#file, this.#s, (why) => (this.#killedFor = why));
+    const outcome: Outcome = await child.request(KIND.FUZZ, { ...req }, blobs, {
+      op: "fuzz",
+      timeoutMs: Infinity,
+      inFlight: { kind: "fuzz" },
+    }).then((r) => ({ result: r.header as unknown as FuzzResult }), (error) => ({ error }));
+    stopHeartbeat();
+    this.coverage(); // the child's last figures, before its file is reused
+    this.#sharing = false;
+    if ("result" in outcome) {
+      this.#done += outcome.result.execs;
+      this.#child = undefined;
+      await stopChild(child, this.#s.graceMs, "closed");
+      return true;
+    }
+    const end = await child.waitExit();
+    this.#deadAt = performance.timeOrigin + performance.now();
+    this.#done += this.#file.execs;
+    this.#child = undefined;
+    if (end.reason === "fatal" || outcome.error instanceof HostInternalError) throw outcome.error;
+    const current = this.#file.current();
+    const death: ChildDeath = {
+      signal: end.signal,
+      exitCode: end.exitCode,
+      killedFor: this.#killedFor,
+      current,
+      crash: this.#file.crash(),
+      hangFrames: this.#killedFor === "timeout" ? this.#file.hangFrames() : [],
+      stderrTail: child.stderrTail,
+    };
+    const finding = deathFinding(death, {
+      pluginPath: this.#s.pluginPath,
+      hostModule: hostLibraryPath(),
+      methods: this.#s.methods.map((m) => m.name),
+      job: this.index,
+      execs: this.#done,
+      timeoutMs: this.#s.timeoutMs,
+      rssLimitMb: this.#s.rssLimitMb,
+      parseAsan: parseAsanReport,
+    });
+    if (finding === undefined) {
+      this.#s.warn(
+        `Job ${this.index}: a fuzz child ended (${end.signal ?? `exit code ${end.exitCode}`}) with no input in flight`,
+      );
+      return req.mode === "replay";
+    }
+    onFinding(finding, replayIndex(req, blobs, current?.bytes));
+    return req.mode === "replay";
+  }
+
+  #event(frame: Frame, req: FuzzRequest, onFinding: (f: FindingCandidate, index: number) => void): void {
+    const e = frame.header as unknown as FuzzEvent & { type: string; at?: number; index?: number };
+    const input = frame.blobs[0] ?? new Uint8Array(0);
+    switch (e.type) {
+      case "corpus":
+        if (req.mode === "fuzz") this.#s.corpusEntry(input.slice(), e.method, this.index);
+        return;
+      case "started":
+        if (this.#deadAt !== undefined && e.at !== undefined) this.restartMs.push(e.at - this.#deadAt);
+        this.#deadAt = undefined;
+        return;
+      case "finding":
+        return onFinding(childFinding(e, input.slice(), this.index, this.#done), e.index ?? 0);
+      case "merged":
+        return this.#onMerged?.(e as MergedEvent);
+    }
+  }
+}
+
+/** The coverage of the job that has seen the most features. */
+export function bestCoverage(jobs: readonly FuzzJob[]): { edges: number; features: number } {
+  let best = { edges: 0, features: 0 };
+  for (const j of jobs) {
+    const c = j.coverage();
+    if (c.features > best.features) best = c;
+  }
+  return best;
+}

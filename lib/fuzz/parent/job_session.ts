@@ -1,0 +1,52 @@
+/**
+ * What a fuzz job needs from the run it belongs to: the plugin and its
+ * methods, the limits a child runs under, where input files go, the seeds
+ * and known bugs a new child starts with, and where findings, corpus
+ * entries and warnings go. The run's `FuzzSession` (`session.ts`) is the one
+ * implementation; a job (`job.ts`) sees only this.
+ *
+ * @example
+ * ```ts ignore
+ * import type { JobSession } from "./job_session.ts";
+ * const run = await prepareRun(path, resolveFuzzOptions({ runs: 1000 }));
+ * const session: JobSession = run.session; // a FuzzSession
+ * await new FuzzJob(0, session).fuzz(1000);
+ * ```
+ *
+ * @module
+ */
+import type { ChildSpec } from "../../sandbox/sandbox_child.ts";
+import type { FindingCandidate } from "../crash/finding.ts";
+import type { InputFile } from "./input_file.ts";
+import type { FuzzMethod } from "../wire.ts";
+
+/** What a job needs from the run it belongs to. */
+export interface JobSession {
+  readonly pluginPath: string;
+  readonly methods: readonly FuzzMethod[];
+  readonly seed: number;
+  readonly maxLen: number;
+  readonly timeoutMs: number;
+  readonly rssLimitMb: number;
+  readonly leaks: boolean;
+  readonly graceMs: number;
+  /** The spec of a child for this job (its handler options name the job's input file). */
+  spec(inputFile: InputFile): ChildSpec;
+  /** Where input files go. */
+  readonly artifactsDir: string;
+  /** The arena's size. */
+  readonly arenaBytes: number;
+  /** Seeds for a new child: examples, corpus files, entries found so far, minus inputs that were findings. */
+  seeds(): Uint8Array[];
+  /** The input of each bug found so far. */
+  knownBugs(): Uint8Array[];
+  readonly dictionary: readonly Uint8Array[];
+  /** True once the run is ending (a deadline, Ctrl-C, an error). */
+  readonly stopping: boolean;
+  /** The first child's HELLO, checked by the run (describe()); an error refuses it. */
+  accept(hello: Record<string, unknown>): void;
+  finding(c: FindingCandidate): void;
+  /** A new corpus entry from job `job`. */
+  corpusEntry(input: Uint8Array, method: number, job: number): void;
+  warn(message: string): void;
+}

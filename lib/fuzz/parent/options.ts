@@ -1,0 +1,179 @@
+/**
+ * The options of a fuzz run (`runFuzz`, `plugcheck fuzz`), their defaults
+ * and their checks: every check runs before anything is loaded, and a bad
+ * option is a `UsageError` naming it as the caller calls it (the CLI passes
+ * its flags).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { resolveFuzzOptions } from "./options.ts";
+ * const o = resolveFuzzOptions({ runs: 100_000, seed: 1 });
+ * assert.ok(o.runs === 100_000 && o.durationMs === undefined && o.jobs === 1 && o.maxLen === 4096);
+ * ```
+ *
+ * @module
+ */
+import { UsageError } from "../../errors/errors.ts";
+import { configBytes, type InstanceConfig } from "../../plugin/handle.ts";
+import { MAX_SEED, randomSeed } from "../../util/prng.ts";
+import { MAX_DELAY_MS } from "../../util/timers.ts";
+import type { Finding } from "./finding_book.ts";
+import type { FuzzTargetKind } from "../wire.ts";
+
+/** Default length of a run given neither runs nor a duration. */
+export const DEFAULT_FUZZ_DURATION_MS = 60_000;
+/** Default longest input. */
+export const DEFAULT_MAX_LEN = 4096;
+/** Default deadline of one call: a call that takes longer is a hang (a timeout finding). */
+export const DEFAULT_FUZZ_TIMEOUT_MS = 2000;
+/** Default RSS limit of a fuzz child (MiB), as libFuzzer's. */
+export const DEFAULT_RSS_LIMIT_MB = 2048;
+/** Most jobs at once. */
+export const MAX_JOBS = 64;
+
+/** Progress of a running fuzz run, for a status line. */
+export interface FuzzProgress {
+  execs: number;
+  perSecond: number;
+  corpus: number;
+  findings: number;
+  /** The largest RSS of the running children. */
+  rssBytes: number | undefined;
+  /** Guided mode: edges hit and (edge, bucket) features seen, by the job that has seen most. */
+  coverage?: { edges: number; features: number };
+  elapsedMs: number;
+}
+
+/** Options of `runFuzz`. */
+export interface FuzzOptions {
+  /** Methods to fuzz (default: every method describe() lists). */
+  methods?: readonly string[];
+  /** What the library is: an npa plugin or a libFuzzer harness (default: detected from its symbols). */
+  target?: FuzzTargetKind;
+  /** Stop after this many executions in all (split over the jobs). */
+  runs?: number;
+  /** Stop after this long (ms; default 60 000 unless `runs`). */
+  durationMs?: number;
+  /** Seed of every choice the fuzzer makes (default: random, reported): with one job a seed replays the run. */
+  seed?: number;
+  /** Fuzz children at once (default 1). */
+  jobs?: number;
+  /** Corpus directories: their files seed the run; new entries are written to the first (created if needed). */
+  corpus?: readonly string[];
+  /** Where findings are written (default: the working directory). */
+  artifactsDir?: string;
+  /** Dictionary words (see `parseDictionary` for AFL-format files). */
+  dictionary?: readonly Uint8Array[];
+  /** Longest input (default 4096). */
+  maxLen?: number;
+  /** A call that takes longer is a hang (ms, default 2000). */
+  timeoutMs?: number;
+  /** RSS of a fuzz child above which it is an out-of-memory finding (MiB, default 2048; 0 turns it off). */
+  rssLimitMb?: number;
+  /** Run the children with the AddressSanitizer runtime preloaded (default: when the library is an ASan build). */
+  sanitizer?: "asan" | "none";
+  /** Instance config (npa): an object sent as JSON, JSON text, or bytes. */
+  config?: InstanceConfig;
+  /** Check the plugin's counters for leaks after each batch (default true when it exports npa_plugin_stats). */
+  leaks?: boolean;
+  /**
+   * Coverage guidance for a library built with SanitizerCoverage (default
+   * true): inputs that reach new edges join the corpus, comparison operands
+   * feed the mutator. False fuzzes it like an uninstrumented one.
+   */
+  coverage?: boolean;
+  /** Environment variable names passed to the children (all others are cleared). */
+  env?: readonly string[];
+  /** Deadline of a child's start: dlopen, init, describe (ms, default 10 000). */
+  startTimeoutMs?: number;
+  /** Stops the run early; the report covers what ran. */
+  signal?: AbortSignal;
+  /** Called about ten times a second. */
+  onProgress?: (progress: FuzzProgress) => void;
+  /** Called when a new bug is found (its artifact is on disk by then). */
+  onFinding?: (finding: Finding) => void;
+}
+
+/** Fuzz options, checked, with defaults filled in. */
+export interface ResolvedFuzzOptions {
+  methods: readonly string[] | undefined;
+  target: FuzzTargetKind | undefined;
+  runs: number | undefined;
+  durationMs: number | undefined;
+  seed: number;
+  jobs: number;
+  corpus: readonly string[];
+  artifactsDir: string | undefined;
+  dictionary: readonly Uint8Array[];
+  maxLen: number;
+  timeoutMs: number;
+  rssLimitMb: number;
+  sanitizer: "asan" | "none" | undefined;
+  config: string | undefined;
+  leaks: boolean;
+  coverage: boolean;
+  env: readonly string[];
+  startTimeoutMs: number;
+  signal: AbortSignal | undefined;
+  onProgress: ((progress: FuzzProgress) => void) | undefined;
+  onFinding: FuzzOptions["onFinding"];
+}
+
+function integer(value: number | undefined, name: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new UsageError(`${name} must be an integer from ${min} to ${max}: got ${value}`);
+  }
+  return value;
+}
+
+/** Checks the options; throws `UsageError` naming the bad one as `name` calls it. */
+export function resolveFuzzOptions(
+  o: FuzzOptions = {},
+  name: (option: keyof FuzzOptions) => string = (option) => option,
+): ResolvedFuzzOptions {
+  if (o.runs !== undefined && o.durationMs !== undefined) {
+    throw new UsageError(`${name("runs")} and ${name("durationMs")} exclude each other: give one, not both`);
+  }
+  if (o.target !== undefined && o.target !== "npa" && o.target !== "libfuzzer") {
+    throw new UsageError(`${name("target")} takes npa or libfuzzer: got ${JSON.stringify(o.target)}`);
+  }
+  if (o.sanitizer !== undefined && o.sanitizer !== "asan" && o.sanitizer !== "none") {
+    throw new UsageError(`${name("sanitizer")} takes asan or none: got ${JSON.stringify(o.sanitizer)}`);
+  }
+  const runs = integer(o.runs, name("runs"), 1, Number.MAX_SAFE_INTEGER);
+  const seed = integer(o.seed, name("seed"), 0, MAX_SEED) ?? randomSeed();
+  let config: string | undefined;
+  try {
+    const bytes = configBytes(o.config);
+    config = bytes === undefined ? undefined : new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch (e) {
+    throw new UsageError(`${name("config")}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return {
+    methods: o.methods,
+    target: o.target,
+    runs,
+    durationMs: runs !== undefined
+      ? undefined
+      : integer(o.durationMs, name("durationMs"), 1, MAX_DELAY_MS) ?? DEFAULT_FUZZ_DURATION_MS,
+    seed,
+    jobs: integer(o.jobs, name("jobs"), 1, MAX_JOBS) ?? 1,
+    corpus: o.corpus ?? [],
+    artifactsDir: o.artifactsDir,
+    dictionary: o.dictionary ?? [],
+    maxLen: integer(o.maxLen, name("maxLen"), 1, 16 * 1024 * 1024) ?? DEFAULT_MAX_LEN,
+    timeoutMs: integer(o.timeoutMs, name("timeoutMs"), 1, MAX_DELAY_MS) ?? DEFAULT_FUZZ_TIMEOUT_MS,
+    rssLimitMb: integer(o.rssLimitMb, name("rssLimitMb"), 0, 1 << 30) ?? DEFAULT_RSS_LIMIT_MB,
+    sanitizer: o.sanitizer,
+    config,
+    leaks: o.leaks ?? true,
+    coverage: o.coverage ?? true,
+    env: o.env ?? [],
+    startTimeoutMs: integer(o.startTimeoutMs, name("startTimeoutMs"), 1, MAX_DELAY_MS) ?? 10_000,
+    signal: o.signal,
+    onProgress: o.onProgress,
+    onFinding: o.onFinding,
+  };
+}

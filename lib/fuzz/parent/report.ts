@@ -1,0 +1,178 @@
+/**
+ * The fuzz report: what `runFuzz` returns and `plugcheck fuzz --format json`
+ * prints, defined once as a zod schema (the type is inferred from it), and
+ * built from a finished run.
+ *
+ * @example
+ * ```ts ignore
+ * import { FuzzReportSchema } from "./report.ts";
+ * const report = FuzzReportSchema.parse(JSON.parse(stdout));
+ * for (const f of report.findings) console.log(f.kind, f.count, f.artifact, f.repro);
+ * ```
+ *
+ * @module
+ */
+import { z } from "../../util/deps.ts";
+import { FINDING_KINDS } from "../crash/finding.ts";
+import type { Finding } from "./finding_book.ts";
+import { bestCoverage, type FuzzJob } from "./job.ts";
+import type { PreparedRun } from "./session.ts";
+
+const Frame = z.object({
+  module: z.string(),
+  offset: z.string(),
+  function: z.string().optional(),
+  file: z.string().optional(),
+  line: z.number().optional(),
+});
+
+/** One bug found. */
+export const FuzzFindingSchema = z.object({
+  kind: z.enum(FINDING_KINDS as [string, ...string[]]),
+  method: z.string(),
+  message: z.string(),
+  /** What one bug shares: findings with the same key are duplicates. */
+  key: z.string(),
+  /** Occurrences (1 + duplicates). */
+  count: z.number().int().positive(),
+  signal: z.string().optional(),
+  exit_code: z.number().int().optional(),
+  /** The top frame inside the plugin, in words. */
+  location: z.string().optional(),
+  frames: z.array(Frame).optional(),
+  /** The typed error of a finding the guard judged (PANIC status, contract). */
+  error: z.record(z.string(), z.unknown()).optional(),
+  asan: z.object({ errorType: z.string(), summary: z.string(), location: z.string().optional() }).passthrough()
+    .optional(),
+  /** The smallest input: its size, SHA-1 and first bytes (escaped). */
+  input: z.object({ size: z.number().int(), sha1: z.string(), preview: z.string() }),
+  artifact: z.string(),
+  sidecar: z.string(),
+  /** Seconds into the run it was first found, by which job. */
+  first_seconds: z.number(),
+  job: z.number().int(),
+  repro: z.string(),
+  minimize: z.string(),
+});
+
+/** The report of a fuzz run. */
+export const FuzzReportSchema = z.object({
+  /** True when nothing was found. */
+  ok: z.boolean(),
+  plugin: z.object({ path: z.string(), name: z.string().optional(), version: z.string().optional() }),
+  target: z.enum(["npa", "libfuzzer"]),
+  sanitizer: z.enum(["asan"]).nullable(),
+  methods: z.array(z.string()),
+  seed: z.number().int(),
+  jobs: z.number().int(),
+  max_len: z.number().int(),
+  timeout_ms: z.number().int(),
+  /** Whether the plugin's counters were checked for leaks after each batch. */
+  leak_checks: z.boolean(),
+  run: z.object({
+    execs: z.number().int(),
+    seconds: z.number(),
+    per_second: z.number(),
+    /** Children started after a crash, a hang or an oom. */
+    restarts: z.number().int(),
+    /** A child seen dead -> the next child's first input running (ms). */
+    restart_ms: z.object({ median: z.number(), max: z.number() }).nullable(),
+    stopped: z.enum(["runs", "duration", "interrupted", "error"]),
+  }),
+  corpus: z.object({ size: z.number().int(), found: z.number().int(), dir: z.string().nullable() }),
+  /**
+   * Coverage guidance: null for an uninstrumented library (or with guidance
+   * off); else edges hit, (edge, hit-count bucket) features and edges
+   * instrumented, by the job that saw the most.
+   */
+  coverage: z.object({ edges: z.number().int(), features: z.number().int(), instrumented: z.number().int() })
+    .nullable(),
+  artifacts_dir: z.string(),
+  findings: z.array(FuzzFindingSchema),
+  warnings: z.array(z.string()),
+});
+
+/** A fuzz report. */
+export type FuzzReport = z.infer<typeof FuzzReportSchema>;
+/** One finding of a report. */
+export type FuzzFinding = z.infer<typeof FuzzFindingSchema>;
+
+const PREVIEW = 48;
+
+/** The first bytes, printable ASCII as it is and every other byte as \xNN. */
+function preview(bytes: Uint8Array): string {
+  let out = "";
+  for (const b of bytes.subarray(0, PREVIEW)) {
+    out += b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, "0")}`;
+  }
+  return out + (bytes.length > PREVIEW ? "..." : "");
+}
+
+function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s.length === 0 ? 0 : s[Math.floor((s.length - 1) / 2)]!;
+}
+
+function findingOf(run: PreparedRun, f: Finding): FuzzFinding {
+  const frames = f.located ?? f.frames;
+  return {
+    kind: f.kind,
+    method: f.method,
+    message: f.message,
+    key: f.key,
+    count: f.count,
+    ...f.signal !== undefined && { signal: f.signal },
+    ...f.exitCode !== undefined && { exit_code: f.exitCode },
+    ...f.location !== undefined && { location: f.location },
+    ...frames && frames.length > 0 &&
+      { frames: frames.map((fr) => ({ ...fr, offset: `0x${fr.offset.toString(16)}` })) },
+    ...f.error !== undefined && { error: f.error as Record<string, unknown> },
+    ...f.asan && { asan: f.asan },
+    input: { size: f.input.length, sha1: f.sha1, preview: preview(f.input) },
+    artifact: f.artifact,
+    sidecar: f.sidecar,
+    first_seconds: Math.round(f.seconds * 1000) / 1000,
+    job: f.job,
+    repro: run.reproFor(f),
+    minimize: run.minimizeFor(f),
+  };
+}
+
+/** The report of a finished run. */
+export function buildReport(
+  run: PreparedRun,
+  jobs: readonly FuzzJob[],
+  end: { seconds: number; stopped: FuzzReport["run"]["stopped"] },
+): FuzzReport {
+  const s = run.session;
+  const execs = jobs.reduce((n, j) => n + j.execs, 0);
+  const restartMs = jobs.flatMap((j) => j.restartMs);
+  const findings = s.book.all.map((f) => findingOf(run, f));
+  return {
+    ok: findings.length === 0,
+    plugin: { path: run.pluginPath, ...s.plugin },
+    target: run.target,
+    sanitizer: run.sanitizer ?? null,
+    methods: [...(s.acceptedMethods ?? [])],
+    seed: run.options.seed,
+    jobs: jobs.length,
+    max_len: run.options.maxLen,
+    timeout_ms: run.options.timeoutMs,
+    leak_checks: s.leaks && run.target === "npa",
+    run: {
+      execs,
+      seconds: Math.round(end.seconds * 1000) / 1000,
+      per_second: end.seconds > 0 ? Math.round(execs / end.seconds) : 0,
+      restarts: jobs.reduce((n, j) => n + j.restarts, 0),
+      restart_ms: restartMs.length === 0
+        ? null
+        : { median: Math.round(median(restartMs) * 10) / 10, max: Math.round(Math.max(...restartMs) * 10) / 10 },
+      stopped: end.stopped,
+    },
+    corpus: { size: s.corpusSize, found: s.corpusFound, dir: s.corpusDir ?? null },
+    coverage: s.guided ? { ...bestCoverage(jobs), instrumented: s.instrumentedEdges } : null,
+    artifacts_dir: run.artifactsDir,
+    findings,
+    warnings: [...s.warnings],
+  };
+}

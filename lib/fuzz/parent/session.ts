@@ -1,0 +1,320 @@
+/**
+ * Everything a fuzz run settles before its first child: the library's real
+ * path, what it is (an npa plugin or a libFuzzer harness, from its dynamic
+ * symbols) and whether it is an AddressSanitizer build (then its runtime is
+ * preloaded into every child, with `ASAN_OPTIONS` set for fuzzing), the
+ * artifacts and corpus directories, the seeds, the child spec, and the
+ * session the jobs share: the first child's describe() is validated there,
+ * the methods chosen, corpus entries and findings collected.
+ *
+ * @example
+ * ```ts ignore
+ * import { prepareRun } from "./session.ts";
+ * const run = await prepareRun(path, resolveFuzzOptions({ runs: 1000 }));
+ * const job = new FuzzJob(0, run.session);
+ * ```
+ *
+ * @module
+ */
+import { resolve } from "node:path";
+import { PluginDescriptionSchema } from "../../plugin/describe_schema.ts";
+import { readElfDynamic } from "../../load/elf.ts";
+import { isLibFuzzerHarness, sanitizerOf, usesSanitizerCoverage } from "../../load/elf_info.ts";
+import { sanitizerEnv } from "../../load/sanitizer.ts";
+import { UsageError } from "../../errors/errors.ts";
+import { describeInvalid, parseJsonOutput } from "../../errors/guard.ts";
+import { loadError } from "../../errors/host_errors.ts";
+import { resolveLibrary } from "../../load/resolve_path.ts";
+import { shellQuote } from "../../util/safe_text.ts";
+import type { ChildSpec } from "../../sandbox/sandbox_child.ts";
+import { maxFrameFor } from "../../sandbox/spawn.ts";
+import { CorpusDirectory, readInputs, sha1Hex } from "./artifacts.ts";
+import type { FindingCandidate } from "../crash/finding.ts";
+import { type Finding, FindingBook } from "./finding_book.ts";
+import type { InputFile } from "./input_file.ts";
+import type { JobSession } from "./job_session.ts";
+import type { ResolvedFuzzOptions } from "./options.ts";
+import type { FuzzChildOptions, FuzzMethod, FuzzTargetKind } from "../wire.ts";
+
+/** The largest buffer a fuzz child copies out of the plugin (outputs are judged in C, never copied). */
+const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
+/** The entry point a libFuzzer harness is fuzzed through, named like a method in reports. */
+export const HARNESS_METHOD = "LLVMFuzzerTestOneInput";
+
+/** The session the jobs of one run share. */
+export class FuzzSession implements JobSession {
+  readonly pluginPath: string;
+  readonly seed: number;
+  readonly maxLen: number;
+  readonly timeoutMs: number;
+  readonly rssLimitMb: number;
+  leaks: boolean;
+  readonly graceMs = 2000;
+  readonly artifactsDir: string;
+  readonly arenaBytes: number;
+  readonly dictionary: readonly Uint8Array[];
+  readonly warnings: string[] = [];
+  readonly book: FindingBook;
+  readonly ready: Promise<void>;
+  methods: readonly FuzzMethod[] = [];
+  /** The methods the run fuzzes, once the first child said what the plugin has. */
+  acceptedMethods: readonly string[] | undefined;
+  /** What describe() said, for the report. */
+  plugin: { name: string; version: string } | undefined;
+  stopping = false;
+  onFinding: (f: Finding) => void = () => {};
+  /** A job found a new corpus entry (the run hands it to the other jobs). */
+  onCorpus: (input: Uint8Array, method: number, job: number) => void = () => {};
+  /** Guided by coverage: the library is instrumented and guidance was not turned off. */
+  readonly guided: boolean;
+  /** Guided mode: the edges the first child found instrumented. */
+  instrumentedEdges = 0;
+  /** Set by a merge: one method only (a corpus serves one method). */
+  oneMethod = false;
+  readonly #o: ResolvedFuzzOptions;
+  readonly #target: FuzzTargetKind;
+  readonly #setEnv: Record<string, string>;
+  readonly #initial: Uint8Array[];
+  #examples: Uint8Array[] = [];
+  readonly #found = new Map<string, Uint8Array>();
+  readonly #corpusDir: CorpusDirectory | undefined;
+  #resolveReady!: () => void;
+
+  constructor(
+    real: string,
+    o: ResolvedFuzzOptions,
+    p: {
+      target: FuzzTargetKind;
+      setEnv: Record<string, string>;
+      artifactsDir: string;
+      initial: Uint8Array[];
+      corpusDir: CorpusDirectory | undefined;
+      book: FindingBook;
+      guided: boolean;
+    },
+  ) {
+    this.guided = p.guided;
+    this.pluginPath = real;
+    this.#o = o;
+    this.seed = o.seed;
+    this.maxLen = o.maxLen;
+    this.timeoutMs = o.timeoutMs;
+    this.rssLimitMb = o.rssLimitMb;
+    this.leaks = o.leaks;
+    this.dictionary = o.dictionary;
+    this.#target = p.target;
+    this.#setEnv = p.setEnv;
+    this.artifactsDir = p.artifactsDir;
+    this.#initial = p.initial;
+    this.#corpusDir = p.corpusDir;
+    this.book = p.book;
+    this.arenaBytes = Math.max(4 * 1024 * 1024, 8 * o.maxLen);
+    this.ready = new Promise((resolve) => (this.#resolveReady = resolve));
+  }
+
+  get target(): FuzzTargetKind {
+    return this.#target;
+  }
+
+  /** Entries in the corpus: seeds and what the run found. */
+  get corpusSize(): number {
+    return this.#initial.length + this.#examples.length + this.#found.size;
+  }
+
+  /** Entries this run added (and wrote, with a corpus directory). */
+  get corpusFound(): number {
+    return this.#found.size;
+  }
+
+  get corpusDir(): string | undefined {
+    return this.#corpusDir?.dir;
+  }
+
+  spec(file: InputFile): ChildSpec {
+    const options: FuzzChildOptions = {
+      target: this.#target,
+      pluginPath: this.pluginPath,
+      inputFile: file.path,
+      inputFileSize: file.size,
+      maxOutputBytes: MAX_OUTPUT_BYTES,
+      ...this.#o.config !== undefined && { config: this.#o.config },
+      ...this.guided && { coverage: true },
+    };
+    return {
+      label: this.pluginPath,
+      entry: import.meta.resolve("../child/child_entry.ts"),
+      options: options as unknown as Record<string, unknown>,
+      readPaths: [this.pluginPath],
+      env: this.#o.env,
+      setEnv: this.#setEnv,
+      startTimeoutMs: this.#o.startTimeoutMs,
+      maxFrame: maxFrameFor(this.arenaBytes),
+    };
+  }
+
+  accept(hello: Record<string, unknown>): void {
+    this.instrumentedEdges = typeof hello.edges === "number" ? hello.edges : 0;
+    if (this.#target === "libfuzzer") {
+      this.methods = [{ name: HARNESS_METHOD, json: false }];
+    } else {
+      const json = parseJsonOutput("describe plugin", new TextEncoder().encode(String(hello.describe ?? "")));
+      const parsed = PluginDescriptionSchema.safeParse(json);
+      if (!parsed.success) throw describeInvalid(parsed.error);
+      const d = parsed.data;
+      this.plugin = { name: d.name, version: d.version };
+      // Methods that fail or block on request by design (describe() "fuzz": false) only when named.
+      const wanted = this.#o.methods ?? d.methods.filter((m) => m.fuzz !== false).map((m) => m.name);
+      const unknown = wanted.filter((w) => !d.methods.some((m) => m.name === w));
+      if (unknown.length > 0) {
+        throw new UsageError(
+          `${d.name} has no method ${unknown.map((u) => JSON.stringify(u)).join(", ")}; its methods: ${
+            d.methods.map((m) => m.name).join(", ")
+          }`,
+        );
+      }
+      if (wanted.length === 0) throw new UsageError(`${d.name} declares no method to fuzz`);
+      const chosen = [...new Set(wanted)].map((w) => d.methods.find((m) => m.name === w)!);
+      if (this.oneMethod && chosen.length > 1) {
+        throw new UsageError(
+          `A merge runs one method: choose one with --method (${d.name} has ${chosen.map((m) => m.name).join(", ")})`,
+        );
+      }
+      this.methods = chosen.map((m) => ({ name: m.name, json: m.input === "json" }));
+      const enc = new TextEncoder();
+      this.#examples = chosen.flatMap((m) => m.examples.map((e) => enc.encode(e.input).subarray(0, this.maxLen)));
+      if (hello.stats !== true && this.leaks) {
+        this.leaks = false;
+        this.warn(`${d.name} has no npa_plugin_stats: leaks of buffers and instances are not checked`);
+      }
+    }
+    this.acceptedMethods = this.methods.map((m) => m.name);
+    this.#resolveReady();
+  }
+
+  seeds(): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    const seen = new Set<string>();
+    for (const s of [...this.#examples, ...this.#initial, ...this.#found.values()]) {
+      const sha1 = sha1Hex(s);
+      if (seen.has(sha1) || this.book.inputs.has(sha1)) continue;
+      seen.add(sha1);
+      out.push(s);
+    }
+    return out.length > 0 ? out : [new Uint8Array(0)];
+  }
+
+  knownBugs(): Uint8Array[] {
+    return this.book.all.map((f) => f.input);
+  }
+
+  corpusEntry(input: Uint8Array, method: number, job: number): void {
+    const sha1 = sha1Hex(input);
+    if (this.#found.has(sha1)) return;
+    this.#found.set(sha1, input);
+    this.#corpusDir?.add(input, sha1);
+    this.onCorpus(input, method, job);
+  }
+
+  finding(c: FindingCandidate): void {
+    const { finding, isNew } = this.book.add(c);
+    if (isNew) this.onFinding(finding);
+  }
+
+  warn(message: string): void {
+    if (this.warnings.length < 100 && !this.warnings.includes(message)) this.warnings.push(message);
+  }
+}
+
+/** A run, prepared. */
+export interface PreparedRun {
+  pluginPath: string;
+  target: FuzzTargetKind;
+  sanitizer: "asan" | undefined;
+  /** Built with SanitizerCoverage (guided unless `coverage: false`). */
+  instrumented: boolean;
+  options: ResolvedFuzzOptions;
+  session: FuzzSession;
+  book: FindingBook;
+  artifactsDir: string;
+  /** The command that reproduces a finding. */
+  reproFor(f: Pick<Finding, "method" | "kind" | "artifact">): string;
+  /** The command that minimizes a finding. */
+  minimizeFor(f: Pick<Finding, "method" | "artifact">): string;
+}
+
+/** Settles what the run is before anything runs. Throws `UsageError` or `LoadError`. */
+export async function prepareRun(path: string, o: ResolvedFuzzOptions): Promise<PreparedRun> {
+  const real = await resolveLibrary(path, undefined);
+  let info;
+  try {
+    info = await readElfDynamic(real);
+  } catch (cause) {
+    throw loadError(path, "not a shared library plugcheck can read", cause);
+  }
+  const target = o.target ?? (isLibFuzzerHarness(info) ? "libfuzzer" : "npa");
+  if (target === "libfuzzer" && !info.defined.has(HARNESS_METHOD)) {
+    throw loadError(path, `it exports no ${HARNESS_METHOD}, so it is no libFuzzer harness`);
+  }
+  if (target === "libfuzzer" && o.methods?.length) {
+    throw new UsageError(`${path} is a libFuzzer harness with one entry point: --method does not apply`);
+  }
+  const sanitizer = o.sanitizer === "none" ? undefined : o.sanitizer ?? sanitizerOf(info);
+  const setEnv = await sanitizerEnv(path, { info, asan: sanitizer === "asan" });
+  const artifactsDir = resolve(o.artifactsDir ?? Deno.cwd());
+  Deno.mkdirSync(artifactsDir, { recursive: true });
+  const corpusDirs = o.corpus.map((d) => resolve(d));
+  const corpusDir = corpusDirs.length > 0 ? new CorpusDirectory(corpusDirs[0]!) : undefined;
+  for (const d of corpusDirs.slice(1)) {
+    try {
+      if (!Deno.statSync(d).isDirectory) throw new UsageError(`Corpus ${JSON.stringify(d)} is not a directory`);
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      throw new UsageError(`Cannot read corpus directory ${JSON.stringify(d)}: ${e instanceof Error ? e.message : e}`);
+    }
+  }
+  const initial = readInputs(corpusDirs, o.maxLen);
+  const lib = shellQuote(real);
+  const extraFlags = [
+    ...o.config !== undefined ? [`--config ${shellQuote(o.config)}`] : [],
+  ];
+  const reproFor = (f: Pick<Finding, "method" | "kind" | "artifact">) =>
+    target === "libfuzzer" ? `plugcheck fuzz ${lib} --replay ${shellQuote(f.artifact)}` : [
+      `plugcheck invoke ${lib} ${shellQuote(f.method)} --input-file ${shellQuote(f.artifact)} --isolate`,
+      ...extraFlags,
+      ...f.kind === "timeout" ? [`--timeout ${o.timeoutMs}`] : [],
+    ].join(" ");
+  const minimizeFor = (f: Pick<Finding, "method" | "artifact">) =>
+    `plugcheck fuzz ${lib} --minimize ${shellQuote(f.artifact)}`;
+  // The extras run for findings only, so after `session` below exists.
+  const book: FindingBook = new FindingBook(artifactsDir, (f): Record<string, unknown> => ({
+    seed: o.seed,
+    target,
+    plugin: real,
+    ...sanitizer && { sanitizer },
+    repro: reproFor(f),
+    minimize: minimizeFor(f),
+    ...session.plugin && { plugin_name: session.plugin.name, plugin_version: session.plugin.version },
+  }));
+  const instrumented = usesSanitizerCoverage(info);
+  const session = new FuzzSession(real, o, {
+    target,
+    setEnv,
+    artifactsDir,
+    initial,
+    corpusDir,
+    book,
+    guided: instrumented && o.coverage,
+  });
+  return {
+    pluginPath: real,
+    target,
+    sanitizer,
+    instrumented,
+    options: o,
+    session,
+    book,
+    artifactsDir,
+    reproFor,
+    minimizeFor,
+  };
+}

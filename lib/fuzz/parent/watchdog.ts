@@ -1,0 +1,87 @@
+/**
+ * A fuzz job's watch over its running child, through the child's input
+ * file and /proc: an exec counter that stops moving inside a plugin call for
+ * `timeoutMs` is a hang (the child is asked for the stuck thread's backtrace
+ * with SIGUSR2, given a moment to write it, then killed); an RSS over the
+ * limit is an out-of-memory kill. The job hears why before each kill, so
+ * that it can name the finding the child's death becomes.
+ *
+ * @example
+ * ```ts ignore
+ * import { watchChild } from "./watchdog.ts";
+ * const stop = watchChild(child, inputFile, { timeoutMs: 1200, rssLimitMb: 2048 }, (why) => (killedFor = why));
+ * await child.request(KIND.FUZZ, req, blobs, ctl).catch(() => {});
+ * stop();
+ * ```
+ *
+ * @module
+ */
+import { ProcInfo } from "../../ffi/proc_info.ts";
+import type { SandboxChild } from "../../sandbox/sandbox_child.ts";
+import { sleep } from "../../util/timers.ts";
+import type { InputFile } from "./input_file.ts";
+
+/** The limits a child is watched against. */
+export interface WatchLimits {
+  /** How long the exec counter may stand still inside a plugin call. */
+  readonly timeoutMs: number;
+  /** The child's RSS limit in MiB (0: none). */
+  readonly rssLimitMb: number;
+}
+
+/** Why the watch killed a child. */
+export type KilledFor = "timeout" | "oom";
+
+/**
+ * Watches `child` through `file` (hangs) and its RSS. `killing` is called
+ * with the reason before the child is killed. Returns the stop.
+ */
+export function watchChild(
+  child: SandboxChild,
+  file: InputFile,
+  limits: WatchLimits,
+  killing: (why: KilledFor) => void,
+): () => void {
+  const every = Math.min(250, Math.max(5, Math.floor(limits.timeoutMs / 4)));
+  const proc = ProcInfo.get();
+  const limit = limits.rssLimitMb * 1024 * 1024;
+  let last = -1;
+  let since = performance.now();
+  let busy = false;
+  const id = setInterval(() => {
+    if (busy || child.end !== undefined) return;
+    const { execs, inCall } = file.pulse();
+    const now = performance.now();
+    if (execs !== last || !inCall) {
+      last = execs;
+      since = now;
+    } else if (now - since >= limits.timeoutMs) {
+      busy = true;
+      killing("timeout");
+      killHung(child, file, limits.timeoutMs).finally(() => (busy = false));
+      return;
+    }
+    if (limit > 0) {
+      const sample = proc.sample(child.pid);
+      if (sample && sample.rssBytes > limit) {
+        killing("oom");
+        child.kill("timed_out", `RSS over ${limits.rssLimitMb} MiB`);
+      }
+    }
+  }, every);
+  return () => clearInterval(id);
+}
+
+/** Asks the hung child for its loop thread's backtrace (briefly), then kills it. */
+async function killHung(child: SandboxChild, file: InputFile, timeoutMs: number): Promise<void> {
+  const seq = file.hangSequence();
+  try {
+    Deno.kill(child.pid, "SIGUSR2");
+    for (let i = 0; i < 20 && file.hangSequence() === seq; i++) {
+      await sleep(10).done;
+    }
+  } catch {
+    // gone meanwhile
+  }
+  child.kill("timed_out", `no progress within ${timeoutMs} ms`);
+}

@@ -1,0 +1,62 @@
+/**
+ * What a plugin left running after `npa_plugin_shutdown`: the threads and
+ * open descriptors of this process before the library was opened, against
+ * the same after shutdown returned. A thread the plugin started and never
+ * ended would crash the process the moment its code is unloaded, so the core
+ * keeps a library mapped while such a thread lives (see `core.ts`).
+ *
+ * Counting threads means telling the plugin's from Deno's: both counts are
+ * exact snapshots (`ProcInfo.snapshotSelf`: Deno's blocking pool filled to
+ * its maximum, the runtime's own late thread already there).
+ *
+ * @example
+ * ```ts ignore
+ * const check = await ShutdownCheck.begin(ProcInfo.get());
+ * // ... open, init, use, shut down ...
+ * const report = await check.afterShutdown(); // report.leftThreads: [{ tid, name }]
+ * ```
+ *
+ * @module
+ */
+import type { ProcInfo } from "../../ffi/proc_info.ts";
+import { ProcessBaseline } from "../../plugin/process_baseline.ts";
+import type { ShutdownReport } from "../../plugin/handle.ts";
+
+/** A baseline taken before the library is opened, compared after shutdown. */
+export class ShutdownCheck {
+  readonly #baseline: ProcessBaseline;
+
+  private constructor(baseline: ProcessBaseline) {
+    this.#baseline = baseline;
+  }
+
+  /** Takes the baseline of this process (an exact snapshot: ~20 ms, or until the process is 1 s old). */
+  static async begin(proc: ProcInfo): Promise<ShutdownCheck> {
+    return new ShutdownCheck((await ProcessBaseline.take(() => proc.snapshotSelf()))!);
+  }
+
+  /**
+   * Compares with the baseline, giving stragglers a moment to end. With
+   * threads left running, `unloaded` is false: the caller must keep the
+   * library mapped.
+   */
+  async afterShutdown(): Promise<ShutdownReport> {
+    const c = (await this.#baseline.compare())!;
+    return {
+      before: { threads: c.before.threads, fds: c.before.fds },
+      after: { threads: c.after.threads, fds: c.after.fds },
+      leftThreads: c.leftThreads,
+      leftFds: c.leftFds,
+      unloaded: c.leftThreads.length === 0,
+    };
+  }
+
+  /** The contract warning for threads left running, if any. */
+  warning(report: ShutdownReport): string | undefined {
+    if (report.unloaded) return undefined;
+    const names = report.leftThreads.slice(0, 5).map((t) => `${t.tid} (${t.name})`).join(", ");
+    return `${
+      report.after.threads - report.before.threads
+    } thread(s) the plugin started still run after npa_plugin_shutdown returned (${names}); the library stays loaded, because unloading code under a running thread crashes the process`;
+  }
+}

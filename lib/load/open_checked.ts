@@ -1,0 +1,86 @@
+/**
+ * Opening a plugin library the way every engine must: dlopen (marked, so the
+ * CLI's watchdog bounds a hanging load-time constructor), every missing
+ * required symbol named, the loader's own words kept as the cause, and the
+ * ABI major version checked before anything else is called. Used by the
+ * in-process engine and by the fuzz child, which must start without zod or
+ * LogTape (so nothing here imports them).
+ *
+ * @example
+ * ```ts ignore
+ * import { openCheckedLibrary } from "./open_checked.ts";
+ * const { library, calls, abi } = openCheckedLibrary(path, path, ProcessGuard.get());
+ * ```
+ *
+ * @module
+ */
+import { PluginCalls } from "../ffi/calls.ts";
+import { openPluginLibrary, type PluginLibrary } from "../ffi/dlopen.ts";
+import type { ProcessGuard } from "../ffi/process_guard.ts";
+import { checkStatus, type GuardContext, parseJsonOutput, takeOutput } from "../errors/guard.ts";
+import { abiMismatchError, contractViolationError, loadError } from "../errors/host_errors.ts";
+import type { AbiVersion } from "../plugin/handle.ts";
+
+/** The npa ABI version this host implements (`major << 16 | minor`). */
+export const HOST_ABI_VERSION = (1 << 16) | 0;
+
+/** An opened library whose symbols and ABI major version are right. */
+export interface CheckedLibrary {
+  library: PluginLibrary;
+  optionalPresent: string[];
+  calls: PluginCalls;
+  abi: AbiVersion;
+}
+
+/**
+ * Opens the library at `libraryPath` (named `shown` in messages). Throws
+ * `LoadError` or `AbiMismatchError`; on failure nothing stays open.
+ */
+export function openCheckedLibrary(libraryPath: string, shown: string, guard: ProcessGuard): CheckedLibrary {
+  let opened;
+  try {
+    opened = openPluginLibrary(libraryPath, (fn) => guard.sync(`load plugin ${JSON.stringify(shown)}`, fn));
+  } catch (cause) {
+    const reason = "not a loadable shared library (the file exists, but the dynamic loader refused it)";
+    throw loadError(shown, reason, loaderError(cause, libraryPath));
+  }
+  if (!opened.ok) {
+    const s = opened.missing.length > 1 ? "s" : "";
+    throw loadError(shown, `missing required symbol${s} ${opened.missing.join(", ")}`);
+  }
+  const calls = new PluginCalls(opened.library, guard);
+  const raw = calls.abiVersion();
+  const abi = { major: raw >>> 16, minor: raw & 0xffff, raw };
+  if (abi.major !== HOST_ABI_VERSION >>> 16) {
+    opened.library.close();
+    throw abiMismatchError(shown, raw, HOST_ABI_VERSION);
+  }
+  return { library: opened.library, optionalPresent: opened.optionalPresent, calls, abi };
+}
+
+/** Parsed `npa_plugin_stats()` counters, or `null` when the plugin lacks the capability. Throws the typed error. */
+export function readStats(calls: PluginCalls, guard: GuardContext): Record<string, number> | null {
+  const op = "read stats";
+  const r = calls.stats();
+  if (r === null) return null;
+  checkStatus(op, r.status, r.err, guard, r.out);
+  const json = parseJsonOutput(op, takeOutput(op, r.out, guard));
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+    throw contractViolationError(op, "stats output is not a JSON object");
+  }
+  const stats: Record<string, number> = {};
+  for (const [k, v] of Object.entries(json)) {
+    if (typeof v !== "number") throw contractViolationError(op, `stats counter ${JSON.stringify(k)} is not a number`);
+    stats[k] = v;
+  }
+  for (const k of ["live_instances", "live_buffers", "init_calls"]) {
+    if (!(k in stats)) throw contractViolationError(op, `stats lacks the required counter ${JSON.stringify(k)}`);
+  }
+  return stats;
+}
+
+/** The dynamic loader's own words from a dlopen error, without Deno's prefix and the path (the rest adds nothing). */
+function loaderError(cause: unknown, path: string): Error {
+  const msg = cause instanceof Error ? cause.message : String(cause);
+  return new Error(msg.replace(/^(Could not open library: )+/, "").replace(`${path}: `, ""));
+}

@@ -1,0 +1,73 @@
+/**
+ * What the process that holds a plugin has at one moment (threads, open
+ * descriptors), compared later with what it has then: how a stress run
+ * (after every instance was destroyed) and the shutdown check (after
+ * `npa_plugin_shutdown`) see what a plugin left running. The counts come
+ * from exact snapshots (`ProcInfo.snapshotSelf`, run in that process); a
+ * comparison gives stragglers up to ~90 ms to end before it counts them, and
+ * names the threads that were not there before.
+ *
+ * @example
+ * ```ts ignore
+ * import { ProcessBaseline } from "./process_baseline.ts";
+ * const base = await ProcessBaseline.take(() => plugin.snapshot());
+ * // ... create and destroy instances ...
+ * const { after, leftThreads } = (await base!.compare())!;
+ * ```
+ *
+ * @module
+ */
+import type { FdInfo, ProcessSnapshot, ThreadInfo } from "../ffi/proc_info.ts";
+
+/** What a comparison found. */
+export interface BaselineComparison {
+  before: ProcessSnapshot;
+  after: ProcessSnapshot;
+  /** Threads not there before, when there are more threads than before (else none). */
+  leftThreads: ThreadInfo[];
+  /** Descriptors not there before (or pointing elsewhere), when there are more than before (else none). */
+  leftFds: FdInfo[];
+}
+
+/** How long stragglers get to end before they count as left running (ms, cumulative ~90). */
+const SETTLE_STEPS_MS = [0, 5, 10, 25, 50];
+
+/** A snapshot to compare with later. */
+export class ProcessBaseline {
+  readonly #source: () => Promise<ProcessSnapshot | undefined>;
+  readonly snapshot: ProcessSnapshot;
+  readonly #tids: Set<number>;
+
+  private constructor(source: () => Promise<ProcessSnapshot | undefined>, snapshot: ProcessSnapshot) {
+    this.#source = source;
+    this.snapshot = snapshot;
+    this.#tids = new Set(snapshot.threadList.map((t) => t.tid));
+  }
+
+  /** A baseline from `source` now, or undefined when there is no process to read. */
+  static async take(source: () => Promise<ProcessSnapshot | undefined>): Promise<ProcessBaseline | undefined> {
+    const snapshot = await source();
+    return snapshot === undefined ? undefined : new ProcessBaseline(source, snapshot);
+  }
+
+  /** Compares with now, reading again for up to ~90 ms while threads or descriptors are above the baseline. */
+  async compare(): Promise<BaselineComparison | undefined> {
+    const before = this.snapshot;
+    let after: ProcessSnapshot | undefined;
+    for (const ms of SETTLE_STEPS_MS) {
+      if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+      after = await this.#source();
+      if (after === undefined || after.pid !== before.pid) return undefined;
+      if (after.threads <= before.threads && after.fds <= before.fds) break;
+    }
+    const left = after!.threadList.filter((t) => !this.#tids.has(t.tid));
+    const had = new Set(before.fdList.map((f) => `${f.fd}\t${f.target}`));
+    const newFds = after!.fdList.filter((f) => !had.has(`${f.fd}\t${f.target}`));
+    return {
+      before,
+      after: after!,
+      leftThreads: after!.threads > before.threads ? left : [],
+      leftFds: after!.fds > before.fds ? newFds : [],
+    };
+  }
+}

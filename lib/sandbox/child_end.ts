@@ -1,0 +1,95 @@
+/**
+ * How a sandbox child ended, seen from the parent, and the error each
+ * caller gets for it. A kill on purpose is recorded with its reason before
+ * the process is gone; otherwise the exit status tells: a FATAL frame the
+ * child sent makes it `fatal`, a clean exit of a child being closed or
+ * reaped ends it so, and anything else is a crash. A request the end
+ * interrupted (or that came after it) fails with the matching typed error,
+ * a crash carrying the child's stderr tail and the request in flight.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PluginCrashError } from "../errors/errors.ts";
+ * import { endError, endFromStatus } from "./child_end.ts";
+ * const end = endFromStatus({ success: false, code: 139, signal: "SIGSEGV" }, undefined, undefined, undefined);
+ * assert.deepEqual(end, { reason: "crashed", signal: "SIGSEGV" });
+ * const error = endError(end, undefined, () => "", "invoke echo", { kind: "invoke", method: "echo" });
+ * assert.ok(error instanceof PluginCrashError);
+ * assert.equal(error.message, "Cannot invoke echo: the plugin crashed the sandbox child (killed by SIGSEGV)");
+ * ```
+ *
+ * @module
+ */
+import type { InFlightRequest } from "../errors/errors.ts";
+import type { ProcessGuard } from "../ffi/process_guard.ts";
+import { childKilledError, crashError, hostInternalError, protocolError } from "../errors/host_errors.ts";
+
+/** Why a child ended. */
+export type EndReason = "crashed" | "timed_out" | "protocol" | "closed" | "reaped" | "fatal";
+
+/** How a child ended, once it has. */
+export interface ChildEnd {
+  reason: EndReason;
+  signal?: string;
+  exitCode?: number;
+  /** For a kill on purpose: what caused it. */
+  why?: string;
+}
+
+/** A process the plugin left in the child's group. */
+export interface Leftover {
+  pid: number;
+  name: string;
+}
+
+/**
+ * The end of a child that exited with `status`: `recorded` (a kill on
+ * purpose) given the status's signal or exit code, else told from the
+ * status, the child's FATAL message (`fatal`) and why it was retired.
+ */
+export function endFromStatus(
+  status: Deno.CommandStatus,
+  recorded: ChildEnd | undefined,
+  fatal: string | undefined,
+  retired: EndReason | undefined,
+): ChildEnd {
+  const clean = status.code === 0 && !status.signal;
+  const end: ChildEnd = recorded ??
+    {
+      reason: fatal !== undefined ? "fatal" : retired !== undefined && clean ? retired : "crashed",
+    };
+  if (status.signal) end.signal = status.signal;
+  else end.exitCode = status.code;
+  return end;
+}
+
+/** The error for a request (`op`, `inFlight`) the child's end interrupted, or that came after it. */
+export function endError(
+  end: ChildEnd,
+  fatal: string | undefined,
+  stderrTail: () => string,
+  op: string,
+  inFlight: InFlightRequest | undefined,
+): Error {
+  if (fatal !== undefined) return hostInternalError(op, fatal);
+  if (end.reason === "crashed") {
+    return crashError(op, { signal: end.signal, exitCode: end.exitCode, stderrTail: stderrTail() }, inFlight);
+  }
+  if (end.why !== undefined) return childKilledError(op, end.why);
+  return protocolError(op, `the child ended (${end.reason}) before replying`);
+}
+
+/** Lists what is left of a child's process group (the plugin's processes), then ends the group (SIGKILL). */
+export function endGroup(guard: ProcessGuard, pid: number): Leftover[] {
+  const pids = guard.processes("group", pid);
+  const left = pids.map((p) => ({ pid: p, name: guard.processName(p) }));
+  if (pids.length > 0) {
+    try {
+      Deno.kill(-pid, "SIGKILL");
+    } catch {
+      // the group is gone already
+    }
+  }
+  return left;
+}

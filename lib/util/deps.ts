@@ -1,0 +1,30 @@
+/**
+ * The project's third-party dependencies, in one place, as full `npm:`
+ * specifiers with versions. Every other module imports them from here, so
+ * `mod.ts` can be imported by path or URL from a script in any directory,
+ * without this repository's `deno.json`.
+ *
+ * - LogTape: plugin logs are emitted as LogTape records (std's log module is
+ *   removed); a range, so a host application that also uses LogTape 2.x shares
+ *   one instance and its configuration reaches plugcheck's records.
+ * - zod: validates `npa_plugin_describe()` output.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { getLogger, z } from "./deps.ts";
+ * assert.ok(typeof getLogger === "function" && typeof z.object === "function");
+ * ```
+ *
+ * @module
+ */
+export { configureSync, getLogger, getTextFormatter, resetSync } from "npm:@logtape/logtape@^2.4.2";
+export type { LogLevel, LogRecord } from "npm:@logtape/logtape@^2.4.2";
+export { z } from "npm:zod@^4.1.0";
+export type { ZodError } from "npm:zod@^4.1.0";
+export type {
+  Location as SarifLocation,
+  Log as SarifLog,
+  ReportingDescriptor as SarifRule,
+  Result as SarifResult,
+} from "npm:@types/sarif@2.1.7";
