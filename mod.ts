@@ -103,3 +103,4 @@ export { type HarnessReport, HarnessReportSchema } from "./lib/report/harness_re
 export { type MinimizeReport, MinimizeReportSchema } from "./lib/report/fuzz_minimize.ts";
 export { type ReplayReport, ReplayReportSchema } from "./lib/report/fuzz_replay.ts";
 export { type MergeReport, MergeReportSchema } from "./lib/report/fuzz_merge.ts";
+export { type InvokeReport, InvokeReportSchema } from "./lib/report/invoke_report.ts";

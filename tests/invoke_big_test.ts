@@ -7,10 +7,10 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
-import { shownOutput } from "../lib/commands/invoke.ts";
+import { shownOutput } from "../lib/report/invoke_report.ts";
 import { readInput } from "../lib/commands/input.ts";
 import { UsageError } from "../lib/errors/errors.ts";
-import { loadPlugin } from "../mod.ts";
+import { InvokeReportSchema, loadPlugin } from "../mod.ts";
 import { fault, fixture, runCli } from "./_helpers.ts";
 
 const C = fixture("ref_c");
@@ -78,7 +78,7 @@ Deno.test("plugcheck invoke --json: a big binary output is still the same docume
       killAfterMs: 120_000,
     });
     assert.equal(r.code, 0, r.stderr);
-    const doc = JSON.parse(r.stdout);
+    const doc = InvokeReportSchema.parse(JSON.parse(r.stdout));
     assert.deepEqual(Object.keys(doc), ["ok", "method", "output_base64", "timing", "warnings"]);
     assert.equal(doc.ok, true);
     assert.equal(doc.method, "echo");
@@ -90,16 +90,16 @@ Deno.test("plugcheck invoke --json: a big binary output is still the same docume
 
 Deno.test("plugcheck invoke --json: UTF-8 output is output_text, JSON output parsed, broken JSON warned", async () => {
   let r = await runCli(["invoke", C, "echo", "--input", "héllo", "--json"]);
-  let doc = JSON.parse(r.stdout);
+  let doc = InvokeReportSchema.parse(JSON.parse(r.stdout));
   assert.deepEqual(Object.keys(doc), ["ok", "method", "output_text", "timing", "warnings"]);
   assert.equal(doc.output_text, "héllo");
   r = await runCli(["invoke", C, "sum", "--input", "[1, 2]", "--json"]);
-  doc = JSON.parse(r.stdout);
+  doc = InvokeReportSchema.parse(JSON.parse(r.stdout));
   assert.deepEqual(Object.keys(doc), ["ok", "method", "output", "timing", "warnings"]);
   assert.equal(doc.output, 3);
   r = await runCli(["invoke", fault("json_not_json"), "greet", "--json"]);
   assert.equal(r.code, 0, r.stderr);
-  doc = JSON.parse(r.stdout);
+  doc = InvokeReportSchema.parse(JSON.parse(r.stdout));
   assert.equal(doc.output_text, "hello");
   assert.ok(
     doc.warnings.some((w: string) =>

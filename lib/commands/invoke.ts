@@ -11,10 +11,7 @@
  *
  * @module
  */
-import { encodeBase64 } from "../util/base64.ts";
-import { toData } from "../errors/error_data.ts";
 import { PluginCrashError, PluginTimeoutError, UnknownMethodError } from "../errors/errors.ts";
-import type { LogCounters } from "../ffi/host_log.ts";
 import { LatencyHistogram } from "../util/histogram.ts";
 import { DEFAULT_INVOKE_TIMEOUT_MS } from "../plugin/options.ts";
 import { leakCheck } from "../errors/leak_check.ts";
@@ -23,62 +20,7 @@ import type { CommandContext } from "./context.ts";
 import { EXIT } from "./exit_codes.ts";
 import { DEFAULT_MAX_INPUT_BYTES, parseConfigFlag, readInput } from "./input.ts";
 import { printErr, printWarnings, STDOUT_IS_TERMINAL } from "./output.ts";
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-/** The output as UTF-8 text, or undefined when it is not UTF-8. */
-function utf8Text(bytes: Uint8Array): string | undefined {
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * What is shown of the output: with `document`, its fields of the JSON
- * document (parsed for json methods, text when UTF-8, base64 otherwise); and
- * whether a json method broke its word. Only what is printed is built: text
- * mode prints the bytes as they are, so there a bytes method's output is
- * neither decoded nor encoded, and a json method's is only parsed.
- */
-export function shownOutput(
-  bytes: Uint8Array,
-  kind: "bytes" | "json" | undefined,
-  document: boolean,
-): { fields: Record<string, unknown> | undefined; notJson: boolean } {
-  if (!document && kind !== "json") return { fields: undefined, notJson: false };
-  const text = utf8Text(bytes);
-  if (kind === "json" && text !== undefined) {
-    try {
-      const value: unknown = JSON.parse(text);
-      return { fields: document ? { output: value } : undefined, notJson: false };
-    } catch {
-      // a json method that returned something else: shown as text, with a contract warning
-    }
-  }
-  const notJson = kind === "json";
-  if (!document) return { fields: undefined, notJson };
-  if (text !== undefined) return { fields: { output_text: text }, notJson };
-  return { fields: { output_base64: encodeBase64(bytes) }, notJson };
-}
-
-/** Warnings about plugin logging the run revealed. */
-function logWarnings(c: LogCounters): string[] {
-  const out: string[] = [];
-  if (c.droppedFull > 0) {
-    out.push(
-      `${c.droppedFull} plugin log messages were dropped because the log queue was full (${c.accepted} delivered)`,
-    );
-  }
-  if (c.filtered > 0) {
-    out.push(
-      `${c.filtered} plugin log messages arrived at levels log_enabled had rejected: the plugin formats messages nobody reads`,
-    );
-  }
-  if (c.truncated > 0) out.push(`${c.truncated} plugin log messages were cut to 8 KiB`);
-  return out;
-}
+import { invokeDocument, logWarnings, notJsonWarning, repeatLine, shownOutput } from "../report/invoke_report.ts";
 
 function hintFor(error: unknown, ctx: CommandContext): string | undefined {
   const plugin = ctx.plugins.at(-1);
@@ -173,13 +115,7 @@ processes it leaves running are ended and reported.`,
     const json = ctx.format === "json";
     const { fields: shown, notJson } = shownOutput(output, kind, json);
     const warnings = [...plugin.contractWarnings, ...logWarnings(counters), ...ctx.warnings];
-    if (notJson) {
-      warnings.push(
-        `Method ${
-          JSON.stringify(method)
-        } is declared "json" in describe(), but its output is not valid JSON (shown as text): hosts that parse it fail`,
-      );
-    }
+    if (notJson) warnings.push(notJsonWarning(method));
     const s = latency.summary();
     const timing = {
       calls: repeat,
@@ -190,23 +126,13 @@ processes it leaves running are ended and reported.`,
       max_ms: s.max_ms,
     };
     if (json) {
-      const doc: Record<string, unknown> = { ok: leak === undefined, method, ...shown, timing };
-      if (leak) doc.error = toData(leak);
-      doc.warnings = warnings;
-      ctx.json(doc);
+      ctx.json(invokeDocument(method, shown, timing, leak, warnings));
     } else {
       ctx.out(output);
       if (STDOUT_IS_TERMINAL && output.length > 0 && output[output.length - 1] !== 10) ctx.out("\n");
       printWarnings(warnings);
     }
-    if (repeat > 1) {
-      const us = (ms: number) => `${(ms * 1000).toFixed(1)} us`;
-      printErr(
-        `${repeat} calls: min ${us(s.min_ms)}, median ${us(s.p50_ms)}, max ${us(s.max_ms)} (p90 ${us(s.p90_ms)}, p99 ${
-          us(s.p99_ms)
-        })`,
-      );
-    }
+    if (repeat > 1) printErr(repeatLine(timing));
     if (leak) {
       reportFailure(leak, {
         json: false, // already in the document
