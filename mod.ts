@@ -70,9 +70,9 @@ export { type StressReport, StressReportSchema, type StressVerdict, VerdictSchem
 export { VERDICT_IDS, type VerdictId } from "./lib/stress/verdicts.ts";
 export type { FdInfo, ProcessSnapshot, ThreadInfo } from "./lib/ffi/proc_info.ts";
 export { Prng } from "./lib/util/prng.ts";
-export { runFuzz } from "./lib/fuzz/parent/run_fuzz.ts";
-export { minimizeInput, type MinimizeResult, replayInput, type ReplayResult } from "./lib/fuzz/parent/minimize.ts";
-export { mergeCorpus, type MergeResult } from "./lib/fuzz/parent/merge.ts";
+export { runFuzz } from "./lib/fuzz/mod.ts";
+export { minimizeInput, type MinimizeResult, replayInput, type ReplayResult } from "./lib/fuzz/mod.ts";
+export { mergeCorpus, type MergeResult } from "./lib/fuzz/mod.ts";
 export {
   DEFAULT_FUZZ_DURATION_MS,
   DEFAULT_FUZZ_TIMEOUT_MS,
@@ -80,10 +80,10 @@ export {
   DEFAULT_RSS_LIMIT_MB,
   type FuzzOptions,
   type FuzzProgress,
-} from "./lib/fuzz/parent/options.ts";
-export { type FuzzFinding, FuzzFindingSchema, type FuzzReport, FuzzReportSchema } from "./lib/fuzz/parent/report.ts";
-export { FINDING_KINDS, type FindingKind } from "./lib/fuzz/crash/finding.ts";
-export { parseDictionary } from "./lib/fuzz/mutate/dictionary.ts";
+} from "./lib/fuzz/mod.ts";
+export { type FuzzFinding, FuzzFindingSchema, type FuzzReport, FuzzReportSchema } from "./lib/fuzz/mod.ts";
+export { FINDING_KINDS, type FindingKind } from "./lib/fuzz/mod.ts";
+export { parseDictionary } from "./lib/fuzz/mod.ts";
 export {
   generateHarness,
   HARNESS_BUILD_COMMAND,

@@ -25,8 +25,10 @@ const FLOORS: readonly (readonly string[])[] = [
   ["commands"],
 ];
 
-/** Sub-rooms of the fuzz wing from the bottom up: mutators; what both processes share (the root: wire, inbox); crash analysis; the two processes. */
-const FUZZ_FLOORS: readonly (readonly string[])[] = [["mutate"], ["(root)"], ["crash"], ["child", "parent"]];
+/** Sub-rooms of the fuzz wing from the bottom up: mutators; what both processes share (wire, inbox); crash analysis; the two processes; the entry (mod.ts). */
+const FUZZ_FLOORS: readonly (readonly string[])[] = [["mutate"], ["(root)"], ["crash"], ["child", "parent"], [
+  "(entry)",
+]];
 
 const LIB = join(ROOT, "lib");
 
@@ -61,6 +63,7 @@ function floorOf(room: string, floors: readonly (readonly string[])[]): number {
 
 function fuzzRoomOf(file: string): string {
   const parts = relative(join(LIB, "fuzz"), file).split("/");
+  if (parts.length === 1 && parts[0] === "mod.ts") return "(entry)";
   return parts.length > 1 ? parts[0]! : "(root)";
 }
 
@@ -95,6 +98,16 @@ Deno.test("lib/fuzz/ sub-rooms: the parent and the child never import each other
       if (floorOf(to, FUZZ_FLOORS) >= floorOf(from, FUZZ_FLOORS)) {
         wrong.push(`${relative(ROOT, file)} -> ${relative(ROOT, target)} (${from} -> ${to})`);
       }
+    }
+  }
+  assert.deepEqual(wrong, []);
+});
+
+Deno.test("lib/fuzz/ is entered through its mod.ts: no other room imports the wing's insides", () => {
+  const wrong: string[] = [];
+  for (const file of FILES.filter((f) => roomOf(f) !== "fuzz")) {
+    for (const target of importsOf(file).filter((t) => roomOf(t) === "fuzz")) {
+      if (relative(LIB, target) !== "fuzz/mod.ts") wrong.push(`${relative(ROOT, file)} -> ${relative(ROOT, target)}`);
     }
   }
   assert.deepEqual(wrong, []);

@@ -15,23 +15,25 @@
  */
 import { dirname, join } from "node:path";
 import { UsageError } from "../errors/errors.ts";
-import { parseDictionary } from "../fuzz/mutate/dictionary.ts";
-import { mergeCorpus } from "../fuzz/parent/merge.ts";
-import { minimizeInput, replayInput } from "../fuzz/parent/minimize.ts";
 import {
   DEFAULT_FUZZ_TIMEOUT_MS,
   DEFAULT_MAX_LEN,
   DEFAULT_RSS_LIMIT_MB,
   type FuzzOptions,
   MAX_JOBS,
-} from "../fuzz/parent/options.ts";
+  mergeCorpus,
+  minimizeInput,
+  parseDictionary,
+  replayInput,
+  runFuzz,
+  sha1Hex,
+  writeWhole,
+} from "../fuzz/mod.ts";
 import { renderFuzzReport } from "../report/fuzz_text.ts";
 import { minimizeReport, renderMinimizeReport } from "../report/fuzz_minimize.ts";
 import { mergeReport, renderMergeReport } from "../report/fuzz_merge.ts";
 import { renderReplayReport, replayReport, replayStderrLines } from "../report/fuzz_replay.ts";
 import { fuzzFindingLine, fuzzStatus } from "../report/progress.ts";
-import { runFuzz } from "../fuzz/parent/run_fuzz.ts";
-import { sha1Hex, writeWhole } from "../fuzz/parent/artifacts.ts";
 import { MAX_SEED } from "../util/prng.ts";
 import { escapeControl } from "../util/safe_text.ts";
 import { defineCommand } from "./command.ts";

@@ -15,7 +15,7 @@
  */
 import { basename, dirname, extname, join } from "node:path";
 import { PluginError, UsageError } from "../errors/errors.ts";
-import { writeWhole } from "../fuzz/parent/artifacts.ts";
+import { writeWhole } from "../fuzz/mod.ts";
 import { loadError } from "../errors/host_errors.ts";
 import { generateHarness, HARNESS_BUILD_COMMAND, HARNESS_OSS_FUZZ_COMMAND } from "../harness/generate.ts";
 import { loadPlugin } from "../host/load_plugin.ts";

@@ -23,8 +23,7 @@
  * @module
  */
 import { z } from "../util/deps.ts";
-import { FINDING_KINDS, type FindingKind } from "../fuzz/crash/finding.ts";
-import type { MergeResult } from "../fuzz/parent/merge.ts";
+import { FINDING_KINDS, type FindingKind, type MergeResult } from "../fuzz/mod.ts";
 import { escapeControl } from "../util/safe_text.ts";
 
 /** The document `plugcheck fuzz --merge ... --format json` prints. */

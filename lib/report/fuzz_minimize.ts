@@ -22,9 +22,7 @@
  * @module
  */
 import { z } from "../util/deps.ts";
-import { FINDING_KINDS, type FindingKind } from "../fuzz/crash/finding.ts";
-import type { MinimizeResult } from "../fuzz/parent/minimize.ts";
-import { sha1Hex } from "../fuzz/parent/artifacts.ts";
+import { FINDING_KINDS, type FindingKind, type MinimizeResult, sha1Hex } from "../fuzz/mod.ts";
 import { escapeControl } from "../util/safe_text.ts";
 
 const File = z.object({ path: z.string(), size: z.number().int() });

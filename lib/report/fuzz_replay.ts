@@ -22,8 +22,7 @@
  * @module
  */
 import { z } from "../util/deps.ts";
-import { FINDING_KINDS, type FindingCandidate, type FindingKind } from "../fuzz/crash/finding.ts";
-import { sha1Hex } from "../fuzz/parent/artifacts.ts";
+import { FINDING_KINDS, type FindingCandidate, type FindingKind, sha1Hex } from "../fuzz/mod.ts";
 import { escapeControl } from "../util/safe_text.ts";
 import type { Paint } from "./paint.ts";
 

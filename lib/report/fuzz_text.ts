@@ -13,7 +13,7 @@
  * @module
  */
 import { escapeControl } from "../util/safe_text.ts";
-import type { FuzzFinding, FuzzReport } from "../fuzz/parent/report.ts";
+import type { FuzzFinding, FuzzReport } from "../fuzz/mod.ts";
 import type { Paint } from "./paint.ts";
 import { count, duration, plural, rate } from "./units.ts";
 

@@ -17,8 +17,7 @@
  * @module
  */
 import { basename } from "node:path";
-import type { Finding } from "../fuzz/parent/finding_book.ts";
-import type { FuzzProgress } from "../fuzz/parent/options.ts";
+import { type Finding, type FuzzProgress } from "../fuzz/mod.ts";
 import type { StressProgress } from "../stress/options.ts";
 import { escapeControl } from "../util/safe_text.ts";
 import type { Paint } from "./paint.ts";

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { runFuzz } from "../../fuzz/parent/run_fuzz.ts";
+import { runFuzz } from "../../fuzz/mod.ts";
 import { type CheckSpec, pass, plural, skip } from "../spec.ts";
 
 /** The fuzz group. */
