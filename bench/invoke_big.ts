@@ -47,6 +47,15 @@ const outFile = join(dir, "out.bin");
   await Deno.writeFile(tiny, bytes.subarray(0, 1));
 }
 
+// The native floor that includes the plugin's own work (bench/c_invoke_file.c), built here.
+const cHost = join(dir, "c_invoke_file");
+{
+  const gcc = await new Deno.Command("gcc", {
+    args: ["-O2", "-I", join(ROOT, "include"), "-o", cHost, join(ROOT, "bench", "c_invoke_file.c"), "-ldl"],
+  }).output();
+  if (!gcc.success) throw new Error(`gcc failed: ${new TextDecoder().decode(gcc.stderr)}`);
+}
+
 const deno = Deno.execPath();
 // As `deno task plugcheck` runs it.
 const PLUGCHECK = [
@@ -77,6 +86,10 @@ const commands: { name: string; argv: (input: string) => string[] }[] = [
       "--read-file",
       input,
     ],
+  },
+  {
+    name: "a C host: read, invoke `echo` once, write (`bench/c_invoke_file.c`)",
+    argv: (input) => [cHost, fixture("ref_c"), "echo", input],
   },
   {
     name: "`plugcheck invoke <ref_c> echo --input-file`",
