@@ -32,16 +32,6 @@ const FUZZ_FLOORS: readonly (readonly string[])[] = [["mutate"], ["(root)"], ["c
 
 const LIB = join(ROOT, "lib");
 
-function sourceFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of Deno.readDirSync(dir)) {
-    const p = join(dir, e.name);
-    if (e.isDirectory) out.push(...sourceFiles(p));
-    else if (e.name.endsWith(".ts")) out.push(p);
-  }
-  return out;
-}
-
 /** Relative imports of a file (static, type-only and dynamic), as absolute paths. */
 function importsOf(file: string): string[] {
   const text = Deno.readTextFileSync(file);
@@ -67,7 +57,7 @@ function fuzzRoomOf(file: string): string {
   return parts.length > 1 ? parts[0]! : "(root)";
 }
 
-const FILES = sourceFiles(LIB);
+const FILES = sourceFilesOf(LIB, [".ts"]);
 
 Deno.test("lib/ has no loose files: every module lives in a room", () => {
   const loose = FILES.filter((f) => dirname(f) === LIB).map((f) => relative(ROOT, f));

@@ -8,15 +8,14 @@
  *
  * Which helper a process uses is one process setting, resolved here once:
  * `$PLUGCHECK_HOST_LIB`, else where `deno task build` puts it. A sandbox child
- * is handed its parent's choice in that variable ({@link hostLibraryEnv}), so
+ * is handed its parent's choice in that variable (`lib/sandbox/spawn.ts`), so
  * parent and children always use the same helper and no engine passes a path.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { hostLibraryEnv, hostLibraryPath } from "./native_helper.ts";
+ * import { hostLibraryPath } from "./native_helper.ts";
  * assert.ok(hostLibraryPath().endsWith(".so") || Deno.build.os !== "linux");
- * assert.ok(hostLibraryEnv().PLUGCHECK_HOST_LIB === hostLibraryPath());
  * ```
  *
  * @module
@@ -32,11 +31,6 @@ let chosenPath: string | undefined;
 export function hostLibraryPath(): string {
   chosenPath ??= Deno.env.get(HOST_LIB_ENV) || defaultHostLibraryPath();
   return chosenPath;
-}
-
-/** The variable a sandbox child needs to use this process's helper. */
-export function hostLibraryEnv(): Record<string, string> {
-  return { [HOST_LIB_ENV]: hostLibraryPath() };
 }
 
 /** Where `deno task build` puts the helper. */

@@ -55,7 +55,6 @@ export class BarePlugin {
   readonly abi: AbiVersion;
   readonly optionalPresent: readonly string[];
   #host: Uint8Array<ArrayBuffer> | undefined;
-  #logCtx: Deno.PointerObject | undefined;
 
   private constructor(libraryPath: string, checked: ReturnType<typeof openCheckedLibrary>) {
     this.libraryPath = libraryPath;
@@ -94,14 +93,8 @@ export class BarePlugin {
     const log = HostLog.get();
     const made = log.newContext(id, directives);
     log.bindContext(made.ctx, this.libraryPath);
-    this.#logCtx = made.ctx;
     this.#host = made.host;
     return made;
-  }
-
-  /** The log context's pointer, once {@link logContext} (or {@link init}) made one. */
-  get logCtx(): Deno.PointerObject | undefined {
-    return this.#logCtx;
   }
 
   /** `npa_plugin_init` raw, with the log context made so far (logs off if none). */

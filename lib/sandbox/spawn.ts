@@ -1,9 +1,9 @@
 /**
  * How a sandbox child process is started: which entry module it runs (an
- * engine's `child_entry.ts`) and with what, a cleared environment (plus the names and values the spec adds), read
- * permission only for what it needs, unscoped FFI, and write permission only
- * for its own protocol descriptors. The child itself takes it from there
- * (`child_main.ts`).
+ * engine's `child_entry.ts`) and with what, a cleared environment (plus the
+ * names and values the spec adds), read permission only for what it needs,
+ * unscoped FFI, and write permission only for its own protocol descriptors.
+ * The child itself takes it from there (`child_main.ts`).
  *
  * @example
  * ```ts ignore
@@ -68,7 +68,8 @@ function denoDir(): Promise<string> {
   return Promise.resolve(Deno.env.get("DENO_DIR") || askDenoDir());
 }
 
-const realHostLibrary = rememberSuccess(() => Deno.realPath(hostLibraryPath()));
+/** The real path of this process's native helper, resolved once (children get it, and read permission for it). */
+export const realHostLibrary: () => Promise<string> = rememberSuccess(() => Deno.realPath(hostLibraryPath()));
 
 const ROOT_CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
 

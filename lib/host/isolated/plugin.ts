@@ -29,7 +29,6 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import type { PluginDescription } from "../../plugin/describe_schema.ts";
-import { hostLibraryPath } from "../../ffi/native_helper.ts";
 import { type LogCounters, NO_LOG_COUNTERS } from "../../ffi/host_log.ts";
 import type { ProcessSnapshot } from "../../ffi/proc_info.ts";
 import { contractViolationError, graceExpiredError, loadError } from "../../errors/host_errors.ts";
@@ -47,7 +46,7 @@ import { resolveLibrary } from "../../load/resolve_path.ts";
 import { checkDelay } from "../../util/timers.ts";
 import { SandboxChild } from "../../sandbox/sandbox_child.ts";
 import { sanitizerEnv } from "../../load/sanitizer.ts";
-import { type ChildSpec, maxFrameFor } from "../../sandbox/spawn.ts";
+import { type ChildSpec, maxFrameFor, realHostLibrary } from "../../sandbox/spawn.ts";
 import type { PluginHandlerOptions } from "./child_handler.ts";
 import { KIND } from "../../sandbox/protocol.ts";
 import { SandboxedInstance } from "./instance.ts";
@@ -64,7 +63,7 @@ export async function loadSandboxedPlugin(
 ): Promise<SandboxedPlugin> {
   const real = await resolveLibrary(path, options.sha256);
   try {
-    await Deno.realPath(hostLibraryPath());
+    await realHostLibrary(); // the same resolution spawnChild uses, done once per process
   } catch (cause) {
     throw loadError(path, "cannot open plugcheck's native helper (run `deno task build`)", cause);
   }
