@@ -198,3 +198,34 @@ console.log(new TextDecoder().decode(await i.invoke("upper", "outside")));
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("plugcheck option errors: a negative number meets the option's own check, on one line", async () => {
+  for (
+    const [args, said] of [
+      [["stress", RUST, "--iterations", "-5"], 'Option --iterations must be a positive integer: got "-5"'],
+      [["invoke", RUST, "echo", "--timeout", "-1"], 'Option --timeout must be a positive integer: got "-1"'],
+      [["fuzz", RUST, "--max-len", "-1"], 'Option --max-len must be a positive integer: got "-1"'],
+      [["invoke", RUST, "echo", "--input", "-x"], 'Option --input needs a value: got "-x", which reads as an option'],
+    ] as const
+  ) {
+    const r = await runCli([...args]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.ok(r.stderr.includes(said), r.stderr);
+    assert.ok(!r.stderr.includes("\\n"), `a literal \\n: ${r.stderr}`);
+    assert.equal(r.stderr.trimEnd().split("\n").length, 1, r.stderr);
+  }
+  const dashed = await runCli(["invoke", RUST, "echo", "--input", "-5"]);
+  assert.equal(dashed.code, 0, dashed.stderr);
+  assert.equal(dashed.stdout, "-5");
+});
+
+Deno.test("plugcheck fuzz names its flags in errors and help: --max-len, not maxLen; --all is not called a default", async () => {
+  const r = await runCli(["fuzz", RUST, "--max-len", "99999999999"]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /Option --max-len must be at most 16777216: got 99999999999/);
+  assert.doesNotMatch(r.stderr, /maxLen/);
+  const help = await runCli(["fuzz", "--help"]);
+  const all = help.stdout.slice(help.stdout.indexOf("  --all"), help.stdout.indexOf("  --runs"));
+  assert.match(all, /what runs when no --method is given/);
+  assert.doesNotMatch(all, /the default/);
+});
