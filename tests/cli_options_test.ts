@@ -229,3 +229,35 @@ Deno.test("plugcheck fuzz names its flags in errors and help: --max-len, not max
   assert.match(all, /what runs when no --method is given/);
   assert.doesNotMatch(all, /the default/);
 });
+
+Deno.test("README's way to run plugcheck from outside the clone (deno task --config) works as written", async () => {
+  const readme = await Deno.readTextFile(join(ROOT, "README.md"));
+  const line = /^npx -y deno@2\.9\.6 task --config \/path\/to\/plugcheck\/deno\.json plugcheck (.+)$/m.exec(readme);
+  assert.ok(line, "README shows no `task --config ... plugcheck` line");
+  const args = line[1]!.split(" ");
+  assert.deepEqual(args, ["load", "./libmyplugin.so"]);
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.copyFile(C, join(dir, "libmyplugin.so"));
+    const run = (config: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["task", ...config, "plugcheck", ...args],
+        cwd: dir,
+        stdout: "piped",
+        stderr: "piped",
+        clearEnv: true,
+        env: { NO_COLOR: "1", PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...denoDir() },
+      }).output();
+    const out = await run(["--config", join(ROOT, "deno.json")]);
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.match(new TextDecoder().decode(out.stdout), new RegExp(`^library {4}${dir}/libmyplugin\\.so$`, "m"));
+    // Without --config, Deno's own message (quoted in the README) is what the user sees.
+    const bare = await run([]);
+    assert.notEqual(bare.code, 0);
+    const said = /deno task couldn't find deno\.json\(c\) or package\.json/;
+    assert.match(new TextDecoder().decode(bare.stderr), said);
+    assert.match(readme.replace(/\s+/g, " "), said);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
