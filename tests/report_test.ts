@@ -116,6 +116,10 @@ Deno.test("fuzzStatus() and stressStatus() show progress in the report units", (
     stressStatus({ phase: "floor", calls: 20_000, callsPerSecond: 0, p99Ms: 0, errors: 0, rssBytes: undefined }),
     "stress: measuring the dispatch floor (20,000 calls)",
   );
+  assert.equal(
+    stressStatus({ phase: "run", calls: 8211, callsPerSecond: 16568, p99Ms: 5.03, errors: 1182, rssBytes: undefined }),
+    "stress: 8,211 calls, 16,568/s, p99 5.03 ms, 1,182 failed",
+  );
 });
 
 Deno.test("MinimizeReportSchema takes a shrunk finding or an input that found nothing, and nothing else", () => {

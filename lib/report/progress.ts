@@ -47,5 +47,5 @@ export function stressStatus(p: StressProgress): string {
   const cycle = p.cycle ? `cycle ${p.cycle.done + 1}/${p.cycle.of}, ` : "";
   return `stress: ${cycle}${count(p.calls)} calls, ${rate(p.callsPerSecond)}, p99 ${
     duration(p.p99Ms)
-  }, ${p.errors} failed${rss}`;
+  }, ${count(p.errors)} failed${rss}`;
 }
