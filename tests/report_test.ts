@@ -340,7 +340,7 @@ Deno.test("renderStressReport() says which failures were expected, reads a durat
   const timed: StressReport = structuredClone(report);
   timed.settings.iterations = null;
   timed.settings.duration_ms = 2000;
-  assert.match(renderStressReport(timed, plain), /^stress     steady, 1 loop over 1 instance, 2\.0 s, in process/m);
+  assert.match(renderStressReport(timed, plain), /^stress {5}steady, 1 loop over 1 instance, 2\.0 s, in process/m);
   const floor = report.floor!;
   const even: StressReport = {
     ...report,
