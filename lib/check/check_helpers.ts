@@ -103,7 +103,8 @@ export async function stressCheck(
   if (hung?.status === "fail") return { status: "timeout", details: hung.summary, evidence: [], repro };
   const judged = ids.map((id) => byId.get(id)).filter((v) => v !== undefined);
   const failed = judged.filter((v) => v.status === "fail");
-  const calls = `${report.run.calls.toLocaleString("en-US")} calls`;
+  const adapted = report.settings.adapted;
+  const calls = `${report.run.calls.toLocaleString("en-US")} calls${adapted === null ? "" : ` (${adapted})`}`;
   if (failed.length > 0) {
     return { ...fail(failed.map((v) => v.summary).join("; "), failed.map((v) => `${v.id}: ${v.summary}`)), repro };
   }
