@@ -20,7 +20,7 @@
  */
 import { basename } from "node:path";
 import { getLogger } from "../../util/deps.ts";
-import { type PluginDescription, PluginDescriptionSchema } from "../../plugin/describe_schema.ts";
+import { parseDescription, type PluginDescription } from "../../plugin/describe_schema.ts";
 import type { PluginCalls } from "../../ffi/calls.ts";
 import { type CallHooks, CallTracker } from "./call_tracker.ts";
 import { AsyncPath } from "../../ffi/async_call.ts";
@@ -33,7 +33,7 @@ import { ShutdownCheck } from "./shutdown_check.ts";
 import type { PluginLibrary } from "../../ffi/dlopen.ts";
 import { BarePlugin, type StepRunner } from "../../load/bare_plugin.ts";
 import { isLibraryLoaded, type LibraryCopy } from "../../ffi/private_copy.ts";
-import { describeInvalid, type GuardContext, parseJsonOutput } from "../../errors/guard.ts";
+import type { GuardContext } from "../../errors/guard.ts";
 import { CONSEQUENCES, loadError } from "../../errors/host_errors.ts";
 import { pluginFilterSpec } from "../../plugin/log_directives.ts";
 import type { ResolvedLoadOptions } from "../../plugin/options.ts";
@@ -203,11 +203,8 @@ export class PluginCore {
 
   async #describe(): Promise<void> {
     const bytes = await this.#bare.describe(this.guard, this.#lifecycle);
-    const json = parseJsonOutput("describe plugin", bytes);
-    const parsed = PluginDescriptionSchema.safeParse(json);
-    if (!parsed.success) throw describeInvalid(parsed.error);
-    this.description = parsed.data;
-    this.pump.rename(this.#logId, parsed.data.name);
+    this.description = parseDescription(bytes);
+    this.pump.rename(this.#logId, this.description.name);
   }
 
   /** Records a contract warning (the call still succeeded). */
