@@ -51,6 +51,20 @@ const contractLog = getLogger(["plugcheck", "contract"]);
  */
 export type CloseState = "open" | "closing" | "waiting" | "pinned" | "mapped" | "closed";
 
+/** Told as a load enters a plugin call (its operation) and leaves it (null); see {@link onLoadPhase}. */
+let loadPhase: ((op: string | null) => void) | undefined;
+
+/**
+ * Listens to the phases of the loads of this process: `op` as dlopen, init
+ * and describe() begin (`load plugin`, `initialize plugin`, `describe
+ * plugin`), null as each returns and plugcheck's own work resumes. A sandbox
+ * child passes them to its parent (PHASE frames), whose start deadline then
+ * counts only the plugin's calls. Undefined: no listener.
+ */
+export function onLoadPhase(listener: ((op: string | null) => void) | undefined): void {
+  loadPhase = listener;
+}
+
 /** One loaded library, shared by every handle of its path. */
 export class PluginCore {
   /** The resolved path of the library (what users see, even for a private copy). */
@@ -163,7 +177,9 @@ export class PluginCore {
     } catch (cause) {
       throw loadError(shown, "cannot open plugcheck's native helper (run `deno task build`)", cause);
     }
+    loadPhase?.("load plugin"); // dlopen runs the library's constructors: the plugin's time
     const checked = BarePlugin.open(libraryPath, shown);
+    loadPhase?.(null);
     let slot: number;
     try {
       slot = native.fast.bind(libraryPath);
@@ -193,17 +209,20 @@ export class PluginCore {
       throw loadError(this.#shown, "cannot set up plugin logging in plugcheck's native helper", cause);
     }
     const started = performance.now();
+    loadPhase?.("initialize plugin");
     try {
       await this.#bare.init(this.guard, this.#lifecycle);
     } finally {
       this.initMs = performance.now() - started;
+      loadPhase?.(null);
     }
     this.#initialized = true;
   }
 
   async #describe(): Promise<void> {
-    const bytes = await this.#bare.describe(this.guard, this.#lifecycle);
-    this.description = parseDescription(bytes);
+    loadPhase?.("describe plugin");
+    const bytes = await this.#bare.describe(this.guard, this.#lifecycle).finally(() => loadPhase?.(null));
+    this.description = parseDescription(bytes); // plugcheck's own work, however big the document
     this.pump.rename(this.#logId, this.description.name);
   }
 
