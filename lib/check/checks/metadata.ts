@@ -11,7 +11,7 @@
  */
 import { ContractViolationError, UnknownMethodError } from "../../errors/errors.ts";
 import { escapeControl, shortText } from "../../util/safe_text.ts";
-import { callLine, lines, withPlugin } from "../check_helpers.ts";
+import { callLine, lines, METHOD_SHOWN, withPlugin } from "../check_helpers.ts";
 import { probe } from "../run_probe.ts";
 import { type CheckSpec, fail, pass, plural, skip } from "../spec.ts";
 import { sweep, unanswered } from "../sweep.ts";
@@ -93,7 +93,7 @@ export const METADATA_CHECKS: readonly CheckSpec[] = [
       const methods = [...new Set(unknown.map((c) => c.method))];
       if (methods.length > 0) {
         return fail(
-          `declared but unknown: ${methods.join(", ")}`,
+          `declared but unknown: ${methods.map((m) => shortText(m, METHOD_SHOWN)).join(", ")}`,
           lines(unknown, (c) => `${callLine(c)}: UNKNOWN_METHOD`),
         );
       }
