@@ -286,3 +286,58 @@ Deno.test("plugcheck check --help teaches the flags, the config file and the exi
   const top = await runCli(["--help"]);
   assert.match(top.stdout, /check <library>/);
 });
+
+Deno.test("plugcheck check: a plugin name with terminal escapes is escaped in the header and the describe_schema line", async () => {
+  // control_chars is named "control_chars\u001b]0;pwned\u0007\u001b[5m": it would set the terminal title and blink.
+  const r = await runCli(["check", fault("control_chars"), "--filter", "^metadata\\.describe_schema$", "--seed", "1"], {
+    killAfterMs: 60_000,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  // deno-lint-ignore no-control-regex -- looking for raw control characters is the point
+  assert.ok(
+    !/[\u0000-\u0009\u000b-\u001f\u007f]/.test(r.stdout),
+    `raw control characters: ${JSON.stringify(r.stdout)}`,
+  );
+  const name = String.raw`control_chars\x1b]0;pwned\x07\x1b[5m 1.0.0`;
+  assert.ok(r.stdout.includes(`(${name}, seed 1)`), r.stdout);
+  assert.ok(r.stdout.includes(`metadata.describe_schema`) && r.stdout.includes(`${name}: 2 methods`), r.stdout);
+  const json = await runCli([
+    "check",
+    fault("control_chars"),
+    "--filter",
+    "^metadata\\.describe_schema$",
+    "--format",
+    "json",
+  ], {
+    killAfterMs: 60_000,
+  });
+  assert.equal(JSON.parse(json.stdout).plugin.name, "control_chars\u001b]0;pwned\u0007\u001b[5m", "JSON stays exact");
+});
+
+Deno.test("runChecks() on a plugin whose describe() breaks a limit: describe_schema fails quickly, nothing times out", async () => {
+  for (
+    const [name, message] of [
+      ["huge_description", /describe\(\) JSON is 10,000,195 bytes, over the limit of 1,048,576 \(1 MiB\)/],
+      ["long_method_name", /invalid at methods\.1\.name: 4,998 bytes long, over the limit of 256/],
+    ] as const
+  ) {
+    const report = await runChecks(fault(name), { seed: 1, fuzzRuns: 100 });
+    const by = (id: string) => report.results.find((x) => x.id === id)!;
+    assert.equal(report.exitCode, 1, name);
+    assert.equal(by("metadata.describe_schema").status, "fail", name);
+    assert.match(by("metadata.describe_schema").details, message);
+    assert.ok(by("metadata.describe_schema").details.length < 200, "the limit named, the text not repeated");
+    assert.equal(report.counts.timeout + report.counts.crash, 0, `${name}: ${JSON.stringify(report.counts)}`);
+    assert.equal(report.stage, "init", "the plugin got as far as describe()");
+  }
+});
+
+Deno.test("plugcheck check --strict passes a clean plugin that enforces max_instances 1: every engine fits it and says so", async () => {
+  const report = await runChecks(fault("single_instance"), { seed: 1, strict: true, fuzzRuns: 500 });
+  const bad = report.results.filter((x) => x.status !== "pass" && x.status !== "skip");
+  assert.deepEqual(bad.map((x) => `${x.id}: ${x.details}`), []);
+  assert.equal(report.exitCode, 0);
+  const churn = report.results.find((x) => x.id === "resources.churn")!;
+  assert.match(churn.details, /max_instances is 1: 1 churn loop instead of 4/);
+  assert.equal(report.results.find((x) => x.id === "limits.max_instances")!.status, "pass");
+});

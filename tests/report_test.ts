@@ -250,7 +250,7 @@ Deno.test("LoadReportSchema and renderLoadReport(): a row per finding of the loa
 });
 
 Deno.test("renderLoadReport() lines methods up without padding every row to one very long name", () => {
-  const long = "x".repeat(5000);
+  const long = "x".repeat(200); // within describe()'s 256-byte limit, shown shortened
   const doc = LoadReportSchema.parse({
     ok: true,
     path: "/opt/libdemo.so",
@@ -276,7 +276,7 @@ Deno.test("renderLoadReport() lines methods up without padding every row to one 
   const text = renderLoadReport(doc);
   assert.ok(text.includes("  echo   bytes  pure    Echoes\n"), text.slice(0, 600));
   assert.ok(text.includes("  upper  bytes  pure    Uppercases\n"));
-  assert.ok(text.includes(`  ${long}  json   impure  Long\n`));
+  assert.ok(text.includes(`  ${"x".repeat(48)}... [152 more characters]  json   impure  Long\n`), text);
 });
 
 Deno.test("renderCheckReport() shows a warning's message once when its evidence only repeats it", () => {

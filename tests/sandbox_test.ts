@@ -233,7 +233,7 @@ Deno.test("loadPlugin({ isolate: true }) reports load failures with the same typ
   );
   await assert.rejects(loadPlugin(fault("hang_init"), { isolate: true, timeoutMs: 300 }), (e: unknown) => {
     assert.ok(e instanceof PluginTimeoutError);
-    assert.match(e.message, /^Cannot start sandboxed plugin: no reply within 300 ms/);
+    assert.match(e.message, /^Cannot initialize plugin: no reply within 300 ms/);
     return true;
   });
 });

@@ -254,6 +254,23 @@ Deno.test("runStress() gives a plugin without thread_safe_instances one instance
   assert.deepEqual(failed(report), []);
 });
 
+Deno.test("runStress() fits its instances and churn loops to a plugin's max_instances 1 and says so", async () => {
+  // single_instance enforces max_instances 1: a second live instance is RESOURCE_LIMIT, which would fail the run.
+  const steady = await runStress(fault("single_instance"), { iterations: 60, seed: 1 });
+  assert.deepEqual(failed(steady), []);
+  assert.equal(steady.settings.instances, 1);
+  assert.equal(steady.settings.concurrency, 4);
+  assert.match(steady.settings.adapted ?? "", /max_instances is 1: 4 loops take turns on 1 instance instead of 4/);
+  assert.equal(steady.verdicts.find((v) => v.id === "max_instances")?.status, "pass");
+  assert.equal(steady.run.ok, 60);
+  const churn = await runStress(fault("single_instance"), { churn: true, iterations: 40, seed: 1 });
+  assert.deepEqual(failed(churn), []);
+  assert.equal(churn.settings.concurrency, 1);
+  assert.match(churn.settings.adapted ?? "", /1 churn loop instead of 4/);
+  const fits = await runStress(fault("single_instance"), { iterations: 10, instances: 1, seed: 1 });
+  assert.equal(fits.settings.adapted, null, "nothing to say when the run fits");
+});
+
 Deno.test("runStress() reports progress while it runs, and stops early when its signal aborts", async () => {
   const seen: string[] = [];
   const abort = new AbortController();

@@ -17,7 +17,10 @@ import { escapeControl } from "../util/safe_text.ts";
 import type { StressOptions } from "../stress/options.ts";
 import { runStress } from "../stress/run_stress.ts";
 import type { VerdictId } from "../stress/verdicts.ts";
-import { shellQuote } from "../util/safe_text.ts";
+import { shellQuote, shortText } from "../util/safe_text.ts";
+
+/** Characters of a method name a check's details show (the rest is counted). */
+export const METHOD_SHOWN = 60;
 import { type CheckContext, fail, type Outcome, pass, skip } from "./spec.ts";
 import type { SweepCall } from "./sweep.ts";
 
@@ -31,7 +34,7 @@ export function errorLine(error: unknown): string {
 export function callLine(c: Pick<SweepCall, "method" | "input">): string {
   const text = new TextDecoder().decode(c.input);
   const shown = text.length > 40 ? `${text.slice(0, 40)}...` : text;
-  return `${c.method}(${escapeControl(JSON.stringify(shown))})`;
+  return `${shortText(c.method, METHOD_SHOWN)}(${escapeControl(JSON.stringify(shown))})`;
 }
 
 /**
@@ -103,7 +106,8 @@ export async function stressCheck(
   if (hung?.status === "fail") return { status: "timeout", details: hung.summary, evidence: [], repro };
   const judged = ids.map((id) => byId.get(id)).filter((v) => v !== undefined);
   const failed = judged.filter((v) => v.status === "fail");
-  const calls = `${report.run.calls.toLocaleString("en-US")} calls`;
+  const adapted = report.settings.adapted;
+  const calls = `${report.run.calls.toLocaleString("en-US")} calls${adapted === null ? "" : ` (${adapted})`}`;
   if (failed.length > 0) {
     return { ...fail(failed.map((v) => v.summary).join("; "), failed.map((v) => `${v.id}: ${v.summary}`)), repro };
   }

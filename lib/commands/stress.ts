@@ -110,6 +110,9 @@ methods named (default: of every method with examples), in a seeded order.
                     destroy, shutdown, unload (own library each cycle; a
                     fresh sandbox child each cycle with --isolate)
 
+A run never holds more live instances than describe()'s max_instances: it
+keeps fewer instances (steady) or runs fewer loops (churn), and says so.
+
 It reports calls/s and latency percentiles (an HDR histogram), next to the
 dispatch floor: the same loop on a native no-op, so you see how much of the
 latency is the plugin. While it runs it samples RSS, threads and open

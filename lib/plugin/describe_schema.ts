@@ -1,21 +1,57 @@
 /**
  * The zod schema of `npa_plugin_describe()` output (see docs/abi.md,
- * "describe"). Unknown keys are dropped, so newer plugins stay loadable.
+ * "describe"), with its limits ("Limits"): a document of at most 1 MiB, names
+ * (the plugin's, its version, each method's) of at most 256 UTF-8 bytes, a
+ * method description of at most 4 KiB. Text past a limit is a contract
+ * violation quoting the field, never passed on to engines and reports. Unknown
+ * keys are dropped, so newer plugins stay loadable.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { PluginDescriptionSchema } from "./describe_schema.ts";
+ * import { parseDescription, PluginDescriptionSchema } from "./describe_schema.ts";
  * const d = PluginDescriptionSchema.parse({
  *   name: "p", version: "1.0.0", thread_safe_instances: true,
  *   methods: [{ name: "echo", description: "", input: "bytes", pure: true }],
  * });
  * assert.ok(d.methods[0]?.examples.length === 0);
+ * const long = { ...d, methods: [{ ...d.methods[0], name: "m".repeat(300) }] };
+ * assert.throws(
+ *   () => parseDescription(new TextEncoder().encode(JSON.stringify(long))),
+ *   /methods\.0\.name: 300 bytes long, over the limit of 256/,
+ * );
  * ```
  *
  * @module
  */
 import { z } from "../util/deps.ts";
+import { describeInvalid, parseJsonOutput } from "../errors/guard.ts";
+import { ContractViolationError } from "../errors/errors.ts";
+
+/** The limits of describe() (docs/abi.md, "Limits"), in UTF-8 bytes. */
+export const DESCRIBE_LIMITS = {
+  /** The whole document. */
+  documentBytes: 1024 * 1024,
+  /** The plugin's name, its version, and each method's name. */
+  nameBytes: 256,
+  /** Each method's description. */
+  descriptionBytes: 4096,
+} as const;
+
+const encoder = new TextEncoder();
+
+/** A string of at most `max` UTF-8 bytes; the message gives the length, never the text. */
+const bounded = (max: number) =>
+  z.string().superRefine((s, ctx) => {
+    // A UTF-16 unit is at most 3 UTF-8 bytes: most strings need no encoding to be known short.
+    const n = s.length * 3 <= max ? 0 : encoder.encode(s).length;
+    if (n > max) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${n.toLocaleString("en-US")} bytes long, over the limit of ${max.toLocaleString("en-US")}`,
+      });
+    }
+  });
 
 /** One example call a plugin documents; strings are the exact UTF-8 bytes. */
 export const MethodExampleSchema = z.object({
@@ -25,8 +61,8 @@ export const MethodExampleSchema = z.object({
 
 /** One method a plugin offers. */
 export const MethodDescriptionSchema = z.object({
-  name: z.string().min(1),
-  description: z.string(),
+  name: bounded(DESCRIBE_LIMITS.nameBytes).min(1),
+  description: bounded(DESCRIBE_LIMITS.descriptionBytes),
   input: z.enum(["bytes", "json"]),
   pure: z.boolean(),
   examples: z.array(MethodExampleSchema).default([]),
@@ -36,8 +72,8 @@ export const MethodDescriptionSchema = z.object({
 
 /** The whole describe() document. */
 export const PluginDescriptionSchema = z.object({
-  name: z.string().min(1),
-  version: z.string().min(1),
+  name: bounded(DESCRIBE_LIMITS.nameBytes).min(1),
+  version: bounded(DESCRIBE_LIMITS.nameBytes).min(1),
   thread_safe_instances: z.boolean(),
   max_instances: z.int().positive().optional(),
   methods: z.array(MethodDescriptionSchema).superRefine((methods, ctx) => {
@@ -55,3 +91,24 @@ export const PluginDescriptionSchema = z.object({
 export type PluginDescription = z.infer<typeof PluginDescriptionSchema>;
 /** One validated method description. */
 export type MethodDescription = z.infer<typeof MethodDescriptionSchema>;
+
+/**
+ * describe()'s bytes as a validated description: at most
+ * {@link DESCRIBE_LIMITS}.documentBytes (checked before anything reads them),
+ * UTF-8 JSON, matching the schema. Throws `ContractViolationError` (operation
+ * `describe plugin`) naming the limit or the field.
+ */
+export function parseDescription(bytes: Uint8Array): PluginDescription {
+  const max = DESCRIBE_LIMITS.documentBytes;
+  if (bytes.length > max) {
+    throw new ContractViolationError(
+      `Cannot describe plugin: describe() JSON is ${bytes.length.toLocaleString("en-US")} bytes, over the limit of ${
+        max.toLocaleString("en-US")
+      } (1 MiB)`,
+      { operation: "describe plugin" },
+    );
+  }
+  const parsed = PluginDescriptionSchema.safeParse(parseJsonOutput("describe plugin", bytes));
+  if (!parsed.success) throw describeInvalid(parsed.error);
+  return parsed.data;
+}

@@ -3,8 +3,9 @@
  * table of every check with its status, duration and one line of details
  * (failures with their evidence and repro command under them) and the
  * summary line; and the JSON document `--format json` prints (snake_case,
- * like the other reports), defined as a zod schema. Plugin text is escaped
- * already; colour comes from the caller's `paint`.
+ * like the other reports), defined as a zod schema. The checks escape the
+ * plugin text in their details; the header escapes and shortens the plugin's
+ * name and version; colour comes from the caller's `paint`.
  *
  * @example
  * ```ts
@@ -36,6 +37,7 @@ import type { CheckResult, CheckStatus } from "../check/result.ts";
 import { STAGES } from "../check/spec.ts";
 import type { Paint, Style } from "./paint.ts";
 import { DEFAULT_HELP_BASE, ruleUri } from "./sarif.ts";
+import { shortText } from "../util/safe_text.ts";
 import { duration } from "./units.ts";
 
 /** Every status a check ends with. */
@@ -97,7 +99,8 @@ const LABEL: Record<CheckStatus, [string, Style]> = {
 /** The table, the summary and (for what did not pass) the evidence and repro commands. */
 export function renderCheckReport(r: CheckReport, paint: Paint): string {
   const idWidth = Math.max(...r.results.map((x) => x.id.length), 10);
-  const head = r.plugin ? `${r.plugin.name} ${r.plugin.version}` : "not loaded";
+  // The plugin's own words: escaped and shortened, as every other command shows them.
+  const head = r.plugin ? `${shortText(r.plugin.name, 60)} ${shortText(r.plugin.version, 40)}` : "not loaded";
   const out = [paint("bold", `plugcheck check ${r.library} (${head}, seed ${r.seed})`)];
   for (const x of r.results) {
     const [label, style] = LABEL[x.status];

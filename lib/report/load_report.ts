@@ -2,7 +2,7 @@
  * What `plugcheck load` prints: the document (a zod schema, `--format json`)
  * and its text. What loading found: the ABI versions, the symbols, how long
  * init took, describe() and the plugin's counters, and the contract warnings.
- * Plugin text is escaped in the text.
+ * Plugin text is escaped in the text, and names and descriptions shortened.
  *
  * @example
  * ```ts
@@ -29,7 +29,7 @@ import { REQUIRED_SYMBOLS } from "../ffi/symbols.ts";
 import { PluginDescriptionSchema } from "../plugin/describe_schema.ts";
 import type { PluginHandle } from "../plugin/handle.ts";
 import { HOST_ABI_VERSION } from "../load/open_checked.ts";
-import { escapeControl } from "../util/safe_text.ts";
+import { escapeControl, shortText } from "../util/safe_text.ts";
 import { duration } from "./units.ts";
 
 /** The document `plugcheck load --format json` prints. */
@@ -52,6 +52,10 @@ export const LoadReportSchema = z.object({
 
 /** The document of `load`. */
 export type LoadReport = z.infer<typeof LoadReportSchema>;
+
+/** Characters of a method name and of its description the text shows (the rest is counted). */
+const NAME_SHOWN = 48;
+const DESCRIPTION_SHOWN = 200;
 
 /** An ABI version as `major.minor`. */
 function version(raw: number): string {
@@ -84,7 +88,7 @@ export function renderLoadReport(doc: LoadReport): string {
   const safe = escapeControl;
   const required = doc.symbols.required.length;
   const lines = [
-    `plugin     ${safe(d.name)} ${safe(d.version)}`,
+    `plugin     ${shortText(d.name, 60)} ${shortText(d.version, 40)}`,
     `library    ${doc.path}`,
     `abi        ${doc.abi_version} (host ${doc.host_abi_version})`,
     `symbols    ${required}/${required} required; optional: ${
@@ -98,10 +102,14 @@ export function renderLoadReport(doc: LoadReport): string {
   if (doc.stats) lines.push(`stats      ${Object.entries(doc.stats).map(([k, v]) => `${safe(k)}=${v}`).join(" ")}`);
   lines.push(`methods    ${d.methods.length}`);
   // Names line up in a column as wide as the longest name up to NAME_COLUMN; a longer one overflows its row alone.
-  const width = Math.max(...d.methods.map((m) => safe(m.name).length).filter((n) => n <= NAME_COLUMN), 4);
-  for (const m of d.methods) {
+  // Names and descriptions are shortened for people (--format json has them whole).
+  const names = d.methods.map((m) => shortText(m.name, NAME_SHOWN));
+  const width = Math.max(...names.map((n) => n.length).filter((n) => n <= NAME_COLUMN), 4);
+  d.methods.forEach((m, i) => {
     const pure = (m.pure ? "pure" : "impure").padEnd(6);
-    lines.push(`  ${safe(m.name).padEnd(width)}  ${m.input.padEnd(5)}  ${pure}  ${safe(m.description)}`);
-  }
+    lines.push(
+      `  ${names[i]!.padEnd(width)}  ${m.input.padEnd(5)}  ${pure}  ${shortText(m.description, DESCRIPTION_SHOWN)}`,
+    );
+  });
   return `${lines.join("\n")}\n`;
 }

@@ -103,6 +103,7 @@ export function renderStressReport(r: StressReport, paint: Paint): string {
   const row = (label: string, text: string) => out.push(`${label.padEnd(11)}${text}`);
   row("plugin", `${safe(r.plugin.name)} ${safe(r.plugin.version)} (${r.plugin.path})`);
   row("stress", `${what(r)}, seed ${r.seed}`);
+  if (r.settings.adapted !== null) row("", r.settings.adapted);
   const methods = [...new Set(r.inputs.map((i) => i.method))];
   row("inputs", `${r.inputs.length} (${methods.map(safe).join(", ")})`);
   const run = r.run;

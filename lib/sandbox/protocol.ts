@@ -41,6 +41,8 @@ export const KIND = {
   FATAL: 5,
   /** Something a handler reports while it works (id 0; the fuzz loop's findings, corpus entries, stats). */
   EVENT: 6,
+  /** Where a child's start is (id 0): `header.op`, the plugin call it is in, or null: plugcheck's own work. */
+  PHASE: 7,
   CREATE: 10,
   INVOKE: 11,
   BATCH: 12,

@@ -37,6 +37,7 @@ import { PendingRequests } from "./pending.ts";
 import { ByteTail } from "./tail.ts";
 import { type ChildEnd, endError, endFromStatus, endGroup, type EndReason, type Leftover } from "./child_end.ts";
 import { CallBoard } from "./call_board.ts";
+import { StartPhases } from "./start_phases.ts";
 import {
   encodeFrameParts,
   errorFromWire,
@@ -52,6 +53,7 @@ import {
 export type { Reply };
 
 const STDERR_TAIL_BYTES = 64 * 1024;
+const NO_BOOT = "the child's Deno runtime did not boot";
 /** Deadline for the child's Deno runtime to boot and load plugcheck's modules (not the plugin). */
 export const BOOT_TIMEOUT_MS = 30_000;
 export type { ChildSpec };
@@ -77,6 +79,8 @@ export class SandboxChild {
   #boardMapped = false;
   #hello: { resolve: (f: Frame) => void; reject: (e: unknown) => void } | undefined;
   #booted: { resolve: () => void; reject: (e: unknown) => void } | undefined;
+  /** The start's deadline, phase by phase (PHASE frames), until HELLO. */
+  #phases: StartPhases | undefined;
   #fatal: string | undefined;
   #retired: EndReason | undefined;
   #holds = 0;
@@ -135,19 +139,15 @@ export class SandboxChild {
     hello.catch(() => {}); // rejected with booted if the child dies first; awaited below otherwise
     const booted = new Promise<void>((resolve, reject) => (this.#booted = { resolve, reject }));
     const release = this.hold(); // until the handshake is over (also while waiting for a failed child's exit)
+    const expired = (op: string, ms: number, consequence: string) => {
+      this.kill("timed_out", `${op} had no reply within ${ms} ms`);
+      return timeoutError(op, ms, consequence);
+    };
+    // Made before BOOTED, so no PHASE frame is missed: only the plugin's calls count against its deadline.
+    const phases = this.#phases = new StartPhases(spec.startTimeoutMs, expired);
     try {
-      await this.#startDeadline(
-        booted,
-        "start sandbox child",
-        BOOT_TIMEOUT_MS,
-        "the child's Deno runtime did not boot",
-      );
-      const frame = await this.#startDeadline(
-        hello,
-        "start sandboxed plugin",
-        spec.startTimeoutMs,
-        "the sandbox child was killed while it loaded the plugin (dlopen, init or describe)",
-      );
+      await withDeadline(booted, BOOT_TIMEOUT_MS, () => expired("start sandbox child", BOOT_TIMEOUT_MS, NO_BOOT));
+      const frame = await phases.wait(hello);
       const h = frame.header;
       if (h.protocol !== PROTOCOL_VERSION) {
         this.kill("protocol");
@@ -164,13 +164,6 @@ export class SandboxChild {
     } finally {
       release();
     }
-  }
-
-  #startDeadline<T>(promise: Promise<T>, op: string, ms: number, consequence: string): Promise<T> {
-    return withDeadline(promise, ms, () => {
-      this.kill("timed_out", `${op} had no reply within ${ms} ms`);
-      return timeoutError(op, ms, consequence);
-    });
   }
 
   /** Keeps this process alive for the child until the returned release is called. */
@@ -353,6 +346,8 @@ export class SandboxChild {
       case KIND.FATAL:
         this.#fatal = String(frame.header.message ?? "unknown failure");
         return;
+      case KIND.PHASE:
+        return this.#phases?.phase(typeof frame.header.op === "string" ? frame.header.op : null);
       case KIND.BOOTED:
         // The child has mapped its call board by now (or says it could not): the file can go.
         this.#boardMapped = frame.header.board === true;

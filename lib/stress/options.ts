@@ -109,6 +109,8 @@ export interface ResolvedStressOptions {
   signal: AbortSignal | undefined;
   onProgress: ((progress: StressProgress) => void) | undefined;
   load: Omit<PluginOptions, "isolate" | "exclusive" | "shutdownCheck">;
+  /** How the run was fitted to the plugin's `max_instances` (see {@link fitToMaxInstances}), if it was. */
+  adapted?: string;
 }
 
 function positiveInt(value: number | undefined, name: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
@@ -197,4 +199,39 @@ export function resolveStressOptions(
  */
 export function steadyInstances(o: ResolvedStressOptions, threadSafeInstances: boolean): number {
   return o.instances ?? (threadSafeInstances ? 1 : o.concurrency);
+}
+
+/**
+ * The options fitted to a plugin's `max_instances`: a steady run keeps at
+ * most that many instances (its loops take turns on them, or share them when
+ * they are thread-safe), a churn run has at most that many loops (each holds
+ * one live instance at a time). `adapted` says what changed, so the report
+ * can say so; the options are returned as they are when they fit.
+ */
+export function fitToMaxInstances(
+  o: ResolvedStressOptions,
+  d: { thread_safe_instances: boolean; max_instances?: number | undefined },
+): ResolvedStressOptions {
+  const max = d.max_instances;
+  if (max === undefined || o.mode === "reload") return o;
+  if (o.mode === "steady") {
+    const wanted = steadyInstances(o, d.thread_safe_instances);
+    if (wanted <= max) return o;
+    const how = d.thread_safe_instances ? "share" : "take turns on";
+    return {
+      ...o,
+      instances: max,
+      adapted: `the plugin's max_instances is ${max}: ${o.concurrency} loops ${how} ${max} instance${
+        max === 1 ? "" : "s"
+      } instead of ${wanted}`,
+    };
+  }
+  if (o.concurrency <= max) return o;
+  return {
+    ...o,
+    concurrency: max,
+    adapted: `the plugin's max_instances is ${max}: ${max} churn loop${
+      max === 1 ? "" : "s"
+    } instead of ${o.concurrency}, each holding one live instance`,
+  };
 }

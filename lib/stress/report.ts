@@ -92,6 +92,8 @@ export const StressReportSchema = z.object({
     reload: z.number().nullable(),
     max_rss_growth_mb: z.number(),
     exclusive: z.boolean(),
+    /** How the run was fitted to the plugin's max_instances (fewer instances or loops), or null. */
+    adapted: z.string().nullable(),
   }),
   inputs: z.array(z.object({
     method: z.string(),

@@ -107,6 +107,7 @@ export function baseReport(
       reload: o.mode === "reload" ? o.reload : null,
       max_rss_growth_mb: o.maxRssGrowthMb,
       exclusive: o.exclusive || o.mode === "reload",
+      adapted: o.adapted ?? null,
     },
     inputs: plan.map((p) => ({
       method: p.method,

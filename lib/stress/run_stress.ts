@@ -22,14 +22,19 @@ import {
   PluginError,
   PluginTimeoutError,
   SandboxProtocolError,
-  UsageError,
 } from "../errors/errors.ts";
 import { ProcInfo } from "../ffi/proc_info.ts";
 import { loadPlugin } from "../host/load_plugin.ts";
 import type { InstanceHandle, PluginHandle } from "../plugin/handle.ts";
 import { ProcessBaseline } from "../plugin/process_baseline.ts";
 import { churnLoop, type Lane, Lifecycle, Phase, steadyLoop, Stopper } from "./loops.ts";
-import { type ResolvedStressOptions, resolveStressOptions, steadyInstances, type StressOptions } from "./options.ts";
+import {
+  fitToMaxInstances,
+  type ResolvedStressOptions,
+  resolveStressOptions,
+  steadyInstances,
+  type StressOptions,
+} from "./options.ts";
 import { OutcomeBook, planInputs, type PlannedInput } from "./plan.ts";
 import { runReload } from "./reload.ts";
 import { baseReport, crashData, fillCounts, sampleJson, startProgress } from "./report_parts.ts";
@@ -78,15 +83,13 @@ export async function runStress(path: string, options: StressOptions = {}): Prom
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x));
 
-async function runLoaded(plugin: PluginHandle, o: ResolvedStressOptions): Promise<StressReport> {
+async function runLoaded(plugin: PluginHandle, asked: ResolvedStressOptions): Promise<StressReport> {
   const d = plugin.describe();
+  // Never more live instances than the plugin allows: fewer instances (or churn loops), and the report says so.
+  const o = fitToMaxInstances(asked, d);
   const plan = planInputs(d, o);
   const steady = o.mode === "steady";
   const lanesCount = steady ? steadyInstances(o, d.thread_safe_instances) : o.concurrency;
-  if (d.max_instances !== undefined && lanesCount > d.max_instances) {
-    const what = steady ? `${lanesCount} instances` : `${lanesCount} loops (one live instance each)`;
-    throw new UsageError(`${what} would exceed the plugin's max_instances ${d.max_instances}`);
-  }
   const proc = ProcInfo.get();
   const started = performance.now();
 

@@ -9,8 +9,9 @@
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { escapeControl } from "./safe_text.ts";
+ * import { escapeControl, shortText } from "./safe_text.ts";
  * assert.ok(escapeControl("Bad\u001b]0;pwned\u0007\r\nfake") === "Bad\\x1b]0;pwned\\x07\\r\\nfake");
+ * assert.ok(shortText("\u001b[5m" + "x".repeat(100), 10) === "\\x1b[5mxxxxxx... [94 more characters]");
  * ```
  *
  * @module
@@ -32,6 +33,20 @@ function escapeOne(c: string): string {
 /** `text` on one line with every control character shown as an escape (`\x1b`, `\r`, `\n`, `\u202e`). */
 export function escapeControl(text: string): string {
   return text.replace(CONTROL, escapeOne);
+}
+
+/**
+ * Plugin text shortened for people: at most `max` characters of it (never a
+ * surrogate pair cut in two), then how many more there were, all escaped
+ * (`escapeControl`). A name in a header, a description in a table: JSON
+ * output keeps the text whole.
+ */
+export function shortText(text: string, max = 80): string {
+  if (text.length <= max) return escapeControl(text);
+  let end = max;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--; // a high surrogate: keep its pair whole
+  return `${escapeControl(text.slice(0, end))}... [${(text.length - end).toLocaleString("en-US")} more characters]`;
 }
 
 /** `text` split into lines (on `\n`), each escaped; for multi-line text such as a child's stderr. */

@@ -14,6 +14,8 @@
  * @module
  */
 import { runFuzz } from "../../fuzz/mod.ts";
+import { shortText } from "../../util/safe_text.ts";
+import { METHOD_SHOWN } from "../check_helpers.ts";
 import { type CheckSpec, pass, plural, skip } from "../spec.ts";
 
 /** The fuzz group. */
@@ -45,7 +47,8 @@ export const FUZZ_CHECKS: readonly CheckSpec[] = [
         ...ctx.load.env && { env: ctx.load.env },
       });
       ctx.signal.removeEventListener("abort", onAbort);
-      const left = skipped.size > 0 ? ` (left out: ${[...skipped].join(", ")})` : "";
+      const shown = (m: string) => shortText(m, METHOD_SHOWN);
+      const left = skipped.size > 0 ? ` (left out: ${[...skipped].map(shown).join(", ")})` : "";
       const runs = `${report.run.execs.toLocaleString("en-US")} runs of ${plural(methods.length, "method")}${left}`;
       if (report.findings.length === 0) {
         await Deno.remove(artifactsDir, { recursive: true });
@@ -55,7 +58,9 @@ export const FUZZ_CHECKS: readonly CheckSpec[] = [
       return {
         status: "fail",
         details: `${plural(report.findings.length, "finding")} in ${runs}; artifacts in ${artifactsDir}`,
-        evidence: report.findings.map((f) => `${f.kind} in ${f.method}: ${f.message} (${f.artifact})`),
+        evidence: report.findings.map((f) =>
+          `${f.kind} in ${shown(f.method)}: ${shortText(f.message, 300)} (${f.artifact})`
+        ),
         repro: first.repro,
         findings: report.findings.map((f) => {
           const frame = f.frames?.find((fr) => fr.file !== undefined);

@@ -10,8 +10,8 @@
  * @module
  */
 import { ContractViolationError, UnknownMethodError } from "../../errors/errors.ts";
-import { escapeControl } from "../../util/safe_text.ts";
-import { callLine, lines, withPlugin } from "../check_helpers.ts";
+import { escapeControl, shortText } from "../../util/safe_text.ts";
+import { callLine, lines, METHOD_SHOWN, withPlugin } from "../check_helpers.ts";
 import { probe } from "../run_probe.ts";
 import { type CheckSpec, fail, pass, plural, skip } from "../spec.ts";
 import { sweep, unanswered } from "../sweep.ts";
@@ -28,7 +28,7 @@ export const METADATA_CHECKS: readonly CheckSpec[] = [
     run: async (ctx) => {
       try {
         const d = await withPlugin(ctx, (plugin) => plugin.describe());
-        return pass(`${d.name} ${d.version}: ${plural(d.methods.length, "method")}`);
+        return pass(`${shortText(d.name, 60)} ${shortText(d.version, 40)}: ${plural(d.methods.length, "method")}`);
       } catch (e) {
         if (e instanceof ContractViolationError && e.operation === "describe plugin") {
           return fail(escapeControl(e.message), [escapeControl(e.message)]);
@@ -93,7 +93,7 @@ export const METADATA_CHECKS: readonly CheckSpec[] = [
       const methods = [...new Set(unknown.map((c) => c.method))];
       if (methods.length > 0) {
         return fail(
-          `declared but unknown: ${methods.join(", ")}`,
+          `declared but unknown: ${methods.map((m) => shortText(m, METHOD_SHOWN)).join(", ")}`,
           lines(unknown, (c) => `${callLine(c)}: UNKNOWN_METHOD`),
         );
       }

@@ -17,12 +17,11 @@
  * @module
  */
 import { resolve } from "node:path";
-import { PluginDescriptionSchema } from "../../plugin/describe_schema.ts";
+import { parseDescription } from "../../plugin/describe_schema.ts";
 import { readElfDynamic } from "../../load/elf.ts";
 import { isLibFuzzerHarness, sanitizerOf, usesSanitizerCoverage } from "../../load/elf_info.ts";
 import { sanitizerEnv } from "../../load/sanitizer.ts";
 import { UsageError } from "../../errors/errors.ts";
-import { describeInvalid, parseJsonOutput } from "../../errors/guard.ts";
 import { loadError } from "../../errors/host_errors.ts";
 import { resolveLibrary } from "../../load/resolve_path.ts";
 import { shellQuote } from "../../util/safe_text.ts";
@@ -157,10 +156,7 @@ export class FuzzSession implements JobSession {
     if (this.#target === "libfuzzer") {
       this.methods = [{ name: HARNESS_METHOD, json: false }];
     } else {
-      const json = parseJsonOutput("describe plugin", new TextEncoder().encode(String(hello.describe ?? "")));
-      const parsed = PluginDescriptionSchema.safeParse(json);
-      if (!parsed.success) throw describeInvalid(parsed.error);
-      const d = parsed.data;
+      const d = parseDescription(new TextEncoder().encode(String(hello.describe ?? "")));
       this.plugin = { name: d.name, version: d.version };
       // Methods that fail or block on request by design (describe() "fuzz": false) only when named.
       const wanted = this.#o.methods ?? d.methods.filter((m) => m.fuzz !== false).map((m) => m.name);

@@ -20,7 +20,7 @@
  */
 import { basename } from "node:path";
 import { getLogger } from "../../util/deps.ts";
-import { type PluginDescription, PluginDescriptionSchema } from "../../plugin/describe_schema.ts";
+import { parseDescription, type PluginDescription } from "../../plugin/describe_schema.ts";
 import type { PluginCalls } from "../../ffi/calls.ts";
 import { type CallHooks, CallTracker } from "./call_tracker.ts";
 import { AsyncPath } from "../../ffi/async_call.ts";
@@ -33,7 +33,7 @@ import { ShutdownCheck } from "./shutdown_check.ts";
 import type { PluginLibrary } from "../../ffi/dlopen.ts";
 import { BarePlugin, type StepRunner } from "../../load/bare_plugin.ts";
 import { isLibraryLoaded, type LibraryCopy } from "../../ffi/private_copy.ts";
-import { describeInvalid, type GuardContext, parseJsonOutput } from "../../errors/guard.ts";
+import type { GuardContext } from "../../errors/guard.ts";
 import { CONSEQUENCES, loadError } from "../../errors/host_errors.ts";
 import { pluginFilterSpec } from "../../plugin/log_directives.ts";
 import type { ResolvedLoadOptions } from "../../plugin/options.ts";
@@ -50,6 +50,20 @@ const contractLog = getLogger(["plugcheck", "contract"]);
  * nodelete, or held by another handle), `closed`.
  */
 export type CloseState = "open" | "closing" | "waiting" | "pinned" | "mapped" | "closed";
+
+/** Told as a load enters a plugin call (its operation) and leaves it (null); see {@link onLoadPhase}. */
+let loadPhase: ((op: string | null) => void) | undefined;
+
+/**
+ * Listens to the phases of the loads of this process: `op` as dlopen, init
+ * and describe() begin (`load plugin`, `initialize plugin`, `describe
+ * plugin`), null as each returns and plugcheck's own work resumes. A sandbox
+ * child passes them to its parent (PHASE frames), whose start deadline then
+ * counts only the plugin's calls. Undefined: no listener.
+ */
+export function onLoadPhase(listener: ((op: string | null) => void) | undefined): void {
+  loadPhase = listener;
+}
 
 /** One loaded library, shared by every handle of its path. */
 export class PluginCore {
@@ -163,7 +177,9 @@ export class PluginCore {
     } catch (cause) {
       throw loadError(shown, "cannot open plugcheck's native helper (run `deno task build`)", cause);
     }
+    loadPhase?.("load plugin"); // dlopen runs the library's constructors: the plugin's time
     const checked = BarePlugin.open(libraryPath, shown);
+    loadPhase?.(null);
     let slot: number;
     try {
       slot = native.fast.bind(libraryPath);
@@ -193,21 +209,21 @@ export class PluginCore {
       throw loadError(this.#shown, "cannot set up plugin logging in plugcheck's native helper", cause);
     }
     const started = performance.now();
+    loadPhase?.("initialize plugin");
     try {
       await this.#bare.init(this.guard, this.#lifecycle);
     } finally {
       this.initMs = performance.now() - started;
+      loadPhase?.(null);
     }
     this.#initialized = true;
   }
 
   async #describe(): Promise<void> {
-    const bytes = await this.#bare.describe(this.guard, this.#lifecycle);
-    const json = parseJsonOutput("describe plugin", bytes);
-    const parsed = PluginDescriptionSchema.safeParse(json);
-    if (!parsed.success) throw describeInvalid(parsed.error);
-    this.description = parsed.data;
-    this.pump.rename(this.#logId, parsed.data.name);
+    loadPhase?.("describe plugin");
+    const bytes = await this.#bare.describe(this.guard, this.#lifecycle).finally(() => loadPhase?.(null));
+    this.description = parseDescription(bytes); // plugcheck's own work, however big the document
+    this.pump.rename(this.#logId, this.description.name);
   }
 
   /** Records a contract warning (the call still succeeded). */

@@ -29,6 +29,7 @@ import { ProcessGuard } from "../../ffi/process_guard.ts";
 import { closedError } from "../../errors/host_errors.ts";
 import type { Instance } from "../in_process/instance.ts";
 import { loadInProcess, type Plugin } from "../in_process/plugin.ts";
+import { onLoadPhase } from "../in_process/core.ts";
 import { resolveOptions } from "../../plugin/options.ts";
 import type { ChildHandler, HandlerContext, HandlerReply } from "../../sandbox/child_handler.ts";
 import { errorToWire, type Frame, KIND } from "../../sandbox/protocol.ts";
@@ -74,16 +75,25 @@ const NO_DEADLINE = { timeoutMs: Infinity };
 /** Starts the handler: loads the plugin (dlopen, init, describe). */
 export async function start(context: HandlerContext): Promise<ChildHandler> {
   const o = context.options as unknown as PluginHandlerOptions;
+  // The parent's start deadline counts the plugin's calls only: it is told where the load is (PHASE frames).
+  const phase = (op: string | null) => context.send({ id: 0, kind: KIND.PHASE, header: { op }, blobs: [] });
+  phase(null);
+  onLoadPhase(phase);
   forwardLogs(context.send);
-  const plugin = await loadInProcess(
-    o.pluginPath,
-    resolveOptions({
-      log: o.log,
-      maxOutputBytes: o.maxOutputBytes,
-      timeoutMs: Infinity,
-      shutdownCheck: o.shutdownCheck === true,
-    }),
-  );
+  let plugin: Plugin;
+  try {
+    plugin = await loadInProcess(
+      o.pluginPath,
+      resolveOptions({
+        log: o.log,
+        maxOutputBytes: o.maxOutputBytes,
+        timeoutMs: Infinity,
+        shutdownCheck: o.shutdownCheck === true,
+      }),
+    );
+  } finally {
+    onLoadPhase(undefined);
+  }
   return new PluginHandler(plugin, context.board);
 }
 
