@@ -9,7 +9,8 @@
  * One bug, one key: kind + signal + the top frames inside the plugin (for
  * ASan: the error type and the top frame's file:line; for a Rust panic, its
  * file:line; for findings without frames, the method and the error code and
- * message with numbers and quoted text blanked).
+ * message with numbers and quoted text blanked); a hang is keyed by its
+ * method alone (one hang in one method is one finding).
  *
  * @example
  * ```ts
@@ -68,6 +69,8 @@ export interface FindingCandidate {
   panic?: { location: string; message: string };
   /** The end of the child's stderr (a crash's own report is there). */
   stderrTail?: string;
+  /** A hang killed at the shorter deadline of a method known to hang (counted; never replaces the kept input). */
+  cutShort?: true;
   /** Executions of the job when it happened. */
   execs: number;
   job: number;
@@ -114,6 +117,8 @@ export interface ChildDeath {
   exitCode?: number | undefined;
   /** The parent killed it: a hang (no progress for the timeout) or RSS over the limit. */
   killedFor?: "timeout" | "oom" | undefined;
+  /** For a hang: the deadline it was killed at (shorter than the timeout for a method known to hang). */
+  hangMs?: number | undefined;
   current: CurrentInput | undefined;
   crash: CrashRecord | undefined;
   hangFrames: FileFrame[];
@@ -167,13 +172,19 @@ export function deathFinding(d: ChildDeath, c: DeathContext): FindingCandidate |
     ? `during invoke ${JSON.stringify(method)}`
     : `between calls of ${JSON.stringify(method)}`;
   if (d.killedFor === "timeout") {
+    // One hang per method: where a stuck thread happens to be when asked (a loop, a signal handler it
+    // keeps entering) says nothing about which bug it is.
     const frames = untilHost(d.hangFrames, c.hostModule);
+    const ms = d.hangMs ?? c.timeoutMs;
     return {
       ...base,
       kind: "timeout",
-      key: `timeout:${method}:${frameKey(frames, c.pluginPath)}`,
-      message: `no return from invoke ${JSON.stringify(method)} within ${c.timeoutMs} ms`,
+      key: `timeout:${method}`,
+      message: ms < c.timeoutMs
+        ? `no return from invoke ${JSON.stringify(method)} within ${ms} ms (cut short: it hung before)`
+        : `no return from invoke ${JSON.stringify(method)} within ${c.timeoutMs} ms`,
       ...frames.length > 0 && { frames },
+      ...ms < c.timeoutMs && { cutShort: true as const },
     };
   }
   if (d.killedFor === "oom") {
