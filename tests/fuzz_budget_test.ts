@@ -4,7 +4,7 @@
  * deadline per input (`budget.ts`, `watchdog.ts`); `--max-findings` stops a
  * run; two findings never share an artifact (`finding_book.ts`); a crash in
  * the host's log function on the plugin's bad pointer is found by fuzz even
- * though the fuzz child keeps logs off.
+ * though the fuzz child keeps logs off; a stack overflow is one bug.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -13,7 +13,7 @@ import { DeathBudget, QUICK_EXECS, RETIRE_AFTER } from "../lib/fuzz/parent/budge
 import { FindingBook } from "../lib/fuzz/parent/finding_book.ts";
 import { runFuzz } from "../lib/fuzz/parent/run_fuzz.ts";
 import { knownHangMs } from "../lib/fuzz/parent/watchdog.ts";
-import type { FindingCandidate } from "../lib/fuzz/crash/finding.ts";
+import { deathFinding, type FindingCandidate } from "../lib/fuzz/crash/finding.ts";
 import { fault, fuzzFixture, runCli, tempDir, text } from "./_helpers.ts";
 
 const enc = new TextEncoder();
@@ -149,4 +149,49 @@ Deno.test("runFuzz() finds the crash of a plugin that logs through a bad pointer
   assert.equal(f.kind, "crash");
   assert.equal(f.signal, "SIGSEGV");
   assert.match(f.location ?? "", /log_bad_pointer/, "located in the plugin, not in plugcheck's log function");
+});
+
+Deno.test("deathFinding() keys a stack overflow by its recursion, whatever instruction and depth it faulted at", () => {
+  const lib = "/x/libdeep.so";
+  const context = {
+    pluginPath: lib,
+    hostModule: "/x/libnpa_host.so",
+    methods: ["nest"],
+    job: 0,
+    execs: 1,
+    timeoutMs: 1000,
+    rssLimitMb: 0,
+    parseAsan: () => undefined,
+  };
+  const death = (top: number, depth: number) =>
+    deathFinding({
+      signal: "SIGSEGV",
+      current: { bytes: enc.encode("[".repeat(depth)), method: 0, inCall: true },
+      crash: {
+        signal: 11,
+        siCode: 1,
+        address: 0x7ffd0000n,
+        tid: 1,
+        loopThread: true,
+        frames: [
+          { module: lib, offset: top },
+          ...Array.from({ length: 40 }, () => ({ module: lib, offset: 0x11cd })),
+        ],
+      },
+      hangFrames: [],
+      stderrTail: "",
+    }, context)!;
+  const a = death(0x119f, 5000), b = death(0x11a8, 7000);
+  assert.equal(a.key, b.key);
+  assert.equal(a.key, "crash:SIGSEGV:recursion:libdeep.so+0x11cd");
+  // Without a repeated frame, the top frames still tell two crashes apart.
+  const flat = (top: number) =>
+    deathFinding({
+      signal: "SIGSEGV",
+      current: { bytes: enc.encode("x"), method: 0, inCall: true },
+      crash: { signal: 11, siCode: 1, address: 0n, tid: 1, loopThread: true, frames: [{ module: lib, offset: top }] },
+      hangFrames: [],
+      stderrTail: "",
+    }, context)!;
+  assert.notEqual(flat(0x10).key, flat(0x20).key);
 });

@@ -106,9 +106,21 @@ export function pluginFrames<T extends { module: string }>(frames: readonly T[],
   return inside.length > 0 ? inside : [...frames];
 }
 
+const frameName = (f: FileFrame) => `${f.module.slice(f.module.lastIndexOf("/") + 1)}+0x${f.offset.toString(16)}`;
+
+/**
+ * The top frames inside the plugin, as a key. A recursion (a return address
+ * seen twice below the top frame: a stack overflow, usually) is keyed by the
+ * return addresses that repeat, since the depth and the instruction it
+ * faulted at vary from input to input while the bug does not.
+ */
 function frameKey(frames: readonly FileFrame[], module: string): string {
-  return pluginFrames(frames, module).slice(0, TOP_FRAMES)
-    .map((f) => `${f.module.slice(f.module.lastIndexOf("/") + 1)}+0x${f.offset.toString(16)}`).join(",");
+  const inside = pluginFrames(frames, module);
+  const seen = new Map<string, number>();
+  for (const f of inside.slice(1)) seen.set(frameName(f), (seen.get(frameName(f)) ?? 0) + 1);
+  const cycle = [...seen].filter(([, n]) => n > 1).map(([name]) => name).sort();
+  if (cycle.length > 0) return `recursion:${cycle.join(",")}`;
+  return inside.slice(0, TOP_FRAMES).map(frameName).join(",");
 }
 
 /** The end of a child, as the parent saw it. */
