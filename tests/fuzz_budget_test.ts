@@ -194,4 +194,26 @@ Deno.test("deathFinding() keys a stack overflow by its recursion, whatever instr
       stderrTail: "",
     }, context)!;
   assert.notEqual(flat(0x10).key, flat(0x20).key);
+  // A crash in a shallow recursion (plugcheck's loop is in the record: no overflow) keeps its top frames.
+  const shallow = (top: number) =>
+    deathFinding({
+      signal: "SIGSEGV",
+      current: { bytes: enc.encode("[["), method: 0, inCall: true },
+      crash: {
+        signal: 11,
+        siCode: 1,
+        address: 0n,
+        tid: 1,
+        loopThread: true,
+        frames: [
+          { module: lib, offset: top },
+          { module: lib, offset: 0x11cd },
+          { module: lib, offset: 0x11cd },
+          { module: context.hostModule, offset: 0x500 },
+        ],
+      },
+      hangFrames: [],
+      stderrTail: "",
+    }, context)!;
+  assert.notEqual(shallow(0x10).key, shallow(0x20).key);
 });

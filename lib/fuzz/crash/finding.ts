@@ -109,13 +109,16 @@ export function pluginFrames<T extends { module: string }>(frames: readonly T[],
 const frameName = (f: FileFrame) => `${f.module.slice(f.module.lastIndexOf("/") + 1)}+0x${f.offset.toString(16)}`;
 
 /**
- * The top frames inside the plugin, as a key. A recursion (a return address
- * seen twice below the top frame: a stack overflow, usually) is keyed by the
- * return addresses that repeat, since the depth and the instruction it
- * faulted at vary from input to input while the bug does not.
+ * The top frames inside the plugin, as a key. A crash whose stack was deeper
+ * than the record (`bottomless`: plugcheck's own loop is not in it) inside a
+ * recursion (a return address seen twice below the top frame) is a stack
+ * overflow: it is keyed by the return addresses that repeat, since the depth
+ * and the instruction it faulted at vary from input to input while the bug
+ * does not.
  */
-function frameKey(frames: readonly FileFrame[], module: string): string {
+function frameKey(frames: readonly FileFrame[], module: string, bottomless = false): string {
   const inside = pluginFrames(frames, module);
+  if (!bottomless) return inside.slice(0, TOP_FRAMES).map(frameName).join(",");
   const seen = new Map<string, number>();
   for (const f of inside.slice(1)) seen.set(frameName(f), (seen.get(frameName(f)) ?? 0) + 1);
   const cycle = [...seen].filter(([, n]) => n > 1).map(([name]) => name).sort();
@@ -211,6 +214,7 @@ export function deathFinding(d: ChildDeath, c: DeathContext): FindingCandidate |
   const crash = d.crash;
   const signal = d.signal ?? (crash ? signalName(crash.signal) : undefined);
   const frames = untilHost(crash?.frames ?? [], c.hostModule);
+  const bottomless = frames.length > 1 && frames.length === crash?.frames.length;
   const located = {
     ...frames.length > 0 && { frames },
     ...crash && crash.siCode > 0 && { address: `0x${crash.address.toString(16)}` },
@@ -221,7 +225,7 @@ export function deathFinding(d: ChildDeath, c: DeathContext): FindingCandidate |
       ...located,
       kind: "crash",
       ...signal !== undefined && { signal },
-      key: `asan:${asan.errorType}:${asan.location ?? frameKey(frames, c.pluginPath)}`,
+      key: `asan:${asan.errorType}:${asan.location ?? frameKey(frames, c.pluginPath, bottomless)}`,
       message: `AddressSanitizer: ${asan.summary.replace(/^AddressSanitizer: /, "")}`,
       asan: {
         errorType: asan.errorType,
@@ -255,7 +259,7 @@ export function deathFinding(d: ChildDeath, c: DeathContext): FindingCandidate |
       ...located,
       kind,
       signal,
-      key: `${kind}:${signal}:${frameKey(frames, c.pluginPath) || method}`,
+      key: `${kind}:${signal}:${frameKey(frames, c.pluginPath, bottomless) || method}`,
       message: `killed by ${signal} ${where}`,
     };
   }
