@@ -12,7 +12,7 @@ import { FuzzReportSchema } from "../mod.ts";
 import { DeathBudget, QUICK_EXECS, RETIRE_AFTER } from "../lib/fuzz/parent/budget.ts";
 import { FindingBook } from "../lib/fuzz/parent/finding_book.ts";
 import { runFuzz } from "../lib/fuzz/parent/run_fuzz.ts";
-import { knownHangMs } from "../lib/fuzz/parent/watchdog.ts";
+import { dyingMs, knownHangMs } from "../lib/fuzz/parent/watchdog.ts";
 import { deathFinding, type FindingCandidate } from "../lib/fuzz/crash/finding.ts";
 import { fault, fuzzFixture, runCli, tempDir, text } from "./_helpers.ts";
 
@@ -61,10 +61,13 @@ Deno.test("runFuzz() retires every method: the run ends early, stopped: retired"
   assert.ok(report.warnings.some((w) => /nothing is left to fuzz/.test(w)), report.warnings.join("\n"));
 });
 
-Deno.test("knownHangMs() gives a method that hung a tenth of the timeout, at least 100 ms, at most the timeout", () => {
+Deno.test("knownHangMs() gives a method that hung a tenth of the timeout (100 ms to the timeout); dyingMs() more", () => {
   assert.equal(knownHangMs(2000), 200);
   assert.equal(knownHangMs(500), 100);
   assert.equal(knownHangMs(50), 50);
+  // A child visibly dying of something else (an ASan report being symbolized) gets longer, never less.
+  assert.equal(dyingMs(2000), 10_000);
+  assert.equal(dyingMs(5000), 15_000);
 });
 
 Deno.test("DeathBudget retires a method after RETIRE_AFTER quick repeats in a row, not for fresh seeds or slow ones", () => {

@@ -19,7 +19,7 @@
  */
 import { ProcInfo } from "../../ffi/proc_info.ts";
 import type { SandboxChild } from "../../sandbox/sandbox_child.ts";
-import { sleep } from "../../util/timers.ts";
+import { MAX_DELAY_MS, sleep } from "../../util/timers.ts";
 import type { InputFile } from "./input_file.ts";
 
 /** The limits a child is watched against. */
@@ -39,6 +39,17 @@ export interface WatchLimits {
  */
 export function knownHangMs(timeoutMs: number): number {
   return Math.min(timeoutMs, Math.max(100, Math.round(timeoutMs / 10)));
+}
+
+/**
+ * The deadline of a stuck call whose child is visibly dying of something
+ * else (it wrote to stderr since the call stalled, or its crash recorder
+ * ran): three timeouts, at least 10 s. AddressSanitizer symbolizes its
+ * report's stack before it aborts, which takes seconds on a loaded machine;
+ * killing it earlier would call the crash a hang.
+ */
+export function dyingMs(timeoutMs: number): number {
+  return Math.min(MAX_DELAY_MS, Math.max(3 * timeoutMs, 10_000));
 }
 
 /** Why the watch killed a child. */
@@ -61,6 +72,7 @@ export function watchChild(
   const limit = limits.rssLimitMb * 1024 * 1024;
   let last = -1;
   let since = performance.now();
+  let stderrAt = child.stderrBytes;
   let busy = false;
   const id = setInterval(() => {
     if (busy || child.end !== undefined) return;
@@ -69,8 +81,17 @@ export function watchChild(
     if (execs !== last || !inCall) {
       last = execs;
       since = now;
+      stderrAt = child.stderrBytes;
     } else if (now - since >= shortest) {
-      const deadline = limits.hungBefore?.(file.method()) ? shortest : limits.timeoutMs;
+      // A child that writes to stderr while stuck, whose crash recorder has run, or that began an ASan report,
+      // is most likely dying of something else (ASan symbolizing its stack, a panic): it gets longer, never less.
+      const dying = child.stderrBytes !== stderrAt || file.crash() !== undefined ||
+        child.stderrTail.includes("ERROR: AddressSanitizer");
+      const deadline = dying
+        ? dyingMs(limits.timeoutMs)
+        : limits.hungBefore?.(file.method())
+        ? shortest
+        : limits.timeoutMs;
       if (now - since >= deadline) {
         busy = true;
         killing("timeout", deadline);
