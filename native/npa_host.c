@@ -168,19 +168,6 @@ static void count(npah_ctx* c, int slot) {
   atomic_fetch_add_explicit(&c->counters[slot], 1, memory_order_relaxed);
 }
 
-/* Reads the bytes a filtered message would have been copied from (at most
- * NPAH_MAX_MESSAGE, as a kept one), and drops them. A message is read whether
- * or not it is kept, so a plugin that hands the log function a pointer to no
- * memory crashes the same way with its logs off (stress, fuzz, check) as with
- * them on (invoke): the crash is the plugin's, at the call that logged. */
-static void touch_message(const uint8_t* message, size_t message_len) {
-  if (message == NULL || message_len == 0) return;
-  size_t n = message_len > NPAH_MAX_MESSAGE ? NPAH_MAX_MESSAGE : message_len;
-  uint8_t sink = 0;
-  for (size_t i = 0; i < n; i++) sink ^= message[i];
-  __asm__ volatile("" : : "r"(sink) : "memory"); /* keeps the reads */
-}
-
 /* The NpaLogFn given to plugins. */
 static void npah_log(void* ctx, int32_t level, const uint8_t* target,
                      size_t target_len, const uint8_t* message,
@@ -192,7 +179,7 @@ static void npah_log(void* ctx, int32_t level, const uint8_t* target,
     return;
   }
   if (!enabled_for(c, level, target, target_len)) {
-    touch_message(message, message_len);
+    npah_touch(message, message_len < NPAH_MAX_MESSAGE ? message_len : NPAH_MAX_MESSAGE);
     count(c, NPAH_FILTERED);
     return;
   }
