@@ -204,11 +204,6 @@ export class SandboxChild {
     return this.#stderr.text();
   }
 
-  /** Bytes the child wrote to stderr so far (a crash report being written makes it grow). */
-  get stderrBytes(): number {
-    return this.#stderr.pushed;
-  }
-
   /** True while the process runs and takes new requests. */
   get alive(): boolean {
     return this.end === undefined && this.#retired === undefined;

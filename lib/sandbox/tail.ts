@@ -26,11 +26,7 @@ export class ByteTail {
     this.#max = max;
   }
 
-  /** Bytes pushed in all (kept or not). */
-  pushed = 0;
-
   push(chunk: Uint8Array): void {
-    this.pushed += chunk.length;
     this.#chunks.push(chunk);
     this.#bytes += chunk.length;
     while (this.#bytes - this.#chunks[0]!.length >= this.#max) this.#bytes -= this.#chunks.shift()!.length;

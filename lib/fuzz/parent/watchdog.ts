@@ -43,8 +43,8 @@ export function knownHangMs(timeoutMs: number): number {
 
 /**
  * The deadline of a stuck call whose child is visibly dying of something
- * else (it wrote to stderr since the call stalled, or its crash recorder
- * ran): three timeouts, at least 10 s. AddressSanitizer symbolizes its
+ * else (its crash recorder ran, or an AddressSanitizer report began on its
+ * stderr): three timeouts, at least 10 s. AddressSanitizer symbolizes its
  * report's stack before it aborts, which takes seconds on a loaded machine;
  * killing it earlier would call the crash a hang.
  */
@@ -72,7 +72,6 @@ export function watchChild(
   const limit = limits.rssLimitMb * 1024 * 1024;
   let last = -1;
   let since = performance.now();
-  let stderrAt = child.stderrBytes;
   let busy = false;
   const id = setInterval(() => {
     if (busy || child.end !== undefined) return;
@@ -81,12 +80,10 @@ export function watchChild(
     if (execs !== last || !inCall) {
       last = execs;
       since = now;
-      stderrAt = child.stderrBytes;
     } else if (now - since >= shortest) {
-      // A child that writes to stderr while stuck, whose crash recorder has run, or that began an ASan report,
-      // is most likely dying of something else (ASan symbolizing its stack, a panic): it gets longer, never less.
-      const dying = child.stderrBytes !== stderrAt || file.crash() !== undefined ||
-        child.stderrTail.includes("ERROR: AddressSanitizer");
+      // A child whose crash recorder has run, or that began an ASan report, is dying of something else (ASan
+      // symbolizes its stack before it aborts): it gets longer, never less.
+      const dying = file.crash() !== undefined || child.stderrTail.includes("ERROR: AddressSanitizer");
       const deadline = dying
         ? dyingMs(limits.timeoutMs)
         : limits.hungBefore?.(file.method())
