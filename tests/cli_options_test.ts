@@ -198,3 +198,66 @@ console.log(new TextDecoder().decode(await i.invoke("upper", "outside")));
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("plugcheck option errors: a negative number meets the option's own check, on one line", async () => {
+  for (
+    const [args, said] of [
+      [["stress", RUST, "--iterations", "-5"], 'Option --iterations must be a positive integer: got "-5"'],
+      [["invoke", RUST, "echo", "--timeout", "-1"], 'Option --timeout must be a positive integer: got "-1"'],
+      [["fuzz", RUST, "--max-len", "-1"], 'Option --max-len must be a positive integer: got "-1"'],
+      [["invoke", RUST, "echo", "--input", "-x"], 'Option --input needs a value: got "-x", which reads as an option'],
+    ] as const
+  ) {
+    const r = await runCli([...args]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.ok(r.stderr.includes(said), r.stderr);
+    assert.ok(!r.stderr.includes("\\n"), `a literal \\n: ${r.stderr}`);
+    assert.equal(r.stderr.trimEnd().split("\n").length, 1, r.stderr);
+  }
+  const dashed = await runCli(["invoke", RUST, "echo", "--input", "-5"]);
+  assert.equal(dashed.code, 0, dashed.stderr);
+  assert.equal(dashed.stdout, "-5");
+});
+
+Deno.test("plugcheck fuzz names its flags in errors and help: --max-len, not maxLen; --all is not called a default", async () => {
+  const r = await runCli(["fuzz", RUST, "--max-len", "99999999999"]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /Option --max-len must be at most 16777216: got 99999999999/);
+  assert.doesNotMatch(r.stderr, /maxLen/);
+  const help = await runCli(["fuzz", "--help"]);
+  const all = help.stdout.slice(help.stdout.indexOf("  --all"), help.stdout.indexOf("  --runs"));
+  assert.match(all, /what runs when no --method is given/);
+  assert.doesNotMatch(all, /the default/);
+});
+
+Deno.test("README's way to run plugcheck from outside the clone (deno task --config) works as written", async () => {
+  const readme = await Deno.readTextFile(join(ROOT, "README.md"));
+  const line = /^npx -y deno@2\.9\.6 task --config \/path\/to\/plugcheck\/deno\.json plugcheck (.+)$/m.exec(readme);
+  assert.ok(line, "README shows no `task --config ... plugcheck` line");
+  const args = line[1]!.split(" ");
+  assert.deepEqual(args, ["load", "./libmyplugin.so"]);
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.copyFile(C, join(dir, "libmyplugin.so"));
+    const run = (config: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["task", ...config, "plugcheck", ...args],
+        cwd: dir,
+        stdout: "piped",
+        stderr: "piped",
+        clearEnv: true,
+        env: { NO_COLOR: "1", PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...denoDir() },
+      }).output();
+    const out = await run(["--config", join(ROOT, "deno.json")]);
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.match(new TextDecoder().decode(out.stdout), new RegExp(`^library {4}${dir}/libmyplugin\\.so$`, "m"));
+    // Without --config, Deno's own message (quoted in the README) is what the user sees.
+    const bare = await run([]);
+    assert.notEqual(bare.code, 0);
+    const said = /deno task couldn't find deno\.json\(c\) or package\.json/;
+    assert.match(new TextDecoder().decode(bare.stderr), said);
+    assert.match(readme.replace(/\s+/g, " "), said);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

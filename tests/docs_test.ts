@@ -1,12 +1,13 @@
 /**
  * The docs a plugin author copies from must work: the gcc command and the
  * Makefile in docs/abi.md build the C reference plugin into a library that
- * loads.
+ * loads; and docs/abi.md states the rule of every check `check` runs.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadPlugin } from "../mod.ts";
 import { ROOT } from "./_helpers.ts";
+import { CHECKS } from "../lib/check/catalog.ts";
 
 const abi = await Deno.readTextFile(join(ROOT, "docs/abi.md"));
 const SOURCES = ["fixtures/ref_c/ref_c.c", "fixtures/ref_c/json.c"].map((s) => join(ROOT, s));
@@ -49,5 +50,46 @@ Deno.test("docs/abi.md: the documented Makefile builds a loadable plugin", async
     await loadsAsRefC(join(dir, "librefdoc.so"));
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** GitHub's anchor of a heading: lower case, punctuation dropped, spaces as dashes. */
+const anchorOf = (heading: string) => heading.toLowerCase().replace(/[^a-z0-9 _-]/g, "").trim().replace(/ /g, "-");
+
+Deno.test("docs/abi.md states the rule of every check, in a row linking the section the check names", () => {
+  const anchors = new Set([...abi.matchAll(/^#{2,3} (.+)$/gm)].map((m) => anchorOf(m[1]!)));
+  const rows = new Map(
+    [...abi.matchAll(/^\| `([a-z_]+\.[a-z_]+)` +\| (.*?) +\| \[#([a-z-]+)\]\(#([a-z-]+)\) +\|$/gm)].map((
+      m,
+    ) => [m[1]!, m]),
+  );
+  for (const check of CHECKS) {
+    const row = rows.get(check.id);
+    assert.ok(row, `docs/abi.md has no row stating the rule of ${check.id}`);
+    assert.ok(row[2]!.trim().length >= 20, `${check.id}: its rule text is missing`);
+    assert.equal(row[3], check.rule, `${check.id}: the row links #${row[3]}, the check names #${check.rule}`);
+    assert.equal(row[4], check.rule);
+    assert.ok(anchors.has(check.rule), `${check.id}: docs/abi.md has no section #${check.rule}`);
+  }
+  assert.deepEqual(
+    [...rows.keys()].filter((id) => !CHECKS.some((c) => c.id === id)),
+    [],
+    "rows of checks that do not exist",
+  );
+});
+
+Deno.test("docs/abi.md states the rules only the checks used to say", () => {
+  const flat = abi.replace(/\s+/g, " ");
+  for (
+    const rule of [
+      /A `json` method must answer `NPA_INVALID_INPUT` for input that is not JSON/,
+      /`live_buffers` counts the buffer that carries the stats document itself/,
+      /\*\*init after shutdown\*\* never happens/,
+      /`message` is a JSON \*\*string\*\*.*escape `"`, `\\`/,
+      /a method `describe\(\)` declares must never be answered so/,
+      /send nothing at a level it said is disabled/,
+    ]
+  ) {
+    assert.match(flat, rule);
   }
 });

@@ -75,6 +75,31 @@ Deno.test("loadPlugin() of a file that is not a shared library is LoadError with
   await assert.rejects(loadPlugin(ROOT), /not a file/);
 });
 
+for (const isolate of [false, true]) {
+  Deno.test(`loadPlugin() of a library built for another machine names it: wrong architecture${isolate ? " (isolated)" : ""}`, async () => {
+    // No cross compiler needed: a copy of an x86-64 fixture with e_machine (bytes 18-19) set to 183, AArch64.
+    const host = Deno.build.arch === "aarch64" ? { code: 62, name: "x86_64" } : { code: 183, name: "aarch64" };
+    const dir = await Deno.makeTempDir();
+    const path = join(dir, "libforeign.so");
+    try {
+      const bytes = await Deno.readFile(REFERENCE_PLUGINS[0]!.path);
+      new DataView(bytes.buffer).setUint16(18, host.code, true);
+      await Deno.writeFile(path, bytes);
+      const error = await loadPlugin(path, { isolate }).then(() => undefined, (e) => e);
+      assert.ok(error instanceof LoadError, String(error));
+      assert.match(
+        error.message,
+        new RegExp(
+          `wrong architecture: the library is built for ${host.name} \\(its ELF e_machine\\), but this machine is ${Deno.build.arch}`,
+        ),
+      );
+      assert.doesNotMatch(`${error.message} ${error.cause}`, /No such file or directory/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
 Deno.test("loadPlugin() of a library missing a required symbol names it and calls nothing", async () => {
   // The fixture's init aborts the process if it is ever called.
   await assert.rejects(loadPlugin(fault("missing_symbol")), (e: unknown) => {

@@ -13,6 +13,10 @@ import { renderReplayReport, replayReport, ReplayReportSchema, replayStderrLines
 import { MergeReportSchema, renderMergeReport } from "../lib/report/fuzz_merge.ts";
 import { harnessReport, HarnessReportSchema, writtenLine } from "../lib/report/harness_report.ts";
 import { LoadReportSchema, renderLoadReport } from "../lib/report/load_report.ts";
+import { renderCheckReport } from "../lib/report/check_report.ts";
+import { renderStressReport } from "../lib/report/stress_text.ts";
+import { runStress, type StressReport } from "../mod.ts";
+import { REFERENCE_PLUGINS } from "./_helpers.ts";
 import { sha1Hex } from "../lib/fuzz/parent/artifacts.ts";
 import type { FindingCandidate } from "../lib/fuzz/crash/finding.ts";
 
@@ -111,6 +115,10 @@ Deno.test("fuzzStatus() and stressStatus() show progress in the report units", (
   assert.equal(
     stressStatus({ phase: "floor", calls: 20_000, callsPerSecond: 0, p99Ms: 0, errors: 0, rssBytes: undefined }),
     "stress: measuring the dispatch floor (20,000 calls)",
+  );
+  assert.equal(
+    stressStatus({ phase: "run", calls: 8211, callsPerSecond: 16568, p99Ms: 5.03, errors: 1182, rssBytes: undefined }),
+    "stress: 8,211 calls, 16,568/s, p99 5.03 ms, 1,182 failed",
   );
 });
 
@@ -239,4 +247,111 @@ Deno.test("LoadReportSchema and renderLoadReport(): a row per finding of the loa
     ].join("\n"),
   );
   assert.equal(LoadReportSchema.safeParse({ ...doc, ok: false }).success, false);
+});
+
+Deno.test("renderLoadReport() lines methods up without padding every row to one very long name", () => {
+  const long = "x".repeat(5000);
+  const doc = LoadReportSchema.parse({
+    ok: true,
+    path: "/opt/libdemo.so",
+    isolated: false,
+    abi_version: "1.0",
+    host_abi_version: "1.0",
+    symbols: { required: ["a"], optional: [] },
+    capabilities: { stats: false },
+    init_ms: 1,
+    description: {
+      name: "demo",
+      version: "1.0",
+      thread_safe_instances: true,
+      methods: [
+        { name: "echo", description: "Echoes", input: "bytes", pure: true },
+        { name: long, description: "Long", input: "json", pure: false },
+        { name: "upper", description: "Uppercases", input: "bytes", pure: true },
+      ],
+    },
+    stats: null,
+    warnings: [],
+  });
+  const text = renderLoadReport(doc);
+  assert.ok(text.includes("  echo   bytes  pure    Echoes\n"), text.slice(0, 600));
+  assert.ok(text.includes("  upper  bytes  pure    Uppercases\n"));
+  assert.ok(text.includes(`  ${long}  json   impure  Long\n`));
+});
+
+Deno.test("renderCheckReport() shows a warning's message once when its evidence only repeats it", () => {
+  const message = "The plugin wrote 84 bytes to stdout";
+  const result = (evidence: string[]) => ({
+    library: "libdemo.so",
+    plugin: { name: "demo", version: "1.0.0" },
+    toolVersion: "0.1.0",
+    startedAt: new Date(0),
+    durationMs: 10,
+    ok: true,
+    exitCode: 0 as const,
+    seed: 1,
+    strict: false,
+    configPath: undefined,
+    stage: "plugin" as const,
+    stageError: undefined,
+    counts: { pass: 0, fail: 0, crash: 0, timeout: 0, skip: 0, warn: 1 },
+    results: [{
+      id: "stdio.stdout",
+      group: "stdio",
+      title: "Nothing to stdout",
+      rule: "stdio",
+      status: "warn" as const,
+      durationMs: 5,
+      details: message,
+      evidence,
+      repro: "plugcheck check libdemo.so --filter '^stdio\\.stdout$' --seed 1",
+    }],
+  });
+  const once = renderCheckReport(result([message]), plain);
+  assert.equal(once.split(message).length - 1, 1, once);
+  assert.ok(once.includes("repro: plugcheck check"), once);
+  const more = renderCheckReport(result([message, "fd 1: 84 bytes"]), plain);
+  assert.ok(more.includes("          | fd 1: 84 bytes\n"), more);
+});
+
+Deno.test("renderStressReport() says which failures were expected, reads a duration in seconds, and a share too small to measure", async () => {
+  const report: StressReport = await runStress(REFERENCE_PLUGINS[1]!.path, {
+    methods: ["echo", "fail_with"],
+    iterations: 400,
+    concurrency: 1,
+    seed: 3,
+  });
+  const failing = report.inputs.find((i) => i.method === "fail_with")!;
+  assert.equal(failing.first_error, "InvalidInputError");
+  assert.equal(failing.expected_failures, report.run.failed);
+  assert.ok(report.run.failed > 0);
+  const text = renderStressReport(report, plain);
+  assert.ok(
+    text.includes(
+      `failures   ${
+        count(report.run.failed)
+      } expected, from inputs that fail every call as on their first: fail_with example 1 (InvalidInputError ${
+        count(report.run.failed)
+      })\n`,
+    ),
+    text,
+  );
+  assert.doesNotMatch(text, /not expected/);
+  const timed: StressReport = structuredClone(report);
+  timed.settings.iterations = null;
+  timed.settings.duration_ms = 2000;
+  assert.match(renderStressReport(timed, plain), /^stress {5}steady, 1 loop over 1 instance, 2\.0 s, in process/m);
+  const floor = report.floor!;
+  const even: StressReport = {
+    ...report,
+    run: { ...report.run, latency: { ...report.run.latency, p50_ms: floor.latency.p50_ms + 1e-12 } },
+  };
+  const evenText = renderStressReport(even, plain);
+  assert.match(evenText, /on a no-op: the plugin adds nothing measurable to p50\)/);
+  assert.doesNotMatch(evenText, /0\.00 us/);
+  const slower: StressReport = {
+    ...report,
+    run: { ...report.run, latency: { ...report.run.latency, p50_ms: floor.latency.p50_ms + 0.0012 } },
+  };
+  assert.match(renderStressReport(slower, plain), /the plugin's share of p50 is 1\.20 us\)/);
 });

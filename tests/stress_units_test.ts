@@ -96,6 +96,22 @@ Deno.test("OutcomeBook counts wrong results of pure methods and failures an inpu
   assert.equal(fresh.unexpected, 1);
 });
 
+Deno.test("OutcomeBook.expectedFailures counts by input the failures that repeat its first call's, and firstError() names it", () => {
+  const plan = planInputs(DESCRIPTION, {});
+  const book = new OutcomeBook(plan);
+  const invalid = new InvalidInputError("Cannot invoke: bad", { code: "INVALID_INPUT", status: 1 } as never);
+  book.failed(2, invalid);
+  book.failed(2, invalid);
+  book.failed(2, new PluginPanicError("boom", { code: "PANIC", status: 4 } as never)); // unexpected, not counted
+  book.ok(1, new TextEncoder().encode("x"));
+  book.failed(1, invalid); // succeeded first: unexpected, not counted
+  assert.deepEqual(book.expectedFailures, [0, 0, 2]);
+  assert.equal(book.firstError(2), "InvalidInputError");
+  assert.equal(book.firstError(1), undefined);
+  assert.equal(book.firstError(0), undefined);
+  assert.equal(book.unexpected, 2);
+});
+
 Deno.test("sameBytes() compares word by word and byte by byte alike", () => {
   const a = new Uint8Array(100).map((_, i) => i);
   assert.ok(sameBytes(a, a.slice()));
@@ -120,6 +136,16 @@ Deno.test("slope() fits a least-squares line, and rssVerdict() fails only growth
     rssVerdict({ growthBytes: 10 * 2 ** 20, slopePer10k: 9999, maxMb: 64, per: "10k calls" }).status,
     "pass",
   );
+});
+
+Deno.test("rssVerdict() reads in MiB: a pass gives no slope extrapolated from a short run, a failure its slope in the unit that fits", () => {
+  const pass = rssVerdict({ growthBytes: 8.1 * 2 ** 20, slopePer10k: 200_497.5 * 1024, maxMb: 64, per: "10k calls" });
+  assert.equal(pass.summary, "RSS grew 8.1 MiB; limit 64 MiB");
+  assert.equal(pass.evidence.slope_bytes, Math.round(200_497.5 * 1024));
+  const big = rssVerdict({ growthBytes: 200 * 2 ** 20, slopePer10k: 3 * 2 ** 20, maxMb: 64, per: "10k calls" });
+  assert.equal(big.summary, "RSS grew 200.0 MiB (more than 64 MiB) and was still growing (+3.0 MiB per 10k calls)");
+  const small = rssVerdict({ growthBytes: 200 * 2 ** 20, slopePer10k: 512, maxMb: 64, per: "cycle" });
+  assert.match(small.summary, /\(\+0\.5 KiB per cycle\)$/);
 });
 
 Deno.test("leftoverVerdicts() name the threads and the kinds of descriptors left", () => {

@@ -184,14 +184,46 @@ function parse(
   command: string,
 ): { values: FlagValues; positionals: string[] } {
   try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true }) as {
+    return parseArgs({ args: joinNegativeValues(args, options), options, allowPositionals: true, strict: true }) as {
       values: FlagValues;
       positionals: string[];
     };
   } catch (e) {
     const msg = e instanceof Error ? e.message.replace(/\. To specify a positional argument.*$/s, "") : String(e);
-    throw new UsageError(`${msg.replace(/\.$/, "")} (see 'plugcheck ${command} --help')`);
+    const ambiguous = /^Option '(--[^']+)' argument is ambiguous/.exec(msg);
+    const flag = ambiguous?.[1];
+    const text = flag === undefined
+      ? msg.replace(/\.$/, "").replace(/\.?\n/g, "; ")
+      : `Option ${flag} needs a value: got ${
+        JSON.stringify(args[args.indexOf(flag) + 1] ?? "")
+      }, which reads as an option (if it is the value, write ${flag}=VALUE)`;
+    throw new UsageError(`${text} (see 'plugcheck ${command} --help')`);
   }
+}
+
+/**
+ * `--flag -5` as `--flag=-5` for a flag that takes a value: parseArgs would
+ * read the number as an option, while the flag's own check says what is
+ * wrong with it (a negative count, a negative timeout).
+ */
+function joinNegativeValues(args: readonly string[], options: ParseArgsConfig["options"]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const next = args[i + 1];
+    const takesValue = arg.startsWith("--") && options?.[arg.slice(2)]?.type === "string";
+    if (takesValue && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+    if (arg === "--") {
+      out.push(...args.slice(i + 1));
+      break;
+    }
+  }
+  return out;
 }
 
 /** A last positional named like `dir...` takes any number of arguments, none included. */

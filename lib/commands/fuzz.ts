@@ -21,6 +21,7 @@ import {
   DEFAULT_RSS_LIMIT_MB,
   type FuzzOptions,
   MAX_JOBS,
+  MAX_MAX_LEN,
   mergeCorpus,
   minimizeInput,
   parseDictionary,
@@ -57,6 +58,7 @@ function optionsFrom(ctx: CommandContext): FuzzOptions {
     coverage: !ctx.flag("no-coverage"),
   };
   if (o.jobs! > MAX_JOBS) throw new UsageError(`Option --jobs must be at most ${MAX_JOBS}: got ${o.jobs}`);
+  if (o.maxLen! > MAX_MAX_LEN) throw new UsageError(`Option --max-len must be at most ${MAX_MAX_LEN}: got ${o.maxLen}`);
   const methods = ctx.list("method");
   if (methods.length > 0 && ctx.flag("all")) throw new UsageError("Options --method and --all exclude each other");
   if (methods.length > 0) o.methods = methods;
@@ -226,7 +228,11 @@ Corpus files are raw inputs named by their SHA-1, as libFuzzer writes them.`,
       value: "NAME",
       help: 'a method to fuzz (repeatable; default: all but\nthose describe() marks "fuzz": false)',
     },
-    all: { type: "boolean", help: 'fuzz the methods describe() lists, but those marked\n"fuzz": false (the default)' },
+    all: {
+      type: "boolean",
+      help:
+        'fuzz every method but those describe() marks "fuzz": false:\nwhat runs when no --method is given, said explicitly',
+    },
     runs: { type: "string", value: "N", help: "stop after N executions in all" },
     duration: { type: "string", value: "D", help: "stop after this long: 30s, 10m, 2h (default 60s)" },
     "max-findings": {

@@ -28,6 +28,7 @@ export {
   type FuzzOptions,
   type FuzzProgress,
   MAX_JOBS,
+  MAX_MAX_LEN,
 } from "./parent/options.ts";
 export { type FuzzFinding, FuzzFindingSchema, type FuzzReport, FuzzReportSchema } from "./parent/report.ts";
 export type { Finding } from "./parent/finding_book.ts";

@@ -58,6 +58,26 @@ export function readElfDynamicSync(path: string): ElfDynamicInfo {
   return step.value;
 }
 
+/** The machine this process runs on, as the ELF names it (`x86_64`, `aarch64`). */
+const HOST_MACHINE: string = Deno.build.arch;
+
+/**
+ * Why the library at `path` cannot load here when it is an ELF file built
+ * for another machine (`wrong architecture: built for aarch64 ...`), else
+ * undefined (not ELF, unreadable, or this machine's). For a loader error
+ * that would not say so (glibc answers "No such file or directory").
+ */
+export function wrongMachine(path: string): string | undefined {
+  let info: ElfDynamicInfo;
+  try {
+    info = readElfDynamicSync(path);
+  } catch {
+    return undefined;
+  }
+  if (info.machine === HOST_MACHINE) return undefined;
+  return `wrong architecture: the library is built for ${info.machine} (its ELF e_machine), but this machine is ${HOST_MACHINE}; build it for ${HOST_MACHINE}`;
+}
+
 async function readAt(file: Deno.FsFile, need: Need, path: string): Promise<Uint8Array> {
   const bytes = new Uint8Array(need.length);
   await file.seek(need.offset, Deno.SeekMode.Start);

@@ -20,6 +20,7 @@ import type { ProcessGuard } from "../ffi/process_guard.ts";
 import { checkStatus, type GuardContext, parseJsonOutput, takeOutput } from "../errors/guard.ts";
 import { abiMismatchError, contractViolationError, loadError } from "../errors/host_errors.ts";
 import type { AbiVersion } from "../plugin/handle.ts";
+import { wrongMachine } from "./elf.ts";
 
 /** The npa ABI version this host implements (`major << 16 | minor`). */
 export const HOST_ABI_VERSION = (1 << 16) | 0;
@@ -41,6 +42,9 @@ export function openCheckedLibrary(libraryPath: string, shown: string, guard: Pr
   try {
     opened = openPluginLibrary(libraryPath, (fn) => guard.sync(`load plugin ${JSON.stringify(shown)}`, fn));
   } catch (cause) {
+    // glibc refuses another machine's library as "No such file or directory": the ELF header says what is wrong.
+    const machine = wrongMachine(libraryPath);
+    if (machine !== undefined) throw loadError(shown, machine);
     const reason = "not a loadable shared library (the file exists, but the dynamic loader refused it)";
     throw loadError(shown, reason, loaderError(cause, libraryPath));
   }

@@ -105,7 +105,8 @@ export function renderCheckReport(r: CheckReport, paint: Paint): string {
       `  ${paint(style, label.padEnd(7))} ${x.id.padEnd(idWidth)} ${duration(x.durationMs).padStart(7)}  ${x.details}`,
     );
     if (x.status === "pass" || x.status === "skip") continue;
-    for (const e of x.evidence) out.push(paint("dim", `          | ${e}`));
+    // Evidence that only repeats the details line (a warning's one message) is shown once.
+    for (const e of x.evidence) if (e !== x.details) out.push(paint("dim", `          | ${e}`));
     if (x.repro) out.push(paint("dim", `          repro: ${x.repro}`));
   }
   const c = r.counts;

@@ -75,6 +75,9 @@ export async function loadReport(plugin: PluginHandle): Promise<LoadReport> {
   };
 }
 
+/** The widest the method-name column grows. */
+const NAME_COLUMN = 24;
+
 /** The text of `load`: one row per finding of the load, then one per method. */
 export function renderLoadReport(doc: LoadReport): string {
   const d = doc.description;
@@ -94,7 +97,8 @@ export function renderLoadReport(doc: LoadReport): string {
   ];
   if (doc.stats) lines.push(`stats      ${Object.entries(doc.stats).map(([k, v]) => `${safe(k)}=${v}`).join(" ")}`);
   lines.push(`methods    ${d.methods.length}`);
-  const width = Math.max(...d.methods.map((m) => safe(m.name).length), 4);
+  // Names line up in a column as wide as the longest name up to NAME_COLUMN; a longer one overflows its row alone.
+  const width = Math.max(...d.methods.map((m) => safe(m.name).length).filter((n) => n <= NAME_COLUMN), 4);
   for (const m of d.methods) {
     const pure = (m.pure ? "pure" : "impure").padEnd(6);
     lines.push(`  ${safe(m.name).padEnd(width)}  ${m.input.padEnd(5)}  ${pure}  ${safe(m.description)}`);

@@ -45,7 +45,7 @@ export function stressStatus(p: StressProgress): string {
   if (p.phase === "floor") return `stress: measuring the dispatch floor (${count(p.calls)} calls)`;
   const rss = p.rssBytes === undefined ? "" : `, rss ${mib(p.rssBytes, 0)}`;
   const cycle = p.cycle ? `cycle ${p.cycle.done + 1}/${p.cycle.of}, ` : "";
-  return `stress: ${cycle}${count(p.calls)} calls, ${rate(p.callsPerSecond)}, p99 ${
-    duration(p.p99Ms)
-  }, ${p.errors} failed${rss}`;
+  return `stress: ${cycle}${count(p.calls)} calls, ${rate(p.callsPerSecond)}, p99 ${duration(p.p99Ms)}, ${
+    count(p.errors)
+  } failed${rss}`;
 }

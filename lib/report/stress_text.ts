@@ -37,6 +37,38 @@ function what(r: StressReport): string {
   return `${r.mode}, ${loops}${over}, ${length}, ${where}`;
 }
 
+/**
+ * Which failures were expected: those of inputs that failed on their first
+ * call and every later time the same way (a method that fails on purpose,
+ * like an example that asks for an error), and how many were not
+ * (RESOURCE_LIMIT answers are counted apart).
+ */
+function failuresLine(r: StressReport): string {
+  const failing = r.inputs.filter((i) => i.expected_failures > 0);
+  const expected = failing.reduce((n, i) => n + i.expected_failures, 0);
+  const other = r.run.failed - r.run.resource_limit - expected;
+  const otherText = `${count(other)} not expected (see the verdicts)`;
+  if (failing.length === 0) return otherText;
+  const shown = failing.slice(0, 3).map((i) =>
+    `${escapeControl(i.method)} ${escapeControl(i.source)} (${i.first_error ?? "failed"} ${count(i.expected_failures)})`
+  );
+  if (failing.length > 3) shown.push(`${failing.length - 3} more`);
+  return `${count(expected)} expected, from inputs that fail every call as on their first: ${shown.join(", ")}${
+    other > 0 ? `; ${otherText}` : ""
+  }`;
+}
+
+/** Below this (ms: half the 0.1 us percentiles are rounded to) the plugin's share of p50 is nothing measurable. */
+const SHARE_RESOLUTION_MS = 0.00005;
+
+/** What the plugin adds to the median call over the no-op floor, or that it adds nothing measurable. */
+function shareText(r: StressReport): string {
+  const share = r.run.latency.p50_ms - (r.floor?.latency.p50_ms ?? 0);
+  return share < SHARE_RESOLUTION_MS
+    ? "the plugin adds nothing measurable to p50"
+    : `the plugin's share of p50 is ${duration(share)}`;
+}
+
 /** What ended the run, the child's last words, and the command that reproduces it. */
 function crashLines(r: StressReport): [string, string][] {
   const c = r.crash as {
@@ -81,15 +113,10 @@ export function renderStressReport(r: StressReport, paint: Paint): string {
       run.failed > 0 ? `, ${count(run.failed)} failed (${failed})` : ""
     }${run.resource_limit > 0 ? `, ${count(run.resource_limit)} RESOURCE_LIMIT` : ""}`,
   );
+  if (run.failed > run.resource_limit) row("failures", failuresLine(r));
   if (run.latency.count > 0) row("latency", latencyLine(run.latency));
   if (r.floor) {
-    const share = run.latency.p50_ms - r.floor.latency.p50_ms;
-    row(
-      "floor",
-      `${latencyLine(r.floor.latency)}  (${rate(r.floor.per_second)} on a no-op: the plugin's share of p50 is ${
-        duration(Math.max(0, share))
-      })`,
-    );
+    row("floor", `${latencyLine(r.floor.latency)}  (${rate(r.floor.per_second)} on a no-op: ${shareText(r)})`);
   }
   const inst = r.instances;
   row(

@@ -163,10 +163,19 @@ export class OutcomeBook {
   readonly wrongExamples: OutcomeExample[] = [];
   unexpected = 0;
   readonly unexpectedExamples: OutcomeExample[] = [];
+  /** By input: calls that failed as that input's first call did (expected failures: the input always fails so). */
+  readonly expectedFailures: number[];
 
   constructor(plan: readonly PlannedInput[]) {
     this.#plan = plan;
     this.#first = plan.map(() => undefined);
+    this.expectedFailures = plan.map(() => 0);
+  }
+
+  /** The error class input `i` failed with on its first call, or undefined when that call succeeded (or none ran). */
+  firstError(i: number): string | undefined {
+    const first = this.#first[i];
+    return first === undefined || first.ok ? undefined : first.error;
   }
 
   /** A call of input `i` returned `output`. */
@@ -200,10 +209,12 @@ export class OutcomeBook {
     if (alwaysWrong(error)) return this.#unexpected(p, "no failure", error);
     if (first === undefined) {
       this.#first[i] = { ok: false, error: error.name };
+      this.expectedFailures[i]!++;
       return;
     }
     if (first.ok) return this.#unexpected(p, "success, as on its first call", error);
     if (first.error !== error.name) this.#unexpected(p, `${first.error}, as on its first call`, error);
+    else this.expectedFailures[i]!++;
   }
 
   /** A create or destroy failed (neither may, in a stress run that stays within max_instances). */

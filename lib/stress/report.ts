@@ -99,6 +99,10 @@ export const StressReportSchema = z.object({
     bytes: z.number(),
     pure: z.boolean(),
     expected_output: z.boolean(),
+    /** Calls of this input that failed as its first call did: failures the input always gives, so expected. */
+    expected_failures: z.number(),
+    /** The error class of this input's first call when it failed (its later calls are held to it), else null. */
+    first_error: z.string().nullable(),
   })),
   elapsed_ms: z.number(),
   /** The calls of the run (reload: of every cycle). */

@@ -53,6 +53,10 @@ export function fillCounts(report: StressReport, tally: Tally, lifecycle: Lifecy
     unexpected: book.unexpected,
     unexpected_examples: book.unexpectedExamples,
   };
+  report.inputs.forEach((input, i) => {
+    input.expected_failures = book.expectedFailures[i] ?? 0;
+    input.first_error = book.firstError(i) ?? null;
+  });
 }
 
 /** A sample as the report shows it. */
@@ -110,6 +114,8 @@ export function baseReport(
       bytes: p.bytes.length,
       pure: p.pure,
       expected_output: p.expected !== undefined,
+      expected_failures: 0,
+      first_error: null,
     })),
     elapsed_ms: Math.round(performance.now() - started),
     run: EMPTY_TALLY,

@@ -67,6 +67,7 @@ export function skipped(id: VerdictId, why: string): Verdict {
 
 const n = (x: number) => x.toLocaleString("en-US");
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 
 /** The run's crash (or the hang that killed its sandbox child), if any. */
 export function crashVerdict(fatal: PluginError | undefined): Verdict {
@@ -288,9 +289,9 @@ function summarizeFds(fds: readonly FdInfo[]): string {
 
 /** RSS growth beyond the limit, while still growing. */
 export function rssVerdict(r: { growthBytes: number; slopePer10k: number; maxMb: number; per: string }): Verdict {
-  const slopeText = `${r.slopePer10k >= 0 ? "+" : ""}${(r.slopePer10k / 1024).toFixed(1)} KiB per ${r.per}`;
   const evidence = { growth_bytes: r.growthBytes, slope_bytes: Math.round(r.slopePer10k), per: r.per, max_mb: r.maxMb };
   if (r.growthBytes > r.maxMb * 2 ** 20 && r.slopePer10k > 0) {
+    const slopeText = `+${r.slopePer10k < 2 ** 20 ? kib(r.slopePer10k) : mib(r.slopePer10k)} per ${r.per}`;
     return verdict(
       "rss_growth",
       "fail",
@@ -298,10 +299,6 @@ export function rssVerdict(r: { growthBytes: number; slopePer10k: number; maxMb:
       evidence,
     );
   }
-  return verdict(
-    "rss_growth",
-    "pass",
-    `RSS grew ${mib(Math.max(0, r.growthBytes))} (${slopeText}); limit ${r.maxMb} MiB`,
-    evidence,
-  );
+  // The slope (in the evidence) is left out of a pass: over a short run it extrapolates noise to 10k calls.
+  return verdict("rss_growth", "pass", `RSS grew ${mib(Math.max(0, r.growthBytes))}; limit ${r.maxMb} MiB`, evidence);
 }

@@ -25,6 +25,8 @@ import type { FuzzTargetKind } from "../wire.ts";
 export const DEFAULT_FUZZ_DURATION_MS = 60_000;
 /** Default longest input. */
 export const DEFAULT_MAX_LEN = 4096;
+/** The longest input a fuzz run may be given (its `maxLen` at most). */
+export const MAX_MAX_LEN = 16 * 1024 * 1024;
 /** Default deadline of one call: a call that takes longer is a hang (a timeout finding). */
 export const DEFAULT_FUZZ_TIMEOUT_MS = 2000;
 /** Default RSS limit of a fuzz child (MiB), as libFuzzer's. */
@@ -167,7 +169,7 @@ export function resolveFuzzOptions(
     corpus: o.corpus ?? [],
     artifactsDir: o.artifactsDir,
     dictionary: o.dictionary ?? [],
-    maxLen: integer(o.maxLen, name("maxLen"), 1, 16 * 1024 * 1024) ?? DEFAULT_MAX_LEN,
+    maxLen: integer(o.maxLen, name("maxLen"), 1, MAX_MAX_LEN) ?? DEFAULT_MAX_LEN,
     timeoutMs: integer(o.timeoutMs, name("timeoutMs"), 1, MAX_DELAY_MS) ?? DEFAULT_FUZZ_TIMEOUT_MS,
     rssLimitMb: integer(o.rssLimitMb, name("rssLimitMb"), 0, 1 << 30) ?? DEFAULT_RSS_LIMIT_MB,
     sanitizer: o.sanitizer,
