@@ -180,10 +180,11 @@ export const command = defineCommand({
   summary: "fuzz a plugin in sandbox children; report each bug once",
   positionals: ["library", "dir..."],
   usage: `<library> [--method NAME... | --all] [--runs N | --duration 60s]
-                   [--max-findings N] [--seed S] [--jobs N] [--corpus DIR]... [--artifacts DIR]
-                   [--dict FILE] [--max-len N] [--timeout MS] [--rss-limit MB]
-                   [--target npa|libfuzzer] [--sanitizer asan|none] [--config JSON]
-                   [--no-coverage] [--minimize FILE | --replay FILE] [--format text|json]
+                   [--max-findings N] [--seed S] [--jobs N] [--corpus DIR]...
+                   [--artifacts DIR] [--dict FILE] [--max-len N] [--timeout MS]
+                   [--rss-limit MB] [--target npa|libfuzzer] [--sanitizer asan|none]
+                   [--config JSON] [--no-coverage] [--minimize FILE | --replay FILE]
+                   [--format text|json]
        plugcheck fuzz <library> --merge OUT_DIR IN_DIR... [--method NAME]`,
   alwaysIsolated: true,
   description: `Mutates inputs and calls the plugin with them, millions of times, in sandbox
@@ -204,11 +205,11 @@ and each bug is reported once, with a count and its smallest input.
 
 A known bug does not cost its full price again: a hang is one finding per
 method, and once a method hung, its calls get a tenth of --timeout (at least
-100 ms); a method whose known crash or hang ends ${RETIRE_AFTER} fuzz children in a
-row at once (on the first inputs they fuzz) is retired, with a warning, and
-the run fuzzes the other methods (none left: it ends, "stopped: retired").
---max-findings N stops the run at the Nth distinct finding (exit 1), as
-libFuzzer stops at its first crash.
+100 ms); a method whose known crash or hang ends ${RETIRE_AFTER} fuzz children in
+a row at once (on the first inputs they fuzz) is retired, with a warning,
+and the run fuzzes the other methods (none left: it ends, "stopped:
+retired"). --max-findings N stops the run at the Nth distinct finding
+(exit 1), as libFuzzer stops at its first crash.
 
 A library that exports LLVMFuzzerTestOneInput and no npa symbols is fuzzed as a
 libFuzzer harness; an AddressSanitizer build runs with the ASan runtime
