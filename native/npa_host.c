@@ -18,6 +18,8 @@
  *   - Nothing is dropped silently: every message is counted exactly once, as
  *     accepted, dropped_full, filtered (above the level), or after_close.
  *   - Messages longer than NPAH_MAX_MESSAGE bytes are truncated (counted).
+ *   - A message filtered out is still read (up to the same bound): a bad
+ *     message pointer crashes at the plugin's call whatever the log level.
  *
  * Filtering: a context holds a default level and per-target levels (RUST_LOG
  * style directives, parsed by the host). A target matches a directive prefix
@@ -177,6 +179,7 @@ static void npah_log(void* ctx, int32_t level, const uint8_t* target,
     return;
   }
   if (!enabled_for(c, level, target, target_len)) {
+    npah_touch(message, message_len < NPAH_MAX_MESSAGE ? message_len : NPAH_MAX_MESSAGE);
     count(c, NPAH_FILTERED);
     return;
   }

@@ -14,12 +14,9 @@ import { CLI_ARGS, fault, fixture, fuzzFixture, runCli, tempDir, text } from "./
 Deno.test("plugcheck fuzz --help teaches the flags, the findings and the exit codes", async () => {
   const r = await runCli(["fuzz", "--help"]);
   assert.equal(r.code, 0);
-  for (const flag of ["--runs", "--duration", "--seed", "--jobs", "--corpus", "--artifacts", "--dict", "--max-len"]) {
-    assert.ok(r.stdout.includes(flag), flag);
-  }
-  for (const flag of ["--timeout", "--rss-limit", "--target", "--sanitizer", "--minimize", "--replay", "--format"]) {
-    assert.ok(r.stdout.includes(flag), flag);
-  }
+  const flags = ["--runs", "--duration", "--max-findings", "--seed", "--jobs", "--corpus", "--artifacts", "--dict"];
+  flags.push("--max-len", "--timeout", "--rss-limit", "--target", "--sanitizer", "--minimize", "--replay", "--format");
+  for (const flag of flags) assert.ok(r.stdout.includes(flag), flag);
   assert.match(r.stdout, /crash-<sha1>/);
   assert.match(r.stdout, /Exit codes:/);
   const top = await runCli(["--help"]);

@@ -125,6 +125,17 @@ Deno.test("stress --isolate names the call that crashed inside a batch and print
   assert.equal(report.run.ok, report.run.calls - 1, "the calls of the batches before the crash's, all judged ok");
 });
 
+Deno.test("stress --isolate finds the crash of a plugin that logs through a bad pointer, though its logs are off", async () => {
+  // invoke shows logs and crashes in the host's log function; stress filters every level out, and must crash too.
+  const args = ["stress", fault("log_bad_pointer"), "--method", "note", "--input", "x", "--iterations", "50"];
+  const r = await runCli([...args, "--isolate", "--json"]);
+  assert.equal(r.code, 1, r.stderr);
+  const report = StressReportSchema.parse(JSON.parse(r.stdout));
+  assert.equal(report.ok, false);
+  assert.ok((report.run.errors.PluginCrashError?.count ?? 0) >= 1, JSON.stringify(report.run.errors));
+  assert.equal((report.crash?.request as { method?: string }).method, "note");
+});
+
 Deno.test("stress stops on Ctrl-C and still prints the report, with exit 130", async () => {
   const child = new Deno.Command(Deno.execPath(), {
     args: [

@@ -26,6 +26,7 @@ import {
   minimizeInput,
   parseDictionary,
   replayInput,
+  RETIRE_AFTER,
   runFuzz,
   sha1Hex,
   writeWhole,
@@ -63,6 +64,7 @@ function optionsFrom(ctx: CommandContext): FuzzOptions {
   if (methods.length > 0) o.methods = methods;
   const runs = ctx.string("runs");
   if (runs !== undefined) o.runs = ctx.positiveInt("runs", 1);
+  if (ctx.string("max-findings") !== undefined) o.maxFindings = ctx.positiveInt("max-findings", 1);
   const duration = ctx.durationMs("duration");
   if (duration !== undefined) o.durationMs = duration;
   if (runs !== undefined && duration !== undefined) {
@@ -178,10 +180,11 @@ export const command = defineCommand({
   summary: "fuzz a plugin in sandbox children; report each bug once",
   positionals: ["library", "dir..."],
   usage: `<library> [--method NAME... | --all] [--runs N | --duration 60s]
-                   [--seed S] [--jobs N] [--corpus DIR]... [--artifacts DIR]
-                   [--dict FILE] [--max-len N] [--timeout MS] [--rss-limit MB]
-                   [--target npa|libfuzzer] [--sanitizer asan|none] [--config JSON]
-                   [--no-coverage] [--minimize FILE | --replay FILE] [--format text|json]
+                   [--max-findings N] [--seed S] [--jobs N] [--corpus DIR]...
+                   [--artifacts DIR] [--dict FILE] [--max-len N] [--timeout MS]
+                   [--rss-limit MB] [--target npa|libfuzzer] [--sanitizer asan|none]
+                   [--config JSON] [--no-coverage] [--minimize FILE | --replay FILE]
+                   [--format text|json]
        plugcheck fuzz <library> --merge OUT_DIR IN_DIR... [--method NAME]`,
   alwaysIsolated: true,
   description: `Mutates inputs and calls the plugin with them, millions of times, in sandbox
@@ -199,6 +202,14 @@ method) and leaked buffers or instances (npa_plugin_stats). Each is written to
 --artifacts the moment it is known, as libFuzzer names it (crash-<sha1>,
 timeout-, oom-, leak-) with a JSON sidecar (what, where, the repro command),
 and each bug is reported once, with a count and its smallest input.
+
+A known bug does not cost its full price again: a hang is one finding per
+method, and once a method hung, its calls get a tenth of --timeout (at least
+100 ms); a method whose known crash or hang ends ${RETIRE_AFTER} fuzz children in
+a row at once (on the first inputs they fuzz) is retired, with a warning,
+and the run fuzzes the other methods (none left: it ends, "stopped:
+retired"). --max-findings N stops the run at the Nth distinct finding
+(exit 1), as libFuzzer stops at its first crash.
 
 A library that exports LLVMFuzzerTestOneInput and no npa symbols is fuzzed as a
 libFuzzer harness; an AddressSanitizer build runs with the ASan runtime
@@ -225,6 +236,11 @@ Corpus files are raw inputs named by their SHA-1, as libFuzzer writes them.`,
     },
     runs: { type: "string", value: "N", help: "stop after N executions in all" },
     duration: { type: "string", value: "D", help: "stop after this long: 30s, 10m, 2h (default 60s)" },
+    "max-findings": {
+      type: "string",
+      value: "N",
+      help: "stop at the Nth distinct finding (default: no limit;\nCI: 1, as libFuzzer stops at its first crash)",
+    },
     seed: { type: "string", value: "S", help: "seed of every choice (default: random, reported)" },
     jobs: { type: "string", value: "N", help: "fuzz children at once (default 1)" },
     corpus: {
@@ -275,6 +291,7 @@ Corpus files are raw inputs named by their SHA-1, as libFuzzer writes them.`,
   examples: [
     "plugcheck fuzz build/fixtures/fuzz/libmagic_prefix.so --runs 500000 --seed 1",
     "plugcheck fuzz ./libmine.so --method parse --corpus corpus/ --artifacts findings/ --duration 10m",
+    "plugcheck fuzz ./libmine.so --duration 5m --max-findings 1   # CI: stop at the first bug",
     "plugcheck fuzz ./libmine.so --jobs 2 --dict parse.dict --max-len 1024 --format json > fuzz.json",
     "plugcheck fuzz ./libmine.so --minimize findings/crash-0123abcd...",
     "plugcheck fuzz ./harness.so --target libfuzzer --corpus corpus/",

@@ -33,5 +33,6 @@ export {
 export { type FuzzFinding, FuzzFindingSchema, type FuzzReport, FuzzReportSchema } from "./parent/report.ts";
 export type { Finding } from "./parent/finding_book.ts";
 export { sha1Hex, writeWhole } from "./parent/artifacts.ts";
+export { RETIRE_AFTER } from "./parent/budget.ts";
 export { FINDING_KINDS, type FindingCandidate, type FindingKind } from "./crash/finding.ts";
 export { parseDictionary } from "./mutate/dictionary.ts";

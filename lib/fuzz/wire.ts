@@ -72,6 +72,11 @@ export interface FuzzRequest {
    * rebuild a known bug at every other input (a crash storm of restarts).
    */
   known?: number;
+  /**
+   * Indices of methods the run has retired (a method that hung or crashed
+   * at once in several lives in a row): neither replayed nor fuzzed.
+   */
+  retired?: number[];
 }
 
 /** A FUZZ request's reply. */

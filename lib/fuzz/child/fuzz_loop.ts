@@ -73,6 +73,8 @@ export class FuzzEngine {
   /** Bytes of the inbox read so far, and a view of its count. */
   #inboxCursor = 0;
   readonly #inboxView: DataView;
+  /** Methods the run retired (see FuzzRequest.retired). */
+  readonly #retired: ReadonlySet<number>;
 
   constructor(
     loop: FuzzLoop,
@@ -85,6 +87,7 @@ export class FuzzEngine {
     known: readonly Uint8Array[] = [],
   ) {
     this.#known = known;
+    this.#retired = new Set(req.retired ?? []);
     this.#loop = loop;
     this.#target = target;
     this.#req = req;
@@ -110,13 +113,16 @@ export class FuzzEngine {
       this.#replay(0, this.#corpus[0]!, (at, n) => this.#sendMerged(at, n));
       return { execs: this.#execs, findings: this.#findings };
     }
-    for (let m = 0; m < this.#req.methods.length && !this.#stopped; m++) {
+    const retired = this.#retired;
+    const active = this.#req.methods.map((_, m) => m).filter((m) => !retired.has(m));
+    for (const m of active) {
+      if (this.#stopped) break;
       this.#replay(m, this.#corpus[m]!);
       if (this.#req.mode === "replay") return { execs: this.#execs, findings: this.#findings };
     }
     let size = FIRST_BATCH;
-    while (!this.#stopped && !this.#spent()) {
-      const m = this.#batch % this.#req.methods.length;
+    while (!this.#stopped && !this.#spent() && active.length > 0) {
+      const m = active[this.#batch % active.length]!;
       this.#takeShared();
       this.#fuzzBatch(m, size);
       size = Math.min(size * 2, this.#maxBatch);
@@ -146,6 +152,7 @@ export class FuzzEngine {
     const { entries, cursor } = readEntries(this.#loop.inbox, this.#inboxCursor);
     this.#inboxCursor = cursor;
     for (let m = 0; m < this.#req.methods.length && !this.#stopped; m++) {
+      if (this.#retired.has(m)) continue;
       const inputs = entries.filter((e) => e.method === m).map((e) => e.input.subarray(0, this.#req.maxLen));
       if (inputs.length === 0) continue;
       const corpus = this.#corpus[m]!;

@@ -9,7 +9,8 @@
  * One bug, one key: kind + signal + the top frames inside the plugin (for
  * ASan: the error type and the top frame's file:line; for a Rust panic, its
  * file:line; for findings without frames, the method and the error code and
- * message with numbers and quoted text blanked).
+ * message with numbers and quoted text blanked); a hang is keyed by its
+ * method alone (one hang in one method is one finding).
  *
  * @example
  * ```ts
@@ -68,6 +69,8 @@ export interface FindingCandidate {
   panic?: { location: string; message: string };
   /** The end of the child's stderr (a crash's own report is there). */
   stderrTail?: string;
+  /** A hang killed at the shorter deadline of a method known to hang (counted; never replaces the kept input). */
+  cutShort?: true;
   /** Executions of the job when it happened. */
   execs: number;
   job: number;
@@ -103,9 +106,24 @@ export function pluginFrames<T extends { module: string }>(frames: readonly T[],
   return inside.length > 0 ? inside : [...frames];
 }
 
-function frameKey(frames: readonly FileFrame[], module: string): string {
-  return pluginFrames(frames, module).slice(0, TOP_FRAMES)
-    .map((f) => `${f.module.slice(f.module.lastIndexOf("/") + 1)}+0x${f.offset.toString(16)}`).join(",");
+const frameName = (f: FileFrame) => `${f.module.slice(f.module.lastIndexOf("/") + 1)}+0x${f.offset.toString(16)}`;
+
+/**
+ * The top frames inside the plugin, as a key. A crash whose stack was deeper
+ * than the record (`bottomless`: plugcheck's own loop is not in it) inside a
+ * recursion (a return address seen twice below the top frame) is a stack
+ * overflow: it is keyed by the return addresses that repeat, since the depth
+ * and the instruction it faulted at vary from input to input while the bug
+ * does not.
+ */
+function frameKey(frames: readonly FileFrame[], module: string, bottomless = false): string {
+  const inside = pluginFrames(frames, module);
+  if (!bottomless) return inside.slice(0, TOP_FRAMES).map(frameName).join(",");
+  const seen = new Map<string, number>();
+  for (const f of inside.slice(1)) seen.set(frameName(f), (seen.get(frameName(f)) ?? 0) + 1);
+  const cycle = [...seen].filter(([, n]) => n > 1).map(([name]) => name).sort();
+  if (cycle.length > 0) return `recursion:${cycle.join(",")}`;
+  return inside.slice(0, TOP_FRAMES).map(frameName).join(",");
 }
 
 /** The end of a child, as the parent saw it. */
@@ -114,6 +132,8 @@ export interface ChildDeath {
   exitCode?: number | undefined;
   /** The parent killed it: a hang (no progress for the timeout) or RSS over the limit. */
   killedFor?: "timeout" | "oom" | undefined;
+  /** For a hang: the deadline it was killed at (shorter than the timeout for a method known to hang). */
+  hangMs?: number | undefined;
   current: CurrentInput | undefined;
   crash: CrashRecord | undefined;
   hangFrames: FileFrame[];
@@ -167,13 +187,19 @@ export function deathFinding(d: ChildDeath, c: DeathContext): FindingCandidate |
     ? `during invoke ${JSON.stringify(method)}`
     : `between calls of ${JSON.stringify(method)}`;
   if (d.killedFor === "timeout") {
+    // One hang per method: where a stuck thread happens to be when asked (a loop, a signal handler it
+    // keeps entering) says nothing about which bug it is.
     const frames = untilHost(d.hangFrames, c.hostModule);
+    const ms = d.hangMs ?? c.timeoutMs;
     return {
       ...base,
       kind: "timeout",
-      key: `timeout:${method}:${frameKey(frames, c.pluginPath)}`,
-      message: `no return from invoke ${JSON.stringify(method)} within ${c.timeoutMs} ms`,
+      key: `timeout:${method}`,
+      message: ms < c.timeoutMs
+        ? `no return from invoke ${JSON.stringify(method)} within ${ms} ms (cut short: it hung before)`
+        : `no return from invoke ${JSON.stringify(method)} within ${c.timeoutMs} ms`,
       ...frames.length > 0 && { frames },
+      ...ms < c.timeoutMs && { cutShort: true as const },
     };
   }
   if (d.killedFor === "oom") {
@@ -188,6 +214,7 @@ export function deathFinding(d: ChildDeath, c: DeathContext): FindingCandidate |
   const crash = d.crash;
   const signal = d.signal ?? (crash ? signalName(crash.signal) : undefined);
   const frames = untilHost(crash?.frames ?? [], c.hostModule);
+  const bottomless = frames.length > 1 && frames.length === crash?.frames.length;
   const located = {
     ...frames.length > 0 && { frames },
     ...crash && crash.siCode > 0 && { address: `0x${crash.address.toString(16)}` },
@@ -198,7 +225,7 @@ export function deathFinding(d: ChildDeath, c: DeathContext): FindingCandidate |
       ...located,
       kind: "crash",
       ...signal !== undefined && { signal },
-      key: `asan:${asan.errorType}:${asan.location ?? frameKey(frames, c.pluginPath)}`,
+      key: `asan:${asan.errorType}:${asan.location ?? frameKey(frames, c.pluginPath, bottomless)}`,
       message: `AddressSanitizer: ${asan.summary.replace(/^AddressSanitizer: /, "")}`,
       asan: {
         errorType: asan.errorType,
@@ -232,7 +259,7 @@ export function deathFinding(d: ChildDeath, c: DeathContext): FindingCandidate |
       ...located,
       kind,
       signal,
-      key: `${kind}:${signal}:${frameKey(frames, c.pluginPath) || method}`,
+      key: `${kind}:${signal}:${frameKey(frames, c.pluginPath, bottomless) || method}`,
       message: `killed by ${signal} ${where}`,
     };
   }

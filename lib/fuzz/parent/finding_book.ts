@@ -2,7 +2,8 @@
  * The findings of a fuzz run, one per bug: a candidate whose key is new is
  * written to disk at once (the artifact, then its JSON sidecar); one whose
  * key is known counts as a duplicate, and replaces the artifact when its
- * input is smaller (the smallest input is kept). At the end, frames are
+ * input is smaller (the smallest input is kept). Two bugs never share an
+ * artifact, even when one input was both. At the end, frames are
  * symbolized and every sidecar rewritten with the final counts.
  *
  * @example
@@ -58,6 +59,11 @@ export class FindingBook {
     return [...this.#byKey.values()];
   }
 
+  /** True when a finding with this key was recorded. */
+  has(key: string): boolean {
+    return this.#byKey.has(key);
+  }
+
   /** Records a candidate: a new bug is written to disk before this returns. */
   add(c: FindingCandidate): { finding: Finding; isNew: boolean } {
     const sha1 = sha1Hex(c.input);
@@ -65,9 +71,10 @@ export class FindingBook {
     const known = this.#byKey.get(c.key);
     if (known) {
       known.count++;
-      if (c.input.length < known.input.length) {
+      // A hang cut short by the known hang's shorter deadline is counted, but is no surer input than the one kept.
+      if (c.input.length < known.input.length && c.cutShort !== true) {
         const before = { artifact: known.artifact, sidecar: known.sidecar };
-        Object.assign(known, { ...c, count: known.count, seconds: known.seconds }, this.#paths(c.kind, sha1));
+        Object.assign(known, { ...c, count: known.count, seconds: known.seconds }, this.#paths(c.kind, sha1, c.key));
         this.#write(known);
         if (before.artifact !== known.artifact) {
           removeIfThere(before.artifact);
@@ -80,15 +87,25 @@ export class FindingBook {
       ...c,
       count: 1,
       seconds: (performance.now() - this.#started) / 1000,
-      ...this.#paths(c.kind, sha1),
+      ...this.#paths(c.kind, sha1, c.key),
     };
     this.#byKey.set(c.key, finding);
     this.#write(finding);
     return { finding, isNew: true };
   }
 
-  #paths(kind: FindingKind, sha1: string): { sha1: string; artifact: string; sidecar: string } {
-    const artifact = join(this.dir, `${artifactPrefix(kind)}-${sha1}`);
+  /**
+   * Where a finding's input goes: `<prefix>-<sha1>`, as libFuzzer names it,
+   * unless another bug's finding has that file already (one input can be two
+   * bugs, e.g. a stack overflow faulting at different depths): then
+   * `<prefix>-<sha1>-<first 8 hex of the key's SHA-1>`, so two findings never
+   * share an artifact or a sidecar.
+   */
+  #paths(kind: FindingKind, sha1: string, key: string): { sha1: string; artifact: string; sidecar: string } {
+    const taken = (path: string) => [...this.#byKey.values()].some((f) => f.key !== key && f.artifact === path);
+    let artifact = join(this.dir, `${artifactPrefix(kind)}-${sha1}`);
+    if (taken(artifact)) artifact = `${artifact}-${sha1Hex(new TextEncoder().encode(key)).slice(0, 8)}`;
+    for (let n = 2; taken(artifact); n++) artifact = `${artifact.replace(/~\d+$/, "")}~${n}`;
     return { sha1, artifact, sidecar: `${artifact}.json` };
   }
 

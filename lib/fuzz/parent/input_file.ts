@@ -83,6 +83,11 @@ export class InputFile {
     };
   }
 
+  /** The index of the method the running batch is for. */
+  method(): number {
+    return this.#u32(this.#l.method);
+  }
+
   /** Executions so far. */
   get execs(): number {
     return this.pulse().execs;

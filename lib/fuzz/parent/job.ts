@@ -30,6 +30,8 @@ import { type Frame, KIND } from "../../sandbox/protocol.ts";
 import { stopChild } from "../../sandbox/stop.ts";
 import { parseAsanReport } from "../crash/asan_report.ts";
 import { type ChildDeath, childFinding, deathFinding, type FindingCandidate } from "../crash/finding.ts";
+import { sha1Hex } from "./artifacts.ts";
+import { DeathBudget, RETIRE_AFTER } from "./budget.ts";
 import { InputFile } from "./input_file.ts";
 import { fuzzRequest, type JobRequest, onceRequest, replayIndex } from "./job_request.ts";
 import type { JobSession } from "./job_session.ts";
@@ -60,6 +62,8 @@ export class FuzzJob {
   #deadAt: number | undefined;
   /** Restart times: a child seen dead -> the next one's first input running (ms). */
   readonly restartMs: number[] = [];
+  /** Known bugs that end lives at once (see budget.ts). */
+  readonly #budget = new DeathBudget();
 
   readonly #spares: boolean;
 
@@ -155,7 +159,7 @@ export class FuzzJob {
   async fuzz(runs: number | null): Promise<void> {
     let stillborn = 0;
     try {
-      while (!this.#s.stopping && (runs === null || this.#done < runs)) {
+      while (!this.#s.stopping && (runs === null || this.#done < runs) && !this.#allRetired()) {
         const build = () =>
           fuzzRequest(this.#s, this.index * 4096 + this.#lives - 1, runs === null ? null : runs - this.#done);
         const before = this.#done;
@@ -170,6 +174,11 @@ export class FuzzJob {
     } finally {
       await this.close();
     }
+  }
+
+  /** True once the run retired every method (known only after the first child said what they are). */
+  #allRetired(): boolean {
+    return this.#s.methods.length > 0 && this.#s.retired.size >= this.#s.methods.length;
   }
 
   /**
@@ -260,7 +269,21 @@ export class FuzzJob {
     this.#child = child;
     this.#startSpare();
     child.onEvent = (frame) => this.#event(frame, req, onFinding);
-    const stopHeartbeat = watchChild(child, this.#file, this.#s, (why) => (this.#killedFor = why));
+    const fuzzing = req.mode === "fuzz";
+    const limits = {
+      timeoutMs: this.#s.timeoutMs,
+      rssLimitMb: this.#s.rssLimitMb,
+      ...fuzzing && { hungBefore: (m: number) => this.#s.hungBefore(m) },
+    };
+    let hangMs: number | undefined;
+    const stopHeartbeat = watchChild(child, this.#file, limits, (why, ms) => {
+      this.#killedFor = why;
+      hangMs = ms;
+    });
+    // Seeds no bug had when the life began: a death on one is no strike (see budget.ts).
+    const freshSeeds = new Set(
+      fuzzing ? blobs.slice(0, req.seeds).map(sha1Hex).filter((h) => !this.#s.isBugInput(h)) : [],
+    );
     const outcome: Outcome = await child.request(KIND.FUZZ, { ...req }, blobs, {
       op: "fuzz",
       timeoutMs: Infinity,
@@ -270,6 +293,7 @@ export class FuzzJob {
     this.coverage(); // the child's last figures, before its file is reused
     this.#sharing = false;
     if ("result" in outcome) {
+      this.#budget.clear();
       this.#done += outcome.result.execs;
       this.#child = undefined;
       await stopChild(child, this.#s.graceMs, "closed");
@@ -277,7 +301,8 @@ export class FuzzJob {
     }
     const end = await child.waitExit();
     this.#deadAt = performance.timeOrigin + performance.now();
-    this.#done += this.#file.execs;
+    const lifeExecs = this.#file.execs;
+    this.#done += lifeExecs;
     this.#child = undefined;
     if (end.reason === "fatal" || outcome.error instanceof HostInternalError) throw outcome.error;
     const current = this.#file.current();
@@ -285,6 +310,7 @@ export class FuzzJob {
       signal: end.signal,
       exitCode: end.exitCode,
       killedFor: this.#killedFor,
+      hangMs,
       current,
       crash: this.#file.crash(),
       hangFrames: this.#killedFor === "timeout" ? this.#file.hangFrames() : [],
@@ -306,8 +332,32 @@ export class FuzzJob {
       );
       return req.mode === "replay";
     }
+    const repeat = this.#s.knownKey(finding.key);
     onFinding(finding, replayIndex(req, blobs, current?.bytes));
+    if (fuzzing && current !== undefined) this.#spend(req, current.method, repeat, freshSeeds, finding, lifeExecs);
     return req.mode === "replay";
+  }
+
+  /** Counts a death against its known bug's budget; retires the method when it is spent. */
+  #spend(
+    req: FuzzRequest,
+    method: number,
+    repeat: boolean,
+    freshSeeds: ReadonlySet<string>,
+    finding: FindingCandidate,
+    lifeExecs: number,
+  ): void {
+    const active = req.methods.length - (req.retired?.length ?? 0);
+    const death = {
+      method,
+      repeat,
+      freshSeed: freshSeeds.has(sha1Hex(finding.input)),
+      fuzzedExecs: lifeExecs - req.seeds * active,
+    };
+    if (this.#budget.death(death)) {
+      this.#s.retire(method, RETIRE_AFTER);
+      this.#budget.clear();
+    }
   }
 
   #event(frame: Frame, req: FuzzRequest, onFinding: (f: FindingCandidate, index: number) => void): void {

@@ -37,7 +37,7 @@ type RequestSettings = Pick<JobSession, "methods" | "seed" | "maxLen" | "leaks">
  * the budget left (null: until the run stops).
  */
 export function fuzzRequest(
-  s: RequestSettings & Pick<JobSession, "seeds" | "knownBugs" | "dictionary">,
+  s: RequestSettings & Pick<JobSession, "seeds" | "knownBugs" | "dictionary"> & Partial<Pick<JobSession, "retired">>,
   stream: number,
   runs: number | null,
 ): JobRequest {
@@ -53,6 +53,7 @@ export function fuzzRequest(
     leaks: s.leaks,
     seeds: seeds.length,
     known: known.length,
+    ...s.retired !== undefined && s.retired.size > 0 && { retired: [...s.retired].sort((a, b) => a - b) },
   };
   return { req, blobs: [...seeds, ...known, ...s.dictionary] };
 }

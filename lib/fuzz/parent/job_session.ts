@@ -46,6 +46,16 @@ export interface JobSession {
   /** The first child's HELLO, checked by the run (describe()); an error refuses it. */
   accept(hello: Record<string, unknown>): void;
   finding(c: FindingCandidate): void;
+  /** True when a finding with this key was recorded already. */
+  knownKey(key: string): boolean;
+  /** True when the input with this SHA-1 was a finding's. */
+  isBugInput(sha1: string): boolean;
+  /** True when method `index` hung before in this run (its calls get a shorter deadline). */
+  hungBefore(index: number): boolean;
+  /** Indices of the methods retired from the run (see `budget.ts`). */
+  readonly retired: ReadonlySet<number>;
+  /** Retires method `index` (its known bug ended `lives` lives in a row at once). */
+  retire(index: number, lives: number): void;
   /** A new corpus entry from job `job`. */
   corpusEntry(input: Uint8Array, method: number, job: number): void;
   warn(message: string): void;

@@ -57,6 +57,8 @@ export interface FuzzOptions {
   runs?: number;
   /** Stop after this long (ms; default 60 000 unless `runs`). */
   durationMs?: number;
+  /** Stop once this many distinct findings (bugs) are recorded (default: no limit; CI wants 1, as libFuzzer). */
+  maxFindings?: number;
   /** Seed of every choice the fuzzer makes (default: random, reported): with one job a seed replays the run. */
   seed?: number;
   /** Fuzz children at once (default 1). */
@@ -103,6 +105,7 @@ export interface ResolvedFuzzOptions {
   target: FuzzTargetKind | undefined;
   runs: number | undefined;
   durationMs: number | undefined;
+  maxFindings: number | undefined;
   seed: number;
   jobs: number;
   corpus: readonly string[];
@@ -160,6 +163,7 @@ export function resolveFuzzOptions(
     durationMs: runs !== undefined
       ? undefined
       : integer(o.durationMs, name("durationMs"), 1, MAX_DELAY_MS) ?? DEFAULT_FUZZ_DURATION_MS,
+    maxFindings: integer(o.maxFindings, name("maxFindings"), 1, Number.MAX_SAFE_INTEGER),
     seed,
     jobs: integer(o.jobs, name("jobs"), 1, MAX_JOBS) ?? 1,
     corpus: o.corpus ?? [],

@@ -77,7 +77,12 @@ export const FuzzReportSchema = z.object({
     restarts: z.number().int(),
     /** A child seen dead -> the next child's first input running (ms). */
     restart_ms: z.object({ median: z.number(), max: z.number() }).nullable(),
-    stopped: z.enum(["runs", "duration", "interrupted", "error"]),
+    /**
+     * Why the run ended: its runs or duration were spent, Ctrl-C, an error,
+     * `max-findings` distinct findings, or every method `retired` (its known
+     * bug ended child after child at once; the warnings say which).
+     */
+    stopped: z.enum(["runs", "duration", "interrupted", "error", "max-findings", "retired"]),
   }),
   corpus: z.object({ size: z.number().int(), found: z.number().int(), dir: z.string().nullable() }),
   /**

@@ -45,7 +45,10 @@ export async function runFuzz(path: string, options: FuzzOptions = {}): Promise<
   if (o.signal?.aborted) onAbort();
   const proc = ProcInfo.get();
   const progress = setInterval(() => o.onProgress?.(progressOf(jobs, run, proc, started)), PROGRESS_MS);
-  run.session.onFinding = (f) => o.onFinding?.(f);
+  run.session.onFinding = (f) => {
+    o.onFinding?.(f);
+    if (o.maxFindings !== undefined && run.book.all.length >= o.maxFindings) stopAll("max-findings");
+  };
   // One job's discovery seeds the others while they run (through their input files' inboxes).
   run.session.onCorpus = (input, method, from) => {
     for (const j of jobs) if (j.index !== from) j.share(input, method);
@@ -68,6 +71,7 @@ export async function runFuzz(path: string, options: FuzzOptions = {}): Promise<
     await Promise.all(jobs.map((j) => j.close()));
   }
   if (failure !== undefined && run.session.acceptedMethods === undefined) throw failure;
+  if (run.session.allRetired && !run.session.stopping) stopReason = "retired";
   if (failure !== undefined) {
     stopReason = "error";
     run.session.warn(`The run ended early: ${failure instanceof Error ? failure.message : String(failure)}`);

@@ -76,6 +76,9 @@ export class FuzzSession implements JobSession {
   readonly #initial: Uint8Array[];
   #examples: Uint8Array[] = [];
   readonly #found = new Map<string, Uint8Array>();
+  /** Methods (by name) with a timeout finding, and methods (by index) retired. */
+  readonly #hung = new Set<string>();
+  readonly #retired = new Set<number>();
   readonly #corpusDir: CorpusDirectory | undefined;
   #resolveReady!: () => void;
 
@@ -212,8 +215,45 @@ export class FuzzSession implements JobSession {
   }
 
   finding(c: FindingCandidate): void {
+    if (c.kind === "timeout") this.#hung.add(c.method);
     const { finding, isNew } = this.book.add(c);
     if (isNew) this.onFinding(finding);
+  }
+
+  knownKey(key: string): boolean {
+    return this.book.has(key);
+  }
+
+  isBugInput(sha1: string): boolean {
+    return this.book.inputs.has(sha1);
+  }
+
+  hungBefore(index: number): boolean {
+    const m = this.methods[index];
+    return m !== undefined && this.#hung.has(m.name);
+  }
+
+  get retired(): ReadonlySet<number> {
+    return this.#retired;
+  }
+
+  /** True once every method fuzzed is retired: nothing is left to fuzz. */
+  get allRetired(): boolean {
+    return this.methods.length > 0 && this.#retired.size >= this.methods.length;
+  }
+
+  retire(index: number, lives: number): void {
+    const m = this.methods[index];
+    if (m === undefined || this.#retired.has(index)) return;
+    this.#retired.add(index);
+    const left = this.methods.length - this.#retired.size;
+    this.warn(
+      `Method ${JSON.stringify(m.name)} retired: its known bug ended ${lives} fuzz children in a row at once; ${
+        left > 0
+          ? `the run fuzzes the ${left === 1 ? "other method" : `other ${left} methods`}`
+          : "nothing is left to fuzz"
+      }`,
+    );
   }
 
   warn(message: string): void {

@@ -1,7 +1,8 @@
 /**
  * A fuzz job's watch over its running child, through the child's input
  * file and /proc: an exec counter that stops moving inside a plugin call for
- * `timeoutMs` is a hang (the child is asked for the stuck thread's backtrace
+ * `timeoutMs` (or the shorter {@link knownHangMs} for a method that hung
+ * before) is a hang (the child is asked for the stuck thread's backtrace
  * with SIGUSR2, given a moment to write it, then killed); an RSS over the
  * limit is an out-of-memory kill. The job hears why before each kill, so
  * that it can name the finding the child's death becomes.
@@ -18,7 +19,7 @@
  */
 import { ProcInfo } from "../../ffi/proc_info.ts";
 import type { SandboxChild } from "../../sandbox/sandbox_child.ts";
-import { sleep } from "../../util/timers.ts";
+import { MAX_DELAY_MS, sleep } from "../../util/timers.ts";
 import type { InputFile } from "./input_file.ts";
 
 /** The limits a child is watched against. */
@@ -27,6 +28,28 @@ export interface WatchLimits {
   readonly timeoutMs: number;
   /** The child's RSS limit in MiB (0: none). */
   readonly rssLimitMb: number;
+  /** True when method `index` hung before in this run: its calls get {@link knownHangMs} instead. */
+  hungBefore?(index: number): boolean;
+}
+
+/**
+ * The deadline of a call to a method that hung before: a tenth of the
+ * timeout, at least 100 ms (never more than the timeout). A further hang
+ * there is the same finding, counted; it need not cost the whole timeout.
+ */
+export function knownHangMs(timeoutMs: number): number {
+  return Math.min(timeoutMs, Math.max(100, Math.round(timeoutMs / 10)));
+}
+
+/**
+ * The deadline of a stuck call whose child is visibly dying of something
+ * else (its crash recorder ran, or an AddressSanitizer report began on its
+ * stderr): three timeouts, at least 10 s. AddressSanitizer symbolizes its
+ * report's stack before it aborts, which takes seconds on a loaded machine;
+ * killing it earlier would call the crash a hang.
+ */
+export function dyingMs(timeoutMs: number): number {
+  return Math.min(MAX_DELAY_MS, Math.max(3 * timeoutMs, 10_000));
 }
 
 /** Why the watch killed a child. */
@@ -34,15 +57,17 @@ export type KilledFor = "timeout" | "oom";
 
 /**
  * Watches `child` through `file` (hangs) and its RSS. `killing` is called
- * with the reason before the child is killed. Returns the stop.
+ * with the reason (and for a hang, the deadline it was held to) before the
+ * child is killed. Returns the stop.
  */
 export function watchChild(
   child: SandboxChild,
   file: InputFile,
   limits: WatchLimits,
-  killing: (why: KilledFor) => void,
+  killing: (why: KilledFor, deadlineMs?: number) => void,
 ): () => void {
-  const every = Math.min(250, Math.max(5, Math.floor(limits.timeoutMs / 4)));
+  const shortest = limits.hungBefore ? knownHangMs(limits.timeoutMs) : limits.timeoutMs;
+  const every = Math.min(250, Math.max(5, Math.floor(shortest / 4)));
   const proc = ProcInfo.get();
   const limit = limits.rssLimitMb * 1024 * 1024;
   let last = -1;
@@ -55,11 +80,21 @@ export function watchChild(
     if (execs !== last || !inCall) {
       last = execs;
       since = now;
-    } else if (now - since >= limits.timeoutMs) {
-      busy = true;
-      killing("timeout");
-      killHung(child, file, limits.timeoutMs).finally(() => (busy = false));
-      return;
+    } else if (now - since >= shortest) {
+      // A child whose crash recorder has run, or that began an ASan report, is dying of something else (ASan
+      // symbolizes its stack before it aborts): it gets longer, never less.
+      const dying = file.crash() !== undefined || child.stderrTail.includes("ERROR: AddressSanitizer");
+      const deadline = dying
+        ? dyingMs(limits.timeoutMs)
+        : limits.hungBefore?.(file.method())
+        ? shortest
+        : limits.timeoutMs;
+      if (now - since >= deadline) {
+        busy = true;
+        killing("timeout", deadline);
+        killHung(child, file, deadline).finally(() => (busy = false));
+        return;
+      }
     }
     if (limit > 0) {
       const sample = proc.sample(child.pid);
