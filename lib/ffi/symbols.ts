@@ -184,6 +184,12 @@ export const HOST_PROC_SYMBOLS = {
   npah_thread_name: { parameters: ["i32", "i32", "buffer", "u32"], result: "u32" },
   // int32_t npah_fd_targets(int32_t pid, uint8_t* out, uint32_t cap): "fd\ttarget\n" lines
   npah_fd_targets: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  // int32_t npah_nofile_limit(double out[2]): soft, hard (-1 unlimited); npah_state.c
+  npah_nofile_limit: { parameters: ["buffer"], result: "i32" },
+  // double npah_nofile_raise(double soft): the soft limit now, or -errno
+  npah_nofile_raise: { parameters: ["f64"], result: "f64" },
+  // int32_t npah_fd_state(int32_t fd, int32_t clear_nonblock, double out[3]): device, inode, O_NONBLOCK
+  npah_fd_state: { parameters: ["i32", "i32", "buffer"], result: "i32" },
   // uint32_t npah_pool_fill_begin(void)
   npah_pool_fill_begin: { parameters: [], result: "u32" },
   // int32_t npah_pool_hold(uint32_t gen, uint32_t n, uint32_t quiet_ms): on the blocking pool
