@@ -15,7 +15,9 @@
  * once its claim is NPAH_STUCK_MS old, its writer is taken for dead
  * (cancelled, jumped out) and the slot is freed for the next lap: a writer
  * that was merely preempted that long finds its commit refused and counts its
- * message as dropped. Such a late writer may still be copying into the slot
+ * message as dropped. Until a dead writer's slot is taken back, tickets more
+ * than n past it cannot be claimed: a burst of that many messages in those
+ * NPAH_STUCK_MS is dropped (and counted). Such a late writer may still be copying into the slot
  * the next lap gave to someone else: that can only garble that one message's
  * bytes (the reader checks every record's lengths against its slot), never
  * memory.

@@ -218,9 +218,9 @@ export class ProcInfo {
     }
     if (nonblock.length > 0) {
       changes.push(
-        `set O_NONBLOCK on ${nonblock.length} descriptor(s) it does not own (${
-          nonblock.slice(0, 8).join(", ")
-        }${nonblock.length > 8 ? ", ..." : ""}; plugcheck made them blocking again)`,
+        `set O_NONBLOCK on ${nonblock.length} descriptor(s) it does not own (${nonblock.slice(0, 8).join(", ")}${
+          nonblock.length > 8 ? ", ..." : ""
+        }; plugcheck made them blocking again)`,
       );
     }
     return changes;

@@ -124,6 +124,8 @@ export const HOST_LOG_SYMBOLS = {
   npah_queue_new: { parameters: ["u32"], result: "pointer" },
   // uint32_t* npah_queue_flag(void* queue): 1 while records wait
   npah_queue_flag: { parameters: ["pointer"], result: "pointer" },
+  // double npah_queue_abandoned(void* queue): records taken back from writers that never finished them
+  npah_queue_abandoned: { parameters: ["pointer"], result: "f64" },
   // void* npah_ctx_new(void* queue, uint32_t plugin_id, int32_t max_level)
   npah_ctx_new: { parameters: ["pointer", "u32", "i32"], result: "pointer" },
   // uint32_t npah_fill_host(void* ctx, uint8_t* out, uint32_t out_len)
