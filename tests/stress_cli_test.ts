@@ -202,5 +202,7 @@ for (const isolate of [false, true]) {
     const failed = report.verdicts.filter((v) => v.status === "fail").map((v) => v.id);
     assert.deepEqual(failed, ["fds_after_destroy"]);
     assert.ok(report.resources.end!.fds > report.resources.baseline!.fds + 100, JSON.stringify(report.resources.end));
+    const fds = report.verdicts.find((v) => v.id === "fds_after_destroy")!;
+    assert.match(fds.summary, /at its descriptor limit \(200\)/);
   });
 }

@@ -35,6 +35,8 @@ export interface FdInfo {
 /** What a process holds, counted exactly (see {@link ProcInfo.snapshotSelf}). */
 export interface ProcessSnapshot extends ProcSample {
   pid: number;
+  /** The soft descriptor limit (RLIMIT_NOFILE; -1 unlimited), when it could be read. */
+  fdLimit?: number;
   threadList: ThreadInfo[];
   fdList: FdInfo[];
 }
@@ -132,7 +134,16 @@ export class ProcInfo {
     const fdList = this.fds(pid).filter((f) => !this.#ignored.has(f.target));
     // Read through held descriptors, so it works when the plugin used up the process's; 0 if even that failed.
     const rssBytes = this.sample(pid)?.rssBytes ?? 0;
-    return { pid, rssBytes, threads: threadList.length, fds: fdList.length, threadList, fdList };
+    const fdLimit = this.#nofile()?.soft;
+    return {
+      pid,
+      rssBytes,
+      threads: threadList.length,
+      fds: fdList.length,
+      threadList,
+      fdList,
+      ...fdLimit !== undefined && { fdLimit },
+    };
   }
 
   /**
