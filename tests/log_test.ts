@@ -174,12 +174,18 @@ Deno.test("the log queue holds no lock: plugin threads that jump out of the log 
     import { HostLog } from ${JSON.stringify(join(ROOT, "lib/ffi/host_log.ts"))};
     const plugin = await loadPlugin(${JSON.stringify(fault("log_longjmp"))}, { log: "error", timeoutMs: 3000 });
     const inst = await plugin.createInstance();
+    // Until the drain timer took every slot back (the queue's "records waiting" word drops to 0).
+    const settled = async () => {
+      for (let i = 0; i < 100 && HostLog.get().pending[0] !== 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
     for (let round = 0; round < 4; round++) {
       for (let i = 0; i < 150; i++) await inst.invoke("jump");
-      await new Promise((resolve) => setTimeout(resolve, 400));
+      await settled();
     }
     await inst.invoke("cancel");
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await settled();
     const c = plugin.logCounters();
     console.log(JSON.stringify({ accepted: c.accepted, dropped: c.droppedFull, abandoned: HostLog.get().abandoned() }));
     await inst.destroy();
