@@ -60,8 +60,6 @@ struct npah_queue {
   atomic_uint nonempty;
   /* Slots taken back from writers that never committed. */
   atomic_uint_fast64_t abandoned;
-  /* The reader's view of a claim whose time it could not read (the writer died before writing it). */
-  uint64_t stuck_ticket, stuck_since_ms;
 };
 
 static uint64_t coarse_ms(void) {
@@ -129,17 +127,15 @@ NPAH_EXPORT void* npah_queue_new(uint32_t capacity) {
 }
 
 /* Whether the writer of claimed `ticket` (slot s) is past hope: its claim is NPAH_STUCK_MS old. */
-static int claim_is_dead(npah_queue* q, npah_slot* s, uint64_t ticket) {
-  uint64_t now = coarse_ms(), since;
-  if (atomic_load_explicit(&s->claim_ticket, memory_order_acquire) == ticket) {
-    since = atomic_load_explicit(&s->claim_ms, memory_order_relaxed);
-  } else { /* died between the claim and the time stamp: timed from when the reader first saw it */
-    if (q->stuck_ticket != ticket + 1) {
-      q->stuck_ticket = ticket + 1; /* +1: 0 means none */
-      q->stuck_since_ms = now;
-    }
-    since = q->stuck_since_ms;
+static int claim_is_dead(npah_slot* s, uint64_t ticket) {
+  uint64_t now = coarse_ms();
+  if (atomic_load_explicit(&s->claim_ticket, memory_order_acquire) != ticket) {
+    /* The writer died between its claim and its time stamp (or is just there): the reader stamps it. */
+    atomic_store_explicit(&s->claim_ms, now, memory_order_relaxed);
+    atomic_store_explicit(&s->claim_ticket, ticket, memory_order_release);
+    return 0;
   }
+  uint64_t since = atomic_load_explicit(&s->claim_ms, memory_order_relaxed);
   return now >= since && now - since >= NPAH_STUCK_MS;
 }
 
@@ -169,7 +165,7 @@ NPAH_EXPORT uint32_t npah_drain(void* queue, uint8_t* buf, uint32_t cap) {
     if (seq >= t + q->n) continue; /* taken earlier, past a record then in flight */
     if (seq == t) {                /* claimed, not committed */
       uint64_t expected = t;
-      if (claim_is_dead(q, s, t) &&
+      if (claim_is_dead(s, t) &&
           atomic_compare_exchange_strong_explicit(&s->seq, &expected, t + q->n, memory_order_acq_rel,
                                                   memory_order_acquire)) {
         atomic_fetch_add_explicit(&q->abandoned, 1, memory_order_relaxed);
@@ -179,6 +175,9 @@ NPAH_EXPORT uint32_t npah_drain(void* queue, uint8_t* buf, uint32_t cap) {
         if (first_open == UINT64_MAX) first_open = t;
         continue;
       }
+    } else if (seq != t + 1) { /* no other value is possible for a claimed ticket: left alone */
+      if (first_open == UINT64_MAX) first_open = t;
+      continue;
     }
     /* Committed (seq == t + 1). */
     if (s->len > cap - written) {
