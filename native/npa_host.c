@@ -5,18 +5,23 @@
  * that thread until the JS thread runs it, which can deadlock (a sync call
  * waiting on the very thread that is logging) or crash at exit (see
  * ../shared/notes/deno-ffi-facts.md). So the log functions handed to plugins
- * are plain C: they copy the message into a bounded queue under a mutex and
- * return at once. The host drains the queue with a synchronous call after each
- * plugin call and on an unref'd timer. Nothing here ever enters V8.
+ * are plain C: they copy the message into a bounded queue and return at
+ * once. The host drains the queue with a synchronous call after each plugin
+ * call and on an unref'd timer. Nothing here ever enters V8.
+ *
+ * The queue (npah_log_queue.c) holds no lock: a plugin thread cancelled or
+ * jumping out of npah_log mid-message can block nobody.
  *
  * Guarantees:
- *   - npah_log / npah_log_enabled never block longer than one memcpy under a
- *     mutex, are callable from any thread, at any time, forever: the queue is
- *     never freed, and a context is reused only once the library it was
+ *   - npah_log / npah_log_enabled never block and hold no lock (a few
+ *     atomics and one memcpy), are callable from any thread, at any time,
+ *     forever: the queue is never freed, and a context is reused only once the library it was
  *     given to is verifiably unmapped (npah_ctx_release), so a plugin may log
  *     after shutdown (such messages are counted as after_close and dropped).
  *   - Nothing is dropped silently: every message is counted exactly once, as
- *     accepted, dropped_full, filtered (above the level), or after_close.
+ *     accepted, dropped_full (no free slot, or its slot was taken back from a
+ *     writer that stalled), filtered (above the level), or after_close. A
+ *     writer that dies mid-message counts nothing: it never returns.
  *   - Messages longer than NPAH_MAX_MESSAGE bytes are truncated (counted).
  *   - A message filtered out is still read (up to the same bound): a bad
  *     message pointer crashes at the plugin's call whatever the log level.
@@ -29,10 +34,7 @@
  * directive set is immutable and swapped atomically; replaced sets are never
  * freed, since a plugin thread may still be reading one.
  *
- * Drained record layout (little-endian, packed):
- *   u32 plugin_id | u32 level | u32 flags | u32 target_len | u32 message_len
- *   | target bytes | message bytes
- * flags bit 0: the message was truncated.
+ * Drained record layout: see npah_log_queue.c.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -44,20 +46,6 @@
 
 #include "../include/npa.h"
 #include "npah_internal.h"
-
-#define NPAH_MAX_TARGET 256u
-#define NPAH_MAX_MESSAGE 8192u
-#define NPAH_RECORD_HEADER 20u
-
-typedef struct npah_queue {
-  pthread_mutex_t mu;
-  uint8_t* ring;
-  size_t cap;  /* bytes */
-  size_t head; /* read offset */
-  size_t used; /* bytes in use */
-  /* 1 while records wait: the host reads this word directly (no FFI call) after each plugin call. */
-  atomic_uint nonempty;
-} npah_queue;
 
 /* Counter slots, read by npah_ctx_counters in this order. */
 enum {
@@ -100,31 +88,6 @@ typedef struct npah_ctx {
 static pthread_mutex_t g_ctx_mu = PTHREAD_MUTEX_INITIALIZER;
 static npah_ctx* g_ctx_free;
 static uint64_t g_ctx_allocated, g_ctx_reused, g_ctx_free_count;
-
-static void ring_write(npah_queue* q, const void* src, size_t n) {
-  size_t tail = (q->head + q->used) % q->cap;
-  size_t first = q->cap - tail < n ? q->cap - tail : n;
-  memcpy(q->ring + tail, src, first);
-  memcpy(q->ring, (const uint8_t*)src + first, n - first);
-  q->used += n;
-}
-
-static void ring_read(npah_queue* q, void* dst, size_t n) {
-  size_t first = q->cap - q->head < n ? q->cap - q->head : n;
-  memcpy(dst, q->ring + q->head, first);
-  memcpy((uint8_t*)dst + first, q->ring, n - first);
-  q->head = (q->head + n) % q->cap;
-  q->used -= n;
-}
-
-static void ring_peek_header(npah_queue* q, uint32_t out[5]) {
-  uint8_t tmp[NPAH_RECORD_HEADER];
-  size_t first = q->cap - q->head < NPAH_RECORD_HEADER ? q->cap - q->head
-                                                       : NPAH_RECORD_HEADER;
-  memcpy(tmp, q->ring + q->head, first);
-  memcpy(tmp + first, q->ring, NPAH_RECORD_HEADER - first);
-  memcpy(out, tmp, sizeof(tmp));
-}
 
 /* Writes the target with "::" folded to "." into buf; returns its length. */
 static size_t normalize_target(const uint8_t* t, size_t n, char* buf) {
@@ -194,20 +157,10 @@ static void npah_log(void* ctx, int32_t level, const uint8_t* target,
   }
   uint32_t header[5] = {c->plugin_id, (uint32_t)level, flags,
                         (uint32_t)target_len, (uint32_t)message_len};
-  size_t need = NPAH_RECORD_HEADER + target_len + message_len;
-  npah_queue* q = c->q;
-  pthread_mutex_lock(&q->mu);
-  if (q->cap - q->used < need) {
-    pthread_mutex_unlock(&q->mu);
-    count(c, NPAH_DROPPED_FULL);
-    return;
-  }
-  ring_write(q, header, sizeof(header));
-  ring_write(q, target, target_len);
-  ring_write(q, message, message_len);
-  atomic_store_explicit(&q->nonempty, 1, memory_order_release);
-  pthread_mutex_unlock(&q->mu);
-  count(c, NPAH_ACCEPTED);
+  if (npah_queue_push(c->q, header, target, target_len, message, message_len))
+    count(c, NPAH_ACCEPTED);
+  else
+    count(c, NPAH_DROPPED_FULL); /* no free slot, or the slot was taken back from this stalled writer */
 }
 
 /* The NpaLogEnabledFn given to plugins. */
@@ -226,21 +179,6 @@ static npah_filter* filter_new(int32_t default_level, uint32_t count) {
   f->default_level = default_level;
   f->count = count;
   return f;
-}
-
-/* A queue of `capacity` bytes (at least 64 KiB). Never freed. */
-NPAH_EXPORT void* npah_queue_new(uint32_t capacity) {
-  if (capacity < 65536u) capacity = 65536u;
-  npah_queue* q = calloc(1, sizeof(*q));
-  if (q == NULL) return NULL;
-  q->ring = malloc(capacity);
-  if (q->ring == NULL) {
-    free(q);
-    return NULL;
-  }
-  q->cap = capacity;
-  pthread_mutex_init(&q->mu, NULL);
-  return q;
 }
 
 /* A context for one loaded plugin: a released one if there is one, else a new one. Never freed:
@@ -373,26 +311,3 @@ NPAH_EXPORT uint32_t npah_ctx_counters(void* ctx, uint64_t* out,
   return n;
 }
 
-/* Moves whole records into buf (at most cap bytes). Returns bytes written. A
- * record never splits; cap must be >= header + max target + max message. */
-NPAH_EXPORT uint32_t npah_drain(void* queue, uint8_t* buf, uint32_t cap) {
-  npah_queue* q = (npah_queue*)queue;
-  uint32_t written = 0;
-  pthread_mutex_lock(&q->mu);
-  while (q->used >= NPAH_RECORD_HEADER) {
-    uint32_t h[5];
-    ring_peek_header(q, h);
-    size_t rec = NPAH_RECORD_HEADER + (size_t)h[3] + (size_t)h[4];
-    if (rec > cap - written) break;
-    ring_read(q, buf + written, rec);
-    written += (uint32_t)rec;
-  }
-  if (q->used == 0) atomic_store_explicit(&q->nonempty, 0, memory_order_release);
-  pthread_mutex_unlock(&q->mu);
-  return written;
-}
-
-/* The queue's "records waiting" word (u32, 0 or 1), for the host to read directly. */
-NPAH_EXPORT uint32_t* npah_queue_flag(void* queue) {
-  return (uint32_t*)&((npah_queue*)queue)->nonempty;
-}

@@ -88,4 +88,13 @@ void* npah_noload(const uint8_t* path, uint32_t len);
 /* Writes "invoke \"<method>\"" or the text label into buf; returns its length. */
 uint32_t npah_describe_call(int kind, const uint8_t* label, uint32_t len, char* buf, uint32_t cap);
 
+/* The log queue (npah_log_queue.c): lock-free, one record per slot. */
+#define NPAH_MAX_TARGET 256u
+#define NPAH_MAX_MESSAGE 8192u
+#define NPAH_RECORD_HEADER 20u
+typedef struct npah_queue npah_queue;
+/* Queues one record (header, target, message); 1 when queued, 0 when dropped. Never blocks. */
+int npah_queue_push(npah_queue* q, const uint32_t header[5], const uint8_t* target, size_t target_len,
+                    const uint8_t* message, size_t message_len);
+
 #endif

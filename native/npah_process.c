@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,10 @@ static void write_all(int fd, const char* s, size_t n) {
     ssize_t w = write(fd, s, n);
     if (w < 0) {
       if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) { /* made O_NONBLOCK under us: wait */
+        struct pollfd p = {fd, POLLOUT, 0};
+        if (poll(&p, 1, 1000) >= 0 || errno == EINTR) continue;
+      }
       return;
     }
     s += w;
@@ -340,12 +345,21 @@ NPAH_EXPORT int32_t npah_child_setup(int32_t expected_parent) {
   return 0;
 }
 
-/* Writes all of buf to fd (a private descriptor Deno has no handle for). Returns 0 or -errno. */
+/*
+ * Writes all of buf to fd (a private descriptor Deno has no handle for).
+ * Returns 0 or -errno. A descriptor someone made O_NONBLOCK (a plugin may set
+ * it on every descriptor of the process) is waited on with poll, not failed.
+ */
 NPAH_EXPORT int32_t npah_write_all(int32_t fd, const uint8_t* buf, uint32_t len) {
   while (len > 0) {
     ssize_t w = write(fd, buf, len);
     if (w < 0) {
       if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        struct pollfd p = {fd, POLLOUT, 0};
+        if (poll(&p, 1, -1) < 0 && errno != EINTR) return -errno;
+        continue;
+      }
       return -errno;
     }
     buf += w;

@@ -5,7 +5,7 @@
  * interruption, which must take the sandbox children along.
  */
 import assert from "node:assert/strict";
-import { eventually, fault, REFERENCE_PLUGINS, ROOT, runCli, sandboxChildren } from "./_helpers.ts";
+import { eventually, fault, REFERENCE_PLUGINS, ROOT, runCli, runDeno, sandboxChildren } from "./_helpers.ts";
 import { join } from "node:path";
 
 const RUST = REFERENCE_PLUGINS[1]!.path;
@@ -164,4 +164,22 @@ Deno.test("plugcheck invoke --repeat reports percentiles from a histogram", asyn
   // Each figure in the unit that reads best (report/units.ts duration): us, ms or s.
   const d = String.raw`[\d.]+ (?:us|ms|s)`;
   assert.match(r.stderr, new RegExp(`200 calls: min ${d}, median ${d}, max ${d} \\(p90 ${d}, p99 ${d}\\)`));
+});
+
+Deno.test("ProcessGuard.writeAll() waits on a results descriptor someone made O_NONBLOCK: all 16 MiB arrive", async () => {
+  // A plugin may set O_NONBLOCK on every descriptor; a full pipe then answers EAGAIN instead of waiting.
+  const code = `
+    import { ProcessGuard } from ${JSON.stringify(join(ROOT, "lib/ffi/process_guard.ts"))};
+    const guard = ProcessGuard.get();
+    const { output } = guard.guardStdio();
+    const libc = Deno.dlopen("libc.so.6", { fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" } });
+    const F_GETFL = 3, F_SETFL = 4, O_NONBLOCK = 0o4000;
+    libc.symbols.fcntl(output, F_SETFL, libc.symbols.fcntl(output, F_GETFL, 0) | O_NONBLOCK);
+    guard.writeAll(output, new Uint8Array(16 << 20).fill(120));
+    Deno.exit(0);
+  `;
+  const r = await runDeno(["eval", "--config", join(ROOT, "deno.json"), "--ext=ts", code], { killAfterMs: 30_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdoutBytes.length, 16 << 20);
+  assert.ok(r.stdoutBytes.every((b) => b === 120));
 });

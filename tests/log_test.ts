@@ -165,3 +165,60 @@ Deno.test("load/close churn reuses native log contexts once a library is unmappe
   await sticky.close();
   assert.equal(host.contextStats().free, free - 1, "it took a free context and did not give it back");
 });
+
+Deno.test("the log queue holds no lock: plugin threads that jump out of the log function or are cancelled in it block nothing", async () => {
+  // 600 writers vanish mid-message, more than the queue's 493 slots: each slot must be taken back (200 ms after its
+  // claim), none may stay locked. A round of 150 jumps claims 300 slots, which fit while the round's own are stuck.
+  const code = `
+    import { loadPlugin } from ${JSON.stringify(join(ROOT, "mod.ts"))};
+    import { HostLog } from ${JSON.stringify(join(ROOT, "lib/ffi/host_log.ts"))};
+    const plugin = await loadPlugin(${JSON.stringify(fault("log_longjmp"))}, { log: "error", timeoutMs: 3000 });
+    const inst = await plugin.createInstance();
+    // Until the drain timer took every slot back (the queue's "records waiting" word drops to 0).
+    const settled = async () => {
+      for (let i = 0; i < 100 && HostLog.get().pending[0] !== 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+    for (let round = 0; round < 4; round++) {
+      for (let i = 0; i < 150; i++) await inst.invoke("jump");
+      await settled();
+    }
+    await inst.invoke("cancel");
+    await settled();
+    const c = plugin.logCounters();
+    console.log(JSON.stringify({ accepted: c.accepted, dropped: c.droppedFull, abandoned: HostLog.get().abandoned() }));
+    await inst.destroy();
+    await plugin.close();
+    Deno.exit(0);
+  `;
+  const r = await runDeno(["eval", "--config", join(ROOT, "deno.json"), "--ext=ts", code], { killAfterMs: 30_000 });
+  assert.equal(r.killed, false, "a log call or a drain waited forever");
+  assert.equal(r.code, 0, r.stderr);
+  const got = JSON.parse(r.stdout) as { accepted: number; dropped: number; abandoned: number };
+  assert.equal(got.dropped, 0, "no slot stayed taken by a vanished writer");
+  assert.ok(got.abandoned >= 600, `${got.abandoned} records taken back`);
+  assert.ok(got.accepted >= 601, "every 'after the jump' and 'after the cancels' was queued");
+});
+
+Deno.test("invoke and stress finish within their timeout after plugin threads were cancelled inside the log function", async () => {
+  for (
+    const args of [["invoke", fault("log_longjmp"), "cancel"], [
+      "stress",
+      fault("log_longjmp"),
+      "--method",
+      "cancel",
+      "--input",
+      "x",
+      "--iterations",
+      "5",
+      "--seed",
+      "1",
+    ]]
+  ) {
+    const r = await runCli([...args, "--log", "error", "--timeout", "3000"], { killAfterMs: 30_000 });
+    assert.equal(r.killed, false, `${args[0]} hung`);
+    assert.equal(r.code, 0, r.stderr.slice(-2000));
+    assert.match(r.stderr, /after the cancels/);
+  }
+});

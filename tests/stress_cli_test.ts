@@ -184,3 +184,36 @@ Deno.test("stress --help teaches the modes, the verdicts and the flags", async (
   const top = await runCli(["--help"]);
   assert.match(top.stdout, /stress <library> +call a plugin hard/);
 });
+
+for (const isolate of [false, true]) {
+  Deno.test(`stress judges a plugin that uses up the process's descriptors${isolate ? " (--isolate)" : ""}: fds_after_destroy, exit 1, never an internal error`, async () => {
+    // fd_per_call leaks one descriptor per call: under `ulimit -n 200`, 400 calls run the process out of them.
+    const args = [
+      ...CLI_ARGS,
+      "stress",
+      fault("fd_per_call"),
+      "--method",
+      "probe",
+      "--iterations",
+      "400",
+      "--seed",
+      "1",
+    ];
+    const quoted = [Deno.execPath(), ...args, ...(isolate ? ["--isolate"] : []), "--json"].map((a) => `'${a}'`);
+    const out = await new Deno.Command("sh", {
+      args: ["-c", `ulimit -n 200 && exec ${quoted.join(" ")}`],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 1, stderr);
+    const report = StressReportSchema.parse(JSON.parse(new TextDecoder().decode(out.stdout)));
+    const failed = report.verdicts.filter((v) => v.status === "fail").map((v) => v.id);
+    assert.deepEqual(failed, ["fds_after_destroy"]);
+    assert.ok(report.resources.end!.fds > report.resources.baseline!.fds + 100, JSON.stringify(report.resources.end));
+    const fds = report.verdicts.find((v) => v.id === "fds_after_destroy")!;
+    assert.match(fds.summary, /at its descriptor limit \(200\)/);
+  });
+}

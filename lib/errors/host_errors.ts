@@ -129,7 +129,16 @@ export interface ChildExit {
 export function crashError(op: string, exit: ChildExit, request?: InFlightRequest): PluginCrashError {
   const how = exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.exitCode ?? "unknown"}`;
   // An AddressSanitizer report ends with a legend: its SUMMARY line says what happened.
-  const summary = /^SUMMARY: (AddressSanitizer: .*)$/m.exec(exit.stderrTail)?.[1];
+  // Deno's own panic in the child (e.g. its epoll descriptor replaced by the plugin) says which part of Deno gave up.
+  const panic = /^Deno has panicked/m.test(exit.stderrTail)
+    ? /^thread '[^']*' \(\d+\) panicked at [^\n]*\n([^\n]+)/m.exec(exit.stderrTail)?.[1]?.trim() ?? ""
+    : undefined;
+  const summary = /^SUMMARY: (AddressSanitizer: .*)$/m.exec(exit.stderrTail)?.[1] ??
+    (panic === undefined
+      ? undefined
+      : `the Deno runtime in the child panicked${
+        panic ? ` (${panic})` : ""
+      }: the plugin broke the runtime's own state, e.g. replaced or closed its descriptors`);
   const lastLine = exit.stderrTail.trim().split("\n").at(-1)?.trim();
   const init: PluginErrorInit & ConstructorParameters<typeof PluginCrashError>[1] = {
     operation: op,

@@ -145,6 +145,15 @@ export class HostLog {
     return { allocated: Number(out[0]), reused: Number(out[1]), free: Number(out[2]) };
   }
 
+  /**
+   * Records the queue took back, process-wide, because their writer never
+   * finished them: a plugin thread cancelled or jumping out of the log
+   * function mid-message (the queue holds no lock such a thread could keep).
+   */
+  abandoned(): number {
+    return this.#lib.npah_queue_abandoned(this.#queue);
+  }
+
   counters(ctx: Deno.PointerObject): LogCounters {
     this.#lib.npah_ctx_counters(ctx, this.#counterBuf, this.#counterBuf.length);
     const c = Array.from(this.#counterBuf, Number);

@@ -35,8 +35,18 @@ export interface FdInfo {
 /** What a process holds, counted exactly (see {@link ProcInfo.snapshotSelf}). */
 export interface ProcessSnapshot extends ProcSample {
   pid: number;
+  /** The soft descriptor limit (RLIMIT_NOFILE; -1 unlimited), when it could be read. */
+  fdLimit?: number;
   threadList: ThreadInfo[];
   fdList: FdInfo[];
+}
+
+/** What a plugin can change under its host process (see {@link ProcInfo.processState}). */
+export interface ProcessState {
+  /** RLIMIT_NOFILE (-1: unlimited), or undefined when it cannot be read. */
+  nofile: { soft: number; hard: number } | undefined;
+  /** Each open descriptor: what it is (device, inode) and whether it was O_NONBLOCK. */
+  fds: Map<number, { dev: number; ino: number; nonblock: boolean }>;
 }
 
 /** Deno's blocking pool holds at most this many threads. */
@@ -122,8 +132,18 @@ export class ProcInfo {
     await this.fillBlockingPool();
     const threadList = this.threads(pid);
     const fdList = this.fds(pid).filter((f) => !this.#ignored.has(f.target));
-    const s = this.sample(pid)!;
-    return { pid, rssBytes: s.rssBytes, threads: threadList.length, fds: fdList.length, threadList, fdList };
+    // Read through held descriptors, so it works when the plugin used up the process's; 0 if even that failed.
+    const rssBytes = this.sample(pid)?.rssBytes ?? 0;
+    const fdLimit = this.#nofile()?.soft;
+    return {
+      pid,
+      rssBytes,
+      threads: threadList.length,
+      fds: fdList.length,
+      threadList,
+      fdList,
+      ...fdLimit !== undefined && { fdLimit },
+    };
   }
 
   /**
@@ -162,6 +182,64 @@ export class ProcInfo {
       }
       cap *= 4;
     }
+  }
+
+  /**
+   * This process's descriptor limit and descriptor flags, to compare after a
+   * plugin ran (see {@link restoreProcessState}). Reads held descriptors
+   * only: it works when the process is out of descriptors.
+   */
+  processState(): ProcessState {
+    const fds: ProcessState["fds"] = new Map();
+    for (const { fd } of this.fds(Deno.pid)) {
+      if (this.#s.npah_fd_state(fd, 0, this.#outBytes) === 0) {
+        fds.set(fd, { dev: this.#out[0]!, ino: this.#out[1]!, nonblock: this.#out[2] === 1 });
+      }
+    }
+    return { nofile: this.#nofile(), fds };
+  }
+
+  /**
+   * What was changed since `before`, in words (empty: nothing), with what
+   * could be put back put back: O_NONBLOCK cleared on the descriptors that
+   * were blocking (the same files still), the soft descriptor limit raised
+   * again as far as the hard limit allows.
+   */
+  restoreProcessState(before: ProcessState): string[] {
+    const changes: string[] = [];
+    const now = this.#nofile();
+    const lower = (a: number, b: number) => a >= 0 && (b < 0 || a < b);
+    if (before.nofile && now && (lower(now.soft, before.nofile.soft) || lower(now.hard, before.nofile.hard))) {
+      const shown = (l: { soft: number; hard: number }) =>
+        [l.soft, l.hard].map((v) => v < 0 ? "unlimited" : String(v)).join("/");
+      const raised = this.#s.npah_nofile_raise(before.nofile.soft);
+      const back = raised >= 0 && !lower(raised, before.nofile.soft);
+      changes.push(
+        `lowered the process's descriptor limit (RLIMIT_NOFILE, soft/hard) from ${shown(before.nofile)} to ${
+          shown(now)
+        }${back ? " (plugcheck raised it back)" : " (the hard limit cannot be raised again)"}`,
+      );
+    }
+    const nonblock: number[] = [];
+    for (const [fd, was] of before.fds) {
+      if (was.nonblock || this.#s.npah_fd_state(fd, 0, this.#outBytes) !== 0) continue;
+      if (this.#out[0] !== was.dev || this.#out[1] !== was.ino || this.#out[2] !== 1) continue;
+      this.#s.npah_fd_state(fd, 1, this.#outBytes);
+      nonblock.push(fd);
+    }
+    if (nonblock.length > 0) {
+      changes.push(
+        `set O_NONBLOCK on ${nonblock.length} descriptor(s) it does not own (${nonblock.slice(0, 8).join(", ")}${
+          nonblock.length > 8 ? ", ..." : ""
+        }; plugcheck made them blocking again)`,
+      );
+    }
+    return changes;
+  }
+
+  #nofile(): ProcessState["nofile"] {
+    if (this.#s.npah_nofile_limit(this.#outBytes) !== 0) return undefined;
+    return { soft: this.#out[0]!, hard: this.#out[1]! };
   }
 
   #threadName(pid: number, tid: number): string {

@@ -124,6 +124,8 @@ export const HOST_LOG_SYMBOLS = {
   npah_queue_new: { parameters: ["u32"], result: "pointer" },
   // uint32_t* npah_queue_flag(void* queue): 1 while records wait
   npah_queue_flag: { parameters: ["pointer"], result: "pointer" },
+  // double npah_queue_abandoned(void* queue): records taken back from writers that never finished them
+  npah_queue_abandoned: { parameters: ["pointer"], result: "f64" },
   // void* npah_ctx_new(void* queue, uint32_t plugin_id, int32_t max_level)
   npah_ctx_new: { parameters: ["pointer", "u32", "i32"], result: "pointer" },
   // uint32_t npah_fill_host(void* ctx, uint8_t* out, uint32_t out_len)
@@ -184,6 +186,12 @@ export const HOST_PROC_SYMBOLS = {
   npah_thread_name: { parameters: ["i32", "i32", "buffer", "u32"], result: "u32" },
   // int32_t npah_fd_targets(int32_t pid, uint8_t* out, uint32_t cap): "fd\ttarget\n" lines
   npah_fd_targets: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  // int32_t npah_nofile_limit(double out[2]): soft, hard (-1 unlimited); npah_state.c
+  npah_nofile_limit: { parameters: ["buffer"], result: "i32" },
+  // double npah_nofile_raise(double soft): the soft limit now, or -errno
+  npah_nofile_raise: { parameters: ["f64"], result: "f64" },
+  // int32_t npah_fd_state(int32_t fd, int32_t clear_nonblock, double out[3]): device, inode, O_NONBLOCK
+  npah_fd_state: { parameters: ["i32", "i32", "buffer"], result: "i32" },
   // uint32_t npah_pool_fill_begin(void)
   npah_pool_fill_begin: { parameters: [], result: "u32" },
   // int32_t npah_pool_hold(uint32_t gen, uint32_t n, uint32_t quiet_ms): on the blocking pool

@@ -29,6 +29,7 @@ import { HostLog } from "../ffi/host_log.ts";
 import type { PluginLibrary } from "../ffi/dlopen.ts";
 import { discardBuffer, isNull } from "../ffi/memory.ts";
 import { ProcessGuard } from "../ffi/process_guard.ts";
+import { ProcInfo } from "../ffi/proc_info.ts";
 import { checkStatus, type GuardContext, takeOutput } from "../errors/guard.ts";
 import { contractViolationError } from "../errors/host_errors.ts";
 import type { AbiVersion } from "../plugin/handle.ts";
@@ -103,11 +104,22 @@ export class BarePlugin {
     return this.calls.init(host);
   }
 
-  /** Initializes the plugin. Throws the typed error for a status that is not OK. */
+  /**
+   * Initializes the plugin. Throws the typed error for a status that is not
+   * OK, and a contract violation when init changed the process's own state
+   * (its descriptor limit, O_NONBLOCK on descriptors it does not own), after
+   * putting back what can be put back.
+   */
   async init(ctx: GuardContext, run: StepRunner = direct): Promise<void> {
     const op = "initialize plugin";
+    const proc = ProcInfo.get();
+    const before = proc.processState();
     const r = await run(op, () => this.initRaw(), (late) => discardBuffer(late.err, this.calls.free));
     checkStatus(op, r.status, r.err, ctx);
+    const changed = proc.restoreProcessState(before);
+    if (changed.length > 0) {
+      throw contractViolationError(op, `npa_plugin_init changed the host process: it ${changed.join("; it ")}`);
+    }
   }
 
   /** The describe() document's bytes (copied and freed). Throws the typed error. */

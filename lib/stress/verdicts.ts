@@ -19,6 +19,9 @@ import { PluginCrashError, type PluginError, PluginTimeoutError } from "../error
 import type { FdInfo, ThreadInfo } from "../ffi/proc_info.ts";
 import type { OutcomeBook } from "./plan.ts";
 
+/** Descriptors a process may be short of its limit and still count as out of them (plugcheck's own held ones). */
+const FD_LIMIT_MARGIN = 8;
+
 /** What a stress run concludes, by id. */
 export const VERDICT_IDS = [
   "crash",
@@ -219,7 +222,7 @@ export function leftoverVerdicts(
     | readonly ["threads_after_shutdown", "fds_after_shutdown"],
   c: {
     before: { threads: number; fds: number };
-    after: { threads: number; fds: number };
+    after: { threads: number; fds: number; fdLimit?: number };
     leftThreads: ThreadInfo[];
     leftFds: FdInfo[];
   },
@@ -231,6 +234,11 @@ export function leftoverVerdicts(
   const fds = c.after.fds - c.before.fds;
   const names = summarizeThreads(c.leftThreads);
   const targets = summarizeFds(c.leftFds);
+  // Held descriptors of plugcheck's own (its /proc readings) are not counted: "near" the limit, not at it.
+  const limit = c.after.fdLimit;
+  const exhausted = limit !== undefined && limit > 0 && c.after.fds >= limit - FD_LIMIT_MARGIN
+    ? `; the process is at its descriptor limit (${n(limit)}): every further open fails`
+    : "";
   return [
     threads > 0
       ? verdict(ids[0], "fail", `${n(threads)} more thread(s) ${when} than before${at}: ${names}`, {
@@ -249,8 +257,14 @@ export function leftoverVerdicts(
         "fail",
         `${n(fds)} more open descriptor(s) ${when} than before${at} (${n(c.before.fds)} -> ${n(c.after.fds)})${
           targets ? `: ${targets}` : ""
-        }`,
-        { before: c.before.fds, after: c.after.fds, fds: c.leftFds.slice(0, 50), ...cycle !== undefined && { cycle } },
+        }${exhausted}`,
+        {
+          before: c.before.fds,
+          after: c.after.fds,
+          fds: c.leftFds.slice(0, 50),
+          ...limit !== undefined && { fd_limit: limit },
+          ...cycle !== undefined && { cycle },
+        },
       )
       : verdict(ids[1], "pass", `open descriptors back to ${n(c.before.fds)} ${when}`, {
         before: c.before.fds,
