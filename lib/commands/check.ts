@@ -27,7 +27,7 @@ import { defineCommand } from "./command.ts";
 import type { CommandContext } from "./context.ts";
 import { EXIT } from "./exit_codes.ts";
 import { userPath } from "./input.ts";
-import { abortOnInterrupt } from "./interrupt.ts";
+import { abortOnInterrupt, interruptExitCode } from "./interrupt.ts";
 import { configureCliLogging } from "./logging.ts";
 import { parseLogDirectives } from "../plugin/log_directives.ts";
 import { paintOut } from "./output.ts";
@@ -196,7 +196,7 @@ N parts are disjoint and together the whole suite, for a CI matrix.`,
     if (sarif !== undefined) await writeWhole(sarif, `${JSON.stringify(sarifLog(report), null, 2)}\n`);
     if (ctx.format === "json") ctx.json(checkReportJson(report));
     else ctx.out(renderCheckReport(report, paintOut));
-    return signal.aborted ? EXIT.INTERRUPTED : report.exitCode;
+    return signal.aborted ? interruptExitCode() : report.exitCode;
   },
 });
 
