@@ -91,7 +91,10 @@ out of the fuzz smoke test and set the thresholds:
 Methods whose describe() entry says "fuzz": false are left out too.
 
 --shard I/N runs part I of N (round robin over the selected checks): the
-N parts are disjoint and together the whole suite, for a CI matrix.`,
+N parts are disjoint and together the whole suite, for a CI matrix.
+
+Ctrl-C or SIGTERM stops the run: checks not finished are skipped, and the
+report so far is printed and written to --junit and --sarif (exit 130, 143).`,
   flags: {
     filter: { type: "string", multiple: true, value: "REGEX", help: "run the checks whose id matches (repeatable)" },
     exclude: {
