@@ -286,3 +286,29 @@ Deno.test("plugcheck check --help teaches the flags, the config file and the exi
   const top = await runCli(["--help"]);
   assert.match(top.stdout, /check <library>/);
 });
+
+Deno.test("writeWhole: check --in-process writes --junit and --sarif with normal modes after the plugin set umask 0777", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "plugcheck-umask-" });
+  try {
+    const [junit, sarif] = [join(dir, "check.xml"), join(dir, "check.sarif")];
+    const r = await runCli([
+      "check",
+      fault("umask_all"),
+      "--in-process",
+      "--filter",
+      "^lifecycle\\.signals$",
+      "--seed",
+      "1",
+      "--junit",
+      junit,
+      "--sarif",
+      sarif,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /changed the process umask from \d+ to 0777/);
+    const mode = 0o666 & ~Deno.umask(); // what the CLI, started with this umask, must give its files
+    for (const file of [junit, sarif]) assert.equal((await Deno.stat(file)).mode! & 0o777, mode, file);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { UsageError } from "../errors/errors.ts";
 import { MAX_SEED } from "../util/prng.ts";
 import { CHECKS, parseShard, selectChecks } from "../check/catalog.ts";
@@ -31,6 +31,7 @@ import { abortOnInterrupt, interruptExitCode } from "./interrupt.ts";
 import { configureCliLogging } from "./logging.ts";
 import { parseLogDirectives } from "../plugin/log_directives.ts";
 import { paintOut } from "./output.ts";
+import { rememberUmask, writeWhole } from "./report_file.ts";
 
 /** A report file's path, checked before the run: its directory must exist. */
 async function reportPath(ctx: CommandContext, flag: string): Promise<string | undefined> {
@@ -43,18 +44,6 @@ async function reportPath(ctx: CommandContext, flag: string): Promise<string | u
     throw new UsageError(`--${flag} ${given}: the directory ${dirname(path)} does not exist`);
   }
   return path;
-}
-
-/** Writes `text` to `path` whole or not at all (a temporary file renamed over it). */
-async function writeWhole(path: string, text: string): Promise<void> {
-  const tmp = join(dirname(path), `.${crypto.randomUUID()}.tmp`);
-  try {
-    await Deno.writeTextFile(tmp, text);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
 }
 
 /** The `check` command. */
@@ -167,6 +156,7 @@ report so far is printed and written to --junit and --sarif (exit 130, 143).`,
       configFlag === undefined ? undefined : userPath(configFlag),
       Deno.env.get("PLUGCHECK_CWD") || Deno.cwd(),
     );
+    rememberUmask(); // before a plugin is loaded (--in-process) that may change it
     const junit = await reportPath(ctx, "junit");
     const sarif = await reportPath(ctx, "sarif");
     const options: CheckOptions = {

@@ -39,6 +39,7 @@ import { pluginFilterSpec } from "../../plugin/log_directives.ts";
 import type { ResolvedLoadOptions } from "../../plugin/options.ts";
 import type { AbiVersion, Capabilities, ShutdownReport } from "../../plugin/handle.ts";
 import { LogPump } from "../../plugin/log_pump.ts";
+import { ProcessState } from "../../plugin/process_state.ts";
 
 const MAX_WARNINGS = 1000;
 let pump: LogPump | undefined;
@@ -102,6 +103,7 @@ export class PluginCore {
       consequence: CONSEQUENCES.library,
     });
   #closeDone: Promise<void> | undefined;
+  #processState: ProcessState | undefined;
 
   private constructor(
     path: string,
@@ -163,6 +165,7 @@ export class PluginCore {
     } catch (cause) {
       throw loadError(shown, "cannot open plugcheck's native helper (run `deno task build`)", cause);
     }
+    const state = ProcessState.take(); // before dlopen: a load-time constructor counts too
     const checked = BarePlugin.open(libraryPath, shown);
     let slot: number;
     try {
@@ -172,9 +175,11 @@ export class PluginCore {
       throw loadError(shown, "cannot bind its entry points for plugcheck's synchronous call path", cause);
     }
     const core = new PluginCore(path, shown, libraryPath, checked, { ...native, slot }, options, check, copy);
+    core.#processState = state;
     try {
       await core.#init(options, basename(path));
       await core.#describe();
+      core.#checkProcessState();
     } catch (e) {
       core.#state = "closing";
       // After a failed init the ABI allows nothing but npa_buffer_free: no shutdown.
@@ -301,6 +306,7 @@ export class PluginCore {
         this.warn(e instanceof Error ? e.message : String(e));
       }
     }
+    this.#checkProcessState();
     if (this.#logCtx) this.host.closeContext(this.#logCtx);
     this.pump.unregister(this.#logId);
     const left = await this.#checkShutdown();
@@ -340,6 +346,11 @@ export class PluginCore {
     if (warning) this.warn(warning);
     this.shutdownReport = report;
     return !report.unloaded;
+  }
+
+  /** Warns when the plugin changed the signal dispositions or the umask since the last look. */
+  #checkProcessState(): void {
+    for (const w of this.#processState?.changes() ?? []) this.warn(w);
   }
 
   /** The native log helper's counters for this plugin; also after close (late messages count as after-close). */
