@@ -5,7 +5,7 @@
  * interruption, which must take the sandbox children along.
  */
 import assert from "node:assert/strict";
-import { eventually, fault, REFERENCE_PLUGINS, ROOT, runCli, sandboxChildren } from "./_helpers.ts";
+import { CLI_ARGS, eventually, fault, REFERENCE_PLUGINS, ROOT, runCli, sandboxChildren, text } from "./_helpers.ts";
 import { join } from "node:path";
 
 const RUST = REFERENCE_PLUGINS[1]!.path;
@@ -164,4 +164,43 @@ Deno.test("plugcheck invoke --repeat reports percentiles from a histogram", asyn
   // Each figure in the unit that reads best (report/units.ts duration): us, ms or s.
   const d = String.raw`[\d.]+ (?:us|ms|s)`;
   assert.match(r.stderr, new RegExp(`200 calls: min ${d}, median ${d}, max ${d} \\(p90 ${d}, p99 ${d}\\)`));
+});
+
+/** The state letter of a process (`R`, `S`, `T` stopped, ...), or undefined when it is gone. */
+function processState(pid: number): string | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  } catch {
+    return undefined;
+  }
+}
+
+Deno.test("watchdog: a plugin that stops plugcheck (SIGSTOP) is named once it continues, and the call still succeeds", async () => {
+  const cli = new Deno.Command(Deno.execPath(), {
+    args: [...CLI_ARGS, "invoke", fault("stop_self"), "stop", "--timeout", "300", "--json"],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  try {
+    assert.ok(await eventually(() => processState(cli.pid) === "T", 15_000), "the plugin stopped plugcheck");
+    await new Promise((r) => setTimeout(r, 600)); // twice the call's deadline, stopped
+    Deno.kill(cli.pid, "SIGCONT");
+    const out = await cli.output();
+    const stderr = text(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    assert.equal(JSON.parse(text(out.stdout)).ok, true);
+    assert.match(
+      stderr,
+      /the process was stopped \(SIGSTOP or SIGTSTP\) during invoke "stop" and continued \d+ ms later/,
+    );
+    assert.match(stderr, /--isolate/);
+  } finally {
+    try {
+      cli.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
 });
