@@ -52,6 +52,9 @@ const contractLog = getLogger(["plugcheck", "contract"]);
  */
 export type CloseState = "open" | "closing" | "waiting" | "pinned" | "mapped" | "closed";
 
+/** How often calls look at the signal dispositions and the umask (ms). */
+const PROCESS_STATE_EVERY_MS = 1000;
+
 /** One loaded library, shared by every handle of its path. */
 export class PluginCore {
   /** The resolved path of the library (what users see, even for a private copy). */
@@ -104,6 +107,7 @@ export class PluginCore {
     });
   #closeDone: Promise<void> | undefined;
   #processState: ProcessState | undefined;
+  #stateSeenAt = performance.now();
 
   private constructor(
     path: string,
@@ -256,9 +260,18 @@ export class PluginCore {
     return this.#tracker.running();
   }
 
-  /** After each call and release: deliver logs, and finish a close that waited for the last call. */
+  /**
+   * After each call and release: deliver logs, look at the signal dispositions and umask (at most once a
+   * second: a plugin that ignores SIGINT in a call is named while a long run goes on), and finish a close
+   * that waited for the last call.
+   */
   #afterCall(): void {
     this.pump.drain();
+    const now = performance.now();
+    if (now - this.#stateSeenAt >= PROCESS_STATE_EVERY_MS) {
+      this.#stateSeenAt = now;
+      this.#checkProcessState();
+    }
     if (!this.#tracker.busy && this.#state === "closing" && this.#closeDone === undefined) {
       this.#closeDone = this.#finishClose();
     }
