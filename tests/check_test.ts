@@ -181,7 +181,7 @@ Deno.test("plugcheck check --format json: the document says the seed, the counts
   CheckReportJsonSchema.parse(doc);
   assert.equal(doc.ok, true);
   assert.equal(doc.seed, 9);
-  assert.deepEqual(doc.counts, { pass: 4, fail: 0, crash: 0, timeout: 0, skip: 0, warn: 0 });
+  assert.deepEqual(doc.counts, { pass: 5, fail: 0, crash: 0, timeout: 0, skip: 0, warn: 0 });
   assert.deepEqual(doc.results.map((x: { id: string }) => x.id), CHECK_IDS.filter((id) => id.startsWith("lifecycle.")));
   assert.deepEqual(Object.keys(doc.results[0]).slice(0, 8), [
     "id",
@@ -264,7 +264,7 @@ Deno.test("plugcheck check --in-process runs the checks in this process and give
     killAfterMs: 60_000,
   });
   assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
-  assert.match(r.stdout, /11 checks: 11 passed; none failed/);
+  assert.match(r.stdout, /12 checks: 11 passed, 1 skipped; none failed/);
   const bad = await runCli(["check", fault("bad_status"), "--in-process", "--filter", "^errors\\.statuses$"], {
     killAfterMs: 60_000,
   });
