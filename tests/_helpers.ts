@@ -130,10 +130,16 @@ export async function runDeno(args: string[], options: RunOptions = {}): Promise
   };
 }
 
-/** One step of {@link runCliSignalled}: once stderr matches `when` (from where the last step matched on), send `signal`. */
+/**
+ * One step of {@link runCliSignalled}: once stderr matches `when` (from where
+ * the last step matched on), send `signal`; with `group`, to the CLI's whole
+ * process group, as `timeout` and CI cancellation do (sandbox children still
+ * starting get it too).
+ */
 export interface SignalStep {
   when: RegExp;
   signal: Deno.Signal;
+  group?: boolean;
 }
 
 /**
@@ -146,8 +152,9 @@ export async function runCliSignalled(
   steps: SignalStep[],
   options: RunOptions = {},
 ): Promise<CliResult & { sent: number }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [...CLI_ARGS, ...args],
+  // setsid: the CLI leads a process group of its own (setsid execs in place: same pid), which a step can signal.
+  const child = new Deno.Command("setsid", {
+    args: [Deno.execPath(), ...CLI_ARGS, ...args],
     cwd: ROOT,
     stdin: "null",
     stdout: "piped",
@@ -173,7 +180,8 @@ export async function runCliSignalled(
     from += m.index + m[0].length;
     sent++;
     try {
-      child.kill(step.signal);
+      if (step.group) Deno.kill(-child.pid, step.signal);
+      else child.kill(step.signal);
     } catch {
       // gone meanwhile
     }

@@ -312,3 +312,17 @@ Deno.test("writeWhole: check --in-process writes --junit and --sarif with normal
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("runChecks: a check the run's signal interrupts is skipped as interrupted, not judged on what it saw since", async () => {
+  // timeouts.calls on a method that never returns ends `timeout` when left alone; interrupted, it is no verdict.
+  const abort = new AbortController();
+  const report = await runChecks(fault("hang_invoke"), {
+    filter: ["^timeouts\\.calls$"],
+    seed: 1,
+    onStart: () => setTimeout(() => abort.abort(), 300),
+    signal: abort.signal,
+  });
+  assert.equal(report.results.length, 1);
+  assert.equal(report.results[0]!.status, "skip", report.results[0]!.details);
+  assert.match(report.results[0]!.details, /^interrupted while it ran \(timeout\)$/);
+});

@@ -43,14 +43,14 @@ Deno.test("takeInterrupt: SIGTERM stops fuzz with the report so far and exit 143
   }
 });
 
-Deno.test("takeInterrupt: SIGTERM stops check with the report so far, whole --junit and --sarif files, exit 143", async () => {
+Deno.test("takeInterrupt: SIGTERM to its process group stops check with the report so far, whole --junit and --sarif files, exit 143", async () => {
   const dir = await Deno.makeTempDir({ prefix: "plugcheck-interrupt-" });
   try {
     const junit = join(dir, "check.xml");
     const sarif = join(dir, "check.sarif");
     const r = await runCliSignalled(
       ["check", REF, "--seed", "1", "--jobs", "1", "--junit", junit, "--sarif", sarif, "--format", "json"],
-      [{ when: PROGRESS.check, signal: "SIGTERM" }],
+      [{ when: PROGRESS.check, signal: "SIGTERM", group: true }],
       { killAfterMs: 60_000 },
     );
     assert.equal(r.sent, 1, r.stderr);
