@@ -1,6 +1,7 @@
 /**
  * The plugcheck command line: parses the subcommand, dispatches to
- * `lib/commands/<name>.ts`, ends sandbox children on SIGINT/SIGTERM, and is
+ * `lib/commands/<name>.ts`, ends sandbox children on SIGINT/SIGTERM (a
+ * command that reports on them gets the first one), and is
  * the only place that calls `Deno.exit`.
  *
  * @example
@@ -12,7 +13,7 @@
  */
 import type { Command } from "./lib/commands/command.ts";
 import { EXIT, EXIT_CODES_HELP } from "./lib/commands/exit_codes.ts";
-import { takeInterrupt } from "./lib/commands/interrupt.ts";
+import { INTERRUPT_EXIT_CODES, takeInterrupt } from "./lib/commands/interrupt.ts";
 import { printErr, writeOut } from "./lib/commands/output.ts";
 import { killAllSandboxChildren } from "./lib/sandbox/sandbox_child.ts";
 import denoJson from "./deno.json" with { type: "json" };
@@ -92,12 +93,13 @@ export async function main(args: string[]): Promise<number> {
 
 if (import.meta.main) {
   // Interrupted: end the sandbox children (and what their plugins forked) before leaving. A command
-  // that stops and reports on Ctrl-C (stress) takes the first SIGINT; a second one exits.
-  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  // that stops and reports (stress, fuzz, check) takes the first SIGINT or SIGTERM; a second one exits.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(signal, () => {
-      if (signal === "SIGINT" && takeInterrupt()) return;
+      if (takeInterrupt(signal)) return;
       killAllSandboxChildren();
-      Deno.exit(code);
+      printErr(`plugcheck: interrupted by ${signal}: stopped at once`);
+      Deno.exit(INTERRUPT_EXIT_CODES[signal]);
     });
   }
   // Exit explicitly: a call abandoned after its deadline would otherwise keep the process alive.

@@ -199,12 +199,21 @@ static uint64_t now_ms(void) {
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* npah_stop.c: a stopped process is noticed once it continues, and its stop is not the call's time. */
+void npah_stop_watch(void);
+int npah_stop_notice(uint64_t* last_tick);
+
 static void* watchdog(void* arg) {
   (void)arg;
-  uint64_t seen = UINT64_MAX, since = 0;
+  uint64_t seen = UINT64_MAX, since = 0, last_tick = 0;
   const struct timespec tick = {0, 10 * 1000000L};
+  npah_stop_watch();
   for (;;) {
     nanosleep(&tick, NULL);
+    if (npah_stop_notice(&last_tick)) {
+      seen = UINT64_MAX; /* the deadline of the call running starts again */
+      continue;
+    }
     unsigned limit = atomic_load(&g_watchdog_ms);
     if (limit == 0 || atomic_load(&npah_now.sync_depth) == 0) {
       seen = UINT64_MAX;

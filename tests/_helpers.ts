@@ -130,6 +130,68 @@ export async function runDeno(args: string[], options: RunOptions = {}): Promise
   };
 }
 
+/**
+ * One step of {@link runCliSignalled}: once stderr matches `when` (from where
+ * the last step matched on), send `signal`; with `group`, to the CLI's whole
+ * process group, as `timeout` and CI cancellation do (sandbox children still
+ * starting get it too).
+ */
+export interface SignalStep {
+  when: RegExp;
+  signal: Deno.Signal;
+  group?: boolean;
+}
+
+/**
+ * Runs `cli.ts` as a subprocess and signals it as `steps` say (each once its
+ * stderr shows `when`), killing it (SIGKILL) after `killAfterMs`; `sent`
+ * counts the steps taken.
+ */
+export async function runCliSignalled(
+  args: string[],
+  steps: SignalStep[],
+  options: RunOptions = {},
+): Promise<CliResult & { sent: number }> {
+  // setsid: the CLI leads a process group of its own (setsid execs in place: same pid), which a step can signal.
+  const child = new Deno.Command("setsid", {
+    args: [Deno.execPath(), ...CLI_ARGS, ...args],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", RUST_BACKTRACE: "0", ...options.env },
+  }).spawn();
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    child.kill("SIGKILL");
+  }, options.killAfterMs ?? 30_000);
+  const stdout = new Response(child.stdout).arrayBuffer();
+  const decoder = new TextDecoder();
+  let stderr = "";
+  let from = 0;
+  let sent = 0;
+  for await (const chunk of child.stderr) {
+    stderr += decoder.decode(chunk, { stream: true });
+    const step = steps[sent];
+    if (step === undefined) continue;
+    const m = step.when.exec(stderr.slice(from));
+    if (m === null) continue;
+    from += m.index + m[0].length;
+    sent++;
+    try {
+      if (step.group) Deno.kill(-child.pid, step.signal);
+      else child.kill(step.signal);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const status = await child.status;
+  clearTimeout(timer);
+  const bytes = new Uint8Array(await stdout);
+  return { code: status.code, stdout: text(bytes), stderr, stdoutBytes: bytes, killed, sent };
+}
+
 /** Sends every log record of `category` (default `plugin.*`) to memory until disposed (then LogTape is reset). */
 export function captureLogs(category = "plugin"): { records: LogRecord[]; [Symbol.dispose](): void } {
   const records: LogRecord[] = [];

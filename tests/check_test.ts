@@ -181,7 +181,7 @@ Deno.test("plugcheck check --format json: the document says the seed, the counts
   CheckReportJsonSchema.parse(doc);
   assert.equal(doc.ok, true);
   assert.equal(doc.seed, 9);
-  assert.deepEqual(doc.counts, { pass: 4, fail: 0, crash: 0, timeout: 0, skip: 0, warn: 0 });
+  assert.deepEqual(doc.counts, { pass: 5, fail: 0, crash: 0, timeout: 0, skip: 0, warn: 0 });
   assert.deepEqual(doc.results.map((x: { id: string }) => x.id), CHECK_IDS.filter((id) => id.startsWith("lifecycle.")));
   assert.deepEqual(Object.keys(doc.results[0]).slice(0, 8), [
     "id",
@@ -264,7 +264,7 @@ Deno.test("plugcheck check --in-process runs the checks in this process and give
     killAfterMs: 60_000,
   });
   assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
-  assert.match(r.stdout, /11 checks: 11 passed; none failed/);
+  assert.match(r.stdout, /12 checks: 11 passed, 1 skipped; none failed/);
   const bad = await runCli(["check", fault("bad_status"), "--in-process", "--filter", "^errors\\.statuses$"], {
     killAfterMs: 60_000,
   });
@@ -340,4 +340,44 @@ Deno.test("plugcheck check --strict passes a clean plugin that enforces max_inst
   const churn = report.results.find((x) => x.id === "resources.churn")!;
   assert.match(churn.details, /max_instances is 1: 1 churn loop instead of 4/);
   assert.equal(report.results.find((x) => x.id === "limits.max_instances")!.status, "pass");
+});
+
+Deno.test("writeWhole: check --in-process writes --junit and --sarif with normal modes after the plugin set umask 0777", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "plugcheck-umask-" });
+  try {
+    const [junit, sarif] = [join(dir, "check.xml"), join(dir, "check.sarif")];
+    const r = await runCli([
+      "check",
+      fault("umask_all"),
+      "--in-process",
+      "--filter",
+      "^lifecycle\\.signals$",
+      "--seed",
+      "1",
+      "--junit",
+      junit,
+      "--sarif",
+      sarif,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /changed the process umask from \d+ to 0777/);
+    const mode = 0o666 & ~Deno.umask(); // what the CLI, started with this umask, must give its files
+    for (const file of [junit, sarif]) assert.equal((await Deno.stat(file)).mode! & 0o777, mode, file);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("runChecks: a check the run's signal interrupts is skipped as interrupted, not judged on what it saw since", async () => {
+  // timeouts.calls on a method that never returns ends `timeout` when left alone; interrupted, it is no verdict.
+  const abort = new AbortController();
+  const report = await runChecks(fault("hang_invoke"), {
+    filter: ["^timeouts\\.calls$"],
+    seed: 1,
+    onStart: () => setTimeout(() => abort.abort(), 300),
+    signal: abort.signal,
+  });
+  assert.equal(report.results.length, 1);
+  assert.equal(report.results[0]!.status, "skip", report.results[0]!.details);
+  assert.match(report.results[0]!.details, /^interrupted while it ran \(timeout\)$/);
 });

@@ -5,7 +5,17 @@
  * interruption, which must take the sandbox children along.
  */
 import assert from "node:assert/strict";
-import { eventually, fault, REFERENCE_PLUGINS, ROOT, runCli, runDeno, sandboxChildren } from "./_helpers.ts";
+import {
+  CLI_ARGS,
+  eventually,
+  fault,
+  REFERENCE_PLUGINS,
+  ROOT,
+  runCli,
+  runDeno,
+  sandboxChildren,
+  text,
+} from "./_helpers.ts";
 import { join } from "node:path";
 
 const RUST = REFERENCE_PLUGINS[1]!.path;
@@ -182,4 +192,43 @@ Deno.test("ProcessGuard.writeAll() waits on a results descriptor someone made O_
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdoutBytes.length, 16 << 20);
   assert.ok(r.stdoutBytes.every((b) => b === 120));
+});
+
+/** The state letter of a process (`R`, `S`, `T` stopped, ...), or undefined when it is gone. */
+function processState(pid: number): string | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  } catch {
+    return undefined;
+  }
+}
+
+Deno.test("watchdog: a plugin that stops plugcheck (SIGSTOP) is named once it continues, and the call still succeeds", async () => {
+  const cli = new Deno.Command(Deno.execPath(), {
+    args: [...CLI_ARGS, "invoke", fault("stop_self"), "stop", "--timeout", "300", "--json"],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  try {
+    assert.ok(await eventually(() => processState(cli.pid) === "T", 15_000), "the plugin stopped plugcheck");
+    await new Promise((r) => setTimeout(r, 600)); // twice the call's deadline, stopped
+    Deno.kill(cli.pid, "SIGCONT");
+    const out = await cli.output();
+    const stderr = text(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    assert.equal(JSON.parse(text(out.stdout)).ok, true);
+    assert.match(
+      stderr,
+      /the process was stopped \(SIGSTOP or SIGTSTP\) during invoke "stop" and continued \d+ ms later/,
+    );
+    assert.match(stderr, /--isolate/);
+  } finally {
+    try {
+      cli.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
 });

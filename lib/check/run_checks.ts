@@ -269,7 +269,11 @@ async function runOne(
     }, deadline);
   });
   try {
-    return finish(await Promise.race([spec.run({ ...base, signal: ac.signal }).catch(outcomeOf), late]));
+    const outcome = await Promise.race([spec.run({ ...base, signal: ac.signal }).catch(outcomeOf), late]);
+    // Interrupted while it ran: whatever it saw since (a sandbox child the signal reached too, an engine
+    // stopped early) is no verdict on the plugin.
+    if (signal?.aborted) return finish({ status: "skip", details: `interrupted while it ran (${outcome.status})` });
+    return finish(outcome);
   } finally {
     clearTimeout(timer);
     signal?.removeEventListener("abort", onAbort);

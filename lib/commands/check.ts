@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { UsageError } from "../errors/errors.ts";
 import { MAX_SEED } from "../util/prng.ts";
 import { CHECKS, parseShard, selectChecks } from "../check/catalog.ts";
@@ -27,10 +27,11 @@ import { defineCommand } from "./command.ts";
 import type { CommandContext } from "./context.ts";
 import { EXIT } from "./exit_codes.ts";
 import { userPath } from "./input.ts";
-import { abortOnInterrupt } from "./interrupt.ts";
+import { abortOnInterrupt, interruptExitCode } from "./interrupt.ts";
 import { configureCliLogging } from "./logging.ts";
 import { parseLogDirectives } from "../plugin/log_directives.ts";
 import { paintOut } from "./output.ts";
+import { rememberUmask, writeWhole } from "./report_file.ts";
 
 /** A report file's path, checked before the run: its directory must exist. */
 async function reportPath(ctx: CommandContext, flag: string): Promise<string | undefined> {
@@ -43,18 +44,6 @@ async function reportPath(ctx: CommandContext, flag: string): Promise<string | u
     throw new UsageError(`--${flag} ${given}: the directory ${dirname(path)} does not exist`);
   }
   return path;
-}
-
-/** Writes `text` to `path` whole or not at all (a temporary file renamed over it). */
-async function writeWhole(path: string, text: string): Promise<void> {
-  const tmp = join(dirname(path), `.${crypto.randomUUID()}.tmp`);
-  try {
-    await Deno.writeTextFile(tmp, text);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
 }
 
 /** The `check` command. */
@@ -91,7 +80,10 @@ out of the fuzz smoke test and set the thresholds:
 Methods whose describe() entry says "fuzz": false are left out too.
 
 --shard I/N runs part I of N (round robin over the selected checks): the
-N parts are disjoint and together the whole suite, for a CI matrix.`,
+N parts are disjoint and together the whole suite, for a CI matrix.
+
+Ctrl-C or SIGTERM stops the run: checks not finished are skipped, and the
+report so far is printed and written to --junit and --sarif (exit 130, 143).`,
   flags: {
     filter: { type: "string", multiple: true, value: "REGEX", help: "run the checks whose id matches (repeatable)" },
     exclude: {
@@ -164,6 +156,7 @@ N parts are disjoint and together the whole suite, for a CI matrix.`,
       configFlag === undefined ? undefined : userPath(configFlag),
       Deno.env.get("PLUGCHECK_CWD") || Deno.cwd(),
     );
+    rememberUmask(); // before a plugin is loaded (--in-process) that may change it
     const junit = await reportPath(ctx, "junit");
     const sarif = await reportPath(ctx, "sarif");
     const options: CheckOptions = {
@@ -196,7 +189,7 @@ N parts are disjoint and together the whole suite, for a CI matrix.`,
     if (sarif !== undefined) await writeWhole(sarif, `${JSON.stringify(sarifLog(report), null, 2)}\n`);
     if (ctx.format === "json") ctx.json(checkReportJson(report));
     else ctx.out(renderCheckReport(report, paintOut));
-    return signal.aborted ? EXIT.INTERRUPTED : report.exitCode;
+    return signal.aborted ? interruptExitCode() : report.exitCode;
   },
 });
 

@@ -30,6 +30,7 @@ import { MAX_DELAY_MS } from "../util/timers.ts";
 import { leftoverWarning, stdoutWarning } from "../errors/leak_check.ts";
 import { EXIT } from "./exit_codes.ts";
 import { userPath } from "./input.ts";
+import { interruptExitCode } from "./interrupt.ts";
 import { configureCliLogging } from "./logging.ts";
 import { printErr, printWarnings, sendResultsTo, setColorMode, writeOut } from "./output.ts";
 import type { ColorMode } from "../report/paint.ts";
@@ -189,7 +190,8 @@ export class CommandContext {
   /**
    * Prints a run's report (one JSON document with --format json, else `text()`
    * and the warnings on stderr) and returns its exit code: 130 when
-   * interrupted, else 0 when the report is ok and 1 when not.
+   * interrupted by SIGINT, 143 by SIGTERM, else 0 when the report is ok and 1
+   * when not.
    */
   finishRun(report: { ok: boolean; warnings: readonly string[] }, text: () => string, interrupted: boolean): number {
     if (this.format === "json") {
@@ -198,7 +200,7 @@ export class CommandContext {
       this.out(text());
       printWarnings(report.warnings);
     }
-    if (interrupted) return EXIT.INTERRUPTED;
+    if (interrupted) return interruptExitCode();
     return report.ok ? EXIT.OK : EXIT.PLUGIN_FAILED;
   }
 

@@ -42,7 +42,8 @@ export const EXIT_CODES_HELP = `Exit codes:
   3  the library could not be loaded (missing file, not a shared library,
      missing required symbol, ABI mismatch, sha256 mismatch)
   70 plugcheck itself failed: a bug (please report it with --verbose output)
-  130, 143  interrupted by SIGINT, SIGTERM (sandbox children are ended too)`;
+  130, 143  interrupted by SIGINT, SIGTERM (sandbox children are ended too;
+            stress, fuzz and check print the report so far)`;
 
 /** The exit code for an error a command threw. */
 export function exitCodeFor(error: unknown): number {

@@ -215,7 +215,7 @@ A library that exports LLVMFuzzerTestOneInput and no npa symbols is fuzzed as a
 libFuzzer harness; an AddressSanitizer build runs with the ASan runtime
 preloaded. With one job, the same --seed gives the same inputs and findings;
 with --jobs N, each job's new corpus entries reach the others while they run.
-Ctrl-C stops the run and prints the report so far.
+Ctrl-C or SIGTERM stops the run and prints the report so far (exit 130, 143).
 
 --merge OUT_DIR IN_DIR... runs the inputs of the IN_DIRs (smallest first)
 after those of OUT_DIR and copies to OUT_DIR each one that reaches coverage

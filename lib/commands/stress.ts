@@ -121,7 +121,8 @@ evidence: crash, timeouts, unexpected errors, wrong results of pure methods,
 max_instances not enforced with RESOURCE_LIMIT, instances or buffers not back
 to their baseline (npa_plugin_stats), threads or descriptors left after
 destroy (steady, churn) or after shutdown (reload), RSS still growing beyond
---max-rss-growth. Ctrl-C stops the run and prints the report so far.`,
+--max-rss-growth. Ctrl-C or SIGTERM stops the run and prints the report so far
+(exit 130, 143).`,
   flags: {
     method: {
       type: "string",

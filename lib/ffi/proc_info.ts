@@ -67,6 +67,26 @@ export interface ThreadInfo {
   name: string;
 }
 
+/** How a process handles a signal: a handler in the main program is the host runtime's own (Deno's). */
+export type Disposition = "default" | "ignored" | "host handler" | "library handler" | "unknown";
+
+/** The signals a host relies on, with their numbers on this system. */
+export const HOST_SIGNALS: Readonly<Record<"SIGINT" | "SIGTERM" | "SIGCHLD" | "SIGPIPE", number>> =
+  Deno.build.os === "darwin"
+    ? { SIGINT: 2, SIGTERM: 15, SIGCHLD: 20, SIGPIPE: 13 }
+    : { SIGINT: 2, SIGTERM: 15, SIGCHLD: 17, SIGPIPE: 13 };
+
+/** This process's dispositions of {@link HOST_SIGNALS} and its umask. */
+export interface SignalState {
+  dispositions: Record<keyof typeof HOST_SIGNALS, Disposition>;
+  /** undefined when it cannot be read without changing it (no /proc). */
+  umask: number | undefined;
+}
+
+const DISPOSITIONS: readonly Disposition[] = ["default", "ignored", "host handler", "library handler"];
+const SIGNAL_NAMES = Object.keys(HOST_SIGNALS) as (keyof typeof HOST_SIGNALS)[];
+const SIGNAL_NUMBERS = new Int32Array(Object.values(HOST_SIGNALS));
+
 const decoder = new TextDecoder();
 
 /** Readings of processes. */
@@ -240,6 +260,20 @@ export class ProcInfo {
   #nofile(): ProcessState["nofile"] {
     if (this.#s.npah_nofile_limit(this.#outBytes) !== 0) return undefined;
     return { soft: this.#out[0]!, hard: this.#out[1]! };
+  }
+
+  /** How this process handles {@link HOST_SIGNALS} now, and its umask (read without changing it). */
+  signalState(): SignalState {
+    const out = new Int32Array(SIGNAL_NUMBERS.length);
+    const umask = this.#s.npah_signal_state(
+      new Uint8Array(SIGNAL_NUMBERS.buffer),
+      SIGNAL_NUMBERS.length,
+      new Uint8Array(out.buffer),
+    );
+    const dispositions = Object.fromEntries(
+      SIGNAL_NAMES.map((name, i) => [name, DISPOSITIONS[out[i]!] ?? "unknown"]),
+    ) as SignalState["dispositions"];
+    return { dispositions, umask: umask < 0 ? undefined : umask };
   }
 
   #threadName(pid: number, tid: number): string {

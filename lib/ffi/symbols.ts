@@ -196,6 +196,8 @@ export const HOST_PROC_SYMBOLS = {
   npah_pool_fill_begin: { parameters: [], result: "u32" },
   // int32_t npah_pool_hold(uint32_t gen, uint32_t n, uint32_t quiet_ms): on the blocking pool
   npah_pool_hold: { parameters: ["u32", "u32", "u32"], result: "i32", nonblocking: true },
+  // int32_t npah_signal_state(const int32_t* signals, uint32_t n, int32_t* out): the umask, or -1
+  npah_signal_state: { parameters: ["buffer", "u32", "buffer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The synchronous call path (`npah_call.c`). */

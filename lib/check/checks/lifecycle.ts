@@ -3,6 +3,8 @@
  * STATE; create before init, and create or invoke after shutdown, answer
  * STATE without crashing. Each is a probe child of its own (`probe.ts`): a
  * library image nobody initialized, driven in the wrong order on purpose.
+ * And the whole life of the plugin (the sweep) leaves the process's signal
+ * dispositions and umask as they were.
  *
  * @example
  * ```ts ignore
@@ -15,8 +17,8 @@ import { statusName } from "../../errors/guard.ts";
 import { PluginError } from "../../errors/errors.ts";
 import { errorLine, withPlugin } from "../check_helpers.ts";
 import { probe } from "../run_probe.ts";
-import { unanswered } from "../sweep.ts";
-import { type CheckSpec, fail, type Outcome, pass } from "../spec.ts";
+import { sweep, unanswered } from "../sweep.ts";
+import { type CheckSpec, fail, type Outcome, pass, skip } from "../spec.ts";
 
 const STATE = 7;
 const named = (s: number | undefined) => s === undefined ? "nothing" : `${s} (${statusName(s)})`;
@@ -90,6 +92,22 @@ export const LIFECYCLE_CHECKS: readonly CheckSpec[] = [
         `invoke ${JSON.stringify(method)} after shutdown`,
         invokeAfter,
       ]]);
+    },
+  },
+  {
+    id: "lifecycle.signals",
+    title: "The plugin leaves signal dispositions and the umask alone",
+    rule: "signals-and-the-umask",
+    needs: "plugin",
+    run: async (ctx) => {
+      const s = await sweep(ctx);
+      const said = [...s.warnings, ...s.calls.flatMap((c) => c.warnings)].filter((w) =>
+        w.includes("changed how the process handles signals") || w.includes("changed the process umask")
+      );
+      if (said.length > 0) return fail(said.map((w) => w.slice(0, w.indexOf(":"))).join("; "), [...new Set(said)]);
+      return ctx.isolate
+        ? pass("SIGINT, SIGTERM, SIGCHLD, SIGPIPE and the umask unchanged")
+        : skip("in process, an earlier load may have changed them already: run without --in-process");
     },
   },
 ];

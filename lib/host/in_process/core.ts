@@ -39,6 +39,7 @@ import { pluginFilterSpec } from "../../plugin/log_directives.ts";
 import type { ResolvedLoadOptions } from "../../plugin/options.ts";
 import type { AbiVersion, Capabilities, ShutdownReport } from "../../plugin/handle.ts";
 import { LogPump } from "../../plugin/log_pump.ts";
+import { ProcessState } from "../../plugin/process_state.ts";
 
 const MAX_WARNINGS = 1000;
 let pump: LogPump | undefined;
@@ -64,6 +65,8 @@ let loadPhase: ((op: string | null) => void) | undefined;
 export function onLoadPhase(listener: ((op: string | null) => void) | undefined): void {
   loadPhase = listener;
 }
+/** How often calls look at the signal dispositions and the umask (ms). */
+const PROCESS_STATE_EVERY_MS = 1000;
 
 /** One loaded library, shared by every handle of its path. */
 export class PluginCore {
@@ -116,6 +119,8 @@ export class PluginCore {
       consequence: CONSEQUENCES.library,
     });
   #closeDone: Promise<void> | undefined;
+  #processState: ProcessState | undefined;
+  #stateSeenAt = performance.now();
 
   private constructor(
     path: string,
@@ -177,6 +182,7 @@ export class PluginCore {
     } catch (cause) {
       throw loadError(shown, "cannot open plugcheck's native helper (run `deno task build`)", cause);
     }
+    const state = ProcessState.take(); // before dlopen: a load-time constructor counts too
     loadPhase?.("load plugin"); // dlopen runs the library's constructors: the plugin's time
     const checked = BarePlugin.open(libraryPath, shown);
     loadPhase?.(null);
@@ -188,9 +194,11 @@ export class PluginCore {
       throw loadError(shown, "cannot bind its entry points for plugcheck's synchronous call path", cause);
     }
     const core = new PluginCore(path, shown, libraryPath, checked, { ...native, slot }, options, check, copy);
+    core.#processState = state;
     try {
       await core.#init(options, basename(path));
       await core.#describe();
+      core.#checkProcessState();
     } catch (e) {
       core.#state = "closing";
       // After a failed init the ABI allows nothing but npa_buffer_free: no shutdown.
@@ -267,9 +275,18 @@ export class PluginCore {
     return this.#tracker.running();
   }
 
-  /** After each call and release: deliver logs, and finish a close that waited for the last call. */
+  /**
+   * After each call and release: deliver logs, look at the signal dispositions and umask (at most once a
+   * second: a plugin that ignores SIGINT in a call is named while a long run goes on), and finish a close
+   * that waited for the last call.
+   */
   #afterCall(): void {
     this.pump.drain();
+    const now = performance.now();
+    if (now - this.#stateSeenAt >= PROCESS_STATE_EVERY_MS) {
+      this.#stateSeenAt = now;
+      this.#checkProcessState();
+    }
     if (!this.#tracker.busy && this.#state === "closing" && this.#closeDone === undefined) {
       this.#closeDone = this.#finishClose();
     }
@@ -317,6 +334,7 @@ export class PluginCore {
         this.warn(e instanceof Error ? e.message : String(e));
       }
     }
+    this.#checkProcessState();
     if (this.#logCtx) this.host.closeContext(this.#logCtx);
     this.pump.unregister(this.#logId);
     const left = await this.#checkShutdown();
@@ -356,6 +374,11 @@ export class PluginCore {
     if (warning) this.warn(warning);
     this.shutdownReport = report;
     return !report.unloaded;
+  }
+
+  /** Warns when the plugin changed the signal dispositions or the umask since the last look. */
+  #checkProcessState(): void {
+    for (const w of this.#processState?.changes() ?? []) this.warn(w);
   }
 
   /** The native log helper's counters for this plugin; also after close (late messages count as after-close). */
