@@ -7,11 +7,13 @@
  * child's call board (`call_board.ts`): a deadline per call, and the call it
  * was on named when it crashed or hung.
  *
- * The child leads a process group of its own and dies with this process.
- * Its end is read from its exit status, not from its pipes: processes the
- * plugin forked may hold those open, so when the child is gone its group is
- * listed (what is left is the plugin's leftovers) and ended, and its output
- * is drained for a short while at most.
+ * The child runs under the sandbox launcher (`spawn.ts`), leads a process
+ * group of its own and dies with this process. Its end is read from the
+ * launcher's exit status (the child's), not from its pipes: processes the
+ * plugin forked may hold those open. When the child is gone the launcher ends
+ * every process it left, daemonized ones too, and lists them (the plugin's
+ * leftovers); its group is swept as well, and its output is drained for a
+ * short while at most.
  *
  * How its end is told and turned into each caller's error is in
  * `child_end.ts`; the policy around it (restarts, the crash cap, idle
@@ -32,7 +34,7 @@ import { childKilledError, CONSEQUENCES, loadError, protocolError, timeoutError 
 import type { MethodCall } from "../plugin/handle.ts";
 import { sleep, withDeadline } from "../util/timers.ts";
 import { emitForwardedLog } from "../plugin/log_pump.ts";
-import { type ChildSpec, spawnChild } from "./spawn.ts";
+import { type ChildSpec, readLeftovers, spawnChild, type SpawnedChild } from "./spawn.ts";
 import { PendingRequests } from "./pending.ts";
 import { ByteTail } from "./tail.ts";
 import { type ChildEnd, endError, endFromStatus, endGroup, type EndReason, type Leftover } from "./child_end.ts";
@@ -91,7 +93,11 @@ export class SandboxChild {
   /** Receives the handler's EVENT frames (a fuzz child's findings and progress). */
   onEvent: (frame: Frame) => void = () => {};
 
-  private constructor(proc: Deno.ChildProcess, maxFrame: number, guard: ProcessGuard, board: CallBoard | undefined) {
+  /** The child's own pid (the launcher's until the child says it in BOOTED). */
+  #childPid: number | undefined;
+
+  private constructor(spawned: SpawnedChild, maxFrame: number, guard: ProcessGuard, board: CallBoard | undefined) {
+    const proc = spawned.proc;
     this.#proc = proc;
     this.#guard = guard;
     this.#board = board;
@@ -102,7 +108,12 @@ export class SandboxChild {
     this.#maxFrame = maxFrame;
     const output = Promise.allSettled([this.#readStdout(), this.#readStderr()]);
     this.exited = proc.status.then(async (status) => {
-      this.leftovers = endGroup(this.#guard, this.pid);
+      // What the launcher ended (everything the child left), and what is left of the child's group should the
+      // launcher itself have been killed.
+      const ended = readLeftovers(spawned.leftovers);
+      const seen = new Set(ended.map((p) => p.pid));
+      const group = this.#childPid === undefined ? [] : endGroup(this.#guard, this.#childPid);
+      this.leftovers = [...ended, ...group.filter((p) => !seen.has(p.pid))];
       const drain = sleep(DRAIN_MS);
       await Promise.race([output, drain.done]);
       drain.cancel();
@@ -114,7 +125,7 @@ export class SandboxChild {
   /** Spawns the child and completes the handshake. Throws the typed error for a failed start. */
   static async start(spec: ChildSpec): Promise<SandboxChild> {
     let guard: ProcessGuard;
-    let proc: Deno.ChildProcess;
+    let proc: SpawnedChild;
     // No board (no place for its file): batches run unwatched, as one request each.
     const board = spec.callBoard ? CallBoard.create() : undefined;
     try {
@@ -194,9 +205,9 @@ export class SandboxChild {
     }
   }
 
-  /** The child's process id (and process group id). */
+  /** The child's process id (and process group id); the launcher's until the child has booted. */
   get pid(): number {
-    return this.#proc.pid;
+    return this.#childPid ?? this.#proc.pid;
   }
 
   /** The last 64 KiB of the child's stderr, decoded leniently. */
@@ -274,22 +285,33 @@ export class SandboxChild {
     this.#retired ??= reason;
   }
 
-  /** Kills the child and every process of its group now (SIGKILL), recording why. Idempotent. */
+  /** Kills the child and every process it started now (SIGKILL), recording why. Idempotent. */
   kill(reason: EndReason, why?: string): void {
     if (this.end === undefined) this.end = why === undefined ? { reason } : { reason, why };
     this.signal("SIGKILL");
   }
 
-  /** Sends a signal to the child's whole process group (to the child alone before it made one). */
+  /**
+   * SIGTERM and SIGKILL end the child and every process it started (the
+   * launcher, sent SIGTERM, kills them all, and SIGKILL also goes to the
+   * child's group at once); any other signal goes to the child's group.
+   */
   signal(sig: Deno.Signal): void {
-    try {
-      Deno.kill(-this.pid, sig);
-    } catch {
-      try {
-        this.#proc.kill(sig);
-      } catch {
-        // already gone
+    const ending = sig === "SIGTERM" || sig === "SIGKILL";
+    if (ending) {
+      for (const s of ["SIGCONT", "SIGTERM"] as const) {
+        try {
+          this.#proc.kill(s); // the launcher, woken should the plugin have stopped it
+        } catch {
+          // already gone
+        }
       }
+    }
+    if (this.#childPid === undefined || (ending && sig !== "SIGKILL")) return;
+    try {
+      Deno.kill(-this.#childPid, sig);
+    } catch {
+      // already gone
     }
   }
 
@@ -354,6 +376,7 @@ export class SandboxChild {
         this.#fatal = String(frame.header.message ?? "unknown failure");
         return;
       case KIND.BOOTED:
+        if (typeof frame.header.pid === "number") this.#childPid = frame.header.pid;
         // The child has mapped its call board by now (or says it could not): the file can go.
         this.#boardMapped = frame.header.board === true;
         this.#board?.fileDone();
@@ -361,6 +384,7 @@ export class SandboxChild {
         this.#booted = undefined;
         return;
       case KIND.HELLO:
+        if (this.#childPid === undefined && typeof frame.header.pid === "number") this.#childPid = frame.header.pid;
         this.#board?.fileDone();
         this.#booted?.resolve(); // a child may skip BOOTED
         this.#booted = undefined;
