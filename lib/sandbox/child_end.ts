@@ -80,9 +80,12 @@ export function endError(
   return protocolError(op, `the child ended (${end.reason}) before replying`);
 }
 
-/** Lists what is left of a child's process group (the plugin's processes), then ends the group (SIGKILL). */
+/**
+ * Lists what is left of a child's process group but the child itself (still
+ * dying when its launcher was killed), then ends the group (SIGKILL).
+ */
 export function endGroup(guard: ProcessGuard, pid: number): Leftover[] {
-  const pids = guard.processes("group", pid);
+  const pids = guard.processes("group", pid).filter((p) => p !== pid);
   const left = pids.map((p) => ({ pid: p, name: guard.processName(p) }));
   if (pids.length > 0) {
     try {
