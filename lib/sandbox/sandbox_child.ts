@@ -7,13 +7,10 @@
  * child's call board (`call_board.ts`): a deadline per call, and the call it
  * was on named when it crashed or hung.
  *
- * The child runs under the sandbox launcher (`spawn.ts`), leads a process
- * group of its own and dies with this process. Its end is read from the
- * launcher's exit status (the child's), not from its pipes: processes the
- * plugin forked may hold those open. When the child is gone the launcher ends
- * every process it left, daemonized ones too, and lists them (the plugin's
- * leftovers); its group is swept as well, and its output is drained for a
- * short while at most.
+ * The child runs under the sandbox launcher (`spawn.ts`) and dies with this
+ * process. Its end is read from the launcher's exit status, not its pipes
+ * (the plugin's forks may hold them); what the plugin left running is ended
+ * and listed by the launcher, and the output drained for a short while.
  *
  * How its end is told and turned into each caller's error is in
  * `child_end.ts`; the policy around it (restarts, the crash cap, idle
@@ -34,10 +31,18 @@ import { childKilledError, CONSEQUENCES, loadError, protocolError, timeoutError 
 import type { MethodCall } from "../plugin/handle.ts";
 import { sleep, withDeadline } from "../util/timers.ts";
 import { emitForwardedLog } from "../plugin/log_pump.ts";
-import { type ChildSpec, readLeftovers, spawnChild, type SpawnedChild } from "./spawn.ts";
+import { type ChildSpec, spawnChild, type SpawnedChild } from "./spawn.ts";
 import { PendingRequests } from "./pending.ts";
 import { ByteTail } from "./tail.ts";
-import { type ChildEnd, endError, endFromStatus, endGroup, type EndReason, type Leftover } from "./child_end.ts";
+import {
+  type ChildEnd,
+  endError,
+  endFromStatus,
+  type EndReason,
+  type Leftover,
+  leftoversOf,
+  signalChild,
+} from "./child_end.ts";
 import { CallBoard } from "./call_board.ts";
 import {
   encodeFrameParts,
@@ -88,17 +93,14 @@ export class SandboxChild {
   readonly exited: Promise<ChildEnd>;
   /** The handshake's HELLO header. */
   hello: Record<string, unknown> = {};
-  /** Processes the plugin left in the child's group, found (and ended) once the child was gone. */
+  /** Processes the plugin left running (daemons too), ended once the child was gone. */
   leftovers: Leftover[] = [];
   /** Receives the handler's EVENT frames (a fuzz child's findings and progress). */
   onEvent: (frame: Frame) => void = () => {};
-
-  /** The child's own pid (the launcher's until the child says it in BOOTED). */
-  #childPid: number | undefined;
+  #childPid: number | undefined; // the child's own pid, from BOOTED (the launcher is #proc)
 
   private constructor(spawned: SpawnedChild, maxFrame: number, guard: ProcessGuard, board: CallBoard | undefined) {
-    const proc = spawned.proc;
-    this.#proc = proc;
+    const proc = this.#proc = spawned.proc;
     this.#guard = guard;
     this.#board = board;
     // An idle child must not keep this process alive (a caller may forget close()):
@@ -108,12 +110,7 @@ export class SandboxChild {
     this.#maxFrame = maxFrame;
     const output = Promise.allSettled([this.#readStdout(), this.#readStderr()]);
     this.exited = proc.status.then(async (status) => {
-      // What the launcher ended (everything the child left), and what is left of the child's group should the
-      // launcher itself have been killed.
-      const ended = readLeftovers(spawned.leftovers);
-      const seen = new Set(ended.map((p) => p.pid));
-      const group = this.#childPid === undefined ? [] : endGroup(this.#guard, this.#childPid);
-      this.leftovers = [...ended, ...group.filter((p) => !seen.has(p.pid))];
+      this.leftovers = leftoversOf(this.#guard, spawned.leftovers, this.#childPid);
       const drain = sleep(DRAIN_MS);
       await Promise.race([output, drain.done]);
       drain.cancel();
@@ -291,28 +288,9 @@ export class SandboxChild {
     this.signal("SIGKILL");
   }
 
-  /**
-   * SIGTERM and SIGKILL end the child and every process it started (the
-   * launcher, sent SIGTERM, kills them all, and SIGKILL also goes to the
-   * child's group at once); any other signal goes to the child's group.
-   */
+  /** Sends `sig` to the child (`signalChild`): SIGTERM and SIGKILL end it and every process it started. */
   signal(sig: Deno.Signal): void {
-    const ending = sig === "SIGTERM" || sig === "SIGKILL";
-    if (ending) {
-      for (const s of ["SIGCONT", "SIGTERM"] as const) {
-        try {
-          this.#proc.kill(s); // the launcher, woken should the plugin have stopped it
-        } catch {
-          // already gone
-        }
-      }
-    }
-    if (this.#childPid === undefined || (ending && sig !== "SIGKILL")) return;
-    try {
-      Deno.kill(-this.#childPid, sig);
-    } catch {
-      // already gone
-    }
+    signalChild(this.#proc, this.#childPid, sig);
   }
 
   async #readStdout(): Promise<void> {
