@@ -146,6 +146,7 @@ export async function spawnChild(spec: ChildSpec, board?: string): Promise<Spawn
   const leftovers = leftoversFile();
   const command = new Deno.Command(join(dirname(host), LAUNCHER_NAME), {
     args: [
+      String(Deno.pid),
       leftovers ?? "-",
       Deno.execPath(),
       "run",

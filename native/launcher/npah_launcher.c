@@ -2,7 +2,7 @@
  * npah_launcher — the small native process between plugcheck and a sandbox
  * child (lib/sandbox/spawn.ts starts it):
  *
- *     npah_launcher <report-file> <program> [args...]
+ *     npah_launcher <plugcheck-pid> <report-file> <program> [args...]
  *
  * It runs <program> (the sandbox child's Deno) as its only direct child and
  * stays single-threaded, which buys what a Deno process cannot give itself:
@@ -23,7 +23,8 @@
  *
  * The launcher then ends the way the sandbox child did (same exit code, or
  * the same signal), so plugcheck reads the child's status from it. SIGINT,
- * SIGHUP and SIGQUIT are ignored: plugcheck decides when its children end.
+ * SIGHUP and SIGQUIT are ignored: plugcheck decides when its children end;
+ * SIGUSR1 and SIGUSR2 are passed on to the child.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -107,20 +108,22 @@ static void mirror(int status) {
 }
 
 int main(int argc, char** argv) {
-  if (argc < 3) {
-    fprintf(stderr, "usage: npah_launcher <report-file> <program> [args...]\n");
+  if (argc < 4) {
+    fprintf(stderr, "usage: npah_launcher <plugcheck-pid> <report-file> <program> [args...]\n");
     return 2;
   }
-  g_report = strcmp(argv[1], "-") == 0 ? NULL : argv[1];
-  pid_t parent = getppid();
+  pid_t parent = (pid_t)atoi(argv[1]);
+  g_report = strcmp(argv[2], "-") == 0 ? NULL : argv[2];
   int parent_fd = (int)syscall(SYS_pidfd_open, parent, 0);
-  if (getppid() != parent || parent == 1) return 127; /* plugcheck is gone already */
+  if (getppid() != parent) return 127; /* plugcheck is gone already */
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) die("cannot become a child subreaper");
 
   sigset_t mask, old;
   sigemptyset(&mask);
   sigaddset(&mask, SIGCHLD);
   sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGUSR1);
+  sigaddset(&mask, SIGUSR2);
   if (sigprocmask(SIG_BLOCK, &mask, &old) != 0) die("cannot block signals");
   int sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sig_fd < 0) die("cannot open a signalfd");
@@ -141,7 +144,7 @@ int main(int argc, char** argv) {
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != self) _exit(127);
-    execv(argv[2], argv + 2);
+    execv(argv[3], argv + 3);
     die("cannot start the sandbox child");
   }
   setpgid(g_child, g_child); /* both sides, so it holds whichever runs first */
@@ -168,6 +171,7 @@ int main(int argc, char** argv) {
         end_tree();
         mirror(status);
       }
+      if (info.ssi_signo == SIGUSR1 || info.ssi_signo == SIGUSR2) kill(g_child, (int)info.ssi_signo);
     }
     if (reap(&status)) {
       end_tree();
