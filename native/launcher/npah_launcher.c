@@ -155,9 +155,10 @@ int main(int argc, char** argv) {
     int ready = poll(fds, parent_fd >= 0 ? 2 : 1, parent_fd >= 0 ? -1 : 100);
     if (ready < 0 && errno != EINTR) die("cannot wait");
     if ((parent_fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP))) || getppid() != parent) {
-      /* plugcheck is gone: nothing may outlive it, and nobody reads a status. */
+      /* plugcheck is gone: nothing may outlive it, and nobody reads a status or the report. */
       kill(g_child, SIGKILL);
       end_tree();
+      if (g_report != NULL) unlink(g_report);
       _exit(0);
     }
     if (!(fds[0].revents & POLLIN)) continue;
