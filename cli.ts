@@ -15,6 +15,7 @@ import { EXIT, EXIT_CODES_HELP } from "./lib/commands/exit_codes.ts";
 import { takeInterrupt } from "./lib/commands/interrupt.ts";
 import { printErr, writeOut } from "./lib/commands/output.ts";
 import { killAllSandboxChildren } from "./lib/sandbox/sandbox_child.ts";
+import { ProcessGuard } from "./lib/ffi/process_guard.ts";
 import denoJson from "./deno.json" with { type: "json" };
 
 /**
@@ -97,6 +98,7 @@ if (import.meta.main) {
     Deno.addSignalListener(signal, () => {
       if (signal === "SIGINT" && takeInterrupt()) return;
       killAllSandboxChildren();
+      ProcessGuard.endDescendantsIfReaping(); // in process: what the plugin forked or daemonized
       Deno.exit(code);
     });
   }

@@ -141,3 +141,27 @@ Deno.test("sandbox launcher: a plugin's kill(getppid(), SIGKILL) ends its sandbo
     cleanUp(lib);
   }
 });
+
+Deno.test("stress in process, ended by SIGTERM: the daemons the plugin started are ended before plugcheck exits", async () => {
+  const cli = new Deno.Command(Deno.execPath(), {
+    args: [...CLI_ARGS, "stress", DAEMON, "--method", "daemonize", "--input", "x", "--duration", "60s"],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    // plugcheck itself and at least one daemon (the fixture starts 16 at most).
+    assert.ok(await eventually(() => marked(DAEMON).length >= 2, 20_000), "a daemon runs");
+    cli.kill("SIGTERM");
+    assert.equal((await cli.status).code, 143);
+    assert.ok(await eventually(() => marked(DAEMON).length === 0), `left running: ${marked(DAEMON)}`);
+  } finally {
+    try {
+      cli.kill("SIGKILL");
+    } catch {
+      // gone already
+    }
+    cleanUp(DAEMON);
+  }
+});

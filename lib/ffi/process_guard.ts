@@ -26,6 +26,7 @@ const LABEL_MAX = 512;
 export class ProcessGuard {
   readonly #s: HostSymbols<typeof HOST_PROCESS_SYMBOLS>;
   readonly #label = new Uint8Array(LABEL_MAX);
+  #reaping = false;
 
   private constructor(lib: HostSymbols<typeof HOST_PROCESS_SYMBOLS>) {
     this.#s = lib;
@@ -129,6 +130,13 @@ export class ProcessGuard {
   subreaper(): void {
     const rc = this.#s.npah_subreaper();
     if (rc !== 0) throw new Error(`Cannot become a child subreaper (errno ${-rc})`);
+    this.#reaping = true;
+  }
+
+  /** For an interrupted CLI: ends every descendant if this process became a subreaper ({@link subreaper}). */
+  static endDescendantsIfReaping(): void {
+    const guard = ProcessGuard.#instance;
+    if (guard?.#reaping) guard.endDescendants();
   }
 
   /**
