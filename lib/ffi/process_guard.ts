@@ -136,7 +136,7 @@ export class ProcessGuard {
   /** For an interrupted CLI: ends every descendant if this process became a subreaper ({@link subreaper}). */
   static endDescendantsIfReaping(): void {
     const guard = ProcessGuard.#instance;
-    if (guard?.#reaping) guard.endDescendants();
+    if (guard !== undefined && guard.#reaping) guard.endDescendants();
   }
 
   /**
