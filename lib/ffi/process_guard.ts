@@ -133,7 +133,12 @@ export class ProcessGuard {
     this.#reaping = true;
   }
 
-  /** For an interrupted CLI: ends every descendant if this process became a subreaper ({@link subreaper}). */
+  /**
+   * For an interrupted CLI: ends every descendant if this process became a
+   * subreaper ({@link subreaper}). A fork a nonblocking call makes after this
+   * sweep (while the process exits) can still escape: in process that is
+   * best effort; `--isolate` has the sandbox launcher.
+   */
   static endDescendantsIfReaping(): void {
     const guard = ProcessGuard.#instance;
     if (guard !== undefined && guard.#reaping) guard.endDescendants();
