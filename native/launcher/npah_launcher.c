@@ -75,6 +75,7 @@ static int reap(int* child_status) {
 static void end_tree(void) {
   static npah_tree_proc left[NPAH_TREE_MAX];
   int n = npah_tree_end(getpid(), left, NPAH_TREE_MAX);
+  if (g_report != NULL && n == 0) unlink(g_report); /* nothing to read: no file either (plugcheck may be gone) */
   if (g_report != NULL && n > 0) {
     int fd = open(g_report, O_WRONLY | O_TRUNC | O_CLOEXEC);
     if (fd >= 0) {
