@@ -16,6 +16,7 @@ import { EXIT, EXIT_CODES_HELP } from "./lib/commands/exit_codes.ts";
 import { INTERRUPT_EXIT_CODES, takeInterrupt } from "./lib/commands/interrupt.ts";
 import { printErr, writeOut } from "./lib/commands/output.ts";
 import { killAllSandboxChildren } from "./lib/sandbox/sandbox_child.ts";
+import { ProcessGuard } from "./lib/ffi/process_guard.ts";
 import denoJson from "./deno.json" with { type: "json" };
 
 /**
@@ -98,6 +99,7 @@ if (import.meta.main) {
     Deno.addSignalListener(signal, () => {
       if (takeInterrupt(signal)) return;
       killAllSandboxChildren();
+      ProcessGuard.endDescendantsIfReaping(); // in process: what the plugin forked or daemonized
       printErr(`plugcheck: interrupted by ${signal}: stopped at once`);
       Deno.exit(INTERRUPT_EXIT_CODES[signal]);
     });

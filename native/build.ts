@@ -152,10 +152,35 @@ async function targets(): Promise<Target[]> {
     // it, so it must stay mapped even when every handle to it is closed (Deno closes them when an isolate ends).
     cTarget(
       "native helper",
-      (await listFiles(join(ROOT, "native"), /\.[ch]$/)).filter((f) => f !== join(ROOT, "native/coverage/npa_cov.c")),
+      (await listFiles(join(ROOT, "native"), /\.[ch]$/)).filter((f) =>
+        f !== join(ROOT, "native/coverage/npa_cov.c") && !f.startsWith(join(ROOT, "native/launcher/"))
+      ),
       join(BUILD, `libnpa_host.${EXT}`),
       ["-lpthread", "-ldl", "-Wl,-z,nodelete"],
     ),
+    // The sandbox launcher (an executable): the process between plugcheck and every sandbox child, next to the
+    // helper, where lib/sandbox/spawn.ts looks for it.
+    {
+      name: "sandbox launcher",
+      inputs: [
+        join(ROOT, "native/launcher/npah_launcher.c"),
+        join(ROOT, "native/npah_tree.h"),
+        fileURLToPath(import.meta.url),
+      ],
+      output: join(BUILD, "npah_launcher"),
+      build: (tmp) =>
+        exec("gcc", [
+          "-std=c11",
+          "-O2",
+          "-g",
+          "-Wall",
+          "-Wextra",
+          "-Werror",
+          "-o",
+          tmp,
+          join(ROOT, "native/launcher/npah_launcher.c"),
+        ]),
+    },
     // The SanitizerCoverage runtime, preloaded into fuzz children of instrumented plugins. It defines memcmp and
     // friends, so nothing in it may become a call to them.
     cTarget(

@@ -1,8 +1,9 @@
 /*
  * npah_proc.c — what a process holds, read from /proc in C: its memory,
  * threads and descriptors (sampled while a stress run goes on), its threads
- * by id and name, the processes it started, how it handles signals and its
- * umask (which a plugin must leave as they were). In C because Deno reserves /proc
+ * by id and name, the processes it started (and ending all its descendants,
+ * npah_tree.h), how it handles signals and its umask (which a plugin must
+ * leave as they were). In C because Deno reserves /proc
  * for --allow-all, and because a sample must cost microseconds, not an async
  * file operation on the blocking pool the plugin's calls run on.
  */
@@ -18,10 +19,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "npah_internal.h"
+#include "npah_tree.h"
 
 /* Reads a small /proc file into buf (NUL-terminated); returns its length or -errno. */
 static ssize_t read_small(const char* path, char* buf, size_t cap) {
@@ -441,4 +444,35 @@ NPAH_EXPORT int32_t npah_signal_state(const int32_t* signals, uint32_t n, int32_
   const char* at = strstr(buf, "\nUmask:");
   if (at == NULL) return -1;
   return (int32_t)strtol(at + 7, NULL, 8);
+}
+
+/* ---- descendants -------------------------------------------------------- */
+
+/*
+ * Makes this process a child subreaper: a process its descendants orphan
+ * (the middle of a daemon's double fork) is reparented here instead of to
+ * init, so npah_end_descendants still finds it. Returns 0 or -errno.
+ */
+NPAH_EXPORT int32_t npah_subreaper(void) {
+  return prctl(PR_SET_CHILD_SUBREAPER, 1) == 0 ? 0 : -errno;
+}
+
+/*
+ * Freezes, lists and ends (SIGKILL) every live descendant of this process.
+ * Writes "pid<TAB>name<LF>" lines into out (whole lines, cut at cap) and
+ * returns the bytes written; *count gets how many were ended.
+ */
+NPAH_EXPORT int32_t npah_end_descendants(uint8_t* out, uint32_t cap, int32_t* count) {
+  static npah_tree_proc left[NPAH_TREE_MAX];
+  int n = npah_tree_end(getpid(), left, NPAH_TREE_MAX);
+  *count = n;
+  uint32_t at = 0;
+  for (int i = 0; i < n && i < NPAH_TREE_MAX; i++) {
+    char line[64];
+    int len = snprintf(line, sizeof line, "%d\t%s\n", (int)left[i].pid, left[i].name);
+    if (len <= 0 || at + (uint32_t)len > cap) break;
+    memcpy(out + at, line, (size_t)len);
+    at += (uint32_t)len;
+  }
+  return (int32_t)at;
 }

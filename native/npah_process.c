@@ -15,7 +15,8 @@
  *   - watchdog: a thread that ends the process, saying what was running,
  *     when a synchronous plugin call (or dlopen) outlives its deadline.
  *   - child setup: a sandbox child leads its own process group and dies with
- *     its parent (PR_SET_PDEATHSIG), taking the plugin's forks with it.
+ *     its parent, the sandbox launcher (PR_SET_PDEATHSIG, SIGKILL), which
+ *     ends every process the plugin left (launcher/npah_launcher.c).
  * What a process holds (threads, descriptors, children) is read in npah_proc.c.
  */
 #define _GNU_SOURCE
@@ -338,19 +339,22 @@ static void end_group(int sig) {
 }
 
 /*
- * Run first in a sandbox child: leads its own process group, dies with its
- * parent (a SIGTERM from PR_SET_PDEATHSIG, whose handler kills the whole
- * group), and dies at once if the parent is already gone. Returns 0 or -errno.
+ * Run first in a sandbox child: leads its own process group (the launcher
+ * made it one already), ends its whole group on SIGTERM, and dies with its
+ * parent, the sandbox launcher (PR_SET_PDEATHSIG with SIGKILL, which no
+ * plugin can catch or ignore; reliable because the launcher is
+ * single-threaded), at once if it is already gone. `expected_parent` 0 skips
+ * that last test. Returns 0 or -errno.
  */
 NPAH_EXPORT int32_t npah_child_setup(int32_t expected_parent) {
-  if (setpgid(0, 0) != 0) return -errno;
+  if (getpgid(0) != getpid() && setpgid(0, 0) != 0) return -errno;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = end_group;
   sigemptyset(&sa.sa_mask);
   if (sigaction(SIGTERM, &sa, NULL) != 0) return -errno;
-  if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) return -errno;
-  if (getppid() != expected_parent) kill(0, SIGKILL);
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return -errno;
+  if (expected_parent != 0 && getppid() != expected_parent) kill(0, SIGKILL);
   return 0;
 }
 

@@ -219,23 +219,44 @@ export function runScript(code: string, options: RunOptions = {}): Promise<CliRe
   return runDeno(["eval", "--config", join(ROOT, "deno.json"), "--ext=ts", code], options);
 }
 
-/** Live sandbox child processes of `parent` (default: this process). */
-export function sandboxChildren(parent = Deno.pid): number[] {
-  const found: number[] = [];
+/** A live process as /proc shows it. */
+export interface ProcEntry {
+  pid: number;
+  ppid: number;
+  /** Its command name (`comm`). */
+  name: string;
+  /** Its arguments. */
+  args: string[];
+}
+
+/** Every live (not zombie) process, read from /proc. */
+export function liveProcesses(): ProcEntry[] {
+  const found: ProcEntry[] = [];
   for (const e of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(e.name)) continue;
     try {
       const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
       const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(ppid) !== parent || state === "Z") continue;
-      // Every sandbox child is spawned with write access to its own protocol descriptors only (lib/sandbox/spawn.ts).
+      if (state === "Z") continue;
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
       const args = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
-      if (args.includes("--allow-write=/proc/self/fd")) found.push(Number(e.name));
+      found.push({ pid: Number(e.name), ppid: Number(ppid), name, args });
     } catch {
       // gone meanwhile
     }
   }
   return found;
+}
+
+/**
+ * Live sandbox child processes of `parent` (default: this process): each runs
+ * under a sandbox launcher (`npah_launcher`) that `parent` started.
+ */
+export function sandboxChildren(parent = Deno.pid): number[] {
+  const all = liveProcesses();
+  const launchers = new Set(all.filter((p) => p.ppid === parent && p.name === "npah_launcher").map((p) => p.pid));
+  // Every sandbox child is spawned with write access to its own protocol descriptors only (lib/sandbox/spawn.ts).
+  return all.filter((p) => launchers.has(p.ppid) && p.args.includes("--allow-write=/proc/self/fd")).map((p) => p.pid);
 }
 
 /** Waits until `check()` is true, at most `ms`; returns its last answer. */

@@ -257,14 +257,8 @@ export class CommandContext {
       this.#guard = undefined;
       const bytes = guard.stdoutBytes() ?? 0;
       if (bytes > 0) this.warn(stdoutWarning(bytes));
-      const left = guard.processes("children", Deno.pid).map((pid) => ({ pid, name: guard.processName(pid) }));
-      for (const { pid } of left) {
-        try {
-          Deno.kill(pid, "SIGKILL");
-        } catch {
-          // gone meanwhile
-        }
-      }
+      // Every descendant, also what the plugin daemonized (this process is a child subreaper: see #guardProcess).
+      const left = guard.endDescendants();
       if (left.length > 0) this.warn(leftoverWarning(left));
     }
     if (failure !== undefined) throw failure;
@@ -278,6 +272,7 @@ export class CommandContext {
       sendResultsTo(guard.guardStdio().output);
       guard.exitGuard(EXIT.PLUGIN_FAILED, this.format === "json");
       guard.watchdog(this.timeoutMs);
+      guard.subreaper();
     } catch (cause) {
       throw loadError(path, "cannot set up plugcheck's native helper (run `deno task build`)", cause);
     }

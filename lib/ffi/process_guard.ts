@@ -26,6 +26,7 @@ const LABEL_MAX = 512;
 export class ProcessGuard {
   readonly #s: HostSymbols<typeof HOST_PROCESS_SYMBOLS>;
   readonly #label = new Uint8Array(LABEL_MAX);
+  #reaping = false;
 
   private constructor(lib: HostSymbols<typeof HOST_PROCESS_SYMBOLS>) {
     this.#s = lib;
@@ -121,10 +122,52 @@ export class ProcessGuard {
     }
   }
 
+  /**
+   * Makes this process a child subreaper (PR_SET_CHILD_SUBREAPER): what a
+   * plugin daemonizes (double fork + setsid) is reparented here, not to init,
+   * so {@link endDescendants} finds it. Throws the raw error.
+   */
+  subreaper(): void {
+    const rc = this.#s.npah_subreaper();
+    if (rc !== 0) throw new Error(`Cannot become a child subreaper (errno ${-rc})`);
+    this.#reaping = true;
+  }
+
+  /**
+   * For an interrupted CLI: ends every descendant if this process became a
+   * subreaper ({@link subreaper}). A fork a nonblocking call makes after this
+   * sweep (while the process exits) can still escape: in process that is
+   * best effort; `--isolate` has the sandbox launcher.
+   */
+  static endDescendantsIfReaping(): void {
+    const guard = ProcessGuard.#instance;
+    if (guard !== undefined && guard.#reaping) guard.endDescendants();
+  }
+
+  /**
+   * Freezes, lists and ends (SIGKILL) every live descendant of this process,
+   * wherever it moved (its own session or process group included); returns
+   * them with their command names.
+   */
+  endDescendants(): { pid: number; name: string }[] {
+    const out = new Uint8Array(64 * 1024);
+    const count = new Int32Array(1);
+    const n = this.#s.npah_end_descendants(out, out.length, new Uint8Array(count.buffer));
+    return parseProcessLines(new TextDecoder().decode(out.subarray(0, Math.max(0, n))));
+  }
+
   /** A process's command name, or "" when it is gone. */
   processName(pid: number): string {
     const out = new Uint8Array(64);
     const n = this.#s.npah_proc_name(pid, out, out.length);
     return new TextDecoder().decode(out.subarray(0, n));
   }
+}
+
+/** Lines "pid<TAB>name" (the native helper's and the sandbox launcher's lists of processes) as records. */
+export function parseProcessLines(text: string): { pid: number; name: string }[] {
+  return text.split("\n").filter((l) => l.includes("\t")).map((l) => {
+    const tab = l.indexOf("\t");
+    return { pid: Number(l.slice(0, tab)), name: l.slice(tab + 1) };
+  }).filter((p) => Number.isInteger(p.pid) && p.pid > 0);
 }

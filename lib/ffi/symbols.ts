@@ -169,6 +169,10 @@ export const HOST_PROCESS_SYMBOLS = {
   npah_list_procs: { parameters: ["i32", "i32", "buffer", "u32"], result: "i32" },
   // uint32_t npah_proc_name(int32_t pid, uint8_t* out, uint32_t cap)
   npah_proc_name: { parameters: ["i32", "buffer", "u32"], result: "u32" },
+  // int32_t npah_subreaper(void)
+  npah_subreaper: { parameters: [], result: "i32" },
+  // int32_t npah_end_descendants(uint8_t* out, uint32_t cap, int32_t* count)
+  npah_end_descendants: { parameters: ["buffer", "u32", "buffer"], result: "i32" },
   // int32_t npah_write_all(int32_t fd, const uint8_t* buf, uint32_t len)
   npah_write_all: { parameters: ["i32", "buffer", "u32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;

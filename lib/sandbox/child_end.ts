@@ -24,6 +24,7 @@
 import type { InFlightRequest } from "../errors/errors.ts";
 import type { ProcessGuard } from "../ffi/process_guard.ts";
 import { childKilledError, crashError, hostInternalError, protocolError } from "../errors/host_errors.ts";
+import { readLeftovers } from "./spawn.ts";
 
 /** Why a child ended. */
 export type EndReason = "crashed" | "timed_out" | "protocol" | "closed" | "reaped" | "fatal";
@@ -80,9 +81,12 @@ export function endError(
   return protocolError(op, `the child ended (${end.reason}) before replying`);
 }
 
-/** Lists what is left of a child's process group (the plugin's processes), then ends the group (SIGKILL). */
+/**
+ * Lists what is left of a child's process group but the child itself (still
+ * dying when its launcher was killed), then ends the group (SIGKILL).
+ */
 export function endGroup(guard: ProcessGuard, pid: number): Leftover[] {
-  const pids = guard.processes("group", pid);
+  const pids = guard.processes("group", pid).filter((p) => p !== pid);
   const left = pids.map((p) => ({ pid: p, name: guard.processName(p) }));
   if (pids.length > 0) {
     try {
@@ -92,4 +96,42 @@ export function endGroup(guard: ProcessGuard, pid: number): Leftover[] {
     }
   }
   return left;
+}
+
+/**
+ * The plugin's leftovers once the child is gone: what the launcher ended
+ * (everything the child left, listed in its `file`), and what is left of the
+ * child's group should the launcher itself have been killed.
+ */
+export function leftoversOf(guard: ProcessGuard, file: string | undefined, childPid: number | undefined): Leftover[] {
+  const ended = readLeftovers(file);
+  const seen = new Set(ended.map((p) => p.pid));
+  const group = childPid === undefined ? [] : endGroup(guard, childPid);
+  return [...ended, ...group.filter((p) => !seen.has(p.pid))];
+}
+
+/**
+ * Sends `sig` to a sandbox child under its `launcher`. SIGTERM and SIGKILL
+ * end the child and every process it started: the launcher, sent SIGTERM
+ * (after SIGCONT, should the plugin have stopped it), kills them all, and
+ * SIGKILL also goes to the child's group at once. Any other signal goes to
+ * the child's group (nowhere before the child said its pid).
+ */
+export function signalChild(launcher: Deno.ChildProcess, childPid: number | undefined, sig: Deno.Signal): void {
+  const ending = sig === "SIGTERM" || sig === "SIGKILL";
+  if (ending) {
+    for (const s of ["SIGCONT", "SIGTERM"] as const) {
+      try {
+        launcher.kill(s);
+      } catch {
+        // already gone
+      }
+    }
+  }
+  if (childPid === undefined || (ending && sig !== "SIGKILL")) return;
+  try {
+    Deno.kill(-childPid, sig);
+  } catch {
+    // already gone
+  }
 }

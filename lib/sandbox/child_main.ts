@@ -1,6 +1,6 @@
 /**
  * A sandbox child process. Before anything else it puts itself in a process
- * group of its own that dies with its parent, and moves the protocol pipes
+ * group of its own that dies with its parent (the sandbox launcher), and moves the protocol pipes
  * off fd 0 and fd 1 (the plugin's stdout then goes to stderr, counted; its
  * stdin reads /dev/null). Then it starts the handler its engine gave it and
  * serves the parent's frames; requests are handed to the handler as they
@@ -91,7 +91,12 @@ export async function runChild(module: HandlerModule): Promise<never> {
   // The call board, mapped before BOOTED: the parent removes its file then.
   const board = boot.board === undefined ? undefined : CallMarks.open(boot.board);
   // Booted: from here on the parent's load deadline covers only the handler's start.
-  send({ id: 0, kind: KIND.BOOTED, header: { protocol: PROTOCOL_VERSION, board: board !== undefined }, blobs: [] });
+  send({
+    id: 0,
+    kind: KIND.BOOTED,
+    header: { protocol: PROTOCOL_VERSION, board: board !== undefined, pid: Deno.pid },
+    blobs: [],
+  });
   let handler: ChildHandler;
   try {
     handler = await module.start({ options: boot.options, send, ...board && { board } });

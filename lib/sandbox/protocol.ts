@@ -70,7 +70,7 @@ export const KIND_NAMES: Record<number, string> = {
 
 /** What the parent passes a child as its second argument. */
 export interface ChildBoot {
-  /** The parent's pid: the child ends when the parent is gone. */
+  /** The pid the child's parent must have (it ends at once otherwise); 0: not checked (the sandbox launcher checks). */
   parent: number;
   /** Largest frame accepted from the parent. */
   maxFrame: number;

@@ -7,11 +7,10 @@
  * child's call board (`call_board.ts`): a deadline per call, and the call it
  * was on named when it crashed or hung.
  *
- * The child leads a process group of its own and dies with this process.
- * Its end is read from its exit status, not from its pipes: processes the
- * plugin forked may hold those open, so when the child is gone its group is
- * listed (what is left is the plugin's leftovers) and ended, and its output
- * is drained for a short while at most.
+ * The child runs under the sandbox launcher (`spawn.ts`) and dies with this
+ * process. Its end is read from the launcher's exit status, not its pipes
+ * (the plugin's forks may hold them); what the plugin left running is ended
+ * and listed by the launcher, and the output drained for a short while.
  *
  * How its end is told and turned into each caller's error is in
  * `child_end.ts`; the policy around it (restarts, the crash cap, idle
@@ -32,10 +31,18 @@ import { childKilledError, CONSEQUENCES, loadError, protocolError, timeoutError 
 import type { MethodCall } from "../plugin/handle.ts";
 import { sleep, withDeadline } from "../util/timers.ts";
 import { emitForwardedLog } from "../plugin/log_pump.ts";
-import { type ChildSpec, spawnChild } from "./spawn.ts";
+import { type ChildSpec, spawnChild, type SpawnedChild } from "./spawn.ts";
 import { PendingRequests } from "./pending.ts";
 import { ByteTail } from "./tail.ts";
-import { type ChildEnd, endError, endFromStatus, endGroup, type EndReason, type Leftover } from "./child_end.ts";
+import {
+  type ChildEnd,
+  endError,
+  endFromStatus,
+  type EndReason,
+  type Leftover,
+  leftoversOf,
+  signalChild,
+} from "./child_end.ts";
 import { CallBoard } from "./call_board.ts";
 import { StartPhases } from "./start_phases.ts";
 import {
@@ -90,13 +97,14 @@ export class SandboxChild {
   readonly exited: Promise<ChildEnd>;
   /** The handshake's HELLO header. */
   hello: Record<string, unknown> = {};
-  /** Processes the plugin left in the child's group, found (and ended) once the child was gone. */
+  /** Processes the plugin left running (daemons too), ended once the child was gone. */
   leftovers: Leftover[] = [];
   /** Receives the handler's EVENT frames (a fuzz child's findings and progress). */
   onEvent: (frame: Frame) => void = () => {};
+  #childPid: number | undefined; // the child's own pid, from BOOTED (the launcher is #proc)
 
-  private constructor(proc: Deno.ChildProcess, maxFrame: number, guard: ProcessGuard, board: CallBoard | undefined) {
-    this.#proc = proc;
+  private constructor(spawned: SpawnedChild, maxFrame: number, guard: ProcessGuard, board: CallBoard | undefined) {
+    const proc = this.#proc = spawned.proc;
     this.#guard = guard;
     this.#board = board;
     // An idle child must not keep this process alive (a caller may forget close()):
@@ -106,7 +114,7 @@ export class SandboxChild {
     this.#maxFrame = maxFrame;
     const output = Promise.allSettled([this.#readStdout(), this.#readStderr()]);
     this.exited = proc.status.then(async (status) => {
-      this.leftovers = endGroup(this.#guard, this.pid);
+      this.leftovers = leftoversOf(this.#guard, spawned.leftovers, this.#childPid);
       const drain = sleep(DRAIN_MS);
       await Promise.race([output, drain.done]);
       drain.cancel();
@@ -118,7 +126,7 @@ export class SandboxChild {
   /** Spawns the child and completes the handshake. Throws the typed error for a failed start. */
   static async start(spec: ChildSpec): Promise<SandboxChild> {
     let guard: ProcessGuard;
-    let proc: Deno.ChildProcess;
+    let proc: SpawnedChild;
     // No board (no place for its file): batches run unwatched, as one request each.
     const board = spec.callBoard ? CallBoard.create() : undefined;
     try {
@@ -187,9 +195,9 @@ export class SandboxChild {
     }
   }
 
-  /** The child's process id (and process group id). */
+  /** The child's process id (and process group id); the launcher's until the child has booted. */
   get pid(): number {
-    return this.#proc.pid;
+    return this.#childPid ?? this.#proc.pid;
   }
 
   /** The last 64 KiB of the child's stderr, decoded leniently. */
@@ -267,23 +275,15 @@ export class SandboxChild {
     this.#retired ??= reason;
   }
 
-  /** Kills the child and every process of its group now (SIGKILL), recording why. Idempotent. */
+  /** Kills the child and every process it started now (SIGKILL), recording why. Idempotent. */
   kill(reason: EndReason, why?: string): void {
     if (this.end === undefined) this.end = why === undefined ? { reason } : { reason, why };
     this.signal("SIGKILL");
   }
 
-  /** Sends a signal to the child's whole process group (to the child alone before it made one). */
+  /** Sends `sig` to the child (`signalChild`): SIGTERM and SIGKILL end it and every process it started. */
   signal(sig: Deno.Signal): void {
-    try {
-      Deno.kill(-this.pid, sig);
-    } catch {
-      try {
-        this.#proc.kill(sig);
-      } catch {
-        // already gone
-      }
-    }
+    signalChild(this.#proc, this.#childPid, sig);
   }
 
   async #readStdout(): Promise<void> {
@@ -349,6 +349,7 @@ export class SandboxChild {
       case KIND.PHASE:
         return this.#phases?.phase(typeof frame.header.op === "string" ? frame.header.op : null);
       case KIND.BOOTED:
+        if (typeof frame.header.pid === "number") this.#childPid = frame.header.pid;
         // The child has mapped its call board by now (or says it could not): the file can go.
         this.#boardMapped = frame.header.board === true;
         this.#board?.fileDone();
@@ -356,6 +357,7 @@ export class SandboxChild {
         this.#booted = undefined;
         return;
       case KIND.HELLO:
+        if (this.#childPid === undefined && typeof frame.header.pid === "number") this.#childPid = frame.header.pid;
         this.#board?.fileDone();
         this.#booted?.resolve(); // a child may skip BOOTED
         this.#booted = undefined;

@@ -5,16 +5,27 @@
  * unscoped FFI, and write permission only for its own protocol descriptors.
  * The child itself takes it from there (`child_main.ts`).
  *
+ * The child is not this process's own: it runs under the sandbox launcher
+ * (`native/launcher/npah_launcher.c`, built next to the native helper), a
+ * small single-threaded process between the two. The plugin's
+ * `kill(getppid(), ...)` then reaches the launcher, not plugcheck; the
+ * launcher ends the child and everything it started when plugcheck dies
+ * (however: SIGKILL included), and, being a child subreaper, finds what the
+ * plugin daemonized. What it ended when the child was gone it writes to the
+ * leftovers file ({@link readLeftovers}). Its exit status is the child's.
+ *
  * @example
  * ```ts ignore
  * import { spawnChild } from "./spawn.ts";
- * const proc = await spawnChild(spec); // stdin, stdout, stderr piped
+ * const { proc, leftovers } = await spawnChild(spec); // stdin, stdout, stderr piped
  * ```
  *
  * @module
  */
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { HOST_LIB_ENV, hostLibraryPath } from "../ffi/native_helper.ts";
+import { parseProcessLines } from "../ffi/process_guard.ts";
 import type { ChildBoot } from "./protocol.ts";
 
 /** How a child is started. */
@@ -78,8 +89,45 @@ export function maxFrameFor(maxOutputBytes: number): number {
   return Math.max(4 * maxOutputBytes, 256 * 1024 * 1024);
 }
 
+/** The sandbox launcher's executable: next to the native helper (`deno task build` puts both in `build/`). */
+export const LAUNCHER_NAME = "npah_launcher";
+
+/** A started child: the launcher's process (whose status is the child's) and where it lists what it ended. */
+export interface SpawnedChild {
+  proc: Deno.ChildProcess;
+  /** The leftovers file (see {@link readLeftovers}), or undefined when no temporary file could be made. */
+  leftovers: string | undefined;
+}
+
+/**
+ * The processes the launcher ended once the child was gone (the plugin's
+ * leftovers: forks, daemons), read from its file, which is then removed.
+ */
+export function readLeftovers(file: string | undefined): { pid: number; name: string }[] {
+  if (file === undefined) return [];
+  try {
+    return parseProcessLines(Deno.readTextFileSync(file));
+  } catch {
+    return [];
+  } finally {
+    try {
+      Deno.removeSync(file);
+    } catch {
+      // gone already
+    }
+  }
+}
+
+function leftoversFile(): string | undefined {
+  try {
+    return Deno.makeTempFileSync({ prefix: "plugcheck-leftovers-" });
+  } catch {
+    return undefined; // no temporary directory we may write: the launcher still ends them, unlisted
+  }
+}
+
 /** Spawns the child process (the handshake is the caller's), with the call board at `board`. Throws the raw error. */
-export async function spawnChild(spec: ChildSpec, board?: string): Promise<Deno.ChildProcess> {
+export async function spawnChild(spec: ChildSpec, board?: string): Promise<SpawnedChild> {
   const env: Record<string, string> = { DENO_DIR: await denoDir(), DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
   for (const name of spec.env) {
     const v = Deno.env.get(name);
@@ -89,13 +137,18 @@ export async function spawnChild(spec: ChildSpec, board?: string): Promise<Deno.
   env[HOST_LIB_ENV] = await realHostLibrary();
   Object.assign(env, spec.setEnv);
   const boot: ChildBoot = {
-    parent: Deno.pid,
+    parent: 0, // its parent is the launcher, which checks for plugcheck itself
     maxFrame: spec.maxFrame,
     options: spec.options,
     ...board !== undefined && { board },
   };
-  return new Deno.Command(Deno.execPath(), {
+  const host = await realHostLibrary();
+  const leftovers = leftoversFile();
+  const command = new Deno.Command(join(dirname(host), LAUNCHER_NAME), {
     args: [
+      String(Deno.pid),
+      leftovers ?? "-",
+      Deno.execPath(),
       "run",
       "--quiet",
       "--no-prompt",
@@ -115,5 +168,11 @@ export async function spawnChild(spec: ChildSpec, board?: string): Promise<Deno.
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
-  }).spawn();
+  });
+  try {
+    return { proc: command.spawn(), leftovers };
+  } catch (e) {
+    readLeftovers(leftovers); // removes the file
+    throw e;
+  }
 }
