@@ -2,8 +2,8 @@
  * npah_proc.c — what a process holds, read from /proc in C: its memory,
  * threads and descriptors (sampled while a stress run goes on), its threads
  * by id and name, the processes it started (and ending all its descendants,
- * npah_tree.h), how it handles signals and its umask (which a plugin must
- * leave as they were). In C because Deno reserves /proc
+ * npah_tree.h; its signal dispositions and umask are npah_signals.c). In C
+ * because Deno reserves /proc
  * for --allow-all, and because a sample must cost microseconds, not an async
  * file operation on the blocking pool the plugin's calls run on.
  */
@@ -12,7 +12,6 @@
 #include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <link.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -312,42 +311,6 @@ NPAH_EXPORT int32_t npah_fd_targets(int32_t pid, uint8_t* out, uint32_t cap) {
   return (int32_t)l.at;
 }
 
-/* ---- filling the blocking pool ------------------------------------------ */
-
-static atomic_uint g_fill_gen, g_fill_count, g_fill_reached;
-static _Atomic long long g_fill_last_ms;
-
-static long long mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000LL + ts.tv_nsec / 1000000L;
-}
-
-/* Starts a fill: returns its generation for npah_pool_hold. */
-NPAH_EXPORT uint32_t npah_pool_fill_begin(void) {
-  atomic_store(&g_fill_count, 0);
-  atomic_store(&g_fill_last_ms, mono_ms());
-  return atomic_fetch_add(&g_fill_gen, 1) + 1;
-}
-
-/*
- * Holds a blocking-pool thread until `n` holds of generation `gen` run at
- * once, or no further hold has started for `quiet_ms` (the pool is full:
- * the others wait for a thread), then returns. Submitted n times at once, it
- * leaves the pool as large as it can grow, however slowly its threads
- * start. Returns 1 when the n were reached, 0 when the pool filled first.
- */
-NPAH_EXPORT int32_t npah_pool_hold(uint32_t gen, uint32_t n, uint32_t quiet_ms) {
-  if (atomic_fetch_add(&g_fill_count, 1) + 1 >= n) atomic_store(&g_fill_reached, gen);
-  atomic_store(&g_fill_last_ms, mono_ms());
-  const struct timespec pause = {0, 100000L};
-  while (atomic_load(&g_fill_reached) != gen) {
-    if (mono_ms() - atomic_load(&g_fill_last_ms) >= (long long)quiet_ms) return 0;
-    nanosleep(&pause, NULL);
-  }
-  return 1;
-}
-
 /*
  * Live (not zombie) processes whose parent (mode 0) or process group (mode 1)
  * is `id`, except the caller. Writes up to `cap` pids; returns how many match.
@@ -395,56 +358,6 @@ NPAH_EXPORT uint32_t npah_proc_name(int32_t pid, uint8_t* out, uint32_t cap) {
   return (uint32_t)n;
 }
 
-
-/* ---- signal dispositions and umask --------------------------------------- */
-
-typedef struct {
-  uintptr_t addr;
-  int inside;
-} npah_main_hit;
-
-/* dl_iterate_phdr visits the main program first: is the address in one of its loaded segments? */
-static int main_program_hit(struct dl_phdr_info* info, size_t size, void* data) {
-  (void)size;
-  npah_main_hit* hit = data;
-  for (int i = 0; i < info->dlpi_phnum; i++) {
-    const ElfW(Phdr)* ph = &info->dlpi_phdr[i];
-    uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-    if (ph->p_type == PT_LOAD && hit->addr >= lo && hit->addr - lo < ph->p_memsz) hit->inside = 1;
-  }
-  return 1; /* the main program only */
-}
-
-/*
- * How this process handles each of `n` signals: out[i] is 0 default, 1
- * ignored, 2 a handler in the main program (the host's own runtime), 3 a
- * handler in a library, -1 unknown. Returns the umask (read from
- * /proc/self/status, so not changed for a moment as umask() would), or -1.
- */
-NPAH_EXPORT int32_t npah_signal_state(const int32_t* signals, uint32_t n, int32_t* out) {
-  for (uint32_t i = 0; i < n; i++) {
-    struct sigaction sa;
-    if (sigaction(signals[i], NULL, &sa) != 0) {
-      out[i] = -1;
-      continue;
-    }
-    void* h = (sa.sa_flags & SA_SIGINFO) ? (void*)sa.sa_sigaction : (void*)sa.sa_handler;
-    if (h == (void*)SIG_DFL) {
-      out[i] = 0;
-    } else if (h == (void*)SIG_IGN) {
-      out[i] = 1;
-    } else {
-      npah_main_hit hit = {(uintptr_t)h, 0};
-      dl_iterate_phdr(main_program_hit, &hit);
-      out[i] = hit.inside ? 2 : 3;
-    }
-  }
-  char buf[4096];
-  if (read_small("/proc/self/status", buf, sizeof buf) < 0) return -1;
-  const char* at = strstr(buf, "\nUmask:");
-  if (at == NULL) return -1;
-  return (int32_t)strtol(at + 7, NULL, 8);
-}
 
 /* ---- descendants -------------------------------------------------------- */
 
