@@ -234,3 +234,28 @@ NPAH_EXPORT uint32_t npah_proc_name(int32_t pid, uint8_t* out, uint32_t cap) {
   return (uint32_t)n;
 }
 
+
+/*
+ * The kernel's count of OOM kills since boot (`oom_kill` in /proc/vmstat,
+ * every OOM kill on the machine, a cgroup's included), or -errno. Read before
+ * and after a child died of SIGKILL, it tells an OOM kill from another kill.
+ */
+NPAH_EXPORT double npah_oom_kills(void) {
+  static char buf[16384];
+  ssize_t n = read_small("/proc/vmstat", buf, sizeof buf);
+  if (n < 0) return (double)n;
+  const char* at = strstr(buf, "\noom_kill ");
+  if (at == NULL) return -ENOENT;
+  return (double)strtoull(at + 10, NULL, 10);
+}
+
+/* The most resident memory a process has had (VmHWM in /proc/<pid>/status), in bytes, or -errno. */
+NPAH_EXPORT double npah_proc_peak_rss(int32_t pid) {
+  char path[64], buf[4096];
+  snprintf(path, sizeof path, "/proc/%d/status", pid);
+  ssize_t n = read_small(path, buf, sizeof buf);
+  if (n < 0) return (double)n;
+  const char* at = strstr(buf, "\nVmHWM:");
+  if (at == NULL) return -ENOENT;
+  return (double)strtoull(at + 7, NULL, 10) * 1024.0;
+}

@@ -16,6 +16,7 @@
  */
 import { type HostSymbols, hostSymbols } from "./native_helper.ts";
 import { HOST_PROC_SYMBOLS } from "./symbols.ts";
+import { type PluginThread, PluginThreads } from "./plugin_threads.ts";
 
 /** One reading of a process. */
 export interface ProcSample {
@@ -37,6 +38,12 @@ export interface ProcessSnapshot extends ProcSample {
   pid: number;
   threadList: ThreadInfo[];
   fdList: FdInfo[];
+  /**
+   * The threads plugins started that are running, when the helper records
+   * them (`plugin_threads.ts`): what leftover threads are judged by, since
+   * Deno's own threads come and go with load.
+   */
+  pluginThreads?: PluginThread[];
 }
 
 /** Deno's blocking pool holds at most this many threads. */
@@ -55,6 +62,11 @@ export interface ThreadInfo {
   tid: number;
   /** Its name (`comm`): a thread inherits the name of the thread that started it unless it names itself. */
   name: string;
+  /** For a thread a plugin started: its start routine, its module, the CPU it burned and its age (ms). */
+  start?: string | undefined;
+  module?: string | undefined;
+  cpuMs?: number | undefined;
+  ageMs?: number | undefined;
 }
 
 const decoder = new TextDecoder();
@@ -84,6 +96,18 @@ export class ProcInfo {
     if (this.#s.npah_proc_sample(pid, this.#outBytes) !== 0) return undefined;
     const o = this.#out;
     return { rssBytes: o[0]!, threads: o[1]!, fds: o[2]! };
+  }
+
+  /** The most resident memory `pid` has had (VmHWM), or undefined when it is gone. */
+  peakRss(pid: number): number | undefined {
+    const b = this.#s.npah_proc_peak_rss(pid);
+    return b < 0 ? undefined : b;
+  }
+
+  /** The kernel's count of OOM kills since boot, or undefined when it does not say. */
+  oomKills(): number | undefined {
+    const n = this.#s.npah_oom_kills();
+    return n < 0 ? undefined : n;
   }
 
   /** How long ago `pid` started (ms, 10 ms resolution), or undefined when it is gone. */
@@ -123,7 +147,17 @@ export class ProcInfo {
     const threadList = this.threads(pid);
     const fdList = this.fds(pid).filter((f) => !this.#ignored.has(f.target));
     const s = this.sample(pid)!;
-    return { pid, rssBytes: s.rssBytes, threads: threadList.length, fds: fdList.length, threadList, fdList };
+    const snap: ProcessSnapshot = {
+      pid,
+      rssBytes: s.rssBytes,
+      threads: threadList.length,
+      fds: fdList.length,
+      threadList,
+      fdList,
+    };
+    const recorded = PluginThreads.get();
+    if (recorded.tracking !== "none") snap.pluginThreads = recorded.running();
+    return snap;
   }
 
   /**

@@ -188,6 +188,20 @@ export const HOST_PROC_SYMBOLS = {
   npah_pool_fill_begin: { parameters: [], result: "u32" },
   // int32_t npah_pool_hold(uint32_t gen, uint32_t n, uint32_t quiet_ms): on the blocking pool
   npah_pool_hold: { parameters: ["u32", "u32", "u32"], result: "i32", nonblocking: true },
+  // double npah_oom_kills(void): the kernel's OOM kills since boot (/proc/vmstat), < 0 when unknown
+  npah_oom_kills: { parameters: [], result: "f64" },
+  // double npah_proc_peak_rss(int32_t pid): VmHWM in bytes, < 0 when it is gone
+  npah_proc_peak_rss: { parameters: ["i32"], result: "f64" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The threads a plugin started (`npah_threads.c`). */
+export const HOST_THREAD_SYMBOLS = {
+  // int32_t npah_threads_mode(void): 2 preloaded (every thread), 1 a library hooked, 0 none
+  npah_threads_mode: { parameters: [], result: "i32" },
+  // int32_t npah_threads_hook(const uint8_t* path, uint32_t len): slots patched, or -errno
+  npah_threads_hook: { parameters: ["buffer", "u32"], result: "i32" },
+  // int32_t npah_threads_list(int32_t host, uint8_t* out, uint32_t cap): "tid\thost\tcpu_ns\tage_ms\tmodule\tsymbol\tcaller\n"
+  npah_threads_list: { parameters: ["i32", "buffer", "u32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The synchronous call path (`npah_call.c`). */
@@ -290,4 +304,5 @@ export const HOST_SYMBOLS = {
   ...HOST_NB_SYMBOLS,
   ...HOST_FUZZ_SYMBOLS,
   ...HOST_SHARED_SYMBOLS,
+  ...HOST_THREAD_SYMBOLS,
 } as const satisfies Deno.ForeignLibraryInterface;
