@@ -17,7 +17,7 @@
  * @module
  */
 import { basename } from "node:path";
-import { type Finding, type FuzzProgress } from "../fuzz/mod.ts";
+import type { Finding, FuzzProgress } from "../fuzz/mod.ts";
 import type { StressProgress } from "../stress/options.ts";
 import { escapeControl } from "../util/safe_text.ts";
 import type { Paint } from "./paint.ts";
