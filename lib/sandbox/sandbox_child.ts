@@ -36,6 +36,7 @@ import { type ChildSpec, spawnChild } from "./spawn.ts";
 import { PendingRequests } from "./pending.ts";
 import { ByteTail } from "./tail.ts";
 import { type ChildEnd, endError, endFromStatus, endGroup, type EndReason, type Leftover } from "./child_end.ts";
+import { type ChildMemory, MemoryWatch } from "./memory_watch.ts";
 import { CallBoard } from "./call_board.ts";
 import {
   encodeFrameParts,
@@ -101,12 +102,13 @@ export class SandboxChild {
     this.#writer = proc.stdin.getWriter();
     this.#maxFrame = maxFrame;
     const output = Promise.allSettled([this.#readStdout(), this.#readStderr()]);
+    const memory = MemoryWatch.start(proc.pid);
     this.exited = proc.status.then(async (status) => {
       this.leftovers = endGroup(this.#guard, this.pid);
       const drain = sleep(DRAIN_MS);
       await Promise.race([output, drain.done]);
       drain.cancel();
-      return this.#onExit(status);
+      return this.#onExit(status, memory.stop());
     });
     live.add(this);
   }
@@ -382,9 +384,9 @@ export class SandboxChild {
     }
   }
 
-  #onExit(status: Deno.CommandStatus): ChildEnd {
+  #onExit(status: Deno.CommandStatus, memory: ChildMemory): ChildEnd {
     live.delete(this);
-    const end = endFromStatus(status, this.end, this.#fatal, this.#retired);
+    const end = endFromStatus(status, this.end, this.#fatal, this.#retired, memory);
     this.end = end;
     this.#rejectAll((op, inFlight) => this.#endError(op, inFlight));
     this.#board?.close(); // every request is settled: nothing reads it any more
