@@ -86,18 +86,21 @@ Deno.test("shutdownCheck keeps a library mapped under a thread it left running, 
 });
 
 for (const isolate of [false, true]) {
-  Deno.test(`close() ${
-    isolate ? "in a sandbox child " : ""
-  }keeps a library mapped under a thread a call left spinning, and names the thread and the CPU it burns`, async () => {
-    // The thread starts in the call and spins for good: closing used to unload its code (exit 139, result lost).
-    const r = await runCli(["invoke", fault("spinning_thread"), "spin", ...isolate ? ["--isolate"] : []]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, "spinning");
-    assert.match(
-      r.stderr,
-      /warning: 1 thread\(s\) the plugin started still run after npa_plugin_shutdown returned: "spinner" \(tid \d+, libspinning_thread\.so, \d+ ms CPU in \d+ ms, \d+% of a core\); the library stays loaded/,
-    );
-  });
+  Deno.test(
+    `close() ${
+      isolate ? "in a sandbox child " : ""
+    }keeps a library mapped under a thread a call left spinning, and names the thread and the CPU it burns`,
+    async () => {
+      // The thread starts in the call and spins for good: closing used to unload its code (exit 139, result lost).
+      const r = await runCli(["invoke", fault("spinning_thread"), "spin", ...isolate ? ["--isolate"] : []]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, "spinning");
+      assert.match(
+        r.stderr,
+        /warning: 1 thread\(s\) the plugin started still run after npa_plugin_shutdown returned: "spinner" \(tid \d+, libspinning_thread\.so, \d+ ms CPU in \d+ ms, \d+% of a core\); the library stays loaded/,
+      );
+    },
+  );
 }
 
 Deno.test("ProcessBaseline.compare() counts only the threads the plugin started: threads Deno starts meanwhile are not blamed", async () => {

@@ -71,19 +71,20 @@ export class ProcessBaseline {
       after: after!,
       leftThreads: leftThreads(before, after!),
       leftFds: after!.fds > before.fds ? newFds : [],
-      attributed: before.pluginThreads !== undefined && after!.pluginThreads !== undefined,
+      attributed: after!.pluginThreads !== undefined,
     };
   }
 }
 
 /**
  * Threads running in `after` and not in `before`: of the plugin's (when the
- * helper recorded them in both), else of the whole process when it has more
+ * helper recorded them by then), else of the whole process when it has more
  * threads than before.
  */
 function leftThreads(before: ProcessSnapshot, after: ProcessSnapshot): ThreadInfo[] {
-  if (before.pluginThreads !== undefined && after.pluginThreads !== undefined) {
-    const had = new Set(before.pluginThreads.map((t) => t.tid));
+  if (after.pluginThreads !== undefined) {
+    // A baseline taken before the library was hooked has recorded none of its threads yet.
+    const had = new Set((before.pluginThreads ?? []).map((t) => t.tid));
     return after.pluginThreads.filter((t) => !had.has(t.tid));
   }
   if (after.threads <= before.threads) return [];
