@@ -259,3 +259,36 @@ NPAH_EXPORT double npah_proc_peak_rss(int32_t pid) {
   if (at == NULL) return -ENOENT;
   return (double)strtoull(at + 7, NULL, 10) * 1024.0;
 }
+
+/*
+ * How long each thread of a process has waited for a CPU while it was ready
+ * to run (run_delay, the second field of /proc/<pid>/task/<tid>/schedstat):
+ * pairs (tid, ns) into out, up to cap pairs. Returns how many threads it
+ * has, or -errno. A deadline that subtracts this waits out a loaded machine.
+ */
+NPAH_EXPORT int32_t npah_run_delays(int32_t pid, int64_t* out, uint32_t cap) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/task", pid);
+  DIR* d = opendir(path);
+  if (d == NULL) return -errno;
+  int32_t count = 0;
+  struct dirent* e;
+  while ((e = readdir(d)) != NULL) {
+    char* end;
+    long tid = strtol(e->d_name, &end, 10);
+    if (*end != '\0' || e->d_name[0] == '\0') continue;
+    char file[96], buf[128];
+    snprintf(file, sizeof file, "/proc/%d/task/%ld/schedstat", pid, tid);
+    if (read_small(file, buf, sizeof buf) <= 0) continue;
+    char* p = buf;
+    strtoull(p, &p, 10);
+    unsigned long long delay = strtoull(p, NULL, 10);
+    if ((uint32_t)count < cap) {
+      out[2 * count] = tid;
+      out[2 * count + 1] = (int64_t)delay;
+    }
+    count++;
+  }
+  closedir(d);
+  return count;
+}

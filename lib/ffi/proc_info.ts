@@ -104,6 +104,26 @@ export class ProcInfo {
     return b < 0 ? undefined : b;
   }
 
+  /**
+   * How long each thread of `pid` has waited for a CPU while ready to run
+   * (ms, by thread id), or undefined when it is gone or the kernel keeps no
+   * scheduler statistics.
+   */
+  runDelays(pid: number): Map<number, number> | undefined {
+    let cap = 256;
+    for (;;) {
+      const out = new BigInt64Array(2 * cap);
+      const n = this.#s.npah_run_delays(pid, new Uint8Array(out.buffer), cap);
+      if (n < 0) return undefined;
+      if (n <= cap) {
+        const m = new Map<number, number>();
+        for (let i = 0; i < n; i++) m.set(Number(out[2 * i]), Number(out[2 * i + 1]) / 1e6);
+        return m;
+      }
+      cap = n + 64;
+    }
+  }
+
   /** The kernel's count of OOM kills since boot, or undefined when it does not say. */
   oomKills(): number | undefined {
     const n = this.#s.npah_oom_kills();

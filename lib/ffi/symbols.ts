@@ -192,6 +192,8 @@ export const HOST_PROC_SYMBOLS = {
   npah_oom_kills: { parameters: [], result: "f64" },
   // double npah_proc_peak_rss(int32_t pid): VmHWM in bytes, < 0 when it is gone
   npah_proc_peak_rss: { parameters: ["i32"], result: "f64" },
+  // int32_t npah_run_delays(int32_t pid, int64_t* out, uint32_t cap): (tid, ns waiting for a CPU) pairs
+  npah_run_delays: { parameters: ["i32", "buffer", "u32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The threads a plugin started (`npah_threads.c`). */

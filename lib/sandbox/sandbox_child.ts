@@ -30,7 +30,8 @@ import type { InFlightRequest } from "../errors/errors.ts";
 import { ProcessGuard } from "../ffi/process_guard.ts";
 import { childKilledError, CONSEQUENCES, loadError, protocolError, timeoutError } from "../errors/host_errors.ts";
 import type { MethodCall } from "../plugin/handle.ts";
-import { sleep, withDeadline } from "../util/timers.ts";
+import { sleep } from "../util/timers.ts";
+import { withStallDeadline } from "../ffi/stall_deadline.ts";
 import { emitForwardedLog } from "../plugin/log_pump.ts";
 import { type ChildSpec, spawnChild } from "./spawn.ts";
 import { PendingRequests } from "./pending.ts";
@@ -50,12 +51,11 @@ import {
   type Reply,
 } from "./protocol.ts";
 
-export type { Reply };
+export type { ChildSpec, Reply };
 
 const STDERR_TAIL_BYTES = 64 * 1024;
 /** Deadline for the child's Deno runtime to boot and load plugcheck's modules (not the plugin). */
 export const BOOT_TIMEOUT_MS = 30_000;
-export type { ChildSpec };
 /** How long the output of a child that exited may still drain. */
 const DRAIN_MS = 500;
 
@@ -169,7 +169,7 @@ export class SandboxChild {
   }
 
   #startDeadline<T>(promise: Promise<T>, op: string, ms: number, consequence: string): Promise<T> {
-    return withDeadline(promise, ms, () => {
+    return withStallDeadline(promise, ms, () => [this.pid], () => {
       this.kill("timed_out", `${op} had no reply within ${ms} ms`);
       return timeoutError(op, ms, consequence);
     });
