@@ -190,13 +190,17 @@ Deno.test("SandboxedPlugin clears the child's environment except the allowlist",
     assert.deepEqual(names.sort(), [
       "DENO_DIR",
       "DENO_NO_UPDATE_CHECK",
+      "LD_PRELOAD",
       "NO_COLOR",
       "PLUGCHECK_HOST_LIB",
       "PLUGCHECK_TEST_ALLOWED",
     ]);
-    // The one variable plugcheck adds: the child uses this process's native helper (one process setting).
+    // The variables plugcheck adds: the child uses this process's native helper (one process setting), and has
+    // it preloaded to record the threads the plugin starts (it leaves LD_PRELOAD at once, see npah_threads.c).
     const host = environ.split("\0").find((kv) => kv.startsWith("PLUGCHECK_HOST_LIB="));
     assert.equal(host, `PLUGCHECK_HOST_LIB=${Deno.realPathSync(hostLibraryPath())}`);
+    const preload = environ.split("\0").find((kv) => kv.startsWith("LD_PRELOAD="));
+    assert.equal(preload, `LD_PRELOAD=${Deno.realPathSync(hostLibraryPath())}`);
   } finally {
     Deno.env.delete("PLUGCHECK_TEST_SECRET");
     Deno.env.delete("PLUGCHECK_TEST_ALLOWED");
