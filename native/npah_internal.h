@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define NPAH_EXPORT __attribute__((visibility("default")))
 #define NPAH_LABEL_MAX 512u
@@ -96,5 +97,8 @@ typedef struct npah_queue npah_queue;
 /* Queues one record (header, target, message); 1 when queued, 0 when dropped. Never blocks. */
 int npah_queue_push(npah_queue* q, const uint32_t header[5], const uint8_t* target, size_t target_len,
                     const uint8_t* message, size_t message_len);
+
+/* Reads a small /proc file into buf (NUL-terminated); returns its length or -errno (npah_proc.c). */
+ssize_t npah_read_small(const char* path, char* buf, size_t cap);
 
 #endif

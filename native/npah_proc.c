@@ -26,7 +26,7 @@
 #include "npah_tree.h"
 
 /* Reads a small /proc file into buf (NUL-terminated); returns its length or -errno. */
-static ssize_t read_small(const char* path, char* buf, size_t cap) {
+ssize_t npah_read_small(const char* path, char* buf, size_t cap) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -errno;
   ssize_t n = read(fd, buf, cap - 1);
@@ -179,7 +179,7 @@ NPAH_EXPORT int32_t npah_proc_sample(int32_t pid, double* out) {
     if (n >= 0) buf[n] = '\0';
   } else {
     snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    n = read_small(path, buf, sizeof buf);
+    n = npah_read_small(path, buf, sizeof buf);
   }
   if (n < 0) return (int32_t)n;
   char* paren = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
@@ -212,7 +212,7 @@ NPAH_EXPORT int32_t npah_proc_sample(int32_t pid, double* out) {
 NPAH_EXPORT double npah_proc_age_ms(int32_t pid) {
   char path[64], buf[1024];
   snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  ssize_t n = read_small(path, buf, sizeof buf);
+  ssize_t n = npah_read_small(path, buf, sizeof buf);
   if (n < 0) return (double)n;
   char* paren = strrchr(buf, ')');
   if (paren == NULL) return -EINVAL;
@@ -224,7 +224,7 @@ NPAH_EXPORT double npah_proc_age_ms(int32_t pid) {
     while (*p == ' ') p++;
   }
   char up[128];
-  if (read_small("/proc/uptime", up, sizeof up) < 0) return -EINVAL;
+  if (npah_read_small("/proc/uptime", up, sizeof up) < 0) return -EINVAL;
   double uptime = strtod(up, NULL);
   return (uptime - (double)start_ticks / (double)sysconf(_SC_CLK_TCK)) * 1000.0;
 }
@@ -245,7 +245,7 @@ NPAH_EXPORT int32_t npah_list_threads(int32_t pid, int32_t* out, uint32_t cap) {
 NPAH_EXPORT uint32_t npah_thread_name(int32_t pid, int32_t tid, uint8_t* out, uint32_t cap) {
   char path[96], buf[64];
   snprintf(path, sizeof path, "/proc/%d/task/%d/comm", pid, tid);
-  ssize_t n = read_small(path, buf, sizeof buf);
+  ssize_t n = npah_read_small(path, buf, sizeof buf);
   if (n <= 0) return 0;
   while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\0')) n--;
   uint32_t len = (uint32_t)n < cap ? (uint32_t)n : cap;

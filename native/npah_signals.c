@@ -5,13 +5,11 @@
  * (lib/plugin/process_state.ts).
  */
 #define _GNU_SOURCE
-#include <fcntl.h>
 #include <link.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "npah_internal.h"
 
@@ -59,12 +57,7 @@ NPAH_EXPORT int32_t npah_signal_state(const int32_t* signals, uint32_t n, int32_
     }
   }
   char buf[4096];
-  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  ssize_t got = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (got < 0) return -1;
-  buf[got] = '\0';
+  if (npah_read_small("/proc/self/status", buf, sizeof buf) < 0) return -1;
   const char* at = strstr(buf, "\nUmask:");
   if (at == NULL) return -1;
   return (int32_t)strtol(at + 7, NULL, 8);

@@ -19,7 +19,8 @@ import {
   type SandboxedPlugin,
   SandboxProtocolError,
 } from "../mod.ts";
-import { captureLogs, fault, REFERENCE_PLUGINS, ROOT, runDeno, text } from "./_helpers.ts";
+import { endError, endFromStatus } from "../lib/sandbox/child_end.ts";
+import { captureLogs, fault, REFERENCE_PLUGINS, ROOT, runCli, runDeno, text } from "./_helpers.ts";
 
 const RUST = REFERENCE_PLUGINS[1]!.path;
 
@@ -189,13 +190,17 @@ Deno.test("SandboxedPlugin clears the child's environment except the allowlist",
     assert.deepEqual(names.sort(), [
       "DENO_DIR",
       "DENO_NO_UPDATE_CHECK",
+      "LD_PRELOAD",
       "NO_COLOR",
       "PLUGCHECK_HOST_LIB",
       "PLUGCHECK_TEST_ALLOWED",
     ]);
-    // The one variable plugcheck adds: the child uses this process's native helper (one process setting).
+    // The variables plugcheck adds: the child uses this process's native helper (one process setting), and has
+    // it preloaded to record the threads the plugin starts (it leaves LD_PRELOAD at once, see npah_threads.c).
     const host = environ.split("\0").find((kv) => kv.startsWith("PLUGCHECK_HOST_LIB="));
     assert.equal(host, `PLUGCHECK_HOST_LIB=${Deno.realPathSync(hostLibraryPath())}`);
+    const preload = environ.split("\0").find((kv) => kv.startsWith("LD_PRELOAD="));
+    assert.equal(preload, `LD_PRELOAD=${Deno.realPathSync(hostLibraryPath())}`);
   } finally {
     Deno.env.delete("PLUGCHECK_TEST_SECRET");
     Deno.env.delete("PLUGCHECK_TEST_ALLOWED");
@@ -322,4 +327,43 @@ Deno.test("SandboxedPlugin does not keep the process alive when close() is forgo
   const out = await runDeno(["eval", "--config", join(ROOT, "deno.json"), script], { killAfterMs: 20_000 });
   assert.equal(out.code, 0, `exited by itself (137 = killed after hanging): ${out.stderr}`);
   assert.equal(out.stdout.trim(), "done");
+});
+
+Deno.test("endError() reports a child the kernel's OOM killer ended as out of memory, with the resident memory it reached", () => {
+  const status = { success: false, code: 137, signal: "SIGKILL" as const };
+  const memory = { peakRssBytes: 16 * 2 ** 30, oomKill: true };
+  const end = endFromStatus(status, undefined, undefined, undefined, memory);
+  const error = endError(end, undefined, () => "", "invoke touch", { kind: "invoke", method: "touch" });
+  assert.ok(error instanceof PluginCrashError);
+  assert.equal(error.outOfMemory, true);
+  assert.equal(error.peakRssBytes, 16 * 2 ** 30);
+  assert.match(
+    error.message,
+    /killed by SIGKILL: out of memory, the kernel's OOM killer ended it, with 16\.0 GiB resident/,
+  );
+  // The same kill with no OOM kill counted is not called out of memory.
+  const other = endError(
+    endFromStatus(status, undefined, undefined, undefined, { ...memory, oomKill: false }),
+    undefined,
+    () => "",
+    "invoke touch",
+    undefined,
+  ) as PluginCrashError;
+  assert.equal(other.outOfMemory, false);
+  assert.match(
+    other.message,
+    /killed by SIGKILL, not by plugcheck, with 16\.0 GiB resident at the most; the kernel counted no OOM kill/,
+  );
+});
+
+Deno.test("a sandbox child killed by SIGKILL after touching memory is reported with the resident memory it reached", async () => {
+  const r = await runCli(["invoke", fault("oom_touch"), "touch", "--input", "oom", "--isolate", "--json"]);
+  assert.equal(r.code, 1, r.stderr);
+  const { error } = JSON.parse(r.stdout);
+  assert.equal(error.name, "PluginCrashError");
+  assert.equal(error.signal, "SIGKILL");
+  assert.ok(error.peak_rss_bytes >= 96 * 2 ** 20, `peak_rss_bytes ${error.peak_rss_bytes}`);
+  // This machine's kernel counted no OOM kill (the fixture sent SIGKILL itself), so it is not called one.
+  assert.equal(error.out_of_memory, undefined);
+  assert.match(error.message, /killed by SIGKILL, not by plugcheck, with \d+ MiB resident at the most/);
 });

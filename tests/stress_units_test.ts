@@ -168,6 +168,32 @@ Deno.test("leftoverVerdicts() name the threads and the kinds of descriptors left
   assert.equal(ok!.status, "pass");
 });
 
+Deno.test("leftoverVerdicts() with attributed threads count only the plugin's: 32 more threads of Deno's are not blamed", () => {
+  // Deno's blocking pool grew by 32 threads meanwhile; the helper recorded none of them as the plugin's.
+  const [clean] = leftoverVerdicts(["threads_after_shutdown", "fds_after_shutdown"], {
+    before: { threads: 10, fds: 5 },
+    after: { threads: 42, fds: 5 },
+    leftThreads: [],
+    leftFds: [],
+    attributed: true,
+  }, "after npa_plugin_shutdown returned");
+  assert.equal(clean!.status, "pass", clean!.summary);
+  assert.equal(clean!.summary, "no thread the plugin started still runs after npa_plugin_shutdown returned");
+  const spinner = { tid: 7, name: "spinner", module: "/x/libspin.so", start: "", cpuMs: 950, ageMs: 1000 };
+  const [left] = leftoverVerdicts(["threads_after_destroy", "fds_after_destroy"], {
+    before: { threads: 10, fds: 5 },
+    after: { threads: 10, fds: 5 }, // a Deno thread ended meanwhile: the count alone would miss the plugin's
+    leftThreads: [spinner],
+    leftFds: [],
+    attributed: true,
+  }, "after every instance was destroyed");
+  assert.equal(left!.status, "fail");
+  assert.match(
+    left!.summary,
+    /1 more thread\(s\) the plugin started .*"spinner" \(tid 7, libspin\.so, 950 ms CPU in 1000 ms, 95% of a core\)/,
+  );
+});
+
 Deno.test("maxInstancesVerdict() passes only RESOURCE_LIMIT for the instance beyond the limit", () => {
   assert.equal(maxInstancesVerdict({ kind: "refused", max: 4, error: "ResourceLimitError" }).status, "pass");
   assert.equal(maxInstancesVerdict({ kind: "refused", max: 4, error: "InternalPluginError" }).status, "fail");

@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { stallTimer, stallTracker } from "../ffi/stall_deadline.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 import type { PluginDescription } from "../plugin/describe_schema.ts";
 import {
@@ -261,12 +262,13 @@ async function runOne(
   const ac = new AbortController();
   const onAbort = () => ac.abort();
   signal?.addEventListener("abort", onAbort);
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let cancel = () => {};
   const late = new Promise<Outcome>((resolve) => {
-    timer = setTimeout(() => {
+    // Time this process waited for a CPU (a loaded machine) does not count against the check.
+    cancel = stallTimer(deadline, stallTracker(() => [Deno.pid]), () => {
       ac.abort();
       resolve({ status: "timeout", details: `the check did not finish within ${deadline} ms` });
-    }, deadline);
+    });
   });
   try {
     const outcome = await Promise.race([spec.run({ ...base, signal: ac.signal }).catch(outcomeOf), late]);
@@ -275,7 +277,7 @@ async function runOne(
     if (signal?.aborted) return finish({ status: "skip", details: `interrupted while it ran (${outcome.status})` });
     return finish(outcome);
   } finally {
-    clearTimeout(timer);
+    cancel();
     signal?.removeEventListener("abort", onAbort);
   }
 }

@@ -66,6 +66,9 @@ export interface ErrorData {
   signal?: string;
   exit_code?: number;
   stderr_tail?: string;
+  /** A crash: the most resident memory the child was seen with, and whether the kernel's OOM killer ended it. */
+  peak_rss_bytes?: number;
+  out_of_memory?: boolean;
   request?: { kind: string; method?: string };
   timeout_ms?: number;
   plugin_version?: number;
@@ -111,6 +114,8 @@ export function toData(error: unknown): ErrorData {
         : { kind: error.request.kind, method: error.request.method };
     }
     out.stderr_tail = error.stderrTail;
+    if (error.peakRssBytes !== undefined) out.peak_rss_bytes = error.peakRssBytes;
+    if (error.outOfMemory) out.out_of_memory = true;
   }
   if (error instanceof PluginTimeoutError) out.timeout_ms = error.timeoutMs;
   if (error instanceof AbiMismatchError) {
@@ -187,6 +192,8 @@ export function fromData(data: Partial<ErrorData>): Error {
       if (data.signal !== undefined) crash.signal = data.signal;
       if (data.exit_code !== undefined) crash.exitCode = data.exit_code;
       if (data.request !== undefined) crash.request = data.request;
+      if (data.peak_rss_bytes !== undefined) crash.peakRssBytes = data.peak_rss_bytes;
+      if (data.out_of_memory === true) crash.outOfMemory = true;
       return new PluginCrashError(message, crash);
     }
   }

@@ -176,15 +176,28 @@ export class PluginCrashError extends PluginError {
   readonly stderrTail: string;
   /** The request in flight when it died, if any. */
   readonly request: InFlightRequest | undefined;
+  /** The most resident memory the child was seen with (bytes), when it was watched. */
+  readonly peakRssBytes: number | undefined;
+  /** True when the kernel's OOM killer ended the child (it ran out of memory). */
+  readonly outOfMemory: boolean;
   constructor(
     message: string,
-    init: PluginErrorInit & { signal?: string; exitCode?: number; stderrTail: string; request?: InFlightRequest },
+    init: PluginErrorInit & {
+      signal?: string;
+      exitCode?: number;
+      stderrTail: string;
+      request?: InFlightRequest;
+      peakRssBytes?: number;
+      outOfMemory?: boolean;
+    },
   ) {
     super(message, init);
     this.signal = init.signal;
     this.exitCode = init.exitCode;
     this.stderrTail = init.stderrTail;
     this.request = init.request;
+    this.peakRssBytes = init.peakRssBytes;
+    this.outOfMemory = init.outOfMemory === true;
   }
 }
 /** The sandbox child broke the protocol (bad frame, wrong id, early EOF, version). */

@@ -123,11 +123,29 @@ export interface ChildExit {
   signal?: string | undefined;
   exitCode?: number | undefined;
   stderrTail: string;
+  /** What the parent saw of the child's memory (see `lib/sandbox/memory_watch.ts`). */
+  memory?: { peakRssBytes: number | undefined; oomKill: boolean | undefined } | undefined;
+}
+
+function mib(bytes: number): string {
+  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+}
+
+/** How a child killed by SIGKILL (not by plugcheck) ran out of memory, or why it may not have. */
+function killedHow(exit: ChildExit): string {
+  const m = exit.memory;
+  if (exit.signal !== "SIGKILL" || m === undefined) return "";
+  const rss = m.peakRssBytes === undefined ? "" : `, with ${mib(m.peakRssBytes)} resident at the most`;
+  if (m.oomKill) return `: out of memory, the kernel's OOM killer ended it${rss}`;
+  const counted = m.oomKill === false ? "; the kernel counted no OOM kill, so something else sent it" : "";
+  return `, not by plugcheck${rss}${counted}`;
 }
 
 /** The sandbox child died while `op` ran (or between requests). */
 export function crashError(op: string, exit: ChildExit, request?: InFlightRequest): PluginCrashError {
-  const how = exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.exitCode ?? "unknown"}`;
+  const how = exit.signal
+    ? `killed by ${exit.signal}${killedHow(exit)}`
+    : `exited with code ${exit.exitCode ?? "unknown"}`;
   // An AddressSanitizer report ends with a legend: its SUMMARY line says what happened.
   // Deno's own panic in the child (e.g. its epoll descriptor replaced by the plugin) says which part of Deno gave up.
   const panic = /^Deno has panicked/m.test(exit.stderrTail)
@@ -147,6 +165,8 @@ export function crashError(op: string, exit: ChildExit, request?: InFlightReques
   if (exit.signal !== undefined) init.signal = exit.signal;
   if (exit.exitCode !== undefined) init.exitCode = exit.exitCode;
   if (request !== undefined) init.request = request;
+  if (exit.memory?.peakRssBytes !== undefined) init.peakRssBytes = exit.memory.peakRssBytes;
+  if (exit.signal === "SIGKILL" && exit.memory?.oomKill) init.outOfMemory = true;
   return new PluginCrashError(
     `Cannot ${op}: the plugin crashed the sandbox child (${how})${
       summary ? `; ${summary}` : lastLine ? `; its last stderr line: ${lastLine}` : ""

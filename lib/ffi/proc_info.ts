@@ -16,6 +16,7 @@
  */
 import { type HostSymbols, hostSymbols } from "./native_helper.ts";
 import { HOST_PROC_SYMBOLS } from "./symbols.ts";
+import { type PluginThread, PluginThreads } from "./plugin_threads.ts";
 
 /** One reading of a process. */
 export interface ProcSample {
@@ -39,6 +40,12 @@ export interface ProcessSnapshot extends ProcSample {
   fdLimit?: number;
   threadList: ThreadInfo[];
   fdList: FdInfo[];
+  /**
+   * The threads plugins started that are running, when the helper records
+   * them (`plugin_threads.ts`): what leftover threads are judged by, since
+   * Deno's own threads come and go with load.
+   */
+  pluginThreads?: PluginThread[];
 }
 
 /** What a plugin can change under its host process (see {@link ProcInfo.processState}). */
@@ -65,6 +72,11 @@ export interface ThreadInfo {
   tid: number;
   /** Its name (`comm`): a thread inherits the name of the thread that started it unless it names itself. */
   name: string;
+  /** For a thread a plugin started: its start routine, its module, the CPU it burned and its age (ms). */
+  start?: string | undefined;
+  module?: string | undefined;
+  cpuMs?: number | undefined;
+  ageMs?: number | undefined;
 }
 
 /** How a process handles a signal: a handler in the main program is the host runtime's own (Deno's). */
@@ -116,6 +128,38 @@ export class ProcInfo {
     return { rssBytes: o[0]!, threads: o[1]!, fds: o[2]! };
   }
 
+  /** The most resident memory `pid` has had (VmHWM), or undefined when it is gone. */
+  peakRss(pid: number): number | undefined {
+    const b = this.#s.npah_proc_peak_rss(pid);
+    return b < 0 ? undefined : b;
+  }
+
+  /**
+   * How long each thread of `pid` has waited for a CPU while ready to run
+   * (ms, by thread id), or undefined when it is gone or the kernel keeps no
+   * scheduler statistics.
+   */
+  runDelays(pid: number): Map<number, number> | undefined {
+    let cap = 256;
+    for (;;) {
+      const out = new BigInt64Array(2 * cap);
+      const n = this.#s.npah_run_delays(pid, new Uint8Array(out.buffer), cap);
+      if (n < 0) return undefined;
+      if (n <= cap) {
+        const m = new Map<number, number>();
+        for (let i = 0; i < n; i++) m.set(Number(out[2 * i]), Number(out[2 * i + 1]) / 1e6);
+        return m;
+      }
+      cap = n + 64;
+    }
+  }
+
+  /** The kernel's count of OOM kills since boot, or undefined when it does not say. */
+  oomKills(): number | undefined {
+    const n = this.#s.npah_oom_kills();
+    return n < 0 ? undefined : n;
+  }
+
   /** How long ago `pid` started (ms, 10 ms resolution), or undefined when it is gone. */
   ageMs(pid: number): number | undefined {
     const ms = this.#s.npah_proc_age_ms(pid);
@@ -155,7 +199,7 @@ export class ProcInfo {
     // Read through held descriptors, so it works when the plugin used up the process's; 0 if even that failed.
     const rssBytes = this.sample(pid)?.rssBytes ?? 0;
     const fdLimit = this.#nofile()?.soft;
-    return {
+    const snap: ProcessSnapshot = {
       pid,
       rssBytes,
       threads: threadList.length,
@@ -164,6 +208,9 @@ export class ProcInfo {
       fdList,
       ...fdLimit !== undefined && { fdLimit },
     };
+    const recorded = PluginThreads.get();
+    if (recorded.tracking !== "none") snap.pluginThreads = recorded.running();
+    return snap;
   }
 
   /**

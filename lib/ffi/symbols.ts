@@ -202,6 +202,22 @@ export const HOST_PROC_SYMBOLS = {
   npah_pool_hold: { parameters: ["u32", "u32", "u32"], result: "i32", nonblocking: true },
   // int32_t npah_signal_state(const int32_t* signals, uint32_t n, int32_t* out): the umask, or -1
   npah_signal_state: { parameters: ["buffer", "u32", "buffer"], result: "i32" },
+  // double npah_oom_kills(void): the kernel's OOM kills since boot (/proc/vmstat), < 0 when unknown
+  npah_oom_kills: { parameters: [], result: "f64" },
+  // double npah_proc_peak_rss(int32_t pid): VmHWM in bytes, < 0 when it is gone
+  npah_proc_peak_rss: { parameters: ["i32"], result: "f64" },
+  // int32_t npah_run_delays(int32_t pid, int64_t* out, uint32_t cap): (tid, ns waiting for a CPU) pairs
+  npah_run_delays: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The threads a plugin started (`npah_threads.c`). */
+export const HOST_THREAD_SYMBOLS = {
+  // int32_t npah_threads_mode(void): 2 preloaded (every thread), 1 a library hooked, 0 none
+  npah_threads_mode: { parameters: [], result: "i32" },
+  // int32_t npah_threads_hook(const uint8_t* path, uint32_t len): slots patched, or -errno
+  npah_threads_hook: { parameters: ["buffer", "u32"], result: "i32" },
+  // int32_t npah_threads_list(int32_t host, uint8_t* out, uint32_t cap): "tid\thost\tcpu_ns\tage_ms\tmodule\tsymbol\tcaller\n"
+  npah_threads_list: { parameters: ["i32", "buffer", "u32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The synchronous call path (`npah_call.c`). */
@@ -304,4 +320,5 @@ export const HOST_SYMBOLS = {
   ...HOST_NB_SYMBOLS,
   ...HOST_FUZZ_SYMBOLS,
   ...HOST_SHARED_SYMBOLS,
+  ...HOST_THREAD_SYMBOLS,
 } as const satisfies Deno.ForeignLibraryInterface;

@@ -147,6 +147,8 @@ export interface ShutdownReport {
   leftFds: FdInfo[];
   /** False when the library stayed mapped because threads were left running in it. */
   unloaded: boolean;
+  /** True when `leftThreads` are the plugin's own, as the helper recorded them (not a count of the process's). */
+  attributed?: boolean;
 }
 
 /** A loaded plugin, in process or in a sandbox child. */

@@ -27,6 +27,12 @@ export interface BaselineComparison {
   leftThreads: ThreadInfo[];
   /** Descriptors not there before (or pointing elsewhere), when there are more than before (else none). */
   leftFds: FdInfo[];
+  /**
+   * True when threads are judged by what the helper recorded (the plugin's
+   * threads only: `leftThreads` are those not running before); false when by
+   * the count of every thread of the process.
+   */
+  attributed: boolean;
 }
 
 /** How long stragglers get to end before they count as left running (ms, cumulative ~90). */
@@ -36,12 +42,10 @@ const SETTLE_STEPS_MS = [0, 5, 10, 25, 50];
 export class ProcessBaseline {
   readonly #source: () => Promise<ProcessSnapshot | undefined>;
   readonly snapshot: ProcessSnapshot;
-  readonly #tids: Set<number>;
 
   private constructor(source: () => Promise<ProcessSnapshot | undefined>, snapshot: ProcessSnapshot) {
     this.#source = source;
     this.snapshot = snapshot;
-    this.#tids = new Set(snapshot.threadList.map((t) => t.tid));
   }
 
   /** A baseline from `source` now, or undefined when there is no process to read. */
@@ -58,16 +62,32 @@ export class ProcessBaseline {
       if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
       after = await this.#source();
       if (after === undefined || after.pid !== before.pid) return undefined;
-      if (after.threads <= before.threads && after.fds <= before.fds) break;
+      if (leftThreads(before, after).length === 0 && after.fds <= before.fds) break;
     }
-    const left = after!.threadList.filter((t) => !this.#tids.has(t.tid));
     const had = new Set(before.fdList.map((f) => `${f.fd}\t${f.target}`));
     const newFds = after!.fdList.filter((f) => !had.has(`${f.fd}\t${f.target}`));
     return {
       before,
       after: after!,
-      leftThreads: after!.threads > before.threads ? left : [],
+      leftThreads: leftThreads(before, after!),
       leftFds: after!.fds > before.fds ? newFds : [],
+      attributed: after!.pluginThreads !== undefined,
     };
   }
+}
+
+/**
+ * Threads running in `after` and not in `before`: of the plugin's (when the
+ * helper recorded them by then), else of the whole process when it has more
+ * threads than before.
+ */
+function leftThreads(before: ProcessSnapshot, after: ProcessSnapshot): ThreadInfo[] {
+  if (after.pluginThreads !== undefined) {
+    // A baseline taken before the library was hooked has recorded none of its threads yet.
+    const had = new Set((before.pluginThreads ?? []).map((t) => t.tid));
+    return after.pluginThreads.filter((t) => !had.has(t.tid));
+  }
+  if (after.threads <= before.threads) return [];
+  const had = new Set(before.threadList.map((t) => t.tid));
+  return after.threadList.filter((t) => !had.has(t.tid));
 }

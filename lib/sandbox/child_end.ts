@@ -25,6 +25,7 @@ import type { InFlightRequest } from "../errors/errors.ts";
 import type { ProcessGuard } from "../ffi/process_guard.ts";
 import { childKilledError, crashError, hostInternalError, protocolError } from "../errors/host_errors.ts";
 import { readLeftovers } from "./spawn.ts";
+import type { ChildMemory } from "./memory_watch.ts";
 
 /** Why a child ended. */
 export type EndReason = "crashed" | "timed_out" | "protocol" | "closed" | "reaped" | "fatal";
@@ -36,6 +37,8 @@ export interface ChildEnd {
   exitCode?: number;
   /** For a kill on purpose: what caused it. */
   why?: string;
+  /** For a crash: what the parent saw of its memory (a SIGKILL with an OOM kill counted ran out of memory). */
+  memory?: ChildMemory;
 }
 
 /** A process the plugin left in the child's group. */
@@ -54,6 +57,7 @@ export function endFromStatus(
   recorded: ChildEnd | undefined,
   fatal: string | undefined,
   retired: EndReason | undefined,
+  memory?: ChildMemory,
 ): ChildEnd {
   const clean = status.code === 0 && !status.signal;
   const end: ChildEnd = recorded ??
@@ -62,6 +66,7 @@ export function endFromStatus(
     };
   if (status.signal) end.signal = status.signal;
   else end.exitCode = status.code;
+  if (end.reason === "crashed" && memory !== undefined) end.memory = memory;
   return end;
 }
 
@@ -75,7 +80,11 @@ export function endError(
 ): Error {
   if (fatal !== undefined) return hostInternalError(op, fatal);
   if (end.reason === "crashed") {
-    return crashError(op, { signal: end.signal, exitCode: end.exitCode, stderrTail: stderrTail() }, inFlight);
+    return crashError(
+      op,
+      { signal: end.signal, exitCode: end.exitCode, stderrTail: stderrTail(), memory: end.memory },
+      inFlight,
+    );
   }
   if (end.why !== undefined) return childKilledError(op, end.why);
   return protocolError(op, `the child ended (${end.reason}) before replying`);

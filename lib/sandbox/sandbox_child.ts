@@ -29,7 +29,8 @@ import type { InFlightRequest } from "../errors/errors.ts";
 import { ProcessGuard } from "../ffi/process_guard.ts";
 import { childKilledError, CONSEQUENCES, loadError, protocolError, timeoutError } from "../errors/host_errors.ts";
 import type { MethodCall } from "../plugin/handle.ts";
-import { sleep, withDeadline } from "../util/timers.ts";
+import { sleep } from "../util/timers.ts";
+import { stallAwareTimer, withStallDeadline } from "../ffi/stall_deadline.ts";
 import { emitForwardedLog } from "../plugin/log_pump.ts";
 import { type ChildSpec, spawnChild, type SpawnedChild } from "./spawn.ts";
 import { PendingRequests } from "./pending.ts";
@@ -43,6 +44,7 @@ import {
   leftoversOf,
   signalChild,
 } from "./child_end.ts";
+import { type ChildMemory, MemoryWatch } from "./memory_watch.ts";
 import { CallBoard } from "./call_board.ts";
 import { StartPhases } from "./start_phases.ts";
 import {
@@ -57,13 +59,12 @@ import {
   type Reply,
 } from "./protocol.ts";
 
-export type { Reply };
+export type { ChildSpec, Reply };
 
 const STDERR_TAIL_BYTES = 64 * 1024;
 const NO_BOOT = "the child's Deno runtime did not boot";
 /** Deadline for the child's Deno runtime to boot and load plugcheck's modules (not the plugin). */
 export const BOOT_TIMEOUT_MS = 30_000;
-export type { ChildSpec };
 /** How long the output of a child that exited may still drain. */
 const DRAIN_MS = 500;
 
@@ -113,12 +114,13 @@ export class SandboxChild {
     this.#writer = proc.stdin.getWriter();
     this.#maxFrame = maxFrame;
     const output = Promise.allSettled([this.#readStdout(), this.#readStderr()]);
+    const memory = MemoryWatch.start(proc.pid);
     this.exited = proc.status.then(async (status) => {
       this.leftovers = leftoversOf(this.#guard, spawned.leftovers, this.#childPid);
       const drain = sleep(DRAIN_MS);
       await Promise.race([output, drain.done]);
       drain.cancel();
-      return this.#onExit(status);
+      return this.#onExit(status, memory.stop());
     });
     live.add(this);
   }
@@ -152,9 +154,12 @@ export class SandboxChild {
       return timeoutError(op, ms, consequence);
     };
     // Made before BOOTED, so no PHASE frame is missed: only the plugin's calls count against its deadline.
-    const phases = this.#phases = new StartPhases(spec.startTimeoutMs, expired);
+    // Each deadline waits out a loaded machine: the child's time waiting for a CPU is added (stall_deadline.ts).
+    const pids = () => [this.pid];
+    const phases = this.#phases = new StartPhases(spec.startTimeoutMs, expired, stallAwareTimer(pids));
     try {
-      await withDeadline(booted, BOOT_TIMEOUT_MS, () => expired("start sandbox child", BOOT_TIMEOUT_MS, NO_BOOT));
+      const noBoot = () => expired("start sandbox child", BOOT_TIMEOUT_MS, NO_BOOT);
+      await withStallDeadline(booted, BOOT_TIMEOUT_MS, pids, noBoot);
       const frame = await phases.wait(hello);
       const h = frame.header;
       if (h.protocol !== PROTOCOL_VERSION) {
@@ -379,9 +384,9 @@ export class SandboxChild {
     }
   }
 
-  #onExit(status: Deno.CommandStatus): ChildEnd {
+  #onExit(status: Deno.CommandStatus, memory: ChildMemory): ChildEnd {
     live.delete(this);
-    const end = endFromStatus(status, this.end, this.#fatal, this.#retired);
+    const end = endFromStatus(status, this.end, this.#fatal, this.#retired, memory);
     this.end = end;
     this.#rejectAll((op, inFlight) => this.#endError(op, inFlight));
     this.#board?.close(); // every request is settled: nothing reads it any more

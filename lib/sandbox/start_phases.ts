@@ -32,20 +32,38 @@ export const OWN_WORK_MS = 30_000;
 const LOADING = "the sandbox child was killed while it loaded the plugin (dlopen, init or describe)";
 const OWN_WORK = "the sandbox child was killed; plugcheck's own start work took that long, not the plugin";
 
+/** Runs `fire` after `ms` unless the returned cancel is called first. */
+export type StartTimer = (ms: number, fire: () => void) => () => void;
+
+const plainTimer: StartTimer = (ms, fire) => {
+  const id = setTimeout(fire, ms);
+  return () => clearTimeout(id);
+};
+
 /** A re-armed deadline: the plugin's for each plugin phase, plugcheck's own in between. */
 export class StartPhases {
   readonly #pluginMs: number;
   readonly #expired: (op: string, ms: number, consequence: string) => Error;
   #op = "start sandboxed plugin";
   #own = false;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #startTimer: StartTimer;
+  #cancel: () => void = () => {};
   #reject: ((e: Error) => void) | undefined;
   #done = false;
 
-  /** `expired` makes the error of a missed deadline (and kills the child). */
-  constructor(pluginMs: number, expired: (op: string, ms: number, consequence: string) => Error) {
+  /**
+   * `expired` makes the error of a missed deadline (and kills the child);
+   * `timer` runs each deadline (by default a plain timer; the sandbox passes
+   * one that waits out a loaded machine).
+   */
+  constructor(
+    pluginMs: number,
+    expired: (op: string, ms: number, consequence: string) => Error,
+    timer: StartTimer = plainTimer,
+  ) {
     this.#pluginMs = pluginMs;
     this.#expired = expired;
+    this.#startTimer = timer;
   }
 
   /** A plugin call began (its operation), or plugcheck's own work resumed (null). */
@@ -64,18 +82,18 @@ export class StartPhases {
     });
     return Promise.race([promise, late]).finally(() => {
       this.#done = true;
-      clearTimeout(this.#timer);
+      this.#cancel();
     });
   }
 
   #arm(): void {
-    clearTimeout(this.#timer);
+    this.#cancel();
     const own = this.#own;
     const ms = own ? OWN_WORK_MS : this.#pluginMs;
     const op = own ? "start sandboxed plugin" : this.#op;
-    this.#timer = setTimeout(() => {
+    this.#cancel = this.#startTimer(ms, () => {
       this.#done = true;
       this.#reject?.(this.#expired(op, ms, own ? OWN_WORK : LOADING));
-    }, ms);
+    });
   }
 }

@@ -178,7 +178,14 @@ async function runCycle(phase: Phase, c: number, rng: Prng): Promise<Cycle> {
 
 function shutdownJson(r: ShutdownReport | undefined): Cycle["shutdown"] {
   if (r === undefined) return null;
-  return { before: r.before, after: r.after, left_threads: r.leftThreads, left_fds: r.leftFds, unloaded: r.unloaded };
+  return {
+    before: r.before,
+    after: r.after,
+    left_threads: r.leftThreads,
+    left_fds: r.leftFds,
+    unloaded: r.unloaded,
+    attributed: r.attributed === true,
+  };
 }
 
 function leakVerdictsOverCycles(cycles: readonly Cycle[]): Verdict[] {
@@ -224,7 +231,10 @@ function shutdownVerdicts(cycles: readonly Cycle[]): Verdict[] {
     const why = "not judged: no cycle reached a clean shutdown";
     return [skipped("threads_after_shutdown", why), skipped("fds_after_shutdown", why)];
   }
-  const worseThreads = (c: Cycle) => c.shutdown!.after.threads > c.shutdown!.before.threads;
+  const worseThreads = (c: Cycle) =>
+    c.shutdown!.attributed
+      ? c.shutdown!.left_threads.length > 0
+      : c.shutdown!.after.threads > c.shutdown!.before.threads;
   const worseFds = (c: Cycle) => c.shutdown!.after.fds > c.shutdown!.before.fds;
   // Each verdict shows the first cycle that left something, else the last cycle.
   const judge = (worse: (c: Cycle) => boolean, k: 0 | 1) => {
@@ -233,7 +243,13 @@ function shutdownVerdicts(cycles: readonly Cycle[]): Verdict[] {
     const s = c.shutdown!;
     const v = leftoverVerdicts(
       ["threads_after_shutdown", "fds_after_shutdown"],
-      { before: s.before, after: s.after, leftThreads: s.left_threads, leftFds: s.left_fds },
+      {
+        before: s.before,
+        after: s.after,
+        leftThreads: s.left_threads,
+        leftFds: s.left_fds,
+        attributed: s.attributed === true,
+      },
       "after npa_plugin_shutdown returned",
       bad.length > 0 ? c.cycle : undefined,
     )[k]!;

@@ -41,7 +41,15 @@ const Tally = z.object({
 });
 
 const Sample = z.object({ rss_bytes: z.number(), threads: z.number(), fds: z.number() });
-const Thread = z.object({ tid: z.number(), name: z.string() });
+/** A thread; one the helper recorded as the plugin's also has its start routine, module, CPU and age (ms). */
+const Thread = z.object({
+  tid: z.number(),
+  name: z.string(),
+  start: z.string().optional(),
+  module: z.string().optional(),
+  cpuMs: z.number().optional(),
+  ageMs: z.number().optional(),
+});
 const Example = z.object({ method: z.string(), source: z.string(), expected: z.string(), got: z.string() });
 
 /** One verdict: pass, fail, or skip (with why), and its evidence. */
@@ -65,6 +73,8 @@ export const ReloadCycleSchema = z.object({
     left_threads: z.array(Thread),
     left_fds: z.array(z.object({ fd: z.number(), target: z.string() })),
     unloaded: z.boolean(),
+    /** True when left_threads are the plugin's own (recorded by the helper), not a count of the process's. */
+    attributed: z.boolean().optional(),
   }).nullable(),
   rss_bytes: z.number().nullable(),
 });

@@ -17,6 +17,7 @@
 import { toData } from "../errors/error_data.ts";
 import { PluginCrashError, type PluginError, PluginTimeoutError } from "../errors/errors.ts";
 import type { FdInfo, ThreadInfo } from "../ffi/proc_info.ts";
+import { describeThread, type PluginThread } from "../ffi/plugin_threads.ts";
 import type { OutcomeBook } from "./plan.ts";
 
 /** Descriptors a process may be short of its limit and still count as out of them (plugcheck's own held ones). */
@@ -225,12 +226,15 @@ export function leftoverVerdicts(
     after: { threads: number; fds: number; fdLimit?: number };
     leftThreads: ThreadInfo[];
     leftFds: FdInfo[];
+    /** Threads judged by what the helper recorded: only the plugin's count (see `ProcessBaseline`). */
+    attributed?: boolean;
   },
   when: string,
   cycle?: number,
 ): Verdict[] {
   const at = cycle === undefined ? "" : ` (cycle ${cycle})`;
-  const threads = c.after.threads - c.before.threads;
+  const threads = c.attributed ? c.leftThreads.length : c.after.threads - c.before.threads;
+  const whose = c.attributed ? " the plugin started" : "";
   const fds = c.after.fds - c.before.fds;
   const names = summarizeThreads(c.leftThreads);
   const targets = summarizeFds(c.leftFds);
@@ -241,16 +245,21 @@ export function leftoverVerdicts(
     : "";
   return [
     threads > 0
-      ? verdict(ids[0], "fail", `${n(threads)} more thread(s) ${when} than before${at}: ${names}`, {
+      ? verdict(ids[0], "fail", `${n(threads)} more thread(s)${whose} ${when} than before${at}: ${names}`, {
         before: c.before.threads,
         after: c.after.threads,
         threads: c.leftThreads,
+        attributed: c.attributed === true,
         ...cycle !== undefined && { cycle },
       })
-      : verdict(ids[0], "pass", `threads back to ${n(c.before.threads)} ${when}`, {
-        before: c.before.threads,
-        after: c.after.threads,
-      }),
+      : verdict(
+        ids[0],
+        "pass",
+        c.attributed
+          ? `no thread the plugin started still runs ${when}`
+          : `threads back to ${n(c.before.threads)} ${when}`,
+        { before: c.before.threads, after: c.after.threads, attributed: c.attributed === true },
+      ),
     fds > 0
       ? verdict(
         ids[1],
@@ -279,11 +288,18 @@ const HOST_THREAD_NAMES = new Set(["deno", "tokio-runtime-w"]);
 /** Left threads by name, most first, with their first ids: `"flusher" x3 (tids 101, 102, 103)`. */
 function summarizeThreads(threads: readonly ThreadInfo[]): string {
   const byName = new Map<string, number[]>();
-  for (const t of threads) byName.set(t.name, [...byName.get(t.name) ?? [], t.tid]);
-  const parts = [...byName].sort((a, b) => b[1].length - a[1].length).slice(0, 4).map(([name, tids]) =>
-    `"${name}"${tids.length > 1 ? ` x${tids.length}` : ""} (tid${tids.length > 1 ? "s" : ""} ${
+  if (threads.length === 1 && threads[0]!.cpuMs !== undefined) return describeThread(threads[0] as PluginThread);
+  const cpu = new Map<string, number>();
+  for (const t of threads) {
+    // A thread the helper recorded is named with where it started: `"worker" in libx.so`.
+    const key = t.module ? `"${t.name}" in ${t.module.split("/").at(-1)}` : `"${t.name}"`;
+    byName.set(key, [...byName.get(key) ?? [], t.tid]);
+    if (t.cpuMs !== undefined) cpu.set(key, (cpu.get(key) ?? 0) + t.cpuMs);
+  }
+  const parts = [...byName].sort((a, b) => b[1].length - a[1].length).slice(0, 4).map(([key, tids]) =>
+    `${key}${tids.length > 1 ? ` x${tids.length}` : ""} (tid${tids.length > 1 ? "s" : ""} ${
       tids.slice(0, 3).join(", ")
-    }${tids.length > 3 ? ", ..." : ""})`
+    }${tids.length > 3 ? ", ..." : ""}${cpu.has(key) ? `; ${Math.round(cpu.get(key)!)} ms CPU` : ""})`
   );
   const inherited = threads.some((t) => HOST_THREAD_NAMES.has(t.name))
     ? "; a thread inherits the name of the thread that started it: name your threads to tell them apart"

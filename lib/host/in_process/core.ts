@@ -29,7 +29,8 @@ import { FastPath } from "../../ffi/fast_call.ts";
 import { HostLog, type LogCounters, NO_LOG_COUNTERS } from "../../ffi/host_log.ts";
 import { ProcessGuard } from "../../ffi/process_guard.ts";
 import { ProcInfo } from "../../ffi/proc_info.ts";
-import { ShutdownCheck } from "./shutdown_check.ts";
+import { leftThreadsWarning, ShutdownCheck, threadsLeftRunning } from "./shutdown_check.ts";
+import { PluginThreads } from "../../ffi/plugin_threads.ts";
 import type { PluginLibrary } from "../../ffi/dlopen.ts";
 import { BarePlugin, type StepRunner } from "../../load/bare_plugin.ts";
 import { isLibraryLoaded, type LibraryCopy } from "../../ffi/private_copy.ts";
@@ -121,6 +122,8 @@ export class PluginCore {
   #closeDone: Promise<void> | undefined;
   #processState: ProcessState | undefined;
   #stateSeenAt = performance.now();
+  /** The helper's thread records, when it could hook the library (see `plugin_threads.ts`). */
+  #threads: PluginThreads | undefined;
 
   private constructor(
     path: string,
@@ -186,6 +189,8 @@ export class PluginCore {
     loadPhase?.("load plugin"); // dlopen runs the library's constructors: the plugin's time
     const checked = BarePlugin.open(libraryPath, shown);
     loadPhase?.(null);
+    // From here on the threads the plugin starts are recorded: its close never unloads code under one.
+    const threads = hookThreads(libraryPath);
     let slot: number;
     try {
       slot = native.fast.bind(libraryPath);
@@ -195,6 +200,7 @@ export class PluginCore {
     }
     const core = new PluginCore(path, shown, libraryPath, checked, { ...native, slot }, options, check, copy);
     core.#processState = state;
+    core.#threads = threads;
     try {
       await core.#init(options, basename(path));
       await core.#describe();
@@ -363,12 +369,21 @@ export class PluginCore {
 
   /**
    * With `shutdownCheck`: compares threads and descriptors with the baseline
-   * taken before the library was opened. True when the plugin left threads
+   * taken before the library was opened; without, asks the helper which
+   * threads the plugin started still run. True when the plugin left threads
    * running, so the library must stay mapped.
    */
   async #checkShutdown(): Promise<boolean> {
     const check = this.#shutdownCheck;
-    if (check === undefined || this.pinned || this.outstanding > 0) return false;
+    if (this.pinned || this.outstanding > 0) return false;
+    if (check === undefined) {
+      // Without the (costly) snapshots: the threads the helper saw the plugin start.
+      const threads = this.#threads;
+      if (threads === undefined || threads.tracking === "none") return false;
+      const left = await threadsLeftRunning(threads, this.#libraryPath);
+      if (left.length > 0) this.warn(leftThreadsWarning(left));
+      return left.length > 0;
+    }
     const report = await check.afterShutdown();
     const warning = check.warning(report);
     if (warning) this.warn(warning);
@@ -385,5 +400,15 @@ export class PluginCore {
   logCounters(): LogCounters {
     this.pump.drain();
     return this.#logCtx ? this.host.counters(this.#logCtx) : this.#lastCounters ?? NO_LOG_COUNTERS;
+  }
+}
+
+/** Records the threads the library at `path` starts (see `plugin_threads.ts`); undefined when the helper cannot. */
+function hookThreads(path: string): PluginThreads | undefined {
+  try {
+    const threads = PluginThreads.get();
+    return threads.hook(path) >= 0 ? threads : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -19,6 +19,7 @@
  * @module
  */
 import type { ProcInfo } from "../../ffi/proc_info.ts";
+import { describeThread, type PluginThread, type PluginThreads } from "../../ffi/plugin_threads.ts";
 import { ProcessBaseline } from "../../plugin/process_baseline.ts";
 import type { ShutdownReport } from "../../plugin/handle.ts";
 
@@ -48,15 +49,45 @@ export class ShutdownCheck {
       leftThreads: c.leftThreads,
       leftFds: c.leftFds,
       unloaded: c.leftThreads.length === 0,
+      attributed: c.attributed,
     };
   }
 
   /** The contract warning for threads left running, if any. */
   warning(report: ShutdownReport): string | undefined {
     if (report.unloaded) return undefined;
+    if (report.attributed) return leftThreadsWarning(report.leftThreads as PluginThread[]);
     const names = report.leftThreads.slice(0, 5).map((t) => `${t.tid} (${t.name})`).join(", ");
     return `${
       report.after.threads - report.before.threads
-    } thread(s) the plugin started still run after npa_plugin_shutdown returned (${names}); the library stays loaded, because unloading code under a running thread crashes the process`;
+    } thread(s) the plugin started still run after npa_plugin_shutdown returned (${names}); ${KEPT}`;
   }
+}
+
+const KEPT = "the library stays loaded, because unloading code under a running thread crashes the process";
+
+/** How long stragglers get to end before they count as left running (ms, cumulative ~90). */
+const SETTLE_STEPS_MS = [5, 10, 25, 50];
+
+/**
+ * The threads the plugin at `path` started that still run, as the helper
+ * recorded them, giving stragglers ~90 ms to end. Cheap (no snapshot of the
+ * process): every close asks, so no library is unloaded under its threads.
+ */
+export async function threadsLeftRunning(threads: PluginThreads, path: string): Promise<PluginThread[]> {
+  let left = threads.runningOf(path);
+  for (const ms of SETTLE_STEPS_MS) {
+    if (left.length === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    left = threads.runningOf(path);
+  }
+  return left;
+}
+
+/** The contract warning for plugin threads still running after shutdown, each with the CPU it burned. */
+export function leftThreadsWarning(left: readonly PluginThread[]): string {
+  const shown = left.slice(0, 5).map(describeThread).join(", ");
+  return `${left.length} thread(s) the plugin started still run after npa_plugin_shutdown returned: ${shown}${
+    left.length > 5 ? ", ..." : ""
+  }; ${KEPT}`;
 }

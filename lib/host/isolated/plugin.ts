@@ -62,8 +62,9 @@ export async function loadSandboxedPlugin(
   sandbox: ResolvedSandboxOptions,
 ): Promise<SandboxedPlugin> {
   const real = await resolveLibrary(path, options.sha256);
+  let helper: string;
   try {
-    await realHostLibrary(); // the same resolution spawnChild uses, done once per process
+    helper = await realHostLibrary(); // the same resolution spawnChild uses, done once per process
   } catch (cause) {
     throw loadError(path, "cannot open plugcheck's native helper (run `deno task build`)", cause);
   }
@@ -79,8 +80,9 @@ export async function loadSandboxedPlugin(
     options: { ...handler },
     readPaths: [real, ...sandbox.readPaths],
     env: sandbox.env,
-    // An AddressSanitizer build gets its runtime preloaded (what the caller sets wins).
-    setEnv: { ...await sanitizerEnv(real), ...sandbox.setEnv },
+    // An AddressSanitizer build gets its runtime preloaded, and the helper comes after it (it records the
+    // threads the plugin starts, see plugin_threads.ts). What the caller sets wins.
+    setEnv: { ...withHelperPreloaded(await sanitizerEnv(real), helper), ...sandbox.setEnv },
     startTimeoutMs: options.timeoutMs,
     maxFrame: maxFrameFor(options.maxOutputBytes),
     childModule: sandbox.childModule,
@@ -88,6 +90,16 @@ export async function loadSandboxedPlugin(
   };
   const child = await SandboxChild.start(spec);
   return new SandboxedPlugin(real, spec, options, sandbox, child);
+}
+
+/**
+ * `env` with the native helper preloaded last: its `pthread_create` then sees
+ * every thread of the child and tells the plugin's from Deno's by module. A
+ * sanitizer runtime must come first, so the helper follows it.
+ */
+function withHelperPreloaded(env: Record<string, string>, helper: string): Record<string, string> {
+  const before = env.LD_PRELOAD;
+  return { ...env, LD_PRELOAD: before ? `${before}:${helper}` : helper };
 }
 
 /** A plugin running in a sandbox child process. */

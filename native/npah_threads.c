@@ -1,0 +1,304 @@
+/*
+ * npah_threads.c — which threads a plugin started, told apart from the
+ * runtime's own. Every thread created through npah_thread_create gets a
+ * record: the module of its start routine (dladdr), the module that called
+ * pthread_create, its id once it runs, and when it started; the record ends
+ * when the thread does (a thread-specific key's destructor, which runs on
+ * return and on pthread_exit). A reading lists the threads still running
+ * with the CPU each burned (/proc/self/task/<tid>/schedstat).
+ *
+ * Threads get there two ways:
+ * - preloaded (LD_PRELOAD, the sandbox child): `pthread_create` below is an
+ *   alias of npah_thread_create and interposes every thread of the process,
+ *   Deno's included; a thread whose start routine and caller both live in the
+ *   main executable (or in this helper) is the host's, any other the plugin's.
+ * - hooked (in process): npah_threads_hook points a loaded library's own
+ *   `pthread_create` import slot (GOT) at npah_thread_create, so only the
+ *   threads that library starts itself are recorded. Threads its load-time
+ *   constructors start (before the hook) are not seen this way.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "npah_internal.h"
+
+#define REC_MAX 4096
+#define NAME_MAX_LEN 200
+#define SYM_MAX_LEN 80
+
+enum { REC_FREE = 0, REC_CLAIMED = 1, REC_STARTING = 2, REC_RUNNING = 3, REC_ENDED = 4 };
+
+typedef struct {
+  atomic_int state;
+  int32_t tid;
+  int32_t host;
+  int64_t started_ms;
+  void* (*fn)(void*);
+  void* arg;
+  char module[NAME_MAX_LEN];
+  char symbol[SYM_MAX_LEN];
+  char caller[NAME_MAX_LEN];
+} thread_rec;
+
+typedef int (*create_fn)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
+
+static thread_rec g_recs[REC_MAX];
+static atomic_uint g_untracked;
+static atomic_int g_hooked;
+static pthread_key_t g_key;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static create_fn _Atomic g_next;
+
+int npah_thread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*fn)(void*), void* arg);
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void rec_end(void* p) {
+  atomic_store(&((thread_rec*)p)->state, REC_ENDED);
+}
+
+static void make_key(void) {
+  pthread_key_create(&g_key, rec_end);
+}
+
+/* The pthread_create this one forwards to: the first that is not this one (a sanitizer's, else libc's). */
+static create_fn next_create(void) {
+  create_fn f = atomic_load(&g_next);
+  if (f != NULL) return f;
+  f = (create_fn)dlsym(RTLD_DEFAULT, "pthread_create");
+  if (f == NULL || f == npah_thread_create) f = (create_fn)dlsym(RTLD_NEXT, "pthread_create");
+  if (f == NULL || f == npah_thread_create) {
+    void* libc = dlopen("libc.so.6", RTLD_NOLOAD | RTLD_LAZY);
+    if (libc != NULL) f = (create_fn)dlsym(libc, "pthread_create");
+  }
+  atomic_store(&g_next, f);
+  return f;
+}
+
+/* The module `addr` lives in: its name into out, and 1 when it is the main executable or this helper. */
+static int module_of(const void* addr, char* out, char* sym, size_t sym_cap) {
+  Dl_info info;
+  struct link_map* lm = NULL;
+  out[0] = '\0';
+  if (sym != NULL) sym[0] = '\0';
+  if (addr == NULL || dladdr1(addr, &info, (void**)&lm, RTLD_DL_LINKMAP) == 0 || lm == NULL) return 0;
+  snprintf(out, NAME_MAX_LEN, "%s", lm->l_name[0] != '\0' ? lm->l_name : "(main executable)");
+  if (sym != NULL && info.dli_sname != NULL) snprintf(sym, sym_cap, "%s", info.dli_sname);
+  if (lm->l_name[0] == '\0') return 1;
+  Dl_info self;
+  return dladdr((const void*)module_of, &self) != 0 && self.dli_fbase == info.dli_fbase;
+}
+
+static void* trampoline(void* p) {
+  thread_rec* r = p;
+  r->tid = (int32_t)syscall(SYS_gettid);
+  atomic_store(&r->state, REC_RUNNING);
+  pthread_setspecific(g_key, r);
+  return r->fn(r->arg);
+}
+
+static thread_rec* claim(void) {
+  for (int i = 0; i < REC_MAX; i++) {
+    int s = atomic_load(&g_recs[i].state);
+    if ((s == REC_FREE || s == REC_ENDED) && atomic_compare_exchange_strong(&g_recs[i].state, &s, REC_CLAIMED)) {
+      return &g_recs[i];
+    }
+  }
+  return NULL;
+}
+
+/* pthread_create, recording the thread (see the top of this file). */
+NPAH_EXPORT int npah_thread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*fn)(void*), void* arg) {
+  create_fn next = next_create();
+  if (next == NULL) return EAGAIN;
+  pthread_once(&g_once, make_key);
+  const void* from = __builtin_return_address(0);
+  thread_rec* r = claim();
+  if (r == NULL) {
+    atomic_fetch_add(&g_untracked, 1);
+    return next(thread, attr, fn, arg);
+  }
+  r->tid = 0;
+  r->fn = fn;
+  r->arg = arg;
+  r->started_ms = now_ms();
+  int host_start = module_of((const void*)fn, r->module, r->symbol, sizeof r->symbol);
+  int host_caller = module_of(from, r->caller, NULL, 0);
+  r->host = host_start && host_caller;
+  atomic_store(&r->state, REC_STARTING);
+  int rc = next(thread, attr, trampoline, r);
+  if (rc != 0) atomic_store(&r->state, REC_FREE);
+  return rc;
+}
+
+/* Preloaded, this interposes every pthread_create of the process. */
+NPAH_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*fn)(void*), void* arg)
+    __attribute__((alias("npah_thread_create")));
+
+/* 2: interposing every thread (preloaded); 1: some library hooked; 0: nothing is recorded. */
+NPAH_EXPORT int32_t npah_threads_mode(void) {
+  if ((void*)dlsym(RTLD_DEFAULT, "pthread_create") == (void*)npah_thread_create) return 2;
+  return atomic_load(&g_hooked) > 0 ? 1 : 0;
+}
+
+static uint64_t cpu_ns(int32_t tid) {
+  char path[64], buf[128];
+  snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", tid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  return strtoull(buf, NULL, 10);
+}
+
+/*
+ * The recorded threads still running (with `host` 0 only the plugin's), as
+ * lines "tid\thost\tcpu_ns\tage_ms\tmodule\tsymbol\tcaller\n" (tid 0: not
+ * started yet). Writes whole lines up to cap; returns the bytes written.
+ */
+NPAH_EXPORT int32_t npah_threads_list(int32_t host, uint8_t* out, uint32_t cap) {
+  uint32_t at = 0;
+  int64_t now = now_ms();
+  for (int i = 0; i < REC_MAX; i++) {
+    thread_rec* r = &g_recs[i];
+    int s = atomic_load(&r->state);
+    if (s != REC_STARTING && s != REC_RUNNING) continue;
+    if (r->host && !host) continue;
+    char line[NAME_MAX_LEN * 2 + SYM_MAX_LEN + 96];
+    int len = snprintf(line, sizeof line, "%d\t%d\t%llu\t%lld\t%s\t%s\t%s\n", r->tid, r->host,
+                       (unsigned long long)(r->tid > 0 ? cpu_ns(r->tid) : 0), (long long)(now - r->started_ms),
+                       r->module, r->symbol, r->caller);
+    if (len <= 0 || at + (uint32_t)len > cap) break;
+    memcpy(out + at, line, (size_t)len);
+    at += (uint32_t)len;
+  }
+  return (int32_t)at;
+}
+
+/* ---- hooking one library's own pthread_create import --------------------- */
+
+typedef struct {
+  ElfW(Addr) base;
+  const char* name;
+  ElfW(Addr) relro_start, relro_end;
+} relro_query;
+
+static int find_relro(struct dl_phdr_info* info, size_t size, void* data) {
+  (void)size;
+  relro_query* q = data;
+  if (info->dlpi_addr != q->base || strcmp(info->dlpi_name, q->name) != 0) return 0;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    if (info->dlpi_phdr[i].p_type != PT_GNU_RELRO) continue;
+    q->relro_start = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr;
+    q->relro_end = q->relro_start + info->dlpi_phdr[i].p_memsz;
+  }
+  return 1;
+}
+
+static int patch_slot(void** slot, relro_query* q) {
+  if (*slot == (void*)npah_thread_create) return 0;
+  long page = sysconf(_SC_PAGESIZE);
+  void* start = (void*)((uintptr_t)slot & ~(uintptr_t)(page - 1));
+  if (mprotect(start, (size_t)page, PROT_READ | PROT_WRITE) != 0) return -errno;
+  *slot = (void*)npah_thread_create;
+  ElfW(Addr) a = (ElfW(Addr))slot;
+  if (a >= q->relro_start && a < q->relro_end) mprotect(start, (size_t)page, PROT_READ);
+  return 1;
+}
+
+/*
+ * Points the `pthread_create` import slots of the loaded library at `path`
+ * at npah_thread_create. Returns the slots patched (0: it imports no
+ * pthread_create of its own), or -errno (-ENOENT: not loaded).
+ */
+NPAH_EXPORT int32_t npah_threads_hook(const uint8_t* path, uint32_t len) {
+  void* h = npah_noload(path, len);
+  if (h == NULL) return -ENOENT;
+  struct link_map* lm = NULL;
+  int got = dlinfo(h, RTLD_DI_LINKMAP, &lm);
+  dlclose(h);
+  if (got != 0 || lm == NULL) return -ENOENT;
+  ElfW(Addr) base = lm->l_addr;
+#define ABS(v) ((ElfW(Addr))(v) < base ? (ElfW(Addr))(v) + base : (ElfW(Addr))(v))
+  const ElfW(Sym)* symtab = NULL;
+  const char* strtab = NULL;
+  const ElfW(Rela)* tables[2] = {NULL, NULL};
+  size_t sizes[2] = {0, 0};
+  for (const ElfW(Dyn)* d = lm->l_ld; d->d_tag != DT_NULL; d++) {
+    switch (d->d_tag) {
+      case DT_SYMTAB: symtab = (const ElfW(Sym)*)ABS(d->d_un.d_ptr); break;
+      case DT_STRTAB: strtab = (const char*)ABS(d->d_un.d_ptr); break;
+      case DT_JMPREL: tables[0] = (const ElfW(Rela)*)ABS(d->d_un.d_ptr); break;
+      case DT_PLTRELSZ: sizes[0] = d->d_un.d_val; break;
+      case DT_RELA: tables[1] = (const ElfW(Rela)*)ABS(d->d_un.d_ptr); break;
+      case DT_RELASZ: sizes[1] = d->d_un.d_val; break;
+      default: break;
+    }
+  }
+#undef ABS
+  if (symtab == NULL || strtab == NULL) return 0;
+  relro_query q = {base, lm->l_name, 0, 0};
+  dl_iterate_phdr(find_relro, &q);
+  int32_t patched = 0;
+  for (int t = 0; t < 2; t++) {
+    if (tables[t] == NULL) continue;
+    for (size_t i = 0; i < sizes[t] / sizeof(ElfW(Rela)); i++) {
+      const ElfW(Rela)* r = &tables[t][i];
+      uint32_t type = ELF64_R_TYPE(r->r_info);
+      if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT) continue;
+      if (strcmp(strtab + symtab[ELF64_R_SYM(r->r_info)].st_name, "pthread_create") != 0) continue;
+      int rc = patch_slot((void**)(base + r->r_offset), &q);
+      if (rc < 0) return rc;
+      patched += rc;
+    }
+  }
+  if (patched > 0) atomic_fetch_add(&g_hooked, 1);
+  return patched;
+}
+
+/*
+ * Preloaded into a sandbox child, the helper takes itself out of LD_PRELOAD
+ * at once, so programs the plugin runs do not inherit it (a sanitizer
+ * runtime listed with it stays). Runs before any other thread exists.
+ */
+__attribute__((constructor)) static void leave_ld_preload(void) {
+  const char* list = getenv("LD_PRELOAD");
+  Dl_info self;
+  if (list == NULL || dladdr((const void*)leave_ld_preload, &self) == 0 || self.dli_fname == NULL) return;
+  char kept[4096];
+  size_t at = 0;
+  const char* p = list;
+  while (*p != '\0') {
+    size_t len = strcspn(p, ": ");
+    if (len > 0 && !(strlen(self.dli_fname) == len && strncmp(p, self.dli_fname, len) == 0)) {
+      if (at + len + 2 > sizeof kept) return; /* too long to rewrite: leave it as it is */
+      if (at > 0) kept[at++] = ':';
+      memcpy(kept + at, p, len);
+      at += len;
+    }
+    p += len;
+    while (*p == ':' || *p == ' ') p++;
+  }
+  kept[at] = '\0';
+  if (at == 0) unsetenv("LD_PRELOAD");
+  else setenv("LD_PRELOAD", kept, 1);
+}
