@@ -126,6 +126,9 @@ function leftoversFile(): string | undefined {
   }
 }
 
+/** The launcher's name for the child's LD_PRELOAD (see npah_launcher.c). */
+const CHILD_PRELOAD_ENV = "NPAH_CHILD_LD_PRELOAD";
+
 /** Spawns the child process (the handshake is the caller's), with the call board at `board`. Throws the raw error. */
 export async function spawnChild(spec: ChildSpec, board?: string): Promise<SpawnedChild> {
   const env: Record<string, string> = { DENO_DIR: await denoDir(), DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
@@ -136,6 +139,11 @@ export async function spawnChild(spec: ChildSpec, board?: string): Promise<Spawn
   // The child uses this process's native helper (its real path, which its read permission names).
   env[HOST_LIB_ENV] = await realHostLibrary();
   Object.assign(env, spec.setEnv);
+  // The preloads are the child's, not the launcher's: it sets LD_PRELOAD again just before it starts the child.
+  if (env.LD_PRELOAD !== undefined) {
+    env[CHILD_PRELOAD_ENV] = env.LD_PRELOAD;
+    delete env.LD_PRELOAD;
+  }
   const boot: ChildBoot = {
     parent: 0, // its parent is the launcher, which checks for plugcheck itself
     maxFrame: spec.maxFrame,

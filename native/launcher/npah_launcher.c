@@ -145,6 +145,13 @@ int main(int argc, char** argv) {
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != self) _exit(127);
+    /* The child's preloads (a sanitizer runtime, plugcheck's helper) come under another name, so the launcher
+     * itself runs without them. */
+    const char* preload = getenv("NPAH_CHILD_LD_PRELOAD");
+    if (preload != NULL) {
+      if (setenv("LD_PRELOAD", preload, 1) != 0) die("cannot set the child's LD_PRELOAD");
+      unsetenv("NPAH_CHILD_LD_PRELOAD");
+    }
     execv(argv[3], argv + 3);
     die("cannot start the sandbox child");
   }
