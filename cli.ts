@@ -13,7 +13,7 @@
 import type { Command } from "./lib/commands/command.ts";
 import { EXIT, EXIT_CODES_HELP } from "./lib/commands/exit_codes.ts";
 import { takeInterrupt } from "./lib/commands/interrupt.ts";
-import { printErr, writeOut } from "./lib/commands/output.ts";
+import { beforeExit, printErr, writeOut } from "./lib/commands/output.ts";
 import { killAllSandboxChildren } from "./lib/sandbox/sandbox_child.ts";
 import denoJson from "./deno.json" with { type: "json" };
 
@@ -97,9 +97,13 @@ if (import.meta.main) {
     Deno.addSignalListener(signal, () => {
       if (signal === "SIGINT" && takeInterrupt()) return;
       killAllSandboxChildren();
+      beforeExit(code);
       Deno.exit(code);
     });
   }
   // Exit explicitly: a call abandoned after its deadline would otherwise keep the process alive.
-  Deno.exit(await main(Deno.args));
+  // Before it: a plugin's exit handlers and destructors (they run during the exit) cannot change the code.
+  const code = await main(Deno.args);
+  beforeExit(code);
+  Deno.exit(code);
 }

@@ -88,6 +88,8 @@ export class SandboxChild {
   hello: Record<string, unknown> = {};
   /** Processes the plugin left in the child's group, found (and ended) once the child was gone. */
   leftovers: Leftover[] = [];
+  /** The child said it unloaded its plugin (after its CLOSE reply, just before it exits). */
+  unloaded = false;
   /** Receives the handler's EVENT frames (a fuzz child's findings and progress). */
   onEvent: (frame: Frame) => void = () => {};
 
@@ -349,6 +351,10 @@ export class SandboxChild {
       case KIND.LOG:
         return emitForwardedLog(frame.header);
       case KIND.EVENT:
+        if (frame.id === 0 && frame.header.unloaded === true) {
+          this.unloaded = true;
+          return;
+        }
         return this.onEvent(frame);
       case KIND.FATAL:
         this.#fatal = String(frame.header.message ?? "unknown failure");

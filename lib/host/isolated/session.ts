@@ -17,13 +17,13 @@
  * @module
  */
 import { PluginCrashError, PluginTimeoutError, SandboxProtocolError } from "../../errors/errors.ts";
-import { closedError, disabledError } from "../../errors/host_errors.ts";
+import { closedError, disabledError, unloadError } from "../../errors/host_errors.ts";
 import type { ResolvedSandboxOptions } from "../../plugin/options.ts";
 import { timer } from "../../util/timers.ts";
 import { leftoverWarning, stdoutWarning } from "../../errors/leak_check.ts";
 import { type ChildSpec, type Reply, SandboxChild } from "../../sandbox/sandbox_child.ts";
 import { KIND_NAMES } from "../../sandbox/protocol.ts";
-import { stopChild } from "../../sandbox/stop.ts";
+import { stopChild, type UnloadEnd } from "../../sandbox/stop.ts";
 import type { MethodCall } from "../../plugin/handle.ts";
 
 const MAX_WARNINGS = 1000;
@@ -103,6 +103,11 @@ export class SandboxSession {
   /** The last 64 KiB of the stderr of the current (or last) child: plugin output and logs that went there. */
   get stderrTail(): string {
     return this.#child?.stderrTail ?? "";
+  }
+
+  /** How long a child gets to unload and exit after its CLOSE reply (ms): the plugin's `timeoutMs`. */
+  get unloadMs(): number {
+    return this.#spec.startTimeoutMs;
   }
 
   /** The grace a closing child gets before SIGTERM (ms). */
@@ -222,9 +227,17 @@ export class SandboxSession {
     }, { unref: true });
   }
 
-  /** Stops a child gracefully (it is retired at once); keeps what its CLOSE reply said. */
-  async #stop(child: SandboxChild, reason: "closed" | "reaped"): Promise<{ inTime: boolean; signal?: string }> {
-    const result = await stopChild(child, this.#policy.graceMs, reason);
+  /**
+   * Stops a child gracefully (it is retired at once); keeps what its CLOSE
+   * reply said. Its unloading, after the reply, gets `unloadMs`: a closed
+   * child's is returned (`unloading`), a reaped child's problem becomes a
+   * warning.
+   */
+  async #stop(
+    child: SandboxChild,
+    reason: "closed" | "reaped",
+  ): Promise<{ inTime: boolean; signal?: string; unloading?: Promise<UnloadEnd> }> {
+    const result = await stopChild(child, this.#policy.graceMs, reason, this.unloadMs);
     if (result.header) {
       this.lastClose = result.header;
       const warnings = result.header.warnings;
@@ -232,8 +245,20 @@ export class SandboxSession {
       const bytes = Number(result.header.stdoutBytes ?? 0);
       if (bytes > 0) this.warn(stdoutWarning(bytes));
     }
-    await child.waitExit(); // its leftovers are noted by then
-    return result;
+    if (result.unloading === undefined) {
+      await child.waitExit(); // its leftovers are noted by then
+      return result;
+    }
+    const unloading = result.unloading.then(async (how) => {
+      await child.waitExit();
+      return how;
+    });
+    if (reason === "reaped") {
+      const how = await unloading;
+      if (!how.ok) this.warn(unloadError("unload an idle sandbox child", how).message);
+      return { inTime: result.inTime };
+    }
+    return { ...result, unloading };
   }
 
   /** A snapshot of the sandbox's health. */
@@ -270,7 +295,7 @@ export class SandboxSession {
    * Closes: waits for a child being started, then stops the current child
    * gracefully. Idempotent; undefined when there was no child to stop.
    */
-  async close(): Promise<{ inTime: boolean; signal?: string } | undefined> {
+  async close(): Promise<{ inTime: boolean; signal?: string; unloading?: Promise<UnloadEnd> } | undefined> {
     if (this.#closed) return undefined;
     this.#closed = true;
     this.#cancelIdle();
@@ -283,3 +308,4 @@ export class SandboxSession {
     return await this.#stop(child, "closed");
   }
 }
+
