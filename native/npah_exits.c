@@ -76,15 +76,18 @@ NPAH_EXPORT int32_t npah_exit_guard(int32_t exit_code, int32_t json) {
 
 /* ---- the plugin's own _exit, _Exit, quick_exit and exit ------------------ */
 
-/* plugcheck is exiting: the plugin's exit must not replace its code. */
+/* plugcheck is exiting: the plugin's exit must not replace its code. A warning: the results are out. */
 static _Noreturn void keep_exit_code(const char* fn, int status, int code) {
-  char why[320];
-  snprintf(why, sizeof why,
-           "the plugin called %s(%d) from an atexit handler or library destructor while plugcheck exited with "
-           "code %d; plugcheck keeps its exit code",
-           fn, status, code);
-  npah_report("exit", why, "CRASH", "PluginCrashError", "exit_code", status,
-              "a plugin's exit handlers and destructors must not end the process");
+  char text[512];
+  int n = snprintf(text, sizeof text,
+                   "plugcheck: warning: the plugin called %s(%d) from an atexit handler or library destructor while "
+                   "plugcheck exited with code %d; plugcheck keeps its exit code\n"
+                   "  hint: a plugin's exit handlers and destructors must not end the process\n",
+                   fn, status, code);
+  if (n > 0) {
+    ssize_t w = write(2, text, (size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
+    (void)w;
+  }
   _exit(code);
 }
 

@@ -170,7 +170,9 @@ export function unloadError(op: string, how: UnloadTrouble, stderrTail = ""): Pl
       { operation: op, timeoutMs: how.hungMs },
     );
   }
-  const ended = how.signal !== undefined ? `was killed by ${how.signal}` : `exited with code ${how.exitCode ?? "unknown"}`;
+  const ended = how.signal !== undefined
+    ? `was killed by ${how.signal}`
+    : `exited with code ${how.exitCode ?? "unknown"}`;
   const init: PluginErrorInit & ConstructorParameters<typeof PluginCrashError>[1] = { operation: op, stderrTail };
   if (how.signal !== undefined) init.signal = how.signal;
   if (how.exitCode !== undefined) init.exitCode = how.exitCode;

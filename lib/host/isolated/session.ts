@@ -308,4 +308,3 @@ export class SandboxSession {
     return await this.#stop(child, "closed");
   }
 }
-
