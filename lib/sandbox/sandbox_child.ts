@@ -197,6 +197,12 @@ export class SandboxChild {
   }
 
   /** The child's process id (and process group id). */
+  /** Processes of the child's group other than the child, right now: what its plugin forked and left running. */
+  groupProcesses(): Leftover[] {
+    const pids = this.#guard.processes("group", this.pid).filter((p) => p !== this.pid);
+    return pids.map((p) => ({ pid: p, name: this.#guard.processName(p) }));
+  }
+
   get pid(): number {
     return this.#proc.pid;
   }

@@ -73,6 +73,8 @@ export class SandboxSession {
   #starting: Promise<SandboxChild> | undefined;
   #failures: number[] = [];
   readonly #counted = new WeakSet<SandboxChild>();
+  /** Leftover processes already reported at a child's CLOSE reply (its exit reports only the others). */
+  readonly #leftoversSeen = new WeakMap<SandboxChild, Set<number>>();
   #restarts = 0;
   #lastUse: Date | undefined;
   #lastCrash: SandboxHealth["lastCrash"];
@@ -162,7 +164,9 @@ export class SandboxSession {
   #adopt(child: SandboxChild): void {
     this.#child = child;
     child.exited.then(() => {
-      if (child.leftovers.length > 0) this.warn(leftoverWarning(child.leftovers));
+      const seen = this.#leftoversSeen.get(child) ?? new Set();
+      const left = child.leftovers.filter((p) => !seen.has(p.pid));
+      if (left.length > 0) this.warn(leftoverWarning(left));
     });
   }
 
@@ -248,6 +252,12 @@ export class SandboxSession {
     if (result.unloading === undefined) {
       await child.waitExit(); // its leftovers are noted by then
       return result;
+    }
+    // The child unloads and exits after the results are out: what its plugin left running is counted now.
+    const left = child.groupProcesses();
+    if (left.length > 0) {
+      this.#leftoversSeen.set(child, new Set(left.map((p) => p.pid)));
+      this.warn(leftoverWarning(left));
     }
     const unloading = result.unloading.then(async (how) => {
       await child.waitExit();
