@@ -93,3 +93,8 @@ export function endGroup(guard: ProcessGuard, pid: number): Leftover[] {
   }
   return left;
 }
+
+/** Processes of a child's group other than the child itself, right now: what its plugin forked and left running. */
+export function groupNow(guard: ProcessGuard, pid: number): Leftover[] {
+  return guard.processes("group", pid).filter((p) => p !== pid).map((p) => ({ pid: p, name: guard.processName(p) }));
+}

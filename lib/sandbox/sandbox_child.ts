@@ -88,8 +88,6 @@ export class SandboxChild {
   hello: Record<string, unknown> = {};
   /** Processes the plugin left in the child's group, found (and ended) once the child was gone. */
   leftovers: Leftover[] = [];
-  /** The child said it unloaded its plugin (after its CLOSE reply, just before it exits). */
-  unloaded = false;
   /** Receives the handler's EVENT frames (a fuzz child's findings and progress). */
   onEvent: (frame: Frame) => void = () => {};
 
@@ -197,12 +195,6 @@ export class SandboxChild {
   }
 
   /** The child's process id (and process group id). */
-  /** Processes of the child's group other than the child, right now: what its plugin forked and left running. */
-  groupProcesses(): Leftover[] {
-    const pids = this.#guard.processes("group", this.pid).filter((p) => p !== this.pid);
-    return pids.map((p) => ({ pid: p, name: this.#guard.processName(p) }));
-  }
-
   get pid(): number {
     return this.#proc.pid;
   }
@@ -357,10 +349,6 @@ export class SandboxChild {
       case KIND.LOG:
         return emitForwardedLog(frame.header);
       case KIND.EVENT:
-        if (frame.id === 0 && frame.header.unloaded === true) {
-          this.unloaded = true;
-          return;
-        }
         return this.onEvent(frame);
       case KIND.FATAL:
         this.#fatal = String(frame.header.message ?? "unknown failure");

@@ -61,6 +61,13 @@ export async function stopChild(
   child.retire(reason);
   const release = child.hold();
   let handedOver = false;
+  // The child says it unloaded (an EVENT after its CLOSE reply): a child that exits before that did not.
+  const said = { unloaded: false };
+  const onEvent = child.onEvent;
+  child.onEvent = (frame) => {
+    if (frame.header.unloaded === true) said.unloaded = true;
+    else onEvent(frame);
+  };
   try {
     const asked = child.request(KIND.CLOSE, {}, [], {
       op: "close sandboxed plugin",
@@ -76,7 +83,7 @@ export async function stopChild(
       const header = await asked;
       if (header === undefined || unloadMs === undefined) return header === undefined ? { inTime } : { inTime, header };
       handedOver = true;
-      return { inTime, header, unloading: watchUnload(child, unloadMs, reason).finally(release) };
+      return { inTime, header, unloading: watchUnload(child, unloadMs, reason, said).finally(release) };
     }
     child.end ??= { reason };
     return { inTime: false, signal: await terminate(child, reason) };
@@ -86,11 +93,16 @@ export async function stopChild(
 }
 
 /** After the CLOSE reply: the child unloads and exits within `unloadMs`, or is stopped. */
-async function watchUnload(child: SandboxChild, unloadMs: number, reason: "closed" | "reaped"): Promise<UnloadEnd> {
+async function watchUnload(
+  child: SandboxChild,
+  unloadMs: number,
+  reason: "closed" | "reaped",
+  said: { unloaded: boolean },
+): Promise<UnloadEnd> {
   const wait = sleep(unloadMs);
   const exited = await Promise.race([child.exited.then(() => true), wait.done.then(() => false)]);
   wait.cancel();
-  const unloaded = child.unloaded;
+  const unloaded = said.unloaded;
   if (!exited) {
     child.end ??= { reason };
     const signal = await terminate(child, reason);
