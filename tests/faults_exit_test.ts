@@ -94,3 +94,27 @@ Deno.test("SandboxedPlugin.close rejects when the child's unloading crashes or h
   assert.ok(hang instanceof PluginTimeoutError, String(hang));
   assert.match(hang.message, /did not finish unloading within 2000 ms/);
 });
+
+Deno.test("stress: _exit(0) in a call from a pool thread is a failure naming the call, never exit 0", async () => {
+  const r = await runCli([
+    "stress",
+    fault("underscore_exit_in_call"),
+    "--method",
+    "quit",
+    "--input",
+    "x",
+    "--iterations",
+    "20",
+    "--seed",
+    "1",
+  ]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /Cannot invoke "quit": the plugin called _exit\(0\) during the call/);
+});
+
+Deno.test("load --format json: prints its document, then a destructor calling _exit(0) fails the unload (exit 1, not 0)", async () => {
+  const r = await runCli(["load", fault("destructor_exits_zero"), "--format", "json"]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.equal(JSON.parse(r.stdout).description.name, "destructor_exits_zero");
+  assert.match(r.stderr, /Cannot unload plugin "destructor_exits_zero"/);
+});
