@@ -14,7 +14,7 @@
 import type { Command } from "./lib/commands/command.ts";
 import { EXIT, EXIT_CODES_HELP } from "./lib/commands/exit_codes.ts";
 import { INTERRUPT_EXIT_CODES, takeInterrupt } from "./lib/commands/interrupt.ts";
-import { printErr, writeOut } from "./lib/commands/output.ts";
+import { beforeExit, printErr, writeOut } from "./lib/commands/output.ts";
 import { killAllSandboxChildren } from "./lib/sandbox/sandbox_child.ts";
 import { ProcessGuard } from "./lib/ffi/process_guard.ts";
 import denoJson from "./deno.json" with { type: "json" };
@@ -101,9 +101,14 @@ if (import.meta.main) {
       killAllSandboxChildren();
       ProcessGuard.endDescendantsIfReaping(); // in process: what the plugin forked or daemonized
       printErr(`plugcheck: interrupted by ${signal}: stopped at once`);
-      Deno.exit(INTERRUPT_EXIT_CODES[signal]);
+      const code = INTERRUPT_EXIT_CODES[signal];
+      beforeExit(code);
+      Deno.exit(code);
     });
   }
   // Exit explicitly: a call abandoned after its deadline would otherwise keep the process alive.
-  Deno.exit(await main(Deno.args));
+  // Before it: a plugin's exit handlers and destructors (they run during the exit) cannot change the code.
+  const code = await main(Deno.args);
+  beforeExit(code);
+  Deno.exit(code);
 }

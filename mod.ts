@@ -30,6 +30,7 @@
  */
 export * from "./lib/errors/errors.ts";
 export { loadPlugin } from "./lib/host/load_plugin.ts";
+export { finishUnloads } from "./lib/host/unloads.ts";
 export { Plugin } from "./lib/host/in_process/plugin.ts";
 export { Instance } from "./lib/host/in_process/instance.ts";
 export {

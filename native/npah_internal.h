@@ -11,6 +11,7 @@
 #define NPAH_INTERNAL_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -85,6 +86,27 @@ static inline void npah_touch(const uint8_t* p, size_t n) {
 
 /* A handle of the library at `path` if it is loaded already (never loads it), or NULL; dlclose it after use. */
 void* npah_noload(const uint8_t* path, uint32_t len);
+
+/* What the exit guard, the watchdog and the hooks share (npah_process.c). */
+extern atomic_int npah_guard_exit_code; /* exit code after a guard fires, or -1 to let the plugin's exit proceed */
+extern atomic_int npah_guard_json;      /* 1: a report also goes to the private stdout as a JSON document */
+extern atomic_int npah_exiting_code;    /* plugcheck's own exit code once it is exiting, else -1 */
+void npah_remember_js_thread(void);
+int npah_on_js_thread(void);
+/* What is running now, as "invoke \"m\"" or the label JS gave, into buf; 0 when no plugin call runs. */
+int npah_current_call(char* buf, uint32_t cap);
+/* The error on stderr as plugcheck prints it ("Cannot <op>: <why>" and the hint), and as JSON when asked. */
+void npah_report(const char* op, const char* why, const char* code, const char* name, const char* key,
+                 long long value, const char* hint);
+
+/* One function a library's GOT slots are pointed away from (npah_hooks.c). */
+typedef struct npah_rebinding {
+  const char* name;
+  void* replacement;
+} npah_rebinding;
+/* Points the slots of the library `handle` for each named function at its replacement; the number of
+ * slots rewritten, or -errno (-ENOSYS: not on this architecture). */
+int npah_rebind(void* handle, const npah_rebinding* list, size_t n);
 
 /* Writes "invoke \"<method>\"" or the text label into buf; returns its length. */
 uint32_t npah_describe_call(int kind, const uint8_t* label, uint32_t len, char* buf, uint32_t cap);

@@ -9,11 +9,12 @@
  *     thread counts and copies to stderr, its fd 0 becomes /dev/null. A
  *     plugin's printf can no longer corrupt results or frames, nor can it
  *     read requests meant for plugcheck.
- *   - exit guard: glibc's on_exit sees an exit() called during a plugin call
- *     (or from a plugin thread) and turns it into a failure that names the
- *     call and the status, with the exit code plugcheck chose.
+ *   - what the exit guard (npah_exits.c) and the watchdog report with: which
+ *     call runs now, the error on stderr (and as JSON on the private stdout
+ *     while results are not printed yet), the exit code plugcheck chose.
  *   - watchdog: a thread that ends the process, saying what was running,
- *     when a synchronous plugin call (or dlopen) outlives its deadline.
+ *     when a synchronous plugin call (or dlopen, or unloading, or the exit
+ *     handlers when plugcheck exits) outlives its deadline.
  *   - child setup: a sandbox child leads its own process group and dies with
  *     its parent, the sandbox launcher (PR_SET_PDEATHSIG, SIGKILL), which
  *     ends every process the plugin left (launcher/npah_launcher.c).
@@ -37,17 +38,19 @@
 
 npah_running npah_now;
 
+atomic_int npah_guard_exit_code = -1;
+atomic_int npah_guard_json;
+atomic_int npah_exiting_code = -1;
+
 static pthread_t g_js_thread;
 static atomic_int g_js_thread_known;
 static atomic_int g_report_fd = -1; /* private stdout for JSON reports, or -1 */
-static atomic_int g_exit_code = -1; /* exit code after a guard fires, or -1 to let exit() proceed */
-static atomic_int g_json;           /* 1: also write a JSON document to g_report_fd */
 
-static void remember_js_thread(void) {
+void npah_remember_js_thread(void) {
   if (!atomic_exchange(&g_js_thread_known, 1)) g_js_thread = pthread_self();
 }
 
-static int on_js_thread(void) {
+int npah_on_js_thread(void) {
   return atomic_load(&g_js_thread_known) && pthread_equal(pthread_self(), g_js_thread);
 }
 
@@ -103,9 +106,8 @@ uint32_t npah_describe_call(int kind, const uint8_t* label, uint32_t len, char* 
   return (uint32_t)at;
 }
 
-/* What is running now, as "invoke \"m\"" or the label JS gave, into buf. */
-static void current_call(char* buf, uint32_t cap) {
-  if (on_js_thread() && atomic_load(&npah_now.sync_depth) > 0) {
+int npah_current_call(char* buf, uint32_t cap) {
+  if (npah_on_js_thread() && atomic_load(&npah_now.sync_depth) > 0) {
     npah_describe_call(atomic_load(&npah_now.label_kind), atomic_load(&npah_now.label),
                        atomic_load(&npah_now.label_len), buf, cap);
   } else if (atomic_load(&npah_now.async_inflight) > 0) {
@@ -113,17 +115,18 @@ static void current_call(char* buf, uint32_t cap) {
     npah_describe_call(atomic_load(&npah_now.async_label_kind), (const uint8_t*)npah_now.async_label, n, buf, cap);
   } else {
     snprintf(buf, cap, "run the plugin");
+    return 0;
   }
+  return 1;
 }
 
-/* The error on stderr as plugcheck prints it, and as JSON on the report fd when asked. */
-static void report(const char* op, const char* why, const char* code, const char* name, const char* key,
+void npah_report(const char* op, const char* why, const char* code, const char* name, const char* key,
                    long long value, const char* hint) {
   char text[4096];
   int n = snprintf(text, sizeof text, "plugcheck: error: Cannot %s: %s\n  hint: %s\n", op, why, hint);
   if (n > 0) write_all(2, text, (size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
   int fd = atomic_load(&g_report_fd);
-  if (!atomic_load(&g_json) || fd < 0) return;
+  if (!atomic_load(&npah_guard_json) || fd < 0) return;
   char msg[2048];
   snprintf(msg, sizeof msg, "Cannot %s: %s", op, why);
   char json[8192];
@@ -136,42 +139,13 @@ static void report(const char* op, const char* why, const char* code, const char
   write_all(fd, json, at < sizeof json ? at : sizeof json);
 }
 
-/* ---- exit guard --------------------------------------------------------- */
-
-static void exit_hook(int status, void* arg) {
-  (void)arg;
-  /* On the JS thread, an exit outside a plugin call is plugcheck's (or the host's) own. No other
-   * thread of the runtime calls exit(): from any other thread it is the plugin's. */
-  if (on_js_thread() && atomic_load(&npah_now.sync_depth) == 0) return;
-  char op[NPAH_LABEL_MAX + 32];
-  current_call(op, sizeof op);
-  char why[256];
-  snprintf(why, sizeof why,
-           "the plugin called exit(%d) during the call; a plugin must return a status, never end its host process",
-           status);
-  report(op, why, "CRASH", "PluginCrashError", "exit_code", status,
-         "replace the exit() with an error status; --isolate shows what else the plugin does to its process");
-  int code = atomic_load(&g_exit_code);
-  if (code >= 0) _exit(code);
-}
-
-/* Installs the exit guard (once); `exit_code` >= 0 replaces the plugin's status. Call from the JS thread. */
-NPAH_EXPORT int32_t npah_exit_guard(int32_t exit_code, int32_t json) {
-  static atomic_int installed;
-  remember_js_thread();
-  atomic_store(&g_exit_code, exit_code);
-  atomic_store(&g_json, json != 0);
-  if (!atomic_exchange(&installed, 1) && on_exit(exit_hook, NULL) != 0) return -1;
-  return 0;
-}
-
 /* ---- naming the calls in flight ----------------------------------------- */
 
 static char g_sync_label[NPAH_LABEL_MAX];
 
 /* JS marks a synchronous call it makes itself (dlopen, stats): the watchdog and exit guard name it. */
 NPAH_EXPORT void npah_sync_begin(const uint8_t* label, uint32_t len) {
-  remember_js_thread();
+  npah_remember_js_thread();
   if (len > NPAH_LABEL_MAX) len = NPAH_LABEL_MAX;
   memcpy(g_sync_label, label, len);
   npah_sync_enter(NPAH_LABEL_TEXT, (const uint8_t*)g_sync_label, len);
@@ -233,10 +207,15 @@ static void* watchdog(void* arg) {
     char why[256];
     snprintf(why, sizeof why,
              "no return within %u ms; a synchronous call cannot be abandoned, so plugcheck ended itself", limit);
-    report(op, why, "TIMEOUT", "PluginTimeoutError", "timeout_ms", limit,
-           "a load-time constructor or a synchronous call hangs; with --isolate a hang kills a sandbox child instead");
-    int code = atomic_load(&g_exit_code);
-    _exit(code >= 0 ? code : 1);
+    int unloading = strncmp(op, "unload ", 7) == 0, exiting = atomic_load(&npah_exiting_code);
+    npah_report(op, why, "TIMEOUT", "PluginTimeoutError", "timeout_ms", limit,
+                exiting >= 0 ? "an atexit handler or library destructor of the plugin hangs while plugcheck exits"
+                : unloading  ? "a library destructor or atexit handler of the plugin hangs; with --isolate the sandbox "
+                               "child is killed instead"
+                             : "a load-time constructor or a synchronous call hangs; with --isolate a hang kills a "
+                               "sandbox child instead");
+    int code = exiting > 0 ? exiting : atomic_load(&npah_guard_exit_code);
+    _exit(code > 0 ? code : 1);
   }
   return NULL;
 }
@@ -244,7 +223,7 @@ static void* watchdog(void* arg) {
 /* Starts (once) the watchdog; a synchronous call marked longer than `limit_ms` ends the process. 0 disarms. */
 NPAH_EXPORT int32_t npah_watchdog(uint32_t limit_ms) {
   static atomic_int started;
-  remember_js_thread();
+  npah_remember_js_thread();
   atomic_store(&g_watchdog_ms, limit_ms);
   if (atomic_exchange(&started, 1)) return 0;
   pthread_t t;

@@ -133,7 +133,7 @@ Deno.test("plugcheck load --timeout bounds init", async () => {
   assert.match(r.stderr, /no reply within 200 ms/);
   assert.match(
     (await runCli(["load", "--help"])).stdout,
-    /--timeout MS +deadline for dlopen, init, describe and shutdown/,
+    /--timeout MS +deadline for dlopen, init, describe, shutdown and unloading/,
   );
 });
 

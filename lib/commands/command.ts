@@ -267,13 +267,30 @@ async function runCommand(
     verbose = ctx.verbose;
     const code = await spec.run(ctx);
     await ctx.close();
-    return code;
+    return await unload(ctx, code);
   } catch (error) {
     const hint = ctx && spec.hint ? spec.hint(error, ctx) : undefined;
     const code = reportFailure(error, { json, verbose, hint });
     await ctx?.close().catch(() => {});
-    return code;
+    return ctx ? await unload(ctx, code) : code;
   }
+}
+
+/**
+ * After the results: unloads the plugins (their destructors run now). A
+ * failure of unloading is its own finding, on stderr (the results, and their
+ * one JSON document, are out already), and turns a success into exit code 1.
+ */
+async function unload(ctx: CommandContext, code: number): Promise<number> {
+  const problems = await ctx.unload();
+  for (const problem of problems) {
+    reportFailure(problem, {
+      json: false,
+      verbose: ctx.verbose,
+      hint: "a library destructor or atexit handler of the plugin must return quickly and never crash or exit",
+    });
+  }
+  return problems.length > 0 && code === EXIT.OK ? EXIT.PLUGIN_FAILED : code;
 }
 
 /** Reports a command's failure (JSON on stdout with --format json; the error on stderr) and returns its exit code. */

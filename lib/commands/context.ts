@@ -8,7 +8,8 @@
  * becomes a failure, and a watchdog ends a synchronous call (or a hanging
  * load-time constructor) that outlives `--timeout`. `close()` closes what
  * was opened and adds what plugcheck saw of the plugin's process behaviour
- * (stdout bytes, processes left running) to the warnings.
+ * (stdout bytes, processes left running) to the warnings; the unloading
+ * itself waits for `unload()`, after the results are printed.
  *
  * @example
  * ```ts ignore
@@ -23,6 +24,7 @@ import { UsageError } from "../errors/errors.ts";
 import { ProcessGuard } from "../ffi/process_guard.ts";
 import { loadError } from "../errors/host_errors.ts";
 import { loadPlugin } from "../host/load_plugin.ts";
+import { finishUnloads } from "../host/unloads.ts";
 import { type LogDirectives, parseLogDirectives } from "../plugin/log_directives.ts";
 import type { PluginOptions } from "../plugin/options.ts";
 import type { PluginHandle } from "../plugin/handle.ts";
@@ -225,7 +227,14 @@ export class CommandContext {
   pluginOptions(path: string, extra: PluginOptions = {}): { real: string; options: PluginOptions } {
     const real = userPath(path);
     const isolate = this.flag("isolate");
-    const options: PluginOptions = { log: this.#logText, timeoutMs: this.timeoutMs, isolate, ...extra };
+    // Unloading (the library's destructors, a sandbox child's exit) waits until the results are out: unload().
+    const options: PluginOptions = {
+      log: this.#logText,
+      timeoutMs: this.timeoutMs,
+      isolate,
+      deferUnload: true,
+      ...extra,
+    };
     const sha256 = this.string("sha256");
     if (sha256 !== undefined) options.sha256 = sha256;
     if (isolate) {
@@ -262,6 +271,20 @@ export class CommandContext {
       if (left.length > 0) this.warn(leftoverWarning(left));
     }
     if (failure !== undefined) throw failure;
+  }
+
+  /**
+   * Unloads what closing left loaded (after the results are printed): in
+   * process under the guards (a hang, crash or exit while unloading ends
+   * plugcheck with exit code 1, the unload named), with --isolate by waiting
+   * for each sandbox child to unload and exit within --timeout. Returns what
+   * went wrong with a sandbox child's unloading, one error each.
+   */
+  async unload(): Promise<Error[]> {
+    // The results are out: a guard that fires from now on must not write a second JSON document.
+    const guard = ProcessGuard.ifOpen();
+    if (guard?.exitGuarded) guard.exitGuard(EXIT.PLUGIN_FAILED, false);
+    return await finishUnloads();
   }
 
   #guardProcess(path: string): void {

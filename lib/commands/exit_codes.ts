@@ -20,7 +20,7 @@ import { AbiMismatchError, HostInternalError, LoadError, PluginError, UsageError
 export const EXIT = {
   /** Everything succeeded. */
   OK: 0,
-  /** The plugin failed or broke the contract (also: it called exit(), or the watchdog ended a hang). */
+  /** The plugin failed or broke the contract (also: it called exit() or _exit(), the watchdog ended a hang, or unloading failed). */
   PLUGIN_FAILED: 1,
   /** Bad command line: unknown flag, missing file, bad JSON, input too large. */
   USAGE: 2,
@@ -36,7 +36,8 @@ export const EXIT = {
 export const EXIT_CODES_HELP = `Exit codes:
   0  success
   1  the plugin failed or broke the ABI contract (also when it called exit(),
-     or hung in a synchronous call and the watchdog ended plugcheck)
+     _exit() or quick_exit() in a call, hung in a synchronous call and the
+     watchdog ended plugcheck, or its unloading hung, crashed or exited)
   2  usage error (unknown flag, missing file, bad JSON in --config, input
      over --max-input-bytes)
   3  the library could not be loaded (missing file, not a shared library,

@@ -74,7 +74,7 @@ processes it leaves running are ended and reported.`,
   timeout: {
     default: DEFAULT_INVOKE_TIMEOUT_MS,
     help:
-      `deadline for each call, load and destroy included (default\n${DEFAULT_INVOKE_TIMEOUT_MS}); on expiry the call is abandoned (in process) or the\nsandbox child killed (--isolate); exit code 1`,
+      `deadline for each call, load, destroy and unloading included\n(default ${DEFAULT_INVOKE_TIMEOUT_MS}); on expiry the call is abandoned (in process)\nor the sandbox child killed (--isolate); exit code 1`,
   },
   examples: [
     "plugcheck invoke build/fixtures/libref_rust.so upper --input hello",

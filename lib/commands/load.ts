@@ -27,12 +27,14 @@ export const command = defineCommand({
   description: `Loads the shared library, checks npa_abi_version() against this host (a
 different major version is refused), checks every required npa_* symbol, runs
 npa_plugin_init() once and validates npa_plugin_describe() against the schema
-in docs/abi.md. Nothing else is called. Then shuts the plugin down.`,
+in docs/abi.md. Nothing else is called. Then shuts the plugin down, prints
+the report, and unloads the library (a destructor that hangs, crashes or
+exits is reported after the report, exit code 1).`,
   flags: {},
   timeout: {
     default: DEFAULT_LIFECYCLE_TIMEOUT_MS,
     help:
-      `deadline for dlopen, init, describe and shutdown (default\n${DEFAULT_LIFECYCLE_TIMEOUT_MS}); in process a watchdog ends plugcheck when dlopen\n(a load-time constructor) outlives it; with --isolate the\nchild is killed instead; exit code 1`,
+      `deadline for dlopen, init, describe, shutdown and unloading\n(default ${DEFAULT_LIFECYCLE_TIMEOUT_MS}); in process a watchdog ends plugcheck when\ndlopen (a load-time constructor) or unloading (a destructor)\noutlives it; with --isolate the child is killed instead; exit\ncode 1`,
   },
   examples: [
     "plugcheck load build/fixtures/libref_rust.so",

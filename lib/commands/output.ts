@@ -41,6 +41,17 @@ export function sendResultsTo(fd: number): void {
   resultsFd = fd;
 }
 
+/**
+ * plugcheck exits next with `code` (cli.ts calls this just before
+ * `Deno.exit`). In process, from now on an `_exit()`/`exit()` of the plugin
+ * (its atexit handlers and destructors run during the exit) keeps that code
+ * and is reported, and the watchdog bounds them.
+ */
+export function beforeExit(code: number): void {
+  const guard = ProcessGuard.ifOpen();
+  if (guard?.exitGuarded) guard.exiting(code);
+}
+
 /** Writes all bytes to the results stream, synchronously (nothing lost before exit). */
 export function writeOut(bytes: Uint8Array | string): void {
   const data = typeof bytes === "string" ? encoder.encode(bytes) : bytes;

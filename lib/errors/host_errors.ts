@@ -175,6 +175,44 @@ export function crashError(op: string, exit: ChildExit, request?: InFlightReques
   );
 }
 
+/** How a sandbox child's unloading went wrong (after its CLOSE reply): see `lib/sandbox/stop.ts`. */
+export interface UnloadTrouble {
+  /** It did not exit within this many ms and was stopped (with `signal`). */
+  hungMs?: number;
+  signal?: string;
+  exitCode?: number;
+  /** It said it had unloaded before it ended. */
+  unloaded: boolean;
+}
+
+/**
+ * Unloading a sandboxed plugin failed: its library destructors or atexit
+ * handlers hung (`PluginTimeoutError`), or ended the child before it said it
+ * had unloaded, by a signal or with any status, 0 included (`PluginCrashError`).
+ */
+export function unloadError(op: string, how: UnloadTrouble, stderrTail = ""): PluginCrashError | PluginTimeoutError {
+  if (how.hungMs !== undefined) {
+    return new PluginTimeoutError(
+      `Cannot ${op}: the sandbox child did not finish unloading within ${how.hungMs} ms (a library destructor or atexit handler hangs); it was stopped with ${
+        how.signal ?? "SIGKILL"
+      }`,
+      { operation: op, timeoutMs: how.hungMs },
+    );
+  }
+  const ended = how.signal !== undefined
+    ? `was killed by ${how.signal}`
+    : `exited with code ${how.exitCode ?? "unknown"}`;
+  const init: PluginErrorInit & ConstructorParameters<typeof PluginCrashError>[1] = { operation: op, stderrTail };
+  if (how.signal !== undefined) init.signal = how.signal;
+  if (how.exitCode !== undefined) init.exitCode = how.exitCode;
+  return new PluginCrashError(
+    how.unloaded
+      ? `Cannot ${op}: the sandbox child ${ended} after it had unloaded the plugin`
+      : `Cannot ${op}: the sandbox child ${ended} while unloading the plugin (in a library destructor or atexit handler), before it said it had unloaded`,
+    init,
+  );
+}
+
 /** The sandbox child broke the wire protocol. */
 export function protocolError(op: string, what: string, cause?: unknown): SandboxProtocolError {
   const init: PluginErrorInit = { operation: op };

@@ -1,7 +1,9 @@
 /**
- * The process guards of plugcheck's native helper (`native/npah_process.c`):
- * what protects a process that runs plugin code against plugins that print
- * to stdout, read stdin, call `exit()`, hang without returning, or fork.
+ * The process guards of plugcheck's native helper (`native/npah_process.c`,
+ * `native/npah_exits.c`): what protects a process that runs plugin code
+ * against plugins that print to stdout, read stdin, call `exit()`, `_exit()`
+ * or `quick_exit()`, hang without returning (or while unloading), crash
+ * while unloading, or fork.
  * Each guard is native because it must work while the JS thread is stuck in
  * a plugin call or the process is already exiting.
  *
@@ -12,6 +14,9 @@
  * const { output } = guard.guardStdio(); // results go to `output`; the plugin's printf to stderr
  * guard.exitGuard(1, false);
  * guard.sync('load plugin "x"', () => Deno.dlopen(...));
+ * guard.hookExits("/path/of/libx.so"); // its own _exit, _Exit, quick_exit (and exit) reach the guard
+ * guard.unloading('unload plugin "x"', () => library.close());
+ * guard.exiting(0); // just before Deno.exit(0)
  * ```
  *
  * @module
@@ -21,6 +26,7 @@ import { HOST_PROCESS_SYMBOLS } from "./symbols.ts";
 
 const encoder = new TextEncoder();
 const LABEL_MAX = 512;
+const ENOSYS = 38;
 
 /** The process-wide guards. */
 export class ProcessGuard {
@@ -33,6 +39,12 @@ export class ProcessGuard {
   }
 
   static #instance: ProcessGuard | undefined;
+  #exitGuarded = false;
+
+  /** The guards of this process if they were opened already (nothing is opened). */
+  static ifOpen(): ProcessGuard | undefined {
+    return ProcessGuard.#instance;
+  }
 
   /** The guards of this process (opens the helper on first use; throws the raw error). */
   static get(): ProcessGuard {
@@ -75,6 +87,50 @@ export class ProcessGuard {
    */
   exitGuard(exitCode: number, json: boolean): void {
     if (this.#s.npah_exit_guard(exitCode, json ? 1 : 0) !== 0) throw new Error("Cannot install the exit guard");
+    this.#exitGuarded = true;
+  }
+
+  /** True once {@link exitGuard} was installed in this process. */
+  get exitGuarded(): boolean {
+    return this.#exitGuarded;
+  }
+
+  /**
+   * Rebinds the loaded library's own calls of `_exit`, `_Exit`, `quick_exit`
+   * and `exit` (its GOT slots) to the exit guard: during a call (or
+   * unloading) they become a failure naming it, while plugcheck exits they
+   * keep plugcheck's exit code; without {@link exitGuard} they report on
+   * stderr and proceed. Returns the slots rebound, or -1 on an architecture
+   * where nothing can be rebound (x86-64 only so far). Throws the raw error.
+   */
+  hookExits(path: string): number {
+    const bytes = encoder.encode(path);
+    const rc = this.#s.npah_hook_exits(bytes, bytes.length);
+    if (rc === -ENOSYS) return -1;
+    if (rc < 0) throw new Error(`Cannot rebind the exit functions of ${path} (errno ${-rc})`);
+    return rc;
+  }
+
+  /**
+   * Unloads (runs `fn`, the dlclose) marked with `label`: the watchdog bounds
+   * it, an exit inside it is a failure of unloading, and so is a crash.
+   */
+  unloading<T>(label: string, fn: () => T): T {
+    this.#s.npah_crash_note(1);
+    try {
+      return this.sync(label, fn);
+    } finally {
+      this.#s.npah_crash_note(0);
+    }
+  }
+
+  /**
+   * plugcheck exits next with `code`: a plugin's exit from its atexit
+   * handlers or destructors keeps that code (and is reported), the watchdog
+   * bounds them, and no report goes to the results any more.
+   */
+  exiting(code: number): void {
+    this.#s.npah_exiting(code);
   }
 
   /** Ends the process (exit code of {@link exitGuard}, else 1) when a marked synchronous call lasts `limitMs`. */

@@ -146,11 +146,18 @@ export const HOST_LOG_SYMBOLS = {
   npah_drain: { parameters: ["pointer", "buffer", "u32"], result: "u32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
-/** The helper's process guards (`npah_process.c`). */
+/** The helper's process guards (`npah_process.c`, `npah_exits.c`). */
 export const HOST_PROCESS_SYMBOLS = {
-  // ---- process guards (npah_process.c)
+  // ---- exit guard (npah_exits.c)
   // int32_t npah_exit_guard(int32_t exit_code, int32_t json)
   npah_exit_guard: { parameters: ["i32", "i32"], result: "i32" },
+  // int32_t npah_hook_exits(const uint8_t* path, uint32_t len): slots rebound, or -errno (-ENOSYS: not here)
+  npah_hook_exits: { parameters: ["buffer", "u32"], result: "i32" },
+  // void npah_exiting(int32_t code)
+  npah_exiting: { parameters: ["i32"], result: "void" },
+  // void npah_crash_note(int32_t on)
+  npah_crash_note: { parameters: ["i32"], result: "void" },
+  // ---- process guards (npah_process.c)
   // void npah_sync_begin(const uint8_t* label, uint32_t len) / void npah_sync_end(void)
   npah_sync_begin: { parameters: ["buffer", "u32"], result: "void" },
   npah_sync_end: { parameters: [], result: "void" },

@@ -56,6 +56,16 @@ export interface LoadOptions {
    * process).
    */
   shutdownCheck?: boolean;
+  /**
+   * Put off unloading: `close()` destroys the instances and shuts the plugin
+   * down, but the unloading itself (dlclose, which runs the library's
+   * destructors and atexit handlers; a sandbox child's exit after it) waits
+   * for `finishUnloads()` (`lib/host/unloads.ts`). A command prints its
+   * results first, so a destructor that hangs, crashes or exits cannot take
+   * them with it. Unloading is bounded by the watchdog's deadline in process
+   * (when the process guards run it) and by `timeoutMs` in a sandbox child.
+   */
+  deferUnload?: boolean;
 }
 
 /** Sandbox options of `loadPlugin(path, { isolate: true, ... })`. */
@@ -98,6 +108,7 @@ export interface ResolvedLoadOptions {
   directives: LogDirectives;
   exclusive: boolean;
   shutdownCheck: boolean;
+  deferUnload: boolean;
 }
 
 /** Sandbox options, checked and with defaults filled in. */
@@ -133,6 +144,7 @@ export function resolveOptions(options: LoadOptions = {}): ResolvedLoadOptions {
     directives: parseLogDirectives(log),
     exclusive: options.exclusive ?? false,
     shutdownCheck: options.shutdownCheck ?? false,
+    deferUnload: options.deferUnload ?? false,
   };
 }
 

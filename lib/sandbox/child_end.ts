@@ -144,3 +144,8 @@ export function signalChild(launcher: Deno.ChildProcess, childPid: number | unde
     // already gone
   }
 }
+
+/** Processes of a child's group other than the child itself, right now: what its plugin forked and left running. */
+export function groupNow(guard: ProcessGuard, pid: number): Leftover[] {
+  return guard.processes("group", pid).filter((p) => p !== pid).map((p) => ({ pid: p, name: guard.processName(p) }));
+}

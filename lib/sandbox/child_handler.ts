@@ -45,6 +45,11 @@ export interface ChildHandler {
   handle(frame: Frame): Promise<HandlerReply>;
   /** The parent is gone (its pipe closed): finish and release everything. */
   close(): Promise<void>;
+  /**
+   * After CLOSE was answered (or close()): unload what closing put off (the
+   * plugin library: its destructors run now). The child exits after it.
+   */
+  unload?(): Promise<void>;
 }
 
 /** A handler module. */

@@ -40,11 +40,23 @@ import {
   readFrames,
 } from "./protocol.ts";
 
+/**
+ * The end of a child once its handler closed: unloads what the handler put
+ * off (the plugin's destructors run now, after the CLOSE reply), says so
+ * (an EVENT `{ unloaded: true }`: a child that ends before it, whatever its
+ * status, did not unload cleanly), and exits.
+ */
+async function finish(handler: ChildHandler, send: (frame: Frame) => void): Promise<never> {
+  await handler.unload?.();
+  send({ id: 0, kind: KIND.EVENT, header: { unloaded: true }, blobs: [] });
+  Deno.exit(0);
+}
+
 function serve(handler: ChildHandler, frame: Frame, send: (frame: Frame) => void): void {
   handler.handle(frame).then(
     (reply) => {
       send({ id: frame.id, kind: KIND.REPLY, header: { ok: true, ...reply.header }, blobs: reply.blobs ?? [] });
-      if (frame.kind === KIND.CLOSE) Deno.exit(0);
+      if (frame.kind === KIND.CLOSE) return finish(handler, send);
     },
     (error) => send({ id: frame.id, kind: KIND.REPLY, header: { ok: false, error: errorToWire(error) }, blobs: [] }),
   );
@@ -119,5 +131,5 @@ export async function runChild(module: HandlerModule): Promise<never> {
   for await (const frame of readFrames(readFile(input), boot.maxFrame)) serve(handler, frame, send);
   // The parent closed our input: it is gone or done with us.
   await handler.close();
-  Deno.exit(0);
+  return await finish(handler, send);
 }

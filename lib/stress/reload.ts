@@ -59,7 +59,14 @@ export async function runReload(path: string, o: ResolvedStressOptions): Promise
     for (let c = 1; c <= o.reload && stop.take(); c++) {
       let plugin: PluginHandle;
       try {
-        plugin = await loadPlugin(path, { ...o.load, isolate: o.isolate, exclusive: true, shutdownCheck: true });
+        // Each cycle unloads for real (the next one loads again): nothing is put off here.
+        plugin = await loadPlugin(path, {
+          ...o.load,
+          isolate: o.isolate,
+          exclusive: true,
+          shutdownCheck: true,
+          deferUnload: false,
+        });
       } catch (error) {
         if (first === undefined || !(error instanceof PluginError)) throw error; // cycle 1: cannot load at all
         if (error instanceof PluginCrashError || error instanceof PluginTimeoutError) fatal = error;

@@ -41,10 +41,13 @@ import type { ResolvedLoadOptions } from "../../plugin/options.ts";
 import type { AbiVersion, Capabilities, ShutdownReport } from "../../plugin/handle.ts";
 import { LogPump } from "../../plugin/log_pump.ts";
 import { ProcessState } from "../../plugin/process_state.ts";
+import { deferUnload } from "../unloads.ts";
 
 const MAX_WARNINGS = 1000;
 let pump: LogPump | undefined;
 const contractLog = getLogger(["plugcheck", "contract"]);
+const lifecycleLog = getLogger(["plugcheck", "lifecycle"]);
+let saidNoExitHooks = false;
 
 /**
  * Where a core is on its way out: `waiting` for a call to return, `pinned`
@@ -68,6 +71,22 @@ export function onLoadPhase(listener: ((op: string | null) => void) | undefined)
 }
 /** How often calls look at the signal dispositions and the umask (ms). */
 const PROCESS_STATE_EVERY_MS = 1000;
+/**
+ * Rebinds the library's own `_exit`, `_Exit`, `quick_exit` and `exit` to the
+ * exit guard (best effort: a library it cannot rebind still loads).
+ */
+function hookExits(guard: ProcessGuard, libraryPath: string, shown: string): void {
+  try {
+    if (guard.hookExits(libraryPath) < 0 && !saidNoExitHooks) {
+      saidNoExitHooks = true;
+      lifecycleLog.info(
+        "a plugin's _exit() and quick_exit() cannot be caught in process on this architecture (x86-64 only); use --isolate",
+      );
+    }
+  } catch (e) {
+    lifecycleLog.warning("{plugin}: {message}", { plugin: shown, message: e instanceof Error ? e.message : String(e) });
+  }
+}
 
 /** One loaded library, shared by every handle of its path. */
 export class PluginCore {
@@ -112,6 +131,8 @@ export class PluginCore {
   #live = 0;
   readonly #tracker: CallTracker;
   readonly #bare: BarePlugin;
+  readonly #processGuard: ProcessGuard;
+  readonly #deferUnload: boolean;
   /** The deadline on top of the bare opener's steps: a lifecycle call that hangs pins the library. */
   readonly #lifecycle: StepRunner = (op, start, late) =>
     this.call(op, this.timeoutMs, start, {
@@ -131,7 +152,7 @@ export class PluginCore {
     libraryPath: string,
     checked: BarePlugin,
     native: { host: HostLog; guard: ProcessGuard; fast: FastPath; async: AsyncPath; slot: number },
-    o: { timeoutMs: number; maxOutputBytes: number },
+    o: { timeoutMs: number; maxOutputBytes: number; deferUnload: boolean },
     shutdownCheck: ShutdownCheck | undefined,
     copy: LibraryCopy | undefined,
   ) {
@@ -142,6 +163,8 @@ export class PluginCore {
     this.#libraryPath = libraryPath;
     this.#lib = checked.library;
     this.#bare = checked;
+    this.#processGuard = native.guard;
+    this.#deferUnload = o.deferUnload;
     this.#tracker = new CallTracker(native.guard, () => this.#afterCall());
     this.calls = checked.calls;
     this.host = native.host;
@@ -189,6 +212,7 @@ export class PluginCore {
     loadPhase?.("load plugin"); // dlopen runs the library's constructors: the plugin's time
     const checked = BarePlugin.open(libraryPath, shown);
     loadPhase?.(null);
+    hookExits(native.guard, libraryPath, shown);
     // From here on the threads the plugin starts are recorded: its close never unloads code under one.
     const threads = hookThreads(libraryPath);
     let slot: number;
@@ -348,23 +372,42 @@ export class PluginCore {
     if (left) {
       this.#stillMapped = true;
     } else if (!this.pinned && this.outstanding === 0) {
-      this.fast.unbind(this.fastSlot);
-      this.#lib.close();
-      const ctx = this.#logCtx;
-      if (ctx) {
-        const last = this.host.counters(ctx);
-        if (this.host.releaseContext(ctx)) {
-          // Its code is gone, so no message can arrive any more: these counters are final.
-          this.#lastCounters = last;
-          this.#logCtx = undefined;
-        } else {
-          this.#stillMapped = true;
-        }
+      if (this.#deferUnload) {
+        deferUnload(() => {
+          this.#unload();
+          return Promise.resolve(undefined);
+        });
+      } else {
+        this.#unload();
       }
-      const copy = this.#copy;
-      if (copy && !this.#stillMapped && !isLibraryLoaded(copy.path)) copy.close();
     }
     this.#state = "closed";
+  }
+
+  /**
+   * dlclose (the library's destructors and atexit handlers run in it), marked
+   * as a synchronous call: the watchdog bounds it, and an exit or a crash in
+   * it is reported as a failure of unloading.
+   */
+  #unload(): void {
+    const name = this.description?.name ?? basename(this.path);
+    this.#processGuard.unloading(`unload plugin ${JSON.stringify(name)}`, () => {
+      this.fast.unbind(this.fastSlot);
+      this.#lib.close();
+    });
+    const ctx = this.#logCtx;
+    if (ctx) {
+      const last = this.host.counters(ctx);
+      if (this.host.releaseContext(ctx)) {
+        // Its code is gone, so no message can arrive any more: these counters are final.
+        this.#lastCounters = last;
+        this.#logCtx = undefined;
+      } else {
+        this.#stillMapped = true;
+      }
+    }
+    const copy = this.#copy;
+    if (copy && !this.#stillMapped && !isLibraryLoaded(copy.path)) copy.close();
   }
 
   /**

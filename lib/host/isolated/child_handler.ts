@@ -27,6 +27,7 @@ import { configureSync, type LogRecord } from "../../util/deps.ts";
 import { PluginError } from "../../errors/errors.ts";
 import { ProcessGuard } from "../../ffi/process_guard.ts";
 import { closedError } from "../../errors/host_errors.ts";
+import { finishUnloads } from "../unloads.ts";
 import type { Instance } from "../in_process/instance.ts";
 import { loadInProcess, type Plugin } from "../in_process/plugin.ts";
 import { onLoadPhase } from "../in_process/core.ts";
@@ -89,6 +90,7 @@ export async function start(context: HandlerContext): Promise<ChildHandler> {
         maxOutputBytes: o.maxOutputBytes,
         timeoutMs: Infinity,
         shutdownCheck: o.shutdownCheck === true,
+        deferUnload: true, // after the CLOSE reply: unload()
       }),
     );
   } finally {
@@ -147,6 +149,11 @@ class PluginHandler implements ChildHandler {
     const forget = () => this.#running.delete(run);
     run.then(forget, forget);
     return run;
+  }
+
+  /** Unloads the plugin closing left loaded (its destructors run now, after the CLOSE reply). */
+  async unload(): Promise<void> {
+    await finishUnloads();
   }
 
   async close(): Promise<void> {

@@ -31,7 +31,8 @@ import { isDeepStrictEqual } from "node:util";
 import type { PluginDescription } from "../../plugin/describe_schema.ts";
 import { type LogCounters, NO_LOG_COUNTERS } from "../../ffi/host_log.ts";
 import type { ProcessSnapshot } from "../../ffi/proc_info.ts";
-import { contractViolationError, graceExpiredError, loadError } from "../../errors/host_errors.ts";
+import { contractViolationError, graceExpiredError, loadError, unloadError } from "../../errors/host_errors.ts";
+import { deferUnload } from "../unloads.ts";
 import type { ResolvedLoadOptions, ResolvedSandboxOptions } from "../../plugin/options.ts";
 import {
   type AbiVersion,
@@ -113,6 +114,7 @@ export class SandboxedPlugin implements PluginHandle {
   readonly initMs: number;
   readonly #description: PluginDescription;
   readonly #timeoutMs: number;
+  readonly #deferUnload: boolean;
   readonly #session: SandboxSession;
 
   /** @internal Use `loadPlugin(path, { isolate: true })`. */
@@ -132,6 +134,7 @@ export class SandboxedPlugin implements PluginHandle {
     const description = h.description as PluginDescription;
     this.#description = description;
     this.#timeoutMs = options.timeoutMs;
+    this.#deferUnload = options.deferUnload;
     this.#session = new SandboxSession(
       spec,
       sandbox,
@@ -225,13 +228,26 @@ export class SandboxedPlugin implements PluginHandle {
    * Lets the child finish its requests, destroy every instance and shut the
    * plugin down within the grace period; then SIGTERM, then SIGKILL. Throws
    * `PluginTimeoutError` when the grace ran out (the child is stopped either
-   * way). Idempotent.
+   * way). Then the child unloads the plugin and exits, within `timeoutMs`:
+   * a destructor that hangs is `PluginTimeoutError`, one that crashes or
+   * ends the child (with any status) `PluginCrashError`. With `deferUnload`
+   * that wait is put off to `finishUnloads()`. Idempotent.
    */
   async close(): Promise<void> {
     const result = await this.#session.close();
     if (result && !result.inTime) {
       throw graceExpiredError("close sandboxed plugin", this.#session.graceMs, result.signal ?? "SIGKILL");
     }
+    const unloading = result?.unloading;
+    if (unloading === undefined) return;
+    const op = `unload plugin ${JSON.stringify(this.#description.name)}`;
+    const check = async () => {
+      const how = await unloading;
+      return how.ok ? undefined : unloadError(op, how, this.#session.stderrTail);
+    };
+    if (this.#deferUnload) return deferUnload(check);
+    const problem = await check();
+    if (problem) throw problem;
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -17,13 +17,15 @@
  * @module
  */
 import { PluginCrashError, PluginTimeoutError, SandboxProtocolError } from "../../errors/errors.ts";
-import { closedError, disabledError } from "../../errors/host_errors.ts";
+import { closedError, disabledError, unloadError } from "../../errors/host_errors.ts";
 import type { ResolvedSandboxOptions } from "../../plugin/options.ts";
 import { timer } from "../../util/timers.ts";
 import { leftoverWarning, stdoutWarning } from "../../errors/leak_check.ts";
 import { type ChildSpec, type Reply, SandboxChild } from "../../sandbox/sandbox_child.ts";
 import { KIND_NAMES } from "../../sandbox/protocol.ts";
-import { stopChild } from "../../sandbox/stop.ts";
+import { stopChild, type UnloadEnd } from "../../sandbox/stop.ts";
+import { groupNow } from "../../sandbox/child_end.ts";
+import { ProcessGuard } from "../../ffi/process_guard.ts";
 import type { MethodCall } from "../../plugin/handle.ts";
 
 const MAX_WARNINGS = 1000;
@@ -73,6 +75,8 @@ export class SandboxSession {
   #starting: Promise<SandboxChild> | undefined;
   #failures: number[] = [];
   readonly #counted = new WeakSet<SandboxChild>();
+  /** Leftover processes already reported at a child's CLOSE reply (its exit reports only the others). */
+  readonly #leftoversSeen = new WeakMap<SandboxChild, Set<number>>();
   #restarts = 0;
   #lastUse: Date | undefined;
   #lastCrash: SandboxHealth["lastCrash"];
@@ -103,6 +107,11 @@ export class SandboxSession {
   /** The last 64 KiB of the stderr of the current (or last) child: plugin output and logs that went there. */
   get stderrTail(): string {
     return this.#child?.stderrTail ?? "";
+  }
+
+  /** How long a child gets to unload and exit after its CLOSE reply (ms): the plugin's `timeoutMs`. */
+  get unloadMs(): number {
+    return this.#spec.startTimeoutMs;
   }
 
   /** The grace a closing child gets before SIGTERM (ms). */
@@ -157,7 +166,9 @@ export class SandboxSession {
   #adopt(child: SandboxChild): void {
     this.#child = child;
     child.exited.then(() => {
-      if (child.leftovers.length > 0) this.warn(leftoverWarning(child.leftovers));
+      const seen = this.#leftoversSeen.get(child) ?? new Set();
+      const left = child.leftovers.filter((p) => !seen.has(p.pid));
+      if (left.length > 0) this.warn(leftoverWarning(left));
     });
   }
 
@@ -222,9 +233,17 @@ export class SandboxSession {
     }, { unref: true });
   }
 
-  /** Stops a child gracefully (it is retired at once); keeps what its CLOSE reply said. */
-  async #stop(child: SandboxChild, reason: "closed" | "reaped"): Promise<{ inTime: boolean; signal?: string }> {
-    const result = await stopChild(child, this.#policy.graceMs, reason);
+  /**
+   * Stops a child gracefully (it is retired at once); keeps what its CLOSE
+   * reply said. Its unloading, after the reply, gets `unloadMs`: a closed
+   * child's is returned (`unloading`), a reaped child's problem becomes a
+   * warning.
+   */
+  async #stop(
+    child: SandboxChild,
+    reason: "closed" | "reaped",
+  ): Promise<{ inTime: boolean; signal?: string; unloading?: Promise<UnloadEnd> }> {
+    const result = await stopChild(child, this.#policy.graceMs, reason, this.unloadMs);
     if (result.header) {
       this.lastClose = result.header;
       const warnings = result.header.warnings;
@@ -232,8 +251,26 @@ export class SandboxSession {
       const bytes = Number(result.header.stdoutBytes ?? 0);
       if (bytes > 0) this.warn(stdoutWarning(bytes));
     }
-    await child.waitExit(); // its leftovers are noted by then
-    return result;
+    if (result.unloading === undefined) {
+      await child.waitExit(); // its leftovers are noted by then
+      return result;
+    }
+    // The child unloads and exits after the results are out: what its plugin left running is counted now.
+    const left = groupNow(ProcessGuard.get(), child.pid);
+    if (left.length > 0) {
+      this.#leftoversSeen.set(child, new Set(left.map((p) => p.pid)));
+      this.warn(leftoverWarning(left));
+    }
+    const unloading = result.unloading.then(async (how) => {
+      await child.waitExit();
+      return how;
+    });
+    if (reason === "reaped") {
+      const how = await unloading;
+      if (!how.ok) this.warn(unloadError("unload an idle sandbox child", how).message);
+      return { inTime: result.inTime };
+    }
+    return { ...result, unloading };
   }
 
   /** A snapshot of the sandbox's health. */
@@ -270,7 +307,7 @@ export class SandboxSession {
    * Closes: waits for a child being started, then stops the current child
    * gracefully. Idempotent; undefined when there was no child to stop.
    */
-  async close(): Promise<{ inTime: boolean; signal?: string } | undefined> {
+  async close(): Promise<{ inTime: boolean; signal?: string; unloading?: Promise<UnloadEnd> } | undefined> {
     if (this.#closed) return undefined;
     this.#closed = true;
     this.#cancelIdle();
