@@ -39,8 +39,12 @@ function hostOwn(after: Disposition): boolean {
 }
 
 /** The signal dispositions and umask of this process at one moment, to compare with later. */
+/** How often calls look at the signal dispositions and the umask (ms). */
+const LOOK_EVERY_MS = 1000;
+
 export class ProcessState {
   #before: SignalState;
+  #lookedAt = performance.now();
 
   private constructor(before: SignalState) {
     this.#before = before;
@@ -56,6 +60,14 @@ export class ProcessState {
   }
 
   /** Warnings for what changed since the baseline (then the baseline is now). */
+  /** True at most once a second (then {@link changes} is worth its reading), for a look between calls. */
+  due(): boolean {
+    const now = performance.now();
+    if (now - this.#lookedAt < LOOK_EVERY_MS) return false;
+    this.#lookedAt = now;
+    return true;
+  }
+
   changes(): string[] {
     const before = this.#before;
     const after = ProcInfo.get().signalState();

@@ -29,7 +29,7 @@ import { FastPath } from "../../ffi/fast_call.ts";
 import { HostLog, type LogCounters, NO_LOG_COUNTERS } from "../../ffi/host_log.ts";
 import { ProcessGuard } from "../../ffi/process_guard.ts";
 import { ProcInfo } from "../../ffi/proc_info.ts";
-import { leftThreadsWarning, ShutdownCheck, threadsLeftRunning } from "./shutdown_check.ts";
+import { afterShutdown, ShutdownCheck } from "./shutdown_check.ts";
 import { PluginThreads } from "../../ffi/plugin_threads.ts";
 import type { PluginLibrary } from "../../ffi/dlopen.ts";
 import { BarePlugin, type StepRunner } from "../../load/bare_plugin.ts";
@@ -42,12 +42,13 @@ import type { AbiVersion, Capabilities, ShutdownReport } from "../../plugin/hand
 import { LogPump } from "../../plugin/log_pump.ts";
 import { ProcessState } from "../../plugin/process_state.ts";
 import { deferUnload } from "../unloads.ts";
+import { hookExits, hookThreads } from "./library_hooks.ts";
+import { loadPhase } from "./load_phase.ts";
 
 const MAX_WARNINGS = 1000;
 let pump: LogPump | undefined;
 const contractLog = getLogger(["plugcheck", "contract"]);
 const lifecycleLog = getLogger(["plugcheck", "lifecycle"]);
-let saidNoExitHooks = false;
 
 /**
  * Where a core is on its way out: `waiting` for a call to return, `pinned`
@@ -55,38 +56,6 @@ let saidNoExitHooks = false;
  * nodelete, or held by another handle), `closed`.
  */
 export type CloseState = "open" | "closing" | "waiting" | "pinned" | "mapped" | "closed";
-
-/** Told as a load enters a plugin call (its operation) and leaves it (null); see {@link onLoadPhase}. */
-let loadPhase: ((op: string | null) => void) | undefined;
-
-/**
- * Listens to the phases of the loads of this process: `op` as dlopen, init
- * and describe() begin (`load plugin`, `initialize plugin`, `describe
- * plugin`), null as each returns and plugcheck's own work resumes. A sandbox
- * child passes them to its parent (PHASE frames), whose start deadline then
- * counts only the plugin's calls. Undefined: no listener.
- */
-export function onLoadPhase(listener: ((op: string | null) => void) | undefined): void {
-  loadPhase = listener;
-}
-/** How often calls look at the signal dispositions and the umask (ms). */
-const PROCESS_STATE_EVERY_MS = 1000;
-/**
- * Rebinds the library's own `_exit`, `_Exit`, `quick_exit` and `exit` to the
- * exit guard (best effort: a library it cannot rebind still loads).
- */
-function hookExits(guard: ProcessGuard, libraryPath: string, shown: string): void {
-  try {
-    if (guard.hookExits(libraryPath) < 0 && !saidNoExitHooks) {
-      saidNoExitHooks = true;
-      lifecycleLog.info(
-        "a plugin's _exit() and quick_exit() cannot be caught in process on this architecture (x86-64 only); use --isolate",
-      );
-    }
-  } catch (e) {
-    lifecycleLog.warning("{plugin}: {message}", { plugin: shown, message: e instanceof Error ? e.message : String(e) });
-  }
-}
 
 /** One loaded library, shared by every handle of its path. */
 export class PluginCore {
@@ -142,7 +111,6 @@ export class PluginCore {
     });
   #closeDone: Promise<void> | undefined;
   #processState: ProcessState | undefined;
-  #stateSeenAt = performance.now();
   /** The helper's thread records, when it could hook the library (see `plugin_threads.ts`). */
   #threads: PluginThreads | undefined;
 
@@ -209,10 +177,10 @@ export class PluginCore {
       throw loadError(shown, "cannot open plugcheck's native helper (run `deno task build`)", cause);
     }
     const state = ProcessState.take(); // before dlopen: a load-time constructor counts too
-    loadPhase?.("load plugin"); // dlopen runs the library's constructors: the plugin's time
+    loadPhase("load plugin"); // dlopen runs the library's constructors: the plugin's time
     const checked = BarePlugin.open(libraryPath, shown);
-    loadPhase?.(null);
-    hookExits(native.guard, libraryPath, shown);
+    loadPhase(null);
+    hookExits(native.guard, libraryPath, shown, lifecycleLog);
     // From here on the threads the plugin starts are recorded: its close never unloads code under one.
     const threads = hookThreads(libraryPath);
     let slot: number;
@@ -247,19 +215,19 @@ export class PluginCore {
       throw loadError(this.#shown, "cannot set up plugin logging in plugcheck's native helper", cause);
     }
     const started = performance.now();
-    loadPhase?.("initialize plugin");
+    loadPhase("initialize plugin");
     try {
       await this.#bare.init(this.guard, this.#lifecycle);
     } finally {
       this.initMs = performance.now() - started;
-      loadPhase?.(null);
+      loadPhase(null);
     }
     this.#initialized = true;
   }
 
   async #describe(): Promise<void> {
-    loadPhase?.("describe plugin");
-    const bytes = await this.#bare.describe(this.guard, this.#lifecycle).finally(() => loadPhase?.(null));
+    loadPhase("describe plugin");
+    const bytes = await this.#bare.describe(this.guard, this.#lifecycle).finally(() => loadPhase(null));
     this.description = parseDescription(bytes); // plugcheck's own work, however big the document
     this.pump.rename(this.#logId, this.description.name);
   }
@@ -312,11 +280,7 @@ export class PluginCore {
    */
   #afterCall(): void {
     this.pump.drain();
-    const now = performance.now();
-    if (now - this.#stateSeenAt >= PROCESS_STATE_EVERY_MS) {
-      this.#stateSeenAt = now;
-      this.#checkProcessState();
-    }
+    if (this.#processState?.due()) this.#checkProcessState();
     if (!this.#tracker.busy && this.#state === "closing" && this.#closeDone === undefined) {
       this.#closeDone = this.#finishClose();
     }
@@ -372,14 +336,8 @@ export class PluginCore {
     if (left) {
       this.#stillMapped = true;
     } else if (!this.pinned && this.outstanding === 0) {
-      if (this.#deferUnload) {
-        deferUnload(() => {
-          this.#unload();
-          return Promise.resolve(undefined);
-        });
-      } else {
-        this.#unload();
-      }
+      if (this.#deferUnload) deferUnload(async () => void this.#unload());
+      else this.#unload();
     }
     this.#state = "closed";
   }
@@ -410,28 +368,17 @@ export class PluginCore {
     if (copy && !this.#stillMapped && !isLibraryLoaded(copy.path)) copy.close();
   }
 
-  /**
-   * With `shutdownCheck`: compares threads and descriptors with the baseline
-   * taken before the library was opened; without, asks the helper which
-   * threads the plugin started still run. True when the plugin left threads
-   * running, so the library must stay mapped.
-   */
+  /** After shutdown (see {@link afterShutdown}): true when the plugin left threads running. */
   async #checkShutdown(): Promise<boolean> {
-    const check = this.#shutdownCheck;
     if (this.pinned || this.outstanding > 0) return false;
-    if (check === undefined) {
-      // Without the (costly) snapshots: the threads the helper saw the plugin start.
-      const threads = this.#threads;
-      if (threads === undefined || threads.tracking === "none") return false;
-      const left = await threadsLeftRunning(threads, this.#libraryPath);
-      if (left.length > 0) this.warn(leftThreadsWarning(left));
-      return left.length > 0;
-    }
-    const report = await check.afterShutdown();
-    const warning = check.warning(report);
-    if (warning) this.warn(warning);
-    this.shutdownReport = report;
-    return !report.unloaded;
+    const { left, report } = await afterShutdown(
+      this.#shutdownCheck,
+      this.#threads,
+      this.#libraryPath,
+      (w) => this.warn(w),
+    );
+    if (report) this.shutdownReport = report;
+    return left;
   }
 
   /** Warns when the plugin changed the signal dispositions or the umask since the last look. */
@@ -443,15 +390,5 @@ export class PluginCore {
   logCounters(): LogCounters {
     this.pump.drain();
     return this.#logCtx ? this.host.counters(this.#logCtx) : this.#lastCounters ?? NO_LOG_COUNTERS;
-  }
-}
-
-/** Records the threads the library at `path` starts (see `plugin_threads.ts`); undefined when the helper cannot. */
-function hookThreads(path: string): PluginThreads | undefined {
-  try {
-    const threads = PluginThreads.get();
-    return threads.hook(path) >= 0 ? threads : undefined;
-  } catch {
-    return undefined;
   }
 }

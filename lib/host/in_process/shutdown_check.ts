@@ -91,3 +91,27 @@ export function leftThreadsWarning(left: readonly PluginThread[]): string {
     left.length > 5 ? ", ..." : ""
   }; ${KEPT}`;
 }
+
+/**
+ * What a shutdown left running: with a {@link ShutdownCheck}, threads and
+ * descriptors against its baseline; without, the threads the helper saw the
+ * plugin start (none recorded: nothing known). Warns through `warn`; `left`
+ * is true when threads still run, so the library must stay mapped.
+ */
+export async function afterShutdown(
+  check: ShutdownCheck | undefined,
+  threads: PluginThreads | undefined,
+  path: string,
+  warn: (message: string) => void,
+): Promise<{ left: boolean; report?: ShutdownReport }> {
+  if (check === undefined) {
+    if (threads === undefined || threads.tracking === "none") return { left: false };
+    const left = await threadsLeftRunning(threads, path);
+    if (left.length > 0) warn(leftThreadsWarning(left));
+    return { left: left.length > 0 };
+  }
+  const report = await check.afterShutdown();
+  const warning = check.warning(report);
+  if (warning) warn(warning);
+  return { left: !report.unloaded, report };
+}
