@@ -6,7 +6,6 @@
  * same reasons as npah_proc.c.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -48,28 +47,25 @@ NPAH_EXPORT double npah_proc_peak_rss(int32_t pid) {
  * has, or -errno. A deadline that subtracts this waits out a loaded machine.
  */
 NPAH_EXPORT int32_t npah_run_delays(int32_t pid, int64_t* out, uint32_t cap) {
+  enum { MAX_TIDS = 4096 };
+  int32_t tids[MAX_TIDS];
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/task", pid);
-  DIR* d = opendir(path);
-  if (d == NULL) return -errno;
+  int32_t n = npah_list_numeric(path, tids, MAX_TIDS);
+  if (n < 0) return n;
   int32_t count = 0;
-  struct dirent* e;
-  while ((e = readdir(d)) != NULL) {
-    char* end;
-    long tid = strtol(e->d_name, &end, 10);
-    if (*end != '\0' || e->d_name[0] == '\0') continue;
+  for (int32_t i = 0; i < n && i < MAX_TIDS; i++) {
     char file[96], buf[128];
-    snprintf(file, sizeof file, "/proc/%d/task/%ld/schedstat", pid, tid);
+    snprintf(file, sizeof file, "/proc/%d/task/%d/schedstat", pid, (int)tids[i]);
     if (npah_read_small(file, buf, sizeof buf) <= 0) continue;
     char* p = buf;
     strtoull(p, &p, 10);
     unsigned long long delay = strtoull(p, NULL, 10);
     if ((uint32_t)count < cap) {
-      out[2 * count] = tid;
+      out[2 * count] = tids[i];
       out[2 * count + 1] = (int64_t)delay;
     }
     count++;
   }
-  closedir(d);
   return count;
 }

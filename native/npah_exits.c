@@ -47,8 +47,15 @@ static const char* when(const char* op, int in_call) {
 
 /* ---- exit() ------------------------------------------------------------- */
 
+/* The process the guards were installed in: a process the plugin forked inherits the hooks, and its own end
+ * (the middle of a daemon's double fork, a helper it spawned) is not the host's. */
+static atomic_int g_host_pid;
+
+static int in_forked_child(void) { return getpid() != atomic_load(&g_host_pid); }
+
 static void exit_hook(int status, void* arg) {
   (void)arg;
+  if (in_forked_child()) return;
   /* plugcheck's own exit (or the plugin's exit() within it: the exit hook below deals with that). */
   if (atomic_load(&npah_exiting_code) >= 0) return;
   /* On the JS thread, an exit outside a plugin call is plugcheck's (or the host's) own. No other
@@ -68,6 +75,7 @@ static void exit_hook(int status, void* arg) {
 NPAH_EXPORT int32_t npah_exit_guard(int32_t exit_code, int32_t json) {
   static atomic_int installed;
   npah_remember_js_thread();
+  atomic_store(&g_host_pid, getpid());
   atomic_store(&npah_guard_exit_code, exit_code);
   atomic_store(&npah_guard_json, json != 0);
   if (!atomic_exchange(&installed, 1) && on_exit(exit_hook, NULL) != 0) return -1;
@@ -92,6 +100,10 @@ static _Noreturn void keep_exit_code(const char* fn, int status, int code) {
 }
 
 static _Noreturn void plugin_exit(const char* fn, int status, void (*proceed)(int)) {
+  if (in_forked_child()) {
+    proceed(status);
+    __builtin_unreachable();
+  }
   int exiting = atomic_load(&npah_exiting_code);
   if (exiting >= 0) keep_exit_code(fn, status, exiting);
   char op[NPAH_LABEL_MAX + 32];
@@ -116,6 +128,7 @@ static _Noreturn void hooked_quick_exit(int status) { plugin_exit("quick_exit", 
 /* exit() during a call is the on_exit guard's (which also runs the exit handlers, as exit must); only an
  * exit() while plugcheck exits already needs this hook. */
 static _Noreturn void hooked_exit(int status) {
+  if (in_forked_child()) exit(status);
   int exiting = atomic_load(&npah_exiting_code);
   if (exiting >= 0) keep_exit_code("exit", status, exiting);
   exit(status);
@@ -135,6 +148,7 @@ NPAH_EXPORT int32_t npah_hook_exits(const uint8_t* path, uint32_t len) {
       {"exit", (void*)hooked_exit},
   };
   npah_remember_js_thread();
+  atomic_store(&g_host_pid, getpid());
   void* h = npah_noload(path, len);
   if (h == NULL) return -ENOENT;
   int rc = npah_rebind(h, exits, sizeof exits / sizeof exits[0]);

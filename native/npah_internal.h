@@ -123,4 +123,8 @@ int npah_queue_push(npah_queue* q, const uint32_t header[5], const uint8_t* targ
 /* Reads a small /proc file into buf (NUL-terminated); returns its length or -errno (npah_proc.c). */
 ssize_t npah_read_small(const char* path, char* buf, size_t cap);
 
+/* The entries of a /proc directory whose names are numbers (up to cap of them into out, which may be NULL);
+ * returns how many there are, or -errno (npah_proc.c). */
+int32_t npah_list_numeric(const char* path, int32_t* out, uint32_t cap);
+
 #endif

@@ -147,7 +147,7 @@ static void collect_id(long v, void* arg) {
 }
 
 /* Entries of a /proc directory whose names are numbers; -errno if it cannot be read. */
-static int32_t count_numeric(const char* path, int32_t* out, uint32_t cap) {
+int32_t npah_list_numeric(const char* path, int32_t* out, uint32_t cap) {
   DIR* d = opendir(path);
   if (d == NULL) return -errno;
   int32_t count = 0;
@@ -199,7 +199,7 @@ NPAH_EXPORT int32_t npah_proc_sample(int32_t pid, double* out) {
     fds = each_numeric_held(HELD_FD_DIR, NULL, NULL); /* the held descriptors left out */
   } else {
     snprintf(path, sizeof path, "/proc/%d/fd", pid);
-    fds = count_numeric(path, NULL, 0);
+    fds = npah_list_numeric(path, NULL, 0);
   }
   if (fds < 0) return fds;
   out[0] = (double)rss_pages * (double)sysconf(_SC_PAGESIZE);
@@ -238,7 +238,7 @@ NPAH_EXPORT int32_t npah_list_threads(int32_t pid, int32_t* out, uint32_t cap) {
   }
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/task", pid);
-  return count_numeric(path, out, cap);
+  return npah_list_numeric(path, out, cap);
 }
 
 /* A thread's name (/proc/<pid>/task/<tid>/comm) into out; returns its length (0 if unknown). */

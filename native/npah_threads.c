@@ -78,12 +78,18 @@ static void make_key(void) {
   pthread_key_create(&g_key, rec_end);
 }
 
-/* The pthread_create this one forwards to: the first that is not this one (a sanitizer's, else libc's). */
+/*
+ * The pthread_create this one forwards to: the next one after this helper in
+ * the lookup order (libc's, when the helper is preloaded last), else the
+ * first that is not this one. Never the one before it: a sanitizer's
+ * interceptor preloaded first forwards to this one, so forwarding back to it
+ * would recurse.
+ */
 static create_fn next_create(void) {
   create_fn f = atomic_load(&g_next);
   if (f != NULL) return f;
-  f = (create_fn)dlsym(RTLD_DEFAULT, "pthread_create");
-  if (f == NULL || f == npah_thread_create) f = (create_fn)dlsym(RTLD_NEXT, "pthread_create");
+  f = (create_fn)dlsym(RTLD_NEXT, "pthread_create");
+  if (f == NULL || f == npah_thread_create) f = (create_fn)dlsym(RTLD_DEFAULT, "pthread_create");
   if (f == NULL || f == npah_thread_create) {
     void* libc = dlopen("libc.so.6", RTLD_NOLOAD | RTLD_LAZY);
     if (libc != NULL) f = (create_fn)dlsym(libc, "pthread_create");

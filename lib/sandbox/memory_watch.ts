@@ -9,7 +9,7 @@
  * @example
  * ```ts ignore
  * import { MemoryWatch } from "./memory_watch.ts";
- * const watch = MemoryWatch.start(child.pid);
+ * const watch = MemoryWatch.start(() => child.pid);
  * // ... the child dies ...
  * watch.stop(); // { peakRssBytes: 16_911_433_728, oomKill: true }
  * ```
@@ -31,13 +31,13 @@ const EVERY_MS = 100;
 
 /** Watches one child's memory until stopped. */
 export class MemoryWatch {
-  readonly #pid: number;
+  readonly #pid: () => number;
   readonly #proc: ProcInfo | undefined;
   readonly #oomBefore: number | undefined;
   readonly #timer: ReturnType<typeof setInterval> | undefined;
   #peak: number | undefined;
 
-  private constructor(pid: number, proc: ProcInfo | undefined) {
+  private constructor(pid: () => number, proc: ProcInfo | undefined) {
     this.#pid = pid;
     this.#proc = proc;
     this.#oomBefore = proc?.oomKills();
@@ -48,8 +48,12 @@ export class MemoryWatch {
     this.#timer = timer;
   }
 
-  /** Starts watching `pid` (a watch that sees nothing when the helper cannot be opened). */
-  static start(pid: number): MemoryWatch {
+  /**
+   * Starts watching the process `pid()` names at each reading (the sandbox
+   * child's own pid once it said it; a watch that sees nothing when the
+   * helper cannot be opened).
+   */
+  static start(pid: () => number): MemoryWatch {
     let proc: ProcInfo | undefined;
     try {
       proc = ProcInfo.get();
@@ -60,7 +64,7 @@ export class MemoryWatch {
   }
 
   #read(): void {
-    const b = this.#proc?.peakRss(this.#pid);
+    const b = this.#proc?.peakRss(this.#pid());
     if (b !== undefined && b > (this.#peak ?? -1)) this.#peak = b;
   }
 

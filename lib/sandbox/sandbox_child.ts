@@ -114,7 +114,7 @@ export class SandboxChild {
     this.#writer = proc.stdin.getWriter();
     this.#maxFrame = maxFrame;
     const output = Promise.allSettled([this.#readStdout(), this.#readStderr()]);
-    const memory = MemoryWatch.start(proc.pid);
+    const memory = MemoryWatch.start(() => this.pid); // the child itself, once it said its pid
     this.exited = proc.status.then(async (status) => {
       this.leftovers = leftoversOf(this.#guard, spawned.leftovers, this.#childPid);
       const drain = sleep(DRAIN_MS);

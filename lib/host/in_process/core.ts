@@ -30,7 +30,7 @@ import { HostLog, type LogCounters, NO_LOG_COUNTERS } from "../../ffi/host_log.t
 import { ProcessGuard } from "../../ffi/process_guard.ts";
 import { ProcInfo } from "../../ffi/proc_info.ts";
 import { afterShutdown, ShutdownCheck } from "./shutdown_check.ts";
-import { PluginThreads } from "../../ffi/plugin_threads.ts";
+import type { PluginThreads } from "../../ffi/plugin_threads.ts";
 import type { PluginLibrary } from "../../ffi/dlopen.ts";
 import { BarePlugin, type StepRunner } from "../../load/bare_plugin.ts";
 import { isLibraryLoaded, type LibraryCopy } from "../../ffi/private_copy.ts";
@@ -336,8 +336,14 @@ export class PluginCore {
     if (left) {
       this.#stillMapped = true;
     } else if (!this.pinned && this.outstanding === 0) {
-      if (this.#deferUnload) deferUnload(async () => void this.#unload());
-      else this.#unload();
+      if (this.#deferUnload) {
+        deferUnload(() => {
+          this.#unload();
+          return Promise.resolve(undefined);
+        });
+      } else {
+        this.#unload();
+      }
     }
     this.#state = "closed";
   }
