@@ -5,7 +5,8 @@
  * stores). A sandbox child arms this with a "blame area" in its call board
  * (npah_shared.c): the first fatal signal (SIGSEGV, SIGBUS, SIGILL, SIGFPE,
  * SIGABRT, SIGTRAP, SIGSYS) copies the faulting thread's call, or that no
- * call of the helper ran on that thread, into the area, where the parent
+ * invoke ran on that thread (a create or destroy, which Deno calls directly,
+ * or a thread of the plugin's own), into the area, where the parent
  * reads it after the child died. So a crash with calls in flight on several
  * lanes names the call whose thread faulted, not the one started last.
  *

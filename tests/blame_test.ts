@@ -5,10 +5,14 @@
  * no culprit is known); heap damage found late may come from an earlier call.
  */
 import assert from "node:assert/strict";
-import { PluginCrashError } from "../mod.ts";
+import { PluginCrashError, runStress } from "../mod.ts";
 import { blameOf } from "../lib/sandbox/child_end.ts";
+import { crashError } from "../lib/errors/host_errors.ts";
 import { crashData } from "../lib/stress/report_parts.ts";
-import { fault, runCli } from "./_helpers.ts";
+import { crashVerdict } from "../lib/stress/verdicts.ts";
+import { plain } from "../lib/report/paint.ts";
+import { renderStressReport } from "../lib/report/stress_text.ts";
+import { fault, REFERENCE_PLUGINS, runCli } from "./_helpers.ts";
 
 const LIB = fault("crash_beside_echo");
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -46,4 +50,61 @@ Deno.test("stress --isolate's repro line for crash_beside_echo is the culprit's,
   const error = JSON.parse(repro.stdout).error;
   assert.equal(error.name, "PluginCrashError");
   assert.equal(error.signal, "SIGSEGV");
+});
+
+Deno.test("check blames crash_beside_echo's bad in its stress checks, never the ok calls beside it", async () => {
+  const filter = "^(threads\\.shared_instance|threads\\.distinct_instances|buffers\\.balanced)$";
+  const r = await runCli(["check", LIB, "--filter", filter, "--seed", "1", "--format", "json"], {
+    killAfterMs: 120_000,
+  });
+  assert.equal(r.code, 1, r.stderr);
+  const results = JSON.parse(r.stdout).results as { id: string; status: string; details: string }[];
+  assert.equal(results.length, 3, r.stdout);
+  for (const c of results) {
+    assert.equal(c.status, "crash", JSON.stringify(c));
+    assert.match(c.details, /during invoke "bad" \(its thread faulted; \d+ other call\(s\) in flight\)/, c.details);
+  }
+});
+
+const call = (method: string, input: string) => ({ kind: "invoke", method, inputs: [enc(input)] });
+const SEGV = { signal: "SIGSEGV", stderrTail: "" };
+
+Deno.test("crashData() with no culprit known lists every call in flight, and the text has one repro per call, each alone", async () => {
+  const blame = blameOf({ reason: "crashed" }, undefined, [call("ok", "abc"), call("bad", "x"), call("ok", "abc")], "");
+  assert.deepEqual(blame?.inFlight.map((c) => c.method), ["ok", "bad", "ok"]);
+  assert.equal(blame?.culprit, undefined);
+  const error = crashError('invoke "ok"', SEGV, call("ok", "abc"), blame);
+  assert.match(error.message, /; 3 calls were in flight, which one faulted is not known$/);
+  const data = crashData(error)!;
+  assert.equal(data.culprit_known, false);
+  assert.deepEqual(data.candidates, [{ method: "ok", input_base64: "YWJj" }, { method: "bad", input_base64: "eA==" }]);
+  assert.equal(data.input_base64, undefined, "no single input is blamed");
+  assert.match(crashVerdict(error).summary, /with 3 calls in flight, the faulting one not known/);
+  const report = await runStress(REFERENCE_PLUGINS[0]!.path, { methods: ["echo"], iterations: 10, seed: 1 });
+  report.crash = data;
+  const text = renderStressReport(report, plain);
+  assert.match(text, /^in flight  2 calls \(ok, bad\); which one faulted is not known$/m);
+  assert.match(text, /^reproduce  plugcheck invoke \S+ ok --input abc --isolate {3}# alone$/m);
+  assert.match(text, /^ {11}plugcheck invoke \S+ bad --input x --isolate {3}# alone$/m);
+});
+
+Deno.test("blameOf() says heap damage found late may come from an earlier call, and a fault outside any invoke names no culprit", () => {
+  const tail = "free(): invalid pointer\n";
+  const late = blameOf(
+    { reason: "crashed" },
+    { signal: "SIGABRT", call: call("ok", "abc") },
+    [call("ok", "abc")],
+    tail,
+  );
+  assert.equal(late?.mayBeEarlier, true);
+  const error = crashError('invoke "ok"', { signal: "SIGABRT", stderrTail: tail }, call("ok", "abc"), late);
+  assert.match(error.message, /heap damage found late: it may come from an earlier call/);
+  assert.match(crashVerdict(error).summary, /it may come from an earlier call/);
+  assert.equal(crashData(error)!.may_be_earlier, true);
+  const outside = blameOf({ reason: "crashed" }, { signal: "SIGSEGV" }, [call("ok", "a"), call("bad", "b")], "");
+  assert.equal(outside?.outsideCall, true);
+  assert.equal(outside?.culprit, undefined);
+  assert.match(crashError('invoke "ok"', SEGV, call("ok", "a"), outside).message, /the faulting thread ran no invoke/);
+  assert.equal(blameOf({ reason: "timed_out" }, { signal: "SIGSEGV" }, [call("ok", "a")], ""), undefined);
+  assert.ok(crashError("x", SEGV) instanceof PluginCrashError);
 });

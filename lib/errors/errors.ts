@@ -169,7 +169,7 @@ export interface InFlightRequest {
 export interface CrashBlame {
   /** The call whose thread took the fatal signal, when the child noted one. */
   culprit?: InFlightRequest;
-  /** True when a thread that ran no plugcheck call (e.g. the plugin's own) took it. */
+  /** True when a thread that ran no invoke took it (a create or destroy, or a thread of the plugin's own). */
   outsideCall?: boolean;
   /** Every call in flight when the child died (the culprit among them). */
   inFlight: InFlightRequest[];

@@ -159,7 +159,9 @@ function blameText(blame: CrashBlame | undefined, request: InFlightRequest | und
       late;
   }
   const n = blame.inFlight.length;
-  if (blame.outsideCall) return `; a thread that ran no call (the plugin's own) faulted${late}`;
+  if (blame.outsideCall) {
+    return `; the faulting thread ran no invoke (a create, a destroy, or a thread of the plugin's own)${late}`;
+  }
   return (n > 1 ? `; ${n} calls were in flight, which one faulted is not known` : "") + late;
 }
 
