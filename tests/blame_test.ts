@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { PluginCrashError, runStress } from "../mod.ts";
 import { blameOf } from "../lib/sandbox/child_end.ts";
 import { crashError } from "../lib/errors/host_errors.ts";
+import { deathFinding } from "../lib/fuzz/crash/finding.ts";
 import { crashData } from "../lib/stress/report_parts.ts";
 import { crashVerdict } from "../lib/stress/verdicts.ts";
 import { plain } from "../lib/report/paint.ts";
@@ -107,4 +108,31 @@ Deno.test("blameOf() says heap damage found late may come from an earlier call, 
   assert.match(crashError('invoke "ok"', SEGV, call("ok", "a"), outside).message, /the faulting thread ran no invoke/);
   assert.equal(blameOf({ reason: "timed_out" }, { signal: "SIGSEGV" }, [call("ok", "a")], ""), undefined);
   assert.ok(crashError("x", SEGV) instanceof PluginCrashError);
+});
+
+Deno.test("deathFinding() says a crash on another thread than the call's, or heap damage found late, may come from an earlier input", () => {
+  const context = {
+    pluginPath: "/x/lib.so",
+    hostModule: "/x/libnpa_host.so",
+    methods: ["parse"],
+    job: 0,
+    execs: 1,
+    timeoutMs: 1000,
+    rssLimitMb: 0,
+    parseAsan: () => undefined,
+  };
+  const death = (loopThread: boolean, signal: string, stderrTail: string) =>
+    deathFinding({
+      signal,
+      current: { bytes: enc("x"), method: 0, inCall: true },
+      crash: { signal: 11, siCode: 1, address: 0n, tid: 2, loopThread, frames: [] },
+      hangFrames: [],
+      stderrTail,
+    }, context)!.message;
+  assert.equal(death(true, "SIGSEGV", ""), 'killed by SIGSEGV during invoke "parse"');
+  assert.match(death(false, "SIGSEGV", ""), /on a thread other than the call's .*: it may come from an earlier input$/);
+  assert.match(
+    death(true, "SIGABRT", "double free or corruption (out)\n"),
+    /^killed by SIGABRT during invoke "parse"; heap damage found late: it may come from an earlier input$/,
+  );
 });

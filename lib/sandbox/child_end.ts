@@ -73,7 +73,7 @@ export function endFromStatus(
 
 /** glibc's words when malloc or free finds the heap damaged: damage done earlier, maybe by an earlier call. */
 const HEAP_DAMAGE =
-  /^(free\(\)|malloc\(\)|realloc\(\)|munmap_chunk\(\)|double free|corrupted |malloc_consolidate\(\)|[a-z_]*: invalid (?:pointer|size))/m;
+  /^(free\(\)|malloc\(\)|realloc\(\)|munmap_chunk\(\)|double free|corrupted |malloc_consolidate\(\))/m;
 
 /**
  * Which call a crash is blamed on: the call whose thread took the fatal
