@@ -84,8 +84,8 @@ Deno.test("crashData() with no culprit known lists every call in flight, and the
   const report = await runStress(REFERENCE_PLUGINS[0]!.path, { methods: ["echo"], iterations: 10, seed: 1 });
   report.crash = data;
   const text = renderStressReport(report, plain);
-  assert.match(text, /^in flight  2 calls \(ok, bad\); which one faulted is not known$/m);
-  assert.match(text, /^reproduce  plugcheck invoke \S+ ok --input abc --isolate {3}# alone$/m);
+  assert.match(text, /^in flight {2}2 calls \(ok, bad\); which one faulted is not known$/m);
+  assert.match(text, /^reproduce {2}plugcheck invoke \S+ ok --input abc --isolate {3}# alone$/m);
   assert.match(text, /^ {11}plugcheck invoke \S+ bad --input x --isolate {3}# alone$/m);
 });
 
