@@ -34,6 +34,7 @@ Deno.test("stress --isolate blames crash_beside_echo's bad (its thread faulted),
     assert.equal(crash.signal, "SIGSEGV");
     assert.equal(crash.request?.method, "bad", `seed ${seed}: ${JSON.stringify(crash)}`);
     assert.equal(crash.input_base64, "YWJj");
+    assert.match(crash.message, /^Cannot invoke "bad"/, "the culprit's own error is the one reported");
     assert.ok(Array.isArray(crash.also_in_flight), `seed ${seed}: the other calls in flight are listed`);
     assert.ok(crash.also_in_flight.every((c: { method: string }) => c.method === "ok"), JSON.stringify(crash));
   }
