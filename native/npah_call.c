@@ -242,8 +242,10 @@ static inline __attribute__((always_inline)) int32_t run(call_block* b, const ui
   uint32_t slot = b->h[H_SLOT];
   NpaBuf out = {NULL, 0}, err = {NULL, 0};
   npah_sync_enter(NPAH_LABEL_INVOKE, b->method, b->h[H_METHOD_LEN]);
+  npah_blame_enter(b->method, b->h[H_METHOD_LEN], input, b->h[H_INPUT_LEN]);
   int32_t status = g_bound[slot].invoke(join(b->h[H_INST_LO], b->h[H_INST_HI]), b->method, b->h[H_METHOD_LEN], input,
                                         b->h[H_INPUT_LEN], &out, &err);
+  npah_blame_leave();
   npah_sync_leave();
   int32_t r = settle(status, out, err, b->h[H_MAX_OUT], b->h[H_DST_CAP], dst, g_bound[slot].free, &b->h[H_STATUS],
                      b->raw);
@@ -319,8 +321,10 @@ NPAH_EXPORT int32_t npah_call_nb(uint8_t* block, const uint8_t* method, const ui
   uint32_t slot = b->h[NB_SLOT];
   NpaBuf out = {NULL, 0}, err = {NULL, 0};
   npah_async_enter(NPAH_LABEL_INVOKE, method, b->h[NB_METHOD_LEN]);
+  npah_blame_enter(method, b->h[NB_METHOD_LEN], input, b->h[NB_INPUT_LEN]);
   int32_t status = g_bound[slot].invoke(join(b->h[NB_INST_LO], b->h[NB_INST_HI]), method, b->h[NB_METHOD_LEN], input,
                                         b->h[NB_INPUT_LEN], &out, &err);
+  npah_blame_leave();
   npah_async_leave();
   int32_t r = settle(status, out, err, b->h[NB_MAX_OUT], b->h[NB_DST_CAP], join(b->h[NB_DST_LO], b->h[NB_DST_HI]),
                      g_bound[slot].free, &b->h[NB_STATUS], b->raw);

@@ -75,6 +75,30 @@ static inline void npah_async_leave(void) {
   atomic_fetch_sub_explicit(&npah_now.async_inflight, 1, memory_order_release);
 }
 
+/* The call this thread runs through the helper, for the fatal-signal note (npah_blame.c). */
+typedef struct npah_blame_call {
+  const uint8_t* method;
+  const uint8_t* input;
+  uint32_t method_len;
+  uint32_t input_len;
+} npah_blame_call;
+extern __thread npah_blame_call npah_blame_now __attribute__((tls_model("initial-exec")));
+
+static inline void npah_blame_enter(const uint8_t* method, uint32_t method_len, const uint8_t* input,
+                                    uint32_t input_len) {
+  npah_blame_call* c = &npah_blame_now;
+  c->method_len = method_len;
+  c->input = input;
+  c->input_len = input_len;
+  __atomic_store_n(&c->method, method, __ATOMIC_RELAXED);
+  __asm__ volatile("" ::: "memory"); /* marked before the call, in program order (a signal is same-thread) */
+}
+
+static inline void npah_blame_leave(void) {
+  __asm__ volatile("" ::: "memory");
+  __atomic_store_n(&npah_blame_now.method, (const uint8_t*)0, __ATOMIC_RELAXED);
+}
+
 /* Reads `n` bytes at `p` and drops them. The log function reads a message it filters out as it would copy a
  * kept one, so a plugin's bad message pointer crashes at its call whatever the log level (stress, fuzz and
  * check keep logs off; invoke shows them): the crash is the plugin's, in the call that logged. */

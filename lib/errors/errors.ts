@@ -165,6 +165,18 @@ export interface InFlightRequest {
   inputs?: Uint8Array[];
 }
 
+/** Which call a sandbox child's crash is blamed on, with calls in flight on several lanes. */
+export interface CrashBlame {
+  /** The call whose thread took the fatal signal, when the child noted one. */
+  culprit?: InFlightRequest;
+  /** True when a thread that ran no invoke took it (a create or destroy, or a thread of the plugin's own). */
+  outsideCall?: boolean;
+  /** Every call in flight when the child died (the culprit among them). */
+  inFlight: InFlightRequest[];
+  /** Heap damage found late (by malloc or free): the crash may come from an earlier call. */
+  mayBeEarlier?: boolean;
+}
+
 /** The sandbox child died: a signal (SIGSEGV, SIGABRT, ...) or an exit code. */
 export class PluginCrashError extends PluginError {
   readonly code = "CRASH" as const;
@@ -176,6 +188,8 @@ export class PluginCrashError extends PluginError {
   readonly stderrTail: string;
   /** The request in flight when it died, if any. */
   readonly request: InFlightRequest | undefined;
+  /** Which call is blamed, and what else was in flight (sandbox children with a call board). */
+  readonly blame: CrashBlame | undefined;
   /** The most resident memory the child was seen with (bytes), when it was watched. */
   readonly peakRssBytes: number | undefined;
   /** True when the kernel's OOM killer ended the child (it ran out of memory). */
@@ -187,6 +201,7 @@ export class PluginCrashError extends PluginError {
       exitCode?: number;
       stderrTail: string;
       request?: InFlightRequest;
+      blame?: CrashBlame;
       peakRssBytes?: number;
       outOfMemory?: boolean;
     },
@@ -196,6 +211,7 @@ export class PluginCrashError extends PluginError {
     this.exitCode = init.exitCode;
     this.stderrTail = init.stderrTail;
     this.request = init.request;
+    this.blame = init.blame;
     this.peakRssBytes = init.peakRssBytes;
     this.outOfMemory = init.outOfMemory === true;
   }

@@ -22,6 +22,7 @@ import {
   BufferTooSmallError,
   CallSlotsExhaustedError,
   ContractViolationError,
+  type CrashBlame,
   HostInternalError,
   type InFlightRequest,
   InstanceBusyError,
@@ -141,8 +142,36 @@ function killedHow(exit: ChildExit): string {
   return `, not by plugcheck${rss}${counted}`;
 }
 
+/** True when `a` and `b` are the same call (method and input). */
+export function sameCall(a: InFlightRequest | undefined, b: InFlightRequest | undefined): boolean {
+  if (a === undefined || b === undefined || a.method !== b.method) return false;
+  const x = a.inputs?.[0], y = b.inputs?.[0];
+  return x === undefined || y === undefined ? x === y : x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
+/** What the blame adds to the message of the crash error for `request`. */
+function blameText(blame: CrashBlame | undefined, request: InFlightRequest | undefined): string {
+  if (blame === undefined) return "";
+  const late = blame.mayBeEarlier ? "; heap damage found late: it may come from an earlier call" : "";
+  const c = blame.culprit;
+  if (c !== undefined) {
+    return (sameCall(c, request) ? "" : `; the call whose thread faulted was invoke ${JSON.stringify(c.method)}`) +
+      late;
+  }
+  const n = blame.inFlight.length;
+  if (blame.outsideCall) {
+    return `; the faulting thread ran no invoke (a create, a destroy, or a thread of the plugin's own)${late}`;
+  }
+  return (n > 1 ? `; ${n} calls were in flight, which one faulted is not known` : "") + late;
+}
+
 /** The sandbox child died while `op` ran (or between requests). */
-export function crashError(op: string, exit: ChildExit, request?: InFlightRequest): PluginCrashError {
+export function crashError(
+  op: string,
+  exit: ChildExit,
+  request?: InFlightRequest,
+  blame?: CrashBlame,
+): PluginCrashError {
   const how = exit.signal
     ? `killed by ${exit.signal}${killedHow(exit)}`
     : `exited with code ${exit.exitCode ?? "unknown"}`;
@@ -165,12 +194,13 @@ export function crashError(op: string, exit: ChildExit, request?: InFlightReques
   if (exit.signal !== undefined) init.signal = exit.signal;
   if (exit.exitCode !== undefined) init.exitCode = exit.exitCode;
   if (request !== undefined) init.request = request;
+  if (blame !== undefined) init.blame = blame;
   if (exit.memory?.peakRssBytes !== undefined) init.peakRssBytes = exit.memory.peakRssBytes;
   if (exit.signal === "SIGKILL" && exit.memory?.oomKill) init.outOfMemory = true;
   return new PluginCrashError(
     `Cannot ${op}: the plugin crashed the sandbox child (${how})${
       summary ? `; ${summary}` : lastLine ? `; its last stderr line: ${lastLine}` : ""
-    }`,
+    }${blameText(blame, request)}`,
     init,
   );
 }

@@ -72,6 +72,17 @@ export class SharedWords {
     return pointer === null ? undefined : new SharedWords(path, pointer, bytes);
   }
 
+  /**
+   * Has the native helper note the first fatal signal of this process in
+   * the `bytes` at byte `offset` (`native/npah_blame.c`): which call the
+   * faulting thread ran. False when it cannot.
+   */
+  armFaultNote(offset: number, bytes: number): boolean {
+    if (!this.#mapped || offset < 0 || offset + bytes > this.#bytes) return false;
+    const at = Deno.UnsafePointer.offset(this.#pointer, offset);
+    return at !== null && hostSymbols(HOST_SHARED_SYMBOLS).npah_blame_arm(at, bytes) === 0;
+  }
+
   /** Removes the file; both mappings stay. Idempotent. */
   remove(): void {
     const p = encoder.encode(this.path);

@@ -315,6 +315,8 @@ export const HOST_SHARED_SYMBOLS = {
   npah_shared_remove: { parameters: ["buffer", "u32"], result: "i32" },
   // int32_t npah_shared_unmap(void* p, uint32_t size): 0 or -errno
   npah_shared_unmap: { parameters: ["pointer", "u32"], result: "i32" },
+  // int32_t npah_blame_arm(uint8_t* area, uint32_t bytes): 0 or -errno (npah_blame.c)
+  npah_blame_arm: { parameters: ["pointer", "u32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** Every symbol of the helper. */

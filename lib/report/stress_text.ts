@@ -69,29 +69,55 @@ function shareText(r: StressReport): string {
     : `the plugin's share of p50 is ${duration(share)}`;
 }
 
-/** What ended the run, the child's last words, and the command that reproduces it. */
+/** A call of the crash data: method and input (base64). */
+type CrashCall = { method: string; input_base64?: string };
+
+/** The command that reproduces `call` alone, or how to build it when its input does not fit a shell line. */
+function reproLine(r: StressReport, call: CrashCall): string {
+  const line = call.input_base64 === undefined
+    ? undefined
+    : invokeLine(r.plugin.path, call.method, decodeBase64(call.input_base64));
+  return line ??
+    `save the call's input_base64 (from --format json) to a file, then plugcheck invoke ${shellQuote(r.plugin.path)} ${
+      shellQuote(call.method)
+    } --input-file FILE --isolate`;
+}
+
+/**
+ * What ended the run, the child's last words, and the command that
+ * reproduces it: the culprit's (the call whose thread faulted), with the
+ * other calls in flight named; with no culprit known, one command per call
+ * in flight, each to be run alone.
+ */
 function crashLines(r: StressReport): [string, string][] {
   const c = r.crash as {
     message?: string;
     stderr_tail?: string;
     request?: { method?: string };
     input_base64?: string;
+    also_in_flight?: CrashCall[];
+    candidates?: CrashCall[];
+    may_be_earlier?: boolean;
   };
   const lines: [string, string][] = [["crash", escapeControl(c.message ?? "")]];
   const tail = (c.stderr_tail ?? "").trimEnd().split("\n").filter((l) => l !== "").slice(-3);
   for (const l of tail) lines.push(["", `| ${escapeControl(l)}`]);
+  const names = (calls: CrashCall[]) => calls.map((x) => escapeControl(x.method)).join(", ");
+  if (c.may_be_earlier) lines.push(["", "heap damage found late: it may come from an earlier call"]);
+  if (c.candidates !== undefined) {
+    lines.push(["in flight", `${c.candidates.length} calls (${names(c.candidates)}); which one faulted is not known`]);
+    c.candidates.forEach((call, i) => lines.push([i === 0 ? "reproduce" : "", `${reproLine(r, call)}   # alone`]));
+    return lines;
+  }
   const method = c.request?.method;
   if (method === undefined) return lines;
-  const lib = shellQuote(r.plugin.path);
-  const line = c.input_base64 === undefined
-    ? undefined
-    : invokeLine(r.plugin.path, method, decodeBase64(c.input_base64));
+  if (c.also_in_flight !== undefined && c.also_in_flight.length > 0) {
+    lines.push(["culprit", `invoke ${JSON.stringify(escapeControl(method))} (its thread faulted)`]);
+    lines.push(["in flight", `also ${names(c.also_in_flight)}`]);
+  }
   lines.push([
     "reproduce",
-    line ??
-      `save crash.input_base64 (from --format json) to a file, then plugcheck invoke ${lib} ${
-        shellQuote(method)
-      } --input-file FILE --isolate`,
+    reproLine(r, { method, ...c.input_base64 !== undefined && { input_base64: c.input_base64 } }),
   ]);
   return lines;
 }

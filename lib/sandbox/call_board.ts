@@ -16,9 +16,14 @@
  *   queued behind another request), gets `timeoutMs` exactly as a lone call
  *   would, reported with that `timeoutMs`, never earlier and at most one
  *   tick later. A batch is never given `n * timeoutMs`.
- * - **The call that crashed.** A crash or a kill names the call the child had
- *   started last (the first one, when none had started): its method and its
- *   input, as a request of that one call would.
+ * - **The call that crashed.** A crash or a kill names, for each batch, the
+ *   call it had started last (the first one, when none had started): its
+ *   method and its input, as a request of that one call would.
+ * - **The culprit.** With batches on several lanes, the call a batch is on
+ *   need not be the one that crashed. The board ends with a fault note the
+ *   child's native helper writes from its fatal-signal handler
+ *   (`native/npah_blame.c`): the method and input of the call whose thread
+ *   faulted, or that no call ran on that thread ({@link CallBoard.fault}).
  *
  * @example
  * ```ts ignore
@@ -42,7 +47,29 @@ import type { RequestInfo } from "./pending.ts";
 /** Batches one child can have in flight with a slot each (a batch beyond that runs unwatched, as one request). */
 export const BOARD_SLOTS = 1024;
 const WORDS = 2; // per slot: calls started, calls returned
-const BYTES = BOARD_SLOTS * WORDS * 4;
+const SLOT_BYTES = BOARD_SLOTS * WORDS * 4;
+/** The fault note (npah_blame.c): 5 words, 1 KiB of method, then the input (64 KiB kept). */
+const NOTE_WORDS = 5, NOTE_METHOD_MAX = 1024, NOTE_INPUT_MAX = 64 * 1024;
+const NOTE_BYTES = NOTE_WORDS * 4 + NOTE_METHOD_MAX + NOTE_INPUT_MAX;
+const BYTES = SLOT_BYTES + NOTE_BYTES;
+const FATAL_SIGNALS: Record<number, string> = {
+  4: "SIGILL",
+  5: "SIGTRAP",
+  6: "SIGABRT",
+  7: "SIGBUS",
+  8: "SIGFPE",
+  11: "SIGSEGV",
+  31: "SIGSYS",
+};
+
+/** What the child's fatal-signal handler noted: the faulting thread's call, or that it ran none. */
+export interface FaultNote {
+  signal: string;
+  /** The call the faulting thread ran (undefined: it ran none of plugcheck's calls). */
+  call?: InFlightRequest;
+  /** True when the call's input was longer than the note keeps (then `call.inputs` is cut short). */
+  cut?: boolean;
+}
 const STARTED = 0, RETURNED = 1;
 /** Longest pause between two looks at a batch that runs long. */
 const MAX_TICK_MS = 250;
@@ -104,6 +131,29 @@ export class CallBoard {
     return { started: words[slot * WORDS + STARTED]!, returned: words[slot * WORDS + RETURNED]! };
   }
 
+  /** What the child's fatal-signal handler noted, if it noted anything (read once the child is gone). */
+  fault(): FaultNote | undefined {
+    const words = this.#words;
+    if (words === undefined) return undefined;
+    const w = SLOT_BYTES / 4;
+    const state = words[w]!;
+    if (state !== 2 && state !== 3) return undefined;
+    const signal = FATAL_SIGNALS[words[w + 1]!] ?? `signal ${words[w + 1]}`;
+    if (state === 3) return { signal };
+    const bytes = new Uint8Array(
+      words.buffer,
+      words.byteOffset + SLOT_BYTES + NOTE_WORDS * 4,
+      NOTE_BYTES - NOTE_WORDS * 4,
+    );
+    const methodLen = Math.min(words[w + 2]!, NOTE_METHOD_MAX);
+    const kept = Math.min(words[w + 4]!, NOTE_INPUT_MAX);
+    const method = new TextDecoder().decode(bytes.subarray(0, methodLen));
+    const input = bytes.slice(NOTE_METHOD_MAX, NOTE_METHOD_MAX + kept);
+    const note: FaultNote = { signal, call: { kind: "invoke", method, inputs: [input] } };
+    if (words[w + 3]! > kept) note.cut = true;
+    return note;
+  }
+
   /** Unmaps the board, once the child is gone and every request it had is settled. Idempotent. */
   close(): void {
     if (this.#words === undefined) return;
@@ -121,10 +171,16 @@ export class CallMarks {
     this.#words = words;
   }
 
-  /** Maps the board the parent made; undefined when it cannot (the parent then watches no batch). */
+  /**
+   * Maps the board the parent made and arms the fault note (the first fatal
+   * signal names the faulting thread's call there); undefined when it cannot
+   * (the parent then watches no batch).
+   */
   static open(path: string): CallMarks | undefined {
     const file = SharedWords.open(path, BYTES);
-    return file === undefined ? undefined : new CallMarks(file.words);
+    if (file === undefined) return undefined;
+    file.armFaultNote(SLOT_BYTES, NOTE_BYTES);
+    return new CallMarks(file.words);
   }
 
   /** True for a slot number the parent could have given. */

@@ -21,11 +21,12 @@
  *
  * @module
  */
-import type { InFlightRequest } from "../errors/errors.ts";
+import type { CrashBlame, InFlightRequest } from "../errors/errors.ts";
 import type { ProcessGuard } from "../ffi/process_guard.ts";
 import { childKilledError, crashError, hostInternalError, protocolError } from "../errors/host_errors.ts";
 import { readLeftovers } from "./spawn.ts";
 import type { ChildMemory } from "./memory_watch.ts";
+import type { FaultNote } from "./call_board.ts";
 
 /** Why a child ended. */
 export type EndReason = "crashed" | "timed_out" | "protocol" | "closed" | "reaped" | "fatal";
@@ -70,6 +71,35 @@ export function endFromStatus(
   return end;
 }
 
+/** glibc's words when malloc or free finds the heap damaged: damage done earlier, maybe by an earlier call. */
+const HEAP_DAMAGE =
+  /^(free\(\)|malloc\(\)|realloc\(\)|munmap_chunk\(\)|double free|corrupted |malloc_consolidate\(\))/m;
+
+/**
+ * Which call a crash is blamed on: the call whose thread took the fatal
+ * signal (`note`, from the child's call board), every call `inFlight` at the
+ * end (one per request: a batch's is the call it was on), and whether the
+ * crash is heap damage found late (glibc's words in `stderrTail`), which may
+ * come from an earlier call. Undefined for an `end` that is no crash, and
+ * when there is nothing to say (no note and at most one call in flight).
+ */
+export function blameOf(
+  end: ChildEnd,
+  note: FaultNote | undefined,
+  inFlight: readonly InFlightRequest[],
+  stderrTail: string,
+): CrashBlame | undefined {
+  if (end.reason !== "crashed") return undefined;
+  const calls = inFlight.filter((r) => r.method !== undefined);
+  const late = HEAP_DAMAGE.test(stderrTail);
+  if (note === undefined && calls.length <= 1 && !late) return undefined;
+  const blame: CrashBlame = { inFlight: calls };
+  if (note?.call !== undefined) blame.culprit = note.call;
+  else if (note !== undefined) blame.outsideCall = true;
+  if (late) blame.mayBeEarlier = true;
+  return blame;
+}
+
 /** The error for a request (`op`, `inFlight`) the child's end interrupted, or that came after it. */
 export function endError(
   end: ChildEnd,
@@ -77,6 +107,7 @@ export function endError(
   stderrTail: () => string,
   op: string,
   inFlight: InFlightRequest | undefined,
+  blame?: CrashBlame,
 ): Error {
   if (fatal !== undefined) return hostInternalError(op, fatal);
   if (end.reason === "crashed") {
@@ -84,6 +115,7 @@ export function endError(
       op,
       { signal: end.signal, exitCode: end.exitCode, stderrTail: stderrTail(), memory: end.memory },
       inFlight,
+      blame,
     );
   }
   if (end.why !== undefined) return childKilledError(op, end.why);

@@ -93,6 +93,11 @@ export class PendingRequests<R> {
     for (const id of [...this.#entries.keys()]) this.reject(id, errorFor);
   }
 
+  /** What each pending request has in flight now, in the order they were sent. */
+  inFlight(): InFlightRequest[] {
+    return [...this.#entries.values()].map((e) => infoOf(e).inFlight);
+  }
+
   /** The operation of request `id`, if pending. */
   op(id: number): string | undefined {
     const e = this.#entries.get(id);

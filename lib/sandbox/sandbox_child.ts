@@ -4,17 +4,16 @@
  * pipelined by id (many in flight, each with its own deadline), the last
  * 64 KiB of its stderr, and turning its end into typed errors that carry the
  * request each caller had in flight. A batch of calls is watched on the
- * child's call board (`call_board.ts`): a deadline per call, and the call it
- * was on named when it crashed or hung.
+ * child's call board (`call_board.ts`): a deadline per call, the call it was
+ * on named when it crashed or hung, and the culprit of a crash (the call
+ * whose thread faulted) among every call in flight.
  *
  * The child runs under the sandbox launcher (`spawn.ts`) and dies with this
  * process. Its end is read from the launcher's exit status, not its pipes
  * (the plugin's forks may hold them); what the plugin left running is ended
- * and listed by the launcher, and the output drained for a short while.
- *
- * How its end is told and turned into each caller's error is in
- * `child_end.ts`; the policy around it (restarts, the crash cap, idle
- * reaping) lives in `session.ts`.
+ * and listed by the launcher, and the output drained for a short while. How
+ * its end is told and turned into each caller's error is in `child_end.ts`;
+ * the policy around it (restarts, crash cap, reaping) lives in `session.ts`.
  *
  * @example
  * ```ts ignore
@@ -25,7 +24,7 @@
  *
  * @module
  */
-import type { InFlightRequest } from "../errors/errors.ts";
+import type { CrashBlame, InFlightRequest } from "../errors/errors.ts";
 import { ProcessGuard } from "../ffi/process_guard.ts";
 import { childKilledError, CONSEQUENCES, loadError, protocolError, timeoutError } from "../errors/host_errors.ts";
 import type { MethodCall } from "../plugin/handle.ts";
@@ -36,6 +35,7 @@ import { type ChildSpec, spawnChild, type SpawnedChild } from "./spawn.ts";
 import { PendingRequests } from "./pending.ts";
 import { ByteTail } from "./tail.ts";
 import {
+  blameOf,
   type ChildEnd,
   endError,
   endFromStatus,
@@ -67,7 +67,6 @@ const NO_BOOT = "the child's Deno runtime did not boot";
 export const BOOT_TIMEOUT_MS = 30_000;
 /** How long the output of a child that exited may still drain. */
 const DRAIN_MS = 500;
-
 const live = new Set<SandboxChild>();
 
 /** Ends every sandbox child of this process now (for a CLI that is interrupted). */
@@ -388,13 +387,14 @@ export class SandboxChild {
     live.delete(this);
     const end = endFromStatus(status, this.end, this.#fatal, this.#retired, memory);
     this.end = end;
-    this.#rejectAll((op, inFlight) => this.#endError(op, inFlight));
+    const blame = blameOf(end, this.#board?.fault(), this.#pending.inFlight(), this.stderrTail); // the culprit
+    this.#rejectAll((op, inFlight) => this.#endError(op, inFlight, blame));
     this.#board?.close(); // every request is settled: nothing reads it any more
     return end;
   }
 
   /** The error for a request the child's end interrupted (or that came after it). */
-  #endError(op: string, inFlight: InFlightRequest | undefined): Error {
-    return endError(this.end!, this.#fatal, () => this.stderrTail, op, inFlight);
+  #endError(op: string, inFlight: InFlightRequest | undefined, blame?: CrashBlame): Error {
+    return endError(this.end!, this.#fatal, () => this.stderrTail, op, inFlight, blame);
   }
 }

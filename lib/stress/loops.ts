@@ -43,6 +43,7 @@ import {
   SandboxProtocolError,
 } from "../errors/errors.ts";
 import { LatencyHistogram } from "../util/histogram.ts";
+import { sameCall } from "../errors/host_errors.ts";
 import type { CallsResult, InstanceHandle, InvokeOptions, MethodCall, PluginHandle } from "../plugin/handle.ts";
 import { Prng } from "../util/prng.ts";
 import type { OutcomeBook, PlannedInput } from "./plan.ts";
@@ -227,7 +228,9 @@ export class Phase {
   }
 
   #fatal(error: PluginError): boolean {
-    this.fatal ??= error;
+    // Of the errors one crash gives every lane, the culprit's own (its thread faulted) is the one kept.
+    const culprit = error instanceof PluginCrashError && error.blame?.culprit;
+    if (this.fatal === undefined || (culprit && sameCall(error.request, culprit))) this.fatal = error;
     this.stop.stop(error instanceof PluginTimeoutError ? "a call hung and its sandbox child was killed" : "crashed");
     return false;
   }

@@ -14,7 +14,8 @@
  */
 import { encodeBase64 } from "../util/base64.ts";
 import { toData } from "../errors/error_data.ts";
-import { PluginCrashError, type PluginError } from "../errors/errors.ts";
+import { type InFlightRequest, PluginCrashError, type PluginError } from "../errors/errors.ts";
+import { sameCall } from "../errors/host_errors.ts";
 import type { ProcSample } from "../ffi/proc_info.ts";
 import type { PluginHandle } from "../plugin/handle.ts";
 import { type ResolvedStressOptions, steadyInstances, type StressProgress } from "./options.ts";
@@ -26,12 +27,43 @@ import type { Verdict } from "./verdicts.ts";
 
 const PROGRESS_MS = 100;
 
-/** The error that ended a run, as report data, with the input of the call that crashed (base64) when known. */
+/** A call as report data: its method and input (base64). */
+function callData(r: InFlightRequest): { method: string; input_base64?: string } {
+  const input = r.inputs?.[0];
+  return { method: r.method ?? r.kind, ...input !== undefined && { input_base64: encodeBase64(input) } };
+}
+
+/**
+ * The error that ended a run, as report data, with the input of the call
+ * that crashed (base64) when known. With calls in flight on several lanes,
+ * `request` and `input_base64` are the culprit's (the call whose thread
+ * faulted) and `also_in_flight` lists the others; when no culprit is known,
+ * `culprit_known` is false and `candidates` lists every call in flight
+ * (each to be run alone). `may_be_earlier`: heap damage found late.
+ */
 export function crashData(fatal: PluginError | undefined): StressReport["crash"] {
   if (fatal === undefined) return null;
   const data: Record<string, unknown> = { ...toData(fatal) };
-  const input = fatal instanceof PluginCrashError ? fatal.request?.inputs?.[0] : undefined;
+  if (!(fatal instanceof PluginCrashError)) return data;
+  const blame = fatal.blame;
+  const culprit = blame?.culprit;
+  const blamed = culprit ?? (blame && blame.inFlight.length > 1 ? undefined : fatal.request);
+  if (culprit !== undefined) data.request = { kind: culprit.kind, method: culprit.method };
+  const input = blamed?.inputs?.[0];
   if (input !== undefined) data.input_base64 = encodeBase64(input);
+  if (blame === undefined) return data;
+  if (blame.mayBeEarlier) data.may_be_earlier = true;
+  if (blame.outsideCall) data.outside_call = true;
+  if (culprit !== undefined) {
+    data.also_in_flight = blame.inFlight.filter((r) => !sameCall(r, culprit)).map(callData);
+  } else if (blame.inFlight.length > 1) {
+    data.culprit_known = false;
+    const seen = new Set<string>();
+    data.candidates = blame.inFlight.map(callData).filter((c) => {
+      const key = `${c.method}\0${c.input_base64 ?? ""}`;
+      return !seen.has(key) && seen.add(key);
+    });
+  }
   return data;
 }
 

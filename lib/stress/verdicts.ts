@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * import assert from "node:assert/strict";
+import assert from "node:assert/strict";
  * import { rssVerdict } from "./verdicts.ts";
  * const v = rssVerdict({ growthBytes: 200 * 2 ** 20, slopePer10k: 4096, maxMb: 64, per: "10k calls" });
  * assert.ok(v.status === "fail" && v.id === "rss_growth");
@@ -15,6 +15,7 @@
  * @module
  */
 import { toData } from "../errors/error_data.ts";
+import { sameCall } from "../errors/host_errors.ts";
 import { PluginCrashError, type PluginError, PluginTimeoutError } from "../errors/errors.ts";
 import type { FdInfo, ThreadInfo } from "../ffi/proc_info.ts";
 import { describeThread, type PluginThread } from "../ffi/plugin_threads.ts";
@@ -78,10 +79,20 @@ export function crashVerdict(fatal: PluginError | undefined): Verdict {
   if (fatal === undefined || !(fatal instanceof PluginCrashError)) {
     return verdict("crash", "pass", "the plugin never crashed");
   }
-  const r = fatal.request;
-  const where = r?.method !== undefined ? ` during invoke "${r.method}"` : r ? ` during ${r.kind}` : "";
+  const b = fatal.blame;
+  const r = b?.culprit ?? fatal.request;
+  const others = b?.culprit ? b.inFlight.filter((x) => !sameCall(x, b.culprit)).length : 0;
+  const beside = others > 0 ? ` (its thread faulted; ${n(others)} other call(s) in flight)` : "";
+  const where = b && !b.culprit && b.inFlight.length > 1
+    ? ` with ${n(b.inFlight.length)} calls in flight, the faulting one not known`
+    : r?.method !== undefined
+    ? ` during invoke "${r.method}"${b?.culprit ? beside : ""}`
+    : r
+    ? ` during ${r.kind}`
+    : "";
+  const late = b?.mayBeEarlier ? " (heap damage found late: it may come from an earlier call)" : "";
   const how = fatal.signal ? `killed by ${fatal.signal}` : `exited with code ${fatal.exitCode}`;
-  return verdict("crash", "fail", `the plugin crashed its process (${how})${where}; the run ended there`, {
+  return verdict("crash", "fail", `the plugin crashed its process (${how})${where}${late}; the run ended there`, {
     error: toData(fatal),
   });
 }

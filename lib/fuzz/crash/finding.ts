@@ -159,6 +159,10 @@ function untilHost(frames: readonly FileFrame[], host: string): FileFrame[] {
   return at < 0 ? [...frames] : frames.slice(0, at);
 }
 
+/** glibc's words when malloc or free finds the heap damaged (done earlier, maybe by an earlier input). */
+const HEAP_DAMAGE =
+  /^(free\(\)|malloc\(\)|realloc\(\)|munmap_chunk\(\)|double free|corrupted |malloc_consolidate\(\))/m;
+
 const PANIC = /thread '[^']*' panicked at ([^\n]+?:\d+)(?::\d+)?:\n([^\n]*)/g;
 
 /** The last Rust panic message in `text`: where and what. */
@@ -254,13 +258,19 @@ export function deathFinding(d: ChildDeath, c: DeathContext): FindingCandidate |
       };
     }
     const kind = signal === "SIGABRT" ? "abort" : "crash";
+    // The input in flight is the culprit only when the call's own thread faulted, and found the damage it did.
+    const doubt = crash !== undefined && !crash.loopThread
+      ? "; on a thread other than the call's (the plugin's own): it may come from an earlier input"
+      : HEAP_DAMAGE.test(d.stderrTail)
+      ? "; heap damage found late: it may come from an earlier input"
+      : "";
     return {
       ...base,
       ...located,
       kind,
       signal,
       key: `${kind}:${signal}:${frameKey(frames, c.pluginPath, bottomless) || method}`,
-      message: `killed by ${signal} ${where}`,
+      message: `killed by ${signal} ${where}${doubt}`,
     };
   }
   if (d.exitCode !== undefined) {
