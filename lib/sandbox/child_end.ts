@@ -177,7 +177,14 @@ export function signalChild(launcher: Deno.ChildProcess, childPid: number | unde
   }
 }
 
-/** Processes of a child's group other than the child itself, right now: what its plugin forked and left running. */
-export function groupNow(guard: ProcessGuard, pid: number): Leftover[] {
-  return guard.processes("group", pid).filter((p) => p !== pid).map((p) => ({ pid: p, name: guard.processName(p) }));
+/**
+ * What a child's plugin left running, right now: the rest of the child's
+ * group (its forks), and the processes its launcher adopted (daemons: a
+ * double fork with setsid leaves the group, and orphans go to the launcher,
+ * a subreaper). The child itself is not counted.
+ */
+export function leftNow(guard: ProcessGuard, pid: number, launcherPid: number): Leftover[] {
+  const pids = new Set([...guard.processes("group", pid), ...guard.processes("children", launcherPid)]);
+  pids.delete(pid);
+  return [...pids].map((p) => ({ pid: p, name: guard.processName(p) }));
 }

@@ -1,19 +1,14 @@
 /**
- * One sandbox child process, seen from the parent: spawning it with a
- * cleared environment and narrowed permissions, the handshake, requests
- * pipelined by id (many in flight, each with its own deadline), the last
- * 64 KiB of its stderr, and turning its end into typed errors that carry the
- * request each caller had in flight. A batch of calls is watched on the
- * child's call board (`call_board.ts`): a deadline per call, the call it was
- * on named when it crashed or hung, and the culprit of a crash (the call
- * whose thread faulted) among every call in flight.
+ * One sandbox child process, seen from the parent: spawning it with a cleared environment and narrowed permissions,
+ * the handshake, requests pipelined by id (many in flight, each with its own deadline), the last 64 KiB of its stderr,
+ * and turning its end into typed errors that carry the request each caller had in flight. A batch of calls is watched
+ * on the child's call board (`call_board.ts`): a deadline per call, the call it was on named when it crashed or hung,
+ * and the culprit of a crash (the call whose thread faulted) among every call in flight.
  *
- * The child runs under the sandbox launcher (`spawn.ts`) and dies with this
- * process. Its end is read from the launcher's exit status, not its pipes
- * (the plugin's forks may hold them); what the plugin left running is ended
- * and listed by the launcher, and the output drained for a short while. How
- * its end is told and turned into each caller's error is in `child_end.ts`;
- * the policy around it (restarts, crash cap, reaping) lives in `session.ts`.
+ * The child runs under the sandbox launcher (`spawn.ts`) and dies with this process; its end is read from the
+ * launcher's exit status, not its pipes (the plugin's forks may hold them), and the launcher ends and lists what the
+ * plugin left running. `child_end.ts` tells its end and turns it into each caller's error; `session.ts` holds the
+ * policy around it (restarts, crash cap, reaping).
  *
  * @example
  * ```ts ignore
@@ -202,6 +197,11 @@ export class SandboxChild {
   /** The child's process id (and process group id); the launcher's until the child has booted. */
   get pid(): number {
     return this.#childPid ?? this.#proc.pid;
+  }
+
+  /** The launcher's process id: the child's parent, which adopts the daemons its plugin starts (a subreaper). */
+  get launcherPid(): number {
+    return this.#proc.pid;
   }
 
   /** The last 64 KiB of the child's stderr, decoded leniently. */

@@ -24,7 +24,7 @@ import { leftoverWarning, stdoutWarning } from "../../errors/leak_check.ts";
 import { type ChildSpec, type Reply, SandboxChild } from "../../sandbox/sandbox_child.ts";
 import { KIND_NAMES } from "../../sandbox/protocol.ts";
 import { stopChild, type UnloadEnd } from "../../sandbox/stop.ts";
-import { groupNow } from "../../sandbox/child_end.ts";
+import { leftNow } from "../../sandbox/child_end.ts";
 import { ProcessGuard } from "../../ffi/process_guard.ts";
 import type { MethodCall } from "../../plugin/handle.ts";
 
@@ -256,7 +256,7 @@ export class SandboxSession {
       return result;
     }
     // The child unloads and exits after the results are out: what its plugin left running is counted now.
-    const left = groupNow(ProcessGuard.get(), child.pid);
+    const left = leftNow(ProcessGuard.get(), child.pid, child.launcherPid);
     if (left.length > 0) {
       this.#leftoversSeen.set(child, new Set(left.map((p) => p.pid)));
       this.warn(leftoverWarning(left));
