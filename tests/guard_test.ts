@@ -168,3 +168,22 @@ Deno.test("describeInvalid() quotes the zod issue path of a bad describe() docum
   });
   assert.match(describeInvalid(dup.error!).message, /at methods\.1\.name: Duplicate method name "a"/);
 });
+
+Deno.test("checkStatus() never parses an error nested 2,000,000 deep: its message is kept, its details omitted with a warning", () => {
+  const g = guard(16 << 20);
+  // A key "message" inside the details and an escaped quote in the message must not fool the top-level read.
+  const text = `{"details":[{"message":"inner"},${"[".repeat(2_000_000)}${
+    "]".repeat(2_000_000)
+  }],"message":"deep \\"x\\""}`;
+  const err = buf(text);
+  assert.throws(() => checkStatus('invoke "deep"', 3, err, g), (e: unknown) => {
+    assert.ok(e instanceof InternalPluginError);
+    assert.equal(e.message, 'Cannot invoke "deep": plugin returned status 3 (INTERNAL): deep "x"');
+    assert.equal(e.details, undefined);
+    return true;
+  });
+  assert.deepEqual(g.warnings, [
+    'Plugin error details for invoke "deep" were omitted: the error nests deeper than 1024 levels',
+  ]);
+  assert.deepEqual(g.freed, [err.ptr]);
+});

@@ -8,9 +8,11 @@
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { boundDetails, boundMessage } from "./bounds.ts";
+ * import { boundDetails, boundMessage, MAX_PARSE_DEPTH, nestsDeeper, topLevelMessage } from "./bounds.ts";
  * assert.ok(boundMessage("x".repeat(10_000)).text.endsWith("[truncated: 1808 more characters]"));
  * assert.ok(boundDetails(JSON.parse("[".repeat(40) + "]".repeat(40))).problem !== undefined);
+ * const deep = '{"message":"deep","details":' + "[".repeat(5000) + "]".repeat(5000) + "}";
+ * assert.ok(nestsDeeper(deep, MAX_PARSE_DEPTH) && topLevelMessage(deep) === "deep");
  * ```
  *
  * @module
@@ -57,4 +59,72 @@ export function boundDetails(details: unknown): { value: unknown; problem: strin
     return { value: `[details omitted: ${problem}]`, problem };
   }
   return { value: details, problem: undefined };
+}
+
+/**
+ * Deepest nesting of an error document that is handed to `JSON.parse` at
+ * all: two million levels cost it seconds of plugcheck's own time, which
+ * would count against the plugin's deadline.
+ */
+export const MAX_PARSE_DEPTH = 1024;
+
+/** Index of the closing quote of the JSON string that opens at `start` (the text's end when there is none). */
+function stringEnd(text: string, start: number): number {
+  for (let i = start + 1; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 92) i++; // a backslash escapes the next character
+    else if (c === 34) return i;
+  }
+  return text.length;
+}
+
+/** The JSON string literal at `start` decoded, or undefined. */
+function stringAt(text: string, start: number): string | undefined {
+  if (text[start] !== '"') return undefined;
+  try {
+    const v: unknown = JSON.parse(text.slice(start, stringEnd(text, start) + 1));
+    return typeof v === "string" ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when `text` (JSON or not) nests arrays and objects deeper than `limit` outside strings. */
+export function nestsDeeper(text: string, limit: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34) i = stringEnd(text, i);
+    else if ((c === 91 || c === 123) && ++depth > limit) return true;
+    else if (c === 93 || c === 125) depth--;
+  }
+  return false;
+}
+
+/**
+ * The string value of the top-level `"message"` key of a JSON object text,
+ * read without parsing the rest (for a document too deep to parse), or
+ * undefined.
+ */
+export function topLevelMessage(text: string): string | undefined {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 91 || c === 123) depth++;
+    else if (c === 93 || c === 125) depth--;
+    else if (c === 34) {
+      const end = stringEnd(text, i);
+      if (depth === 1 && stringAt(text, i) === "message") {
+        let j = end + 1;
+        while (/\s/.test(text[j] ?? "")) j++;
+        if (text[j] === ":") {
+          j++;
+          while (/\s/.test(text[j] ?? "")) j++;
+          return stringAt(text, j);
+        }
+      }
+      i = end;
+    }
+  }
+  return undefined;
 }

@@ -34,7 +34,7 @@ import {
   UnknownMethodError,
   UnsupportedError,
 } from "./errors.ts";
-import { boundDetails, boundMessage } from "./bounds.ts";
+import { boundDetails, boundMessage, MAX_PARSE_DEPTH, nestsDeeper, topLevelMessage } from "./bounds.ts";
 import { type FreeFn, type RawBuf, takeBuffer, type TakenBuffer } from "../ffi/memory.ts";
 
 /** Status names by code, as in `include/npa.h`. */
@@ -108,16 +108,23 @@ function readErrorPayload(op: string, raw: RawBuf, ctx: GuardContext): ErrorPayl
     return { message: shown, violation: "error buffer is not valid UTF-8" };
   }
   let payload: ErrorPayload | undefined;
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (
-      parsed !== null && typeof parsed === "object" && typeof (parsed as { message?: unknown }).message === "string"
-    ) {
-      const obj = parsed as { message: string; details?: unknown };
-      payload = obj.details === undefined ? { message: obj.message } : { message: obj.message, details: obj.details };
+  if (nestsDeeper(text, MAX_PARSE_DEPTH)) {
+    // Never parsed whole: its parse alone would be seconds of plugcheck's time inside the plugin's deadline.
+    const message = topLevelMessage(text);
+    ctx.warn(`Plugin error details for ${op} were omitted: the error nests deeper than ${MAX_PARSE_DEPTH} levels`);
+    if (message !== undefined) return bounded(op, { message }, ctx);
+  } else {
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (
+        parsed !== null && typeof parsed === "object" && typeof (parsed as { message?: unknown }).message === "string"
+      ) {
+        const obj = parsed as { message: string; details?: unknown };
+        payload = obj.details === undefined ? { message: obj.message } : { message: obj.message, details: obj.details };
+      }
+    } catch {
+      // fall through: plain text is tolerated
     }
-  } catch {
-    // fall through: plain text is tolerated
   }
   if (payload === undefined) {
     ctx.warn(`Plugin error buffer for ${op} is not JSON {"message": string}: shown as plain text`);
