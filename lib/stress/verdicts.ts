@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
-import assert from "node:assert/strict";
+ * import assert from "node:assert/strict";
  * import { rssVerdict } from "./verdicts.ts";
  * const v = rssVerdict({ growthBytes: 200 * 2 ** 20, slopePer10k: 4096, maxMb: 64, per: "10k calls" });
  * assert.ok(v.status === "fail" && v.id === "rss_growth");
