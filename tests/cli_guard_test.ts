@@ -67,7 +67,7 @@ for (const mode of [[], ["--isolate"]]) {
     assert.equal(r.code, 1, r.stderr);
     const doc = JSON.parse(r.stdout);
     assert.equal(doc.error.name, "InternalPluginError");
-    assert.equal(doc.error.details, "[details omitted: details nest deeper than 32 levels]");
+    assert.equal(doc.error.details, "[details omitted: the error nests deeper than 1024 levels]");
     assert.ok(r.stderr.length < 20_000, `${r.stderr.length} bytes on stderr`);
     const text = await runCli(["invoke", fault("deep_details"), "long_message", ...mode]);
     assert.equal(text.code, 1);

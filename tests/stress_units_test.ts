@@ -9,7 +9,7 @@ import { OutcomeBook, planInputs, sameBytes } from "../lib/stress/plan.ts";
 import { slope } from "../lib/stress/resources.ts";
 import { BATCH_TARGET_MS, MAX_BATCH, nextBatchSize, Stopper } from "../lib/stress/loops.ts";
 import { leftoverVerdicts, maxInstancesVerdict, rssVerdict } from "../lib/stress/verdicts.ts";
-import { Deadlines } from "../lib/util/timers.ts";
+import { Deadlines, LATE_FIRE_MS } from "../lib/util/timers.ts";
 import { InvalidInputError, PluginPanicError, UsageError } from "../lib/errors/errors.ts";
 import type { PluginDescription } from "../lib/plugin/describe_schema.ts";
 
@@ -218,6 +218,19 @@ Deno.test("Deadlines fire each due deadline once, in order, and never one that w
   assert.deepEqual(fired, ["30", "60"]);
   assert.equal(d.size, 0);
   assert.equal(d.add(Infinity, () => fired.push("never")), -1);
+});
+
+Deno.test("Deadlines that fire far too late (a stopped process, a starved event loop) start again; a real hang still expires", async () => {
+  const d = new Deadlines();
+  const fired: number[] = [];
+  const t0 = performance.now();
+  d.add(50, () => fired.push(performance.now() - t0));
+  // The event loop is held past the deadline by more than LATE_FIRE_MS, as a SIGSTOP holds the whole process.
+  while (performance.now() - t0 < 50 + LATE_FIRE_MS + 100) { /* busy */ }
+  await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(fired, [], "the held-up time is not the deadline's");
+  await new Promise((r) => setTimeout(r, 120));
+  assert.equal(fired.length, 1, "it expires 50 ms after the process ran again");
 });
 
 Deno.test("Stopper stops after its calls, at its end time, on abort, or when told", () => {

@@ -111,8 +111,9 @@ function readErrorPayload(op: string, raw: RawBuf, ctx: GuardContext): ErrorPayl
   if (nestsDeeper(text, MAX_PARSE_DEPTH)) {
     // Never parsed whole: its parse alone would be seconds of plugcheck's time inside the plugin's deadline.
     const message = topLevelMessage(text);
-    ctx.warn(`Plugin error details for ${op} were omitted: the error nests deeper than ${MAX_PARSE_DEPTH} levels`);
-    if (message !== undefined) return bounded(op, { message }, ctx);
+    const problem = `the error nests deeper than ${MAX_PARSE_DEPTH} levels`;
+    ctx.warn(`Plugin error details for ${op} were omitted: ${problem}`);
+    if (message !== undefined) return bounded(op, { message, details: `[details omitted: ${problem}]` }, ctx);
   } else {
     try {
       const parsed: unknown = JSON.parse(text);

@@ -74,6 +74,9 @@ export async function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout
   }
 }
 
+/** A deadline timer that fires later than this (ms) was held up (a stopped process, a starved event loop). */
+export const LATE_FIRE_MS = 250;
+
 /**
  * Many deadlines on one timer. A `setTimeout` costs ~4 us to set and clear in
  * Deno, more than a whole nonblocking plugin call's own overhead, so calls
@@ -85,6 +88,7 @@ export async function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout
  */
 export class Deadlines {
   readonly #at: number[] = [];
+  readonly #ms: number[] = [];
   readonly #expire: ((() => void) | undefined)[] = [];
   readonly #free: number[] = [];
   #live = 0;
@@ -100,6 +104,7 @@ export class Deadlines {
     const at = performance.now() + ms;
     const i = this.#free.pop() ?? this.#at.length;
     this.#at[i] = at;
+    this.#ms[i] = ms;
     this.#expire[i] = onExpire;
     this.#live++;
     if (at < this.#armedAt) this.#arm(at);
@@ -130,7 +135,22 @@ export class Deadlines {
 
   #fire(): void {
     this.#timer = undefined;
+    const lateBy = performance.now() - this.#armedAt;
     this.#armedAt = Infinity;
+    if (lateBy > LATE_FIRE_MS) {
+      // The timer fired far too late: the process was stopped (SIGSTOP) or its event loop starved. That time was
+      // nobody's call's: each deadline now due starts again (as the native watchdog's do), and a real hang still
+      // expires at the next, punctual, fire.
+      const now = performance.now();
+      let next = Infinity;
+      for (let i = 0; i < this.#expire.length; i++) {
+        if (this.#expire[i] === undefined) continue;
+        if (this.#at[i]! <= now) this.#at[i] = now + this.#ms[i]!;
+        next = Math.min(next, this.#at[i]!);
+      }
+      if (next < Infinity) this.#arm(next);
+      return;
+    }
     // A timer may fire up to a millisecond early by the performance clock: count that as due.
     const now = performance.now() + 1;
     let next = Infinity;
