@@ -50,20 +50,23 @@ Deno.test("plugcheck invoke caps its input: /dev/zero and oversize stdin are usa
   assert.equal(r.stdoutBytes.length, 1000);
 });
 
+/** `deno task <args>` run in `dir` as from a user's shell: no INIT_CWD inherited from the `deno task test` running this. */
+function denoTaskIn(dir: string, args: string[]): Promise<Deno.CommandOutput> {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["task", ...args],
+    cwd: dir,
+    stdout: "piped",
+    stderr: "piped",
+    clearEnv: true,
+    env: { NO_COLOR: "1", PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...denoDir() },
+  }).output();
+}
+
 Deno.test("deno task plugcheck resolves relative paths from where the user ran it, and names the path tried", async () => {
   const dir = await Deno.makeTempDir();
   try {
     await Deno.copyFile(C, join(dir, "libmine.so"));
-    const task = (args: string[]) =>
-      new Deno.Command(Deno.execPath(), {
-        args: ["task", "--config", join(ROOT, "deno.json"), "plugcheck", ...args],
-        cwd: dir,
-        stdout: "piped",
-        stderr: "piped",
-        // As a user's shell: no INIT_CWD inherited from the `deno task test` running this.
-        clearEnv: true,
-        env: { NO_COLOR: "1", PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...denoDir() },
-      }).output();
+    const task = (args: string[]) => denoTaskIn(dir, ["--config", join(ROOT, "deno.json"), "plugcheck", ...args]);
     let out = await task(["load", "./libmine.so", "--log", "off"]);
     assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
     assert.match(new TextDecoder().decode(out.stdout), new RegExp(`^library {4}${dir}/libmine\\.so$`, "m"));
@@ -239,15 +242,7 @@ Deno.test("README's way to run plugcheck from outside the clone (deno task --con
   const dir = await Deno.makeTempDir();
   try {
     await Deno.copyFile(C, join(dir, "libmyplugin.so"));
-    const run = (config: string[]) =>
-      new Deno.Command(Deno.execPath(), {
-        args: ["task", ...config, "plugcheck", ...args],
-        cwd: dir,
-        stdout: "piped",
-        stderr: "piped",
-        clearEnv: true,
-        env: { NO_COLOR: "1", PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...denoDir() },
-      }).output();
+    const run = (config: string[]) => denoTaskIn(dir, [...config, "plugcheck", ...args]);
     const out = await run(["--config", join(ROOT, "deno.json")]);
     assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
     assert.match(new TextDecoder().decode(out.stdout), new RegExp(`^library {4}${dir}/libmyplugin\\.so$`, "m"));
