@@ -19,7 +19,6 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
-#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
@@ -28,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -202,81 +200,18 @@ NPAH_EXPORT int32_t npah_threads_list(int32_t host, uint8_t* out, uint32_t cap) 
 
 /* ---- hooking one library's own pthread_create import --------------------- */
 
-typedef struct {
-  ElfW(Addr) base;
-  const char* name;
-  ElfW(Addr) relro_start, relro_end;
-} relro_query;
-
-static int find_relro(struct dl_phdr_info* info, size_t size, void* data) {
-  (void)size;
-  relro_query* q = data;
-  if (info->dlpi_addr != q->base || strcmp(info->dlpi_name, q->name) != 0) return 0;
-  for (int i = 0; i < info->dlpi_phnum; i++) {
-    if (info->dlpi_phdr[i].p_type != PT_GNU_RELRO) continue;
-    q->relro_start = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr;
-    q->relro_end = q->relro_start + info->dlpi_phdr[i].p_memsz;
-  }
-  return 1;
-}
-
-static int patch_slot(void** slot, relro_query* q) {
-  if (*slot == (void*)npah_thread_create) return 0;
-  long page = sysconf(_SC_PAGESIZE);
-  void* start = (void*)((uintptr_t)slot & ~(uintptr_t)(page - 1));
-  if (mprotect(start, (size_t)page, PROT_READ | PROT_WRITE) != 0) return -errno;
-  *slot = (void*)npah_thread_create;
-  ElfW(Addr) a = (ElfW(Addr))slot;
-  if (a >= q->relro_start && a < q->relro_end) mprotect(start, (size_t)page, PROT_READ);
-  return 1;
-}
-
 /*
  * Points the `pthread_create` import slots of the loaded library at `path`
- * at npah_thread_create. Returns the slots patched (0: it imports no
- * pthread_create of its own), or -errno (-ENOENT: not loaded).
+ * at npah_thread_create (npah_rebind, npah_hooks.c). Returns the slots
+ * patched (0: it imports no pthread_create of its own), or -errno (-ENOENT:
+ * not loaded; -ENOSYS: not on this architecture).
  */
 NPAH_EXPORT int32_t npah_threads_hook(const uint8_t* path, uint32_t len) {
+  static const npah_rebinding create[] = {{"pthread_create", (void*)npah_thread_create}};
   void* h = npah_noload(path, len);
   if (h == NULL) return -ENOENT;
-  struct link_map* lm = NULL;
-  int got = dlinfo(h, RTLD_DI_LINKMAP, &lm);
-  dlclose(h);
-  if (got != 0 || lm == NULL) return -ENOENT;
-  ElfW(Addr) base = lm->l_addr;
-#define ABS(v) ((ElfW(Addr))(v) < base ? (ElfW(Addr))(v) + base : (ElfW(Addr))(v))
-  const ElfW(Sym)* symtab = NULL;
-  const char* strtab = NULL;
-  const ElfW(Rela)* tables[2] = {NULL, NULL};
-  size_t sizes[2] = {0, 0};
-  for (const ElfW(Dyn)* d = lm->l_ld; d->d_tag != DT_NULL; d++) {
-    switch (d->d_tag) {
-      case DT_SYMTAB: symtab = (const ElfW(Sym)*)ABS(d->d_un.d_ptr); break;
-      case DT_STRTAB: strtab = (const char*)ABS(d->d_un.d_ptr); break;
-      case DT_JMPREL: tables[0] = (const ElfW(Rela)*)ABS(d->d_un.d_ptr); break;
-      case DT_PLTRELSZ: sizes[0] = d->d_un.d_val; break;
-      case DT_RELA: tables[1] = (const ElfW(Rela)*)ABS(d->d_un.d_ptr); break;
-      case DT_RELASZ: sizes[1] = d->d_un.d_val; break;
-      default: break;
-    }
-  }
-#undef ABS
-  if (symtab == NULL || strtab == NULL) return 0;
-  relro_query q = {base, lm->l_name, 0, 0};
-  dl_iterate_phdr(find_relro, &q);
-  int32_t patched = 0;
-  for (int t = 0; t < 2; t++) {
-    if (tables[t] == NULL) continue;
-    for (size_t i = 0; i < sizes[t] / sizeof(ElfW(Rela)); i++) {
-      const ElfW(Rela)* r = &tables[t][i];
-      uint32_t type = ELF64_R_TYPE(r->r_info);
-      if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT) continue;
-      if (strcmp(strtab + symtab[ELF64_R_SYM(r->r_info)].st_name, "pthread_create") != 0) continue;
-      int rc = patch_slot((void**)(base + r->r_offset), &q);
-      if (rc < 0) return rc;
-      patched += rc;
-    }
-  }
+  int patched = npah_rebind(h, create, 1);
+  dlclose(h); /* drops only the reference NOLOAD took */
   if (patched > 0) atomic_fetch_add(&g_hooked, 1);
   return patched;
 }
