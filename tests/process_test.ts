@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadPlugin } from "../mod.ts";
+import { RUNTIME_SETTLED_MAX_MS, RUNTIME_SETTLED_MS, runtimeSettledIn } from "../lib/ffi/proc_info.ts";
 import { fault, fixture, REFERENCE_PLUGINS, ROOT, runCli, runDeno, runScript } from "./_helpers.ts";
 
 const MOD = JSON.stringify(join(ROOT, "mod.ts"));
@@ -45,6 +46,33 @@ Deno.test("snapshot() counts the same threads after a burst of concurrent calls:
   const { a, b, pid } = JSON.parse(r.stdout);
   assert.deepEqual(b, a);
   assert.equal(pid, true);
+});
+
+Deno.test("runtimeSettledIn() waits for Deno's late thread, however late it starts, up to a bound", () => {
+  const main = { tid: 100, name: "deno" };
+  const pool = { tid: 101, name: "tokio-runtime-w" };
+  assert.equal(runtimeSettledIn(100, 300, []), RUNTIME_SETTLED_MS - 300);
+  // Old enough, but a busy machine has not started the late thread yet: keep waiting.
+  assert.ok(runtimeSettledIn(100, RUNTIME_SETTLED_MS + 500, [main, pool]) > 0);
+  assert.equal(runtimeSettledIn(100, RUNTIME_SETTLED_MS + 500, [main, pool, { tid: 102, name: "deno" }]), 0);
+  assert.equal(runtimeSettledIn(100, RUNTIME_SETTLED_MAX_MS, [main, pool]), 0);
+});
+
+Deno.test("snapshot() at a process's start already counts Deno's late thread and its socket pair", async () => {
+  const r = await runScript(`
+    import { loadPlugin } from ${MOD};
+    const plugin = await loadPlugin(${JSON.stringify(fixture("ref_c"))}, { log: "off" });
+    const a = await plugin.snapshot();
+    await new Promise((r) => setTimeout(r, 1500));
+    const b = await plugin.snapshot();
+    await plugin.close();
+    const sockets = (s) => s.fdList.filter((f) => f.target.startsWith("socket:")).length;
+    console.log(JSON.stringify({ a: [a.threads, sockets(a)], b: [b.threads, sockets(b)] }));
+    Deno.exit(0);
+  `);
+  assert.equal(r.code, 0, r.stderr);
+  const { a, b } = JSON.parse(r.stdout);
+  assert.deepEqual(a, b);
 });
 
 Deno.test("shutdownCheck reports nothing left by the reference plugins, and the library is unloaded", async () => {

@@ -60,12 +60,26 @@ export interface ProcessState {
 export const BLOCKING_POOL_MAX = 32;
 
 /**
- * Deno starts a thread of its own (with a socket pair: two descriptors) about
- * 0.6 s after a process starts, whatever the script does. A snapshot is taken
- * only once the process is older than this, so that thread is never counted
- * as a plugin's.
+ * Deno starts a thread of its own (named like the main thread, with a socket
+ * pair: two descriptors) about 0.6 s after a process starts, whatever the
+ * script does; later on a busy machine. A snapshot waits until the process is
+ * this old and that thread runs, so it is never counted as a plugin's.
  */
 export const RUNTIME_SETTLED_MS = 1000;
+
+/** How old a process may get while a snapshot waits for Deno's late thread ({@link RUNTIME_SETTLED_MS}). */
+export const RUNTIME_SETTLED_MAX_MS = 5000;
+
+/**
+ * How long to wait (ms) before a process `age` ms old with these threads is
+ * settled (see {@link RUNTIME_SETTLED_MS}); 0 when it is.
+ */
+export function runtimeSettledIn(pid: number, age: number, threads: readonly ThreadInfo[]): number {
+  if (age >= RUNTIME_SETTLED_MAX_MS) return 0;
+  if (age < RUNTIME_SETTLED_MS) return RUNTIME_SETTLED_MS - age;
+  const main = threads.find((t) => t.tid === pid)?.name;
+  return threads.some((t) => t.tid !== pid && t.name === main) ? 0 : 20;
+}
 
 /** A thread of a process. */
 export interface ThreadInfo {
@@ -191,8 +205,7 @@ export class ProcInfo {
    */
   async snapshotSelf(): Promise<ProcessSnapshot> {
     const pid = Deno.pid;
-    const age = this.ageMs(pid) ?? RUNTIME_SETTLED_MS;
-    if (age < RUNTIME_SETTLED_MS) await new Promise((resolve) => setTimeout(resolve, RUNTIME_SETTLED_MS - age));
+    await this.#runtimeSettled(pid);
     await this.fillBlockingPool();
     const threadList = this.threads(pid);
     const fdList = this.fds(pid).filter((f) => !this.#ignored.has(f.target));
@@ -211,6 +224,20 @@ export class ProcInfo {
     const recorded = PluginThreads.get();
     if (recorded.tracking !== "none") snap.pluginThreads = recorded.running();
     return snap;
+  }
+
+  /**
+   * Waits until `pid` (this process) is {@link RUNTIME_SETTLED_MS} old and
+   * Deno's late thread runs (a thread other than the main one with the main
+   * thread's name), or until it is {@link RUNTIME_SETTLED_MAX_MS} old.
+   */
+  async #runtimeSettled(pid: number): Promise<void> {
+    for (;;) {
+      const age = this.ageMs(pid) ?? RUNTIME_SETTLED_MAX_MS;
+      const wait = runtimeSettledIn(pid, age, age < RUNTIME_SETTLED_MS ? [] : this.threads(pid));
+      if (wait === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
   }
 
   /**
