@@ -164,6 +164,7 @@ NPAH_EXPORT int32_t npah_hook_exits(const uint8_t* path, uint32_t len) {
 NPAH_EXPORT void npah_exiting(int32_t code) {
   static const char label[] = "exit plugcheck (the plugin's atexit handlers and library destructors run)";
   npah_remember_js_thread();
+  npah_stop_say(); /* a stop the watchdog has not told yet */
   atomic_store(&npah_guard_json, 0);
   atomic_store(&npah_exiting_code, code < 0 ? 1 : code);
   npah_sync_enter(NPAH_LABEL_TEXT, (const uint8_t*)label, sizeof label - 1);

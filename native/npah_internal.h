@@ -135,6 +135,10 @@ int npah_rebind(void* handle, const npah_rebinding* list, size_t n);
 /* Writes "invoke \"<method>\"" or the text label into buf; returns its length. */
 uint32_t npah_describe_call(int kind, const uint8_t* label, uint32_t len, char* buf, uint32_t cap);
 
+/* npah_stop.c: says once on stderr that a plugin call was stopped (SIGSTOP), if not said yet; 1 if there
+ * was a SIGCONT to tell. */
+int npah_stop_say(void);
+
 /* The log queue (npah_log_queue.c): lock-free, one record per slot. */
 #define NPAH_MAX_TARGET 256u
 #define NPAH_MAX_MESSAGE 8192u

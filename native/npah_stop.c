@@ -4,7 +4,8 @@
  * watchdog included: nothing inside a stopped process can act, so the stop
  * is noticed once the process continues. A SIGCONT handler records whether
  * a plugin call was running then (and which); the watchdog (npah_process.c)
- * asks npah_stop_notice() at every tick, says so on stderr, and restarts
+ * asks npah_stop_notice() at every tick, says so on stderr (or plugcheck
+ * does as it exits, if that comes first: npah_exiting), and restarts
  * the deadline of the call that was stopped (the time stopped is not the
  * call's). A tick that comes far too late (the process stopped, its SIGCONT
  * not handled yet, or the watchdog starved) restarts the deadline too.
@@ -75,23 +76,23 @@ void npah_stop_watch(void) {
   sigaction(SIGCONT, &sa, NULL);
 }
 
+static atomic_uint g_said;               /* SIGCONTs already told (or found outside a call) */
+static atomic_uint_fast64_t g_last_tick; /* the watchdog's last tick before the newest one */
+
 /*
- * For the watchdog, at every tick: 1 when the process was stopped since the
- * last tick (said on stderr when a plugin call was running) or the tick came
- * late; then the running call's deadline starts again. `last_tick` is the
- * previous tick's time (0 at first).
+ * Says on stderr that a plugin call was stopped, once per SIGCONT, whoever
+ * asks first: the watchdog at its next tick, or plugcheck as it exits (it may
+ * exit before the next tick). 1 when there was a SIGCONT not told yet.
  */
-int npah_stop_notice(uint64_t* last_tick) {
-  static unsigned seen;
-  uint64_t t = mono_ms(), before = *last_tick;
-  *last_tick = t;
-  unsigned conts = atomic_load(&g_conts);
-  if (conts == seen) return before != 0 && t - before > LATE_TICK_MS;
-  seen = conts;
+int npah_stop_say(void) {
+  unsigned conts = atomic_load(&g_conts), said = atomic_load(&g_said);
+  do {
+    if (conts == said) return 0;
+  } while (!atomic_compare_exchange_weak(&g_said, &said, conts));
   if (!atomic_load(&g_cont_in_call)) return 1; /* stopped between calls (Ctrl-Z, then fg): not the plugin's doing */
   char op[NPAH_LABEL_MAX + 32];
   npah_describe_call(atomic_load(&g_cont_kind), (const uint8_t*)g_cont_label, atomic_load(&g_cont_len), op, sizeof op);
-  uint64_t at = atomic_load(&g_cont_ms);
+  uint64_t at = atomic_load(&g_cont_ms), before = atomic_load(&g_last_tick);
   char text[NPAH_LABEL_MAX + 512];
   int n = snprintf(text, sizeof text,
                    "plugcheck: warning: the process was stopped (SIGSTOP or SIGTSTP) during %s and continued %llu ms "
@@ -110,4 +111,18 @@ int npah_stop_notice(uint64_t* last_tick) {
     }
   }
   return 1;
+}
+
+/*
+ * For the watchdog, at every tick: 1 when the process was stopped since the
+ * last tick (said on stderr when a plugin call was running, see
+ * npah_stop_say) or the tick came late; then the running call's deadline
+ * starts again. `last_tick` is the previous tick's time (0 at first).
+ */
+int npah_stop_notice(uint64_t* last_tick) {
+  uint64_t t = mono_ms(), before = *last_tick;
+  *last_tick = t;
+  atomic_store(&g_last_tick, before);
+  if (npah_stop_say()) return 1;
+  return before != 0 && t - before > LATE_TICK_MS;
 }
