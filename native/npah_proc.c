@@ -3,8 +3,7 @@
  * threads and descriptors (sampled while a stress run goes on), its threads
  * by id and name, the processes it started (and ending all its descendants,
  * npah_tree.h; its signal dispositions and umask are npah_signals.c). In C
- * because Deno reserves /proc
- * for --allow-all, and because a sample must cost microseconds, not an async
+ * because Deno reserves /proc for --allow-all, and because a sample must cost microseconds, not an async
  * file operation on the blocking pool the plugin's calls run on.
  */
 #define _GNU_SOURCE
@@ -251,6 +250,15 @@ NPAH_EXPORT uint32_t npah_thread_name(int32_t pid, int32_t tid, uint8_t* out, ui
   uint32_t len = (uint32_t)n < cap ? (uint32_t)n : cap;
   memcpy(out, buf, len);
   return len;
+}
+
+/* The system call a thread is blocked in (/proc/<pid>/task/<tid>/syscall), -1 when running or unknown. */
+NPAH_EXPORT int32_t npah_thread_syscall(int32_t pid, int32_t tid) {
+  char path[96], buf[32];
+  snprintf(path, sizeof path, "/proc/%d/task/%d/syscall", pid, tid);
+  ssize_t n = npah_read_small(path, buf, sizeof buf); /* NUL-terminated */
+  if (n <= 0 || buf[0] < '0' || buf[0] > '9') return -1;
+  return (int32_t)strtol(buf, NULL, 10);
 }
 
 /*

@@ -51,11 +51,16 @@ Deno.test("snapshot() counts the same threads after a burst of concurrent calls:
 Deno.test("runtimeSettledIn() waits for Deno's late thread, however late it starts, up to a bound", () => {
   const main = { tid: 100, name: "deno" };
   const pool = { tid: 101, name: "tokio-runtime-w" };
-  assert.equal(runtimeSettledIn(100, 300, []), RUNTIME_SETTLED_MS - 300);
-  // Old enough, but a busy machine has not started the late thread yet: keep waiting.
-  assert.ok(runtimeSettledIn(100, RUNTIME_SETTLED_MS + 500, [main, pool]) > 0);
-  assert.equal(runtimeSettledIn(100, RUNTIME_SETTLED_MS + 500, [main, pool, { tid: 102, name: "deno" }]), 0);
-  assert.equal(runtimeSettledIn(100, RUNTIME_SETTLED_MAX_MS, [main, pool]), 0);
+  const watchdog = { tid: 102, name: "deno" }; // plugcheck's own, started from the main thread: asleep
+  const late = { tid: 103, name: "deno" };
+  const recvfrom = Deno.build.arch === "aarch64" ? 207 : 45;
+  const syscall = (tid: number) => tid === late.tid ? recvfrom : tid === watchdog.tid ? 230 : -1;
+  assert.ok(runtimeSettledIn(100, 300, [main, pool, watchdog], syscall) > 0);
+  assert.equal(runtimeSettledIn(100, 300, [main, pool, watchdog, late], syscall), 0);
+  // Old, but a busy machine has not started the late thread yet: keep waiting.
+  assert.ok(runtimeSettledIn(100, RUNTIME_SETTLED_MS + 500, [main, pool, watchdog], syscall) > 0);
+  assert.equal(runtimeSettledIn(100, RUNTIME_SETTLED_MS + 500, [main, pool, late], syscall), 0);
+  assert.equal(runtimeSettledIn(100, RUNTIME_SETTLED_MAX_MS, [main, pool], syscall), 0);
 });
 
 Deno.test("snapshot() at a process's start already counts Deno's late thread and its socket pair", async () => {

@@ -62,23 +62,35 @@ export const BLOCKING_POOL_MAX = 32;
 /**
  * Deno starts a thread of its own (named like the main thread, with a socket
  * pair: two descriptors) about 0.6 s after a process starts, whatever the
- * script does; later on a busy machine. A snapshot waits until the process is
- * this old and that thread runs, so it is never counted as a plugin's.
+ * script does; later on a busy machine. A snapshot waits until that thread
+ * runs, so it is never counted as a plugin's; it looks every 20 ms until the
+ * process is this old, then every 50 ms.
  */
 export const RUNTIME_SETTLED_MS = 1000;
 
 /** How old a process may get while a snapshot waits for Deno's late thread ({@link RUNTIME_SETTLED_MS}). */
 export const RUNTIME_SETTLED_MAX_MS = 5000;
 
+/** The number of `recvfrom` on this machine: Deno's late thread waits in it. */
+const RECVFROM = Deno.build.arch === "aarch64" ? 207 : 45;
+
 /**
  * How long to wait (ms) before a process `age` ms old with these threads is
- * settled (see {@link RUNTIME_SETTLED_MS}); 0 when it is.
+ * settled (see {@link RUNTIME_SETTLED_MS}); 0 when it is. Deno's late thread
+ * is one other than the main one, with the main thread's name, waiting in
+ * `recvfrom` (`syscall`: the system call a thread is blocked in, by tid):
+ * plugcheck's own threads (the watchdog) have that name too, but sleep.
  */
-export function runtimeSettledIn(pid: number, age: number, threads: readonly ThreadInfo[]): number {
+export function runtimeSettledIn(
+  pid: number,
+  age: number,
+  threads: readonly ThreadInfo[],
+  syscall: (tid: number) => number,
+): number {
   if (age >= RUNTIME_SETTLED_MAX_MS) return 0;
-  if (age < RUNTIME_SETTLED_MS) return RUNTIME_SETTLED_MS - age;
   const main = threads.find((t) => t.tid === pid)?.name;
-  return threads.some((t) => t.tid !== pid && t.name === main) ? 0 : 20;
+  if (threads.some((t) => t.tid !== pid && t.name === main && syscall(t.tid) === RECVFROM)) return 0;
+  return age < RUNTIME_SETTLED_MS ? 20 : 50;
 }
 
 /** A thread of a process. */
@@ -227,14 +239,14 @@ export class ProcInfo {
   }
 
   /**
-   * Waits until `pid` (this process) is {@link RUNTIME_SETTLED_MS} old and
-   * Deno's late thread runs (a thread other than the main one with the main
-   * thread's name), or until it is {@link RUNTIME_SETTLED_MAX_MS} old.
+   * Waits until Deno's late thread runs in `pid` (this process): a thread
+   * other than the main one with the main thread's name; or until the process
+   * is {@link RUNTIME_SETTLED_MAX_MS} old.
    */
   async #runtimeSettled(pid: number): Promise<void> {
     for (;;) {
       const age = this.ageMs(pid) ?? RUNTIME_SETTLED_MAX_MS;
-      const wait = runtimeSettledIn(pid, age, age < RUNTIME_SETTLED_MS ? [] : this.threads(pid));
+      const wait = runtimeSettledIn(pid, age, this.threads(pid), (tid) => this.#s.npah_thread_syscall(pid, tid));
       if (wait === 0) return;
       await new Promise((resolve) => setTimeout(resolve, wait));
     }

@@ -195,6 +195,8 @@ export const HOST_PROC_SYMBOLS = {
   npah_list_threads: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   // uint32_t npah_thread_name(int32_t pid, int32_t tid, uint8_t* out, uint32_t cap)
   npah_thread_name: { parameters: ["i32", "i32", "buffer", "u32"], result: "u32" },
+  // int32_t npah_thread_syscall(int32_t pid, int32_t tid): the system call it is blocked in, -1 if none
+  npah_thread_syscall: { parameters: ["i32", "i32"], result: "i32" },
   // int32_t npah_fd_targets(int32_t pid, uint8_t* out, uint32_t cap): "fd\ttarget\n" lines
   npah_fd_targets: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   // int32_t npah_nofile_limit(double out[2]): soft, hard (-1 unlimited); npah_state.c
