@@ -78,7 +78,12 @@ function cTarget(name: string, sources: string[], output: string, extra: string[
   return {
     name,
     // The build script too: a changed flag must rebuild what is already there.
-    inputs: [...sources, join(ROOT, "include/npa.h"), fileURLToPath(import.meta.url)],
+    inputs: [
+      ...sources,
+      join(ROOT, "include/npa.h"),
+      join(ROOT, "include/ladspa_abi.h"),
+      fileURLToPath(import.meta.url),
+    ],
     output,
     build: (tmp) =>
       exec(compiler, [
@@ -153,7 +158,8 @@ async function targets(): Promise<Target[]> {
     cTarget(
       "native helper",
       (await listFiles(join(ROOT, "native"), /\.[ch]$/)).filter((f) =>
-        f !== join(ROOT, "native/coverage/npa_cov.c") && !f.startsWith(join(ROOT, "native/launcher/"))
+        f !== join(ROOT, "native/coverage/npa_cov.c") && !f.startsWith(join(ROOT, "native/launcher/")) &&
+        !f.startsWith(join(ROOT, "native/adapters/"))
       ),
       join(BUILD, `libnpa_host.${EXT}`),
       ["-lpthread", "-ldl", "-Wl,-z,nodelete"],
@@ -199,9 +205,18 @@ async function targets(): Promise<Target[]> {
   // Fault fixtures (one misbehaving plugin per C file), probes and fuzz targets (which include
   // ../faults/fault_base.h). A line `/* build-flags: ... */` in a source adds compiler and linker flags
   // (e.g. -Wl,-z,nodelete); `/* build-needs-absent-library */` links it against a library absent at run time.
-  for (const dir of ["faults", "probes", "fuzz"]) {
+  // The LADSPA adapter: an npa plugin that loads a LADSPA library and serves its plugins as methods
+  // (docs/ladspa.md); plugcheck opens a private copy of it for each LADSPA library it loads.
+  const adapterSources = await listFiles(join(ROOT, "native/adapters/ladspa"), /\.[ch]$/);
+  if (adapterSources.length > 0) {
+    list.push(
+      cTarget("LADSPA adapter", adapterSources, join(BUILD, "adapters", `libnpa_ladspa.${EXT}`), ["-ldl", "-lm"]),
+    );
+  }
+  // LADSPA fixtures (fixtures/ladspa/: a reference plugin and one broken rule per C file) include their own headers.
+  for (const dir of ["faults", "probes", "fuzz", "ladspa"]) {
     const base = join(ROOT, "fixtures", dir);
-    const headers = await listFiles(join(ROOT, "fixtures/faults"), /\.h$/);
+    const headers = await listFiles(join(ROOT, dir === "ladspa" ? "fixtures/ladspa" : "fixtures/faults"), /\.h$/);
     for (const src of await listFiles(base, /\.c$/)) {
       if (dirname(src) !== base) continue;
       const name = src.slice(src.lastIndexOf("/") + 1, -2);
