@@ -37,7 +37,24 @@ interface Row {
   fixture: string;
   plugins: string[];
   rule: string;
+  caughtBy: string;
 }
+
+/** The findings a row may name (the lead's LADSPA checks follow these names). */
+const FINDINGS = [
+  "crash",
+  "timeout",
+  "non-finite output",
+  "ladspa.descriptors",
+  "ladspa.ranges",
+  "ladspa.sample_rates",
+  "ladspa.processing",
+  "ladspa.inplace",
+  "ladspa.hard_rt",
+  "ladspa.independence",
+  "ladspa.reset",
+  "ladspa.denormals",
+];
 
 async function readmeRows(): Promise<Row[]> {
   const rows: Row[] = [];
@@ -48,7 +65,12 @@ async function readmeRows(): Promise<Row[]> {
     const labels = [...(cells[2] ?? "").matchAll(/`([^`]+)`/g)].map((m) => m[1]);
     const ids = (cells[3] ?? "").split(",").map((s) => s.trim());
     assert.equal(labels.length, ids.length, `README row ${fixture}: as many labels as unique IDs`);
-    rows.push({ fixture, plugins: labels.map((l, i) => `${l} ${ids[i]}`), rule: cells[4] ?? "" });
+    rows.push({
+      fixture,
+      plugins: labels.map((l, i) => `${l} ${ids[i]}`),
+      rule: cells[4] ?? "",
+      caughtBy: cells[6] ?? "",
+    });
   }
   return rows;
 }
@@ -78,6 +100,14 @@ Deno.test({
         assert.ok(!ids.has(id), `unique ID ${id} of ${row.fixture} is also ${ids.get(id)}'s`);
         ids.set(id, row.fixture);
       }
+      // The finding that should catch it starts the last cell ("none" for the reference).
+      const finding = row.caughtBy.replace(/`/g, "");
+      assert.ok(
+        row.rule === "none"
+          ? finding.startsWith("none")
+          : FINDINGS.some((f) => finding === f || finding.startsWith(`${f} `) || finding.startsWith(`${f},`)),
+        `${row.fixture}: "${row.caughtBy}" names none of ${FINDINGS.join(", ")}`,
+      );
       const source = await Deno.readTextFile(join(SOURCES, `${row.fixture}.c`));
       assert.equal(
         source.startsWith("/* FAULT FIXTURE — misbehaves on purpose:"),
