@@ -29,6 +29,8 @@
 #define LS_MAX_PORTS 4096
 #define LS_DESCRIBE_RATE 48000.0 /* the sample rate describe's default_value assumes */
 #define LS_MAX_STRING 65536      /* plugin strings are read up to this many bytes */
+#define LS_MAX_METHOD 200        /* bytes of a Label kept in a method name (describe allows 256) */
+#define LS_MAX_TEXT 600          /* bytes of a Name or Maker kept in a description (4096 in all) */
 
 /* ---- string builder (ladspa_json.c) ------------------------------------ */
 typedef struct LsStr {
@@ -50,6 +52,9 @@ void ls_json_strn(LsStr* s, const char* p, size_t n);
 void ls_json_num(LsStr* s, double v);
 /* Appends a plugin string as plain text (bounded; NULL -> fallback). */
 void ls_text(LsStr* s, const char* p, const char* fallback);
+/* Appends at most max bytes of plugin text p as valid UTF-8: each invalid byte
+ * becomes U+FFFD (method names: what the host sends back must match). */
+void ls_utf8_clean(LsStr* s, const char* p, size_t max);
 
 /* ---- output buffers (npa_ladspa.c) --------------------------------------- */
 /* Moves s into an NpaBuf (counted as a live buffer); NPA_RESOURCE_LIMIT on OOM. */

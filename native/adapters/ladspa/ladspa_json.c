@@ -128,6 +128,20 @@ void ls_text(LsStr* s, const char* p, const char* fallback) {
   ls_str_putn(s, p, strnlen(p, LS_MAX_STRING));
 }
 
+void ls_utf8_clean(LsStr* s, const char* text, size_t max) {
+  const unsigned char* p = (const unsigned char*)text;
+  size_t n = strnlen(text, LS_MAX_STRING), i = 0, out = 0;
+  while (i < n) {
+    size_t len = utf8_seq(p + i, n - i);
+    size_t add = len ? len : 3;
+    if (out + add > max) break;
+    if (len) ls_str_putn(s, text + i, len);
+    else ls_str_puts(s, "\xEF\xBF\xBD");
+    i += len ? len : 1;
+    out += add;
+  }
+}
+
 static const char* dir_name(int dir) {
   return dir == LS_DIR_INPUT ? "input" : dir == LS_DIR_OUTPUT ? "output" : "invalid";
 }
@@ -174,9 +188,11 @@ static void describe_method(const LsPlugin* pl, LsStr* s) {
   ls_str_puts(s, "{\"name\":");
   ls_json_strn(s, pl->method, pl->method_len);
   LsStr text = {0};
-  ls_text(&text, d->Name, "(no name)");
+  if (d->Name) ls_utf8_clean(&text, d->Name, LS_MAX_TEXT);
+  else ls_str_puts(&text, "(no name)");
   ls_str_puts(&text, " by ");
-  ls_text(&text, d->Maker, "(no maker)");
+  if (d->Maker) ls_utf8_clean(&text, d->Maker, LS_MAX_TEXT);
+  else ls_str_puts(&text, "(no maker)");
   ls_str_printf(&text, " (unique ID %lu)", d->UniqueID);
   if (pl->broken) {
     ls_str_printf(&text, ": unusable: %s", pl->broken);

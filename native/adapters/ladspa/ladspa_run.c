@@ -4,7 +4,11 @@
  * connected to a guarded buffer the adapter owns, activated. Each invoke
  * resets it (deactivate + activate, when activate exists), sets the control
  * inputs, fills the audio inputs, calls run once and judges the outputs:
- * NaN, +/-Inf, or a magnitude above the config's bound is NPA_PANIC.
+ * an audio output sample that is NaN, +/-Inf or of a magnitude above the
+ * config's bound, or a control output that is NaN or +/-Inf, is NPA_PANIC.
+ * Control outputs are not held to the bound: they are not audio, and plugins
+ * report values such as their latency in frames there (Debian's swh
+ * pitchScale says 1536, tap_pitch 2100.5, artificialLatency up to 152720).
  */
 #include "ladspa_adapter.h"
 
@@ -169,7 +173,7 @@ int32_t ls_run(LsInst* inst, const LsPlugin* pl, size_t index, const uint8_t* in
     if (d->PortNames[i]) ls_json_str(&s, d->PortNames[i]);
     else ls_str_printf(&s, "\"#%lu\"", i);
     if (p->kind == LS_KIND_CONTROL) {
-      if (bad(buf[0], inst->cfg.bound)) goto fail_control;
+      if (!isfinite(buf[0])) goto fail_control; /* finite only: see the header comment */
       ls_str_puts(&s, ",\"kind\":\"control\",\"value\":");
       ls_json_num(&s, buf[0]);
       ls_str_puts(&s, "}");

@@ -101,19 +101,24 @@ static int32_t open_fail(NpaBuf* err, const char* fmt, const char* arg) {
   return ls_fail(err, NPA_INVALID_INPUT, fmt, arg);
 }
 
-/* Names the method of plugin i: its Label, or Label#index when an earlier one took it. */
+/* Names the method of plugin i: its Label (as valid UTF-8, at most LS_MAX_METHOD bytes), or
+ * Label#index when an earlier method took that name; a descriptor without a Label: #index. */
+static int name_taken(size_t i, const LsStr* s) {
+  for (size_t j = 0; j < i; j++) {
+    if (g_table.plugins[j].method_len == s->len && memcmp(g_table.plugins[j].method, s->ptr, s->len) == 0) return 1;
+  }
+  return 0;
+}
+
 static int name_method(size_t i) {
   LsPlugin* pl = &g_table.plugins[i];
   LsStr s = {0};
-  if (pl->d->Label) ls_text(&s, pl->d->Label, "");
-  for (size_t j = 0; pl->d->Label && j < i && !s.oom; j++) {
-    if (g_table.plugins[j].method_len == s.len && memcmp(g_table.plugins[j].method, s.ptr, s.len) == 0) {
-      ls_str_printf(&s, "#%lu", pl->index);
-      break;
-    }
+  if (pl->d->Label) ls_utf8_clean(&s, pl->d->Label, LS_MAX_METHOD);
+  /* An empty or taken name gets #index; "a", "a", "a#1" needs it twice. */
+  for (int tries = 0; !s.oom && (s.len == 0 || name_taken(i, &s)) && tries < 8; tries++) {
+    ls_str_printf(&s, "#%lu", pl->index);
   }
-  if (!pl->d->Label) ls_str_printf(&s, "#%lu", pl->index);
-  if (s.oom || !s.ptr) {
+  if (s.oom || !s.ptr || name_taken(i, &s)) {
     ls_str_free(&s);
     return 0;
   }
@@ -159,7 +164,7 @@ NPA_EXPORT int32_t npa_adapter_open(const uint8_t* target_path, size_t path_len,
     pl->d = d;
     pl->index = i;
     pl->broken = ls_broken_reason(d);
-    if (!name_method(g_table.count - 1)) return open_fail(err, "%s", "out of memory");
+    if (!name_method(g_table.count - 1)) return open_fail(err, "%s", "cannot name a method uniquely (out of memory?)");
   }
   if (!g_table.plugins || !g_table.file_name) return open_fail(err, "%s", "out of memory");
   if (g_table.count == 0) return open_fail(err, "%s", "ladspa_descriptor(0) returned NULL: the library holds no plugin");
