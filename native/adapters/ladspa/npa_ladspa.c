@@ -264,7 +264,7 @@ NPA_EXPORT int32_t npa_instance_invoke(void* handle, const uint8_t* method, size
   if (!inst || inst->magic != LS_MAGIC) return ls_fail(err, NPA_INVALID_INPUT, "Not an instance of this adapter");
   if ((!method && method_len) || (!input && input_len)) return ls_fail(err, NPA_INVALID_INPUT, "NULL with a length");
   size_t index = g_table.count;
-  for (size_t i = 0; i < g_table.count; i++) {
+  for (size_t i = 0; method && i < g_table.count; i++) {
     const LsPlugin* pl = &g_table.plugins[i];
     if (pl->method_len == method_len && memcmp(pl->method, method, method_len) == 0) {
       index = i;
