@@ -31,7 +31,7 @@ const SYMBOLS = {
 } as const;
 
 type Adapter = Deno.DynamicLibrary<typeof SYMBOLS>;
-const NPA_OK = 0, NPA_INVALID_INPUT = 1, NPA_UNKNOWN_METHOD = 2, NPA_STATE = 7;
+const NPA_OK = 0, NPA_INVALID_INPUT = 1, NPA_UNKNOWN_METHOD = 2, NPA_PANIC = 4, NPA_STATE = 7;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -175,8 +175,8 @@ Deno.test({
       const config = enc.encode('{"sample_rate":44100,"max_block":64}');
       assert.equal(lib.symbols.npa_instance_create(config, BigInt(config.length), handle, err), NPA_OK, take(lib, err));
       const inst = Deno.UnsafePointer.create(handle[0]!);
-      const invoke = (method: string, input: string) => {
-        const m = enc.encode(method), i = enc.encode(input);
+      const invoke = (method: string, input: string | Uint8Array) => {
+        const m = enc.encode(method), i = typeof input === "string" ? enc.encode(input) : input;
         const status = lib.symbols.npa_instance_invoke(inst, m, BigInt(m.length), i, BigInt(i.length), out, err);
         return { status, out: take(lib, out), err: take(lib, err) };
       };
@@ -195,6 +195,15 @@ Deno.test({
         assert.equal(bad.status, NPA_INVALID_INPUT);
         assert.match(JSON.parse(bad.err).message, /"Volume"/);
         assert.equal(invoke("amp_surround", "silence").status, NPA_UNKNOWN_METHOD);
+        // Binary form: u16 LE frames - 1, u16 LE position of each control input, then int16 LE samples, cyclic.
+        // Gain's range is [0, 2] (bounded below by 0, open above: default 1 + 1); 0xffff is its top.
+        const binary = JSON.parse(invoke("amp_mono", new Uint8Array([3, 0, 0xff, 0xff, 0x00, 0x40, 0x00, 0xe0])).out);
+        assert.equal(binary.frames, 4);
+        // Samples 0.5, -0.25, cyclic, times Gain 2: 1, -0.5, 1, -0.5.
+        assert.equal(binary.outputs[0].peak, 1);
+        assert.ok(Math.abs(binary.outputs[0].rms - Math.sqrt(0.625)) < 1e-6, String(binary.outputs[0].rms));
+        const empty = JSON.parse(invoke("amp_mono", new Uint8Array()).out);
+        assert.deepEqual([empty.frames, empty.outputs[0].peak], [1, 0]);
       } finally {
         lib.symbols.npa_instance_destroy(inst);
       }
@@ -205,6 +214,37 @@ Deno.test({
         init_calls: 1,
         ladspa_instances: 0,
       });
+      lib.symbols.npa_plugin_shutdown();
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "npa_instance_invoke answers PANIC for an output beyond the config's bound, naming the port, frame and controls" +
+    NEEDS_AMP,
+  ignore: NO_AMP,
+  fn: async () => {
+    await withAdapter((lib) => {
+      assert.equal(open(lib, AMP).status, NPA_OK);
+      assert.equal(init(lib), NPA_OK);
+      const handle = new BigUint64Array(1), out = new BigUint64Array(2), err = new BigUint64Array(2);
+      const config = enc.encode('{"bound": 10}');
+      assert.equal(lib.symbols.npa_instance_create(config, BigInt(config.length), handle, err), NPA_OK, take(lib, err));
+      const inst = Deno.UnsafePointer.create(handle[0]!);
+      try {
+        const m = enc.encode("amp_mono"), input = enc.encode("impulse frames=16 Gain=20");
+        const status = lib.symbols.npa_instance_invoke(inst, m, 8n, input, BigInt(input.length), out, err);
+        assert.equal(take(lib, out), "");
+        const message = JSON.parse(take(lib, err)).message;
+        assert.equal(status, NPA_PANIC, message);
+        assert.equal(
+          message,
+          'LADSPA plugin "amp_mono" wrote 20 to output port "Output" at frame 0 of 16 (sample rate 48000; controls: Gain=20)',
+        );
+      } finally {
+        lib.symbols.npa_instance_destroy(inst);
+      }
       lib.symbols.npa_plugin_shutdown();
     });
   },
