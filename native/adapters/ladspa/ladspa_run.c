@@ -83,6 +83,11 @@ void ls_inst_release(LsInst* inst, size_t plugins) {
   }
 }
 
+/* Port i's data for a block of `frames`: a control's float, or the last `frames` floats of an audio buffer. */
+static float* window(const LsLive* lv, unsigned long i, uint32_t frames) {
+  return lv->lens[i] > frames ? lv->bufs[i] + (lv->lens[i] - frames) : lv->bufs[i];
+}
+
 static uint64_t fnv1a(const float* p, uint32_t n) {
   const uint8_t* b = (const uint8_t*)p;
   uint64_t h = 0xcbf29ce484222325ull;
@@ -151,8 +156,10 @@ int32_t ls_run(LsInst* inst, const LsPlugin* pl, size_t index, const uint8_t* in
   size_t a = 0;
   for (unsigned long i = 0; i < lv->nports; i++) {
     const LsPort* p = &lv->ports[i];
-    float* buf = lv->bufs[i];
-    memset(buf, 0, lv->lens[i] * sizeof(float));
+    memset(lv->bufs[i], 0, lv->lens[i] * sizeof(float));
+    /* Each block ends where the guard page starts: a read or write past this block's frames faults. */
+    float* buf = window(lv, i, in.frames);
+    d->connect_port(lv->handle, i, buf);
     if (p->dir == LS_DIR_INPUT && p->kind == LS_KIND_CONTROL) buf[0] = (float)in.controls[i];
     else if (p->dir == LS_DIR_INPUT && p->kind == LS_KIND_AUDIO) {
       memcpy(buf, in.audio + a * in.frames, in.frames * sizeof(float));
@@ -167,7 +174,7 @@ int32_t ls_run(LsInst* inst, const LsPlugin* pl, size_t index, const uint8_t* in
   for (unsigned long i = 0; i < lv->nports; i++) {
     const LsPort* p = &lv->ports[i];
     if (p->dir != LS_DIR_OUTPUT || p->kind == LS_KIND_INVALID) continue;
-    const float* buf = lv->bufs[i];
+    const float* buf = window(lv, i, in.frames);
     ls_str_puts(&s, first ? "{\"port\":" : ",{\"port\":");
     first = 0;
     if (d->PortNames[i]) ls_json_str(&s, d->PortNames[i]);
