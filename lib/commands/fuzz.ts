@@ -56,6 +56,7 @@ function optionsFrom(ctx: CommandContext): FuzzOptions {
     env: ctx.list("env"),
     leaks: !ctx.flag("no-leaks"),
     coverage: !ctx.flag("no-coverage"),
+    ...ctx.adapter !== undefined && { adapter: ctx.adapter },
   };
   if (o.jobs! > MAX_JOBS) throw new UsageError(`Option --jobs must be at most ${MAX_JOBS}: got ${o.jobs}`);
   if (o.maxLen! > MAX_MAX_LEN) throw new UsageError(`Option --max-len must be at most ${MAX_MAX_LEN}: got ${o.maxLen}`);
