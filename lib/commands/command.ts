@@ -105,8 +105,7 @@ export const LOADING_FLAGS: Record<string, Flag> = {
   adapter: {
     type: "string",
     value: "PATH",
-    help:
-      "serve the library through this adapter, for a plugin of an ABI\nof your own (an npa library with npa_adapter_open: docs/adapters.md)",
+    help: "serve the library through this adapter library: a plugin of\nan ABI of your own (see docs/adapters.md)",
   },
   log: {
     type: "string",
