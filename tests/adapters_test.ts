@@ -141,3 +141,17 @@ Deno.test("plugcheck --adapter naming a missing file is a usage error for every 
     assert.equal(r.stdout, "");
   }
 });
+
+Deno.test("docs/adapters.md quotes the toy fixtures as they are: every C line it shows is in their sources", async () => {
+  const doc = await Deno.readTextFile(join(ROOT, "docs/adapters.md"));
+  const sources = await Promise.all(
+    ["toy_abi.h", "toy_upper.c", "toy_adapter.c"].map((f) => Deno.readTextFile(join(ROOT, "fixtures/adapters", f))),
+  );
+  const known = new Set(sources.join("\n").split("\n").map((l) => l.trim()));
+  const blocks = [...doc.matchAll(/```c\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  assert.ok(blocks.length >= 5, `only ${blocks.length} C blocks`);
+  // The first block declares npa_adapter_open for the reader; the rest quote the fixtures ("/* ... */" elides).
+  const quoted = blocks.slice(1).flatMap((b) => b.split("\n")).map((l) => l.trim());
+  const missing = quoted.filter((l) => l !== "" && !/^\/\* \.\.\..*\*\/$/.test(l) && !known.has(l));
+  assert.deepEqual(missing, []);
+});
