@@ -35,6 +35,16 @@ for (const isolate of [false, true]) {
   });
 }
 
+Deno.test("loadPlugin adapter: the same library with and without the adapter are two loads, never one shared", async () => {
+  await using served = await loadPlugin(TOY, { adapter: ADAPTER });
+  assert.equal(served.describe().name, "toy_upper");
+  // Without the adapter the toy library is no npa plugin: it must not get the served load's core.
+  await assert.rejects(
+    () => loadPlugin(TOY),
+    (e: unknown) => e instanceof LoadError && /missing required symbols npa_abi_version/.test(e.message),
+  );
+});
+
 Deno.test("resolveOptions adapter is made absolute and an empty one is refused", () => {
   assert.equal(resolveOptions({ adapter: "lib/x.so" }).adapter, join(Deno.cwd(), "lib/x.so"));
   assert.equal(resolveOptions({}).adapter, undefined);

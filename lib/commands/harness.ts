@@ -130,11 +130,6 @@ stdout, or whole to --output FILE (written beside it, then renamed).`,
   ],
   run: async (ctx: CommandContext) => {
     const library = userPath(ctx.positionals[0]!);
-    if (ctx.adapter !== undefined) {
-      throw new UsageError(
-        "Option --adapter does not apply to harness: the harness it writes opens the library as npa itself",
-      );
-    }
     const method = ctx.string("method");
     if (method === undefined) throw new UsageError("Missing --method NAME (see 'plugcheck harness --help')");
     const given = ctx.string("output");
