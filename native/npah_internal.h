@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdatomic.h>
+#include <time.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -37,6 +38,8 @@ typedef struct npah_running {
   char async_label[NPAH_LABEL_MAX];
   atomic_uint async_label_len;
   atomic_int async_label_kind;
+  /* When a nonblocking call last returned (CLOCK_MONOTONIC, ms): a stop noticed just after it was its stop. */
+  atomic_uint_fast64_t async_left_ms;
 } npah_running;
 
 extern npah_running npah_now;
@@ -72,6 +75,10 @@ static inline void npah_async_enter(int kind, const uint8_t* label, uint32_t len
 }
 
 static inline void npah_async_leave(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  atomic_store_explicit(&npah_now.async_left_ms, (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u,
+                        memory_order_relaxed);
   atomic_fetch_sub_explicit(&npah_now.async_inflight, 1, memory_order_release);
 }
 

@@ -22,6 +22,9 @@
 
 uint32_t npah_describe_call(int kind, const uint8_t* label, uint32_t len, char* buf, uint32_t cap);
 
+/* A nonblocking call that returned this recently (ms) when SIGCONT is handled is the call that was stopped. */
+#define JUST_RETURNED_MS 500u
+
 /* A watchdog tick this late (ms) does not count against a call: the process may have been stopped. */
 #define LATE_TICK_MS 250u
 
@@ -49,7 +52,9 @@ static void on_cont(int sig) {
     kind = atomic_load(&npah_now.label_kind);
     label = atomic_load(&npah_now.label);
     len = atomic_load(&npah_now.label_len);
-  } else if (atomic_load(&npah_now.async_inflight) > 0) {
+  } else if (atomic_load(&npah_now.async_inflight) > 0 ||
+             mono_ms() - atomic_load(&npah_now.async_left_ms) <= JUST_RETURNED_MS) {
+    /* Running, or it returned just now: the thread it ran on may have gone on before this handler ran. */
     kind = atomic_load(&npah_now.async_label_kind);
     label = (const uint8_t*)npah_now.async_label;
     len = atomic_load(&npah_now.async_label_len);
