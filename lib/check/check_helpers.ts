@@ -116,7 +116,7 @@ export async function stressCheck(
 }
 
 /** Loads the plugin as a check does (sandboxed unless in process, logs off, the call deadline), runs `fn`, closes it. */
-export async function withPlugin<T>(ctx: CheckContext, fn: (plugin: PluginHandle) => T): Promise<T> {
+export async function withPlugin<T>(ctx: CheckContext, fn: (plugin: PluginHandle) => T | Promise<T>): Promise<T> {
   const plugin = await loadPlugin(ctx.path, {
     ...ctx.load,
     isolate: ctx.isolate,
@@ -125,7 +125,8 @@ export async function withPlugin<T>(ctx: CheckContext, fn: (plugin: PluginHandle
     timeoutMs: ctx.thresholds.callTimeoutMs,
   });
   try {
-    return fn(plugin);
+    // Awaited here, so an async `fn` is done before the plugin closes.
+    return await fn(plugin);
   } finally {
     await plugin.close().catch(() => {});
   }
