@@ -25,6 +25,8 @@ import {
 import { DEFAULT_THRESHOLDS } from "../lib/check/config.ts";
 import type { CheckContext } from "../lib/check/spec.ts";
 import { Prng } from "../lib/util/prng.ts";
+import { withPlugin } from "../lib/check/check_helpers.ts";
+import { fixture } from "./_helpers.ts";
 
 type Hints = LadspaPort["hints"];
 
@@ -290,4 +292,25 @@ Deno.test("LADSPA_CHECKS skip a library that is not LADSPA", async () => {
   for (const check of LADSPA_CHECKS) {
     assert.deepEqual(await check.run(ctx), { status: "skip", details: "not a LADSPA library", evidence: [] }, check.id);
   }
+});
+
+Deno.test("withPlugin() keeps the plugin open until an async callback is done", async () => {
+  const ctx = {
+    path: fixture("ref_c"),
+    shown: "ref_c",
+    seed: 1,
+    isolate: false,
+    thresholds: DEFAULT_THRESHOLDS,
+    description: undefined,
+    hasStats: false,
+    load: {},
+    signal: new AbortController().signal,
+    fuzzSkip: [],
+  } satisfies CheckContext;
+  const out = await withPlugin(ctx, async (plugin) => {
+    await new Promise((r) => setTimeout(r, 10));
+    await using inst = await plugin.createInstance();
+    return new TextDecoder().decode(await inst.invoke("upper", "open"));
+  });
+  assert.equal(out, "OPEN");
 });
