@@ -129,7 +129,7 @@ export async function runStep(r: ProbeRequest): Promise<ProbeResult> {
       if (again.status === 0 && again.instance !== null && !isNull(again.instance)) await calls.destroy(again.instance);
       const createAfter = status(again);
       const fast = FastPath.get();
-      const target = fast.target(fast.bind(path), made.instance, 1 << 20);
+      const target = fast.target(fast.bind(bare.entryPath), made.instance, 1 << 20);
       const out = fast.invokeSync(target, r.method ?? "echo", EMPTY);
       const invokeAfter = out === undefined ? status(fast.raw()) : 0;
       return { statuses: [first, created, createAfter, invokeAfter] };
@@ -152,6 +152,15 @@ function abiStep(path: string): ProbeResult {
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     return { loadError: msg.replace(/^(Could not open library: )+/, "").replace(`${path}: `, "") };
+  }
+  if (!opened.ok && "entry" in opened) {
+    // A library of another ABI: its adapter is what speaks npa (the library stays held until it has it).
+    try {
+      const bare = BarePlugin.open(path);
+      return { missing: [], optional: [...bare.optionalPresent], abi: bare.abi.raw };
+    } finally {
+      opened.hold.close();
+    }
   }
   if (!opened.ok) {
     return { missing: opened.missing, optional: [], ...opened.abiVersion !== undefined && { abi: opened.abiVersion } };

@@ -15,7 +15,15 @@
  *
  * @module
  */
-import { OPTIONAL_SYMBOLS, PLUGIN_SYMBOLS, PROBE_SYMBOLS, REQUIRED_SYMBOLS } from "./symbols.ts";
+import {
+  ADAPTER_SYMBOLS,
+  FOREIGN_ENTRY_SYMBOLS,
+  OPTIONAL_SYMBOLS,
+  PLUGIN_SYMBOLS,
+  PROBE_SYMBOLS,
+  REQUIRED_SYMBOLS,
+} from "./symbols.ts";
+import { NpaBufSlot, type RawBuf } from "./memory.ts";
 
 /** The bound plugin library. */
 export type PluginLibrary = Deno.DynamicLibrary<typeof PLUGIN_SYMBOLS>;
@@ -45,7 +53,13 @@ export async function sha256File(path: string): Promise<string> {
 export type OpenedPlugin =
   | { ok: true; library: PluginLibrary; optionalPresent: string[] }
   /** Required C symbols the library lacks; nothing stays open. */
-  | { ok: false; missing: string[]; abiVersion: number | undefined };
+  | { ok: false; missing: string[]; abiVersion: number | undefined }
+  /**
+   * A library of another ABI (it exports that ABI's entry point, `entry`):
+   * `hold` keeps it loaded, so the adapter that serves it opens the same
+   * image (its constructors run once); close it once the adapter has.
+   */
+  | { ok: false; missing: string[]; abiVersion: undefined; entry: string; hold: { close(): void } };
 
 /**
  * dlopen + bind. Presence is probed with sync bindings first (see
@@ -58,10 +72,16 @@ export function openPluginLibrary(
   path: string,
   mark: <T>(fn: () => T) => T = (fn) => fn(),
 ): OpenedPlugin {
-  const probe = mark(() => Deno.dlopen(path, PROBE_SYMBOLS));
+  let probe: { close(): void; symbols: unknown } | undefined = mark(() => Deno.dlopen(path, PROBE_SYMBOLS));
   try {
     const found = probe.symbols as Record<string, unknown>;
     const missing = REQUIRED_SYMBOLS.filter((name) => found[name] === null);
+    const entry = FOREIGN_ENTRY_SYMBOLS.find((name) => found[name] !== null);
+    if (missing.includes("npa_abi_version") && entry !== undefined) {
+      const hold = probe;
+      probe = undefined;
+      return { ok: false, missing: [...missing], abiVersion: undefined, entry, hold };
+    }
     if (missing.length > 0) {
       // What the library says its ABI is, when it can say it (the check reports it next to what is missing).
       const abiVersion = missing.includes("npa_abi_version") ? undefined : readAbiVersion(path);
@@ -71,7 +91,29 @@ export function openPluginLibrary(
     // Opened while the probe handle still holds the library: no second load.
     return { ok: true, library: Deno.dlopen(path, PLUGIN_SYMBOLS), optionalPresent: [...optionalPresent] };
   } finally {
-    probe.close();
+    probe?.close();
+  }
+}
+
+/**
+ * Tells an opened adapter which library it serves (`npa_adapter_open`, where
+ * the target's constructors run: `mark` wraps it). Returns the status and
+ * the adapter's error buffer (to free with its `npa_buffer_free`). Throws the
+ * raw error when the adapter lacks the symbol.
+ */
+export function openAdapterTarget(
+  adapterPath: string,
+  targetPath: string,
+  mark: <T>(fn: () => T) => T = (fn) => fn(),
+): { status: number; err: RawBuf } {
+  const lib = Deno.dlopen(adapterPath, ADAPTER_SYMBOLS);
+  try {
+    const path = new TextEncoder().encode(targetPath);
+    const err = new NpaBufSlot();
+    const status = mark(() => lib.symbols.npa_adapter_open(path, BigInt(path.length), err.bytes));
+    return { status, err: err.read() };
+  } finally {
+    lib.close(); // the plugin's own handle keeps the adapter loaded
   }
 }
 

@@ -56,6 +56,9 @@ export interface ProcessState {
   fds: Map<number, { dev: number; ino: number; nonblock: boolean }>;
 }
 
+/** What a descriptor of a private copy of a library points to (`npah_memfd_copy`, see `private_copy.ts`). */
+const PRIVATE_COPY = "/memfd:plugcheck-copy";
+
 /** Deno's blocking pool holds at most this many threads. */
 export const BLOCKING_POOL_MAX = 32;
 
@@ -220,7 +223,8 @@ export class ProcInfo {
     await this.#runtimeSettled(pid);
     await this.fillBlockingPool();
     const threadList = this.threads(pid);
-    const fdList = this.fds(pid).filter((f) => !this.#ignored.has(f.target));
+    // plugcheck's private copies of libraries (exclusive loads, adapters) are its own, open until unloaded.
+    const fdList = this.fds(pid).filter((f) => !this.#ignored.has(f.target) && !f.target.startsWith(PRIVATE_COPY));
     // Read through held descriptors, so it works when the plugin used up the process's; 0 if even that failed.
     const rssBytes = this.sample(pid)?.rssBytes ?? 0;
     const fdLimit = this.#nofile()?.soft;

@@ -103,13 +103,31 @@ export const REQUIRED_SYMBOLS = [
 /** C names a plugin may export; each one present is a capability. */
 export const OPTIONAL_SYMBOLS = ["npa_plugin_stats"] as const;
 
-/** Every npa name bound sync and optional: `null` exactly when the library lacks it. */
+/**
+ * The entry points of plugin ABIs plugcheck serves through an adapter
+ * (`lib/load/adapters.ts`): a library that lacks npa's symbols but exports
+ * one of these is opened through that ABI's adapter.
+ */
+export const FOREIGN_ENTRY_SYMBOLS = ["ladspa_descriptor"] as const;
+
+/** Every npa name (and each foreign entry point) bound sync and optional: `null` exactly when the library lacks it. */
 export const PROBE_SYMBOLS: Record<
-  (typeof REQUIRED_SYMBOLS)[number] | (typeof OPTIONAL_SYMBOLS)[number],
+  (typeof REQUIRED_SYMBOLS)[number] | (typeof OPTIONAL_SYMBOLS)[number] | (typeof FOREIGN_ENTRY_SYMBOLS)[number],
   { parameters: []; result: "void"; optional: true }
 > = Object.fromEntries(
-  [...REQUIRED_SYMBOLS, ...OPTIONAL_SYMBOLS].map((name) => [name, { parameters: [], result: "void", optional: true }]),
+  [...REQUIRED_SYMBOLS, ...OPTIONAL_SYMBOLS, ...FOREIGN_ENTRY_SYMBOLS].map((
+    name,
+  ) => [name, { parameters: [], result: "void", optional: true }]),
 ) as never;
+
+/**
+ * What an adapter exports beside the npa symbols: it is told which library to
+ * serve before anything else but `npa_abi_version` (docs/adapters.md).
+ */
+export const ADAPTER_SYMBOLS = {
+  // int32_t npa_adapter_open(const uint8_t* target_path, size_t path_len, NpaBuf* err): the target's constructors run
+  npa_adapter_open: { parameters: ["buffer", "usize", "buffer"], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
 
 /*
  * plugcheck's native helper (`native/`), one table per part: Deno spends

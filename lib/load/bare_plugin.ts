@@ -33,7 +33,7 @@ import { ProcInfo } from "../ffi/proc_info.ts";
 import { checkStatus, type GuardContext, takeOutput } from "../errors/guard.ts";
 import { contractViolationError } from "../errors/host_errors.ts";
 import type { AbiVersion } from "../plugin/handle.ts";
-import { openCheckedLibrary } from "./open_checked.ts";
+import { type CheckedLibrary, openCheckedLibrary } from "./open_checked.ts";
 
 /** Log directives in the native helper's form: every level off. */
 export const LOG_OFF = { defaultLevel: 0, spec: "" } as const;
@@ -49,16 +49,25 @@ const direct: StepRunner = (_op, start) => start();
 
 /** One plugin library, opened and checked, with its lifecycle steps. */
 export class BarePlugin {
-  /** The path opened (a private copy's, for exclusive loads). */
+  /** The path opened (a private copy's, for exclusive loads): the plugin's code. */
   readonly libraryPath: string;
+  /**
+   * Where the npa entry points are: `libraryPath`, or for a library of
+   * another ABI the private copy of the adapter that serves it.
+   */
+  readonly entryPath: string;
+  /** For a library of another ABI: its adapter and the adapter's private copy (close it once unloaded). */
+  readonly adapter: CheckedLibrary["adapter"];
   readonly library: PluginLibrary;
   readonly calls: PluginCalls;
   readonly abi: AbiVersion;
   readonly optionalPresent: readonly string[];
   #host: Uint8Array<ArrayBuffer> | undefined;
 
-  private constructor(libraryPath: string, checked: ReturnType<typeof openCheckedLibrary>) {
+  private constructor(libraryPath: string, checked: CheckedLibrary) {
     this.libraryPath = libraryPath;
+    this.entryPath = checked.adapter?.copy.path ?? libraryPath;
+    this.adapter = checked.adapter;
     this.library = checked.library;
     this.calls = checked.calls;
     this.abi = checked.abi;
@@ -93,7 +102,7 @@ export class BarePlugin {
   ): { ctx: Deno.PointerObject; host: Uint8Array<ArrayBuffer> } {
     const log = HostLog.get();
     const made = log.newContext(id, directives);
-    log.bindContext(made.ctx, this.libraryPath);
+    log.bindContext(made.ctx, this.entryPath); // the code that calls the log function
     this.#host = made.host;
     return made;
   }

@@ -15,12 +15,15 @@
  * @module
  */
 import { PluginCalls } from "../ffi/calls.ts";
-import { openPluginLibrary, type PluginLibrary } from "../ffi/dlopen.ts";
+import { openAdapterTarget, openPluginLibrary, type PluginLibrary } from "../ffi/dlopen.ts";
+import { copyLibrary, isLibraryLoaded, type LibraryCopy } from "../ffi/private_copy.ts";
 import type { ProcessGuard } from "../ffi/process_guard.ts";
 import { checkStatus, type GuardContext, parseJsonOutput, takeOutput } from "../errors/guard.ts";
 import { abiMismatchError, contractViolationError, loadError } from "../errors/host_errors.ts";
+import { PluginError } from "../errors/errors.ts";
 import type { AbiVersion } from "../plugin/handle.ts";
 import { wrongMachine } from "./elf.ts";
+import { type Adapter, adapterFor } from "./adapters.ts";
 
 /** The npa ABI version this host implements (`major << 16 | minor`). */
 export const HOST_ABI_VERSION = (1 << 16) | 0;
@@ -31,6 +34,12 @@ export interface CheckedLibrary {
   optionalPresent: string[];
   calls: PluginCalls;
   abi: AbiVersion;
+  /**
+   * For a library of another ABI: the adapter that serves it and the private
+   * copy of the adapter that `library` is (what the npa entry points are
+   * bound from; close it once it is unloaded).
+   */
+  adapter?: { adapter: Adapter; copy: LibraryCopy };
 }
 
 /**
@@ -48,6 +57,13 @@ export function openCheckedLibrary(libraryPath: string, shown: string, guard: Pr
     const reason = "not a loadable shared library (the file exists, but the dynamic loader refused it)";
     throw loadError(shown, reason, loaderError(cause, libraryPath));
   }
+  if (!opened.ok && "entry" in opened) {
+    try {
+      return openThroughAdapter(libraryPath, shown, guard, adapterFor(opened.entry)!);
+    } finally {
+      opened.hold.close(); // the adapter holds the library now (or nothing does)
+    }
+  }
   if (!opened.ok) {
     const s = opened.missing.length > 1 ? "s" : "";
     throw loadError(shown, `missing required symbol${s} ${opened.missing.join(", ")}`);
@@ -60,6 +76,44 @@ export function openCheckedLibrary(libraryPath: string, shown: string, guard: Pr
     throw abiMismatchError(shown, raw, HOST_ABI_VERSION);
   }
   return { library: opened.library, optionalPresent: opened.optionalPresent, calls, abi };
+}
+
+/**
+ * Opens a private copy of `adapter` as the npa plugin and tells it to serve
+ * the library at `libraryPath` (its constructors run there, under the
+ * watchdog). A LoadError when the adapter is missing or refuses the library.
+ */
+function openThroughAdapter(libraryPath: string, shown: string, guard: ProcessGuard, adapter: Adapter): CheckedLibrary {
+  let copy: LibraryCopy;
+  try {
+    copy = copyLibrary(adapter.path());
+  } catch (cause) {
+    const why =
+      `a ${adapter.title} library, but plugcheck's ${adapter.abi} adapter cannot be opened (run \`deno task build\`)`;
+    throw loadError(shown, why, cause);
+  }
+  let checked: CheckedLibrary | undefined;
+  try {
+    checked = openCheckedLibrary(copy.path, shown, guard);
+    const mark = <T>(fn: () => T) => guard.sync(`load plugin ${JSON.stringify(shown)}`, fn);
+    const r = openAdapterTarget(copy.path, libraryPath, mark);
+    try {
+      const free = checked.calls.free;
+      checkStatus(`open the ${adapter.title} library`, r.status, r.err, {
+        free,
+        maxOutputBytes: 64 * 1024,
+        warn: () => {},
+      });
+    } catch (e) {
+      const said = e instanceof PluginError ? e.pluginMessage ?? e.message : String(e);
+      throw loadError(shown, `a ${adapter.title} library that plugcheck's adapter cannot serve: ${said}`, e);
+    }
+    return { ...checked, adapter: { adapter, copy } };
+  } catch (e) {
+    checked?.library.close();
+    if (!isLibraryLoaded(copy.path)) copy.close();
+    throw e;
+  }
 }
 
 /** Parsed `npa_plugin_stats()` counters, or `null` when the plugin lacks the capability. Throws the typed error. */

@@ -76,6 +76,12 @@ export const PluginDescriptionSchema = z.object({
   version: bounded(DESCRIBE_LIMITS.nameBytes).min(1),
   thread_safe_instances: z.boolean(),
   max_instances: z.int().positive().optional(),
+  /**
+   * Written by an adapter (lib/load/adapters.ts) for a library of another ABI:
+   * which ABI, and what it says of its plugins in that ABI's own terms (for
+   * its own checks and for `load`); kept as it is.
+   */
+  adapter: z.looseObject({ abi: z.string() }).optional(),
   methods: z.array(MethodDescriptionSchema).superRefine((methods, ctx) => {
     const seen = new Set<string>();
     methods.forEach((m, i) => {

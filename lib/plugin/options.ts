@@ -51,8 +51,8 @@ export interface LoadOptions {
    * before the library is opened and after shutdown (`shutdownReport`).
    * Threads left running keep the library mapped, since unloading code under
    * a running thread crashes the process. Costs ~20 ms at each end (and
-   * waits until the process is 1 s old: Deno starts a thread of its own
-   * then). Applies to the load that opens the library (use `exclusive` in
+   * waits for the thread Deno starts ~0.6 s after a process starts, so it
+   * is never counted as the plugin's). Applies to the load that opens the library (use `exclusive` in
    * process).
    */
   shutdownCheck?: boolean;

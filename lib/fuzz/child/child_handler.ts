@@ -39,7 +39,7 @@ export async function start(context: HandlerContext): Promise<ChildHandler> {
   if (o.target === "npa") {
     const config = o.config === undefined ? undefined : new TextEncoder().encode(o.config);
     npa = await NpaTarget.open(o.pluginPath, { ...o, config });
-    loop.targetNpa(o.pluginPath, npa.instance, o.maxOutputBytes);
+    loop.targetNpa(npa.entryPath, npa.instance, o.maxOutputBytes);
     target = npa;
   } else {
     const guard = ProcessGuard.get();

@@ -32,6 +32,8 @@ export interface Judged {
 
 /** One initialized npa plugin with one instance, in the fuzz child. */
 export class NpaTarget {
+  /** Where the npa entry points are (the library, or the adapter that serves it): what the fuzz loop binds. */
+  readonly entryPath: string;
   readonly describeText: string;
   readonly instance: Deno.PointerObject;
   readonly hasStats: boolean;
@@ -41,15 +43,15 @@ export class NpaTarget {
   readonly #guard: GuardContext;
 
   private constructor(
-    library: PluginLibrary,
-    calls: PluginCalls,
+    bare: BarePlugin,
     guard: GuardContext,
     hasStats: boolean,
     describeText: string,
     instance: Deno.PointerObject,
   ) {
-    this.#library = library;
-    this.#calls = calls;
+    this.#library = bare.library;
+    this.#calls = bare.calls;
+    this.entryPath = bare.entryPath;
     this.#guard = guard;
     this.hasStats = hasStats;
     this.describeText = describeText;
@@ -64,7 +66,7 @@ export class NpaTarget {
     await bare.init(ctx);
     const describeText = new TextDecoder().decode(await bare.describe(ctx));
     const instance = await bare.create(o.config ?? new Uint8Array(0), ctx);
-    const target = new NpaTarget(bare.library, bare.calls, ctx, bare.hasStats, describeText, instance);
+    const target = new NpaTarget(bare, ctx, bare.hasStats, describeText, instance);
     target.#warnings.push(...warnings);
     ctx.warn = (m) => target.#warnings.push(m);
     return target;

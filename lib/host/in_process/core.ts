@@ -185,7 +185,7 @@ export class PluginCore {
     const threads = hookThreads(libraryPath);
     let slot: number;
     try {
-      slot = native.fast.bind(libraryPath);
+      slot = native.fast.bind(checked.entryPath);
     } catch (cause) {
       checked.library.close();
       throw loadError(shown, "cannot bind its entry points for plugcheck's synchronous call path", cause);
@@ -370,8 +370,8 @@ export class PluginCore {
         this.#stillMapped = true;
       }
     }
-    const copy = this.#copy;
-    if (copy && !this.#stillMapped && !isLibraryLoaded(copy.path)) copy.close();
+    const copies = [this.#copy, this.#bare.adapter?.copy].filter((c) => c && !isLibraryLoaded(c.path));
+    if (!this.#stillMapped) { for (const copy of copies) copy!.close(); }
   }
 
   /** After shutdown (see {@link afterShutdown}): true when the plugin left threads running. */
