@@ -101,7 +101,7 @@ export function rangeFindings(lib: LadspaLibrary): Findings {
     for (const port of p.ports) {
       const where = `${pluginLine(p)} ${portLine(port)}`;
       const h = port.hints;
-      const rate = h.sample_rate ? ` (x ${DESCRIBE_RATE} Hz)` : "";
+      const rate = h.sample_rate ? ` (at ${DESCRIBE_RATE} Hz)` : "";
       if (h.bounded_below && h.lower === null) {
         fails.push(`${where}: BOUNDED_BELOW, but its lower bound is not a number`);
       }
