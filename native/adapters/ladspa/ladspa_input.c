@@ -1,0 +1,393 @@
+/*
+ * ladspa_input.c — the instance config and how an invoke input becomes one
+ * run of a LADSPA plugin.
+ *
+ * Instance config: empty, or a flat JSON object with the optional keys
+ *   sample_rate   integer 1..1536000, default 48000 (instantiate's SampleRate)
+ *   max_block     integer 1..65536, default 4096 (frames per port buffer)
+ *   out_of_range  boolean, default false (controls may leave their ranges)
+ *   bound         number > 0, default 1000 (largest legal output magnitude)
+ * Anything else is NPA_INVALID_INPUT naming the key.
+ *
+ * Invoke input (the method is a plugin's Label):
+ *
+ * Text form: printable ASCII whose first word is silence, impulse, noise or sine:
+ *     <signal> [frames=N] [seed=S] [freq=F] [<port>=<value>]...
+ *   - <port> is a control input port's name (double-quoted when it holds spaces or
+ *     '=': "Gain (dB)"=3) or its index (#2=3). A quoted name is always a port.
+ *   - frames: default 256, clamped to 1..max_block. seed: default 1 (noise).
+ *     freq: default 440 Hz (sine), at the instance's sample rate.
+ *   - silence: zeros; impulse: 1 at frame 0, then zeros; noise: uniform in
+ *     [-1, 1] from xorshift64 seeded with seed, one stream continued port after
+ *     port; sine: sin(2 pi freq n / sample_rate). Every audio input gets it.
+ *   - A control not named gets its default_value (else its lower bound, else 0).
+ *     Unless out_of_range, every control value (named or not) is clamped into
+ *     the port's declared bounds.
+ *   - An unknown setting or port, a port that is not a control input, or a
+ *     malformed value is NPA_INVALID_INPUT naming it.
+ *
+ * Binary form: any other input (what the fuzzer sends). A missing byte reads
+ * as 0x00 for a low byte, as 0x00 for frames' high byte and 0x80 for a
+ * control's high byte (so a missing control reads 0x8000, the middle).
+ *   - bytes 0-1, u16 LE v: frames = 1 + v % max_block;
+ *   - then 2 bytes per control INPUT port in port order, u16 LE v: the position
+ *     p = v / 65535 in the port's range: linear from lower to upper; geometric
+ *     when LOGARITHMIC and both ends > 0; rounded when INTEGER; the lower end
+ *     for p < 0.5 and the upper one otherwise when TOGGLED. An end left open is
+ *     default_value -/+ 1 (or the other bound -/+ 1); no bounds at all: default
+ *     -/+ 1, or [0, 1]. With out_of_range the range [lo, hi] is widened to
+ *     [lo - span, hi + span] (span = hi - lo) first;
+ *   - the rest: int16 LE samples / 32768, interleaved like a WAV file: for each
+ *     frame, one sample per audio input port in port order; repeated cyclically
+ *     when fewer, silence when there are none (an odd last byte is ignored).
+ * SAMPLE_RATE hints: bounds (and defaults from them) are multiplied by the
+ * instance's sample rate.
+ */
+#include "ladspa_adapter.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LS_TEXT_FRAMES 256
+
+/* ---- instance config ------------------------------------------------------ */
+
+static const char* skip_ws(const char* p) {
+  while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
+  return p;
+}
+
+/* Reads a JSON string with simple escapes into key (bounded); returns the end or NULL. */
+static const char* read_key(const char* p, char* key, size_t cap) {
+  if (*p != '"') return NULL;
+  p++;
+  size_t n = 0;
+  while (*p && *p != '"') {
+    char c = *p++;
+    if (c == '\\') {
+      if (!*p) return NULL;
+      c = *p++;
+    }
+    if (n + 1 < cap) key[n++] = c;
+  }
+  if (*p != '"') return NULL;
+  key[n] = 0;
+  return p + 1;
+}
+
+int32_t ls_config_parse(const uint8_t* cfg, size_t len, LsConfig* out, NpaBuf* err) {
+  out->sample_rate = 48000;
+  out->max_block = 4096;
+  out->out_of_range = 0;
+  out->bound = 1000;
+  if (len == 0) return NPA_OK;
+  if (memchr(cfg, 0, len)) return ls_fail(err, NPA_INVALID_INPUT, "Config must be a JSON object (it holds a NUL byte)");
+  char* text = malloc(len + 1);
+  if (!text) return ls_fail(err, NPA_RESOURCE_LIMIT, "Out of memory");
+  memcpy(text, cfg, len);
+  text[len] = 0;
+  int32_t rc = NPA_OK;
+  char key[64] = "";
+  const char* p = skip_ws(text);
+  if (*p != '{') {
+    rc = ls_fail(err, NPA_INVALID_INPUT, "Config must be a JSON object");
+    goto done;
+  }
+  p = skip_ws(p + 1);
+  if (*p == '}') {
+    p++;
+    goto end;
+  }
+  for (;;) {
+    p = read_key(p, key, sizeof key);
+    if (!p || *(p = skip_ws(p)) != ':') {
+      rc = ls_fail(err, NPA_INVALID_INPUT, "Config must be a JSON object (malformed near a key)");
+      goto done;
+    }
+    p = skip_ws(p + 1);
+    int is_bool = -1;
+    double num = NAN;
+    if (strncmp(p, "true", 4) == 0) is_bool = 1, p += 4;
+    else if (strncmp(p, "false", 5) == 0) is_bool = 0, p += 5;
+    else if (*p == '-' || isdigit((unsigned char)*p)) {
+      char* end;
+      num = strtod(p, &end);
+      p = end;
+    } else {
+      rc = ls_fail(err, NPA_INVALID_INPUT, "Config key \"%s\" has a value of the wrong type", key);
+      goto done;
+    }
+    if (strcmp(key, "out_of_range") == 0) {
+      if (is_bool < 0) {
+        rc = ls_fail(err, NPA_INVALID_INPUT, "Config key \"out_of_range\" must be a boolean");
+        goto done;
+      }
+      out->out_of_range = is_bool;
+    } else if (strcmp(key, "sample_rate") == 0 || strcmp(key, "max_block") == 0) {
+      int rate = key[0] == 's';
+      double max = rate ? 1536000 : 65536;
+      if (is_bool >= 0 || !(num >= 1 && num <= max) || num != floor(num)) {
+        rc = ls_fail(err, NPA_INVALID_INPUT, "Config key \"%s\" must be an integer from 1 to %.0f", key, max);
+        goto done;
+      }
+      if (rate) out->sample_rate = (uint32_t)num;
+      else out->max_block = (uint32_t)num;
+    } else if (strcmp(key, "bound") == 0) {
+      if (is_bool >= 0 || !(num > 0) || !isfinite(num)) {
+        rc = ls_fail(err, NPA_INVALID_INPUT, "Config key \"bound\" must be a number above 0");
+        goto done;
+      }
+      out->bound = num;
+    } else {
+      rc = ls_fail(err, NPA_INVALID_INPUT,
+                   "Unknown config key \"%s\" (known: sample_rate, max_block, out_of_range, bound)", key);
+      goto done;
+    }
+    p = skip_ws(p);
+    if (*p == ',') {
+      p = skip_ws(p + 1);
+      continue;
+    }
+    if (*p == '}') {
+      p++;
+      break;
+    }
+    rc = ls_fail(err, NPA_INVALID_INPUT, "Config must be a JSON object (malformed after key \"%s\")", key);
+    goto done;
+  }
+end:
+  if (*skip_ws(p)) rc = ls_fail(err, NPA_INVALID_INPUT, "Config must be a JSON object (text after its end)");
+done:
+  free(text);
+  return rc;
+}
+
+/* ---- invoke input ---------------------------------------------------------- */
+
+enum { SIG_SILENCE, SIG_IMPULSE, SIG_NOISE, SIG_SINE };
+
+static int text_form(const uint8_t* in, size_t len, int* signal) {
+  for (size_t i = 0; i < len; i++) {
+    if (!((in[i] >= 0x20 && in[i] < 0x7F) || in[i] == '\t' || in[i] == '\n' || in[i] == '\r')) return 0;
+  }
+  static const char* const words[] = {"silence", "impulse", "noise", "sine"};
+  size_t n = 0;
+  while (n < len && !isspace(in[n])) n++;
+  for (int w = 0; w < 4; w++) {
+    if (n == strlen(words[w]) && memcmp(in, words[w], n) == 0) {
+      *signal = w;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static int parse_double(const char* s, double* v) {
+  char* end;
+  if (!*s) return 0;
+  *v = strtod(s, &end);
+  return *end == 0 && isfinite(*v);
+}
+
+static int parse_u64(const char* s, uint64_t* v) {
+  if (!*s) return 0;
+  for (const char* c = s; *c; c++) {
+    if (!isdigit((unsigned char)*c)) return 0;
+  }
+  *v = strtoull(s, NULL, 10);
+  return 1;
+}
+
+/* The control input port named key, or -1; *why says what was wrong. */
+static long find_port(const LsPlugin* pl, const LsPort* ports, const char* key, int quoted, const char** why) {
+  const LADSPA_Descriptor* d = pl->d;
+  long found = -1;
+  *why = "no port of that name";
+  if (!quoted && key[0] == '#') {
+    uint64_t i;
+    if (!parse_u64(key + 1, &i) || i >= d->PortCount) {
+      *why = "no port of that index";
+      return -1;
+    }
+    found = (long)i;
+  } else {
+    for (unsigned long i = 0; i < d->PortCount; i++) {
+      const char* name = d->PortNames[i];
+      if (name && strncmp(name, key, LS_MAX_STRING) == 0) {
+        found = (long)i;
+        if (ports[i].dir == LS_DIR_INPUT && ports[i].kind == LS_KIND_CONTROL) break;
+      }
+    }
+    if (found < 0) return -1;
+  }
+  if (ports[found].dir != LS_DIR_INPUT || ports[found].kind != LS_KIND_CONTROL) {
+    *why = "not a control input port";
+    return -1;
+  }
+  return found;
+}
+
+static uint64_t xorshift(uint64_t* s) {
+  uint64_t x = *s;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  return *s = x;
+}
+
+static int32_t parse_text(const LsPlugin* pl, const LsPort* ports, const LsConfig* cfg, const char* text,
+                          int* signal, uint64_t* seed, double* freq, NpaBuf* err, LsInput* out) {
+  const char* p = text;
+  while (*p && !isspace((unsigned char)*p)) p++; /* the signal word, already known */
+  size_t cap = strlen(text) + 1;
+  char* key = malloc(cap);
+  char* val = malloc(cap);
+  int32_t rc = NPA_OK;
+  if (!key || !val) {
+    rc = ls_fail(err, NPA_RESOURCE_LIMIT, "Out of memory");
+    goto done;
+  }
+  (void)signal;
+  for (;;) {
+    while (isspace((unsigned char)*p)) p++;
+    if (!*p) break;
+    int quoted = *p == '"';
+    size_t n = 0;
+    const char* start = p;
+    if (quoted) {
+      p++;
+      while (*p && *p != '"') key[n++] = *p++;
+      if (*p == '"') p++;
+      else p = start + strlen(start);
+    } else {
+      while (*p && *p != '=' && !isspace((unsigned char)*p)) key[n++] = *p++;
+    }
+    key[n] = 0;
+    if (*p != '=' || n == 0) {
+      size_t tok = 0;
+      while (start[tok] && !isspace((unsigned char)start[tok])) tok++;
+      rc = ls_fail(err, NPA_INVALID_INPUT, "Malformed argument \"%.*s\": expected <name>=<value>", (int)tok, start);
+      goto done;
+    }
+    p++;
+    n = 0;
+    while (*p && !isspace((unsigned char)*p)) val[n++] = *p++;
+    val[n] = 0;
+    uint64_t u;
+    double v;
+    if (!quoted && strcmp(key, "frames") == 0) {
+      if (!parse_u64(val, &u)) goto bad_value;
+      out->frames = u < 1 ? 1 : u > cfg->max_block ? cfg->max_block : (uint32_t)u;
+    } else if (!quoted && strcmp(key, "seed") == 0) {
+      if (!parse_u64(val, seed)) goto bad_value;
+    } else if (!quoted && strcmp(key, "freq") == 0) {
+      if (!parse_double(val, freq)) goto bad_value;
+    } else {
+      const char* why;
+      long port = find_port(pl, ports, key, quoted, &why);
+      if (port < 0) {
+        rc = ls_fail(err, NPA_INVALID_INPUT, "Unknown control \"%s\" of plugin \"%s\": %s", key, pl->method, why);
+        goto done;
+      }
+      if (!parse_double(val, &v)) goto bad_value;
+      out->controls[port] = cfg->out_of_range ? v : ls_port_clamp(&ports[port], v);
+    }
+    continue;
+  bad_value:
+    rc = ls_fail(err, NPA_INVALID_INPUT, "Malformed value \"%s\" for \"%s\"", val, key);
+    goto done;
+  }
+done:
+  free(key);
+  free(val);
+  return rc;
+}
+
+static void fill_text(LsInput* out, const LsConfig* cfg, int signal, uint64_t seed, double freq) {
+  uint64_t state = seed * 0x9E3779B97F4A7C15ull + 0x2545F4914F6CDD1Dull;
+  if (state == 0) state = 1;
+  for (size_t a = 0; a < out->audio_ports; a++) {
+    float* buf = out->audio + a * out->frames;
+    for (uint32_t f = 0; f < out->frames; f++) {
+      double s = 0;
+      if (signal == SIG_IMPULSE) s = f == 0 ? 1 : 0;
+      else if (signal == SIG_NOISE) s = (double)(xorshift(&state) >> 11) / 9007199254740992.0 * 2 - 1;
+      else if (signal == SIG_SINE) s = sin(2 * M_PI * freq * (double)f / (double)cfg->sample_rate);
+      buf[f] = (float)s;
+    }
+  }
+}
+
+static void parse_binary(const LsPlugin* pl, const LsPort* ports, const LsConfig* cfg, const uint8_t* in, size_t len,
+                         LsInput* out) {
+  unsigned v = (len > 0 ? in[0] : 0) | (unsigned)(len > 1 ? in[1] : 0) << 8;
+  out->frames = 1 + v % cfg->max_block;
+  size_t pos = 2;
+  for (unsigned long i = 0; i < pl->d->PortCount; i++) {
+    if (ports[i].dir != LS_DIR_INPUT || ports[i].kind != LS_KIND_CONTROL) continue;
+    v = (pos < len ? in[pos] : 0x00) | (unsigned)(pos + 1 < len ? in[pos + 1] : 0x80) << 8;
+    out->controls[i] = ls_port_position(&ports[i], v / 65535.0, cfg->out_of_range);
+    pos += 2;
+  }
+  const uint8_t* rest = pos < len ? in + pos : NULL;
+  size_t nsamples = pos < len ? (len - pos) / 2 : 0;
+  size_t k = 0;
+  for (uint32_t f = 0; f < out->frames; f++) {
+    for (size_t a = 0; a < out->audio_ports; a++) {
+      float s = 0;
+      if (nsamples) {
+        size_t j = (k++ % nsamples) * 2;
+        s = (float)(int16_t)(uint16_t)(rest[j] | rest[j + 1] << 8) / 32768.0f;
+      }
+      out->audio[a * out->frames + f] = s;
+    }
+  }
+}
+
+int32_t ls_input_parse(const LsPlugin* pl, const LsPort* ports, const LsConfig* cfg, const uint8_t* in, size_t len,
+                       LsInput* out, NpaBuf* err) {
+  const LADSPA_Descriptor* d = pl->d;
+  memset(out, 0, sizeof *out);
+  out->controls = calloc(d->PortCount ? d->PortCount : 1, sizeof(double));
+  for (unsigned long i = 0; i < d->PortCount; i++) {
+    if (ports[i].dir == LS_DIR_INPUT && ports[i].kind == LS_KIND_AUDIO) out->audio_ports++;
+  }
+  out->audio = malloc(((out->audio_ports ? out->audio_ports : 1) * cfg->max_block) * sizeof(float));
+  if (!out->controls || !out->audio) {
+    ls_input_free(out);
+    return ls_fail(err, NPA_RESOURCE_LIMIT, "Out of memory");
+  }
+  for (unsigned long i = 0; i < d->PortCount; i++) out->controls[i] = ls_port_start(&ports[i], cfg->out_of_range);
+  int signal;
+  if (!text_form(in, len, &signal)) {
+    parse_binary(pl, ports, cfg, in, len, out);
+    return NPA_OK;
+  }
+  char* text = malloc(len + 1);
+  if (!text) {
+    ls_input_free(out);
+    return ls_fail(err, NPA_RESOURCE_LIMIT, "Out of memory");
+  }
+  memcpy(text, in, len);
+  text[len] = 0;
+  uint64_t seed = 1;
+  double freq = 440;
+  out->frames = LS_TEXT_FRAMES < cfg->max_block ? LS_TEXT_FRAMES : cfg->max_block;
+  int32_t rc = parse_text(pl, ports, cfg, text, &signal, &seed, &freq, err, out);
+  free(text);
+  if (rc != NPA_OK) {
+    ls_input_free(out);
+    return rc;
+  }
+  fill_text(out, cfg, signal, seed, freq);
+  return NPA_OK;
+}
+
+void ls_input_free(LsInput* in) {
+  free(in->controls);
+  free(in->audio);
+  in->controls = NULL;
+  in->audio = NULL;
+}

@@ -1,0 +1,218 @@
+/*
+ * ladspa_run.c — one LADSPA instance per (npa instance, label), created on the
+ * label's first invoke: instantiated at the config's sample rate, every port
+ * connected to a guarded buffer the adapter owns, activated. Each invoke
+ * resets it (deactivate + activate, when activate exists), sets the control
+ * inputs, fills the audio inputs, calls run once and judges the outputs:
+ * an audio output sample that is NaN, +/-Inf or of a magnitude above the
+ * config's bound, or a control output that is NaN or +/-Inf, is NPA_PANIC.
+ * Control outputs are not held to the bound: they are not audio, and plugins
+ * report values such as their latency in frames there (Debian's swh
+ * pitchScale says 1536, tap_pitch 2100.5, artificialLatency up to 152720).
+ */
+#include "ladspa_adapter.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void live_free(const LADSPA_Descriptor* d, LsLive* lv) {
+  if (!lv) return;
+  if (lv->handle) {
+    if (lv->activated && d->deactivate) d->deactivate(lv->handle);
+    d->cleanup(lv->handle);
+    ls_count_ladspa(-1);
+  }
+  if (lv->bufs) {
+    for (unsigned long i = 0; i < lv->nports; i++) ls_guarded_free(lv->bufs[i], lv->lens[i]);
+  }
+  free(lv->bufs);
+  free(lv->lens);
+  free(lv->ports);
+  free(lv);
+}
+
+static int32_t live_make(const LsInst* inst, const LsPlugin* pl, LsLive** out, NpaBuf* err) {
+  const LADSPA_Descriptor* d = pl->d;
+  unsigned long n = d->PortCount;
+  LsLive* lv = calloc(1, sizeof *lv);
+  if (!lv) return ls_fail(err, NPA_RESOURCE_LIMIT, "Out of memory");
+  lv->nports = n;
+  lv->bufs = calloc(n ? n : 1, sizeof(float*));
+  lv->lens = calloc(n ? n : 1, sizeof(size_t));
+  lv->ports = calloc(n ? n : 1, sizeof(LsPort));
+  if (!lv->bufs || !lv->lens || !lv->ports) {
+    live_free(d, lv);
+    return ls_fail(err, NPA_RESOURCE_LIMIT, "Out of memory");
+  }
+  for (unsigned long i = 0; i < n; i++) {
+    ls_port_info(d, i, inst->cfg.sample_rate, &lv->ports[i]);
+    /* A control port is one float; audio and invalid ports get a whole block. */
+    lv->lens[i] = lv->ports[i].kind == LS_KIND_CONTROL ? 1 : inst->cfg.max_block;
+    lv->bufs[i] = ls_guarded_alloc(lv->lens[i]);
+    if (!lv->bufs[i]) {
+      live_free(d, lv);
+      return ls_fail(err, NPA_RESOURCE_LIMIT, "Cannot map a port buffer");
+    }
+  }
+  ls_log(NPA_LOG_DEBUG, "instantiate \"%s\" at %u Hz (max_block %u)", pl->method, inst->cfg.sample_rate,
+         inst->cfg.max_block);
+  lv->handle = d->instantiate(d, inst->cfg.sample_rate);
+  if (!lv->handle) {
+    live_free(d, lv);
+    return ls_fail(err, NPA_INTERNAL, "LADSPA plugin \"%s\": instantiate returned NULL at sample rate %u", pl->method,
+                   inst->cfg.sample_rate);
+  }
+  ls_count_ladspa(1);
+  for (unsigned long i = 0; i < n; i++) d->connect_port(lv->handle, i, lv->bufs[i]);
+  if (d->activate) {
+    d->activate(lv->handle);
+    lv->activated = 1;
+  }
+  lv->fresh = 1;
+  *out = lv;
+  return NPA_OK;
+}
+
+void ls_inst_release(LsInst* inst, size_t plugins) {
+  const LsTable* t = ls_table();
+  if (!inst->live) return;
+  for (size_t i = 0; i < plugins; i++) {
+    if (inst->live[i]) live_free(t->plugins[i].d, inst->live[i]);
+    inst->live[i] = NULL;
+  }
+}
+
+/* Port i's data for a block of `frames`: a control's float, or the last `frames` floats of an audio buffer. */
+static float* window(const LsLive* lv, unsigned long i, uint32_t frames) {
+  return lv->lens[i] > frames ? lv->bufs[i] + (lv->lens[i] - frames) : lv->bufs[i];
+}
+
+static uint64_t fnv1a(const float* p, uint32_t n) {
+  const uint8_t* b = (const uint8_t*)p;
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < (size_t)n * sizeof(float); i++) {
+    h ^= b[i];
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+static void value_text(LsStr* s, double v) {
+  if (isnan(v)) ls_str_puts(s, "NaN");
+  else if (isinf(v)) ls_str_puts(s, v > 0 ? "+Inf" : "-Inf");
+  else ls_str_printf(s, "%.9g", v);
+}
+
+/* The PANIC message for a bad output value v of port i (at frame f, or a control). */
+static int32_t judge_fail(const LsInst* inst, const LsPlugin* pl, const LsLive* lv, const LsInput* in,
+                          unsigned long i, uint32_t f, double v, NpaBuf* err) {
+  const LADSPA_Descriptor* d = pl->d;
+  LsStr m = {0};
+  ls_str_puts(&m, "LADSPA plugin \"");
+  ls_text(&m, d->Label, "");
+  ls_str_puts(&m, "\" wrote ");
+  value_text(&m, v);
+  ls_str_puts(&m, lv->ports[i].kind == LS_KIND_CONTROL ? " to control output port \"" : " to output port \"");
+  ls_text(&m, d->PortNames[i], "?");
+  if (lv->ports[i].kind == LS_KIND_CONTROL) ls_str_printf(&m, "\" after a block of %u frames", in->frames);
+  else ls_str_printf(&m, "\" at frame %u of %u", f, in->frames);
+  ls_str_printf(&m, " (sample rate %u; controls:", inst->cfg.sample_rate);
+  int first = 1;
+  for (unsigned long c = 0; c < d->PortCount; c++) {
+    if (lv->ports[c].dir != LS_DIR_INPUT || lv->ports[c].kind != LS_KIND_CONTROL) continue;
+    ls_str_puts(&m, first ? " " : ", ");
+    ls_text(&m, d->PortNames[c], "?");
+    ls_str_printf(&m, "=%.9g", in->controls[c]);
+    first = 0;
+  }
+  ls_str_puts(&m, first ? " none)" : ")");
+  int32_t rc = ls_fail_str(err, NPA_PANIC, &m);
+  ls_str_free(&m);
+  return rc;
+}
+
+static int bad(double v, double bound) { return !isfinite(v) || fabs(v) > bound; }
+
+int32_t ls_run(LsInst* inst, const LsPlugin* pl, size_t index, const uint8_t* input, size_t input_len, NpaBuf* out,
+               NpaBuf* err) {
+  const LADSPA_Descriptor* d = pl->d;
+  int32_t rc;
+  if (!inst->live[index]) {
+    rc = live_make(inst, pl, &inst->live[index], err);
+    if (rc != NPA_OK) return rc;
+  }
+  LsLive* lv = inst->live[index];
+  LsInput in;
+  rc = ls_input_parse(pl, lv->ports, &inst->cfg, input, input_len, &in, err);
+  if (rc != NPA_OK) return rc;
+  /* Reset: equal inputs must give equal outputs. */
+  if (!lv->fresh && d->activate) {
+    if (lv->activated && d->deactivate) d->deactivate(lv->handle);
+    d->activate(lv->handle);
+    lv->activated = 1;
+  }
+  lv->fresh = 0;
+  size_t a = 0;
+  for (unsigned long i = 0; i < lv->nports; i++) {
+    const LsPort* p = &lv->ports[i];
+    memset(lv->bufs[i], 0, lv->lens[i] * sizeof(float));
+    /* Each block ends where the guard page starts: a read or write past this block's frames faults. */
+    float* buf = window(lv, i, in.frames);
+    d->connect_port(lv->handle, i, buf);
+    if (p->dir == LS_DIR_INPUT && p->kind == LS_KIND_CONTROL) buf[0] = (float)in.controls[i];
+    else if (p->dir == LS_DIR_INPUT && p->kind == LS_KIND_AUDIO) {
+      memcpy(buf, in.audio + a * in.frames, in.frames * sizeof(float));
+      a++;
+    }
+  }
+  d->run(lv->handle, in.frames);
+  /* Judge, then summarise. */
+  LsStr s = {0};
+  ls_str_printf(&s, "{\"frames\":%u,\"outputs\":[", in.frames);
+  int first = 1;
+  for (unsigned long i = 0; i < lv->nports; i++) {
+    const LsPort* p = &lv->ports[i];
+    if (p->dir != LS_DIR_OUTPUT || p->kind == LS_KIND_INVALID) continue;
+    const float* buf = window(lv, i, in.frames);
+    ls_str_puts(&s, first ? "{\"port\":" : ",{\"port\":");
+    first = 0;
+    if (d->PortNames[i]) ls_json_str(&s, d->PortNames[i]);
+    else ls_str_printf(&s, "\"#%lu\"", i);
+    if (p->kind == LS_KIND_CONTROL) {
+      if (!isfinite(buf[0])) goto fail_control; /* finite only: see the header comment */
+      ls_str_puts(&s, ",\"kind\":\"control\",\"value\":");
+      ls_json_num(&s, buf[0]);
+      ls_str_puts(&s, "}");
+      continue;
+    }
+    double peak = 0, sum = 0;
+    unsigned long denormals = 0;
+    for (uint32_t f = 0; f < in.frames; f++) {
+      double v = buf[f];
+      if (bad(v, inst->cfg.bound)) {
+        rc = judge_fail(inst, pl, lv, &in, i, f, v, err);
+        goto done;
+      }
+      if (fpclassify(buf[f]) == FP_SUBNORMAL) denormals++;
+      if (fabs(v) > peak) peak = fabs(v);
+      sum += v * v;
+    }
+    ls_str_puts(&s, ",\"kind\":\"audio\",\"peak\":");
+    ls_json_num(&s, peak);
+    ls_str_puts(&s, ",\"rms\":");
+    ls_json_num(&s, sqrt(sum / in.frames));
+    ls_str_printf(&s, ",\"denormals\":%lu,\"hash\":\"%016llx\"}", denormals,
+                  (unsigned long long)fnv1a(buf, in.frames));
+    continue;
+  fail_control:
+    rc = judge_fail(inst, pl, lv, &in, i, 0, buf[0], err);
+    goto done;
+  }
+  ls_str_puts(&s, "]}");
+  rc = ls_give(&s, out);
+done:
+  ls_str_free(&s);
+  ls_input_free(&in);
+  return rc;
+}

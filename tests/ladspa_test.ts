@@ -1,0 +1,152 @@
+/**
+ * LADSPA libraries through the adapter seam, end to end on the LADSPA
+ * fixtures (fixtures/ladspa/, built by `deno task build`): each plugin is a
+ * method of an npa plugin served by a private copy of the adapter, in
+ * process and in a sandbox child, and every engine (load, invoke, stress,
+ * fuzz, check) runs on it unchanged.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { loadPlugin, PluginError, runChecks, runFuzz, runStress } from "../mod.ts";
+import { ROOT, runCli, runDeno, text } from "./_helpers.ts";
+
+/** Path of a built LADSPA fixture. */
+function ladspa(name: string): string {
+  return join(ROOT, "build", "fixtures", "ladspa", `lib${name}.so`);
+}
+
+interface Output {
+  frames: number;
+  outputs: { port: string; kind: string; peak?: number; rms?: number; hash?: string; value?: number }[];
+}
+
+for (const isolate of [false, true]) {
+  const where = isolate ? " in a sandbox child" : "";
+  Deno.test(`loadPlugin() of a LADSPA library${where} serves each plugin as a method, and describe() keeps the adapter's part`, async () => {
+    await using plugin = await loadPlugin(ladspa("ladspa_ref"), { isolate, log: "off" });
+    const d = plugin.describe();
+    assert.deepEqual(d.methods.map((m) => m.name), ["ref_gain", "ref_lowpass"]);
+    assert.equal(d.adapter?.abi, "ladspa");
+    const plugins = (d.adapter as unknown as { plugins: { label: string; unique_id: number }[] }).plugins;
+    assert.deepEqual(plugins.map((p) => [p.label, p.unique_id]), [["ref_gain", 4101], ["ref_lowpass", 4102]]);
+    await using inst = await plugin.createInstance();
+    const out: Output = JSON.parse(text(await inst.invoke("ref_gain", "impulse frames=64 Gain=2")));
+    assert.equal(out.frames, 64);
+    assert.equal(out.outputs[0]!.peak, 2);
+  });
+
+  Deno.test(`invoke of a LADSPA plugin that writes NaN${where} fails with PANIC naming the port and the controls`, async () => {
+    await using plugin = await loadPlugin(ladspa("nan_at_upper"), { isolate, log: "off" });
+    await using inst = await plugin.createInstance();
+    // Inside the range the output is finite; at its upper bound it is NaN.
+    await inst.invoke("nan_at_upper", "noise seed=1 Drive=0.5");
+    const e = await inst.invoke("nan_at_upper", "noise seed=1 Drive=1").then(() => undefined, (e) => e);
+    assert.ok(e instanceof PluginError, String(e));
+    assert.equal(e.code, "PANIC");
+    assert.match(e.message, /wrote NaN to output port "Output" at frame \d+ of 256 .*Drive=1/);
+  });
+}
+
+Deno.test("invoke --isolate of a LADSPA plugin that overruns its delay line at 192 kHz reports the crash, and 48 kHz runs", async () => {
+  const lib = ladspa("crash_at_192k");
+  const ok = await runCli(["invoke", lib, "crash_at_192k", "--input", "noise", "--isolate"]);
+  assert.equal(ok.code, 0, ok.stderr);
+  const r = await runCli([
+    "invoke",
+    lib,
+    "crash_at_192k",
+    "--input",
+    "noise",
+    "--isolate",
+    "--config",
+    '{"sample_rate":192000}',
+  ]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /crashed the sandbox child \(killed by SIGSEGV\)/);
+  assert.match(r.stderr, /"crash_at_192k"/);
+});
+
+Deno.test("invoke --isolate of a LADSPA plugin that writes one sample past its block: the guard page after the block faults", async () => {
+  // The block is shorter than the buffer the adapter owns (max_block), and still ends at its guard page.
+  const r = await runCli([
+    "invoke",
+    ladspa("write_past_output"),
+    "write_past_output",
+    "--input",
+    "noise frames=100",
+    "--isolate",
+  ]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /crashed the sandbox child \(killed by SIGSEGV\)/);
+  const ok = await runCli(["invoke", ladspa("ladspa_ref"), "ref_gain", "--input", "noise frames=100", "--isolate"]);
+  assert.equal(ok.code, 0, ok.stderr);
+});
+
+Deno.test("loadPlugin() gives two LADSPA libraries loaded at once two adapters: each serves its own plugins", async () => {
+  await using a = await loadPlugin(ladspa("ladspa_ref"), { log: "off" });
+  await using b = await loadPlugin(ladspa("nan_at_upper"), { log: "off" });
+  assert.deepEqual(a.describe().methods.map((m) => m.name), ["ref_gain", "ref_lowpass"]);
+  assert.deepEqual(b.describe().methods.map((m) => m.name), ["nan_at_upper"]);
+  await using inst = await a.createInstance();
+  assert.equal(JSON.parse(text(await inst.invoke("ref_gain", "impulse frames=8 Gain=3"))).outputs[0].peak, 3);
+});
+
+Deno.test("loadPlugin() of a LADSPA library without the adapter built says how to get it", async () => {
+  // A helper directory with no adapters/ next to the helper: what a build that never made the adapter looks like.
+  const dir = await Deno.makeTempDir({ prefix: "plugcheck-no-adapter-" });
+  try {
+    await Deno.copyFile(join(ROOT, "build", "libnpa_host.so"), join(dir, "libnpa_host.so"));
+    const r = await runCli(["load", ladspa("ladspa_ref")], {
+      env: { PLUGCHECK_HOST_LIB: join(dir, "libnpa_host.so") },
+    });
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(
+      r.stderr,
+      /a LADSPA 1\.1 library, but plugcheck's ladspa adapter cannot be opened \(run `deno task build`\)/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("runStress() of a LADSPA library passes every verdict, in process and isolated", async () => {
+  for (const isolate of [false, true]) {
+    const report = await runStress(ladspa("ladspa_ref"), { iterations: 400, seed: 1, isolate, floor: false });
+    const failed = report.verdicts.filter((v) => v.status === "fail").map((v) => `${v.id}: ${v.summary}`);
+    assert.deepEqual(failed, [], `isolate ${isolate}`);
+    assert.ok(report.run.calls >= 400);
+  }
+});
+
+Deno.test("runFuzz() of a LADSPA plugin finds the control value that makes it write NaN", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "plugcheck-ladspa-fuzz-" });
+  try {
+    const report = await runFuzz(ladspa("nan_at_upper"), { runs: 20_000, seed: 1, maxFindings: 1, artifactsDir: dir });
+    assert.equal(report.findings.length, 1, JSON.stringify(report.findings));
+    assert.match(report.findings[0]!.message, /wrote NaN to output port "Output"/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("runChecks() on the LADSPA reference library: every check that applies passes", async () => {
+  const report = await runChecks(ladspa("ladspa_ref"), { seed: 1 });
+  const notPassed = report.results.filter((r) => r.status !== "pass" && r.status !== "skip")
+    .map((r) => `${r.id}: ${r.status} ${r.details}`);
+  assert.deepEqual(notPassed, []);
+  assert.equal(report.exitCode, 0);
+});
+
+Deno.test("plugcheck load of a LADSPA library names the ABI and lists its plugins", async () => {
+  const r = await runDeno([
+    "run",
+    "-A",
+    join(ROOT, "cli.ts"),
+    "load",
+    ladspa("ladspa_ref"),
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /LADSPA 1\.1/);
+  assert.match(r.stdout, /ref_gain .*unique ID 4101/);
+  assert.match(r.stdout, /ref_lowpass .*unique ID 4102/);
+});
