@@ -171,7 +171,7 @@ Deno.test("rangeFindings() fails lower > upper, a default outside the bounds and
     default_value: 440,
   });
   assert.deepEqual(rangesOf(rate).fails, [
-    `"p" (#0) port 0 "Cutoff": default 440 (440) is below the lower bound 480 (x 48000 Hz)`,
+    `"p" (#0) port 0 "Cutoff": default 440 (440) is below the lower bound 480 (at 48000 Hz)`,
   ]);
   assert.deepEqual(rangesOf(port(0, "Mix", { hints: { bounded_below: true, lower: 0, default: "middle" } })).fails, [
     `"p" (#0) port 0 "Mix": DEFAULT_MIDDLE needs both bounds, and the port has not`,

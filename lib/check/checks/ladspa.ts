@@ -16,8 +16,19 @@ import { type CheckContext, type CheckSpec, fail, type Outcome, pass, plural, sk
 import { type LadspaLibrary, ladspaLibrary, usablePlugins } from "./ladspa_doc.ts";
 import { independence } from "./ladspa_independence.ts";
 import { descriptorFindings, type Findings, rangeFindings } from "./ladspa_rules.ts";
-import { judgeRuns, type PlanRun, processingPlan, runPlan, SAMPLE_RATES, sampleRatePlan } from "./ladspa_runs.ts";
+import {
+  judgeRuns,
+  MAX_STOPS,
+  type PlanRun,
+  processingPlan,
+  runPlan,
+  SAMPLE_RATES,
+  sampleRatePlan,
+} from "./ladspa_runs.ts";
 import { withPlugin } from "../check_helpers.ts";
+
+/** A crash or hang is one plugin's: the run goes on in a new sandbox child (see runPlan). */
+const RESTARTS = { restartCap: MAX_STOPS + 1 };
 
 /** Runs `judge` on the library's LADSPA part: skips a library that is not LADSPA, fails a malformed part. */
 function onLadspa(ctx: CheckContext, judge: (lib: LadspaLibrary) => Outcome | Promise<Outcome>): Promise<Outcome> {
@@ -80,13 +91,14 @@ export const LADSPA_CHECKS: readonly CheckSpec[] = [
         if (plan.length === 0) return skip("no plugin the adapter can run");
         const runs: { config: Record<string, unknown>; run: PlanRun }[] = [];
         await withPlugin(ctx, async (plugin) => {
+          const dead = new Set<string>(); // a plugin that crashed or hung at one rate is not run at the next
           for (const rate of SAMPLE_RATES) {
             const config = { sample_rate: rate };
-            const run = await runPlan(ctx, plugin, config, plan);
+            const run = await runPlan(ctx, plugin, config, plan, dead);
             runs.push({ config, run });
-            if (run.stopped !== undefined || ctx.signal.aborted) break;
+            if (run.cut) break;
           }
-        });
+        }, RESTARTS);
         const n = usablePlugins(lib).length;
         return judgeRuns(ctx, runs, `${plural(n, "plugin")} at ${SAMPLE_RATES.join(", ")} Hz, every output finite`);
       }),
@@ -102,7 +114,7 @@ export const LADSPA_CHECKS: readonly CheckSpec[] = [
         const plan = processingPlan(lib, ctx.seed);
         if (plan.length === 0) return skip("no plugin the adapter can run");
         const config = { max_block: 4096 };
-        const run = await withPlugin(ctx, (plugin) => runPlan(ctx, plugin, config, plan));
+        const run = await withPlugin(ctx, (plugin) => runPlan(ctx, plugin, config, plan), RESTARTS);
         const n = usablePlugins(lib).length;
         return judgeRuns(ctx, [{ config, run }], `${plural(n, "plugin")}, every output finite and within the bound`);
       }),

@@ -7,9 +7,11 @@
  *
  * At the same time: the adapter resets a plugin before each run, so state
  * two instances share through a static variable shows only when one's run
- * overlaps the other's reset or run, a small part of each call. Four
- * instances each run their own sequence of calls at once, for up to three
- * trials (see CONFIG for what was measured).
+ * overlaps the other's reset or run, a small part of each call. Four fresh
+ * instances each run their own sequence of calls at once, compared call by
+ * call with a fifth that ran the same sequence alone (so every instance
+ * compared has the same history), for up to three trials (see CONFIG for
+ * what was measured).
  *
  * @example
  * ```ts ignore
@@ -20,7 +22,7 @@
  * @module
  */
 import { PluginCrashError, PluginError, PluginTimeoutError } from "../../errors/errors.ts";
-import type { InstanceHandle } from "../../plugin/handle.ts";
+import type { InstanceHandle, PluginHandle } from "../../plugin/handle.ts";
 import { errorLine, lines, withPlugin } from "../check_helpers.ts";
 import { type CheckContext, fail, type Outcome, pass, plural, skip } from "../spec.ts";
 import { type LadspaLibrary, usablePlugins } from "./ladspa_doc.ts";
@@ -78,6 +80,25 @@ export function difference(want: string, got: string): string {
   return `${cut(got)} instead of ${cut(want)}`;
 }
 
+/** `n` new instances, destroyed together. */
+async function freshInstances(
+  plugin: PluginHandle,
+  n: number,
+  timeoutMs: number,
+): Promise<{ insts: InstanceHandle[] } & AsyncDisposable> {
+  const insts: InstanceHandle[] = [];
+  const dispose = async () => {
+    for (const inst of insts) if (inst.state === "live") await inst.destroy().catch(() => {});
+  };
+  try {
+    for (let i = 0; i < n; i++) insts.push(await plugin.createInstance(CONFIG, { timeoutMs }));
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+  return { insts, [Symbol.asyncDispose]: dispose };
+}
+
 /** Runs the check on the usable plugins of `lib`. */
 export async function independence(ctx: CheckContext, lib: LadspaLibrary): Promise<Outcome> {
   const plugins = usablePlugins(lib);
@@ -85,7 +106,7 @@ export async function independence(ctx: CheckContext, lib: LadspaLibrary): Promi
   const timeoutMs = ctx.thresholds.callTimeoutMs;
   const trials = trialsFor(plugins.length);
   return await withPlugin(ctx, async (plugin) => {
-    const insts: InstanceHandle[] = [];
+    const insts: InstanceHandle[] = []; // A and B
     const differ: { method: string; input: string; how: string; when: string }[] = [];
     let calls = 0;
     const ask = (inst: InstanceHandle, method: string, input: string) => {
@@ -93,7 +114,7 @@ export async function independence(ctx: CheckContext, lib: LadspaLibrary): Promi
       return answer(inst, method, input, timeoutMs);
     };
     try {
-      for (let i = 0; i < CONCURRENT_INSTANCES; i++) insts.push(await plugin.createInstance(CONFIG, { timeoutMs }));
+      for (let i = 0; i < 2; i++) insts.push(await plugin.createInstance(CONFIG, { timeoutMs }));
       const [a, b] = insts as [InstanceHandle, InstanceHandle];
       for (const { method } of plugins) {
         if (ctx.signal.aborted) break;
@@ -103,19 +124,26 @@ export async function independence(ctx: CheckContext, lib: LadspaLibrary): Promi
         };
         const ref: string[] = [];
         for (const input of INDEPENDENCE_INPUTS) ref.push(await ask(a, method, input));
+        // B has had the same calls as A: the same history.
         for (const [i, input] of INDEPENDENCE_INPUTS.entries()) {
           note(input, await ask(b, method, input), ref[i]!, "instance B after instance A");
         }
-        for (const [i, input] of INDEPENDENCE_INPUTS.entries()) {
-          note(input, await ask(a, method, input), ref[i]!, "instance A, interleaved with B");
-          note(input, await ask(b, method, input), ref[i]!, "instance B, interleaved with A");
+        // Then call by call, each of B's answers compared with A's just before (their histories are still equal).
+        for (const input of INDEPENDENCE_INPUTS) {
+          const x = await ask(a, method, input);
+          note(input, await ask(b, method, input), x, "instance B, interleaved with A");
         }
-        const alone = await ask(a, method, CONCURRENT_INPUT);
+        // Fresh instances with the same history (a plugin whose activate does not reset all its state gives
+        // what its history says): one alone is the reference, call by call, for the others at once.
         const when = `${CONCURRENT_INSTANCES} instances at the same time`;
         for (let t = 0; t < trials && differ.length === seen && !ctx.signal.aborted; t++) {
-          await Promise.all(insts.map(async (inst) => {
+          await using fresh = await freshInstances(plugin, 1 + CONCURRENT_INSTANCES, timeoutMs);
+          const [alone, ...together] = fresh.insts;
+          const ref: string[] = [];
+          for (let k = 0; k < CONCURRENT_CALLS; k++) ref.push(await ask(alone!, method, CONCURRENT_INPUT));
+          await Promise.all(together.map(async (inst) => {
             for (let k = 0; k < CONCURRENT_CALLS; k++) {
-              note(CONCURRENT_INPUT, await ask(inst, method, CONCURRENT_INPUT), alone, when);
+              note(CONCURRENT_INPUT, await ask(inst, method, CONCURRENT_INPUT), ref[k]!, when);
             }
           }));
         }
@@ -134,7 +162,7 @@ export async function independence(ctx: CheckContext, lib: LadspaLibrary): Promi
       );
     }
     return pass(
-      `${plural(calls, "call")} on ${CONCURRENT_INSTANCES} instances of ${
+      `${plural(calls, "call")} on 2 + ${1 + CONCURRENT_INSTANCES} instances of ${
         plural(plugins.length, "plugin")
       }: the same outputs`,
     );

@@ -31,11 +31,17 @@ export interface PlannedCall {
 
 /** What a plan's run saw: the calls that failed, and the crash or hang that stopped it. */
 export interface PlanRun {
-  /** Calls made (the one that stopped the run included). */
+  /** Calls made (those that crashed or hung included). */
   ran: number;
   failed: { call: PlannedCall; error: unknown }[];
-  stopped?: { call: PlannedCall; error: PluginCrashError | PluginTimeoutError };
+  /** Calls that crashed or hung: each ends its plugin's calls (the run goes on with the next plugin). */
+  stopped: { call: PlannedCall; error: PluginCrashError | PluginTimeoutError }[];
+  /** True when the run gave up: too many crashes or hangs, a hang in process, or the check's deadline. */
+  cut: boolean;
 }
+
+/** Crashes and hangs a run goes on after (each costs a sandbox child, a hang its deadline too). */
+export const MAX_STOPS = 5;
 
 /** The sample rates `ladspa.sample_rates` instantiates every plugin at. */
 export const SAMPLE_RATES: readonly number[] = [8000, 22050, 44100, 48000, 96000, 192000];
@@ -47,43 +53,56 @@ export const PROCESSING_BUDGET = 3000;
 
 /**
  * Runs `calls` in order on one instance created with `config`: every call's
- * failure is recorded; a crash or a hang stops the run (the instance is
- * lost), as does the check's deadline.
+ * failure is recorded; a crash or a hang ends the calls of its plugin (the
+ * method, added to `dead`: runs that share the set leave it out too) and
+ * the run goes on with the next one on a new instance (a new
+ * sandbox child: load the plugin with a `restartCap` above
+ * {@link MAX_STOPS}), until {@link MAX_STOPS} plugins are dead, a hang in process
+ * (its thread still runs) or the check's deadline.
  */
 export async function runPlan(
   ctx: CheckContext,
   plugin: PluginHandle,
   config: Record<string, unknown>,
   calls: readonly PlannedCall[],
+  dead: Set<string> = new Set(),
 ): Promise<PlanRun> {
   const timeoutMs = ctx.thresholds.callTimeoutMs;
-  const run: PlanRun = { ran: 0, failed: [] };
+  const run: PlanRun = { ran: 0, failed: [], stopped: [], cut: false };
   let inst: InstanceHandle | undefined;
   const stop = (call: PlannedCall, error: unknown): boolean => {
     if (!(error instanceof PluginCrashError || error instanceof PluginTimeoutError)) return false;
-    run.stopped = { call, error };
+    run.stopped.push({ call, error });
+    dead.add(call.method);
+    if (dead.size >= MAX_STOPS || (error instanceof PluginTimeoutError && !ctx.isolate)) run.cut = true;
     return true;
   };
   try {
-    inst = await plugin.createInstance(config, { timeoutMs });
-  } catch (error) {
-    const call = { method: "(create instance)", input: "" };
-    if (!stop(call, error)) run.failed.push({ call, error });
-    return run;
-  }
-  try {
     for (const call of calls) {
-      if (ctx.signal.aborted) break;
+      if (ctx.signal.aborted) run.cut = true;
+      if (run.cut) break;
+      if (dead.has(call.method)) continue;
+      try {
+        if (inst?.state !== "live") {
+          await inst?.destroy().catch(() => {});
+          inst = undefined;
+          inst = await plugin.createInstance(config, { timeoutMs });
+        }
+      } catch (error) {
+        const create = { method: call.method, input: "(create instance)" };
+        if (!stop(create, error)) run.failed.push({ call: create, error });
+        run.cut = true;
+        break;
+      }
       run.ran++;
       try {
         await inst.invoke(call.method, call.input, { timeoutMs });
       } catch (error) {
-        if (stop(call, error)) break;
-        run.failed.push({ call, error });
+        if (!stop(call, error)) run.failed.push({ call, error });
       }
     }
   } finally {
-    if (inst.state === "live") await inst.destroy().catch(() => {});
+    if (inst?.state === "live") await inst.destroy().catch(() => {});
   }
   return run;
 }
@@ -112,15 +131,24 @@ export function judgeRuns(
   const failed = runs.flatMap((r) => r.run.failed.map((f) => ({ ...f, config: r.config })));
   const evidence = lines(failed, (f) => `${planLine(f.call, f.config)}: ${errorLine(f.error)}`);
   const total = runs.reduce((n, r) => n + r.run.ran, 0);
-  const stopped = runs.find((r) => r.run.stopped !== undefined);
-  if (stopped !== undefined) {
-    const { call, error } = stopped.run.stopped!;
-    const what = error instanceof PluginCrashError ? "crashed" : "did not return in time";
+  const cut = runs.some((r) => r.run.cut) ? ", then gave up" : "";
+  const stopped = runs.flatMap((r) => r.run.stopped.map((x) => ({ ...x, config: r.config })));
+  if (stopped.length > 0) {
+    const crashes = stopped.filter((x) => x.error instanceof PluginCrashError);
+    const first = crashes[0] ?? stopped[0]!;
+    const what = (x: typeof first) => x.error instanceof PluginCrashError ? "crashed" : "did not return in time";
+    const counts = [
+      crashes.length > 0 ? `${crashes.length} ${crashes.length === 1 ? "crash" : "crashes"}` : "",
+      stopped.length > crashes.length ? plural(stopped.length - crashes.length, "hang") : "",
+    ].filter((x) => x !== "").join(" and ");
     return {
-      status: error instanceof PluginCrashError ? "crash" : "timeout",
-      details: `${planLine(call, stopped.config)} ${what}: ${errorLine(error)} (after ${plural(total, "call")})`,
-      evidence: [`${planLine(call, stopped.config)}: ${errorLine(error)}`, ...evidence],
-      ...invokeRepro(ctx, call, stopped.config),
+      status: crashes.length > 0 ? "crash" : "timeout",
+      details: `${planLine(first.call, first.config)} ${what(first)} (${counts} in ${plural(total, "call")}${cut})`,
+      evidence: [
+        ...stopped.map((x) => `${planLine(x.call, x.config)} ${what(x)}: ${errorLine(x.error)}`),
+        ...evidence,
+      ],
+      ...invokeRepro(ctx, first.call, first.config),
     };
   }
   if (failed.length > 0) {
@@ -129,6 +157,7 @@ export function judgeRuns(
       ...invokeRepro(ctx, failed[0]!.call, failed[0]!.config),
     };
   }
+  if (cut !== "") return { status: "skip", details: `interrupted after ${plural(total, "call")}`, evidence: [] };
   return pass(`${plural(total, "call")}: ${passed}`);
 }
 
