@@ -26,7 +26,12 @@ import { DEFAULT_THRESHOLDS } from "../lib/check/config.ts";
 import type { CheckContext } from "../lib/check/spec.ts";
 import { Prng } from "../lib/util/prng.ts";
 import { withPlugin } from "../lib/check/check_helpers.ts";
-import { fixture } from "./_helpers.ts";
+import { fixture, isFile, ROOT, runCli } from "./_helpers.ts";
+import { join } from "node:path";
+import { type CheckReport, runChecks } from "../mod.ts";
+
+/** Path of a built LADSPA fixture (fixtures/ladspa/). */
+const ladspaFixture = (name: string) => join(ROOT, "build", "fixtures", "ladspa", `lib${name}.so`);
 
 type Hints = LadspaPort["hints"];
 
@@ -313,4 +318,106 @@ Deno.test("withPlugin() keeps the plugin open until an async callback is done", 
     return new TextDecoder().decode(await inst.invoke("upper", "open"));
   });
   assert.equal(out, "OPEN");
+});
+
+// ---- end to end, through the LADSPA adapter ----------------------------------------------------------------------
+
+const LADSPA_FILTER = { filter: ["^ladspa\\."], seed: 1, jobs: 2 } as const;
+const SDK = "/usr/lib/ladspa";
+const SDK_MISSING = !(await isFile(`${SDK}/amp.so`) && await isFile(`${SDK}/delay.so`));
+const NEEDS_SDK = SDK_MISSING ? ` (ignored: ${SDK}/amp.so or delay.so is absent; .ci/run installs ladspa-sdk)` : "";
+
+/** The status of each ladspa check on `path`, and the whole report. */
+async function ladspaRun(path: string): Promise<{ status: Record<string, string>; report: CheckReport }> {
+  const report = await runChecks(path, LADSPA_FILTER);
+  return { status: Object.fromEntries(report.results.map((r) => [r.id, r.status])), report };
+}
+
+const ALL_PASS = {
+  "ladspa.descriptors": "pass",
+  "ladspa.ranges": "pass",
+  "ladspa.sample_rates": "pass",
+  "ladspa.processing": "pass",
+  "ladspa.independence": "pass",
+};
+
+Deno.test({
+  name:
+    `runChecks() of ladspa-sdk's amp.so and delay.so passes the ladspa group (amp's 0-bounded log gain warns)${NEEDS_SDK}`,
+  ignore: SDK_MISSING,
+  fn: async () => {
+    const amp = await ladspaRun(`${SDK}/amp.so`);
+    assert.deepEqual(amp.status, { ...ALL_PASS, "ladspa.ranges": "warn" });
+    const ranges = amp.report.results.find((r) => r.id === "ladspa.ranges")!;
+    assert.deepEqual(ranges.evidence, [
+      `"amp_mono" (#0) port 0 "Gain": LOGARITHMIC range 0..(open) includes 0: hosts cannot draw it`,
+      `"amp_stereo" (#1) port 0 "Gain": LOGARITHMIC range 0..(open) includes 0: hosts cannot draw it`,
+    ]);
+    assert.equal(amp.report.exitCode, 0);
+    const processing = amp.report.results.find((r) => r.id === "ladspa.processing")!;
+    assert.match(processing.details, /^\d+ calls: 2 plugins, every output finite/);
+    const delay = await ladspaRun(`${SDK}/delay.so`);
+    assert.deepEqual(delay.status, ALL_PASS);
+  },
+});
+
+Deno.test("runChecks() of the LADSPA reference library passes the ladspa group", async () => {
+  assert.deepEqual((await ladspaRun(ladspaFixture("ladspa_ref"))).status, ALL_PASS);
+});
+
+/** Each fixture, the check that catches it, and how (the others pass). */
+const CAUGHT: [string, string, string, RegExp][] = [
+  ["nan_at_upper", "ladspa.processing", "fail", /nan_at_upper\(".* #0=1"\).*PANIC.*wrote NaN/],
+  ["default_out_of_bounds", "ladspa.ranges", "fail", /port 0 "Level": default 100 \(100\) is above the upper bound 1$/],
+  ["duplicate_unique_id", "ladspa.descriptors", "fail", /"dup_b" \(#1\): unique ID 4207 is also "dup_a" \(#0\)'s/],
+  ["bad_port_descriptor", "ladspa.descriptors", "fail", /port 3 "Meter": not exactly one of INPUT and OUTPUT/],
+  ["log_range_includes_zero", "ladspa.ranges", "warn", /LOGARITHMIC range 0\.\.20000 includes 0/],
+  [
+    "crash_at_192k",
+    "ladspa.sample_rates",
+    "crash",
+    /crash_at_192k\("silence frames=64"\) at \{"sample_rate":192000\} crashed/,
+  ],
+  ["shared_state", "ladspa.independence", "fail", /shared_state\(.*\), 4 instances at the same time: port "Output"/],
+];
+
+for (const [name, id, status, evidence] of CAUGHT) {
+  Deno.test(`runChecks() of the LADSPA fixture ${name}: ${id} says ${status}, the other ladspa checks pass`, async () => {
+    const { status: got, report } = await ladspaRun(ladspaFixture(name));
+    assert.deepEqual(got, { ...ALL_PASS, [id]: status });
+    const result = report.results.find((r) => r.id === id)!;
+    assert.ok(result.evidence.some((e) => evidence.test(e)), result.evidence.join("\n"));
+    if (status === "crash") {
+      assert.equal(
+        result.repro,
+        `plugcheck invoke ${
+          ladspaFixture(name)
+        } crash_at_192k --input 'silence frames=64' --isolate --config '{"sample_rate":192000}'`,
+      );
+    }
+  });
+}
+
+Deno.test("runChecks() of the LADSPA fixture write_past_output: every check that runs it reports the crash", async () => {
+  const { status } = await ladspaRun(ladspaFixture("write_past_output"));
+  assert.deepEqual(status, {
+    ...ALL_PASS,
+    "ladspa.sample_rates": "crash",
+    "ladspa.processing": "crash",
+    "ladspa.independence": "crash",
+  });
+});
+
+Deno.test("plugcheck check --list shows the ladspa group, each rule linked in docs/ladspa.md", async () => {
+  const r = await runCli(["check", "--list", "--filter", "^ladspa\\.", "--format", "json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const listed = JSON.parse(r.stdout) as { id: string; group: string; help_uri: string }[];
+  assert.deepEqual(listed.map((c) => c.id), LADSPA_CHECKS.map((c) => c.id));
+  for (const c of listed) {
+    assert.equal(c.group, "ladspa");
+    assert.match(c.help_uri, /\/docs\/ladspa\.md#[a-z-]+$/);
+  }
+  const text = await runCli(["check", "--list"]);
+  assert.match(text.stdout, /^ladspa\.sample_rates +#sample-rates +Every plugin instantiates/m);
+  assert.match(text.stdout, /^errors\.no_crash /m);
 });
