@@ -232,7 +232,7 @@ Deno.test("controlPoints() tries bounds, default and middle; open ends from the 
   const log = controlPoints(port(0, "f", { hints: bounded(0.0001, 0.45, { sample_rate: true, logarithmic: true }) }));
   assert.deepEqual(log, [4.80000019, 21600, 321.993774]);
   assert.deepEqual(controlPoints(port(0, "n", { hints: bounded(1, 4, { integer: true }) })), [1, 4, 3]);
-  assert.deepEqual(controlPoints(port(0, "t", { hints: { toggled: true }, default_value: 0 })), [-1, 1]);
+  assert.deepEqual(controlPoints(port(0, "t", { hints: { toggled: true }, default_value: 1 })), [0, 1]);
   assert.deepEqual(controlPoints(port(0, "amp", { hints: { bounded_below: true, lower: 0 }, default_value: 1 })), [
     0,
     1,

@@ -136,7 +136,7 @@ export const isControlInput = (p: LadspaPort): boolean => p.direction === "input
  * defaults are): its lower bound, upper bound, default and middle,
  * without repeats. An end left open is the default when it lies past the
  * other bound, else that bound -/+ 1; no bounds at all: default -/+ 1 (or
- * 0 and 1). The middle is geometric on a LOGARITHMIC range with both ends
+ * 0 and 1, always for a TOGGLED port: off and on). The middle is geometric on a LOGARITHMIC range with both ends
  * above 0, rounded for INTEGER ports; a TOGGLED port is tried at its two
  * ends only. Values are single-precision numbers (a port is a float), as
  * 9 significant digits (which name one float, as the adapter prints them).
@@ -148,7 +148,7 @@ export function controlPoints(port: LadspaPort): number[] {
   if (lower !== null && upper !== null) [lo, hi] = [lower, upper];
   else if (lower !== null) [lo, hi] = [lower, def !== null && def > lower ? def : lower + 1];
   else if (upper !== null) [lo, hi] = [def !== null && def < upper ? def : upper - 1, upper];
-  else [lo, hi] = def !== null ? [def - 1, def + 1] : [0, 1];
+  else [lo, hi] = def !== null && !port.hints.toggled ? [def - 1, def + 1] : [0, 1];
   const h = port.hints;
   let mid = h.logarithmic && lo > 0 && hi > 0 ? Math.sqrt(lo * hi) : (lo + hi) / 2;
   if (h.integer) mid = Math.round(mid);
