@@ -213,10 +213,12 @@ async function targets(): Promise<Target[]> {
       cTarget("LADSPA adapter", adapterSources, join(BUILD, "adapters", `libnpa_ladspa.${EXT}`), ["-ldl", "-lm"]),
     );
   }
-  // LADSPA fixtures (fixtures/ladspa/: a reference plugin and one broken rule per C file) include their own headers.
-  for (const dir of ["faults", "probes", "fuzz", "ladspa"]) {
+  // LADSPA fixtures (fixtures/ladspa/: a reference plugin and one broken rule per C file) include their own headers,
+  // and so does the adapter example (fixtures/adapters/: a toy ABI, a toy plugin and its adapter, docs/adapters.md).
+  for (const dir of ["faults", "probes", "fuzz", "ladspa", "adapters"]) {
     const base = join(ROOT, "fixtures", dir);
-    const headers = await listFiles(join(ROOT, dir === "ladspa" ? "fixtures/ladspa" : "fixtures/faults"), /\.h$/);
+    const ownHeaders = dir === "ladspa" || dir === "adapters";
+    const headers = await listFiles(join(ROOT, ownHeaders ? `fixtures/${dir}` : "fixtures/faults"), /\.h$/);
     for (const src of await listFiles(base, /\.c$/)) {
       if (dirname(src) !== base) continue;
       const name = src.slice(src.lastIndexOf("/") + 1, -2);

@@ -79,6 +79,7 @@ function stressRepro(ctx: CheckContext, o: StressOptions): string {
   for (const m of o.methods ?? []) args.push("--method", m);
   args.push("--seed", String(ctx.seed), "--timeout", String(ctx.thresholds.callTimeoutMs));
   if (ctx.isolate) args.push("--isolate");
+  if (ctx.load.adapter !== undefined) args.push("--adapter", ctx.load.adapter);
   return args.map(shellQuote).join(" ");
 }
 

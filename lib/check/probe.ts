@@ -47,6 +47,8 @@ export interface ProbeRequest {
   pluginPath: string;
   /** after_shutdown: the method to invoke. */
   method?: string;
+  /** `LoadOptions.adapter` (absolute): the library is served through it. */
+  adapter?: string;
 }
 
 /** What a step found; which fields are set depends on the step. */
@@ -75,12 +77,12 @@ const decoder = new TextDecoder();
 /** Runs one step. In process, on a private copy of the library when it is loaded here already. */
 export async function runStep(r: ProbeRequest): Promise<ProbeResult> {
   const loaded = isLibraryLoaded(r.pluginPath);
-  if (r.step === "log_after_shutdown") return await logAfterShutdown(r.pluginPath, loaded);
+  if (r.step === "log_after_shutdown") return await logAfterShutdown(r.pluginPath, loaded, r.adapter);
   const copy = loaded ? copyLibrary(r.pluginPath) : undefined;
   // The copy stays open: the library it holds is never unloaded (a probe leaves the plugin in odd states).
   const path = copy?.path ?? r.pluginPath;
-  if (r.step === "abi") return abiStep(path);
-  const bare = BarePlugin.open(path, r.pluginPath);
+  if (r.step === "abi") return r.adapter === undefined ? abiStep(path) : adapterAbiStep(path, r.adapter);
+  const bare = BarePlugin.open(path, r.pluginPath, r.adapter);
   const calls = bare.calls;
   const status = (c: { status: number; err: RawBuf; out?: RawBuf }) => {
     discardBuffer(c.err, calls.free);
@@ -169,8 +171,22 @@ function abiStep(path: string): ProbeResult {
   return { missing: [], optional: opened.optionalPresent, abi };
 }
 
-async function logAfterShutdown(path: string, exclusive: boolean): Promise<ProbeResult> {
-  const plugin = await loadInProcess(path, resolveOptions({ log: "trace", exclusive }));
+/** The abi step through an adapter the caller named: the adapter is what speaks npa, and it must take the library. */
+function adapterAbiStep(path: string, adapter: string): ProbeResult {
+  let bare: BarePlugin;
+  try {
+    bare = BarePlugin.open(path, path, adapter);
+  } catch (e) {
+    return { loadError: e instanceof Error ? e.message : String(e) };
+  }
+  return { missing: [], optional: [...bare.optionalPresent], abi: bare.abi.raw };
+}
+
+async function logAfterShutdown(path: string, exclusive: boolean, adapter?: string): Promise<ProbeResult> {
+  const plugin = await loadInProcess(
+    path,
+    resolveOptions({ log: "trace", exclusive, ...adapter !== undefined && { adapter } }),
+  );
   await plugin.close();
   // Late messages take a while: count what arrives in the next 300 ms.
   await new Promise((r) => setTimeout(r, 300));

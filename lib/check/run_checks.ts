@@ -292,6 +292,7 @@ function defaultRepro(base: Omit<CheckContext, "signal">, id: string): string {
     `^${id.replaceAll(".", "\\.")}$`,
     "--seed",
     String(base.seed),
+    ...base.load.adapter !== undefined ? ["--adapter", base.load.adapter] : [],
   ];
   return args.map(shellQuote).join(" ");
 }

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { resolve } from "node:path";
 import { SandboxChild } from "../sandbox/sandbox_child.ts";
 import { maxFrameFor } from "../sandbox/spawn.ts";
 import { sanitizerEnv } from "../load/sanitizer.ts";
@@ -28,13 +29,14 @@ export async function probe(ctx: CheckContext, step: ProbeStep, method?: string)
     step,
     pluginPath: ctx.path,
     ...method !== undefined && { method },
+    ...ctx.load.adapter !== undefined && { adapter: resolve(ctx.load.adapter) },
   };
   if (!ctx.isolate) return await runStep(request);
   const child = await SandboxChild.start({
     label: ctx.shown,
     entry: import.meta.resolve("./probe_entry.ts"),
     options: { ...request },
-    readPaths: [ctx.path, ...ctx.load.readPaths ?? []],
+    readPaths: [ctx.path, ...request.adapter !== undefined ? [request.adapter] : [], ...ctx.load.readPaths ?? []],
     env: ctx.load.env ?? [],
     setEnv: { ...await sanitizerEnv(ctx.path), ...ctx.load.setEnv },
     startTimeoutMs: ctx.thresholds.callTimeoutMs + PROBE_SLACK_MS,

@@ -23,7 +23,7 @@ import { checkListJson, renderCheckList } from "../report/check_list.ts";
 import { checkReportJson, renderCheckReport } from "../report/check_report.ts";
 import { type CheckOptions, DEFAULT_CHECK_JOBS, runChecks } from "../check/run_checks.ts";
 import { sarifLog } from "../report/sarif.ts";
-import { defineCommand } from "./command.ts";
+import { defineCommand, LOADING_FLAGS } from "./command.ts";
 import type { CommandContext } from "./context.ts";
 import { EXIT } from "./exit_codes.ts";
 import { userPath } from "./input.ts";
@@ -54,6 +54,7 @@ export const command = defineCommand({
   usage: `<library> [--filter REGEX]... [--exclude REGEX]... [--shard I/N]
                   [--seed S] [--jobs N] [--fuzz-runs N] [--strict] [--in-process]
                   [--config FILE] [--junit FILE] [--sarif FILE] [--env NAME]...
+                  [--adapter PATH]
                   [--format text|json] [--color WHEN] [--verbose]
   plugcheck check --list [--filter REGEX]... [--format json]`,
   description: `Checks that the plugin keeps every rule of docs/abi.md: ${CHECKS.length} named checks in
@@ -116,6 +117,7 @@ report so far is printed and written to --junit and --sarif (exit 130, 143).`,
       value: "NAME",
       help: "pass this environment variable to the sandbox children\n(repeatable; every other variable is cleared)",
     },
+    adapter: LOADING_FLAGS.adapter!,
   },
   examples: [
     "plugcheck check build/fixtures/libref_c.so",
@@ -167,7 +169,7 @@ report so far is printed and written to --junit and --sarif (exit 130, 143).`,
       strict: ctx.flag("strict"),
       inProcess: ctx.flag("in-process"),
       config,
-      load: { env: ctx.list("env") },
+      load: { env: ctx.list("env"), ...ctx.adapter !== undefined && { adapter: ctx.adapter } },
     };
     if (seed >= 0) options.seed = seed;
     if (ctx.string("fuzz-runs") !== undefined) options.fuzzRuns = ctx.positiveInt("fuzz-runs", 1);

@@ -3,7 +3,8 @@
  * help), positionals, examples and `run(ctx)`. The scaffold adds the flags
  * every command shares (`--format`, `--json`, `--color`, `--verbose`,
  * `--help`) and, for commands that load a plugin, the loading flags
- * (`--timeout`, `--isolate`, `--env`, `--grace`, `--sha256`, `--log`); it
+ * (`--timeout`, `--isolate`, `--env`, `--grace`, `--sha256`, `--log`,
+ * `--adapter`); it
  * parses, writes `--help` from the definitions, reports a failure (one JSON
  * document with `--format json`, the error and its hint on stderr), maps it
  * to an exit code, and closes what the command opened.
@@ -100,6 +101,11 @@ export const LOADING_FLAGS: Record<string, Flag> = {
     type: "string",
     value: "HEX",
     help: "refuse to load unless the file's SHA-256 matches (checked\nbefore the library is opened)",
+  },
+  adapter: {
+    type: "string",
+    value: "PATH",
+    help: "serve the library through this adapter library: a plugin of\nan ABI of your own (see docs/adapters.md)",
   },
   log: {
     type: "string",

@@ -59,6 +59,8 @@ export class CommandContext {
   readonly status: StatusLine = new StatusLine();
   /** The `--timeout` of a command that loads a plugin. */
   readonly timeoutMs: number;
+  /** `--adapter`: the adapter's path, resolved against the user's directory (a file that exists). */
+  readonly adapter: string | undefined;
   readonly #values: FlagValues;
   readonly #logText: string;
   readonly #plugins: PluginHandle[] = [];
@@ -96,6 +98,7 @@ export class CommandContext {
     if (sha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(sha256)) {
       throw new UsageError(`Option --sha256 must be 64 hex digits: got ${JSON.stringify(sha256)}`);
     }
+    this.adapter = this.#adapterFlag();
   }
 
   /** A string flag's value. */
@@ -237,6 +240,7 @@ export class CommandContext {
     };
     const sha256 = this.string("sha256");
     if (sha256 !== undefined) options.sha256 = sha256;
+    if (this.adapter !== undefined) options.adapter = this.adapter;
     if (isolate) {
       options.env = this.list("env");
       const grace = this.string("grace");
@@ -300,6 +304,24 @@ export class CommandContext {
       throw loadError(path, "cannot set up plugcheck's native helper (run `deno task build`)", cause);
     }
     this.#guard = guard;
+  }
+
+  /** `--adapter PATH`, resolved against the user's directory; a file that cannot be read is a usage error. */
+  #adapterFlag(): string | undefined {
+    const given = this.string("adapter");
+    if (given === undefined) return undefined;
+    const path = userPath(given);
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.statSync(path);
+    } catch (e) {
+      const why = e instanceof Deno.errors.NotFound ? "file not found" : e instanceof Error ? e.message : String(e);
+      throw new UsageError(`Cannot read --adapter ${JSON.stringify(given)}: ${why}`);
+    }
+    if (!info.isFile) {
+      throw new UsageError(`Option --adapter takes an adapter library: ${JSON.stringify(given)} is no file`);
+    }
+    return path;
   }
 
   #logFlag(fallback: string): { text: string; directives: LogDirectives } {

@@ -38,7 +38,7 @@ import { renderReplayReport, replayReport, replayStderrLines } from "../report/f
 import { fuzzFindingLine, fuzzStatus } from "../report/progress.ts";
 import { MAX_SEED } from "../util/prng.ts";
 import { escapeControl } from "../util/safe_text.ts";
-import { defineCommand } from "./command.ts";
+import { defineCommand, LOADING_FLAGS } from "./command.ts";
 import type { CommandContext } from "./context.ts";
 import { EXIT } from "./exit_codes.ts";
 import { parseConfigFlag, readUserFile, userPath } from "./input.ts";
@@ -56,6 +56,7 @@ function optionsFrom(ctx: CommandContext): FuzzOptions {
     env: ctx.list("env"),
     leaks: !ctx.flag("no-leaks"),
     coverage: !ctx.flag("no-coverage"),
+    ...ctx.adapter !== undefined && { adapter: ctx.adapter },
   };
   if (o.jobs! > MAX_JOBS) throw new UsageError(`Option --jobs must be at most ${MAX_JOBS}: got ${o.jobs}`);
   if (o.maxLen! > MAX_MAX_LEN) throw new UsageError(`Option --max-len must be at most ${MAX_MAX_LEN}: got ${o.maxLen}`);
@@ -183,8 +184,8 @@ export const command = defineCommand({
                    [--max-findings N] [--seed S] [--jobs N] [--corpus DIR]...
                    [--artifacts DIR] [--dict FILE] [--max-len N] [--timeout MS]
                    [--rss-limit MB] [--target npa|libfuzzer] [--sanitizer asan|none]
-                   [--config JSON] [--no-coverage] [--minimize FILE | --replay FILE]
-                   [--format text|json]
+                   [--config JSON] [--adapter PATH] [--no-coverage]
+                   [--minimize FILE | --replay FILE] [--format text|json]
        plugcheck fuzz <library> --merge OUT_DIR IN_DIR... [--method NAME]`,
   alwaysIsolated: true,
   description: `Mutates inputs and calls the plugin with them, millions of times, in sandbox
@@ -269,6 +270,7 @@ Corpus files are raw inputs named by their SHA-1, as libFuzzer writes them.`,
       help: "asan: preload the AddressSanitizer runtime (default: when\nthe library needs it); none: do not",
     },
     config: { type: "string", value: "JSON", help: "instance config, a JSON object (default: none)" },
+    adapter: LOADING_FLAGS.adapter!,
     env: {
       type: "string",
       multiple: true,

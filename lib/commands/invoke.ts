@@ -45,7 +45,7 @@ export const command = defineCommand({
   usage: `<library> <method> [--input TEXT | --input-file PATH | --stdin]
                    [--config JSON] [--timeout MS] [--repeat N] [--format text|json]
                    [--isolate [--env NAME]... [--grace MS]] [--max-input-bytes N]
-                   [--sha256 HEX] [--log DIRECTIVES] [--verbose]`,
+                   [--sha256 HEX] [--adapter PATH] [--log DIRECTIVES] [--verbose]`,
   description: `Loads the plugin, creates one instance (with --config), calls <method> and
 prints its output bytes on stdout, unchanged. Errors go to stderr as one line
 naming the failure (e.g. 'plugin returned status 1 (INVALID_INPUT): ...').

@@ -23,7 +23,7 @@ export const command = defineCommand({
   summary: "open a plugin; report ABI version, symbols, metadata",
   positionals: ["library"],
   usage: `<library> [--format text|json] [--timeout MS] [--isolate [--env NAME]...]
-                 [--sha256 HEX] [--log DIRECTIVES] [--verbose]`,
+                 [--sha256 HEX] [--adapter PATH] [--log DIRECTIVES] [--verbose]`,
   description: `Loads the shared library, checks npa_abi_version() against this host (a
 different major version is refused), checks every required npa_* symbol, runs
 npa_plugin_init() once and validates npa_plugin_describe() against the schema

@@ -96,7 +96,7 @@ export const command = defineCommand({
                    [--config JSON] [--concurrency N] [--instances M]
                    [--duration 10s | --iterations N] [--timeout MS]
                    [--churn | --reload K] [--isolate [--env NAME]... [--grace MS]]
-                   [--seed S] [--max-rss-growth MB] [--exclusive]
+                   [--seed S] [--max-rss-growth MB] [--exclusive] [--adapter PATH]
                    [--format text|json] [--log DIRECTIVES] [--verbose]`,
   description: `Calls the plugin from N loops at once and judges what it sees. Inputs are
 the given one (for each --method), or every describe() example of the

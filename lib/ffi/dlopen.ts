@@ -98,19 +98,21 @@ export function openPluginLibrary(
 /**
  * Tells an opened adapter which library it serves (`npa_adapter_open`, where
  * the target's constructors run: `mark` wraps it). Returns the status and
- * the adapter's error buffer (to free with its `npa_buffer_free`). Throws the
- * raw error when the adapter lacks the symbol.
+ * the adapter's error buffer (to free with its `npa_buffer_free`), or `null`
+ * when the library exports no `npa_adapter_open` (it is no adapter).
  */
 export function openAdapterTarget(
   adapterPath: string,
   targetPath: string,
   mark: <T>(fn: () => T) => T = (fn) => fn(),
-): { status: number; err: RawBuf } {
+): { status: number; err: RawBuf } | null {
   const lib = Deno.dlopen(adapterPath, ADAPTER_SYMBOLS);
   try {
+    const open = lib.symbols.npa_adapter_open;
+    if (open === null) return null;
     const path = new TextEncoder().encode(targetPath);
     const err = new NpaBufSlot();
-    const status = mark(() => lib.symbols.npa_adapter_open(path, BigInt(path.length), err.bytes));
+    const status = mark(() => open(path, BigInt(path.length), err.bytes));
     return { status, err: err.read() };
   } finally {
     lib.close(); // the plugin's own handle keeps the adapter loaded

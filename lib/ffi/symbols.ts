@@ -123,10 +123,12 @@ export const PROBE_SYMBOLS: Record<
 /**
  * What an adapter exports beside the npa symbols: it is told which library to
  * serve before anything else but `npa_abi_version` (docs/adapters.md).
+ * Optional (sync): `null` when the library lacks it, so a file that is no
+ * adapter is told apart from one that cannot be opened.
  */
 export const ADAPTER_SYMBOLS = {
   // int32_t npa_adapter_open(const uint8_t* target_path, size_t path_len, NpaBuf* err): the target's constructors run
-  npa_adapter_open: { parameters: ["buffer", "usize", "buffer"], result: "i32" },
+  npa_adapter_open: { parameters: ["buffer", "usize", "buffer"], result: "i32", optional: true },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /*

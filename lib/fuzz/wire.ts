@@ -37,6 +37,8 @@ export interface FuzzChildOptions {
   maxOutputBytes: number;
   /** Guided mode: the target is instrumented (SanitizerCoverage) and the coverage runtime is preloaded. */
   coverage?: boolean;
+  /** npa: the adapter (absolute path) the plugin is served through (`LoadOptions.adapter`). */
+  adapter?: string;
 }
 
 /** One method to fuzz; `json`: its input and output are JSON. */

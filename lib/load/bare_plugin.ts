@@ -75,11 +75,12 @@ export class BarePlugin {
   }
 
   /**
-   * Opens `libraryPath` (named `shown` in messages). Throws `LoadError` or
-   * `AbiMismatchError`; on failure nothing stays open.
+   * Opens `libraryPath` (named `shown` in messages), through the adapter at
+   * `adapter` when one is given (`LoadOptions.adapter`). Throws `LoadError`
+   * or `AbiMismatchError`; on failure nothing stays open.
    */
-  static open(libraryPath: string, shown: string = libraryPath): BarePlugin {
-    return new BarePlugin(libraryPath, openCheckedLibrary(libraryPath, shown, ProcessGuard.get()));
+  static open(libraryPath: string, shown: string = libraryPath, adapter?: string): BarePlugin {
+    return new BarePlugin(libraryPath, openCheckedLibrary(libraryPath, shown, ProcessGuard.get(), adapter));
   }
 
   /** The plugin exports `npa_plugin_stats`. */

@@ -23,7 +23,7 @@ import { abiMismatchError, contractViolationError, loadError } from "../errors/h
 import { PluginError } from "../errors/errors.ts";
 import type { AbiVersion } from "../plugin/handle.ts";
 import { wrongMachine } from "./elf.ts";
-import { type Adapter, adapterFor } from "./adapters.ts";
+import { type Adapter, adapterFor, givenAdapter } from "./adapters.ts";
 
 /** The npa ABI version this host implements (`major << 16 | minor`). */
 export const HOST_ABI_VERSION = (1 << 16) | 0;
@@ -43,10 +43,24 @@ export interface CheckedLibrary {
 }
 
 /**
- * Opens the library at `libraryPath` (named `shown` in messages). Throws
- * `LoadError` or `AbiMismatchError`; on failure nothing stays open.
+ * Opens the library at `libraryPath` (named `shown` in messages): an npa
+ * plugin, a library of an ABI plugcheck has a built-in adapter for
+ * (detected), or, given `adapterPath`, whatever that adapter serves (nothing
+ * is detected then). Throws `LoadError` or `AbiMismatchError`; on failure
+ * nothing stays open.
  */
-export function openCheckedLibrary(libraryPath: string, shown: string, guard: ProcessGuard): CheckedLibrary {
+export function openCheckedLibrary(
+  libraryPath: string,
+  shown: string,
+  guard: ProcessGuard,
+  adapterPath?: string,
+): CheckedLibrary {
+  if (adapterPath !== undefined) return openThroughAdapter(libraryPath, shown, guard, givenAdapter(adapterPath));
+  return openLibrary(libraryPath, shown, guard, true);
+}
+
+/** Opens an npa plugin; with `detect`, a library of another ABI goes through its built-in adapter. */
+function openLibrary(libraryPath: string, shown: string, guard: ProcessGuard, detect: boolean): CheckedLibrary {
   let opened;
   try {
     opened = openPluginLibrary(libraryPath, (fn) => guard.sync(`load plugin ${JSON.stringify(shown)}`, fn));
@@ -58,10 +72,13 @@ export function openCheckedLibrary(libraryPath: string, shown: string, guard: Pr
     throw loadError(shown, reason, loaderError(cause, libraryPath));
   }
   if (!opened.ok && "entry" in opened) {
-    try {
-      return openThroughAdapter(libraryPath, shown, guard, adapterFor(opened.entry)!);
-    } finally {
-      opened.hold.close(); // the adapter holds the library now (or nothing does)
+    if (!detect) opened.hold.close(); // an adapter's copy is opened as npa, whatever else it exports
+    else {
+      try {
+        return openThroughAdapter(libraryPath, shown, guard, adapterFor(opened.entry)!);
+      } finally {
+        opened.hold.close(); // the adapter holds the library now (or nothing does)
+      }
     }
   }
   if (!opened.ok) {
@@ -81,38 +98,59 @@ export function openCheckedLibrary(libraryPath: string, shown: string, guard: Pr
 /**
  * Opens a private copy of `adapter` as the npa plugin and tells it to serve
  * the library at `libraryPath` (its constructors run there, under the
- * watchdog). A LoadError when the adapter is missing or refuses the library.
+ * watchdog). A LoadError when the adapter is missing, is no adapter, or
+ * refuses the library; messages name an adapter the caller gave by its file.
  */
 function openThroughAdapter(libraryPath: string, shown: string, guard: ProcessGuard, adapter: Adapter): CheckedLibrary {
   let copy: LibraryCopy;
   try {
     copy = copyLibrary(adapter.path());
   } catch (cause) {
-    const why =
-      `a ${adapter.title} library, but plugcheck's ${adapter.abi} adapter cannot be opened (run \`deno task build\`)`;
+    const why = adapter.given
+      ? `${adapter.title} cannot be read`
+      : `a ${adapter.title} library, but plugcheck's ${adapter.abi} adapter cannot be opened (run \`deno task build\`)`;
     throw loadError(shown, why, cause);
   }
   let checked: CheckedLibrary | undefined;
   try {
-    checked = openCheckedLibrary(copy.path, shown, guard);
+    checked = openAdapterCopy(copy.path, shown, guard, adapter);
     const mark = <T>(fn: () => T) => guard.sync(`load plugin ${JSON.stringify(shown)}`, fn);
     const r = openAdapterTarget(copy.path, libraryPath, mark);
+    if (r === null) {
+      throw loadError(
+        shown,
+        adapter.given
+          ? `${adapter.abi} is not an adapter: it exports no npa_adapter_open (see docs/adapters.md)`
+          : `a ${adapter.title} library, but plugcheck's ${adapter.abi} adapter exports no npa_adapter_open`,
+      );
+    }
     try {
       const free = checked.calls.free;
-      checkStatus(`open the ${adapter.title} library`, r.status, r.err, {
-        free,
-        maxOutputBytes: 64 * 1024,
-        warn: () => {},
-      });
+      const op = adapter.given ? `serve the library through ${adapter.title}` : `open the ${adapter.title} library`;
+      checkStatus(op, r.status, r.err, { free, maxOutputBytes: 64 * 1024, warn: () => {} });
     } catch (e) {
       const said = e instanceof PluginError ? e.pluginMessage ?? e.message : String(e);
-      throw loadError(shown, `a ${adapter.title} library that plugcheck's adapter cannot serve: ${said}`, e);
+      const why = adapter.given
+        ? `${adapter.title} refused it: ${said}`
+        : `a ${adapter.title} library that plugcheck's adapter cannot serve: ${said}`;
+      throw loadError(shown, why, e);
     }
     return { ...checked, adapter: { adapter, copy } };
   } catch (e) {
     checked?.library.close();
     if (!isLibraryLoaded(copy.path)) copy.close();
     throw e;
+  }
+}
+
+/** The adapter's copy opened as an npa plugin; for an adapter the caller gave, a failure says it is the adapter's. */
+function openAdapterCopy(path: string, shown: string, guard: ProcessGuard, adapter: Adapter): CheckedLibrary {
+  try {
+    return openLibrary(path, adapter.given ? adapter.abi : shown, guard, false);
+  } catch (e) {
+    if (!adapter.given || !(e instanceof PluginError) || e.operation !== "load") throw e;
+    const reason = e.message.replace(/^Cannot load plugin "(?:[^"\\]|\\.)*": /, "");
+    throw loadError(shown, `${adapter.abi} is not an adapter: ${reason} (see docs/adapters.md)`, e);
   }
 }
 

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { resolve } from "node:path";
 import { type LogDirectives, parseLogDirectives } from "./log_directives.ts";
 import { checkDelay } from "../util/timers.ts";
 
@@ -66,6 +67,14 @@ export interface LoadOptions {
    * (when the process guards run it) and by `timeoutMs` in a sandbox child.
    */
   deferUnload?: boolean;
+  /**
+   * The path of an adapter library (docs/adapters.md): the plugin library is
+   * then served through a private copy of it (`npa_adapter_open(path)`), for
+   * a plugin of an ABI of your own. Nothing is detected: the library is
+   * never opened as npa. Relative paths are resolved against the current
+   * directory.
+   */
+  adapter?: string;
 }
 
 /** Sandbox options of `loadPlugin(path, { isolate: true, ... })`. */
@@ -109,6 +118,8 @@ export interface ResolvedLoadOptions {
   exclusive: boolean;
   shutdownCheck: boolean;
   deferUnload: boolean;
+  /** The adapter's absolute path, when one is given. */
+  adapter: string | undefined;
 }
 
 /** Sandbox options, checked and with defaults filled in. */
@@ -136,6 +147,10 @@ export function resolveOptions(options: LoadOptions = {}): ResolvedLoadOptions {
     throw new RangeError(`maxOutputBytes must be an integer from 0 to ${2 ** 32 - 1}: got ${maxOutputBytes}`);
   }
   const log = options.log ?? DEFAULT_LOG;
+  const adapter = options.adapter;
+  if (adapter !== undefined && (typeof adapter !== "string" || adapter === "" || adapter.includes("\0"))) {
+    throw new TypeError(`adapter must be the path of an adapter library: got ${JSON.stringify(adapter)}`);
+  }
   return {
     sha256: sha256?.toLowerCase(),
     timeoutMs: checkDelay(options.timeoutMs ?? DEFAULT_LIFECYCLE_TIMEOUT_MS, "timeoutMs"),
@@ -145,6 +160,7 @@ export function resolveOptions(options: LoadOptions = {}): ResolvedLoadOptions {
     exclusive: options.exclusive ?? false,
     shutdownCheck: options.shutdownCheck ?? false,
     deferUnload: options.deferUnload ?? false,
+    adapter: adapter === undefined ? undefined : resolve(adapter),
   };
 }
 

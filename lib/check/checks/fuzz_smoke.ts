@@ -45,6 +45,7 @@ export const FUZZ_CHECKS: readonly CheckSpec[] = [
         signal: stop.signal,
         onFinding: () => stop.abort(),
         ...ctx.load.env && { env: ctx.load.env },
+        ...ctx.load.adapter !== undefined && { adapter: ctx.load.adapter },
       });
       ctx.signal.removeEventListener("abort", onAbort);
       const shown = (m: string) => shortText(m, METHOD_SHOWN);

@@ -58,9 +58,15 @@ export class NpaTarget {
     this.instance = instance;
   }
 
-  /** dlopen, ABI check, init (logs off), describe, create: the bare opener's steps. Throws the typed error. */
-  static async open(path: string, o: { maxOutputBytes: number; config?: Uint8Array | undefined }): Promise<NpaTarget> {
-    const bare = BarePlugin.open(path);
+  /**
+   * dlopen (through `o.adapter` when given), ABI check, init (logs off),
+   * describe, create: the bare opener's steps. Throws the typed error.
+   */
+  static async open(
+    path: string,
+    o: { maxOutputBytes: number; config?: Uint8Array | undefined; adapter?: string | undefined },
+  ): Promise<NpaTarget> {
+    const bare = BarePlugin.open(path, path, o.adapter);
     const warnings: string[] = [];
     const ctx = bare.guardContext(o.maxOutputBytes, (m) => warnings.push(m));
     await bare.init(ctx);

@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { resolve } from "node:path";
 import { UsageError } from "../../errors/errors.ts";
 import { configBytes, type InstanceConfig } from "../../plugin/handle.ts";
 import { MAX_SEED, randomSeed } from "../../util/prng.ts";
@@ -89,6 +90,11 @@ export interface FuzzOptions {
   coverage?: boolean;
   /** Environment variable names passed to the children (all others are cleared). */
   env?: readonly string[];
+  /**
+   * The path of an adapter library (`LoadOptions.adapter`, docs/adapters.md):
+   * the library is an npa target served through it.
+   */
+  adapter?: string;
   /** Deadline of a child's start: dlopen, init, describe (ms, default 10 000). */
   startTimeoutMs?: number;
   /** Stops the run early; the report covers what ran. */
@@ -119,6 +125,8 @@ export interface ResolvedFuzzOptions {
   leaks: boolean;
   coverage: boolean;
   env: readonly string[];
+  /** The adapter's absolute path, when one is given. */
+  adapter: string | undefined;
   startTimeoutMs: number;
   signal: AbortSignal | undefined;
   onProgress: ((progress: FuzzProgress) => void) | undefined;
@@ -143,6 +151,12 @@ export function resolveFuzzOptions(
   }
   if (o.target !== undefined && o.target !== "npa" && o.target !== "libfuzzer") {
     throw new UsageError(`${name("target")} takes npa or libfuzzer: got ${JSON.stringify(o.target)}`);
+  }
+  if (o.adapter !== undefined && (typeof o.adapter !== "string" || o.adapter === "")) {
+    throw new UsageError(`${name("adapter")} takes the path of an adapter library: got ${JSON.stringify(o.adapter)}`);
+  }
+  if (o.adapter !== undefined && o.target === "libfuzzer") {
+    throw new UsageError(`${name("adapter")} serves a plugin as npa: it does not go with a libFuzzer target`);
   }
   if (o.sanitizer !== undefined && o.sanitizer !== "asan" && o.sanitizer !== "none") {
     throw new UsageError(`${name("sanitizer")} takes asan or none: got ${JSON.stringify(o.sanitizer)}`);
@@ -177,6 +191,7 @@ export function resolveFuzzOptions(
     leaks: o.leaks ?? true,
     coverage: o.coverage ?? true,
     env: o.env ?? [],
+    adapter: o.adapter === undefined ? undefined : resolve(o.adapter),
     startTimeoutMs: integer(o.startTimeoutMs, name("startTimeoutMs"), 1, MAX_DELAY_MS) ?? 10_000,
     signal: o.signal,
     onProgress: o.onProgress,

@@ -141,12 +141,13 @@ export class FuzzSession implements JobSession {
       maxOutputBytes: MAX_OUTPUT_BYTES,
       ...this.#o.config !== undefined && { config: this.#o.config },
       ...this.guided && { coverage: true },
+      ...this.#o.adapter !== undefined && { adapter: this.#o.adapter },
     };
     return {
       label: this.pluginPath,
       entry: import.meta.resolve("../child/child_entry.ts"),
       options: options as unknown as Record<string, unknown>,
-      readPaths: [this.pluginPath],
+      readPaths: [this.pluginPath, ...this.#o.adapter !== undefined ? [this.#o.adapter] : []],
       env: this.#o.env,
       setEnv: this.#setEnv,
       startTimeoutMs: this.#o.startTimeoutMs,
@@ -287,7 +288,8 @@ export async function prepareRun(path: string, o: ResolvedFuzzOptions): Promise<
   } catch (cause) {
     throw loadError(path, "not a shared library plugcheck can read", cause);
   }
-  const target = o.target ?? (isLibFuzzerHarness(info) ? "libfuzzer" : "npa");
+  // Served through an adapter, the library is an npa target, whatever it exports.
+  const target = o.target ?? (o.adapter === undefined && isLibFuzzerHarness(info) ? "libfuzzer" : "npa");
   if (target === "libfuzzer" && !info.defined.has(HARNESS_METHOD)) {
     throw loadError(path, `it exports no ${HARNESS_METHOD}, so it is no libFuzzer harness`);
   }
@@ -311,6 +313,7 @@ export async function prepareRun(path: string, o: ResolvedFuzzOptions): Promise<
   const initial = readInputs(corpusDirs, o.maxLen);
   const lib = shellQuote(real);
   const extraFlags = [
+    ...o.adapter !== undefined ? [`--adapter ${shellQuote(o.adapter)}`] : [],
     ...o.config !== undefined ? [`--config ${shellQuote(o.config)}`] : [],
   ];
   const reproFor = (f: Pick<Finding, "method" | "kind" | "artifact">) =>
@@ -319,8 +322,9 @@ export async function prepareRun(path: string, o: ResolvedFuzzOptions): Promise<
       ...extraFlags,
       ...f.kind === "timeout" ? [`--timeout ${o.timeoutMs}`] : [],
     ].join(" ");
+  const adapterFlag = o.adapter !== undefined ? ` --adapter ${shellQuote(o.adapter)}` : "";
   const minimizeFor = (f: Pick<Finding, "method" | "artifact">) =>
-    `plugcheck fuzz ${lib} --minimize ${shellQuote(f.artifact)}`;
+    `plugcheck fuzz ${lib}${adapterFlag} --minimize ${shellQuote(f.artifact)}`;
   // The extras run for findings only, so after `session` below exists.
   const book: FindingBook = new FindingBook(artifactsDir, (f): Record<string, unknown> => ({
     seed: o.seed,

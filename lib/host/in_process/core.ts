@@ -178,7 +178,7 @@ export class PluginCore {
     }
     const state = ProcessState.take(); // before dlopen: a load-time constructor counts too
     loadPhase("load plugin"); // dlopen runs the library's constructors: the plugin's time
-    const checked = BarePlugin.open(libraryPath, shown);
+    const checked = BarePlugin.open(libraryPath, shown, options.adapter);
     loadPhase(null);
     hookExits(native.guard, libraryPath, shown, lifecycleLog);
     // From here on the threads the plugin starts are recorded: its close never unloads code under one.

@@ -43,27 +43,32 @@ const shared = new Map<string, Shared>();
 /** Cores every handle released that are not unloaded yet (closing, waiting for a call, or pinned). */
 const lingering = new Map<string, PluginCore>();
 
-/** Leases the core for `real` (a resolved path), opening the library if needed. */
+/**
+ * Leases the core for `real` (a resolved path), opening the library if
+ * needed. A library served through an adapter the caller named is another
+ * core than the same path opened without it (or through another adapter).
+ */
 export async function leaseCore(real: string, shown: string, options: ResolvedLoadOptions): Promise<Lease> {
   if (options.exclusive) return await leaseExclusive(real, shown, options);
-  const old = lingering.get(real);
+  const key = options.adapter === undefined ? real : `${real}\0${options.adapter}`;
+  const old = lingering.get(key);
   if (old !== undefined) {
     const state = old.closeState;
     if (state === "closing") await old.whenSettled();
     else if (state !== "closed" && state !== "mapped") throw stillInMemory(shown, old);
   }
-  let entry = shared.get(real);
+  let entry = shared.get(key);
   if (entry === undefined) {
-    lingering.delete(real);
+    lingering.delete(key);
     // An image of it still in memory (kept mapped after unload, or held by another handle) has its
     // globals: open a fresh copy, never a second init of that image. The loader itself says.
     const opening = stillLoaded(real)
       ? openCopy(real, shown, options, "it is still loaded in this process")
       : PluginCore.open(real, shown, options);
     const created: Shared = { core: opening, refs: 0 };
-    shared.set(real, created);
+    shared.set(key, created);
     created.core.catch(() => {
-      if (shared.get(real) === created) shared.delete(real);
+      if (shared.get(key) === created) shared.delete(key);
     });
     entry = created;
   }
@@ -80,11 +85,11 @@ export async function leaseCore(real: string, shown: string, options: ResolvedLo
     core,
     release: async () => {
       if (--owner.refs > 0) return;
-      if (shared.get(real) === owner) shared.delete(real);
-      lingering.set(real, core);
+      if (shared.get(key) === owner) shared.delete(key);
+      lingering.set(key, core);
       await core.close();
       const state = core.closeState;
-      if ((state === "closed" || state === "mapped") && lingering.get(real) === core) lingering.delete(real);
+      if ((state === "closed" || state === "mapped") && lingering.get(key) === core) lingering.delete(key);
     },
   };
 }

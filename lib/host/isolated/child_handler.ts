@@ -43,6 +43,8 @@ export interface PluginHandlerOptions {
   maxOutputBytes: number;
   /** `LoadOptions.shutdownCheck`, run in the child; its report comes back in the CLOSE reply. */
   shutdownCheck?: boolean;
+  /** `LoadOptions.adapter`: the plugin is served through it. */
+  adapter?: string;
 }
 
 /** Sends this child's LogTape records (the plugin's logs, plugcheck's warnings) to the parent. */
@@ -90,6 +92,7 @@ export async function start(context: HandlerContext): Promise<ChildHandler> {
         maxOutputBytes: o.maxOutputBytes,
         timeoutMs: Infinity,
         shutdownCheck: o.shutdownCheck === true,
+        ...o.adapter !== undefined && { adapter: o.adapter },
         deferUnload: true, // after the CLOSE reply: unload()
       }),
     );

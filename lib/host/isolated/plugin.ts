@@ -74,12 +74,13 @@ export async function loadSandboxedPlugin(
     log: options.log,
     maxOutputBytes: options.maxOutputBytes,
     ...options.shutdownCheck && { shutdownCheck: true },
+    ...options.adapter !== undefined && { adapter: options.adapter },
   };
   const spec: ChildSpec = {
     label: path,
     entry: import.meta.resolve("./child_entry.ts"),
     options: { ...handler },
-    readPaths: [real, ...sandbox.readPaths],
+    readPaths: [real, ...options.adapter !== undefined ? [options.adapter] : [], ...sandbox.readPaths],
     env: sandbox.env,
     // An AddressSanitizer build gets its runtime preloaded, and the helper comes after it (it records the
     // threads the plugin starts, see plugin_threads.ts). What the caller sets wins.
