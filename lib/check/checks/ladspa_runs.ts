@@ -107,9 +107,13 @@ export async function runPlan(
   return run;
 }
 
-/** `plugcheck invoke <lib> <method> --input <text> --isolate --config <json>`: one call again. */
+/** `plugcheck invoke <lib> <method> --input <text> --isolate --config <json> [--adapter <path>]`: one call again. */
 export function invokeRepro(ctx: CheckContext, call: PlannedCall, config: Record<string, unknown>): { repro?: string } {
-  return repro(invokeLine(ctx.shown, call.method, call.input), `--config ${shellQuote(JSON.stringify(config))}`);
+  const adapter = ctx.load.adapter === undefined ? "" : ` --adapter ${shellQuote(ctx.load.adapter)}`;
+  return repro(
+    invokeLine(ctx.shown, call.method, call.input),
+    `--config ${shellQuote(JSON.stringify(config))}${adapter}`,
+  );
 }
 
 /** A call in evidence: `amp_mono("impulse frames=64 #0=2")`, with the config when it has one. */
