@@ -17,7 +17,9 @@ import {
 import { descriptorFindings, rangeFindings } from "../lib/check/checks/ladspa_rules.ts";
 import {
   controlCombos,
+  judgeRuns,
   MIN_CALLS_PER_PLUGIN,
+  type PlanRun,
   PROCESSING_BUDGET,
   processingPlan,
   sampleRatePlan,
@@ -25,6 +27,7 @@ import {
 import { DEFAULT_THRESHOLDS } from "../lib/check/config.ts";
 import type { CheckContext } from "../lib/check/spec.ts";
 import { Prng } from "../lib/util/prng.ts";
+import { PluginCrashError, PluginPanicError, PluginTimeoutError } from "../lib/errors/errors.ts";
 import { withPlugin } from "../lib/check/check_helpers.ts";
 import { fixture, isFile, ROOT, runCli } from "./_helpers.ts";
 import { join } from "node:path";
@@ -318,6 +321,67 @@ Deno.test("withPlugin() keeps the plugin open until an async callback is done", 
     return new TextDecoder().decode(await inst.invoke("upper", "open"));
   });
   assert.equal(out, "OPEN");
+});
+
+const fakeCtx = (over: Partial<CheckContext> = {}): CheckContext => ({
+  path: "/lib/libx.so",
+  shown: "libx.so",
+  seed: 1,
+  isolate: true,
+  thresholds: DEFAULT_THRESHOLDS,
+  description: undefined,
+  hasStats: false,
+  load: {},
+  signal: new AbortController().signal,
+  fuzzSkip: [],
+  ...over,
+});
+
+Deno.test("judgeRuns() reports every plugin that crashed or hung, the failures after them, and repeats the first crash", () => {
+  const crash = new PluginCrashError('Cannot invoke "b": the plugin crashed the sandbox child (killed by SIGSEGV)', {
+    operation: 'invoke "b"',
+    signal: "SIGSEGV",
+    stderrTail: "",
+  });
+  const hang = new PluginTimeoutError('Cannot invoke "a": no reply within 2000 ms', {
+    operation: 'invoke "a"',
+    timeoutMs: 2000,
+  });
+  const panic = new PluginPanicError('Cannot invoke "c": plugin returned status 4 (PANIC): NaN', {
+    operation: 'invoke "c"',
+  });
+  const run: PlanRun = {
+    ran: 30,
+    failed: [{ call: { method: "c", input: "impulse frames=1" }, error: panic }],
+    stopped: [
+      { call: { method: "a", input: "silence frames=64" }, error: hang },
+      { call: { method: "b", input: "impulse frames=64" }, error: crash },
+    ],
+    cut: false,
+  };
+  const o = judgeRuns(fakeCtx({ load: { adapter: "/my/adapter.so" } }), [{ config: { sample_rate: 8000 }, run }], "");
+  assert.equal(o.status, "crash");
+  assert.equal(o.details, 'b("impulse frames=64") at {"sample_rate":8000} crashed (1 crash and 1 hang in 30 calls)');
+  assert.deepEqual(o.evidence, [
+    `a("silence frames=64") at {"sample_rate":8000} did not return in time: PluginTimeoutError: ${hang.message}`,
+    `b("impulse frames=64") at {"sample_rate":8000} crashed: PluginCrashError: ${crash.message}`,
+    `c("impulse frames=1") at {"sample_rate":8000}: PluginPanicError: ${panic.message}`,
+  ]);
+  assert.equal(
+    o.repro,
+    `plugcheck invoke libx.so b --input 'impulse frames=64' --isolate --config '{"sample_rate":8000}' --adapter /my/adapter.so`,
+  );
+  const hungOnly = judgeRuns(fakeCtx(), [{ config: {}, run: { ...run, failed: [], stopped: [run.stopped[0]!] } }], "");
+  assert.equal(hungOnly.status, "timeout");
+  const failedOnly = judgeRuns(fakeCtx(), [{ config: {}, run: { ...run, stopped: [] } }], "");
+  assert.equal(failedOnly.status, "fail");
+  assert.equal(failedOnly.details, "1 of 30 calls failed");
+  const interrupted = judgeRuns(fakeCtx(), [{ config: {}, run: { ran: 3, failed: [], stopped: [], cut: true } }], "");
+  assert.equal(interrupted.status, "skip");
+  assert.equal(
+    judgeRuns(fakeCtx(), [{ config: {}, run: { ran: 3, failed: [], stopped: [], cut: false } }], "ok").details,
+    "3 calls: ok",
+  );
 });
 
 // ---- end to end, through the LADSPA adapter ----------------------------------------------------------------------
