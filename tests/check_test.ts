@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { CHECK_IDS, CHECKS, parseShard, selectChecks } from "../lib/check/catalog.ts";
 import { findCheckConfig, parseCheckConfig } from "../lib/check/config.ts";
 import { CheckGate } from "../lib/check/gate.ts";
+import { ruleDoc } from "../lib/check/spec.ts";
 import { junitXml } from "../lib/report/junit.ts";
 import { sarifLog } from "../lib/report/sarif.ts";
 import { UsageError } from "../lib/errors/errors.ts";
@@ -35,13 +36,17 @@ for (const ref of REFERENCE_PLUGINS) {
   });
 }
 
-Deno.test("every check names a rule that is a heading of docs/abi.md", async () => {
-  const abi = await Deno.readTextFile(join(ROOT, "docs/abi.md"));
-  // GitHub's anchors: lower case, punctuation dropped, spaces to dashes.
-  const anchors = new Set(
-    [...abi.matchAll(/^#+ (.+)$/gm)].map((m) => m[1]!.toLowerCase().replace(/[^a-z0-9 -]/g, "").replaceAll(" ", "-")),
-  );
-  for (const c of CHECKS) assert.ok(anchors.has(c.rule), `${c.id}: #${c.rule} is not a heading of docs/abi.md`);
+Deno.test("every check names a rule that is a heading of its rule document (docs/abi.md, docs/ladspa.md)", async () => {
+  for (const file of new Set(CHECKS.map((c) => ruleDoc(c.id)))) {
+    const doc = await Deno.readTextFile(join(ROOT, file));
+    // GitHub's anchors: lower case, punctuation dropped, spaces to dashes.
+    const anchors = new Set(
+      [...doc.matchAll(/^#+ (.+)$/gm)].map((m) => m[1]!.toLowerCase().replace(/[^a-z0-9 -]/g, "").replaceAll(" ", "-")),
+    );
+    for (const c of CHECKS.filter((c) => ruleDoc(c.id) === file)) {
+      assert.ok(anchors.has(c.rule), `${c.id}: #${c.rule} is not a heading of ${file}`);
+    }
+  }
   assert.equal(new Set(CHECK_IDS).size, CHECK_IDS.length, "ids are unique");
   for (const id of CHECK_IDS) assert.match(id, /^[a-z]+\.[a-z_]+$/);
 });

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { loadPlugin } from "../mod.ts";
 import { ROOT } from "./_helpers.ts";
 import { CHECKS } from "../lib/check/catalog.ts";
+import { ruleDoc } from "../lib/check/spec.ts";
 
 const abi = await Deno.readTextFile(join(ROOT, "docs/abi.md"));
 const SOURCES = ["fixtures/ref_c/ref_c.c", "fixtures/ref_c/json.c"].map((s) => join(ROOT, s));
@@ -56,27 +57,49 @@ Deno.test("docs/abi.md: the documented Makefile builds a loadable plugin", async
 /** GitHub's anchor of a heading: lower case, punctuation dropped, spaces as dashes. */
 const anchorOf = (heading: string) => heading.toLowerCase().replace(/[^a-z0-9 _-]/g, "").trim().replace(/ /g, "-");
 
-Deno.test("docs/abi.md states the rule of every check, in a row linking the section the check names", () => {
-  const anchors = new Set([...abi.matchAll(/^#{2,3} (.+)$/gm)].map((m) => anchorOf(m[1]!)));
+/** A rule document's check rows by id, and its section anchors. */
+function ruleRows(doc: string): { rows: Map<string, RegExpMatchArray>; anchors: Set<string> } {
+  const anchors = new Set([...doc.matchAll(/^#{2,3} (.+)$/gm)].map((m) => anchorOf(m[1]!)));
   const rows = new Map(
-    [...abi.matchAll(/^\| `([a-z_]+\.[a-z_]+)` +\| (.*?) +\| \[#([a-z-]+)\]\(#([a-z-]+)\) +\|$/gm)].map((
+    [...doc.matchAll(/^\| `([a-z_]+\.[a-z_]+)` +\| (.*?) +\| \[#([a-z-]+)\]\(#([a-z-]+)\) +\|$/gm)].map((
       m,
     ) => [m[1]!, m]),
   );
-  for (const check of CHECKS) {
-    const row = rows.get(check.id);
-    assert.ok(row, `docs/abi.md has no row stating the rule of ${check.id}`);
-    assert.ok(row[2]!.trim().length >= 20, `${check.id}: its rule text is missing`);
-    assert.equal(row[3], check.rule, `${check.id}: the row links #${row[3]}, the check names #${check.rule}`);
-    assert.equal(row[4], check.rule);
-    assert.ok(anchors.has(check.rule), `${check.id}: docs/abi.md has no section #${check.rule}`);
-  }
-  assert.deepEqual(
-    [...rows.keys()].filter((id) => !CHECKS.some((c) => c.id === id)),
-    [],
-    "rows of checks that do not exist",
-  );
+  return { rows, anchors };
+}
+
+/** Each rule document, and the checks whose rules it states (`ruleDoc`). */
+const RULE_DOCS = await Promise.all(
+  [...new Set(CHECKS.map((c) => ruleDoc(c.id)))].map(async (file) => ({
+    file,
+    doc: await Deno.readTextFile(join(ROOT, file)),
+    checks: CHECKS.filter((c) => ruleDoc(c.id) === file),
+  })),
+);
+
+Deno.test("ruleDoc() sends the ladspa group to docs/ladspa.md and every other check to docs/abi.md", () => {
+  assert.ok(CHECKS.some((c) => c.id.startsWith("ladspa.")), "the catalog has a ladspa group");
+  for (const c of CHECKS) assert.equal(ruleDoc(c.id), c.id.startsWith("ladspa.") ? "docs/ladspa.md" : "docs/abi.md");
 });
+
+for (const { file, doc, checks } of RULE_DOCS) {
+  Deno.test(`${file} states the rule of every check, in a row linking the section the check names`, () => {
+    const { rows, anchors } = ruleRows(doc);
+    for (const check of checks) {
+      const row = rows.get(check.id);
+      assert.ok(row, `${file} has no row stating the rule of ${check.id}`);
+      assert.ok(row[2]!.trim().length >= 20, `${check.id}: its rule text is missing`);
+      assert.equal(row[3], check.rule, `${check.id}: the row links #${row[3]}, the check names #${check.rule}`);
+      assert.equal(row[4], check.rule);
+      assert.ok(anchors.has(check.rule), `${check.id}: ${file} has no section #${check.rule}`);
+    }
+    assert.deepEqual(
+      [...rows.keys()].filter((id) => !checks.some((c) => c.id === id)),
+      [],
+      `rows in ${file} of checks that do not exist or whose rules live elsewhere`,
+    );
+  });
+}
 
 Deno.test("docs/abi.md states the rules only the checks used to say", () => {
   const flat = abi.replace(/\s+/g, " ");

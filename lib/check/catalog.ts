@@ -21,6 +21,7 @@ import { BUFFER_CHECKS } from "./checks/buffers.ts";
 import { ERROR_CHECKS } from "./checks/errors.ts";
 import { FUZZ_CHECKS } from "./checks/fuzz_smoke.ts";
 import { ISOLATION_CHECKS } from "./checks/isolation.ts";
+import { LADSPA_CHECKS } from "./checks/ladspa.ts";
 import { LIFECYCLE_CHECKS } from "./checks/lifecycle.ts";
 import { LIMIT_CHECKS } from "./checks/limits.ts";
 import { LOGGING_CHECKS } from "./checks/logging.ts";
@@ -48,6 +49,7 @@ export const CHECKS: readonly CheckSpec[] = [
   ...LIMIT_CHECKS,
   ...RESOURCE_CHECKS,
   ...FUZZ_CHECKS,
+  ...LADSPA_CHECKS,
 ];
 
 /** The ids of all checks. */

@@ -116,17 +116,27 @@ export async function stressCheck(
   return { ...pass(`${calls}: ${judged.map((v) => v.summary).join("; ")}`), repro };
 }
 
-/** Loads the plugin as a check does (sandboxed unless in process, logs off, the call deadline), runs `fn`, closes it. */
-export async function withPlugin<T>(ctx: CheckContext, fn: (plugin: PluginHandle) => T): Promise<T> {
+/**
+ * Loads the plugin as a check does (sandboxed unless in process, logs off,
+ * the call deadline; `extra` may allow more sandbox restarts), runs `fn`,
+ * closes it.
+ */
+export async function withPlugin<T>(
+  ctx: CheckContext,
+  fn: (plugin: PluginHandle) => T | Promise<T>,
+  extra: { restartCap?: number } = {},
+): Promise<T> {
   const plugin = await loadPlugin(ctx.path, {
     ...ctx.load,
     isolate: ctx.isolate,
     exclusive: !ctx.isolate,
     log: "off",
     timeoutMs: ctx.thresholds.callTimeoutMs,
+    ...extra,
   });
   try {
-    return fn(plugin);
+    // Awaited here, so an async `fn` is done before the plugin closes.
+    return await fn(plugin);
   } finally {
     await plugin.close().catch(() => {});
   }

@@ -80,7 +80,7 @@ export interface CheckSpec {
   /** `<group>.<name>`. */
   id: string;
   title: string;
-  /** Anchor in docs/abi.md. */
+  /** Anchor in the check's rule document ({@link ruleDoc}: docs/abi.md, or docs/ladspa.md for `ladspa.*`). */
   rule: string;
   needs: Stage;
   /** Runs with no other check at once: what it provokes may take the whole machine (`gate.ts`). */
@@ -88,6 +88,14 @@ export interface CheckSpec {
   /** The check's own deadline (ms; default: the runner's). */
   deadlineMs?: (t: Thresholds) => number;
   run(ctx: CheckContext): Promise<Outcome>;
+}
+
+/** The documents of check groups whose rules are not npa's own, by group. */
+const RULE_DOCS: Readonly<Record<string, string>> = { ladspa: "docs/ladspa.md" };
+
+/** The file whose sections the `rule` of the check `id` names: its group's, else docs/abi.md. */
+export function ruleDoc(id: string): string {
+  return RULE_DOCS[id.slice(0, id.indexOf("."))] ?? "docs/abi.md";
 }
 
 /** Outcome builders. */

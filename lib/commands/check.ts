@@ -61,8 +61,9 @@ export const command = defineCommand({
 groups (abi, metadata, lifecycle, buffers, errors, outputs, threads,
 isolation, timeouts, logging, stdio, limits, resources, fuzz), each
 driving one engine: a lifecycle probe, a sweep of every method with its
-examples, a short stress run, a short seeded fuzz run. --list shows them
-with the rule each enforces.
+examples, a short stress run, a short seeded fuzz run. A LADSPA library
+also gets the ladspa group, the rules of docs/ladspa.md (others skip it).
+--list shows them with the rule each enforces.
 
 Each check runs in sandbox children of its own, with its own deadline, so
 a crash or hang ends that check, not the run. A check ends pass, fail,

@@ -59,7 +59,7 @@ export function checkListJson(checks: readonly ListedCheck[], helpBase: string =
     group: groupOf(c.id),
     title: c.title,
     rule: c.rule,
-    help_uri: ruleUri(c.rule, helpBase),
+    help_uri: ruleUri(c.rule, helpBase, c.id),
     needs: c.needs,
   }));
 }

@@ -136,7 +136,7 @@ function resultJson(x: CheckResult, helpBase: string): CheckResultJson {
     group: x.group,
     title: x.title,
     rule: x.rule,
-    help_uri: ruleUri(x.rule, helpBase),
+    help_uri: ruleUri(x.rule, helpBase, x.id),
     status: x.status,
     duration_ms: x.durationMs,
     details: x.details,

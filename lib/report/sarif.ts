@@ -31,6 +31,7 @@ import type {
   SarifRule as ReportingDescriptor,
 } from "../util/deps.ts";
 import type { CheckResult, CheckRun, CheckStatus } from "../check/result.ts";
+import { ruleDoc } from "../check/spec.ts";
 
 /** The URL of the official SARIF 2.1.0 JSON schema, written as the log's `$schema`. */
 export const SARIF_SCHEMA_URL =
@@ -39,9 +40,9 @@ export const SARIF_SCHEMA_URL =
 /** Where `helpUri` and `informationUri` point unless `helpBase` says otherwise. */
 export const DEFAULT_HELP_BASE = "https://github.com/plugcheck/plugcheck/blob/main/";
 
-/** The link to a rule's section of docs/abi.md under `helpBase`. */
-export function ruleUri(rule: string, helpBase: string = DEFAULT_HELP_BASE): string {
-  return `${helpBase}docs/abi.md#${rule}`;
+/** The link to a rule's section of its document (docs/abi.md, or its group's: `ruleDoc`) under `helpBase`. */
+export function ruleUri(rule: string, helpBase: string = DEFAULT_HELP_BASE, id = ""): string {
+  return `${helpBase}${ruleDoc(id)}#${rule}`;
 }
 
 /** Options of {@link sarifLog}. */
@@ -99,7 +100,7 @@ export function sarifLog(run: CheckRun, options: SarifOptions = {}): Log {
       id: r.id,
       name: pascalCase(r.id) || r.id,
       shortDescription: { text: r.title },
-      helpUri: ruleUri(r.rule, helpBase),
+      helpUri: ruleUri(r.rule, helpBase, r.id),
       defaultConfiguration: { level: r.status === "warn" ? "warning" : "error" },
       properties: { group: r.group },
     });

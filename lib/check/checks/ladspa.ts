@@ -1,0 +1,130 @@
+/**
+ * The `ladspa` checks: the rules of LADSPA 1.1 (docs/ladspa.md) for a
+ * library plugcheck serves through its LADSPA adapter. Two read what the
+ * adapter says of the library (`descriptors`, `ranges`); three run its
+ * plugins (`sample_rates`, `processing`, `independence`). A library that is
+ * not LADSPA skips them all.
+ *
+ * @example
+ * ```ts ignore
+ * import { LADSPA_CHECKS } from "./ladspa.ts";
+ * ```
+ *
+ * @module
+ */
+import { type CheckContext, type CheckSpec, fail, type Outcome, pass, plural, skip, warn } from "../spec.ts";
+import { type LadspaLibrary, ladspaLibrary, usablePlugins } from "./ladspa_doc.ts";
+import { independence } from "./ladspa_independence.ts";
+import { descriptorFindings, type Findings, rangeFindings } from "./ladspa_rules.ts";
+import {
+  judgeRuns,
+  MAX_STOPS,
+  type PlanRun,
+  processingPlan,
+  runPlan,
+  SAMPLE_RATES,
+  sampleRatePlan,
+} from "./ladspa_runs.ts";
+import { withPlugin } from "../check_helpers.ts";
+
+/** A crash or hang is one plugin's: the run goes on in a new sandbox child (see runPlan). */
+const RESTARTS = { restartCap: MAX_STOPS + 1 };
+
+/** Runs `judge` on the library's LADSPA part: skips a library that is not LADSPA, fails a malformed part. */
+function onLadspa(ctx: CheckContext, judge: (lib: LadspaLibrary) => Outcome | Promise<Outcome>): Promise<Outcome> {
+  const lib = ladspaLibrary(ctx.description);
+  if (lib === undefined) return Promise.resolve(skip("not a LADSPA library"));
+  if (typeof lib === "string") {
+    return Promise.resolve(fail(`the adapter's describe() document is malformed: ${lib}`, [lib]));
+  }
+  return Promise.resolve(judge(lib));
+}
+
+/** Findings as an outcome: failures fail, else warnings warn, else it passes with `passed`. */
+function verdict(found: Findings, passed: string): Outcome {
+  if (found.fails.length > 0) {
+    return fail(`${plural(found.fails.length, "broken rule")}: ${found.fails[0]}`, [...found.fails, ...found.warns]);
+  }
+  if (found.warns.length > 0) return warn(`${plural(found.warns.length, "warning")}: ${found.warns[0]}`, found.warns);
+  return pass(passed);
+}
+
+const portCount = (lib: LadspaLibrary) => lib.plugins.reduce((n, p) => n + p.ports.length, 0);
+
+/** The ladspa group. */
+export const LADSPA_CHECKS: readonly CheckSpec[] = [
+  {
+    id: "ladspa.descriptors",
+    title: "Every descriptor is usable and complete: labels and unique IDs unique, ports well-formed and named",
+    rule: "descriptors",
+    needs: "plugin",
+    run: (ctx) =>
+      onLadspa(ctx, (lib) =>
+        verdict(
+          descriptorFindings(lib),
+          `${plural(lib.plugins.length, "plugin")}, ${
+            plural(portCount(lib), "port")
+          }: every descriptor keeps the rules`,
+        )),
+  },
+  {
+    id: "ladspa.ranges",
+    title: "Range hints are consistent: lower <= upper, defaults have their bounds and lie inside them",
+    rule: "ranges",
+    needs: "plugin",
+    run: (ctx) =>
+      onLadspa(
+        ctx,
+        (lib) =>
+          verdict(rangeFindings(lib), `${plural(portCount(lib), "port")} of ${plural(lib.plugins.length, "plugin")}`),
+      ),
+  },
+  {
+    id: "ladspa.sample_rates",
+    title: "Every plugin instantiates and runs at 8000 to 192000 Hz",
+    rule: "sample-rates",
+    needs: "plugin",
+    deadlineMs: (t) => 60_000 + 4 * t.callTimeoutMs,
+    run: (ctx) =>
+      onLadspa(ctx, async (lib) => {
+        const plan = sampleRatePlan(lib);
+        if (plan.length === 0) return skip("no plugin the adapter can run");
+        const runs: { config: Record<string, unknown>; run: PlanRun }[] = [];
+        await withPlugin(ctx, async (plugin) => {
+          const dead = new Set<string>(); // a plugin that crashed or hung at one rate is not run at the next
+          for (const rate of SAMPLE_RATES) {
+            const config = { sample_rate: rate };
+            const run = await runPlan(ctx, plugin, config, plan, dead);
+            runs.push({ config, run });
+            if (run.cut) break;
+          }
+        }, RESTARTS);
+        const n = usablePlugins(lib).length;
+        return judgeRuns(ctx, runs, `${plural(n, "plugin")} at ${SAMPLE_RATES.join(", ")} Hz, every output finite`);
+      }),
+  },
+  {
+    id: "ladspa.processing",
+    title: "Controls at their bounds, defaults and middles, with silence, noise and an impulse: every output finite",
+    rule: "processing",
+    needs: "plugin",
+    deadlineMs: (t) => 120_000 + 4 * t.callTimeoutMs,
+    run: (ctx) =>
+      onLadspa(ctx, async (lib) => {
+        const plan = processingPlan(lib, ctx.seed);
+        if (plan.length === 0) return skip("no plugin the adapter can run");
+        const config = { max_block: 4096 };
+        const run = await withPlugin(ctx, (plugin) => runPlan(ctx, plugin, config, plan), RESTARTS);
+        const n = usablePlugins(lib).length;
+        return judgeRuns(ctx, [{ config, run }], `${plural(n, "plugin")}, every output finite and within the bound`);
+      }),
+  },
+  {
+    id: "ladspa.independence",
+    title: "Two instances fed the same inputs give the same outputs, in turn, interleaved and at once",
+    rule: "independence",
+    needs: "plugin",
+    deadlineMs: (t) => 60_000 + 4 * t.callTimeoutMs,
+    run: (ctx) => onLadspa(ctx, (lib) => independence(ctx, lib)),
+  },
+];
