@@ -101,8 +101,10 @@ async function freshInstances(
 
 /** Runs the check on the usable plugins of `lib`. */
 export async function independence(ctx: CheckContext, lib: LadspaLibrary): Promise<Outcome> {
-  const plugins = usablePlugins(lib);
-  if (plugins.length === 0) return skip("no plugin the adapter can run");
+  // A generator (no audio input) is not declared pure: a noise source may share a random generator by design.
+  const pure = new Set(ctx.description!.methods.filter((m) => m.pure).map((m) => m.name));
+  const plugins = usablePlugins(lib).filter((p) => pure.has(p.method));
+  if (plugins.length === 0) return skip("no plugin the adapter can run whose output is a function of its input");
   const timeoutMs = ctx.thresholds.callTimeoutMs;
   const trials = trialsFor(plugins.length);
   return await withPlugin(ctx, async (plugin) => {

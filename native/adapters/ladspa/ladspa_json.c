@@ -194,10 +194,10 @@ static void describe_method(const LsPlugin* pl, LsStr* s) {
   if (d->Maker) ls_utf8_clean(&text, d->Maker, LS_MAX_TEXT);
   else ls_str_puts(&text, "(no maker)");
   ls_str_printf(&text, " (unique ID %lu)", d->UniqueID);
+  unsigned long n[4] = {0, 0, 0, 0}; /* audio in, audio out, control in, control out */
   if (pl->broken) {
     ls_str_printf(&text, ": unusable: %s", pl->broken);
   } else {
-    unsigned long n[4] = {0, 0, 0, 0}; /* audio in, audio out, control in, control out */
     for (unsigned long i = 0; i < d->PortCount; i++) {
       LsPort p;
       ls_port_info(d, i, LS_DESCRIBE_RATE, &p);
@@ -209,7 +209,10 @@ static void describe_method(const LsPlugin* pl, LsStr* s) {
   ls_str_puts(s, ",\"description\":");
   ls_json_strn(s, text.ptr ? text.ptr : "", text.len);
   ls_str_free(&text);
-  ls_str_puts(s, ",\"input\":\"bytes\",\"pure\":true");
+  /* A generator (no audio input: noise, oscillators) may keep state of its own, e.g. a random generator that
+   * activate does not reseed: LADSPA does not ask a plugin for the same output twice, so only a plugin with an
+   * audio input is declared pure (its output judged a function of its input and controls). */
+  ls_str_puts(s, n[0] > 0 ? ",\"input\":\"bytes\",\"pure\":true" : ",\"input\":\"bytes\",\"pure\":false");
   if (pl->broken) {
     ls_str_puts(s, ",\"fuzz\":false}");
   } else {
