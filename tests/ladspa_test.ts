@@ -137,7 +137,7 @@ Deno.test("runChecks() on the LADSPA reference library: every check that applies
   assert.equal(report.exitCode, 0);
 });
 
-Deno.test("plugcheck load of a LADSPA library names the ABI and lists its plugins", async () => {
+Deno.test("plugcheck load of a LADSPA library names the ABI and lists its plugins and their ports", async () => {
   const r = await runDeno([
     "run",
     "-A",
@@ -149,6 +149,10 @@ Deno.test("plugcheck load of a LADSPA library names the ABI and lists its plugin
   assert.match(r.stdout, /LADSPA 1\.1/);
   assert.match(r.stdout, /ref_gain .*unique ID 4101/);
   assert.match(r.stdout, /ref_lowpass .*unique ID 4102/);
+  // Each plugin's ports, with their ranges, hints and defaults.
+  assert.match(r.stdout, /\n {4}port 2 +Cutoff \(Hz\) +control in +0\.0001\.\.0\.45 +x rate +log +default 321\.994\n/);
+  assert.match(r.stdout, /\n {4}port 3 +Stages +control in +1\.\.4 +int +default 1\n/);
+  assert.match(r.stdout, /\n {4}port 5 +Latency +control out\n/);
 });
 
 const SDK_LIBRARIES = ["amp", "delay", "filter", "noise", "sine"].map((n) => `/usr/lib/ladspa/${n}.so`);

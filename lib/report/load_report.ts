@@ -31,6 +31,7 @@ import type { PluginHandle } from "../plugin/handle.ts";
 import { HOST_ABI_VERSION } from "../load/open_checked.ts";
 import { escapeControl, shortText } from "../util/safe_text.ts";
 import { duration } from "./units.ts";
+import { adapterPortLines } from "./adapter_ports.ts";
 
 /** The document `plugcheck load --format json` prints. */
 export const LoadReportSchema = z.object({
@@ -105,11 +106,13 @@ export function renderLoadReport(doc: LoadReport): string {
   // Names and descriptions are shortened for people (--format json has them whole).
   const names = d.methods.map((m) => shortText(m.name, NAME_SHOWN));
   const width = Math.max(...names.map((n) => n.length).filter((n) => n <= NAME_COLUMN), 4);
+  const ports = adapterPortLines(d.adapter);
   d.methods.forEach((m, i) => {
     const pure = (m.pure ? "pure" : "impure").padEnd(6);
     lines.push(
       `  ${names[i]!.padEnd(width)}  ${m.input.padEnd(5)}  ${pure}  ${shortText(m.description, DESCRIPTION_SHOWN)}`,
     );
+    for (const line of ports.get(m.name) ?? []) lines.push(`    ${safe(line)}`);
   });
   return `${lines.join("\n")}\n`;
 }
