@@ -73,7 +73,7 @@ export function descriptorFindings(lib: LadspaLibrary): Findings {
 }
 
 /** Numbers in evidence: what %.9g would print. */
-const num = (v: number): string => String(Number(v.toPrecision(9)));
+const num = (v: number): string => String(Number(v.toPrecision(6)));
 
 /** a <= b, allowing for the rounding of single-precision bounds printed with 9 digits. */
 const atMost = (a: number, b: number): boolean => a <= b + 1e-6 * Math.max(1, Math.abs(a), Math.abs(b));
@@ -124,7 +124,7 @@ export function rangeFindings(lib: LadspaLibrary): Findings {
         ? lower === null || upper === null
         : false;
       if (lacks) {
-        const which = needs === "both" ? "both bounds" : `a ${needs} bound`;
+        const which = needs === "both" ? "both bounds" : needs === "upper" ? "an upper bound" : "a lower bound";
         fails.push(`${where}: DEFAULT_${h.default!.toUpperCase()} needs ${which}, and the port has not`);
       }
       const def = port.default_value;
