@@ -129,6 +129,16 @@ Deno.test("runFuzz() of a LADSPA plugin finds the control value that makes it wr
   }
 });
 
+Deno.test("ladspa.denormals warns on a filter that decays into subnormal floats, and passes one that flushes them", async () => {
+  const slow = await runChecks(ladspa("denormal_slowdown"), { seed: 1, filter: ["^ladspa\\.denormals$"] });
+  const r = slow.results.find((x) => x.id === "ladspa.denormals")!;
+  assert.equal(r.status, "warn", r.details);
+  assert.match(r.details, /"denormal_slowdown" "Output": [\d,]+ of 32,768 samples subnormal after an impulse/);
+  assert.equal(slow.exitCode, 0); // a warning: exit 0 unless --strict
+  const ref = await runChecks(ladspa("ladspa_ref"), { seed: 1, filter: ["^ladspa\\.denormals$"] });
+  assert.equal(ref.results.find((x) => x.id === "ladspa.denormals")!.status, "pass");
+});
+
 Deno.test("runChecks() on the LADSPA reference library: every check that applies passes", async () => {
   const report = await runChecks(ladspa("ladspa_ref"), { seed: 1 });
   const notPassed = report.results.filter((r) => r.status !== "pass" && r.status !== "skip")
@@ -170,9 +180,18 @@ Deno.test({
       const failed = report.results.filter((r) => r.status !== "pass" && r.status !== "skip" && r.status !== "warn")
         .map((r) => `${r.id}: ${r.status} ${r.details}`);
       assert.deepEqual(failed, [], lib);
-      // The one warning they earn: a LOGARITHMIC gain bounded below by 0 (amp, noise), which hosts cannot draw.
+      // The warnings they earn: a LOGARITHMIC range bounded below by 0 (amp's and noise's gains, filter's and sine's
+      // frequencies), which hosts cannot draw, and filter's low- and high-pass decaying into subnormal floats.
       const warned = report.results.filter((r) => r.status === "warn").map((r) => r.id);
-      assert.ok(warned.every((id) => id === "ladspa.ranges"), `${lib}: ${warned}`);
+      assert.ok(warned.every((id) => id === "ladspa.ranges" || id === "ladspa.denormals"), `${lib}: ${warned}`);
+      assert.equal(warned.includes("ladspa.denormals"), lib.endsWith("/filter.so"), `${lib}: ${warned}`);
+      if (lib.endsWith("/filter.so")) {
+        const d = report.results.find((r) => r.id === "ladspa.denormals")!;
+        assert.deepEqual(d.evidence?.map((e) => e.replace(/[\d,]+ of/, "N of")), [
+          '"lpf" "Output": N of 32,768 samples subnormal after an impulse',
+          '"hpf" "Output": N of 32,768 samples subnormal after an impulse',
+        ]);
+      }
     }
   },
 });

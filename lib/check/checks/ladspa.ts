@@ -2,7 +2,7 @@
  * The `ladspa` checks: the rules of LADSPA 1.1 (docs/ladspa.md) for a
  * library plugcheck serves through its LADSPA adapter. Two read what the
  * adapter says of the library (`descriptors`, `ranges`); three run its
- * plugins (`sample_rates`, `processing`, `independence`). A library that is
+ * plugins (`sample_rates`, `processing`, `independence`, `denormals`). A library that is
  * not LADSPA skips them all.
  *
  * @example
@@ -15,6 +15,7 @@
 import { type CheckContext, type CheckSpec, fail, type Outcome, pass, plural, skip, warn } from "../spec.ts";
 import { type LadspaLibrary, ladspaLibrary, usablePlugins } from "./ladspa_doc.ts";
 import { independence } from "./ladspa_independence.ts";
+import { denormals } from "./ladspa_denormals.ts";
 import { descriptorFindings, type Findings, rangeFindings } from "./ladspa_rules.ts";
 import {
   judgeRuns,
@@ -126,5 +127,13 @@ export const LADSPA_CHECKS: readonly CheckSpec[] = [
     needs: "plugin",
     deadlineMs: (t) => 60_000 + 4 * t.callTimeoutMs,
     run: (ctx) => onLadspa(ctx, (lib) => independence(ctx, lib)),
+  },
+  {
+    id: "ladspa.denormals",
+    title: "After an impulse, no output decays into subnormal floats (a warning)",
+    rule: "denormals",
+    needs: "plugin",
+    deadlineMs: (t) => 60_000 + 4 * t.callTimeoutMs,
+    run: (ctx) => onLadspa(ctx, (lib) => denormals(ctx, lib)),
   },
 ];
