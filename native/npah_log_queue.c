@@ -12,10 +12,10 @@
  * waits: a second concurrent drain returns 0) takes committed slots in ticket
  * order and frees each for the next lap (sequence `ticket+n`). A slot claimed
  * but not committed is stepped over (later records are still delivered);
- * once its claim is NPAH_STUCK_MS old, its writer is taken for dead
- * (cancelled, jumped out) and the slot is freed for the next lap: a writer
- * that was merely preempted that long finds its commit refused and counts its
- * message as dropped. Until a dead writer's slot is taken back, tickets more
+ * once its claim is NPAH_STUCK_MS old and its thread is gone (cancelled), or
+ * NPAH_ALIVE_STUCK_MS old (it jumped out), its writer is taken for dead and
+ * the slot is freed for the next lap: a writer that was merely preempted that
+ * long finds its commit refused and counts its message as dropped. Until a dead writer's slot is taken back, tickets more
  * than n past it cannot be claimed: a burst of that many messages in those
  * NPAH_STUCK_MS is dropped (and counted). Such a late writer may still be copying into the slot
  * the next lap gave to someone else: that can only garble that one message's
@@ -32,13 +32,19 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "npah_internal.h"
 
 #define NPAH_SLOT_DATA (NPAH_RECORD_HEADER + NPAH_MAX_TARGET + NPAH_MAX_MESSAGE)
-/* A claimed slot not committed after this long is taken back from its (dead) writer. */
+/* A claimed slot not committed after this long is taken back from its writer when that thread is gone (cancelled,
+ * exited), and after NPAH_ALIVE_STUCK_MS when it still runs (it jumped out of the log function, or a busy machine
+ * preempted it between claim and commit: a message must not be lost to load). */
 #define NPAH_STUCK_MS 200u
+#define NPAH_ALIVE_STUCK_MS 1000u
 
 typedef struct npah_slot {
   /* ticket: free for the writer of that ticket; ticket+1: its record is committed. */
@@ -46,6 +52,7 @@ typedef struct npah_slot {
   /* Who claimed the slot last and when (coarse monotonic ms): written right after the claim. */
   atomic_uint_fast64_t claim_ticket;
   atomic_uint_fast64_t claim_ms;
+  atomic_int claim_tid; /* the writer's thread id */
   uint32_t len; /* record bytes in data */
   uint8_t data[NPAH_SLOT_DATA];
 } npah_slot;
@@ -61,6 +68,13 @@ struct npah_queue {
   /* Slots taken back from writers that never committed. */
   atomic_uint_fast64_t abandoned;
 };
+
+/* This thread's id, asked of the kernel once per thread. */
+static int writer_tid(void) {
+  static __thread int tid;
+  if (tid == 0) tid = (int)syscall(SYS_gettid);
+  return tid;
+}
 
 static uint64_t coarse_ms(void) {
   struct timespec ts;
@@ -92,6 +106,7 @@ int npah_queue_push(npah_queue* q, const uint32_t header[5], const uint8_t* targ
     }
   }
   atomic_store_explicit(&s->claim_ms, coarse_ms(), memory_order_relaxed);
+  atomic_store_explicit(&s->claim_tid, writer_tid(), memory_order_relaxed);
   atomic_store_explicit(&s->claim_ticket, t, memory_order_release);
   memcpy(s->data, header, NPAH_RECORD_HEADER);
   if (target_len > 0) memcpy(s->data + NPAH_RECORD_HEADER, target, target_len);
@@ -136,7 +151,11 @@ static int claim_is_dead(npah_slot* s, uint64_t ticket) {
     return 0;
   }
   uint64_t since = atomic_load_explicit(&s->claim_ms, memory_order_relaxed);
-  return now >= since && now - since >= NPAH_STUCK_MS;
+  if (now < since || now - since < NPAH_STUCK_MS) return 0;
+  if (now - since >= NPAH_ALIVE_STUCK_MS) return 1;
+  /* Its thread still runs (it may only be preempted): wait longer. Gone (ESRCH): it will never commit. */
+  int tid = atomic_load_explicit(&s->claim_tid, memory_order_relaxed);
+  return tid <= 0 || (syscall(SYS_tgkill, getpid(), tid, 0) != 0 && errno == ESRCH);
 }
 
 /* Whether a slot's record is whole: its header's lengths add up to what was stored. */

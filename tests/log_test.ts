@@ -167,7 +167,7 @@ Deno.test("load/close churn reuses native log contexts once a library is unmappe
 });
 
 Deno.test("the log queue holds no lock: plugin threads that jump out of the log function or are cancelled in it block nothing", async () => {
-  // 600 writers vanish mid-message, more than the queue's 493 slots: each slot must be taken back (200 ms after its
+  // 600 writers vanish mid-message, more than the queue's 493 slots: each slot must be taken back (1 s after its
   // claim), none may stay locked. A round of 150 jumps claims 300 slots, which fit while the round's own are stuck.
   const code = `
     import { loadPlugin } from ${JSON.stringify(join(ROOT, "mod.ts"))};
