@@ -176,7 +176,7 @@ Deno.test({
   ignore: SDK_ABSENT,
   fn: async () => {
     for (const lib of SDK_LIBRARIES) {
-      const report = await runChecks(lib, { seed: 1 });
+      const report = await runChecks(lib, { seed: 1, fuzzRuns: 5_000 });
       const failed = report.results.filter((r) => r.status !== "pass" && r.status !== "skip" && r.status !== "warn")
         .map((r) => `${r.id}: ${r.status} ${r.details}`);
       assert.deepEqual(failed, [], lib);
