@@ -2,8 +2,10 @@
  * `plugcheck check`: the conformance suite for CI. Runs every named check
  * (or those `--filter`/`--exclude`/`--shard` select) on one plugin, each in
  * sandbox children of its own, and prints a table (or `--format json`),
- * with `--junit FILE` and `--sarif FILE` for CI systems. The engine is
- * `lib/check/`.
+ * with `--junit FILE` and `--sarif FILE` for CI systems. A directory (or,
+ * with no path, the directories of `LADSPA_PATH`) is a target too: every
+ * plugin library in it, one summary and one report for all (`check_dir.ts`).
+ * The engine is `lib/check/`.
  *
  * @example
  * ```ts ignore
