@@ -139,21 +139,26 @@ export function renderDirectoryReport(r: DirectoryReport, paint: Paint): string 
     }  ${failedCell(row).padEnd(16)} ${duration(row.durationMs).padStart(8)}  `;
     out.push(`${cells}${row.ok ? first : paint("red", first)}`);
   }
+  if (r.across.length > 0) out.push("", paint("bold", "Across the libraries:"));
   for (const x of r.across) {
-    out.push("");
-    out.push(paint("bold", "Across the libraries:"));
     const label = x.status === "fail" ? paint("red", "FAIL   ") : x.status.toUpperCase().padEnd(7);
     out.push(`  ${label} ${x.id}  ${x.details}`);
     for (const e of x.evidence) out.push(paint("dim", `          | ${e}`));
   }
   const failed = r.libraries.filter((row) => !row.ok).length;
+  const sum = (f: (row: LibraryRun) => number) => r.libraries.reduce((n, row) => n + f(row), 0);
   const c = checkCounts(r);
-  const checks = c.pass + c.fail + c.crash + c.timeout + c.skip + c.warn;
-  const bad = c.fail + c.crash + c.timeout;
+  const [passed, warned, skipped, bad] = [
+    sum((x) => x.passed),
+    sum((x) => x.warned),
+    sum((x) => x.skipped),
+    sum((x) => x.failed),
+  ];
+  const checks = passed + skipped + bad + (r.strict ? 0 : warned);
   const parts = [
-    `${c.pass} passed`,
-    c.warn && `${c.warn} warned`,
-    c.skip && `${c.skip} skipped`,
+    `${passed} passed`,
+    warned && `${warned} warned`,
+    skipped && `${skipped} skipped`,
     `${bad} failed${c.crash ? ` (${c.crash} crashed)` : ""}${c.timeout ? ` (${c.timeout} timed out)` : ""}`,
   ].filter(Boolean).join(", ");
   const collided = r.collisions.length > 0 ? `; ${r.collisions.length} unique IDs collide` : "";
