@@ -176,3 +176,13 @@ Deno.test("runChecksOnDirectory() from mod.ts: a library and its copy collide on
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("check --help teaches the directory target: the row across libraries, --jobs, LADSPA_PATH, examples", async () => {
+  const r = await runCli(["check", "--help"]);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /A directory is a target/);
+  assert.match(r.stdout, /ladspa\.unique_ids_across/);
+  assert.match(r.stdout, /LADSPA_PATH/);
+  assert.match(r.stdout, /\n {2}plugcheck check \/usr\/lib\/ladspa\n/);
+  assert.match(r.stdout, /\n {2}plugcheck check \/usr\/lib\/ladspa --jobs 2 --junit \S+/);
+});
