@@ -54,11 +54,14 @@ const out = await new Deno.Command(Deno.execPath(), {
   stderr: "inherit",
 }).output();
 const seconds = (performance.now() - t0) / 1000;
-if (out.code !== 0 && out.code !== 1) {
+// Interrupted (Ctrl-C, SIGTERM to plugcheck): the report so far, and the time per library it took.
+const interrupted = out.code === 130 || out.code === 143;
+if (out.code !== 0 && out.code !== 1 && !interrupted) {
   throw new Error(`plugcheck check ${values.dir} exited ${out.code} after ${seconds.toFixed(1)} s`);
 }
 const doc = DirectoryReportJsonSchema.parse(JSON.parse(new TextDecoder().decode(out.stdout)));
 const s = doc.summary;
+if (interrupted) console.log(`  interrupted: ${s.not_run.length} libraries not run`);
 console.log(
   `  ${s.libraries} libraries: ${s.passed} passed, ${s.failed} failed; ${doc.collisions.length} unique IDs collide`,
 );
@@ -76,5 +79,5 @@ for (const row of s.rows.filter((r) => r.first_failure !== null)) {
 }
 console.log(
   `  ${seconds.toFixed(1)} s (${(seconds / Math.max(1, s.libraries)).toFixed(1)} s per library), exit ${out.code}` +
-    `  goal < ${GOAL_S / 60} min: ${seconds < GOAL_S ? "met" : "NOT met"}`,
+    (interrupted ? "" : `  goal < ${GOAL_S / 60} min: ${seconds < GOAL_S ? "met" : "NOT met"}`),
 );
