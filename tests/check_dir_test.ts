@@ -109,11 +109,13 @@ Deno.test("runChecksOnDirectory via check DIR: a row per library, the unique-ID 
 Deno.test("check DIR: a directory of good libraries prints the summary table and exits 0", async () => {
   const dir = await pluginDir({ "libladspa_ref.so": ladspaFixture("ladspa_ref"), "libref_c.so": fixture("ref_c") });
   try {
-    const r = await runCli(["check", dir, ...FILTER], { killAfterMs: 90_000 });
+    // logging.after_shutdown reads the library in a sandbox child allowed to read its real path: links are followed.
+    const filter = "^(abi\\.loads|ladspa\\.descriptors|ladspa\\.unique_ids_across|logging\\.after_shutdown)$";
+    const r = await runCli(["check", dir, "--filter", filter, "--seed", "1"], { killAfterMs: 90_000 });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /library +plugins +passed +failed \(\+warned\) +time +first failure/);
-    assert.match(r.stdout, /\n {2}libladspa_ref\.so +2 +2 +0 /);
-    assert.match(r.stdout, /\n {2}libref_c\.so +\d+ +1 +0 /);
+    assert.match(r.stdout, /\n {2}libladspa_ref\.so +2 +3 +0 /);
+    assert.match(r.stdout, /\n {2}libref_c\.so +\d+ +2 +0 /);
     assert.match(r.stdout, /SKIP +ladspa\.unique_ids_across +1 LADSPA library: nothing to compare/);
     assert.match(r.stdout, /2 libraries: 2 passed, 0 failed; \d+ checks: .* \(\d/);
   } finally {

@@ -146,7 +146,11 @@ export async function listLibraries(
       }
     }
     names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    for (const name of names) libraries.push({ path: join(dir.path, name), shown: join(shown, name), name });
+    for (const name of names) {
+      // A link is checked at its target: the sandbox children are allowed to read the library's real path only.
+      const path = await Deno.realPath(join(dir.path, name)).catch(() => join(dir.path, name));
+      libraries.push({ path, shown: join(shown, name), name });
+    }
   }
   return { libraries, missing };
 }
