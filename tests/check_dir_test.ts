@@ -123,7 +123,7 @@ Deno.test("check DIR: a directory of good libraries prints the summary table and
   }
 });
 
-Deno.test("check DIR: a missing or empty directory is a usage error (exit 2)", async () => {
+Deno.test("check DIR: a missing or empty directory, or --in-process, is a usage error (exit 2)", async () => {
   const empty = await Deno.makeTempDir({ prefix: "plugcheck-dir-empty-" });
   try {
     await Deno.writeTextFile(join(empty, "notes.txt"), "no library here\n");
@@ -133,6 +133,10 @@ Deno.test("check DIR: a missing or empty directory is a usage error (exit 2)", a
     const missing = await runCli(["check", join(empty, "no-such-dir")]);
     assert.equal(missing.code, 2, missing.stderr);
     assert.match(missing.stderr, /No such file/);
+    // In process, one crash would end the run of every library.
+    const inProcess = await runCli(["check", empty, "--in-process"]);
+    assert.equal(inProcess.code, 2, inProcess.stderr);
+    assert.match(inProcess.stderr, /--in-process takes one library, not a directory/);
   } finally {
     await Deno.remove(empty, { recursive: true });
   }
