@@ -2,7 +2,8 @@
  * plugcheck: load native npa plugins with `Deno.dlopen`, call them behind a
  * guard that turns every plugin failure into a typed error, inspect their
  * counters and logs, stress-test them (`runStress`), fuzz them (`runFuzz`),
- * check them against every rule of the ABI (`runChecks`) and write libFuzzer
+ * check them against every rule of the ABI (`runChecks`; a directory of
+ * libraries: `runChecksOnDirectory`) and write libFuzzer
  * harnesses for them (`generateHarness`).
  * Re-exports only.
  *
@@ -93,10 +94,25 @@ export {
 } from "./lib/harness/generate.ts";
 export { type CheckOptions, type CheckReport, runChecks } from "./lib/check/run_checks.ts";
 export type { CheckResult, CheckRun, CheckStatus } from "./lib/check/result.ts";
+export {
+  DEFAULT_LIBRARY_JOBS,
+  type DirectoryCheckOptions,
+  type DirectoryReport,
+  type DirectoryTarget,
+  type LibraryRun,
+  runChecksOnDirectory,
+} from "./lib/check/run_directory.ts";
+export { ACROSS_CHECK, type UniqueIdCollision } from "./lib/check/across.ts";
+export {
+  directoryJunitXml,
+  type DirectoryReportJson,
+  DirectoryReportJsonSchema,
+  directorySarifLog,
+} from "./lib/report/check_dir_report.ts";
 export { CHECK_IDS } from "./lib/check/catalog.ts";
 export { type CheckConfig, CheckConfigSchema, loadCheckConfig, parseCheckConfig } from "./lib/check/config.ts";
-export { junitXml } from "./lib/report/junit.ts";
-export { sarifLog, type SarifOptions } from "./lib/report/sarif.ts";
+export { junitXml, junitXmlOfRuns } from "./lib/report/junit.ts";
+export { sarifLog, sarifLogOfRuns, type SarifOptions } from "./lib/report/sarif.ts";
 export { type CheckReportJson, CheckReportJsonSchema } from "./lib/report/check_report.ts";
 export { type CheckListJson, CheckListJsonSchema } from "./lib/report/check_list.ts";
 export { type LoadReport, LoadReportSchema } from "./lib/report/load_report.ts";

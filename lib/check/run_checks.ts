@@ -72,6 +72,10 @@ export interface CheckOptions extends Selection {
   onResult?: (result: CheckResult, done: number, of: number) => void;
   /** Stops the run: checks not started are skipped, running ones are told. */
   signal?: AbortSignal;
+  /** The checks to run, already selected (the selection fields are then ignored): `runChecksOnDirectory`. */
+  checks?: readonly CheckSpec[];
+  /** Who may run at once, shared by the runs of several libraries at once (default: a gate of this run's own). */
+  gate?: CheckGate;
 }
 
 /** A finished run: the results, what it amounts to, and how it was made. */
@@ -86,6 +90,8 @@ export interface CheckReport extends CheckRun {
   stage: Stage;
   stageError: string | undefined;
   counts: Record<CheckResult["status"], number>;
+  /** describe() of the preflight, when the plugin got that far (not in the JSON document). */
+  description?: PluginDescription;
 }
 
 interface Preflight {
@@ -169,7 +175,7 @@ export async function runChecks(path: string, options: CheckOptions = {}): Promi
   }
   const jobs = options.jobs ?? DEFAULT_CHECK_JOBS;
   if (!Number.isSafeInteger(jobs) || jobs < 1 || jobs > 16) throw new UsageError(`jobs must be 1 to 16: got ${jobs}`);
-  const selected = selectChecks(CHECKS, options);
+  const selected = options.checks ?? selectChecks(CHECKS, options);
   const shown = options.shown ?? path;
   const base: Omit<CheckContext, "signal"> = {
     path,
@@ -188,7 +194,7 @@ export async function runChecks(path: string, options: CheckOptions = {}): Promi
   const results: (CheckResult | undefined)[] = selected.map(() => undefined);
   let next = 0;
   let done = 0;
-  const gate = new CheckGate();
+  const gate = options.gate ?? new CheckGate();
   const worker = async () => {
     while (next < selected.length) {
       const i = next++;
@@ -228,6 +234,7 @@ export async function runChecks(path: string, options: CheckOptions = {}): Promi
     stage: pre.reached,
     stageError: pre.error === undefined ? undefined : errorLine(pre.error),
     counts,
+    ...pre.description && { description: pre.description },
   };
 }
 

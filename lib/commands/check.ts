@@ -2,8 +2,10 @@
  * `plugcheck check`: the conformance suite for CI. Runs every named check
  * (or those `--filter`/`--exclude`/`--shard` select) on one plugin, each in
  * sandbox children of its own, and prints a table (or `--format json`),
- * with `--junit FILE` and `--sarif FILE` for CI systems. The engine is
- * `lib/check/`.
+ * with `--junit FILE` and `--sarif FILE` for CI systems. A directory (or,
+ * with no path, the directories of `LADSPA_PATH`) is a target too: every
+ * plugin library in it, one summary and one report for all (`check_dir.ts`).
+ * The engine is `lib/check/`.
  *
  * @example
  * ```ts ignore
@@ -32,6 +34,8 @@ import { configureCliLogging } from "./logging.ts";
 import { parseLogDirectives } from "../plugin/log_directives.ts";
 import { paintOut } from "./output.ts";
 import { rememberUmask, writeWhole } from "./report_file.ts";
+import { checkDirectories, ladspaPathDirectories } from "./check_dir.ts";
+import { DEFAULT_LIBRARY_JOBS } from "../check/run_directory.ts";
 
 /** A report file's path, checked before the run: its directory must exist. */
 async function reportPath(ctx: CommandContext, flag: string): Promise<string | undefined> {
@@ -51,11 +55,12 @@ export const command = defineCommand({
   name: "check",
   summary: "the conformance suite: every ABI rule as a named check, for CI",
   positionals: ["library..."],
-  usage: `<library> [--filter REGEX]... [--exclude REGEX]... [--shard I/N]
+  usage: `<library>|<directory> [--filter REGEX]... [--exclude REGEX]... [--shard I/N]
                   [--seed S] [--jobs N] [--fuzz-runs N] [--strict] [--in-process]
                   [--config FILE] [--junit FILE] [--sarif FILE] [--env NAME]...
                   [--adapter PATH]
                   [--format text|json] [--color WHEN] [--verbose]
+  plugcheck check [--jobs N] ...            (no path: the directories of LADSPA_PATH)
   plugcheck check --list [--filter REGEX]... [--format json]`,
   description: `Checks that the plugin keeps every rule of docs/abi.md: ${CHECKS.length} named checks in
 groups (abi, metadata, lifecycle, buffers, errors, outputs, threads,
@@ -84,6 +89,27 @@ Methods whose describe() entry says "fuzz": false are left out too.
 --shard I/N runs part I of N (round robin over the selected checks): the
 N parts are disjoint and together the whole suite, for a CI matrix.
 
+A directory is a target: every plugin library in it (regular files named
+*.so, not in subdirectories, by name) is checked with the same options and
+seed, --jobs N libraries at a time (default ${DEFAULT_LIBRARY_JOBS}; each library runs
+${DEFAULT_CHECK_JOBS} checks at once, so more jobs oversubscribe a 2-core machine). Each
+library's checks run in sandbox children as for one library: a library that
+crashes or hangs ends its own checks and the next goes on. A file that
+cannot be loaded is a failed library (abi.loads), not an error of the run.
+stdout gets one summary table (library, plugins, checks passed, failed
+(+warned), time, first failure), a total line and the time taken;
+--format json one document (the summary, and each library's report as
+'check <library> --format json' prints it); --junit one file with a
+testsuite per library; --sarif one log whose results name their library.
+The rule across the libraries is the check-like row
+ladspa.unique_ids_across (docs/ladspa.md#unique-ids-across), shown under
+the table and in the reports: two libraries that declare one LADSPA unique
+ID fail it (--filter and --exclude select it like any check). With no path
+and LADSPA_PATH set, its directories (colon-separated, in order; those that
+do not exist are left out) are the target. Exit code: 0 when every library
+passed and no ID collides, 1 otherwise (an unloadable library too), 2 when
+the directory does not exist or holds no *.so file.
+
 Ctrl-C or SIGTERM stops the run: checks not finished are skipped, and the
 report so far is printed and written to --junit and --sarif (exit 130, 143).`,
   flags: {
@@ -97,7 +123,12 @@ report so far is printed and written to --junit and --sarif (exit 130, 143).`,
     list: { type: "boolean", help: "list the checks (after the filters) and exit" },
     shard: { type: "string", value: "I/N", help: "run part I of N of the selected checks" },
     seed: { type: "string", value: "S", help: "seed of the stress and fuzz runs (default: random,\nreported)" },
-    jobs: { type: "string", value: "N", help: `checks at once (default ${DEFAULT_CHECK_JOBS})` },
+    jobs: {
+      type: "string",
+      value: "N",
+      help:
+        `checks at once (default ${DEFAULT_CHECK_JOBS}); for a directory, libraries\nat once (default ${DEFAULT_LIBRARY_JOBS})`,
+    },
     "fuzz-runs": {
       type: "string",
       value: "N",
@@ -124,6 +155,9 @@ report so far is printed and written to --junit and --sarif (exit 130, 143).`,
     "plugcheck check ./libmine.so --junit check.xml --sarif check.sarif --seed 1",
     "plugcheck check ./libmine.so --filter '^errors\\.' --filter '^buffers\\.'",
     "plugcheck check ./libmine.so --shard 2/4 --format json > part2.json",
+    "plugcheck check /usr/lib/ladspa",
+    "plugcheck check /usr/lib/ladspa --jobs 2 --junit ladspa.xml --sarif ladspa.sarif --seed 1",
+    "LADSPA_PATH=/usr/lib/ladspa:$HOME/.ladspa plugcheck check --format json > ladspa.json",
     "plugcheck check --list",
   ],
   run: async (ctx: CommandContext) => {
@@ -138,19 +172,24 @@ report so far is printed and written to --junit and --sarif (exit 130, 143).`,
       else ctx.out(renderCheckList(chosen));
       return EXIT.OK;
     }
-    if (ctx.positionals.length !== 1) {
+    if (ctx.positionals.length > 1) {
       throw new UsageError(
-        ctx.positionals.length === 0
-          ? "Missing <library> (see 'plugcheck check --help')"
-          : `Expected one <library>, got ${ctx.positionals.length}: ${ctx.positionals.join(" ")}`,
+        `Expected one <library> or <directory>, got ${ctx.positionals.length}: ${ctx.positionals.join(" ")}`,
       );
     }
-    const shown = ctx.positionals[0]!;
-    const path = userPath(shown);
-    try {
-      await Deno.stat(path);
-    } catch {
-      throw new UsageError(`No such file: ${shown}`);
+    const ladspaPath = ladspaPathDirectories(Deno.env.get("LADSPA_PATH") ?? "");
+    if (ctx.positionals.length === 0 && ladspaPath.length === 0) {
+      throw new UsageError("Missing <library> (see 'plugcheck check --help')");
+    }
+    const shown = ctx.positionals[0];
+    const path = shown === undefined ? undefined : userPath(shown);
+    let isDirectory = shown === undefined;
+    if (path !== undefined) {
+      try {
+        isDirectory = (await Deno.stat(path)).isDirectory;
+      } catch {
+        throw new UsageError(`No such file: ${shown}`);
+      }
     }
     const seed = ctx.count("seed", -1);
     if (seed > MAX_SEED) throw new UsageError(`Option --seed must be at most ${MAX_SEED}: got ${seed}`);
@@ -162,24 +201,38 @@ report so far is printed and written to --junit and --sarif (exit 130, 143).`,
     rememberUmask(); // before a plugin is loaded (--in-process) that may change it
     const junit = await reportPath(ctx, "junit");
     const sarif = await reportPath(ctx, "sarif");
-    const options: CheckOptions = {
+    const common: Omit<CheckOptions, "jobs" | "shown" | "inProcess"> = {
       ...selection,
-      shown,
-      jobs: ctx.positiveInt("jobs", DEFAULT_CHECK_JOBS),
       strict: ctx.flag("strict"),
-      inProcess: ctx.flag("in-process"),
       config,
       load: { env: ctx.list("env"), ...ctx.adapter !== undefined && { adapter: ctx.adapter } },
     };
-    if (seed >= 0) options.seed = seed;
-    if (ctx.string("fuzz-runs") !== undefined) options.fuzzRuns = ctx.positiveInt("fuzz-runs", 1);
-    if (options.inProcess) ctx.pluginOptions(shown); // installs the process guards
+    if (seed >= 0) common.seed = seed;
+    if (ctx.string("fuzz-runs") !== undefined) common.fuzzRuns = ctx.positiveInt("fuzz-runs", 1);
     // The checks set the plugin's log levels to count what it sends; --verbose shows it too.
+    if (isDirectory) {
+      configureCliLogging(parseLogDirectives("warning"), ctx.verbose, ctx.verbose);
+      const targets = shown === undefined ? ladspaPath : [shown];
+      return await checkDirectories(ctx, {
+        targets,
+        fromLadspaPath: shown === undefined,
+        options: common,
+        junit,
+        sarif,
+      });
+    }
+    const options: CheckOptions = {
+      ...common,
+      shown: shown!,
+      jobs: ctx.positiveInt("jobs", DEFAULT_CHECK_JOBS),
+      inProcess: ctx.flag("in-process"),
+    };
+    if (options.inProcess) ctx.pluginOptions(shown!); // installs the process guards
     configureCliLogging(parseLogDirectives("warning"), ctx.verbose, ctx.verbose);
     const { signal, release } = abortOnInterrupt();
     let report;
     try {
-      report = await runChecks(path, {
+      report = await runChecks(path!, {
         ...options,
         signal,
         onResult: (r, done, of) => ctx.status.update(`check: ${done}/${of} done, last ${r.id}: ${r.status}`),

@@ -125,44 +125,62 @@ function testcase(result: CheckResult): string {
     : `    ${open}>\n${children.map((c) => `      ${c}\n`).join("")}    </testcase>`;
 }
 
-/** The JUnit XML document of `run` (UTF-8 text, ending in a newline). */
-export function junitXml(run: CheckRun): string {
-  const count = (...statuses: CheckResult["status"][]) => run.results.filter((r) => statuses.includes(r.status)).length;
-  const tests = run.results.length;
-  const failures = count("fail");
-  const errors = count("crash", "timeout");
-  const skipped = count("skip");
-  const name = `plugcheck check ${run.library}`;
-  const time = seconds(run.durationMs);
+/** Counts of `results` as JUnit names them. */
+function tally(results: readonly CheckResult[]): { tests: number; failures: number; errors: number; skipped: number } {
+  const count = (...statuses: CheckResult["status"][]) => results.filter((r) => statuses.includes(r.status)).length;
+  return { tests: results.length, failures: count("fail"), errors: count("crash", "timeout"), skipped: count("skip") };
+}
+
+/** One `<testsuite>` (its lines, indented under `<testsuites>`). */
+function testsuite(run: CheckRun): string[] {
+  const { tests, failures, errors, skipped } = tally(run.results);
   const properties: [string, string][] = [["plugcheck.version", run.toolVersion], ["library", run.library]];
   if (run.plugin !== undefined) {
     properties.push(["plugin.name", run.plugin.name], ["plugin.version", run.plugin.version]);
   }
   const suite: [string, string | number][] = [
-    ["name", name],
+    ["name", `plugcheck check ${run.library}`],
     ["tests", tests],
     ["failures", failures],
     ["errors", errors],
     ["skipped", skipped],
-    ["time", time],
+    ["time", seconds(run.durationMs)],
   ];
   const started = timestamp(run.startedAt);
   if (started !== "") suite.push(["timestamp", started]);
   return [
-    `<?xml version="1.0" encoding="UTF-8"?>`,
-    `<testsuites ${
-      attributes([["name", name], ["tests", tests], ["failures", failures], ["errors", errors], [
-        "time",
-        time,
-      ]])
-    }>`,
     `  <testsuite ${attributes(suite)}>`,
     `    <properties>`,
     ...properties.map(([n, v]) => `      <property ${attributes([["name", n], ["value", v]])}/>`),
     `    </properties>`,
     ...run.results.map(testcase),
     `  </testsuite>`,
+  ];
+}
+
+/**
+ * The JUnit XML document of several runs (`plugcheck check DIR`): one
+ * `<testsuites name="<name>">` holding a `<testsuite>` per run, shaped as
+ * {@link junitXml} writes its one, the totals summed over them and `time`
+ * the whole run's `durationMs`.
+ */
+export function junitXmlOfRuns(name: string, runs: readonly CheckRun[], durationMs: number): string {
+  const all = tally(runs.flatMap((r) => r.results));
+  return [
+    `<?xml version="1.0" encoding="UTF-8"?>`,
+    `<testsuites ${
+      attributes([["name", name], ["tests", all.tests], ["failures", all.failures], ["errors", all.errors], [
+        "time",
+        seconds(durationMs),
+      ]])
+    }>`,
+    ...runs.flatMap(testsuite),
     `</testsuites>`,
     ``,
   ].join("\n");
+}
+
+/** The JUnit XML document of `run` (UTF-8 text, ending in a newline). */
+export function junitXml(run: CheckRun): string {
+  return junitXmlOfRuns(`plugcheck check ${run.library}`, [run], run.durationMs);
 }

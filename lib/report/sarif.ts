@@ -84,10 +84,24 @@ function location(where: CheckResult["location"], library: string): Location {
 
 /** The SARIF 2.1.0 log of one check run. */
 export function sarifLog(run: CheckRun, options: SarifOptions = {}): Log {
+  return sarifLogOfRuns([run], run, options);
+}
+
+/**
+ * The SARIF 2.1.0 log of several check runs (`plugcheck check DIR`): one
+ * SARIF run whose rules are every check id seen, and whose results are each
+ * library's, located at that library unless the finding has a place of its
+ * own; `whole` gives the tool version and the times of the whole run.
+ */
+export function sarifLogOfRuns(
+  runs: readonly CheckRun[],
+  whole: Pick<CheckRun, "toolVersion" | "startedAt" | "durationMs">,
+  options: SarifOptions = {},
+): Log {
   const helpBase = options.helpBase ?? DEFAULT_HELP_BASE;
   const rules: ReportingDescriptor[] = [];
   const ruleIndex = new Map<string, number>();
-  for (const r of run.results) {
+  for (const r of runs.flatMap((run) => run.results)) {
     const known = ruleIndex.get(r.id);
     if (known !== undefined) {
       // A check seen again whose result is an error raises its rule's default level.
@@ -106,29 +120,33 @@ export function sarifLog(run: CheckRun, options: SarifOptions = {}): Log {
     });
   }
   const results: Result[] = [];
-  for (const r of run.results) {
-    const level = LEVELS[r.status];
-    if (level === undefined) continue;
-    const properties = {
-      status: r.status,
-      durationMs: r.durationMs,
-      ...(r.repro !== undefined ? { repro: r.repro } : {}),
-    };
-    const findings = r.findings?.length
-      ? r.findings
-      : [{ message: [r.details, ...r.evidence].join("\n"), location: r.location }];
-    for (const f of findings) {
-      results.push({
-        ruleId: r.id,
-        ruleIndex: ruleIndex.get(r.id)!,
-        level,
-        message: { text: f.message },
-        locations: [location(f.location, run.library)],
-        properties,
-      });
+  for (const run of runs) {
+    for (const r of run.results) {
+      const level = LEVELS[r.status];
+      if (level === undefined) continue;
+      const properties = {
+        status: r.status,
+        durationMs: r.durationMs,
+        ...(r.repro !== undefined ? { repro: r.repro } : {}),
+        ...(runs.length > 1 ? { library: run.library } : {}),
+      };
+      const findings = r.findings?.length
+        ? r.findings
+        : [{ message: [r.details, ...r.evidence].join("\n"), location: r.location }];
+      for (const f of findings) {
+        results.push({
+          ruleId: r.id,
+          ruleIndex: ruleIndex.get(r.id)!,
+          level,
+          message: { text: f.message },
+          locations: [location(f.location, run.library)],
+          properties,
+        });
+      }
     }
   }
-  const end = new Date(run.startedAt.getTime() + run.durationMs);
+  const end = new Date(whole.startedAt.getTime() + whole.durationMs);
+  const plugin = runs.length === 1 ? runs[0]!.plugin : undefined;
   return {
     version: "2.1.0",
     $schema: SARIF_SCHEMA_URL,
@@ -136,18 +154,18 @@ export function sarifLog(run: CheckRun, options: SarifOptions = {}): Log {
       tool: {
         driver: {
           name: "plugcheck",
-          version: run.toolVersion,
+          version: whole.toolVersion,
           informationUri: `${helpBase}docs/abi.md`,
           rules,
         },
       },
       invocations: [{
         executionSuccessful: true,
-        startTimeUtc: run.startedAt.toISOString(),
+        startTimeUtc: whole.startedAt.toISOString(),
         endTimeUtc: end.toISOString(),
       }],
       results,
-      ...(run.plugin !== undefined ? { properties: { plugin: run.plugin } } : {}),
+      ...(plugin !== undefined ? { properties: { plugin } } : {}),
     }],
   };
 }

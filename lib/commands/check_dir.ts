@@ -1,0 +1,84 @@
+/**
+ * `plugcheck check DIR` (and `plugcheck check` with `LADSPA_PATH` set): the
+ * part of the `check` command that checks every plugin library of a
+ * directory (`runChecksOnDirectory`), shows the progress per library,
+ * prints the summary (or `--format json`) and writes one JUnit file and one
+ * SARIF log for all the libraries.
+ *
+ * @example
+ * ```ts ignore
+ * import { ladspaPathDirectories } from "./check_dir.ts";
+ * ladspaPathDirectories("/usr/lib/ladspa::/usr/local/lib/ladspa"); // ["/usr/lib/ladspa", "/usr/local/lib/ladspa"]
+ * ```
+ *
+ * @module
+ */
+import { basename } from "node:path";
+import { UsageError } from "../errors/errors.ts";
+import type { CheckOptions } from "../check/run_checks.ts";
+import { DEFAULT_LIBRARY_JOBS, type DirectoryTarget, runChecksOnDirectory } from "../check/run_directory.ts";
+import {
+  directoryJunitXml,
+  directoryReportJson,
+  directorySarifLog,
+  renderDirectoryReport,
+} from "../report/check_dir_report.ts";
+import type { CommandContext } from "./context.ts";
+import { userPath } from "./input.ts";
+import { abortOnInterrupt, interruptExitCode } from "./interrupt.ts";
+import { paintOut } from "./output.ts";
+import { writeWhole } from "./report_file.ts";
+
+/** The directories of a `LADSPA_PATH` value, in order (empty entries left out). */
+export function ladspaPathDirectories(value: string): string[] {
+  return value.split(":").filter((d) => d !== "");
+}
+
+/** What the `check` command prepared that a directory run uses too. */
+export interface DirectoryRun {
+  targets: string[];
+  /** The targets come from LADSPA_PATH: those that do not exist are left out. */
+  fromLadspaPath: boolean;
+  options: Omit<CheckOptions, "jobs" | "shown" | "inProcess">;
+  junit: string | undefined;
+  sarif: string | undefined;
+}
+
+/** Runs the checks over the directories, prints the summary, writes the reports; returns the exit code. */
+export async function checkDirectories(ctx: CommandContext, run: DirectoryRun): Promise<number> {
+  if (ctx.flag("in-process")) {
+    throw new UsageError("Option --in-process takes one library, not a directory (a crash would end the whole run)");
+  }
+  const targets: DirectoryTarget[] = run.targets.map((t) => ({ path: userPath(t), shown: t }));
+  const { signal, release } = abortOnInterrupt();
+  let libsDone = 0;
+  let libsOf = 0;
+  let last = "";
+  let report;
+  try {
+    report = await runChecksOnDirectory(targets, {
+      ...run.options,
+      jobs: ctx.positiveInt("jobs", DEFAULT_LIBRARY_JOBS),
+      missingOk: run.fromLadspaPath,
+      signal,
+      onResult: (library, _r, done, of) => {
+        const at = libsOf === 0 ? "" : `${libsDone}/${libsOf} libraries, `;
+        ctx.status.update(`check: ${at}${basename(library)} ${done}/${of} checks${last}`);
+      },
+      onLibrary: (row, done, of) => {
+        libsDone = done;
+        libsOf = of;
+        last = `, last ${basename(row.library)}: ${row.ok ? "passed" : `${row.failed} failed`}`;
+        ctx.status.update(`check: ${done}/${of} libraries${last}`);
+      },
+    });
+  } finally {
+    release();
+    ctx.status.done();
+  }
+  if (run.junit !== undefined) await writeWhole(run.junit, directoryJunitXml(report));
+  if (run.sarif !== undefined) await writeWhole(run.sarif, `${JSON.stringify(directorySarifLog(report), null, 2)}\n`);
+  if (ctx.format === "json") ctx.json(directoryReportJson(report));
+  else ctx.out(renderDirectoryReport(report, paintOut));
+  return signal.aborted ? interruptExitCode() : report.exitCode;
+}
