@@ -197,15 +197,19 @@ Deno.test({
 });
 
 Deno.test({
-  name: `describe() through the LADSPA adapter: a plugin with an audio input is pure, a generator is not${
-    SDK_ABSENT ? " (ignored: /usr/lib/ladspa lacks ladspa-sdk; .ci/run installs it)" : ""
-  }`,
+  name:
+    `describe() through the LADSPA adapter: a plugin with an audio input and activate is pure, a generator or one without activate is not${
+      SDK_ABSENT ? " (ignored: /usr/lib/ladspa lacks ladspa-sdk; .ci/run installs it)" : ""
+    }`,
   ignore: SDK_ABSENT,
   fn: async () => {
     // noise_white keeps a random generator activate does not reseed: LADSPA allows it, so it is not judged pure.
     await using noise = await loadPlugin("/usr/lib/ladspa/noise.so", { log: "off" });
     assert.deepEqual(noise.describe().methods.map((m) => [m.name, m.pure]), [["noise_white", false]]);
+    // amp has no activate: the adapter cannot reset it between runs, so it is not judged pure either.
     await using amp = await loadPlugin("/usr/lib/ladspa/amp.so", { log: "off" });
-    assert.ok(amp.describe().methods.every((m) => m.pure));
+    assert.ok(amp.describe().methods.every((m) => !m.pure));
+    await using delay = await loadPlugin("/usr/lib/ladspa/delay.so", { log: "off" });
+    assert.deepEqual(delay.describe().methods.map((m) => [m.name, m.pure]), [["delay_5s", true]]);
   },
 });

@@ -209,10 +209,12 @@ static void describe_method(const LsPlugin* pl, LsStr* s) {
   ls_str_puts(s, ",\"description\":");
   ls_json_strn(s, text.ptr ? text.ptr : "", text.len);
   ls_str_free(&text);
-  /* A generator (no audio input: noise, oscillators) may keep state of its own, e.g. a random generator that
-   * activate does not reseed: LADSPA does not ask a plugin for the same output twice, so only a plugin with an
-   * audio input is declared pure (its output judged a function of its input and controls). */
-  ls_str_puts(s, n[0] > 0 ? ",\"input\":\"bytes\",\"pure\":true" : ",\"input\":\"bytes\",\"pure\":false");
+  /* Pure (its output a function of its input and controls) only when the adapter can reset it before each run
+   * (it has activate) and it has an audio input. LADSPA does not ask a plugin for the same output twice: one without
+   * activate keeps its state from run to run (swh's bodeShifter), and a generator may keep state of its own, such
+   * as a random generator activate does not reseed (ladspa-sdk's noise_white). */
+  int pure = n[0] > 0 && d->activate != NULL;
+  ls_str_puts(s, pure ? ",\"input\":\"bytes\",\"pure\":true" : ",\"input\":\"bytes\",\"pure\":false");
   if (pl->broken) {
     ls_str_puts(s, ",\"fuzz\":false}");
   } else {
