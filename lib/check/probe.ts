@@ -24,8 +24,6 @@ import { openPluginLibrary } from "../ffi/dlopen.ts";
 import { copyLibrary, isLibraryLoaded } from "../ffi/private_copy.ts";
 import { discardBuffer, isNull, type RawBuf, takeBuffer } from "../ffi/memory.ts";
 import { ProcessGuard } from "../ffi/process_guard.ts";
-import { loadInProcess } from "../host/in_process/plugin.ts";
-import { resolveOptions } from "../plugin/options.ts";
 import { BarePlugin } from "../load/bare_plugin.ts";
 import { HOST_ABI_VERSION, readStats } from "../load/open_checked.ts";
 
@@ -183,6 +181,12 @@ function adapterAbiStep(path: string, adapter: string): ProbeResult {
 }
 
 async function logAfterShutdown(path: string, exclusive: boolean, adapter?: string): Promise<ProbeResult> {
+  // Imported here: the in-process host brings zod and LogTape, whose start-up (~60 ms of CPU: Deno's npm resolution)
+  // every other probe child, one per probe step, does without.
+  const [{ loadInProcess }, { resolveOptions }] = await Promise.all([
+    import("../host/in_process/plugin.ts"),
+    import("../plugin/options.ts"),
+  ]);
   const plugin = await loadInProcess(
     path,
     resolveOptions({ log: "trace", exclusive, ...adapter !== undefined && { adapter } }),
