@@ -219,6 +219,9 @@ Deno.test("invoke and stress finish within their timeout after plugin threads we
     const r = await runCli([...args, "--log", "error", "--timeout", "3000"], { killAfterMs: 30_000 });
     assert.equal(r.killed, false, `${args[0]} hung`);
     assert.equal(r.code, 0, r.stderr.slice(-2000));
-    assert.match(r.stderr, /after the cancels/);
+    // One call's messages fit the queue: the last one arrives. Five calls in a row overrun it while the slots of
+    // the cancelled writers wait to be taken back (200 ms), so stress may drop any of them, that one included
+    // (the queue counts drops; stress does not report them yet: noted for the roadmap).
+    if (args[0] === "invoke") assert.match(r.stderr, /after the cancels/);
   }
 });
