@@ -156,8 +156,7 @@ function abiStep(path: string): ProbeResult {
   if (!opened.ok && "entry" in opened) {
     // A library of another ABI: its adapter is what speaks npa (the library stays held until it has it).
     try {
-      const bare = BarePlugin.open(path);
-      return { missing: [], optional: [...bare.optionalPresent], abi: bare.abi.raw };
+      return servedAbi(BarePlugin.open(path));
     } finally {
       opened.hold.close();
     }
@@ -177,6 +176,11 @@ function adapterAbiStep(path: string, adapter: string): ProbeResult {
   } catch (e) {
     return { loadError: e instanceof Error ? e.message : String(e) };
   }
+  return servedAbi(bare);
+}
+
+/** The abi step's answer for a library an adapter serves: what the adapter exports and speaks. */
+function servedAbi(bare: BarePlugin): ProbeResult {
   return { missing: [], optional: [...bare.optionalPresent], abi: bare.abi.raw };
 }
 

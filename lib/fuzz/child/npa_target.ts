@@ -45,7 +45,6 @@ export class NpaTarget {
   private constructor(
     bare: BarePlugin,
     guard: GuardContext,
-    hasStats: boolean,
     describeText: string,
     instance: Deno.PointerObject,
   ) {
@@ -53,7 +52,7 @@ export class NpaTarget {
     this.#calls = bare.calls;
     this.entryPath = bare.entryPath;
     this.#guard = guard;
-    this.hasStats = hasStats;
+    this.hasStats = bare.hasStats;
     this.describeText = describeText;
     this.instance = instance;
   }
@@ -72,7 +71,7 @@ export class NpaTarget {
     await bare.init(ctx);
     const describeText = new TextDecoder().decode(await bare.describe(ctx));
     const instance = await bare.create(o.config ?? new Uint8Array(0), ctx);
-    const target = new NpaTarget(bare, ctx, bare.hasStats, describeText, instance);
+    const target = new NpaTarget(bare, ctx, describeText, instance);
     target.#warnings.push(...warnings);
     ctx.warn = (m) => target.#warnings.push(m);
     return target;
