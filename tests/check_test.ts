@@ -392,3 +392,38 @@ Deno.test("runChecks: a check the run's signal interrupts is skipped as interrup
   assert.equal(report.results[0]!.status, "skip", report.results[0]!.details);
   assert.match(report.results[0]!.details, /^interrupted while it ran \(timeout\)$/);
 });
+
+Deno.test("sweep() and probe() share one run among the checks of a run that ask the same, and run again for other options", async () => {
+  const { sweep } = await import("../lib/check/sweep.ts");
+  const { probe } = await import("../lib/check/run_probe.ts");
+  const { DEFAULT_THRESHOLDS } = await import("../lib/check/config.ts");
+  const ctx = {
+    path: REF_C,
+    shown: REF_C,
+    seed: 1,
+    isolate: false,
+    thresholds: DEFAULT_THRESHOLDS,
+    description: undefined,
+    hasStats: false,
+    load: {},
+    signal: new AbortController().signal,
+    fuzzSkip: [],
+    shared: new Map<string, Promise<unknown>>(),
+  };
+  const a = sweep(ctx, { badInputs: true });
+  // Another check's context of the same run: a copy with its own signal, the same `shared`.
+  const b = sweep({ ...ctx, signal: new AbortController().signal }, { badInputs: true });
+  const c = sweep(ctx);
+  assert.equal(a, b);
+  assert.notEqual(a, c);
+  const [ra, rc] = await Promise.all([a, c]);
+  assert.ok(ra.calls.some((call) => call.kind === "bad_input"));
+  assert.ok(!rc.calls.some((call) => call.kind === "bad_input"));
+  assert.equal(probe(ctx, "abi"), probe(ctx, "abi"));
+  await probe(ctx, "abi");
+  // Without `shared` (a check run on its own context), nothing is shared.
+  const { shared: _, ...alone } = ctx;
+  const [x, y] = [sweep(alone, { methods: [] }), sweep(alone, { methods: [] })];
+  assert.notEqual(x, y);
+  await Promise.all([x, y]);
+});

@@ -63,7 +63,9 @@ function stressOptions(ctx: CheckContext, extra: StressOptions): StressOptions {
     maxRssGrowthMb: ctx.thresholds.maxRssGrowthMb,
     floor: false,
     signal: ctx.signal,
-    load: { ...ctx.load, log: "off" },
+    // The call deadline bounds the plugin's lifecycle too (and its unloading after each child's CLOSE), as in every
+    // other check: an unload that hangs is timeouts.lifecycle's finding, not a wait of every stress check.
+    load: { timeoutMs: ctx.thresholds.callTimeoutMs, ...ctx.load, log: "off" },
     ...extra.reload === undefined && { iterations: ctx.thresholds.stressIterations },
     ...extra,
   };

@@ -187,6 +187,7 @@ export async function runChecks(path: string, options: CheckOptions = {}): Promi
     hasStats: false,
     load: options.load ?? {},
     fuzzSkip: config.fuzzSkipMethods,
+    shared: new Map(),
   };
   const pre = await preflight(base, options);
   base.description = pre.description;

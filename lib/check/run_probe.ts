@@ -23,8 +23,22 @@ import type { CheckContext } from "./spec.ts";
 /** Time a probe child gets on top of the call deadline (its start-up, the log probe's wait). */
 const PROBE_SLACK_MS = 1_000;
 
-/** Runs `step` on the context's library; `method` is the method after_shutdown invokes. */
-export async function probe(ctx: CheckContext, step: ProbeStep, method?: string): Promise<ProbeResult> {
+/**
+ * Runs `step` on the context's library; `method` is the method after_shutdown invokes. A step the run
+ * already ran with the same method is shared (`ctx.shared`): the four `abi.*` checks read one probe.
+ */
+export function probe(ctx: CheckContext, step: ProbeStep, method?: string): Promise<ProbeResult> {
+  if (ctx.shared === undefined) return runProbe(ctx, step, method);
+  const key = JSON.stringify(["probe", step, method ?? null]);
+  let run = ctx.shared.get(key) as Promise<ProbeResult> | undefined;
+  if (run === undefined) {
+    run = runProbe(ctx, step, method);
+    ctx.shared.set(key, run);
+  }
+  return run;
+}
+
+async function runProbe(ctx: CheckContext, step: ProbeStep, method?: string): Promise<ProbeResult> {
   const request: ProbeRequest = {
     step,
     pluginPath: ctx.path,

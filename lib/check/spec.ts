@@ -61,6 +61,11 @@ export interface CheckContext {
   signal: AbortSignal;
   /** Methods the fuzz smoke test leaves out (config `fuzz.skip_methods`, and describe() `"fuzz": false`). */
   fuzzSkip: readonly string[];
+  /**
+   * Work the checks of one run share, by key: the call sweeps (`sweep.ts`), so checks that judge the same sweep
+   * start one set of sandbox children, not one each. Absent: nothing is shared.
+   */
+  shared?: Map<string, Promise<unknown>>;
 }
 
 /** What a check concluded (crash and timeout mostly come from the runner). */

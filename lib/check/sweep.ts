@@ -95,8 +95,29 @@ export function unanswered(error: unknown): boolean {
   return error instanceof PluginCrashError || error instanceof PluginTimeoutError;
 }
 
-/** Runs the sweep. Throws only when the plugin cannot be loaded at all. */
-export async function sweep(ctx: CheckContext, options: SweepOptions = {}): Promise<SweepResult> {
+/**
+ * Runs the sweep, or shares the one a check of the same run already started with the same options
+ * (`ctx.shared`): the sweep is the same calls in the same order, so its result is too. Throws only when
+ * the plugin cannot be loaded at all.
+ */
+export function sweep(ctx: CheckContext, options: SweepOptions = {}): Promise<SweepResult> {
+  if (ctx.shared === undefined) return runSweep(ctx, options);
+  const key = JSON.stringify([
+    "sweep",
+    options.badInputs === true,
+    options.log ?? "off",
+    options.methods ?? null,
+    options.callTimeoutMs ?? ctx.thresholds.callTimeoutMs,
+  ]);
+  let run = ctx.shared.get(key) as Promise<SweepResult> | undefined;
+  if (run === undefined) {
+    run = runSweep(ctx, options);
+    ctx.shared.set(key, run);
+  }
+  return run;
+}
+
+async function runSweep(ctx: CheckContext, options: SweepOptions): Promise<SweepResult> {
   const plugin = await loadPlugin(ctx.path, {
     ...ctx.load,
     isolate: ctx.isolate,
