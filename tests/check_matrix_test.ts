@@ -6,8 +6,8 @@
  * code follows (3 when an abi check failed, else 1 with any failure, crash
  * or timeout, else 0). The fuzz smoke test is shortened to 5,000 runs.
  *
- * Two rows run at a time: as a row's test starts, the next row's run starts
- * too (much of a row is waiting: deadlines, sleeping fixtures, child
+ * Three rows run at a time: as a row's test starts, the next two rows' runs
+ * start too (much of a row is waiting: deadlines, sleeping fixtures, child
  * starts), and each test awaits its own row. A row's run may thus be
  * pending when the previous test ends, so these tests do not sanitize ops
  * and resources (each run still ends inside the test that awaits it).
@@ -60,9 +60,12 @@ Deno.test("docs/faults.md has a check cell for every fault fixture", async () =>
 type Report = Awaited<ReturnType<typeof runChecks>>;
 const runs = new Map<number, Promise<Report>>();
 
-/** The run of row `i`, started now if it was not; row i + 1's is started beside it. */
+/** Rows whose runs start beside the row a test awaits. */
+const AHEAD = 2;
+
+/** The run of row `i`, started now if it was not; the next {@link AHEAD} rows' are started beside it. */
 function runOf(i: number): Promise<Report> {
-  for (const k of [i, i + 1]) {
+  for (let k = i; k <= i + AHEAD; k++) {
     const row = rows[k];
     if (row === undefined || runs.has(k)) continue;
     const lib = row.fixture === "not_a_library" ? join(ROOT, "fixtures/faults/not_a_library.so") : fault(row.fixture);

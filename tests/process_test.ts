@@ -80,6 +80,68 @@ Deno.test("snapshot() at a process's start already counts Deno's late thread and
   assert.deepEqual(a, b);
 });
 
+const PROC_INFO = JSON.stringify(join(ROOT, "lib/ffi/proc_info.ts"));
+
+Deno.test("ProcInfo.get() starts Deno's signal thread at once, so a snapshot need not wait ~0.5 s for it", async () => {
+  // Deno starts that thread ~0.5 s after a process starts: a process younger than that shows whether get() did.
+  const script = `
+    import { ProcInfo } from ${PROC_INFO};
+    ProcInfo.get();
+    const age = performance.now();
+    const main = Deno.readTextFileSync("/proc/self/comm").trim();
+    let late = false;
+    for (const e of Deno.readDirSync("/proc/self/task")) {
+      if (Number(e.name) === Deno.pid) continue;
+      const comm = Deno.readTextFileSync(\`/proc/self/task/\${e.name}/comm\`).trim();
+      const call = Number(Deno.readTextFileSync(\`/proc/self/task/\${e.name}/syscall\`).split(" ")[0]);
+      if (comm === main && call === ${Deno.build.arch === "aarch64" ? 207 : 45}) late = true;
+    }
+    console.log(JSON.stringify({ age, late }));
+  `;
+  const ages = [];
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const r = await runScript(script);
+    assert.equal(r.code, 0, r.stderr);
+    const { age, late } = JSON.parse(r.stdout);
+    if (age >= 400) { // too old to tell (a busy machine): Deno may have started it itself
+      ages.push(Math.round(age));
+      continue;
+    }
+    assert.equal(late, true, `no signal thread ${Math.round(age)} ms after the start`);
+    return;
+  }
+  assert.fail(`every process was too old to tell when it looked (${ages.join(", ")} ms)`);
+});
+
+Deno.test("startSignalThread() changes no signal's effect: SIGTERM, SIGINT and SIGHUP still end the process", async () => {
+  for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130], ["SIGHUP", 129]] as const) {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        "--ext=ts",
+        `
+        import { startSignalThread } from ${PROC_INFO};
+        startSignalThread();
+        console.log("ready");
+        await new Promise((r) => setTimeout(r, 20_000));
+        console.log("survived");
+      `,
+      ],
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const reader = child.stdout.getReader();
+    const first = await reader.read();
+    assert.match(new TextDecoder().decode(first.value), /ready/);
+    child.kill(signal);
+    const rest = await reader.read();
+    reader.releaseLock();
+    const status = await child.status;
+    assert.equal(rest.done, true, signal);
+    assert.ok(status.signal === signal || status.code === code, `${signal}: ${JSON.stringify(status)}`);
+  }
+});
+
 Deno.test("shutdownCheck reports nothing left by the reference plugins, and the library is unloaded", async () => {
   for (const { path } of REFERENCE_PLUGINS) {
     const plugin = await loadPlugin(path, { exclusive: true, shutdownCheck: true, log: "off" });

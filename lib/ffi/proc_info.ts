@@ -64,15 +64,34 @@ export const BLOCKING_POOL_MAX = 32;
 
 /**
  * Deno starts a thread of its own (named like the main thread, with a socket
- * pair: two descriptors) about 0.6 s after a process starts, whatever the
- * script does; later on a busy machine. A snapshot waits until that thread
- * runs, so it is never counted as a plugin's; it looks every 20 ms until the
- * process is this old, then every 50 ms.
+ * pair: two descriptors): its signal thread. It starts when a signal listener
+ * is first added, else on its own about 0.5 s after a process starts (when
+ * Deno installs its SIGINT/SIGTERM/SIGHUP/SIGUSR1 handlers); later on a busy
+ * machine. {@link ProcInfo.get} starts it at once ({@link startSignalThread});
+ * a snapshot still waits until that thread runs, so it is never counted as a
+ * plugin's; it looks every 20 ms until the process is this old, then every
+ * 50 ms.
  */
 export const RUNTIME_SETTLED_MS = 1000;
 
 /** How old a process may get while a snapshot waits for Deno's late thread ({@link RUNTIME_SETTLED_MS}). */
 export const RUNTIME_SETTLED_MAX_MS = 5000;
+
+/**
+ * Starts Deno's signal thread (the late thread of {@link RUNTIME_SETTLED_MS}) now rather than ~0.5 s after
+ * the process started, so a snapshot need not wait for it: a listener added and removed starts it. SIGWINCH,
+ * which a process ignores by default, as Deno's handler does once no listener is left: no signal is handled
+ * differently afterwards (SIGINT, SIGTERM and SIGHUP still end the process as they did; tests prove both).
+ */
+export function startSignalThread(): void {
+  const nothing = () => {};
+  try {
+    Deno.addSignalListener("SIGWINCH", nothing);
+    Deno.removeSignalListener("SIGWINCH", nothing);
+  } catch {
+    // No signals here (not Unix): no signal thread to wait for either.
+  }
+}
 
 /** The number of `recvfrom` on this machine: Deno's late thread waits in it. */
 const RECVFROM = Deno.build.arch === "aarch64" ? 207 : 45;
@@ -144,9 +163,12 @@ export class ProcInfo {
 
   static #instance: ProcInfo | undefined;
 
-  /** The readings (opens the helper on first use; throws the raw error). */
+  /** The readings (opens the helper and starts Deno's signal thread on first use; throws the raw error). */
   static get(): ProcInfo {
-    ProcInfo.#instance ??= new ProcInfo(hostSymbols(HOST_PROC_SYMBOLS));
+    if (ProcInfo.#instance === undefined) {
+      ProcInfo.#instance = new ProcInfo(hostSymbols(HOST_PROC_SYMBOLS));
+      startSignalThread();
+    }
     return ProcInfo.#instance;
   }
 
