@@ -10,9 +10,22 @@
  * line: plugcheck's, the sandbox child's, and every fork of either.
  */
 import assert from "node:assert/strict";
+import { basename, join } from "node:path";
 import { CLI_ARGS, eventually, fault, liveProcesses, ROOT, text } from "./_helpers.ts";
 
-const DAEMON = fault("daemonize_escape");
+// Private copies, under names no other process uses: these tests find a fixture's processes by the library's path
+// on their command lines, and the check matrix (run beside the rest of the suite) checks the same fixtures.
+const COPIES = Deno.makeTempDirSync({ prefix: "plugcheck-escape-" });
+globalThis.addEventListener("unload", () => Deno.removeSync(COPIES, { recursive: true }));
+
+/** A private copy of fault fixture `name` (see {@link COPIES}). */
+function ownCopy(name: string): string {
+  const path = join(COPIES, basename(fault(name)));
+  Deno.copyFileSync(fault(name), path);
+  return path;
+}
+
+const DAEMON = ownCopy("daemonize_escape");
 
 /** Live processes (this one aside) whose command line names `lib`. */
 function marked(lib: string): number[] {
@@ -95,7 +108,7 @@ for (const mode of [[], ["--isolate"]]) {
 }
 
 Deno.test("sandbox launcher: kill -9 of plugcheck ends a sandbox child whose plugin ignores SIGTERM", async () => {
-  const lib = fault("ignores_sigterm");
+  const lib = ownCopy("ignores_sigterm");
   const cli = new Deno.Command(Deno.execPath(), {
     args: [...CLI_ARGS, "invoke", lib, "linger", "--input", "60000", "--timeout", "90000", "--isolate"],
     cwd: ROOT,
@@ -129,7 +142,7 @@ Deno.test("sandbox launcher: kill -9 of plugcheck ends a sandbox child whose plu
 });
 
 Deno.test("sandbox launcher: a plugin's kill(getppid(), SIGKILL) ends its sandbox child, never plugcheck", async () => {
-  const lib = fault("kills_parent");
+  const lib = ownCopy("kills_parent");
   try {
     const r = await runToEof(["invoke", lib, "kill_parent", "--isolate", "--json"]);
     assert.equal(r.code, 1, "plugcheck reports the plugin's failure (137 would be plugcheck killed)");
