@@ -10,7 +10,7 @@
  *
  * The rest of the suite prints as it runs; the other process's output is
  * kept in `build/test-beside.log` and printed after it (live with
- * `--matrix-live`, interleaved). Extra arguments go to both `deno test` runs (`--filter X`,
+ * `--beside-live`, interleaved). Extra arguments go to both `deno test` runs (`--filter X`,
  * `--fail-fast`, ...). Exit status: the first failing run's, else 0. Ctrl-C
  * (or SIGTERM) stops both.
  *
@@ -37,8 +37,8 @@ const BESIDE = [
 ];
 const LOG = join(ROOT, "build", "test-beside.log");
 
-const live = Deno.args.includes("--matrix-live");
-const extra = Deno.args.filter((a) => a !== "--matrix-live");
+const live = Deno.args.includes("--beside-live");
+const extra = Deno.args.filter((a) => a !== "--beside-live");
 const deno = Deno.execPath();
 
 const matrix = new Deno.Command(deno, {
