@@ -13,7 +13,9 @@
  * When the process has the real-time watch preloaded (rt_watch.h: only the
  * sandbox child of the ladspa.hard_rt check), `run` is called inside it, and
  * the answer adds what run called: "rt": {"first": "malloc", "calls":
- * {"malloc": 2, "free": 2}} ("first": null and no calls for a clean run).
+ * {"malloc": 2, "free": 2}} ("first": null and no calls for a clean run;
+ * "unwatched": [...] lists functions another library defines before the
+ * watch, whose calls it cannot see).
  */
 #include "ladspa_adapter.h"
 #include "../rt_watch/rt_watch.h"
@@ -149,25 +151,37 @@ static const char* const rt_names[NPA_RT_COUNT] = {NPA_RT_WATCHED(RT_NAME)};
 
 static NpaRtWatchBegin g_rt_begin;
 static NpaRtWatchEnd g_rt_end;
-static atomic_int g_rt_state; /* 0: not looked for yet, 1: found, 2: absent */
+static unsigned char g_rt_shadowed[NPA_RT_COUNT]; /* another library's definition comes first (a sanitizer's) */
+static atomic_int g_rt_state;                     /* 0: not looked for yet, 1: found, 2: absent */
 
-/* Looks for the watch's functions in the process once (a race only looks twice); 1 when they are there. */
+/*
+ * Looks for the watch in the process once (a race only looks twice); 1 when
+ * it is there. Notes each watched function whose first definition is not the
+ * watch's (an ASan runtime preloaded before it defines malloc): calls of
+ * those never reach the watch.
+ */
 static int rt_watched(void) {
   int state = atomic_load(&g_rt_state);
-  if (state == 0) {
-    NpaRtWatchBegin begin = (NpaRtWatchBegin)dlsym(RTLD_DEFAULT, NPA_RT_WATCH_BEGIN);
-    NpaRtWatchEnd end = (NpaRtWatchEnd)dlsym(RTLD_DEFAULT, NPA_RT_WATCH_END);
-    if (begin && end) {
-      g_rt_begin = begin;
-      g_rt_end = end;
+  if (state != 0) return state == 1;
+  NpaRtWatchBegin begin = (NpaRtWatchBegin)dlsym(RTLD_DEFAULT, NPA_RT_WATCH_BEGIN);
+  NpaRtWatchEnd end = (NpaRtWatchEnd)dlsym(RTLD_DEFAULT, NPA_RT_WATCH_END);
+  Dl_info self, info;
+  if (begin && end && dladdr((void*)begin, &self) != 0) {
+    for (int i = 0; i < NPA_RT_COUNT; i++) {
+      void* f = dlsym(RTLD_DEFAULT, rt_names[i]);
+      g_rt_shadowed[i] = f == NULL || dladdr(f, &info) == 0 || info.dli_fbase != self.dli_fbase;
     }
-    state = begin && end ? 1 : 2;
-    atomic_store(&g_rt_state, state);
+    g_rt_begin = begin;
+    g_rt_end = end;
+    state = 1;
+  } else {
+    state = 2;
   }
+  atomic_store(&g_rt_state, state);
   return state == 1;
 }
 
-/* Appends ,"rt":{...} for the counts of one watched run. */
+/* Appends ,"rt":{...} for the counts of one watched run (and the functions the watch cannot see, if any). */
 static void rt_json(LsStr* s, int32_t first, const uint32_t* counts) {
   ls_str_puts(s, ",\"rt\":{\"first\":");
   if (first >= 0 && first < NPA_RT_COUNT) ls_json_str(s, rt_names[first]);
@@ -179,7 +193,14 @@ static void rt_json(LsStr* s, int32_t first, const uint32_t* counts) {
     ls_str_printf(s, "%s\"%s\":%u", any ? "," : "", rt_names[i], counts[i]);
     any = 1;
   }
-  ls_str_puts(s, "}}");
+  ls_str_puts(s, "}");
+  any = 0;
+  for (int i = 0; i < NPA_RT_COUNT; i++) {
+    if (!g_rt_shadowed[i]) continue;
+    ls_str_printf(s, "%s\"%s\"", any ? "," : ",\"unwatched\":[", rt_names[i]);
+    any = 1;
+  }
+  ls_str_puts(s, any ? "]}" : "}");
 }
 
 int32_t ls_run(LsInst* inst, const LsPlugin* pl, size_t index, const uint8_t* input, size_t input_len, NpaBuf* out,
