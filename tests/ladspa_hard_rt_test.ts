@@ -130,3 +130,13 @@ Deno.test("plugcheck check --filter ladspa.hard_rt exits 1 on alloc_in_run_hard_
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stdout, /FAIL +ladspa\.hard_rt .*run called malloc 4 times \(free 4 times\)/);
 });
+
+Deno.test("loadPlugin() refuses a preload path LD_PRELOAD cannot list (a ':' or a space) before it spawns anything", async () => {
+  for (const bad of ["/tmp/a:b.so", "/tmp/a b.so", ""]) {
+    await assert.rejects(
+      loadPlugin(ladspaFixture("ladspa_ref"), { isolate: true, preload: [bad] }),
+      TypeError,
+      JSON.stringify(bad),
+    );
+  }
+});
