@@ -1,9 +1,9 @@
 /**
  * The `ladspa` checks: the rules of LADSPA 1.1 (docs/ladspa.md) for a
  * library plugcheck serves through its LADSPA adapter. Two read what the
- * adapter says of the library (`descriptors`, `ranges`); three run its
- * plugins (`sample_rates`, `processing`, `independence`, `denormals`). A library that is
- * not LADSPA skips them all.
+ * adapter says of the library (`descriptors`, `ranges`); the others run its
+ * plugins (`sample_rates`, `processing`, `independence`, `denormals`,
+ * `hard_rt`). A library that is not LADSPA skips them all.
  *
  * @example
  * ```ts ignore
@@ -16,6 +16,7 @@ import { type CheckContext, type CheckSpec, fail, type Outcome, pass, plural, sk
 import { type LadspaLibrary, ladspaLibrary, usablePlugins } from "./ladspa_doc.ts";
 import { independence } from "./ladspa_independence.ts";
 import { denormals } from "./ladspa_denormals.ts";
+import { hardRt } from "./ladspa_hard_rt.ts";
 import { descriptorFindings, type Findings, rangeFindings } from "./ladspa_rules.ts";
 import {
   judgeRuns,
@@ -135,5 +136,13 @@ export const LADSPA_CHECKS: readonly CheckSpec[] = [
     needs: "plugin",
     deadlineMs: (t) => 60_000 + 4 * t.callTimeoutMs,
     run: (ctx) => onLadspa(ctx, (lib) => denormals(ctx, lib)),
+  },
+  {
+    id: "ladspa.hard_rt",
+    title: "A plugin declaring HARD_RT_CAPABLE does not allocate, free, lock, sleep or do I/O in run",
+    rule: "hard-rt",
+    needs: "plugin",
+    deadlineMs: (t) => 60_000 + 4 * t.callTimeoutMs,
+    run: (ctx) => onLadspa(ctx, (lib) => hardRt(ctx, lib)),
   },
 ];
