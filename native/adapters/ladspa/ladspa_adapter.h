@@ -127,7 +127,7 @@ typedef struct LsConfig {
 typedef struct LsLive {
   LADSPA_Handle handle;
   int activated;
-  int fresh; /* activated and not run since: no reset needed */
+  int fresh; /* not activated yet: its first run activates it (ls_prepare) */
   unsigned long nports;
   float** bufs;    /* one guarded buffer per port */
   float** conn;    /* what each port was connected to for the last run */
@@ -168,13 +168,15 @@ int32_t ls_config_parse(const uint8_t* cfg, size_t len, LsConfig* out, NpaBuf* e
 /* Runs plugin pl once on instance inst with the given input. */
 int32_t ls_run(LsInst* inst, const LsPlugin* pl, size_t plugin_index, const uint8_t* input, size_t input_len,
                NpaBuf* out, NpaBuf* err);
-/* The LADSPA instance of plugin `index`, replaced by a new one (instantiated, connected, activated). */
+/* The LADSPA instance of plugin `index`, replaced by a new one (instantiated and connected; its run activates it). */
 int32_t ls_live_renew(LsInst* inst, const LsPlugin* pl, size_t index, NpaBuf* err);
 /* Port i's data for a block of `frames`: a control's float, or the last `frames` floats of an audio buffer. */
 float* ls_window(const LsLive* lv, unsigned long i, uint32_t frames);
 /* Clears every port buffer, connects every port (audio output k to audio input k's buffer when `inplace`), and
  * copies the input's controls and audio in. */
 void ls_connect(const LADSPA_Descriptor* d, LsLive* lv, const LsInput* in, int inplace);
+/* After ls_connect, before a run: activates a new instance, else resets it (deactivate + activate) unless keep. */
+void ls_prepare(const LADSPA_Descriptor* d, LsLive* lv, int keep);
 /* The `adding` run (ladspa_modes.c): run on a fresh instance, then run_adding with the input's gain on another onto
  * prefilled outputs; NPA_PANIC when an audio output is not prefill + gain x run's (float tolerance). */
 int32_t ls_run_adding(LsInst* inst, const LsPlugin* pl, size_t index, const LsInput* in, NpaBuf* err);

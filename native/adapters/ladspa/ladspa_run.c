@@ -1,11 +1,13 @@
 /*
  * ladspa_run.c — one LADSPA instance per (npa instance, label), created on the
  * label's first invoke: instantiated at the config's sample rate, every port
- * connected to a guarded buffer the adapter owns, activated. Each invoke
- * resets it (deactivate + activate, when activate exists; not with the word
- * `keep`; `fresh` makes a new instance instead), sets the control
+ * connected to a guarded buffer the adapter owns. Each invoke sets the control
  * inputs, fills the audio inputs (`inplace`: audio outputs share the audio
- * inputs' buffers), calls run once (`adding`: ladspa_modes.c) and judges the outputs:
+ * inputs' buffers), then activates a new instance or resets a used one
+ * (deactivate + activate, when activate exists; not with the word `keep`;
+ * `fresh` makes a new instance instead): so activate sees the run's control
+ * values either way (plugins such as caps' read them there). Then it calls
+ * run once (`adding`: ladspa_modes.c) and judges the outputs:
  * an audio output sample that is NaN, +/-Inf or of a magnitude above the
  * config's bound, or a control output that is NaN or +/-Inf, is NPA_PANIC.
  * Control outputs are not held to the bound: they are not audio, and plugins
@@ -69,11 +71,7 @@ static int32_t live_make(const LsInst* inst, const LsPlugin* pl, LsLive** out, N
   }
   ls_count_ladspa(1);
   for (unsigned long i = 0; i < n; i++) d->connect_port(lv->handle, i, lv->conn[i] = lv->bufs[i]);
-  if (d->activate) {
-    d->activate(lv->handle);
-    lv->activated = 1;
-  }
-  lv->fresh = 1;
+  lv->fresh = 1; /* activated by its first run, once its ports hold that run's values (ls_prepare) */
   *out = lv;
   return NPA_OK;
 }
@@ -95,6 +93,17 @@ int32_t ls_live_renew(LsInst* inst, const LsPlugin* pl, size_t index, NpaBuf* er
 
 float* ls_window(const LsLive* lv, unsigned long i, uint32_t frames) {
   return lv->lens[i] > frames ? lv->bufs[i] + (lv->lens[i] - frames) : lv->bufs[i];
+}
+
+void ls_prepare(const LADSPA_Descriptor* d, LsLive* lv, int keep) {
+  if (lv->fresh || !keep) {
+    if (!lv->fresh && lv->activated && d->deactivate) d->deactivate(lv->handle);
+    if (d->activate) {
+      d->activate(lv->handle);
+      lv->activated = 1;
+    }
+  }
+  lv->fresh = 0;
 }
 
 void ls_connect(const LADSPA_Descriptor* d, LsLive* lv, const LsInput* in, int inplace) {
@@ -206,13 +215,8 @@ int32_t ls_run(LsInst* inst, const LsPlugin* pl, size_t index, const uint8_t* in
     lv = inst->live[index];
   } else {
     /* Reset: equal inputs must give equal outputs (unless `keep`). */
-    if (!lv->fresh && !in.keep && d->activate) {
-      if (lv->activated && d->deactivate) d->deactivate(lv->handle);
-      d->activate(lv->handle);
-      lv->activated = 1;
-    }
-    lv->fresh = 0;
     ls_connect(d, lv, &in, in.inplace);
+    ls_prepare(d, lv, in.keep);
     d->run(lv->handle, in.frames);
   }
   /* Judge, then summarise. */
