@@ -175,8 +175,9 @@ float* ls_window(const LsLive* lv, unsigned long i, uint32_t frames);
 /* Clears every port buffer, connects every port (audio output k to audio input k's buffer when `inplace`), and
  * copies the input's controls and audio in. */
 void ls_connect(const LADSPA_Descriptor* d, LsLive* lv, const LsInput* in, int inplace);
-/* After ls_connect, before a run: activates a new instance, else resets it (deactivate + activate) unless keep. */
-void ls_prepare(const LADSPA_Descriptor* d, LsLive* lv, int keep);
+/* Before ls_connect: sets the control inputs to the run's values, then activates a new instance, else resets it
+ * (deactivate + activate) unless keep. */
+void ls_prepare(const LADSPA_Descriptor* d, LsLive* lv, const LsInput* in, int keep);
 /* The `adding` run (ladspa_modes.c): run on a fresh instance, then run_adding with the input's gain on another onto
  * prefilled outputs; NPA_PANIC when an audio output is not prefill + gain x run's (float tolerance). */
 int32_t ls_run_adding(LsInst* inst, const LsPlugin* pl, size_t index, const LsInput* in, NpaBuf* err);

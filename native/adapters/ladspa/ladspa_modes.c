@@ -58,8 +58,8 @@ int32_t ls_run_adding(LsInst* inst, const LsPlugin* pl, size_t index, const LsIn
   }
   float* ran = malloc((outs ? outs : 1) * in->frames * sizeof(float));
   if (!ran) return ls_fail(err, NPA_RESOURCE_LIMIT, "Out of memory");
+  ls_prepare(d, lv, in, 0);
   ls_connect(d, lv, in, 0);
-  ls_prepare(d, lv, 0);
   d->run(lv->handle, in->frames);
   size_t k = 0;
   for (unsigned long i = 0; i < lv->nports; i++) {
@@ -73,8 +73,8 @@ int32_t ls_run_adding(LsInst* inst, const LsPlugin* pl, size_t index, const LsIn
     return rc;
   }
   lv = inst->live[index];
+  ls_prepare(d, lv, in, 0);
   ls_connect(d, lv, in, 0);
-  ls_prepare(d, lv, 0);
   k = 0;
   for (unsigned long i = 0; i < lv->nports; i++) {
     if (lv->ports[i].dir != LS_DIR_OUTPUT || lv->ports[i].kind != LS_KIND_AUDIO) continue;

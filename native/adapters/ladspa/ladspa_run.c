@@ -2,12 +2,12 @@
  * ladspa_run.c — one LADSPA instance per (npa instance, label), created on the
  * label's first invoke: instantiated at the config's sample rate, every port
  * connected to a guarded buffer the adapter owns. Each invoke sets the control
- * inputs, fills the audio inputs (`inplace`: audio outputs share the audio
- * inputs' buffers), then activates a new instance or resets a used one
- * (deactivate + activate, when activate exists; not with the word `keep`;
- * `fresh` makes a new instance instead): so activate sees the run's control
- * values either way (plugins such as caps' read them there). Then it calls
- * run once (`adding`: ladspa_modes.c) and judges the outputs:
+ * inputs, then activates a new instance or resets a used one (deactivate +
+ * activate, when activate exists; not with the word `keep`; `fresh` makes a
+ * new instance instead), so activate sees the run's control values either way
+ * (plugins such as caps' read them there); then it fills the audio inputs
+ * (`inplace`: audio outputs share the audio inputs' buffers), reconnects every
+ * port, calls run once (`adding`: ladspa_modes.c) and judges the outputs:
  * an audio output sample that is NaN, +/-Inf or of a magnitude above the
  * config's bound, or a control output that is NaN or +/-Inf, is NPA_PANIC.
  * Control outputs are not held to the bound: they are not audio, and plugins
@@ -95,7 +95,11 @@ float* ls_window(const LsLive* lv, unsigned long i, uint32_t frames) {
   return lv->lens[i] > frames ? lv->bufs[i] + (lv->lens[i] - frames) : lv->bufs[i];
 }
 
-void ls_prepare(const LADSPA_Descriptor* d, LsLive* lv, int keep) {
+void ls_prepare(const LADSPA_Descriptor* d, LsLive* lv, const LsInput* in, int keep) {
+  /* activate may read the controls (caps' plugins do): the run's values, on a fresh instance as after a reset. */
+  for (unsigned long i = 0; i < lv->nports; i++) {
+    if (lv->ports[i].dir == LS_DIR_INPUT && lv->ports[i].kind == LS_KIND_CONTROL) lv->bufs[i][0] = (float)in->controls[i];
+  }
   if (lv->fresh || !keep) {
     if (!lv->fresh && lv->activated && d->deactivate) d->deactivate(lv->handle);
     if (d->activate) {
@@ -215,8 +219,8 @@ int32_t ls_run(LsInst* inst, const LsPlugin* pl, size_t index, const uint8_t* in
     lv = inst->live[index];
   } else {
     /* Reset: equal inputs must give equal outputs (unless `keep`). */
+    ls_prepare(d, lv, &in, in.keep);
     ls_connect(d, lv, &in, in.inplace);
-    ls_prepare(d, lv, in.keep);
     d->run(lv->handle, in.frames);
   }
   /* Judge, then summarise. */
