@@ -207,10 +207,28 @@ async function targets(): Promise<Target[]> {
   // (e.g. -Wl,-z,nodelete); `/* build-needs-absent-library */` links it against a library absent at run time.
   // The LADSPA adapter: an npa plugin that loads a LADSPA library and serves its plugins as methods
   // (docs/ladspa.md); plugcheck opens a private copy of it for each LADSPA library it loads.
+  // It includes the real-time watch's header (native/adapters/rt_watch/): the watch is an interposer preloaded only
+  // into the sandbox child of the ladspa.hard_rt check; it counts calls of malloc, locks, sleeps and I/O while the
+  // adapter says a plugin's run is on (-fno-builtin: nothing in it may become a call to what it defines).
   const adapterSources = await listFiles(join(ROOT, "native/adapters/ladspa"), /\.[ch]$/);
+  const rtWatchSources = await listFiles(join(ROOT, "native/adapters/rt_watch"), /\.[ch]$/);
   if (adapterSources.length > 0) {
     list.push(
-      cTarget("LADSPA adapter", adapterSources, join(BUILD, "adapters", `libnpa_ladspa.${EXT}`), ["-ldl", "-lm"]),
+      cTarget(
+        "LADSPA adapter",
+        [...adapterSources, ...rtWatchSources.filter((f) => f.endsWith("/rt_watch.h"))],
+        join(BUILD, "adapters", `libnpa_ladspa.${EXT}`),
+        ["-ldl", "-lm"],
+      ),
+    );
+  }
+  if (rtWatchSources.length > 0) {
+    list.push(
+      cTarget("real-time watch", rtWatchSources, join(BUILD, "adapters", `libnpa_rt_watch.${EXT}`), [
+        "-fno-builtin",
+        "-fno-tree-loop-distribute-patterns",
+        "-ldl",
+      ]),
     );
   }
   // LADSPA fixtures (fixtures/ladspa/: a reference plugin and one broken rule per C file) include their own headers,

@@ -1,15 +1,16 @@
 /**
  * Runs the whole test suite as two `deno test` processes at once: the check
  * matrix (`tests/check_matrix_test.ts`: `plugcheck check` on every fault
- * fixture, about half of the suite's time and mostly sandbox children
- * starting and waiting) and everything else. Each is a process of its own,
- * so the tests that count this process's threads and descriptors never see
- * the other's; on these 2-core machines the two together take ~40% less time
- * than one after the other.
+ * fixture, about 45% of the suite's time, mostly sandbox children starting
+ * and waiting) with the other files that run `check` ({@link BESIDE}), and
+ * everything else. Each is a process of its own, so the tests that count
+ * their process's threads and descriptors never see the other's; on these
+ * 2-core machines the two together take ~30-40% less time than one after
+ * the other.
  *
- * The rest of the suite prints as it runs; the matrix's output is kept in
- * `build/test-matrix.log` and printed after it (live with `--matrix-live`,
- * interleaved). Extra arguments go to both `deno test` runs (`--filter X`,
+ * The rest of the suite prints as it runs; the other process's output is
+ * kept in `build/test-beside.log` and printed after it (live with
+ * `--beside-live`, interleaved). Extra arguments go to both `deno test` runs (`--filter X`,
  * `--fail-fast`, ...). Exit status: the first failing run's, else 0. Ctrl-C
  * (or SIGTERM) stops both.
  *
@@ -27,15 +28,21 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
-const MATRIX = "tests/check_matrix_test.ts";
-const LOG = join(ROOT, "build", "test-matrix.log");
+/** The test files run beside the rest, in a `deno test` of their own: about half of the suite's time. */
+const BESIDE = [
+  "tests/check_matrix_test.ts",
+  "tests/check_test.ts",
+  "tests/faults_test.ts",
+  "tests/ladspa_test.ts",
+];
+const LOG = join(ROOT, "build", "test-beside.log");
 
-const live = Deno.args.includes("--matrix-live");
-const extra = Deno.args.filter((a) => a !== "--matrix-live");
+const live = Deno.args.includes("--beside-live");
+const extra = Deno.args.filter((a) => a !== "--beside-live");
 const deno = Deno.execPath();
 
 const matrix = new Deno.Command(deno, {
-  args: ["test", "-A", ...extra, MATRIX],
+  args: ["test", "-A", ...extra, ...BESIDE],
   cwd: ROOT,
   stdin: "null",
   stdout: live ? "inherit" : "piped",
@@ -44,7 +51,7 @@ const matrix = new Deno.Command(deno, {
 // Kept whole in a file as it comes (a run that hangs still leaves what it printed).
 const saved = live ? Promise.resolve() : save(matrix);
 const rest = new Deno.Command(deno, {
-  args: ["test", "-A", "--doc", `--ignore=${MATRIX}`, ...extra, "tests/", "mod.ts", "lib/"],
+  args: ["test", "-A", "--doc", `--ignore=${BESIDE.join(",")}`, ...extra, "tests/", "mod.ts", "lib/"],
   cwd: ROOT,
   stdin: "null",
   stdout: "inherit",
@@ -64,7 +71,7 @@ Deno.addSignalListener("SIGINT", stop("SIGINT"));
 Deno.addSignalListener("SIGTERM", stop("SIGTERM"));
 
 const restStatus = await rest.status;
-if (!live) console.error(`\n${MATRIX} (run beside the rest; its output, also in ${LOG}):\n`);
+if (!live) console.error(`\n${BESIDE.join(", ")} (run beside the rest; their output, also in ${LOG}):\n`);
 const matrixStatus = await matrix.status;
 await saved;
 if (!live) await Deno.stdout.write(await Deno.readFile(LOG));

@@ -213,3 +213,36 @@ Deno.test({
     assert.deepEqual(delay.describe().methods.map((m) => [m.name, m.pure]), [["delay_5s", true]]);
   },
 });
+
+Deno.test("plugcheck invoke --control sets a LADSPA plugin's control by name or #index; bad uses are usage errors", async () => {
+  const invoke = (...args: string[]) =>
+    runCli(["invoke", ladspa("ladspa_ref"), "ref_gain", "--format", "json", ...args]);
+  const peak = (stdout: string) => (JSON.parse(JSON.parse(stdout).output_text) as Output).outputs[0]!.peak!;
+  const one = await invoke("--input", "impulse frames=8");
+  assert.equal(one.code, 0, one.stderr);
+  assert.equal(peak(one.stdout), 1, "the default gain, 1");
+  const byName = await invoke("--input", "impulse frames=8", "--control", "Gain=2.5");
+  assert.equal(byName.code, 0, byName.stderr);
+  assert.equal(peak(byName.stdout), 2.5);
+  // #0 is the Gain port; without --input the method's first example input runs (silence: peak 0).
+  const byIndex = await invoke("--control", "#0=3");
+  assert.equal(byIndex.code, 0, byIndex.stderr);
+  assert.equal(peak(byIndex.stdout), 0);
+  const unknown = await invoke("--input", "impulse", "--control", "Volume=1");
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /Unknown control "Volume" of plugin "ref_gain"/);
+  const setting = await invoke("--input", "impulse frames=8", "--control", "frames=2");
+  assert.equal(setting.code, 1, "a --control name is a port's, never a setting of the text input");
+  assert.match(setting.stderr, /Unknown control "frames"/);
+  for (const bad of [["--control", "Gain"], ["--control", "Gain=loud"], ["--control", "=1"]]) {
+    const r = await invoke("--input", "impulse", ...bad);
+    assert.equal(r.code, 2, `${bad.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, /--control takes NAME=VALUE/);
+  }
+  const file = await invoke("--stdin", "--control", "Gain=1");
+  assert.equal(file.code, 2);
+  assert.match(file.stderr, /give it with --input, or no input at all/);
+  const npa = await runCli(["invoke", join(ROOT, "build", "fixtures", "libref_c.so"), "echo", "--control", "Gain=1"]);
+  assert.equal(npa.code, 2);
+  assert.match(npa.stderr, /Cannot set --control: .*takes no controls/);
+});

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { PluginCrashError, PluginTimeoutError, UnknownMethodError } from "../errors/errors.ts";
+import { PluginCrashError, PluginTimeoutError, UnknownMethodError, UsageError } from "../errors/errors.ts";
 import { LatencyHistogram } from "../util/histogram.ts";
 import { DEFAULT_INVOKE_TIMEOUT_MS } from "../plugin/options.ts";
 import { leakCheck } from "../errors/leak_check.ts";
@@ -37,13 +37,40 @@ function hintFor(error: unknown, ctx: CommandContext): string | undefined {
   return undefined;
 }
 
+/**
+ * `--control NAME=VALUE` values as words of an adapter's text input: `"NAME"=VALUE` (a quoted name is only ever a
+ * port's, never a setting such as `frames`), `#INDEX=VALUE` as given. A usage error for anything else.
+ */
+export function parseControls(values: readonly string[]): string[] {
+  return values.map((v) => {
+    const at = v.lastIndexOf("=");
+    const name = v.slice(0, at);
+    const value = v.slice(at + 1);
+    if (at <= 0 || !Number.isFinite(Number(value)) || value.trim() === "") {
+      throw new UsageError(
+        `--control takes NAME=VALUE with a number for VALUE (e.g. --control Gain=0.5): got ${JSON.stringify(v)}`,
+      );
+    }
+    if (/^#\d+$/.test(name)) return `${name}=${Number(value)}`;
+    if (name.includes('"') || /[\u0000-\u001f]/.test(name)) {
+      throw new UsageError(
+        `--control ${
+          JSON.stringify(v)
+        }: a port name with a quote or a control character cannot be given by name; give its index (#N, as plugcheck load lists it)`,
+      );
+    }
+    return `"${name}"=${Number(value)}`;
+  });
+}
+
 /** The `invoke` command. */
 export const command = defineCommand({
   name: "invoke",
   summary: "call one method and print its output",
   positionals: ["library", "method"],
   usage: `<library> <method> [--input TEXT | --input-file PATH | --stdin]
-                   [--config JSON] [--timeout MS] [--repeat N] [--format text|json]
+                   [--control NAME=VALUE]... [--config JSON] [--timeout MS] [--repeat N]
+                   [--format text|json]
                    [--isolate [--env NAME]... [--grace MS]] [--max-input-bytes N]
                    [--sha256 HEX] [--adapter PATH] [--log DIRECTIVES] [--verbose]`,
   description: `Loads the plugin, creates one instance (with --config), calls <method> and
@@ -59,6 +86,13 @@ processes it leaves running are ended and reported.`,
     "input-file": { type: "string", value: "PATH", help: "input read from a file (raw bytes)" },
     stdin: { type: "boolean", help: "input read from standard input (raw bytes)" },
     config: { type: "string", value: "JSON", help: "instance config, a JSON object (default: none)" },
+    control: {
+      type: "string",
+      multiple: true,
+      value: "NAME=VALUE",
+      help:
+        "set a control by port name or #index (repeatable), for adapted\nlibraries whose text input takes controls (LADSPA): appended\nto --input (default: the method's first example input)",
+    },
     repeat: {
       type: "string",
       value: "N",
@@ -82,18 +116,33 @@ processes it leaves running are ended and reported.`,
     "plugcheck invoke ./libmine.so parse --input-file sample.bin --timeout 500",
     "plugcheck invoke ./libmine.so parse --input-file crash.bin --isolate",
     "echo -n hi | plugcheck invoke ./libmine.so echo --stdin --repeat 1000",
+    "plugcheck invoke /usr/lib/ladspa/amp.so amp_mono --input 'noise seed=1' --control Gain=0.5",
   ],
   hint: hintFor,
   run: async (ctx: CommandContext) => {
     const [path, method] = ctx.positionals as [string, string];
     const repeat = ctx.positiveInt("repeat", 1);
     const config = parseConfigFlag(ctx.string("config"));
-    const input = await readInput(
+    const controls = parseControls(ctx.list("control"));
+    if (controls.length > 0 && (ctx.string("input-file") !== undefined || ctx.flag("stdin"))) {
+      throw new UsageError("--control adds words to a text input: give it with --input, or no input at all");
+    }
+    let input = await readInput(
       { input: ctx.string("input"), "input-file": ctx.string("input-file"), stdin: ctx.flag("stdin") },
       ctx.positiveInt("max-input-bytes", DEFAULT_MAX_INPUT_BYTES),
     );
     const plugin = await ctx.openPlugin(path);
-    const kind = plugin.describe().methods.find((m) => m.name === method)?.input;
+    const described = plugin.describe();
+    const kind = described.methods.find((m) => m.name === method)?.input;
+    if (controls.length > 0) {
+      if (described.adapter?.control_words !== true) {
+        throw new UsageError(
+          `Cannot set --control: ${path} takes no controls (only an adapted library whose text input takes them, such as a LADSPA library)`,
+        );
+      }
+      const base = ctx.string("input") ?? described.methods.find((m) => m.name === method)?.examples[0]?.input ?? "";
+      input = new TextEncoder().encode([base, ...controls].join(" "));
+    }
     const before = await plugin.readStats();
     const instance = await plugin.createInstance(config, { timeoutMs: ctx.timeoutMs });
     const latency = new LatencyHistogram();

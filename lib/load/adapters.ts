@@ -51,6 +51,16 @@ export const ADAPTERS: readonly Adapter[] = [
   },
 ];
 
+/**
+ * The real-time watch (`native/adapters/rt_watch/`): an interposer that counts
+ * the allocation, lock, sleep and I/O calls a plugin's `run` makes while the
+ * LADSPA adapter runs it. Preloaded only into the sandbox child of the
+ * `ladspa.hard_rt` check (`SandboxOptions.preload`).
+ */
+export function rtWatchPath(): string {
+  return join(dirname(hostLibraryPath()), "adapters", libraryFileName("npa_rt_watch"));
+}
+
 /** The adapter for a library that exports `entry`, if plugcheck has one. */
 export function adapterFor(entry: string): Adapter | undefined {
   return ADAPTERS.find((a) => a.entry === entry);

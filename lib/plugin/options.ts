@@ -83,6 +83,11 @@ export interface SandboxOptions {
   env?: readonly string[];
   /** Environment variables set in the child (e.g. `LD_PRELOAD` of a sanitizer runtime). */
   setEnv?: Readonly<Record<string, string>>;
+  /**
+   * Libraries the child preloads after plugcheck's own (a sanitizer runtime, the native helper), e.g. the
+   * real-time watch of `ladspa.hard_rt`. An `LD_PRELOAD` in `setEnv` replaces all of these.
+   */
+  preload?: readonly string[];
   /** Extra paths the child may read (the plugin and plugcheck's helper always). */
   readPaths?: readonly string[];
   /** Reap a child idle this long (ms, default 60 000). */
@@ -126,6 +131,7 @@ export interface ResolvedLoadOptions {
 export interface ResolvedSandboxOptions {
   env: readonly string[];
   setEnv: Readonly<Record<string, string>>;
+  preload: readonly string[];
   readPaths: readonly string[];
   idleTimeoutMs: number;
   graceMs: number;
@@ -176,6 +182,12 @@ export function resolveSandboxOptions(options: SandboxOptions = {}): ResolvedSan
       throw new TypeError(`setEnv takes name -> string: got ${JSON.stringify(name)}`);
     }
   }
+  const preload = options.preload ?? [];
+  for (const path of preload) {
+    if (typeof path !== "string" || path === "" || /[:\s]/.test(path)) {
+      throw new TypeError(`preload takes library paths without ':' or spaces: got ${JSON.stringify(path)}`);
+    }
+  }
   const restartCap = options.restartCap ?? SANDBOX_DEFAULTS.restartCap;
   if (!(restartCap === Infinity || (Number.isSafeInteger(restartCap) && restartCap >= 1))) {
     throw new RangeError(`restartCap must be a positive integer or Infinity: got ${restartCap}`);
@@ -183,6 +195,7 @@ export function resolveSandboxOptions(options: SandboxOptions = {}): ResolvedSan
   return {
     env,
     setEnv,
+    preload,
     readPaths: options.readPaths ?? [],
     idleTimeoutMs: checkDelay(options.idleTimeoutMs ?? SANDBOX_DEFAULTS.idleTimeoutMs, "idleTimeoutMs"),
     graceMs: checkDelay(options.graceMs ?? SANDBOX_DEFAULTS.graceMs, "graceMs", { infinity: false }),

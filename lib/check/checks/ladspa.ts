@@ -2,9 +2,9 @@
  * The `ladspa` checks: the rules of LADSPA 1.1 (docs/ladspa.md) for a
  * library plugcheck serves through its LADSPA adapter. Two read what the
  * adapter says of the library (`descriptors`, `ranges`); the others run its
- * plugins (`sample_rates`, `processing`, `independence`, `denormals`, and
- * `inplace`, `run_adding`, `reset`: ladspa_modes.ts). A library that is not
- * LADSPA skips them all.
+ * plugins (`sample_rates`, `processing`, `independence`, `denormals`,
+ * `hard_rt`, and `inplace`, `run_adding`, `reset`: ladspa_modes.ts). A
+ * library that is not LADSPA skips them all.
  *
  * @example
  * ```ts ignore
@@ -17,6 +17,7 @@ import { type CheckContext, type CheckSpec, fail, type Outcome, pass, plural, sk
 import { type LadspaLibrary, ladspaLibrary, usablePlugins } from "./ladspa_doc.ts";
 import { independence } from "./ladspa_independence.ts";
 import { denormals } from "./ladspa_denormals.ts";
+import { hardRt } from "./ladspa_hard_rt.ts";
 import { inplace, reset, runAdding } from "./ladspa_modes.ts";
 import { descriptorFindings, type Findings, rangeFindings } from "./ladspa_rules.ts";
 import {
@@ -137,6 +138,14 @@ export const LADSPA_CHECKS: readonly CheckSpec[] = [
     needs: "plugin",
     deadlineMs: (t) => 60_000 + 4 * t.callTimeoutMs,
     run: (ctx) => onLadspa(ctx, (lib) => denormals(ctx, lib)),
+  },
+  {
+    id: "ladspa.hard_rt",
+    title: "A plugin declaring HARD_RT_CAPABLE does not allocate, free, lock, sleep or do I/O in run",
+    rule: "hard-rt",
+    needs: "plugin",
+    deadlineMs: (t) => 60_000 + 4 * t.callTimeoutMs,
+    run: (ctx) => onLadspa(ctx, (lib) => hardRt(ctx, lib)),
   },
   {
     id: "ladspa.inplace",

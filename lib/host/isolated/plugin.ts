@@ -83,8 +83,8 @@ export async function loadSandboxedPlugin(
     readPaths: [real, ...options.adapter !== undefined ? [options.adapter] : [], ...sandbox.readPaths],
     env: sandbox.env,
     // An AddressSanitizer build gets its runtime preloaded, and the helper comes after it (it records the
-    // threads the plugin starts, see plugin_threads.ts). What the caller sets wins.
-    setEnv: { ...withHelperPreloaded(await sanitizerEnv(real), helper), ...sandbox.setEnv },
+    // threads the plugin starts, see plugin_threads.ts), then the caller's `preload`. What the caller sets wins.
+    setEnv: { ...withHelperPreloaded(await sanitizerEnv(real), [helper, ...sandbox.preload]), ...sandbox.setEnv },
     startTimeoutMs: options.timeoutMs,
     maxFrame: maxFrameFor(options.maxOutputBytes),
     childModule: sandbox.childModule,
@@ -95,13 +95,14 @@ export async function loadSandboxedPlugin(
 }
 
 /**
- * `env` with the native helper preloaded last: its `pthread_create` then sees
- * every thread of the child and tells the plugin's from Deno's by module. A
- * sanitizer runtime must come first, so the helper follows it.
+ * `env` with the native helper (and the caller's preloads) preloaded last:
+ * its `pthread_create` then sees every thread of the child and tells the
+ * plugin's from Deno's by module. A sanitizer runtime must come first, so the
+ * helper follows it.
  */
-function withHelperPreloaded(env: Record<string, string>, helper: string): Record<string, string> {
+function withHelperPreloaded(env: Record<string, string>, helper: readonly string[]): Record<string, string> {
   const before = env.LD_PRELOAD;
-  return { ...env, LD_PRELOAD: before ? `${before}:${helper}` : helper };
+  return { ...env, LD_PRELOAD: [...before ? [before] : [], ...helper].join(":") };
 }
 
 /** A plugin running in a sandbox child process. */

@@ -269,7 +269,8 @@ void ls_describe(const LsTable* t, LsStr* s) {
     if (i) ls_str_puts(s, ",");
     describe_method(&t->plugins[i], s);
   }
-  ls_str_puts(s, "],\"adapter\":{\"abi\":\"ladspa\",\"plugins\":[");
+  /* control_words: the text input takes <port>=<value> words (plugcheck invoke --control appends them). */
+  ls_str_puts(s, "],\"adapter\":{\"abi\":\"ladspa\",\"control_words\":true,\"plugins\":[");
   for (size_t i = 0; i < t->count; i++) {
     if (i) ls_str_puts(s, ",");
     describe_plugin(&t->plugins[i], s);
