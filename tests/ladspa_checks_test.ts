@@ -404,6 +404,9 @@ const ALL_PASS = {
   "ladspa.processing": "pass",
   "ladspa.independence": "pass",
   "ladspa.denormals": "pass",
+  "ladspa.inplace": "pass",
+  "ladspa.run_adding": "pass",
+  "ladspa.reset": "pass",
   "ladspa.hard_rt": "pass",
 };
 
@@ -413,8 +416,13 @@ Deno.test({
   ignore: SDK_MISSING,
   fn: async () => {
     const amp = await ladspaRun(`${SDK}/amp.so`);
-    // amp has no activate, so no plugin of it is declared pure: independence has nothing to compare.
-    assert.deepEqual(amp.status, { ...ALL_PASS, "ladspa.ranges": "warn", "ladspa.independence": "skip" });
+    // amp has no activate, so no plugin of it is declared pure: independence has nothing to compare; nor run_adding.
+    assert.deepEqual(amp.status, {
+      ...ALL_PASS,
+      "ladspa.ranges": "warn",
+      "ladspa.independence": "skip",
+      "ladspa.run_adding": "skip",
+    });
     const ranges = amp.report.results.find((r) => r.id === "ladspa.ranges")!;
     assert.deepEqual(ranges.evidence, [
       `"amp_mono" (#0) port 0 "Gain": LOGARITHMIC range 0..(open) includes 0: hosts cannot draw it`,
@@ -424,7 +432,7 @@ Deno.test({
     const processing = amp.report.results.find((r) => r.id === "ladspa.processing")!;
     assert.match(processing.details, /^\d+ calls: 2 plugins, every output finite/);
     const delay = await ladspaRun(`${SDK}/delay.so`);
-    assert.deepEqual(delay.status, ALL_PASS);
+    assert.deepEqual(delay.status, { ...ALL_PASS, "ladspa.run_adding": "skip" });
   },
 });
 
@@ -446,17 +454,37 @@ const CAUGHT: [string, string, string, RegExp][] = [
     /crash_at_192k\("silence frames=64"\) at \{"sample_rate":192000\} crashed/,
   ],
   ["shared_state", "ladspa.independence", "fail", /shared_state\(.*\), 4 instances at the same time: port "Output"/],
+  [
+    "inplace_broken_undeclared",
+    "ladspa.inplace",
+    "fail",
+    /^inplace_broken_undeclared\("noise seed=1 frames=64 fresh inplace"\): in place, port "Output"/,
+  ],
+  ["run_adding_ignores_gain", "ladspa.run_adding", "fail", /run_adding with gain 0\.5 wrote .* it must add gain x/],
+  [
+    "state_not_reset",
+    "ladspa.reset",
+    "fail",
+    /after "noise seed=1 frames=4096" and deactivate \+ activate, port "Output"/,
+  ],
   ["alloc_in_run_hard_rt", "ladspa.hard_rt", "fail", /"alloc_in_run_hard_rt": run called malloc 4 times \(free 4 /],
 ];
 
 /**
  * What the other checks say of a fixture: all pass, but independence skips a library none of whose plugins is
- * declared pure (they have no activate: the adapter cannot reset them between runs, docs/ladspa.md#independence).
+ * declared pure (they have no activate: the adapter cannot reset them between runs, docs/ladspa.md#independence),
+ * and run_adding one none of whose plugins has run_adding.
  */
 async function othersOf(name: string): Promise<Record<string, string>> {
   await using plugin = await loadPlugin(ladspaFixture(name), { log: "off" });
   const comparable = plugin.describe().methods.some((m) => m.pure);
-  return comparable ? ALL_PASS : { ...ALL_PASS, "ladspa.independence": "skip" };
+  const lib = ladspaLibrary(plugin.describe()) as LadspaLibrary;
+  const adding = lib.plugins.some((p) => p.has_run_adding === true);
+  return {
+    ...ALL_PASS,
+    ...!comparable && { "ladspa.independence": "skip" },
+    ...!adding && { "ladspa.run_adding": "skip" },
+  };
 }
 
 for (const [name, id, status, evidence] of CAUGHT) {
@@ -485,6 +513,8 @@ Deno.test("runChecks() of the LADSPA fixture write_past_output: every check that
     "ladspa.processing": "crash",
     // It has no activate: independence compares no plugin of it (it would crash there too).
     "ladspa.independence": others["ladspa.independence"] === "skip" ? "skip" : "crash",
+    // Its plain run crashes: in-place leaves it out (processing's finding), so none is compared.
+    "ladspa.inplace": "skip",
     // Every block of it crashes: no run of it ends for hard_rt to judge.
     "ladspa.hard_rt": "skip",
   });

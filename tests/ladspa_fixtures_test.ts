@@ -53,6 +53,7 @@ const FINDINGS = [
   "ladspa.hard_rt",
   "ladspa.independence",
   "ladspa.reset",
+  "ladspa.run_adding",
   "ladspa.denormals",
 ];
 

@@ -3,7 +3,8 @@
  * library plugcheck serves through its LADSPA adapter. Two read what the
  * adapter says of the library (`descriptors`, `ranges`); the others run its
  * plugins (`sample_rates`, `processing`, `independence`, `denormals`,
- * `hard_rt`). A library that is not LADSPA skips them all.
+ * `hard_rt`, and `inplace`, `run_adding`, `reset`: ladspa_modes.ts). A
+ * library that is not LADSPA skips them all.
  *
  * @example
  * ```ts ignore
@@ -17,6 +18,7 @@ import { type LadspaLibrary, ladspaLibrary, usablePlugins } from "./ladspa_doc.t
 import { independence } from "./ladspa_independence.ts";
 import { denormals } from "./ladspa_denormals.ts";
 import { hardRt } from "./ladspa_hard_rt.ts";
+import { inplace, reset, runAdding } from "./ladspa_modes.ts";
 import { descriptorFindings, type Findings, rangeFindings } from "./ladspa_rules.ts";
 import {
   judgeRuns,
@@ -144,5 +146,29 @@ export const LADSPA_CHECKS: readonly CheckSpec[] = [
     needs: "plugin",
     deadlineMs: (t) => 60_000 + 4 * t.callTimeoutMs,
     run: (ctx) => onLadspa(ctx, (lib) => hardRt(ctx, lib)),
+  },
+  {
+    id: "ladspa.inplace",
+    title: "Unless INPLACE_BROKEN is declared, outputs sharing the inputs' buffers give the same outputs",
+    rule: "inplace",
+    needs: "plugin",
+    deadlineMs: (t) => 60_000 + 4 * t.callTimeoutMs,
+    run: (ctx) => onLadspa(ctx, (lib) => inplace(ctx, lib)),
+  },
+  {
+    id: "ladspa.run_adding",
+    title: "run_adding with a gain adds gain x the run output to what the output buffer held",
+    rule: "run-adding",
+    needs: "plugin",
+    deadlineMs: (t) => 60_000 + 4 * t.callTimeoutMs,
+    run: (ctx) => onLadspa(ctx, (lib) => runAdding(ctx, lib)),
+  },
+  {
+    id: "ladspa.reset",
+    title: "After audio, deactivate + activate gives a fresh instance's output; cleanup without activate works",
+    rule: "reset",
+    needs: "plugin",
+    deadlineMs: (t) => 60_000 + 4 * t.callTimeoutMs,
+    run: (ctx) => onLadspa(ctx, (lib) => reset(ctx, lib)),
   },
 ];

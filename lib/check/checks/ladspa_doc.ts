@@ -59,6 +59,10 @@ const PluginSchema = z.object({
   maker: z.string().nullable(),
   copyright: z.string().nullable(),
   properties: z.array(z.string()),
+  /** Which of the optional functions it has (optional: the contract does not promise them). */
+  has_activate: z.boolean().optional(),
+  has_run_adding: z.boolean().optional(),
+  has_set_run_adding_gain: z.boolean().optional(),
   /** Why the adapter cannot use it (a NULL Label or function, unreadable ports). */
   broken: z.string().optional(),
   ports: z.array(PortSchema),

@@ -7,7 +7,10 @@
  *   npa_ladspa.c    npa entry points, the descriptor table, instances, stats
  *   ladspa_run.c    one LADSPA instance per label: instantiate, reset, run, judge
  *   ladspa_ports.c  port classification, ranges, defaults, guarded port buffers
- *   ladspa_input.c  instance config and invoke input mapping (text and binary)
+ *   ladspa_modes.c  the runs a text input asks for by word: run_adding (compared
+ *                   with run), cleanup without activate
+ *   ladspa_config.c the instance config
+ *   ladspa_input.c  invoke input mapping (text and binary)
  *   ladspa_json.c   string builder, JSON escaping, describe and summary JSON
  */
 #ifndef PLUGCHECK_LADSPA_ADAPTER_H
@@ -124,9 +127,10 @@ typedef struct LsConfig {
 typedef struct LsLive {
   LADSPA_Handle handle;
   int activated;
-  int fresh; /* activated and not run since: no reset needed */
+  int fresh; /* not activated yet: its first run activates it (ls_prepare) */
   unsigned long nports;
   float** bufs;    /* one guarded buffer per port */
+  float** conn;    /* what each port was connected to for the last run */
   size_t* lens;    /* its length in floats */
   LsPort* ports;   /* port info at the instance's sample rate */
 } LsLive;
@@ -143,6 +147,12 @@ typedef struct LsInst {
 /* The parsed invoke input. */
 typedef struct LsInput {
   uint32_t frames;
+  int inplace;  /* text word `inplace`: audio output k shares audio input k's buffer */
+  int keep;     /* text word `keep`: no reset before the run */
+  int fresh;    /* text word `fresh`: a new LADSPA instance for this run */
+  int adding;   /* text word `adding`: run_adding (gain=G) compared with run */
+  int cleanup;  /* text form `cleanup`: instantiate + cleanup, no run */
+  double gain;  /* run_adding's gain (default 1) */
   double* controls; /* one per port (only control inputs are used) */
   float* audio;     /* frames samples per audio input, port after port */
   size_t audio_ports;
@@ -158,6 +168,21 @@ int32_t ls_config_parse(const uint8_t* cfg, size_t len, LsConfig* out, NpaBuf* e
 /* Runs plugin pl once on instance inst with the given input. */
 int32_t ls_run(LsInst* inst, const LsPlugin* pl, size_t plugin_index, const uint8_t* input, size_t input_len,
                NpaBuf* out, NpaBuf* err);
+/* The LADSPA instance of plugin `index`, replaced by a new one (instantiated and connected; its run activates it). */
+int32_t ls_live_renew(LsInst* inst, const LsPlugin* pl, size_t index, NpaBuf* err);
+/* Port i's data for a block of `frames`: a control's float, or the last `frames` floats of an audio buffer. */
+float* ls_window(const LsLive* lv, unsigned long i, uint32_t frames);
+/* Clears every port buffer, connects every port (audio output k to audio input k's buffer when `inplace`), and
+ * copies the input's controls and audio in. */
+void ls_connect(const LADSPA_Descriptor* d, LsLive* lv, const LsInput* in, int inplace);
+/* Before ls_connect: sets the control inputs to the run's values, then activates a new instance, else resets it
+ * (deactivate + activate) unless keep. */
+void ls_prepare(const LADSPA_Descriptor* d, LsLive* lv, const LsInput* in, int keep);
+/* The `adding` run (ladspa_modes.c): run on a fresh instance, then run_adding with the input's gain on another onto
+ * prefilled outputs; NPA_PANIC when an audio output is not prefill + gain x run's (float tolerance). */
+int32_t ls_run_adding(LsInst* inst, const LsPlugin* pl, size_t index, const LsInput* in, NpaBuf* err);
+/* The `cleanup` probe (ladspa_modes.c): a new LADSPA instance, cleaned up without connect_port or activate. */
+int32_t ls_cleanup_probe(const LsInst* inst, const LsPlugin* pl, NpaBuf* out, NpaBuf* err);
 /* Deactivates and cleans up every LADSPA instance of inst, frees its buffers. */
 void ls_inst_release(LsInst* inst, size_t plugins);
 

@@ -1,18 +1,19 @@
 /*
- * ladspa_input.c — the instance config and how an invoke input becomes one
- * run of a LADSPA plugin.
- *
- * Instance config: empty, or a flat JSON object with the optional keys
- *   sample_rate   integer 1..1536000, default 48000 (instantiate's SampleRate)
- *   max_block     integer 1..65536, default 4096 (frames per port buffer)
- *   out_of_range  boolean, default false (controls may leave their ranges)
- *   bound         number > 0, default 1000 (largest legal output magnitude)
- * Anything else is NPA_INVALID_INPUT naming the key.
+ * ladspa_input.c — how an invoke input becomes one run of a LADSPA plugin
+ * (the instance config: ladspa_config.c).
  *
  * Invoke input (the method is a plugin's Label):
  *
- * Text form: printable ASCII whose first word is silence, impulse, noise or sine:
- *     <signal> [frames=N] [seed=S] [freq=F] [<port>=<value>]...
+ * Text form: printable ASCII whose first word is silence, impulse, noise, sine
+ * or cleanup:
+ *     <signal> [frames=N] [seed=S] [freq=F] [<port>=<value>]... [<mode>]...
+ *   - a mode is a word: inplace (audio output k connected to audio input k's
+ *     buffer, in port order, as many as both have), keep (no reset before the
+ *     run), fresh (a new LADSPA instance for the run), adding (with gain=G,
+ *     default 1: run_adding compared with run, ladspa_modes.c). adding goes
+ *     with neither keep nor inplace; gain= only with adding.
+ *   - cleanup (instead of a signal): instantiate a new LADSPA instance and
+ *     clean it up at once, with no connect_port, activate or run.
  *   - <port> is a control input port's name (double-quoted when it holds spaces or
  *     '=': "Gain (dB)"=3) or its index (#2=3). A quoted name is always a port.
  *   - frames: default 256, clamped to 1..max_block. seed: default 1 (noise).
@@ -51,131 +52,18 @@
 #include <string.h>
 
 #define LS_TEXT_FRAMES 256
-
-/* ---- instance config ------------------------------------------------------ */
-
-static const char* skip_ws(const char* p) {
-  while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
-  return p;
-}
-
-/* Reads a JSON string with simple escapes into key (bounded); returns the end or NULL. */
-static const char* read_key(const char* p, char* key, size_t cap) {
-  if (*p != '"') return NULL;
-  p++;
-  size_t n = 0;
-  while (*p && *p != '"') {
-    char c = *p++;
-    if (c == '\\') {
-      if (!*p) return NULL;
-      c = *p++;
-    }
-    if (n + 1 < cap) key[n++] = c;
-  }
-  if (*p != '"') return NULL;
-  key[n] = 0;
-  return p + 1;
-}
-
-int32_t ls_config_parse(const uint8_t* cfg, size_t len, LsConfig* out, NpaBuf* err) {
-  out->sample_rate = 48000;
-  out->max_block = 4096;
-  out->out_of_range = 0;
-  out->bound = 1000;
-  if (len == 0) return NPA_OK;
-  if (memchr(cfg, 0, len)) return ls_fail(err, NPA_INVALID_INPUT, "Config must be a JSON object (it holds a NUL byte)");
-  char* text = malloc(len + 1);
-  if (!text) return ls_fail(err, NPA_RESOURCE_LIMIT, "Out of memory");
-  memcpy(text, cfg, len);
-  text[len] = 0;
-  int32_t rc = NPA_OK;
-  char key[64] = "";
-  const char* p = skip_ws(text);
-  if (*p != '{') {
-    rc = ls_fail(err, NPA_INVALID_INPUT, "Config must be a JSON object");
-    goto done;
-  }
-  p = skip_ws(p + 1);
-  if (*p == '}') {
-    p++;
-    goto end;
-  }
-  for (;;) {
-    p = read_key(p, key, sizeof key);
-    if (!p || *(p = skip_ws(p)) != ':') {
-      rc = ls_fail(err, NPA_INVALID_INPUT, "Config must be a JSON object (malformed near a key)");
-      goto done;
-    }
-    p = skip_ws(p + 1);
-    int is_bool = -1;
-    double num = NAN;
-    if (strncmp(p, "true", 4) == 0) is_bool = 1, p += 4;
-    else if (strncmp(p, "false", 5) == 0) is_bool = 0, p += 5;
-    else if (*p == '-' || isdigit((unsigned char)*p)) {
-      char* end;
-      num = strtod(p, &end);
-      p = end;
-    } else {
-      rc = ls_fail(err, NPA_INVALID_INPUT, "Config key \"%s\" has a value of the wrong type", key);
-      goto done;
-    }
-    if (strcmp(key, "out_of_range") == 0) {
-      if (is_bool < 0) {
-        rc = ls_fail(err, NPA_INVALID_INPUT, "Config key \"out_of_range\" must be a boolean");
-        goto done;
-      }
-      out->out_of_range = is_bool;
-    } else if (strcmp(key, "sample_rate") == 0 || strcmp(key, "max_block") == 0) {
-      int rate = key[0] == 's';
-      double max = rate ? 1536000 : 65536;
-      if (is_bool >= 0 || !(num >= 1 && num <= max) || num != floor(num)) {
-        rc = ls_fail(err, NPA_INVALID_INPUT, "Config key \"%s\" must be an integer from 1 to %.0f", key, max);
-        goto done;
-      }
-      if (rate) out->sample_rate = (uint32_t)num;
-      else out->max_block = (uint32_t)num;
-    } else if (strcmp(key, "bound") == 0) {
-      if (is_bool >= 0 || !(num > 0) || !isfinite(num)) {
-        rc = ls_fail(err, NPA_INVALID_INPUT, "Config key \"bound\" must be a number above 0");
-        goto done;
-      }
-      out->bound = num;
-    } else {
-      rc = ls_fail(err, NPA_INVALID_INPUT,
-                   "Unknown config key \"%s\" (known: sample_rate, max_block, out_of_range, bound)", key);
-      goto done;
-    }
-    p = skip_ws(p);
-    if (*p == ',') {
-      p = skip_ws(p + 1);
-      continue;
-    }
-    if (*p == '}') {
-      p++;
-      break;
-    }
-    rc = ls_fail(err, NPA_INVALID_INPUT, "Config must be a JSON object (malformed after key \"%s\")", key);
-    goto done;
-  }
-end:
-  if (*skip_ws(p)) rc = ls_fail(err, NPA_INVALID_INPUT, "Config must be a JSON object (text after its end)");
-done:
-  free(text);
-  return rc;
-}
-
 /* ---- invoke input ---------------------------------------------------------- */
 
-enum { SIG_SILENCE, SIG_IMPULSE, SIG_NOISE, SIG_SINE };
+enum { SIG_SILENCE, SIG_IMPULSE, SIG_NOISE, SIG_SINE, SIG_CLEANUP };
 
 static int text_form(const uint8_t* in, size_t len, int* signal) {
   for (size_t i = 0; i < len; i++) {
     if (!((in[i] >= 0x20 && in[i] < 0x7F) || in[i] == '\t' || in[i] == '\n' || in[i] == '\r')) return 0;
   }
-  static const char* const words[] = {"silence", "impulse", "noise", "sine"};
+  static const char* const words[] = {"silence", "impulse", "noise", "sine", "cleanup"};
   size_t n = 0;
   while (n < len && !isspace(in[n])) n++;
-  for (int w = 0; w < 4; w++) {
+  for (int w = 0; w < 5; w++) {
     if (n == strlen(words[w]) && memcmp(in, words[w], n) == 0) {
       *signal = w;
       return 1;
@@ -229,6 +117,16 @@ static long find_port(const LsPlugin* pl, const LsPort* ports, const char* key, 
   return found;
 }
 
+/* Sets the mode a word names (see the header); 0 when it names none. */
+static int mode_word(const char* w, LsInput* out) {
+  if (strcmp(w, "inplace") == 0) out->inplace = 1;
+  else if (strcmp(w, "keep") == 0) out->keep = 1;
+  else if (strcmp(w, "fresh") == 0) out->fresh = 1;
+  else if (strcmp(w, "adding") == 0) out->adding = 1;
+  else return 0;
+  return 1;
+}
+
 static uint64_t xorshift(uint64_t* s) {
   uint64_t x = *s;
   x ^= x << 13;
@@ -250,6 +148,7 @@ static int32_t parse_text(const LsPlugin* pl, const LsPort* ports, const LsConfi
     goto done;
   }
   (void)signal;
+  int gain_set = 0;
   for (;;) {
     while (isspace((unsigned char)*p)) p++;
     if (!*p) break;
@@ -265,6 +164,7 @@ static int32_t parse_text(const LsPlugin* pl, const LsPort* ports, const LsConfi
       while (*p && *p != '=' && !isspace((unsigned char)*p)) key[n++] = *p++;
     }
     key[n] = 0;
+    if (!quoted && *p != '=' && mode_word(key, out)) continue;
     if (*p != '=' || n == 0) {
       size_t tok = 0;
       while (start[tok] && !isspace((unsigned char)start[tok])) tok++;
@@ -284,6 +184,9 @@ static int32_t parse_text(const LsPlugin* pl, const LsPort* ports, const LsConfi
       if (!parse_u64(val, seed)) goto bad_value;
     } else if (!quoted && strcmp(key, "freq") == 0) {
       if (!parse_double(val, freq)) goto bad_value;
+    } else if (!quoted && strcmp(key, "gain") == 0) {
+      if (!parse_double(val, &out->gain)) goto bad_value;
+      gain_set = 1;
     } else {
       const char* why;
       long port = find_port(pl, ports, key, quoted, &why);
@@ -298,6 +201,11 @@ static int32_t parse_text(const LsPlugin* pl, const LsPort* ports, const LsConfi
   bad_value:
     rc = ls_fail(err, NPA_INVALID_INPUT, "Malformed value \"%s\" for \"%s\"", val, key);
     goto done;
+  }
+  if (out->adding && (out->keep || out->inplace)) {
+    rc = ls_fail(err, NPA_INVALID_INPUT, "\"adding\" goes with neither \"keep\" nor \"inplace\"");
+  } else if (gain_set && !out->adding) {
+    rc = ls_fail(err, NPA_INVALID_INPUT, "\"gain=\" is run_adding's gain: it needs the word \"adding\"");
   }
 done:
   free(key);
@@ -350,6 +258,7 @@ int32_t ls_input_parse(const LsPlugin* pl, const LsPort* ports, const LsConfig* 
                        LsInput* out, NpaBuf* err) {
   const LADSPA_Descriptor* d = pl->d;
   memset(out, 0, sizeof *out);
+  out->gain = 1;
   out->controls = calloc(d->PortCount ? d->PortCount : 1, sizeof(double));
   for (unsigned long i = 0; i < d->PortCount; i++) {
     if (ports[i].dir == LS_DIR_INPUT && ports[i].kind == LS_KIND_AUDIO) out->audio_ports++;
@@ -381,6 +290,7 @@ int32_t ls_input_parse(const LsPlugin* pl, const LsPort* ports, const LsConfig* 
     ls_input_free(out);
     return rc;
   }
+  out->cleanup = signal == SIG_CLEANUP;
   fill_text(out, cfg, signal, seed, freq);
   return NPA_OK;
 }

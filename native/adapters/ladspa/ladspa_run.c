@@ -1,9 +1,13 @@
 /*
  * ladspa_run.c — one LADSPA instance per (npa instance, label), created on the
  * label's first invoke: instantiated at the config's sample rate, every port
- * connected to a guarded buffer the adapter owns, activated. Each invoke
- * resets it (deactivate + activate, when activate exists), sets the control
- * inputs, fills the audio inputs, calls run once and judges the outputs:
+ * connected to a guarded buffer the adapter owns. Each invoke sets the control
+ * inputs, then activates a new instance or resets a used one (deactivate +
+ * activate, when activate exists; not with the word `keep`; `fresh` makes a
+ * new instance instead), so activate sees the run's control values either way
+ * (plugins such as caps' read them there); then it fills the audio inputs
+ * (`inplace`: audio outputs share the audio inputs' buffers), reconnects every
+ * port, calls run once (`adding`: ladspa_modes.c) and judges the outputs:
  * an audio output sample that is NaN, +/-Inf or of a magnitude above the
  * config's bound, or a control output that is NaN or +/-Inf, is NPA_PANIC.
  * Control outputs are not held to the bound: they are not audio, and plugins
@@ -36,6 +40,7 @@ static void live_free(const LADSPA_Descriptor* d, LsLive* lv) {
     for (unsigned long i = 0; i < lv->nports; i++) ls_guarded_free(lv->bufs[i], lv->lens[i]);
   }
   free(lv->bufs);
+  free(lv->conn);
   free(lv->lens);
   free(lv->ports);
   free(lv);
@@ -48,9 +53,10 @@ static int32_t live_make(const LsInst* inst, const LsPlugin* pl, LsLive** out, N
   if (!lv) return ls_fail(err, NPA_RESOURCE_LIMIT, "Out of memory");
   lv->nports = n;
   lv->bufs = calloc(n ? n : 1, sizeof(float*));
+  lv->conn = calloc(n ? n : 1, sizeof(float*));
   lv->lens = calloc(n ? n : 1, sizeof(size_t));
   lv->ports = calloc(n ? n : 1, sizeof(LsPort));
-  if (!lv->bufs || !lv->lens || !lv->ports) {
+  if (!lv->bufs || !lv->conn || !lv->lens || !lv->ports) {
     live_free(d, lv);
     return ls_fail(err, NPA_RESOURCE_LIMIT, "Out of memory");
   }
@@ -73,12 +79,8 @@ static int32_t live_make(const LsInst* inst, const LsPlugin* pl, LsLive** out, N
                    inst->cfg.sample_rate);
   }
   ls_count_ladspa(1);
-  for (unsigned long i = 0; i < n; i++) d->connect_port(lv->handle, i, lv->bufs[i]);
-  if (d->activate) {
-    d->activate(lv->handle);
-    lv->activated = 1;
-  }
-  lv->fresh = 1;
+  for (unsigned long i = 0; i < n; i++) d->connect_port(lv->handle, i, lv->conn[i] = lv->bufs[i]);
+  lv->fresh = 1; /* activated by its first run, once its ports hold that run's values (ls_prepare) */
   *out = lv;
   return NPA_OK;
 }
@@ -92,9 +94,59 @@ void ls_inst_release(LsInst* inst, size_t plugins) {
   }
 }
 
-/* Port i's data for a block of `frames`: a control's float, or the last `frames` floats of an audio buffer. */
-static float* window(const LsLive* lv, unsigned long i, uint32_t frames) {
+int32_t ls_live_renew(LsInst* inst, const LsPlugin* pl, size_t index, NpaBuf* err) {
+  live_free(pl->d, inst->live[index]);
+  inst->live[index] = NULL;
+  return live_make(inst, pl, &inst->live[index], err);
+}
+
+float* ls_window(const LsLive* lv, unsigned long i, uint32_t frames) {
   return lv->lens[i] > frames ? lv->bufs[i] + (lv->lens[i] - frames) : lv->bufs[i];
+}
+
+void ls_prepare(const LADSPA_Descriptor* d, LsLive* lv, const LsInput* in, int keep) {
+  /* activate may read the controls (caps' plugins do): the run's values, on a fresh instance as after a reset. */
+  for (unsigned long i = 0; i < lv->nports; i++) {
+    if (lv->ports[i].dir == LS_DIR_INPUT && lv->ports[i].kind == LS_KIND_CONTROL) lv->bufs[i][0] = (float)in->controls[i];
+  }
+  if (lv->fresh || !keep) {
+    if (!lv->fresh && lv->activated && d->deactivate) d->deactivate(lv->handle);
+    if (d->activate) {
+      d->activate(lv->handle);
+      lv->activated = 1;
+    }
+  }
+  lv->fresh = 0;
+}
+
+void ls_connect(const LADSPA_Descriptor* d, LsLive* lv, const LsInput* in, int inplace) {
+  size_t a = 0;
+  for (unsigned long i = 0; i < lv->nports; i++) {
+    const LsPort* p = &lv->ports[i];
+    memset(lv->bufs[i], 0, lv->lens[i] * sizeof(float));
+    /* Each block ends where the guard page starts: a read or write past this block's frames faults. */
+    float* buf = ls_window(lv, i, in->frames);
+    lv->conn[i] = buf;
+    if (p->dir == LS_DIR_INPUT && p->kind == LS_KIND_CONTROL) buf[0] = (float)in->controls[i];
+    else if (p->dir == LS_DIR_INPUT && p->kind == LS_KIND_AUDIO) {
+      memcpy(buf, in->audio + a * in->frames, in->frames * sizeof(float));
+      a++;
+    }
+  }
+  if (inplace) {
+    /* Audio output k shares audio input k's buffer (port order), as many pairs as both have. */
+    unsigned long next_in = 0;
+    for (unsigned long o = 0; o < lv->nports; o++) {
+      if (lv->ports[o].dir != LS_DIR_OUTPUT || lv->ports[o].kind != LS_KIND_AUDIO) continue;
+      while (next_in < lv->nports &&
+             !(lv->ports[next_in].dir == LS_DIR_INPUT && lv->ports[next_in].kind == LS_KIND_AUDIO)) {
+        next_in++;
+      }
+      if (next_in == lv->nports) break;
+      lv->conn[o] = lv->conn[next_in++];
+    }
+  }
+  for (unsigned long i = 0; i < lv->nports; i++) d->connect_port(lv->handle, i, lv->conn[i]);
 }
 
 static uint64_t fnv1a(const float* p, uint32_t n) {
@@ -211,36 +263,41 @@ int32_t ls_run(LsInst* inst, const LsPlugin* pl, size_t index, const uint8_t* in
     rc = live_make(inst, pl, &inst->live[index], err);
     if (rc != NPA_OK) return rc;
   }
-  LsLive* lv = inst->live[index];
   LsInput in;
-  rc = ls_input_parse(pl, lv->ports, &inst->cfg, input, input_len, &in, err);
+  rc = ls_input_parse(pl, inst->live[index]->ports, &inst->cfg, input, input_len, &in, err);
   if (rc != NPA_OK) return rc;
-  /* Reset: equal inputs must give equal outputs. */
-  if (!lv->fresh && d->activate) {
-    if (lv->activated && d->deactivate) d->deactivate(lv->handle);
-    d->activate(lv->handle);
-    lv->activated = 1;
+  if (in.cleanup) {
+    rc = ls_cleanup_probe(inst, pl, out, err);
+    ls_input_free(&in);
+    return rc;
   }
-  lv->fresh = 0;
-  size_t a = 0;
-  for (unsigned long i = 0; i < lv->nports; i++) {
-    const LsPort* p = &lv->ports[i];
-    memset(lv->bufs[i], 0, lv->lens[i] * sizeof(float));
-    /* Each block ends where the guard page starts: a read or write past this block's frames faults. */
-    float* buf = window(lv, i, in.frames);
-    d->connect_port(lv->handle, i, buf);
-    if (p->dir == LS_DIR_INPUT && p->kind == LS_KIND_CONTROL) buf[0] = (float)in.controls[i];
-    else if (p->dir == LS_DIR_INPUT && p->kind == LS_KIND_AUDIO) {
-      memcpy(buf, in.audio + a * in.frames, in.frames * sizeof(float));
-      a++;
+  if (in.fresh && !inst->live[index]->fresh) {
+    rc = ls_live_renew(inst, pl, index, err);
+    if (rc != NPA_OK) {
+      ls_input_free(&in);
+      return rc;
     }
   }
-  int watched = rt_watched();
+  LsLive* lv = inst->live[index];
+  int watched = 0; /* the real-time watch sees a plain run (not the adding mode's two runs) */
   uint32_t rt_counts[NPA_RT_COUNT];
   int32_t rt_first = -1;
-  if (watched) g_rt_begin(); /* nothing but run between begin and end */
-  d->run(lv->handle, in.frames);
-  if (watched) rt_first = g_rt_end(rt_counts, NPA_RT_COUNT);
+  if (in.adding) {
+    rc = ls_run_adding(inst, pl, index, &in, err);
+    if (rc != NPA_OK) {
+      ls_input_free(&in);
+      return rc;
+    }
+    lv = inst->live[index];
+  } else {
+    /* Reset: equal inputs must give equal outputs (unless `keep`). */
+    ls_prepare(d, lv, &in, in.keep);
+    ls_connect(d, lv, &in, in.inplace);
+    watched = rt_watched();
+    if (watched) g_rt_begin(); /* nothing but run between begin and end */
+    d->run(lv->handle, in.frames);
+    if (watched) rt_first = g_rt_end(rt_counts, NPA_RT_COUNT);
+  }
   /* Judge, then summarise. */
   LsStr s = {0};
   ls_str_printf(&s, "{\"frames\":%u,\"outputs\":[", in.frames);
@@ -248,7 +305,7 @@ int32_t ls_run(LsInst* inst, const LsPlugin* pl, size_t index, const uint8_t* in
   for (unsigned long i = 0; i < lv->nports; i++) {
     const LsPort* p = &lv->ports[i];
     if (p->dir != LS_DIR_OUTPUT || p->kind == LS_KIND_INVALID) continue;
-    const float* buf = window(lv, i, in.frames);
+    const float* buf = lv->conn[i];
     ls_str_puts(&s, first ? "{\"port\":" : ",{\"port\":");
     first = 0;
     if (d->PortNames[i]) ls_json_str(&s, d->PortNames[i]);
