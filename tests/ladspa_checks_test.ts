@@ -504,6 +504,47 @@ for (const [name, id, status, evidence] of CAUGHT) {
   });
 }
 
+/** The check column of the LADSPA table of docs/faults.md: fixture -> check id -> status. */
+async function ladspaDocRows(): Promise<Map<string, Map<string, string>>> {
+  const text = (await Deno.readTextFile(join(ROOT, "docs/faults.md"))).split("\n## LADSPA fixtures")[1];
+  assert.ok(text !== undefined, "docs/faults.md has a LADSPA fixtures section");
+  const rows = new Map<string, Map<string, string>>();
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("| `")) continue;
+    const cells = line.slice(2, -2).split(" | ").map((c) => c.trim());
+    const expected = new Map<string, string>();
+    for (const part of cells.at(-1)!.split(", ")) {
+      const m = /^`(ladspa\.[a-z_]+)`(?: \((crash|timeout|warn)\))?$/.exec(part);
+      assert.ok(m, `docs/faults.md, ${cells[0]}: cannot read ${JSON.stringify(part)}`);
+      expected.set(m[1]!, m[2] ?? "fail");
+    }
+    rows.set(cells[0]!.replace(/`/g, ""), expected);
+  }
+  return rows;
+}
+
+const DOC_ROWS = await ladspaDocRows();
+const CAUGHT_NAMES = new Set(CAUGHT.map(([name]) => name));
+
+Deno.test("docs/faults.md has a LADSPA row for every LADSPA fault fixture, and the rows tested above say what they prove", () => {
+  const fixtures = [...Deno.readDirSync(join(ROOT, "fixtures", "ladspa"))]
+    .filter((e) => e.name.endsWith(".c") && e.name !== "ladspa_ref.c")
+    .map((e) => e.name.slice(0, -2));
+  assert.deepEqual([...DOC_ROWS.keys()].sort(), fixtures.sort());
+  for (const [name, id, status] of CAUGHT) {
+    assert.deepEqual(Object.fromEntries(DOC_ROWS.get(name)!), { [id]: status }, name);
+  }
+});
+
+for (const [name, expected] of DOC_ROWS) {
+  if (CAUGHT_NAMES.has(name)) continue; // tested above, with its evidence
+  Deno.test(`runChecks() of the LADSPA fixture ${name}: exactly the ladspa checks of docs/faults.md do not pass`, async () => {
+    const { status } = await ladspaRun(ladspaFixture(name));
+    const got = Object.fromEntries(Object.entries(status).filter(([, s]) => s !== "pass" && s !== "skip"));
+    assert.deepEqual(got, Object.fromEntries(expected));
+  });
+}
+
 Deno.test("runChecks() of the LADSPA fixture write_past_output: every check that runs it reports the crash", async () => {
   const { status } = await ladspaRun(ladspaFixture("write_past_output"));
   const others = await othersOf("write_past_output");
