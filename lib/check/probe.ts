@@ -24,6 +24,7 @@ import { openPluginLibrary } from "../ffi/dlopen.ts";
 import { copyLibrary, isLibraryLoaded } from "../ffi/private_copy.ts";
 import { discardBuffer, isNull, type RawBuf, takeBuffer } from "../ffi/memory.ts";
 import { ProcessGuard } from "../ffi/process_guard.ts";
+import { stallTimer, stallTracker } from "../ffi/stall_deadline.ts";
 import { BarePlugin } from "../load/bare_plugin.ts";
 import { HOST_ABI_VERSION, readStats } from "../load/open_checked.ts";
 
@@ -196,10 +197,34 @@ async function logAfterShutdown(path: string, exclusive: boolean, adapter?: stri
     resolveOptions({ log: "trace", exclusive, ...adapter !== undefined && { adapter } }),
   );
   await plugin.close();
-  // Late messages take a while: count what arrives in the next 300 ms.
-  await new Promise((r) => setTimeout(r, 300));
+  await lateMessages(() => plugin.logCounters().afterClose);
   return { statuses: [0], afterClose: plugin.logCounters().afterClose };
 }
+
+/**
+ * Waits for messages logged after shutdown: 300 ms of time this process could run (a loaded machine that keeps the
+ * plugin's late thread from a CPU does not end the wait early), or until they stop coming, 50 ms after the first.
+ */
+function lateMessages(count: () => number): Promise<void> {
+  return new Promise((resolve) => {
+    let last = 0;
+    let quietSince = 0;
+    const done = () => {
+      cancel();
+      clearInterval(poll);
+      resolve();
+    };
+    const cancel = stallTimer(LATE_WINDOW_MS, stallTracker(() => [Deno.pid]), done);
+    const poll = setInterval(() => {
+      const n = count();
+      if (n !== last) [last, quietSince] = [n, performance.now()];
+      else if (n > 0 && performance.now() - quietSince >= 50) done();
+    }, 10);
+  });
+}
+
+/** How long the log_after_shutdown step waits for late messages (ms of time the process could run). */
+export const LATE_WINDOW_MS = 300;
 
 /** The host's ABI major, for the version check. */
 export const HOST_MAJOR = HOST_ABI_VERSION >>> 16;
