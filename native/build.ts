@@ -224,11 +224,16 @@ async function targets(): Promise<Target[]> {
   }
   if (rtWatchSources.length > 0) {
     list.push(
-      cTarget("real-time watch", rtWatchSources, join(BUILD, "adapters", `libnpa_rt_watch.${EXT}`), [
-        "-fno-builtin",
-        "-fno-tree-loop-distribute-patterns",
-        "-ldl",
-      ]),
+      cTarget(
+        "real-time watch",
+        [...rtWatchSources, join(ROOT, "native/npah_leave_preload.h")],
+        join(BUILD, "adapters", `libnpa_rt_watch.${EXT}`),
+        [
+          "-fno-builtin",
+          "-fno-tree-loop-distribute-patterns",
+          "-ldl",
+        ],
+      ),
     );
   }
   // LADSPA fixtures (fixtures/ladspa/: a reference plugin and one broken rule per C file) include their own headers,

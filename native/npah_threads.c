@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "npah_internal.h"
+#include "npah_leave_preload.h"
 
 #define REC_MAX 4096
 #define NAME_MAX_LEN 200
@@ -222,24 +223,5 @@ NPAH_EXPORT int32_t npah_threads_hook(const uint8_t* path, uint32_t len) {
  * runtime listed with it stays). Runs before any other thread exists.
  */
 __attribute__((constructor)) static void leave_ld_preload(void) {
-  const char* list = getenv("LD_PRELOAD");
-  Dl_info self;
-  if (list == NULL || dladdr((const void*)leave_ld_preload, &self) == 0 || self.dli_fname == NULL) return;
-  char kept[4096];
-  size_t at = 0;
-  const char* p = list;
-  while (*p != '\0') {
-    size_t len = strcspn(p, ": ");
-    if (len > 0 && !(strlen(self.dli_fname) == len && strncmp(p, self.dli_fname, len) == 0)) {
-      if (at + len + 2 > sizeof kept) return; /* too long to rewrite: leave it as it is */
-      if (at > 0) kept[at++] = ':';
-      memcpy(kept + at, p, len);
-      at += len;
-    }
-    p += len;
-    while (*p == ':' || *p == ' ') p++;
-  }
-  kept[at] = '\0';
-  if (at == 0) unsetenv("LD_PRELOAD");
-  else setenv("LD_PRELOAD", kept, 1);
+  npah_leave_ld_preload((const void*)leave_ld_preload);
 }

@@ -35,6 +35,7 @@
 #include <sys/mman.h>
 
 #include "rt_watch_internal.h"
+#include "../../npah_leave_preload.h"
 
 /* ---- per-thread state --------------------------------------------------- */
 
@@ -219,29 +220,10 @@ RTW_EXPORT int munmap(void* addr, size_t len) {
 
 /*
  * Resolves every real function at once, then takes this library out of
- * LD_PRELOAD, so programs the plugin runs do not inherit it (the native
- * helper does the same, npah_threads.c). Runs before any other thread exists.
+ * LD_PRELOAD, so programs the plugin runs do not inherit it (the same code
+ * as the native helper's: npah_leave_preload.h). Runs before any other thread exists.
  */
 __attribute__((constructor)) static void rt_watch_start(void) {
   resolve_all();
-  const char* list = getenv("LD_PRELOAD");
-  Dl_info self;
-  if (list == NULL || dladdr((const void*)rt_watch_start, &self) == 0 || self.dli_fname == NULL) return;
-  char kept[4096];
-  size_t at = 0;
-  const char* p = list;
-  while (*p != '\0') {
-    size_t len = strcspn(p, ": ");
-    if (len > 0 && !(strlen(self.dli_fname) == len && strncmp(p, self.dli_fname, len) == 0)) {
-      if (at + len + 2 > sizeof kept) return; /* too long to rewrite: leave it as it is */
-      if (at > 0) kept[at++] = ':';
-      memcpy(kept + at, p, len);
-      at += len;
-    }
-    p += len;
-    while (*p == ':' || *p == ' ') p++;
-  }
-  kept[at] = '\0';
-  if (at == 0) unsetenv("LD_PRELOAD");
-  else setenv("LD_PRELOAD", kept, 1);
+  npah_leave_ld_preload((const void*)rt_watch_start);
 }
