@@ -148,6 +148,33 @@ interface Differ {
   how: string;
 }
 
+/**
+ * Runs `compare` on each plugin the asker can compare ({@link notComparable}: why not, kept in `left` for the notes),
+ * until the check's signal; `compare` answers the first difference it found in that plugin, if any.
+ */
+async function compareEach(
+  ctx: CheckContext,
+  a: Asker,
+  plugins: readonly { method: string }[],
+  compare: (method: string) => Promise<Differ | undefined>,
+): Promise<{ differ: Differ[]; left: string[]; compared: number }> {
+  const differ: Differ[] = [];
+  const left: string[] = [];
+  let compared = 0;
+  for (const { method } of plugins) {
+    if (ctx.signal.aborted) break;
+    const why = await notComparable(ctx, a, method);
+    if (why !== undefined) {
+      left.push(why);
+      continue;
+    }
+    compared++;
+    const found = await compare(method);
+    if (found !== undefined) differ.push(found);
+  }
+  return { differ, left, compared };
+}
+
 /** What was left out, for the details: "; not compared: a (why)". */
 const noted = (what: string, items: readonly string[]) =>
   items.length === 0 ? "" : `; ${what}: ${items.slice(0, 3).join(", ")}${items.length > 3 ? ", ..." : ""}`;
@@ -186,29 +213,16 @@ export function inplace(ctx: CheckContext, lib: LadspaLibrary): Promise<Outcome>
     );
   }
   return onInstance(ctx, async (a) => {
-    const differ: Differ[] = [];
-    const left: string[] = [];
-    let compared = 0;
-    for (const { method } of plugins) {
-      if (ctx.signal.aborted) break;
-      const why = await notComparable(ctx, a, method);
-      if (why !== undefined) {
-        left.push(why);
-        continue;
-      }
-      compared++;
+    const { differ, left, compared } = await compareEach(ctx, a, plugins, async (method) => {
       for (const input of INPLACE_INPUTS) {
         const alone = await a.ask(method, `${input} fresh`);
         const shared = await a.ask(method, `${input} fresh inplace`);
         if (alone !== shared) {
-          differ.push({
-            call: { method, input: `${input} fresh inplace` },
-            how: `in place, ${difference(alone, shared)}`,
-          });
-          break;
+          return { call: { method, input: `${input} fresh inplace` }, how: `in place, ${difference(alone, shared)}` };
         }
       }
-    }
+      return undefined;
+    });
     const notes = noted("declare INPLACE_BROKEN (not run in place)", broken) + noted("not compared", left);
     if (compared === 0) return skip(`no plugin to compare${notes}`);
     return judged(
@@ -236,25 +250,13 @@ export function runAdding(ctx: CheckContext, lib: LadspaLibrary): Promise<Outcom
     } (LADSPA: both or neither)`
   );
   return onInstance(ctx, async (a) => {
-    const differ: Differ[] = [];
-    const left: string[] = [];
-    let compared = 0;
-    for (const { method } of plugins) {
-      if (ctx.signal.aborted) break;
-      const why = await notComparable(ctx, a, method);
-      if (why !== undefined) {
-        left.push(why);
-        continue;
-      }
-      compared++;
+    const { differ, left, compared } = await compareEach(ctx, a, plugins, async (method) => {
       for (const input of ADDING_INPUTS) {
         const got = await a.ask(method, input);
-        if (got.startsWith("error:")) {
-          differ.push({ call: { method, input }, how: message(got) });
-          break;
-        }
+        if (got.startsWith("error:")) return { call: { method, input }, how: message(got) };
       }
-    }
+      return undefined;
+    });
     const notes = noted("not compared", left);
     if (unpaired.length > 0) {
       return fail(`${plural(unpaired.length, "plugin")} ${unpaired[0]}`, [
