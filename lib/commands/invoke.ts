@@ -133,14 +133,15 @@ processes it leaves running are ended and reported.`,
     );
     const plugin = await ctx.openPlugin(path);
     const described = plugin.describe();
-    const kind = described.methods.find((m) => m.name === method)?.input;
+    const declared = described.methods.find((m) => m.name === method);
+    const kind = declared?.input;
     if (controls.length > 0) {
       if (described.adapter?.control_words !== true) {
         throw new UsageError(
           `Cannot set --control: ${path} takes no controls (only an adapted library whose text input takes them, such as a LADSPA library)`,
         );
       }
-      const base = ctx.string("input") ?? described.methods.find((m) => m.name === method)?.examples[0]?.input ?? "";
+      const base = ctx.string("input") ?? declared?.examples[0]?.input ?? "";
       input = new TextEncoder().encode([base, ...controls].join(" "));
     }
     const before = await plugin.readStats();
