@@ -223,6 +223,8 @@ export function runScript(code: string, options: RunOptions = {}): Promise<CliRe
 export interface ProcEntry {
   pid: number;
   ppid: number;
+  /** Its session: a daemon that called `setsid()` leads its own (`sid === pid`). */
+  sid: number;
   /** Its command name (`comm`). */
   name: string;
   /** Its arguments. */
@@ -236,11 +238,11 @@ export function liveProcesses(): ProcEntry[] {
     if (!/^\d+$/.test(e.name)) continue;
     try {
       const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
-      const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const [state, ppid, _pgrp, sid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       if (state === "Z") continue;
       const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
       const args = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
-      found.push({ pid: Number(e.name), ppid: Number(ppid), name, args });
+      found.push({ pid: Number(e.name), ppid: Number(ppid), sid: Number(sid), name, args });
     } catch {
       // gone meanwhile
     }
@@ -259,11 +261,18 @@ export function sandboxChildren(parent = Deno.pid): number[] {
   return all.filter((p) => launchers.has(p.ppid) && p.args.includes("--allow-write=/proc/self/fd")).map((p) => p.pid);
 }
 
-/** Waits until `check()` is true, at most `ms`; returns its last answer. */
+/**
+ * Waits until `check()` is true, at most `ms`: true as soon as it was, false
+ * if it never was (a state seen once is not asked again, so a passing state
+ * is not lost to a second look).
+ */
 export async function eventually(check: () => boolean, ms = 3000): Promise<boolean> {
   const end = Date.now() + ms;
-  while (!check() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-  return check();
+  for (;;) {
+    if (check()) return true;
+    if (Date.now() >= end) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** A check result for the report writers' tests: `<group>.<name>` with placeholder texts, one evidence line. */
