@@ -191,3 +191,33 @@ Deno.test("stress in process, ended by SIGTERM: the daemons the plugin started a
     cleanUp(DAEMON);
   }
 });
+
+Deno.test("sandbox launcher: a SIGTERM from anyone but plugcheck (a shell signalling its group) does not end the child", async () => {
+  const lib = ownCopy("ignores_sigterm");
+  const cli = new Deno.Command(Deno.execPath(), {
+    args: [...CLI_ARGS, "invoke", lib, "linger", "--input", "2000", "--isolate", "--json"],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  try {
+    const launcher = () =>
+      liveProcesses().find((p) => p.name === "npah_launcher" && p.args.some((a) => a.includes(lib)));
+    assert.ok(await eventually(() => launcher() !== undefined, 20_000), "the sandbox launcher runs");
+    // Sent by another process (as `kill -TERM -<pgid>` from a shell or a CI runner would be): only plugcheck's own
+    // SIGTERM ends a child; the group's signal is plugcheck's to act on.
+    const kill = await new Deno.Command("kill", { args: ["-TERM", String(launcher()!.pid)] }).output();
+    assert.equal(kill.code, 0);
+    const out = await cli.output();
+    assert.equal(out.code, 0, text(out.stdout));
+    assert.equal(JSON.parse(text(out.stdout)).output_text, "ok");
+  } finally {
+    try {
+      cli.kill("SIGKILL");
+    } catch {
+      // gone already
+    }
+    cleanUp(lib);
+  }
+});

@@ -23,8 +23,9 @@
  *
  * The launcher then ends the way the sandbox child did (same exit code, or
  * the same signal), so plugcheck reads the child's status from it. SIGINT,
- * SIGHUP and SIGQUIT are ignored: plugcheck decides when its children end;
- * SIGUSR1 and SIGUSR2 are passed on to the child.
+ * SIGHUP and SIGQUIT, and SIGTERM from anyone but plugcheck, are ignored:
+ * plugcheck decides when its children end; SIGUSR1 and SIGUSR2 are passed on
+ * to the child.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -172,8 +173,11 @@ int main(int argc, char** argv) {
     if (!(fds[0].revents & POLLIN)) continue;
     struct signalfd_siginfo info;
     while (read(sig_fd, &info, sizeof info) == (ssize_t)sizeof info) {
-      if (info.ssi_signo == SIGTERM) {
-        /* plugcheck ends the child: it and everything it left, at once. */
+      if (info.ssi_signo == SIGTERM && (pid_t)info.ssi_pid == parent) {
+        /* plugcheck ends the child: it and everything it left, at once. A SIGTERM from anyone else (a shell or a
+         * CI runner signalling plugcheck's process group, the plugin signalling its parent) is ignored, as SIGINT
+         * is: plugcheck gets the group's signal too and ends its children itself, so a call the signal cut short
+         * is never taken for the plugin's crash; were plugcheck to die of it, the pidfd above ends the tree. */
         kill(g_child, SIGKILL);
         while (waitpid(g_child, &status, 0) < 0 && errno == EINTR) {
         }
