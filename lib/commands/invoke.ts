@@ -52,7 +52,7 @@ export function parseControls(values: readonly string[]): string[] {
       );
     }
     if (/^#\d+$/.test(name)) return `${name}=${Number(value)}`;
-    if (name.includes('"') || /[\u0000-\u001f]/.test(name)) {
+    if (name.includes('"') || [...name].some((c) => c.charCodeAt(0) < 0x20)) {
       throw new UsageError(
         `--control ${
           JSON.stringify(v)
