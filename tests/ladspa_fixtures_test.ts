@@ -54,6 +54,7 @@ const FINDINGS = [
   "ladspa.independence",
   "ladspa.reset",
   "ladspa.run_adding",
+  "ladspa.block_size",
   "ladspa.denormals",
 ];
 

@@ -1,8 +1,8 @@
 /**
  * The LADSPA adapter's run modes (text words `inplace`, `keep`, `fresh`,
- * `adding gain=G`, and the `cleanup` input) and the three checks built on
- * them (`ladspa.inplace`, `ladspa.run_adding`, `ladspa.reset`,
- * lib/check/checks/ladspa_modes.ts): on the reference library, on the fixture
+ * `adding gain=G`, `twin`, `block=N`, and the `cleanup` input) and the checks
+ * built on them (`ladspa.inplace`, `ladspa.run_adding`, `ladspa.reset`,
+ * `ladspa.block_size`, lib/check/checks/ladspa_modes.ts): on the reference library, on the fixture
  * that breaks each rule, and on Debian's plugins when installed.
  */
 import assert from "node:assert/strict";
@@ -82,7 +82,7 @@ Deno.test("adapter word adding: run_adding checked against run; PANIC names the 
   for (
     const [input, why] of [
       ["impulse gain=2", /"gain=" is run_adding's gain: it needs the word "adding"/],
-      ["impulse adding keep", /"adding" goes with neither "keep" nor "inplace"/],
+      ["impulse adding keep", /"adding" goes with neither "keep", "inplace" nor "twin"/],
     ] as const
   ) {
     await assert.rejects(
@@ -95,6 +95,56 @@ Deno.test("adapter word adding: run_adding checked against run; PANIC names the 
     () => answers(ladspaFixture("state_not_reset"), "state_not_reset", ["impulse adding"]),
     (e: unknown) => e instanceof PluginError && e.status === 6 && /has no run_adding/.test(e.message),
   );
+});
+
+Deno.test("adapter word twin: two new instances block by block on one thread; shared state is a PANIC naming port and frame", async () => {
+  // ladspa_ref's low-pass keeps its state in its instance: the twin run gives what one instance gives in the same blocks.
+  const [alone, twin] = await answers(ladspaFixture("ladspa_ref"), "ref_lowpass", [
+    "noise seed=3 frames=4096 block=64 fresh",
+    "noise seed=3 frames=4096 block=64 twin",
+  ]);
+  assert.equal(hash(twin!), hash(alone!));
+  await assert.rejects(
+    () => answers(ladspaFixture("shared_state"), "shared_state", ["noise seed=3 frames=4096 twin"]),
+    (e: unknown) =>
+      e instanceof PluginPanicError &&
+      /two new instances fed the same input block by block on one thread \(blocks of 64 frames, this one first\) differ at output port "Output", frame 0: the second wrote .* where this one wrote .*\. They share state/
+        .test(e.message),
+  );
+  // One block of all the frames: the second instance runs after the first's whole run, and still starts from its state.
+  await assert.rejects(
+    () => answers(ladspaFixture("shared_state"), "shared_state", ["impulse frames=16 twin block=100"]),
+    (e: unknown) => e instanceof PluginPanicError && /\(blocks of 16 frames, this one first\)/.test(e.message),
+  );
+  for (
+    const [input, why] of [
+      ["impulse twin keep", /"twin" goes with neither "keep", "inplace" nor "adding"/],
+      ["impulse twin adding", /"adding" goes with neither "keep", "inplace" nor "twin"/],
+      ["impulse adding block=8", /"block=" does not go with "adding"/],
+      ["impulse block=0", /Malformed value "0" for "block"/],
+    ] as const
+  ) {
+    await assert.rejects(
+      () => answers(ladspaFixture("ladspa_ref"), "ref_gain", [input]),
+      (e: unknown) => e instanceof PluginError && e.status === 1 && why.test(e.message),
+      input,
+    );
+  }
+});
+
+Deno.test("adapter setting block=N: the frames run in blocks, each port reconnected; a plugin that works per sample is unchanged", async () => {
+  const inputs = ["", " block=1", " block=64", " block=1000", " block=5000"].map((b) => `noise seed=1 frames=4096${b}`);
+  // ref_lowpass keeps its filter memory from block to block: one hash for every block size.
+  const ref = await answers(ladspaFixture("ladspa_ref"), "ref_lowpass", inputs);
+  assert.deepEqual(new Set(ref.map(hash)).size, 1);
+  // restarts_each_block fades in at every run: each block size its own output; more than the frames is one run.
+  const [whole, one, small, big, more] = await answers(
+    ladspaFixture("restarts_each_block"),
+    "restarts_each_block",
+    inputs,
+  );
+  assert.equal(new Set([whole, one, small, big].map((d) => hash(d!))).size, 4);
+  assert.equal(hash(more!), hash(whole!));
 });
 
 Deno.test("adapter input cleanup: instantiate then cleanup, no run; the plugin's own instance goes on", async () => {

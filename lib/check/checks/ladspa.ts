@@ -3,7 +3,8 @@
  * library plugcheck serves through its LADSPA adapter. Two read what the
  * adapter says of the library (`descriptors`, `ranges`); the others run its
  * plugins (`sample_rates`, `processing`, `independence`, `denormals`,
- * `hard_rt`, and `inplace`, `run_adding`, `reset`: ladspa_modes.ts). A
+ * `hard_rt`, and `inplace`, `run_adding`, `reset`, `block_size`:
+ * ladspa_modes.ts). A
  * library that is not LADSPA skips them all.
  *
  * @example
@@ -18,7 +19,7 @@ import { type LadspaLibrary, ladspaLibrary, usablePlugins } from "./ladspa_doc.t
 import { independence } from "./ladspa_independence.ts";
 import { denormals } from "./ladspa_denormals.ts";
 import { hardRt } from "./ladspa_hard_rt.ts";
-import { inplace, reset, runAdding } from "./ladspa_modes.ts";
+import { blockSize, inplace, reset, runAdding } from "./ladspa_modes.ts";
 import { descriptorFindings, type Findings, rangeFindings } from "./ladspa_rules.ts";
 import {
   judgeRuns,
@@ -170,5 +171,13 @@ export const LADSPA_CHECKS: readonly CheckSpec[] = [
     needs: "plugin",
     deadlineMs: (t) => 60_000 + 4 * t.callTimeoutMs,
     run: (ctx) => onLadspa(ctx, (lib) => reset(ctx, lib)),
+  },
+  {
+    id: "ladspa.block_size",
+    title: "The same audio gives the same outputs in one block and in smaller ones (a warning)",
+    rule: "block-size",
+    needs: "plugin",
+    deadlineMs: (t) => 60_000 + 4 * t.callTimeoutMs,
+    run: (ctx) => onLadspa(ctx, (lib) => blockSize(ctx, lib)),
   },
 ];

@@ -5,9 +5,15 @@
  * one after the other, interleaved call by call, or at the same time. What
  * instance A gives alone is the reference.
  *
+ * Block by block on one thread (the adapter's word `twin`): two new
+ * instances fed the same input a block at a time, in turn, as a host runs two
+ * instances on one audio thread, must give the same outputs bit for bit. This
+ * finds state shared through a static variable every time.
+ *
  * At the same time: the adapter resets a plugin before each run, so state
- * two instances share through a static variable shows only when one's run
- * overlaps the other's reset or run, a small part of each call. Four fresh
+ * two instances share shows only when one's run overlaps the other's reset or
+ * run, a small part of each call (a race on a shared scratch buffer shows only
+ * there). Four fresh
  * instances each run their own sequence of calls at once, compared call by
  * call with a fifth that ran the same sequence alone (so every instance
  * compared has the same history), for up to three trials (see CONFIG for
@@ -35,6 +41,8 @@ export const INDEPENDENCE_INPUTS: readonly string[] = [
   "sine freq=440 frames=1024",
   "silence frames=64",
 ];
+/** What two instances run block by block on one thread (and one instance alone, in the same blocks, first). */
+export const TWIN_INPUT = "noise seed=3 frames=4096 block=64";
 /** What the instances run at the same time: each this input, this many times, per trial. */
 export const CONCURRENT_INPUT = "noise seed=2 frames=4096";
 export const CONCURRENT_INSTANCES = 4;
@@ -134,6 +142,16 @@ export async function independence(ctx: CheckContext, lib: LadspaLibrary): Promi
         for (const input of INDEPENDENCE_INPUTS) {
           const x = await ask(a, method, input);
           note(input, await ask(b, method, input), x, "instance B, interleaved with A");
+        }
+        // Two new instances, block by block on one thread: a difference is the adapter's PANIC. The same input on a
+        // new instance alone goes first, so a plugin that fails on this input alone is not blamed here.
+        const alone = await ask(a, method, `${TWIN_INPUT} fresh`);
+        const twin = await ask(a, method, `${TWIN_INPUT} twin`);
+        if (twin !== alone) {
+          const how = twin.startsWith("error: ") && !alone.startsWith("error: ")
+            ? twin.slice("error: ".length)
+            : difference(alone, twin);
+          differ.push({ method, input: `${TWIN_INPUT} twin`, how, when: "2 instances block by block on one thread" });
         }
         // Fresh instances with the same history (a plugin whose activate does not reset all its state gives
         // what its history says): one alone is the reference, call by call, for the others at once.

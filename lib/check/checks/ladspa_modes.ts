@@ -1,11 +1,12 @@
 /**
  * The LADSPA checks that run a plugin in the adapter's other modes
- * (docs/ladspa.md, "inplace", "run-adding", "reset"): each compares what a
+ * (docs/ladspa.md, "inplace", "run-adding", "reset", "block-size"): each compares what a
  * plugin gives one way with what it gives another, through the words of the
  * adapter's text input (`fresh`: a new LADSPA instance for the run; `inplace`:
  * audio outputs share the audio inputs' buffers; `adding gain=G`: run_adding
  * compared with run by the adapter itself; `keep`: no reset before the run;
- * `cleanup`: instantiate then cleanup, nothing between).
+ * `cleanup`: instantiate then cleanup, nothing between; `block=N`: the run in
+ * blocks of N frames).
  *
  * A comparison means something only for a plugin whose output is a function
  * of its input on a fresh instance: each check first runs {@link PROBE} twice
@@ -23,7 +24,7 @@
  */
 import { PluginCrashError, PluginError, PluginTimeoutError } from "../../errors/errors.ts";
 import { errorLine, lines, withPlugin } from "../check_helpers.ts";
-import { type CheckContext, fail, type Outcome, pass, plural, skip } from "../spec.ts";
+import { type CheckContext, fail, type Outcome, pass, plural, skip, warn } from "../spec.ts";
 import { difference } from "./ladspa_independence.ts";
 import { type LadspaLibrary, type LadspaPlugin, usablePlugins } from "./ladspa_doc.ts";
 import { invokeRepro, MAX_STOPS, planLine, type PlannedCall } from "./ladspa_runs.ts";
@@ -45,6 +46,9 @@ export const ADDING_INPUTS: readonly string[] = [
 /** `ladspa.reset`: what a fresh instance and a reset one are compared on, and the audio run before the reset. */
 export const RESET_INPUTS: readonly string[] = ["noise seed=2 frames=1024", "impulse frames=1024"];
 export const WARM_UP = "noise seed=1 frames=4096";
+/** `ladspa.block_size`: this input in one run, then in blocks of each size (each on a fresh instance). */
+export const BLOCK_INPUT = "noise seed=1 frames=4096";
+export const BLOCK_SIZES: readonly number[] = [1, 64, 1000];
 
 const decoder = new TextDecoder();
 
@@ -184,11 +188,18 @@ const noted = (what: string, items: readonly string[]) =>
  * so its `plugcheck invoke` is the repro; else one call cannot show a difference between two runs, and the repro is
  * the check again (the runner's).
  */
-function judged(differ: Differ[], failed: string, passed: string, notes: string, oneCall?: CheckContext): Outcome {
+function judged(
+  differ: Differ[],
+  failed: string,
+  passed: string,
+  notes: string,
+  oneCall?: CheckContext,
+  verdict: typeof fail | typeof warn = fail,
+): Outcome {
   if (differ.length === 0) return pass(`${passed}${notes}`);
   const methods = new Set(differ.map((d) => d.call.method));
   return {
-    ...fail(
+    ...verdict(
       `${plural(methods.size, "plugin")} ${failed}: ${planLine(differ[0]!.call)}: ${differ[0]!.how}`,
       lines(differ, (d) => `${planLine(d.call)}: ${d.how}`),
     ),
@@ -332,6 +343,44 @@ export function reset(ctx: CheckContext, lib: LadspaLibrary): Promise<Outcome> {
         : "failed cleanup right after instantiate",
       `${plural(a.calls, "call")}: ${plural(usable.length, "plugin")} clean up without activate; ${resets}`,
       notes,
+    );
+  });
+}
+
+/**
+ * `ladspa.block_size` (a warning): the same input gives the same outputs run
+ * in one block and in blocks of 1, 64 and 1000 frames (every port reconnected
+ * to its block, as hosts with their own buffers do). A host picks the block
+ * size, and may change it from one call to the next; a plugin that does work
+ * per call (smoothing a control over the block, restarting a fade) sounds
+ * different under each. A warning, not a failure: LADSPA does not forbid it.
+ */
+export function blockSize(ctx: CheckContext, lib: LadspaLibrary): Promise<Outcome> {
+  const plugins = usablePlugins(lib).filter(({ plugin }) => audioPorts(plugin, "output") > 0);
+  if (plugins.length === 0) return Promise.resolve(skip("no plugin with an audio output"));
+  return onInstance(ctx, async (a) => {
+    const { differ, left, compared } = await compareEach(ctx, a, plugins, async (method) => {
+      const whole = await a.ask(method, `${BLOCK_INPUT} fresh`);
+      for (const size of BLOCK_SIZES) {
+        const input = `${BLOCK_INPUT} fresh block=${size}`;
+        const blocks = await a.ask(method, input);
+        if (blocks !== whole) {
+          return { call: { method, input }, how: `in blocks of ${size}, ${difference(whole, blocks)}` };
+        }
+      }
+      return undefined;
+    });
+    const notes = noted("not compared", left);
+    if (compared === 0) return skip(`no plugin to compare${notes}`);
+    return judged(
+      differ,
+      "gave other outputs for the same audio in smaller blocks: the host's block size changes what it sounds like",
+      `${plural(a.calls, "call")}: the same outputs in one block and in blocks of ${BLOCK_SIZES.join(", ")} (${
+        plural(compared, "plugin")
+      })`,
+      notes,
+      undefined,
+      warn,
     );
   });
 }

@@ -8,7 +8,8 @@
  *   ladspa_run.c    one LADSPA instance per label: instantiate, reset, run, judge
  *   ladspa_ports.c  port classification, ranges, defaults, guarded port buffers
  *   ladspa_modes.c  the runs a text input asks for by word: run_adding (compared
- *                   with run), cleanup without activate
+ *                   with run), twin (two instances block by block), cleanup
+ *                   without activate
  *   ladspa_config.c the instance config
  *   ladspa_input.c  invoke input mapping (text and binary)
  *   ladspa_json.c   string builder, JSON escaping, describe and summary JSON
@@ -152,6 +153,8 @@ typedef struct LsInput {
   int fresh;    /* text word `fresh`: a new LADSPA instance for this run */
   int adding;   /* text word `adding`: run_adding (gain=G) compared with run */
   int cleanup;  /* text form `cleanup`: instantiate + cleanup, no run */
+  int twin;     /* text word `twin`: two new instances block by block, compared (ladspa_modes.c) */
+  uint32_t block; /* text setting `block=N`: run in blocks of N frames (0: one run of all frames) */
   double gain;  /* run_adding's gain (default 1) */
   double* controls; /* one per port (only control inputs are used) */
   float* audio;     /* frames samples per audio input, port after port */
@@ -168,6 +171,10 @@ int32_t ls_config_parse(const uint8_t* cfg, size_t len, LsConfig* out, NpaBuf* e
 /* Runs plugin pl once on instance inst with the given input. */
 int32_t ls_run(LsInst* inst, const LsPlugin* pl, size_t plugin_index, const uint8_t* input, size_t input_len,
                NpaBuf* out, NpaBuf* err);
+/* A new LADSPA instance of plugin pl (instantiated and connected; its run activates it), and its release
+ * (deactivate, cleanup, buffers). */
+int32_t ls_live_new(const LsInst* inst, const LsPlugin* pl, LsLive** out, NpaBuf* err);
+void ls_live_free(const LADSPA_Descriptor* d, LsLive* lv);
 /* The LADSPA instance of plugin `index`, replaced by a new one (instantiated and connected; its run activates it). */
 int32_t ls_live_renew(LsInst* inst, const LsPlugin* pl, size_t index, NpaBuf* err);
 /* Port i's data for a block of `frames`: a control's float, or the last `frames` floats of an audio buffer. */
@@ -175,12 +182,20 @@ float* ls_window(const LsLive* lv, unsigned long i, uint32_t frames);
 /* Clears every port buffer, connects every port (audio output k to audio input k's buffer when `inplace`), and
  * copies the input's controls and audio in. */
 void ls_connect(const LADSPA_Descriptor* d, LsLive* lv, const LsInput* in, int inplace);
+/* After ls_connect: connects every port for the block starting at frame `off` (audio ports `off` floats further into
+ * their buffers, controls where they were). */
+void ls_connect_block(const LADSPA_Descriptor* d, const LsLive* lv, uint32_t off);
+/* After ls_connect: runs `frames` in blocks of `block` (0 or at least frames: one run), reconnecting before each. */
+void ls_run_blocks(const LADSPA_Descriptor* d, const LsLive* lv, uint32_t frames, uint32_t block);
 /* Before ls_connect: sets the control inputs to the run's values, then activates a new instance, else resets it
  * (deactivate + activate) unless keep. */
 void ls_prepare(const LADSPA_Descriptor* d, LsLive* lv, const LsInput* in, int keep);
 /* The `adding` run (ladspa_modes.c): run on a fresh instance, then run_adding with the input's gain on another onto
  * prefilled outputs; NPA_PANIC when an audio output is not prefill + gain x run's (float tolerance). */
 int32_t ls_run_adding(LsInst* inst, const LsPlugin* pl, size_t index, const LsInput* in, NpaBuf* err);
+/* The `twin` run (ladspa_modes.c): this instance, new, and a second new one fed the same input block by block on this
+ * thread; NPA_PANIC when their outputs differ (the instances share state). */
+int32_t ls_run_twin(LsInst* inst, const LsPlugin* pl, size_t index, const LsInput* in, NpaBuf* err);
 /* The `cleanup` probe (ladspa_modes.c): a new LADSPA instance, cleaned up without connect_port or activate. */
 int32_t ls_cleanup_probe(const LsInst* inst, const LsPlugin* pl, NpaBuf* out, NpaBuf* err);
 /* Deactivates and cleans up every LADSPA instance of inst, frees its buffers. */

@@ -10,8 +10,13 @@
  *   - a mode is a word: inplace (audio output k connected to audio input k's
  *     buffer, in port order, as many as both have), keep (no reset before the
  *     run), fresh (a new LADSPA instance for the run), adding (with gain=G,
- *     default 1: run_adding compared with run, ladspa_modes.c). adding goes
- *     with neither keep nor inplace; gain= only with adding.
+ *     default 1: run_adding compared with run, ladspa_modes.c), twin (a second
+ *     new instance beside this one, new too, both fed the input block by block
+ *     on one thread and compared, ladspa_modes.c). adding and twin go with
+ *     neither keep, inplace nor each other; gain= only with adding.
+ *   - block=N: run in blocks of N frames (1..frames; more: one block), every
+ *     port reconnected before each block; twin's blocks (default 64). Not with
+ *     adding.
  *   - cleanup (instead of a signal): instantiate a new LADSPA instance and
  *     clean it up at once, with no connect_port, activate or run.
  *   - <port> is a control input port's name (double-quoted when it holds spaces or
@@ -123,6 +128,7 @@ static int mode_word(const char* w, LsInput* out) {
   else if (strcmp(w, "keep") == 0) out->keep = 1;
   else if (strcmp(w, "fresh") == 0) out->fresh = 1;
   else if (strcmp(w, "adding") == 0) out->adding = 1;
+  else if (strcmp(w, "twin") == 0) out->twin = 1;
   else return 0;
   return 1;
 }
@@ -184,6 +190,9 @@ static int32_t parse_text(const LsPlugin* pl, const LsPort* ports, const LsConfi
       if (!parse_u64(val, seed)) goto bad_value;
     } else if (!quoted && strcmp(key, "freq") == 0) {
       if (!parse_double(val, freq)) goto bad_value;
+    } else if (!quoted && strcmp(key, "block") == 0) {
+      if (!parse_u64(val, &u) || u < 1) goto bad_value;
+      out->block = u > UINT32_MAX ? UINT32_MAX : (uint32_t)u;
     } else if (!quoted && strcmp(key, "gain") == 0) {
       if (!parse_double(val, &out->gain)) goto bad_value;
       gain_set = 1;
@@ -202,8 +211,11 @@ static int32_t parse_text(const LsPlugin* pl, const LsPort* ports, const LsConfi
     rc = ls_fail(err, NPA_INVALID_INPUT, "Malformed value \"%s\" for \"%s\"", val, key);
     goto done;
   }
-  if (out->adding && (out->keep || out->inplace)) {
-    rc = ls_fail(err, NPA_INVALID_INPUT, "\"adding\" goes with neither \"keep\" nor \"inplace\"");
+  if ((out->adding || out->twin) && (out->keep || out->inplace || (out->adding && out->twin))) {
+    rc = ls_fail(err, NPA_INVALID_INPUT, "\"%s\" goes with neither \"keep\", \"inplace\" nor \"%s\"",
+                 out->adding ? "adding" : "twin", out->adding ? "twin" : "adding");
+  } else if (out->adding && out->block != 0) {
+    rc = ls_fail(err, NPA_INVALID_INPUT, "\"block=\" does not go with \"adding\": run_adding is compared in one block");
   } else if (gain_set && !out->adding) {
     rc = ls_fail(err, NPA_INVALID_INPUT, "\"gain=\" is run_adding's gain: it needs the word \"adding\"");
   }

@@ -17,6 +17,17 @@
  * between the two runs (callers compare such a plugin's two plain fresh runs
  * first).
  *
+ * `twin` (block=N, default 64): a host that runs two instances of a plugin on
+ * one audio thread calls them block by block, one after the other. The
+ * adapter makes this instance new, instantiates a second new one, activates
+ * both, feeds both the input and runs them in turn, a block of each at a time
+ * (each port reconnected to its block before each). Two new instances fed the
+ * same input must give the same outputs, bit for bit; else NPA_PANIC naming
+ * the port, the frame and both values: the instances share state (a static
+ * or global variable). Deterministic, where instances run at the same time on
+ * two threads overlap only by chance. The answer is the usual summary of
+ * this instance's outputs; the second instance is released.
+ *
  * `cleanup`: LADSPA allows cleanup right after instantiate (a host that never
  * activates an instance); the adapter instantiates a new instance at the
  * instance's sample rate and cleans it up at once, with no connect_port,
@@ -102,6 +113,52 @@ int32_t ls_run_adding(LsInst* inst, const LsPlugin* pl, size_t index, const LsIn
     k++;
   }
   free(ran);
+  return rc;
+}
+
+#define LS_TWIN_BLOCK 64
+
+int32_t ls_run_twin(LsInst* inst, const LsPlugin* pl, size_t index, const LsInput* in, NpaBuf* err) {
+  const LADSPA_Descriptor* d = pl->d;
+  int32_t rc;
+  if (!inst->live[index]->fresh) {
+    rc = ls_live_renew(inst, pl, index, err);
+    if (rc != NPA_OK) return rc;
+  }
+  LsLive* a = inst->live[index];
+  LsLive* b = NULL;
+  rc = ls_live_new(inst, pl, &b, err);
+  if (rc != NPA_OK) return rc;
+  /* Both activated before either runs, as a host does when it adds the second. */
+  ls_prepare(d, a, in, 0);
+  ls_prepare(d, b, in, 0);
+  ls_connect(d, a, in, 0);
+  ls_connect(d, b, in, 0);
+  uint32_t block = in->block ? in->block : LS_TWIN_BLOCK;
+  for (uint32_t off = 0; off < in->frames; off += block) {
+    uint32_t n = in->frames - off < block ? in->frames - off : block;
+    ls_connect_block(d, a, off);
+    d->run(a->handle, n);
+    ls_connect_block(d, b, off);
+    d->run(b->handle, n);
+  }
+  for (unsigned long i = 0; i < a->nports && rc == NPA_OK; i++) {
+    const LsPort* p = &a->ports[i];
+    if (p->dir != LS_DIR_OUTPUT || p->kind == LS_KIND_INVALID) continue;
+    uint32_t len = p->kind == LS_KIND_CONTROL ? 1 : in->frames;
+    for (uint32_t f = 0; f < len; f++) {
+      if (memcmp(&a->conn[i][f], &b->conn[i][f], sizeof(float)) == 0) continue;
+      rc = ls_fail(err, NPA_PANIC,
+                   "LADSPA plugin \"%s\": two new instances fed the same input block by block on one thread (blocks "
+                   "of %u frames, this one first) differ at output port \"%s\", frame %u: the second wrote %.9g where "
+                   "this one wrote %.9g. They share state (a static or global variable), as a host running two of "
+                   "them on one audio thread would hear",
+                   pl->method, block < in->frames ? block : in->frames, d->PortNames[i] ? d->PortNames[i] : "?", f,
+                   b->conn[i][f], a->conn[i][f]);
+      break;
+    }
+  }
+  ls_live_free(d, b);
   return rc;
 }
 

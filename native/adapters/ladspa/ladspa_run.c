@@ -7,7 +7,10 @@
  * new instance instead), so activate sees the run's control values either way
  * (plugins such as caps' read them there); then it fills the audio inputs
  * (`inplace`: audio outputs share the audio inputs' buffers), reconnects every
- * port, calls run once (`adding`: ladspa_modes.c) and judges the outputs:
+ * port, calls run once (in blocks of N frames with `block=N`, each port
+ * reconnected to its block's part of its buffer before each block, as hosts
+ * that hand a plugin their own buffers do; `adding`, `twin`: ladspa_modes.c)
+ * and judges the outputs:
  * an audio output sample that is NaN, +/-Inf or of a magnitude above the
  * config's bound, or a control output that is NaN or +/-Inf, is NPA_PANIC.
  * Control outputs are not held to the bound: they are not audio, and plugins
@@ -15,7 +18,8 @@
  * pitchScale says 1536, tap_pitch 2100.5, artificialLatency up to 152720).
  *
  * When the process has the real-time watch preloaded (rt_watch.h: only the
- * sandbox child of the ladspa.hard_rt check), `run` is called inside it, and
+ * sandbox child of the ladspa.hard_rt check), a plain run in one block is
+ * called inside it, and
  * the answer adds what run called: "rt": {"first": "malloc", "calls":
  * {"malloc": 2, "free": 2}} ("first": null and no calls for a clean run;
  * "unwatched": [...] lists functions another library defines before the
@@ -29,7 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void live_free(const LADSPA_Descriptor* d, LsLive* lv) {
+void ls_live_free(const LADSPA_Descriptor* d, LsLive* lv) {
   if (!lv) return;
   if (lv->handle) {
     if (lv->activated && d->deactivate) d->deactivate(lv->handle);
@@ -46,7 +50,7 @@ static void live_free(const LADSPA_Descriptor* d, LsLive* lv) {
   free(lv);
 }
 
-static int32_t live_make(const LsInst* inst, const LsPlugin* pl, LsLive** out, NpaBuf* err) {
+int32_t ls_live_new(const LsInst* inst, const LsPlugin* pl, LsLive** out, NpaBuf* err) {
   const LADSPA_Descriptor* d = pl->d;
   unsigned long n = d->PortCount;
   LsLive* lv = calloc(1, sizeof *lv);
@@ -57,7 +61,7 @@ static int32_t live_make(const LsInst* inst, const LsPlugin* pl, LsLive** out, N
   lv->lens = calloc(n ? n : 1, sizeof(size_t));
   lv->ports = calloc(n ? n : 1, sizeof(LsPort));
   if (!lv->bufs || !lv->conn || !lv->lens || !lv->ports) {
-    live_free(d, lv);
+    ls_live_free(d, lv);
     return ls_fail(err, NPA_RESOURCE_LIMIT, "Out of memory");
   }
   for (unsigned long i = 0; i < n; i++) {
@@ -66,7 +70,7 @@ static int32_t live_make(const LsInst* inst, const LsPlugin* pl, LsLive** out, N
     lv->lens[i] = lv->ports[i].kind == LS_KIND_CONTROL ? 1 : inst->cfg.max_block;
     lv->bufs[i] = ls_guarded_alloc(lv->lens[i]);
     if (!lv->bufs[i]) {
-      live_free(d, lv);
+      ls_live_free(d, lv);
       return ls_fail(err, NPA_RESOURCE_LIMIT, "Cannot map a port buffer");
     }
   }
@@ -74,7 +78,7 @@ static int32_t live_make(const LsInst* inst, const LsPlugin* pl, LsLive** out, N
          inst->cfg.max_block);
   lv->handle = d->instantiate(d, inst->cfg.sample_rate);
   if (!lv->handle) {
-    live_free(d, lv);
+    ls_live_free(d, lv);
     return ls_fail(err, NPA_INTERNAL, "LADSPA plugin \"%s\": instantiate returned NULL at sample rate %u", pl->method,
                    inst->cfg.sample_rate);
   }
@@ -89,15 +93,15 @@ void ls_inst_release(LsInst* inst, size_t plugins) {
   const LsTable* t = ls_table();
   if (!inst->live) return;
   for (size_t i = 0; i < plugins; i++) {
-    if (inst->live[i]) live_free(t->plugins[i].d, inst->live[i]);
+    if (inst->live[i]) ls_live_free(t->plugins[i].d, inst->live[i]);
     inst->live[i] = NULL;
   }
 }
 
 int32_t ls_live_renew(LsInst* inst, const LsPlugin* pl, size_t index, NpaBuf* err) {
-  live_free(pl->d, inst->live[index]);
+  ls_live_free(pl->d, inst->live[index]);
   inst->live[index] = NULL;
-  return live_make(inst, pl, &inst->live[index], err);
+  return ls_live_new(inst, pl, &inst->live[index], err);
 }
 
 float* ls_window(const LsLive* lv, unsigned long i, uint32_t frames) {
@@ -147,6 +151,23 @@ void ls_connect(const LADSPA_Descriptor* d, LsLive* lv, const LsInput* in, int i
     }
   }
   for (unsigned long i = 0; i < lv->nports; i++) d->connect_port(lv->handle, i, lv->conn[i]);
+}
+
+void ls_connect_block(const LADSPA_Descriptor* d, const LsLive* lv, uint32_t off) {
+  for (unsigned long i = 0; i < lv->nports; i++) {
+    d->connect_port(lv->handle, i, lv->ports[i].kind == LS_KIND_CONTROL ? lv->conn[i] : lv->conn[i] + off);
+  }
+}
+
+void ls_run_blocks(const LADSPA_Descriptor* d, const LsLive* lv, uint32_t frames, uint32_t block) {
+  if (block == 0 || block >= frames) {
+    d->run(lv->handle, frames);
+    return;
+  }
+  for (uint32_t off = 0; off < frames; off += block) {
+    if (off > 0) ls_connect_block(d, lv, off); /* the first block is where ls_connect connected the ports */
+    d->run(lv->handle, frames - off < block ? frames - off : block);
+  }
 }
 
 static uint64_t fnv1a(const float* p, uint32_t n) {
@@ -260,7 +281,7 @@ int32_t ls_run(LsInst* inst, const LsPlugin* pl, size_t index, const uint8_t* in
   const LADSPA_Descriptor* d = pl->d;
   int32_t rc;
   if (!inst->live[index]) {
-    rc = live_make(inst, pl, &inst->live[index], err);
+    rc = ls_live_new(inst, pl, &inst->live[index], err);
     if (rc != NPA_OK) return rc;
   }
   LsInput in;
@@ -282,8 +303,8 @@ int32_t ls_run(LsInst* inst, const LsPlugin* pl, size_t index, const uint8_t* in
   int watched = 0; /* the real-time watch sees a plain run (not the adding mode's two runs) */
   uint32_t rt_counts[NPA_RT_COUNT];
   int32_t rt_first = -1;
-  if (in.adding) {
-    rc = ls_run_adding(inst, pl, index, &in, err);
+  if (in.twin || in.adding) {
+    rc = in.twin ? ls_run_twin(inst, pl, index, &in, err) : ls_run_adding(inst, pl, index, &in, err);
     if (rc != NPA_OK) {
       ls_input_free(&in);
       return rc;
@@ -293,9 +314,9 @@ int32_t ls_run(LsInst* inst, const LsPlugin* pl, size_t index, const uint8_t* in
     /* Reset: equal inputs must give equal outputs (unless `keep`). */
     ls_prepare(d, lv, &in, in.keep);
     ls_connect(d, lv, &in, in.inplace);
-    watched = rt_watched();
+    watched = (in.block == 0 || in.block >= in.frames) && rt_watched();
     if (watched) g_rt_begin(); /* nothing but run between begin and end */
-    d->run(lv->handle, in.frames);
+    ls_run_blocks(d, lv, in.frames, in.block);
     if (watched) rt_first = g_rt_end(rt_counts, NPA_RT_COUNT);
   }
   /* Judge, then summarise. */
