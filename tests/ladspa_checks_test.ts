@@ -525,7 +525,8 @@ async function ladspaDocRows(): Promise<Map<string, Map<string, string>>> {
     if (!line.startsWith("| `")) continue;
     const cells = line.slice(2, -2).split(" | ").map((c) => c.trim());
     const expected = new Map<string, string>();
-    for (const part of cells.at(-1)!.split(", ")) {
+    // "none (...)": no check of the group catches it (another command does; the row says which).
+    for (const part of cells.at(-1)!.startsWith("none") ? [] : cells.at(-1)!.split(", ")) {
       const m = /^`(ladspa\.[a-z_]+)`(?: \((crash|timeout|warn)\))?$/.exec(part);
       assert.ok(m, `docs/faults.md, ${cells[0]}: cannot read ${JSON.stringify(part)}`);
       expected.set(m[1]!, m[2] ?? "fail");

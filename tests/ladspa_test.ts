@@ -246,3 +246,35 @@ Deno.test("plugcheck invoke --control sets a LADSPA plugin's control by name or 
   assert.equal(npa.code, 2);
   assert.match(npa.stderr, /Cannot set --control: .*takes no controls/);
 });
+
+Deno.test("plugcheck fuzz --out-of-range sends controls past their ranges: the crash a range hides is found, and repro carries it", async () => {
+  const lib = ladspa("unclamped_table_index");
+  const dir = await Deno.makeTempDir({ prefix: "plugcheck-oor-" });
+  try {
+    const fuzz = (...more: string[]) =>
+      runCli(["fuzz", lib, "--runs", "20000", "--seed", "1", "--artifacts", dir, "--format", "json", ...more]);
+    // Inside its declared range (what the fuzzer maps bytes to by default) the plugin is correct.
+    const inside = await fuzz();
+    assert.equal(inside.code, 0, inside.stderr);
+    assert.deepEqual(JSON.parse(inside.stdout).findings, []);
+    const outside = await fuzz("--out-of-range");
+    assert.equal(outside.code, 1, outside.stderr);
+    const findings: { kind: string; repro: string }[] = JSON.parse(outside.stdout).findings;
+    assert.ok(findings.length > 0 && findings.every((f) => f.kind === "crash"), outside.stdout);
+    assert.match(findings[0]!.repro, /--config '\{"out_of_range":true\}'/);
+    // An npa plugin has no ranges to leave; a config that is not an object cannot take the setting.
+    const npa = await runCli([
+      "fuzz",
+      join(ROOT, "build", "fixtures", "libref_c.so"),
+      "--runs",
+      "10",
+      "--out-of-range",
+    ]);
+    assert.equal(npa.code, 2);
+    assert.match(npa.stderr, /Cannot fuzz ref_c out of range: its controls have no declared ranges to leave/);
+    const bad = await runCli(["fuzz", lib, "--runs", "10", "--out-of-range", "--config", "[1]"]);
+    assert.equal(bad.code, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -56,6 +56,7 @@ function optionsFrom(ctx: CommandContext): FuzzOptions {
     env: ctx.list("env"),
     leaks: !ctx.flag("no-leaks"),
     coverage: !ctx.flag("no-coverage"),
+    outOfRange: ctx.flag("out-of-range"),
     ...ctx.adapter !== undefined && { adapter: ctx.adapter },
   };
   if (o.jobs! > MAX_JOBS) throw new UsageError(`Option --jobs must be at most ${MAX_JOBS}: got ${o.jobs}`);
@@ -184,7 +185,7 @@ export const command = defineCommand({
                    [--max-findings N] [--seed S] [--jobs N] [--corpus DIR]...
                    [--artifacts DIR] [--dict FILE] [--max-len N] [--timeout MS]
                    [--rss-limit MB] [--target npa|libfuzzer] [--sanitizer asan|none]
-                   [--config JSON] [--adapter PATH] [--no-coverage]
+                   [--config JSON] [--out-of-range] [--adapter PATH] [--no-coverage]
                    [--minimize FILE | --replay FILE] [--format text|json]
        plugcheck fuzz <library> --merge OUT_DIR IN_DIR... [--method NAME]`,
   alwaysIsolated: true,
@@ -270,6 +271,11 @@ Corpus files are raw inputs named by their SHA-1, as libFuzzer writes them.`,
       help: "asan: preload the AddressSanitizer runtime (default: when\nthe library needs it); none: do not",
     },
     config: { type: "string", value: "JSON", help: "instance config, a JSON object (default: none)" },
+    "out-of-range": {
+      type: "boolean",
+      help:
+        'controls may leave their declared ranges, as some hosts\nsend them (a LADSPA library: "out_of_range": true joins\nthe instance config, so each finding\'s repro has it)',
+    },
     adapter: LOADING_FLAGS.adapter!,
     env: {
       type: "string",

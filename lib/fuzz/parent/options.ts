@@ -80,6 +80,13 @@ export interface FuzzOptions {
   sanitizer?: "asan" | "none";
   /** Instance config (npa): an object sent as JSON, JSON text, or bytes. */
   config?: InstanceConfig;
+  /**
+   * Controls may leave their declared ranges (as some hosts send them):
+   * `"out_of_range": true` joins the instance config (a JSON object then).
+   * Only for a library whose adapter says its config takes it (describe()'s
+   * `adapter.out_of_range`, as LADSPA's does); else the run is refused.
+   */
+  outOfRange?: boolean;
   /** Check the plugin's counters for leaks after each batch (default true when it exports npa_plugin_stats). */
   leaks?: boolean;
   /**
@@ -122,6 +129,7 @@ export interface ResolvedFuzzOptions {
   rssLimitMb: number;
   sanitizer: "asan" | "none" | undefined;
   config: string | undefined;
+  outOfRange: boolean;
   leaks: boolean;
   coverage: boolean;
   env: readonly string[];
@@ -139,6 +147,22 @@ function integer(value: number | undefined, name: string, min: number, max: numb
     throw new UsageError(`${name} must be an integer from ${min} to ${max}: got ${value}`);
   }
   return value;
+}
+
+/** The config text with `"out_of_range": true` added (none: only that); a config that is not a JSON object is refused. */
+function withOutOfRange(config: string | undefined, name: (option: keyof FuzzOptions) => string): string {
+  let doc: unknown = {};
+  try {
+    if (config !== undefined) doc = JSON.parse(config);
+  } catch {
+    // not JSON: refused below
+  }
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
+    throw new UsageError(
+      `${name("outOfRange")} sets "out_of_range" in the instance config, so ${name("config")} must be a JSON object`,
+    );
+  }
+  return JSON.stringify({ ...doc, out_of_range: true });
 }
 
 /** Checks the options; throws `UsageError` naming the bad one as `name` calls it. */
@@ -170,6 +194,7 @@ export function resolveFuzzOptions(
   } catch (e) {
     throw new UsageError(`${name("config")}: ${e instanceof Error ? e.message : String(e)}`);
   }
+  if (o.outOfRange === true) config = withOutOfRange(config, name);
   return {
     methods: o.methods,
     target: o.target,
@@ -188,6 +213,7 @@ export function resolveFuzzOptions(
     rssLimitMb: integer(o.rssLimitMb, name("rssLimitMb"), 0, 1 << 30) ?? DEFAULT_RSS_LIMIT_MB,
     sanitizer: o.sanitizer,
     config,
+    outOfRange: o.outOfRange === true,
     leaks: o.leaks ?? true,
     coverage: o.coverage ?? true,
     env: o.env ?? [],

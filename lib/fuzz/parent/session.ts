@@ -173,6 +173,11 @@ export class FuzzSession implements JobSession {
         );
       }
       if (wanted.length === 0) throw new UsageError(`${d.name} declares no method to fuzz`);
+      if (this.#o.outOfRange && d.adapter?.out_of_range !== true) {
+        throw new UsageError(
+          `Cannot fuzz ${d.name} out of range: its controls have no declared ranges to leave (only an adapted library whose config takes "out_of_range", such as a LADSPA library)`,
+        );
+      }
       const chosen = [...new Set(wanted)].map((w) => d.methods.find((m) => m.name === w)!);
       if (this.oneMethod && chosen.length > 1) {
         throw new UsageError(
