@@ -364,9 +364,10 @@ export function blockSize(ctx: CheckContext, lib: LadspaLibrary): Promise<Outcom
       for (const size of BLOCK_SIZES) {
         const input = `${BLOCK_INPUT} fresh block=${size}`;
         const blocks = await a.ask(method, input);
-        if (blocks !== whole) {
-          return { call: { method, input }, how: `in blocks of ${size}, ${difference(whole, blocks)}` };
-        }
+        if (blocks === whole) continue;
+        // A failure only in blocks (NaN from a block of 1 frame) shows the adapter's message, not a cut answer.
+        const how = blocks.startsWith("error:") ? message(blocks) : difference(whole, blocks);
+        return { call: { method, input }, how: `in blocks of ${size}, ${how}` };
       }
       return undefined;
     });
