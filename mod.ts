@@ -121,3 +121,13 @@ export { type MinimizeReport, MinimizeReportSchema } from "./lib/report/fuzz_min
 export { type ReplayReport, ReplayReportSchema } from "./lib/report/fuzz_replay.ts";
 export { type MergeReport, MergeReportSchema } from "./lib/report/fuzz_merge.ts";
 export { type InvokeReport, InvokeReportSchema } from "./lib/report/invoke_report.ts";
+export { type Audio, isWav, readWav, wavBytes } from "./lib/audio/wav.ts";
+export {
+  type AudioPorts,
+  audioPortsOf,
+  type AudioRunOptions,
+  type PortStats,
+  portStats,
+  runAudio,
+} from "./lib/audio/run_audio.ts";
+export { type AudioRun, AudioRunSchema } from "./lib/report/invoke_report.ts";

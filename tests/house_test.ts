@@ -19,7 +19,7 @@ const FLOORS: readonly (readonly string[])[] = [
   ["load"],
   ["sandbox"],
   ["host"],
-  ["stress", "fuzz", "harness"],
+  ["stress", "fuzz", "harness", "audio"],
   ["check"],
   ["report"],
   ["commands"],

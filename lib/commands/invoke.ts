@@ -20,6 +20,8 @@ import type { CommandContext } from "./context.ts";
 import { EXIT } from "./exit_codes.ts";
 import { DEFAULT_MAX_INPUT_BYTES, parseConfigFlag, readInput } from "./input.ts";
 import { printErr, printWarnings, STDOUT_IS_TERMINAL } from "./output.ts";
+import { isWav } from "../audio/wav.ts";
+import { invokeAudio } from "./invoke_audio.ts";
 import { invokeDocument, logWarnings, notJsonWarning, repeatLine, shownOutput } from "../report/invoke_report.ts";
 
 function hintFor(error: unknown, ctx: CommandContext): string | undefined {
@@ -69,7 +71,8 @@ export const command = defineCommand({
   summary: "call one method and print its output",
   positionals: ["library", "method"],
   usage: `<library> <method> [--input TEXT | --input-file PATH | --stdin]
-                   [--control NAME=VALUE]... [--config JSON] [--timeout MS] [--repeat N]
+                   [--control NAME=VALUE]... [--output OUT.wav] [--config JSON]
+                   [--timeout MS] [--repeat N]
                    [--format text|json]
                    [--isolate [--env NAME]... [--grace MS]] [--max-input-bytes N]
                    [--sha256 HEX] [--adapter PATH] [--log DIRECTIVES] [--verbose]`,
@@ -80,10 +83,28 @@ Without an input option the input is empty. If the plugin exports
 npa_plugin_stats, instances and buffers must be back to where they started
 once the instance is destroyed; a leak is reported as an error (exit 1).
 What the plugin writes to stdout goes to stderr and is reported as a warning;
-processes it leaves running are ended and reported.`,
+processes it leaves running are ended and reported.
+
+Audio (a library whose adapter declares audio I/O, such as a LADSPA
+library): --input-file in.wav runs the file through the method, its channels
+mapped to the audio inputs in order (a mono file feeds every input), at the
+file's sample rate (a different --config sample_rate is refused: plugcheck
+does not resample), in calls of at most max_block frames (default 4096) on
+one instance that runs on from call to call. --output out.wav writes the
+audio outputs (32-bit float WAV), from a WAV file or a generated --input.
+stdout then gets peak, RMS and NaN/Inf/denormal counts per output port.`,
   flags: {
     input: { type: "string", value: "TEXT", help: "input as UTF-8 text" },
-    "input-file": { type: "string", value: "PATH", help: "input read from a file (raw bytes)" },
+    "input-file": {
+      type: "string",
+      value: "PATH",
+      help: "input read from a file (raw bytes; a WAV file is audio\nfor an audio plugin: see above)",
+    },
+    output: {
+      type: "string",
+      value: "OUT.wav",
+      help: "write the audio outputs to this WAV file (audio plugins;\nwritten whole or not at all)",
+    },
     stdin: { type: "boolean", help: "input read from standard input (raw bytes)" },
     config: { type: "string", value: "JSON", help: "instance config, a JSON object (default: none)" },
     control: {
@@ -117,6 +138,7 @@ processes it leaves running are ended and reported.`,
     "plugcheck invoke ./libmine.so parse --input-file crash.bin --isolate",
     "echo -n hi | plugcheck invoke ./libmine.so echo --stdin --repeat 1000",
     "plugcheck invoke /usr/lib/ladspa/amp.so amp_mono --input 'noise seed=1' --control Gain=0.5",
+    "plugcheck invoke /usr/lib/ladspa/amp.so amp_stereo --input-file in.wav --control Gain=0.5 --output out.wav",
   ],
   hint: hintFor,
   run: async (ctx: CommandContext) => {
@@ -124,15 +146,38 @@ processes it leaves running are ended and reported.`,
     const repeat = ctx.positiveInt("repeat", 1);
     const config = parseConfigFlag(ctx.string("config"));
     const controls = parseControls(ctx.list("control"));
-    if (controls.length > 0 && (ctx.string("input-file") !== undefined || ctx.flag("stdin"))) {
-      throw new UsageError("--control adds words to a text input: give it with --input, or no input at all");
-    }
+    const inputFile = ctx.string("input-file");
     let input = await readInput(
-      { input: ctx.string("input"), "input-file": ctx.string("input-file"), stdin: ctx.flag("stdin") },
+      { input: ctx.string("input"), "input-file": inputFile, stdin: ctx.flag("stdin") },
       ctx.positiveInt("max-input-bytes", DEFAULT_MAX_INPUT_BYTES),
     );
+    const outFile = ctx.string("output");
     const plugin = await ctx.openPlugin(path);
     const described = plugin.describe();
+    // A WAV file is audio for a plugin that takes audio; for any other, it is bytes like any file.
+    const wav = inputFile !== undefined && described.adapter?.audio_io === true && isWav(input);
+    if (wav || outFile !== undefined) {
+      if (repeat > 1) {
+        throw new UsageError("--repeat calls with one input: it goes with neither audio files nor --output");
+      }
+      if (ctx.flag("stdin")) throw new UsageError("--output writes audio from a WAV --input-file or an --input text");
+      if (inputFile !== undefined && !wav && described.adapter?.audio_io === true) {
+        throw new UsageError(`--output needs audio in: --input-file ${JSON.stringify(inputFile)} is not a WAV file`);
+      }
+      return await invokeAudio(ctx, plugin, {
+        path,
+        method,
+        ...wav
+          ? { wav: input, inputFile: inputFile! }
+          : ctx.string("input") !== undefined && { text: ctx.string("input")! },
+        controls,
+        config,
+        ...outFile !== undefined && { output: outFile },
+      });
+    }
+    if (controls.length > 0 && (inputFile !== undefined || ctx.flag("stdin"))) {
+      throw new UsageError("--control adds words to a text input: give it with --input, or no input at all");
+    }
     const declared = described.methods.find((m) => m.name === method);
     const kind = declared?.input;
     if (controls.length > 0) {

@@ -1,5 +1,6 @@
 /**
- * Writing the files a command produces (`check --junit`, `--sarif`): whole
+ * Writing the files a command produces (`check --junit`, `--sarif`,
+ * `invoke --output`): whole
  * or not at all (a temporary file renamed over the target), with the mode
  * the umask plugcheck started with gives (0666 minus it), whatever umask a
  * plugin loaded in this process set since (`umask(0777)` would make them
@@ -32,11 +33,12 @@ export function rememberUmask(): void {
   }
 }
 
-/** Writes `text` to `path` whole or not at all, with the mode the remembered umask gives. */
-export async function writeWhole(path: string, text: string): Promise<void> {
+/** Writes `data` to `path` whole or not at all, with the mode the remembered umask gives. */
+export async function writeWhole(path: string, data: string | Uint8Array): Promise<void> {
   const tmp = join(dirname(path), `.${crypto.randomUUID()}.tmp`);
   try {
-    await Deno.writeTextFile(tmp, text);
+    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
+    else await Deno.writeFile(tmp, data);
     // open() applied the umask of now, which a plugin may have changed: set the mode plugcheck's umask gives.
     if (startUmask !== undefined) await Deno.chmod(tmp, 0o666 & ~startUmask);
     await Deno.rename(tmp, path);

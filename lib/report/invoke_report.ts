@@ -35,6 +35,31 @@ export const InvokeTimingSchema = z.object({
 });
 export type InvokeTiming = z.infer<typeof InvokeTimingSchema>;
 
+/** One audio output port of an audio run: its samples' stats. */
+export const AudioPortSchema = z.object({
+  port: z.string(),
+  frames: z.number().int(),
+  peak: z.number(),
+  rms: z.number(),
+  nan: z.number().int(),
+  inf: z.number().int(),
+  denormals: z.number().int(),
+});
+
+/** An audio run of `invoke` (a WAV file in, or `--output` out): what went in, what came out, where it was written. */
+export const AudioRunSchema = z.object({
+  sample_rate: z.number().int().positive(),
+  frames: z.number().int(),
+  calls: z.number().int(),
+  /** The WAV file read, and its channels; absent for a generated signal. */
+  input_file: z.string().optional(),
+  input_channels: z.number().int().optional(),
+  outputs: z.array(AudioPortSchema),
+  /** The WAV file written (`--output`). */
+  written: z.string().optional(),
+});
+export type AudioRun = z.infer<typeof AudioRunSchema>;
+
 /** The document `plugcheck invoke --format json` prints (exactly one of the output fields, or none for no output). */
 export const InvokeReportSchema = z.object({
   /** False when a leak was found (then `error` says which). */
@@ -46,6 +71,8 @@ export const InvokeReportSchema = z.object({
   output_text: z.string().optional(),
   /** The output as base64, when it is not UTF-8. */
   output_base64: z.string().optional(),
+  /** An audio run (then no output field: the samples went to `audio.written`, if anywhere). */
+  audio: AudioRunSchema.optional(),
   timing: InvokeTimingSchema,
   error: z.record(z.string(), z.unknown()).optional(),
   warnings: z.array(z.string()),
@@ -134,4 +161,24 @@ export function repeatLine(t: InvokeTiming): string {
   return `${t.calls} calls: min ${duration(t.min_ms)}, median ${duration(t.median_ms)}, max ${
     duration(t.max_ms)
   } (p90 ${duration(t.p90_ms)}, p99 ${duration(t.p99_ms)})`;
+}
+
+/** A level in dBFS with one decimal ("0.0", never "-0.0", for a peak just under full scale). */
+const db = (x: number) => x > 0 ? `${(Math.round(200 * Math.log10(x)) / 10 || 0).toFixed(1)} dBFS` : "-inf dBFS";
+
+/** The text an audio run prints on stdout: a line for the run, one per output port, and where the file went. */
+export function renderAudioRun(a: AudioRun): string {
+  const from = a.input_file === undefined ? "a generated signal" : `${a.input_file} (${a.input_channels} channel(s))`;
+  const lines = [`${a.frames} frames at ${a.sample_rate} Hz from ${from}, in ${a.calls} call(s)`];
+  const width = Math.max(...a.outputs.map((p) => p.port.length), 0);
+  for (const p of a.outputs) {
+    lines.push(
+      `  ${p.port.padEnd(width)}  peak ${p.peak.toPrecision(4)} (${db(p.peak)})  rms ${p.rms.toPrecision(4)} (${
+        db(p.rms)
+      })  NaN ${p.nan}  Inf ${p.inf}  denormal ${p.denormals}`,
+    );
+  }
+  if (a.outputs.length === 0) lines.push("  no audio output");
+  if (a.written !== undefined) lines.push(`wrote ${a.written} (${a.outputs.length} channel(s), 32-bit float)`);
+  return lines.join("\n") + "\n";
 }

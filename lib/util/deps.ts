@@ -8,6 +8,7 @@
  *   removed); a range, so a host application that also uses LogTape 2.x shares
  *   one instance and its configuration reaches plugcheck's records.
  * - zod: validates `npa_plugin_describe()` output.
+ * - wavefile: WAV files (loaded on first use, by {@link loadWavefile}).
  *
  * @example
  * ```ts
@@ -21,6 +22,15 @@
 export { configureSync, getLogger, getTextFormatter, resetSync } from "npm:@logtape/logtape@^2.4.2";
 export type { LogLevel, LogRecord } from "npm:@logtape/logtape@^2.4.2";
 export { z } from "npm:zod@^4.1.0";
+
+/**
+ * wavefile (MIT, no dependencies): WAV files read and written for `invoke
+ * --input-file x.wav --output y.wav`. Loaded on first use: no other command
+ * pays for it.
+ */
+export async function loadWavefile(): Promise<typeof import("npm:wavefile@11.0.0").WaveFile> {
+  return (await import("npm:wavefile@11.0.0")).default.WaveFile;
+}
 export type { ZodError } from "npm:zod@^4.1.0";
 export type {
   Location as SarifLocation,

@@ -155,6 +155,7 @@ typedef struct LsInput {
   int cleanup;  /* text form `cleanup`: instantiate + cleanup, no run */
   int twin;     /* text word `twin`: two new instances block by block, compared (ladspa_modes.c) */
   uint32_t block; /* text setting `block=N`: run in blocks of N frames (0: one run of all frames) */
+  int samples;  /* text word `samples`: the answer carries the audio outputs' samples after a NUL */
   double gain;  /* run_adding's gain (default 1) */
   double* controls; /* one per port (only control inputs are used) */
   float* audio;     /* frames samples per audio input, port after port */

@@ -4,8 +4,8 @@
  *
  * Invoke input (the method is a plugin's Label):
  *
- * Text form: printable ASCII whose first word is silence, impulse, noise, sine
- * or cleanup:
+ * Text form: printable ASCII whose first word is silence, impulse, noise, sine,
+ * audio or cleanup:
  *     <signal> [frames=N] [seed=S] [freq=F] [<port>=<value>]... [<mode>]...
  *   - a mode is a word: inplace (audio output k connected to audio input k's
  *     buffer, in port order, as many as both have), keep (no reset before the
@@ -19,6 +19,14 @@
  *     adding.
  *   - cleanup (instead of a signal): instantiate a new LADSPA instance and
  *     clean it up at once, with no connect_port, activate or run.
+ *   - audio (the caller's audio, as plugcheck invoke sends a WAV file): the
+ *     text ends with a NUL byte, and float32 LE samples follow, frames per
+ *     audio input port, port after port; frames = their count / the audio
+ *     inputs (frames=N, when given, must agree; with no audio input, frames=N
+ *     and nothing after the NUL). 1..max_block frames.
+ *   - samples (a mode word): the answer is the JSON summary, a NUL byte, then
+ *     the float32 LE samples of each audio output port, port after port (not
+ *     with adding or twin, whose outputs are comparisons).
  *   - <port> is a control input port's name (double-quoted when it holds spaces or
  *     '=': "Gain (dB)"=3) or its index (#2=3). A quoted name is always a port.
  *   - frames: default 256, clamped to 1..max_block. seed: default 1 (noise).
@@ -59,18 +67,23 @@
 #define LS_TEXT_FRAMES 256
 /* ---- invoke input ---------------------------------------------------------- */
 
-enum { SIG_SILENCE, SIG_IMPULSE, SIG_NOISE, SIG_SINE, SIG_CLEANUP };
+enum { SIG_SILENCE, SIG_IMPULSE, SIG_NOISE, SIG_SINE, SIG_CLEANUP, SIG_AUDIO };
 
-static int text_form(const uint8_t* in, size_t len, int* signal) {
-  for (size_t i = 0; i < len; i++) {
+/* Whether in[0..len) is the text form: *text_len is the text's length (up to the NUL before `audio`'s samples). */
+static int text_form(const uint8_t* in, size_t len, int* signal, size_t* text_len) {
+  const uint8_t* nul = memchr(in, 0, len);
+  size_t tlen = nul ? (size_t)(nul - in) : len;
+  for (size_t i = 0; i < tlen; i++) {
     if (!((in[i] >= 0x20 && in[i] < 0x7F) || in[i] == '\t' || in[i] == '\n' || in[i] == '\r')) return 0;
   }
-  static const char* const words[] = {"silence", "impulse", "noise", "sine", "cleanup"};
+  static const char* const words[] = {"silence", "impulse", "noise", "sine", "cleanup", "audio"};
   size_t n = 0;
-  while (n < len && !isspace(in[n])) n++;
-  for (int w = 0; w < 5; w++) {
+  while (n < tlen && !isspace(in[n])) n++;
+  for (int w = 0; w < 6; w++) {
     if (n == strlen(words[w]) && memcmp(in, words[w], n) == 0) {
+      if (nul && w != SIG_AUDIO) return 0; /* only audio's text is followed by bytes */
       *signal = w;
+      *text_len = tlen;
       return 1;
     }
   }
@@ -129,6 +142,7 @@ static int mode_word(const char* w, LsInput* out) {
   else if (strcmp(w, "fresh") == 0) out->fresh = 1;
   else if (strcmp(w, "adding") == 0) out->adding = 1;
   else if (strcmp(w, "twin") == 0) out->twin = 1;
+  else if (strcmp(w, "samples") == 0) out->samples = 1;
   else return 0;
   return 1;
 }
@@ -214,6 +228,9 @@ static int32_t parse_text(const LsPlugin* pl, const LsPort* ports, const LsConfi
   if ((out->adding || out->twin) && (out->keep || out->inplace || (out->adding && out->twin))) {
     rc = ls_fail(err, NPA_INVALID_INPUT, "\"%s\" goes with neither \"keep\", \"inplace\" nor \"%s\"",
                  out->adding ? "adding" : "twin", out->adding ? "twin" : "adding");
+  } else if (out->samples && (out->adding || out->twin)) {
+    rc = ls_fail(err, NPA_INVALID_INPUT, "\"samples\" goes with neither \"adding\" nor \"twin\": their outputs are "
+                 "comparisons");
   } else if (out->adding && out->block != 0) {
     rc = ls_fail(err, NPA_INVALID_INPUT, "\"block=\" does not go with \"adding\": run_adding is compared in one block");
   } else if (gain_set && !out->adding) {
@@ -266,6 +283,32 @@ static void parse_binary(const LsPlugin* pl, const LsPort* ports, const LsConfig
   }
 }
 
+/* The samples after `audio`'s text (rest: from its NUL on): frames per audio input, port after port. */
+static int32_t take_audio(LsInput* out, const LsConfig* cfg, const uint8_t* rest, size_t rest_len, NpaBuf* err) {
+  size_t bytes = rest_len > 0 ? rest_len - 1 : 0; /* after the NUL */
+  size_t per_frame = out->audio_ports * sizeof(float);
+  if (per_frame == 0) {
+    if (bytes != 0) return ls_fail(err, NPA_INVALID_INPUT, "\"audio\": the plugin has no audio input, so no samples");
+    if (out->frames == 0) return ls_fail(err, NPA_INVALID_INPUT, "\"audio\" with no audio input needs frames=N");
+    return NPA_OK;
+  }
+  if (bytes == 0 || bytes % per_frame != 0) {
+    return ls_fail(err, NPA_INVALID_INPUT, "\"audio\": %zu bytes after the text are not whole frames of %zu audio "
+                   "input(s) of float32 samples", bytes, out->audio_ports);
+  }
+  size_t frames = bytes / per_frame;
+  if (frames > cfg->max_block) {
+    return ls_fail(err, NPA_INVALID_INPUT, "\"audio\": %zu frames, more than the instance's max_block (%u)", frames,
+                   cfg->max_block);
+  }
+  if (out->frames != 0 && out->frames != frames) {
+    return ls_fail(err, NPA_INVALID_INPUT, "\"audio\": frames=%u, but %zu frames follow", out->frames, frames);
+  }
+  out->frames = (uint32_t)frames;
+  memcpy(out->audio, rest + 1, bytes); /* port after port, as the buffer is laid out */
+  return NPA_OK;
+}
+
 int32_t ls_input_parse(const LsPlugin* pl, const LsPort* ports, const LsConfig* cfg, const uint8_t* in, size_t len,
                        LsInput* out, NpaBuf* err) {
   const LADSPA_Descriptor* d = pl->d;
@@ -282,28 +325,31 @@ int32_t ls_input_parse(const LsPlugin* pl, const LsPort* ports, const LsConfig* 
   }
   for (unsigned long i = 0; i < d->PortCount; i++) out->controls[i] = ls_port_start(&ports[i], cfg->out_of_range);
   int signal;
-  if (!text_form(in, len, &signal)) {
+  size_t tlen;
+  if (!text_form(in, len, &signal, &tlen)) {
     parse_binary(pl, ports, cfg, in, len, out);
     return NPA_OK;
   }
-  char* text = malloc(len + 1);
+  char* text = malloc(tlen + 1);
   if (!text) {
     ls_input_free(out);
     return ls_fail(err, NPA_RESOURCE_LIMIT, "Out of memory");
   }
-  memcpy(text, in, len);
-  text[len] = 0;
+  memcpy(text, in, tlen);
+  text[tlen] = 0;
   uint64_t seed = 1;
   double freq = 440;
-  out->frames = LS_TEXT_FRAMES < cfg->max_block ? LS_TEXT_FRAMES : cfg->max_block;
+  out->frames = 0; /* 0 until frames=N: the default depends on the signal */
   int32_t rc = parse_text(pl, ports, cfg, text, &signal, &seed, &freq, err, out);
   free(text);
+  if (rc == NPA_OK && signal == SIG_AUDIO) rc = take_audio(out, cfg, in + tlen, len - tlen, err);
   if (rc != NPA_OK) {
     ls_input_free(out);
     return rc;
   }
+  if (out->frames == 0) out->frames = LS_TEXT_FRAMES < cfg->max_block ? LS_TEXT_FRAMES : cfg->max_block;
   out->cleanup = signal == SIG_CLEANUP;
-  fill_text(out, cfg, signal, seed, freq);
+  if (signal != SIG_AUDIO) fill_text(out, cfg, signal, seed, freq);
   return NPA_OK;
 }
 

@@ -271,7 +271,7 @@ void ls_describe(const LsTable* t, LsStr* s) {
   }
   /* control_words: the text input takes <port>=<value> words (plugcheck invoke --control appends them);
    * out_of_range: the instance config takes "out_of_range": true (plugcheck fuzz --out-of-range sets it). */
-  ls_str_puts(s, "],\"adapter\":{\"abi\":\"ladspa\",\"control_words\":true,\"out_of_range\":true,\"plugins\":[");
+  ls_str_puts(s, "],\"adapter\":{\"abi\":\"ladspa\",\"control_words\":true,\"out_of_range\":true,\"audio_io\":true,\"plugins\":[");
   for (size_t i = 0; i < t->count; i++) {
     if (i) ls_str_puts(s, ",");
     describe_plugin(&t->plugins[i], s);

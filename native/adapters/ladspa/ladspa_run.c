@@ -321,7 +321,9 @@ int32_t ls_run(LsInst* inst, const LsPlugin* pl, size_t index, const uint8_t* in
   }
   /* Judge, then summarise. */
   LsStr s = {0};
-  ls_str_printf(&s, "{\"frames\":%u,\"outputs\":[", in.frames);
+  ls_str_printf(&s, "{\"frames\":%u,", in.frames);
+  if (in.samples) ls_str_printf(&s, "\"sample_rate\":%u,", inst->cfg.sample_rate); /* for the caller's WAV file */
+  ls_str_puts(&s, "\"outputs\":[");
   int first = 1;
   for (unsigned long i = 0; i < lv->nports; i++) {
     const LsPort* p = &lv->ports[i];
@@ -364,6 +366,15 @@ int32_t ls_run(LsInst* inst, const LsPlugin* pl, size_t index, const uint8_t* in
   ls_str_puts(&s, "]");
   if (watched) rt_json(&s, rt_first, rt_counts);
   ls_str_puts(&s, "}");
+  if (in.samples) {
+    /* After a NUL: each audio output's samples, port after port (float32, this machine's order: little-endian). */
+    ls_str_putn(&s, "", 1);
+    for (unsigned long i = 0; i < lv->nports; i++) {
+      if (lv->ports[i].dir == LS_DIR_OUTPUT && lv->ports[i].kind == LS_KIND_AUDIO) {
+        ls_str_putn(&s, (const char*)lv->conn[i], in.frames * sizeof(float));
+      }
+    }
+  }
   rc = ls_give(&s, out);
 done:
   ls_str_free(&s);
