@@ -24,7 +24,7 @@ import { ProcessGuard } from "../ffi/process_guard.ts";
 import { childKilledError, CONSEQUENCES, loadError, protocolError, timeoutError } from "../errors/host_errors.ts";
 import type { MethodCall } from "../plugin/handle.ts";
 import { sleep } from "../util/timers.ts";
-import { stallAwareTimer, withStallDeadline } from "../ffi/stall_deadline.ts";
+import { MAX_STRETCH, stallAwareTimer, stallTracker, withStallDeadline } from "../ffi/stall_deadline.ts";
 import { emitForwardedLog } from "../plugin/log_pump.ts";
 import { type ChildSpec, spawnChild, type SpawnedChild } from "./spawn.ts";
 import { PendingRequests } from "./pending.ts";
@@ -240,7 +240,13 @@ export class SandboxChild {
     kind: number,
     header: Record<string, unknown>,
     blobs: Uint8Array[],
-    ctl: { op: string; timeoutMs: number; inFlight: InFlightRequest; calls?: readonly MethodCall[] | undefined },
+    ctl: {
+      op: string;
+      timeoutMs: number;
+      inFlight: InFlightRequest;
+      calls?: readonly MethodCall[] | undefined;
+      waitOutStalls?: boolean | undefined;
+    },
   ): Promise<Reply> {
     const release = this.hold();
     if (this.end !== undefined) {
@@ -249,12 +255,20 @@ export class SandboxChild {
     // A batch is watched on the child's call board, once the child has mapped it and while a slot is free.
     const watch = ctl.calls && this.#boardMapped ? this.#board?.watch(ctl.calls, ctl.timeoutMs) : undefined;
     const timeoutMs = ctl.calls && !watch ? ctl.timeoutMs * ctl.calls.length : ctl.timeoutMs;
+    // A reading of the host's (a snapshot, the stats) waits out a loaded machine: the child's time waiting for a CPU
+    // is added to its deadline, as for the handshake (stall_deadline.ts).
+    const stalled = ctl.waitOutStalls && !watch ? stallTracker(() => [this.pid]) : undefined;
+    const t0 = performance.now();
     const { id, reply: replied } = this.#pending.add(
       watch ? () => watch.info() : { op: ctl.op, inFlight: ctl.inFlight },
       watch ? watch.tickMs : timeoutMs,
       (expired) => {
         const more = watch?.check() ?? 0;
         if (more > 0) return more;
+        if (stalled !== undefined) {
+          const left = Math.min(timeoutMs + stalled(), timeoutMs * MAX_STRETCH) - (performance.now() - t0);
+          if (left >= 1) return left;
+        }
         this.#expire(expired, timeoutMs);
       },
     );

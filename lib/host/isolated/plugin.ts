@@ -177,7 +177,11 @@ export class SandboxedPlugin implements PluginHandle {
   }
 
   async readStats(): Promise<Record<string, number> | null> {
-    const { reply } = await this.#session.request(KIND.STATS, {}, [], { op: "read stats", timeoutMs: this.#timeoutMs });
+    const { reply } = await this.#session.request(KIND.STATS, {}, [], {
+      op: "read stats",
+      timeoutMs: this.#timeoutMs,
+      waitOutStalls: true,
+    });
     return (reply.header.stats ?? null) as Record<string, number> | null;
   }
 
@@ -188,6 +192,7 @@ export class SandboxedPlugin implements PluginHandle {
     const { reply } = await this.#session.request(KIND.LOG_COUNTERS, {}, [], {
       op: "read log counters",
       timeoutMs: this.#timeoutMs,
+      waitOutStalls: true,
     });
     return reply.header.counters as LogCounters;
   }
@@ -204,6 +209,7 @@ export class SandboxedPlugin implements PluginHandle {
     const { reply } = await this.#session.request(KIND.SNAPSHOT, {}, [], {
       op: "read the sandbox child's threads and descriptors",
       timeoutMs: this.#timeoutMs,
+      waitOutStalls: true,
     });
     return reply.header.snapshot as ProcessSnapshot;
   }

@@ -61,6 +61,8 @@ export interface SessionRequest {
   inputs?: Uint8Array[];
   /** A batch's calls: each gets `timeoutMs`, and errors name the call the batch was on (`sandbox_child.ts`). */
   calls?: readonly MethodCall[];
+  /** The child's time waiting for a CPU does not count against `timeoutMs` (a reading of the host's, not a call). */
+  waitOutStalls?: boolean;
 }
 
 /** Checks a fresh child's handshake against the first one's; an error refuses the child. */
@@ -191,6 +193,7 @@ export class SandboxSession {
         timeoutMs: ctl.timeoutMs,
         inFlight: ctl.inputs ? { ...inFlight, inputs: ctl.inputs } : inFlight,
         calls: ctl.calls,
+        waitOutStalls: ctl.waitOutStalls,
       });
       const warnings = reply.header.warnings;
       if (Array.isArray(warnings)) { for (const w of warnings) this.warn(String(w)); }
