@@ -71,6 +71,20 @@ export function stallTimer(ms: number, stalled: () => number, fire: () => void):
 }
 
 /**
+ * For a deadline of `ms` that starts now, of the processes `pids()`: when it
+ * passes, how much longer to wait (the time they waited for a CPU meanwhile,
+ * the whole at most {@link MAX_STRETCH} times `ms`), or 0 when it is due.
+ */
+export function stallGrace(ms: number, pids: () => readonly number[]): () => number {
+  const stalled = stallTracker(pids);
+  const t0 = performance.now();
+  return () => {
+    const left = Math.min(ms + stalled(), ms * MAX_STRETCH) - (performance.now() - t0);
+    return left >= 1 ? left : 0;
+  };
+}
+
+/**
  * A timer factory for deadlines of the processes `pids()`: each `(ms, fire)`
  * runs {@link stallTimer} with one {@link stallTracker} made now, so every
  * deadline it runs waits out the same loaded machine. Returns cancel.

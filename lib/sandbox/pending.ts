@@ -19,12 +19,22 @@
  * @module
  */
 import type { InFlightRequest } from "../errors/errors.ts";
+import type { MethodCall } from "../plugin/handle.ts";
 import { timer } from "../util/timers.ts";
 
 /** What a request is: its operation, and what it had in flight (for crash reports). */
 export interface RequestInfo {
   op: string;
   inFlight: InFlightRequest;
+}
+
+/** How a request to a sandbox child is run (`SandboxChild.request`): what it is, and its deadline. */
+export interface RequestControl extends RequestInfo {
+  timeoutMs: number;
+  /** A batch's calls: each gets `timeoutMs`, and errors name the call the batch was on. */
+  calls?: readonly MethodCall[] | undefined;
+  /** The child's time waiting for a CPU does not count against `timeoutMs` (a reading of the host's, not a call). */
+  waitOutStalls?: boolean | undefined;
 }
 
 interface Entry<R> {

@@ -24,10 +24,10 @@ import { ProcessGuard } from "../ffi/process_guard.ts";
 import { childKilledError, CONSEQUENCES, loadError, protocolError, timeoutError } from "../errors/host_errors.ts";
 import type { MethodCall } from "../plugin/handle.ts";
 import { sleep } from "../util/timers.ts";
-import { MAX_STRETCH, stallAwareTimer, stallTracker, withStallDeadline } from "../ffi/stall_deadline.ts";
+import { stallAwareTimer, stallGrace, withStallDeadline } from "../ffi/stall_deadline.ts";
 import { emitForwardedLog } from "../plugin/log_pump.ts";
 import { type ChildSpec, spawnChild, type SpawnedChild } from "./spawn.ts";
-import { PendingRequests } from "./pending.ts";
+import { PendingRequests, type RequestControl } from "./pending.ts";
 import { ByteTail } from "./tail.ts";
 import {
   blameOf,
@@ -234,20 +234,10 @@ export class SandboxChild {
    * deadline and errors name the call the batch was on (`call_board.ts`);
    * the header gets the batch's board `slot`. Without a free slot (no board,
    * or every slot held) the batch runs unwatched: one deadline of
-   * `timeoutMs` per call, summed, and errors name the whole batch.
+   * `timeoutMs` per call, summed, and errors name the whole batch. With
+   * `waitOutStalls`, the child's time waiting for a CPU is added.
    */
-  request(
-    kind: number,
-    header: Record<string, unknown>,
-    blobs: Uint8Array[],
-    ctl: {
-      op: string;
-      timeoutMs: number;
-      inFlight: InFlightRequest;
-      calls?: readonly MethodCall[] | undefined;
-      waitOutStalls?: boolean | undefined;
-    },
-  ): Promise<Reply> {
+  request(kind: number, header: Record<string, unknown>, blobs: Uint8Array[], ctl: RequestControl): Promise<Reply> {
     const release = this.hold();
     if (this.end !== undefined) {
       return this.exited.then(() => Promise.reject(this.#endError(ctl.op, ctl.inFlight))).finally(release);
@@ -255,20 +245,13 @@ export class SandboxChild {
     // A batch is watched on the child's call board, once the child has mapped it and while a slot is free.
     const watch = ctl.calls && this.#boardMapped ? this.#board?.watch(ctl.calls, ctl.timeoutMs) : undefined;
     const timeoutMs = ctl.calls && !watch ? ctl.timeoutMs * ctl.calls.length : ctl.timeoutMs;
-    // A reading of the host's (a snapshot, the stats) waits out a loaded machine: the child's time waiting for a CPU
-    // is added to its deadline, as for the handshake (stall_deadline.ts).
-    const stalled = ctl.waitOutStalls && !watch ? stallTracker(() => [this.pid]) : undefined;
-    const t0 = performance.now();
+    const grace = ctl.waitOutStalls && !watch ? stallGrace(timeoutMs, () => [this.pid]) : undefined;
     const { id, reply: replied } = this.#pending.add(
       watch ? () => watch.info() : { op: ctl.op, inFlight: ctl.inFlight },
       watch ? watch.tickMs : timeoutMs,
       (expired) => {
-        const more = watch?.check() ?? 0;
+        const more = watch?.check() ?? grace?.() ?? 0;
         if (more > 0) return more;
-        if (stalled !== undefined) {
-          const left = Math.min(timeoutMs + stalled(), timeoutMs * MAX_STRETCH) - (performance.now() - t0);
-          if (left >= 1) return left;
-        }
         this.#expire(expired, timeoutMs);
       },
     );
