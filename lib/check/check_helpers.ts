@@ -33,7 +33,7 @@ export function errorLine(error: unknown): string {
 /** A call as people read it: `echo("hello")`, its input cut at 40 characters. */
 export function callLine(c: Pick<SweepCall, "method" | "input">): string {
   const text = new TextDecoder().decode(c.input);
-  const shown = text.length > 40 ? `${text.slice(0, 40)}...` : text;
+  const shown = text.length > 40 ? `${text.slice(0, 40)}... (${c.input.length} bytes)` : text;
   return `${shortText(c.method, METHOD_SHOWN)}(${escapeControl(JSON.stringify(shown))})`;
 }
 

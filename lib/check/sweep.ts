@@ -2,7 +2,8 @@
  * The call sweep: loads the plugin once (in a sandbox child unless
  * `--in-process`), calls every declared method with its sample inputs on an
  * instance of its own, then an unknown method, and, if asked, generated bad
- * inputs for `json` methods; records each call's output or typed error and
+ * inputs: for every method the edge inputs (empty, one byte, 1 MiB), and for
+ * `json` methods inputs that are not JSON; records each call's output or typed error and
  * the contract warnings it raised, and what the plugin left around it
  * (counters, log counters, warnings after close: stdout bytes, processes).
  * A crash or hang is recorded as that call's error and the sweep goes on in
@@ -26,7 +27,7 @@ import type { InstanceHandle, PluginHandle } from "../plugin/handle.ts";
 import type { CheckContext } from "./spec.ts";
 
 /** Why a call was made. */
-export type CallKind = "example" | "sample" | "bad_input" | "unknown_method";
+export type CallKind = "example" | "sample" | "edge" | "bad_input" | "unknown_method";
 
 /** One call of the sweep. */
 export interface SweepCall {
@@ -55,7 +56,7 @@ export interface SweepResult {
 
 /** What to sweep. */
 export interface SweepOptions {
-  /** Also call `json` methods with inputs that are not JSON. */
+  /** Also call every method with the {@link EDGE_INPUTS}, and `json` methods with inputs that are not JSON. */
   badInputs?: boolean;
   /** The host's log directives (default `off`: every level disabled). */
   log?: string;
@@ -77,6 +78,21 @@ export const BAD_JSON_INPUTS: readonly Uint8Array[] = [
   enc.encode('"open'),
   new Uint8Array([0xff, 0xfe, 0x7b]),
 ];
+
+/**
+ * Inputs at the edges, for every method: empty, one byte ("0": a digit, and
+ * valid JSON), and 1 MiB (of "a": a method must refuse or handle what its
+ * examples never show; 1 MiB, not the host's 64 MiB maximum, so a sweep of
+ * many methods stays quick). A status outside 0..7, a crash or a broken
+ * buffer on one of them is the sweep's finding like any other call's.
+ */
+export const EDGE_INPUTS: readonly Uint8Array[] = [
+  new Uint8Array(0),
+  enc.encode("0"),
+  new Uint8Array(1 << 20).fill(0x61),
+];
+
+const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** The inputs a method is called with: its examples, else one plain input of its kind. */
 export function sampleInputs(m: MethodDescription): { input: Uint8Array; kind: CallKind; expected?: string }[] {
@@ -139,8 +155,11 @@ async function runSweep(ctx: CheckContext, options: SweepOptions): Promise<Sweep
     const wanted = d.methods.filter((m) => options.methods === undefined || options.methods.includes(m.name));
     for (const m of wanted) {
       const plan = sampleInputs(m);
-      if (options.badInputs && m.input === "json") {
-        for (const input of BAD_JSON_INPUTS) plan.push({ input, kind: "bad_input" });
+      if (options.badInputs) {
+        for (const input of EDGE_INPUTS) {
+          if (!plan.some((p) => sameBytes(p.input, input))) plan.push({ input, kind: "edge" });
+        }
+        if (m.input === "json") { for (const input of BAD_JSON_INPUTS) plan.push({ input, kind: "bad_input" }); }
       }
       await callAll(plugin, m.name, plan, calls, lifecycleErrors, timeoutMs);
     }
