@@ -38,47 +38,25 @@ Deno.test("withStallDeadline() still ends a real hang: a promise that never sett
   assert.ok(stalled() < 1000);
 });
 
-/**
- * Starves process `pid` of CPU: pinned to CPU 0 at nice 19 (every thread), beside a busy loop there at nice 0, it gets
- * ~1.5% of that CPU. Returns the busy loop (kill it to end the starving).
- */
-async function starve(pid: number): Promise<Deno.ChildProcess> {
+Deno.test("snapshot() of a sandbox child starved of CPU waits out the stall instead of killing the child", async () => {
+  // The child at nice 19 on one CPU beside a busy loop there at nice 0 gets ~1.5% of that CPU: its snapshot takes
+  // longer than the 200 ms deadline, all of it waiting for the CPU.
+  await using plugin = await loadPlugin(fixture("ref_c"), { isolate: true, timeoutMs: 200, log: "off" });
+  await plugin.snapshot();
+  const pid = plugin.processId!;
   const tids = [...Deno.readDirSync(`/proc/${pid}/task`)].map((e) => e.name);
   const run = (cmd: string, args: string[]) => new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).output();
   assert.ok((await run("taskset", ["-a", "-p", "1", String(pid)])).success, "taskset pins the child to CPU 0");
   assert.ok((await run("renice", ["-n", "19", "-p", ...tids])).success, "renice lowers every thread of the child");
   const burner = new Deno.Command("taskset", { args: ["-c", "0", "sh", "-c", "while :; do :; done"] }).spawn();
-  await new Promise((r) => setTimeout(r, 100)); // the busy loop has the CPU
-  return burner;
-}
-
-Deno.test("snapshot() of a sandbox child starved of CPU waits out the stall instead of killing the child", async () => {
-  // Its snapshot then takes longer than the 400 ms deadline, all of it waiting for the CPU.
-  await using plugin = await loadPlugin(fixture("ref_c"), { isolate: true, timeoutMs: 400, log: "off" });
-  await plugin.snapshot();
-  const burner = await starve(plugin.processId!);
   try {
+    await new Promise((r) => setTimeout(r, 100)); // the busy loop has the CPU
     const t0 = performance.now();
     const snap = await plugin.snapshot();
     const ms = performance.now() - t0;
     assert.ok(snap.threads > 0);
-    assert.ok(ms > 400, `the child was starved past its deadline (the snapshot took ${ms.toFixed(0)} ms)`);
+    assert.ok(ms > 200, `the child was starved past its deadline (the snapshot took ${ms.toFixed(0)} ms)`);
   } finally {
-    burner.kill("SIGKILL");
-    await burner.status;
-  }
-});
-
-Deno.test("close() of a sandbox child starved of CPU waits out the stall while it unloads, instead of calling it hung", async () => {
-  const plugin = await loadPlugin(fixture("ref_c"), { isolate: true, timeoutMs: 400, log: "off" });
-  const burner = await starve(plugin.processId!);
-  try {
-    const t0 = performance.now();
-    await plugin.close(); // throws PluginTimeoutError ("did not finish unloading within 400 ms") if the stall counted
-    const ms = performance.now() - t0;
-    assert.ok(ms > 400, `the child was starved past its deadline (close took ${ms.toFixed(0)} ms)`);
-  } finally {
-    await plugin.close().catch(() => {});
     burner.kill("SIGKILL");
     await burner.status;
   }

@@ -7,8 +7,7 @@
  * With `unloadMs`, the stop ends at the CLOSE reply, and what comes after it
  * (the child unloads the plugin, says so, and exits) is watched on its own:
  * `unloading` settles with how that went, the child stopped (SIGTERM, then
- * SIGKILL) when it took longer than `unloadMs` (its time waiting for a CPU
- * not counted). A child that ends before it
+ * SIGKILL) when it took longer than `unloadMs`. A child that ends before it
  * said it unloaded, by a signal or with any status (a destructor's `_exit(0)`
  * included), did not unload cleanly.
  *
@@ -23,7 +22,6 @@
  * @module
  */
 import { sleep } from "../util/timers.ts";
-import { stallTimer, stallTracker } from "../ffi/stall_deadline.ts";
 import type { SandboxChild } from "./sandbox_child.ts";
 import { KIND } from "./protocol.ts";
 
@@ -101,12 +99,9 @@ async function watchUnload(
   reason: "closed" | "reaped",
   said: { unloaded: boolean },
 ): Promise<UnloadEnd> {
-  // The child's time waiting for a CPU does not count: a loaded machine is not a hanging destructor.
-  let due = () => {};
-  const late = new Promise<false>((resolve) => (due = () => resolve(false)));
-  const cancel = stallTimer(unloadMs, stallTracker(() => [child.pid]), due);
-  const exited = await Promise.race([child.exited.then(() => true), late]);
-  cancel();
+  const wait = sleep(unloadMs);
+  const exited = await Promise.race([child.exited.then(() => true), wait.done.then(() => false)]);
+  wait.cancel();
   const unloaded = said.unloaded;
   if (!exited) {
     child.end ??= { reason };
