@@ -145,7 +145,7 @@ Deno.test("invoke --output from a generated --input writes its frames at the ins
     out,
   ]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^480 frames at 96000 Hz from a generated signal, in 1 call\(s\)\n  Output  peak 0\.5000/);
+  assert.match(r.stdout, /^480 frames at 96000 Hz from a generated signal, in 1 call\(s\)\n {2}Output {2}peak 0\.5000/);
   const got = await readWav(await Deno.readFile(out), out);
   assert.deepEqual([got.sampleRate, got.channels.length, got.channels[0]!.length], [96000, 1, 480]);
   assert.ok(Math.abs(got.channels[0]![24]! - 0.5) < 1e-6, "a quarter period of 1 kHz at 96 kHz is the peak");

@@ -22,7 +22,6 @@
 import type { CrashBlame, InFlightRequest } from "../errors/errors.ts";
 import { ProcessGuard } from "../ffi/process_guard.ts";
 import { childKilledError, CONSEQUENCES, loadError, protocolError, timeoutError } from "../errors/host_errors.ts";
-import type { MethodCall } from "../plugin/handle.ts";
 import { sleep } from "../util/timers.ts";
 import { stallAwareTimer, stallGrace, withStallDeadline } from "../ffi/stall_deadline.ts";
 import { emitForwardedLog } from "../plugin/log_pump.ts";

@@ -29,6 +29,7 @@ export { z } from "npm:zod@^4.1.0";
  * pays for it.
  */
 export async function loadWavefile(): Promise<typeof import("npm:wavefile@11.0.0").WaveFile> {
+  // deno-lint-ignore no-import-prefix -- loaded on first use, so a static re-export cannot serve
   return (await import("npm:wavefile@11.0.0")).default.WaveFile;
 }
 export type { ZodError } from "npm:zod@^4.1.0";
