@@ -3,7 +3,8 @@
  * (docs/adapters.md): the audio ports of a method, read from the adapter's
  * part of describe(), and a run of any length in calls of at most
  * `maxBlock` frames on one instance (the text input `audio frames=N ...
- * samples`, a NUL, then float32 samples; every call after the first says
+ * samples`, a NUL, then float32 samples in this machine's byte order, as
+ * the adapter reads them; every call after the first says
  * `keep`, so the plugin runs on from its state as a host's stream does).
  *
  * @example
@@ -93,6 +94,32 @@ export interface AudioRunOptions {
 }
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * An answer to an input with the word `samples`: the JSON summary before its
+ * NUL byte (`frames`, and `sample_rate`), and after it the samples of each of
+ * the method's `outputs` audio outputs, port after port. An answer of another
+ * length is the adapter's error.
+ */
+export function audioAnswer(
+  method: string,
+  answer: Uint8Array,
+  outputs: number,
+): { summary: { frames: number; sample_rate: number }; samples: Float32Array[] } {
+  const nul = answer.indexOf(0);
+  const summary = JSON.parse(decoder.decode(answer.subarray(0, nul < 0 ? answer.length : nul)));
+  const frames: number = summary.frames;
+  const got = nul < 0 ? 0 : answer.length - nul - 1;
+  if (got !== outputs * frames * 4) {
+    throw new Error(
+      `${method}: the adapter answered ${got} bytes of samples for ${frames} frames of ${outputs} audio output(s)`,
+    );
+  }
+  // Copied out (slice): the samples start at any offset, and a Float32Array needs one that is a multiple of 4.
+  const all = new Float32Array(answer.slice(nul + 1).buffer);
+  return { summary, samples: Array.from({ length: outputs }, (_, k) => all.subarray(k * frames, (k + 1) * frames)) };
+}
 
 /**
  * Runs `frames` frames of `inputs` (one array per audio input of the method,
@@ -115,29 +142,21 @@ export async function runAudio(
     const text = encoder.encode(
       [`audio frames=${n}`, ...o.words, "samples", ...at > 0 ? ["keep"] : []].join(" ") + "\0",
     );
-    const input = new Uint8Array(text.length + inputs.length * n * 4);
+    // The samples in this machine's byte order, as the adapter reads them: each input's block, input after input.
+    const samples = new Float32Array(inputs.length * n);
+    for (const [k, channel] of inputs.entries()) samples.set(channel.subarray(at, at + n), k * n);
+    const input = new Uint8Array(text.length + samples.byteLength);
     input.set(text);
-    const view = new DataView(input.buffer);
-    for (const [k, channel] of inputs.entries()) {
-      const base = text.length + k * n * 4;
-      for (let f = 0; f < n; f++) view.setFloat32(base + f * 4, channel[at + f]!, true);
-    }
+    input.set(new Uint8Array(samples.buffer), text.length);
     const t0 = performance.now();
     const answer = await inst.invoke(method, input, o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs });
     callMs.push(performance.now() - t0);
     calls++;
-    const nul = answer.indexOf(0);
-    const got = nul < 0 ? 0 : answer.length - nul - 1;
-    if (got !== o.outputs * n * 4) {
-      throw new Error(
-        `${method}: the adapter answered ${got} bytes of samples for ${n} frames of ${o.outputs} audio output(s)`,
-      );
+    const back = audioAnswer(method, answer, o.outputs);
+    if (back.summary.frames !== n) {
+      throw new Error(`${method}: the adapter answered ${back.summary.frames} frames for ${n}`);
     }
-    const back = new DataView(answer.buffer, answer.byteOffset + nul + 1, got);
-    for (let k = 0; k < o.outputs; k++) {
-      const out = outputs[k]!;
-      for (let f = 0; f < n; f++) out[at + f] = back.getFloat32((k * n + f) * 4, true);
-    }
+    for (const [k, out] of outputs.entries()) out.set(back.samples[k]!, at);
     o.onProgress?.(at + n, frames);
   }
   return { outputs, calls, callMs };

@@ -14,15 +14,14 @@
 import { PluginCrashError, PluginTimeoutError, UnknownMethodError, UsageError } from "../errors/errors.ts";
 import { LatencyHistogram } from "../util/histogram.ts";
 import { DEFAULT_INVOKE_TIMEOUT_MS } from "../plugin/options.ts";
-import { leakCheck } from "../errors/leak_check.ts";
-import { defineCommand, reportFailure } from "./command.ts";
+import { defineCommand } from "./command.ts";
 import type { CommandContext } from "./context.ts";
-import { EXIT } from "./exit_codes.ts";
 import { DEFAULT_MAX_INPUT_BYTES, parseConfigFlag, readInput } from "./input.ts";
 import { printErr, printWarnings, STDOUT_IS_TERMINAL } from "./output.ts";
 import { isWav } from "../audio/wav.ts";
 import { invokeAudio } from "./invoke_audio.ts";
-import { invokeDocument, logWarnings, notJsonWarning, repeatLine, shownOutput } from "../report/invoke_report.ts";
+import { endCalls, exitAfter } from "./invoke_end.ts";
+import { invokeDocument, invokeTiming, notJsonWarning, repeatLine, shownOutput } from "../report/invoke_report.ts";
 
 function hintFor(error: unknown, ctx: CommandContext): string | undefined {
   const plugin = ctx.plugins.at(-1);
@@ -202,24 +201,11 @@ stdout then gets peak, RMS and NaN/Inf/denormal counts per output port.`,
       latency.recordMs(performance.now() - t0);
       if (repeat > 1) ctx.status.update(`invoke ${method}: ${i + 1}/${repeat} calls`);
     }
-    ctx.status.done();
-    await instance.destroy();
-    const leak = leakCheck(`invoke ${JSON.stringify(method)}`, before, await plugin.readStats());
-    const counters = await plugin.readLogCounters();
-    await ctx.close();
+    const { leak, warnings } = await endCalls(ctx, plugin, instance, method, before);
     const json = ctx.format === "json";
     const { fields: shown, notJson } = shownOutput(output, kind, json);
-    const warnings = [...plugin.contractWarnings, ...logWarnings(counters), ...ctx.warnings];
     if (notJson) warnings.push(notJsonWarning(method));
-    const s = latency.summary();
-    const timing = {
-      calls: repeat,
-      min_ms: s.min_ms,
-      median_ms: s.p50_ms,
-      p90_ms: s.p90_ms,
-      p99_ms: s.p99_ms,
-      max_ms: s.max_ms,
-    };
+    const timing = invokeTiming(repeat, latency.summary());
     if (json) {
       ctx.json(invokeDocument(method, shown, timing, leak, warnings));
     } else {
@@ -228,15 +214,7 @@ stdout then gets peak, RMS and NaN/Inf/denormal counts per output port.`,
       printWarnings(warnings);
     }
     if (repeat > 1) printErr(repeatLine(timing));
-    if (leak) {
-      reportFailure(leak, {
-        json: false, // already in the document
-        verbose: ctx.verbose,
-        hint: "destroy must free what create made; every buffer must be freed by npa_buffer_free",
-      });
-      return EXIT.PLUGIN_FAILED;
-    }
-    return EXIT.OK;
+    return exitAfter(ctx, leak);
   },
 });
 

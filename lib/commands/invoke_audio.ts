@@ -17,18 +17,16 @@
  * @module
  */
 import { UsageError } from "../errors/errors.ts";
-import { leakCheck } from "../errors/leak_check.ts";
-import { audioPortsOf, portStats, runAudio } from "../audio/run_audio.ts";
+import { audioAnswer, audioPortsOf, portStats, runAudio } from "../audio/run_audio.ts";
 import { readWav, wavBytes } from "../audio/wav.ts";
 import type { CommandContext } from "./context.ts";
 import type { PluginHandle } from "../plugin/handle.ts";
-import { EXIT } from "./exit_codes.ts";
-import { reportFailure } from "./command.ts";
+import { endCalls, exitAfter } from "./invoke_end.ts";
 import { userPath } from "./input.ts";
 import { LatencyHistogram } from "../util/histogram.ts";
 import { printWarnings } from "./output.ts";
 import { writeWhole } from "./report_file.ts";
-import { type AudioRun, invokeDocument, logWarnings, renderAudioRun } from "../report/invoke_report.ts";
+import { type AudioRun, invokeDocument, invokeTiming, renderAudioRun } from "../report/invoke_report.ts";
 
 /** The adapters' default frames per call (their config's `max_block`). */
 const DEFAULT_MAX_BLOCK = 4096;
@@ -48,8 +46,6 @@ export interface AudioInvoke {
   /** `--output`. */
   output?: string;
 }
-
-const utf8 = new TextDecoder();
 
 /** Runs the audio invoke on `plugin` (opened by `ctx`); returns the exit code. */
 export async function invokeAudio(ctx: CommandContext, plugin: PluginHandle, a: AudioInvoke): Promise<number> {
@@ -126,25 +122,12 @@ export async function invokeAudio(ctx: CommandContext, plugin: PluginHandle, a: 
     const t0 = performance.now();
     const answer = await instance.invoke(a.method, new TextEncoder().encode(text), { timeoutMs: ctx.timeoutMs });
     latency.recordMs(performance.now() - t0);
-    const nul = answer.indexOf(0);
-    const doc = JSON.parse(utf8.decode(answer.subarray(0, nul < 0 ? answer.length : nul))) as {
-      frames: number;
-      sample_rate: number;
-    };
-    frames = doc.frames;
-    sampleRate = doc.sample_rate;
-    const bytes = answer.slice(nul + 1);
-    if (nul < 0 || bytes.length !== ports.outputs.length * frames * 4) {
-      throw new Error(`${a.method}: the adapter answered no samples for ${JSON.stringify(text)}`);
-    }
-    const all = new Float32Array(bytes.buffer);
-    outputs = ports.outputs.map((_, k) => all.slice(k * frames, (k + 1) * frames));
+    const { summary, samples } = audioAnswer(a.method, answer, ports.outputs.length);
+    frames = summary.frames;
+    sampleRate = summary.sample_rate;
+    outputs = samples;
   }
-  ctx.status.done();
-  await instance.destroy();
-  const leak = leakCheck(`invoke ${JSON.stringify(a.method)}`, before, await plugin.readStats());
-  const counters = await plugin.readLogCounters();
-  await ctx.close();
+  const end = await endCalls(ctx, plugin, instance, a.method, before);
   const run: AudioRun = {
     sample_rate: sampleRate,
     frames,
@@ -156,29 +139,12 @@ export async function invokeAudio(ctx: CommandContext, plugin: PluginHandle, a: 
     await writeWhole(userPath(a.output), await wavBytes({ sampleRate, channels: outputs }));
     run.written = a.output;
   }
-  const all = [...plugin.contractWarnings, ...logWarnings(counters), ...ctx.warnings, ...warnings];
+  const all = [...end.warnings, ...warnings];
   if (ctx.format === "json") {
-    const s = latency.summary();
-    const timing = {
-      calls,
-      min_ms: s.min_ms,
-      median_ms: s.p50_ms,
-      p90_ms: s.p90_ms,
-      p99_ms: s.p99_ms,
-      max_ms: s.max_ms,
-    };
-    ctx.json(invokeDocument(a.method, { audio: run }, timing, leak, all));
+    ctx.json(invokeDocument(a.method, { audio: run }, invokeTiming(calls, latency.summary()), end.leak, all));
   } else {
     ctx.out(renderAudioRun(run));
     printWarnings(all);
   }
-  if (leak) {
-    reportFailure(leak, {
-      json: false,
-      verbose: ctx.verbose,
-      hint: "destroy must free what create made; every buffer must be freed by npa_buffer_free",
-    });
-    return EXIT.PLUGIN_FAILED;
-  }
-  return EXIT.OK;
+  return exitAfter(ctx, end.leak);
 }

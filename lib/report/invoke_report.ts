@@ -23,6 +23,7 @@ import { z } from "../util/deps.ts";
 import { toData } from "../errors/error_data.ts";
 import type { LogCounters } from "../ffi/host_log.ts";
 import { duration } from "./units.ts";
+import type { LatencySummary } from "../util/histogram.ts";
 
 /** Latency of the calls, in ms. */
 export const InvokeTimingSchema = z.object({
@@ -34,6 +35,11 @@ export const InvokeTimingSchema = z.object({
   max_ms: z.number(),
 });
 export type InvokeTiming = z.infer<typeof InvokeTimingSchema>;
+
+/** The timing of `calls` calls from their latency summary. */
+export function invokeTiming(calls: number, s: LatencySummary): InvokeTiming {
+  return { calls, min_ms: s.min_ms, median_ms: s.p50_ms, p90_ms: s.p90_ms, p99_ms: s.p99_ms, max_ms: s.max_ms };
+}
 
 /** One audio output port of an audio run: its samples' stats. */
 export const AudioPortSchema = z.object({
