@@ -236,6 +236,7 @@ static int32_t parse_text(const LsPlugin* pl, const LsPort* ports, const LsConfi
   } else if (gain_set && !out->adding) {
     rc = ls_fail(err, NPA_INVALID_INPUT, "\"gain=\" is run_adding's gain: it needs the word \"adding\"");
   }
+  if (out->twin) out->fresh = 1; /* both of twin's instances are new */
 done:
   free(key);
   free(val);

@@ -127,14 +127,9 @@ int32_t ls_run_adding(LsInst* inst, const LsPlugin* pl, size_t index, const LsIn
 
 int32_t ls_run_twin(LsInst* inst, const LsPlugin* pl, size_t index, const LsInput* in, NpaBuf* err) {
   const LADSPA_Descriptor* d = pl->d;
-  int32_t rc;
-  if (!inst->live[index]->fresh) {
-    rc = ls_live_renew(inst, pl, index, err);
-    if (rc != NPA_OK) return rc;
-  }
-  LsLive* a = inst->live[index];
+  LsLive* a = inst->live[index]; /* new: `twin` implies `fresh` (ladspa_input.c), so ls_run renewed it */
   LsLive* b = NULL;
-  rc = ls_live_new(inst, pl, &b, err);
+  int32_t rc = ls_live_new(inst, pl, &b, err);
   if (rc != NPA_OK) return rc;
   /* Both activated before either runs, as a host does when it adds the second. */
   ls_prepare(d, a, in, 0);
