@@ -14,7 +14,17 @@
  *
  * @module
  */
-import { type CheckContext, type CheckSpec, fail, type Outcome, pass, plural, skip, warn } from "../spec.ts";
+import {
+  type CheckContext,
+  type CheckSpec,
+  fail,
+  type Outcome,
+  pass,
+  plural,
+  skip,
+  type Thresholds,
+  warn,
+} from "../spec.ts";
 import { type LadspaLibrary, ladspaLibrary, usablePlugins } from "./ladspa_doc.ts";
 import { independence } from "./ladspa_independence.ts";
 import { denormals } from "./ladspa_denormals.ts";
@@ -56,6 +66,26 @@ function verdict(found: Findings, passed: string): Outcome {
 
 const portCount = (lib: LadspaLibrary) => lib.plugins.reduce((n, p) => n + p.ports.length, 0);
 
+/** The deadline of a check that runs a library's plugins: a minute, and four calls that hang. */
+const RUN_DEADLINE = (t: Thresholds) => 60_000 + 4 * t.callTimeoutMs;
+
+/** A check that runs the plugins of a LADSPA library with `judge` (a library of another ABI skips it). */
+function runsPlugins(
+  id: string,
+  title: string,
+  rule: string,
+  judge: (ctx: CheckContext, lib: LadspaLibrary) => Promise<Outcome>,
+): CheckSpec {
+  return {
+    id,
+    title,
+    rule,
+    needs: "plugin",
+    deadlineMs: RUN_DEADLINE,
+    run: (ctx) => onLadspa(ctx, (lib) => judge(ctx, lib)),
+  };
+}
+
 /** The ladspa group. */
 export const LADSPA_CHECKS: readonly CheckSpec[] = [
   {
@@ -89,7 +119,7 @@ export const LADSPA_CHECKS: readonly CheckSpec[] = [
     title: "Every plugin instantiates and runs at 8000 to 192000 Hz",
     rule: "sample-rates",
     needs: "plugin",
-    deadlineMs: (t) => 60_000 + 4 * t.callTimeoutMs,
+    deadlineMs: RUN_DEADLINE,
     run: (ctx) =>
       onLadspa(ctx, async (lib) => {
         const plan = sampleRatePlan(lib);
@@ -124,60 +154,46 @@ export const LADSPA_CHECKS: readonly CheckSpec[] = [
         return judgeRuns(ctx, [{ config, run }], `${plural(n, "plugin")}, every output finite and within the bound`);
       }),
   },
-  {
-    id: "ladspa.independence",
-    title: "Two instances fed the same inputs give the same outputs, in turn, interleaved and at once",
-    rule: "independence",
-    needs: "plugin",
-    deadlineMs: (t) => 60_000 + 4 * t.callTimeoutMs,
-    run: (ctx) => onLadspa(ctx, (lib) => independence(ctx, lib)),
-  },
-  {
-    id: "ladspa.denormals",
-    title: "After an impulse, no output decays into subnormal floats (a warning)",
-    rule: "denormals",
-    needs: "plugin",
-    deadlineMs: (t) => 60_000 + 4 * t.callTimeoutMs,
-    run: (ctx) => onLadspa(ctx, (lib) => denormals(ctx, lib)),
-  },
-  {
-    id: "ladspa.hard_rt",
-    title: "A plugin declaring HARD_RT_CAPABLE does not allocate, free, lock, sleep or do I/O in run",
-    rule: "hard-rt",
-    needs: "plugin",
-    deadlineMs: (t) => 60_000 + 4 * t.callTimeoutMs,
-    run: (ctx) => onLadspa(ctx, (lib) => hardRt(ctx, lib)),
-  },
-  {
-    id: "ladspa.inplace",
-    title: "Unless INPLACE_BROKEN is declared, outputs sharing the inputs' buffers give the same outputs",
-    rule: "inplace",
-    needs: "plugin",
-    deadlineMs: (t) => 60_000 + 4 * t.callTimeoutMs,
-    run: (ctx) => onLadspa(ctx, (lib) => inplace(ctx, lib)),
-  },
-  {
-    id: "ladspa.run_adding",
-    title: "run_adding with a gain adds gain x the run output to what the output buffer held",
-    rule: "run-adding",
-    needs: "plugin",
-    deadlineMs: (t) => 60_000 + 4 * t.callTimeoutMs,
-    run: (ctx) => onLadspa(ctx, (lib) => runAdding(ctx, lib)),
-  },
-  {
-    id: "ladspa.reset",
-    title: "After audio, deactivate + activate gives a fresh instance's output; cleanup without activate works",
-    rule: "reset",
-    needs: "plugin",
-    deadlineMs: (t) => 60_000 + 4 * t.callTimeoutMs,
-    run: (ctx) => onLadspa(ctx, (lib) => reset(ctx, lib)),
-  },
-  {
-    id: "ladspa.block_size",
-    title: "The same audio gives the same outputs in one block and in smaller ones (a warning)",
-    rule: "block-size",
-    needs: "plugin",
-    deadlineMs: (t) => 60_000 + 4 * t.callTimeoutMs,
-    run: (ctx) => onLadspa(ctx, (lib) => blockSize(ctx, lib)),
-  },
+  runsPlugins(
+    "ladspa.independence",
+    "Two instances fed the same inputs give the same outputs: in turn, interleaved, block by block and at once",
+    "independence",
+    independence,
+  ),
+  runsPlugins(
+    "ladspa.denormals",
+    "After an impulse, no output decays into subnormal floats (a warning)",
+    "denormals",
+    denormals,
+  ),
+  runsPlugins(
+    "ladspa.hard_rt",
+    "A plugin declaring HARD_RT_CAPABLE does not allocate, free, lock, sleep or do I/O in run",
+    "hard-rt",
+    hardRt,
+  ),
+  runsPlugins(
+    "ladspa.inplace",
+    "Unless INPLACE_BROKEN is declared, outputs sharing the inputs' buffers give the same outputs",
+    "inplace",
+    inplace,
+  ),
+  runsPlugins(
+    "ladspa.run_adding",
+    "run_adding with a gain adds gain x the run output to what the output buffer held",
+    "run-adding",
+    runAdding,
+  ),
+  runsPlugins(
+    "ladspa.reset",
+    "After audio, deactivate + activate gives a fresh instance's output; cleanup without activate works",
+    "reset",
+    reset,
+  ),
+  runsPlugins(
+    "ladspa.block_size",
+    "The same audio gives the same outputs in one block and in smaller ones (a warning)",
+    "block-size",
+    blockSize,
+  ),
 ];
