@@ -26,7 +26,7 @@ import { KIND_NAMES } from "../../sandbox/protocol.ts";
 import { stopChild, type UnloadEnd } from "../../sandbox/stop.ts";
 import { leftNow } from "../../sandbox/child_end.ts";
 import { ProcessGuard } from "../../ffi/process_guard.ts";
-import type { MethodCall } from "../../plugin/handle.ts";
+import type { RequestControl } from "../../sandbox/pending.ts";
 
 const MAX_WARNINGS = 1000;
 
@@ -48,10 +48,8 @@ export interface SandboxHealth {
   pid: number | undefined;
 }
 
-/** How a request is made through the session. */
-export interface SessionRequest {
-  op: string;
-  timeoutMs: number;
+/** How a request is made through the session: as to a child (what it had in flight is the session's to say), and: */
+export interface SessionRequest extends Omit<RequestControl, "inFlight"> {
   /**
    * Mark the request `sync: true` when nothing else is in flight (decided as
    * it is counted, so a burst of concurrent requests cannot all see "alone").
@@ -59,10 +57,6 @@ export interface SessionRequest {
   syncWhenAlone?: boolean;
   method?: string;
   inputs?: Uint8Array[];
-  /** A batch's calls: each gets `timeoutMs`, and errors name the call the batch was on (`sandbox_child.ts`). */
-  calls?: readonly MethodCall[];
-  /** The child's time waiting for a CPU does not count against `timeoutMs` (a reading of the host's, not a call). */
-  waitOutStalls?: boolean;
 }
 
 /** Checks a fresh child's handshake against the first one's; an error refuses the child. */
