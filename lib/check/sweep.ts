@@ -25,6 +25,7 @@ import type { LogCounters } from "../ffi/host_log.ts";
 import { loadPlugin } from "../host/load_plugin.ts";
 import type { InstanceHandle, PluginHandle } from "../plugin/handle.ts";
 import type { CheckContext } from "./spec.ts";
+import { sameBytes } from "../stress/plan.ts";
 
 /** Why a call was made. */
 export type CallKind = "example" | "sample" | "edge" | "bad_input" | "unknown_method";
@@ -91,8 +92,6 @@ export const EDGE_INPUTS: readonly Uint8Array[] = [
   enc.encode("0"),
   new Uint8Array(1 << 20).fill(0x61),
 ];
-
-const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** The inputs a method is called with: its examples, else one plain input of its kind. */
 export function sampleInputs(m: MethodDescription): { input: Uint8Array; kind: CallKind; expected?: string }[] {
