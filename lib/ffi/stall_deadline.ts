@@ -56,18 +56,30 @@ export function stallTracker(pids: () => readonly number[]): () => number {
  */
 export function stallTimer(ms: number, stalled: () => number, fire: () => void): () => void {
   if (ms === Infinity) return () => {};
-  const t0 = performance.now();
+  const left = msLeft(ms, stalled);
   let id: ReturnType<typeof setTimeout> | undefined;
   const arm = (wait: number) => {
     id = setTimeout(() => {
-      const elapsed = performance.now() - t0;
-      const due = Math.min(ms + stalled(), ms * MAX_STRETCH);
-      if (elapsed + 1 >= due) fire();
-      else arm(due - elapsed);
+      const more = left();
+      if (more === 0) fire();
+      else arm(more);
     }, Math.min(Math.max(wait, 0), MAX_DELAY_MS));
   };
   arm(ms);
   return () => clearTimeout(id);
+}
+
+/**
+ * For a deadline of `ms` that starts now: the ms left of it, stretched by
+ * `stalled()` (the wait for a CPU so far) to at most {@link MAX_STRETCH}
+ * times `ms`; 0 once it is due.
+ */
+function msLeft(ms: number, stalled: () => number): () => number {
+  const t0 = performance.now();
+  return () => {
+    const left = Math.min(ms + stalled(), ms * MAX_STRETCH) - (performance.now() - t0);
+    return left > 1 ? left : 0;
+  };
 }
 
 /**
@@ -76,12 +88,7 @@ export function stallTimer(ms: number, stalled: () => number, fire: () => void):
  * the whole at most {@link MAX_STRETCH} times `ms`), or 0 when it is due.
  */
 export function stallGrace(ms: number, pids: () => readonly number[]): () => number {
-  const stalled = stallTracker(pids);
-  const t0 = performance.now();
-  return () => {
-    const left = Math.min(ms + stalled(), ms * MAX_STRETCH) - (performance.now() - t0);
-    return left >= 1 ? left : 0;
-  };
+  return msLeft(ms, stallTracker(pids));
 }
 
 /**
