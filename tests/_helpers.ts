@@ -5,6 +5,7 @@
  * @module
  */
 import type { CheckResult, CheckStatus } from "../lib/check/result.ts";
+import type { LadspaPort } from "../lib/check/checks/ladspa_doc.ts";
 import { join } from "node:path";
 import { configureSync, type LogRecord, resetSync } from "../lib/util/deps.ts";
 import { fileURLToPath } from "node:url";
@@ -297,4 +298,27 @@ export async function tempDir(
 ): Promise<{ path: string; [Symbol.asyncDispose](): Promise<void> }> {
   const path = await Deno.makeTempDir({ prefix });
   return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
+}
+
+type Hints = LadspaPort["hints"];
+
+/** A control input port; `hints` and the rest override the defaults (unbounded, no default). */
+export function ladspaPort(
+  index: number,
+  name: string | null,
+  over: Partial<Omit<LadspaPort, "hints">> & { hints?: Partial<Hints> } = {},
+): LadspaPort {
+  const hints: Hints = {
+    bounded_below: false,
+    bounded_above: false,
+    toggled: false,
+    sample_rate: false,
+    logarithmic: false,
+    integer: false,
+    lower: null,
+    upper: null,
+    default: null,
+    ...over.hints,
+  };
+  return { index, name, direction: "input", kind: "control", default_value: null, ...over, hints };
 }

@@ -29,7 +29,7 @@ import type { CheckContext } from "../lib/check/spec.ts";
 import { Prng } from "../lib/util/prng.ts";
 import { PluginCrashError, PluginPanicError, PluginTimeoutError } from "../lib/errors/errors.ts";
 import { withPlugin } from "../lib/check/check_helpers.ts";
-import { fixture, isFile, ROOT, runCli } from "./_helpers.ts";
+import { fixture, isFile, ladspaPort, ROOT, runCli } from "./_helpers.ts";
 import { join } from "node:path";
 import { type CheckReport, loadPlugin, runChecks } from "../mod.ts";
 
@@ -37,27 +37,6 @@ import { type CheckReport, loadPlugin, runChecks } from "../mod.ts";
 const ladspaFixture = (name: string) => join(ROOT, "build", "fixtures", "ladspa", `lib${name}.so`);
 
 type Hints = LadspaPort["hints"];
-
-/** A control input port; `hints` and the rest override the defaults (unbounded, no default). */
-function port(
-  index: number,
-  name: string | null,
-  over: Partial<Omit<LadspaPort, "hints">> & { hints?: Partial<Hints> } = {},
-): LadspaPort {
-  const hints: Hints = {
-    bounded_below: false,
-    bounded_above: false,
-    toggled: false,
-    sample_rate: false,
-    logarithmic: false,
-    integer: false,
-    lower: null,
-    upper: null,
-    default: null,
-    ...over.hints,
-  };
-  return { index, name, direction: "input", kind: "control", default_value: null, ...over, hints };
-}
 
 /** Bounded hints lower..upper. */
 const bounded = (lower: number, upper: number, more: Partial<Hints> = {}): Partial<Hints> => ({
@@ -88,7 +67,7 @@ function plugin(
 }
 
 const audio = (index: number, direction: "input" | "output") =>
-  port(index, direction === "input" ? "In" : "Out", { direction, kind: "audio" });
+  ladspaPort(index, direction === "input" ? "In" : "Out", { direction, kind: "audio" });
 
 /** A library of correct plugins: a gain (0..4, default 1) and a filter with a SAMPLE_RATE cutoff. */
 function goodLibrary(): LadspaLibrary {
@@ -96,18 +75,18 @@ function goodLibrary(): LadspaLibrary {
     abi: "ladspa",
     plugins: [
       plugin(0, "gain", [
-        port(0, "Gain", { hints: bounded(0, 4, { default: "1" }), default_value: 1 }),
+        ladspaPort(0, "Gain", { hints: bounded(0, 4, { default: "1" }), default_value: 1 }),
         audio(1, "input"),
         audio(2, "output"),
       ]),
       plugin(1, "lowpass", [
-        port(0, "Cutoff (Hz)", {
+        ladspaPort(0, "Cutoff (Hz)", {
           hints: bounded(0.0001, 0.45, { sample_rate: true, logarithmic: true, default: "middle" }),
           default_value: Math.sqrt(0.0001 * 0.45) * 48000,
         }),
-        port(1, "Stages", { hints: bounded(1, 4, { integer: true, default: "1" }), default_value: 1 }),
-        port(2, "Bypass", { hints: { toggled: true, default: "0" }, default_value: 0 }),
-        port(3, "Latency", { direction: "output" }),
+        ladspaPort(1, "Stages", { hints: bounded(1, 4, { integer: true, default: "1" }), default_value: 1 }),
+        ladspaPort(2, "Bypass", { hints: { toggled: true, default: "0" }, default_value: 0 }),
+        ladspaPort(3, "Latency", { direction: "output" }),
         audio(4, "input"),
         audio(5, "output"),
       ]),
@@ -139,11 +118,11 @@ Deno.test("descriptorFindings() fails ports that are not one direction and one k
   const lib: LadspaLibrary = {
     abi: "ladspa",
     plugins: [plugin(0, "bad_ports", [
-      port(0, "Meter", { direction: "invalid", descriptor: 0x7 }),
-      port(1, "Sidechain", { kind: "invalid", descriptor: 0x1 }),
-      port(2, null),
-      port(3, ""),
-      port(4, "Meter"),
+      ladspaPort(0, "Meter", { direction: "invalid", descriptor: 0x7 }),
+      ladspaPort(1, "Sidechain", { kind: "invalid", descriptor: 0x1 }),
+      ladspaPort(2, null),
+      ladspaPort(3, ""),
+      ladspaPort(4, "Meter"),
     ])],
   };
   assert.deepEqual(descriptorFindings(lib).fails, [
@@ -162,35 +141,42 @@ Deno.test("rangeFindings() finds nothing in a library that keeps the rules", () 
   assert.deepEqual(rangeFindings(goodLibrary()), { fails: [], warns: [] });
   // A default at a bound, printed with 9 digits from a float, is inside.
   assert.deepEqual(
-    rangesOf(port(0, "x", { hints: bounded(0.1, 0.9, { default: "maximum" }), default_value: 0.9000000003 })).fails,
+    rangesOf(ladspaPort(0, "x", { hints: bounded(0.1, 0.9, { default: "maximum" }), default_value: 0.9000000003 }))
+      .fails,
     [],
   );
 });
 
 Deno.test("rangeFindings() fails lower > upper, a default outside the bounds and one without its bounds", () => {
-  assert.deepEqual(rangesOf(port(0, "Level", { hints: bounded(1, 0) })).fails, [
+  assert.deepEqual(rangesOf(ladspaPort(0, "Level", { hints: bounded(1, 0) })).fails, [
     `"p" (#0) port 0 "Level": lower bound 1 > upper bound 0`,
   ]);
-  assert.deepEqual(rangesOf(port(0, "Level", { hints: bounded(0, 1, { default: "100" }), default_value: 100 })).fails, [
-    `"p" (#0) port 0 "Level": default 100 (100) is above the upper bound 1`,
-  ]);
-  const rate = port(0, "Cutoff", {
+  assert.deepEqual(
+    rangesOf(ladspaPort(0, "Level", { hints: bounded(0, 1, { default: "100" }), default_value: 100 })).fails,
+    [
+      `"p" (#0) port 0 "Level": default 100 (100) is above the upper bound 1`,
+    ],
+  );
+  const rate = ladspaPort(0, "Cutoff", {
     hints: bounded(0.01, 0.4, { sample_rate: true, default: "440" }),
     default_value: 440,
   });
   assert.deepEqual(rangesOf(rate).fails, [
     `"p" (#0) port 0 "Cutoff": default 440 (440) is below the lower bound 480 (at 48000 Hz)`,
   ]);
-  assert.deepEqual(rangesOf(port(0, "Mix", { hints: { bounded_below: true, lower: 0, default: "middle" } })).fails, [
-    `"p" (#0) port 0 "Mix": DEFAULT_MIDDLE needs both bounds, and the port has not`,
-  ]);
-  assert.deepEqual(rangesOf(port(0, "Mix", { hints: { default: "minimum" } })).fails, [
+  assert.deepEqual(
+    rangesOf(ladspaPort(0, "Mix", { hints: { bounded_below: true, lower: 0, default: "middle" } })).fails,
+    [
+      `"p" (#0) port 0 "Mix": DEFAULT_MIDDLE needs both bounds, and the port has not`,
+    ],
+  );
+  assert.deepEqual(rangesOf(ladspaPort(0, "Mix", { hints: { default: "minimum" } })).fails, [
     `"p" (#0) port 0 "Mix": DEFAULT_MINIMUM needs a lower bound, and the port has not`,
   ]);
-  assert.deepEqual(rangesOf(port(0, "Mix", { hints: { bits: 0x380 } })).fails, [
+  assert.deepEqual(rangesOf(ladspaPort(0, "Mix", { hints: { bits: 0x380 } })).fails, [
     `"p" (#0) port 0 "Mix": DEFAULT bits 0x380 are not a LADSPA default`,
   ]);
-  assert.deepEqual(rangesOf(port(0, "Mix", { hints: { bounded_above: true, upper: null } })).fails, [
+  assert.deepEqual(rangesOf(ladspaPort(0, "Mix", { hints: { bounded_above: true, upper: null } })).fails, [
     `"p" (#0) port 0 "Mix": BOUNDED_ABOVE, but its upper bound is not a number`,
   ]);
 });
@@ -198,18 +184,21 @@ Deno.test("rangeFindings() fails lower > upper, a default outside the bounds and
 Deno.test("rangeFindings() warns of a LOGARITHMIC range that includes 0 and a TOGGLED port bounded other than 0..1", () => {
   // Debian's amp: a logarithmic gain bounded below by 0, open above.
   const amp = rangesOf(
-    port(0, "Gain", { hints: { bounded_below: true, lower: 0, logarithmic: true, default: "1" }, default_value: 1 }),
+    ladspaPort(0, "Gain", {
+      hints: { bounded_below: true, lower: 0, logarithmic: true, default: "1" },
+      default_value: 1,
+    }),
   );
   assert.deepEqual(amp, {
     fails: [],
     warns: [`"p" (#0) port 0 "Gain": LOGARITHMIC range 0..(open) includes 0: hosts cannot draw it`],
   });
-  assert.deepEqual(rangesOf(port(0, "Gain", { hints: bounded(-1, 1, { logarithmic: true }) })).warns.length, 1);
-  assert.deepEqual(rangesOf(port(0, "Gain", { hints: bounded(0.001, 1, { logarithmic: true }) })).warns, []);
-  assert.deepEqual(rangesOf(port(0, "On", { hints: bounded(0, 10, { toggled: true }) })).warns, [
+  assert.deepEqual(rangesOf(ladspaPort(0, "Gain", { hints: bounded(-1, 1, { logarithmic: true }) })).warns.length, 1);
+  assert.deepEqual(rangesOf(ladspaPort(0, "Gain", { hints: bounded(0.001, 1, { logarithmic: true }) })).warns, []);
+  assert.deepEqual(rangesOf(ladspaPort(0, "On", { hints: bounded(0, 10, { toggled: true }) })).warns, [
     `"p" (#0) port 0 "On": TOGGLED, but bounded 0..10 instead of 0..1`,
   ]);
-  assert.deepEqual(rangesOf(port(0, "On", { hints: bounded(0, 1, { toggled: true }) })).warns, []);
+  assert.deepEqual(rangesOf(ladspaPort(0, "On", { hints: bounded(0, 1, { toggled: true }) })).warns, []);
 });
 
 Deno.test("ladspaLibrary() reads the adapter part, leaves other documents alone and names what is malformed", () => {
@@ -230,31 +219,39 @@ Deno.test("methodOf() names a repeated label's method <Label>#<index>, and takes
 });
 
 Deno.test("controlPoints() tries bounds, default and middle; open ends from the default or the bound +/- 1", () => {
-  assert.deepEqual(controlPoints(port(0, "g", { hints: bounded(0, 4), default_value: 1 })), [0, 4, 1, 2]);
+  assert.deepEqual(controlPoints(ladspaPort(0, "g", { hints: bounded(0, 4), default_value: 1 })), [0, 4, 1, 2]);
   // SAMPLE_RATE bounds at 48000 Hz, a geometric middle, single precision.
-  const log = controlPoints(port(0, "f", { hints: bounded(0.0001, 0.45, { sample_rate: true, logarithmic: true }) }));
+  const log = controlPoints(
+    ladspaPort(0, "f", { hints: bounded(0.0001, 0.45, { sample_rate: true, logarithmic: true }) }),
+  );
   assert.deepEqual(log, [4.80000019, 21600, 321.993774]);
-  assert.deepEqual(controlPoints(port(0, "n", { hints: bounded(1, 4, { integer: true }) })), [1, 4, 3]);
-  assert.deepEqual(controlPoints(port(0, "t", { hints: { toggled: true }, default_value: 1 })), [0, 1]);
-  assert.deepEqual(controlPoints(port(0, "amp", { hints: { bounded_below: true, lower: 0 }, default_value: 1 })), [
-    0,
-    1,
-    0.5,
-  ]);
-  assert.deepEqual(controlPoints(port(0, "amp", { hints: { bounded_below: true, lower: 2 }, default_value: 1 })), [
-    2,
-    3,
-    1,
-    2.5,
-  ]);
-  assert.deepEqual(controlPoints(port(0, "x", { hints: { bounded_above: true, upper: 0 } })), [-1, 0, -0.5]);
-  assert.deepEqual(controlPoints(port(0, "x")), [0, 1, 0.5]);
+  assert.deepEqual(controlPoints(ladspaPort(0, "n", { hints: bounded(1, 4, { integer: true }) })), [1, 4, 3]);
+  assert.deepEqual(controlPoints(ladspaPort(0, "t", { hints: { toggled: true }, default_value: 1 })), [0, 1]);
+  assert.deepEqual(
+    controlPoints(ladspaPort(0, "amp", { hints: { bounded_below: true, lower: 0 }, default_value: 1 })),
+    [
+      0,
+      1,
+      0.5,
+    ],
+  );
+  assert.deepEqual(
+    controlPoints(ladspaPort(0, "amp", { hints: { bounded_below: true, lower: 2 }, default_value: 1 })),
+    [
+      2,
+      3,
+      1,
+      2.5,
+    ],
+  );
+  assert.deepEqual(controlPoints(ladspaPort(0, "x", { hints: { bounded_above: true, upper: 0 } })), [-1, 0, -0.5]);
+  assert.deepEqual(controlPoints(ladspaPort(0, "x")), [0, 1, 0.5]);
 });
 
 Deno.test("controlCombos() takes every combination when few, else a seeded sample led by the defaults", () => {
-  const small = plugin(0, "g", [port(0, "g", { hints: bounded(0, 4), default_value: 1 }), audio(1, "output")]);
+  const small = plugin(0, "g", [ladspaPort(0, "g", { hints: bounded(0, 4), default_value: 1 }), audio(1, "output")]);
   assert.deepEqual(controlCombos(small, 100, new Prng(1)), [[], [[0, 0]], [[0, 4]], [[0, 1]], [[0, 2]]]);
-  const many = plugin(0, "m", Array.from({ length: 8 }, (_, i) => port(i, `c${i}`, { hints: bounded(0, 1) })));
+  const many = plugin(0, "m", Array.from({ length: 8 }, (_, i) => ladspaPort(i, `c${i}`, { hints: bounded(0, 1) })));
   const a = controlCombos(many, 20, new Prng(7));
   assert.equal(a.length, 20);
   assert.deepEqual(a[0], []);
@@ -265,7 +262,7 @@ Deno.test("controlCombos() takes every combination when few, else a seeded sampl
 
 Deno.test("processingPlan() keeps within its budget and runs every plugin; sampleRatePlan() leaves out broken ones", () => {
   const lib = goodLibrary();
-  for (let i = 2; i < 200; i++) lib.plugins.push(plugin(i, `p${i}`, [port(0, "x", { hints: bounded(0, 1) })]));
+  for (let i = 2; i < 200; i++) lib.plugins.push(plugin(i, `p${i}`, [ladspaPort(0, "x", { hints: bounded(0, 1) })]));
   lib.plugins.push(plugin(200, null, [], { broken: "no Label" }));
   const plan = processingPlan(lib, 1);
   assert.ok(plan.length <= MIN_CALLS_PER_PLUGIN * 200, `${plan.length} calls`);

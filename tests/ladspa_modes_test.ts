@@ -11,7 +11,7 @@ import { inplace } from "../lib/check/checks/ladspa_modes.ts";
 import type { LadspaLibrary } from "../lib/check/checks/ladspa_doc.ts";
 import type { CheckContext } from "../lib/check/spec.ts";
 import { PluginError, PluginPanicError } from "../lib/errors/errors.ts";
-import { isFile, ROOT } from "./_helpers.ts";
+import { isFile, ladspaPort, ROOT } from "./_helpers.ts";
 import { loadPlugin, runChecks } from "../mod.ts";
 
 const ladspaFixture = (name: string) => join(ROOT, "build", "fixtures", "ladspa", `lib${name}.so`);
@@ -170,24 +170,9 @@ Deno.test("ladspa.inplace: inplace_broken_undeclared fails, naming the in-place 
 });
 
 Deno.test("inplace() skips a library whose every plugin declares INPLACE_BROKEN, without running it", async () => {
-  const port = (index: number, direction: "input" | "output") => ({
-    index,
-    name: direction,
-    direction,
-    kind: "audio" as const,
-    hints: {
-      bounded_below: false,
-      bounded_above: false,
-      toggled: false,
-      sample_rate: false,
-      logarithmic: false,
-      integer: false,
-      lower: null,
-      upper: null,
-      default: null,
-    },
-    default_value: null,
-  });
+  // An audio port: the shared control port's defaults, with this direction and kind.
+  const port = (index: number, direction: "input" | "output") =>
+    ladspaPort(index, direction, { direction, kind: "audio" });
   const lib: LadspaLibrary = {
     abi: "ladspa",
     plugins: [{
