@@ -5,7 +5,8 @@
  * 1; and text within the limits is shortened for people in `load`'s text.
  */
 import assert from "node:assert/strict";
-import { DESCRIBE_LIMITS, parseDescription } from "../lib/plugin/describe_schema.ts";
+import { parseDescription } from "../lib/plugin/describe_schema.ts";
+import { DESCRIBE_LIMITS } from "../lib/plugin/describe_json.ts";
 import { LoadReportSchema, renderLoadReport } from "../lib/report/load_report.ts";
 import { ContractViolationError } from "../mod.ts";
 import { fault, runCli } from "./_helpers.ts";

@@ -4,11 +4,13 @@
  * (the shutdown check's baseline, validating describe(), the handshake), in
  * `loadPlugin`, which every engine and check loads through; a plugin that
  * hangs in one of its calls is still stopped at its deadline, and the error
- * names the call.
+ * names the call. A child's start loads no npm package (its parent
+ * validates describe() and emits its logs on LogTape).
  */
 import assert from "node:assert/strict";
-import { loadPlugin, PluginTimeoutError } from "../mod.ts";
-import { fault, REFERENCE_PLUGINS } from "./_helpers.ts";
+import { join } from "node:path";
+import { ContractViolationError, loadPlugin, PluginTimeoutError } from "../mod.ts";
+import { fault, REFERENCE_PLUGINS, ROOT, sandboxChildren } from "./_helpers.ts";
 
 const REF_C = REFERENCE_PLUGINS[0]!.path;
 
@@ -36,4 +38,51 @@ Deno.test("loadPlugin({ isolate }) still stops a plugin hanging in init or in a 
     });
     assert.ok(performance.now() - t0 < 20_000, `${name}: stopped at its deadline, not plugcheck's own`);
   }
+});
+
+/** The modules a sandbox child's entry loads when it starts (static imports; dynamic ones load only when run). */
+async function startupModules(entry: string): Promise<string[]> {
+  const out = await new Deno.Command(Deno.execPath(), { args: ["info", "--json", entry], stdout: "piped" }).output();
+  assert.ok(out.success, `deno info ${entry}`);
+  const graph = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    roots: string[];
+    modules: { specifier: string; dependencies?: { code?: { specifier?: string }; isDynamic?: boolean }[] }[];
+  };
+  const bySpecifier = new Map(graph.modules.map((m) => [m.specifier, m]));
+  const seen = new Set<string>();
+  const next = [...graph.roots];
+  while (next.length > 0) {
+    const s = next.pop()!;
+    if (seen.has(s)) continue;
+    seen.add(s);
+    for (const d of bySpecifier.get(s)?.dependencies ?? []) {
+      if (d.isDynamic !== true && d.code?.specifier !== undefined) next.push(d.code.specifier);
+    }
+  }
+  return [...seen];
+}
+
+Deno.test("sandbox child entries start without loading any npm package (zod and LogTape cost each child ~50 ms)", async () => {
+  for (
+    const entry of ["lib/host/isolated/child_entry.ts", "lib/check/probe_entry.ts", "lib/fuzz/child/child_entry.ts"]
+  ) {
+    const modules = await startupModules(join(ROOT, entry));
+    assert.ok(modules.some((m) => m.endsWith("/lib/sandbox/child_main.ts")), `${entry}: the graph was read`);
+    assert.deepEqual(modules.filter((m) => m.startsWith("npm:")), [], `${entry} loads npm packages at start`);
+  }
+});
+
+Deno.test("loadPlugin({ isolate }) rejects a describe() that breaks the schema as in process, and its child is gone", async () => {
+  const errors: string[] = [];
+  for (const isolate of [false, true]) {
+    await assert.rejects(loadPlugin(fault("describe_bad_schema"), { isolate }), (e: unknown) => {
+      assert.ok(e instanceof ContractViolationError, String(e));
+      assert.equal(e.operation, "describe plugin");
+      errors.push(e.message);
+      return true;
+    });
+  }
+  assert.equal(errors[1], errors[0]);
+  assert.match(errors[0]!, /^Cannot describe plugin: describe\(\) JSON is invalid at /);
+  assert.deepEqual(sandboxChildren(), [], "the child that read describe() was stopped");
 });

@@ -1,6 +1,6 @@
 /**
  * The zod schema of `npa_plugin_describe()` output (see docs/abi.md,
- * "describe"), with its limits ("Limits"): a document of at most 1 MiB, names
+ * "describe"), with its limits ("Limits", `describe_json.ts`): a document of at most 1 MiB, names
  * (the plugin's, its version, each method's) of at most 256 UTF-8 bytes, a
  * method description of at most 4 KiB. Text past a limit is a contract
  * violation quoting the field, never passed on to engines and reports. Unknown
@@ -25,18 +25,8 @@
  * @module
  */
 import { z } from "../util/deps.ts";
-import { describeInvalid, parseJsonOutput } from "../errors/guard.ts";
-import { ContractViolationError } from "../errors/errors.ts";
-
-/** The limits of describe() (docs/abi.md, "Limits"), in UTF-8 bytes. */
-export const DESCRIBE_LIMITS = {
-  /** The whole document. */
-  documentBytes: 1024 * 1024,
-  /** The plugin's name, its version, and each method's name. */
-  nameBytes: 256,
-  /** Each method's description. */
-  descriptionBytes: 4096,
-} as const;
+import { describeInvalid } from "../errors/guard.ts";
+import { DESCRIBE_LIMITS, describeJson } from "./describe_json.ts";
 
 const encoder = new TextEncoder();
 
@@ -105,16 +95,16 @@ export type MethodDescription = z.infer<typeof MethodDescriptionSchema>;
  * `describe plugin`) naming the limit or the field.
  */
 export function parseDescription(bytes: Uint8Array): PluginDescription {
-  const max = DESCRIBE_LIMITS.documentBytes;
-  if (bytes.length > max) {
-    throw new ContractViolationError(
-      `Cannot describe plugin: describe() JSON is ${bytes.length.toLocaleString("en-US")} bytes, over the limit of ${
-        max.toLocaleString("en-US")
-      } (1 MiB)`,
-      { operation: "describe plugin" },
-    );
-  }
-  const parsed = PluginDescriptionSchema.safeParse(parseJsonOutput("describe plugin", bytes));
+  return validateDescription(describeJson(bytes));
+}
+
+/**
+ * A describe() document already read as JSON (`describeJson`: a sandbox
+ * child's), validated against the schema. Throws `ContractViolationError`
+ * (operation `describe plugin`) naming the field.
+ */
+export function validateDescription(json: unknown): PluginDescription {
+  const parsed = PluginDescriptionSchema.safeParse(json);
   if (!parsed.success) throw describeInvalid(parsed.error);
   return parsed.data;
 }

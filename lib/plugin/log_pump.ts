@@ -1,5 +1,5 @@
 /**
- * Delivery of plugin log messages to LogTape.
+ * Delivery of plugin log messages to LogTape (through `log_out.ts`).
  *
  * Plugins log into the native queue (`lib/ffi/host_log.ts`) from any thread
  * without waiting; this module drains it after every plugin call and on an
@@ -18,8 +18,8 @@
  *
  * @module
  */
-import { getLogger, type LogLevel } from "../util/deps.ts";
 import type { HostLog, LogRecord } from "../ffi/host_log.ts";
+import { emitLog, type LevelName } from "./log_out.ts";
 
 /** Level names a host may choose, most severe first; `off` disables plugin logs. */
 export const LOG_LEVEL_NAMES = ["off", "error", "warning", "info", "debug", "trace"] as const;
@@ -31,7 +31,7 @@ export function levelNumber(name: PluginLogLevel): number {
   return LOG_LEVEL_NAMES.indexOf(name);
 }
 
-const LOGTAPE_LEVELS: readonly LogLevel[] = ["fatal", "error", "warning", "info", "debug", "trace"];
+const LOGTAPE_LEVELS: readonly LevelName[] = ["fatal", "error", "warning", "info", "debug", "trace"];
 
 /** The LogTape category for a plugin log target. */
 export function categoryFor(target: string, pluginName: string): string[] {
@@ -88,31 +88,12 @@ export class LogPump {
   #emit(r: LogRecord): void {
     const name = this.#names.get(r.pluginId) ?? `plugin#${r.pluginId}`;
     const level = LOGTAPE_LEVELS[r.level] ?? "trace";
-    const logger = getLogger(categoryFor(r.target, name));
-    // emit(), not info()/...: the plugin's text is shown verbatim, never parsed as a template.
-    logger.emit({
-      timestamp: Date.now(),
+    // No template: the plugin's text is shown verbatim, never parsed as one.
+    emitLog({
+      category: categoryFor(r.target, name),
       level,
-      message: [r.message],
-      rawMessage: r.message,
+      text: r.message,
       properties: { plugin: name, target: r.target, truncated: r.truncated },
     });
   }
-}
-
-const LEVELS = new Set<LogLevel>(["trace", "debug", "info", "warning", "error", "fatal"]);
-
-/** Re-emits a log record a sandbox child forwarded, under the same category. */
-export function emitForwardedLog(h: Record<string, unknown>): void {
-  const category = Array.isArray(h.category) ? h.category.map(String) : ["plugin"];
-  const level = LEVELS.has(h.level as LogLevel) ? h.level as LogLevel : "info";
-  const message = String(h.message ?? "");
-  const props = h.props !== null && typeof h.props === "object" ? h.props as Record<string, unknown> : {};
-  getLogger(category).emit({
-    timestamp: Date.now(),
-    level,
-    message: [message],
-    rawMessage: message,
-    properties: { ...props, sandboxed: true },
-  });
 }

@@ -24,7 +24,7 @@ import { ProcessGuard } from "../ffi/process_guard.ts";
 import { childKilledError, CONSEQUENCES, loadError, protocolError, timeoutError } from "../errors/host_errors.ts";
 import { sleep } from "../util/timers.ts";
 import { stallAwareTimer, stallGrace, withStallDeadline } from "../ffi/stall_deadline.ts";
-import { emitForwardedLog } from "../plugin/log_pump.ts";
+import { emitForwardedLog } from "../plugin/logtape_out.ts";
 import { type ChildSpec, spawnChild, type SpawnedChild } from "./spawn.ts";
 import { PendingRequests, type RequestControl } from "./pending.ts";
 import { ByteTail } from "./tail.ts";

@@ -19,8 +19,9 @@
  * @module
  */
 import { basename } from "node:path";
-import { getLogger } from "../../util/deps.ts";
-import { parseDescription, type PluginDescription } from "../../plugin/describe_schema.ts";
+import { logger } from "../../plugin/log_out.ts";
+import type { PluginDescription } from "../../plugin/describe_schema.ts";
+import { describeJson } from "../../plugin/describe_json.ts";
 import type { PluginCalls } from "../../ffi/calls.ts";
 import { type CallHooks, CallTracker } from "./call_tracker.ts";
 import { AsyncPath } from "../../ffi/async_call.ts";
@@ -47,8 +48,20 @@ import { loadPhase } from "./load_phase.ts";
 
 const MAX_WARNINGS = 1000;
 let pump: LogPump | undefined;
-const contractLog = getLogger(["plugcheck", "contract"]);
-const lifecycleLog = getLogger(["plugcheck", "lifecycle"]);
+/** False in a sandbox child, whose parent validates describe() (so the child imports no zod): {@link leaveDescribeToParent}. */
+let describeValidatedHere = true;
+
+/**
+ * Leaves the validation of describe() to this process's parent (a sandbox
+ * child's): loads keep it as read (`describeJson`), and the parent checks it
+ * with `validateDescription` before anything else.
+ */
+export function leaveDescribeToParent(): void {
+  describeValidatedHere = false;
+}
+
+const contractLog = logger(["plugcheck", "contract"]);
+const lifecycleLog = logger(["plugcheck", "lifecycle"]);
 
 /**
  * Where a core is on its way out: `waiting` for a call to return, `pinned`
@@ -228,8 +241,13 @@ export class PluginCore {
   async #describe(): Promise<void> {
     loadPhase("describe plugin");
     const bytes = await this.#bare.describe(this.guard, this.#lifecycle).finally(() => loadPhase(null));
-    this.description = parseDescription(bytes); // plugcheck's own work, however big the document
-    this.pump.rename(this.#logId, this.description.name);
+    // plugcheck's own work from here, however big the document.
+    const json = describeJson(bytes);
+    this.description = describeValidatedHere
+      ? (await import("../../plugin/describe_schema.ts")).validateDescription(json)
+      : json as PluginDescription; // the parent validates it before it makes any other request
+    const name = (json as { name?: unknown } | null)?.name;
+    if (typeof name === "string") this.pump.rename(this.#logId, name);
   }
 
   /** Records a contract warning (the call still succeeded). */

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import type { getLogger } from "../../util/deps.ts";
+import type { Logger } from "../../plugin/log_out.ts";
 import type { ProcessGuard } from "../../ffi/process_guard.ts";
 import { PluginThreads } from "../../ffi/plugin_threads.ts";
 
@@ -28,7 +28,7 @@ export function hookExits(
   guard: ProcessGuard,
   libraryPath: string,
   shown: string,
-  lifecycleLog: ReturnType<typeof getLogger>,
+  lifecycleLog: Logger,
 ): void {
   try {
     if (guard.hookExits(libraryPath) < 0 && !saidNoExitHooks) {

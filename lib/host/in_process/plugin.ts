@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { getLogger } from "../../util/deps.ts";
+import { logger, logOutReady } from "../../plugin/log_out.ts";
 import type { PluginDescription } from "../../plugin/describe_schema.ts";
 import type { LogCounters } from "../../ffi/host_log.ts";
 import { type ProcessSnapshot, ProcInfo } from "../../ffi/proc_info.ts";
@@ -45,12 +45,13 @@ import { Instance, type InstanceScope } from "./instance.ts";
 import { type Lease, leaseCore } from "./registry.ts";
 
 const EMPTY = new Uint8Array(0);
-const lifecycleLog = getLogger(["plugcheck", "lifecycle"]);
+const lifecycleLog = logger(["plugcheck", "lifecycle"]);
 
 /** Loads `path` in this process (what `loadPlugin(path)` calls once the options are checked). */
 export async function loadInProcess(path: string, options: ResolvedLoadOptions): Promise<Plugin> {
   const real = await resolveLibrary(path, options.sha256);
   await checkSanitizerInProcess(real);
+  await logOutReady(); // LogTape, unless a sandbox child set its own output
   return new Plugin(await leaseCore(real, path, options));
 }
 

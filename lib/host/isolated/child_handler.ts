@@ -23,13 +23,14 @@
  * @module
  */
 import { callSlots } from "../../plugin/call_slots.ts";
-import { configureSync, type LogRecord } from "../../util/deps.ts";
+import { type LevelName, type OutRecord, setLogOut } from "../../plugin/log_out.ts";
 import { PluginError } from "../../errors/errors.ts";
 import { ProcessGuard } from "../../ffi/process_guard.ts";
 import { closedError } from "../../errors/host_errors.ts";
 import { finishUnloads } from "../unloads.ts";
 import type { Instance } from "../in_process/instance.ts";
 import { loadInProcess, type Plugin } from "../in_process/plugin.ts";
+import { leaveDescribeToParent } from "../in_process/core.ts";
 import { onLoadPhase } from "../in_process/load_phase.ts";
 import { resolveOptions } from "../../plugin/options.ts";
 import type { ChildHandler, HandlerContext, HandlerReply } from "../../sandbox/child_handler.ts";
@@ -47,28 +48,21 @@ export interface PluginHandlerOptions {
   adapter?: string;
 }
 
-/** Sends this child's LogTape records (the plugin's logs, plugcheck's warnings) to the parent. */
+/** plugcheck's own records a child forwards: warnings and worse (the plugin's go at every level its filter lets through). */
+const FORWARDED_OWN = new Set<LevelName>(["warning", "error", "fatal"]);
+
+/** Sends this child's log records (the plugin's logs, plugcheck's warnings) to the parent, which emits them on LogTape. */
 function forwardLogs(send: (frame: Frame) => void): void {
-  configureSync({
-    sinks: {
-      parent: (r: LogRecord) =>
-        send({
-          id: 0,
-          kind: KIND.LOG,
-          header: {
-            category: r.category,
-            level: r.level,
-            message: r.message.map(String).join(""),
-            props: r.properties,
-          },
-          blobs: [],
-        }),
-    },
-    loggers: [
-      { category: ["plugin"], lowestLevel: "trace", sinks: ["parent"] },
-      { category: ["plugcheck"], lowestLevel: "warning", sinks: ["parent"] },
-      { category: ["logtape", "meta"], lowestLevel: "fatal", sinks: [] },
-    ],
+  setLogOut((r: OutRecord) => {
+    const own = r.category[0] === "plugcheck";
+    if (!own && r.category[0] !== "plugin") return;
+    if (own && !FORWARDED_OWN.has(r.level)) return;
+    send({
+      id: 0,
+      kind: KIND.LOG,
+      header: { category: r.category, level: r.level, message: r.text, props: r.properties },
+      blobs: [],
+    });
   });
 }
 
@@ -83,6 +77,7 @@ export async function start(context: HandlerContext): Promise<ChildHandler> {
   phase(null);
   onLoadPhase(phase);
   forwardLogs(context.send);
+  leaveDescribeToParent(); // its HELLO carries describe() as read; the parent validates it
   let plugin: Plugin;
   try {
     plugin = await loadInProcess(

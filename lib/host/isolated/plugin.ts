@@ -28,7 +28,7 @@
  * @module
  */
 import { isDeepStrictEqual } from "node:util";
-import type { PluginDescription } from "../../plugin/describe_schema.ts";
+import { type PluginDescription, validateDescription } from "../../plugin/describe_schema.ts";
 import { type LogCounters, NO_LOG_COUNTERS } from "../../ffi/host_log.ts";
 import type { ProcessSnapshot } from "../../ffi/proc_info.ts";
 import { contractViolationError, graceExpiredError, loadError, unloadError } from "../../errors/host_errors.ts";
@@ -91,7 +91,17 @@ export async function loadSandboxedPlugin(
     callBoard: true,
   };
   const child = await SandboxChild.start(spec);
-  return new SandboxedPlugin(real, spec, options, sandbox, child);
+  let description: PluginDescription;
+  try {
+    // The child read describe() as JSON; the schema is checked here, so the child needs no zod.
+    description = validateDescription(child.hello.description);
+  } catch (error) {
+    // As in process after a describe() that breaks the rules: the plugin is shut down and unloaded.
+    const closed = await new SandboxSession(spec, sandbox, () => undefined, child).close().catch(() => undefined);
+    await closed?.unloading?.catch(() => {});
+    throw error;
+  }
+  return new SandboxedPlugin(real, spec, options, sandbox, child, description);
 }
 
 /**
@@ -126,6 +136,7 @@ export class SandboxedPlugin implements PluginHandle {
     options: ResolvedLoadOptions,
     sandbox: ResolvedSandboxOptions,
     child: SandboxChild,
+    description: PluginDescription,
   ) {
     this.path = path;
     const h = child.hello;
@@ -133,15 +144,15 @@ export class SandboxedPlugin implements PluginHandle {
     this.capabilities = h.capabilities as Capabilities;
     this.optionalSymbols = h.optionalSymbols as string[];
     this.initMs = Number(h.initMs);
-    const description = h.description as PluginDescription;
     this.#description = description;
+    const document = h.description; // as the child read it: each fresh child's must be the same
     this.#timeoutMs = options.timeoutMs;
     this.#deferUnload = options.deferUnload;
     this.#session = new SandboxSession(
       spec,
       sandbox,
       (fresh, op) =>
-        isDeepStrictEqual(fresh.hello.description, description)
+        isDeepStrictEqual(fresh.hello.description, document)
           ? undefined
           : contractViolationError(op, "describe() changed between two loads of the same library"),
       child,

@@ -1,0 +1,48 @@
+/**
+ * The first half of reading `npa_plugin_describe()` output, without its
+ * schema: the limits of docs/abi.md ("Limits") and the document as JSON, at
+ * most {@link DESCRIBE_LIMITS}.documentBytes of UTF-8. A sandbox child reads
+ * describe() this far (it imports no zod) and its parent validates the rest
+ * with `validateDescription` (`describe_schema.ts`); in process
+ * `parseDescription` does both.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { describeJson } from "./describe_json.ts";
+ * assert.deepEqual(describeJson(new TextEncoder().encode('{"name":"p"}')), { name: "p" });
+ * assert.throws(() => describeJson(new TextEncoder().encode("{")), /not valid JSON/);
+ * ```
+ *
+ * @module
+ */
+import { parseJsonOutput } from "../errors/guard.ts";
+import { ContractViolationError } from "../errors/errors.ts";
+
+/** The limits of describe() (docs/abi.md, "Limits"), in UTF-8 bytes. */
+export const DESCRIBE_LIMITS = {
+  /** The whole document. */
+  documentBytes: 1024 * 1024,
+  /** The plugin's name, its version, and each method's name. */
+  nameBytes: 256,
+  /** Each method's description. */
+  descriptionBytes: 4096,
+} as const;
+
+/**
+ * describe()'s bytes as JSON, not yet validated: at most the document limit
+ * (checked before anything reads them), UTF-8 JSON. Throws
+ * `ContractViolationError` (operation `describe plugin`) naming the limit.
+ */
+export function describeJson(bytes: Uint8Array): unknown {
+  const max = DESCRIBE_LIMITS.documentBytes;
+  if (bytes.length > max) {
+    throw new ContractViolationError(
+      `Cannot describe plugin: describe() JSON is ${bytes.length.toLocaleString("en-US")} bytes, over the limit of ${
+        max.toLocaleString("en-US")
+      } (1 MiB)`,
+      { operation: "describe plugin" },
+    );
+  }
+  return parseJsonOutput("describe plugin", bytes);
+}
