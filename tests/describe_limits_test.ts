@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { parseDescription } from "../lib/plugin/describe_schema.ts";
-import { DESCRIBE_LIMITS } from "../lib/plugin/describe_json.ts";
+import { DESCRIBE_LIMITS } from "../lib/plugin/describe_limits.ts";
 import { LoadReportSchema, renderLoadReport } from "../lib/report/load_report.ts";
 import { ContractViolationError } from "../mod.ts";
 import { fault, runCli } from "./_helpers.ts";

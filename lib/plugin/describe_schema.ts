@@ -1,6 +1,6 @@
 /**
  * The zod schema of `npa_plugin_describe()` output (see docs/abi.md,
- * "describe"), with its limits ("Limits", `describe_json.ts`): a document of at most 1 MiB, names
+ * "describe"), with its limits ("Limits", `describe_limits.ts`): a document of at most 1 MiB, names
  * (the plugin's, its version, each method's) of at most 256 UTF-8 bytes, a
  * method description of at most 4 KiB. Text past a limit is a contract
  * violation quoting the field, never passed on to engines and reports. Unknown
@@ -26,7 +26,7 @@
  */
 import { z } from "../util/deps.ts";
 import { describeInvalid } from "../errors/guard.ts";
-import { DESCRIBE_LIMITS, describeJson } from "./describe_json.ts";
+import { DESCRIBE_LIMITS, describeJson } from "./describe_limits.ts";
 
 const encoder = new TextEncoder();
 

@@ -64,9 +64,9 @@ export class LogPump {
     return id;
   }
 
-  /** Names the plugin once describe() told its name. */
-  rename(id: number, name: string): void {
-    if (this.#names.has(id)) this.#names.set(id, name);
+  /** Names the plugin once describe() told its name (a name that is not a string is ignored). */
+  rename(id: number, name: unknown): void {
+    if (this.#names.has(id) && typeof name === "string") this.#names.set(id, name);
   }
 
   /** Drains what is queued, then forgets the plugin; stops the timer with the last one. */

@@ -22,10 +22,18 @@
  * @module
  */
 import { getLogger, type LogLevel } from "../util/deps.ts";
-import type { OutRecord } from "./log_out.ts";
+
+/** A record as `log_out.ts` sends it (its `OutRecord`; spelled out here so this module imports nothing of it). */
+interface Record_ {
+  category: readonly string[];
+  level: LogLevel;
+  text: string;
+  template?: string;
+  properties: Record<string, unknown>;
+}
 
 /** Emits `r` on LogTape: a template as LogTape's own, a verbatim text (a plugin's) as it is. */
-export function logTapeOut(r: OutRecord): void {
+export function logTapeOut(r: Record_): void {
   const logger = getLogger([...r.category]);
   if (r.template !== undefined) return logger[r.level](r.template, r.properties);
   // emit(), not info()/...: a plugin's text is shown verbatim, never parsed as a template.

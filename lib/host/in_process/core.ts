@@ -21,7 +21,7 @@
 import { basename } from "node:path";
 import { logger } from "../../plugin/log_out.ts";
 import type { PluginDescription } from "../../plugin/describe_schema.ts";
-import { describeJson } from "../../plugin/describe_json.ts";
+import { readDescription } from "../../plugin/read_description.ts";
 import type { PluginCalls } from "../../ffi/calls.ts";
 import { type CallHooks, CallTracker } from "./call_tracker.ts";
 import { AsyncPath } from "../../ffi/async_call.ts";
@@ -48,18 +48,6 @@ import { loadPhase } from "./load_phase.ts";
 
 const MAX_WARNINGS = 1000;
 let pump: LogPump | undefined;
-/** False in a sandbox child, whose parent validates describe() (so the child imports no zod): {@link leaveDescribeToParent}. */
-let describeValidatedHere = true;
-
-/**
- * Leaves the validation of describe() to this process's parent (a sandbox
- * child's): loads keep it as read (`describeJson`), and the parent checks it
- * with `validateDescription` before anything else.
- */
-export function leaveDescribeToParent(): void {
-  describeValidatedHere = false;
-}
-
 const contractLog = logger(["plugcheck", "contract"]);
 const lifecycleLog = logger(["plugcheck", "lifecycle"]);
 
@@ -241,13 +229,8 @@ export class PluginCore {
   async #describe(): Promise<void> {
     loadPhase("describe plugin");
     const bytes = await this.#bare.describe(this.guard, this.#lifecycle).finally(() => loadPhase(null));
-    // plugcheck's own work from here, however big the document.
-    const json = describeJson(bytes);
-    this.description = describeValidatedHere
-      ? (await import("../../plugin/describe_schema.ts")).validateDescription(json)
-      : json as PluginDescription; // the parent validates it before it makes any other request
-    const name = (json as { name?: unknown } | null)?.name;
-    if (typeof name === "string") this.pump.rename(this.#logId, name);
+    this.description = await readDescription(bytes); // plugcheck's own work, however big the document
+    this.pump.rename(this.#logId, this.description?.name); // in a sandbox child, as read: its parent validates it
   }
 
   /** Records a contract warning (the call still succeeded). */
@@ -355,10 +338,7 @@ export class PluginCore {
       this.#stillMapped = true;
     } else if (!this.pinned && this.outstanding === 0) {
       if (this.#deferUnload) {
-        deferUnload(() => {
-          this.#unload();
-          return Promise.resolve(undefined);
-        });
+        deferUnload(() => Promise.resolve(void this.#unload()));
       } else {
         this.#unload();
       }

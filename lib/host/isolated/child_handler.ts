@@ -30,7 +30,7 @@ import { closedError } from "../../errors/host_errors.ts";
 import { finishUnloads } from "../unloads.ts";
 import type { Instance } from "../in_process/instance.ts";
 import { loadInProcess, type Plugin } from "../in_process/plugin.ts";
-import { leaveDescribeToParent } from "../in_process/core.ts";
+import { leaveDescribeToParent } from "../../plugin/read_description.ts";
 import { onLoadPhase } from "../in_process/load_phase.ts";
 import { resolveOptions } from "../../plugin/options.ts";
 import type { ChildHandler, HandlerContext, HandlerReply } from "../../sandbox/child_handler.ts";

@@ -1,15 +1,14 @@
 /**
- * The first half of reading `npa_plugin_describe()` output, without its
- * schema: the limits of docs/abi.md ("Limits") and the document as JSON, at
+ * The limits of `npa_plugin_describe()` output (docs/abi.md, "Limits"), and
+ * the first half of reading it, without its schema: the document as JSON, at
  * most {@link DESCRIBE_LIMITS}.documentBytes of UTF-8. A sandbox child reads
- * describe() this far (it imports no zod) and its parent validates the rest
- * with `validateDescription` (`describe_schema.ts`); in process
- * `parseDescription` does both.
+ * describe() this far (it imports no zod, see `read_description.ts`) and its
+ * parent validates the rest with `validateDescription` (`describe_schema.ts`).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { describeJson } from "./describe_json.ts";
+ * import { describeJson } from "./describe_limits.ts";
  * assert.deepEqual(describeJson(new TextEncoder().encode('{"name":"p"}')), { name: "p" });
  * assert.throws(() => describeJson(new TextEncoder().encode("{")), /not valid JSON/);
  * ```
