@@ -46,18 +46,24 @@
 #define NPAH_STUCK_MS 200u
 #define NPAH_ALIVE_STUCK_MS 1000u
 
-typedef struct npah_slot {
+/* A slot's control words, kept apart from its data: creating a queue then writes a few pages, not one per slot
+ * (the data pages are touched only when a record is written to them). */
+typedef struct npah_ctl {
   /* ticket: free for the writer of that ticket; ticket+1: its record is committed. */
   atomic_uint_fast64_t seq;
   /* Who claimed the slot last and when (coarse monotonic ms): written right after the claim. */
   atomic_uint_fast64_t claim_ticket;
   atomic_uint_fast64_t claim_ms;
   atomic_int claim_tid; /* the writer's thread id */
+} npah_ctl;
+
+typedef struct npah_slot {
   uint32_t len; /* record bytes in data */
   uint8_t data[NPAH_SLOT_DATA];
 } npah_slot;
 
 struct npah_queue {
+  npah_ctl* ctl;
   npah_slot* slots;
   uint64_t n;                /* slots */
   atomic_uint_fast64_t tail; /* next ticket to claim */
@@ -91,10 +97,10 @@ int npah_queue_push(npah_queue* q, const uint32_t header[5], const uint8_t* targ
                     const uint8_t* message, size_t message_len) {
   /* Claim a ticket whose slot is free in this lap; none: the queue is full. */
   uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
-  npah_slot* s;
+  npah_ctl* c;
   for (;;) {
-    s = &q->slots[t % q->n];
-    uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+    c = &q->ctl[t % q->n];
+    uint64_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
     if (seq == t) {
       if (atomic_compare_exchange_weak_explicit(&q->tail, &t, t + 1, memory_order_relaxed,
                                                 memory_order_relaxed))
@@ -105,15 +111,16 @@ int npah_queue_push(npah_queue* q, const uint32_t header[5], const uint8_t* targ
       t = atomic_load_explicit(&q->tail, memory_order_relaxed);
     }
   }
-  atomic_store_explicit(&s->claim_ms, coarse_ms(), memory_order_relaxed);
-  atomic_store_explicit(&s->claim_tid, writer_tid(), memory_order_relaxed);
-  atomic_store_explicit(&s->claim_ticket, t, memory_order_release);
+  atomic_store_explicit(&c->claim_ms, coarse_ms(), memory_order_relaxed);
+  atomic_store_explicit(&c->claim_tid, writer_tid(), memory_order_relaxed);
+  atomic_store_explicit(&c->claim_ticket, t, memory_order_release);
+  npah_slot* s = &q->slots[t % q->n];
   memcpy(s->data, header, NPAH_RECORD_HEADER);
   if (target_len > 0) memcpy(s->data + NPAH_RECORD_HEADER, target, target_len);
   if (message_len > 0) memcpy(s->data + NPAH_RECORD_HEADER + target_len, message, message_len);
   s->len = (uint32_t)(NPAH_RECORD_HEADER + target_len + message_len);
   uint64_t expected = t;
-  if (!atomic_compare_exchange_strong_explicit(&s->seq, &expected, t + 1, memory_order_release,
+  if (!atomic_compare_exchange_strong_explicit(&c->seq, &expected, t + 1, memory_order_release,
                                                memory_order_relaxed)) {
     return 0; /* too slow: the reader took the slot back */
   }
@@ -127,22 +134,25 @@ NPAH_EXPORT void* npah_queue_new(uint32_t capacity) {
   if (n < 64) n = 64;
   npah_queue* q = calloc(1, sizeof(*q));
   if (q == NULL) return NULL;
-  q->slots = calloc(n, sizeof(npah_slot));
-  if (q->slots == NULL) {
+  q->ctl = calloc(n, sizeof(npah_ctl));
+  q->slots = calloc(n, sizeof(npah_slot)); /* big: fresh zero pages, touched as records are written */
+  if (q->ctl == NULL || q->slots == NULL) {
+    free(q->ctl);
+    free(q->slots);
     free(q);
     return NULL;
   }
   q->n = n;
   for (uint64_t i = 0; i < n; i++) {
-    atomic_init(&q->slots[i].seq, i);
-    atomic_init(&q->slots[i].claim_ticket, UINT64_MAX);
+    atomic_init(&q->ctl[i].seq, i);
+    atomic_init(&q->ctl[i].claim_ticket, UINT64_MAX);
   }
   atomic_flag_clear(&q->reading);
   return q;
 }
 
-/* Whether the writer of claimed `ticket` (slot s) is past hope: its claim is NPAH_STUCK_MS old. */
-static int claim_is_dead(npah_slot* s, uint64_t ticket) {
+/* Whether the writer of claimed `ticket` (slot control s) is past hope: its claim is NPAH_STUCK_MS old. */
+static int claim_is_dead(npah_ctl* s, uint64_t ticket) {
   uint64_t now = coarse_ms();
   if (atomic_load_explicit(&s->claim_ticket, memory_order_acquire) != ticket) {
     /* The writer died between its claim and its time stamp (or is just there): the reader stamps it. */
@@ -179,13 +189,14 @@ NPAH_EXPORT uint32_t npah_drain(void* queue, uint8_t* buf, uint32_t cap) {
   uint64_t tail = atomic_load_explicit(&q->tail, memory_order_acquire);
   uint64_t t = q->head, first_open = UINT64_MAX;
   for (; t < tail; t++) {
+    npah_ctl* c = &q->ctl[t % q->n];
     npah_slot* s = &q->slots[t % q->n];
-    uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+    uint64_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
     if (seq >= t + q->n) continue; /* taken earlier, past a record then in flight */
     if (seq == t) {                /* claimed, not committed */
       uint64_t expected = t;
-      if (claim_is_dead(s, t) &&
-          atomic_compare_exchange_strong_explicit(&s->seq, &expected, t + q->n, memory_order_acq_rel,
+      if (claim_is_dead(c, t) &&
+          atomic_compare_exchange_strong_explicit(&c->seq, &expected, t + q->n, memory_order_acq_rel,
                                                   memory_order_acquire)) {
         atomic_fetch_add_explicit(&q->abandoned, 1, memory_order_relaxed);
         continue;
@@ -209,7 +220,7 @@ NPAH_EXPORT uint32_t npah_drain(void* queue, uint8_t* buf, uint32_t cap) {
     } else {
       atomic_fetch_add_explicit(&q->abandoned, 1, memory_order_relaxed);
     }
-    atomic_store_explicit(&s->seq, t + q->n, memory_order_release);
+    atomic_store_explicit(&c->seq, t + q->n, memory_order_release);
   }
   q->head = first_open != UINT64_MAX ? first_open : t;
   atomic_store_explicit(&q->nonempty, 0, memory_order_seq_cst);

@@ -55,6 +55,8 @@ typedef struct {
 typedef int (*create_fn)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
 
 static thread_rec g_recs[REC_MAX];
+/* One past the highest record ever claimed: a listing reads no further (the rest were never used). */
+static atomic_int g_used;
 static atomic_uint g_untracked;
 static atomic_int g_hooked;
 static pthread_key_t g_key;
@@ -123,6 +125,9 @@ static thread_rec* claim(void) {
   for (int i = 0; i < REC_MAX; i++) {
     int s = atomic_load(&g_recs[i].state);
     if ((s == REC_FREE || s == REC_ENDED) && atomic_compare_exchange_strong(&g_recs[i].state, &s, REC_CLAIMED)) {
+      int used = atomic_load(&g_used); /* raised before the record can be STARTING, so a listing sees it */
+      while (used < i + 1 && !atomic_compare_exchange_weak(&g_used, &used, i + 1)) {
+      }
       return &g_recs[i];
     }
   }
@@ -183,7 +188,8 @@ static uint64_t cpu_ns(int32_t tid) {
 NPAH_EXPORT int32_t npah_threads_list(int32_t host, uint8_t* out, uint32_t cap) {
   uint32_t at = 0;
   int64_t now = now_ms();
-  for (int i = 0; i < REC_MAX; i++) {
+  int used = atomic_load(&g_used);
+  for (int i = 0; i < used; i++) {
     thread_rec* r = &g_recs[i];
     int s = atomic_load(&r->state);
     if (s != REC_STARTING && s != REC_RUNNING) continue;
