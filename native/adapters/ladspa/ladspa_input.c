@@ -271,13 +271,13 @@ static void parse_binary(const LsPlugin* pl, const LsPort* ports, const LsConfig
   }
   const uint8_t* rest = pos < len ? in + pos : NULL;
   size_t nsamples = pos < len ? (len - pos) / 2 : 0;
-  size_t k = 0;
+  size_t k = 0; /* the next sample, wrapping round the input's samples (no division per sample) */
   for (uint32_t f = 0; f < out->frames; f++) {
     for (size_t a = 0; a < out->audio_ports; a++) {
       float s = 0;
       if (nsamples) {
-        size_t j = (k++ % nsamples) * 2;
-        s = (float)(int16_t)(uint16_t)(rest[j] | rest[j + 1] << 8) / 32768.0f;
+        s = (float)(int16_t)(uint16_t)(rest[2 * k] | rest[2 * k + 1] << 8) / 32768.0f;
+        if (++k == nsamples) k = 0;
       }
       out->audio[a * out->frames + f] = s;
     }
