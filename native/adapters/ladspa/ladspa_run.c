@@ -170,13 +170,8 @@ void ls_run_blocks(const LADSPA_Descriptor* d, const LsLive* lv, uint32_t frames
   }
 }
 
-/*
- * A 64-bit hash of n samples' bits: FNV-1a's step over 64-bit words (two
- * samples each), in four lanes (word i goes to lane i % 4) folded together at
- * the end, so the multiplies of one lane overlap the others' (byte-wise
- * FNV-1a over a 4,096-frame block was most of a fuzz run's time). Equal
- * samples, bit for bit, give equal hashes.
- */
+/* A 64-bit hash of n samples' bits: FNV-1a's step over 64-bit words in four lanes (word i to lane i % 4), folded at
+ * the end; the lanes' multiplies overlap (byte-wise FNV-1a was most of a fuzz run's time). */
 static uint64_t samples_hash(const float* p, uint32_t n) {
   const uint64_t prime = 0x100000001b3ull;
   uint64_t lane[4] = {0xcbf29ce484222325ull, 0x84222325cbf29ce4ull, 0xcbf29ce4ull, 0x84222325ull};
