@@ -193,12 +193,16 @@ export async function runChecks(path: string, options: CheckOptions = {}): Promi
   base.description = pre.description;
   base.hasStats = pre.hasStats;
   const results: (CheckResult | undefined)[] = selected.map(() => undefined);
+  // Long checks start first (results stay in catalog order): a long one started last would end the run late.
+  const order = [...selected.keys()].sort((a, b) =>
+    Number(selected[b]!.long === true) - Number(selected[a]!.long === true)
+  );
   let next = 0;
   let done = 0;
   const gate = options.gate ?? new CheckGate();
   const worker = async () => {
-    while (next < selected.length) {
-      const i = next++;
+    while (next < order.length) {
+      const i = order[next++]!;
       const spec = selected[i]!;
       const alone = spec.alone === true;
       await gate.enter(alone);

@@ -90,6 +90,8 @@ export interface CheckSpec {
   needs: Stage;
   /** Runs with no other check at once: what it provokes may take the whole machine (`gate.ts`). */
   alone?: boolean;
+  /** Among the longest checks (seconds of engine runs): started before the others, so none starts last and ends late. */
+  long?: boolean;
   /** The check's own deadline (ms; default: the runner's). */
   deadlineMs?: (t: Thresholds) => number;
   run(ctx: CheckContext): Promise<Outcome>;

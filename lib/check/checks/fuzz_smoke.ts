@@ -25,6 +25,7 @@ export const FUZZ_CHECKS: readonly CheckSpec[] = [
     title: "A short seeded fuzz run of every method finds nothing",
     rule: "how-plugcheck-checks-this",
     needs: "plugin",
+    long: true,
     deadlineMs: (t) => 60_000 + t.fuzzRuns / 10,
     run: async (ctx) => {
       const d = ctx.description!;

@@ -21,6 +21,7 @@ export const RESOURCE_CHECKS: readonly CheckSpec[] = [
     title: "Create/destroy churn leaks no instance, thread, descriptor or memory",
     rule: "lifecycle",
     needs: "plugin",
+    long: true,
     run: (ctx) =>
       stressCheck(ctx, { churn: true }, [
         "leaked_instances",
@@ -34,6 +35,7 @@ export const RESOURCE_CHECKS: readonly CheckSpec[] = [
     title: "Load -> shutdown cycles leave no thread or descriptor behind",
     rule: "lifecycle",
     needs: "plugin",
+    long: true,
     run: (ctx) =>
       stressCheck(ctx, { reload: ctx.thresholds.reloadCycles }, [
         "threads_after_shutdown",
