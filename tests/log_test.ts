@@ -8,7 +8,17 @@ import { join } from "node:path";
 import { loadPlugin } from "../mod.ts";
 import { categoryFor } from "../lib/plugin/log_pump.ts";
 import { HostLog } from "../lib/ffi/host_log.ts";
-import { captureLogs, fault, libraryCopy, REFERENCE_PLUGINS, ROOT, runCli, runDeno, text } from "./_helpers.ts";
+import {
+  captureLogs,
+  fault,
+  libraryCopy,
+  REFERENCE_PLUGINS,
+  ROOT,
+  runCli,
+  runDeno,
+  runScript,
+  text,
+} from "./_helpers.ts";
 
 for (const ref of REFERENCE_PLUGINS) {
   Deno.test(`plugin logs from a background thread arrive in LogTape under plugin.<target> (${ref.lang})`, async () => {
@@ -224,4 +234,29 @@ Deno.test("invoke and stress finish within their timeout after plugin threads we
     // (the queue counts drops; stress does not report them yet: noted for the roadmap).
     if (args[0] === "invoke") assert.match(r.stderr, /after the cancels/);
   }
+});
+
+Deno.test("emitLog() holds records sent before the log output is ready and delivers them to LogTape, in order", async () => {
+  // In a fresh process: this one's output is LogTape already.
+  const r = await runScript(`
+    import { configureSync, type LogRecord } from ${JSON.stringify(join(ROOT, "lib/util/deps.ts"))};
+    import { emitLog, logOutReady } from ${JSON.stringify(join(ROOT, "lib/plugin/log_out.ts"))};
+    const seen: LogRecord[] = [];
+    configureSync({
+      sinks: { keep: (r) => seen.push(r) },
+      loggers: [{ category: ["plugin"], lowestLevel: "trace", sinks: ["keep"] },
+        { category: ["logtape", "meta"], lowestLevel: "fatal", sinks: [] }],
+    });
+    emitLog({ category: ["plugin", "early"], level: "info", text: "first {x}", properties: {} });
+    emitLog({ category: ["plugin", "early"], level: "error", text: "second", properties: { n: 2 } });
+    const before = seen.length;
+    await logOutReady();
+    console.log(JSON.stringify({ before, after: seen.map((r) => [r.category.join("."), r.level, r.message.join("")]) }));
+    Deno.exit(0);
+  `);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), {
+    before: 0,
+    after: [["plugin.early", "info", "first {x}"], ["plugin.early", "error", "second"]],
+  });
 });
