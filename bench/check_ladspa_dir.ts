@@ -66,13 +66,18 @@ console.log(
   `  ${s.libraries} libraries: ${s.passed} passed, ${s.failed} failed; ${doc.collisions.length} unique IDs collide`,
 );
 const byCheck = new Map<string, number>();
+const byStatus = { fail: 0, crash: 0, timeout: 0 };
 for (const lib of doc.libraries) {
   for (const r of lib.results) {
     if (r.status === "fail" || r.status === "crash" || r.status === "timeout") {
       byCheck.set(r.id, (byCheck.get(r.id) ?? 0) + 1);
+      byStatus[r.status]++;
     }
   }
 }
+console.log(
+  `  checks that did not pass: ${byStatus.fail} failed, ${byStatus.crash} crashed, ${byStatus.timeout} timed out`,
+);
 for (const [id, n] of [...byCheck].sort((a, b) => b[1] - a[1])) console.log(`    ${id.padEnd(32)} failed in ${n}`);
 for (const row of s.rows.filter((r) => r.first_failure !== null)) {
   console.log(`    ${row.library}: ${row.first_failure!.id}: ${row.first_failure!.details.slice(0, 100)}`);
