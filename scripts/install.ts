@@ -31,6 +31,8 @@ export function shim(denoPath: string, clone: string): string {
   const run = `run ${PERMISSIONS} --config ${sh(join(clone, "deno.json"))} ${sh(join(clone, "cli.ts"))}`;
   return `#!/bin/sh
 # plugcheck: runs the clone at ${clone} (written by 'deno task install')
+# Deno's update check would open a socket mid-run, which plugcheck's descriptor counts in process would see.
+export DENO_NO_UPDATE_CHECK=1
 DENO=${sh(denoPath)}
 if [ ! -x "$DENO" ]; then DENO=$(command -v deno || true); fi
 if [ -n "$DENO" ]; then exec "$DENO" ${run} "$@"; fi

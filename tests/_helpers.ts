@@ -108,7 +108,8 @@ export async function runDeno(args: string[], options: RunOptions = {}): Promise
     stdin: options.stdin ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1", RUST_BACKTRACE: "0", ...options.env },
+    // No update check: Deno's own DNS lookup for it opens a socket mid-run, which the fd verdicts would count.
+    env: { NO_COLOR: "1", RUST_BACKTRACE: "0", DENO_NO_UPDATE_CHECK: "1", ...options.env },
   }).spawn();
   if (options.stdin) {
     const w = child.stdin.getWriter();
@@ -160,7 +161,8 @@ export async function runCliSignalled(
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1", RUST_BACKTRACE: "0", ...options.env },
+    // No update check: Deno's own DNS lookup for it opens a socket mid-run, which the fd verdicts would count.
+    env: { NO_COLOR: "1", RUST_BACKTRACE: "0", DENO_NO_UPDATE_CHECK: "1", ...options.env },
   }).spawn();
   let killed = false;
   const timer = setTimeout(() => {

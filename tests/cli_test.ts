@@ -278,3 +278,12 @@ Deno.test("plugcheck load and invoke refuse sandbox-only flags without --isolate
     assert.equal(oneErrorLine(r.stderr), 'plugcheck: error: Option --env takes a variable name: got "A=B"');
   }
 });
+
+Deno.test("the plugcheck task, the demo and the installed command turn Deno's update check off (its DNS socket is no plugin's)", async () => {
+  // Deno looks for a newer version with a DNS lookup mid-run: a socket that stress --reload in process counted as
+  // fds_after_shutdown of the plugin (thread_after_shutdown, 1 run in 12).
+  const tasks = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json"))).tasks;
+  for (const name of ["plugcheck", "demo"]) assert.match(tasks[name].command, /DENO_NO_UPDATE_CHECK=1 /, name);
+  const { shim } = await import("../scripts/install.ts");
+  assert.match(shim("/usr/bin/deno", "/opt/plugcheck"), /^export DENO_NO_UPDATE_CHECK=1$/m);
+});
