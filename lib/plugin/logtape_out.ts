@@ -48,17 +48,13 @@ export function logTapeOut(r: Record_): void {
 
 const LEVELS = new Set<LogLevel>(["trace", "debug", "info", "warning", "error", "fatal"]);
 
-/** Re-emits a log record a sandbox child forwarded, under the same category. */
+/** Re-emits a log record a sandbox child forwarded (its text as the child filled it in), under the same category. */
 export function emitForwardedLog(h: Record<string, unknown>): void {
-  const category = Array.isArray(h.category) ? h.category.map(String) : ["plugin"];
-  const level = LEVELS.has(h.level as LogLevel) ? h.level as LogLevel : "info";
-  const message = String(h.message ?? "");
   const props = h.props !== null && typeof h.props === "object" ? h.props as Record<string, unknown> : {};
-  getLogger(category).emit({
-    timestamp: Date.now(),
-    level,
-    message: [message],
-    rawMessage: message,
+  logTapeOut({
+    category: Array.isArray(h.category) ? h.category.map(String) : ["plugin"],
+    level: LEVELS.has(h.level as LogLevel) ? h.level as LogLevel : "info",
+    text: String(h.message ?? ""),
     properties: { ...props, sandboxed: true },
   });
 }
