@@ -100,6 +100,13 @@ export function runCli(args: string[], options: RunOptions = {}): Promise<CliRes
   return runDeno([...CLI_ARGS, ...args], options);
 }
 
+/**
+ * The environment the tests' Deno subprocesses get on top of this one's. No
+ * update check: Deno's own DNS lookup for it opens a socket mid-run, which
+ * the fd verdicts would count as the plugin's.
+ */
+const CHILD_ENV = { NO_COLOR: "1", RUST_BACKTRACE: "0", DENO_NO_UPDATE_CHECK: "1" };
+
 /** Runs `deno <args>` (this Deno) as a subprocess, killing it after `killAfterMs`. */
 export async function runDeno(args: string[], options: RunOptions = {}): Promise<CliResult> {
   const child = new Deno.Command(Deno.execPath(), {
@@ -108,8 +115,7 @@ export async function runDeno(args: string[], options: RunOptions = {}): Promise
     stdin: options.stdin ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",
-    // No update check: Deno's own DNS lookup for it opens a socket mid-run, which the fd verdicts would count.
-    env: { NO_COLOR: "1", RUST_BACKTRACE: "0", DENO_NO_UPDATE_CHECK: "1", ...options.env },
+    env: { ...CHILD_ENV, ...options.env },
   }).spawn();
   if (options.stdin) {
     const w = child.stdin.getWriter();
@@ -161,8 +167,7 @@ export async function runCliSignalled(
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    // No update check: Deno's own DNS lookup for it opens a socket mid-run, which the fd verdicts would count.
-    env: { NO_COLOR: "1", RUST_BACKTRACE: "0", DENO_NO_UPDATE_CHECK: "1", ...options.env },
+    env: { ...CHILD_ENV, ...options.env },
   }).spawn();
   let killed = false;
   const timer = setTimeout(() => {
