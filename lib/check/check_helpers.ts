@@ -13,6 +13,8 @@
  */
 import { loadPlugin } from "../host/load_plugin.ts";
 import type { PluginHandle } from "../plugin/handle.ts";
+import type { PluginOptions } from "../plugin/options.ts";
+import type { PoolExtra } from "./plugin_pool.ts";
 import { escapeControl } from "../util/safe_text.ts";
 import type { StressOptions } from "../stress/options.ts";
 import { runStress } from "../stress/run_stress.ts";
@@ -118,24 +120,30 @@ export async function stressCheck(
   return { ...pass(`${calls}: ${judged.map((v) => v.summary).join("; ")}`), repro };
 }
 
-/**
- * Loads the plugin as a check does (sandboxed unless in process, logs off,
- * the call deadline; `extra` may allow more sandbox restarts), runs `fn`,
- * closes it.
- */
-export async function withPlugin<T>(
-  ctx: CheckContext,
-  fn: (plugin: PluginHandle) => T | Promise<T>,
-  extra: { restartCap?: number } = {},
-): Promise<T> {
-  const plugin = await loadPlugin(ctx.path, {
+/** The options a check loads the plugin with: sandboxed unless in process, logs off, the call deadline. */
+export function checkLoadOptions(ctx: Omit<CheckContext, "signal">, extra: PoolExtra = {}): PluginOptions {
+  return {
     ...ctx.load,
     isolate: ctx.isolate,
     exclusive: !ctx.isolate,
     log: "off",
     timeoutMs: ctx.thresholds.callTimeoutMs,
     ...extra,
-  });
+  };
+}
+
+/**
+ * Runs `fn` on the plugin loaded as a check does ({@link checkLoadOptions};
+ * `extra` may allow more sandbox restarts): one the run's checks share
+ * (`ctx.plugins`), or one loaded for `fn` alone and closed after it.
+ */
+export async function withPlugin<T>(
+  ctx: CheckContext,
+  fn: (plugin: PluginHandle) => T | Promise<T>,
+  extra: PoolExtra = {},
+): Promise<T> {
+  if (ctx.plugins !== undefined) return await ctx.plugins.use(extra, ctx.signal, fn);
+  const plugin = await loadPlugin(ctx.path, checkLoadOptions(ctx, extra));
   try {
     // Awaited here, so an async `fn` is done before the plugin closes.
     return await fn(plugin);

@@ -2,7 +2,8 @@
  * `runChecks(path, options)`: the conformance suite. Loads the plugin once
  * to learn how far it gets (the preflight: in a sandbox child unless
  * `inProcess`), then runs the selected checks, `jobs` at a time, each with
- * its own deadline and its own sandbox children; a check the plugin did not
+ * its own deadline and its own sandbox children (those that only run the
+ * plugin share loaded ones: `plugin_pool.ts`); a check the plugin did not
  * get far enough for is skipped with the reason, one the config skips says
  * so. Whatever escapes a check becomes its status: a crash, a missed
  * deadline, a typed plugin error (fail). Returns the run, with its results
@@ -37,7 +38,9 @@ import { shellQuote } from "../util/safe_text.ts";
 import { CHECKS, groupOf, selectChecks, type Selection } from "./catalog.ts";
 import { type CheckConfig, NO_CONFIG } from "./config.ts";
 import { CheckGate } from "./gate.ts";
-import { errorLine } from "./check_helpers.ts";
+import { checkLoadOptions, errorLine } from "./check_helpers.ts";
+import { PluginPool } from "./plugin_pool.ts";
+import type { PluginHandle } from "../plugin/handle.ts";
 import { probe } from "./run_probe.ts";
 import type { CheckResult, CheckRun } from "./result.ts";
 import { type CheckContext, type CheckSpec, type Outcome, type Stage, STAGES } from "./spec.ts";
@@ -102,19 +105,17 @@ interface Preflight {
 }
 
 /** How far the plugin at `path` gets: dlopen, symbols, init, describe. */
-async function preflight(base: Omit<CheckContext, "signal">, o: CheckOptions): Promise<Preflight> {
+async function preflight(base: Omit<CheckContext, "signal">): Promise<Preflight> {
+  const read = (plugin: PluginHandle) => ({ description: plugin.describe(), hasStats: plugin.capabilities.stats });
   try {
-    const plugin = await loadPlugin(base.path, {
-      ...o.load,
-      isolate: base.isolate,
-      exclusive: !base.isolate,
-      log: "off",
-      timeoutMs: base.thresholds.callTimeoutMs,
-    });
-    const description = plugin.describe();
-    const hasStats = plugin.capabilities.stats;
+    // Sandboxed, the preflight's plugin is the first the checks share.
+    if (base.plugins !== undefined) {
+      return { reached: "plugin", ...await base.plugins.use({}, new AbortController().signal, read) };
+    }
+    const plugin = await loadPlugin(base.path, checkLoadOptions(base));
+    const found = read(plugin);
     await plugin.close().catch(() => {});
-    return { reached: "plugin", description, hasStats };
+    return { reached: "plugin", ...found };
   } catch (error) {
     return { reached: await stageOf(error, base), error, hasStats: false };
   }
@@ -189,7 +190,27 @@ export async function runChecks(path: string, options: CheckOptions = {}): Promi
     fuzzSkip: config.fuzzSkipMethods,
     shared: new Map(),
   };
-  const pre = await preflight(base, options);
+  const isolate = base.isolate;
+  if (isolate) {
+    base.plugins = new PluginPool((extra) => loadPlugin(path, { ...checkLoadOptions(base, extra), isolate }));
+  }
+  try {
+    return await runSelected(base, selected, options, { config, jobs, started, t0 });
+  } finally {
+    await base.plugins?.close();
+  }
+}
+
+/** Runs the preflight and then the selected checks, `jobs` at a time. */
+async function runSelected(
+  base: Omit<CheckContext, "signal">,
+  selected: readonly CheckSpec[],
+  options: CheckOptions,
+  run: { config: CheckConfig; jobs: number; started: Date; t0: number },
+): Promise<CheckReport> {
+  const { config, jobs, started, t0 } = run;
+  const { shown, seed } = base;
+  const pre = await preflight(base);
   base.description = pre.description;
   base.hasStats = pre.hasStats;
   const results: (CheckResult | undefined)[] = selected.map(() => undefined);

@@ -19,6 +19,7 @@
  */
 import type { PluginDescription } from "../plugin/describe_schema.ts";
 import type { PluginOptions } from "../plugin/options.ts";
+import type { PluginPool } from "./plugin_pool.ts";
 import type { CheckStatus } from "./result.ts";
 
 /**
@@ -66,6 +67,11 @@ export interface CheckContext {
    * start one set of sandbox children, not one each. Absent: nothing is shared.
    */
   shared?: Map<string, Promise<unknown>>;
+  /**
+   * Loaded sandboxed plugins the run's `withPlugin` checks share, one at a time (`plugin_pool.ts`). Absent (in
+   * process, or a check run on its own): each loads its own.
+   */
+  plugins?: PluginPool;
 }
 
 /** What a check concluded (crash and timeout mostly come from the runner). */

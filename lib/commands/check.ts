@@ -1,7 +1,7 @@
 /**
  * `plugcheck check`: the conformance suite for CI. Runs every named check
- * (or those `--filter`/`--exclude`/`--shard` select) on one plugin, each in
- * sandbox children of its own, and prints a table (or `--format json`),
+ * (or those `--filter`/`--exclude`/`--shard` select) on one plugin, in
+ * sandbox children, and prints a table (or `--format json`),
  * with `--junit FILE` and `--sarif FILE` for CI systems. A directory (or,
  * with no path, the directories of `LADSPA_PATH`) is a target too: every
  * plugin library in it, one summary and one report for all (`check_dir.ts`).
@@ -70,8 +70,9 @@ examples, a short stress run, a short seeded fuzz run. A LADSPA library
 also gets the ladspa group, the rules of docs/ladspa.md (others skip it).
 --list shows them with the rule each enforces.
 
-Each check runs in sandbox children of its own, with its own deadline, so
-a crash or hang ends that check, not the run. A check ends pass, fail,
+Each check runs in sandbox children, with its own deadline, so a crash or
+hang ends that check, not the run (checks that only load and run the plugin
+share a child, one at a time, until something goes wrong in it). A check ends pass, fail,
 crash, timeout, warn (fails only with --strict) or skip (with the reason:
 the plugin did not get that far, or the config skips it). Failures carry
 their evidence and a repro command.

@@ -129,6 +129,13 @@ function leftoversFile(): string | undefined {
 /** The launcher's name for the child's LD_PRELOAD (see npah_launcher.c). */
 const CHILD_PRELOAD_ENV = "NPAH_CHILD_LD_PRELOAD";
 
+let spawned = 0;
+
+/** Sandbox children this process has started so far (what the runs that share children save is counted in them). */
+export function childrenSpawned(): number {
+  return spawned;
+}
+
 /** Spawns the child process (the handshake is the caller's), with the call board at `board`. Throws the raw error. */
 export async function spawnChild(spec: ChildSpec, board?: string): Promise<SpawnedChild> {
   const env: Record<string, string> = { DENO_DIR: await denoDir(), DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
@@ -178,7 +185,9 @@ export async function spawnChild(spec: ChildSpec, board?: string): Promise<Spawn
     stderr: "piped",
   });
   try {
-    return { proc: command.spawn(), leftovers };
+    const proc = command.spawn();
+    spawned++;
+    return { proc, leftovers };
   } catch (e) {
     readLeftovers(leftovers); // removes the file
     throw e;
