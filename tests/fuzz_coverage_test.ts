@@ -70,8 +70,9 @@ Deno.test("runFuzz() guided by coverage finds the abort behind a 4-byte integer 
   assert.equal(new DataView(input.buffer).getUint32(0, true), 0x5eed1e55);
 });
 
-Deno.test("runFuzz() without coverage guidance does not get past the same memcmp in the same budget", async () => {
-  const report = await fuzzCovMagic("magic", { runs: 200_000, seed: 1, coverage: false });
+Deno.test("runFuzz() without coverage guidance (or the binary's words) does not get past the same memcmp in the same budget", async () => {
+  // The binary dictionary would hand the blind run "FUZZ" (binary_dictionary_test.ts): this is mutation alone.
+  const report = await fuzzCovMagic("magic", { runs: 200_000, seed: 1, coverage: false, binaryDictionary: false });
   assert.equal(report.coverage, null);
   assert.deepEqual(report.findings, [], "blind mutation does not find a 4-byte magic in 200,000 runs");
 });
@@ -79,8 +80,8 @@ Deno.test("runFuzz() without coverage guidance does not get past the same memcmp
 Deno.test("runFuzz() guided grows the corpus only on new coverage, not on new answers", async () => {
   // `length` answers with the input's length as text: a new answer length at 10, 100, 1000 bytes,
   // but the same code path for every input. Blind fuzzing keeps those answers; guided does not.
-  const guided = await fuzzCovMagic("length", { runs: 100_000, seed: 3 });
-  const blind = await fuzzCovMagic("length", { runs: 100_000, seed: 3, coverage: false });
+  const guided = await fuzzCovMagic("length", { runs: 100_000, seed: 3, binaryDictionary: false });
+  const blind = await fuzzCovMagic("length", { runs: 100_000, seed: 3, coverage: false, binaryDictionary: false });
   assert.ok(guided.coverage !== null);
   assert.ok(blind.corpus.found >= 2, `blind fuzzing keeps new answer lengths (${blind.corpus.found})`);
   assert.ok(
@@ -183,9 +184,16 @@ Deno.test("appendEntry()/readEntries() carry inputs through an inbox, never a pa
 });
 
 Deno.test("FuzzJob.share() hands a running child another job's entry, which it runs", async () => {
-  // Blind (coverage off), the child cannot find the 4-byte value; handed the input, it runs it and aborts.
+  // Blind (coverage and the binary's words off), the child cannot find the 4-byte value; handed the input, it runs
+  // it and aborts.
   await using dir = await tempDir();
-  const o = resolveFuzzOptions({ methods: ["number"], seed: 1, artifactsDir: dir.path, coverage: false });
+  const o = resolveFuzzOptions({
+    methods: ["number"],
+    seed: 1,
+    artifactsDir: dir.path,
+    coverage: false,
+    binaryDictionary: false,
+  });
   const run = await prepareRun(coverageFixture("cov_magic"), o);
   const job = new FuzzJob(0, run.session);
   const fuzzing = job.fuzz(null);

@@ -56,6 +56,7 @@ function optionsFrom(ctx: CommandContext): FuzzOptions {
     env: ctx.list("env"),
     leaks: !ctx.flag("no-leaks"),
     coverage: !ctx.flag("no-coverage"),
+    binaryDictionary: !ctx.flag("no-binary-dict"),
     outOfRange: ctx.flag("out-of-range"),
     ...ctx.adapter !== undefined && { adapter: ctx.adapter },
   };
@@ -186,6 +187,7 @@ export const command = defineCommand({
                    [--artifacts DIR] [--dict FILE] [--max-len N] [--timeout MS]
                    [--rss-limit MB] [--target npa|libfuzzer] [--sanitizer asan|none]
                    [--config JSON] [--out-of-range] [--adapter PATH] [--no-coverage]
+                   [--no-binary-dict]
                    [--minimize FILE | --replay FILE] [--format text|json]
        plugcheck fuzz <library> --merge OUT_DIR IN_DIR... [--method NAME]`,
   alwaysIsolated: true,
@@ -196,7 +198,10 @@ new way (a new status, or output or error length) join the corpus. For a
 library built with SanitizerCoverage, as by clang's
   -fsanitize-coverage=inline-8bit-counters,pc-table,trace-cmp
 (docs/coverage.md), inputs that reach new edges join it instead, and the
-operands of its comparisons feed the mutations. Findings:
+operands of its comparisons feed the mutations. Instrumented or not, the
+dictionary (--dict) gets the words of the plugin's binary: the printable
+strings of its read-only data and the constants its x86-64 code compares
+with (--no-binary-dict leaves them out). Findings:
 crashes (signal), aborts, Rust panics across the boundary, PANIC statuses,
 exit() calls, hangs (--timeout), RSS over --rss-limit, broken contracts
 (unknown status, malformed buffer, bad error buffer, non-JSON output of a json
@@ -284,6 +289,10 @@ Corpus files are raw inputs named by their SHA-1, as libFuzzer writes them.`,
       help: "pass this environment variable to the children (repeatable)",
     },
     "no-leaks": { type: "boolean", help: "do not check npa_plugin_stats for leaks after each batch" },
+    "no-binary-dict": {
+      type: "boolean",
+      help: "leave out the words read from the plugin's binary (its strings\nand the constants its code compares with)",
+    },
     "no-coverage": {
       type: "boolean",
       help: "fuzz an instrumented library without coverage guidance\n(as if it were not instrumented)",

@@ -75,6 +75,11 @@ export interface FuzzRequest {
    */
   known?: number;
   /**
+   * Run each dictionary word alone after the seeds: in a job's first life only, since a word that finds a bug
+   * would find it again at the start of every later life (a crash storm of restarts).
+   */
+  tries?: boolean;
+  /**
    * Indices of methods the run has retired (a method that hung or crashed
    * at once in several lives in a row): neither replayed nor fuzzed.
    */

@@ -52,6 +52,13 @@ export function renderFuzzReport(r: FuzzReport, paint: Paint): string {
     `corpus     ${count(r.corpus.size)} entries, ${count(r.corpus.found)} new${
       r.corpus.dir ? ` (in ${escapeControl(r.corpus.dir)})` : ""
     }`,
+    `dictionary ${count(r.dictionary.from_binary)} ${
+      r.dictionary.from_binary === 1 ? "entry" : "entries"
+    } from the binary${
+      r.dictionary.words > r.dictionary.from_binary
+        ? `, ${count(r.dictionary.words - r.dictionary.from_binary)} from --dict`
+        : ""
+    }`,
     `artifacts  ${escapeControl(r.artifacts_dir)}`,
   ];
   if (r.findings.length === 0) {

@@ -93,8 +93,9 @@ export class FuzzEngine {
     this.#req = req;
     this.#send = send;
     this.#prng = new Prng(req.seed, req.stream);
-    this.#dictionary = dict;
-    this.#mutator = new Mutator(this.#prng, { dictionary: dict, comparisons: guided });
+    // A word a known bug's input holds would rebuild that bug at every other input, as a comparison operand would.
+    this.#dictionary = dict.filter((w) => !this.#inKnownBug(w, false));
+    this.#mutator = new Mutator(this.#prng, { dictionary: this.#dictionary, comparisons: guided });
     this.#tables = guided ? loop.comparisons() : undefined;
     const t = this.#tables;
     this.#cmpView = t && new DataView(t.cmps.buffer, t.cmps.byteOffset, t.cmps.byteLength);
@@ -119,6 +120,7 @@ export class FuzzEngine {
       if (this.#stopped) break;
       this.#replay(m, this.#corpus[m]!);
       if (this.#req.mode === "replay") return { execs: this.#execs, findings: this.#findings };
+      if (this.#req.tries === true) this.#tryWords(m);
     }
     let size = FIRST_BATCH;
     while (!this.#stopped && !this.#spent() && active.length > 0) {
@@ -144,6 +146,18 @@ export class FuzzEngine {
     const fresh: number[] = [];
     for (let i = 0; i < n; i++) if (this.#loop.fresh[i] !== 0) fresh.push(at + i);
     this.#send({ type: "merged", upTo: at + n, fresh }, []);
+  }
+
+  /** Runs each dictionary word alone (but known bugs' inputs), as AFL tries its extras; new answers join this life's corpus. */
+  #tryWords(m: number): void {
+    const known = new Set(this.#known.map((k) => k.join()));
+    const left = this.#req.runs === null ? Infinity : this.#req.runs - this.#execs;
+    const tries = this.#dictionary.filter((w) => w.length <= this.#req.maxLen && !known.has(w.join())).slice(0, left);
+    const corpus = this.#corpus[m]!;
+    // Not sent to the run's corpus: it seeds every method of every later life, and a word is a guess, not a find.
+    this.#replay(m, tries, (at, n) => {
+      for (let i = 0; i < n; i++) if (this.#loop.fresh[i] !== 0) corpus.push(tries[at + i]!);
+    });
   }
 
   /** Runs the corpus entries other jobs found (left in the inbox by the parent); keeps those new to this job. */

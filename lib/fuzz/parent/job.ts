@@ -161,7 +161,12 @@ export class FuzzJob {
     try {
       while (!this.#s.stopping && (runs === null || this.#done < runs) && !this.#allRetired()) {
         const build = () =>
-          fuzzRequest(this.#s, this.index * 4096 + this.#lives - 1, runs === null ? null : runs - this.#done);
+          fuzzRequest(
+            this.#s,
+            this.index * 4096 + this.#lives - 1,
+            runs === null ? null : runs - this.#done,
+            this.#lives === 1,
+          );
         const before = this.#done;
         const ended = await this.#life(build);
         if (ended) return;

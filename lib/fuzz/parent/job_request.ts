@@ -34,12 +34,14 @@ type RequestSettings = Pick<JobSession, "methods" | "seed" | "maxLen" | "leaks">
 
 /**
  * The request of one fuzz life: `stream` picks its PRNG sequence, `runs` is
- * the budget left (null: until the run stops).
+ * the budget left (null: until the run stops); with `tries`, the child runs
+ * each dictionary word alone after the seeds (a job's first life).
  */
 export function fuzzRequest(
   s: RequestSettings & Pick<JobSession, "seeds" | "knownBugs" | "dictionary"> & Partial<Pick<JobSession, "retired">>,
   stream: number,
   runs: number | null,
+  tries = false,
 ): JobRequest {
   const seeds = s.seeds();
   const known = s.knownBugs();
@@ -53,6 +55,7 @@ export function fuzzRequest(
     leaks: s.leaks,
     seeds: seeds.length,
     known: known.length,
+    ...tries && { tries: true },
     ...s.retired !== undefined && s.retired.size > 0 && { retired: [...s.retired].sort((a, b) => a - b) },
   };
   return { req, blobs: [...seeds, ...known, ...s.dictionary] };

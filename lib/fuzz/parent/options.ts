@@ -70,6 +70,12 @@ export interface FuzzOptions {
   artifactsDir?: string;
   /** Dictionary words (see `parseDictionary` for AFL-format files). */
   dictionary?: readonly Uint8Array[];
+  /**
+   * Add the words of the plugin's binary to the dictionary: its printable strings and the constants its code
+   * compares with (`binary_dictionary.ts`; default true). Not for a plugin behind an adapter, whose inputs the
+   * adapter reads.
+   */
+  binaryDictionary?: boolean;
   /** Longest input (default 4096). */
   maxLen?: number;
   /** A call that takes longer is a hang (ms, default 2000). */
@@ -124,6 +130,7 @@ export interface ResolvedFuzzOptions {
   corpus: readonly string[];
   artifactsDir: string | undefined;
   dictionary: readonly Uint8Array[];
+  binaryDictionary: boolean;
   maxLen: number;
   timeoutMs: number;
   rssLimitMb: number;
@@ -208,6 +215,7 @@ export function resolveFuzzOptions(
     corpus: o.corpus ?? [],
     artifactsDir: o.artifactsDir,
     dictionary: o.dictionary ?? [],
+    binaryDictionary: o.binaryDictionary ?? true,
     maxLen: integer(o.maxLen, name("maxLen"), 1, MAX_MAX_LEN) ?? DEFAULT_MAX_LEN,
     timeoutMs: integer(o.timeoutMs, name("timeoutMs"), 1, MAX_DELAY_MS) ?? DEFAULT_FUZZ_TIMEOUT_MS,
     rssLimitMb: integer(o.rssLimitMb, name("rssLimitMb"), 0, 1 << 30) ?? DEFAULT_RSS_LIMIT_MB,

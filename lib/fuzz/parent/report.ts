@@ -85,6 +85,8 @@ export const FuzzReportSchema = z.object({
     stopped: z.enum(["runs", "duration", "interrupted", "error", "max-findings", "retired"]),
   }),
   corpus: z.object({ size: z.number().int(), found: z.number().int(), dir: z.string().nullable() }),
+  /** Dictionary words: all of them, and how many of those were read from the plugin's binary. */
+  dictionary: z.object({ words: z.number().int(), from_binary: z.number().int() }),
   /**
    * Coverage guidance: null for an uninstrumented library (or with guidance
    * off); else edges hit, (edge, hit-count bucket) features and edges
@@ -175,6 +177,7 @@ export function buildReport(
       stopped: end.stopped,
     },
     corpus: { size: s.corpusSize, found: s.corpusFound, dir: s.corpusDir ?? null },
+    dictionary: { words: s.dictionary.length, from_binary: s.dictionaryFromBinary },
     coverage: s.guided ? { ...bestCoverage(jobs), instrumented: s.instrumentedEdges } : null,
     artifacts_dir: run.artifactsDir,
     findings,

@@ -19,6 +19,7 @@
 import { resolve } from "node:path";
 import { parseDescription } from "../../plugin/describe_schema.ts";
 import { readElfDynamic } from "../../load/elf.ts";
+import { binaryDictionary, dedupe } from "./binary_dictionary.ts";
 import { isLibFuzzerHarness, sanitizerOf, usesSanitizerCoverage } from "../../load/elf_info.ts";
 import { sanitizerEnv } from "../../load/sanitizer.ts";
 import { UsageError } from "../../errors/errors.ts";
@@ -52,6 +53,8 @@ export class FuzzSession implements JobSession {
   readonly artifactsDir: string;
   readonly arenaBytes: number;
   readonly dictionary: readonly Uint8Array[];
+  /** Words of the dictionary read from the plugin's binary (`binary_dictionary.ts`). */
+  readonly dictionaryFromBinary: number;
   readonly warnings: string[] = [];
   readonly book: FindingBook;
   readonly ready: Promise<void>;
@@ -93,6 +96,9 @@ export class FuzzSession implements JobSession {
       corpusDir: CorpusDirectory | undefined;
       book: FindingBook;
       guided: boolean;
+      /** The run's dictionary: the user's words, then the binary's. */
+      dictionary: readonly Uint8Array[];
+      dictionaryFromBinary: number;
     },
   ) {
     this.guided = p.guided;
@@ -103,7 +109,8 @@ export class FuzzSession implements JobSession {
     this.timeoutMs = o.timeoutMs;
     this.rssLimitMb = o.rssLimitMb;
     this.leaks = o.leaks;
-    this.dictionary = o.dictionary;
+    this.dictionary = p.dictionary;
+    this.dictionaryFromBinary = p.dictionaryFromBinary;
     this.#target = p.target;
     this.#setEnv = p.setEnv;
     this.artifactsDir = p.artifactsDir;
@@ -341,6 +348,9 @@ export async function prepareRun(path: string, o: ResolvedFuzzOptions): Promise<
     ...session.plugin && { plugin_name: session.plugin.name, plugin_version: session.plugin.version },
   }));
   const instrumented = usesSanitizerCoverage(info);
+  // A plugin behind an adapter gets its inputs through the adapter, which reads them: its binary's words do not apply.
+  const fromBinary = o.binaryDictionary && o.adapter === undefined ? binaryDictionary(real).words : [];
+  const dictionary = dedupe([...o.dictionary, ...fromBinary]);
   const session = new FuzzSession(real, o, {
     target,
     setEnv,
@@ -349,6 +359,8 @@ export async function prepareRun(path: string, o: ResolvedFuzzOptions): Promise<
     corpusDir,
     book,
     guided: instrumented && o.coverage,
+    dictionary,
+    dictionaryFromBinary: dictionary.length - dedupe(o.dictionary).length,
   });
   return {
     pluginPath: real,
