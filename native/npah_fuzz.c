@@ -224,6 +224,8 @@ NPAH_EXPORT int32_t npah_fuzz_run(void* ctx, uint32_t from, uint32_t count) {
   *u32_at(c, OFF_COUNT) = count;
   npa_cov_state* cov = c->cov;
   if (cov != NULL && npah_fuzz_cov_begin_batch(c) != 0) return -1;
+  /* Whose comparisons are recorded during calls: guided mode's runtime, or blind mode's (tables only). */
+  npa_cov_state* act = cov != NULL ? cov : c->cmp;
   uint64_t n = *execs;
   for (uint32_t i = from; i < count; i++) {
     uint32_t off = offs[i], len = lens[i];
@@ -234,9 +236,9 @@ NPAH_EXPORT int32_t npah_fuzz_run(void* ctx, uint32_t from, uint32_t count) {
     *execs = ++n;
     if (c->kind == KIND_LIBFUZZER) {
       *state = 1;
-      if (cov != NULL) cov->active = 1;
+      if (act != NULL) act->active = 1;
       int r = c->test_one(input, len);
-      if (cov != NULL) cov->active = 0;
+      if (act != NULL) act->active = 0;
       *state = 0;
       c->status[i] = r;
       c->fresh[i] = cov != NULL ? npah_fuzz_cov_scan(c) : mark_seen(c, (uint32_t)r, 0, 0);
@@ -245,9 +247,9 @@ NPAH_EXPORT int32_t npah_fuzz_run(void* ctx, uint32_t from, uint32_t count) {
     NpaBuf out = {NULL, 0}, err = {NULL, 0};
     *state = 1;
     npah_sync_enter(NPAH_LABEL_INVOKE, c->method, c->method_len);
-    if (cov != NULL) cov->active = 1;
+    if (act != NULL) act->active = 1;
     int32_t status = c->invoke(c->inst, c->method, c->method_len, input, len, &out, &err);
-    if (cov != NULL) cov->active = 0;
+    if (act != NULL) act->active = 0;
     npah_sync_leave();
     *state = 0;
     c->status[i] = status;

@@ -96,6 +96,8 @@ typedef struct fuzz_ctx {
   uint8_t* cov_seen[FZ_COV_METHODS];
   uint8_t* cov_union;
   uint8_t* seen_now;
+  /* Blind mode with the coverage runtime preloaded: its state, for its comparison tables only (no counters). */
+  npa_cov_state* cmp;
 } fuzz_ctx;
 
 static inline volatile uint32_t* u32_at(fuzz_ctx* c, uint32_t off) {

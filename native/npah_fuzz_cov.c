@@ -71,13 +71,29 @@ NPAH_EXPORT int64_t npah_fuzz_coverage(void* ctx) {
   return (int64_t)c->counters;
 }
 
+/*
+ * Blind mode: takes the coverage runtime's comparison tables without its counters, so the comparisons its
+ * interposed memcmp, strcmp, ... record during plugin calls feed the mutator of a plugin built without
+ * instrumentation. 0, or -1 when the runtime is not in the process.
+ */
+NPAH_EXPORT int32_t npah_fuzz_compare(void* ctx) {
+  fuzz_ctx* c = ctx;
+  npa_cov_state_fn get = (npa_cov_state_fn)dlsym(RTLD_DEFAULT, "npa_cov_state_get");
+  if (get == NULL) return -1;
+  npa_cov_state* st = get();
+  if (st == NULL || st->version != NPA_COV_VERSION) return -1;
+  c->cmp = st;
+  return 0;
+}
+
 /* Where JS reads the comparison tables: cmps, cmp slots, cmp slot size, mems, mem slots, mem slot size, seq. */
 NPAH_EXPORT uint32_t npah_fuzz_cov_views(void* ctx, uint64_t* out, uint32_t cap) {
   fuzz_ctx* c = ctx;
-  if (c->cov == NULL) return 0;
-  const uint64_t v[] = {(uint64_t)(uintptr_t)c->cov->cmps,  NPA_COV_CMP_SLOTS, sizeof(npa_cov_cmp),
-                        (uint64_t)(uintptr_t)c->cov->mems,  NPA_COV_MEM_SLOTS, sizeof(npa_cov_mem),
-                        (uint64_t)(uintptr_t)&c->cov->seq};
+  npa_cov_state* st = c->cov != NULL ? c->cov : c->cmp;
+  if (st == NULL) return 0;
+  const uint64_t v[] = {(uint64_t)(uintptr_t)st->cmps,  NPA_COV_CMP_SLOTS, sizeof(npa_cov_cmp),
+                        (uint64_t)(uintptr_t)st->mems,  NPA_COV_MEM_SLOTS, sizeof(npa_cov_mem),
+                        (uint64_t)(uintptr_t)&st->seq};
   uint32_t n = (uint32_t)(sizeof v / sizeof v[0]);
   if (cap < n) n = cap;
   memcpy(out, v, n * sizeof(uint64_t));

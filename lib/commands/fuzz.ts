@@ -199,9 +199,12 @@ library built with SanitizerCoverage, as by clang's
   -fsanitize-coverage=inline-8bit-counters,pc-table,trace-cmp
 (docs/coverage.md), inputs that reach new edges join it instead, and the
 operands of its comparisons feed the mutations. Instrumented or not, the
-dictionary (--dict) gets the words of the plugin's binary: the printable
-strings of its read-only data and the constants its x86-64 code compares
-with (--no-binary-dict leaves them out). Findings:
+operands of the memcmp, strcmp, strncmp, bcmp, strstr and memmem calls the
+plugin makes feed them too (plugcheck's coverage runtime, preloaded into every
+fuzz child, wraps them; --no-coverage turns both off). And the dictionary
+(--dict) gets the words of the plugin's binary: the printable strings of its
+read-only data and the constants its x86-64 code compares with, each also
+tried alone first (--no-binary-dict leaves them out). Findings:
 crashes (signal), aborts, Rust panics across the boundary, PANIC statuses,
 exit() calls, hangs (--timeout), RSS over --rss-limit, broken contracts
 (unknown status, malformed buffer, bad error buffer, non-JSON output of a json
@@ -295,7 +298,8 @@ Corpus files are raw inputs named by their SHA-1, as libFuzzer writes them.`,
     },
     "no-coverage": {
       type: "boolean",
-      help: "fuzz an instrumented library without coverage guidance\n(as if it were not instrumented)",
+      help:
+        "fuzz without coverage guidance and without the operands of\nmemcmp, strcmp, ... (as if nothing reported from inside the plugin)",
     },
     merge: {
       type: "boolean",

@@ -239,7 +239,15 @@ export class FuzzLoop {
     return n;
   }
 
-  /** The coverage runtime's comparison tables (after {@link guide}). */
+  /**
+   * Blind mode: records the comparisons the coverage runtime's interposers (memcmp, strcmp, ...) see during
+   * plugin calls, without counters. False when the runtime is not in this process.
+   */
+  compare(): boolean {
+    return this.#s.npah_fuzz_compare(this.#ctx) === 0;
+  }
+
+  /** The coverage runtime's comparison tables (after {@link guide} or {@link compare}). */
   comparisons(): ComparisonTables | undefined {
     const v = new BigUint64Array(7);
     if (this.#s.npah_fuzz_cov_views(this.#ctx, new Uint8Array(v.buffer), v.length) !== 7) return undefined;

@@ -322,6 +322,8 @@ export const HOST_FUZZ_SYMBOLS = {
   // ---- coverage guidance (npah_fuzz_cov.c)
   // int64_t npah_fuzz_coverage(void* ctx): guided mode; edges instrumented, -1 no runtime, -2 out of memory
   npah_fuzz_coverage: { parameters: ["pointer"], result: "i64" },
+  // int32_t npah_fuzz_compare(void* ctx): blind mode's comparison tables; 0, -1 no runtime
+  npah_fuzz_compare: { parameters: ["pointer"], result: "i32" },
   // uint32_t npah_fuzz_cov_views(void* ctx, uint64_t* out, uint32_t cap): the comparison tables
   npah_fuzz_cov_views: { parameters: ["pointer", "buffer", "u32"], result: "u32" },
 } as const satisfies Deno.ForeignLibraryInterface;

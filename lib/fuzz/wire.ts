@@ -37,6 +37,11 @@ export interface FuzzChildOptions {
   maxOutputBytes: number;
   /** Guided mode: the target is instrumented (SanitizerCoverage) and the coverage runtime is preloaded. */
   coverage?: boolean;
+  /**
+   * Blind mode with the coverage runtime preloaded: what its interposed memcmp, strcmp, strncmp, bcmp, strstr
+   * and memmem see during plugin calls feeds the comparison mutations (no counters).
+   */
+  comparisons?: boolean;
   /** npa: the adapter (absolute path) the plugin is served through (`LoadOptions.adapter`). */
   adapter?: string;
 }

@@ -51,16 +51,18 @@ const ASAN_AFTER_COVERAGE = `${ASAN_OPTIONS}:verify_asan_link_order=0`;
 
 /**
  * The environment a child needs to load the library at `path`: the coverage
- * runtime preloaded for a SanitizerCoverage build, the ASan runtime for an
+ * runtime preloaded for a SanitizerCoverage build (`coverageRuntime`: for any
+ * library, as a fuzz child wants for its interposers), the ASan runtime for an
  * ASan build (`asan`: true preloads it for any library, false never),
  * nothing otherwise. `LoadError` when a runtime is missing.
  */
 export async function sanitizerEnv(
   path: string,
-  o: { info?: ElfDynamicInfo | undefined; asan?: boolean | undefined } = {},
+  o: { info?: ElfDynamicInfo | undefined; asan?: boolean | undefined; coverageRuntime?: boolean | undefined } = {},
 ): Promise<Record<string, string>> {
   const elf = o.info ?? await elfOf(path);
-  const coverage = elf !== undefined && usesSanitizerCoverage(elf) ? requireCoverageRuntime(path) : undefined;
+  const instrumented = elf !== undefined && usesSanitizerCoverage(elf);
+  const coverage = instrumented || o.coverageRuntime === true ? requireCoverageRuntime(path) : undefined;
   const asan = o.asan === false ? {} : await asanEnv(path, elf, o.asan === true);
   if (coverage === undefined) return asan;
   if (asan.LD_PRELOAD === undefined) return { LD_PRELOAD: coverage };

@@ -66,8 +66,11 @@ export async function start(context: HandlerContext): Promise<ChildHandler> {
       );
     }
   }
+  if (edges === 0 && o.comparisons === true && !loop.compare()) {
+    throw loadError(o.pluginPath, "plugcheck's coverage runtime is not loaded in this fuzz child");
+  }
   loop.arm();
-  return new FuzzHandler(loop, target, npa, context.send, edges);
+  return new FuzzHandler(loop, target, npa, context.send, edges, o.comparisons === true);
 }
 
 class FuzzHandler implements ChildHandler {
@@ -77,7 +80,8 @@ class FuzzHandler implements ChildHandler {
   readonly #npa: NpaTarget | undefined;
   readonly #send: (frame: Frame) => void;
 
-  readonly #guided: boolean;
+  /** Comparisons feed the mutator: guided, or blind with the coverage runtime's interposers. */
+  readonly #comparisons: boolean;
 
   constructor(
     loop: FuzzLoop,
@@ -85,12 +89,13 @@ class FuzzHandler implements ChildHandler {
     npa: NpaTarget | undefined,
     send: (frame: Frame) => void,
     edges: number,
+    comparisons: boolean,
   ) {
     this.#loop = loop;
     this.#target = target;
     this.#npa = npa;
     this.#send = send;
-    this.#guided = edges > 0;
+    this.#comparisons = edges > 0 || comparisons;
     this.hello = { ...npa && { describe: npa.describeText, stats: npa.hasStats }, edges };
   }
 
@@ -103,7 +108,7 @@ class FuzzHandler implements ChildHandler {
     const dict = frame.blobs.slice(req.seeds + (req.known ?? 0));
     const send = (header: Record<string, unknown>, blobs: Uint8Array[]) =>
       this.#send({ id: 0, kind: KIND.EVENT, header, blobs });
-    const result = new FuzzEngine(this.#loop, this.#target, req, seeds, dict, send, this.#guided, known).run();
+    const result = new FuzzEngine(this.#loop, this.#target, req, seeds, dict, send, this.#comparisons, known).run();
     return Promise.resolve({ header: { ...result } });
   }
 

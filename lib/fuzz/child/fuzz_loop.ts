@@ -63,7 +63,7 @@ export class FuzzEngine {
   #stopped = false;
   /** In a replay: the index of the batch's first input among all. */
   #replayAt = 0;
-  /** Guided mode: the coverage runtime's comparison tables, and the record counter read last. */
+  /** With comparisons (guided, or blind with the interposers): the runtime's tables, and the record counter read last. */
   readonly #tables: ComparisonTables | undefined;
   readonly #cmpView: DataView | undefined;
   readonly #memView: DataView | undefined;
@@ -83,7 +83,7 @@ export class FuzzEngine {
     seeds: Uint8Array[],
     dict: Uint8Array[],
     send: SendEvent,
-    guided = false,
+    comparisons = false,
     known: readonly Uint8Array[] = [],
   ) {
     this.#known = known;
@@ -95,8 +95,8 @@ export class FuzzEngine {
     this.#prng = new Prng(req.seed, req.stream);
     // A word a known bug's input holds would rebuild that bug at every other input, as a comparison operand would.
     this.#dictionary = dict.filter((w) => !this.#inKnownBug(w, false));
-    this.#mutator = new Mutator(this.#prng, { dictionary: this.#dictionary, comparisons: guided });
-    this.#tables = guided ? loop.comparisons() : undefined;
+    this.#mutator = new Mutator(this.#prng, { dictionary: this.#dictionary, comparisons });
+    this.#tables = comparisons ? loop.comparisons() : undefined;
     const t = this.#tables;
     this.#cmpView = t && new DataView(t.cmps.buffer, t.cmps.byteOffset, t.cmps.byteLength);
     this.#memView = t && new DataView(t.mems.buffer, t.mems.byteOffset, t.mems.byteLength);

@@ -148,6 +148,7 @@ export class FuzzSession implements JobSession {
       maxOutputBytes: MAX_OUTPUT_BYTES,
       ...this.#o.config !== undefined && { config: this.#o.config },
       ...this.guided && { coverage: true },
+      ...!this.guided && this.#o.coverage && { comparisons: true },
       ...this.#o.adapter !== undefined && { adapter: this.#o.adapter },
     };
     return {
@@ -309,7 +310,9 @@ export async function prepareRun(path: string, o: ResolvedFuzzOptions): Promise<
     throw new UsageError(`${path} is a libFuzzer harness with one entry point: --method does not apply`);
   }
   const sanitizer = o.sanitizer === "none" ? undefined : o.sanitizer ?? sanitizerOf(info);
-  const setEnv = await sanitizerEnv(path, { info, asan: sanitizer === "asan" });
+  // Every fuzz child gets the coverage runtime (unless guidance is off): for an instrumented plugin its counters,
+  // for any plugin its interposed memcmp, strcmp, ... which feed the comparison mutations.
+  const setEnv = await sanitizerEnv(path, { info, asan: sanitizer === "asan", coverageRuntime: o.coverage });
   const artifactsDir = resolve(o.artifactsDir ?? Deno.cwd());
   Deno.mkdirSync(artifactsDir, { recursive: true });
   const corpusDirs = o.corpus.map((d) => resolve(d));
