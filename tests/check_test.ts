@@ -427,3 +427,27 @@ Deno.test("sweep() and probe() share one run among the checks of a run that ask 
   assert.notEqual(x, y);
   await Promise.all([x, y]);
 });
+
+Deno.test("smokeMs(): 250 ms of fuzzing a method by default, at most 5 s in all (one method may ask for more)", async () => {
+  const { smokeMs, SMOKE_MAX_MS } = await import("../lib/check/checks/fuzz_smoke.ts");
+  const { DEFAULT_THRESHOLDS } = await import("../lib/check/config.ts");
+  assert.equal(DEFAULT_THRESHOLDS.fuzzRuns, undefined);
+  assert.equal(smokeMs(DEFAULT_THRESHOLDS, 1), 250);
+  assert.equal(smokeMs(DEFAULT_THRESHOLDS, 4), 1_000);
+  assert.equal(smokeMs(DEFAULT_THRESHOLDS, 40), SMOKE_MAX_MS);
+  assert.equal(smokeMs({ ...DEFAULT_THRESHOLDS, fuzzMsPerMethod: 8_000 }, 3), 8_000);
+  const c = parseCheckConfig('{"check":{"thresholds":{"fuzz_ms_per_method":40}}}', "plugcheck.json");
+  assert.equal(c.thresholds.fuzzMsPerMethod, 40);
+  assert.equal(c.thresholds.fuzzRuns, undefined);
+});
+
+Deno.test("fuzz.smoke runs for its time budget by default and says how many runs at what rate; fuzzRuns makes it runs", async () => {
+  const timed = await runChecks(REF_C, { seed: 1, filter: ["^fuzz\\.smoke$"] });
+  const t = timed.results[0]!;
+  assert.equal(t.status, "pass", t.details);
+  const m = /^([\d,]+) runs of (\d+) methods \(([\d,]+) exec\/s\)/.exec(t.details);
+  assert.ok(m, t.details);
+  assert.ok(Number(m[1]!.replaceAll(",", "")) > 1_000, t.details);
+  const counted = await runChecks(REF_C, { seed: 1, filter: ["^fuzz\\.smoke$"], fuzzRuns: 3_000 });
+  assert.match(counted.results[0]!.details, /^3,000 runs of /);
+});

@@ -270,3 +270,15 @@ Deno.test("runFuzz() reports a child over --rss-limit as an oom finding (oom-<sh
   assert.match(f.message, /RSS went over 10 MiB/);
   assert.ok(Deno.statSync(f.artifact).isFile);
 });
+
+Deno.test("runFuzz() counts durationMs from the first inputs run, not from the start of its child", async () => {
+  // A sandbox child takes ~0.2 s to start: counted from the run's start, 100 ms would stop it before any input ran.
+  const artifactsDir = Deno.makeTempDirSync();
+  try {
+    const report = await runFuzz(fixture("ref_c"), { methods: ["echo"], durationMs: 100, seed: 1, artifactsDir });
+    assert.equal(report.run.stopped, "duration");
+    assert.ok(report.run.execs > 100, `${report.run.execs} execs`);
+  } finally {
+    Deno.removeSync(artifactsDir, { recursive: true });
+  }
+});

@@ -9,7 +9,7 @@
  *   "check": {
  *     "skip": { "resources.reload": "the plugin is linked nodelete on purpose" },
  *     "fuzz": { "skip_methods": ["fail_with"] },
- *     "thresholds": { "call_timeout_ms": 2000, "fuzz_runs": 50000 }
+ *     "thresholds": { "call_timeout_ms": 2000, "fuzz_ms_per_method": 250 }
  *   }
  * }
  * ```
@@ -38,7 +38,8 @@ export const DEFAULT_THRESHOLDS: Readonly<Thresholds> = {
   callTimeoutMs: 2_000,
   stressIterations: 300,
   reloadCycles: 2,
-  fuzzRuns: 50_000,
+  fuzzRuns: undefined,
+  fuzzMsPerMethod: 250,
   maxRssGrowthMb: 64,
 };
 
@@ -55,6 +56,7 @@ export const CheckConfigSchema = z.strictObject({
       stress_iterations: positive.max(10_000_000).optional(),
       reload_cycles: positive.max(1_000).optional(),
       fuzz_runs: positive.max(1_000_000_000).optional(),
+      fuzz_ms_per_method: positive.max(600_000).optional(),
       max_rss_growth_mb: z.number().positive().optional(),
     }).default({}),
   }).default({ skip: {}, fuzz: { skip_methods: [] }, thresholds: {} }),
@@ -108,6 +110,7 @@ export function parseCheckConfig(text: string, path: string): CheckConfig {
       stressIterations: t.stress_iterations ?? DEFAULT_THRESHOLDS.stressIterations,
       reloadCycles: t.reload_cycles ?? DEFAULT_THRESHOLDS.reloadCycles,
       fuzzRuns: t.fuzz_runs ?? DEFAULT_THRESHOLDS.fuzzRuns,
+      fuzzMsPerMethod: t.fuzz_ms_per_method ?? DEFAULT_THRESHOLDS.fuzzMsPerMethod,
       maxRssGrowthMb: t.max_rss_growth_mb ?? DEFAULT_THRESHOLDS.maxRssGrowthMb,
     },
   };

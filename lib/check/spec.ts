@@ -37,8 +37,13 @@ export interface Thresholds {
   stressIterations: number;
   /** Load -> shutdown cycles of the reload checks. */
   reloadCycles: number;
-  /** Runs of the fuzz smoke test, shared by all methods. */
-  fuzzRuns: number;
+  /**
+   * Runs of the fuzz smoke test, shared by all methods; undefined (the default): its time budget instead,
+   * {@link fuzzMsPerMethod} for each method (at most `SMOKE_MAX_MS` in all).
+   */
+  fuzzRuns: number | undefined;
+  /** Fuzzing time of the smoke test per method (ms), unless `fuzzRuns` is set. */
+  fuzzMsPerMethod: number;
   /** RSS growth (MiB) the resource checks allow. */
   maxRssGrowthMb: number;
 }

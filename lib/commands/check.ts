@@ -20,6 +20,7 @@ import { UsageError } from "../errors/errors.ts";
 import { MAX_SEED } from "../util/prng.ts";
 import { CHECKS, parseShard, selectChecks } from "../check/catalog.ts";
 import { CONFIG_FILE, DEFAULT_THRESHOLDS, loadCheckConfig } from "../check/config.ts";
+import { SMOKE_MAX_MS } from "../check/checks/fuzz_smoke.ts";
 import { junitXml } from "../report/junit.ts";
 import { checkListJson, renderCheckList } from "../report/check_list.ts";
 import { checkReportJson, renderCheckReport } from "../report/check_report.ts";
@@ -83,9 +84,12 @@ out of the fuzz smoke test and set the thresholds:
   {"check": {"skip": {"resources.reload": "why"},
              "fuzz": {"skip_methods": ["fail_with"]},
              "thresholds": {"call_timeout_ms": ${DEFAULT_THRESHOLDS.callTimeoutMs}, "stress_iterations": ${DEFAULT_THRESHOLDS.stressIterations},
-                            "reload_cycles": ${DEFAULT_THRESHOLDS.reloadCycles}, "fuzz_runs": ${DEFAULT_THRESHOLDS.fuzzRuns},
+                            "reload_cycles": ${DEFAULT_THRESHOLDS.reloadCycles}, "fuzz_ms_per_method": ${DEFAULT_THRESHOLDS.fuzzMsPerMethod},
                             "max_rss_growth_mb": ${DEFAULT_THRESHOLDS.maxRssGrowthMb}}}}
-Methods whose describe() entry says "fuzz": false are left out too.
+Methods whose describe() entry says "fuzz": false are left out too. The fuzz
+smoke test fuzzes each method for fuzz_ms_per_method of fuzzing time (at most
+${SMOKE_MAX_MS / 1000} s in all) and stops at its first finding; "fuzz_runs": N (or
+--fuzz-runs N) makes it N runs instead, which repeat exactly with a seed.
 
 --shard I/N runs part I of N (round robin over the selected checks): the
 N parts are disjoint and together the whole suite, for a CI matrix.
@@ -133,7 +137,10 @@ report so far is printed and written to --junit and --sarif (exit 130, 143).`,
     "fuzz-runs": {
       type: "string",
       value: "N",
-      help: `runs of the fuzz smoke test (default ${DEFAULT_THRESHOLDS.fuzzRuns.toLocaleString("en-US")})`,
+      help:
+        `runs of the fuzz smoke test instead of its time budget\n(${DEFAULT_THRESHOLDS.fuzzMsPerMethod} ms a method, at most ${
+          SMOKE_MAX_MS / 1000
+        } s)`,
     },
     strict: { type: "boolean", help: "warnings fail the run" },
     "in-process": {

@@ -1,6 +1,14 @@
 /**
  * The `fuzz.smoke` check: a short seeded fuzz run of every method (the fuzz
- * engine, in its own sandbox children) finds nothing. Methods a plugin marks
+ * engine, in its own sandbox children) finds nothing. The run is budgeted by
+ * fuzzing time, not runs: {@link DEFAULT_THRESHOLDS}' 250 ms a method (at most
+ * {@link SMOKE_MAX_MS} in all), because runs cost what the plugin costs: 50,000
+ * runs took 0.3 s of a fast plugin and 4.8 s of an FFT-based LADSPA one. 250 ms
+ * is ten times what a 2-byte magic prefix of a fast plugin took on the worst of 5
+ * seeds by mutation and its answers alone (`magic_prefix`: 14,000-164,000 runs,
+ * 0.02-0.12 s), and a prefix behind compare constants is met at once by the
+ * binary's words. A config's `fuzz_runs` (or `--fuzz-runs`) runs that many
+ * instead, for a run that repeats exactly. Methods a plugin marks
  * `"fuzz": false` in describe() (they fail or block on request, by design)
  * and those the config names are left out. The run stops at its first
  * finding, which is kept in a directory of artifacts the evidence names,
@@ -16,7 +24,15 @@
 import { runFuzz } from "../../fuzz/mod.ts";
 import { shortText } from "../../util/safe_text.ts";
 import { METHOD_SHOWN } from "../check_helpers.ts";
-import { type CheckSpec, pass, plural, skip } from "../spec.ts";
+import { type CheckSpec, pass, plural, skip, type Thresholds } from "../spec.ts";
+
+/** The most fuzzing time the smoke test takes in all, however many methods (ms). */
+export const SMOKE_MAX_MS = 5_000;
+
+/** The smoke test's fuzzing time for `methods` methods (ms). */
+export function smokeMs(t: Thresholds, methods: number): number {
+  return Math.min(t.fuzzMsPerMethod * methods, Math.max(t.fuzzMsPerMethod, SMOKE_MAX_MS));
+}
 
 /** The fuzz group. */
 export const FUZZ_CHECKS: readonly CheckSpec[] = [
@@ -26,7 +42,8 @@ export const FUZZ_CHECKS: readonly CheckSpec[] = [
     rule: "how-plugcheck-checks-this",
     needs: "plugin",
     long: true,
-    deadlineMs: (t) => 60_000 + t.fuzzRuns / 10,
+    deadlineMs: (t) =>
+      60_000 + (t.fuzzRuns !== undefined ? t.fuzzRuns / 10 : Math.max(t.fuzzMsPerMethod, SMOKE_MAX_MS)),
     run: async (ctx) => {
       const d = ctx.description!;
       const skipped = new Set([...ctx.fuzzSkip, ...d.methods.filter((m) => m.fuzz === false).map((m) => m.name)]);
@@ -39,7 +56,9 @@ export const FUZZ_CHECKS: readonly CheckSpec[] = [
       ctx.signal.addEventListener("abort", onAbort);
       const report = await runFuzz(ctx.path, {
         methods,
-        runs: ctx.thresholds.fuzzRuns,
+        ...ctx.thresholds.fuzzRuns !== undefined
+          ? { runs: ctx.thresholds.fuzzRuns }
+          : { durationMs: smokeMs(ctx.thresholds, methods.length) },
         seed: ctx.seed,
         artifactsDir,
         timeoutMs: ctx.thresholds.callTimeoutMs,
@@ -51,7 +70,10 @@ export const FUZZ_CHECKS: readonly CheckSpec[] = [
       ctx.signal.removeEventListener("abort", onAbort);
       const shown = (m: string) => shortText(m, METHOD_SHOWN);
       const left = skipped.size > 0 ? ` (left out: ${[...skipped].map(shown).join(", ")})` : "";
-      const runs = `${report.run.execs.toLocaleString("en-US")} runs of ${plural(methods.length, "method")}${left}`;
+      const rate = report.run.seconds > 0 ? ` (${report.run.per_second.toLocaleString("en-US")} exec/s)` : "";
+      const runs = `${report.run.execs.toLocaleString("en-US")} runs of ${
+        plural(methods.length, "method")
+      }${rate}${left}`;
       if (report.findings.length === 0) {
         await Deno.remove(artifactsDir, { recursive: true });
         return pass(runs);

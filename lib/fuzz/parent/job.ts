@@ -373,6 +373,7 @@ export class FuzzJob {
         if (req.mode === "fuzz") this.#s.corpusEntry(input.slice(), e.method, this.index);
         return;
       case "started":
+        this.#s.fuzzingStarted();
         if (this.#deadAt !== undefined && e.at !== undefined) this.restartMs.push(e.at - this.#deadAt);
         this.#deadAt = undefined;
         return;

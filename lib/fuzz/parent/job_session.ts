@@ -58,5 +58,7 @@ export interface JobSession {
   retire(index: number, lives: number): void;
   /** A new corpus entry from job `job`. */
   corpusEntry(input: Uint8Array, method: number, job: number): void;
+  /** A child began running inputs. */
+  fuzzingStarted(): void;
   warn(message: string): void;
 }

@@ -39,7 +39,16 @@ export async function runFuzz(path: string, options: FuzzOptions = {}): Promise<
     run.session.stopping = true;
     for (const j of jobs) j.stop();
   };
-  const deadline = o.durationMs === undefined ? undefined : setTimeout(() => stopAll("duration"), o.durationMs);
+  // The duration is fuzzing time: it starts when the first child runs its first inputs (a smoke test of 250 ms is
+  // not spent on start-up, or on a plugin's slow init).
+  let deadline: ReturnType<typeof setTimeout> | undefined;
+  let ended = false;
+  if (o.durationMs !== undefined) {
+    const ms = o.durationMs;
+    run.session.fuzzing.then(() => {
+      if (!ended && !run.session.stopping) deadline = setTimeout(() => stopAll("duration"), ms);
+    });
+  }
   const onAbort = () => stopAll("interrupted");
   o.signal?.addEventListener("abort", onAbort);
   if (o.signal?.aborted) onAbort();
@@ -66,6 +75,7 @@ export async function runFuzz(path: string, options: FuzzOptions = {}): Promise<
     failure = e;
   } finally {
     clearInterval(progress);
+    ended = true;
     if (deadline !== undefined) clearTimeout(deadline);
     o.signal?.removeEventListener("abort", onAbort);
     await Promise.all(jobs.map((j) => j.close()));

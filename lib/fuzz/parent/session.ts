@@ -58,6 +58,8 @@ export class FuzzSession implements JobSession {
   readonly warnings: string[] = [];
   readonly book: FindingBook;
   readonly ready: Promise<void>;
+  /** Resolves when a child first runs inputs: what a run's duration counts from. */
+  readonly fuzzing: Promise<void>;
   methods: readonly FuzzMethod[] = [];
   /** The methods the run fuzzes, once the first child said what the plugin has. */
   acceptedMethods: readonly string[] | undefined;
@@ -84,6 +86,7 @@ export class FuzzSession implements JobSession {
   readonly #retired = new Set<number>();
   readonly #corpusDir: CorpusDirectory | undefined;
   #resolveReady!: () => void;
+  #resolveFuzzing!: () => void;
 
   constructor(
     real: string,
@@ -119,6 +122,7 @@ export class FuzzSession implements JobSession {
     this.book = p.book;
     this.arenaBytes = Math.max(4 * 1024 * 1024, 8 * o.maxLen);
     this.ready = new Promise((resolve) => (this.#resolveReady = resolve));
+    this.fuzzing = new Promise((resolve) => (this.#resolveFuzzing = resolve));
   }
 
   get target(): FuzzTargetKind {
@@ -218,6 +222,10 @@ export class FuzzSession implements JobSession {
 
   knownBugs(): Uint8Array[] {
     return this.book.all.map((f) => f.input);
+  }
+
+  fuzzingStarted(): void {
+    this.#resolveFuzzing();
   }
 
   corpusEntry(input: Uint8Array, method: number, job: number): void {
