@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { loadPlugin } from "../mod.ts";
+import { InvalidInputError, loadPlugin } from "../mod.ts";
 import { captureLogs, fault, ROOT, runCli } from "./_helpers.ts";
 
 interface Row {
@@ -123,4 +123,16 @@ Deno.test("fault log_after_shutdown: late messages are counted as after-close, n
     assert.equal(counters.afterClose, 10);
     assert.equal(logs.records.filter((r) => r.message.join("").startsWith("late")).length, 0);
   }
+});
+
+Deno.test("fault leak_on_bad_config: a create refused for its config leaks an instance, counted in live_instances", async () => {
+  const row = rows.find((r) => r.fixture === "leak_on_bad_config")!;
+  assert.equal(row.api, true);
+  await using plugin = await loadPlugin(fault("leak_on_bad_config"));
+  // A good config (or none) works, and its instance is freed.
+  const inst = await plugin.createInstance({ counter_start: 1 });
+  await inst.destroy();
+  assert.equal((await plugin.readStats())?.live_instances, 0);
+  await assert.rejects(plugin.createInstance(new TextEncoder().encode("[]")), InvalidInputError);
+  assert.equal((await plugin.readStats())?.live_instances, 1);
 });

@@ -23,6 +23,7 @@ import { invokeLine } from "../../util/safe_text.ts";
 import { callLine, errorLine, lines, repro } from "../check_helpers.ts";
 import { type CheckSpec, fail, pass, plural, skip, warn } from "../spec.ts";
 import { sweep, unanswered, UNKNOWN_METHOD } from "../sweep.ts";
+import { BAD_CONFIG_CHECK } from "./bad_config.ts";
 
 /** Warnings the guard records for an error buffer that is not JSON with a message, or missing. */
 const SOFT_ERROR_BUFFER = /error buffer for .* is not JSON|without an error message/;
@@ -147,4 +148,5 @@ export const ERROR_CHECKS: readonly CheckSpec[] = [
       return pass(`${plural(s.calls.length, "call")}, the process survived each`);
     },
   },
+  BAD_CONFIG_CHECK,
 ];
