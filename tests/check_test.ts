@@ -273,7 +273,7 @@ Deno.test("plugcheck check --in-process runs the checks in this process and give
     killAfterMs: 60_000,
   });
   assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
-  assert.match(r.stdout, /12 checks: 11 passed, 1 skipped; none failed/);
+  assert.match(r.stdout, /13 checks: 12 passed, 1 skipped; none failed/);
   const bad = await runCli(["check", fault("bad_status"), "--in-process", "--filter", "^errors\\.statuses$"], {
     killAfterMs: 60_000,
   });
@@ -450,4 +450,22 @@ Deno.test("fuzz.smoke runs for its time budget by default and says how many runs
   assert.ok(Number(m[1]!.replaceAll(",", "")) > 1_000, t.details);
   const counted = await runChecks(REF_C, { seed: 1, filter: ["^fuzz\\.smoke$"], fuzzRuns: 3_000 });
   assert.match(counted.results[0]!.details, /^3,000 runs of /);
+});
+
+Deno.test("ownerOf() names the check whose rule a fuzz finding breaks, and fuzz.smoke's evidence says it", async () => {
+  const { ownerOf } = await import("../lib/check/checks/fuzz_smoke.ts");
+  const owner = (kind: string, message = "") => ownerOf({ kind, message });
+  assert.equal(owner("crash"), "errors.no_crash");
+  assert.equal(owner("exit"), "errors.no_crash");
+  assert.equal(owner("timeout"), "timeouts.calls");
+  assert.equal(owner("leak", "live_buffers 1 -> 2"), "buffers.balanced");
+  assert.equal(owner("leak", "live_instances 1 -> 2"), "resources.churn");
+  assert.equal(owner("contract", "plugin returned status 42, which is not an npa status"), "errors.statuses");
+  assert.equal(owner("contract", "plugin output is not valid JSON"), "outputs.json");
+  assert.equal(owner("contract", "its error buffer is not valid UTF-8"), "errors.error_buffer");
+  assert.equal(owner("contract", "claims 1099511627776 bytes"), "buffers.well_formed");
+  assert.equal(owner("oom"), undefined);
+  const report = await runChecks(fault("status_on_empty"), { seed: 1, filter: ["^fuzz\\.smoke$"] });
+  assert.equal(report.results[0]!.status, "fail");
+  assert.match(report.results[0]!.evidence[0]!, /status 42.*\[breaks the rule of errors\.statuses\]/);
 });

@@ -2,13 +2,14 @@
  * The `errors.bad_config` check: `npa_instance_create` refuses a config that
  * is not a JSON object (not JSON at all, an array, a number, a string, null)
  * with INVALID_INPUT (STATE is accepted too), answers an object of the wrong
- * shape with OK or INVALID_INPUT, and leaks nothing on the way: the error
+ * shape with OK or INVALID_INPUT, and leaves no instance behind: the error
  * path of create, which no example and no other check takes, is where a
- * half-built instance is left behind. Leaks are read from `npa_plugin_stats`
- * (`live_instances`, `live_buffers`) before the first create and after the
- * last, each instance a create accepted destroyed first; a plugin without
- * stats is judged on its answers alone. It runs in a sandbox child of its own,
- * so a leak or crash it provokes is charged to no other check.
+ * half-built instance is forgotten. `live_instances` (`npa_plugin_stats`) is
+ * read before the refused creates and after them, before anything is
+ * destroyed: what destroy leaks is `resources.churn`'s, and an error buffer
+ * `npa_buffer_free` does not uncount is `buffers.balanced`'s. A plugin
+ * without stats is judged on its answers alone. It runs in a sandbox child of
+ * its own, so what it provokes is charged to no other check.
  *
  * @example
  * ```ts ignore
@@ -18,6 +19,7 @@
  * @module
  */
 import { InvalidInputError, PluginError, PluginStateError } from "../../errors/errors.ts";
+import type { InstanceHandle } from "../../plugin/handle.ts";
 import { loadPlugin } from "../../host/load_plugin.ts";
 import { escapeControl } from "../../util/safe_text.ts";
 import { checkLoadOptions, errorLine, lines } from "../check_helpers.ts";
@@ -40,48 +42,55 @@ export const WRONG_SHAPE_CONFIG: Uint8Array = enc.encode(
   '{"counter_start":"five","sample_rate":-1,"max_block":[],"out_of_range":"yes"}',
 );
 
-/** The counters that must come back to where they were. */
-const COUNTERS = ["live_instances", "live_buffers"] as const;
-
 const shown = (bytes: Uint8Array) => escapeControl(new TextDecoder().decode(bytes));
 
 /** The check. */
 export const BAD_CONFIG_CHECK: CheckSpec = {
   id: "errors.bad_config",
-  title: "A config that is not a JSON object is refused with INVALID_INPUT, and a refused create leaks nothing",
+  title: "A config that is not a JSON object is refused with INVALID_INPUT, and a refused create leaves no instance",
   rule: "instance-config",
   needs: "plugin",
   run: async (ctx) => {
     const timeoutMs = ctx.thresholds.callTimeoutMs;
     const plugin = await loadPlugin(ctx.path, checkLoadOptions(ctx));
     const wrong: string[] = [];
+    const accepted: InstanceHandle[] = [];
     let before: Record<string, number> | null = null;
     let after: Record<string, number> | null = null;
+    let liveAtRead = 0;
+    /** Creates an instance with `bytes`, keeping it if create accepted it; notes an answer the rules do not allow. */
+    const create = async (bytes: Uint8Array, what: string, mustRefuse: boolean) => {
+      try {
+        accepted.push(await plugin.createInstance(bytes, { timeoutMs }));
+        if (mustRefuse) wrong.push(`${what} (${shown(bytes)}): accepted (OK)`);
+      } catch (e) {
+        if (e instanceof InvalidInputError || (mustRefuse && e instanceof PluginStateError)) return;
+        // A crash or hang is the check's outcome (the runner's); so is anything but create's own answer.
+        if (unanswered(e) || !(e instanceof PluginError) || e.operation !== "create instance") throw e;
+        wrong.push(`${what} (${shown(bytes)}): ${errorLine(e)}`);
+      }
+    };
     try {
       before = await plugin.readStats();
-      const all = [...NOT_OBJECT_CONFIGS, { what: "an object of the wrong shape", bytes: WRONG_SHAPE_CONFIG }];
-      for (const { what, bytes } of all) {
-        const mustRefuse = bytes !== WRONG_SHAPE_CONFIG;
-        try {
-          const inst = await plugin.createInstance(bytes, { timeoutMs });
-          await inst.destroy();
-          if (mustRefuse) wrong.push(`${what} (${shown(bytes)}): accepted (OK)`);
-        } catch (e) {
-          if (e instanceof InvalidInputError || (mustRefuse && e instanceof PluginStateError)) continue;
-          // A crash or hang is the check's outcome (the runner's); so is anything but create's own answer.
-          if (unanswered(e) || !(e instanceof PluginError) || e.operation !== "create instance") throw e;
-          wrong.push(`${what} (${shown(bytes)}): ${errorLine(e)}`);
-        }
-      }
+      for (const { what, bytes } of NOT_OBJECT_CONFIGS) await create(bytes, what, true);
+      // Read before any destroy: what destroy leaks or how long it takes is other checks' (resources.churn,
+      // timeouts.lifecycle), and an error buffer npa_buffer_free does not uncount is buffers.balanced's.
       after = await plugin.readStats();
+      liveAtRead = accepted.length;
+      await create(WRONG_SHAPE_CONFIG, "an object of the wrong shape", false);
     } finally {
+      for (const inst of accepted) await inst.destroy().catch(() => {});
       await plugin.close().catch(() => {});
     }
-    const leaks = before === null || after === null
-      ? []
-      : COUNTERS.filter((k) => (after![k] ?? 0) !== (before![k] ?? 0)).map((k) => `${k} ${before![k]} -> ${after![k]}`);
-    if (leaks.length > 0) {
-      return fail(`creates with bad configs leaked: ${leaks.join(", ")}`, [...leaks, ...lines(wrong, (w) => w)]);
+    // Instances the refused creates left behind: what live_instances grew by, less those create accepted.
+    const left = before === null || after === null
+      ? 0
+      : (after.live_instances ?? 0) - (before.live_instances ?? 0) - liveAtRead;
+    if (left > 0) {
+      const leak = `live_instances ${before!.live_instances} -> ${after!.live_instances} over ${
+        plural(NOT_OBJECT_CONFIGS.length, "refused create")
+      }`;
+      return fail(`refused creates leaked their instances: ${leak}`, [leak, ...lines(wrong, (w) => w)]);
     }
     if (wrong.length > 0) {
       return fail(
@@ -89,7 +98,7 @@ export const BAD_CONFIG_CHECK: CheckSpec = {
         lines(wrong, (w) => w),
       );
     }
-    const counted = before === null ? "; no npa_plugin_stats, so leaks are not counted" : "; nothing leaked";
+    const counted = before === null ? "; no npa_plugin_stats, so leaks are not counted" : "; no instance left behind";
     return pass(
       `${plural(NOT_OBJECT_CONFIGS.length, "config")} that are not JSON objects refused with INVALID_INPUT, ` +
         `one of the wrong shape answered${counted}`,

@@ -26,6 +26,30 @@ import { shortText } from "../../util/safe_text.ts";
 import { METHOD_SHOWN } from "../check_helpers.ts";
 import { type CheckSpec, pass, plural, skip, type Thresholds } from "../spec.ts";
 
+/**
+ * The check whose rule a fuzz finding breaks, the one a plugin author looks up (docs/faults.md, "Which check owns a
+ * bug"): what the call sweep would report, had one of its inputs met the bug.
+ */
+export function ownerOf(f: { kind: string; message: string }): string | undefined {
+  switch (f.kind) {
+    case "crash":
+    case "abort":
+    case "exit":
+    case "panic":
+      return "errors.no_crash";
+    case "timeout":
+      return "timeouts.calls";
+    case "leak":
+      return /live_instances/.test(f.message) ? "resources.churn" : "buffers.balanced";
+    case "contract":
+      if (/which is not an npa status/.test(f.message)) return "errors.statuses";
+      if (/error buffer/.test(f.message)) return "errors.error_buffer";
+      if (/not (valid )?JSON/.test(f.message)) return "outputs.json";
+      return "buffers.well_formed";
+  }
+  return undefined;
+}
+
 /** The most fuzzing time the smoke test takes in all, however many methods (ms). */
 export const SMOKE_MAX_MS = 5_000;
 
@@ -82,14 +106,18 @@ export const FUZZ_CHECKS: readonly CheckSpec[] = [
       return {
         status: "fail",
         details: `${plural(report.findings.length, "finding")} in ${runs}; artifacts in ${artifactsDir}`,
-        evidence: report.findings.map((f) =>
-          `${f.kind} in ${shown(f.method)}: ${shortText(f.message, 300)} (${f.artifact})`
-        ),
+        evidence: report.findings.map((f) => {
+          const owner = ownerOf(f);
+          return `${f.kind} in ${shown(f.method)}: ${shortText(f.message, 300)}${
+            owner === undefined ? "" : ` [breaks the rule of ${owner}]`
+          } (${f.artifact})`;
+        }),
         repro: first.repro,
         findings: report.findings.map((f) => {
           const frame = f.frames?.find((fr) => fr.file !== undefined);
+          const owner = ownerOf(f);
           return {
-            message: `${f.kind} in ${f.method}: ${f.message}`,
+            message: `${f.kind} in ${f.method}: ${f.message}${owner === undefined ? "" : ` [${owner}]`}`,
             ...frame?.file !== undefined &&
               { location: { file: frame.file, ...frame.line !== undefined && { line: frame.line } } },
           };
