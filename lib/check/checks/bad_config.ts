@@ -88,7 +88,7 @@ export const BAD_CONFIG_CHECK: CheckSpec = {
       : (after.live_instances ?? 0) - (before.live_instances ?? 0) - liveAtRead;
     if (left > 0) {
       const leak = `live_instances ${before!.live_instances} -> ${after!.live_instances} over ${
-        plural(NOT_OBJECT_CONFIGS.length, "refused create")
+        plural(NOT_OBJECT_CONFIGS.length - liveAtRead, "refused create")
       }`;
       return fail(`refused creates leaked their instances: ${leak}`, [leak, ...lines(wrong, (w) => w)]);
     }
