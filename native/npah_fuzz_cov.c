@@ -58,12 +58,17 @@ static int cov_sync(fuzz_ctx* c) {
  * loaded. Returns the number of edges instrumented (0: the target is not
  * instrumented), or -1 (no runtime) or -2 (out of memory).
  */
+/* The coverage runtime's state, when the runtime (of this version) is in the process; else NULL. */
+static npa_cov_state* runtime_state(void) {
+  npa_cov_state_fn get = (npa_cov_state_fn)dlsym(RTLD_DEFAULT, "npa_cov_state_get");
+  npa_cov_state* st = get == NULL ? NULL : get();
+  return st != NULL && st->version == NPA_COV_VERSION ? st : NULL;
+}
+
 NPAH_EXPORT int64_t npah_fuzz_coverage(void* ctx) {
   fuzz_ctx* c = ctx;
-  npa_cov_state_fn get = (npa_cov_state_fn)dlsym(RTLD_DEFAULT, "npa_cov_state_get");
-  if (get == NULL) return -1;
-  npa_cov_state* st = get();
-  if (st == NULL || st->version != NPA_COV_VERSION) return -1;
+  npa_cov_state* st = runtime_state();
+  if (st == NULL) return -1;
   for (int v = 0; v < 256; v++) BUCKET[v] = bucket_of((uint8_t)v);
   c->cov = st;
   c->cov_union = calloc(1, 1);
@@ -78,12 +83,8 @@ NPAH_EXPORT int64_t npah_fuzz_coverage(void* ctx) {
  */
 NPAH_EXPORT int32_t npah_fuzz_compare(void* ctx) {
   fuzz_ctx* c = ctx;
-  npa_cov_state_fn get = (npa_cov_state_fn)dlsym(RTLD_DEFAULT, "npa_cov_state_get");
-  if (get == NULL) return -1;
-  npa_cov_state* st = get();
-  if (st == NULL || st->version != NPA_COV_VERSION) return -1;
-  c->cmp = st;
-  return 0;
+  c->cmp = runtime_state();
+  return c->cmp == NULL ? -1 : 0;
 }
 
 /* Where JS reads the comparison tables: cmps, cmp slots, cmp slot size, mems, mem slots, mem slot size, seq. */
