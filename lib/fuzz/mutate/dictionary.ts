@@ -22,17 +22,23 @@
  */
 export function parseDictionary(text: string): Uint8Array[] {
   const words: Uint8Array[] = [];
-  const seen = new Set<string>();
   text.split("\n").forEach((raw, i) => {
     const line = raw.trim();
     if (line === "" || line.startsWith("#")) return;
-    const word = parseEntry(line, (problem) => new SyntaxError(`Dictionary line ${i + 1}: ${problem}`));
-    const key = word.join();
-    if (seen.has(key)) return;
-    seen.add(key);
-    words.push(word);
+    words.push(parseEntry(line, (problem) => new SyntaxError(`Dictionary line ${i + 1}: ${problem}`)));
   });
-  return words;
+  return dedupeWords(words);
+}
+
+/** `words` without repeats, in order (the first of equal words stays). */
+export function dedupeWords(words: readonly Uint8Array[]): Uint8Array[] {
+  const seen = new Set<string>();
+  return words.filter((w) => {
+    const key = w.join();
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 const NAME = /^[A-Za-z0-9_]+(@[0-9]+)?/;

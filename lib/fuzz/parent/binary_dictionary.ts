@@ -26,6 +26,7 @@
  */
 import { elfSections, functionStarts, sectionBytes } from "../../load/elf_sections.ts";
 import { type ImmediateCompare, immediateCompares } from "../../load/x86_compares.ts";
+import { dedupeWords } from "../mutate/dictionary.ts";
 
 /** Most words taken from one binary. */
 export const MAX_BINARY_WORDS = 1024;
@@ -206,18 +207,7 @@ export function dictionaryOf(bytes: Uint8Array): BinaryDictionary {
       }
     }
   }
-  const words = dedupe([...guards, ...strings, ...constants.sort((a, b) => b.length - a.length)])
+  const words = dedupeWords([...guards, ...strings, ...constants.sort((a, b) => b.length - a.length)])
     .slice(0, MAX_BINARY_WORDS);
   return { words, guards: guards.length, strings: strings.length, constants: constants.length };
-}
-
-/** `words` without repeats, in order. */
-export function dedupe(words: readonly Uint8Array[]): Uint8Array[] {
-  const seen = new Set<string>();
-  return words.filter((w) => {
-    const key = w.join();
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
 }

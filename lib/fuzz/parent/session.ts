@@ -19,7 +19,8 @@
 import { resolve } from "node:path";
 import { parseDescription } from "../../plugin/describe_schema.ts";
 import { readElfDynamic } from "../../load/elf.ts";
-import { binaryDictionary, dedupe } from "./binary_dictionary.ts";
+import { binaryDictionary } from "./binary_dictionary.ts";
+import { dedupeWords } from "../mutate/dictionary.ts";
 import { isLibFuzzerHarness, sanitizerOf, usesSanitizerCoverage } from "../../load/elf_info.ts";
 import { sanitizerEnv } from "../../load/sanitizer.ts";
 import { UsageError } from "../../errors/errors.ts";
@@ -361,7 +362,7 @@ export async function prepareRun(path: string, o: ResolvedFuzzOptions): Promise<
   const instrumented = usesSanitizerCoverage(info);
   // A plugin behind an adapter gets its inputs through the adapter, which reads them: its binary's words do not apply.
   const fromBinary = o.binaryDictionary && o.adapter === undefined ? binaryDictionary(real).words : [];
-  const dictionary = dedupe([...o.dictionary, ...fromBinary]);
+  const dictionary = dedupeWords([...o.dictionary, ...fromBinary]);
   const session = new FuzzSession(real, o, {
     target,
     setEnv,
@@ -371,7 +372,7 @@ export async function prepareRun(path: string, o: ResolvedFuzzOptions): Promise<
     book,
     guided: instrumented && o.coverage,
     dictionary,
-    dictionaryFromBinary: dictionary.length - dedupe(o.dictionary).length,
+    dictionaryFromBinary: dictionary.length - dedupeWords(o.dictionary).length,
   });
   return {
     pluginPath: real,
