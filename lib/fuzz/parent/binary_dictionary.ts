@@ -211,3 +211,38 @@ export function dictionaryOf(bytes: Uint8Array): BinaryDictionary {
     .slice(0, MAX_BINARY_WORDS);
   return { words, guards: guards.length, strings: strings.length, constants: constants.length };
 }
+
+/**
+ * A run's dictionary: the user's words, then those of the binary of `binaryOf` (none: no binary words), repeats
+ * left out. The binary is read on first use, so a replay, a merge or a minimization, which send no dictionary, do
+ * not read it.
+ */
+export class RunDictionary {
+  readonly #user: readonly Uint8Array[];
+  readonly #binaryOf: string | undefined;
+  #made: { words: Uint8Array[]; fromBinary: number } | undefined;
+
+  constructor(user: readonly Uint8Array[], binaryOf: string | undefined) {
+    this.#user = user;
+    this.#binaryOf = binaryOf;
+  }
+
+  /** All the words. */
+  get words(): Uint8Array[] {
+    return this.#make().words;
+  }
+
+  /** How many of them came from the binary. */
+  get fromBinary(): number {
+    return this.#make().fromBinary;
+  }
+
+  #make(): { words: Uint8Array[]; fromBinary: number } {
+    if (this.#made === undefined) {
+      const binary = this.#binaryOf === undefined ? [] : binaryDictionary(this.#binaryOf).words;
+      const words = dedupeWords([...this.#user, ...binary]);
+      this.#made = { words, fromBinary: words.length - dedupeWords(this.#user).length };
+    }
+    return this.#made;
+  }
+}

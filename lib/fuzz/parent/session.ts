@@ -19,8 +19,7 @@
 import { resolve } from "node:path";
 import { parseDescription } from "../../plugin/describe_schema.ts";
 import { readElfDynamic } from "../../load/elf.ts";
-import { binaryDictionary } from "./binary_dictionary.ts";
-import { dedupeWords } from "../mutate/dictionary.ts";
+import { RunDictionary } from "./binary_dictionary.ts";
 import { isLibFuzzerHarness, sanitizerOf, usesSanitizerCoverage } from "../../load/elf_info.ts";
 import { sanitizerEnv } from "../../load/sanitizer.ts";
 import { UsageError } from "../../errors/errors.ts";
@@ -53,9 +52,7 @@ export class FuzzSession implements JobSession {
   readonly graceMs = 2000;
   readonly artifactsDir: string;
   readonly arenaBytes: number;
-  readonly dictionary: readonly Uint8Array[];
-  /** Words of the dictionary read from the plugin's binary (`binary_dictionary.ts`). */
-  readonly dictionaryFromBinary: number;
+  readonly #dictionary: RunDictionary;
   readonly warnings: string[] = [];
   readonly book: FindingBook;
   readonly ready: Promise<void>;
@@ -100,9 +97,8 @@ export class FuzzSession implements JobSession {
       corpusDir: CorpusDirectory | undefined;
       book: FindingBook;
       guided: boolean;
-      /** The run's dictionary: the user's words, then the binary's. */
-      dictionary: readonly Uint8Array[];
-      dictionaryFromBinary: number;
+      /** The library whose binary's words join the dictionary after the user's (none: no binary words). */
+      binaryOf: string | undefined;
     },
   ) {
     this.guided = p.guided;
@@ -113,8 +109,7 @@ export class FuzzSession implements JobSession {
     this.timeoutMs = o.timeoutMs;
     this.rssLimitMb = o.rssLimitMb;
     this.leaks = o.leaks;
-    this.dictionary = p.dictionary;
-    this.dictionaryFromBinary = p.dictionaryFromBinary;
+    this.#dictionary = new RunDictionary(o.dictionary, p.binaryOf);
     this.#target = p.target;
     this.#setEnv = p.setEnv;
     this.artifactsDir = p.artifactsDir;
@@ -124,6 +119,16 @@ export class FuzzSession implements JobSession {
     this.arenaBytes = Math.max(4 * 1024 * 1024, 8 * o.maxLen);
     this.ready = new Promise((resolve) => (this.#resolveReady = resolve));
     this.fuzzing = new Promise((resolve) => (this.#resolveFuzzing = resolve));
+  }
+
+  /** The run's dictionary (`RunDictionary`: the binary is read on first use). */
+  get dictionary(): readonly Uint8Array[] {
+    return this.#dictionary.words;
+  }
+
+  /** Words of the dictionary read from the plugin's binary. */
+  get dictionaryFromBinary(): number {
+    return this.#dictionary.fromBinary;
   }
 
   get target(): FuzzTargetKind {
@@ -360,9 +365,6 @@ export async function prepareRun(path: string, o: ResolvedFuzzOptions): Promise<
     ...session.plugin && { plugin_name: session.plugin.name, plugin_version: session.plugin.version },
   }));
   const instrumented = usesSanitizerCoverage(info);
-  // A plugin behind an adapter gets its inputs through the adapter, which reads them: its binary's words do not apply.
-  const fromBinary = o.binaryDictionary && o.adapter === undefined ? binaryDictionary(real).words : [];
-  const dictionary = dedupeWords([...o.dictionary, ...fromBinary]);
   const session = new FuzzSession(real, o, {
     target,
     setEnv,
@@ -371,8 +373,8 @@ export async function prepareRun(path: string, o: ResolvedFuzzOptions): Promise<
     corpusDir,
     book,
     guided: instrumented && o.coverage,
-    dictionary,
-    dictionaryFromBinary: dictionary.length - dedupeWords(o.dictionary).length,
+    // A plugin behind an adapter gets its inputs through the adapter, which reads them: its binary's words do not apply.
+    binaryOf: o.binaryDictionary && o.adapter === undefined ? real : undefined,
   });
   return {
     pluginPath: real,
