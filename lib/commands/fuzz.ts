@@ -245,7 +245,11 @@ Corpus files are raw inputs named by their SHA-1, as libFuzzer writes them.`,
         'fuzz every method but those describe() marks "fuzz": false:\nwhat runs when no --method is given, said explicitly',
     },
     runs: { type: "string", value: "N", help: "stop after N executions in all" },
-    duration: { type: "string", value: "D", help: "stop after this long: 30s, 10m, 2h (default 60s)" },
+    duration: {
+      type: "string",
+      value: "D",
+      help: "stop after this long of fuzzing (from the first inputs run):\n30s, 10m, 2h (default 60s)",
+    },
     "max-findings": {
       type: "string",
       value: "N",

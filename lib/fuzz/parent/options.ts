@@ -56,7 +56,7 @@ export interface FuzzOptions {
   target?: FuzzTargetKind;
   /** Stop after this many executions in all (split over the jobs). */
   runs?: number;
-  /** Stop after this long (ms; default 60 000 unless `runs`), counted from the first child's start: fuzzing time. */
+  /** Stop after this long (ms; default 60 000 unless `runs`), counted from the first inputs run: fuzzing time, not start-up. */
   durationMs?: number;
   /** Stop once this many distinct findings (bugs) are recorded (default: no limit; CI wants 1, as libFuzzer). */
   maxFindings?: number;
