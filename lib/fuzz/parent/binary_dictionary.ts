@@ -156,9 +156,7 @@ function functionOf(starts: readonly number[], address: number): number {
 function leastBytes(value: bigint, size: number): Uint8Array {
   let width = size;
   while (width > 1 && (value >> BigInt((width - 1) * 8)) === 0n) width--;
-  const bytes = new Uint8Array(width);
-  for (let i = 0; i < width; i++) bytes[i] = Number((value >> BigInt(i * 8)) & 0xffn);
-  return bytes;
+  return bytesOf(value, width);
 }
 
 /** Reads the dictionary of the library at `path` (an unreadable or foreign file gives none, with the reason). */
