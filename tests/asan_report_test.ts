@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { readElfDynamic } from "../lib/load/elf.ts";
 import { findAsanRuntime } from "../lib/load/asan_runtime.ts";
-import { symbolize } from "../lib/fuzz/crash/symbolize.ts";
+import { symbolize } from "../lib/load/symbolize.ts";
 import { parseAsanReport } from "../lib/fuzz/crash/asan_report.ts";
 import { text } from "./_helpers.ts";
 import { gcc, lineOf, withTempDir } from "./_native_build.ts";

@@ -1,12 +1,12 @@
 /**
- * The symbolizer (lib/fuzz/crash/symbolize.ts) through llvm-symbolizer and
+ * The symbolizer (lib/load/symbolize.ts) through llvm-symbolizer and
  * addr2line on a `gcc -g` library, the tool runner under it
  * (lib/util/run_tool.ts), and how a frame is shown. Needs gcc and binutils;
  * the llvm-symbolizer tests are skipped where it is not installed.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { formatFrame, type RawFrame, symbolize } from "../lib/fuzz/crash/symbolize.ts";
+import { formatFrame, type RawFrame, symbolize } from "../lib/load/symbolize.ts";
 import { runTool } from "../lib/util/run_tool.ts";
 import { fixture, NOT_A_LIBRARY } from "./_helpers.ts";
 import { gcc, lineOf, withTempDir } from "./_native_build.ts";

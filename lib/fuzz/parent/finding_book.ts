@@ -19,7 +19,7 @@
 import { join } from "node:path";
 import { artifactPrefix, type FindingCandidate, type FindingKind, pluginFrames } from "../crash/finding.ts";
 import { removeIfThere, sha1Hex, writeWhole } from "./artifacts.ts";
-import { formatFrame, symbolize, type SymbolizedFrame } from "../crash/symbolize.ts";
+import { formatFrame, symbolize, type SymbolizedFrame } from "../../load/symbolize.ts";
 
 /** One bug found, with its smallest input. */
 export interface Finding extends FindingCandidate {

@@ -1,5 +1,5 @@
 /**
- * Crash frames as places in the source: each (module, offset) frame gets its
+ * Frames as places in the source (a crash's, a leaked block's allocation): each (module, offset) frame gets its
  * function and file:line from the module's debug information, by
  * `llvm-symbolizer` when it is on the PATH, else by binutils' `addr2line`.
  * One process runs per module, with a deadline; a frame that cannot be
@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { DEFAULT_TOOL_TIMEOUT_MS, runTool, type ToolRun } from "../../util/run_tool.ts";
+import { DEFAULT_TOOL_TIMEOUT_MS, runTool, type ToolRun } from "../util/run_tool.ts";
 
 /** A frame of a crash: the module (shared library or executable) and the pc's offset in it. */
 export interface RawFrame {
@@ -124,6 +124,16 @@ function known(text: unknown): string | undefined {
   return typeof text === "string" && text !== "" && text !== "??" ? text : undefined;
 }
 
+/**
+ * A function name, unless it is the nearest symbol of a stripped library
+ * rather than the function: `_init` and `_fini` (the only symbols left below
+ * and above a stripped library's code) hold no code of the plugin's own.
+ */
+function knownFunction(text: unknown): string | undefined {
+  const name = known(text);
+  return name === "_init" || name === "_fini" ? undefined : name;
+}
+
 function positive(n: unknown): number | undefined {
   return typeof n === "number" && Number.isSafeInteger(n) && n > 0 ? n : undefined;
 }
@@ -167,11 +177,11 @@ function parseLlvmSymbolizer(stdout: string, offsets: number[]): Map<number, Pla
     }[];
     if (!inner) return;
     const p = place({
-      function: known(inner.FunctionName),
+      function: knownFunction(inner.FunctionName),
       file: known(inner.FileName),
       line: positive(inner.Line),
       column: positive(inner.Column),
-      inlinedInto: caller ? known(caller.FunctionName) : undefined,
+      inlinedInto: caller ? knownFunction(caller.FunctionName) : undefined,
     });
     if (Object.keys(p).length > 0) out.set(offset, p);
   });
@@ -198,7 +208,7 @@ function parseAddr2line(stdout: string, offsets: number[]): Map<number, Place> {
       const fn = lines[i]!;
       const where = /^(.*):(\d+|\?)(?: \(discriminator \d+\))?$/.exec(lines[i + 1]!);
       const line = where && where[2] !== "?" ? positive(Number(where[2])) : undefined;
-      pairs.push({ function: known(fn), file: where ? known(where[1]) : undefined, line });
+      pairs.push({ function: knownFunction(fn), file: where ? known(where[1]) : undefined, line });
       i += 2;
     }
     const [inner, caller] = pairs;
