@@ -24,7 +24,6 @@
 import type { CrashBlame, InFlightRequest } from "../errors/errors.ts";
 import type { ProcessGuard } from "../ffi/process_guard.ts";
 import { childKilledError, crashError, hostInternalError, protocolError } from "../errors/host_errors.ts";
-import { readLeftovers } from "./spawn.ts";
 import type { ChildMemory } from "./memory_watch.ts";
 import type { FaultNote } from "./call_board.ts";
 
@@ -141,11 +140,14 @@ export function endGroup(guard: ProcessGuard, pid: number): Leftover[] {
 
 /**
  * The plugin's leftovers once the child is gone: what the launcher ended
- * (everything the child left, listed in its `file`), and what is left of the
- * child's group should the launcher itself have been killed.
+ * (everything the child left, as its report lists them), and what is left of
+ * the child's group should the launcher itself have been killed.
  */
-export function leftoversOf(guard: ProcessGuard, file: string | undefined, childPid: number | undefined): Leftover[] {
-  const ended = readLeftovers(file);
+export function leftoversOf(
+  guard: ProcessGuard,
+  ended: readonly { pid: number; name: string }[],
+  childPid: number | undefined,
+): Leftover[] {
   const seen = new Set(ended.map((p) => p.pid));
   const group = childPid === undefined ? [] : endGroup(guard, childPid);
   return [...ended, ...group.filter((p) => !seen.has(p.pid))];

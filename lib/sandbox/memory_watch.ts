@@ -68,9 +68,14 @@ export class MemoryWatch {
     if (b !== undefined && b > (this.#peak ?? -1)) this.#peak = b;
   }
 
-  /** Stops watching (once the child is gone) and says what was seen. */
-  stop(): ChildMemory {
+  /**
+   * Stops watching (once the child is gone) and says what was seen; `exact`:
+   * the child's peak as its reaper measured it (the launcher's rusage), which
+   * a child that dies between two readings leaves the watch without.
+   */
+  stop(exact?: number): ChildMemory {
     if (this.#timer !== undefined) clearInterval(this.#timer);
+    if (exact !== undefined && exact > (this.#peak ?? -1)) this.#peak = exact;
     const after = this.#proc?.oomKills();
     const before = this.#oomBefore;
     return {

@@ -25,7 +25,7 @@ import { childKilledError, CONSEQUENCES, loadError, protocolError, timeoutError 
 import { sleep } from "../util/timers.ts";
 import { stallAwareTimer, stallGrace, withStallDeadline } from "../ffi/stall_deadline.ts";
 import { emitForwardedLog } from "../plugin/logtape_out.ts";
-import { type ChildSpec, spawnChild, type SpawnedChild } from "./spawn.ts";
+import { type ChildSpec, readLauncherReport, spawnChild, type SpawnedChild } from "./spawn.ts";
 import { PendingRequests, type RequestControl } from "./pending.ts";
 import { ByteTail } from "./tail.ts";
 import {
@@ -109,11 +109,12 @@ export class SandboxChild {
     const output = Promise.allSettled([this.#readStdout(), this.#readStderr()]);
     const memory = MemoryWatch.start(() => this.pid); // the child itself, once it said its pid
     this.exited = proc.status.then(async (status) => {
-      this.leftovers = leftoversOf(this.#guard, spawned.leftovers, this.#childPid);
+      const report = readLauncherReport(spawned.leftovers);
+      this.leftovers = leftoversOf(this.#guard, report.ended, this.#childPid);
       const drain = sleep(DRAIN_MS);
       await Promise.race([output, drain.done]);
       drain.cancel();
-      return this.#onExit(status, memory.stop());
+      return this.#onExit(status, memory.stop(report.maxRssBytes));
     });
     live.add(this);
   }

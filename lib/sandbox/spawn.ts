@@ -12,7 +12,8 @@
  * launcher ends the child and everything it started when plugcheck dies
  * (however: SIGKILL included), and, being a child subreaper, finds what the
  * plugin daemonized. What it ended when the child was gone it writes to the
- * leftovers file ({@link readLeftovers}). Its exit status is the child's.
+ * report file ({@link readLauncherReport}), with the child's peak resident
+ * memory. Its exit status is the child's.
  *
  * @example
  * ```ts ignore
@@ -95,20 +96,27 @@ export const LAUNCHER_NAME = "npah_launcher";
 /** A started child: the launcher's process (whose status is the child's) and where it lists what it ended. */
 export interface SpawnedChild {
   proc: Deno.ChildProcess;
-  /** The leftovers file (see {@link readLeftovers}), or undefined when no temporary file could be made. */
+  /** The launcher's report file (see {@link readLauncherReport}), or undefined when no temporary file could be made. */
   leftovers: string | undefined;
 }
 
-/**
- * The processes the launcher ended once the child was gone (the plugin's
- * leftovers: forks, daemons), read from its file, which is then removed.
- */
-export function readLeftovers(file: string | undefined): { pid: number; name: string }[] {
-  if (file === undefined) return [];
+/** What the launcher reports once the child is gone. */
+export interface LauncherReport {
+  /** The processes it ended (the plugin's leftovers: forks, daemons). */
+  ended: { pid: number; name: string }[];
+  /** The child's peak resident memory (bytes), from its rusage when reaped; undefined when not reported. */
+  maxRssBytes: number | undefined;
+}
+
+/** What the launcher wrote to its file once the child was gone; the file is then removed. */
+export function readLauncherReport(file: string | undefined): LauncherReport {
+  if (file === undefined) return { ended: [], maxRssBytes: undefined };
   try {
-    return parseProcessLines(Deno.readTextFileSync(file));
+    const text = Deno.readTextFileSync(file);
+    const kib = /^maxrss_kib\t(\d+)$/m.exec(text)?.[1];
+    return { ended: parseProcessLines(text), maxRssBytes: kib === undefined ? undefined : Number(kib) * 1024 };
   } catch {
-    return [];
+    return { ended: [], maxRssBytes: undefined };
   } finally {
     try {
       Deno.removeSync(file);
@@ -189,7 +197,7 @@ export async function spawnChild(spec: ChildSpec, board?: string): Promise<Spawn
     spawned++;
     return { proc, leftovers };
   } catch (e) {
-    readLeftovers(leftovers); // removes the file
+    readLauncherReport(leftovers); // removes the file
     throw e;
   }
 }

@@ -19,7 +19,9 @@
  *     process the plugin daemonized (double fork + setsid) is reparented to it.
  *     When the sandbox child ends (or plugcheck sends SIGTERM), every
  *     descendant left is frozen, written to <report-file> as "pid<TAB>name"
- *     lines, and ended with SIGKILL (npah_tree.h).
+ *     lines, and ended with SIGKILL (npah_tree.h). A first line
+ *     "maxrss_kib<TAB>N" gives the sandbox child's peak resident memory (its
+ *     rusage when reaped): exact, however fast the child died.
  *
  * The launcher then ends the way the sandbox child did (same exit code, or
  * the same signal), so plugcheck reads the child's status from it. SIGINT,
@@ -59,13 +61,18 @@ static void die(const char* what) {
   _exit(127);
 }
 
+/* The sandbox child's peak resident memory (KiB, from wait4's rusage), once it was reaped; -1 before. */
+static long g_child_maxrss_kib = -1;
+
 /* Reaps what has ended; returns 1 (and the status) once the sandbox child was among them. */
 static int reap(int* child_status) {
   int found = 0, status;
   pid_t p;
-  while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
+  struct rusage ru;
+  while ((p = wait4(-1, &status, WNOHANG, &ru)) > 0) {
     if (p == g_child) {
       *child_status = status;
+      g_child_maxrss_kib = ru.ru_maxrss;
       found = 1;
     }
   }
@@ -76,13 +83,18 @@ static int reap(int* child_status) {
 static void end_tree(void) {
   static npah_tree_proc left[NPAH_TREE_MAX];
   int n = npah_tree_end(getpid(), left, NPAH_TREE_MAX);
-  if (g_report != NULL && n == 0) unlink(g_report); /* nothing to read: no file either (plugcheck may be gone) */
-  if (g_report != NULL && n > 0) {
+  int known = g_child_maxrss_kib >= 0;
+  /* Nothing to read: no file either (plugcheck may be gone). */
+  if (g_report != NULL && n == 0 && !known) unlink(g_report);
+  if (g_report != NULL && (n > 0 || known)) {
     int fd = open(g_report, O_WRONLY | O_TRUNC | O_CLOEXEC);
     if (fd >= 0) {
+      char line[64];
+      /* The child's peak resident memory, exact however fast it died (plugcheck samples it only now and then). */
+      int len = known ? snprintf(line, sizeof line, "maxrss_kib\t%ld\n", g_child_maxrss_kib) : 0;
+      if (len > 0) (void)!write(fd, line, (size_t)len);
       for (int i = 0; i < n && i < NPAH_TREE_MAX; i++) {
-        char line[64];
-        int len = snprintf(line, sizeof line, "%d\t%s\n", (int)left[i].pid, left[i].name);
+        len = snprintf(line, sizeof line, "%d\t%s\n", (int)left[i].pid, left[i].name);
         if (len > 0) (void)!write(fd, line, (size_t)len);
       }
       close(fd);
@@ -179,8 +191,10 @@ int main(int argc, char** argv) {
          * is: plugcheck gets the group's signal too and ends its children itself, so a call the signal cut short
          * is never taken for the plugin's crash; were plugcheck to die of it, the pidfd above ends the tree. */
         kill(g_child, SIGKILL);
-        while (waitpid(g_child, &status, 0) < 0 && errno == EINTR) {
+        struct rusage ru;
+        while (wait4(g_child, &status, 0, &ru) < 0 && errno == EINTR) {
         }
+        g_child_maxrss_kib = ru.ru_maxrss;
         end_tree();
         mirror(status);
       }
