@@ -249,6 +249,18 @@ export const HOST_THREAD_SYMBOLS = {
   npah_threads_list: { parameters: ["i32", "buffer", "u32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
+/** The heap a plugin's own code holds (`npah_heap.c`, `npah_heap_hooks.c`). */
+export const HOST_HEAP_SYMBOLS = {
+  // int32_t npah_heap_hook(const uint8_t* path, uint32_t len): the library's id, or -errno
+  npah_heap_hook: { parameters: ["buffer", "u32"], result: "i32" },
+  // int32_t npah_heap_forget(int32_t id): 0, or -EINVAL
+  npah_heap_forget: { parameters: ["i32"], result: "i32" },
+  // int32_t npah_heap_read(int32_t id, double* out5): live, live bytes, allocations, serial now, untracked
+  npah_heap_read: { parameters: ["i32", "buffer"], result: "i32" },
+  // int32_t npah_heap_residue(int32_t id, double from, double mid, double* out4, uint8_t* text, uint32_t cap)
+  npah_heap_residue: { parameters: ["i32", "f64", "f64", "buffer", "buffer", "u32"], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
 /** The synchronous call path (`npah_call.c`). */
 export const HOST_CALL_SYMBOLS = {
   // ---- fast call path (npah_call.c)

@@ -5,7 +5,8 @@
  *
  * @example
  * ```ts ignore
- * import type { PluginHandle } from "./handle.ts";
+ * import type { HeapCounts, HeapResidue } from "../ffi/plugin_heap.ts";
+import type { PluginHandle } from "./handle.ts";
  * async function smoke(plugin: PluginHandle) {
  *   await using inst = await plugin.createInstance();
  *   return await inst.invoke("echo", "hi", { timeoutMs: 1000 });
@@ -14,6 +15,7 @@
  *
  * @module
  */
+import type { HeapCounts, HeapResidue } from "../ffi/plugin_heap.ts";
 import type { PluginDescription } from "./describe_schema.ts";
 import type { PluginError } from "../errors/errors.ts";
 import type { LogCounters } from "../ffi/host_log.ts";
@@ -166,6 +168,18 @@ export interface PluginHandle extends AsyncDisposable {
   readStats(): Promise<Record<string, number> | null>;
   /** The native log helper's counters for this plugin. */
   readLogCounters(): Promise<LogCounters>;
+  /**
+   * With `trackHeap`: the heap the plugin's own code holds now (blocks it
+   * allocated and has not freed, and a serial that marks this moment);
+   * null when it is not counted (no `trackHeap`, or the helper cannot here).
+   */
+  readHeap(): Promise<HeapCounts | null>;
+  /**
+   * With `trackHeap`: the blocks the plugin holds now, split by two serial
+   * marks of earlier {@link readHeap} readings (`from` <= `mid`), with the
+   * sampled stacks of those after `from`; null when it is not counted.
+   */
+  heapResidue(from: number, mid: number): Promise<HeapResidue | null>;
   createInstance(config?: InstanceConfig, options?: InvokeOptions): Promise<InstanceHandle>;
   /**
    * An instance whose calls take the same path as a real one's (deadline,

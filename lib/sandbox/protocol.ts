@@ -51,6 +51,8 @@ export const KIND = {
   CLOSE: 15,
   LOG_COUNTERS: 16,
   SNAPSHOT: 17,
+  /** The plugin's heap (`trackHeap`): `header.from`/`mid` ask for the residue between two marks too. */
+  HEAP: 18,
   /** Runs the fuzz loop (the fuzz handler). */
   FUZZ: 20,
 } as const;
@@ -65,6 +67,7 @@ export const KIND_NAMES: Record<number, string> = {
   [KIND.CLOSE]: "close",
   [KIND.LOG_COUNTERS]: "log_counters",
   [KIND.SNAPSHOT]: "snapshot",
+  [KIND.HEAP]: "heap",
   [KIND.FUZZ]: "fuzz",
 };
 

@@ -4,10 +4,9 @@
  * close that shuts the plugin down and unloads it once nothing runs inside
  * it any more. Handles (`plugin.ts`) share a core through `registry.ts`.
  *
- * A call that misses its deadline cannot be cancelled: it keeps its slot and
- * counts as outstanding until it returns, and the library is never unloaded
- * under it. A lifecycle call that misses its deadline pins the library for
- * good (never shut down, never unloaded).
+ * A call that misses its deadline cannot be cancelled: it keeps its slot and counts as outstanding until it
+ * returns, and the library is never unloaded under it. A lifecycle call that misses its deadline pins the
+ * library for good (never shut down, never unloaded).
  *
  * @example
  * ```ts ignore
@@ -43,7 +42,7 @@ import type { AbiVersion, Capabilities, ShutdownReport } from "../../plugin/hand
 import { LogPump } from "../../plugin/log_pump.ts";
 import { ProcessState } from "../../plugin/process_state.ts";
 import { deferUnload } from "../unloads.ts";
-import { hookExits, hookThreads } from "./library_hooks.ts";
+import { forgetHeap, type HookedHeap, hookExits, hookHeap, hookThreads } from "./library_hooks.ts";
 import { loadPhase } from "./load_phase.ts";
 
 const MAX_WARNINGS = 1000;
@@ -114,6 +113,8 @@ export class PluginCore {
   #processState: ProcessState | undefined;
   /** The helper's thread records, when it could hook the library (see `plugin_threads.ts`). */
   #threads: PluginThreads | undefined;
+  /** With `trackHeap`: where the helper counts the plugin's heap (see `plugin_heap.ts`). */
+  heap: HookedHeap | undefined;
 
   private constructor(
     path: string,
@@ -194,6 +195,7 @@ export class PluginCore {
     const core = new PluginCore(path, shown, libraryPath, checked, { ...native, slot }, options, check, copy);
     core.#processState = state;
     core.#threads = threads;
+    if (options.trackHeap) core.heap = hookHeap(libraryPath, path, checked.adapter, lifecycleLog);
     try {
       await core.#init(options, basename(path));
       await core.#describe();
@@ -347,9 +349,8 @@ export class PluginCore {
   }
 
   /**
-   * dlclose (the library's destructors and atexit handlers run in it), marked
-   * as a synchronous call: the watchdog bounds it, and an exit or a crash in
-   * it is reported as a failure of unloading.
+   * dlclose (the library's destructors and atexit handlers run in it), marked as a synchronous call: the watchdog
+   * bounds it, and an exit or a crash in it is reported as a failure of unloading. Its heap records go with it.
    */
   #unload(): void {
     const name = this.description?.name ?? basename(this.path);
@@ -357,6 +358,7 @@ export class PluginCore {
       this.fast.unbind(this.fastSlot);
       this.#lib.close();
     });
+    if (this.heap !== undefined) forgetHeap(this.heap);
     const ctx = this.#logCtx;
     if (ctx) {
       const last = this.host.counters(ctx);

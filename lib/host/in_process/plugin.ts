@@ -11,7 +11,8 @@
  *
  * @example
  * ```ts ignore
- * import { loadPlugin } from "../load_plugin.ts";
+ * import { type HeapCounts, type HeapResidue, PluginHeap } from "../../ffi/plugin_heap.ts";
+import { loadPlugin } from "../load_plugin.ts";
  * await using plugin = await loadPlugin("build/fixtures/libref_rust.so");
  * await using inst = await plugin.createInstance();
  * console.log(plugin.stats()); // { live_instances: 1, ... }
@@ -19,6 +20,7 @@
  *
  * @module
  */
+import { type HeapCounts, type HeapResidue, PluginHeap } from "../../ffi/plugin_heap.ts";
 import { logger, logOutReady } from "../../plugin/log_out.ts";
 import type { PluginDescription } from "../../plugin/describe_schema.ts";
 import type { LogCounters } from "../../ffi/host_log.ts";
@@ -131,6 +133,30 @@ export class Plugin implements PluginHandle {
     this.#check(op);
     const core = this.#core;
     return readStats(core.calls, core.guard);
+  }
+
+  /** With `trackHeap`: what the plugin's own code holds now (see `PluginHandle.readHeap`). */
+  heap(): HeapCounts | null {
+    const h = this.#core.heap;
+    return h === undefined ? null : PluginHeap.get().read(h.id);
+  }
+
+  /** With `trackHeap`: the blocks it holds now split by two marks (see `PluginHandle.heapResidue`). */
+  residue(from: number, mid: number): HeapResidue | null {
+    const h = this.#core.heap;
+    if (h === undefined) return null;
+    const r = PluginHeap.get().residue(h.id, from, mid);
+    // Frames in private copies (of the plugin for an exclusive load, of its adapter) are their files' own.
+    for (const f of r.stacks.flatMap((s) => s.frames)) f.module = h.aliases[f.module] ?? f.module;
+    return r;
+  }
+
+  readHeap(): Promise<HeapCounts | null> {
+    return Promise.resolve().then(() => this.heap());
+  }
+
+  heapResidue(from: number, mid: number): Promise<HeapResidue | null> {
+    return Promise.resolve().then(() => this.residue(from, mid));
   }
 
   /** {@link stats} as a promise (the {@link PluginHandle} form). */

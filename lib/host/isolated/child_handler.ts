@@ -44,6 +44,8 @@ export interface PluginHandlerOptions {
   maxOutputBytes: number;
   /** `LoadOptions.shutdownCheck`, run in the child; its report comes back in the CLOSE reply. */
   shutdownCheck?: boolean;
+  /** `LoadOptions.trackHeap`: the child counts the plugin's heap (the HEAP request reads it). */
+  trackHeap?: boolean;
   /** `LoadOptions.adapter`: the plugin is served through it. */
   adapter?: string;
 }
@@ -87,6 +89,7 @@ export async function start(context: HandlerContext): Promise<ChildHandler> {
         maxOutputBytes: o.maxOutputBytes,
         timeoutMs: Infinity,
         shutdownCheck: o.shutdownCheck === true,
+        trackHeap: o.trackHeap === true,
         ...o.adapter !== undefined && { adapter: o.adapter },
         deferUnload: true, // after the CLOSE reply: unload()
       }),
@@ -202,6 +205,11 @@ class PluginHandler implements ChildHandler {
         return { header: { counters: this.#plugin.logCounters() } };
       case KIND.SNAPSHOT:
         return { header: { snapshot: await this.#plugin.snapshot() } };
+      case KIND.HEAP: {
+        const heap = this.#plugin.heap();
+        if (typeof h.from !== "number" || typeof h.mid !== "number") return { header: { heap } };
+        return { header: { heap, residue: this.#plugin.residue(h.from, h.mid) } };
+      }
       default:
         throw new Error(`unknown request kind ${f.kind}`);
     }

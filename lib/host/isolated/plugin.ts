@@ -18,7 +18,8 @@
  *
  * @example
  * ```ts ignore
- * import { loadPlugin } from "../load_plugin.ts";
+ * import type { HeapCounts, HeapResidue } from "../../ffi/plugin_heap.ts";
+import { loadPlugin } from "../load_plugin.ts";
  * await using plugin = await loadPlugin("build/fixtures/faults/libsegfault.so", { isolate: true });
  * await using inst = await plugin.createInstance();
  * await inst.invoke("crash").catch((e) => console.log(e.signal)); // SIGSEGV
@@ -27,6 +28,7 @@
  *
  * @module
  */
+import type { HeapCounts, HeapResidue } from "../../ffi/plugin_heap.ts";
 import { isDeepStrictEqual } from "node:util";
 import { type PluginDescription, validateDescription } from "../../plugin/describe_schema.ts";
 import { type LogCounters, NO_LOG_COUNTERS } from "../../ffi/host_log.ts";
@@ -74,6 +76,7 @@ export async function loadSandboxedPlugin(
     log: options.log,
     maxOutputBytes: options.maxOutputBytes,
     ...options.shutdownCheck && { shutdownCheck: true },
+    ...options.trackHeap && { trackHeap: true },
     ...options.adapter !== undefined && { adapter: options.adapter },
   };
   const spec: ChildSpec = {
@@ -194,6 +197,24 @@ export class SandboxedPlugin implements PluginHandle {
       waitOutStalls: true,
     });
     return (reply.header.stats ?? null) as Record<string, number> | null;
+  }
+
+  async readHeap(): Promise<HeapCounts | null> {
+    const { reply } = await this.#session.request(KIND.HEAP, {}, [], {
+      op: "read the plugin's heap",
+      timeoutMs: this.#timeoutMs,
+      waitOutStalls: true,
+    });
+    return (reply.header.heap ?? null) as HeapCounts | null;
+  }
+
+  async heapResidue(from: number, mid: number): Promise<HeapResidue | null> {
+    const { reply } = await this.#session.request(KIND.HEAP, { from, mid }, [], {
+      op: "read the plugin's heap",
+      timeoutMs: this.#timeoutMs,
+      waitOutStalls: true,
+    });
+    return (reply.header.residue ?? null) as HeapResidue | null;
   }
 
   async readLogCounters(): Promise<LogCounters> {
