@@ -19,11 +19,12 @@ import { escapeControl } from "../util/safe_text.ts";
 import type { StressOptions } from "../stress/options.ts";
 import { runStress } from "../stress/run_stress.ts";
 import type { VerdictId } from "../stress/verdicts.ts";
+import type { StressReport } from "../stress/report.ts";
 import { shellQuote, shortText } from "../util/safe_text.ts";
 
 /** Characters of a method name a check's details show (the rest is counted). */
 export const METHOD_SHOWN = 60;
-import { type CheckContext, fail, type Outcome, pass, skip } from "./spec.ts";
+import { type CheckContext, fail, type Outcome, pass, plural, skip } from "./spec.ts";
 import type { SweepCall } from "./sweep.ts";
 
 /** An error as one line: its class and the first line of its message. */
@@ -102,7 +103,7 @@ export async function stressCheck(
     return skip("no method declares examples: stress has no input to call with");
   }
   const o = stressOptions(ctx, extra);
-  const report = await runStress(ctx.path, o);
+  const report = await sharedStress(ctx, o, extra);
   const repro = stressRepro(ctx, o);
   const byId = new Map(report.verdicts.map((v) => [v.id as VerdictId, v]));
   const crash = byId.get("crash");
@@ -114,10 +115,35 @@ export async function stressCheck(
   const adapted = report.settings.adapted;
   const calls = `${report.run.calls.toLocaleString("en-US")} calls${adapted === null ? "" : ` (${adapted})`}`;
   if (failed.length > 0) {
-    return { ...fail(failed.map((v) => v.summary).join("; "), failed.map((v) => `${v.id}: ${v.summary}`)), repro };
+    const evidence = failed.flatMap((v) => [`${v.id}: ${v.summary}`, ...stackLines(v.evidence)]);
+    return { ...fail(failed.map((v) => v.summary).join("; "), evidence), repro };
   }
   if (judged.length > 0 && judged.every((v) => v.status === "skip")) return skip(judged[0]!.summary);
   return { ...pass(`${calls}: ${judged.map((v) => v.summary).join("; ")}`), repro };
+}
+
+/**
+ * The stress run of `o`: one per run of the checks for the same options
+ * (`ctx.shared`), so the checks that judge the same run (`buffers.balanced`
+ * and `resources.heap`, say) start one sandbox child and make one set of calls.
+ */
+function sharedStress(ctx: CheckContext, o: StressOptions, extra: StressOptions): Promise<StressReport> {
+  if (ctx.shared === undefined) return runStress(ctx.path, o);
+  const key = JSON.stringify(["stress", extra]);
+  let run = ctx.shared.get(key) as Promise<StressReport> | undefined;
+  if (run === undefined) {
+    run = runStress(ctx.path, o);
+    ctx.shared.set(key, run);
+  }
+  return run;
+}
+
+/** A verdict's allocation stacks (`heap_growth`), a line each: `31 blocks (651 bytes) from f at x.c:3 <- g at x.c:9`. */
+function stackLines(evidence: Record<string, unknown>): string[] {
+  const stacks = Array.isArray(evidence.stacks)
+    ? evidence.stacks as { blocks: number; bytes: number; frames: string[] }[]
+    : [];
+  return stacks.map((st) => `${plural(st.blocks, "sampled block")} (${st.bytes} bytes) from ${st.frames.join(" <- ")}`);
 }
 
 /** The options a check loads the plugin with: sandboxed unless in process, logs off, the call deadline. */

@@ -45,6 +45,7 @@ async function optionsFrom(ctx: CommandContext): Promise<StressOptions> {
     exclusive: ctx.flag("exclusive"),
     maxRssGrowthMb: ctx.positiveNumber("max-rss-growth", DEFAULT_MAX_RSS_GROWTH_MB),
     sampleIntervalMs: ctx.count("sample-interval", DEFAULT_SAMPLE_INTERVAL_MS),
+    heap: !ctx.flag("no-heap"),
   };
   const seed = ctx.count("seed", -1);
   if (seed > MAX_SEED) throw new UsageError(`Option --seed must be at most ${MAX_SEED}: got ${seed}`);
@@ -96,7 +97,7 @@ export const command = defineCommand({
                    [--config JSON] [--concurrency N] [--instances M]
                    [--duration 10s | --iterations N] [--timeout MS]
                    [--churn | --reload K] [--isolate [--env NAME]... [--grace MS]]
-                   [--seed S] [--max-rss-growth MB] [--exclusive] [--adapter PATH]
+                   [--seed S] [--max-rss-growth MB] [--no-heap] [--exclusive] [--adapter PATH]
                    [--format text|json] [--log DIRECTIVES] [--verbose]`,
   description: `Calls the plugin from N loops at once and judges what it sees. Inputs are
 the given one (for each --method), or every describe() example of the
@@ -121,7 +122,11 @@ evidence: crash, timeouts, unexpected errors, wrong results of pure methods,
 max_instances not enforced with RESOURCE_LIMIT, instances or buffers not back
 to their baseline (npa_plugin_stats), threads or descriptors left after
 destroy (steady, churn) or after shutdown (reload), RSS still growing beyond
---max-rss-growth. Ctrl-C or SIGTERM stops the run and prints the report so far
+--max-rss-growth, and heap_growth: blocks the plugin's own code allocated
+during the run and still holds once every instance is destroyed, lost in both
+halves of the run, whatever their size (every malloc, calloc, realloc, strdup,
+posix_memalign and C++ new of the plugin is counted until it is freed; the
+verdict names the function and line that allocated them). Ctrl-C or SIGTERM stops the run and prints the report so far
 (exit 130, 143).`,
   flags: {
     method: {
@@ -153,6 +158,11 @@ destroy (steady, churn) or after shutdown (reload), RSS still growing beyond
       value: "MB",
       help:
         `RSS growth (MiB) that fails the run when RSS is still\ngrowing at the end (default ${DEFAULT_MAX_RSS_GROWTH_MB})`,
+    },
+    "no-heap": {
+      type: "boolean",
+      help:
+        "do not count the plugin's heap (heap_growth is skipped;\neach allocation of the plugin costs a lock otherwise)",
     },
     exclusive: { type: "boolean", help: "in process: a private copy of the library" },
     "sample-interval": {

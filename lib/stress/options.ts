@@ -80,6 +80,12 @@ export interface StressOptions {
   sampleIntervalMs?: number;
   /** Measure the dispatch floor first (default true). */
   floor?: boolean;
+  /**
+   * Count the heap the plugin's own code holds (`LoadOptions.trackHeap`) and
+   * judge it (`heap_growth`); default true. Costs a lock and a table update
+   * per allocation the plugin makes.
+   */
+  heap?: boolean;
   /** Stops the run early; the report covers what ran. */
   signal?: AbortSignal;
   /** Called about ten times a second while the run goes on. */
@@ -106,6 +112,7 @@ export interface ResolvedStressOptions {
   exclusive: boolean;
   sampleIntervalMs: number;
   floor: boolean;
+  heap: boolean;
   signal: AbortSignal | undefined;
   onProgress: ((progress: StressProgress) => void) | undefined;
   load: Omit<PluginOptions, "isolate" | "exclusive" | "shutdownCheck">;
@@ -186,6 +193,7 @@ export function resolveStressOptions(
     exclusive: o.exclusive ?? false,
     sampleIntervalMs: sample,
     floor: o.floor ?? true,
+    heap: o.heap ?? true,
     signal: o.signal,
     onProgress: o.onProgress,
     load: o.load ?? {},

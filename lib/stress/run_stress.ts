@@ -41,6 +41,7 @@ import { baseReport, crashData, fillCounts, sampleJson, startProgress } from "./
 import type { StressReport } from "./report.ts";
 import { type ResourcePoint, ResourceWatch, slope } from "./resources.ts";
 import { Tally } from "./tally.ts";
+import { HeapMarks, heapVerdict } from "./heap_growth.ts";
 import {
   crashVerdict,
   errorsVerdict,
@@ -72,6 +73,7 @@ export async function runStress(path: string, options: StressOptions = {}): Prom
     isolate: o.isolate,
     exclusive: o.exclusive,
     shutdownCheck: true,
+    trackHeap: o.heap,
   });
   try {
     return await runLoaded(plugin, o);
@@ -132,6 +134,9 @@ async function runLoaded(plugin: PluginHandle, asked: ResolvedStressOptions): Pr
     }
   }
 
+  // The heap's marks: now, at the middle of the calls (or of the time), and once every instance is destroyed.
+  const heap = phase.fatal ? undefined : await HeapMarks.begin(plugin);
+  const middle = heap && markMiddle(heap, tally, o);
   watch.start();
   const progress = startProgress(o.onProgress, "run", tally, () => watch.last);
   tally.restart();
@@ -141,6 +146,7 @@ async function runLoaded(plugin: PluginHandle, asked: ResolvedStressOptions): Pr
   tally.stop();
   progress.stop();
   watch.stop();
+  if (middle !== undefined) clearTimeout(middle);
   const mainPoints = watch.points.slice();
   // The floor comes after the run, with every code path warm, so the two compare like for like.
   const floor = o.floor && !phase.fatal
@@ -164,6 +170,7 @@ async function runLoaded(plugin: PluginHandle, asked: ResolvedStressOptions): Pr
   const statsAfter = judged ? await plugin.readStats() : null;
   const compared = judged ? await base?.compare() : undefined;
   const end = judged ? watch.sampleNow() : undefined;
+  const heapLeft = judged ? await heap?.residue() : undefined; // before close: a sandbox child ends with it
   const warnings: string[] = [];
   await plugin.close().catch((e) => warnings.push(`closing the plugin failed: ${e instanceof Error ? e.message : e}`));
   warnings.unshift(...plugin.contractWarnings);
@@ -203,6 +210,7 @@ async function runLoaded(plugin: PluginHandle, asked: ResolvedStressOptions): Pr
     judgedPoints >= 3
       ? rssVerdict({ growthBytes: growth, slopePer10k: slope, maxMb: o.maxRssGrowthMb, per: "10k calls" })
       : skipped("rss_growth", "too few resource samples (the run was too short, or sampling was off)"),
+    await heapVerdict(heap, heapLeft, judged ? undefined : notJudged, tally.calls),
   ];
 
   const report = baseReport(plugin, o, plan, started, verdicts, warnings);
@@ -223,6 +231,19 @@ async function runLoaded(plugin: PluginHandle, asked: ResolvedStressOptions): Pr
   report.crash = crashData(phase.fatal);
   report.stopped_early = stop.reason ?? null;
   return report;
+}
+
+/** Takes the heap's middle mark at half the calls, or half the time: a timer to clear at the end, if one. */
+function markMiddle(
+  heap: HeapMarks,
+  tally: Tally,
+  o: ResolvedStressOptions,
+): ReturnType<typeof setTimeout> | undefined {
+  if (o.iterations !== undefined) {
+    tally.whenCalls(Math.ceil(o.iterations / 2), () => heap.markMiddle());
+    return undefined;
+  }
+  return setTimeout(() => heap.markMiddle(), (o.durationMs ?? 0) / 2);
 }
 
 /** The floor: the steady loop on no-op instances, a tenth of the run (0.1 to 1 s, or 100 to 20 000 calls). */

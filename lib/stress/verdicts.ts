@@ -38,6 +38,7 @@ export const VERDICT_IDS = [
   "threads_after_shutdown",
   "fds_after_shutdown",
   "rss_growth",
+  "heap_growth",
 ] as const;
 
 /** A verdict's id. */

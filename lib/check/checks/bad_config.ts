@@ -7,9 +7,14 @@
  * half-built instance is forgotten. `live_instances` (`npa_plugin_stats`) is
  * read before the refused creates and after them, before anything is
  * destroyed: what destroy leaks is `resources.churn`'s, and an error buffer
- * `npa_buffer_free` does not uncount is `buffers.balanced`'s. A plugin
- * without stats is judged on its answers alone. It runs in a sandbox child of
- * its own, so what it provokes is charged to no other check.
+ * `npa_buffer_free` does not uncount is `buffers.balanced`'s. The plugin's
+ * own heap is counted too (`trackHeap`), so a leak on the error path shows
+ * without `npa_plugin_stats`: when every bad config was refused, they are all
+ * sent a second time, and blocks both rounds left behind are a leak (a
+ * first create that builds a table once leaves blocks in the first round
+ * only; error buffers `npa_buffer_free` kept, counted in `live_buffers`, are
+ * taken off: they are `buffers.balanced`'s). It runs in a sandbox child of its own, so what it provokes is
+ * charged to no other check.
  *
  * @example
  * ```ts ignore
@@ -23,6 +28,9 @@ import type { InstanceHandle } from "../../plugin/handle.ts";
 import { loadPlugin } from "../../host/load_plugin.ts";
 import { escapeControl } from "../../util/safe_text.ts";
 import { checkLoadOptions, errorLine, lines } from "../check_helpers.ts";
+import { allocatedAt, symbolizeStacks } from "../../stress/heap_growth.ts";
+import { formatFrame } from "../../load/symbolize.ts";
+import type { HeapResidue } from "../../ffi/plugin_heap.ts";
 import { type CheckSpec, fail, pass, plural } from "../spec.ts";
 import { unanswered } from "../sweep.ts";
 
@@ -52,12 +60,13 @@ export const BAD_CONFIG_CHECK: CheckSpec = {
   needs: "plugin",
   run: async (ctx) => {
     const timeoutMs = ctx.thresholds.callTimeoutMs;
-    const plugin = await loadPlugin(ctx.path, checkLoadOptions(ctx));
+    const plugin = await loadPlugin(ctx.path, { ...checkLoadOptions(ctx), trackHeap: true });
     const wrong: string[] = [];
     const accepted: InstanceHandle[] = [];
     let before: Record<string, number> | null = null;
     let after: Record<string, number> | null = null;
     let liveAtRead = 0;
+    let heap: HeapResidue | null = null;
     /** Creates an instance with `bytes`, keeping it if create accepted it; notes an answer the rules do not allow. */
     const create = async (bytes: Uint8Array, what: string, mustRefuse: boolean) => {
       try {
@@ -72,11 +81,25 @@ export const BAD_CONFIG_CHECK: CheckSpec = {
     };
     try {
       before = await plugin.readStats();
+      const start = await plugin.readHeap();
       for (const { what, bytes } of NOT_OBJECT_CONFIGS) await create(bytes, what, true);
       // Read before any destroy: what destroy leaks or how long it takes is other checks' (resources.churn,
       // timeouts.lifecycle), and an error buffer npa_buffer_free does not uncount is buffers.balanced's.
       after = await plugin.readStats();
       liveAtRead = accepted.length;
+      if (start !== null && liveAtRead === 0) {
+        // Every one refused: the same again, so blocks kept once can be told from blocks lost each time.
+        const mid = (await plugin.readHeap())!;
+        for (const { what, bytes } of NOT_OBJECT_CONFIGS) await create(bytes, what, false);
+        const end = await plugin.readStats();
+        if (accepted.length === 0) heap = await plugin.heapResidue(start.serial, mid.serial);
+        // Error buffers npa_buffer_free kept (live_buffers grew) are buffers.balanced's, blocks of the heap or not.
+        const kept = (from: Record<string, number> | null, to: Record<string, number> | null) =>
+          Math.max(0, (to?.live_buffers ?? 0) - (from?.live_buffers ?? 0));
+        if (heap !== null) {
+          heap = { ...heap, first: heap.first - kept(before, after), second: heap.second - kept(after, end) };
+        }
+      }
       await create(WRONG_SHAPE_CONFIG, "an object of the wrong shape", false);
     } finally {
       for (const inst of accepted) await inst.destroy().catch(() => {});
@@ -86,11 +109,36 @@ export const BAD_CONFIG_CHECK: CheckSpec = {
     const left = before === null || after === null
       ? 0
       : (after.live_instances ?? 0) - (before.live_instances ?? 0) - liveAtRead;
+    // The plugin's heap: blocks both rounds of refused creates left behind.
+    let heapLost: { line: string; evidence: string[] } | undefined;
+    if (heap !== null && heap.first > 0 && heap.second > 0) {
+      const stacks = await symbolizeStacks(heap);
+      const at = allocatedAt(stacks);
+      const lost = `${plural(heap.first + heap.second, "block")} (${heap.bytes} bytes) over ${
+        plural(2 * NOT_OBJECT_CONFIGS.length, "refused create")
+      }, ${heap.first} in the first ${NOT_OBJECT_CONFIGS.length} and ${heap.second} in the next${
+        at ? `, allocated at ${formatFrame(at)}` : ""
+      }`;
+      heapLost = {
+        line: lost,
+        evidence: [`the plugin's heap: ${lost}`, ...stacks.map((frames) => frames.map(formatFrame).join(" <- "))],
+      };
+    }
     if (left > 0) {
       const leak = `live_instances ${before!.live_instances} -> ${after!.live_instances} over ${
         plural(NOT_OBJECT_CONFIGS.length - liveAtRead, "refused create")
       }`;
-      return fail(`refused creates leaked their instances: ${leak}`, [leak, ...lines(wrong, (w) => w)]);
+      return fail(`refused creates leaked their instances: ${leak}`, [
+        leak,
+        ...heapLost?.evidence ?? [],
+        ...lines(wrong, (w) => w),
+      ]);
+    }
+    if (heapLost !== undefined) {
+      return fail(`refused creates leaked the plugin's heap: ${heapLost.line}`, [
+        ...heapLost.evidence,
+        ...lines(wrong, (w) => w),
+      ]);
     }
     if (wrong.length > 0) {
       return fail(
@@ -98,7 +146,11 @@ export const BAD_CONFIG_CHECK: CheckSpec = {
         lines(wrong, (w) => w),
       );
     }
-    const counted = before === null ? "; no npa_plugin_stats, so leaks are not counted" : "; no instance left behind";
+    const counted = before === null && heap === null
+      ? "; no npa_plugin_stats and no heap count, so leaks are not counted"
+      : before === null
+      ? "; nothing left on the plugin's heap"
+      : "; no instance left behind";
     return pass(
       `${plural(NOT_OBJECT_CONFIGS.length, "config")} that are not JSON objects refused with INVALID_INPUT, ` +
         `one of the wrong shape answered${counted}`,

@@ -1,7 +1,9 @@
 /**
  * The `resources` checks: create/destroy churn and load/shutdown reloads
  * leave no instances, threads or descriptors behind and RSS flat (stress
- * engine, short), and no process the plugin started outlives its calls.
+ * engine, short), the plugin's own heap does not grow with its calls (every
+ * block its code allocates counted, `heap_growth`), and no process the plugin
+ * started outlives its calls.
  *
  * @example
  * ```ts ignore
@@ -29,6 +31,16 @@ export const RESOURCE_CHECKS: readonly CheckSpec[] = [
         "fds_after_destroy",
         "rss_growth",
       ]),
+  },
+  {
+    id: "resources.heap",
+    title: "The plugin's own heap does not grow with its calls",
+    rule: "lifecycle",
+    needs: "plugin",
+    long: true,
+    // The steady run buffers.balanced judges too (one run for both): what the plugin's code allocated during the
+    // calls and still holds once every instance is destroyed, from both halves of the run, is lost memory.
+    run: (ctx) => stressCheck(ctx, {}, ["heap_growth"]),
   },
   {
     id: "resources.reload",

@@ -1,0 +1,158 @@
+/**
+ * The `heap_growth` verdict: does the plugin keep losing memory? With the
+ * plugin's own heap counted (`LoadOptions.trackHeap`, `npah_heap.c`: every
+ * block its code allocates, recorded until it frees it), the run takes three
+ * marks: before the calls, at their middle, and after every instance was
+ * destroyed. What is still live then and was allocated during the run is the
+ * plugin's residue; it is a leak when both halves of the run left blocks
+ * behind ({@link HEAP_LEAK_MIN} or more each). A table built once, a cache
+ * filled early, or a cache that keeps replacing its entries leaves blocks in
+ * one half at most; a leak of one block every few calls leaves them in both,
+ * whatever their size. The evidence names the stacks that allocated the lost
+ * blocks, symbolized to function and line where the plugin has debug
+ * information. RSS growth (`rss_growth`) stays the coarser second verdict.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { judgeResidue } from "./heap_growth.ts";
+ * const v = judgeResidue({ before: 0, first: 150, second: 150, bytes: 7200, stacks: [] }, [], 300);
+ * assert.ok(v.status === "fail" && v.id === "heap_growth");
+ * ```
+ *
+ * @module
+ */
+import type { HeapResidue } from "../ffi/plugin_heap.ts";
+import { formatFrame, symbolize, type SymbolizedFrame } from "../load/symbolize.ts";
+import type { PluginHandle } from "../plugin/handle.ts";
+import { skipped, type Verdict } from "./verdicts.ts";
+
+/** Blocks each half of a run must leave behind for its residue to be a leak. */
+export const HEAP_LEAK_MIN = 8;
+/** Stacks the evidence shows, and frames of each. */
+const SHOWN_STACKS = 3;
+const SHOWN_FRAMES = 6;
+
+/** The marks of one run on a plugin whose heap is counted. */
+export class HeapMarks {
+  readonly #plugin: PluginHandle;
+  readonly #from: number;
+  #mid: Promise<number | undefined> | undefined;
+
+  private constructor(plugin: PluginHandle, from: number) {
+    this.#plugin = plugin;
+    this.#from = from;
+  }
+
+  /** The first mark (now); undefined when the plugin's heap is not counted. */
+  static async begin(plugin: PluginHandle): Promise<HeapMarks | undefined> {
+    const now = await plugin.readHeap().catch(() => null);
+    return now === null ? undefined : new HeapMarks(plugin, now.serial);
+  }
+
+  /** Takes the middle mark now (the first call only counts). */
+  markMiddle(): void {
+    this.#mid ??= this.#plugin.readHeap().then((h) => h?.serial, () => undefined);
+  }
+
+  /** True once the middle mark was asked for. */
+  get middleMarked(): boolean {
+    return this.#mid !== undefined;
+  }
+
+  /** What is live now, split by the marks; undefined when a mark is missing or the read failed. */
+  async residue(): Promise<HeapResidue | undefined> {
+    const mid = await this.#mid;
+    if (mid === undefined) return undefined;
+    return (await this.#plugin.heapResidue(this.#from, mid).catch(() => null)) ?? undefined;
+  }
+}
+
+/**
+ * The verdict from a residue (`stacks`: its stacks, symbolized, in the same
+ * order). `calls`: the calls the run made.
+ */
+export function judgeResidue(r: HeapResidue, stacks: readonly SymbolizedFrame[][], calls: number): Verdict {
+  const lost = r.first + r.second;
+  const evidence: Record<string, unknown> = {
+    kept_before_run: r.before,
+    first_half: r.first,
+    second_half: r.second,
+    bytes: r.bytes,
+    calls,
+    stacks: r.stacks.slice(0, SHOWN_STACKS).map((s, i) => ({
+      blocks: s.blocks,
+      bytes: s.bytes,
+      frames: (stacks[i] ?? s.frames).slice(0, SHOWN_FRAMES).map(formatFrame),
+    })),
+  };
+  const blocks = (x: number) => `${x.toLocaleString("en-US")} block${x === 1 ? "" : "s"}`;
+  if (r.first >= HEAP_LEAK_MIN && r.second >= HEAP_LEAK_MIN) {
+    const top = allocatedAt(stacks.length > 0 ? stacks : r.stacks.map((x) => x.frames));
+    const where = top === undefined ? "" : `, allocated at ${formatFrame(top)}`;
+    return {
+      id: "heap_growth",
+      status: "fail",
+      summary: `the plugin lost ${blocks(lost)} (${bytesText(r.bytes)}) over ${
+        calls.toLocaleString("en-US")
+      } calls: still allocated after every instance was destroyed, ${
+        r.first.toLocaleString("en-US")
+      } from the first half of the run and ${r.second.toLocaleString("en-US")} from the second${where}`,
+      evidence,
+    };
+  }
+  const kept = lost === 0
+    ? "no block the plugin allocated during the run is left"
+    : `${blocks(lost)} left (${bytesText(r.bytes)}), not from both halves of the run: kept, not lost`;
+  return { id: "heap_growth", status: "pass", summary: `${kept} after every instance was destroyed`, evidence };
+}
+
+/**
+ * The verdict of a run from its marks' residue ({@link HeapMarks.residue},
+ * read before the plugin is closed); symbolizes the residue's stacks first.
+ * `notJudged`: why the run cannot be judged, if so.
+ */
+export async function heapVerdict(
+  marks: HeapMarks | undefined,
+  r: HeapResidue | undefined,
+  notJudged: string | undefined,
+  calls: number,
+): Promise<Verdict> {
+  if (marks === undefined) {
+    return skipped("heap_growth", "the plugin's heap is not counted (turned off, or not on this architecture)");
+  }
+  if (notJudged !== undefined) return skipped("heap_growth", notJudged);
+  if (r === undefined) return skipped("heap_growth", "the run ended before its middle, or the heap could not be read");
+  return judgeResidue(r, await symbolizeStacks(r), calls);
+}
+
+/**
+ * The residue's first stacks (at most 3, of at most 6 frames), symbolized, in
+ * its order; frames of the main program left out (Deno: named without a path
+ * in process, by its path in a sandbox child), and from `r.stacks` too.
+ */
+export async function symbolizeStacks(r: HeapResidue): Promise<SymbolizedFrame[][]> {
+  const deno = Deno.execPath();
+  for (const s of r.stacks) s.frames = s.frames.filter((f) => f.module.includes("/") && f.module !== deno);
+  const shown = r.stacks.slice(0, SHOWN_STACKS).map((s) => s.frames.slice(0, SHOWN_FRAMES));
+  const named = await symbolize(shown.flat());
+  let at = 0;
+  return shown.map((frames) => named.slice(at, at += frames.length));
+}
+
+/** Where the first stack's block was allocated: its first frame outside libc, the loader and libstdc++. */
+export function allocatedAt(stacks: readonly (readonly SymbolizedFrame[])[]): SymbolizedFrame | undefined {
+  return stacks[0]?.find((f) => f.module !== "" && !isRuntime(f.module));
+}
+
+/** libc, the loader, libstdc++: never where a plugin's block was lost. */
+function isRuntime(module: string): boolean {
+  const base = module.split("/").at(-1) ?? module;
+  return /^(libc|ld-linux|libstdc\+\+|libgcc_s|libpthread)[.-]/.test(base);
+}
+
+function bytesText(b: number): string {
+  if (b < 10 * 1024) return `${b.toLocaleString("en-US")} bytes`;
+  if (b < 10 * 2 ** 20) return `${(b / 1024).toFixed(1)} KiB`;
+  return b < 10 * 2 ** 30 ? `${(b / 2 ** 20).toFixed(1)} MiB` : `${(b / 2 ** 30).toFixed(1)} GiB`;
+}
