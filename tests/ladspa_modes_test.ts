@@ -97,6 +97,22 @@ Deno.test("adapter word adding: run_adding checked against run; PANIC names the 
   );
 });
 
+const NOISE = "/usr/lib/ladspa/noise.so";
+
+Deno.test({
+  name:
+    "adapter word adding: a plugin whose two new instances disagree (ladspa-sdk's noise_white) is UNSUPPORTED, not a PANIC",
+  ignore: !(await isFile(NOISE)),
+  fn: async () => {
+    // Its random generator is shared: run and run_adding draw other noise. The fuzzer sends such inputs too.
+    await assert.rejects(
+      () => answers(NOISE, "noise_white", ["noise adding"]),
+      (e: unknown) =>
+        e instanceof PluginError && e.status === 6 && /two new instances run on the same input/.test(e.message),
+    );
+  },
+});
+
 Deno.test("adapter word twin: two new instances block by block on one thread; shared state is a PANIC naming port and frame", async () => {
   // ladspa_ref's low-pass keeps its state in its instance: the twin run gives what one instance gives in the same blocks.
   const [alone, twin] = await answers(ladspaFixture("ladspa_ref"), "ref_lowpass", [

@@ -14,8 +14,10 @@
  * A plugin without run_adding or set_run_adding_gain answers NPA_UNSUPPORTED.
  * The comparison holds for a plugin whose output is a function of its input
  * and a fresh instance: one that draws from a shared random generator differs
- * between the two runs (callers compare such a plugin's two plain fresh runs
- * first).
+ * between the two runs. So the plain run is made twice, each on a new
+ * instance, first: when the two differ, the plugin's output is no function of
+ * its input, run_adding cannot be judged, and the answer is NPA_UNSUPPORTED
+ * (ladspa-sdk's noise_white would otherwise be blamed for its own noise).
  *
  * `twin` (block=N, default 64): a host that runs two instances of a plugin on
  * one audio thread calls them block by block, one after the other. The
@@ -68,20 +70,36 @@ int32_t ls_run_adding(LsInst* inst, const LsPlugin* pl, size_t index, const LsIn
     if (rc != NPA_OK) return rc;
     lv = inst->live[index];
   }
-  /* 1: run on a fresh instance; keep its audio outputs. */
+  /* 1: run on a fresh instance, twice (a new one each time); keep its audio outputs, which must agree. */
   size_t outs = 0;
   for (unsigned long i = 0; i < lv->nports; i++) {
     outs += lv->ports[i].dir == LS_DIR_OUTPUT && lv->ports[i].kind == LS_KIND_AUDIO;
   }
-  float* ran = malloc((outs ? outs : 1) * in->frames * sizeof(float));
+  size_t samples = (outs ? outs : 1) * in->frames;
+  float* ran = malloc(2 * samples * sizeof(float));
   if (!ran) return ls_fail(err, NPA_RESOURCE_LIMIT, "Out of memory");
-  ls_prepare(d, lv, in, 0);
-  ls_connect(d, lv, in, 0);
-  d->run(lv->handle, in->frames);
   size_t k = 0;
-  for (unsigned long i = 0; i < lv->nports; i++) {
-    if (lv->ports[i].dir != LS_DIR_OUTPUT || lv->ports[i].kind != LS_KIND_AUDIO) continue;
-    memcpy(ran + k++ * in->frames, lv->conn[i], in->frames * sizeof(float));
+  for (int pass = 0; pass < 2; pass++) {
+    if (pass == 1 && (rc = ls_live_renew(inst, pl, index, err)) != NPA_OK) {
+      free(ran);
+      return rc;
+    }
+    lv = inst->live[index];
+    ls_prepare(d, lv, in, 0);
+    ls_connect(d, lv, in, 0);
+    d->run(lv->handle, in->frames);
+    k = 0;
+    for (unsigned long i = 0; i < lv->nports; i++) {
+      if (lv->ports[i].dir != LS_DIR_OUTPUT || lv->ports[i].kind != LS_KIND_AUDIO) continue;
+      memcpy(ran + pass * samples + k++ * in->frames, lv->conn[i], in->frames * sizeof(float));
+    }
+  }
+  if (memcmp(ran, ran + samples, outs * in->frames * sizeof(float)) != 0) {
+    free(ran);
+    return ls_fail(err, NPA_UNSUPPORTED,
+                   "LADSPA plugin \"%s\": two new instances run on the same input gave other outputs, so its output is "
+                   "no function of its input and \"adding\" cannot judge run_adding against run",
+                   pl->method);
   }
   /* 2: run_adding with the gain on another fresh instance, onto prefilled outputs. */
   rc = ls_live_renew(inst, pl, index, err);
