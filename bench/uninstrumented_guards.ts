@@ -2,7 +2,9 @@
  * Time to find a bug behind a guard on an uninstrumented plugin, against
  * libFuzzer on the same code instrumented (issue 19): the fixtures
  * `exit_on_magic` (`exit(0)` behind a `memcmp` against "halt-now!") and
- * `crash_on_prefix` (SIGSEGV behind `input[0] == 'Z' && input[1] == 'Q'`).
+ * `crash_on_prefix` (SIGSEGV behind `input[0] == 'Z' && input[1] == 'Q'`) and
+ * `hang_on_length` (a hang behind `len == 37 && input[0] == 0xA7`; both
+ * fuzzers give each input 1 s, libFuzzer's least `-timeout`).
  * plugcheck fuzzes the `gcc -O2` build `deno task build` made, which it never
  * recompiles; libFuzzer gets the same source built with
  * `clang -O2 -fsanitize=fuzzer-no-link` behind the harness `plugcheck harness`
@@ -22,7 +24,7 @@ import { join } from "node:path";
 import { CLI_ARGS, fault, ROOT } from "../tests/_helpers.ts";
 
 const SEEDS = [1, 2, 3, 4, 5];
-const TARGETS = [["exit_on_magic", "command"], ["crash_on_prefix", "decode"]] as const;
+const TARGETS = [["exit_on_magic", "command"], ["crash_on_prefix", "decode"], ["hang_on_length", "frame"]] as const;
 const OUT = join(ROOT, "build/bench/guards");
 
 function median(xs: number[]): number {
@@ -72,7 +74,7 @@ async function libFuzzer(b: { harness: string; plugin: string }, seed: number): 
   try {
     const t0 = performance.now();
     const out = await new Deno.Command(b.harness, {
-      args: [`-seed=${seed}`, "-runs=2000000", "-max_len=4096", `-artifact_prefix=${dir}/`],
+      args: [`-seed=${seed}`, "-runs=2000000", "-max_len=4096", "-timeout=1", `-artifact_prefix=${dir}/`],
       env: { NPA_PLUGIN: b.plugin },
       stdout: "null",
       stderr: "piped",
@@ -80,7 +82,7 @@ async function libFuzzer(b: { harness: string; plugin: string }, seed: number): 
     const stderr = new TextDecoder().decode(out.stderr);
     return {
       s: (performance.now() - t0) / 1000,
-      found: /Test unit written to .*\/crash-|libFuzzer: fuzz target exited/.test(stderr),
+      found: /Test unit written to .*\/(crash|timeout)-|libFuzzer: fuzz target exited/.test(stderr),
     };
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -105,6 +107,8 @@ async function plugcheck(name: string, method: string, seed: number): Promise<{ 
         "1",
         "--seed",
         String(seed),
+        "--timeout",
+        "1000",
         "--artifacts",
         dir,
       ],

@@ -16,6 +16,7 @@ import {
   printableStrings,
 } from "../lib/fuzz/parent/binary_dictionary.ts";
 import { runChecks, runFuzz } from "../mod.ts";
+import { parseCheckConfig } from "../lib/check/config.ts";
 import { fault, fixture, runCli } from "./_helpers.ts";
 
 const enc = new TextEncoder();
@@ -55,6 +56,7 @@ const LIBS = [
   fixture("ref_rust"),
   fault("crash_on_prefix"),
   fault("exit_on_magic"),
+  fault("hang_on_length"),
   "/usr/lib/ladspa/caps.so",
   "/usr/lib/x86_64-linux-gnu/libc.so.6",
 ];
@@ -154,6 +156,14 @@ Deno.test("binaryDictionary() of an uninstrumented gcc -O2 plugin has its .rodat
   for (const d of [magic, prefix]) assert.equal(d.skipped, undefined);
 });
 
+Deno.test("binaryDictionary() takes the constants registers are compared with as lengths: the guard's 37, and 38", () => {
+  const d = binaryDictionary(fault("hang_on_length"));
+  assert.ok(d.lengths.includes(37) && d.lengths.includes(38), `${d.lengths}`);
+  assert.ok(has(d.words, Uint8Array.of(0xa7)), "the first byte's guard, a word");
+  assert.ok(d.lengths.every((n) => n >= 2 && n <= 4097));
+  assert.deepEqual(dictionaryOf(enc.encode("not an ELF file")).lengths, []);
+});
+
 Deno.test("binaryDictionary() of a file that is not an ELF library, or is missing, has no words and says why", () => {
   const text = dictionaryOf(enc.encode("not an ELF file at all, just text"));
   assert.deepEqual(text.words, []);
@@ -193,13 +203,17 @@ Deno.test("plugcheck fuzz says how many dictionary entries came from the binary,
 });
 
 /** The uninstrumented gcc -O2 fixtures whose bug sits behind a guard on the input's first bytes, and their method. */
-const GUARDED = [["crash_on_prefix", "decode", "crash"], ["exit_on_magic", "command", "exit"]] as const;
+const GUARDED = [
+  ["crash_on_prefix", "decode", "crash"],
+  ["exit_on_magic", "command", "exit"],
+  ["hang_on_length", "frame", "timeout"],
+] as const;
 
 for (const [name, method, kind] of GUARDED) {
   Deno.test(`runFuzz() finds the ${kind} behind ${name}'s guard with the binary's words, and not in 4x the runs by mutation alone`, async () => {
     const artifactsDir = Deno.makeTempDirSync();
     try {
-      const o = { methods: [method], seed: 1, artifactsDir, maxFindings: 1 };
+      const o = { methods: [method], seed: 1, artifactsDir, maxFindings: 1, timeoutMs: 500 };
       const found = await runFuzz(fault(name), { ...o, runs: 5_000, coverage: false });
       assert.deepEqual(found.findings.map((f) => f.kind), [kind]);
       // Mutation alone: neither the binary's words nor the operands of the calls the plugin makes (fuzz_interpose_test).
@@ -211,10 +225,12 @@ for (const [name, method, kind] of GUARDED) {
   });
 }
 
-Deno.test("runChecks(): fuzz.smoke fails on both guarded gcc -O2 fixtures on each of 5 seeds", async () => {
+Deno.test("runChecks(): fuzz.smoke fails on each guarded gcc -O2 fixture on each of 5 seeds", async () => {
+  // A short call deadline: the length guard's bug is a hang, found when its call misses it.
+  const config = parseCheckConfig(JSON.stringify({ check: { thresholds: { call_timeout_ms: 500 } } }), "test");
   for (const [name] of GUARDED) {
     for (let seed = 1; seed <= 5; seed++) {
-      const report = await runChecks(fault(name), { seed, filter: ["^fuzz\\.smoke$"] });
+      const report = await runChecks(fault(name), { seed, filter: ["^fuzz\\.smoke$"], config });
       assert.equal(report.results[0]?.status, "fail", `${name}, seed ${seed}: ${report.results[0]?.details}`);
     }
   }

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { Prng } from "../lib/util/prng.ts";
 import { MUTATION_NAMES, Mutator } from "../lib/fuzz/mutate/byte_mutations.ts";
 import { ByteWindow } from "../lib/fuzz/mutate/byte_window.ts";
+import { MAX_WORD_TRIES, WORDS_AT_LENGTHS, wordTries } from "../lib/fuzz/mutate/dictionary.ts";
 
 const encode = (s: string) => new TextEncoder().encode(s);
 const decode = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -88,6 +89,9 @@ Deno.test("Mutator.mutate() turns an empty input into a non-empty one (and leave
   assert.equal(m.lastMutations, "");
 });
 
+/** Lengths a binary compared with, for the ChangeLength mutation. */
+const LENGTHS = [5, 17, 33];
+
 /** Gives `m` a few comparison operand pairs, integer and memory, for the CMP mutation. */
 function withComparisons(m: Mutator): Mutator {
   m.addComparison(Uint8Array.of(0x55, 0x1e, 0xed, 0x5e), Uint8Array.of(1, 0, 0, 0), true);
@@ -116,7 +120,7 @@ Deno.test("Mutator CMP: writes a comparison's other operand over the one the inp
 
 Deno.test("Mutator.mutateWith(): every mutation changes an input it applies to, and leaves one it cannot alone", () => {
   const p = new Prng(11);
-  const m = withComparisons(new Mutator(new Prng(12), { dictionary: DICTIONARY, comparisons: true }));
+  const m = withComparisons(new Mutator(new Prng(12), { dictionary: DICTIONARY, comparisons: true, lengths: LENGTHS }));
   for (const name of MUTATION_NAMES) {
     let applied = 0;
     for (let run = 0; run < 2000; run++) {
@@ -145,7 +149,7 @@ Deno.test("Mutator.mutateWith(): every mutation changes an input it applies to, 
 
 Deno.test("Mutator.mutate() picks every mutation, in stacks of 1 to 5", () => {
   const p = new Prng(5);
-  const m = withComparisons(new Mutator(new Prng(6), { dictionary: DICTIONARY, comparisons: true }));
+  const m = withComparisons(new Mutator(new Prng(6), { dictionary: DICTIONARY, comparisons: true, lengths: LENGTHS }));
   const seen = new Map<string, number>();
   const depths = new Set<number>();
   const buf = new Uint8Array(128);
@@ -165,7 +169,7 @@ Deno.test("Mutator.mutate() picks every mutation, in stacks of 1 to 5", () => {
   for (let i = 0; i < 2000; i++) {
     buf.set(randomBytes(p, 30));
     plain.mutate(buf, 0, 30, buf.length);
-    assert.doesNotMatch(plain.lastMutations, /Dictionary|CrossOver|CMP/);
+    assert.doesNotMatch(plain.lastMutations, /Dictionary|CrossOver|CMP|ChangeLength/);
   }
 });
 
@@ -266,4 +270,46 @@ Deno.test("ByteWindow moves, fills and copies like copyWithin() and fill(), shor
       before.subarray(end),
     ]);
   }
+});
+
+Deno.test("Mutator: ChangeLength cuts an input to a length the binary compares with, or pads it up to one", () => {
+  const m = new Mutator(new Prng(21), { lengths: [3, 37, 500] });
+  const seen = new Set<number>();
+  for (let i = 0; i < 200; i++) {
+    const buf = new Uint8Array(64);
+    buf.set(encode("hello world"));
+    const out = m.mutateWith("ChangeLength", buf, 0, 11, 64);
+    if (out < 0) continue; // 500 does not fit in 64
+    seen.add(out);
+    assert.equal(decode(buf.subarray(0, Math.min(out, 11))), "hello world".slice(0, out), "the input's bytes stay");
+  }
+  assert.deepEqual([...seen].sort((a, b) => a - b), [3, 37]);
+  // No length but the input's own: nothing to change; without lengths, mutate() never picks it.
+  assert.equal(
+    new Mutator(new Prng(1), { lengths: [11] }).mutateWith("ChangeLength", new Uint8Array(64), 0, 11, 64),
+    -1,
+  );
+  const plain = new Mutator(new Prng(2));
+  for (let i = 0; i < 300; i++) plain.mutate(new Uint8Array(64), 0, 8, 64);
+  assert.ok(MUTATION_NAMES.includes("ChangeLength"));
+});
+
+Deno.test("wordTries(): each word alone, then the short words at the start of an input of each length, zeros after", () => {
+  const words = [Uint8Array.of(0xa7), encode("GET"), encode("a-long-word")];
+  const tries = wordTries(words, [2, 5, 100], 64);
+  assert.deepEqual(tries.slice(0, 3), words);
+  assert.deepEqual(tries.slice(3).map((t) => [...t]), [
+    [0xa7, 0], // length 2: only the 1-byte word fits with room to spare
+    [0xa7, 0, 0, 0, 0],
+    [...encode("GET"), 0, 0],
+  ]);
+  assert.equal(wordTries(words, [], 2).length, 1, "longer than maxLen: left out");
+  const many = Array.from({ length: 100 }, (_, i) => Uint8Array.of(i));
+  const capped = wordTries(many, Array.from({ length: 300 }, (_, i) => i + 2), 4096);
+  assert.equal(capped.length, MAX_WORD_TRIES);
+  assert.equal(
+    capped.filter((t) => t.length === 2).length,
+    WORDS_AT_LENGTHS,
+    "the first short words only, at each length",
+  );
 });

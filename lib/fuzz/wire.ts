@@ -84,6 +84,8 @@ export interface FuzzRequest {
    * would find it again at the start of every later life (a crash storm of restarts).
    */
   tries?: boolean;
+  /** Input lengths the plugin's binary compares with: the `ChangeLength` mutation sets an input to one of them. */
+  lengths?: number[];
   /**
    * Indices of methods the run has retired (a method that hung or crashed
    * at once in several lives in a row): neither replayed nor fuzzed.

@@ -24,6 +24,7 @@ import { Prng } from "../../util/prng.ts";
 import { INBOX_HEADER, readEntries } from "../inbox.ts";
 import { mutateJson } from "../mutate/json_mutate.ts";
 import { Mutator } from "../mutate/byte_mutations.ts";
+import { wordTries } from "../mutate/dictionary.ts";
 import type { Judged } from "./npa_target.ts";
 import type { FuzzMethod, FuzzRequest, FuzzResult } from "../wire.ts";
 
@@ -95,7 +96,7 @@ export class FuzzEngine {
     this.#prng = new Prng(req.seed, req.stream);
     // A word a known bug's input holds would rebuild that bug at every other input, as a comparison operand would.
     this.#dictionary = dict.filter((w) => !this.#inKnownBug(w, false));
-    this.#mutator = new Mutator(this.#prng, { dictionary: this.#dictionary, comparisons });
+    this.#mutator = new Mutator(this.#prng, { dictionary: this.#dictionary, comparisons, lengths: req.lengths });
     this.#tables = comparisons ? loop.comparisons() : undefined;
     const t = this.#tables;
     this.#cmpView = t && new DataView(t.cmps.buffer, t.cmps.byteOffset, t.cmps.byteLength);
@@ -120,8 +121,9 @@ export class FuzzEngine {
       if (this.#stopped) break;
       this.#replay(m, this.#corpus[m]!);
       if (this.#req.mode === "replay") return { execs: this.#execs, findings: this.#findings };
-      if (this.#req.tries === true) this.#tryWords(m);
     }
+    // Every method's seeds first, then its tries: each method's share of what is left of the budget.
+    if (this.#req.tries === true) active.forEach((m, i) => !this.#stopped && this.#tryWords(m, active.length - i));
     let size = FIRST_BATCH;
     while (!this.#stopped && !this.#spent() && active.length > 0) {
       const m = active[this.#batch % active.length]!;
@@ -148,11 +150,12 @@ export class FuzzEngine {
     this.#send({ type: "merged", upTo: at + n, fresh }, []);
   }
 
-  /** Runs each dictionary word alone (but known bugs' inputs), as AFL tries its extras; new answers join this life's corpus. */
-  #tryWords(m: number): void {
+  /** Runs each dictionary word alone and at the binary's lengths (`wordTries`; not known bugs' inputs); new answers join. */
+  #tryWords(m: number, shares: number): void {
     const known = new Set(this.#known.map((k) => k.join()));
-    const left = this.#req.runs === null ? Infinity : this.#req.runs - this.#execs;
-    const tries = this.#dictionary.filter((w) => w.length <= this.#req.maxLen && !known.has(w.join())).slice(0, left);
+    const left = this.#req.runs === null ? Infinity : Math.max(0, Math.floor((this.#req.runs - this.#execs) / shares));
+    const tries = wordTries(this.#dictionary, this.#req.lengths ?? [], this.#req.maxLen)
+      .filter((w) => !known.has(w.join())).slice(0, left);
     const corpus = this.#corpus[m]!;
     // Not sent to the run's corpus: it seeds every method of every later life, and a word is a guess, not a find.
     this.#replay(m, tries, (at, n) => {

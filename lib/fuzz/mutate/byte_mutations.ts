@@ -26,6 +26,7 @@ import { ByteWindow } from "./byte_window.ts";
 import { ComparisonTable } from "./comparison_table.ts";
 import { Draws } from "./draws.ts";
 import { changeAsciiInteger, changeBinaryInteger } from "./integer_mutations.ts";
+import { shuffleBytes } from "./shuffle_bytes.ts";
 
 /** The mutations, by name; {@link Mutator.mutateWith} takes one of these. */
 export const MUTATION_NAMES: readonly string[] = [
@@ -41,8 +42,9 @@ export const MUTATION_NAMES: readonly string[] = [
   "Dictionary",
   "CrossOver",
   "CMP",
+  "ChangeLength",
 ];
-const INSERT_BYTE = 1, DICTIONARY = 9, CROSS_OVER = 10, CMP = 11;
+const INSERT_BYTE = 1, DICTIONARY = 9, CROSS_OVER = 10, CMP = 11, CHANGE_LENGTH = 12;
 const INDEX: ReadonlyMap<string, number> = new Map(MUTATION_NAMES.map((name, i) => [name, i]));
 
 const MAX_DEPTH = 5;
@@ -64,6 +66,11 @@ export interface MutatorOptions {
    * ({@link Mutator.addComparison}; guided mode).
    */
   comparisons?: boolean;
+  /**
+   * Lengths the target compares an input's size with (the binary's register compares): the `ChangeLength`
+   * mutation cuts the input to one of them or pads it up to one with random bytes.
+   */
+  lengths?: readonly number[] | undefined;
 }
 
 /**
@@ -86,6 +93,7 @@ export class Mutator {
   readonly #wordStarts: Uint32Array;
   /** Comparison operands for the CMP mutation (guided mode). */
   readonly #comparisons = new ComparisonTable();
+  readonly #lengths: readonly number[];
 
   /** A mutator drawing its choices from `prng` (64 values at a time: see {@link Draws}). */
   constructor(prng: Prng, options: MutatorOptions = {}) {
@@ -98,8 +106,10 @@ export class Mutator {
       this.#wordStarts[i + 1] = this.#wordStarts[i]! + w.length;
     });
     this.#words.bind(arena);
+    this.#lengths = (options.lengths ?? []).filter((n) => Number.isSafeInteger(n) && n > 0);
     const ops = MUTATION_NAMES.map((_, i) => i).filter((i) =>
-      i !== CROSS_OVER && (i !== DICTIONARY || words.length) && (i !== CMP || options.comparisons === true)
+      i !== CROSS_OVER && (i !== DICTIONARY || words.length) && (i !== CMP || options.comparisons === true) &&
+      (i !== CHANGE_LENGTH || this.#lengths.length > 0)
     );
     this.#baseCount = ops.length;
     this.#ops = Uint8Array.from([...ops, CROSS_OVER]);
@@ -224,7 +234,7 @@ export class Mutator {
         buf[s + this.#draws.below(len)]! ^= 1 << this.#draws.small(8);
         return len;
       case 5:
-        return this.#shuffleBytes(buf, s, len);
+        return shuffleBytes(this.#draws, buf, s, len, this.#saved);
       case 6:
         return changeAsciiInteger(this.#draws, this.#buf, s, len, cap);
       case 7:
@@ -235,6 +245,8 @@ export class Mutator {
         return this.#dictionary(s, len, cap);
       case CMP:
         return this.#comparisons.mutate(this.#draws, this.#buf, s, len, cap);
+      case CHANGE_LENGTH:
+        return this.#changeLength(buf, s, len, cap);
       default:
         return this.#crossOver(s, len, cap);
     }
@@ -282,31 +294,6 @@ export class Mutator {
     return len;
   }
 
-  /** Shuffles a window of 2 to 8 bytes; one that comes out as it was gets two different bytes swapped. */
-  #shuffleBytes(buf: Uint8Array, s: number, len: number): number {
-    if (len < 2) return -1;
-    const n = 2 + this.#draws.small(Math.min(len, 8) - 1);
-    const at = s + this.#draws.below(len - n + 1);
-    let differs = 0;
-    for (let i = 1; i < n && differs === 0; i++) if (buf[at + i] !== buf[at]) differs = i;
-    if (differs === 0) return -1;
-    const saved = this.#saved;
-    for (let i = 0; i < n; i++) saved[i] = buf[at + i]!;
-    for (let i = n - 1; i > 0; i--) {
-      const j = this.#draws.small(i + 1);
-      const t = buf[at + i]!;
-      buf[at + i] = buf[at + j]!;
-      buf[at + j] = t;
-    }
-    let same = true;
-    for (let i = 0; i < n && same; i++) same = buf[at + i] === saved[i];
-    if (same) {
-      buf[at] = saved[differs]!;
-      buf[at + differs] = saved[0]!;
-    }
-    return len;
-  }
-
   /** Copies a part of the input over another part, or inserts a copy of it (always when overwriting changes nothing). */
   #copyPart(s: number, len: number, cap: number): number {
     if (len === 0) return -1;
@@ -331,6 +318,15 @@ export class Mutator {
       w.move(2 * to - from, to + n, from + 2 * n);
     }
     return len + n;
+  }
+
+  /** Cuts the input to one of the lengths, or pads it up to one with random bytes. */
+  #changeLength(buf: Uint8Array, s: number, len: number, cap: number): number {
+    if (this.#lengths.length === 0) return -1;
+    const to = this.#lengths[this.#draws.below(this.#lengths.length)]!;
+    if (to === len || to > cap) return -1;
+    for (let i = s + len; i < s + to; i++) buf[i] = this.#randomByte();
+    return to;
   }
 
   /** Inserts a dictionary word at a random place, or writes it over the input there. */

@@ -92,3 +92,33 @@ function pushUtf8(bytes: number[], c: number): void {
   else if (c < 0x10000) bytes.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f));
   else bytes.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 0x3f), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f));
 }
+
+/** Short words (4 bytes at most: a compare's constant) tried at each length the binary compares with. */
+export const WORDS_AT_LENGTHS = 32;
+/** The longest word tried at the binary's lengths. */
+export const SHORT_WORD = 4;
+/** Most inputs {@link wordTries} gives. */
+export const MAX_WORD_TRIES = 2048;
+
+/**
+ * The inputs a fuzz life tries first, as AFL tries its extras: each word
+ * alone, then each of the first {@link WORDS_AT_LENGTHS} short words (up to
+ * {@link SHORT_WORD} bytes: the constants of compares) at the start of an
+ * input of each of `lengths` (zeros after it), so that a guard on an input's
+ * size and its first bytes (`len == 37 && in[0] == 0xA7`) is met by one input. Inputs longer than `maxLen` are left out; at most
+ * {@link MAX_WORD_TRIES}.
+ */
+export function wordTries(words: readonly Uint8Array[], lengths: readonly number[], maxLen: number): Uint8Array[] {
+  const tries = words.filter((w) => w.length <= maxLen);
+  for (const length of lengths) {
+    if (length > maxLen) continue;
+    for (const w of words.filter((w) => w.length <= SHORT_WORD).slice(0, WORDS_AT_LENGTHS)) {
+      if (w.length >= length) continue;
+      const input = new Uint8Array(length);
+      input.set(w);
+      tries.push(input);
+      if (tries.length >= MAX_WORD_TRIES) return tries;
+    }
+  }
+  return tries.slice(0, MAX_WORD_TRIES);
+}

@@ -37,9 +37,19 @@ export const MAX_STRING = 64;
 /** Libraries larger than this are not read (MiB). */
 const MAX_FILE_BYTES = 256 << 20;
 
+/** Lengths taken from one binary at most. */
+export const MAX_BINARY_LENGTHS = 64;
+/** The largest constant of a register compare taken as a length an input may need (a guard on its size). */
+export const MAX_GUARD_LENGTH = 4096;
+
 /** The words of a binary, and where they came from. */
 export interface BinaryDictionary {
   words: Uint8Array[];
+  /**
+   * Constants a register is compared with (`cmp $37,%rdx`), from 2 to {@link MAX_GUARD_LENGTH}, and each plus
+   * one (`len > 36`): the sizes a guard on an input's length may want, for the fuzzer's `ChangeLength`.
+   */
+  lengths: number[];
   /** Words from guards (neighbouring compares), printable strings and compare constants (before the cap). */
   guards: number;
   strings: number;
@@ -172,7 +182,7 @@ export function binaryDictionary(path: string): BinaryDictionary {
 }
 
 function none(skipped: string): BinaryDictionary {
-  return { words: [], guards: 0, strings: 0, constants: 0, skipped };
+  return { words: [], lengths: [], guards: 0, strings: 0, constants: 0, skipped };
 }
 
 /** The dictionary of an ELF file held in memory. */
@@ -191,6 +201,7 @@ export function dictionaryOf(bytes: Uint8Array): BinaryDictionary {
   }
   const constants: Uint8Array[] = [];
   const guards: Uint8Array[] = [];
+  const lengths = new Set<number>();
   const x86 = bytes[18] === 62 && bytes[19] === 0; // e_machine EM_X86_64
   if (x86) {
     const starts = functionStarts(bytes, sections);
@@ -198,6 +209,10 @@ export function dictionaryOf(bytes: Uint8Array): BinaryDictionary {
       const compares = immediateCompares(sectionBytes(bytes, s), s.address, starts);
       guards.push(...guardedWords(compares, starts));
       for (const c of compares) {
+        const v = Number(c.value);
+        if (c.op === "cmp" && c.memory === undefined && c.size >= 4 && v >= 2 && v <= MAX_GUARD_LENGTH) {
+          lengths.add(v).add(v + 1);
+        }
         if (c.value === 0n || c.value === (1n << BigInt(c.size * 8)) - 1n) continue;
         const le = leastBytes(c.value, c.size);
         constants.push(le);
@@ -207,7 +222,13 @@ export function dictionaryOf(bytes: Uint8Array): BinaryDictionary {
   }
   const words = dedupeWords([...guards, ...strings, ...constants.sort((a, b) => b.length - a.length)])
     .slice(0, MAX_BINARY_WORDS);
-  return { words, guards: guards.length, strings: strings.length, constants: constants.length };
+  return {
+    words,
+    lengths: [...lengths].slice(0, MAX_BINARY_LENGTHS),
+    guards: guards.length,
+    strings: strings.length,
+    constants: constants.length,
+  };
 }
 
 /**
@@ -218,7 +239,7 @@ export function dictionaryOf(bytes: Uint8Array): BinaryDictionary {
 export class RunDictionary {
   readonly #user: readonly Uint8Array[];
   readonly #binaryOf: string | undefined;
-  #made: { words: Uint8Array[]; fromBinary: number } | undefined;
+  #made: { words: Uint8Array[]; fromBinary: number; lengths: number[] } | undefined;
 
   constructor(user: readonly Uint8Array[], binaryOf: string | undefined) {
     this.#user = user;
@@ -230,16 +251,25 @@ export class RunDictionary {
     return this.#make().words;
   }
 
+  /** Lengths the binary's register compares suggest (see {@link BinaryDictionary.lengths}). */
+  get lengths(): number[] {
+    return this.#make().lengths;
+  }
+
   /** How many of them came from the binary. */
   get fromBinary(): number {
     return this.#make().fromBinary;
   }
 
-  #make(): { words: Uint8Array[]; fromBinary: number } {
+  #make(): { words: Uint8Array[]; fromBinary: number; lengths: number[] } {
     if (this.#made === undefined) {
-      const binary = this.#binaryOf === undefined ? [] : binaryDictionary(this.#binaryOf).words;
-      const words = dedupeWords([...this.#user, ...binary]);
-      this.#made = { words, fromBinary: words.length - dedupeWords(this.#user).length };
+      const binary = this.#binaryOf === undefined ? undefined : binaryDictionary(this.#binaryOf);
+      const words = dedupeWords([...this.#user, ...binary?.words ?? []]);
+      this.#made = {
+        words,
+        fromBinary: words.length - dedupeWords(this.#user).length,
+        lengths: binary?.lengths ?? [],
+      };
     }
     return this.#made;
   }

@@ -38,7 +38,10 @@ type RequestSettings = Pick<JobSession, "methods" | "seed" | "maxLen" | "leaks">
  * each dictionary word alone after the seeds (a job's first life).
  */
 export function fuzzRequest(
-  s: RequestSettings & Pick<JobSession, "seeds" | "knownBugs" | "dictionary"> & Partial<Pick<JobSession, "retired">>,
+  s:
+    & RequestSettings
+    & Pick<JobSession, "seeds" | "knownBugs" | "dictionary" | "lengths">
+    & Partial<Pick<JobSession, "retired">>,
   stream: number,
   runs: number | null,
   tries = false,
@@ -56,6 +59,7 @@ export function fuzzRequest(
     seeds: seeds.length,
     known: known.length,
     ...tries && { tries: true },
+    ...s.lengths.length > 0 && { lengths: [...s.lengths] },
     ...s.retired !== undefined && s.retired.size > 0 && { retired: [...s.retired].sort((a, b) => a - b) },
   };
   return { req, blobs: [...seeds, ...known, ...s.dictionary] };

@@ -41,6 +41,8 @@ export interface JobSession {
   /** The input of each bug found so far. */
   knownBugs(): Uint8Array[];
   readonly dictionary: readonly Uint8Array[];
+  /** Input lengths the plugin's binary compares with. */
+  readonly lengths: readonly number[];
   /** True once the run is ending (a deadline, Ctrl-C, an error). */
   readonly stopping: boolean;
   /** The first child's HELLO, checked by the run (describe()); an error refuses it. */

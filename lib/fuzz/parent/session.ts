@@ -126,6 +126,11 @@ export class FuzzSession implements JobSession {
     return this.#dictionary.words;
   }
 
+  /** Input lengths the plugin's binary compares with (the `ChangeLength` mutation's). */
+  get lengths(): readonly number[] {
+    return this.#dictionary.lengths;
+  }
+
   /** Words of the dictionary read from the plugin's binary. */
   get dictionaryFromBinary(): number {
     return this.#dictionary.fromBinary;
