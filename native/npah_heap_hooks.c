@@ -18,13 +18,20 @@
 
 #define CALLER ((uintptr_t)__builtin_return_address(0))
 
+/* A hook of an allocation function of one size argument: the real one, then the record (at the hook's own caller). */
+#define SIZED_HOOK(hook, real)           \
+  static void* hook(size_t n) {          \
+    void* p = real(n);                   \
+    npah_heap_track(p, n, CALLER);       \
+    return p;                            \
+  }
+
+SIZED_HOOK(h_malloc, malloc)
+SIZED_HOOK(h_valloc, valloc)
+SIZED_HOOK(h_pvalloc, pvalloc)
+
 /* ---- the hooks ------------------------------------------------------------ */
 
-static void* h_malloc(size_t n) {
-  void* p = malloc(n);
-  npah_heap_track(p, n, CALLER);
-  return p;
-}
 
 static void* h_calloc(size_t n, size_t size) {
   void* p = calloc(n, size);
@@ -81,17 +88,7 @@ static void* h_memalign(size_t align, size_t n) {
   return p;
 }
 
-static void* h_valloc(size_t n) {
-  void* p = valloc(n);
-  npah_heap_track(p, n, CALLER);
-  return p;
-}
 
-static void* h_pvalloc(size_t n) {
-  void* p = pvalloc(n);
-  npah_heap_track(p, n, CALLER);
-  return p;
-}
 
 static char* h_strdup(const char* s) {
   char* p = strdup(s);
@@ -113,16 +110,8 @@ static new_fn g_new, g_new_array;
 static delete_fn g_delete, g_delete_array;
 static sized_delete_fn g_sized_delete, g_sized_delete_array;
 
-static void* h_new(size_t n) {
-  void* p = g_new(n);
-  npah_heap_track(p, n, CALLER);
-  return p;
-}
-static void* h_new_array(size_t n) {
-  void* p = g_new_array(n);
-  npah_heap_track(p, n, CALLER);
-  return p;
-}
+SIZED_HOOK(h_new, g_new)
+SIZED_HOOK(h_new_array, g_new_array)
 static void h_delete(void* p) {
   npah_heap_untrack(p);
   g_delete(p);
