@@ -68,7 +68,7 @@ for (const isolate of [false, true]) {
   });
 }
 
-Deno.test("PluginHeap counts malloc, calloc, realloc, strdup, strndup, posix_memalign, aligned_alloc and free", async () => {
+Deno.test("PluginHeap counts malloc, calloc, realloc, strdup, strndup, posix_memalign, aligned_alloc, C++ new and delete, and free", async () => {
   await using plugin = await loadPlugin(probe("heap_probe"), { trackHeap: true, exclusive: true });
   const inst = await plugin.createInstance();
   const base = (await plugin.readHeap())!; // the instance itself is a block of the plugin's
@@ -88,6 +88,10 @@ Deno.test("PluginHeap counts malloc, calloc, realloc, strdup, strndup, posix_mem
   await run("free", 0, 0);
   await run("realloc 50", 1, 50); // realloc(NULL, n) is a malloc
   await run("free", 0, 0);
+  await run("new 40", 1, 40); // C++'s operator new, as a C++ plugin calls it (libstdc++'s)
+  await run("new[] 24", 2, 64);
+  await run("malloc 8", 3, 72);
+  await run("free", 0, 0); // sized delete, delete[] and free
   await inst.destroy();
 });
 
