@@ -12,7 +12,6 @@ import { loadPlugin } from "../mod.ts";
 import { PluginHeap } from "../lib/ffi/plugin_heap.ts";
 import { HEAP_LEAK_MIN, judgeResidue } from "../lib/stress/heap_growth.ts";
 import { runStress } from "../lib/stress/run_stress.ts";
-import { Tally } from "../lib/stress/tally.ts";
 import { runChecks } from "../lib/check/run_checks.ts";
 import { symbolize } from "../lib/load/symbolize.ts";
 import { fault, probe, REFERENCE_PLUGINS } from "./_helpers.ts";
@@ -126,18 +125,6 @@ Deno.test("judgeResidue() calls blocks lost in both halves of a run a leak, and 
   assert.deepEqual((named.evidence.stacks as { frames: string[] }[])[0]!.frames, ["keep at x.c:7 (libx.so+0x1139)"]);
 });
 
-Deno.test("Tally.whenCalls() runs its hook once, at the n-th call counted", () => {
-  const tally = new Tally();
-  let ran = 0;
-  tally.whenCalls(3, () => ran++);
-  tally.succeeded(1);
-  tally.failed(new Error("x"), 1);
-  assert.equal(ran, 0);
-  tally.succeeded(1);
-  tally.succeeded(1);
-  assert.equal(ran, 1);
-});
-
 for (const isolate of [false, true]) {
   const where = isolate ? " in a sandbox child" : " in process";
   Deno.test(`runStress() fails heap_growth on a per-call leak, naming its function and line,${where}`, async () => {
@@ -147,8 +134,8 @@ for (const isolate of [false, true]) {
     const v = report.verdicts.find((x) => x.id === "heap_growth")!;
     assert.match(v.summary, /lost \d+ blocks .* allocated at remember_input at .*leak_per_call\.c:\d+/);
     const e = v.evidence as { first_half: number; second_half: number; stacks: { frames: string[] }[] };
-    // The middle mark is read between calls (in a sandbox child, after the batches already sent): both halves leak.
-    assert.ok(e.first_half >= 50 && e.second_half >= 50 && e.first_half + e.second_half >= 590, JSON.stringify(e));
+    // The halves are halves of the plugin's allocations during the run: one record and one output a call, evenly.
+    assert.ok(Math.abs(e.first_half - e.second_half) <= 4 && e.first_half + e.second_half >= 590, JSON.stringify(e));
     assert.match(e.stacks[0]!.frames[1]!, /^remember at /);
   });
 }

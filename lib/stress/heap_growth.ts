@@ -1,11 +1,14 @@
 /**
  * The `heap_growth` verdict: does the plugin keep losing memory? With the
  * plugin's own heap counted (`LoadOptions.trackHeap`, `npah_heap.c`: every
- * block its code allocates, recorded until it frees it), the run takes three
- * marks: before the calls, at their middle, and after every instance was
- * destroyed. What is still live then and was allocated during the run is the
- * plugin's residue; it is a leak when both halves of the run left blocks
- * behind ({@link HEAP_LEAK_MIN} or more each). A table built once, a cache
+ * block its code allocates, recorded until it frees it, with a serial
+ * number), the run takes two marks: before the calls, and after every
+ * instance was destroyed. What is still live then and was allocated between
+ * them is the plugin's residue; it is a leak when both halves of the run
+ * left blocks behind ({@link HEAP_LEAK_MIN} or more each). The halves are
+ * halves of the plugin's allocations (the serial numbers between the marks),
+ * which a steady run makes at a steady pace: no timed mark is needed, so a
+ * sandbox child's batches, which answer late, cannot skew them. A table built once, a cache
  * filled early, or a cache that keeps replacing its entries leaves blocks in
  * one half at most; a leak of one block every few calls leaves them in both,
  * whatever their size. The evidence names the stacks that allocated the lost
@@ -37,7 +40,6 @@ const SHOWN_FRAMES = 6;
 export class HeapMarks {
   readonly #plugin: PluginHandle;
   readonly #from: number;
-  #mid: Promise<number | undefined> | undefined;
 
   private constructor(plugin: PluginHandle, from: number) {
     this.#plugin = plugin;
@@ -50,20 +52,15 @@ export class HeapMarks {
     return now === null ? undefined : new HeapMarks(plugin, now.serial);
   }
 
-  /** Takes the middle mark now (the first call only counts). */
-  markMiddle(): void {
-    this.#mid ??= this.#plugin.readHeap().then((h) => h?.serial, () => undefined);
-  }
-
-  /** True once the middle mark was asked for. */
-  get middleMarked(): boolean {
-    return this.#mid !== undefined;
-  }
-
-  /** What is live now, split by the marks; undefined when a mark is missing or the read failed. */
+  /**
+   * The second mark (now): what is live, split at the first mark and at the
+   * middle of the allocations made since; undefined when the heap cannot be
+   * read.
+   */
   async residue(): Promise<HeapResidue | undefined> {
-    const mid = await this.#mid;
-    if (mid === undefined) return undefined;
+    const end = await this.#plugin.readHeap().catch(() => null);
+    if (end === null) return undefined;
+    const mid = this.#from + Math.floor((end.serial - this.#from) / 2);
     return (await this.#plugin.heapResidue(this.#from, mid).catch(() => null)) ?? undefined;
   }
 }
@@ -122,7 +119,7 @@ export async function heapVerdict(
     return skipped("heap_growth", "the plugin's heap is not counted (turned off, or not on this architecture)");
   }
   if (notJudged !== undefined) return skipped("heap_growth", notJudged);
-  if (r === undefined) return skipped("heap_growth", "the run ended before its middle, or the heap could not be read");
+  if (r === undefined) return skipped("heap_growth", "the plugin's heap could not be read after the run");
   return judgeResidue(r, await symbolizeStacks(r), calls);
 }
 

@@ -134,9 +134,8 @@ async function runLoaded(plugin: PluginHandle, asked: ResolvedStressOptions): Pr
     }
   }
 
-  // The heap's marks: now, at the middle of the calls (or of the time), and once every instance is destroyed.
+  // The heap's marks: now, and once every instance is destroyed.
   const heap = phase.fatal ? undefined : await HeapMarks.begin(plugin);
-  const middle = heap && markMiddle(heap, tally, o);
   watch.start();
   const progress = startProgress(o.onProgress, "run", tally, () => watch.last);
   tally.restart();
@@ -146,7 +145,6 @@ async function runLoaded(plugin: PluginHandle, asked: ResolvedStressOptions): Pr
   tally.stop();
   progress.stop();
   watch.stop();
-  if (middle !== undefined) clearTimeout(middle);
   const mainPoints = watch.points.slice();
   // The floor comes after the run, with every code path warm, so the two compare like for like.
   const floor = o.floor && !phase.fatal
@@ -231,19 +229,6 @@ async function runLoaded(plugin: PluginHandle, asked: ResolvedStressOptions): Pr
   report.crash = crashData(phase.fatal);
   report.stopped_early = stop.reason ?? null;
   return report;
-}
-
-/** Takes the heap's middle mark at half the calls, or half the time: a timer to clear at the end, if one. */
-function markMiddle(
-  heap: HeapMarks,
-  tally: Tally,
-  o: ResolvedStressOptions,
-): ReturnType<typeof setTimeout> | undefined {
-  if (o.iterations !== undefined) {
-    tally.whenCalls(Math.ceil(o.iterations / 2), () => heap.markMiddle());
-    return undefined;
-  }
-  return setTimeout(() => heap.markMiddle(), (o.durationMs ?? 0) / 2);
 }
 
 /** The floor: the steady loop on no-op instances, a tenth of the run (0.1 to 1 s, or 100 to 20 000 calls). */

@@ -47,25 +47,10 @@ export class Tally {
   readonly errors: Map<string, ErrorCount> = new Map();
   #startedAt = performance.now();
   #endedAt: number | undefined;
-  #at: { calls: number; fn: () => void } | undefined;
-
-  /** Runs `fn` once, when the `calls`-th call is counted (one such hook at a time). */
-  whenCalls(calls: number, fn: () => void): void {
-    this.#at = { calls, fn };
-  }
-
-  #counted(): void {
-    const at = this.#at;
-    if (at !== undefined && this.calls >= at.calls) {
-      this.#at = undefined;
-      at.fn();
-    }
-  }
 
   /** A call returned its output after `ms`. */
   succeeded(ms: number): void {
     this.calls++;
-    this.#counted();
     this.ok++;
     this.latency.recordMs(ms);
   }
@@ -73,7 +58,6 @@ export class Tally {
   /** A call failed with `error` after `ms` (a timeout's time is its deadline, not recorded as latency). */
   failed(error: Error, ms: number | undefined): void {
     this.calls++;
-    this.#counted();
     if (ms !== undefined) this.latency.recordMs(ms);
     const e = this.errors.get(error.name);
     if (e) e.count++;
