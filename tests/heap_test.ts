@@ -14,7 +14,7 @@ import { HEAP_LEAK_MIN, judgeResidue } from "../lib/stress/heap_growth.ts";
 import { runStress } from "../lib/stress/run_stress.ts";
 import { runChecks } from "../lib/check/run_checks.ts";
 import { symbolize } from "../lib/load/symbolize.ts";
-import { fault, probe, REFERENCE_PLUGINS } from "./_helpers.ts";
+import { fault, isFile, probe, REFERENCE_PLUGINS } from "./_helpers.ts";
 
 const LEAK = fault("leak_per_call");
 /** sizeof(Remembered) in leak_per_call.c: a size_t and a uint64_t before the bytes. */
@@ -170,4 +170,25 @@ Deno.test("runChecks(): resources.heap fails a per-call leak with the allocating
     ),
     b.evidence.join("\n"),
   );
+});
+
+const REVDELAY = "/usr/lib/ladspa/revdelay_1605.so";
+const AMP = "/usr/lib/ladspa/amp.so";
+const DEBIAN_ABSENT = !(await isFile(REVDELAY)) || !(await isFile(AMP));
+
+Deno.test({
+  name: `runStress(): Debian's swh revdelay loses its buffer at every re-activation; ladspa-sdk's amp loses nothing${
+    DEBIAN_ABSENT ? " (ignored: no swh-plugins or ladspa-sdk; .ci/run installs them)" : ""
+  }`,
+  ignore: DEBIAN_ABSENT,
+  fn: async () => {
+    const leaky = await runStress(REVDELAY, { iterations: 100, seed: 1, isolate: true, floor: false });
+    const v = leaky.verdicts.find((x) => x.id === "heap_growth")!;
+    assert.equal(v.status, "fail", v.summary);
+    // The stack runs from revdelay's activate through the adapter's reset of the instance before each run.
+    const e = v.evidence as { stacks: { frames: string[] }[] };
+    assert.match(e.stacks[0]!.frames.join(" <- "), /revdelay_1605\.so\+0x[0-9a-f]+ <- ls_prepare at .*ladspa_run\.c/);
+    const amp = await runStress(AMP, { iterations: 300, seed: 1, isolate: true, floor: false });
+    assert.equal(amp.verdicts.find((x) => x.id === "heap_growth")?.status, "pass");
+  },
 });
