@@ -34,7 +34,11 @@
  * instances agree one after the other, drift apart by 1e-5 to 1e-3 when both
  * live, at another frame each time). Deterministic, where instances run at the same time on
  * two threads overlap only by chance. The answer is the usual summary of
- * this instance's outputs; the second instance is released.
+ * this instance's outputs; the second instance is released. Only for a
+ * plugin whose output is a function of its input (an audio input and
+ * activate, what describe() calls pure): a generator may draw from a random
+ * generator its instances share by design (ladspa-sdk's noise_white), and
+ * gets NPA_UNSUPPORTED.
  *
  * `cleanup`: LADSPA allows cleanup right after instantiate (a host that never
  * activates an instance); the adapter instantiates a new instance at the
@@ -146,6 +150,16 @@ int32_t ls_run_adding(LsInst* inst, const LsPlugin* pl, size_t index, const LsIn
 int32_t ls_run_twin(LsInst* inst, const LsPlugin* pl, size_t index, const LsInput* in, NpaBuf* err) {
   const LADSPA_Descriptor* d = pl->d;
   LsLive* a = inst->live[index]; /* new: `twin` implies `fresh` (ladspa_input.c), so ls_run renewed it */
+  int audio_in = 0;
+  for (unsigned long i = 0; i < a->nports; i++) {
+    audio_in |= a->ports[i].dir == LS_DIR_INPUT && a->ports[i].kind == LS_KIND_AUDIO;
+  }
+  if (!audio_in || !d->activate) {
+    return ls_fail(err, NPA_UNSUPPORTED,
+                   "LADSPA plugin \"%s\": \"twin\" compares two instances of a plugin whose output is a function of its "
+                   "input (an audio input and activate); this one has %s",
+                   pl->method, !audio_in ? "no audio input" : "no activate");
+  }
   LsLive* b = NULL;
   int32_t rc = ls_live_new(inst, pl, &b, err);
   if (rc != NPA_OK) return rc;
