@@ -144,24 +144,32 @@ void npah_heap_track(void* p, size_t size, uintptr_t pc) {
   if (p == NULL) return;
   int lib = lib_of(pc);
   if (lib < 0) return;
+  /* The stack is taken outside the lock: backtrace() reads the loader's list, whose lock a thread that holds it may
+   * keep while it allocates through a hooked library (a constructor run by dlopen). */
+  pthread_mutex_lock(&g_lock);
+  int want = sample(pc);
+  pthread_mutex_unlock(&g_lock);
+  void* pcs[STACK_DEPTH + 2];
+  int depth = want ? backtrace(pcs, STACK_DEPTH + 2) : 0; /* frames 0-1: this function and the hook */
   pthread_mutex_lock(&g_lock);
   if ((g_count + 1) * 2 > g_cap && grow() != 0) {
     pthread_mutex_unlock(&g_lock);
     atomic_fetch_add(&g_untracked, 1);
     return;
   }
-  int32_t stack = NO_STACK;
-  if (sample(pc)) {
-    void* pcs[STACK_DEPTH + 2];
-    int depth = backtrace(pcs, STACK_DEPTH + 2); /* frames 0-1: track() and the hook itself */
-    if (depth > 2) stack = stack_id(pcs + 2, depth - 2);
-  }
+  int32_t stack = depth > 2 ? stack_id(pcs + 2, depth - 2) : NO_STACK;
   size_t j = slot_of((uintptr_t)p, g_cap);
   while (g_table[j].ptr != 0 && g_table[j].ptr != (uintptr_t)p) j = (j + 1) & (g_cap - 1);
-  if (g_table[j].ptr == 0) g_count++;
+  /* Recorded already: the plugin freed it where no hook saw it (through another library), and got it back. */
+  entry old = g_table[j];
+  if (old.ptr == 0) g_count++;
   uint64_t serial = atomic_fetch_add(&g_serial, 1) + 1;
   g_table[j] = (entry){.ptr = (uintptr_t)p, .size = size, .serial = serial, .lib = lib, .stack = stack};
   pthread_mutex_unlock(&g_lock);
+  if (old.ptr != 0) {
+    atomic_fetch_sub(&g_libs[old.lib].live, 1);
+    atomic_fetch_sub(&g_libs[old.lib].live_bytes, (int_fast64_t)old.size);
+  }
   atomic_fetch_add(&g_libs[lib].live, 1);
   atomic_fetch_add(&g_libs[lib].live_bytes, (int_fast64_t)size);
   atomic_fetch_add(&g_libs[lib].allocs, 1);
