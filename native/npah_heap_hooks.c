@@ -152,12 +152,18 @@ NPAH_EXPORT int32_t npah_heap_hook(const uint8_t* path, uint32_t len) {
     dlclose(h);
     return n;
   }
-  g_new = (new_fn)dlsym(h, "_Znwm");
-  g_new_array = (new_fn)dlsym(h, "_Znam");
-  g_delete = (delete_fn)dlsym(h, "_ZdlPv");
-  g_delete_array = (delete_fn)dlsym(h, "_ZdaPv");
-  g_sized_delete = (sized_delete_fn)dlsym(h, "_ZdlPvm");
-  g_sized_delete_array = (sized_delete_fn)dlsym(h, "_ZdaPvm");
+  /* Looked up in this library's scope; the hooks call the first ones found. A library without libstdc++ must not
+   * clear them: the slots of a C++ library hooked before still point at the hooks. */
+  new_fn new_ = (new_fn)dlsym(h, "_Znwm"), new_array = (new_fn)dlsym(h, "_Znam");
+  delete_fn delete_ = (delete_fn)dlsym(h, "_ZdlPv"), delete_array = (delete_fn)dlsym(h, "_ZdaPv");
+  sized_delete_fn sized_delete = (sized_delete_fn)dlsym(h, "_ZdlPvm");
+  sized_delete_fn sized_delete_array = (sized_delete_fn)dlsym(h, "_ZdaPvm");
+  if (g_new == NULL) g_new = new_;
+  if (g_new_array == NULL) g_new_array = new_array;
+  if (g_delete == NULL) g_delete = delete_;
+  if (g_delete_array == NULL) g_delete_array = delete_array;
+  if (g_sized_delete == NULL) g_sized_delete = sized_delete;
+  if (g_sized_delete_array == NULL) g_sized_delete_array = sized_delete_array;
   npah_rebinding list[24];
   size_t k = 0;
 #define HOOK(name, fn) list[k++] = (npah_rebinding){name, (void*)(fn)}
@@ -175,12 +181,12 @@ NPAH_EXPORT int32_t npah_heap_hook(const uint8_t* path, uint32_t len) {
   HOOK("__strdup", h_strdup);
   HOOK("strndup", h_strndup);
   HOOK("__strndup", h_strndup);
-  if (g_new != NULL) HOOK("_Znwm", h_new);
-  if (g_new_array != NULL) HOOK("_Znam", h_new_array);
-  if (g_delete != NULL) HOOK("_ZdlPv", h_delete);
-  if (g_delete_array != NULL) HOOK("_ZdaPv", h_delete_array);
-  if (g_sized_delete != NULL) HOOK("_ZdlPvm", h_sized_delete);
-  if (g_sized_delete_array != NULL) HOOK("_ZdaPvm", h_sized_delete_array);
+  if (new_ != NULL) HOOK("_Znwm", h_new);
+  if (new_array != NULL) HOOK("_Znam", h_new_array);
+  if (delete_ != NULL) HOOK("_ZdlPv", h_delete);
+  if (delete_array != NULL) HOOK("_ZdaPv", h_delete_array);
+  if (sized_delete != NULL) HOOK("_ZdlPvm", h_sized_delete);
+  if (sized_delete_array != NULL) HOOK("_ZdaPvm", h_sized_delete_array);
 #undef HOOK
   int rc = npah_rebind(h, list, k);
   dlclose(h); /* drops only the reference NOLOAD took */
