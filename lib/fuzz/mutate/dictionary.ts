@@ -105,14 +105,15 @@ export const MAX_WORD_TRIES = 2048;
  * alone, then each of the first {@link WORDS_AT_LENGTHS} short words (up to
  * {@link SHORT_WORD} bytes: the constants of compares) at the start of an
  * input of each of `lengths` (zeros after it), so that a guard on an input's
- * size and its first bytes (`len == 37 && in[0] == 0xA7`) is met by one input. Inputs longer than `maxLen` are left out; at most
- * {@link MAX_WORD_TRIES}.
+ * size and its first bytes (`len == 37 && in[0] == 0xA7`) is met by one input.
+ * Inputs longer than `maxLen` are left out; at most {@link MAX_WORD_TRIES}.
  */
 export function wordTries(words: readonly Uint8Array[], lengths: readonly number[], maxLen: number): Uint8Array[] {
   const tries = words.filter((w) => w.length <= maxLen);
+  const short = words.filter((w) => w.length <= SHORT_WORD).slice(0, WORDS_AT_LENGTHS);
   for (const length of lengths) {
     if (length > maxLen) continue;
-    for (const w of words.filter((w) => w.length <= SHORT_WORD).slice(0, WORDS_AT_LENGTHS)) {
+    for (const w of short) {
       if (w.length >= length) continue;
       const input = new Uint8Array(length);
       input.set(w);
