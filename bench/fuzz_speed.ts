@@ -24,7 +24,8 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { runFuzz } from "../mod.ts";
-import { CLI_ARGS, fuzzFixture, ROOT } from "../tests/_helpers.ts";
+import { fuzzFixture, ROOT } from "../tests/_helpers.ts";
+import { timedFuzz } from "./_timed_fuzz.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -84,30 +85,13 @@ async function libFuzzer(seed: number): Promise<number> {
 
 /** plugcheck fuzz as a user runs it: executions per second over the whole process, and as the report says. */
 async function plugcheck(seed: number): Promise<{ process: number; report: number }> {
-  const dir = await Deno.makeTempDir({ prefix: "plugcheck-bench-fuzz-" });
-  try {
-    const t0 = performance.now();
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        ...CLI_ARGS,
-        "fuzz",
-        fuzzFixture("lf_near_empty"),
-        `--runs=${RUNS}`,
-        `--seed=${seed}`,
-        "--artifacts",
-        dir,
-        "--json",
-      ],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    const s = (performance.now() - t0) / 1000;
-    const report = JSON.parse(new TextDecoder().decode(out.stdout));
-    if (report.run?.execs !== RUNS) throw new Error(`plugcheck fuzz ran ${report.run?.execs} of ${RUNS}`);
-    return { process: RUNS / s, report: report.run.per_second };
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  const { seconds, out } = await timedFuzz(
+    [fuzzFixture("lf_near_empty"), `--runs=${RUNS}`, `--seed=${seed}`, "--json"],
+    "piped",
+  );
+  const report = JSON.parse(new TextDecoder().decode(out.stdout));
+  if (report.run?.execs !== RUNS) throw new Error(`plugcheck fuzz ran ${report.run?.execs} of ${RUNS}`);
+  return { process: RUNS / seconds, report: report.run.per_second };
 }
 
 const haveLibFuzzer = await buildLibFuzzer();

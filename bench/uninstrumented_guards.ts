@@ -22,6 +22,7 @@
  */
 import { join } from "node:path";
 import { CLI_ARGS, fault, ROOT } from "../tests/_helpers.ts";
+import { timedFuzz } from "./_timed_fuzz.ts";
 
 const SEEDS = [1, 2, 3, 4, 5];
 const TARGETS = [["exit_on_magic", "command"], ["crash_on_prefix", "decode"], ["hang_on_length", "frame"]] as const;
@@ -91,35 +92,9 @@ async function libFuzzer(b: { harness: string; plugin: string }, seed: number): 
 
 /** Seconds from spawn to exit of `plugcheck fuzz --max-findings 1` on the gcc build; and whether it found the bug. */
 async function plugcheck(name: string, method: string, seed: number): Promise<{ s: number; found: boolean }> {
-  const dir = await Deno.makeTempDir({ prefix: "plugcheck-bench-guards-" });
-  try {
-    const t0 = performance.now();
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        ...CLI_ARGS,
-        "fuzz",
-        fault(name),
-        "--method",
-        method,
-        "--runs",
-        "2000000",
-        "--max-findings",
-        "1",
-        "--seed",
-        String(seed),
-        "--timeout",
-        "1000",
-        "--artifacts",
-        dir,
-      ],
-      env: { DENO_NO_UPDATE_CHECK: "1" },
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return { s: (performance.now() - t0) / 1000, found: out.code === 1 };
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  const args = ["--method", method, "--runs", "2000000", "--max-findings", "1", "--seed", String(seed)];
+  const { seconds, out } = await timedFuzz([fault(name), ...args, "--timeout", "1000"]);
+  return { s: seconds, found: out.code === 1 };
 }
 
 console.log("plugcheck fuzz on the gcc -O2 build vs libFuzzer on the clang-instrumented build (whole processes)\n");
