@@ -5,8 +5,7 @@
  *
  * @example
  * ```ts ignore
- * import type { HeapCounts, HeapResidue } from "../ffi/plugin_heap.ts";
-import type { PluginHandle } from "./handle.ts";
+ * import type { PluginHandle } from "./handle.ts";
  * async function smoke(plugin: PluginHandle) {
  *   await using inst = await plugin.createInstance();
  *   return await inst.invoke("echo", "hi", { timeoutMs: 1000 });

@@ -11,8 +11,7 @@
  *
  * @example
  * ```ts ignore
- * import { type HeapCounts, type HeapResidue, PluginHeap } from "../../ffi/plugin_heap.ts";
-import { loadPlugin } from "../load_plugin.ts";
+ * import { loadPlugin } from "../load_plugin.ts";
  * await using plugin = await loadPlugin("build/fixtures/libref_rust.so");
  * await using inst = await plugin.createInstance();
  * console.log(plugin.stats()); // { live_instances: 1, ... }

@@ -18,8 +18,7 @@
  *
  * @example
  * ```ts ignore
- * import type { HeapCounts, HeapResidue } from "../../ffi/plugin_heap.ts";
-import { loadPlugin } from "../load_plugin.ts";
+ * import { loadPlugin } from "../load_plugin.ts";
  * await using plugin = await loadPlugin("build/fixtures/faults/libsegfault.so", { isolate: true });
  * await using inst = await plugin.createInstance();
  * await inst.invoke("crash").catch((e) => console.log(e.signal)); // SIGSEGV
