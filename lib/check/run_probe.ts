@@ -19,6 +19,7 @@ import { sanitizerEnv } from "../load/sanitizer.ts";
 import type { ProbeRequest, ProbeResult, ProbeStep } from "./probe.ts";
 import { runStep } from "./probe.ts";
 import type { CheckContext } from "./spec.ts";
+import { childEntry } from "../util/prebuilt.ts";
 
 /** Time a probe child gets on top of the call deadline (its start-up, the log probe's wait). */
 const PROBE_SLACK_MS = 1_000;
@@ -48,7 +49,7 @@ async function runProbe(ctx: CheckContext, step: ProbeStep, method?: string): Pr
   if (!ctx.isolate) return await runStep(request);
   const child = await SandboxChild.start({
     label: ctx.shown,
-    entry: import.meta.resolve("./probe_entry.ts"),
+    entry: childEntry("lib/check/probe_entry.ts"),
     options: { ...request },
     readPaths: [ctx.path, ...request.adapter !== undefined ? [request.adapter] : [], ...ctx.load.readPaths ?? []],
     env: ctx.load.env ?? [],

@@ -35,6 +35,7 @@ import type { InputFile } from "./input_file.ts";
 import type { JobSession } from "./job_session.ts";
 import type { ResolvedFuzzOptions } from "./options.ts";
 import type { FuzzChildOptions, FuzzMethod, FuzzTargetKind } from "../wire.ts";
+import { childEntry } from "../../util/prebuilt.ts";
 
 /** The largest buffer a fuzz child copies out of the plugin (outputs are judged in C, never copied). */
 const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
@@ -168,7 +169,7 @@ export class FuzzSession implements JobSession {
     };
     return {
       label: this.pluginPath,
-      entry: import.meta.resolve("../child/child_entry.ts"),
+      entry: childEntry("lib/fuzz/child/child_entry.ts"),
       options: options as unknown as Record<string, unknown>,
       readPaths: [this.pluginPath, ...this.#o.adapter !== undefined ? [this.#o.adapter] : []],
       env: this.#o.env,

@@ -7,7 +7,7 @@
  * @example
  * ```ts ignore
  * // Named by the parent as the child's entry:
- * const spec = { entry: import.meta.resolve("./child_entry.ts"), ... };
+ * const spec = { entry: childEntry("lib/host/isolated/child_entry.ts"), ... };
  * ```
  *
  * @module
@@ -15,4 +15,9 @@
 import { runChild } from "../../sandbox/child_main.ts";
 import * as handler from "./child_handler.ts";
 
-if (import.meta.main) await runChild(handler);
+/** Runs the child (the prebuilt bundle's entry calls it: `import.meta.main` is false inside a bundle). */
+export function main(): Promise<never> {
+  return runChild(handler);
+}
+
+if (import.meta.main) await main();

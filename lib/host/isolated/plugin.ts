@@ -53,6 +53,7 @@ import type { PluginHandlerOptions } from "./child_handler.ts";
 import { KIND } from "../../sandbox/protocol.ts";
 import { SandboxedInstance } from "./instance.ts";
 import { type SandboxHealth, SandboxSession } from "./session.ts";
+import { childEntry } from "../../util/prebuilt.ts";
 
 export { SandboxedInstance };
 export type { SandboxHealth };
@@ -80,7 +81,7 @@ export async function loadSandboxedPlugin(
   };
   const spec: ChildSpec = {
     label: path,
-    entry: import.meta.resolve("./child_entry.ts"),
+    entry: childEntry("lib/host/isolated/child_entry.ts"),
     options: { ...handler },
     readPaths: [real, ...options.adapter !== undefined ? [options.adapter] : [], ...sandbox.readPaths],
     env: sandbox.env,
