@@ -12,6 +12,10 @@
  * a median, each ratio a median over the floor's. Before timing, one run of
  * each is checked to write the input back byte for byte.
  *
+ * plugcheck runs as `deno task plugcheck` does: `cli.ts`, from the prebuilt
+ * `build/js/` when it is fresh (run `deno task build` first), and again from
+ * the sources (`PLUGCHECK_PREBUILT=0`).
+ *
  * Run: `deno task bench`, or `deno run -A bench/invoke_big.ts [--mib N] [--rounds N] [--cli PATH]`
  * (`--cli`: the `cli.ts` of another checkout, to compare it with the same floor).
  * Goal: plugcheck within 2x of the floor (figures in README.md, "Cost of a call").
@@ -91,9 +95,12 @@ const commands: { name: string; argv: (input: string) => string[] }[] = [
     name: "a C host: read, invoke `echo` once, write (`bench/c_invoke_file.c`)",
     argv: (input) => [cHost, fixture("ref_c"), "echo", input],
   },
-  {
-    name: "`plugcheck invoke <ref_c> echo --input-file`",
-    argv: (input) => [
+  ...[true, false].map((prebuilt) => ({
+    name: `\`plugcheck invoke <ref_c> echo --input-file\`${
+      prebuilt ? "" : " from the sources (`PLUGCHECK_PREBUILT=0`)"
+    }`,
+    argv: (input: string) => [
+      ...prebuilt ? [] : ["env", "PLUGCHECK_PREBUILT=0"],
       ...PLUGCHECK,
       "invoke",
       fixture("ref_c"),
@@ -103,7 +110,7 @@ const commands: { name: string; argv: (input: string) => string[] }[] = [
       "--max-input-bytes",
       String(Math.max(size, 1)),
     ],
-  },
+  })),
 ];
 
 /** Runs `argv` with stdout sent to `sink`; the wall time from spawn to exit, in ms. */

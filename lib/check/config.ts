@@ -25,7 +25,7 @@
  * @module
  */
 import { dirname, join } from "node:path";
-import { z } from "../util/deps.ts";
+import * as z from "../util/zod.ts";
 import { UsageError } from "../errors/errors.ts";
 import { CHECK_IDS } from "./catalog.ts";
 import type { Thresholds } from "./spec.ts";

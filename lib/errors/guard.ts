@@ -20,7 +20,7 @@
  *
  * @module
  */
-import type { ZodError } from "../util/deps.ts";
+import type { ZodError } from "../util/zod.ts";
 import {
   ContractViolationError,
   InternalPluginError,

@@ -24,7 +24,7 @@
  *
  * @module
  */
-import { z } from "../util/deps.ts";
+import * as z from "../util/zod.ts";
 import { describeInvalid } from "../errors/guard.ts";
 import { DESCRIBE_LIMITS, describeJson } from "./describe_limits.ts";
 

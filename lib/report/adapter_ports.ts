@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { z } from "../util/deps.ts";
+import * as z from "../util/zod.ts";
 import { shortText } from "../util/safe_text.ts";
 
 const bound = z.number().nullable().optional();

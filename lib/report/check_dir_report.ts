@@ -28,7 +28,7 @@
  *
  * @module
  */
-import { z } from "../util/deps.ts";
+import * as z from "../util/zod.ts";
 import type { CheckResult, CheckRun } from "../check/result.ts";
 import type { DirectoryReport, LibraryRun } from "../check/run_directory.ts";
 import { checkReportJson, CheckReportJsonSchema, CheckResultJsonSchema } from "./check_report.ts";

@@ -23,7 +23,7 @@
  *
  * @module
  */
-import { z } from "../util/deps.ts";
+import * as z from "../util/zod.ts";
 import { groupOf } from "../check/catalog.ts";
 import { type CheckSpec, STAGES } from "../check/spec.ts";
 import { DEFAULT_HELP_BASE, ruleUri } from "./sarif.ts";

@@ -31,7 +31,7 @@
  *
  * @module
  */
-import { z } from "../util/deps.ts";
+import * as z from "../util/zod.ts";
 import type { CheckReport } from "../check/run_checks.ts";
 import type { CheckResult, CheckStatus } from "../check/result.ts";
 import { STAGES } from "../check/spec.ts";

@@ -21,7 +21,7 @@
  *
  * @module
  */
-import { z } from "../util/deps.ts";
+import * as z from "../util/zod.ts";
 import { FINDING_KINDS, type FindingCandidate, type FindingKind, sha1Hex } from "../fuzz/mod.ts";
 import { escapeControl } from "../util/safe_text.ts";
 import type { Paint } from "./paint.ts";

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { z } from "../util/deps.ts";
+import * as z from "../util/zod.ts";
 import { escapeControl } from "../util/safe_text.ts";
 
 /** The document `plugcheck harness --format json` prints. */

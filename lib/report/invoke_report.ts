@@ -19,7 +19,7 @@
  * @module
  */
 import { encodeBase64 } from "../util/base64.ts";
-import { z } from "../util/deps.ts";
+import * as z from "../util/zod.ts";
 import { toData } from "../errors/error_data.ts";
 import type { LogCounters } from "../ffi/host_log.ts";
 import { duration } from "./units.ts";

@@ -24,7 +24,7 @@
  *
  * @module
  */
-import { z } from "../util/deps.ts";
+import * as z from "../util/zod.ts";
 import { REQUIRED_SYMBOLS } from "../ffi/symbols.ts";
 import { PluginDescriptionSchema } from "../plugin/describe_schema.ts";
 import type { PluginHandle } from "../plugin/handle.ts";

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { z } from "../util/deps.ts";
+import * as z from "../util/zod.ts";
 import { VERDICT_IDS } from "./verdicts.ts";
 
 const Latency = z.object({

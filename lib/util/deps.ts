@@ -1,27 +1,28 @@
 /**
- * The project's third-party dependencies, in one place, as full `npm:`
- * specifiers with versions. Every other module imports them from here, so
- * `mod.ts` can be imported by path or URL from a script in any directory,
+ * The project's third-party dependencies, as full `npm:` specifiers with
+ * versions, here and in `zod.ts` (zod's functions one by one, so a bundle
+ * carries only those used). Every other module imports them from these two,
+ * so `mod.ts` can be imported by path or URL from a script in any directory,
  * without this repository's `deno.json`.
  *
  * - LogTape: plugin logs are emitted as LogTape records (std's log module is
  *   removed); a range, so a host application that also uses LogTape 2.x shares
  *   one instance and its configuration reaches plugcheck's records.
- * - zod: validates `npa_plugin_describe()` output.
+ * - zod (`zod.ts`): validates `npa_plugin_describe()` output, and defines
+ *   the schemas of every document the commands print.
  * - wavefile: WAV files (loaded on first use, by {@link loadWavefile}).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { getLogger, z } from "./deps.ts";
- * assert.ok(typeof getLogger === "function" && typeof z.object === "function");
+ * import { getLogger } from "./deps.ts";
+ * assert.ok(typeof getLogger === "function");
  * ```
  *
  * @module
  */
 export { configureSync, getLogger, getTextFormatter, resetSync } from "npm:@logtape/logtape@^2.4.2";
 export type { LogLevel, LogRecord } from "npm:@logtape/logtape@^2.4.2";
-export { z } from "npm:zod@^4.1.0";
 
 /**
  * wavefile (MIT, no dependencies): WAV files read and written for `invoke
@@ -32,7 +33,6 @@ export async function loadWavefile(): Promise<typeof import("npm:wavefile@11.0.0
   // deno-lint-ignore no-import-prefix -- loaded on first use, so a static re-export cannot serve
   return (await import("npm:wavefile@11.0.0")).default.WaveFile;
 }
-export type { ZodError } from "npm:zod@^4.1.0";
 export type {
   Location as SarifLocation,
   Log as SarifLog,

@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { z } from "../../util/deps.ts";
+import * as z from "../../util/zod.ts";
 
 /** A port's range hints as the adapter lists them: bounds as declared (not multiplied by a sample rate). */
 const HintsSchema = z.object({

@@ -21,7 +21,7 @@ import { PluginCrashError, PluginError, PluginTimeoutError } from "../../errors/
 import { hostInternalError, loadError } from "../../errors/host_errors.ts";
 import { loadPlugin } from "../../host/load_plugin.ts";
 import { rtWatchPath } from "../../load/adapters.ts";
-import { z } from "../../util/deps.ts";
+import * as z from "../../util/zod.ts";
 import { errorLine } from "../check_helpers.ts";
 import { type CheckContext, fail, type Outcome, pass, plural, skip } from "../spec.ts";
 import { type LadspaLibrary, usablePlugins } from "./ladspa_doc.ts";

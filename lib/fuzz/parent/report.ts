@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { z } from "../../util/deps.ts";
+import * as z from "../../util/zod.ts";
 import { FINDING_KINDS } from "../crash/finding.ts";
 import type { Finding } from "./finding_book.ts";
 import { bestCoverage, type FuzzJob } from "./job.ts";
