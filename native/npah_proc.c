@@ -46,9 +46,7 @@ ssize_t npah_read_small(const char* path, char* buf, size_t cap) {
  * from the JS thread only. */
 
 enum { HELD_STAT = 0, HELD_FD_DIR = 1, HELD_TASK_DIR = 2, HELD_COUNT = 3 };
-/* High, yet inside the 64-slot table every process starts with: a number beyond it makes the kernel grow the
- * table, which in a process with threads (Deno, a sandbox child) waits for an RCU grace period, 8-10 ms of every
- * start measured on these machines (600 used to cost that once per process, in the CLI and in every child). */
+/* Below 64, the table a process starts with: growing it waits for an RCU grace period (~10 ms, threaded). */
 #define HELD_FD_BASE 48
 
 typedef struct held {

@@ -31,7 +31,9 @@ export type { LogLevel, LogRecord } from "npm:@logtape/logtape@^2.4.2";
  */
 export async function loadWavefile(): Promise<typeof import("npm:wavefile@11.0.0").WaveFile> {
   // deno-lint-ignore no-import-prefix -- loaded on first use, so a static re-export cannot serve
-  return (await import("npm:wavefile@11.0.0")).default.WaveFile;
+  const m = await import("npm:wavefile@11.0.0");
+  // From the sources Deno wraps the CommonJS module in `default`; the prebuilt bundle exports its names as they are.
+  return m.default?.WaveFile ?? (m as unknown as typeof m.default).WaveFile;
 }
 export type {
   Location as SarifLocation,
