@@ -10,7 +10,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ContractViolationError, loadPlugin, PluginTimeoutError } from "../mod.ts";
-import { fault, REFERENCE_PLUGINS, ROOT, sandboxChildren } from "./_helpers.ts";
+import { eventually, fault, REFERENCE_PLUGINS, ROOT, sandboxChildren } from "./_helpers.ts";
+import { SandboxChild } from "../lib/sandbox/sandbox_child.ts";
+import { denoDir } from "../lib/sandbox/spawn.ts";
+import { childEntry } from "../lib/util/prebuilt.ts";
 
 const REF_C = REFERENCE_PLUGINS[0]!.path;
 
@@ -85,4 +88,29 @@ Deno.test("loadPlugin({ isolate }) rejects a describe() that breaks the schema a
   assert.equal(errors[1], errors[0]);
   assert.match(errors[0]!, /^Cannot describe plugin: describe\(\) JSON is invalid at /);
   assert.deepEqual(sandboxChildren(), [], "the child that read describe() was stopped");
+});
+
+Deno.test("SandboxChild.start: aborting its signal kills a child still starting, and start rejects (a spare a run no longer needs)", async () => {
+  const abort = new AbortController();
+  const starting = SandboxChild.start({
+    label: "never_hello",
+    entry: childEntry("lib/host/isolated/child_entry.ts"),
+    childModule: join(ROOT, "tests/_children/never_hello.ts"),
+    options: {},
+    readPaths: [],
+    env: [],
+    setEnv: {},
+    startTimeoutMs: 60_000,
+    maxFrame: 1 << 20,
+  }, abort.signal);
+  const outcome = starting.then(() => new Error("started"), (e: Error) => e);
+  assert.ok(await eventually(() => sandboxChildren().length === 1, 10_000), "the child runs");
+  abort.abort();
+  assert.match((await outcome).message, /no longer needed/);
+  assert.ok(await eventually(() => sandboxChildren().length === 0), "and is gone");
+});
+
+Deno.test("denoDir: the Deno cache directory a sandbox child is given is the one this Deno uses", async () => {
+  const info = await new Deno.Command(Deno.execPath(), { args: ["info", "--json"], stdout: "piped" }).output();
+  assert.equal(await denoDir(), JSON.parse(new TextDecoder().decode(info.stdout)).denoDir);
 });

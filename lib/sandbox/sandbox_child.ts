@@ -119,8 +119,8 @@ export class SandboxChild {
     live.add(this);
   }
 
-  /** Spawns the child and completes the handshake. Throws the typed error for a failed start. */
-  static async start(spec: ChildSpec): Promise<SandboxChild> {
+  /** Spawns the child and completes the handshake; throws the typed error for a failed start (or for `signal`'s abort). */
+  static async start(spec: ChildSpec, signal?: AbortSignal): Promise<SandboxChild> {
     let guard: ProcessGuard;
     let proc: SpawnedChild;
     // No board (no place for its file): batches run unwatched, as one request each.
@@ -133,7 +133,10 @@ export class SandboxChild {
       throw loadError(spec.label, "cannot start a sandbox child process", cause);
     }
     const child = new SandboxChild(proc, spec.maxFrame, guard, board);
-    await child.#handshake(spec);
+    const abort = () => child.kill("closed", "no longer needed");
+    if (signal?.aborted) abort();
+    signal?.addEventListener("abort", abort);
+    await child.#handshake(spec).finally(() => signal?.removeEventListener("abort", abort));
     return child;
   }
 

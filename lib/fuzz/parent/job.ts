@@ -10,8 +10,7 @@
  * starts, with the rest of the budget, a fresh PRNG stream and every corpus
  * entry found so far.
  *
- * What the job needs from its run is in `job_session.ts`, the requests it
- * sends in `job_request.ts`, the watch for hangs and RSS in `watchdog.ts`.
+ * Its run's needs: `job_session.ts`; requests: `job_request.ts`; hangs, RSS: `watchdog.ts`.
  *
  * @example
  * ```ts ignore
@@ -52,8 +51,10 @@ export class FuzzJob {
   #file: InputFile;
   #spareFile: InputFile;
   #child: SandboxChild | undefined;
-  /** A child started ahead (loaded, initialized, waiting), so a crash costs no start-up. */
+  /** A child started ahead (loaded, initialized, waiting), so a crash costs no start-up; killed if still starting
+   * when the job ends (`#spareAbort`: a short run does not wait for it). */
   #spare: Promise<SandboxChild> | undefined;
+  #spareAbort: AbortController | undefined;
   /** Executions of children that have ended. */
   #done = 0;
   #lives = 0;
@@ -124,7 +125,8 @@ export class FuzzJob {
   /** Starts a spare child on the spare input file, unless one waits already. */
   #startSpare(): void {
     if (!this.#spares || this.#spare !== undefined || this.#s.stopping) return;
-    const spare = SandboxChild.start(this.#s.spec(this.#spareFile));
+    this.#spareAbort = new AbortController();
+    const spare = SandboxChild.start(this.#s.spec(this.#spareFile), this.#spareAbort.signal);
     spare.catch(() => {}); // a spare that fails to start is replaced by a fresh child when needed
     this.#spare = spare;
   }
@@ -133,6 +135,7 @@ export class FuzzJob {
   async #nextChild(): Promise<SandboxChild> {
     const spare = this.#spare;
     this.#spare = undefined;
+    this.#spareAbort = undefined; // it becomes the running child
     if (spare !== undefined) {
       const child = await spare.catch(() => undefined);
       if (child?.alive) {
@@ -148,6 +151,7 @@ export class FuzzJob {
   async #endSpare(): Promise<void> {
     const spare = this.#spare;
     this.#spare = undefined;
+    this.#spareAbort?.abort();
     const child = await spare?.catch(() => undefined);
     if (child) {
       child.kill("closed");
