@@ -121,6 +121,13 @@ Deno.test("lib/ has no import circle between files", () => {
   assert.deepEqual(circles, []);
 });
 
+Deno.test("lib/ formats numbers with groupDigits, never toLocaleString or Intl (ICU's first use costs a process ~16 ms)", () => {
+  const users = FILES.filter((f) => !f.endsWith("/util/digits.ts"))
+    .filter((f) => /\.toLocaleString\(|\bIntl\./.test(Deno.readTextFileSync(f)))
+    .map((f) => relative(ROOT, f));
+  assert.deepEqual(users, []);
+});
+
 Deno.test("lib/ and native/ have no file over 400 lines", () => {
   const native = sourceFilesOf(join(ROOT, "native"), [".c", ".h"]);
   const long = [...FILES, ...native]

@@ -7,6 +7,8 @@
 import assert from "node:assert/strict";
 import { colorWanted, paintFor, plain } from "../lib/report/paint.ts";
 import { compactCount, count, duration, mib, plural, rate } from "../lib/report/units.ts";
+import { groupDigits } from "../lib/util/digits.ts";
+import { Prng } from "../lib/util/prng.ts";
 import { fuzzStatus, stressStatus } from "../lib/report/progress.ts";
 import { MinimizeReportSchema, renderMinimizeReport } from "../lib/report/fuzz_minimize.ts";
 import { renderReplayReport, replayReport, ReplayReportSchema, replayStderrLines } from "../lib/report/fuzz_replay.ts";
@@ -354,4 +356,31 @@ Deno.test("renderStressReport() says which failures were expected, reads a durat
     run: { ...report.run, latency: { ...report.run.latency, p50_ms: floor.latency.p50_ms + 0.0012 } },
   };
   assert.match(renderStressReport(slower, plain), /the plugin's share of p50 is 1\.20 us\)/);
+});
+
+Deno.test('groupDigits writes what toLocaleString("en-US") writes, integers and fractions, signs and non-finite numbers included (but -0 as 0)', () => {
+  const prng = new Prng(7);
+  const samples = [
+    0,
+    1,
+    12,
+    999,
+    1000,
+    -1000,
+    123456789,
+    Number.MAX_SAFE_INTEGER,
+    1234.5,
+    -0.25,
+    1e20,
+    Infinity,
+    -Infinity,
+    NaN,
+  ];
+  for (let i = 0; i < 2000; i++) {
+    samples.push(Math.floor((prng.next() / 2 ** 32) * 10 ** (1 + (i % 15))) * (i % 3 === 0 ? -1 : 1) + 0); // + 0: no -0
+  }
+  for (const n of samples) {
+    assert.equal(groupDigits(n), n.toLocaleString("en-US", { maximumFractionDigits: 20 }), String(n));
+  }
+  assert.equal(groupDigits(-0), "0"); // toLocaleString writes "-0" (count(-0.2) did)
 });

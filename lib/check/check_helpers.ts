@@ -26,6 +26,7 @@ import { shellQuote, shortText } from "../util/safe_text.ts";
 export const METHOD_SHOWN = 60;
 import { type CheckContext, fail, type Outcome, pass, plural, skip } from "./spec.ts";
 import type { SweepCall } from "./sweep.ts";
+import { groupDigits } from "../util/digits.ts";
 
 /** An error as one line: its class and the first line of its message. */
 export function errorLine(error: unknown): string {
@@ -113,7 +114,7 @@ export async function stressCheck(
   const judged = ids.map((id) => byId.get(id)).filter((v) => v !== undefined);
   const failed = judged.filter((v) => v.status === "fail");
   const adapted = report.settings.adapted;
-  const calls = `${report.run.calls.toLocaleString("en-US")} calls${adapted === null ? "" : ` (${adapted})`}`;
+  const calls = `${groupDigits(report.run.calls)} calls${adapted === null ? "" : ` (${adapted})`}`;
   if (failed.length > 0) {
     const evidence = failed.flatMap((v) => [`${v.id}: ${v.summary}`, ...stackLines(v.evidence)]);
     return { ...fail(failed.map((v) => v.summary).join("; "), evidence), repro };

@@ -17,6 +17,7 @@
  */
 import { parseJsonOutput } from "../errors/guard.ts";
 import { ContractViolationError } from "../errors/errors.ts";
+import { groupDigits } from "../util/digits.ts";
 
 /** The limits of describe() (docs/abi.md, "Limits"), in UTF-8 bytes. */
 export const DESCRIBE_LIMITS = {
@@ -37,8 +38,8 @@ export function describeJson(bytes: Uint8Array): unknown {
   const max = DESCRIBE_LIMITS.documentBytes;
   if (bytes.length > max) {
     throw new ContractViolationError(
-      `Cannot describe plugin: describe() JSON is ${bytes.length.toLocaleString("en-US")} bytes, over the limit of ${
-        max.toLocaleString("en-US")
+      `Cannot describe plugin: describe() JSON is ${groupDigits(bytes.length)} bytes, over the limit of ${
+        groupDigits(max)
       } (1 MiB)`,
       { operation: "describe plugin" },
     );

@@ -27,6 +27,7 @@
 import * as z from "../util/zod.ts";
 import { describeInvalid } from "../errors/guard.ts";
 import { DESCRIBE_LIMITS, describeJson } from "./describe_limits.ts";
+import { groupDigits } from "../util/digits.ts";
 
 const encoder = new TextEncoder();
 
@@ -38,7 +39,7 @@ const bounded = (max: number) =>
     if (n > max) {
       ctx.addIssue({
         code: "custom",
-        message: `${n.toLocaleString("en-US")} bytes long, over the limit of ${max.toLocaleString("en-US")}`,
+        message: `${groupDigits(n)} bytes long, over the limit of ${groupDigits(max)}`,
       });
     }
   });

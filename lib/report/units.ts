@@ -18,10 +18,11 @@
  *
  * @module
  */
+import { groupDigits } from "../util/digits.ts";
 
 /** A whole number with thousands separators (rounded): `1,234,567`. */
 export function count(n: number): string {
-  return Math.round(n).toLocaleString("en-US");
+  return groupDigits(Math.round(n));
 }
 
 /** A count and its word, plural unless the count is one: `1 bug`, `2,000 execs`. */

@@ -29,6 +29,7 @@ import type { HeapResidue } from "../ffi/plugin_heap.ts";
 import { formatFrame, symbolize, type SymbolizedFrame } from "../load/symbolize.ts";
 import type { PluginHandle } from "../plugin/handle.ts";
 import { skipped, type Verdict } from "./verdicts.ts";
+import { groupDigits } from "../util/digits.ts";
 
 /** Blocks each half of a run must leave behind for its residue to be a leak. */
 export const HEAP_LEAK_MIN = 8;
@@ -83,7 +84,7 @@ export function judgeResidue(r: HeapResidue, stacks: readonly SymbolizedFrame[][
       frames: (stacks[i] ?? s.frames).slice(0, SHOWN_FRAMES).map(formatFrame),
     })),
   };
-  const blocks = (x: number) => `${x.toLocaleString("en-US")} block${x === 1 ? "" : "s"}`;
+  const blocks = (x: number) => `${groupDigits(x)} block${x === 1 ? "" : "s"}`;
   if (r.first >= HEAP_LEAK_MIN && r.second >= HEAP_LEAK_MIN) {
     const top = allocatedAt(stacks.length > 0 ? stacks : r.stacks.map((x) => x.frames));
     const where = top === undefined ? "" : `, allocated at ${formatFrame(top)}`;
@@ -91,10 +92,10 @@ export function judgeResidue(r: HeapResidue, stacks: readonly SymbolizedFrame[][
       id: "heap_growth",
       status: "fail",
       summary: `the plugin lost ${blocks(lost)} (${bytesText(r.bytes)}) over ${
-        calls.toLocaleString("en-US")
+        groupDigits(calls)
       } calls: still allocated after every instance was destroyed, ${
-        r.first.toLocaleString("en-US")
-      } from the first half of the run and ${r.second.toLocaleString("en-US")} from the second${where}`,
+        groupDigits(r.first)
+      } from the first half of the run and ${groupDigits(r.second)} from the second${where}`,
       evidence,
     };
   }
@@ -149,7 +150,7 @@ function isRuntime(module: string): boolean {
 }
 
 function bytesText(b: number): string {
-  if (b < 10 * 1024) return `${b.toLocaleString("en-US")} bytes`;
+  if (b < 10 * 1024) return `${groupDigits(b)} bytes`;
   if (b < 10 * 2 ** 20) return `${(b / 1024).toFixed(1)} KiB`;
   return b < 10 * 2 ** 30 ? `${(b / 2 ** 20).toFixed(1)} MiB` : `${(b / 2 ** 30).toFixed(1)} GiB`;
 }

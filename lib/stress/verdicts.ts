@@ -20,6 +20,7 @@ import { PluginCrashError, type PluginError, PluginTimeoutError } from "../error
 import type { FdInfo, ThreadInfo } from "../ffi/proc_info.ts";
 import { describeThread, type PluginThread } from "../ffi/plugin_threads.ts";
 import type { OutcomeBook } from "./plan.ts";
+import { groupDigits } from "../util/digits.ts";
 
 /** Descriptors a process may be short of its limit and still count as out of them (plugcheck's own held ones). */
 const FD_LIMIT_MARGIN = 8;
@@ -71,7 +72,7 @@ export function skipped(id: VerdictId, why: string): Verdict {
   return verdict(id, "skip", why);
 }
 
-const n = (x: number) => x.toLocaleString("en-US");
+const n = (x: number) => groupDigits(x);
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 

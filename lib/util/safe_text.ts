@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { groupDigits } from "./digits.ts";
 
 // C0 controls, DEL, C1 controls (0x9b is a one-byte CSI), line/paragraph
 // separators, and the bidirectional overrides and isolates that reorder text.
@@ -46,7 +47,7 @@ export function shortText(text: string, max = 80): string {
   let end = max;
   const last = text.charCodeAt(end - 1);
   if (last >= 0xd800 && last <= 0xdbff) end--; // a high surrogate: keep its pair whole
-  return `${escapeControl(text.slice(0, end))}... [${(text.length - end).toLocaleString("en-US")} more characters]`;
+  return `${escapeControl(text.slice(0, end))}... [${groupDigits(text.length - end)} more characters]`;
 }
 
 /** `text` split into lines (on `\n`), each escaped; for multi-line text such as a child's stderr. */

@@ -25,6 +25,7 @@ import { runFuzz } from "../../fuzz/mod.ts";
 import { shortText } from "../../util/safe_text.ts";
 import { METHOD_SHOWN } from "../check_helpers.ts";
 import { type CheckSpec, pass, plural, skip, type Thresholds } from "../spec.ts";
+import { groupDigits } from "../../util/digits.ts";
 
 /**
  * The check whose rule a fuzz finding breaks, the one a plugin author looks up (docs/faults.md, "Which check owns a
@@ -94,10 +95,8 @@ export const FUZZ_CHECKS: readonly CheckSpec[] = [
       ctx.signal.removeEventListener("abort", onAbort);
       const shown = (m: string) => shortText(m, METHOD_SHOWN);
       const left = skipped.size > 0 ? ` (left out: ${[...skipped].map(shown).join(", ")})` : "";
-      const rate = report.run.seconds > 0 ? ` (${report.run.per_second.toLocaleString("en-US")} exec/s)` : "";
-      const runs = `${report.run.execs.toLocaleString("en-US")} runs of ${
-        plural(methods.length, "method")
-      }${rate}${left}`;
+      const rate = report.run.seconds > 0 ? ` (${groupDigits(report.run.per_second)} exec/s)` : "";
+      const runs = `${groupDigits(report.run.execs)} runs of ${plural(methods.length, "method")}${rate}${left}`;
       if (report.findings.length === 0) {
         await Deno.remove(artifactsDir, { recursive: true });
         return pass(runs);

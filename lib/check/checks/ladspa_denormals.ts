@@ -18,6 +18,7 @@ import { PluginCrashError, PluginError, PluginTimeoutError } from "../../errors/
 import { withPlugin } from "../check_helpers.ts";
 import { type CheckContext, type Outcome, pass, plural, skip, warn } from "../spec.ts";
 import { type LadspaLibrary, usablePlugins } from "./ladspa_doc.ts";
+import { groupDigits } from "../../util/digits.ts";
 
 /** Frames of the block: ~0.7 s at 48 kHz, long enough for a slow decay to reach subnormal floats. */
 export const DENORMAL_FRAMES = 32_768;
@@ -30,9 +31,7 @@ export function subnormalPorts(output: string): string[] {
   const doc = JSON.parse(output) as { outputs?: { port: string; kind: string; denormals?: number }[] };
   return (doc.outputs ?? []).filter((o) => o.kind === "audio" && (o.denormals ?? 0) > 0)
     .map((o) =>
-      `${JSON.stringify(o.port)}: ${o.denormals!.toLocaleString("en-US")} of ${
-        DENORMAL_FRAMES.toLocaleString("en-US")
-      } samples subnormal`
+      `${JSON.stringify(o.port)}: ${groupDigits(o.denormals!)} of ${groupDigits(DENORMAL_FRAMES)} samples subnormal`
     );
 }
 

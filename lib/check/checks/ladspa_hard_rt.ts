@@ -26,6 +26,7 @@ import { errorLine } from "../check_helpers.ts";
 import { type CheckContext, fail, type Outcome, pass, plural, skip } from "../spec.ts";
 import { type LadspaLibrary, usablePlugins } from "./ladspa_doc.ts";
 import { MAX_STOPS } from "./ladspa_runs.ts";
+import { groupDigits } from "../../util/digits.ts";
 
 /** The property a plugin declares to promise a real-time-safe `run`. */
 export const HARD_RT = "HARD_RT_CAPABLE";
@@ -76,7 +77,7 @@ export function addRun(t: RtTally, input: string, rt: RtReport): void {
   for (const f of order) t.calls.set(f, (t.calls.get(f) ?? 0) + (rt.calls[f] ?? 0));
 }
 
-const times = (n: number) => `${n.toLocaleString("en-US")} ${n === 1 ? "time" : "times"}`;
+const times = (n: number) => `${groupDigits(n)} ${n === 1 ? "time" : "times"}`;
 
 /**
  * The finding for a plugin whose run called watched functions:

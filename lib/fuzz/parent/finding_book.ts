@@ -48,6 +48,11 @@ export class FindingBook {
   readonly #byKey = new Map<string, Finding>();
   /** SHA-1s of every input that was a finding (they must not seed a restarted child). */
   readonly inputs = new Set<string>();
+  /** Symbolization started when a finding's frames were recorded (the tools run while the run goes on). */
+  readonly #locating = new Map<
+    Finding,
+    { frames: Finding["frames"]; located: Promise<SymbolizedFrame[] | undefined> }
+  >();
 
   constructor(dir: string, extras: SidecarExtras) {
     this.dir = dir;
@@ -75,6 +80,7 @@ export class FindingBook {
       if (c.input.length < known.input.length && c.cutShort !== true) {
         const before = { artifact: known.artifact, sidecar: known.sidecar };
         Object.assign(known, { ...c, count: known.count, seconds: known.seconds }, this.#paths(c.kind, sha1, c.key));
+        this.#startLocating(known);
         this.#write(known);
         if (before.artifact !== known.artifact) {
           removeIfThere(before.artifact);
@@ -90,8 +96,16 @@ export class FindingBook {
       ...this.#paths(c.kind, sha1, c.key),
     };
     this.#byKey.set(c.key, finding);
+    this.#startLocating(finding);
     this.#write(finding);
     return { finding, isNew: true };
+  }
+
+  /** Starts symbolizing `f`'s frames (return addresses one byte back, so a call that never returns is named by its caller's line). */
+  #startLocating(f: Finding): void {
+    if (!f.frames || f.frames.length === 0) return;
+    const asked = f.frames.map((fr, i) => (i === 0 ? fr : { ...fr, offset: Math.max(0, fr.offset - 1) }));
+    this.#locating.set(f, { frames: f.frames, located: symbolize(asked).catch(() => undefined) });
   }
 
   /**
@@ -146,15 +160,16 @@ export class FindingBook {
   }
 
   /**
-   * Symbolizes every finding's frames (return addresses one byte back, so a
-   * call that never returns is named by its caller's line) and rewrites the
-   * sidecars with the final counts.
+   * Waits for every finding's frames to be symbolized (started when they were
+   * recorded) and rewrites the sidecars with the final counts.
    */
   async locate(pluginPath: string): Promise<void> {
     for (const f of this.#byKey.values()) {
-      if (f.frames && f.frames.length > 0) {
-        const asked = f.frames.map((fr, i) => (i === 0 ? fr : { ...fr, offset: Math.max(0, fr.offset - 1) }));
-        f.located = await symbolize(asked);
+      const started = this.#locating.get(f);
+      if (started === undefined || started.frames !== f.frames) this.#startLocating(f);
+      const located = await this.#locating.get(f)?.located;
+      if (located) {
+        f.located = located;
         const top = pluginFrames(f.located, pluginPath)[0];
         if (top) f.location = formatFrame(top);
       }
