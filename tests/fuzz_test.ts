@@ -9,6 +9,7 @@ import { minimizeInput } from "../lib/fuzz/parent/minimize.ts";
 import { type FuzzReport, FuzzReportSchema } from "../lib/fuzz/parent/report.ts";
 import { runFuzz } from "../lib/fuzz/parent/run_fuzz.ts";
 import { sha1Hex } from "../lib/fuzz/parent/artifacts.ts";
+import { Prng } from "../lib/util/prng.ts";
 import { fixture, fuzzFixture, runCli, text } from "./_helpers.ts";
 
 const enc = new TextEncoder();
@@ -281,4 +282,17 @@ Deno.test("runFuzz() counts durationMs from the first inputs run, not from the s
   } finally {
     Deno.removeSync(artifactsDir, { recursive: true });
   }
+});
+
+Deno.test("sha1Hex names inputs as node:crypto's SHA-1 does, at every length around the block edges and beyond", async () => {
+  const { createHash } = await import("node:crypto");
+  const prng = new Prng(11);
+  for (const n of [0, 1, 54, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 129, 1000, 4096, 70_000]) {
+    const bytes = new Uint8Array(n).map(() => prng.next() & 0xff);
+    assert.equal(sha1Hex(bytes), createHash("sha1").update(bytes).digest("hex"), `${n} bytes`);
+  }
+  // FIPS 180 test vectors.
+  assert.equal(sha1Hex(new Uint8Array(0)), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+  const two = new TextEncoder().encode("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq");
+  assert.equal(sha1Hex(two), "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
 });

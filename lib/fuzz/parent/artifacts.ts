@@ -23,13 +23,11 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { sha1Hex } from "../../util/sha1.ts";
 
 /** Hex SHA-1 of `bytes` (libFuzzer's artifact and corpus names). */
-export function sha1Hex(bytes: Uint8Array): string {
-  return createHash("sha1").update(bytes).digest("hex");
-}
+export { sha1Hex };
 
 /** Writes `data` to `path` whole: into a temporary file beside it, then renamed into place. */
 export function writeWhole(path: string, data: Uint8Array | string): void {
