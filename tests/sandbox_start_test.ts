@@ -90,8 +90,9 @@ Deno.test("loadPlugin({ isolate }) rejects a describe() that breaks the schema a
   assert.deepEqual(sandboxChildren(), [], "the child that read describe() was stopped");
 });
 
-Deno.test("SandboxChild.start: aborting its signal kills a child still starting, and start rejects (a spare a run no longer needs)", async () => {
+Deno.test("SandboxChild.start: whileBooting runs as the child boots; aborting its signal kills a child still starting, and start rejects (a spare a run no longer needs)", async () => {
   const abort = new AbortController();
+  let booting = 0;
   const starting = SandboxChild.start({
     label: "never_hello",
     entry: childEntry("lib/host/isolated/child_entry.ts"),
@@ -102,9 +103,10 @@ Deno.test("SandboxChild.start: aborting its signal kills a child still starting,
     setEnv: {},
     startTimeoutMs: 60_000,
     maxFrame: 1 << 20,
-  }, abort.signal);
+  }, { signal: abort.signal, whileBooting: () => booting++ });
   const outcome = starting.then(() => new Error("started"), (e: Error) => e);
   assert.ok(await eventually(() => sandboxChildren().length === 1, 10_000), "the child runs");
+  assert.equal(booting, 1, "whileBooting ran once, while the child starts");
   abort.abort();
   assert.match((await outcome).message, /no longer needed/);
   assert.ok(await eventually(() => sandboxChildren().length === 0), "and is gone");

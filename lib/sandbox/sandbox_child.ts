@@ -6,9 +6,8 @@
  * and the culprit of a crash (the call whose thread faulted) among every call in flight.
  *
  * The child runs under the sandbox launcher (`spawn.ts`) and dies with this process; its end is read from the
- * launcher's exit status, not its pipes (the plugin's forks may hold them), and the launcher ends and lists what the
- * plugin left running. `child_end.ts` tells its end and turns it into each caller's error; `session.ts` holds the
- * policy around it (restarts, crash cap, reaping).
+ * launcher's exit status, not its pipes (the plugin's forks may hold them); the launcher ends and lists what the plugin
+ * left running. `child_end.ts` turns its end into each caller's error; engines hold the policy (restarts, reaping).
  *
  * @example
  * ```ts ignore
@@ -54,6 +53,8 @@ import {
 } from "./protocol.ts";
 
 export type { ChildSpec, Reply };
+/** See {@link SandboxChild.start}. */
+export type StartOptions = { signal?: AbortSignal; whileBooting?: () => void };
 
 const STDERR_TAIL_BYTES = 64 * 1024;
 const NO_BOOT = "the child's Deno runtime did not boot";
@@ -101,8 +102,7 @@ export class SandboxChild {
     const proc = this.#proc = spawned.proc;
     this.#guard = guard;
     this.#board = board;
-    // An idle child must not keep this process alive (a caller may forget close()):
-    // it is referenced only while something waits on it (see hold()).
+    // An idle child must not keep this process alive (a caller may forget close()): referenced only while waited on.
     proc.unref();
     this.#writer = proc.stdin.getWriter();
     this.#maxFrame = maxFrame;
@@ -119,12 +119,13 @@ export class SandboxChild {
     live.add(this);
   }
 
-  /** Spawns the child and completes the handshake; throws the typed error for a failed start (or for `signal`'s abort). */
-  static async start(spec: ChildSpec, signal?: AbortSignal): Promise<SandboxChild> {
+  /** Spawns the child, handshakes; throws the typed error of a failed start (or of `o.signal`'s abort). `o.whileBooting`
+   * runs once the process is spawned: the caller's own work overlaps the child's start. */
+  static async start(spec: ChildSpec, o: StartOptions = {}): Promise<SandboxChild> {
+    const { signal, whileBooting } = o;
     let guard: ProcessGuard;
     let proc: SpawnedChild;
-    // No board (no place for its file): batches run unwatched, as one request each.
-    const board = spec.callBoard ? CallBoard.create() : undefined;
+    const board = spec.callBoard ? CallBoard.create() : undefined; // none: batches run unwatched, one request each
     try {
       guard = ProcessGuard.get();
       proc = await spawnChild(spec, board?.path);
@@ -136,7 +137,9 @@ export class SandboxChild {
     const abort = () => child.kill("closed", "no longer needed");
     if (signal?.aborted) abort();
     signal?.addEventListener("abort", abort);
-    await child.#handshake(spec).finally(() => signal?.removeEventListener("abort", abort));
+    const handshake = child.#handshake(spec).finally(() => signal?.removeEventListener("abort", abort));
+    whileBooting?.();
+    await handshake;
     return child;
   }
 
@@ -228,17 +231,14 @@ export class SandboxChild {
   }
 
   /**
-   * Sends one request; many may be in flight. The request is recorded before
-   * it is written, so a crash report always carries it. When `timeoutMs`
-   * passes without a reply the child is killed: this request fails with
+   * Sends one request; many may be in flight. The request is recorded before it is written, so a crash report always
+   * carries it. When `timeoutMs` passes without a reply the child is killed: this request fails with
    * `PluginTimeoutError`, the others in flight with `InstanceWedgedError`.
    *
-   * With `calls` (a batch of them, in order), `timeoutMs` is each call's
-   * deadline and errors name the call the batch was on (`call_board.ts`);
-   * the header gets the batch's board `slot`. Without a free slot (no board,
-   * or every slot held) the batch runs unwatched: one deadline of
-   * `timeoutMs` per call, summed, and errors name the whole batch. With
-   * `waitOutStalls`, the child's time waiting for a CPU is added.
+   * With `calls` (a batch of them, in order), `timeoutMs` is each call's deadline and errors name the call the batch
+   * was on (`call_board.ts`); the header gets the batch's board `slot`. Without a free slot (no board, or every slot
+   * held) the batch runs unwatched: one deadline of `timeoutMs` per call, summed, and errors name the whole batch.
+   * With `waitOutStalls`, the child's time waiting for a CPU is added.
    */
   request(kind: number, header: Record<string, unknown>, blobs: Uint8Array[], ctl: RequestControl): Promise<Reply> {
     const release = this.hold();
