@@ -27,6 +27,7 @@ import { HostInternalError } from "../../errors/errors.ts";
 import { SandboxChild } from "../../sandbox/sandbox_child.ts";
 import { type Frame, KIND } from "../../sandbox/protocol.ts";
 import { stopChild } from "../../sandbox/stop.ts";
+import { SpareChild } from "./spare_child.ts";
 import { parseAsanReport } from "../crash/asan_report.ts";
 import { type ChildDeath, childFinding, deathFinding, type FindingCandidate } from "../crash/finding.ts";
 import { sha1Hex } from "./artifacts.ts";
@@ -51,9 +52,7 @@ export class FuzzJob {
   #file: InputFile;
   #spareFile: InputFile;
   #child: SandboxChild | undefined;
-  /** A child started ahead (loaded, initialized, waiting), so a crash costs no start-up. */
-  #spare: Promise<SandboxChild> | undefined;
-  #spareAbort: AbortController | undefined;
+  readonly #spare = new SpareChild();
   /** Executions of children that have ended. */
   #done = 0;
   #lives = 0;
@@ -123,40 +122,18 @@ export class FuzzJob {
 
   /** Starts a spare child on the spare input file, unless one waits already. */
   #startSpare(): void {
-    if (!this.#spares || this.#spare !== undefined || this.#s.stopping) return;
-    this.#spareAbort = new AbortController();
-    const spare = SandboxChild.start(this.#s.spec(this.#spareFile), { signal: this.#spareAbort.signal });
-    spare.catch(() => {}); // a spare that fails to start is replaced by a fresh child when needed
-    this.#spare = spare;
+    if (this.#spares && !this.#s.stopping) this.#spare.start(this.#s.spec(this.#spareFile));
   }
 
   /** The child for the next life: the spare when one is up and alive (its file becomes the current one), else a fresh one. */
   async #nextChild(): Promise<SandboxChild> {
-    const spare = this.#spare;
-    this.#spare = undefined;
-    this.#spareAbort = undefined; // it becomes the running child
+    const spare = this.#spare.started ? await this.#spare.take() : undefined;
     if (spare !== undefined) {
-      const child = await spare.catch(() => undefined);
-      if (child?.alive) {
-        [this.#file, this.#spareFile] = [this.#spareFile, this.#file];
-        return child;
-      }
-      child?.kill("closed");
+      [this.#file, this.#spareFile] = [this.#spareFile, this.#file];
+      return spare;
     }
     // The dictionary (the plugin's binary decoded: ~35 ms for 0.5 MB) is made while the child boots.
     return await SandboxChild.start(this.#s.spec(this.#file), { whileBooting: () => this.#s.dictionary });
-  }
-
-  /** Ends the spare (at the end of the job): killed at once if it still starts. */
-  async #endSpare(): Promise<void> {
-    const spare = this.#spare;
-    this.#spare = undefined;
-    this.#spareAbort?.abort();
-    const child = await spare?.catch(() => undefined);
-    if (child) {
-      child.kill("closed");
-      await child.waitExit();
-    }
   }
 
   /** Fuzzes until `runs` executions (null: until the run stops). */
@@ -234,7 +211,7 @@ export class FuzzJob {
 
   /** Ends the spare child and removes the input files (after the last fuzz or replay). */
   async close(): Promise<void> {
-    await this.#endSpare();
+    await this.#spare.end();
     this.#file.remove();
     this.#spareFile.remove();
   }
@@ -276,7 +253,6 @@ export class FuzzJob {
     this.#file.resetInbox();
     this.#sharing = req.mode === "fuzz";
     this.#child = child;
-    this.#startSpare();
     child.onEvent = (frame) => this.#event(frame, req, onFinding);
     const fuzzing = req.mode === "fuzz";
     const limits = {
@@ -289,15 +265,18 @@ export class FuzzJob {
       this.#killedFor = why;
       hangMs = ms;
     });
-    // Seeds no bug had when the life began: a death on one is no strike (see budget.ts).
-    const freshSeeds = new Set(
-      fuzzing ? blobs.slice(0, req.seeds).map(sha1Hex).filter((h) => !this.#s.isBugInput(h)) : [],
-    );
-    const outcome: Outcome = await child.request(KIND.FUZZ, { ...req }, blobs, {
+    const replied: Promise<Outcome> = child.request(KIND.FUZZ, { ...req }, blobs, {
       op: "fuzz",
       timeoutMs: Infinity,
       inFlight: { kind: "fuzz" },
     }).then((r) => ({ result: r.header as unknown as FuzzResult }), (error) => ({ error }));
+    // Once the request is on its way (neither delays the first inputs): the spare's spawn, and the seeds no bug had
+    // when the life began (a death on one is no strike, see budget.ts).
+    this.#startSpare();
+    const freshSeeds = new Set(
+      fuzzing ? blobs.slice(0, req.seeds).map(sha1Hex).filter((h) => !this.#s.isBugInput(h)) : [],
+    );
+    const outcome = await replied;
     stopHeartbeat();
     this.coverage(); // the child's last figures, before its file is reused
     this.#sharing = false;
