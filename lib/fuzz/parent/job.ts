@@ -271,8 +271,9 @@ export class FuzzJob {
       inFlight: { kind: "fuzz" },
     }).then((r) => ({ result: r.header as unknown as FuzzResult }), (error) => ({ error }));
     // Once the request is on its way (neither delays the first inputs): the spare's spawn, and the seeds no bug had
-    // when the life began (a death on one is no strike, see budget.ts).
-    this.#startSpare();
+    // when the life began (a death on one is no strike, see budget.ts). The first life goes without a spare: a run
+    // that never crashes, or ends at its first finding, never pays for one (nor shares the CPU with it).
+    if (this.#lives > 1) this.#startSpare();
     const freshSeeds = new Set(
       fuzzing ? blobs.slice(0, req.seeds).map(sha1Hex).filter((h) => !this.#s.isBugInput(h)) : [],
     );
