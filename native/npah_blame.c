@@ -25,6 +25,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <ucontext.h>
 
 #include "npah_internal.h"
 
@@ -65,8 +66,33 @@ static void note(int sig) {
   atomic_store_explicit(state, done, memory_order_release);
 }
 
+/*
+ * A SIGSEGV within 64 KiB of the interrupted thread's stack pointer: its stack ran out (a large array on the stack, a
+ * deep recursion). Then no handler may chain to Rust's (Deno's threads have one): on a stack that overflowed in
+ * foreign code it loops for ever ("a thread received SIGSEGV while modifying its stack overflow information"), and a
+ * sandbox child hangs until its deadline, a crash reported as a hang. The default action ends the process instead.
+ */
+int npah_stack_overflow(int sig, const void* si, const void* uc) {
+  const siginfo_t* info = si;
+  if (sig != SIGSEGV || info == NULL || uc == NULL || info->si_code <= 0) return 0;
+#if defined(__x86_64__)
+  uintptr_t sp = (uintptr_t)((const ucontext_t*)uc)->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+  uintptr_t sp = (uintptr_t)((const ucontext_t*)uc)->uc_mcontext.sp;
+#else
+  uintptr_t sp = 0;
+  return 0;
+#endif
+  uintptr_t addr = (uintptr_t)info->si_addr;
+  return addr + 65536u > sp && addr < sp + 65536u;
+}
+
 static void on_fatal(int sig, siginfo_t* info, void* uctx) {
   note(sig);
+  if (npah_stack_overflow(sig, info, uctx)) {
+    signal(sig, SIG_DFL); /* the fault repeats on return, and now ends the process */
+    return;
+  }
   for (unsigned i = 0; i < K_FATAL; i++) {
     if (k_fatal[i] != sig) continue;
     const struct sigaction* old = &g_old[i];

@@ -132,8 +132,10 @@ static void on_fatal(int sig, siginfo_t* si, void* uc) {
     *u32_at(c, OFF_SIGNAL) = (uint32_t)sig;
     *u32_at(c, OFF_NFRAMES) = record_frames(c, pc, OFF_FRAMES);
   }
-  /* Let the signal take its course: the previous handler (or the default) for the same signal. */
-  sigaction(sig, &g_previous[sig], NULL);
+  /* Let the signal take its course: the previous handler (or the default) for the same signal; the default for a
+   * stack that ran out (see npah_stack_overflow). */
+  if (npah_stack_overflow(sig, si, uc)) signal(sig, SIG_DFL);
+  else sigaction(sig, &g_previous[sig], NULL);
   if (si->si_code <= 0 || sig == SIGABRT) raise(sig); /* sent, not a fault: a return would not repeat it */
 }
 

@@ -162,4 +162,7 @@ ssize_t npah_read_small(const char* path, char* buf, size_t cap);
  * returns how many there are, or -errno (npah_proc.c). */
 int32_t npah_list_numeric(const char* path, int32_t* out, uint32_t cap);
 
+/* A SIGSEGV whose fault lies within 64 KiB of the interrupted stack pointer: a stack that ran out (npah_blame.c). */
+int npah_stack_overflow(int sig, const void* si, const void* uc);
+
 #endif

@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { InvalidInputError, loadPlugin } from "../mod.ts";
-import { captureLogs, fault, ROOT, runCli } from "./_helpers.ts";
+import { InvalidInputError, loadPlugin, PluginCrashError } from "../mod.ts";
+import { captureLogs, fault, ROOT, runCli, tempDir } from "./_helpers.ts";
 
 interface Row {
   fixture: string;
@@ -135,4 +135,39 @@ Deno.test("fault leak_on_bad_config: a create refused for its config leaks an in
   assert.equal((await plugin.readStats())?.live_instances, 0);
   await assert.rejects(plugin.createInstance(new TextEncoder().encode("[]")), InvalidInputError);
   assert.equal((await plugin.readStats())?.live_instances, 1);
+});
+
+Deno.test("fault stack_copy_of_input: a 64 MiB input overflows the stack of the call's thread, a SIGSEGV of that call (not a hang); 1 MiB answers", async () => {
+  const row = rows.find((r) => r.fixture === "stack_copy_of_input")!;
+  assert.equal(row.api, true);
+  await using plugin = await loadPlugin(fault("stack_copy_of_input"), { isolate: true, timeoutMs: 20_000 });
+  const inst = await plugin.createInstance();
+  const text = new TextDecoder().decode(await inst.invoke("checksum", new Uint8Array(1 << 20).fill(1)));
+  assert.equal(text, String(1 << 20));
+  // Chained to Rust's own overflow handler, the child used to loop printing "a thread received SIGSEGV while
+  // modifying its stack overflow information" until the call's deadline: a crash reported as PluginTimeoutError.
+  await assert.rejects(
+    inst.invoke("checksum", new Uint8Array(64 << 20).fill(1)),
+    (e: unknown) => e instanceof PluginCrashError && e.signal === "SIGSEGV" && e.message.includes('"checksum"'),
+  );
+});
+
+Deno.test("fault stack_copy_of_input: fuzz --replay of a 16 MiB input is a SIGSEGV crash (the fuzz child no longer reports Rust's stack overflow abort)", async () => {
+  await using dir = await tempDir();
+  const input = join(dir.path, "big");
+  await Deno.writeFile(input, new Uint8Array(16 << 20).fill(1));
+  const r = await runCli([
+    "fuzz",
+    fault("stack_copy_of_input"),
+    "--method",
+    "checksum",
+    "--replay",
+    input,
+    "--max-len",
+    String(16 << 20),
+    "--json",
+  ]);
+  const doc = JSON.parse(r.stdout);
+  assert.equal(doc.finding?.kind, "crash", r.stdout);
+  assert.match(doc.finding.message, /killed by SIGSEGV during invoke "checksum"/);
 });

@@ -2,7 +2,7 @@
  * The call sweep: loads the plugin once (in a sandbox child unless
  * `--in-process`), calls every declared method with its sample inputs on an
  * instance of its own, then an unknown method, and, if asked, generated bad
- * inputs: for every method the edge inputs (empty, one byte, 1 MiB), and for
+ * inputs: for every method the edge inputs (empty, one byte, 64 MiB), and for
  * `json` methods inputs that are not JSON; records each call's output or typed error and
  * the contract warnings it raised, and what the plugin left around it
  * (counters, log counters, warnings after close: stdout bytes, processes).
@@ -26,6 +26,7 @@ import { loadPlugin } from "../host/load_plugin.ts";
 import type { InstanceHandle, PluginHandle } from "../plugin/handle.ts";
 import type { CheckContext } from "./spec.ts";
 import { sameBytes } from "../stress/plan.ts";
+import { DEFAULT_MAX_OUTPUT_BYTES } from "../plugin/options.ts";
 
 /** Why a call was made. */
 export type CallKind = "example" | "sample" | "edge" | "bad_input" | "unknown_method";
@@ -37,7 +38,10 @@ export interface SweepCall {
   input: Uint8Array;
   /** An example's expected output. */
   expected?: string;
+  /** The output, unless the call was an edge or bad input's and it is over 64 KiB (a 64 MiB echo per method). */
   output?: Uint8Array;
+  /** The output's size, when the call answered. */
+  outputBytes?: number;
   error?: unknown;
   /** Contract warnings raised during the call. */
   warnings: string[];
@@ -57,7 +61,7 @@ export interface SweepResult {
 
 /** What to sweep. */
 export interface SweepOptions {
-  /** Also call every method with the {@link EDGE_INPUTS}, and `json` methods with inputs that are not JSON. */
+  /** Also call every method with the {@link edgeInputs}, and `json` methods with inputs that are not JSON. */
   badInputs?: boolean;
   /** The host's log directives (default `off`: every level disabled). */
   log?: string;
@@ -82,16 +86,21 @@ export const BAD_JSON_INPUTS: readonly Uint8Array[] = [
 
 /**
  * Inputs at the edges, for every method: empty, one byte ("0": a digit, and
- * valid JSON), and 1 MiB (of "a": a method must refuse or handle what its
- * examples never show; 1 MiB, not the host's 64 MiB maximum, so a sweep of
- * many methods stays quick). A status outside 0..7, a crash or a broken
- * buffer on one of them is the sweep's finding like any other call's.
+ * valid JSON), and the host's maximum, 64 MiB of "a" (the most plugcheck
+ * takes back from a call: a method must refuse or handle what its examples
+ * never show; more than any thread's stack, so a `char buf[len]` or an
+ * `alloca(len)` crashes here). A status outside 0..7, a crash or a broken
+ * buffer on one of them is the sweep's finding like any other call's. Made
+ * on first use, once.
  */
-export const EDGE_INPUTS: readonly Uint8Array[] = [
-  new Uint8Array(0),
-  enc.encode("0"),
-  new Uint8Array(1 << 20).fill(0x61),
-];
+export function edgeInputs(): readonly Uint8Array[] {
+  edges ??= [new Uint8Array(0), enc.encode("0"), new Uint8Array(DEFAULT_MAX_OUTPUT_BYTES).fill(0x61)];
+  return edges;
+}
+let edges: readonly Uint8Array[] | undefined;
+
+/** An edge or bad input's output over this size is not kept (its size is): no check reads those outputs. */
+const KEEP_EDGE_OUTPUT_BYTES = 64 * 1024;
 
 /** The inputs a method is called with: its examples, else one plain input of its kind. */
 export function sampleInputs(m: MethodDescription): { input: Uint8Array; kind: CallKind; expected?: string }[] {
@@ -155,7 +164,7 @@ async function runSweep(ctx: CheckContext, options: SweepOptions): Promise<Sweep
     for (const m of wanted) {
       const plan = sampleInputs(m);
       if (options.badInputs) {
-        for (const input of EDGE_INPUTS) {
+        for (const input of edgeInputs()) {
           if (!plan.some((p) => sameBytes(p.input, input))) plan.push({ input, kind: "edge" });
         }
         if (m.input === "json") { for (const input of BAD_JSON_INPUTS) plan.push({ input, kind: "bad_input" }); }
@@ -206,7 +215,11 @@ async function callAll(
           await destroy(inst);
           inst = await plugin.createInstance(undefined, { timeoutMs });
         }
-        call.output = await inst.invoke(method, p.input, { timeoutMs });
+        const output = await inst.invoke(method, p.input, { timeoutMs });
+        call.outputBytes = output.length;
+        if (output.length <= KEEP_EDGE_OUTPUT_BYTES || (p.kind !== "edge" && p.kind !== "bad_input")) {
+          call.output = output;
+        }
       } catch (error) {
         call.error = error;
       }
