@@ -150,6 +150,9 @@ async function runSweep(ctx: CheckContext, options: SweepOptions): Promise<Sweep
     timeoutMs: options.callTimeoutMs ?? ctx.thresholds.callTimeoutMs,
     // A crash is one call's result here: the sweep goes on in a fresh child.
     restartCap: 1_000,
+    // Room for what a method makes of the largest edge input (a label appended, an escape, a hex dump): only a
+    // length past 4x that is the plugin's malformed buffer, not the host's limit.
+    maxOutputBytes: 4 * DEFAULT_MAX_OUTPUT_BYTES,
   });
   const calls: SweepCall[] = [];
   const timeoutMs = options.callTimeoutMs ?? ctx.thresholds.callTimeoutMs;
