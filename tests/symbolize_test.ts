@@ -104,6 +104,16 @@ Deno.test({
 Deno.test("symbolize with addr2line (tool: addr2line) gives function, file and line of a gcc -g library's frames", () =>
   checkSymbolized("addr2line"));
 
+Deno.test("symbolize without a tool named runs addr2line (it starts in ~3 ms, llvm-symbolizer in ~20): no column", async () => {
+  await withTempDir(async (dir) => {
+    const { lib, parse } = await symbolizeLibrary(dir);
+    const [f] = await symbolize([{ module: lib, offset: parse }]);
+    assert.equal(f!.function, "parse_record");
+    assert.equal(f!.line, lineOf(SYMBOLIZE_SOURCE, "PARSE"));
+    assert.equal(f!.column, undefined, "addr2line gives no column; llvm-symbolizer would");
+  });
+});
+
 Deno.test({
   name: "symbolize names the inlined function and the one it was inlined into, alike with both tools",
   ignore: !HAVE_LLVM_SYMBOLIZER,
