@@ -1,7 +1,7 @@
 /**
  * The plugcheck command line's entry, and the only place that calls
  * `Deno.exit`. It runs the prebuilt bundle `build/js/` that `deno task build`
- * makes (the command line starts ~30 ms sooner from one file than from ~100
+ * makes (the command line starts ~30 ms sooner from a few bundled files than from ~100
  * TypeScript modules) while the bundle's stamp matches the sources, and the
  * sources themselves otherwise (`lib/commands/main.ts`): an edited file is
  * never shadowed by a stale build. `plugcheck --version --verbose` says which
