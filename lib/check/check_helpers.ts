@@ -24,7 +24,7 @@ import { shellQuote, shortText } from "../util/safe_text.ts";
 
 /** Characters of a method name a check's details show (the rest is counted). */
 export const METHOD_SHOWN = 60;
-import { type CheckContext, fail, type Outcome, pass, plural, skip } from "./spec.ts";
+import { type CheckContext, fail, type Outcome, pass, plural, sharedRun, skip } from "./spec.ts";
 import type { SweepCall } from "./sweep.ts";
 import { groupDigits } from "../util/digits.ts";
 
@@ -129,14 +129,7 @@ export async function stressCheck(
  * and `resources.heap`, say) start one sandbox child and make one set of calls.
  */
 function sharedStress(ctx: CheckContext, o: StressOptions, extra: StressOptions): Promise<StressReport> {
-  if (ctx.shared === undefined) return runStress(ctx.path, o);
-  const key = JSON.stringify(["stress", extra]);
-  let run = ctx.shared.get(key) as Promise<StressReport> | undefined;
-  if (run === undefined) {
-    run = runStress(ctx.path, o);
-    ctx.shared.set(key, run);
-  }
-  return run;
+  return sharedRun(ctx, ["stress", extra], () => runStress(ctx.path, o));
 }
 
 /** A verdict's allocation stacks (`heap_growth`), a line each: `31 blocks (651 bytes) from f at x.c:3 <- g at x.c:9`. */

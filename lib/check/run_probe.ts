@@ -18,7 +18,7 @@ import { maxFrameFor } from "../sandbox/spawn.ts";
 import { sanitizerEnv } from "../load/sanitizer.ts";
 import type { ProbeRequest, ProbeResult, ProbeStep } from "./probe.ts";
 import { runStep } from "./probe.ts";
-import type { CheckContext } from "./spec.ts";
+import { type CheckContext, sharedRun } from "./spec.ts";
 import { childEntry } from "../util/prebuilt.ts";
 
 /** Time a probe child gets on top of the call deadline (its start-up, the log probe's wait). */
@@ -29,14 +29,7 @@ const PROBE_SLACK_MS = 1_000;
  * already ran with the same method is shared (`ctx.shared`): the four `abi.*` checks read one probe.
  */
 export function probe(ctx: CheckContext, step: ProbeStep, method?: string): Promise<ProbeResult> {
-  if (ctx.shared === undefined) return runProbe(ctx, step, method);
-  const key = JSON.stringify(["probe", step, method ?? null]);
-  let run = ctx.shared.get(key) as Promise<ProbeResult> | undefined;
-  if (run === undefined) {
-    run = runProbe(ctx, step, method);
-    ctx.shared.set(key, run);
-  }
-  return run;
+  return sharedRun(ctx, ["probe", step, method ?? null], () => runProbe(ctx, step, method));
 }
 
 async function runProbe(ctx: CheckContext, step: ProbeStep, method?: string): Promise<ProbeResult> {

@@ -68,8 +68,8 @@ export interface CheckContext {
   /** Methods the fuzz smoke test leaves out (config `fuzz.skip_methods`, and describe() `"fuzz": false`). */
   fuzzSkip: readonly string[];
   /**
-   * Work the checks of one run share, by key: the call sweeps (`sweep.ts`), so checks that judge the same sweep
-   * start one set of sandbox children, not one each. Absent: nothing is shared.
+   * Work the checks of one run share, by key (see {@link sharedRun}): the call sweeps, probes and stress runs, so
+   * checks that judge the same work start one set of sandbox children, not one each. Absent: nothing is shared.
    */
   shared?: Map<string, Promise<unknown>>;
   /**
@@ -125,4 +125,19 @@ export const skip = (details: string): Outcome => ({ status: "skip", details, ev
 /** "1 method" / "2 methods". */
 export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+/**
+ * The run `key` names, started by `run` unless a check of the same run already started it (`ctx.shared`): the
+ * same work gives the same result. Without `ctx.shared`, `run` runs each time.
+ */
+export function sharedRun<T>(ctx: CheckContext, key: readonly unknown[], run: () => Promise<T>): Promise<T> {
+  if (ctx.shared === undefined) return run();
+  const k = JSON.stringify(key);
+  let started = ctx.shared.get(k) as Promise<T> | undefined;
+  if (started === undefined) {
+    started = run();
+    ctx.shared.set(k, started);
+  }
+  return started;
 }

@@ -24,7 +24,7 @@ import { PluginCrashError, PluginTimeoutError } from "../errors/errors.ts";
 import type { LogCounters } from "../ffi/host_log.ts";
 import { loadPlugin } from "../host/load_plugin.ts";
 import type { InstanceHandle, PluginHandle } from "../plugin/handle.ts";
-import type { CheckContext } from "./spec.ts";
+import { type CheckContext, sharedRun } from "./spec.ts";
 import { sameBytes } from "../stress/plan.ts";
 import { DEFAULT_MAX_OUTPUT_BYTES } from "../plugin/options.ts";
 
@@ -125,20 +125,14 @@ export function unanswered(error: unknown): boolean {
  * the plugin cannot be loaded at all.
  */
 export function sweep(ctx: CheckContext, options: SweepOptions = {}): Promise<SweepResult> {
-  if (ctx.shared === undefined) return runSweep(ctx, options);
-  const key = JSON.stringify([
+  const key = [
     "sweep",
     options.badInputs === true,
     options.log ?? "off",
     options.methods ?? null,
     options.callTimeoutMs ?? ctx.thresholds.callTimeoutMs,
-  ]);
-  let run = ctx.shared.get(key) as Promise<SweepResult> | undefined;
-  if (run === undefined) {
-    run = runSweep(ctx, options);
-    ctx.shared.set(key, run);
-  }
-  return run;
+  ];
+  return sharedRun(ctx, key, () => runSweep(ctx, options));
 }
 
 async function runSweep(ctx: CheckContext, options: SweepOptions): Promise<SweepResult> {
