@@ -38,10 +38,11 @@ export interface SweepCall {
   input: Uint8Array;
   /** An example's expected output. */
   expected?: string;
-  /** The output, unless the call was an edge or bad input's and it is over 64 KiB (a 64 MiB echo per method). */
+  /**
+   * The output, unless the call was an edge or bad input's and it is over 64 KiB: no check reads those, and a sweep
+   * shared by a whole run would otherwise hold a 64 MiB echo per method.
+   */
   output?: Uint8Array;
-  /** The output's size, when the call answered. */
-  outputBytes?: number;
   error?: unknown;
   /** Contract warnings raised during the call. */
   warnings: string[];
@@ -99,7 +100,7 @@ export function edgeInputs(): readonly Uint8Array[] {
 }
 let edges: readonly Uint8Array[] | undefined;
 
-/** An edge or bad input's output over this size is not kept (its size is): no check reads those outputs. */
+/** An edge or bad input's output over this size is not kept (see {@link SweepCall.output}). */
 const KEEP_EDGE_OUTPUT_BYTES = 64 * 1024;
 
 /** The inputs a method is called with: its examples, else one plain input of its kind. */
@@ -213,7 +214,6 @@ async function callAll(
           inst = await plugin.createInstance(undefined, { timeoutMs });
         }
         const output = await inst.invoke(method, p.input, { timeoutMs });
-        call.outputBytes = output.length;
         if (output.length <= KEEP_EDGE_OUTPUT_BYTES || (p.kind !== "edge" && p.kind !== "bad_input")) {
           call.output = output;
         }
