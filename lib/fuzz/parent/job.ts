@@ -127,7 +127,7 @@ export class FuzzJob {
 
   /** The child for the next life: the spare when one is up and alive (its file becomes the current one), else a fresh one. */
   async #nextChild(): Promise<SandboxChild> {
-    const spare = this.#spare.started ? await this.#spare.take() : undefined;
+    const spare = await this.#spare.take();
     if (spare !== undefined) {
       [this.#file, this.#spareFile] = [this.#spareFile, this.#file];
       return spare;

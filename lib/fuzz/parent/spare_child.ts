@@ -8,7 +8,7 @@
  * import { SpareChild } from "./spare_child.ts";
  * const spare = new SpareChild();
  * spare.start(session.spec(spareFile));
- * const child = await spare.take(); // undefined when it did not start or died waiting
+ * const child = await spare.take(); // undefined when none was started, or it died waiting
  * await spare.end();
  * ```
  *
@@ -21,11 +21,6 @@ export class SpareChild {
   #child: Promise<SandboxChild> | undefined;
   #abort: AbortController | undefined;
 
-  /** True while one is started (maybe still starting). */
-  get started(): boolean {
-    return this.#child !== undefined;
-  }
-
   /** Starts one with `spec`, unless one is started already. */
   start(spec: ChildSpec): void {
     if (this.#child !== undefined) return;
@@ -34,7 +29,8 @@ export class SpareChild {
     this.#child.catch(() => {}); // a spare that fails to start is replaced by a fresh child when needed
   }
 
-  /** Takes it for the next life: the child once it is up, if it is alive; undefined otherwise (then ended). */
+  /** Takes it for the next life: the child once it is up, if it is alive; undefined when none was started or it
+   * is not alive (then ended). */
   async take(): Promise<SandboxChild | undefined> {
     const starting = this.#child;
     this.#child = this.#abort = undefined; // it becomes the running child
