@@ -3,8 +3,9 @@
  * written to disk at once (the artifact, then its JSON sidecar); one whose
  * key is known counts as a duplicate, and replaces the artifact when its
  * input is smaller (the smallest input is kept). Two bugs never share an
- * artifact, even when one input was both. At the end, frames are
- * symbolized and every sidecar rewritten with the final counts.
+ * artifact, even when one input was both. A finding's frames are
+ * symbolized as it is recorded; at the end every sidecar is rewritten with
+ * them and the final counts.
  *
  * @example
  * ```ts ignore
@@ -49,10 +50,7 @@ export class FindingBook {
   /** SHA-1s of every input that was a finding (they must not seed a restarted child). */
   readonly inputs = new Set<string>();
   /** Symbolization started when a finding's frames were recorded (the tools run while the run goes on). */
-  readonly #locating = new Map<
-    Finding,
-    { frames: Finding["frames"]; located: Promise<SymbolizedFrame[] | undefined> }
-  >();
+  readonly #locating = new Map<Finding, Promise<SymbolizedFrame[] | undefined>>();
 
   constructor(dir: string, extras: SidecarExtras) {
     this.dir = dir;
@@ -103,9 +101,12 @@ export class FindingBook {
 
   /** Starts symbolizing `f`'s frames (return addresses one byte back, so a call that never returns is named by its caller's line). */
   #startLocating(f: Finding): void {
-    if (!f.frames || f.frames.length === 0) return;
+    if (!f.frames || f.frames.length === 0) {
+      this.#locating.delete(f); // a smaller input whose crash left no frames replaced one that had some
+      return;
+    }
     const asked = f.frames.map((fr, i) => (i === 0 ? fr : { ...fr, offset: Math.max(0, fr.offset - 1) }));
-    this.#locating.set(f, { frames: f.frames, located: symbolize(asked).catch(() => undefined) });
+    this.#locating.set(f, symbolize(asked).catch(() => undefined));
   }
 
   /**
@@ -165,9 +166,7 @@ export class FindingBook {
    */
   async locate(pluginPath: string): Promise<void> {
     for (const f of this.#byKey.values()) {
-      const started = this.#locating.get(f);
-      if (started === undefined || started.frames !== f.frames) this.#startLocating(f);
-      const located = await this.#locating.get(f)?.located;
+      const located = await this.#locating.get(f); // started wherever its frames were set (add)
       if (located) {
         f.located = located;
         const top = pluginFrames(f.located, pluginPath)[0];
