@@ -14,8 +14,8 @@
  *
  * @example
  * ```ts ignore
- * import { bundleTarget } from "./build_bundle.ts";
- * const target = await bundleTarget(ROOT, BUILD);
+ * import { bundle } from "./build_bundle.ts";
+ * await bundle(ROOT, BUILD, inputs, tmp); // the build's target for build/js/sources.json
  * ```
  *
  * @module
@@ -32,91 +32,52 @@ const ENTRIES: readonly { name: string; source: string; runs: boolean }[] = [
   ...CHILD_ENTRIES.map((source) => ({ name: bundledEntryName(source).replace(/\.js$/, ""), source, runs: true })),
 ];
 
-/** Every file whose change makes the bundle stale: the sources under `lib/`, the config, the lock file and this build. */
-async function sources(root: string): Promise<string[]> {
-  const out: string[] = [];
-  async function walk(dir: string): Promise<void> {
-    for await (const e of Deno.readDir(dir)) {
-      const p = join(dir, e.name);
-      if (e.isDirectory) await walk(p);
-      else if (e.isFile && p.endsWith(".ts")) out.push(p);
-    }
-  }
-  await walk(join(root, "lib"));
-  for (const f of ["deno.json", "deno.lock", "native/build.ts", "native/build_bundle.ts"]) {
-    try {
-      await Deno.stat(join(root, f));
-      out.push(join(root, f));
-    } catch {
-      // no lock file: nothing to stamp
-    }
-  }
-  return out.sort();
-}
-
-/** A build target (as `native/build.ts` declares them). */
-export interface BundleTarget {
-  name: string;
-  inputs: string[];
-  output: string;
-  build: (tmp: string) => Promise<void>;
-  optional: string;
-}
+/** Besides the modules under `lib/`, the files whose change makes the bundle stale (relative to the root). */
+export const BUNDLE_CONFIG_FILES: readonly string[] = [
+  "deno.json",
+  "deno.lock",
+  "native/build.ts",
+  "native/build_bundle.ts",
+];
 
 /**
- * The target: its output is the stamp (written last), its inputs every source. `tmp` receives the stamp too,
- * as the build renames it over the output.
+ * Bundles into `build/js/` (swapped in whole) and writes the stamp of `inputs` (absolute paths; a file that does not
+ * exist, such as a missing lock file, is left out) into it and into `tmp`, which the build renames over the stamp.
  */
-export async function bundleTarget(root: string, buildDir: string): Promise<BundleTarget> {
-  const inputs = await sources(root);
+export async function bundle(root: string, buildDir: string, inputs: readonly string[], tmp: string): Promise<void> {
   const dir = join(root, PREBUILT_DIR);
-  return {
-    name: "prebuilt JavaScript (deno bundle)",
-    optional: "plugcheck runs from its sources, ~25 ms slower to start",
-    inputs,
-    output: join(dir, STAMP_NAME),
-    build: async (tmp) => {
-      // Before bundling: a file edited meanwhile then differs from its stamp, and the bundle is never used.
-      const files: Record<string, number> = {};
-      for (const f of inputs) files[relative(root, f)] = (await Deno.stat(f)).mtime?.getTime() ?? 0;
-      const stamp = `${JSON.stringify({ files }, null, 1)}\n`;
-      const gen = join(buildDir, `js-entries.tmp-${Deno.pid}`);
-      const next = join(buildDir, `js.tmp-${Deno.pid}`);
-      const old = join(buildDir, `js.old-${Deno.pid}`);
-      try {
-        await Deno.mkdir(gen, { recursive: true });
-        for (const e of ENTRIES) {
-          const from = relative(gen, join(root, e.source));
-          await Deno.writeTextFile(
-            join(gen, `${e.name}.ts`),
-            e.runs ? `import { main } from "${from}";\nawait main();\n` : `export * from "${from}";\n`,
-          );
-        }
-        const args = [
-          "bundle",
-          "--quiet",
-          "--platform",
-          "deno",
-          "--code-splitting",
-          "--sourcemap",
-          "linked",
-          "--outdir",
-          next,
-        ];
-        const out = await new Deno.Command(Deno.execPath(), {
-          args: [...args, ...ENTRIES.map((e) => join(gen, `${e.name}.ts`))],
-          cwd: root,
-          stdout: "inherit",
-          stderr: "inherit",
-        }).output();
-        if (!out.success) throw new Error(`deno bundle failed (exit code ${out.code})`);
-        await Deno.writeTextFile(join(next, STAMP_NAME), stamp);
-        await Deno.rename(dir, old).catch(() => {});
-        await Deno.rename(next, dir);
-        await Deno.writeTextFile(tmp, stamp);
-      } finally {
-        for (const d of [gen, next, old]) await Deno.remove(d, { recursive: true }).catch(() => {});
-      }
-    },
-  };
+  // Before bundling: a file edited meanwhile then differs from its stamp, and the bundle is never used.
+  const files: Record<string, number> = {};
+  for (const f of inputs) {
+    const mtime = await Deno.stat(f).then((st) => st.mtime?.getTime() ?? 0, () => undefined);
+    if (mtime !== undefined) files[relative(root, f)] = mtime;
+  }
+  const stamp = `${JSON.stringify({ files }, null, 1)}\n`;
+  const gen = join(buildDir, `js-entries.tmp-${Deno.pid}`);
+  const next = join(buildDir, `js.tmp-${Deno.pid}`);
+  const old = join(buildDir, `js.old-${Deno.pid}`);
+  try {
+    await Deno.mkdir(gen, { recursive: true });
+    for (const e of ENTRIES) {
+      const from = relative(gen, join(root, e.source));
+      await Deno.writeTextFile(
+        join(gen, `${e.name}.ts`),
+        e.runs ? `import { main } from "${from}";\nawait main();\n` : `export * from "${from}";\n`,
+      );
+    }
+    const args = ["bundle", "--quiet", "--platform", "deno", "--code-splitting", "--sourcemap", "linked"];
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [...args, "--outdir", next, ...ENTRIES.map((e) => join(gen, `${e.name}.ts`))],
+      cwd: root,
+      stdout: "inherit",
+      stderr: "inherit",
+    }).output();
+    if (!out.success) throw new Error(`deno bundle failed (exit code ${out.code})`);
+    await Deno.writeTextFile(join(next, STAMP_NAME), stamp);
+    await Deno.rename(dir, old).catch(() => {});
+    await Deno.rename(next, dir);
+    await Deno.writeTextFile(tmp, stamp);
+  } finally {
+    for (const d of [gen, next, old]) await Deno.remove(d, { recursive: true }).catch(() => {});
+  }
 }
