@@ -75,16 +75,17 @@ static void note(int sig) {
 int npah_stack_overflow(int sig, const void* si, const void* uc) {
   const siginfo_t* info = si;
   if (sig != SIGSEGV || info == NULL || uc == NULL || info->si_code <= 0) return 0;
+#if defined(__x86_64__) || defined(__aarch64__)
 #if defined(__x86_64__)
   uintptr_t sp = (uintptr_t)((const ucontext_t*)uc)->uc_mcontext.gregs[REG_RSP];
-#elif defined(__aarch64__)
-  uintptr_t sp = (uintptr_t)((const ucontext_t*)uc)->uc_mcontext.sp;
 #else
-  uintptr_t sp = 0;
-  return 0;
+  uintptr_t sp = (uintptr_t)((const ucontext_t*)uc)->uc_mcontext.sp;
 #endif
   uintptr_t addr = (uintptr_t)info->si_addr;
   return addr + 65536u > sp && addr < sp + 65536u;
+#else
+  return 0; /* no stack pointer to compare with: the handlers chain as before */
+#endif
 }
 
 static void on_fatal(int sig, siginfo_t* info, void* uctx) {
