@@ -7,7 +7,10 @@
  * `--isolate` (a sandbox child), and a `fuzz --runs 1` (the fuzz child).
  * Rounds interleave the commands; each figure is a median.
  *
- * Run: `deno run -A bench/startup.ts [--rounds N]` (after `deno task build`).
+ * With `--cli PATH` (the `cli.ts` of another checkout, built), each command
+ * also runs from there, in the same rounds: the figures before a change.
+ *
+ * Run: `deno run -A bench/startup.ts [--rounds N] [--cli PATH]` (after `deno task build`).
  *
  * @module
  */
@@ -15,7 +18,10 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { CLI_ARGS, fixture, fuzzFixture, ROOT } from "../tests/_helpers.ts";
 
-const { values } = parseArgs({ args: Deno.args, options: { rounds: { type: "string", default: "11" } } });
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { rounds: { type: "string", default: "11" }, cli: { type: "string" } },
+});
 const rounds = Number(values.rounds);
 const dir = await Deno.makeTempDir({ prefix: "plugcheck-bench-startup-" });
 const one = join(dir, "one.bin");
@@ -50,6 +56,10 @@ const rows: { name: string; argv: string[]; env?: Record<string, string> }[] = [
   ...plugcheck.flatMap((c) => [
     { name: `${c.name}, prebuilt`, argv: [deno, ...CLI_ARGS, ...c.args] },
     { name: `${c.name}, sources`, argv: [deno, ...CLI_ARGS, ...c.args], env: { PLUGCHECK_PREBUILT: "0" } },
+    ...values.cli === undefined ? [] : [{
+      name: `${c.name}, \`--cli\``,
+      argv: [deno, ...CLI_ARGS.slice(0, -1), values.cli, ...c.args],
+    }],
   ]),
 ];
 
@@ -75,11 +85,11 @@ for (let r = 0; r < rounds; r++) {
 }
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
 console.log(`plugcheck's start, whole processes, median of ${rounds} interleaved rounds\n`);
-console.log("| command | ms | prebuilt / sources |");
-console.log("| ------- | -- | ------------------ |");
+console.log(`| command | ms | prebuilt / sources |${values.cli === undefined ? "" : " prebuilt / `--cli` |"}`);
+console.log(`| ------- | -- | ------------------ |${values.cli === undefined ? "" : " ------------------ |"}`);
 for (const [i, row] of rows.entries()) {
   const m = median(times[i]!);
-  const ratio = row.name.endsWith(", prebuilt") ? `${(m / median(times[i + 1]!)).toFixed(2)}x` : "";
-  console.log(`| ${row.name} | ${m.toFixed(0)} | ${ratio} |`);
+  const ratio = (k: number) => row.name.endsWith(", prebuilt") ? `${(m / median(times[i + k]!)).toFixed(2)}x` : "";
+  console.log(`| ${row.name} | ${m.toFixed(0)} | ${ratio(1)} |${values.cli === undefined ? "" : ` ${ratio(2)} |`}`);
 }
 await Deno.remove(dir, { recursive: true });
