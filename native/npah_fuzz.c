@@ -32,6 +32,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -226,6 +227,7 @@ NPAH_EXPORT int32_t npah_fuzz_run(void* ctx, uint32_t from, uint32_t count) {
   if (cov != NULL && npah_fuzz_cov_begin_batch(c) != 0) return -1;
   /* Whose comparisons are recorded during calls: guided mode's runtime, or blind mode's (tables only). */
   npa_cov_state* act = cov != NULL ? cov : c->cmp;
+  if (act != NULL) act->owner = (uintptr_t)pthread_self();
   uint64_t n = *execs;
   for (uint32_t i = from; i < count; i++) {
     uint32_t off = offs[i], len = lens[i];

@@ -223,8 +223,10 @@ retired"). --max-findings N stops the run at the Nth distinct finding
 
 A library that exports LLVMFuzzerTestOneInput and no npa symbols is fuzzed as a
 libFuzzer harness; an AddressSanitizer build runs with the ASan runtime
-preloaded. With one job, the same --seed gives the same inputs and findings;
-with --jobs N, each job's new corpus entries reach the others while they run.
+preloaded. With one job, the same --seed replays the run exactly: the same
+inputs in the same order, the same first finding at the same execution count,
+whatever the machine's load. With --jobs N, each job's new corpus entries
+reach the others while they run, when they arrive: such runs may differ.
 Ctrl-C or SIGTERM stops the run and prints the report so far (exit 130, 143).
 
 --merge OUT_DIR IN_DIR... runs the inputs of the IN_DIRs (smallest first)

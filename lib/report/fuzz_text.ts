@@ -25,6 +25,11 @@ function findingLines(f: FuzzFinding, paint: Paint): string[] {
   const lines = [head, `           ${escapeControl(f.message)}`];
   if (f.location) lines.push(`           at ${escapeControl(f.location)}`);
   lines.push(`           input      ${f.input.size} bytes: ${f.input.preview}`);
+  lines.push(
+    `           first      after ${duration(f.first_seconds * 1000)} and ${plural(f.first_execs, "exec")}${
+      f.job > 0 ? ` (job ${f.job})` : ""
+    }`,
+  );
   lines.push(`           artifact   ${escapeControl(f.artifact)}`);
   lines.push(`           reproduce  ${escapeControl(f.repro)}`);
   lines.push(`           minimize   ${escapeControl(f.minimize)}`);

@@ -20,7 +20,7 @@
  * so that comparisons the compiler left as calls reach the weak hooks; with
  * AddressSanitizer, ASan's own interceptors call the same hooks.
  * Comparisons are recorded only while the fuzz loop is inside a plugin call
- * (`active`), so the host's own memcmp calls leave no trace.
+ * (`active`) and on its thread (`owner`), so the host's own memcmp calls leave no trace.
  *
  * Also defines what -fsanitize=fuzzer-no-link builds need besides
  * (__sancov_lowest_stack, the indirect-call and pc-guard hooks) as no-ops,
@@ -30,6 +30,7 @@
 #include "npa_cov.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,6 +65,11 @@ EXPORT void __sanitizer_cov_pcs_init(const uintptr_t* beg, const uintptr_t* end)
 
 /* ---- comparison operands ---------------------------------------------- */
 
+/* A call site as the slot hash sees it: its offset in its page. Libraries load at addresses ASLR moves by whole
+ * pages, so the full pc would put the same comparison in another slot (and so evict others) run to run, and a
+ * seeded run would not replay. */
+#define SITE(pc) ((uint64_t)(pc) & 0xfffu)
+
 static inline uint32_t mix(uint64_t x) {
   x ^= x >> 33;
   x *= 0xff51afd7ed558ccdull;
@@ -71,9 +77,14 @@ static inline uint32_t mix(uint64_t x) {
   return (uint32_t)x;
 }
 
+/* True inside a plugin call, on the fuzz loop's thread (see npa_cov.h: `owner`). */
+static inline int recording(void) {
+  return S.active && S.owner == (uintptr_t)pthread_self();
+}
+
 static inline void record_cmp(uintptr_t pc, uint64_t a, uint64_t b, uint32_t width) {
-  if (!S.active || a == b) return;
-  npa_cov_cmp* e = &S.cmps[mix(pc * 31 + a * 0x9e3779b97f4a7c15ull) & (NPA_COV_CMP_SLOTS - 1)];
+  if (a == b || !recording()) return;
+  npa_cov_cmp* e = &S.cmps[mix(SITE(pc) * 31 + a * 0x9e3779b97f4a7c15ull) & (NPA_COV_CMP_SLOTS - 1)];
   e->a = a;
   e->b = b;
   e->width = width;
@@ -94,7 +105,7 @@ EXPORT void __sanitizer_cov_trace_const_cmp8(uint64_t c, uint64_t v) { record_cm
 
 /* cases[0]: how many, cases[1]: the value's width in bits, then the case values. Two cases a call, in turn. */
 EXPORT void __sanitizer_cov_trace_switch(uint64_t value, uint64_t* cases) {
-  if (!S.active || cases == NULL || cases[0] == 0) return;
+  if (cases == NULL || cases[0] == 0 || !recording()) return;
   uint64_t n = cases[0];
   uint32_t width = (uint32_t)(cases[1] / 8);
   if (width == 0 || width > 8) width = 8;
@@ -120,14 +131,14 @@ static size_t bounded_strlen(const char* s, size_t most) {
 }
 
 static void record_mem(uintptr_t pc, const void* a, size_t alen, const void* b, size_t blen) {
-  if (!S.active || a == NULL || b == NULL || (alen == 0 && blen == 0)) return;
+  if (a == NULL || b == NULL || (alen == 0 && blen == 0) || !recording()) return;
   if (alen > NPA_COV_MEM_BYTES) alen = NPA_COV_MEM_BYTES;
   if (blen > NPA_COV_MEM_BYTES) blen = NPA_COV_MEM_BYTES;
   const uint8_t* pa = a;
   const uint8_t* pb = b;
   uint64_t key = 0;
   for (size_t i = 0; i < blen && i < 8; i++) key = key << 8 | pb[i];
-  npa_cov_mem* e = &S.mems[mix(pc * 31 + key) & (NPA_COV_MEM_SLOTS - 1)];
+  npa_cov_mem* e = &S.mems[mix(SITE(pc) * 31 + key) & (NPA_COV_MEM_SLOTS - 1)];
   for (size_t i = 0; i < alen; i++) e->a[i] = pa[i];
   for (size_t i = 0; i < blen; i++) e->b[i] = pb[i];
   e->alen = (uint16_t)alen;

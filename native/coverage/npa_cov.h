@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#define NPA_COV_VERSION 1u
+#define NPA_COV_VERSION 2u
 #define NPA_COV_MODULES 64u
 /* Integer comparisons (cmp1..8, switch), one slot per (site, constant) hash. Power of two. */
 #define NPA_COV_CMP_SLOTS 512u
@@ -45,11 +45,16 @@ typedef struct npa_cov_mem {
 
 typedef struct npa_cov_state {
   uint32_t version;
-  /* Non-zero while the fuzz loop is inside a plugin call: comparisons are recorded only then. */
+  /* Non-zero while the fuzz loop is inside a plugin call: comparisons are recorded only then, and only on the
+   * loop's own thread (`owner`, its pthread_self()): the host's other threads (Deno's, whose memcmp calls reach the
+   * hooks through AddressSanitizer's interceptors) would make what is recorded, and so a seeded run, depend on
+   * timing. */
   volatile uint32_t active;
   volatile uint32_t nmodules;
   /* Bumped at every record; a slot's seq says how recent it is. */
   volatile uint32_t seq;
+  uint32_t pad;
+  volatile uintptr_t owner;
   npa_cov_module modules[NPA_COV_MODULES];
   npa_cov_cmp cmps[NPA_COV_CMP_SLOTS];
   npa_cov_mem mems[NPA_COV_MEM_SLOTS];

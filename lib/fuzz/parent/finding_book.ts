@@ -30,8 +30,9 @@ export interface Finding extends FindingCandidate {
   /** The artifact's path (the smallest input) and its sidecar's. */
   artifact: string;
   sidecar: string;
-  /** When it was first found, seconds into the run. */
+  /** When it was first found, seconds into the run, and after how many executions of its job. */
   seconds: number;
+  firstExecs: number;
   /** The frames, symbolized where the tools could (after {@link FindingBook.locate}). */
   located?: SymbolizedFrame[];
   /** The top frame inside the plugin, in words (`parse_record at magic_prefix.c:30 (libx.so+0x1139)`). */
@@ -77,7 +78,11 @@ export class FindingBook {
       // A hang cut short by the known hang's shorter deadline is counted, but is no surer input than the one kept.
       if (c.input.length < known.input.length && c.cutShort !== true) {
         const before = { artifact: known.artifact, sidecar: known.sidecar };
-        Object.assign(known, { ...c, count: known.count, seconds: known.seconds }, this.#paths(c.kind, sha1, c.key));
+        Object.assign(
+          known,
+          { ...c, count: known.count, seconds: known.seconds, firstExecs: known.firstExecs },
+          this.#paths(c.kind, sha1, c.key),
+        );
         this.#startLocating(known);
         this.#write(known);
         if (before.artifact !== known.artifact) {
@@ -91,6 +96,7 @@ export class FindingBook {
       ...c,
       count: 1,
       seconds: (performance.now() - this.#started) / 1000,
+      firstExecs: c.execs,
       ...this.#paths(c.kind, sha1, c.key),
     };
     this.#byKey.set(c.key, finding);
@@ -155,6 +161,7 @@ export class FindingBook {
       job: f.job,
       execs: f.execs,
       seconds: Math.round(f.seconds * 1000) / 1000,
+      first_execs: f.firstExecs,
       ...this.#extras(f),
       ...f.stderrTail && { stderr_tail: f.stderrTail },
     };

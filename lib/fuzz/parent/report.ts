@@ -48,8 +48,9 @@ export const FuzzFindingSchema = z.object({
   input: z.object({ size: z.number().int(), sha1: z.string(), preview: z.string() }),
   artifact: z.string(),
   sidecar: z.string(),
-  /** Seconds into the run it was first found, by which job. */
+  /** Seconds into the run it was first found, after how many executions of the job that found it, and which. */
   first_seconds: z.number(),
+  first_execs: z.number().int(),
   job: z.number().int(),
   repro: z.string(),
   minimize: z.string(),
@@ -139,6 +140,7 @@ function findingOf(run: PreparedRun, f: Finding): FuzzFinding {
     artifact: f.artifact,
     sidecar: f.sidecar,
     first_seconds: Math.round(f.seconds * 1000) / 1000,
+    first_execs: f.firstExecs,
     job: f.job,
     repro: run.reproFor(f),
     minimize: run.minimizeFor(f),
