@@ -163,7 +163,7 @@ async function targets(): Promise<Target[]> {
       "native helper",
       (await listFiles(join(ROOT, "native"), /\.[ch]$/)).filter((f) =>
         f !== join(ROOT, "native/coverage/npa_cov.c") && !f.startsWith(join(ROOT, "native/launcher/")) &&
-        !f.startsWith(join(ROOT, "native/adapters/"))
+        !f.startsWith(join(ROOT, "native/adapters/")) && !f.startsWith(join(ROOT, "native/fuzz_server/"))
       ),
       join(BUILD, `libnpa_host.${EXT}`),
       ["-lpthread", "-ldl", "-Wl,-z,nodelete"],
@@ -189,6 +189,32 @@ async function targets(): Promise<Target[]> {
           "-o",
           tmp,
           join(ROOT, "native/launcher/npah_launcher.c"),
+        ]),
+    },
+    // The fuzz fork server (an executable): a libFuzzer harness's fuzz job, forked from one initialized process per
+    // life. It opens the native helper at run time (lib/fuzz/parent/fork_server.ts names it), so links nothing of it.
+    {
+      name: "fuzz fork server",
+      inputs: [
+        join(ROOT, "native/fuzz_server/npah_fuzz_server.c"),
+        join(ROOT, "native/npah_fuzz.h"),
+        join(ROOT, "native/coverage/npa_cov.h"),
+        join(ROOT, "include/npa.h"),
+        fileURLToPath(import.meta.url),
+      ],
+      output: join(BUILD, "npah_fuzz_server"),
+      build: (tmp) =>
+        exec("gcc", [
+          "-std=c11",
+          "-O2",
+          "-g",
+          "-Wall",
+          "-Wextra",
+          "-Werror",
+          "-o",
+          tmp,
+          join(ROOT, "native/fuzz_server/npah_fuzz_server.c"),
+          "-ldl",
         ]),
     },
     // The SanitizerCoverage runtime, preloaded into fuzz children of instrumented plugins. It defines memcmp and

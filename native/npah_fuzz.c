@@ -272,6 +272,41 @@ NPAH_EXPORT int32_t npah_fuzz_run(void* ctx, uint32_t from, uint32_t count) {
   return (int32_t)count;
 }
 
+/*
+ * For a fork server: moves the context (answers seen, statuses, the batch's
+ * fresh flags) and the coverage maps into memory shared with the workers it
+ * forks, so that what one worker saw, the next knows. Returns the context to
+ * use from now on (the one passed is freed), or NULL (errno set).
+ */
+NPAH_EXPORT void* npah_fuzz_share(void* ctx) {
+  fuzz_ctx* c = ctx;
+  c->shared = 1;
+  if (npah_fuzz_cov_share(c) != 0) return NULL;
+  fuzz_ctx* s = mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (s == MAP_FAILED) return NULL;
+  memcpy(s, c, sizeof *s);
+  free(c);
+  return s;
+}
+
+/*
+ * In a worker just forked by a fork server: clears the header words of the
+ * previous worker's life (its exec counter, the input in flight, its crash
+ * record) and names this process's thread as the loop's. Arm the crash
+ * recorder after it. Always 0.
+ */
+NPAH_EXPORT int32_t npah_fuzz_worker_begin(void* ctx) {
+  fuzz_ctx* c = ctx;
+  *u64_at(c, OFF_EXECS) = 0;
+  const uint32_t words[] = {OFF_STATE, OFF_INDEX,     OFF_COUNT,      OFF_SIGNAL, OFF_SICODE,
+                            OFF_CRASH_TID, OFF_NFRAMES, OFF_HANG_NFRAMES};
+  for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) *u32_at(c, words[i]) = 0;
+  *u64_at(c, OFF_ADDR) = 0;
+  *u64_at(c, OFF_PC) = 0;
+  *u32_at(c, OFF_TID) = (uint32_t)syscall(SYS_gettid);
+  return 0;
+}
+
 /* Forgets every answer seen and all coverage (a new method's batches, a merge, start from nothing). */
 NPAH_EXPORT void npah_fuzz_forget(void* ctx) {
   fuzz_ctx* c = ctx;

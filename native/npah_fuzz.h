@@ -98,6 +98,9 @@ typedef struct fuzz_ctx {
   uint8_t* seen_now;
   /* Blind mode with the coverage runtime preloaded: its state, for its comparison tables only (no counters). */
   npa_cov_state* cmp;
+  /* Set by npah_fuzz_share: this context and its coverage maps are in memory shared with forked workers, so maps
+   * that grow are copied, never realloc'd. */
+  int shared;
 } fuzz_ctx;
 
 static inline volatile uint32_t* u32_at(fuzz_ctx* c, uint32_t off) {
@@ -117,5 +120,8 @@ uint8_t npah_fuzz_cov_scan(fuzz_ctx* c);
 
 /* Forgets all coverage seen, per method and in total. */
 void npah_fuzz_cov_forget(fuzz_ctx* c);
+
+/* Moves the coverage maps into memory shared with forked workers (npah_fuzz_share). 0 or -1. */
+int npah_fuzz_cov_share(fuzz_ctx* c);
 
 #endif

@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <string.h>
 
 #include "npah_fuzz.h"
@@ -40,7 +41,13 @@ static int cov_sync(fuzz_ctx* c) {
   maps[FZ_COV_METHODS] = &c->cov_union;
   for (uint32_t k = 0; k <= FZ_COV_METHODS; k++) {
     if (*maps[k] == NULL && k < FZ_COV_METHODS) continue; /* allocated when its method first runs */
-    uint8_t* grown = realloc(*maps[k], total);
+    uint8_t* grown;
+    if (c->shared) { /* a shared map is the fork server's: copied into this worker's own memory, never realloc'd */
+      grown = malloc(total);
+      if (grown != NULL && *maps[k] != NULL) memcpy(grown, *maps[k], c->counters);
+    } else {
+      grown = realloc(*maps[k], total);
+    }
     if (grown == NULL) return -1;
     memset(grown + c->counters, 0, total - c->counters);
     *maps[k] = grown;
@@ -165,6 +172,29 @@ int npah_fuzz_cov_begin_batch(fuzz_ctx* c) {
     const npa_cov_module* mod = &c->cov->modules[m];
     memset(mod->counters, 0, (size_t)(mod->counters_end - mod->counters));
   }
+  return 0;
+}
+
+/* Memory shared with the processes this one forks later, holding a copy of `n` bytes at `p`; NULL on failure. */
+static void* shared_copy(const void* p, size_t n) {
+  void* s = mmap(NULL, n > 0 ? n : 1, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (s == MAP_FAILED) return NULL;
+  if (p != NULL && n > 0) memcpy(s, p, n);
+  return s;
+}
+
+int npah_fuzz_cov_share(fuzz_ctx* c) {
+  if (c->cov == NULL) return 0;
+  size_t n = c->counters > 0 ? c->counters : 1;
+  /* Method 0's map (a harness has no other) and the union; another method's map is allocated in the worker that
+   * first runs it, and lives as long as that worker. */
+  uint8_t* seen0 = shared_copy(c->cov_seen[0], c->cov_seen[0] != NULL ? n : 0);
+  uint8_t* all = shared_copy(c->cov_union, n);
+  if (seen0 == NULL || all == NULL) return -1;
+  free(c->cov_seen[0]);
+  free(c->cov_union);
+  c->cov_seen[0] = seen0;
+  c->cov_union = all;
   return 0;
 }
 

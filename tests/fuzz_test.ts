@@ -176,7 +176,7 @@ Deno.test("runFuzz() runs an ASan build with the runtime preloaded and names the
   const f = only(report.findings, "finding");
   assert.equal(f.asan?.errorType, "heap-buffer-overflow");
   assert.match(f.asan?.location ?? "", /^asan_overflow\.c:\d+$/);
-  assert.match(f.message, /heap-buffer-overflow .*asan_overflow\.c:\d+ in copy_record/);
+  assert.match(f.message, /heap-buffer-overflow \(WRITE of size 1\) in copy_record at .*asan_overflow\.c:\d+/);
   assert.equal(text(Deno.readFileSync(f.artifact))[0], "O");
 });
 
@@ -225,7 +225,7 @@ Deno.test("minimizeInput() shrinks a padded crashing input to its essential byte
   const r = await minimizeInput(fuzzFixture("magic_prefix"), padded, { artifactsDir: dir.path });
   assert.equal(r.reproduced, true);
   assert.equal(text(r.input), "FZ");
-  assert.match(r.key ?? "", /^crash:SIGSEGV:/);
+  assert.match(r.key ?? "", /^signal:/);
 });
 
 Deno.test("minimizeInput() says so when the input does not reproduce", async () => {

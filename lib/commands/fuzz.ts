@@ -56,6 +56,7 @@ function optionsFrom(ctx: CommandContext): FuzzOptions {
     env: ctx.list("env"),
     leaks: !ctx.flag("no-leaks"),
     coverage: !ctx.flag("no-coverage"),
+    forkServer: !ctx.flag("no-fork-server"),
     binaryDictionary: !ctx.flag("no-binary-dict"),
     outOfRange: ctx.flag("out-of-range"),
     ...ctx.adapter !== undefined && { adapter: ctx.adapter },
@@ -301,6 +302,10 @@ Corpus files are raw inputs named by their SHA-1, as libFuzzer writes them.`,
     "no-binary-dict": {
       type: "boolean",
       help: "leave out the words read from the plugin's binary (its strings\nand the constants its code compares with)",
+    },
+    "no-fork-server": {
+      type: "boolean",
+      help: "run a libFuzzer harness in a Deno fuzz child, not in the fork server\n(slower restarts; for comparison)",
     },
     "no-coverage": {
       type: "boolean",

@@ -54,19 +54,33 @@ const ASAN_AFTER_COVERAGE = `${ASAN_OPTIONS}:verify_asan_link_order=0`;
  * runtime preloaded for a SanitizerCoverage build (`coverageRuntime`: for any
  * library, as a fuzz child wants for its interposers), the ASan runtime for an
  * ASan build (`asan`: true preloads it for any library, false never),
- * nothing otherwise. `LoadError` when a runtime is missing.
+ * nothing otherwise. `symbolize: false` keeps ASan from symbolizing its
+ * reports (it starts llvm-symbolizer in every process that reports, ~80 ms;
+ * a fuzz run symbolizes once per bug, itself). `LoadError` when a runtime is
+ * missing.
  */
 export async function sanitizerEnv(
   path: string,
-  o: { info?: ElfDynamicInfo | undefined; asan?: boolean | undefined; coverageRuntime?: boolean | undefined } = {},
+  o: {
+    info?: ElfDynamicInfo | undefined;
+    asan?: boolean | undefined;
+    coverageRuntime?: boolean | undefined;
+    symbolize?: boolean | undefined;
+  } = {},
 ): Promise<Record<string, string>> {
   const elf = o.info ?? await elfOf(path);
   const instrumented = elf !== undefined && usesSanitizerCoverage(elf);
   const coverage = instrumented || o.coverageRuntime === true ? requireCoverageRuntime(path) : undefined;
   const asan = o.asan === false ? {} : await asanEnv(path, elf, o.asan === true);
-  if (coverage === undefined) return asan;
-  if (asan.LD_PRELOAD === undefined) return { LD_PRELOAD: coverage };
-  return { LD_PRELOAD: `${coverage}:${asan.LD_PRELOAD}`, ASAN_OPTIONS: ASAN_AFTER_COVERAGE };
+  const env: Record<string, string> = coverage === undefined
+    ? asan
+    : asan.LD_PRELOAD === undefined
+    ? { LD_PRELOAD: coverage }
+    : { LD_PRELOAD: `${coverage}:${asan.LD_PRELOAD}`, ASAN_OPTIONS: ASAN_AFTER_COVERAGE };
+  if (o.symbolize === false && env.ASAN_OPTIONS !== undefined) {
+    env.ASAN_OPTIONS = env.ASAN_OPTIONS.replace(":symbolize=1:", ":symbolize=0:");
+  }
+  return env;
 }
 
 async function asanEnv(path: string, elf: ElfDynamicInfo | undefined, force: boolean): Promise<Record<string, string>> {

@@ -159,48 +159,33 @@ export function childrenSpawned(): number {
   return spawned;
 }
 
-/** Spawns the child process (the handshake is the caller's), with the call board at `board`. Throws the raw error. */
-export async function spawnChild(spec: ChildSpec, board?: string): Promise<SpawnedChild> {
-  const env: Record<string, string> = { DENO_DIR: await denoDir(), DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
-  for (const name of spec.env) {
+/**
+ * A child's environment: only the variables `names` (from this process's)
+ * and `set`, the native helper's path (the child uses this process's), and
+ * its LD_PRELOAD under the launcher's name for it.
+ */
+async function childEnv(names: readonly string[], set: Record<string, string>, base: Record<string, string>) {
+  const env: Record<string, string> = { ...base };
+  for (const name of names) {
     const v = Deno.env.get(name);
     if (v !== undefined) env[name] = v;
   }
   // The child uses this process's native helper (its real path, which its read permission names).
   env[HOST_LIB_ENV] = await realHostLibrary();
-  Object.assign(env, spec.setEnv);
+  Object.assign(env, set);
   // The preloads are the child's, not the launcher's: it sets LD_PRELOAD again just before it starts the child.
   if (env.LD_PRELOAD !== undefined) {
     env[CHILD_PRELOAD_ENV] = env.LD_PRELOAD;
     delete env.LD_PRELOAD;
   }
-  const boot: ChildBoot = {
-    parent: 0, // its parent is the launcher, which checks for plugcheck itself
-    maxFrame: spec.maxFrame,
-    options: spec.options,
-    ...board !== undefined && { board },
-  };
-  const host = await realHostLibrary();
+  return env;
+}
+
+/** Starts `program` with `args` under the launcher, pipes on all three. Throws the raw error. */
+function launch(program: string, args: string[], env: Record<string, string>, host: string): SpawnedChild {
   const leftovers = leftoversFile();
   const command = new Deno.Command(join(dirname(host), LAUNCHER_NAME), {
-    args: [
-      String(Deno.pid),
-      leftovers ?? "-",
-      Deno.execPath(),
-      "run",
-      "--quiet",
-      "--no-prompt",
-      "--cached-only",
-      `--config=${ROOT_CONFIG}`,
-      // Unscoped: Deno's UnsafePointer APIs refuse path-scoped FFI permission,
-      // and native code is unrestricted by Deno permissions anyway.
-      "--allow-ffi",
-      `--allow-read=${[...spec.readPaths, env[HOST_LIB_ENV], "/proc/self/fd"].join(",")}`,
-      "--allow-write=/proc/self/fd",
-      `--allow-env=${HOST_LIB_ENV}`,
-      spec.childModule ?? fileURLToPath(spec.entry),
-      JSON.stringify(boot),
-    ],
+    args: [String(Deno.pid), leftovers ?? "-", program, ...args],
     clearEnv: true,
     env,
     stdin: "piped",
@@ -215,4 +200,52 @@ export async function spawnChild(spec: ChildSpec, board?: string): Promise<Spawn
     readLauncherReport(leftovers); // removes the file
     throw e;
   }
+}
+
+/**
+ * Spawns a native program (no Deno in it: the fuzz fork server) under the
+ * launcher, with the environment a sandbox child gets. Throws the raw error.
+ */
+export async function spawnNative(
+  program: string,
+  args: string[],
+  o: { env: readonly string[]; setEnv: Record<string, string> },
+): Promise<SpawnedChild> {
+  const env = await childEnv(o.env, o.setEnv, { NO_COLOR: "1" });
+  return launch(program, args, env, await realHostLibrary());
+}
+
+/** Spawns the child process (the handshake is the caller's), with the call board at `board`. Throws the raw error. */
+export async function spawnChild(spec: ChildSpec, board?: string): Promise<SpawnedChild> {
+  const env = await childEnv(spec.env, spec.setEnv, {
+    DENO_DIR: await denoDir(),
+    DENO_NO_UPDATE_CHECK: "1",
+    NO_COLOR: "1",
+  });
+  const boot: ChildBoot = {
+    parent: 0, // its parent is the launcher, which checks for plugcheck itself
+    maxFrame: spec.maxFrame,
+    options: spec.options,
+    ...board !== undefined && { board },
+  };
+  return launch(
+    Deno.execPath(),
+    [
+      "run",
+      "--quiet",
+      "--no-prompt",
+      "--cached-only",
+      `--config=${ROOT_CONFIG}`,
+      // Unscoped: Deno's UnsafePointer APIs refuse path-scoped FFI permission,
+      // and native code is unrestricted by Deno permissions anyway.
+      "--allow-ffi",
+      `--allow-read=${[...spec.readPaths, env[HOST_LIB_ENV], "/proc/self/fd"].join(",")}`,
+      "--allow-write=/proc/self/fd",
+      `--allow-env=${HOST_LIB_ENV}`,
+      spec.childModule ?? fileURLToPath(spec.entry),
+      JSON.stringify(boot),
+    ],
+    env,
+    await realHostLibrary(),
+  );
 }

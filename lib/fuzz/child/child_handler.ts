@@ -21,7 +21,7 @@ import { ProcessGuard } from "../../ffi/process_guard.ts";
 import { loadError } from "../../errors/host_errors.ts";
 import type { ChildHandler, HandlerContext, HandlerReply } from "../../sandbox/child_handler.ts";
 import { type Frame, KIND } from "../../sandbox/protocol.ts";
-import { type EngineTarget, FuzzEngine } from "./fuzz_loop.ts";
+import { type EngineTarget, FuzzEngine } from "../engine/fuzz_engine.ts";
 import { NpaTarget } from "./npa_target.ts";
 import type { FuzzChildOptions, FuzzRequest } from "../wire.ts";
 
@@ -108,8 +108,8 @@ class FuzzHandler implements ChildHandler {
     const dict = frame.blobs.slice(req.seeds + (req.known ?? 0));
     const send = (header: Record<string, unknown>, blobs: Uint8Array[]) =>
       this.#send({ id: 0, kind: KIND.EVENT, header, blobs });
-    const result = new FuzzEngine(this.#loop, this.#target, req, seeds, dict, send, this.#comparisons, known).run();
-    return Promise.resolve({ header: { ...result } });
+    return new FuzzEngine(this.#loop, this.#target, req, seeds, dict, send, this.#comparisons, known).run()
+      .then((result) => ({ header: { ...result } }));
   }
 
   close(): Promise<void> {

@@ -6,11 +6,16 @@
  * crash record (or the AddressSanitizer report on the child's stderr, or a
  * Rust panic message there), what it was from the exit status.
  *
- * One bug, one key: kind + signal + the top frames inside the plugin (for
- * ASan: the error type and the top frame's file:line; for a Rust panic, its
- * file:line; for findings without frames, the method and the error code and
- * message with numbers and quoted text blanked); a hang is keyed by its
- * method alone (one hang in one method is one finding).
+ * One bug, one key: the kind's class (`memory` for a sanitizer's report,
+ * `abort`, `signal` for the other fatal signals) and where it happened: the
+ * first frame inside the plugin (module+offset; ASan's own label, which
+ * names one write `heap-buffer-overflow` or `unknown-crash` by where the
+ * buffer ends, is not part of it). A stack overflow is keyed by the frames
+ * its recursion repeats; a Rust panic by its file:line; findings without
+ * frames by the method and the error code and message with numbers and
+ * quoted text blanked; a hang by its method alone (one hang in one method is
+ * one finding). glibc's words when it aborts (`free(): invalid pointer`)
+ * become part of the message.
  *
  * @example
  * ```ts
@@ -22,7 +27,8 @@
  * @module
  */
 import type { ErrorData } from "../../errors/error_data.ts";
-import type { AsanReport } from "./asan_report.ts";
+import type { AsanFrame, AsanReport } from "./asan_report.ts";
+import { ASAN_STACK_FRAMES, asanFrameText } from "./asan_stack.ts";
 import type { CrashRecord, CurrentInput, FileFrame, FindingEvent } from "../wire.ts";
 
 /** What kind of bug a finding is. */
@@ -66,7 +72,11 @@ export interface FindingCandidate {
   /** The faulting address, for a fault (hex). */
   address?: string;
   asan?: Pick<AsanReport, "errorType" | "summary" | "access" | "location"> & { frames: string[] };
+  /** The report's first stack as parsed (the parent symbolizes it: asan_stack.ts). */
+  asanStack?: AsanFrame[];
   panic?: { location: string; message: string };
+  /** What glibc wrote before it aborted (`free(): invalid pointer`), for an abort. */
+  abortMessage?: string;
   /** The end of the child's stderr (a crash's own report is there). */
   stderrTail?: string;
   /** A hang killed at the shorter deadline of a method known to hang (counted; never replaces the kept input). */
@@ -97,7 +107,8 @@ export function normalizeMessage(message: string): string {
   return message.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'/g, "S").replace(/\d+/g, "N").slice(0, 120);
 }
 
-const TOP_FRAMES = 3;
+/** Frames inside the plugin a key names: the first (where it happened; its callers may vary for one bug). */
+const TOP_FRAMES = 1;
 
 /** The frames inside `module` (the plugin), or every frame when none is. */
 export function pluginFrames<T extends { module: string }>(frames: readonly T[], module: string): T[] {
@@ -162,6 +173,23 @@ function untilHost(frames: readonly FileFrame[], host: string): FileFrame[] {
 /** glibc's words when malloc or free finds the heap damaged (done earlier, maybe by an earlier input). */
 const HEAP_DAMAGE =
   /^(free\(\)|malloc\(\)|realloc\(\)|munmap_chunk\(\)|double free|corrupted |malloc_consolidate\(\))/m;
+/** A line glibc writes before it aborts: the heap checks' words, a failed assert(), a fortify check. */
+const GLIBC_ABORT =
+  /^(?:(?:free\(\)|malloc\(\)|realloc\(\)|munmap_chunk\(\)|double free|corrupted |malloc_consolidate\(\)|_int_\w+\(\)|tcache_|fastbin)[^\n]*|[^\n]*: Assertion `[^\n]*' failed\.|\*\*\* [^\n]*terminated(?: \*\*\*)?)$/m;
+
+/** The last line glibc wrote before it aborted, in `stderr` (undefined when none is there). */
+export function glibcAbortMessage(stderr: string): string | undefined {
+  let last: string | undefined;
+  for (const line of stderr.split("\n")) if (GLIBC_ABORT.test(line.trim())) last = line.trim();
+  return last?.slice(0, 200);
+}
+
+/** The first ASan frame inside the plugin, as `<module base name>+<offset>` (where it happened). */
+function asanPluginFrame(asan: AsanReport, module: string): string | undefined {
+  const base = module.slice(module.lastIndexOf("/") + 1);
+  const f = asan.frames.find((f) => f.module !== undefined && f.module.slice(f.module.lastIndexOf("/") + 1) === base);
+  return f?.offset !== undefined ? `${base}+${f.offset}` : undefined;
+}
 
 const PANIC = /thread '[^']*' panicked at ([^\n]+?:\d+)(?::\d+)?:\n([^\n]*)/g;
 
@@ -224,23 +252,28 @@ export function deathFinding(d: ChildDeath, c: DeathContext): FindingCandidate |
     ...crash && crash.siCode > 0 && { address: `0x${crash.address.toString(16)}` },
   };
   if (asan) {
+    const at = asanPluginFrame(asan, c.pluginPath);
+    const access = asan.access?.match(/^(?:READ|WRITE) of size \d+/)?.[0];
+    // A symbolized summary names the function (` in parse`); an unsymbolized one only a module+offset.
+    const message = / in \S/.test(asan.summary)
+      ? `AddressSanitizer: ${asan.summary.replace(/^AddressSanitizer: /, "")}`
+      : `AddressSanitizer: ${asan.errorType}${access ? ` (${access})` : ""}${at ? ` at ${at}` : ""}`;
     return {
       ...base,
       ...located,
       kind: "crash",
       ...signal !== undefined && { signal },
-      key: `asan:${asan.errorType}:${asan.location ?? frameKey(frames, c.pluginPath, bottomless)}`,
-      message: `AddressSanitizer: ${asan.summary.replace(/^AddressSanitizer: /, "")}`,
+      key: `memory:${
+        asanPluginFrame(asan, c.pluginPath) ?? asan.location ?? (frameKey(frames, c.pluginPath, bottomless) || method)
+      }`,
+      message,
+      asanStack: asan.frames,
       asan: {
         errorType: asan.errorType,
         summary: asan.summary,
         ...asan.access !== undefined && { access: asan.access },
         ...asan.location !== undefined && { location: asan.location },
-        frames: asan.frames.slice(0, 8).map((f) =>
-          `#${f.index} ${f.function ?? f.pc}${
-            f.file ? ` ${f.file}:${f.line ?? "?"}` : f.module ? ` (${f.module}+${f.offset})` : ""
-          }`
-        ),
+        frames: asan.frames.slice(0, ASAN_STACK_FRAMES).map(asanFrameText),
       },
     };
   }
@@ -258,6 +291,7 @@ export function deathFinding(d: ChildDeath, c: DeathContext): FindingCandidate |
       };
     }
     const kind = signal === "SIGABRT" ? "abort" : "crash";
+    const said = signal === "SIGABRT" ? glibcAbortMessage(d.stderrTail) : undefined;
     // The input in flight is the culprit only when the call's own thread faulted, and found the damage it did.
     const doubt = crash !== undefined && !crash.loopThread
       ? "; on a thread other than the call's (the plugin's own): it may come from an earlier input"
@@ -269,8 +303,9 @@ export function deathFinding(d: ChildDeath, c: DeathContext): FindingCandidate |
       ...located,
       kind,
       signal,
-      key: `${kind}:${signal}:${frameKey(frames, c.pluginPath, bottomless) || method}`,
-      message: `killed by ${signal} ${where}${doubt}`,
+      key: `${kind === "abort" ? "abort" : "signal"}:${frameKey(frames, c.pluginPath, bottomless) || method}`,
+      message: `killed by ${signal} ${where}${said ? `: ${said}` : ""}${doubt}`,
+      ...said !== undefined && { abortMessage: said },
     };
   }
   if (d.exitCode !== undefined) {

@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { artifactPrefix, type FindingCandidate, type FindingKind, pluginFrames } from "../crash/finding.ts";
 import { removeIfThere, sha1Hex, writeWhole } from "./artifacts.ts";
 import { formatFrame, symbolize, type SymbolizedFrame } from "../../load/symbolize.ts";
+import { symbolizeAsanStack } from "../crash/asan_stack.ts";
 
 /** One bug found, with its smallest input. */
 export interface Finding extends FindingCandidate {
@@ -52,6 +53,8 @@ export class FindingBook {
   readonly inputs = new Set<string>();
   /** Symbolization started when a finding's frames were recorded (the tools run while the run goes on). */
   readonly #locating = new Map<Finding, Promise<SymbolizedFrame[] | undefined>>();
+  /** The same for a sanitizer report's stack (reports come unsymbolized from fuzz children). */
+  readonly #asanStacks = new Map<Finding, Promise<string[]>>();
 
   constructor(dir: string, extras: SidecarExtras) {
     this.dir = dir;
@@ -107,6 +110,8 @@ export class FindingBook {
 
   /** Starts symbolizing `f`'s frames (return addresses one byte back, so a call that never returns is named by its caller's line). */
   #startLocating(f: Finding): void {
+    if (f.asanStack && f.asanStack.length > 0) this.#asanStacks.set(f, symbolizeAsanStack(f.asanStack));
+    else this.#asanStacks.delete(f);
     if (!f.frames || f.frames.length === 0) {
       this.#locating.delete(f); // a smaller input whose crash left no frames replaced one that had some
       return;
@@ -178,8 +183,19 @@ export class FindingBook {
         f.located = located;
         const top = pluginFrames(f.located, pluginPath)[0];
         if (top) f.location = formatFrame(top);
+        // An unsymbolized sanitizer report gets its place as a symbolized one has it (`x.c:21`).
+        if (f.asan && f.asan.location === undefined && top?.file !== undefined && top.line !== undefined) {
+          f.asan = { ...f.asan, location: `${top.file.slice(top.file.lastIndexOf("/") + 1)}:${top.line}` };
+        }
       }
       if (f.location === undefined && f.asan?.location) f.location = f.asan.location;
+      const stack = await this.#asanStacks.get(f);
+      if (stack && f.asan) f.asan = { ...f.asan, frames: stack };
+      // An unsymbolized report's words, now with the place in words (the key stays what it was).
+      if (f.asan && f.location !== undefined && !/ in \S/.test(f.asan.summary)) {
+        const access = f.asan.access?.match(/^(?:READ|WRITE) of size \d+/)?.[0];
+        f.message = `AddressSanitizer: ${f.asan.errorType}${access ? ` (${access})` : ""} in ${f.location}`;
+      }
       if (f.location === undefined && f.panic) f.location = f.panic.location;
       this.#write(f);
     }

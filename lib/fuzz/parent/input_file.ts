@@ -212,6 +212,36 @@ export class InputFile {
     return true;
   }
 
+  /** Inputs a batch may hold. */
+  get maxBatch(): number {
+    return this.#l.maxBatch;
+  }
+
+  /** Bytes of the arena (what a batch's inputs may use). */
+  get arenaBytes(): number {
+    return this.size - this.#l.arena - FUZZ_INBOX_BYTES;
+  }
+
+  /** The index, in its batch, of the input in flight (or run last). */
+  inFlightIndex(): number {
+    return this.#u32(this.#l.index);
+  }
+
+  /**
+   * Writes a batch for a fork server's worker to run: its inputs (`arena`,
+   * from the arena's start), the first `count` offsets and lengths into the
+   * table, and the method index.
+   */
+  writeBatch(arena: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number, method: number): void {
+    const l = this.#l;
+    this.#write(l.arena, arena);
+    this.#write(l.table, new Uint8Array(offsets.buffer, offsets.byteOffset, count * 4));
+    this.#write(l.table + l.maxBatch * 4, new Uint8Array(lengths.buffer, lengths.byteOffset, count * 4));
+    const m = new Uint8Array(4);
+    new DataView(m.buffer).setUint32(0, method, true);
+    this.#write(l.method, m);
+  }
+
   /** Closes and deletes the file. */
   remove(): void {
     try {

@@ -24,6 +24,7 @@
 import { hostLibraryPath } from "../../ffi/native_helper.ts";
 import { join } from "node:path";
 import { HostInternalError } from "../../errors/errors.ts";
+import { loadError } from "../../errors/host_errors.ts";
 import { SandboxChild } from "../../sandbox/sandbox_child.ts";
 import { type Frame, KIND } from "../../sandbox/protocol.ts";
 import { stopChild } from "../../sandbox/stop.ts";
@@ -36,6 +37,8 @@ import { InputFile } from "./input_file.ts";
 import { fuzzRequest, type JobRequest, onceRequest, replayIndex } from "./job_request.ts";
 import type { JobSession } from "./job_session.ts";
 import { type KilledFor, watchChild } from "./watchdog.ts";
+import { ForkServer, ForkServerStartError, type ForkWorker, RemoteLoop, WorkerDied } from "./fork_server.ts";
+import { FuzzEngine } from "../engine/fuzz_engine.ts";
 import type { FuzzEvent, FuzzRequest, FuzzResult, MergedEvent } from "../wire.ts";
 
 /** How a request to a child ended: a reply, or the child's end. */
@@ -80,15 +83,19 @@ export class FuzzJob {
     this.#spareFile = file(1);
   }
 
-  /** Executions so far, the running child's included. */
+  /** Executions so far, the running child's (or fork server worker's) included. */
   get execs(): number {
-    return this.#done + (this.#child ? this.#file.execs : 0);
+    return this.#done + (this.#child || this.#worker ? this.#file.execs : 0);
   }
 
-  /** The running child's process id. */
+  /** The running child's (or worker's) process id. */
   get pid(): number | undefined {
-    return this.#child?.pid;
+    return this.#child?.pid ?? this.#worker?.pid;
   }
+
+  /** The fork server's running worker, and the engine's loop over it (a harness fuzzed in a fork server). */
+  #worker: ForkWorker | undefined;
+  #remote: RemoteLoop | undefined;
 
   /** Children started after the first. */
   get restarts(): number {
@@ -98,6 +105,7 @@ export class FuzzJob {
   /** Asks the running child to stop before its next input. */
   stop(): void {
     this.#file.requestStop();
+    this.#remote?.requestStop();
   }
 
   /** The most coverage a child of this job has reported (guided mode). */
@@ -105,7 +113,7 @@ export class FuzzJob {
 
   /** Guided mode: edges and features, the best of this job's children so far. */
   coverage(): { edges: number; features: number } {
-    if (this.#child !== undefined) {
+    if (this.#child !== undefined || this.#worker !== undefined) {
       const now = this.#file.coverage();
       if (now.features > this.#coverage.features) this.#coverage = { edges: now.edges, features: now.features };
     }
@@ -114,7 +122,8 @@ export class FuzzJob {
 
   /** Hands the running child a corpus entry another job found (dropped when it has no room: its next life gets them all). */
   share(input: Uint8Array, method: number): void {
-    if (this.#child !== undefined && this.#sharing) this.#file.share(input, method);
+    if (this.#remote !== undefined) this.#remote.share(input, method);
+    else if (this.#child !== undefined && this.#sharing) this.#file.share(input, method);
   }
 
   /** True while the running child fuzzes (not in a replay or merge). */
@@ -138,6 +147,7 @@ export class FuzzJob {
 
   /** Fuzzes until `runs` executions (null: until the run stops). */
   async fuzz(runs: number | null): Promise<void> {
+    if (this.#s.forkServer) return await this.#fuzzServed(runs);
     let stillborn = 0;
     try {
       while (!this.#s.stopping && (runs === null || this.#done < runs) && !this.#allRetired()) {
@@ -159,6 +169,123 @@ export class FuzzJob {
       }
     } finally {
       await this.close();
+    }
+  }
+
+  /**
+   * Fuzzes a libFuzzer harness in a fork server: one engine here for the
+   * whole job (one PRNG stream, its corpus kept across deaths), a worker
+   * forked per life. A worker's death is read as a child's is (the input in
+   * flight from the file, the crash record, its stderr), and the engine goes
+   * on in a new worker after the input that killed the last one.
+   */
+  async #fuzzServed(runs: number | null): Promise<void> {
+    let server: ForkServer;
+    try {
+      server = await ForkServer.start(this.#s.serverOptions(this.#file));
+    } catch (e) {
+      if (e instanceof ForkServerStartError && e.initResult !== undefined) {
+        throw loadError(this.#s.pluginPath, `LLVMFuzzerInitialize returned ${e.initResult}`);
+      }
+      throw loadError(this.#s.pluginPath, e instanceof Error ? e.message : String(e));
+    }
+    try {
+      if (this.#lives === 0) this.#s.accept({ edges: server.edges });
+      const { req, blobs } = fuzzRequest(this.#s, this.index * 4096, runs, true);
+      const seeds = blobs.slice(0, req.seeds);
+      const known = blobs.slice(req.seeds, req.seeds + (req.known ?? 0));
+      const dict = blobs.slice(req.seeds + (req.known ?? 0));
+      const loop = new RemoteLoop(this.#file, server.tables);
+      this.#remote = loop;
+      if (this.#s.stopping) loop.requestStop();
+      const onFinding = (f: FindingCandidate) => this.#s.finding(f);
+      const send = (header: Record<string, unknown>, out: Uint8Array[]) =>
+        this.#event({ id: 0, kind: KIND.EVENT, header, blobs: out }, req, onFinding);
+      const target = { judge: () => ({ warnings: [] }) };
+      const engine = new FuzzEngine(loop, target, req, seeds, dict, send, server.tables !== undefined, known);
+      let stillborn = 0;
+      while (!this.#s.stopping && !this.#allRetired()) {
+        const worker = await server.fork();
+        this.#lives++;
+        this.#killedFor = undefined;
+        this.#worker = worker;
+        loop.attach(worker);
+        engine.newProcess();
+        const limits = {
+          timeoutMs: this.#s.timeoutMs,
+          rssLimitMb: this.#s.rssLimitMb,
+          hungBefore: (m: number) => this.#s.hungBefore(m),
+        };
+        let hangMs: number | undefined;
+        const stopWatch = watchChild(worker, this.#file, limits, (why, ms) => {
+          this.#killedFor = why;
+          hangMs = ms;
+        });
+        let died = false;
+        try {
+          await engine.run();
+        } catch (e) {
+          if (!(e instanceof WorkerDied)) throw e;
+          died = true;
+        } finally {
+          stopWatch();
+          this.coverage();
+        }
+        const lifeExecs = this.#file.execs;
+        if (!died) {
+          await worker.finish();
+          this.#done += lifeExecs;
+          this.#worker = undefined;
+          return;
+        }
+        this.#deadAt = performance.timeOrigin + performance.now();
+        this.#done += lifeExecs;
+        this.#worker = undefined;
+        const end = worker.end!;
+        const current = this.#file.current();
+        const finding = deathFinding({
+          signal: end.signal,
+          exitCode: end.exitCode,
+          killedFor: this.#killedFor,
+          hangMs,
+          current,
+          crash: this.#file.crash(),
+          hangFrames: this.#killedFor === "timeout" ? this.#file.hangFrames() : [],
+          stderrTail: end.stderrTail,
+        }, {
+          pluginPath: this.#s.pluginPath,
+          hostModule: hostLibraryPath(),
+          methods: this.#s.methods.map((m) => m.name),
+          job: this.index,
+          execs: this.#done,
+          timeoutMs: this.#s.timeoutMs,
+          rssLimitMb: this.#s.rssLimitMb,
+          parseAsan: parseAsanReport,
+        });
+        if (finding === undefined) {
+          this.#s.warn(
+            `Job ${this.index}: a fuzz worker ended (${
+              end.signal ?? `exit code ${end.exitCode}`
+            }) with no input in flight`,
+          );
+        } else {
+          // No budget here (see budget.ts): a known bug's crash costs a fork, so the harness is never retired.
+          const repeat = this.#s.knownKey(finding.key);
+          this.#s.finding(finding);
+          if (!repeat) engine.addKnown(finding.input);
+        }
+        stillborn = lifeExecs === 0 ? stillborn + 1 : 0;
+        if (stillborn >= STILLBORN_CAP) {
+          this.#s.warn(`Job ${this.index}: ${STILLBORN_CAP} fuzz workers in a row died before running an input`);
+          return;
+        }
+        if (runs !== null && engine.execs >= runs) return;
+      }
+    } finally {
+      this.#remote = undefined;
+      if (this.#worker !== undefined) this.#worker.kill("closed");
+      this.#worker = undefined;
+      await server.quit();
     }
   }
 

@@ -18,6 +18,7 @@
 import type { ChildSpec } from "../../sandbox/sandbox_child.ts";
 import type { FindingCandidate } from "../crash/finding.ts";
 import type { InputFile } from "./input_file.ts";
+import type { ForkServerOptions } from "./fork_server.ts";
 import type { FuzzMethod } from "../wire.ts";
 
 /** What a job needs from the run it belongs to. */
@@ -32,6 +33,11 @@ export interface JobSession {
   readonly graceMs: number;
   /** The spec of a child for this job (its handler options name the job's input file). */
   spec(inputFile: InputFile): ChildSpec;
+  /** True when the run fuzzes a libFuzzer harness in a fork server; what one is started with. */
+  readonly forkServer: boolean;
+  serverOptions(inputFile: InputFile): ForkServerOptions;
+  /** Guided by coverage, or fed the comparisons of the coverage runtime's interposers. */
+  readonly guided: boolean;
   /** Where input files go. */
   readonly artifactsDir: string;
   /** The arena's size. */

@@ -101,6 +101,12 @@ export interface FuzzOptions {
    * feed the mutator. False fuzzes it like an uninstrumented one.
    */
   coverage?: boolean;
+  /**
+   * Fuzz a libFuzzer harness in a fork server (default true): a native
+   * process that loads it once and forks a worker per life, the engine in
+   * this process. False runs it in a Deno fuzz child like an npa plugin.
+   */
+  forkServer?: boolean;
   /** Environment variable names passed to the children (all others are cleared). */
   env?: readonly string[];
   /**
@@ -139,6 +145,7 @@ export interface ResolvedFuzzOptions {
   outOfRange: boolean;
   leaks: boolean;
   coverage: boolean;
+  forkServer: boolean;
   env: readonly string[];
   /** The adapter's absolute path, when one is given. */
   adapter: string | undefined;
@@ -224,6 +231,7 @@ export function resolveFuzzOptions(
     outOfRange: o.outOfRange === true,
     leaks: o.leaks ?? true,
     coverage: o.coverage ?? true,
+    forkServer: o.forkServer ?? true,
     env: o.env ?? [],
     adapter: o.adapter === undefined ? undefined : resolve(o.adapter),
     startTimeoutMs: integer(o.startTimeoutMs, name("startTimeoutMs"), 1, MAX_DELAY_MS) ?? 10_000,

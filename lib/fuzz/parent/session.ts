@@ -32,6 +32,7 @@ import { CorpusDirectory, readInputs, sha1Hex } from "./artifacts.ts";
 import type { FindingCandidate } from "../crash/finding.ts";
 import { type Finding, FindingBook } from "./finding_book.ts";
 import type { InputFile } from "./input_file.ts";
+import type { ForkServerOptions } from "./fork_server.ts";
 import type { JobSession } from "./job_session.ts";
 import type { ResolvedFuzzOptions } from "./options.ts";
 import type { FuzzChildOptions, FuzzMethod, FuzzTargetKind } from "../wire.ts";
@@ -70,6 +71,8 @@ export class FuzzSession implements JobSession {
   onCorpus: (input: Uint8Array, method: number, job: number) => void = () => {};
   /** Guided by coverage: the library is instrumented and guidance was not turned off. */
   readonly guided: boolean;
+  /** A libFuzzer harness fuzzed in a fork server (`fork_server.ts`), unless turned off. */
+  readonly forkServer: boolean;
   /** Guided mode: the edges the first child found instrumented. */
   instrumentedEdges = 0;
   /** Set by a merge: one method only (a corpus serves one method). */
@@ -103,6 +106,7 @@ export class FuzzSession implements JobSession {
     },
   ) {
     this.guided = p.guided;
+    this.forkServer = p.target === "libfuzzer" && o.forkServer;
     this.pluginPath = real;
     this.#o = o;
     this.seed = o.seed;
@@ -176,6 +180,18 @@ export class FuzzSession implements JobSession {
       setEnv: this.#setEnv,
       startTimeoutMs: this.#o.startTimeoutMs,
       maxFrame: maxFrameFor(this.arenaBytes),
+    };
+  }
+
+  /** What a fork server for this run is started with, on `file`. */
+  serverOptions(file: InputFile): ForkServerOptions {
+    return {
+      file,
+      harness: this.pluginPath,
+      mode: this.guided ? "guided" : this.#o.coverage ? "compare" : "blind",
+      env: this.#o.env,
+      setEnv: this.#setEnv,
+      startTimeoutMs: this.#o.startTimeoutMs,
     };
   }
 
@@ -332,7 +348,13 @@ export async function prepareRun(path: string, o: ResolvedFuzzOptions): Promise<
   const sanitizer = o.sanitizer === "none" ? undefined : o.sanitizer ?? sanitizerOf(info);
   // Every fuzz child gets the coverage runtime (unless guidance is off): for an instrumented plugin its counters,
   // for any plugin its interposed memcmp, strcmp, ... which feed the comparison mutations.
-  const setEnv = await sanitizerEnv(path, { info, asan: sanitizer === "asan", coverageRuntime: o.coverage });
+  // Reports unsymbolized: a crash costs no llvm-symbolizer start; the run symbolizes each bug once (finding_book.ts).
+  const setEnv = await sanitizerEnv(path, {
+    info,
+    asan: sanitizer === "asan",
+    coverageRuntime: o.coverage,
+    symbolize: false,
+  });
   const artifactsDir = resolve(o.artifactsDir ?? Deno.cwd());
   Deno.mkdirSync(artifactsDir, { recursive: true });
   const corpusDirs = o.corpus.map((d) => resolve(d));

@@ -18,7 +18,15 @@
  * @module
  */
 import { ProcInfo } from "../../ffi/proc_info.ts";
-import type { SandboxChild } from "../../sandbox/sandbox_child.ts";
+
+/** What the watch needs of the process running the inputs: a sandbox child, or a fork server's worker. */
+export interface Watched {
+  readonly pid: number;
+  /** Set once it ended (the watch then stops looking). */
+  readonly end: unknown;
+  readonly stderrTail: string;
+  kill(reason: "timed_out", why?: string): void;
+}
 import { MAX_DELAY_MS, sleep } from "../../util/timers.ts";
 import type { InputFile } from "./input_file.ts";
 
@@ -61,7 +69,7 @@ export type KilledFor = "timeout" | "oom";
  * child is killed. Returns the stop.
  */
 export function watchChild(
-  child: SandboxChild,
+  child: Watched,
   file: InputFile,
   limits: WatchLimits,
   killing: (why: KilledFor, deadlineMs?: number) => void,
@@ -108,7 +116,7 @@ export function watchChild(
 }
 
 /** Asks the hung child for its loop thread's backtrace (briefly), then kills it. */
-async function killHung(child: SandboxChild, file: InputFile, timeoutMs: number): Promise<void> {
+async function killHung(child: Watched, file: InputFile, timeoutMs: number): Promise<void> {
   const seq = file.hangSequence();
   try {
     Deno.kill(child.pid, "SIGUSR2");

@@ -1,37 +1,81 @@
 /**
- * The fuzz loop inside a fuzz child: picks inputs from the corpus, mutates a
- * batch of them into the native loop's arena (one PRNG, seeded by the
- * parent, so one job replays exactly), runs the batch with one call, keeps
+ * The fuzz engine: picks inputs from the corpus, mutates a batch of them
+ * into the native loop's arena (one PRNG, seeded by the parent, so one job
+ * replays exactly), runs the batch with one call, keeps
  * the inputs the plugin answered in a new way (a new status, or output or
  * error length), hands what the loop could not settle to the guard, and
  * checks the plugin's counters after each batch for leaks. Findings and new
- * corpus entries go to the parent as events the moment they are known;
- * crashes and hangs need no event: the parent reads the input in flight
- * from the input file.
+ * corpus entries go out as events the moment they are known; crashes and
+ * hangs need no event: the parent reads the input in flight from the input
+ * file.
+ *
+ * It runs where the batch loop is reached: in a Deno fuzz child (npa
+ * plugins; the loop is a call into the native helper), or in the parent for
+ * a libFuzzer harness, whose loop is a fork server's worker (`BatchLoop` is
+ * both). There an engine outlives the workers: a worker's death ends
+ * {@link FuzzEngine.run} with the loop's error, and a later `run()` goes on
+ * where it stopped (after the input that killed it), corpus and PRNG intact.
  *
  * @example
  * ```ts ignore
- * import { FuzzEngine } from "./fuzz_loop.ts";
- * const result = new FuzzEngine(loop, target, request, send).run();
+ * import { FuzzEngine } from "./fuzz_engine.ts";
+ * const result = await new FuzzEngine(loop, target, request, seeds, dict, send).run();
  * ```
  *
  * @module
  */
 import { toData } from "../../errors/error_data.ts";
 import { ContractViolationError, MalformedBufferError, PluginPanicError } from "../../errors/errors.ts";
-import { type ComparisonTables, type FuzzLoop, stoppedBefore } from "../../ffi/fuzz_loop.ts";
+import type { CallResult } from "../../ffi/calls.ts";
+import { type ComparisonTables, stoppedBefore } from "../../ffi/fuzz_loop.ts";
 import { Prng } from "../../util/prng.ts";
 import { INBOX_HEADER, readEntries } from "../inbox.ts";
 import { mutateJson } from "../mutate/json_mutate.ts";
 import { Mutator } from "../mutate/byte_mutations.ts";
 import { wordTries } from "../mutate/dictionary.ts";
-import type { Judged } from "./npa_target.ts";
+import type { Judged } from "../child/npa_target.ts";
 import type { FuzzMethod, FuzzRequest, FuzzResult } from "../wire.ts";
+
+/**
+ * The batch loop the engine drives: the native helper's in a fuzz child
+ * (`FuzzLoop`), or a fork server's worker seen from the parent (`RemoteLoop`).
+ */
+export interface BatchLoop {
+  /** The inputs of a batch, anywhere in here; input i is `arena[offsets[i], offsets[i] + lengths[i])`. */
+  readonly arena: Uint8Array;
+  readonly offsets: Uint32Array;
+  readonly lengths: Uint32Array;
+  /** After a run: 1 for each input that reached something new. */
+  readonly fresh: Uint8Array;
+  /** Where other jobs' corpus entries wait (`inbox.ts`). */
+  readonly inbox: Uint8Array;
+  /** Which method the batch is for, and its sequence number (written where the parent reads them). */
+  methodIndex: number;
+  batch: number;
+  /** The method of the next batches. */
+  method(name: string, json: boolean): void;
+  /** Runs inputs `[from, count)`: `count`, the index of one to judge, or a stop (`stoppedBefore`). */
+  run(from: number, count: number): number | Promise<number>;
+  /** The call the loop stopped at. */
+  raw(): CallResult;
+  readonly stopRequested: boolean;
+  comparisons(): ComparisonTables | undefined;
+}
+
+/** What a loop throws when the process running the inputs died: `index` is the input of the batch in flight. */
+export interface LoopDeath {
+  readonly loopDied: true;
+  readonly index: number;
+}
+
+function isLoopDeath(e: unknown): e is LoopDeath {
+  return typeof e === "object" && e !== null && (e as LoopDeath).loopDied === true;
+}
 
 /** What the engine needs of the target beyond the native loop. */
 export interface EngineTarget {
   /** Judges a call the loop stopped at (npa targets; a libFuzzer harness never stops the loop). */
-  judge(method: string, json: boolean, raw: ReturnType<FuzzLoop["raw"]>): Judged;
+  judge(method: string, json: boolean, raw: CallResult): Judged;
   /** The plugin's counters, when it has `npa_plugin_stats`. */
   stats?(): Record<string, number> | undefined;
 }
@@ -48,14 +92,21 @@ const LEAK_COUNTERS = ["live_buffers", "live_instances"] as const;
 
 /** One fuzz request, run to its end. */
 export class FuzzEngine {
-  readonly #loop: FuzzLoop;
+  readonly #loop: BatchLoop;
   readonly #target: EngineTarget;
   readonly #req: FuzzRequest;
   readonly #send: SendEvent;
   readonly #prng: Prng;
-  readonly #mutator: Mutator;
+  #mutator: Mutator;
+  readonly #comparisonsOn: boolean;
   readonly #corpus: Uint8Array[][];
-  readonly #dictionary: Uint8Array[];
+  #dictionary: Uint8Array[];
+  readonly #allWords: Uint8Array[];
+  /** Where each phase got to: the seeds of each method, then the word tries (a later run() goes on from there). */
+  readonly #seedAt: number[];
+  readonly #triesAt: number[];
+  #phase: "seeds" | "tries" | "fuzz" = "seeds";
+  #size = FIRST_BATCH;
   readonly #maxBatch: number;
   #execs = 0;
   #batch = 0;
@@ -70,7 +121,7 @@ export class FuzzEngine {
   readonly #memView: DataView | undefined;
   #lastSeq = 0;
   /** Inputs of known bugs: operands found in one are not taken (see FuzzRequest.known). */
-  readonly #known: readonly Uint8Array[];
+  #known: readonly Uint8Array[];
   /** Bytes of the inbox read so far, and a view of its count. */
   #inboxCursor = 0;
   readonly #inboxView: DataView;
@@ -78,7 +129,7 @@ export class FuzzEngine {
   readonly #retired: ReadonlySet<number>;
 
   constructor(
-    loop: FuzzLoop,
+    loop: BatchLoop,
     target: EngineTarget,
     req: FuzzRequest,
     seeds: Uint8Array[],
@@ -94,9 +145,10 @@ export class FuzzEngine {
     this.#req = req;
     this.#send = send;
     this.#prng = new Prng(req.seed, req.stream);
-    // A word a known bug's input holds would rebuild that bug at every other input, as a comparison operand would.
-    this.#dictionary = dict.filter((w) => !this.#inKnownBug(w, false));
-    this.#mutator = new Mutator(this.#prng, { dictionary: this.#dictionary, comparisons, lengths: req.lengths });
+    this.#allWords = dict;
+    this.#comparisonsOn = comparisons;
+    this.#dictionary = [];
+    this.#mutator = this.#newMutator();
     this.#tables = comparisons ? loop.comparisons() : undefined;
     const t = this.#tables;
     this.#cmpView = t && new DataView(t.cmps.buffer, t.cmps.byteOffset, t.cmps.byteLength);
@@ -105,31 +157,77 @@ export class FuzzEngine {
     const start = seeds.length > 0 ? seeds : [new Uint8Array(0)];
     this.#corpus = req.methods.map(() => start.map((s) => s.subarray(0, req.maxLen)));
     this.#maxBatch = Math.min(loop.offsets.length, 1024);
+    this.#seedAt = req.methods.map(() => 0);
+    this.#triesAt = req.methods.map(() => 0);
   }
 
-  /** Replays the seeds (in replay mode: the inputs), then fuzzes until the budget or a stop. */
-  run(): FuzzResult {
+  /** A mutator over the dictionary without the words a known bug's input holds (they would rebuild that bug at
+   * every other input, as a comparison operand would). */
+  #newMutator(): Mutator {
+    this.#dictionary = this.#allWords.filter((w) => !this.#inKnownBug(w, false));
+    return new Mutator(this.#prng, {
+      dictionary: this.#dictionary,
+      comparisons: this.#comparisonsOn,
+      lengths: this.#req.lengths,
+    });
+  }
+
+  /**
+   * The loop's process was replaced (a fork server's new worker): its
+   * comparison records start over, and batches start small again (a bug that
+   * kills a worker every few inputs would otherwise cost a full batch of
+   * mutations per death, most of them never run).
+   */
+  newProcess(): void {
+    this.#lastSeq = 0;
+    this.#size = FIRST_BATCH;
+  }
+
+  /** A bug was found on `input` (by a worker's death): its words and operands are left out from now on. */
+  addKnown(input: Uint8Array): void {
+    this.#known = [...this.#known, input];
+    this.#mutator = this.#newMutator();
+  }
+
+  /** Executions this engine ran (the input that killed a loop counted). */
+  get execs(): number {
+    return this.#execs;
+  }
+
+  /**
+   * Replays the seeds (in replay mode: the inputs), then fuzzes until the
+   * budget or a stop. Rejects with the loop's error when its process died; a
+   * later call goes on after the input that killed it.
+   */
+  async run(): Promise<FuzzResult> {
     this.#send({ type: "started", at: performance.timeOrigin + performance.now() }, []);
     this.#baseline = this.#readStats();
     if (this.#req.mode === "merge") {
-      this.#replay(0, this.#corpus[0]!, (at, n) => this.#sendMerged(at, n));
+      await this.#replay(0, this.#corpus[0]!, (at, n) => this.#sendMerged(at, n));
       return { execs: this.#execs, findings: this.#findings };
     }
     const retired = this.#retired;
     const active = this.#req.methods.map((_, m) => m).filter((m) => !retired.has(m));
-    for (const m of active) {
-      if (this.#stopped) break;
-      this.#replay(m, this.#corpus[m]!);
-      if (this.#req.mode === "replay") return { execs: this.#execs, findings: this.#findings };
+    if (this.#phase === "seeds") {
+      for (const m of active) {
+        if (this.#stopped) break;
+        await this.#replay(m, this.#corpus[m]!, undefined, this.#seedAt);
+        if (this.#req.mode === "replay") return { execs: this.#execs, findings: this.#findings };
+      }
+      this.#phase = "tries";
     }
     // Every method's seeds first, then its tries: each method's share of what is left of the budget.
-    if (this.#req.tries === true) active.forEach((m, i) => !this.#stopped && this.#tryWords(m, active.length - i));
-    let size = FIRST_BATCH;
+    if (this.#phase === "tries") {
+      if (this.#req.tries === true) {
+        for (const [i, m] of active.entries()) if (!this.#stopped) await this.#tryWords(m, active.length - i);
+      }
+      this.#phase = "fuzz";
+    }
     while (!this.#stopped && !this.#spent() && active.length > 0) {
       const m = active[this.#batch % active.length]!;
-      this.#takeShared();
-      this.#fuzzBatch(m, size);
-      size = Math.min(size * 2, this.#maxBatch);
+      await this.#takeShared();
+      await this.#fuzzBatch(m, this.#size);
+      this.#size = Math.min(this.#size * 2, this.#maxBatch);
     }
     return { execs: this.#execs, findings: this.#findings };
   }
@@ -151,20 +249,20 @@ export class FuzzEngine {
   }
 
   /** Runs each dictionary word alone and at the binary's lengths (`wordTries`; not known bugs' inputs); new answers join. */
-  #tryWords(m: number, shares: number): void {
+  async #tryWords(m: number, shares: number): Promise<void> {
     const known = new Set(this.#known.map((k) => k.join()));
     const left = this.#req.runs === null ? Infinity : Math.max(0, Math.floor((this.#req.runs - this.#execs) / shares));
     const tries = wordTries(this.#dictionary, this.#req.lengths ?? [], this.#req.maxLen)
       .filter((w) => !known.has(w.join())).slice(0, left);
     const corpus = this.#corpus[m]!;
     // Not sent to the run's corpus: it seeds every method of every later life, and a word is a guess, not a find.
-    this.#replay(m, tries, (at, n) => {
+    await this.#replay(m, tries, (at, n) => {
       for (let i = 0; i < n; i++) if (this.#loop.fresh[i] !== 0) corpus.push(tries[at + i]!);
-    });
+    }, this.#triesAt);
   }
 
   /** Runs the corpus entries other jobs found (left in the inbox by the parent); keeps those new to this job. */
-  #takeShared(): void {
+  async #takeShared(): Promise<void> {
     if (this.#inboxView.getUint32(0, true) <= this.#inboxCursor) return;
     const { entries, cursor } = readEntries(this.#loop.inbox, this.#inboxCursor);
     this.#inboxCursor = cursor;
@@ -173,7 +271,7 @@ export class FuzzEngine {
       const inputs = entries.filter((e) => e.method === m).map((e) => e.input.subarray(0, this.#req.maxLen));
       if (inputs.length === 0) continue;
       const corpus = this.#corpus[m]!;
-      this.#replay(m, inputs, (at, n) => {
+      await this.#replay(m, inputs, (at, n) => {
         for (let i = 0; i < n; i++) if (this.#loop.fresh[i] !== 0) corpus.push(inputs[at + i]!);
       });
     }
@@ -226,11 +324,17 @@ export class FuzzEngine {
   /**
    * Runs `inputs` as they are (the seeds: they teach the loop what answers
    * are known; shared entries; a merge); a replay may stop at a finding.
-   * `after(at, n)` sees each batch's results.
+   * `after(at, n)` sees each batch's results. With `cursors`, it starts at
+   * `cursors[m]` and keeps it up to date (past an input that killed the loop).
    */
-  #replay(m: number, inputs: readonly Uint8Array[], after?: (at: number, n: number) => void): void {
+  async #replay(
+    m: number,
+    inputs: readonly Uint8Array[],
+    after?: (at: number, n: number) => void,
+    cursors?: number[],
+  ): Promise<void> {
     const arena = this.#loop.arena;
-    let at = 0;
+    let at = cursors?.[m] ?? 0;
     while (at < inputs.length && !this.#stopped) {
       this.#replayAt = at;
       let cursor = 0;
@@ -245,14 +349,21 @@ export class FuzzEngine {
         n++;
       }
       if (n === 0) throw new RangeError(`An input of ${inputs[at]!.length} bytes does not fit the fuzz arena`);
-      const { ran } = this.#execute(m, n, this.#req.mode === "replay" && this.#req.stopAtFirst === true);
+      let ran: number;
+      try {
+        ({ ran } = await this.#execute(m, n, this.#req.mode === "replay" && this.#req.stopAtFirst === true));
+      } catch (e) {
+        if (cursors !== undefined && isLoopDeath(e)) cursors[m] = at + e.index + 1;
+        throw e;
+      }
       after?.(at, ran);
       at += n;
+      if (cursors !== undefined) cursors[m] = at;
     }
   }
 
   /** Mutates a batch of `size` inputs of method `m` into the arena and runs it. */
-  #fuzzBatch(m: number, size: number): void {
+  async #fuzzBatch(m: number, size: number): Promise<void> {
     const loop = this.#loop;
     const arena = loop.arena;
     const maxLen = this.#req.maxLen;
@@ -287,7 +398,7 @@ export class FuzzEngine {
         n++;
       }
     }
-    const { ran } = this.#execute(m, n, false);
+    const { ran } = await this.#execute(m, n, false);
     const fresh = loop.fresh;
     for (let i = 0; i < ran; i++) {
       if (fresh[i] === 0) continue;
@@ -302,7 +413,7 @@ export class FuzzEngine {
    * loop stops at. Returns how many ran and the index of the first finding
    * (with `stopAtFirst`, the run stops there).
    */
-  #execute(m: number, n: number, stopAtFirst: boolean): { ran: number; first?: number } {
+  async #execute(m: number, n: number, stopAtFirst: boolean): Promise<{ ran: number; first?: number }> {
     const loop = this.#loop;
     const method = this.#req.methods[m]!;
     loop.methodIndex = m;
@@ -311,7 +422,13 @@ export class FuzzEngine {
     let from = 0;
     let first: number | undefined;
     while (from < n) {
-      const r = loop.run(from, n);
+      let r: number;
+      try {
+        r = await loop.run(from, n);
+      } catch (e) {
+        if (isLoopDeath(e)) this.#execs += Math.max(0, e.index + 1 - from);
+        throw e;
+      }
       if (r === n) {
         this.#execs += n - from;
         break;
@@ -333,7 +450,7 @@ export class FuzzEngine {
       from = r + 1;
     }
     this.#harvest();
-    const leak = this.#checkLeaks(method, n);
+    const leak = await this.#checkLeaks(method, n);
     if (leak !== undefined) first ??= leak;
     if (first !== undefined && stopAtFirst) this.#stopped = true;
     if (loop.stopRequested) this.#stopped = true;
@@ -341,7 +458,7 @@ export class FuzzEngine {
   }
 
   /** Judges input `i`'s call; true when it is a finding (sent to the parent). */
-  #settle(method: FuzzMethod, i: number, raw: ReturnType<FuzzLoop["raw"]>): boolean {
+  #settle(method: FuzzMethod, i: number, raw: CallResult): boolean {
     const judged = this.#target.judge(method.name, method.json, raw);
     const e = judged.error;
     const kind = e instanceof PluginPanicError
@@ -370,7 +487,7 @@ export class FuzzEngine {
    * then run again alone, counters read around it, to find the one that
    * leaks (reported); the baseline moves up either way. Returns that input's index.
    */
-  #checkLeaks(method: FuzzMethod, n: number): number | undefined {
+  async #checkLeaks(method: FuzzMethod, n: number): Promise<number | undefined> {
     const base = this.#baseline;
     if (base === undefined || n === 0) return undefined;
     const after = this.#readStats()!;
@@ -379,7 +496,7 @@ export class FuzzEngine {
     let found: number | undefined;
     for (let i = 0; i < n && found === undefined; i++) {
       const before = this.#readStats()!;
-      const r = this.#loop.run(i, i + 1);
+      const r = await this.#loop.run(i, i + 1);
       this.#execs++;
       if (r === i) this.#target.judge(method.name, method.json, this.#loop.raw());
       const now = this.#readStats()!;

@@ -1,0 +1,481 @@
+/**
+ * A libFuzzer harness's fuzz job runs in a fork server
+ * (`native/fuzz_server/npah_fuzz_server.c`): a small native process, no Deno
+ * in it, that loads the harness once (its `LLVMFuzzerInitialize` run, the
+ * ASan runtime up) and forks a worker from that state for each life, so a
+ * crash costs a `fork()`, not a start. The engine runs here, in the parent
+ * (`RemoteLoop` is its batch loop): it writes each batch into the input
+ * file's arena and the worker runs it, answering with which inputs were
+ * fresh and the comparison tables.
+ *
+ * This module speaks the server's pipe protocol (the C file's header has
+ * it), keeps each worker's stderr apart (the server marks a worker's end on
+ * stderr before it reports it), and turns a worker's end into a {@link
+ * WorkerEnd}.
+ *
+ * @example
+ * ```ts ignore
+ * import { ForkServer, RemoteLoop } from "./fork_server.ts";
+ * const server = await ForkServer.start({ program, file, harness, mode: "guided", env: [], setEnv, startTimeoutMs: 10_000 });
+ * const worker = await server.fork();
+ * const loop = new RemoteLoop(file, server.tables);
+ * loop.attach(worker);
+ * await server.quit();
+ * ```
+ *
+ * @module
+ */
+import { dirname, join } from "node:path";
+import { hostLibraryPath } from "../../ffi/native_helper.ts";
+import type { ComparisonTables } from "../../ffi/fuzz_loop.ts";
+import type { CallResult } from "../../ffi/calls.ts";
+import { readLauncherReport, spawnNative } from "../../sandbox/spawn.ts";
+import { sleep } from "../../util/timers.ts";
+import { appendEntry, INBOX_HEADER } from "../inbox.ts";
+import type { BatchLoop, LoopDeath } from "../engine/fuzz_engine.ts";
+import type { InputFile } from "./input_file.ts";
+
+/** The server's executable, next to the native helper (`deno task build` puts both in `build/`). */
+export const FORK_SERVER_NAME = "npah_fuzz_server";
+
+const T = { HELLO: 1, FORK: 2, BORN: 3, RUN: 4, RAN: 5, FORGET: 6, DONE: 7, END: 8, DIED: 9, QUIT: 10 } as const;
+/** How long a dead worker's stderr may take to reach the marker the server writes after it. */
+const STDERR_DRAIN_MS = 2000;
+const STDERR_TAIL = 64 * 1024;
+/** The line the server writes to stderr after a worker's end (ESC keeps a plugin from writing it by chance). */
+// deno-lint-ignore no-control-regex
+const MARK = /\n\x1b\[plugcheck worker (\d+) ended\]\n/;
+
+/** What a worker's end was. */
+export interface WorkerEnd {
+  signal?: string;
+  exitCode?: number;
+  /** Its stderr, from its birth to its end (the last 64 KiB). */
+  stderrTail: string;
+}
+
+const SIGNAL_NAMES: Record<number, string> = { 4: "SIGILL", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL" };
+SIGNAL_NAMES[11] = "SIGSEGV";
+SIGNAL_NAMES[15] = "SIGTERM";
+
+/** A raw wait status as a worker's end. */
+function endOf(status: number, stderrTail: string): WorkerEnd {
+  const sig = status & 0x7f;
+  if (sig === 0) return { exitCode: (status >> 8) & 0xff, stderrTail };
+  return { signal: SIGNAL_NAMES[sig] ?? `signal ${sig}`, stderrTail };
+}
+
+interface Message {
+  tag: number;
+  payload: Uint8Array;
+}
+
+/** Options of {@link ForkServer.start}. */
+export interface ForkServerOptions {
+  file: InputFile;
+  harness: string;
+  mode: "guided" | "compare" | "blind";
+  /** Variables passed on from this process, and set. */
+  env: readonly string[];
+  setEnv: Record<string, string>;
+  startTimeoutMs: number;
+}
+
+/** Why a fork server did not come up: its status in HELLO, or its end, with what it said on stderr. */
+export class ForkServerStartError extends Error {
+  readonly status: number | undefined;
+  readonly initResult: number | undefined;
+  constructor(message: string, status?: number, initResult?: number) {
+    super(message);
+    this.status = status;
+    this.initResult = initResult;
+  }
+}
+
+/** A running fork server. */
+export class ForkServer {
+  readonly #proc: Deno.ChildProcess;
+  readonly #leftovers: string | undefined;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #queue: Message[] = [];
+  #waiting: { resolve: (m: Message) => void; reject: (e: unknown) => void } | undefined;
+  #gone: Error | undefined;
+  /** Stderr since the last worker's end marker, and the texts of ended workers by pid. */
+  #stderr = "";
+  readonly #endedText = new Map<number, string>();
+  #stderrWaiter: (() => void) | undefined;
+  readonly exited: Promise<Deno.CommandStatus>;
+  /** Edges instrumented (guided mode). */
+  edges = 0;
+  /** The comparison tables' shape (slots and slot sizes), when the worker sends them. */
+  tables: { cmpSlots: number; cmpSlot: number; memSlots: number; memSlot: number } | undefined;
+
+  private constructor(proc: Deno.ChildProcess, leftovers: string | undefined) {
+    this.#proc = proc;
+    this.#leftovers = leftovers;
+    this.#writer = proc.stdin.getWriter();
+    this.#writer.closed.catch(() => {});
+    this.exited = proc.status;
+    this.#readReplies();
+    this.#readStderr();
+  }
+
+  /** The server's executable path. */
+  static program(): string {
+    return join(dirname(hostLibraryPath()), FORK_SERVER_NAME);
+  }
+
+  /** Starts the server and waits for its HELLO. Throws {@link ForkServerStartError}. */
+  static async start(o: ForkServerOptions): Promise<ForkServer> {
+    const { proc, leftovers } = await spawnNative(
+      ForkServer.program(),
+      [o.file.path, String(o.file.size), o.harness, o.mode],
+      { env: o.env, setEnv: o.setEnv },
+    );
+    const server = new ForkServer(proc, leftovers);
+    let hello: Message;
+    try {
+      hello = await server.#next(o.startTimeoutMs);
+    } catch (e) {
+      server.kill();
+      await server.exited;
+      const said = server.#stderr.trim().split("\n").slice(-6).join("\n");
+      throw new ForkServerStartError(
+        `the fuzz fork server ended before it was ready (${e instanceof Error ? e.message : e})${
+          said ? `; it said:\n${said}` : ""
+        }`,
+      );
+    }
+    const v = new DataView(hello.payload.buffer, hello.payload.byteOffset, hello.payload.byteLength);
+    const status = v.getInt32(0, true);
+    const value = Number(v.getBigInt64(8, true));
+    if (hello.tag !== T.HELLO || status !== 0) {
+      await server.quit();
+      const said = server.#stderr.trim().split("\n").slice(-6).join("\n");
+      throw new ForkServerStartError(
+        `the fuzz fork server could not start (status ${status})${said ? `: ${said}` : ""}`,
+        status,
+        status === -4 ? value : undefined,
+      );
+    }
+    server.edges = value;
+    if (hello.payload.length >= 32) {
+      const [cmpSlots, cmpSlot, memSlots, memSlot] = [16, 20, 24, 28].map((at) => v.getUint32(at, true));
+      if (cmpSlots! > 0) {
+        server.tables = { cmpSlots: cmpSlots!, cmpSlot: cmpSlot!, memSlots: memSlots!, memSlot: memSlot! };
+      }
+    }
+    return server;
+  }
+
+  /** The launcher's pid (the server's status is its). */
+  get pid(): number {
+    return this.#proc.pid;
+  }
+
+  async #readReplies(): Promise<void> {
+    let buf = new Uint8Array(0);
+    try {
+      for await (const chunk of this.#proc.stdout) {
+        const joined = new Uint8Array(buf.length + chunk.length);
+        joined.set(buf);
+        joined.set(chunk, buf.length);
+        buf = joined;
+        let at = 0;
+        while (buf.length - at >= 8) {
+          const v = new DataView(buf.buffer, buf.byteOffset + at, 8);
+          const tag = v.getUint32(0, true), len = v.getUint32(4, true);
+          if (buf.length - at - 8 < len) break;
+          this.#deliver({ tag, payload: buf.slice(at + 8, at + 8 + len) });
+          at += 8 + len;
+        }
+        buf = buf.slice(at);
+      }
+    } catch {
+      // the pipe broke: the server is gone
+    }
+    this.#gone = new Error("the fuzz fork server ended");
+    this.#waiting?.reject(this.#gone);
+    this.#waiting = undefined;
+  }
+
+  #deliver(m: Message): void {
+    const w = this.#waiting;
+    if (w) {
+      this.#waiting = undefined;
+      w.resolve(m);
+    } else this.#queue.push(m);
+  }
+
+  async #readStderr(): Promise<void> {
+    const dec = new TextDecoder();
+    try {
+      for await (const chunk of this.#proc.stderr) {
+        this.#stderr += dec.decode(chunk, { stream: true });
+        for (let m = MARK.exec(this.#stderr); m; m = MARK.exec(this.#stderr)) {
+          this.#endedText.set(Number(m[1]), this.#stderr.slice(0, m.index).slice(-STDERR_TAIL));
+          this.#stderr = this.#stderr.slice(m.index + m[0].length);
+        }
+        if (this.#stderr.length > 2 * STDERR_TAIL) this.#stderr = this.#stderr.slice(-STDERR_TAIL);
+        this.#stderrWaiter?.();
+      }
+    } catch {
+      // gone
+    }
+    this.#stderrWaiter?.();
+  }
+
+  /** The next message (a reply or a worker's end), within `timeoutMs` when given. */
+  #next(timeoutMs?: number): Promise<Message> {
+    const queued = this.#queue.shift();
+    if (queued) return Promise.resolve(queued);
+    if (this.#gone) return Promise.reject(this.#gone);
+    const p = new Promise<Message>((resolve, reject) => (this.#waiting = { resolve, reject }));
+    if (timeoutMs === undefined) return p;
+    const t = sleep(timeoutMs);
+    return Promise.race([p, t.done.then(() => Promise.reject(new Error(`no answer within ${timeoutMs} ms`)))])
+      .finally(() => t.cancel());
+  }
+
+  async send(tag: number, payload?: Uint8Array): Promise<void> {
+    const msg = new Uint8Array(8 + (payload?.length ?? 0));
+    const v = new DataView(msg.buffer);
+    v.setUint32(0, tag, true);
+    v.setUint32(4, payload?.length ?? 0, true);
+    if (payload) msg.set(payload, 8);
+    await this.#writer.write(msg);
+  }
+
+  /** Forks a worker. Throws when the server is gone. */
+  async fork(): Promise<ForkWorker> {
+    await this.send(T.FORK);
+    const m = await this.#next();
+    if (m.tag !== T.BORN) throw new Error(`the fuzz fork server answered ${m.tag} to FORK`);
+    const pid = new DataView(m.payload.buffer, m.payload.byteOffset).getUint32(0, true);
+    return new ForkWorker(this, pid);
+  }
+
+  /** A reply for the worker, or its end (DIED: then the worker's stderr is read to its end marker). */
+  async reply(): Promise<Message> {
+    return await this.#next();
+  }
+
+  /** Its stderr since the last worker ended (the running worker's so far). */
+  get stderrNow(): string {
+    return this.#stderr;
+  }
+
+  /** Waits for the end marker of worker `pid` on stderr (at most {@link STDERR_DRAIN_MS}); its stderr. */
+  async stderrOf(pid: number): Promise<string> {
+    const until = performance.now() + STDERR_DRAIN_MS;
+    while (!this.#endedText.has(pid) && performance.now() < until && !this.#gone) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 20);
+        this.#stderrWaiter = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+    this.#stderrWaiter = undefined;
+    const text = this.#endedText.get(pid) ?? this.#stderr.slice(-STDERR_TAIL);
+    this.#endedText.delete(pid);
+    return text;
+  }
+
+  /** Ends the server (and with it any worker): QUIT, then SIGKILL if it lingers. */
+  async quit(): Promise<void> {
+    try {
+      await this.send(T.QUIT);
+      await this.#writer.close();
+    } catch {
+      // gone already
+    }
+    const t = sleep(1000);
+    const done = await Promise.race([this.exited.then(() => true), t.done.then(() => false)]);
+    t.cancel();
+    if (!done) {
+      this.kill();
+      await this.exited;
+    }
+    readLauncherReport(this.#leftovers);
+  }
+
+  kill(): void {
+    try {
+      this.#proc.kill("SIGKILL");
+    } catch {
+      // gone already
+    }
+  }
+}
+
+/** A worker forked by the server: runs batches until it ends or dies. */
+export class ForkWorker {
+  readonly #server: ForkServer;
+  readonly pid: number;
+  /** Its end, once the server reported it. */
+  end: WorkerEnd | undefined;
+  #killReason: string | undefined;
+
+  constructor(server: ForkServer, pid: number) {
+    this.#server = server;
+    this.pid = pid;
+  }
+
+  /** Its stderr so far (while it runs). */
+  get stderrTail(): string {
+    return this.end?.stderrTail ?? this.#server.stderrNow.slice(-STDERR_TAIL);
+  }
+
+  /** Why the parent killed it, if it did. */
+  get killReason(): string | undefined {
+    return this.#killReason;
+  }
+
+  /** Kills it now (a hang, RSS over the limit). */
+  kill(_reason: string, why?: string): void {
+    this.#killReason = why ?? _reason;
+    try {
+      Deno.kill(this.pid, "SIGKILL");
+    } catch {
+      // gone already
+    }
+  }
+
+  /** Sends a request and takes its reply; a DIED instead ends the worker (returned as undefined). */
+  async request(tag: number, payload?: Uint8Array): Promise<Message | undefined> {
+    if (this.end) return undefined;
+    await this.#server.send(tag, payload);
+    const m = await this.#server.reply();
+    if (m.tag !== T.DIED) return m;
+    const v = new DataView(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength);
+    this.end = endOf(v.getUint32(4, true), await this.#server.stderrOf(v.getUint32(0, true)));
+    return undefined;
+  }
+
+  /** Asks it to exit, and waits for its end. */
+  async finish(): Promise<void> {
+    if (this.end) return;
+    await this.#server.send(T.END);
+    for (;;) {
+      const m = await this.#server.reply();
+      if (m.tag !== T.DIED) continue;
+      const v = new DataView(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength);
+      this.end = endOf(v.getUint32(4, true), await this.#server.stderrOf(v.getUint32(0, true)));
+      return;
+    }
+  }
+}
+
+/** The worker's death, as the engine sees it: the input of the batch that was running. */
+export class WorkerDied extends Error implements LoopDeath {
+  readonly loopDied = true as const;
+  readonly index: number;
+  constructor(index: number) {
+    super("the fuzz worker died");
+    this.index = index;
+  }
+}
+
+/**
+ * The engine's batch loop over a fork server's worker: the batch is built
+ * here, written into the input file, and run there.
+ */
+export class RemoteLoop implements BatchLoop {
+  readonly arena: Uint8Array;
+  readonly offsets: Uint32Array;
+  readonly lengths: Uint32Array;
+  readonly fresh: Uint8Array;
+  readonly inbox = new Uint8Array(1 << 20);
+  methodIndex = 0;
+  batch = 0;
+  #stop = false;
+  readonly #file: InputFile;
+  #worker: ForkWorker | undefined;
+  readonly #tables: ComparisonTables | undefined;
+  #written = -1;
+
+  constructor(file: InputFile, shape: ForkServer["tables"]) {
+    this.#file = file;
+    const maxBatch = file.maxBatch;
+    this.arena = new Uint8Array(file.arenaBytes);
+    this.offsets = new Uint32Array(maxBatch);
+    this.lengths = new Uint32Array(maxBatch);
+    this.fresh = new Uint8Array(maxBatch);
+    this.#tables = shape && {
+      cmps: new Uint8Array(shape.cmpSlots * shape.cmpSlot),
+      cmpSlot: shape.cmpSlot,
+      mems: new Uint8Array(shape.memSlots * shape.memSlot),
+      memSlot: shape.memSlot,
+      seq: new Uint32Array(1),
+    };
+  }
+
+  /** The worker the next batches run in. */
+  attach(worker: ForkWorker): void {
+    this.#worker = worker;
+    this.#written = -1;
+  }
+
+  #inboxUsed = 0;
+
+  /** Leaves another job's corpus entry for the engine (false when the inbox is full). */
+  share(input: Uint8Array, method: number): boolean {
+    const entry = appendEntry(input, method, this.#inboxUsed, this.inbox.length);
+    if (entry === undefined) return false;
+    this.inbox.set(entry.bytes, INBOX_HEADER + this.#inboxUsed);
+    this.#inboxUsed = entry.used;
+    new DataView(this.inbox.buffer).setUint32(0, entry.used, true);
+    return true;
+  }
+
+  /** Asks the engine to stop after the batch (the worker also sees the file's stop flag). */
+  requestStop(): void {
+    this.#stop = true;
+  }
+
+  get stopRequested(): boolean {
+    return this.#stop;
+  }
+
+  method(): void {
+    // a harness has one entry point
+  }
+
+  comparisons(): ComparisonTables | undefined {
+    return this.#tables;
+  }
+
+  raw(): CallResult {
+    throw new Error("A libFuzzer harness's batch never stops for the guard");
+  }
+
+  async run(from: number, count: number): Promise<number> {
+    const worker = this.#worker;
+    if (worker === undefined) throw new Error("No fuzz worker is attached");
+    if (this.#written !== this.batch) {
+      let used = 0;
+      for (let i = 0; i < count; i++) used = Math.max(used, this.offsets[i]! + this.lengths[i]!);
+      this.#file.writeBatch(this.arena.subarray(0, used), this.offsets, this.lengths, count, this.methodIndex);
+      this.#written = this.batch;
+    }
+    const req = new Uint8Array(8);
+    const v = new DataView(req.buffer);
+    v.setUint32(0, from, true);
+    v.setUint32(4, count, true);
+    const m = await worker.request(T.RUN, req);
+    if (m === undefined) throw new WorkerDied(this.#file.inFlightIndex());
+    const p = m.payload;
+    const rv = new DataView(p.buffer, p.byteOffset, p.byteLength);
+    const r = rv.getInt32(0, true);
+    this.fresh.set(p.subarray(8, 8 + count));
+    const t = this.#tables;
+    if (t !== undefined && p.length >= 8 + count + t.cmps.length + t.mems.length) {
+      t.seq[0] = rv.getUint32(4, true);
+      t.cmps.set(p.subarray(8 + count, 8 + count + t.cmps.length));
+      t.mems.set(p.subarray(8 + count + t.cmps.length, 8 + count + t.cmps.length + t.mems.length));
+    }
+    return r;
+  }
+}
