@@ -10,7 +10,9 @@
 import assert from "node:assert/strict";
 import { runFuzz } from "../lib/fuzz/parent/run_fuzz.ts";
 import type { FuzzReport } from "../lib/fuzz/parent/report.ts";
-import { coverageFixture } from "./_helpers.ts";
+import { deathFinding } from "../lib/fuzz/crash/finding.ts";
+import { parseAsanReport } from "../lib/fuzz/crash/asan_report.ts";
+import { coverageFixture, fuzzFixture, runCli } from "./_helpers.ts";
 
 const DNS = () => coverageFixture("lf_dns_name_asan");
 
@@ -78,4 +80,109 @@ Deno.test("runFuzz() under load names the crash a crash, with a deadline shorter
   const f = r.findings[0]!;
   assert.equal(f.kind, "crash", `${f.kind}: ${f.message}`);
   assert.match(f.message, /heap-buffer-overflow/);
+});
+
+Deno.test("runFuzz() in the fork server keeps fuzzing through a crash storm: one finding, a worker per crash", async () => {
+  await using dir = await tempDir();
+  const r = await runFuzz(coverageFixture("lf_crash_third_asan"), { runs: 600, seed: 1, artifactsDir: dir.path });
+  assert.equal(r.run.stopped, "runs");
+  assert.equal(r.run.execs, 600);
+  assert.equal(r.findings.length, 1, JSON.stringify(r.findings.map((f) => f.key)));
+  const f = r.findings[0]!;
+  // A new worker after each crash (none after one that spent the budget).
+  assert.ok(
+    f.count >= 100 && r.run.restarts >= f.count - 1 && r.run.restarts <= f.count,
+    `${f.count} crashes, ${r.run.restarts} restarts`,
+  );
+  assert.match(
+    f.message,
+    /heap-buffer-overflow \(WRITE of size 1\) in overflow_by_one at .*lf_crash_third_asan\.c:\d+/,
+  );
+  assert.equal(f.key, `memory:liblf_crash_third_asan.so+${/\+(0x[0-9a-f]+)\)$/.exec(f.location ?? "")?.[1]}`);
+});
+
+Deno.test("runFuzz() in a Deno fuzz child (forkServer: false) replays the fork server's run: same first finding", async () => {
+  const served = (await firstFinding(2)).findings[0]!;
+  const child = (await firstFinding(2, { forkServer: false })).findings[0]!;
+  assert.deepEqual([child.first_execs, child.input.sha1, child.key], [
+    served.first_execs,
+    served.input.sha1,
+    served.key,
+  ]);
+});
+
+Deno.test("runFuzz() reports heap damage glibc found once, with glibc's words, without a sanitizer", async () => {
+  await using dir = await tempDir();
+  const r = await runFuzz(fuzzFixture("lf_heap_corrupt"), { runs: 20_000, seed: 1, artifactsDir: dir.path });
+  assert.equal(r.sanitizer, null);
+  assert.equal(r.findings.length, 1, JSON.stringify(r.findings.map((f) => [f.key, f.message])));
+  const f = r.findings[0]!;
+  assert.equal(f.kind, "abort");
+  assert.ok(f.count > 1, `met more than once: ${f.count}`);
+  assert.match(f.message, /killed by SIGABRT .*: (?:free|malloc|realloc|munmap_chunk|double free|corrupted)[^;]*/);
+});
+
+Deno.test("deathFinding() calls a child killed at the deadline while dying of a crash a crash, not a hang", () => {
+  const context = {
+    pluginPath: "/x/libp.so",
+    hostModule: "/x/libnpa_host.so",
+    methods: ["m"],
+    job: 0,
+    execs: 5,
+    timeoutMs: 100,
+    rssLimitMb: 0,
+    parseAsan: parseAsanReport,
+  };
+  const base = {
+    signal: "SIGKILL",
+    killedFor: "timeout" as const,
+    current: { bytes: new Uint8Array([1]), method: 0, inCall: true },
+    crash: undefined,
+    hangFrames: [],
+    stderrTail: "",
+  };
+  assert.equal(deathFinding(base, context)?.kind, "timeout");
+  const report = [
+    "==1==ERROR: AddressSanitizer: heap-buffer-overflow on address 0x6 at pc 0x5 bp 0x7 sp 0x7",
+    "WRITE of size 1 at 0x6 thread T0",
+    "    #0 0x5 (/x/libp.so+0x2e49)",
+    "",
+    "SUMMARY: AddressSanitizer: heap-buffer-overflow (/x/libp.so+0x2e49)",
+    "Shadow bytes around the buggy address:",
+  ].join("\n");
+  const asan = deathFinding({ ...base, stderrTail: report }, context);
+  assert.equal(asan?.kind, "crash");
+  assert.equal(asan?.key, "memory:libp.so+0x2e49");
+  // A report cut off before its SUMMARY is no proof: a hang that began one is still a hang.
+  assert.equal(
+    deathFinding({ ...base, stderrTail: report.split("\n").slice(0, 3).join("\n") }, context)?.kind,
+    "timeout",
+  );
+  const recorded = deathFinding({
+    ...base,
+    crash: {
+      signal: 11,
+      siCode: 1,
+      address: 0n,
+      tid: 1,
+      loopThread: true,
+      frames: [{ module: "/x/libp.so", offset: 16 }],
+    },
+  }, context);
+  assert.deepEqual([recorded?.kind, recorded?.signal, recorded?.key], ["crash", "SIGSEGV", "signal:libp.so+0x10"]);
+});
+
+Deno.test("plugcheck fuzz --replay of an ASan finding prints the summary and the plugin's frames, not the legend", async () => {
+  await using dir = await tempDir();
+  const f = (await runFuzz(DNS(), { runs: 300_000, seed: 1, maxFindings: 1, artifactsDir: dir.path })).findings[0]!;
+  const out = await runCli(["fuzz", DNS(), "--replay", f.artifact]);
+  assert.equal(out.code, 1, out.stderr);
+  assert.match(
+    out.stdout,
+    /^ {2}SUMMARY: AddressSanitizer: heap-buffer-overflow in encode_name at .*lf_dns_name_asan\.c:\d+/m,
+  );
+  assert.match(out.stdout, /^ {4}#0 encode_name at .*lf_dns_name_asan\.c:\d+/m);
+  assert.doesNotMatch(out.stdout + out.stderr, /Shadow byte legend/);
+  const json = JSON.parse((await runCli(["fuzz", DNS(), "--replay", f.artifact, "--format", "json"])).stdout);
+  assert.match(json.finding.location, /^encode_name at /);
 });

@@ -173,15 +173,32 @@ Deno.test("replayReport() says what an input did; renderReplayReport() and repla
     method: "par\u001bse",
     message: "killed by SIGSEGV\r\nfake: ok",
     key: "crash|SIGSEGV|x",
+    stack: [],
+    runtime_frames: 0,
   });
   assert.equal(crash.ok, false);
   assert.equal(renderReplayReport(crash, plain), 'crash in "par\\u001bse": killed by SIGSEGV\\r\\nfake: ok\n');
+  // With words: the place, the stack from the first plugin frame, how many runtime frames were above it.
+  const words = {
+    message: "killed by SIGSEGV",
+    location: "f at x.c:3 (libx.so+0x10)",
+    stack: ["#0 f"],
+    runtimeFrames: 3,
+  };
+  const said = renderReplayReport(ReplayReportSchema.parse(replayReport(input, finding, words)), plain);
+  assert.match(
+    said,
+    /\n  at f at x\.c:3 \(libx\.so\+0x10\)\n  stack \(from the first plugin frame; 3 runtime frames above\):\n    #0 f\n$/,
+  );
   assert.deepEqual(replayStderrLines(undefined), []);
   const tail = Array.from({ length: 30 }, (_, i) => `line ${i}`).join("\n") + "\n";
-  const lines = replayStderrLines(tail);
+  const lines = replayStderrLines({ stderrTail: tail });
   assert.equal(lines.length, 20);
   assert.equal(lines[0], "  | line 10");
   assert.equal(lines.at(-1), "  | line 29");
+  // A sanitizer's report is shown by its summary and stack, never by its tail (the shadow-byte legend).
+  const asan = { errorType: "heap-buffer-overflow", summary: "AddressSanitizer: heap-buffer-overflow", frames: [] };
+  assert.deepEqual(replayStderrLines({ stderrTail: tail, asan }), []);
 });
 
 Deno.test("MergeReportSchema and renderMergeReport(): what was added, the coverage, each finding left out", () => {

@@ -35,6 +35,7 @@ import { renderFuzzReport } from "../report/fuzz_text.ts";
 import { minimizeReport, renderMinimizeReport } from "../report/fuzz_minimize.ts";
 import { mergeReport, renderMergeReport } from "../report/fuzz_merge.ts";
 import { renderReplayReport, replayReport, replayStderrLines } from "../report/fuzz_replay.ts";
+import { describeFinding } from "../fuzz/parent/describe_finding.ts";
 import { fuzzFindingLine, fuzzStatus } from "../report/progress.ts";
 import { MAX_SEED } from "../util/prng.ts";
 import { escapeControl } from "../util/safe_text.ts";
@@ -150,13 +151,14 @@ async function runReplay(ctx: CommandContext, lib: string, file: string, o: Fuzz
   if (o.methods === undefined && typeof sidecar.method === "string" && sidecar.target !== "libfuzzer") {
     o.methods = [sidecar.method];
   }
-  const { finding } = await replayInput(lib, input, o);
-  const doc = replayReport(input, finding);
+  const { finding, run } = await replayInput(lib, input, o);
+  const words = finding && await describeFinding(finding, run.pluginPath);
+  const doc = replayReport(input, finding, words);
   if (ctx.format === "json") {
     ctx.json(doc);
   } else {
     ctx.out(renderReplayReport(doc, paintOut));
-    for (const line of replayStderrLines(finding?.stderrTail)) printErr(line);
+    for (const line of replayStderrLines(finding)) printErr(line);
   }
   return doc.ok ? EXIT.OK : EXIT.PLUGIN_FAILED;
 }

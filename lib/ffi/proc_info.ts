@@ -179,6 +179,17 @@ export class ProcInfo {
     return { rssBytes: o[0]!, threads: o[1]!, fds: o[2]! };
   }
 
+  /**
+   * Thread `tid` of `pid`: its CPU time so far (ms, 10 ms resolution) and
+   * whether it is runnable (running, or waiting for a CPU) rather than
+   * asleep; undefined when it is gone.
+   */
+  threadCpu(pid: number, tid: number): { cpuMs: number; runnable: boolean } | undefined {
+    if (this.#s.npah_thread_cpu(pid, tid, this.#outBytes) !== 0) return undefined;
+    const o = this.#out;
+    return { cpuMs: o[0]!, runnable: o[1]! === "R".charCodeAt(0) };
+  }
+
   /** The most resident memory `pid` has had (VmHWM), or undefined when it is gone. */
   peakRss(pid: number): number | undefined {
     const b = this.#s.npah_proc_peak_rss(pid);

@@ -209,6 +209,8 @@ export const HOST_PROC_SYMBOLS = {
   // ---- what a process holds (npah_proc.c)
   // int32_t npah_proc_sample(int32_t pid, double out[3]): resident bytes, threads, descriptors
   npah_proc_sample: { parameters: ["i32", "buffer"], result: "i32" },
+  // int32_t npah_thread_cpu(int32_t pid, int32_t tid, double out[2]): CPU ms, state letter
+  npah_thread_cpu: { parameters: ["i32", "i32", "buffer"], result: "i32" },
   // double npah_proc_age_ms(int32_t pid): < 0 when it is gone
   npah_proc_age_ms: { parameters: ["i32"], result: "f64" },
   // int32_t npah_list_threads(int32_t pid, int32_t* out, uint32_t cap)

@@ -16,6 +16,25 @@
 import { formatFrame, symbolize } from "../../load/symbolize.ts";
 import type { AsanFrame } from "./asan_report.ts";
 
+/**
+ * A report's one-line message: `AddressSanitizer: heap-buffer-overflow (WRITE
+ * of size 1) in encode_name at dns.c:72 (libdns.so+0x2e49)`, or `... at
+ * libdns.so+0x2e49` (`word` "at") before the place is known in words.
+ */
+export function asanMessage(
+  asan: { errorType: string; access?: string | undefined },
+  location?: string,
+  word: "in" | "at" = "in",
+): string {
+  const access = asan.access?.match(/^(?:READ|WRITE) of size \d+/)?.[0];
+  return `AddressSanitizer: ${asan.errorType}${access ? ` (${access})` : ""}${location ? ` ${word} ${location}` : ""}`;
+}
+
+/** True when a report's SUMMARY names the function (ASan symbolized it), not only a module+offset. */
+export function summarySymbolized(summary: string): boolean {
+  return / in \S/.test(summary);
+}
+
 /** Frames of the stack a report or a sidecar shows. */
 export const ASAN_STACK_FRAMES = 8;
 

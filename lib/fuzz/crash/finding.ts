@@ -14,8 +14,9 @@
  * its recursion repeats; a Rust panic by its file:line; findings without
  * frames by the method and the error code and message with numbers and
  * quoted text blanked; a hang by its method alone (one hang in one method is
- * one finding). glibc's words when it aborts (`free(): invalid pointer`)
- * become part of the message.
+ * one finding), and so is heap damage glibc found (where it noticed is not
+ * where the bug wrote). glibc's words when it aborts (`free(): invalid
+ * pointer`) become part of the message.
  *
  * @example
  * ```ts
@@ -28,7 +29,7 @@
  */
 import type { ErrorData } from "../../errors/error_data.ts";
 import type { AsanFrame, AsanReport } from "./asan_report.ts";
-import { ASAN_STACK_FRAMES, asanFrameText } from "./asan_stack.ts";
+import { ASAN_STACK_FRAMES, asanFrameText, asanMessage, summarySymbolized } from "./asan_stack.ts";
 import type { CrashRecord, CurrentInput, FileFrame, FindingEvent } from "../wire.ts";
 
 /** What kind of bug a finding is. */
@@ -218,7 +219,11 @@ export function deathFinding(d: ChildDeath, c: DeathContext): FindingCandidate |
   const where = current.inCall
     ? `during invoke ${JSON.stringify(method)}`
     : `between calls of ${JSON.stringify(method)}`;
-  if (d.killedFor === "timeout") {
+  // A child killed at the deadline while it was dying of something else (its crash recorder ran, or its sanitizer
+  // finished a report: symbolizing and printing take long on a loaded machine) died of that: a crash, not a hang.
+  const asan = c.parseAsan(d.stderrTail);
+  const dying = d.crash !== undefined || (asan !== undefined && /^SUMMARY: AddressSanitizer/m.test(d.stderrTail));
+  if (d.killedFor === "timeout" && !dying) {
     // One hang per method: where a stuck thread happens to be when asked (a loop, a signal handler it
     // keeps entering) says nothing about which bug it is.
     const frames = untilHost(d.hangFrames, c.hostModule);
@@ -242,9 +247,10 @@ export function deathFinding(d: ChildDeath, c: DeathContext): FindingCandidate |
       message: `the child's RSS went over ${c.rssLimitMb} MiB ${where}`,
     };
   }
-  const asan = c.parseAsan(d.stderrTail);
   const crash = d.crash;
-  const signal = d.signal ?? (crash ? signalName(crash.signal) : undefined);
+  // Killed by the watch, a dying child's signal is its own (the recorder's), not the watch's SIGKILL.
+  const signal = (d.killedFor !== undefined && crash ? signalName(crash.signal) : undefined) ?? d.signal ??
+    (crash ? signalName(crash.signal) : undefined);
   const frames = untilHost(crash?.frames ?? [], c.hostModule);
   const bottomless = frames.length > 1 && frames.length === crash?.frames.length;
   const located = {
@@ -253,11 +259,10 @@ export function deathFinding(d: ChildDeath, c: DeathContext): FindingCandidate |
   };
   if (asan) {
     const at = asanPluginFrame(asan, c.pluginPath);
-    const access = asan.access?.match(/^(?:READ|WRITE) of size \d+/)?.[0];
     // A symbolized summary names the function (` in parse`); an unsymbolized one only a module+offset.
-    const message = / in \S/.test(asan.summary)
+    const message = summarySymbolized(asan.summary)
       ? `AddressSanitizer: ${asan.summary.replace(/^AddressSanitizer: /, "")}`
-      : `AddressSanitizer: ${asan.errorType}${access ? ` (${access})` : ""}${at ? ` at ${at}` : ""}`;
+      : asanMessage(asan, at, "at");
     return {
       ...base,
       ...located,
@@ -303,7 +308,11 @@ export function deathFinding(d: ChildDeath, c: DeathContext): FindingCandidate |
       ...located,
       kind,
       signal,
-      key: `${kind === "abort" ? "abort" : "signal"}:${frameKey(frames, c.pluginPath, bottomless) || method}`,
+      // Heap damage glibc found is keyed by method: where glibc noticed it (the next malloc or free) is not where
+      // the bug wrote, and varies with the inputs before.
+      key: kind === "abort" && HEAP_DAMAGE.test(d.stderrTail)
+        ? `abort:heap-damage:${method}`
+        : `${kind === "abort" ? "abort" : "signal"}:${frameKey(frames, c.pluginPath, bottomless) || method}`,
       message: `killed by ${signal} ${where}${said ? `: ${said}` : ""}${doubt}`,
       ...said !== undefined && { abortMessage: said },
     };

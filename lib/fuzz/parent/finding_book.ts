@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { artifactPrefix, type FindingCandidate, type FindingKind, pluginFrames } from "../crash/finding.ts";
 import { removeIfThere, sha1Hex, writeWhole } from "./artifacts.ts";
 import { formatFrame, symbolize, type SymbolizedFrame } from "../../load/symbolize.ts";
-import { symbolizeAsanStack } from "../crash/asan_stack.ts";
+import { asanMessage, summarySymbolized, symbolizeAsanStack } from "../crash/asan_stack.ts";
 
 /** One bug found, with its smallest input. */
 export interface Finding extends FindingCandidate {
@@ -192,9 +192,8 @@ export class FindingBook {
       const stack = await this.#asanStacks.get(f);
       if (stack && f.asan) f.asan = { ...f.asan, frames: stack };
       // An unsymbolized report's words, now with the place in words (the key stays what it was).
-      if (f.asan && f.location !== undefined && !/ in \S/.test(f.asan.summary)) {
-        const access = f.asan.access?.match(/^(?:READ|WRITE) of size \d+/)?.[0];
-        f.message = `AddressSanitizer: ${f.asan.errorType}${access ? ` (${access})` : ""} in ${f.location}`;
+      if (f.asan && f.location !== undefined && !summarySymbolized(f.asan.summary)) {
+        f.message = asanMessage(f.asan, f.location);
       }
       if (f.location === undefined && f.panic) f.location = f.panic.location;
       this.#write(f);

@@ -222,6 +222,11 @@ export class InputFile {
     return this.size - this.#l.arena - FUZZ_INBOX_BYTES;
   }
 
+  /** The thread that runs the plugin calls (0 before a child mapped the file). */
+  loopTid(): number {
+    return this.#u32(this.#l.tid);
+  }
+
   /** The index, in its batch, of the input in flight (or run last). */
   inFlightIndex(): number {
     return this.#u32(this.#l.index);

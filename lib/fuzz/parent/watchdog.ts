@@ -4,7 +4,12 @@
  * `timeoutMs` (or the shorter {@link knownHangMs} for a method that hung
  * before) is a hang (the child is asked for the stuck thread's backtrace
  * with SIGUSR2, given a moment to write it, then killed); an RSS over the
- * limit is an out-of-memory kill. The job hears why before each kill, so
+ * limit is an out-of-memory kill. The deadline is judged on the call's
+ * thread, not on the clock alone: a thread that is asleep (or blocked) past
+ * it hangs, one that computes hangs once it has had the deadline's worth of
+ * CPU, so a loaded machine, where a runnable thread waits for a CPU, does not
+ * turn slow calls into hangs (at {@link STARVED_FACTOR} times the deadline,
+ * it hangs whatever its CPU). The job hears why before each kill, so
  * that it can name the finding the child's death becomes.
  *
  * @example
@@ -60,6 +65,9 @@ export function dyingMs(timeoutMs: number): number {
   return Math.min(MAX_DELAY_MS, Math.max(3 * timeoutMs, 10_000));
 }
 
+/** Wall time, in deadlines, after which a stuck call hangs even when it got less CPU than the deadline. */
+export const STARVED_FACTOR = 4;
+
 /** Why the watch killed a child. */
 export type KilledFor = "timeout" | "oom";
 
@@ -81,6 +89,9 @@ export function watchChild(
   let last = -1;
   let since = performance.now();
   let busy = false;
+  /** The call's thread; its CPU time when the counter last moved (undefined: unknown, the clock decides). */
+  const thread = () => proc.threadCpu(child.pid, file.loopTid() || child.pid);
+  let cpuSince: number | undefined;
   const id = setInterval(() => {
     if (busy || child.end !== undefined) return;
     const { execs, inCall } = file.pulse();
@@ -88,6 +99,7 @@ export function watchChild(
     if (execs !== last || !inCall) {
       last = execs;
       since = now;
+      cpuSince = inCall ? thread()?.cpuMs : undefined; // the call began at most one tick ago
     } else if (now - since >= shortest) {
       // A child whose crash recorder has run, or that began an ASan report, is dying of something else (ASan
       // symbolizes its stack before it aborts): it gets longer, never less.
@@ -97,7 +109,11 @@ export function watchChild(
         : limits.hungBefore?.(file.method())
         ? shortest
         : limits.timeoutMs;
-      if (now - since >= deadline) {
+      const t = thread();
+      // Runnable and short of the deadline's CPU: slowed by the machine, not hung (until starved that long).
+      const starved = t !== undefined && cpuSince !== undefined && t.runnable && t.cpuMs - cpuSince < deadline &&
+        now - since < STARVED_FACTOR * deadline;
+      if (now - since >= deadline && !starved) {
         busy = true;
         killing("timeout", deadline);
         killHung(child, file, deadline).finally(() => (busy = false));
