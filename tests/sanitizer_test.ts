@@ -54,3 +54,15 @@ Deno.test("sanitizerOf and findAsanRuntime: a library built without ASan has non
   assert.equal(asanRuntimeNeeded(info), undefined);
   assert.equal(await findAsanRuntime(info), undefined);
 });
+
+Deno.test("findAsanRuntime finds clang's runtime on disk, the same file clang -print-file-name names", async () => {
+  const info: ElfDynamicInfo = {
+    needed: ["libc.so.6"],
+    defined: new Set(["poke"]),
+    undefined: new Set(["__asan_init", "__asan_version_mismatch_check_v8"]),
+    machine: "x86_64",
+  };
+  const asked = await new Deno.Command("clang", { args: ["-print-file-name=libclang_rt.asan-x86_64.so"] }).output();
+  const clangSays = await Deno.realPath(new TextDecoder().decode(asked.stdout).trim());
+  assert.equal(await findAsanRuntime(info), clangSays);
+});

@@ -15,6 +15,7 @@
  */
 import { asanRuntimeNeeded, type ElfDynamicInfo, sanitizerOf } from "./elf_info.ts";
 import { runTool } from "../util/run_tool.ts";
+import { readElfDynamic } from "./elf.ts";
 
 /** The multiarch directory name of a machine (`x86_64-linux-gnu`). */
 function multiarch(machine: string): string | undefined {
@@ -54,8 +55,59 @@ async function inClangRuntimeDir(name: string): Promise<string | undefined> {
   return dir.startsWith("/") ? await existingFile(`${dir}/${name}`) : undefined;
 }
 
-async function clangRuntime(name: string): Promise<string | undefined> {
-  return await printFileName("clang", name) ?? await inClangRuntimeDir(name);
+/** The names in directory `dir` (none when it cannot be read). */
+async function names(dir: string): Promise<string[]> {
+  try {
+    const out: string[] = [];
+    for await (const e of Deno.readDir(dir)) out.push(e.name);
+    return out;
+  } catch {
+    return [];
+  }
+}
+
+/** clang's resource directories' runtime folders on disk (`/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux`, ...). */
+async function clangRuntimeDirs(): Promise<string[]> {
+  const dirs: string[] = [];
+  for (const root of ["/usr/lib", "/usr/local/lib"]) {
+    const resources = (await names(`${root}/clang`)).map((v) => `${root}/clang/${v}`);
+    for (const llvm of (await names(root)).filter((n) => n.startsWith("llvm-"))) {
+      for (const v of await names(`${root}/${llvm}/lib/clang`)) resources.push(`${root}/${llvm}/lib/clang/${v}`);
+    }
+    for (const r of resources) for (const os of await names(`${r}/lib`)) dirs.push(`${r}/lib/${os}`);
+  }
+  return dirs;
+}
+
+/**
+ * `name` found in clang's runtime folders without running clang (its start
+ * costs ~30 ms of every fuzz run of a clang ASan build): the one real file
+ * there, or among several (clangs of several versions), the one that defines
+ * the ASan ABI version check the library calls
+ * (`__asan_version_mismatch_check_vN`). Undefined when none, or several
+ * qualify (then clang says which is its own).
+ */
+async function clangRuntimeOnDisk(name: string, info: ElfDynamicInfo): Promise<string | undefined> {
+  const check = [...info.undefined].find((s) => s.startsWith("__asan_version_mismatch_check_"));
+  const found = new Set<string>();
+  for (const dir of await clangRuntimeDirs()) {
+    const real = await existingFile(`${dir}/${name}`);
+    if (real) found.add(real);
+  }
+  if (found.size <= 1) return [...found][0];
+  const fitting: string[] = [];
+  for (const real of found) {
+    try {
+      if (check === undefined || (await readElfDynamic(real)).defined.has(check)) fitting.push(real);
+    } catch {
+      // not an ELF file we can read: not it
+    }
+  }
+  return fitting.length === 1 ? fitting[0] : undefined;
+}
+
+async function clangRuntime(name: string, info: ElfDynamicInfo): Promise<string | undefined> {
+  return await clangRuntimeOnDisk(name, info) ?? await printFileName("clang", name) ?? await inClangRuntimeDir(name);
 }
 
 /**
@@ -63,7 +115,8 @@ async function clangRuntime(name: string): Promise<string | undefined> {
  * (symlinks resolved), or undefined when it is no ASan build or no runtime is
  * found. A `libasan.so.N` it needs is looked for in the usual library
  * directories, then asked of `gcc -print-file-name`; a `libclang_rt.asan*`
- * is asked of clang; for an ASan build that links no runtime (clang without
+ * is looked for in clang's runtime folders on disk (the one that fits the
+ * library's ASan ABI version), else asked of clang; for an ASan build that links no runtime (clang without
  * `-shared-libasan`), clang's shared runtime is preferred, else gcc's
  * `libasan.so`. gcc and clang are run with a deadline; a missing one is
  * skipped.
@@ -79,8 +132,8 @@ export async function findAsanRuntime(info: ElfDynamicInfo): Promise<string | un
     }
     return await printFileName("gcc", needed);
   }
-  if (needed) return await clangRuntime(needed);
+  if (needed) return await clangRuntime(needed, info);
   const arch = info.machine === "i386" ? "i386" : info.machine;
-  return await clangRuntime(`libclang_rt.asan-${arch}.so`) ?? await clangRuntime("libclang_rt.asan.so") ??
+  return await clangRuntime(`libclang_rt.asan-${arch}.so`, info) ?? await clangRuntime("libclang_rt.asan.so", info) ??
     await printFileName("gcc", "libasan.so");
 }

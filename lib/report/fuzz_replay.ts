@@ -1,8 +1,9 @@
 /**
  * What `plugcheck fuzz --replay FILE` prints: the document (a zod schema,
  * `--format json`) and its text. One input run once: its size and SHA-1, and
- * the finding it is, if it is one (exit code 1) — with the end of the
- * child's stderr, for people, on stderr.
+ * the finding it is, if it is one (exit code 1): where, the sanitizer's
+ * summary and the stack; for other findings the end of the child's stderr,
+ * for people, on stderr.
  *
  * @example
  * ```ts
@@ -13,10 +14,10 @@
  * assert.ok(renderReplayReport(clean, plain) === "ok: 5 bytes ran cleanly\n");
  * const crash = ReplayReportSchema.parse({
  *   ok: false, input: { size: 2, sha1: "b2d1" },
- *   finding: { kind: "crash", method: "parse", message: "killed by SIGSEGV", key: "crash|SIGSEGV|parse_record" },
+ *   finding: { kind: "crash", method: "parse", message: "killed by SIGSEGV", key: "signal:libp.so+0x10", stack: [], runtime_frames: 0 },
  * });
  * assert.ok(renderReplayReport(crash, plain) === 'crash in "parse": killed by SIGSEGV\n');
- * assert.ok(replayStderrLines("AddressSanitizer: SEGV\n\x1b[0m\n").join("|") === "  | AddressSanitizer: SEGV|  | \\x1b[0m");
+ * assert.ok(replayStderrLines({ stderrTail: "free(): invalid size\n\x1b[0m\n" }).join("|") === "  | free(): invalid size|  | \\x1b[0m");
  * ```
  *
  * @module
