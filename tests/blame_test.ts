@@ -134,6 +134,6 @@ Deno.test("deathFinding() says a crash on another thread than the call's, or hea
   assert.match(death(false, "SIGSEGV", ""), /on a thread other than the call's .*: it may come from an earlier input$/);
   assert.match(
     death(true, "SIGABRT", "double free or corruption (out)\n"),
-    /^killed by SIGABRT during invoke "parse"; heap damage found late: it may come from an earlier input$/,
+    /^killed by SIGABRT during invoke "parse": double free or corruption \(out\); heap damage found late: it may come from an earlier input$/,
   );
 });
