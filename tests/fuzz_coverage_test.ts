@@ -12,7 +12,7 @@ import { appendEntry, INBOX_HEADER, readEntries } from "../lib/fuzz/inbox.ts";
 import { FuzzJob } from "../lib/fuzz/parent/job.ts";
 import { mergeCorpus } from "../lib/fuzz/parent/merge.ts";
 import { type FuzzOptions, resolveFuzzOptions } from "../lib/fuzz/parent/options.ts";
-import { prepareRun } from "../lib/fuzz/parent/session.ts";
+import { prepareRun } from "../lib/fuzz/parent/prepare_run.ts";
 import { type FuzzReport, FuzzReportSchema } from "../lib/fuzz/parent/report.ts";
 import { runFuzz } from "../lib/fuzz/parent/run_fuzz.ts";
 import { MergeReportSchema } from "../mod.ts";

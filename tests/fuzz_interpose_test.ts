@@ -4,7 +4,7 @@
  * strcmp, ... calls an uninstrumented plugin makes feed the CMP mutation.
  */
 import assert from "node:assert/strict";
-import { prepareRun } from "../lib/fuzz/parent/session.ts";
+import { prepareRun } from "../lib/fuzz/parent/prepare_run.ts";
 import { resolveFuzzOptions } from "../lib/fuzz/parent/options.ts";
 import { coverageRuntimePath } from "../lib/load/coverage_runtime.ts";
 import { runFuzz } from "../mod.ts";

@@ -25,10 +25,14 @@ const FLOORS: readonly (readonly string[])[] = [
   ["commands"],
 ];
 
-/** Sub-rooms of the fuzz wing from the bottom up: mutators; what both processes share (wire, inbox); crash analysis; the two processes; the entry (mod.ts). */
-const FUZZ_FLOORS: readonly (readonly string[])[] = [["mutate"], ["(root)"], ["crash"], ["child", "parent"], [
-  "(entry)",
-]];
+/**
+ * Sub-rooms of the fuzz wing from the bottom up: mutators; what both processes share (wire, inbox); crash analysis;
+ * the engine (run in a Deno fuzz child, or in the parent for a fork server); the two processes; the entry (mod.ts).
+ */
+const FUZZ_FLOORS: readonly (readonly string[])[] = [["mutate"], ["(root)"], ["crash"], ["engine"], [
+  "child",
+  "parent",
+], ["(entry)"]];
 
 const LIB = join(ROOT, "lib");
 

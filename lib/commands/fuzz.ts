@@ -19,6 +19,7 @@ import {
   DEFAULT_FUZZ_TIMEOUT_MS,
   DEFAULT_MAX_LEN,
   DEFAULT_RSS_LIMIT_MB,
+  describeFinding,
   type FuzzOptions,
   MAX_JOBS,
   MAX_MAX_LEN,
@@ -35,7 +36,6 @@ import { renderFuzzReport } from "../report/fuzz_text.ts";
 import { minimizeReport, renderMinimizeReport } from "../report/fuzz_minimize.ts";
 import { mergeReport, renderMergeReport } from "../report/fuzz_merge.ts";
 import { renderReplayReport, replayReport, replayStderrLines } from "../report/fuzz_replay.ts";
-import { describeFinding } from "../fuzz/parent/describe_finding.ts";
 import { fuzzFindingLine, fuzzStatus } from "../report/progress.ts";
 import { MAX_SEED } from "../util/prng.ts";
 import { escapeControl } from "../util/safe_text.ts";
@@ -190,7 +190,7 @@ export const command = defineCommand({
                    [--artifacts DIR] [--dict FILE] [--max-len N] [--timeout MS]
                    [--rss-limit MB] [--target npa|libfuzzer] [--sanitizer asan|none]
                    [--config JSON] [--out-of-range] [--adapter PATH] [--no-coverage]
-                   [--no-binary-dict]
+                   [--no-binary-dict] [--no-fork-server]
                    [--minimize FILE | --replay FILE] [--format text|json]
        plugcheck fuzz <library> --merge OUT_DIR IN_DIR... [--method NAME]`,
   alwaysIsolated: true,
@@ -225,11 +225,18 @@ retired"). --max-findings N stops the run at the Nth distinct finding
 (exit 1), as libFuzzer stops at its first crash.
 
 A library that exports LLVMFuzzerTestOneInput and no npa symbols is fuzzed as a
-libFuzzer harness; an AddressSanitizer build runs with the ASan runtime
-preloaded. With one job, the same --seed replays the run exactly: the same
-inputs in the same order, the same first finding at the same execution count,
-whatever the machine's load. With --jobs N, each job's new corpus entries
-reach the others while they run, when they arrive: such runs may differ.
+libFuzzer harness, in a fork server: a small native process loads it once
+(LLVMFuzzerInitialize runs once) and forks a worker from there after each
+crash, so a known bug met again costs a fork, not a start (--no-fork-server:
+a Deno child, as for npa plugins). An AddressSanitizer build runs with the
+ASan runtime preloaded; its reports are symbolized by plugcheck, once per bug.
+
+With one job, the same --seed replays the run exactly: the same inputs in the
+same order, the same first finding at the same execution count, whatever the
+machine's load. With --jobs N, each job's new corpus entries reach the others
+while they run, when they arrive: such runs may differ. One bug is one
+finding: its class (memory error, abort, signal) and the first frame in the
+plugin, not the sanitizer's label.
 Ctrl-C or SIGTERM stops the run and prints the report so far (exit 130, 143).
 
 --merge OUT_DIR IN_DIR... runs the inputs of the IN_DIRs (smallest first)

@@ -1,9 +1,8 @@
 /**
  * What a process holds, read from `/proc` by the native helper
- * (`native/npah_proc.c`): resident memory, threads and open descriptors in
- * one cheap sample, its threads by id and name, and a way to grow Deno's
- * blocking pool to a known size. Reading `/proc` in C needs no `--allow-all`
- * and costs microseconds, so a stress run can sample while it runs.
+ * (`native/npah_proc.c`): resident memory, threads and open descriptors in one cheap sample, its threads by
+ * id, name and CPU, and a way to grow Deno's blocking pool to a known size. Reading `/proc` in C needs no
+ * `--allow-all` and costs microseconds, so a stress run can sample while it runs.
  *
  * @example
  * ```ts ignore
@@ -179,15 +178,10 @@ export class ProcInfo {
     return { rssBytes: o[0]!, threads: o[1]!, fds: o[2]! };
   }
 
-  /**
-   * Thread `tid` of `pid`: its CPU time so far (ms, 10 ms resolution) and
-   * whether it is runnable (running, or waiting for a CPU) rather than
-   * asleep; undefined when it is gone.
-   */
+  /** Thread `tid` of `pid`: its CPU time (ms, 10 ms steps), and whether it runs or waits for a CPU (not asleep). */
   threadCpu(pid: number, tid: number): { cpuMs: number; runnable: boolean } | undefined {
     if (this.#s.npah_thread_cpu(pid, tid, this.#outBytes) !== 0) return undefined;
-    const o = this.#out;
-    return { cpuMs: o[0]!, runnable: o[1]! === "R".charCodeAt(0) };
+    return { cpuMs: this.#out[0]!, runnable: this.#out[1]! === 82 }; // "R"
   }
 
   /** The most resident memory `pid` has had (VmHWM), or undefined when it is gone. */

@@ -19,6 +19,7 @@
  */
 export { runFuzz } from "./parent/run_fuzz.ts";
 export { minimizeInput, type MinimizeResult, replayInput, type ReplayResult } from "./parent/minimize.ts";
+export { describeFinding, type FindingWords } from "./parent/describe_finding.ts";
 export { mergeCorpus, type MergeResult } from "./parent/merge.ts";
 export {
   DEFAULT_FUZZ_DURATION_MS,

@@ -26,7 +26,7 @@ import * as z from "../util/zod.ts";
 import { FINDING_KINDS, type FindingCandidate, type FindingKind, sha1Hex } from "../fuzz/mod.ts";
 import { escapeControl } from "../util/safe_text.ts";
 import type { Paint } from "./paint.ts";
-import type { FindingWords } from "../fuzz/parent/describe_finding.ts";
+import type { FindingWords } from "../fuzz/mod.ts";
 
 /** The document `plugcheck fuzz --replay FILE --format json` prints. */
 export const ReplayReportSchema = z.object({

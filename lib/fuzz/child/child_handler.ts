@@ -21,7 +21,8 @@ import { ProcessGuard } from "../../ffi/process_guard.ts";
 import { loadError } from "../../errors/host_errors.ts";
 import type { ChildHandler, HandlerContext, HandlerReply } from "../../sandbox/child_handler.ts";
 import { type Frame, KIND } from "../../sandbox/protocol.ts";
-import { type EngineTarget, FuzzEngine } from "../engine/fuzz_engine.ts";
+import { FuzzEngine } from "../engine/fuzz_engine.ts";
+import type { EngineTarget } from "../engine/batch_loop.ts";
 import { NpaTarget } from "./npa_target.ts";
 import type { FuzzChildOptions, FuzzRequest } from "../wire.ts";
 

@@ -21,14 +21,7 @@ import type { CallResult, PluginCalls } from "../../ffi/calls.ts";
 import type { PluginLibrary } from "../../ffi/dlopen.ts";
 import { BarePlugin } from "../../load/bare_plugin.ts";
 import { readStats } from "../../load/open_checked.ts";
-
-/** What the guard made of a call the loop stopped at. */
-export interface Judged {
-  /** The typed error the call is (a PANIC status, a contract violation), if it is one. */
-  error?: Error;
-  /** Contract warnings the guard recorded (a stray buffer, an error buffer that is not JSON, ...). */
-  warnings: string[];
-}
+import type { Judged } from "../engine/batch_loop.ts";
 
 /** One initialized npa plugin with one instance, in the fuzz child. */
 export class NpaTarget {

@@ -27,68 +27,23 @@
 import { toData } from "../../errors/error_data.ts";
 import { ContractViolationError, MalformedBufferError, PluginPanicError } from "../../errors/errors.ts";
 import type { CallResult } from "../../ffi/calls.ts";
-import { type ComparisonTables, stoppedBefore } from "../../ffi/fuzz_loop.ts";
+import { stoppedBefore } from "../../ffi/fuzz_loop.ts";
 import { Prng } from "../../util/prng.ts";
 import { INBOX_HEADER, readEntries } from "../inbox.ts";
 import { mutateJson } from "../mutate/json_mutate.ts";
 import { Mutator } from "../mutate/byte_mutations.ts";
 import { wordTries } from "../mutate/dictionary.ts";
-import type { Judged } from "../child/npa_target.ts";
+import { type BatchLoop, type EngineTarget, isLoopDeath, type SendEvent } from "./batch_loop.ts";
+import { KnownBugs } from "./known_bugs.ts";
+import { ComparisonHarvest } from "./comparison_harvest.ts";
+import { LeakWatch } from "./leak_watch.ts";
 import type { FuzzMethod, FuzzRequest, FuzzResult } from "../wire.ts";
-
-/**
- * The batch loop the engine drives: the native helper's in a fuzz child
- * (`FuzzLoop`), or a fork server's worker seen from the parent (`RemoteLoop`).
- */
-export interface BatchLoop {
-  /** The inputs of a batch, anywhere in here; input i is `arena[offsets[i], offsets[i] + lengths[i])`. */
-  readonly arena: Uint8Array;
-  readonly offsets: Uint32Array;
-  readonly lengths: Uint32Array;
-  /** After a run: 1 for each input that reached something new. */
-  readonly fresh: Uint8Array;
-  /** Where other jobs' corpus entries wait (`inbox.ts`). */
-  readonly inbox: Uint8Array;
-  /** Which method the batch is for, and its sequence number (written where the parent reads them). */
-  methodIndex: number;
-  batch: number;
-  /** The method of the next batches. */
-  method(name: string, json: boolean): void;
-  /** Runs inputs `[from, count)`: `count`, the index of one to judge, or a stop (`stoppedBefore`). */
-  run(from: number, count: number): number | Promise<number>;
-  /** The call the loop stopped at. */
-  raw(): CallResult;
-  readonly stopRequested: boolean;
-  comparisons(): ComparisonTables | undefined;
-}
-
-/** What a loop throws when the process running the inputs died: `index` is the input of the batch in flight. */
-export interface LoopDeath {
-  readonly loopDied: true;
-  readonly index: number;
-}
-
-function isLoopDeath(e: unknown): e is LoopDeath {
-  return typeof e === "object" && e !== null && (e as LoopDeath).loopDied === true;
-}
-
-/** What the engine needs of the target beyond the native loop. */
-export interface EngineTarget {
-  /** Judges a call the loop stopped at (npa targets; a libFuzzer harness never stops the loop). */
-  judge(method: string, json: boolean, raw: CallResult): Judged;
-  /** The plugin's counters, when it has `npa_plugin_stats`. */
-  stats?(): Record<string, number> | undefined;
-}
-
-/** An event for the parent (id 0 frames). */
-export type SendEvent = (header: Record<string, unknown>, blobs: Uint8Array[]) => void;
 
 const FIRST_BATCH = 16;
 /** Mutations run from one corpus entry, each on the last (libFuzzer's MutateDepth). */
 const STEPS = 5;
 /** Share of inputs of a json method mutated as JSON values rather than as bytes. */
 const JSON_SHARE = 4;
-const LEAK_COUNTERS = ["live_buffers", "live_instances"] as const;
 
 /** One fuzz request, run to its end. */
 export class FuzzEngine {
@@ -111,17 +66,14 @@ export class FuzzEngine {
   #execs = 0;
   #batch = 0;
   #findings = 0;
-  #baseline: Record<string, number> | undefined;
+  readonly #leaks: LeakWatch;
   #stopped = false;
   /** In a replay: the index of the batch's first input among all. */
   #replayAt = 0;
   /** With comparisons (guided, or blind with the interposers): the runtime's tables, and the record counter read last. */
-  readonly #tables: ComparisonTables | undefined;
-  readonly #cmpView: DataView | undefined;
-  readonly #memView: DataView | undefined;
-  #lastSeq = 0;
+  readonly #harvest: ComparisonHarvest;
   /** Inputs of known bugs: operands found in one are not taken (see FuzzRequest.known). */
-  #known: readonly Uint8Array[];
+  readonly #known: KnownBugs;
   /** Bytes of the inbox read so far, and a view of its count. */
   #inboxCursor = 0;
   readonly #inboxView: DataView;
@@ -138,7 +90,7 @@ export class FuzzEngine {
     comparisons = false,
     known: readonly Uint8Array[] = [],
   ) {
-    this.#known = known;
+    this.#known = new KnownBugs(known);
     this.#retired = new Set(req.retired ?? []);
     this.#loop = loop;
     this.#target = target;
@@ -149,10 +101,8 @@ export class FuzzEngine {
     this.#comparisonsOn = comparisons;
     this.#dictionary = [];
     this.#mutator = this.#newMutator();
-    this.#tables = comparisons ? loop.comparisons() : undefined;
-    const t = this.#tables;
-    this.#cmpView = t && new DataView(t.cmps.buffer, t.cmps.byteOffset, t.cmps.byteLength);
-    this.#memView = t && new DataView(t.mems.buffer, t.mems.byteOffset, t.mems.byteLength);
+    this.#leaks = new LeakWatch(() => req.leaks && target.stats !== undefined ? target.stats() : undefined);
+    this.#harvest = new ComparisonHarvest(comparisons ? loop.comparisons() : undefined);
     this.#inboxView = new DataView(loop.inbox.buffer, loop.inbox.byteOffset, INBOX_HEADER);
     const start = seeds.length > 0 ? seeds : [new Uint8Array(0)];
     this.#corpus = req.methods.map(() => start.map((s) => s.subarray(0, req.maxLen)));
@@ -164,7 +114,7 @@ export class FuzzEngine {
   /** A mutator over the dictionary without the words a known bug's input holds (they would rebuild that bug at
    * every other input, as a comparison operand would). */
   #newMutator(): Mutator {
-    this.#dictionary = this.#allWords.filter((w) => !this.#inKnownBug(w, false));
+    this.#dictionary = this.#allWords.filter((w) => !this.#known.holds(w, false));
     return new Mutator(this.#prng, {
       dictionary: this.#dictionary,
       comparisons: this.#comparisonsOn,
@@ -179,13 +129,13 @@ export class FuzzEngine {
    * mutations per death, most of them never run).
    */
   newProcess(): void {
-    this.#lastSeq = 0;
+    this.#harvest.restart();
     this.#size = FIRST_BATCH;
   }
 
   /** A bug was found on `input` (by a worker's death): its words and operands are left out from now on. */
   addKnown(input: Uint8Array): void {
-    this.#known = [...this.#known, input];
+    this.#known.add(input);
     this.#mutator = this.#newMutator();
   }
 
@@ -201,7 +151,7 @@ export class FuzzEngine {
    */
   async run(): Promise<FuzzResult> {
     this.#send({ type: "started", at: performance.timeOrigin + performance.now() }, []);
-    this.#baseline = this.#readStats();
+    this.#leaks.start();
     if (this.#req.mode === "merge") {
       await this.#replay(0, this.#corpus[0]!, (at, n) => this.#sendMerged(at, n));
       return { execs: this.#execs, findings: this.#findings };
@@ -236,11 +186,6 @@ export class FuzzEngine {
     return this.#req.runs !== null && this.#execs >= this.#req.runs;
   }
 
-  #readStats(): Record<string, number> | undefined {
-    if (!this.#req.leaks || this.#target.stats === undefined) return undefined;
-    return this.#target.stats();
-  }
-
   /** Merge: says which of the batch's `n` inputs (from input `at` on) reached something new. */
   #sendMerged(at: number, n: number): void {
     const fresh: number[] = [];
@@ -250,7 +195,7 @@ export class FuzzEngine {
 
   /** Runs each dictionary word alone and at the binary's lengths (`wordTries`; not known bugs' inputs); new answers join. */
   async #tryWords(m: number, shares: number): Promise<void> {
-    const known = new Set(this.#known.map((k) => k.join()));
+    const known = new Set(this.#known.inputs.map((k) => k.join()));
     const left = this.#req.runs === null ? Infinity : Math.max(0, Math.floor((this.#req.runs - this.#execs) / shares));
     const tries = wordTries(this.#dictionary, this.#req.lengths ?? [], this.#req.maxLen)
       .filter((w) => !known.has(w.join())).slice(0, left);
@@ -275,50 +220,6 @@ export class FuzzEngine {
         for (let i = 0; i < n; i++) if (this.#loop.fresh[i] !== 0) corpus.push(inputs[at + i]!);
       });
     }
-  }
-
-  /**
-   * Guided mode: takes the comparisons recorded since the last batch into
-   * the mutator (integer operands at their width, memory operands as they were).
-   */
-  #harvest(): void {
-    const t = this.#tables, cv = this.#cmpView, mv = this.#memView;
-    if (t === undefined || cv === undefined || mv === undefined) return;
-    const now = t.seq[0]!, last = this.#lastSeq;
-    if (now === last) return;
-    for (let at = 0; at + t.cmpSlot <= t.cmps.length; at += t.cmpSlot) {
-      if (((cv.getUint32(at + 20, true) - last) | 0) <= 0) continue;
-      const width = cv.getUint32(at + 16, true);
-      if (width === 0 || width > 8) continue;
-      const a = t.cmps.subarray(at, at + width), b = t.cmps.subarray(at + 8, at + 8 + width);
-      if (this.#inKnownBug(a, true) || this.#inKnownBug(b, true)) continue;
-      this.#mutator.addComparison(a, b, true);
-    }
-    for (let at = 0; at + t.memSlot <= t.mems.length; at += t.memSlot) {
-      if (((mv.getUint32(at + 4, true) - last) | 0) <= 0) continue;
-      const alen = Math.min(mv.getUint16(at, true), 32), blen = Math.min(mv.getUint16(at + 2, true), 32);
-      const a = t.mems.subarray(at + 8, at + 8 + alen), b = t.mems.subarray(at + 40, at + 40 + blen);
-      if (this.#inKnownBug(a, false) || this.#inKnownBug(b, false)) continue;
-      this.#mutator.addComparison(a, b, false);
-    }
-    this.#lastSeq = now;
-  }
-
-  /** True when a known bug's input holds `operand` (2 bytes or more; an integer in either byte order). */
-  #inKnownBug(operand: Uint8Array, integer: boolean): boolean {
-    const n = operand.length;
-    if (n < 2 || this.#known.length === 0) return false;
-    for (const input of this.#known) {
-      for (let at = 0; at + n <= input.length; at++) {
-        let same = true, reversed = integer;
-        for (let k = 0; k < n && (same || reversed); k++) {
-          same &&= input[at + k] === operand[k];
-          reversed &&= input[at + k] === operand[n - 1 - k];
-        }
-        if (same || reversed) return true;
-      }
-    }
-    return false;
   }
 
   /**
@@ -449,9 +350,16 @@ export class FuzzEngine {
       }
       from = r + 1;
     }
-    this.#harvest();
-    const leak = await this.#checkLeaks(method, n);
-    if (leak !== undefined) first ??= leak;
+    this.#harvest.take(this.#mutator, this.#known);
+    const leak = await this.#leaks.find(n, async (i) => {
+      const r = await loop.run(i, i + 1);
+      this.#execs++;
+      if (r === i) this.#target.judge(method.name, method.json, loop.raw());
+    });
+    if (leak !== undefined) {
+      this.#report("leak", method.name, leak.index, { counter: leak.counter, before: leak.before, after: leak.after });
+      first ??= leak.index;
+    }
     if (first !== undefined && stopAtFirst) this.#stopped = true;
     if (loop.stopRequested) this.#stopped = true;
     return first === undefined ? { ran: n } : { ran: n, first };
@@ -480,37 +388,5 @@ export class FuzzEngine {
     this.#findings++;
     const index = this.#req.mode !== "fuzz" ? { index: this.#replayAt + i } : {};
     this.#send({ type: "finding", kind, method, execs: this.#execs, ...index, ...extra }, [input]);
-  }
-
-  /**
-   * After a batch: counters above the baseline mean a leak. Each input is
-   * then run again alone, counters read around it, to find the one that
-   * leaks (reported); the baseline moves up either way. Returns that input's index.
-   */
-  async #checkLeaks(method: FuzzMethod, n: number): Promise<number | undefined> {
-    const base = this.#baseline;
-    if (base === undefined || n === 0) return undefined;
-    const after = this.#readStats()!;
-    const grew = LEAK_COUNTERS.filter((k) => (after[k] ?? 0) > (base[k] ?? 0));
-    if (grew.length === 0) return undefined;
-    let found: number | undefined;
-    for (let i = 0; i < n && found === undefined; i++) {
-      const before = this.#readStats()!;
-      const r = await this.#loop.run(i, i + 1);
-      this.#execs++;
-      if (r === i) this.#target.judge(method.name, method.json, this.#loop.raw());
-      const now = this.#readStats()!;
-      const leaked = LEAK_COUNTERS.filter((k) => (now[k] ?? 0) > (before[k] ?? 0));
-      if (leaked.length === 0) continue;
-      found = i;
-      const counter = leaked[0]!;
-      this.#report("leak", method.name, i, {
-        counter,
-        before: before[counter] ?? 0,
-        after: now[counter] ?? 0,
-      });
-    }
-    this.#baseline = this.#readStats();
-    return found;
   }
 }

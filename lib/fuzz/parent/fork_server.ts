@@ -6,7 +6,7 @@
  * crash costs a `fork()`, not a start. The engine runs here, in the parent
  * (`RemoteLoop` is its batch loop): it writes each batch into the input
  * file's arena and the worker runs it, answering with which inputs were
- * fresh and the comparison tables.
+ * fresh and the comparison tables (`remote_loop.ts`).
  *
  * This module speaks the server's pipe protocol (the C file's header has
  * it), keeps each worker's stderr apart (the server marks a worker's end on
@@ -15,7 +15,8 @@
  *
  * @example
  * ```ts ignore
- * import { ForkServer, RemoteLoop } from "./fork_server.ts";
+ * import { ForkServer } from "./fork_server.ts";
+ * import { RemoteLoop } from "./remote_loop.ts";
  * const server = await ForkServer.start({ program, file, harness, mode: "guided", env: [], setEnv, startTimeoutMs: 10_000 });
  * const worker = await server.fork();
  * const loop = new RemoteLoop(file, server.tables);
@@ -27,18 +28,15 @@
  */
 import { dirname, join } from "node:path";
 import { hostLibraryPath } from "../../ffi/native_helper.ts";
-import type { ComparisonTables } from "../../ffi/fuzz_loop.ts";
-import type { CallResult } from "../../ffi/calls.ts";
 import { readLauncherReport, spawnNative } from "../../sandbox/spawn.ts";
 import { sleep } from "../../util/timers.ts";
-import { appendEntry, INBOX_HEADER } from "../inbox.ts";
-import type { BatchLoop, LoopDeath } from "../engine/fuzz_engine.ts";
 import type { InputFile } from "./input_file.ts";
 
 /** The server's executable, next to the native helper (`deno task build` puts both in `build/`). */
 export const FORK_SERVER_NAME = "npah_fuzz_server";
 
-const T = { HELLO: 1, FORK: 2, BORN: 3, RUN: 4, RAN: 5, FORGET: 6, DONE: 7, END: 8, DIED: 9, QUIT: 10 } as const;
+/** The message tags (`npah_fuzz_server.c`). */
+export const T = { HELLO: 1, FORK: 2, BORN: 3, RUN: 4, RAN: 5, FORGET: 6, DONE: 7, END: 8, DIED: 9, QUIT: 10 } as const;
 /** How long a dead worker's stderr may take to reach the marker the server writes after it. */
 const STDERR_DRAIN_MS = 2000;
 const STDERR_TAIL = 64 * 1024;
@@ -125,14 +123,24 @@ export class ForkServer {
     return join(dirname(hostLibraryPath()), FORK_SERVER_NAME);
   }
 
-  /** Starts the server and waits for its HELLO. Throws {@link ForkServerStartError}. */
-  static async start(o: ForkServerOptions): Promise<ForkServer> {
+  /**
+   * Starts the server and waits for its HELLO; `whileStarting` runs once it
+   * is spawned (work that need not wait for it). Throws {@link ForkServerStartError}.
+   */
+  static async start(o: ForkServerOptions, whileStarting?: () => void): Promise<ForkServer> {
     const { proc, leftovers } = await spawnNative(
       ForkServer.program(),
       [o.file.path, String(o.file.size), o.harness, o.mode],
       { env: o.env, setEnv: o.setEnv },
     );
     const server = new ForkServer(proc, leftovers);
+    try {
+      whileStarting?.();
+    } catch (e) {
+      server.kill();
+      await server.exited;
+      throw e;
+    }
     let hello: Message;
     try {
       hello = await server.#next(o.startTimeoutMs);
@@ -365,117 +373,5 @@ export class ForkWorker {
       this.end = endOf(v.getUint32(4, true), await this.#server.stderrOf(v.getUint32(0, true)));
       return;
     }
-  }
-}
-
-/** The worker's death, as the engine sees it: the input of the batch that was running. */
-export class WorkerDied extends Error implements LoopDeath {
-  readonly loopDied = true as const;
-  readonly index: number;
-  constructor(index: number) {
-    super("the fuzz worker died");
-    this.index = index;
-  }
-}
-
-/**
- * The engine's batch loop over a fork server's worker: the batch is built
- * here, written into the input file, and run there.
- */
-export class RemoteLoop implements BatchLoop {
-  readonly arena: Uint8Array;
-  readonly offsets: Uint32Array;
-  readonly lengths: Uint32Array;
-  readonly fresh: Uint8Array;
-  readonly inbox = new Uint8Array(1 << 20);
-  methodIndex = 0;
-  batch = 0;
-  #stop = false;
-  readonly #file: InputFile;
-  #worker: ForkWorker | undefined;
-  readonly #tables: ComparisonTables | undefined;
-  #written = -1;
-
-  constructor(file: InputFile, shape: ForkServer["tables"]) {
-    this.#file = file;
-    const maxBatch = file.maxBatch;
-    this.arena = new Uint8Array(file.arenaBytes);
-    this.offsets = new Uint32Array(maxBatch);
-    this.lengths = new Uint32Array(maxBatch);
-    this.fresh = new Uint8Array(maxBatch);
-    this.#tables = shape && {
-      cmps: new Uint8Array(shape.cmpSlots * shape.cmpSlot),
-      cmpSlot: shape.cmpSlot,
-      mems: new Uint8Array(shape.memSlots * shape.memSlot),
-      memSlot: shape.memSlot,
-      seq: new Uint32Array(1),
-    };
-  }
-
-  /** The worker the next batches run in. */
-  attach(worker: ForkWorker): void {
-    this.#worker = worker;
-    this.#written = -1;
-  }
-
-  #inboxUsed = 0;
-
-  /** Leaves another job's corpus entry for the engine (false when the inbox is full). */
-  share(input: Uint8Array, method: number): boolean {
-    const entry = appendEntry(input, method, this.#inboxUsed, this.inbox.length);
-    if (entry === undefined) return false;
-    this.inbox.set(entry.bytes, INBOX_HEADER + this.#inboxUsed);
-    this.#inboxUsed = entry.used;
-    new DataView(this.inbox.buffer).setUint32(0, entry.used, true);
-    return true;
-  }
-
-  /** Asks the engine to stop after the batch (the worker also sees the file's stop flag). */
-  requestStop(): void {
-    this.#stop = true;
-  }
-
-  get stopRequested(): boolean {
-    return this.#stop;
-  }
-
-  method(): void {
-    // a harness has one entry point
-  }
-
-  comparisons(): ComparisonTables | undefined {
-    return this.#tables;
-  }
-
-  raw(): CallResult {
-    throw new Error("A libFuzzer harness's batch never stops for the guard");
-  }
-
-  async run(from: number, count: number): Promise<number> {
-    const worker = this.#worker;
-    if (worker === undefined) throw new Error("No fuzz worker is attached");
-    if (this.#written !== this.batch) {
-      let used = 0;
-      for (let i = 0; i < count; i++) used = Math.max(used, this.offsets[i]! + this.lengths[i]!);
-      this.#file.writeBatch(this.arena.subarray(0, used), this.offsets, this.lengths, count, this.methodIndex);
-      this.#written = this.batch;
-    }
-    const req = new Uint8Array(8);
-    const v = new DataView(req.buffer);
-    v.setUint32(0, from, true);
-    v.setUint32(4, count, true);
-    const m = await worker.request(T.RUN, req);
-    if (m === undefined) throw new WorkerDied(this.#file.inFlightIndex());
-    const p = m.payload;
-    const rv = new DataView(p.buffer, p.byteOffset, p.byteLength);
-    const r = rv.getInt32(0, true);
-    this.fresh.set(p.subarray(8, 8 + count));
-    const t = this.#tables;
-    if (t !== undefined && p.length >= 8 + count + t.cmps.length + t.mems.length) {
-      t.seq[0] = rv.getUint32(4, true);
-      t.cmps.set(p.subarray(8 + count, 8 + count + t.cmps.length));
-      t.mems.set(p.subarray(8 + count + t.cmps.length, 8 + count + t.cmps.length + t.mems.length));
-    }
-    return r;
   }
 }

@@ -21,24 +21,23 @@
  *
  * @module
  */
-import { hostLibraryPath } from "../../ffi/native_helper.ts";
 import { join } from "node:path";
 import { HostInternalError } from "../../errors/errors.ts";
-import { loadError } from "../../errors/host_errors.ts";
 import { SandboxChild } from "../../sandbox/sandbox_child.ts";
 import { type Frame, KIND } from "../../sandbox/protocol.ts";
 import { stopChild } from "../../sandbox/stop.ts";
 import { SpareChild } from "./spare_child.ts";
-import { parseAsanReport } from "../crash/asan_report.ts";
-import { type ChildDeath, childFinding, deathFinding, type FindingCandidate } from "../crash/finding.ts";
+import { childFinding, type FindingCandidate } from "../crash/finding.ts";
 import { sha1Hex } from "./artifacts.ts";
 import { DeathBudget, RETIRE_AFTER } from "./budget.ts";
 import { InputFile } from "./input_file.ts";
 import { fuzzRequest, type JobRequest, onceRequest, replayIndex } from "./job_request.ts";
 import type { JobSession } from "./job_session.ts";
 import { type KilledFor, watchChild } from "./watchdog.ts";
-import { ForkServer, ForkServerStartError, type ForkWorker, RemoteLoop, WorkerDied } from "./fork_server.ts";
-import { FuzzEngine } from "../engine/fuzz_engine.ts";
+import type { ForkWorker } from "./fork_server.ts";
+import type { RemoteLoop } from "./remote_loop.ts";
+import { fuzzInForkServer } from "./served_job.ts";
+import { findingOfDeath } from "./death.ts";
 import type { FuzzEvent, FuzzRequest, FuzzResult, MergedEvent } from "../wire.ts";
 
 /** How a request to a child ended: a reply, or the child's end. */
@@ -180,113 +179,30 @@ export class FuzzJob {
    * on in a new worker after the input that killed the last one.
    */
   async #fuzzServed(runs: number | null): Promise<void> {
-    let server: ForkServer;
-    try {
-      server = await ForkServer.start(this.#s.serverOptions(this.#file));
-    } catch (e) {
-      if (e instanceof ForkServerStartError && e.initResult !== undefined) {
-        throw loadError(this.#s.pluginPath, `LLVMFuzzerInitialize returned ${e.initResult}`);
-      }
-      throw loadError(this.#s.pluginPath, e instanceof Error ? e.message : String(e));
-    }
-    try {
-      if (this.#lives === 0) this.#s.accept({ edges: server.edges });
-      const { req, blobs } = fuzzRequest(this.#s, this.index * 4096, runs, true);
-      const seeds = blobs.slice(0, req.seeds);
-      const known = blobs.slice(req.seeds, req.seeds + (req.known ?? 0));
-      const dict = blobs.slice(req.seeds + (req.known ?? 0));
-      const loop = new RemoteLoop(this.#file, server.tables);
-      this.#remote = loop;
-      if (this.#s.stopping) loop.requestStop();
-      const onFinding = (f: FindingCandidate) => this.#s.finding(f);
-      const send = (header: Record<string, unknown>, out: Uint8Array[]) =>
-        this.#event({ id: 0, kind: KIND.EVENT, header, blobs: out }, req, onFinding);
-      const target = { judge: () => ({ warnings: [] }) };
-      const engine = new FuzzEngine(loop, target, req, seeds, dict, send, server.tables !== undefined, known);
-      let stillborn = 0;
-      while (!this.#s.stopping && !this.#allRetired()) {
-        const worker = await server.fork();
+    await fuzzInForkServer({
+      index: this.index,
+      session: this.#s,
+      file: this.#file,
+      firstLife: () => this.#lives === 0,
+      allRetired: () => this.#allRetired(),
+      began: (worker, loop) => {
         this.#lives++;
         this.#killedFor = undefined;
         this.#worker = worker;
-        loop.attach(worker);
-        engine.newProcess();
-        const limits = {
-          timeoutMs: this.#s.timeoutMs,
-          rssLimitMb: this.#s.rssLimitMb,
-          hungBefore: (m: number) => this.#s.hungBefore(m),
-        };
-        let hangMs: number | undefined;
-        const stopWatch = watchChild(worker, this.#file, limits, (why, ms) => {
-          this.#killedFor = why;
-          hangMs = ms;
-        });
-        let died = false;
-        try {
-          await engine.run();
-        } catch (e) {
-          if (!(e instanceof WorkerDied)) throw e;
-          died = true;
-        } finally {
-          stopWatch();
-          this.coverage();
-        }
-        const lifeExecs = this.#file.execs;
-        if (!died) {
-          await worker.finish();
-          this.#done += lifeExecs;
-          this.#worker = undefined;
-          return;
-        }
-        this.#deadAt = performance.timeOrigin + performance.now();
-        this.#done += lifeExecs;
+        this.#remote = loop;
+      },
+      killed: (why) => (this.#killedFor = why),
+      ended: (execs, died) => {
+        if (died) this.#deadAt = performance.timeOrigin + performance.now();
+        this.coverage();
+        this.#done += execs;
         this.#worker = undefined;
-        const end = worker.end!;
-        const current = this.#file.current();
-        const finding = deathFinding({
-          signal: end.signal,
-          exitCode: end.exitCode,
-          killedFor: this.#killedFor,
-          hangMs,
-          current,
-          crash: this.#file.crash(),
-          hangFrames: this.#killedFor === "timeout" ? this.#file.hangFrames() : [],
-          stderrTail: end.stderrTail,
-        }, {
-          pluginPath: this.#s.pluginPath,
-          hostModule: hostLibraryPath(),
-          methods: this.#s.methods.map((m) => m.name),
-          job: this.index,
-          execs: this.#done,
-          timeoutMs: this.#s.timeoutMs,
-          rssLimitMb: this.#s.rssLimitMb,
-          parseAsan: parseAsanReport,
-        });
-        if (finding === undefined) {
-          this.#s.warn(
-            `Job ${this.index}: a fuzz worker ended (${
-              end.signal ?? `exit code ${end.exitCode}`
-            }) with no input in flight`,
-          );
-        } else {
-          // No budget here (see budget.ts): a known bug's crash costs a fork, so the harness is never retired.
-          const repeat = this.#s.knownKey(finding.key);
-          this.#s.finding(finding);
-          if (!repeat) engine.addKnown(finding.input);
-        }
-        stillborn = lifeExecs === 0 ? stillborn + 1 : 0;
-        if (stillborn >= STILLBORN_CAP) {
-          this.#s.warn(`Job ${this.index}: ${STILLBORN_CAP} fuzz workers in a row died before running an input`);
-          return;
-        }
-        if (runs !== null && engine.execs >= runs) return;
-      }
-    } finally {
-      this.#remote = undefined;
-      if (this.#worker !== undefined) this.#worker.kill("closed");
-      this.#worker = undefined;
-      await server.quit();
-    }
+        return { done: this.#done, killedFor: this.#killedFor };
+      },
+      event: (header, blobs, req) =>
+        this.#event({ id: 0, kind: KIND.EVENT, header, blobs }, req, (f) => this.#s.finding(f)),
+      closed: () => (this.#remote = undefined),
+    }, runs);
   }
 
   /** True once the run retired every method (known only after the first child said what they are). */
@@ -421,26 +337,12 @@ export class FuzzJob {
     this.#done += lifeExecs;
     this.#child = undefined;
     if (end.reason === "fatal" || outcome.error instanceof HostInternalError) throw outcome.error;
-    const current = this.#file.current();
-    const death: ChildDeath = {
+    const { finding, current } = findingOfDeath(this.#s, this.#file, { job: this.index, execs: this.#done }, {
       signal: end.signal,
       exitCode: end.exitCode,
       killedFor: this.#killedFor,
       hangMs,
-      current,
-      crash: this.#file.crash(),
-      hangFrames: this.#killedFor === "timeout" ? this.#file.hangFrames() : [],
       stderrTail: child.stderrTail,
-    };
-    const finding = deathFinding(death, {
-      pluginPath: this.#s.pluginPath,
-      hostModule: hostLibraryPath(),
-      methods: this.#s.methods.map((m) => m.name),
-      job: this.index,
-      execs: this.#done,
-      timeoutMs: this.#s.timeoutMs,
-      rssLimitMb: this.#s.rssLimitMb,
-      parseAsan: parseAsanReport,
     });
     if (finding === undefined) {
       this.#s.warn(
@@ -494,14 +396,4 @@ export class FuzzJob {
         return this.#onMerged?.(e as MergedEvent);
     }
   }
-}
-
-/** The coverage of the job that has seen the most features. */
-export function bestCoverage(jobs: readonly FuzzJob[]): { edges: number; features: number } {
-  let best = { edges: 0, features: 0 };
-  for (const j of jobs) {
-    const c = j.coverage();
-    if (c.features > best.features) best = c;
-  }
-  return best;
 }

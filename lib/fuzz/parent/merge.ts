@@ -25,7 +25,7 @@ import { resolve } from "node:path";
 import { UsageError } from "../../errors/errors.ts";
 import { CorpusDirectory, readInputs, sha1Hex } from "./artifacts.ts";
 import type { Finding } from "./finding_book.ts";
-import { bestCoverage } from "./job.ts";
+import { bestCoverage } from "./report.ts";
 import { prepareOneJob } from "./minimize.ts";
 import type { FuzzOptions } from "./options.ts";
 

@@ -19,7 +19,7 @@
 import type { FindingCandidate } from "../crash/finding.ts";
 import { FuzzJob } from "./job.ts";
 import { type FuzzOptions, resolveFuzzOptions } from "./options.ts";
-import { type PreparedRun, prepareRun } from "./session.ts";
+import { type PreparedRun, prepareRun } from "./prepare_run.ts";
 
 /** Candidates run by one child at most. */
 const CANDIDATES_PER_CHILD = 512;

@@ -15,8 +15,8 @@
 import * as z from "../../util/zod.ts";
 import { FINDING_KINDS } from "../crash/finding.ts";
 import type { Finding } from "./finding_book.ts";
-import { bestCoverage, type FuzzJob } from "./job.ts";
-import type { PreparedRun } from "./session.ts";
+import type { FuzzJob } from "./job.ts";
+import type { PreparedRun } from "./prepare_run.ts";
 
 const Frame = z.object({
   module: z.string(),
@@ -84,6 +84,12 @@ export const FuzzReportSchema = z.object({
      * bug ended child after child at once; the warnings say which).
      */
     stopped: z.enum(["runs", "duration", "interrupted", "error", "max-findings", "retired"]),
+    /**
+     * Where the start went (ms): the process before the run began (the CLI's boot, for `plugcheck fuzz`), the run's
+     * preparation (the library read, runtimes found), and from then to the first input running (children or the fork
+     * server started, the plugin loaded and initialized; absent when none ran).
+     */
+    startup: z.object({ boot_ms: z.number(), prepare_ms: z.number(), first_input_ms: z.number().optional() }),
   }),
   corpus: z.object({ size: z.number().int(), found: z.number().int(), dir: z.string().nullable() }),
   /** Dictionary words: all of them, and how many of those were read from the plugin's binary. */
@@ -151,7 +157,11 @@ function findingOf(run: PreparedRun, f: Finding): FuzzFinding {
 export function buildReport(
   run: PreparedRun,
   jobs: readonly FuzzJob[],
-  end: { seconds: number; stopped: FuzzReport["run"]["stopped"] },
+  end: {
+    seconds: number;
+    stopped: FuzzReport["run"]["stopped"];
+    startup: { boot_ms: number; prepare_ms: number; first_input_ms?: number };
+  },
 ): FuzzReport {
   const s = run.session;
   const execs = jobs.reduce((n, j) => n + j.execs, 0);
@@ -177,6 +187,12 @@ export function buildReport(
         ? null
         : { median: Math.round(median(restartMs) * 10) / 10, max: Math.round(Math.max(...restartMs) * 10) / 10 },
       stopped: end.stopped,
+      startup: {
+        boot_ms: Math.round(end.startup.boot_ms * 10) / 10,
+        prepare_ms: Math.round(end.startup.prepare_ms * 10) / 10,
+        ...end.startup.first_input_ms !== undefined &&
+          { first_input_ms: Math.round(end.startup.first_input_ms * 10) / 10 },
+      },
     },
     corpus: { size: s.corpusSize, found: s.corpusFound, dir: s.corpusDir ?? null },
     dictionary: { words: s.dictionary.length, from_binary: s.dictionaryFromBinary },
@@ -185,4 +201,14 @@ export function buildReport(
     findings,
     warnings: [...s.warnings],
   };
+}
+
+/** The coverage of the job that has seen the most features (guided mode). */
+export function bestCoverage(jobs: readonly FuzzJob[]): { edges: number; features: number } {
+  let best = { edges: 0, features: 0 };
+  for (const j of jobs) {
+    const c = j.coverage();
+    if (c.features > best.features) best = c;
+  }
+  return best;
 }

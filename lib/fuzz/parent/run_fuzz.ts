@@ -17,18 +17,22 @@
  */
 import { HostInternalError } from "../../errors/errors.ts";
 import { ProcInfo } from "../../ffi/proc_info.ts";
-import { bestCoverage, FuzzJob } from "./job.ts";
+import { FuzzJob } from "./job.ts";
 import { type FuzzOptions, type FuzzProgress, resolveFuzzOptions } from "./options.ts";
-import { buildReport, type FuzzReport } from "./report.ts";
-import { type PreparedRun, prepareRun } from "./session.ts";
+import { bestCoverage, buildReport, type FuzzReport } from "./report.ts";
+import { type PreparedRun, prepareRun } from "./prepare_run.ts";
 
 const PROGRESS_MS = 100;
 
 /** Fuzzes the library at `path`; see {@link FuzzOptions}. Throws `UsageError` / `LoadError` before anything runs. */
 export async function runFuzz(path: string, options: FuzzOptions = {}): Promise<FuzzReport> {
+  // performance.now() counts from the process's start: what came before runFuzz is the host's (the CLI's) boot.
+  const entered = performance.now();
   const o = resolveFuzzOptions(options);
   const run = await prepareRun(path, o);
   const started = performance.now();
+  let firstInput: number | undefined;
+  run.session.fuzzing.then(() => (firstInput = performance.now()));
   const jobs = Array.from({ length: o.jobs }, (_, i) => new FuzzJob(i, run.session));
   const budget = (i: number) =>
     o.runs === undefined ? null : Math.floor(o.runs / o.jobs) + (i < o.runs % o.jobs ? 1 : 0);
@@ -88,7 +92,12 @@ export async function runFuzz(path: string, options: FuzzOptions = {}): Promise<
     if (failure instanceof HostInternalError) throw failure;
   }
   await run.book.locate(run.pluginPath);
-  return buildReport(run, jobs, { seconds: (performance.now() - started) / 1000, stopped: stopReason });
+  const startup = {
+    boot_ms: entered,
+    prepare_ms: started - entered,
+    ...firstInput !== undefined && { first_input_ms: firstInput - started },
+  };
+  return buildReport(run, jobs, { seconds: (performance.now() - started) / 1000, stopped: stopReason, startup });
 }
 
 function progressOf(jobs: readonly FuzzJob[], run: PreparedRun, proc: ProcInfo, started: number): FuzzProgress {

@@ -1,36 +1,26 @@
 /**
- * Everything a fuzz run settles before its first child: the library's real
- * path, what it is (an npa plugin or a libFuzzer harness, from its dynamic
- * symbols) and whether it is an AddressSanitizer build (then its runtime is
- * preloaded into every child, with `ASAN_OPTIONS` set for fuzzing), the
- * artifacts and corpus directories, the seeds, the child spec, and the
- * session the jobs share: the first child's describe() is validated there,
- * the methods chosen, corpus entries and findings collected.
+ * The session the jobs of a fuzz run share (`prepare_run.ts` makes it): the
+ * child spec and the fork server's options, the seeds and the dictionary,
+ * the first child's describe() validated and the methods chosen, corpus
+ * entries and findings collected.
  *
  * @example
  * ```ts ignore
- * import { prepareRun } from "./session.ts";
+ * import { prepareRun } from "./prepare_run.ts";
  * const run = await prepareRun(path, resolveFuzzOptions({ runs: 1000 }));
  * const job = new FuzzJob(0, run.session);
  * ```
  *
  * @module
  */
-import { resolve } from "node:path";
 import { parseDescription } from "../../plugin/describe_schema.ts";
-import { readElfDynamic } from "../../load/elf.ts";
 import { RunDictionary } from "./binary_dictionary.ts";
-import { isLibFuzzerHarness, sanitizerOf, usesSanitizerCoverage } from "../../load/elf_info.ts";
-import { sanitizerEnv } from "../../load/sanitizer.ts";
 import { UsageError } from "../../errors/errors.ts";
-import { loadError } from "../../errors/host_errors.ts";
-import { resolveLibrary } from "../../load/resolve_path.ts";
-import { shellQuote } from "../../util/safe_text.ts";
 import type { ChildSpec } from "../../sandbox/sandbox_child.ts";
 import { maxFrameFor } from "../../sandbox/spawn.ts";
-import { CorpusDirectory, readInputs, sha1Hex } from "./artifacts.ts";
+import { type CorpusDirectory, sha1Hex } from "./artifacts.ts";
 import type { FindingCandidate } from "../crash/finding.ts";
-import { type Finding, FindingBook } from "./finding_book.ts";
+import type { Finding, FindingBook } from "./finding_book.ts";
 import type { InputFile } from "./input_file.ts";
 import type { ForkServerOptions } from "./fork_server.ts";
 import type { JobSession } from "./job_session.ts";
@@ -309,111 +299,4 @@ export class FuzzSession implements JobSession {
   warn(message: string): void {
     if (this.warnings.length < 100 && !this.warnings.includes(message)) this.warnings.push(message);
   }
-}
-
-/** A run, prepared. */
-export interface PreparedRun {
-  pluginPath: string;
-  target: FuzzTargetKind;
-  sanitizer: "asan" | undefined;
-  /** Built with SanitizerCoverage (guided unless `coverage: false`). */
-  instrumented: boolean;
-  options: ResolvedFuzzOptions;
-  session: FuzzSession;
-  book: FindingBook;
-  artifactsDir: string;
-  /** The command that reproduces a finding. */
-  reproFor(f: Pick<Finding, "method" | "kind" | "artifact">): string;
-  /** The command that minimizes a finding. */
-  minimizeFor(f: Pick<Finding, "method" | "artifact">): string;
-}
-
-/** Settles what the run is before anything runs. Throws `UsageError` or `LoadError`. */
-export async function prepareRun(path: string, o: ResolvedFuzzOptions): Promise<PreparedRun> {
-  const real = await resolveLibrary(path, undefined);
-  let info;
-  try {
-    info = await readElfDynamic(real);
-  } catch (cause) {
-    throw loadError(path, "not a shared library plugcheck can read", cause);
-  }
-  // Served through an adapter, the library is an npa target, whatever it exports.
-  const target = o.target ?? (o.adapter === undefined && isLibFuzzerHarness(info) ? "libfuzzer" : "npa");
-  if (target === "libfuzzer" && !info.defined.has(HARNESS_METHOD)) {
-    throw loadError(path, `it exports no ${HARNESS_METHOD}, so it is no libFuzzer harness`);
-  }
-  if (target === "libfuzzer" && o.methods?.length) {
-    throw new UsageError(`${path} is a libFuzzer harness with one entry point: --method does not apply`);
-  }
-  const sanitizer = o.sanitizer === "none" ? undefined : o.sanitizer ?? sanitizerOf(info);
-  // Every fuzz child gets the coverage runtime (unless guidance is off): for an instrumented plugin its counters,
-  // for any plugin its interposed memcmp, strcmp, ... which feed the comparison mutations.
-  // Reports unsymbolized: a crash costs no llvm-symbolizer start; the run symbolizes each bug once (finding_book.ts).
-  const setEnv = await sanitizerEnv(path, {
-    info,
-    asan: sanitizer === "asan",
-    coverageRuntime: o.coverage,
-    symbolize: false,
-  });
-  const artifactsDir = resolve(o.artifactsDir ?? Deno.cwd());
-  Deno.mkdirSync(artifactsDir, { recursive: true });
-  const corpusDirs = o.corpus.map((d) => resolve(d));
-  const corpusDir = corpusDirs.length > 0 ? new CorpusDirectory(corpusDirs[0]!) : undefined;
-  for (const d of corpusDirs.slice(1)) {
-    try {
-      if (!Deno.statSync(d).isDirectory) throw new UsageError(`Corpus ${JSON.stringify(d)} is not a directory`);
-    } catch (e) {
-      if (e instanceof UsageError) throw e;
-      throw new UsageError(`Cannot read corpus directory ${JSON.stringify(d)}: ${e instanceof Error ? e.message : e}`);
-    }
-  }
-  const initial = readInputs(corpusDirs, o.maxLen);
-  const lib = shellQuote(real);
-  const extraFlags = [
-    ...o.adapter !== undefined ? [`--adapter ${shellQuote(o.adapter)}`] : [],
-    ...o.config !== undefined ? [`--config ${shellQuote(o.config)}`] : [],
-  ];
-  const reproFor = (f: Pick<Finding, "method" | "kind" | "artifact">) =>
-    target === "libfuzzer" ? `plugcheck fuzz ${lib} --replay ${shellQuote(f.artifact)}` : [
-      `plugcheck invoke ${lib} ${shellQuote(f.method)} --input-file ${shellQuote(f.artifact)} --isolate`,
-      ...extraFlags,
-      ...f.kind === "timeout" ? [`--timeout ${o.timeoutMs}`] : [],
-    ].join(" ");
-  const adapterFlag = o.adapter !== undefined ? ` --adapter ${shellQuote(o.adapter)}` : "";
-  const minimizeFor = (f: Pick<Finding, "method" | "artifact">) =>
-    `plugcheck fuzz ${lib}${adapterFlag} --minimize ${shellQuote(f.artifact)}`;
-  // The extras run for findings only, so after `session` below exists.
-  const book: FindingBook = new FindingBook(artifactsDir, (f): Record<string, unknown> => ({
-    seed: o.seed,
-    target,
-    plugin: real,
-    ...sanitizer && { sanitizer },
-    repro: reproFor(f),
-    minimize: minimizeFor(f),
-    ...session.plugin && { plugin_name: session.plugin.name, plugin_version: session.plugin.version },
-  }));
-  const instrumented = usesSanitizerCoverage(info);
-  const session = new FuzzSession(real, o, {
-    target,
-    setEnv,
-    artifactsDir,
-    initial,
-    corpusDir,
-    book,
-    guided: instrumented && o.coverage,
-    // A plugin behind an adapter gets its inputs through the adapter, which reads them: its binary's words do not apply.
-    binaryOf: o.binaryDictionary && o.adapter === undefined ? real : undefined,
-  });
-  return {
-    pluginPath: real,
-    target,
-    sanitizer,
-    instrumented,
-    options: o,
-    session,
-    book,
-    artifactsDir,
-    reproFor,
-    minimizeFor,
-  };
 }

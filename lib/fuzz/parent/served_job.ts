@@ -1,0 +1,134 @@
+/**
+ * A fuzz job on a libFuzzer harness, in a fork server (`fork_server.ts`):
+ * one engine here for the whole job (one PRNG stream, its corpus kept across
+ * deaths), a worker forked per life. A worker's death is read as a child's
+ * is (the input in flight from the file, the crash record, its stderr:
+ * `death.ts`), and the engine goes on in a new worker after the input that
+ * killed the last one. No known bug is retired here (`budget.ts`): a crash
+ * costs a `fork()`.
+ *
+ * @example
+ * ```ts ignore
+ * import { fuzzInForkServer } from "./served_job.ts";
+ * await fuzzInForkServer(host, 100_000); // FuzzJob passes itself as the host
+ * ```
+ *
+ * @module
+ */
+import { loadError } from "../../errors/host_errors.ts";
+import { FuzzEngine } from "../engine/fuzz_engine.ts";
+import type { FuzzRequest } from "../wire.ts";
+import { findingOfDeath } from "./death.ts";
+import { ForkServer, ForkServerStartError, type ForkWorker } from "./fork_server.ts";
+import type { InputFile } from "./input_file.ts";
+import { fuzzRequest } from "./job_request.ts";
+import type { JobSession } from "./job_session.ts";
+import { RemoteLoop, WorkerDied } from "./remote_loop.ts";
+import { type KilledFor, watchChild } from "./watchdog.ts";
+
+/** Lives in a row that ended before their first execution, after which the job gives up. */
+const STILLBORN_CAP = 3;
+
+/** What the served loop needs of its job (`FuzzJob`), which keeps the counts its report reads. */
+export interface ServedHost {
+  readonly index: number;
+  readonly session: JobSession;
+  readonly file: InputFile;
+  /** True before the job's first life (its first server validates the harness for the run). */
+  firstLife(): boolean;
+  allRetired(): boolean;
+  /** A worker's life began, on `loop`. */
+  began(worker: ForkWorker, loop: RemoteLoop): void;
+  /** The watch is killing the worker. */
+  killed(why: KilledFor): void;
+  /** The life ended after `execs` executions; the job's executions so far and why the watch killed it, if it did. */
+  ended(execs: number, died: boolean): { done: number; killedFor: KilledFor | undefined };
+  /** An event of the engine's (corpus entries, the first input running). */
+  event(header: Record<string, unknown>, blobs: Uint8Array[], req: FuzzRequest): void;
+  /** The job no longer runs a worker. */
+  closed(): void;
+}
+
+/** Fuzzes until `runs` executions (null: until the run stops), then ends the server. */
+export async function fuzzInForkServer(host: ServedHost, runs: number | null): Promise<void> {
+  const s = host.session;
+  let server: ForkServer;
+  try {
+    // The dictionary (the harness's binary decoded) is made while the server loads the harness.
+    server = await ForkServer.start(s.serverOptions(host.file), () => void s.dictionary);
+  } catch (e) {
+    if (e instanceof ForkServerStartError && e.initResult !== undefined) {
+      throw loadError(s.pluginPath, `LLVMFuzzerInitialize returned ${e.initResult}`);
+    }
+    throw loadError(s.pluginPath, e instanceof Error ? e.message : String(e));
+  }
+  let worker: ForkWorker | undefined;
+  try {
+    if (host.firstLife()) s.accept({ edges: server.edges });
+    const { req, blobs } = fuzzRequest(s, host.index * 4096, runs, true);
+    const seeds = blobs.slice(0, req.seeds);
+    const known = blobs.slice(req.seeds, req.seeds + (req.known ?? 0));
+    const dict = blobs.slice(req.seeds + (req.known ?? 0));
+    const loop = new RemoteLoop(host.file, server.tables);
+    if (s.stopping) loop.requestStop();
+    const send = (header: Record<string, unknown>, out: Uint8Array[]) => host.event(header, out, req);
+    const target = { judge: () => ({ warnings: [] }) };
+    const engine = new FuzzEngine(loop, target, req, seeds, dict, send, server.tables !== undefined, known);
+    let stillborn = 0;
+    while (!s.stopping && !host.allRetired()) {
+      worker = await server.fork();
+      host.began(worker, loop);
+      loop.attach(worker);
+      engine.newProcess();
+      let hangMs: number | undefined;
+      const limits = { timeoutMs: s.timeoutMs, rssLimitMb: s.rssLimitMb, hungBefore: (m: number) => s.hungBefore(m) };
+      const stopWatch = watchChild(worker, host.file, limits, (why, ms) => {
+        host.killed(why);
+        hangMs = ms;
+      });
+      let died = false;
+      try {
+        await engine.run();
+      } catch (e) {
+        if (!(e instanceof WorkerDied)) throw e;
+        died = true;
+      } finally {
+        stopWatch();
+      }
+      const lifeExecs = host.file.execs;
+      if (!died) await worker.finish();
+      const { done, killedFor } = host.ended(lifeExecs, died);
+      const end = worker.end;
+      worker = undefined;
+      if (!died) return;
+      const { finding } = findingOfDeath(s, host.file, { job: host.index, execs: done }, {
+        signal: end?.signal,
+        exitCode: end?.exitCode,
+        killedFor,
+        hangMs,
+        stderrTail: end?.stderrTail ?? "",
+      });
+      if (finding === undefined) {
+        s.warn(
+          `Job ${host.index}: a fuzz worker ended (${
+            end?.signal ?? `exit code ${end?.exitCode}`
+          }) with no input in flight`,
+        );
+      } else {
+        const repeat = s.knownKey(finding.key);
+        s.finding(finding);
+        if (!repeat) engine.addKnown(finding.input);
+      }
+      stillborn = lifeExecs === 0 ? stillborn + 1 : 0;
+      if (stillborn >= STILLBORN_CAP) {
+        s.warn(`Job ${host.index}: ${STILLBORN_CAP} fuzz workers in a row died before running an input`);
+        return;
+      }
+      if (runs !== null && engine.execs >= runs) return;
+    }
+  } finally {
+    host.closed();
+    worker?.kill("closed");
+    await server.quit();
+  }
+}
