@@ -154,7 +154,8 @@ static void on_dump(int sig, siginfo_t* si, void* uc) {
 /*
  * Arms the crash recorder for this context, on the calling (loop) thread:
  * notes the loaded modules (call it once the target is loaded), an
- * alternate signal stack, handlers for the fatal signals and SIGUSR2.
+ * alternate signal stack, handlers for the fatal signals and SIGUSR2. It may
+ * be called again (a fork server arms itself, then each worker it forks).
  * Returns 0 or -errno.
  */
 NPAH_EXPORT int32_t npah_fuzz_arm(void* ctx) {
@@ -183,7 +184,10 @@ NPAH_EXPORT int32_t npah_fuzz_arm(void* ctx) {
   sigemptyset(&sa.sa_mask);
   for (size_t i = 0; i < sizeof FATAL_SIGNALS / sizeof FATAL_SIGNALS[0]; i++) {
     int s = FATAL_SIGNALS[i];
-    if (sigaction(s, &sa, &g_previous[s]) != 0) return -errno;
+    struct sigaction before;
+    if (sigaction(s, &sa, &before) != 0) return -errno;
+    /* Armed again (a fork server's worker, armed after the server): the handler to chain to stays the first one. */
+    if (!((before.sa_flags & SA_SIGINFO) && before.sa_sigaction == on_fatal)) g_previous[s] = before;
   }
   sa.sa_sigaction = on_dump;
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;

@@ -8,6 +8,7 @@
  * crash. Needs clang (`.ci/run` installs it).
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { runFuzz } from "../lib/fuzz/parent/run_fuzz.ts";
 import type { FuzzReport } from "../lib/fuzz/parent/report.ts";
 import { deathFinding } from "../lib/fuzz/crash/finding.ts";
@@ -185,4 +186,54 @@ Deno.test("plugcheck fuzz --replay of an ASan finding prints the summary and the
   assert.doesNotMatch(out.stdout + out.stderr, /Shadow byte legend/);
   const json = JSON.parse((await runCli(["fuzz", DNS(), "--replay", f.artifact, "--format", "json"])).stdout);
   assert.match(json.finding.location, /^encode_name at /);
+});
+
+/** A corpus directory holding `inputs`, one file each. */
+function corpusOf(dir: string, inputs: string[]): string {
+  const path = `${dir}/seeds`;
+  Deno.mkdirSync(path);
+  inputs.forEach((s, i) => Deno.writeTextFileSync(`${path}/${i}`, s));
+  return path;
+}
+
+Deno.test("runFuzz() in the fork server names a hang asleep and a hang computing, each with its frames", async () => {
+  for (const [seed, fn] of [["H", "sleep_forever"], ["S", "spin_forever"]]) {
+    await using dir = await tempDir();
+    const corpus = corpusOf(dir.path, [seed!]);
+    const r = await runFuzz(fuzzFixture("lf_slow_or_hang"), {
+      runs: 50,
+      seed: 1,
+      timeoutMs: 300,
+      maxFindings: 1,
+      corpus: [corpus],
+      artifactsDir: dir.path,
+    });
+    const f = r.findings[0];
+    assert.equal(f?.kind, "timeout", JSON.stringify(r.findings));
+    assert.match(f.location ?? "", new RegExp(fn!), f.location);
+  }
+});
+
+Deno.test("runFuzz() does not call a slow call a hang when every core is busy: the deadline counts its CPU", async () => {
+  await using dir = await tempDir();
+  // 150 ms of CPU a call, a 250 ms deadline; beside three processes burning the two cores, a call takes ~300 ms of
+  // wall time (a deadline on the clock alone would call each a hang), and under 4 x 250 ms.
+  const corpus = corpusOf(dir.path, ["W", "Wa", "Wb"]);
+  const load = [0, 1, 2].map(() =>
+    new Deno.Command("sh", { args: ["-c", "while :; do :; done"], stdout: "null", stderr: "null" }).spawn()
+  );
+  try {
+    const r = await runFuzz(fuzzFixture("lf_slow_or_hang"), {
+      runs: 3,
+      seed: 1,
+      timeoutMs: 250,
+      corpus: [corpus],
+      artifactsDir: join(dir.path, "out"),
+    });
+    assert.deepEqual(r.findings.map((f) => f.kind), []);
+    assert.equal(r.run.execs, 3);
+  } finally {
+    for (const p of load) p.kill("SIGKILL");
+    await Promise.all(load.map((p) => p.status));
+  }
 });

@@ -36,6 +36,9 @@
  *   parent -> worker  FORGET {}                                 -> DONE {}
  *   parent -> worker  END {}                                    (the worker exits 0)
  *   server -> parent  DIED {u32 pid, u32 wait status}           (after any worker's end)
+ *   server -> parent  BORN {u32 pid}                            (right after the DIED of a worker that crashed
+ *                                                                or was killed: the next one is forked at once,
+ *                                                                without a FORK; after a clean exit, FORK asks)
  *   parent -> server  QUIT {} or EOF                            (the server exits 0)
  *
  * A request meant for a worker that reaches the server (sent while the worker
@@ -152,12 +155,15 @@ static int hello(int32_t status, int64_t value, void* ctx) {
     if (H.field == NULL) return say("helper lacks " name), 1; \
   } while (0)
 
-/* The worker: arms the recorder, then serves batches until END or EOF. Never returns. */
+/*
+ * The worker: serves batches until END or EOF. Never returns. It takes over
+ * the input file's header (clears the last worker's exec counter and crash
+ * record) and arms the recorder at its first request, not at its birth: a
+ * worker forked at once after a death must leave that death's record for
+ * the parent to read until the parent asks it for something.
+ */
 static void serve(void* ctx, uint8_t* reply, size_t reply_cap) {
-  if (H.worker_begin(ctx) != 0 || H.arm(ctx) != 0) {
-    say("cannot arm the crash recorder in a worker");
-    _exit(70);
-  }
+  int begun = 0;
   uint64_t v[7];
   npa_cov_state* tables = NULL;
   size_t cmp_bytes = 0, mem_bytes = 0;
@@ -171,7 +177,12 @@ static void serve(void* ctx, uint8_t* reply, size_t reply_cap) {
   const uint8_t* fresh = (const uint8_t*)(uintptr_t)fv[3];
   for (;;) {
     uint32_t tag, req[2];
-    if (read_msg(&tag, req, sizeof req) != 0 || tag == T_END) _exit(0);
+    if (read_msg(&tag, req, sizeof req) != 0 || tag == T_END || tag == T_QUIT) _exit(0);
+    if (!begun && (H.worker_begin(ctx) != 0 || H.arm(ctx) != 0)) {
+      say("cannot arm the crash recorder in a worker");
+      _exit(70);
+    }
+    begun = 1;
     if (tag == T_FORGET) {
       H.forget(ctx);
       if (send_msg(T_DONE, NULL, 0) != 0) _exit(0);
@@ -238,12 +249,17 @@ int main(int argc, char** argv) {
   size_t reply_cap = 8 + FZ_MAX_BATCH + sizeof(npa_cov_cmp) * NPA_COV_CMP_SLOTS + sizeof(npa_cov_mem) * NPA_COV_MEM_SLOTS;
   uint8_t* reply = malloc(reply_cap);
   if (reply == NULL || hello(0, edges, ctx) != 0) return 1;
+  /* Armed here once, so that each worker's arming finds the unwinder loaded and the alternate stack mapped. */
+  if (H.arm(ctx) != 0) return say("cannot arm the crash recorder"), 1;
+  int eager = 0; /* the last worker crashed or was killed: fork the next at once */
   for (;;) {
-    uint32_t tag;
-    uint8_t ignored[8];
-    if (read_msg(&tag, ignored, sizeof ignored) != 0 || tag == T_QUIT) return 0;
-    if (tag == T_RUN || tag == T_FORGET || tag == T_END) continue; /* for a worker that died meanwhile */
-    if (tag != T_FORK) return say("unexpected request"), 1;
+    if (!eager) {
+      uint32_t tag;
+      uint8_t ignored[8];
+      if (read_msg(&tag, ignored, sizeof ignored) != 0 || tag == T_QUIT) return 0;
+      if (tag == T_RUN || tag == T_FORGET || tag == T_END) continue; /* for a worker that died meanwhile */
+      if (tag != T_FORK) return say("unexpected request"), 1;
+    }
     pid_t pid = fork();
     if (pid < 0) return say("fork failed"), 1;
     if (pid == 0) serve(ctx, reply, reply_cap);
@@ -257,5 +273,6 @@ int main(int argc, char** argv) {
     (void)!write(2, mark, (size_t)m);
     uint32_t died[2] = {born, (uint32_t)status};
     if (send_msg(T_DIED, died, sizeof died) != 0) return 0;
+    eager = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   }
 }

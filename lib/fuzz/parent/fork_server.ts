@@ -134,6 +134,7 @@ export class ForkServer {
       { env: o.env, setEnv: o.setEnv },
     );
     const server = new ForkServer(proc, leftovers);
+    server.#startTimeoutMs = o.startTimeoutMs;
     try {
       whileStarting?.();
     } catch (e) {
@@ -254,18 +255,29 @@ export class ForkServer {
     await this.#writer.write(msg);
   }
 
-  /** Forks a worker. Throws when the server is gone. */
+  /** How long a fork may take (the start deadline). */
+  #startTimeoutMs = 10_000;
+  /** The last worker died unclean: the server forks the next one without being asked. */
+  #bornComing = false;
+
+  /** Forks a worker (or takes the one forked after the last death). Throws when the server is gone or mute. */
   async fork(): Promise<ForkWorker> {
-    await this.send(T.FORK);
-    const m = await this.#next();
+    if (!this.#bornComing) await this.send(T.FORK);
+    this.#bornComing = false;
+    const m = await this.#next(this.#startTimeoutMs);
     if (m.tag !== T.BORN) throw new Error(`the fuzz fork server answered ${m.tag} to FORK`);
     const pid = new DataView(m.payload.buffer, m.payload.byteOffset).getUint32(0, true);
     return new ForkWorker(this, pid);
   }
 
-  /** A reply for the worker, or its end (DIED: then the worker's stderr is read to its end marker). */
+  /** A reply for the worker, or its end (after a DIED of an unclean end, the server forks the next worker itself). */
   async reply(): Promise<Message> {
-    return await this.#next();
+    const m = await this.#next();
+    if (m.tag === T.DIED) {
+      const status = new DataView(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength).getUint32(4, true);
+      this.#bornComing = (status & 0x7f) !== 0 || ((status >> 8) & 0xff) !== 0;
+    }
+    return m;
   }
 
   /** Its stderr since the last worker ended (the running worker's so far). */
