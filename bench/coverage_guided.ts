@@ -27,6 +27,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { runFuzz } from "../mod.ts";
 import { coverageFixture, ROOT } from "../tests/_helpers.ts";
+import { clang, median } from "./_tools.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -35,16 +36,6 @@ const { values } = parseArgs({
 const ROUNDS = Number(values.rounds);
 const RUNS = Number(values.runs);
 const BENCH = join(ROOT, "build/bench");
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor((s.length - 1) / 2)]!;
-}
-
-async function clang(args: string[]): Promise<void> {
-  const out = await new Deno.Command("clang", { args, stderr: "piped" }).output();
-  if (!out.success) throw new Error(`clang ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-}
 
 /** A harness with `n` functions of about four edges each that no input reaches (the table is called only for huge inputs). */
 async function wideTarget(n: number): Promise<string> {

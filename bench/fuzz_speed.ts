@@ -26,6 +26,7 @@ import { join } from "node:path";
 import { runFuzz } from "../mod.ts";
 import { fuzzFixture, ROOT } from "../tests/_helpers.ts";
 import { timedFuzz } from "./_timed_fuzz.ts";
+import { median } from "./_tools.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -38,11 +39,6 @@ const ROUNDS = Number(values.rounds);
 const RUNS = Number(values.runs);
 const SOURCE = join(ROOT, "fixtures/fuzz/lf_near_empty.c");
 const BINARY = join(ROOT, "build/bench/lf_near_empty_libfuzzer");
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor((s.length - 1) / 2)]!;
-}
 
 async function buildLibFuzzer(): Promise<boolean> {
   await Deno.mkdir(join(ROOT, "build/bench"), { recursive: true });

@@ -25,7 +25,10 @@
  *    A process without its line 60 s after spawn is killed and counted as a
  *    failure (infinite time).
  * 2. Start-up, spawn to exit, median of 5: `plugcheck fuzz LIB --runs 1
- *    --artifacts DIR` and `BINARY -runs=1`, on both targets.
+ *    --artifacts DIR` and `BINARY -runs=1`, on both targets; and where
+ *    plugcheck's went, from its report's `run.startup` (the process before the
+ *    run: Deno and the CLI; the run's preparation; to the first input running:
+ *    the fork server started, the harness loaded and initialized).
  * 3. Crash storm: `plugcheck fuzz build/fixtures/fuzz/liblf_crash_third_asan.so
  *    --seed 1 --runs 3000 --format json --artifacts DIR` (a third of inputs
  *    overflow): exec/s and restarts from its report, and the milliseconds a
@@ -46,6 +49,7 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { coverageFixture, ROOT } from "../tests/_helpers.ts";
+import { clang, median } from "./_tools.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -56,16 +60,6 @@ const ROUNDS = Number(values.rounds);
 const BENCH = join(ROOT, "build/bench");
 const PLUGCHECK = [Deno.execPath(), "run", "-A", join(ROOT, "cli.ts"), "fuzz"];
 const DEADLINE_MS = 60_000;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor((s.length - 1) / 2)]!;
-}
-
-async function clang(args: string[]): Promise<void> {
-  const out = await new Deno.Command("clang", { args, stderr: "piped" }).output();
-  if (!out.success) throw new Error(`clang ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-}
 
 /** `build/bench/NAME_libfuzzer`, built from `fixtures/fuzz/NAME.c` when missing or older than it. */
 async function libFuzzerBinary(name: string, flags: string[]): Promise<string> {
@@ -173,11 +167,23 @@ for (let round = 0; round < ROUNDS; round++) {
   }
 }
 
-// 2. Start-up, spawn to exit.
-const startup = targets.map(() => ({ plugcheck: [] as number[], libfuzzer: [] as number[] }));
+// 2. Start-up, spawn to exit; and where plugcheck's went, as its report says (`run.startup`).
+interface Startup {
+  boot_ms: number;
+  prepare_ms: number;
+  first_input_ms?: number;
+}
+const startup = targets.map(() => ({ plugcheck: [] as number[], libfuzzer: [] as number[], parts: [] as Startup[] }));
 for (let round = 0; round < 5; round++) {
   for (const [t, target] of targets.entries()) {
-    startup[t]!.plugcheck.push(await wall((dir) => [...PLUGCHECK, target.lib, "--runs", "1", "--artifacts", dir]));
+    const r = await timed(
+      (dir) => [...PLUGCHECK, target.lib, "--runs", "1", "--format", "json", "--artifacts", dir],
+      undefined,
+      "piped",
+    );
+    if (r.code !== 0 && r.code !== 1) throw new Error(`plugcheck fuzz --runs 1 exited ${r.code}`);
+    startup[t]!.plugcheck.push(r.exitMs);
+    startup[t]!.parts.push((JSON.parse(r.stdout) as { run: { startup: Startup } }).run.startup);
     startup[t]!.libfuzzer.push(await wall(() => [target.binary, "-runs=1"]));
   }
 }
@@ -228,6 +234,15 @@ console.log("| --- | --- | --- | --- |");
 for (const [t, target] of targets.entries()) {
   const [p, l] = [median(startup[t]!.plugcheck), median(startup[t]!.libfuzzer)];
   console.log(`| ${target.name} | ${ms(p)} | ${ms(l)} | ${ratio(p, l)} |`);
+}
+console.log(
+  "\n| plugcheck `fuzz --runs 1`, its report's `run.startup` (median ms) | boot (CLI) | prepare | to first input |",
+);
+console.log("| --- | --- | --- | --- |");
+for (const [t, target] of targets.entries()) {
+  const parts = startup[t]!.parts;
+  const of = (k: keyof Startup) => ms(median(parts.map((x) => x[k] ?? Infinity)));
+  console.log(`| ${target.name} | ${of("boot_ms")} | ${of("prepare_ms")} | ${of("first_input_ms")} |`);
 }
 const mid = stormRuns.toSorted((a, b) => a.ms - b.ms)[Math.floor((stormRuns.length - 1) / 2)]!;
 const perCrash = (mid.ms - median(baseMs)) / mid.report.restarts;

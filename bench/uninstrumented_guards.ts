@@ -23,15 +23,11 @@
 import { join } from "node:path";
 import { CLI_ARGS, fault, ROOT } from "../tests/_helpers.ts";
 import { timedFuzz } from "./_timed_fuzz.ts";
+import { median } from "./_tools.ts";
 
 const SEEDS = [1, 2, 3, 4, 5];
 const TARGETS = [["exit_on_magic", "command"], ["crash_on_prefix", "decode"], ["hang_on_length", "frame"]] as const;
 const OUT = join(ROOT, "build/bench/guards");
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor((s.length - 1) / 2)]!;
-}
 
 async function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<Deno.CommandOutput> {
   return await new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).output();

@@ -154,6 +154,16 @@ function rustTarget(
   };
 }
 
+/** A native executable from one C file (`headers`: what it includes, for rebuilds), with plugcheck's warnings. */
+function cExecutable(name: string, src: string, headers: string[], output: string, libs: string[] = []): Target {
+  return {
+    name,
+    inputs: [src, ...headers, fileURLToPath(import.meta.url)],
+    output,
+    build: (tmp) => exec("gcc", ["-std=c11", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-o", tmp, src, ...libs]),
+  };
+}
+
 async function targets(): Promise<Target[]> {
   const list: Target[] = [
     // Every C source and header under native/ but the coverage runtime (its own library, below; its header is
@@ -170,53 +180,16 @@ async function targets(): Promise<Target[]> {
     ),
     // The sandbox launcher (an executable): the process between plugcheck and every sandbox child, next to the
     // helper, where lib/sandbox/spawn.ts looks for it.
-    {
-      name: "sandbox launcher",
-      inputs: [
-        join(ROOT, "native/launcher/npah_launcher.c"),
-        join(ROOT, "native/npah_tree.h"),
-        fileURLToPath(import.meta.url),
-      ],
-      output: join(BUILD, "npah_launcher"),
-      build: (tmp) =>
-        exec("gcc", [
-          "-std=c11",
-          "-O2",
-          "-g",
-          "-Wall",
-          "-Wextra",
-          "-Werror",
-          "-o",
-          tmp,
-          join(ROOT, "native/launcher/npah_launcher.c"),
-        ]),
-    },
+    cExecutable("sandbox launcher", join(ROOT, "native/launcher/npah_launcher.c"), [
+      join(ROOT, "native/npah_tree.h"),
+    ], join(BUILD, "npah_launcher")),
     // The fuzz fork server (an executable): a libFuzzer harness's fuzz job, forked from one initialized process per
     // life. It opens the native helper at run time (lib/fuzz/parent/fork_server.ts names it), so links nothing of it.
-    {
-      name: "fuzz fork server",
-      inputs: [
-        join(ROOT, "native/fuzz_server/npah_fuzz_server.c"),
-        join(ROOT, "native/npah_fuzz.h"),
-        join(ROOT, "native/coverage/npa_cov.h"),
-        join(ROOT, "include/npa.h"),
-        fileURLToPath(import.meta.url),
-      ],
-      output: join(BUILD, "npah_fuzz_server"),
-      build: (tmp) =>
-        exec("gcc", [
-          "-std=c11",
-          "-O2",
-          "-g",
-          "-Wall",
-          "-Wextra",
-          "-Werror",
-          "-o",
-          tmp,
-          join(ROOT, "native/fuzz_server/npah_fuzz_server.c"),
-          "-ldl",
-        ]),
-    },
+    cExecutable("fuzz fork server", join(ROOT, "native/fuzz_server/npah_fuzz_server.c"), [
+      join(ROOT, "native/npah_fuzz.h"),
+      join(ROOT, "native/coverage/npa_cov.h"),
+      join(ROOT, "include/npa.h"),
+    ], join(BUILD, "npah_fuzz_server"), ["-ldl"]),
     // The SanitizerCoverage runtime, preloaded into fuzz children of instrumented plugins. It defines memcmp and
     // friends, so nothing in it may become a call to them.
     cTarget(
