@@ -185,11 +185,17 @@ async function targets(): Promise<Target[]> {
     ], join(BUILD, "npah_launcher")),
     // The fuzz fork server (an executable): a libFuzzer harness's fuzz job, forked from one initialized process per
     // life. It opens the native helper at run time (lib/fuzz/parent/fork_server.ts names it), so links nothing of it.
-    cExecutable("fuzz fork server", join(ROOT, "native/fuzz_server/npah_fuzz_server.c"), [
-      join(ROOT, "native/npah_fuzz.h"),
-      join(ROOT, "native/coverage/npa_cov.h"),
-      join(ROOT, "include/npa.h"),
-    ], join(BUILD, "npah_fuzz_server"), ["-ldl"]),
+    cExecutable(
+      "fuzz fork server",
+      join(ROOT, "native/fuzz_server/npah_fuzz_server.c"),
+      [
+        join(ROOT, "native/npah_fuzz.h"),
+        join(ROOT, "native/coverage/npa_cov.h"),
+        join(ROOT, "include/npa.h"),
+      ],
+      join(BUILD, "npah_fuzz_server"),
+      ["-ldl"],
+    ),
     // The SanitizerCoverage runtime, preloaded into fuzz children of instrumented plugins. It defines memcmp and
     // friends, so nothing in it may become a call to them.
     cTarget(

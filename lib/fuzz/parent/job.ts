@@ -61,7 +61,10 @@ export class FuzzJob {
   #killedFor: KilledFor | undefined;
   /** When the last child was seen dead (epoch ms), for the restart time. */
   #deadAt: number | undefined;
-  /** Restart times: a child seen dead -> the next one's first input running (ms). */
+  /**
+   * Restart times (ms): a child seen dead -> the next one's first input running; for a fork server's worker, from
+   * the batch it died in being sent (its crash, its sanitizer's report and its end included: what a death costs).
+   */
   readonly restartMs: number[] = [];
   /** Known bugs that end lives at once (see budget.ts). */
   readonly #budget = new DeathBudget();
@@ -192,8 +195,8 @@ export class FuzzJob {
         this.#remote = loop;
       },
       killed: (why) => (this.#killedFor = why),
-      ended: (execs, died) => {
-        if (died) this.#deadAt = performance.timeOrigin + performance.now();
+      ended: (execs, died, since) => {
+        if (died) this.#deadAt = since;
         this.coverage();
         this.#done += execs;
         this.#worker = undefined;

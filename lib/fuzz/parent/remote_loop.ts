@@ -105,6 +105,9 @@ export class RemoteLoop implements BatchLoop {
     throw new Error("A libFuzzer harness's batch never stops for the guard");
   }
 
+  /** When the last RUN went to the worker (epoch ms): where the cost of a death in it starts. */
+  lastSentAt = 0;
+
   async run(from: number, count: number): Promise<number> {
     const worker = this.#worker;
     if (worker === undefined) throw new Error("No fuzz worker is attached");
@@ -118,6 +121,7 @@ export class RemoteLoop implements BatchLoop {
     const v = new DataView(req.buffer);
     v.setUint32(0, from, true);
     v.setUint32(4, count, true);
+    this.lastSentAt = performance.timeOrigin + performance.now();
     const m = await worker.request(T.RUN, req);
     if (m === undefined) throw new WorkerDied(this.#file.inFlightIndex());
     const p = m.payload;

@@ -76,7 +76,10 @@ export const FuzzReportSchema = z.object({
     per_second: z.number(),
     /** Children started after a crash, a hang or an oom. */
     restarts: z.number().int(),
-    /** A child seen dead -> the next child's first input running (ms). */
+    /**
+     * What a restart cost (ms): a child seen dead -> the next child's first input running; in a fork server, from
+     * the batch the worker died in being sent to the next worker's first input (the crash and its report included).
+     */
     restart_ms: z.object({ median: z.number(), max: z.number() }).nullable(),
     /**
      * Why the run ended: its runs or duration were spent, Ctrl-C, an error,

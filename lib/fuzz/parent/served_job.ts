@@ -41,8 +41,11 @@ export interface ServedHost {
   began(worker: ForkWorker, loop: RemoteLoop): void;
   /** The watch is killing the worker. */
   killed(why: KilledFor): void;
-  /** The life ended after `execs` executions; the job's executions so far and why the watch killed it, if it did. */
-  ended(execs: number, died: boolean): { done: number; killedFor: KilledFor | undefined };
+  /**
+   * The life ended after `execs` executions (when it died: the batch it died in was sent at `since`, epoch ms);
+   * the job's executions so far and why the watch killed it, if it did.
+   */
+  ended(execs: number, died: boolean, since: number): { done: number; killedFor: KilledFor | undefined };
   /** An event of the engine's (corpus entries, the first input running). */
   event(header: Record<string, unknown>, blobs: Uint8Array[], req: FuzzRequest): void;
   /** The job no longer runs a worker. */
@@ -97,7 +100,7 @@ export async function fuzzInForkServer(host: ServedHost, runs: number | null): P
       }
       const lifeExecs = host.file.execs;
       if (!died) await worker.finish();
-      const { done, killedFor } = host.ended(lifeExecs, died);
+      const { done, killedFor } = host.ended(lifeExecs, died, loop.lastSentAt);
       const end = worker.end;
       worker = undefined;
       if (!died) return;
