@@ -100,6 +100,10 @@ Deno.test("runFuzz() in the fork server keeps fuzzing through a crash storm: one
     /heap-buffer-overflow \(WRITE of size 1\) in overflow_by_one at .*lf_crash_third_asan\.c:\d+/,
   );
   assert.equal(f.key, `memory:liblf_crash_third_asan.so+${/\+(0x[0-9a-f]+)\)$/.exec(f.location ?? "")?.[1]}`);
+  // The plugin's first frame leads the stack; libc's abort and ASan's runtime are the runtime frames above it.
+  assert.match(f.frames?.[0]?.module ?? "", /liblf_crash_third_asan\.so$/);
+  assert.equal(f.frames?.[0]?.function, "overflow_by_one");
+  assert.ok(f.runtime_frames?.some((fr) => /libc\.so/.test(fr.module)), JSON.stringify(f.runtime_frames));
 });
 
 Deno.test("runFuzz() in a Deno fuzz child (forkServer: false) replays the fork server's run: same first finding", async () => {

@@ -118,6 +118,20 @@ export function pluginFrames<T extends { module: string }>(frames: readonly T[],
   return inside.length > 0 ? inside : [...frames];
 }
 
+/**
+ * A stack split where the plugin's first frame is: the runtime frames above
+ * it (libc's abort, the sanitizer runtime, plugcheck's helper), and the
+ * frames from it on, which lead. All of them lead when none is the plugin's.
+ */
+export function splitAtPlugin<T extends { module: string }>(frames: readonly T[], module: string): {
+  runtime: T[];
+  plugin: T[];
+} {
+  const base = module.slice(module.lastIndexOf("/") + 1);
+  const at = frames.findIndex((f) => f.module === module || f.module.slice(f.module.lastIndexOf("/") + 1) === base);
+  return at <= 0 ? { runtime: [], plugin: [...frames] } : { runtime: frames.slice(0, at), plugin: frames.slice(at) };
+}
+
 const frameName = (f: FileFrame) => `${f.module.slice(f.module.lastIndexOf("/") + 1)}+0x${f.offset.toString(16)}`;
 
 /**

@@ -18,7 +18,13 @@
  * @module
  */
 import { join } from "node:path";
-import { artifactPrefix, type FindingCandidate, type FindingKind, pluginFrames } from "../crash/finding.ts";
+import {
+  artifactPrefix,
+  type FindingCandidate,
+  type FindingKind,
+  pluginFrames,
+  splitAtPlugin,
+} from "../crash/finding.ts";
 import { removeIfThere, sha1Hex, writeWhole } from "./artifacts.ts";
 import { formatFrame, symbolize, type SymbolizedFrame } from "../../load/symbolize.ts";
 import { asanMessage, summarySymbolized, symbolizeAsanStack } from "../crash/asan_stack.ts";
@@ -141,9 +147,16 @@ export class FindingBook {
     writeWhole(f.sidecar, `${JSON.stringify(this.sidecar(f), null, 2)}\n`);
   }
 
+  /** The plugin whose frames lead a finding's stack (set by {@link locate}). */
+  #plugin: string | undefined;
+
   /** A finding's sidecar document. */
   sidecar(f: Finding): Record<string, unknown> {
-    const frames = f.located ?? f.frames;
+    const all = f.located ?? f.frames ?? [];
+    const { runtime, plugin: frames } = this.#plugin === undefined
+      ? { runtime: [], plugin: all }
+      : splitAtPlugin(all, this.#plugin);
+    const hex = (fr: { module: string; offset: number }) => ({ ...fr, offset: `0x${fr.offset.toString(16)}` });
     return {
       kind: f.kind,
       method: f.method,
@@ -158,9 +171,8 @@ export class FindingBook {
       input: { size: f.input.length, sha1: f.sha1, artifact: f.artifact },
       ...f.location !== undefined && { location: f.location },
       ...f.address !== undefined && { address: f.address },
-      ...frames && frames.length > 0 && {
-        frames: frames.map((fr) => ({ ...fr, offset: `0x${fr.offset.toString(16)}` })),
-      },
+      ...frames.length > 0 && { frames: frames.map(hex) },
+      ...runtime.length > 0 && { runtime_frames: runtime.map(hex) },
       ...f.asan && { asan: f.asan },
       ...f.panic && { panic: f.panic },
       job: f.job,
@@ -177,6 +189,7 @@ export class FindingBook {
    * recorded) and rewrites the sidecars with the final counts.
    */
   async locate(pluginPath: string): Promise<void> {
+    this.#plugin = pluginPath;
     for (const f of this.#byKey.values()) {
       const located = await this.#locating.get(f); // started wherever its frames were set (add)
       if (located) {

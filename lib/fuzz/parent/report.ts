@@ -13,7 +13,7 @@
  * @module
  */
 import * as z from "../../util/zod.ts";
-import { FINDING_KINDS } from "../crash/finding.ts";
+import { FINDING_KINDS, splitAtPlugin } from "../crash/finding.ts";
 import type { Finding } from "./finding_book.ts";
 import type { FuzzJob } from "./job.ts";
 import type { PreparedRun } from "./prepare_run.ts";
@@ -39,7 +39,10 @@ export const FuzzFindingSchema = z.object({
   exit_code: z.number().int().optional(),
   /** The top frame inside the plugin, in words. */
   location: z.string().optional(),
+  /** The crashed (or hung) thread's stack from the first frame inside the plugin on, innermost first. */
   frames: z.array(Frame).optional(),
+  /** The runtime frames above it (libc's abort, the sanitizer runtime, plugcheck's helper), innermost first. */
+  runtime_frames: z.array(Frame).optional(),
   /** The typed error of a finding the guard judged (PANIC status, contract). */
   error: z.record(z.string(), z.unknown()).optional(),
   asan: z.object({ errorType: z.string(), summary: z.string(), location: z.string().optional() }).passthrough()
@@ -131,7 +134,8 @@ function median(values: readonly number[]): number {
 }
 
 function findingOf(run: PreparedRun, f: Finding): FuzzFinding {
-  const frames = f.located ?? f.frames;
+  const { runtime, plugin: frames } = splitAtPlugin(f.located ?? f.frames ?? [], run.pluginPath);
+  const hex = (fr: { module: string; offset: number }) => ({ ...fr, offset: `0x${fr.offset.toString(16)}` });
   return {
     kind: f.kind,
     method: f.method,
@@ -141,8 +145,8 @@ function findingOf(run: PreparedRun, f: Finding): FuzzFinding {
     ...f.signal !== undefined && { signal: f.signal },
     ...f.exitCode !== undefined && { exit_code: f.exitCode },
     ...f.location !== undefined && { location: f.location },
-    ...frames && frames.length > 0 &&
-      { frames: frames.map((fr) => ({ ...fr, offset: `0x${fr.offset.toString(16)}` })) },
+    ...frames.length > 0 && { frames: frames.map(hex) },
+    ...runtime.length > 0 && { runtime_frames: runtime.map(hex) },
     ...f.error !== undefined && { error: f.error as Record<string, unknown> },
     ...f.asan && { asan: f.asan },
     input: { size: f.input.length, sha1: f.sha1, preview: preview(f.input) },
