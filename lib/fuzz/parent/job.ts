@@ -61,10 +61,7 @@ export class FuzzJob {
   #killedFor: KilledFor | undefined;
   /** When the last child was seen dead (epoch ms), for the restart time. */
   #deadAt: number | undefined;
-  /**
-   * Restart times (ms): a child seen dead -> the next one's first input running; for a fork server's worker, from
-   * the batch it died in being sent (its crash, its sanitizer's report and its end included: what a death costs).
-   */
+  /** Restart times (ms): a child seen dead (a fork server's worker: its fatal batch sent) -> the next's first input. */
   readonly restartMs: number[] = [];
   /** Known bugs that end lives at once (see budget.ts). */
   readonly #budget = new DeathBudget();
