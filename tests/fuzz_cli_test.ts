@@ -113,6 +113,9 @@ Deno.test("plugcheck fuzz prints each finding as it is found and a summary with 
   assert.match(r.stdout, /^plugin +magic_prefix 1\.0\.0/m);
   assert.match(r.stdout, /crash +parse +x\d+ +SIGSEGV/);
   assert.match(r.stdout, /at parse_record at .*magic_prefix\.c:\d+/);
+  // Time and executions to the finding, the same count the NEW line gave.
+  const execs = /#([\d,]+) {2}NEW crash-/.exec(r.stderr)![1]!;
+  assert.match(r.stdout, new RegExp(`^ +first +after [\\d.]+ m?s and ${execs} execs?$`, "m"));
   assert.match(r.stdout, /reproduce +plugcheck invoke .* parse --input-file .*crash-[0-9a-f]{40} --isolate/);
   assert.match(r.stdout, /^FAIL: 1 bug found/m);
 });
