@@ -17,6 +17,9 @@ import type { FuzzFinding, FuzzReport } from "../fuzz/mod.ts";
 import type { Paint } from "./paint.ts";
 import { count, duration, plural, rate } from "./units.ts";
 
+/** Frames of a sanitizer's stack shown under a finding. */
+const STACK_LINES = 4;
+
 function findingLines(f: FuzzFinding, paint: Paint): string[] {
   const what = [f.signal, f.exit_code !== undefined ? `exit code ${f.exit_code}` : undefined].filter(Boolean).join(" ");
   const head = `  ${paint("red", f.kind.padEnd(8))} ${escapeControl(f.method)}  x${count(f.count)}${
@@ -24,6 +27,13 @@ function findingLines(f: FuzzFinding, paint: Paint): string[] {
   }`;
   const lines = [head, `           ${escapeControl(f.message)}`];
   if (f.location) lines.push(`           at ${escapeControl(f.location)}`);
+  // A sanitizer's stack, symbolized (the report's first frames; never its shadow-byte legend).
+  const stack = (f.asan as { frames?: unknown } | undefined)?.frames;
+  if (Array.isArray(stack)) {
+    stack.slice(0, STACK_LINES).forEach((s, i) =>
+      lines.push(`           ${i === 0 ? "stack     " : "          "} ${escapeControl(String(s))}`)
+    );
+  }
   lines.push(`           input      ${f.input.size} bytes: ${f.input.preview}`);
   lines.push(
     `           first      after ${duration(f.first_seconds * 1000)} and ${plural(f.first_execs, "exec")}${
