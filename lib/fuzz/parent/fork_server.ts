@@ -30,6 +30,7 @@ import { dirname, join } from "node:path";
 import { hostLibraryPath } from "../../ffi/native_helper.ts";
 import { readLauncherReport, spawnNative } from "../../sandbox/spawn.ts";
 import { sleep } from "../../util/timers.ts";
+import { signalName } from "../crash/finding.ts";
 import type { InputFile } from "./input_file.ts";
 
 /** The server's executable, next to the native helper (`deno task build` puts both in `build/`). */
@@ -52,15 +53,16 @@ export interface WorkerEnd {
   stderrTail: string;
 }
 
-const SIGNAL_NAMES: Record<number, string> = { 4: "SIGILL", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL" };
-SIGNAL_NAMES[11] = "SIGSEGV";
-SIGNAL_NAMES[15] = "SIGTERM";
-
-/** A raw wait status as a worker's end. */
+/** A raw wait status (waitpid's, of a process that ended) as a worker's end. */
 function endOf(status: number, stderrTail: string): WorkerEnd {
   const sig = status & 0x7f;
-  if (sig === 0) return { exitCode: (status >> 8) & 0xff, stderrTail };
-  return { signal: SIGNAL_NAMES[sig] ?? `signal ${sig}`, stderrTail };
+  return sig === 0 ? { exitCode: (status >> 8) & 0xff, stderrTail } : { signal: signalName(sig), stderrTail };
+}
+
+/** A DIED message: which worker, and its raw wait status. */
+function diedOf(m: Message): { pid: number; status: number } {
+  const v = new DataView(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength);
+  return { pid: v.getUint32(0, true), status: v.getUint32(4, true) };
 }
 
 interface Message {
@@ -79,13 +81,11 @@ export interface ForkServerOptions {
   startTimeoutMs: number;
 }
 
-/** Why a fork server did not come up: its status in HELLO, or its end, with what it said on stderr. */
+/** Why a fork server did not come up, with what it said on stderr (`initResult`: what LLVMFuzzerInitialize returned). */
 export class ForkServerStartError extends Error {
-  readonly status: number | undefined;
   readonly initResult: number | undefined;
-  constructor(message: string, status?: number, initResult?: number) {
+  constructor(message: string, initResult?: number) {
     super(message);
-    this.status = status;
     this.initResult = initResult;
   }
 }
@@ -163,7 +163,6 @@ export class ForkServer {
       const said = server.#stderr.trim().split("\n").slice(-6).join("\n");
       throw new ForkServerStartError(
         `the fuzz fork server could not start (status ${status})${said ? `: ${said}` : ""}`,
-        status,
         status === -4 ? value : undefined,
       );
     }
@@ -175,11 +174,6 @@ export class ForkServer {
       }
     }
     return server;
-  }
-
-  /** The launcher's pid (the server's status is its). */
-  get pid(): number {
-    return this.#proc.pid;
   }
 
   async #readReplies(): Promise<void> {
@@ -273,10 +267,7 @@ export class ForkServer {
   /** A reply for the worker, or its end (after a DIED of an unclean end, the server forks the next worker itself). */
   async reply(): Promise<Message> {
     const m = await this.#next();
-    if (m.tag === T.DIED) {
-      const status = new DataView(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength).getUint32(4, true);
-      this.#bornComing = (status & 0x7f) !== 0 || ((status >> 8) & 0xff) !== 0;
-    }
+    if (m.tag === T.DIED) this.#bornComing = diedOf(m).status !== 0; // anything but exit(0): the server forks again
     return m;
   }
 
@@ -336,7 +327,6 @@ export class ForkWorker {
   readonly pid: number;
   /** Its end, once the server reported it. */
   end: WorkerEnd | undefined;
-  #killReason: string | undefined;
 
   constructor(server: ForkServer, pid: number) {
     this.#server = server;
@@ -348,14 +338,8 @@ export class ForkWorker {
     return this.end?.stderrTail ?? this.#server.stderrNow.slice(-STDERR_TAIL);
   }
 
-  /** Why the parent killed it, if it did. */
-  get killReason(): string | undefined {
-    return this.#killReason;
-  }
-
-  /** Kills it now (a hang, RSS over the limit). */
-  kill(_reason: string, why?: string): void {
-    this.#killReason = why ?? _reason;
+  /** Kills it now (a hang, RSS over the limit: the watch knows why). */
+  kill(_reason: string, _why?: string): void {
     try {
       Deno.kill(this.pid, "SIGKILL");
     } catch {
@@ -369,9 +353,14 @@ export class ForkWorker {
     await this.#server.send(tag, payload);
     const m = await this.#server.reply();
     if (m.tag !== T.DIED) return m;
-    const v = new DataView(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength);
-    this.end = endOf(v.getUint32(4, true), await this.#server.stderrOf(v.getUint32(0, true)));
+    await this.#ended(m);
     return undefined;
+  }
+
+  /** Takes its end from the server's DIED, once its stderr is read to the end. */
+  async #ended(m: Message): Promise<void> {
+    const { pid, status } = diedOf(m);
+    this.end = endOf(status, await this.#server.stderrOf(pid));
   }
 
   /** Asks it to exit, and waits for its end. */
@@ -380,10 +369,7 @@ export class ForkWorker {
     await this.#server.send(T.END);
     for (;;) {
       const m = await this.#server.reply();
-      if (m.tag !== T.DIED) continue;
-      const v = new DataView(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength);
-      this.end = endOf(v.getUint32(4, true), await this.#server.stderrOf(v.getUint32(0, true)));
-      return;
+      if (m.tag === T.DIED) return await this.#ended(m);
     }
   }
 }
