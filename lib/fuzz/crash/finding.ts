@@ -76,8 +76,6 @@ export interface FindingCandidate {
   /** The report's first stack as parsed (the parent symbolizes it: asan_stack.ts). */
   asanStack?: AsanFrame[];
   panic?: { location: string; message: string };
-  /** What glibc wrote before it aborted (`free(): invalid pointer`), for an abort. */
-  abortMessage?: string;
   /** The end of the child's stderr (a crash's own report is there). */
   stderrTail?: string;
   /** A hang killed at the shorter deadline of a method known to hang (counted; never replaces the kept input). */
@@ -111,10 +109,16 @@ export function normalizeMessage(message: string): string {
 /** Frames inside the plugin a key names: the first (where it happened; its callers may vary for one bug). */
 const TOP_FRAMES = 1;
 
+const baseName = (path: string) => path.slice(path.lastIndexOf("/") + 1);
+
+/** True when a frame's module is the plugin at `module`: the same path, or the same file name (a private copy). */
+export function inModule(frameModule: string | undefined, module: string): boolean {
+  return frameModule !== undefined && (frameModule === module || baseName(frameModule) === baseName(module));
+}
+
 /** The frames inside `module` (the plugin), or every frame when none is. */
 export function pluginFrames<T extends { module: string }>(frames: readonly T[], module: string): T[] {
-  const base = module.slice(module.lastIndexOf("/") + 1);
-  const inside = frames.filter((f) => f.module === module || f.module.slice(f.module.lastIndexOf("/") + 1) === base);
+  const inside = frames.filter((f) => inModule(f.module, module));
   return inside.length > 0 ? inside : [...frames];
 }
 
@@ -127,12 +131,11 @@ export function splitAtPlugin<T extends { module: string }>(frames: readonly T[]
   runtime: T[];
   plugin: T[];
 } {
-  const base = module.slice(module.lastIndexOf("/") + 1);
-  const at = frames.findIndex((f) => f.module === module || f.module.slice(f.module.lastIndexOf("/") + 1) === base);
+  const at = frames.findIndex((f) => inModule(f.module, module));
   return at <= 0 ? { runtime: [], plugin: [...frames] } : { runtime: frames.slice(0, at), plugin: frames.slice(at) };
 }
 
-const frameName = (f: FileFrame) => `${f.module.slice(f.module.lastIndexOf("/") + 1)}+0x${f.offset.toString(16)}`;
+const frameName = (f: FileFrame) => `${baseName(f.module)}+0x${f.offset.toString(16)}`;
 
 /**
  * The top frames inside the plugin, as a key. A crash whose stack was deeper
@@ -185,12 +188,16 @@ function untilHost(frames: readonly FileFrame[], host: string): FileFrame[] {
   return at < 0 ? [...frames] : frames.slice(0, at);
 }
 
-/** glibc's words when malloc or free finds the heap damaged (done earlier, maybe by an earlier input). */
-const HEAP_DAMAGE =
-  /^(free\(\)|malloc\(\)|realloc\(\)|munmap_chunk\(\)|double free|corrupted |malloc_consolidate\(\))/m;
+/** How glibc's lines begin when malloc or free finds the heap damaged (done earlier, maybe by an earlier input). */
+const HEAP_WORDS = String
+  .raw`free\(\)|malloc\(\)|realloc\(\)|munmap_chunk\(\)|double free|corrupted |malloc_consolidate\(\)`;
+const HEAP_DAMAGE = new RegExp(`^(${HEAP_WORDS})`, "m");
 /** A line glibc writes before it aborts: the heap checks' words, a failed assert(), a fortify check. */
-const GLIBC_ABORT =
-  /^(?:(?:free\(\)|malloc\(\)|realloc\(\)|munmap_chunk\(\)|double free|corrupted |malloc_consolidate\(\)|_int_\w+\(\)|tcache_|fastbin)[^\n]*|[^\n]*: Assertion `[^\n]*' failed\.|\*\*\* [^\n]*terminated(?: \*\*\*)?)$/m;
+const GLIBC_ABORT = new RegExp(
+  String.raw`^(?:(?:${HEAP_WORDS}|_int_\w+\(\)|tcache_|fastbin)[^\n]*|[^\n]*: Assertion ` +
+    String.raw`\x60[^\n]*' failed\.|\*\*\* [^\n]*terminated(?: \*\*\*)?)$`,
+  "m",
+);
 
 /** The last line glibc wrote before it aborted, in `stderr` (undefined when none is there). */
 export function glibcAbortMessage(stderr: string): string | undefined {
@@ -201,9 +208,8 @@ export function glibcAbortMessage(stderr: string): string | undefined {
 
 /** The first ASan frame inside the plugin, as `<module base name>+<offset>` (where it happened). */
 function asanPluginFrame(asan: AsanReport, module: string): string | undefined {
-  const base = module.slice(module.lastIndexOf("/") + 1);
-  const f = asan.frames.find((f) => f.module !== undefined && f.module.slice(f.module.lastIndexOf("/") + 1) === base);
-  return f?.offset !== undefined ? `${base}+${f.offset}` : undefined;
+  const f = asan.frames.find((f) => inModule(f.module, module));
+  return f?.offset !== undefined ? `${baseName(module)}+${f.offset}` : undefined;
 }
 
 const PANIC = /thread '[^']*' panicked at ([^\n]+?:\d+)(?::\d+)?:\n([^\n]*)/g;
@@ -263,8 +269,9 @@ export function deathFinding(d: ChildDeath, c: DeathContext): FindingCandidate |
   }
   const crash = d.crash;
   // Killed by the watch, a dying child's signal is its own (the recorder's), not the watch's SIGKILL.
-  const signal = (d.killedFor !== undefined && crash ? signalName(crash.signal) : undefined) ?? d.signal ??
-    (crash ? signalName(crash.signal) : undefined);
+  const signal = crash !== undefined && (d.killedFor !== undefined || d.signal === undefined)
+    ? signalName(crash.signal)
+    : d.signal;
   const frames = untilHost(crash?.frames ?? [], c.hostModule);
   const bottomless = frames.length > 1 && frames.length === crash?.frames.length;
   const located = {
@@ -282,9 +289,7 @@ export function deathFinding(d: ChildDeath, c: DeathContext): FindingCandidate |
       ...located,
       kind: "crash",
       ...signal !== undefined && { signal },
-      key: `memory:${
-        asanPluginFrame(asan, c.pluginPath) ?? asan.location ?? (frameKey(frames, c.pluginPath, bottomless) || method)
-      }`,
+      key: `memory:${at ?? asan.location ?? (frameKey(frames, c.pluginPath, bottomless) || method)}`,
       message,
       asanStack: asan.frames,
       asan: {
@@ -328,7 +333,6 @@ export function deathFinding(d: ChildDeath, c: DeathContext): FindingCandidate |
         ? `abort:heap-damage:${method}`
         : `${kind === "abort" ? "abort" : "signal"}:${frameKey(frames, c.pluginPath, bottomless) || method}`,
       message: `killed by ${signal} ${where}${said ? `: ${said}` : ""}${doubt}`,
-      ...said !== undefined && { abortMessage: said },
     };
   }
   if (d.exitCode !== undefined) {

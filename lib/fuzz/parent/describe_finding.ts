@@ -15,8 +15,9 @@
  *
  * @module
  */
-import { formatFrame, symbolize } from "../../load/symbolize.ts";
-import type { FindingCandidate } from "../crash/finding.ts";
+import { formatFrame, symbolize, type SymbolizedFrame } from "../../load/symbolize.ts";
+import { type FindingCandidate, inModule } from "../crash/finding.ts";
+import type { FileFrame } from "../wire.ts";
 import { ASAN_STACK_FRAMES, asanMessage, summarySymbolized, symbolizeAsanStack } from "../crash/asan_stack.ts";
 
 /** What {@link describeFinding} says. */
@@ -33,14 +34,21 @@ export interface FindingWords {
   runtimeFrames: number;
 }
 
+/** The frames a crash recorded, as `symbolize` takes them: return addresses one byte back (a call that never returns
+ * is then named by its caller's line, not by what follows it). */
+export function crashFramesAsked(frames: readonly FileFrame[]): FileFrame[] {
+  return frames.map((fr, i) => (i === 0 ? fr : { ...fr, offset: Math.max(0, fr.offset - 1) }));
+}
+
+/** A crash's frames symbolized (undefined when the tools could not, or it has none). */
+export async function symbolizeCrashFrames(frames: readonly FileFrame[]): Promise<SymbolizedFrame[] | undefined> {
+  return frames.length === 0 ? undefined : await symbolize(crashFramesAsked(frames)).catch(() => undefined);
+}
+
 /** Symbolizes what `c` recorded and says it in words. */
 export async function describeFinding(c: FindingCandidate, pluginPath: string): Promise<FindingWords> {
-  const raw = c.frames ?? [];
-  const asked = raw.map((fr, i) => (i === 0 ? fr : { ...fr, offset: Math.max(0, fr.offset - 1) }));
-  const located = asked.length > 0 ? await symbolize(asked).catch(() => undefined) : undefined;
-  const frames = located ?? asked;
-  const base = pluginPath.slice(pluginPath.lastIndexOf("/") + 1);
-  const top = frames.find((f) => f.module.slice(f.module.lastIndexOf("/") + 1) === base);
+  const frames = await symbolizeCrashFrames(c.frames ?? []) ?? crashFramesAsked(c.frames ?? []);
+  const top = frames.find((f) => inModule(f.module, pluginPath));
   const location = top !== undefined ? formatFrame(top) : c.asan?.location ?? c.panic?.location;
   if (c.asan) {
     const stack = c.asanStack ? await symbolizeAsanStack(c.asanStack) : c.asan.frames;

@@ -26,8 +26,9 @@ import {
   splitAtPlugin,
 } from "../crash/finding.ts";
 import { removeIfThere, sha1Hex, writeWhole } from "./artifacts.ts";
-import { formatFrame, symbolize, type SymbolizedFrame } from "../../load/symbolize.ts";
+import { formatFrame, type SymbolizedFrame } from "../../load/symbolize.ts";
 import { asanMessage, summarySymbolized, symbolizeAsanStack } from "../crash/asan_stack.ts";
+import { symbolizeCrashFrames } from "./describe_finding.ts";
 
 /** One bug found, with its smallest input. */
 export interface Finding extends FindingCandidate {
@@ -114,7 +115,7 @@ export class FindingBook {
     return { finding, isNew: true };
   }
 
-  /** Starts symbolizing `f`'s frames (return addresses one byte back, so a call that never returns is named by its caller's line). */
+  /** Starts symbolizing `f`'s frames (and its sanitizer's stack). */
   #startLocating(f: Finding): void {
     if (f.asanStack && f.asanStack.length > 0) this.#asanStacks.set(f, symbolizeAsanStack(f.asanStack));
     else this.#asanStacks.delete(f);
@@ -122,8 +123,7 @@ export class FindingBook {
       this.#locating.delete(f); // a smaller input whose crash left no frames replaced one that had some
       return;
     }
-    const asked = f.frames.map((fr, i) => (i === 0 ? fr : { ...fr, offset: Math.max(0, fr.offset - 1) }));
-    this.#locating.set(f, symbolize(asked).catch(() => undefined));
+    this.#locating.set(f, symbolizeCrashFrames(f.frames));
   }
 
   /**
