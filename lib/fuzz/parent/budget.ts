@@ -36,6 +36,8 @@
 export const RETIRE_AFTER = 3;
 /** Inputs fuzzed past the seeds under which a life's death counts as "at once". */
 export const QUICK_EXECS = 256;
+/** Lives in a row that ended before their first execution, after which a job gives up. */
+export const STILLBORN_CAP = 3;
 
 /** What the job knows of a child's death, for the budget. */
 export interface BudgetedDeath {

@@ -29,7 +29,7 @@ import { stopChild } from "../../sandbox/stop.ts";
 import { SpareChild } from "./spare_child.ts";
 import { childFinding, type FindingCandidate } from "../crash/finding.ts";
 import { sha1Hex } from "./artifacts.ts";
-import { DeathBudget, RETIRE_AFTER } from "./budget.ts";
+import { DeathBudget, RETIRE_AFTER, STILLBORN_CAP } from "./budget.ts";
 import { InputFile } from "./input_file.ts";
 import { fuzzRequest, type JobRequest, onceRequest, replayIndex } from "./job_request.ts";
 import type { JobSession } from "./job_session.ts";
@@ -42,9 +42,6 @@ import type { FuzzEvent, FuzzRequest, FuzzResult, MergedEvent } from "../wire.ts
 
 /** How a request to a child ended: a reply, or the child's end. */
 type Outcome = { result: FuzzResult } | { error: unknown };
-
-/** Lives in a row that ended before their first execution, after which the job gives up. */
-const STILLBORN_CAP = 3;
 
 /** One job of a fuzz run. */
 export class FuzzJob {

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import type { ComparisonTables } from "../../ffi/fuzz_loop.ts";
+import { type ComparisonTables, FUZZ_INBOX_BYTES } from "../../ffi/fuzz_loop.ts";
 import type { CallResult } from "../../ffi/calls.ts";
 import { appendEntry, INBOX_HEADER } from "../inbox.ts";
 import type { BatchLoop, LoopDeath } from "../engine/batch_loop.ts";
@@ -41,7 +41,7 @@ export class RemoteLoop implements BatchLoop {
   readonly offsets: Uint32Array;
   readonly lengths: Uint32Array;
   readonly fresh: Uint8Array;
-  readonly inbox = new Uint8Array(1 << 20);
+  readonly inbox = new Uint8Array(FUZZ_INBOX_BYTES);
   methodIndex = 0;
   batch = 0;
   #stop = false;

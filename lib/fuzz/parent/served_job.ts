@@ -18,6 +18,7 @@
 import { loadError } from "../../errors/host_errors.ts";
 import { FuzzEngine } from "../engine/fuzz_engine.ts";
 import type { FuzzRequest } from "../wire.ts";
+import { STILLBORN_CAP } from "./budget.ts";
 import { findingOfDeath } from "./death.ts";
 import { ForkServer, ForkServerStartError, type ForkWorker } from "./fork_server.ts";
 import type { InputFile } from "./input_file.ts";
@@ -25,9 +26,6 @@ import { fuzzRequest } from "./job_request.ts";
 import type { JobSession } from "./job_session.ts";
 import { RemoteLoop, WorkerDied } from "./remote_loop.ts";
 import { type KilledFor, watchChild } from "./watchdog.ts";
-
-/** Lives in a row that ended before their first execution, after which the job gives up. */
-const STILLBORN_CAP = 3;
 
 /** What the served loop needs of its job (`FuzzJob`), which keeps the counts its report reads. */
 export interface ServedHost {
