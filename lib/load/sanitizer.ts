@@ -33,9 +33,19 @@ import { asanRuntimeNeeded, type ElfDynamicInfo, sanitizerOf, usesSanitizerCover
 import { isLibraryLoaded } from "../ffi/private_copy.ts";
 import { loadError } from "../errors/host_errors.ts";
 
-/** The options an ASan child runs with: the first error aborts (a signal the parent sees); no leak report. */
-export const ASAN_OPTIONS =
-  "abort_on_error=1:detect_leaks=0:symbolize=1:allocator_may_return_null=1:handle_abort=0:print_summary=1";
+/**
+ * The options an ASan child runs with: the first error aborts (a signal the parent sees); no leak report;
+ * `symbolize` as asked; `afterCoverage`: the coverage runtime is preloaded first, which ASan would refuse.
+ */
+function asanOptions(o: { symbolize: boolean; afterCoverage: boolean }): string {
+  return `abort_on_error=1:detect_leaks=0:symbolize=${
+    o.symbolize ? 1 : 0
+  }:allocator_may_return_null=1:handle_abort=0:` +
+    `print_summary=1${o.afterCoverage ? ":verify_asan_link_order=0" : ""}`;
+}
+
+/** The options an ASan child runs with, symbolizing its reports. */
+export const ASAN_OPTIONS = asanOptions({ symbolize: true, afterCoverage: false });
 
 /** The library's dynamic section, or undefined when it is no ELF file plugcheck can read (dlopen will say why). */
 async function elfOf(path: string): Promise<ElfDynamicInfo | undefined> {
@@ -45,9 +55,6 @@ async function elfOf(path: string): Promise<ElfDynamicInfo | undefined> {
     return undefined;
   }
 }
-
-/** The ASan options when the coverage runtime is preloaded ahead of ASan's. */
-const ASAN_AFTER_COVERAGE = `${ASAN_OPTIONS}:verify_asan_link_order=0`;
 
 /**
  * The environment a child needs to load the library at `path`: the coverage
@@ -71,21 +78,18 @@ export async function sanitizerEnv(
   const elf = o.info ?? await elfOf(path);
   const instrumented = elf !== undefined && usesSanitizerCoverage(elf);
   const coverage = instrumented || o.coverageRuntime === true ? requireCoverageRuntime(path) : undefined;
-  const asan = o.asan === false ? {} : await asanEnv(path, elf, o.asan === true);
-  const env: Record<string, string> = coverage === undefined
-    ? asan
-    : asan.LD_PRELOAD === undefined
-    ? { LD_PRELOAD: coverage }
-    : { LD_PRELOAD: `${coverage}:${asan.LD_PRELOAD}`, ASAN_OPTIONS: ASAN_AFTER_COVERAGE };
-  if (o.symbolize === false && env.ASAN_OPTIONS !== undefined) {
-    env.ASAN_OPTIONS = env.ASAN_OPTIONS.replace(":symbolize=1:", ":symbolize=0:");
-  }
-  return env;
+  const runtime = o.asan === false ? undefined : await asanRuntime(path, elf, o.asan === true);
+  const symbolize = o.symbolize !== false;
+  if (runtime === undefined) return coverage === undefined ? {} : { LD_PRELOAD: coverage };
+  return coverage === undefined
+    ? { LD_PRELOAD: runtime, ASAN_OPTIONS: asanOptions({ symbolize, afterCoverage: false }) }
+    : { LD_PRELOAD: `${coverage}:${runtime}`, ASAN_OPTIONS: asanOptions({ symbolize, afterCoverage: true }) };
 }
 
-async function asanEnv(path: string, elf: ElfDynamicInfo | undefined, force: boolean): Promise<Record<string, string>> {
+/** The ASan runtime to preload for the library (undefined: none wanted); `LoadError` when it is wanted and missing. */
+async function asanRuntime(path: string, elf: ElfDynamicInfo | undefined, force: boolean): Promise<string | undefined> {
   const asan = elf !== undefined && sanitizerOf(elf) === "asan";
-  if (!asan && !force) return {};
+  if (!asan && !force) return undefined;
   // Forced on a library that names no runtime: gcc's or clang's, whichever is there.
   const runtime = await findAsanRuntime(
     asan
@@ -98,7 +102,7 @@ async function asanEnv(path: string, elf: ElfDynamicInfo | undefined, force: boo
       "it is an AddressSanitizer build, but no ASan runtime to preload was found (install gcc's libasan or clang)",
     );
   }
-  return { LD_PRELOAD: runtime, ASAN_OPTIONS };
+  return runtime;
 }
 
 /**
