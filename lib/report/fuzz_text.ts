@@ -28,12 +28,9 @@ function findingLines(f: FuzzFinding, paint: Paint): string[] {
   const lines = [head, `           ${escapeControl(f.message)}`];
   if (f.location) lines.push(`           at ${escapeControl(f.location)}`);
   // A sanitizer's stack, symbolized (the report's first frames; never its shadow-byte legend).
-  const stack = (f.asan as { frames?: unknown } | undefined)?.frames;
-  if (Array.isArray(stack)) {
-    stack.slice(0, STACK_LINES).forEach((s, i) =>
-      lines.push(`           ${i === 0 ? "stack     " : "          "} ${escapeControl(String(s))}`)
-    );
-  }
+  f.asan?.frames?.slice(0, STACK_LINES).forEach((s, i) =>
+    lines.push(`           ${i === 0 ? "stack     " : "          "} ${escapeControl(s)}`)
+  );
   lines.push(`           input      ${f.input.size} bytes: ${f.input.preview}`);
   lines.push(
     `           first      after ${duration(f.first_seconds * 1000)} and ${plural(f.first_execs, "exec")}${

@@ -45,8 +45,13 @@ export const FuzzFindingSchema = z.object({
   runtime_frames: z.array(Frame).optional(),
   /** The typed error of a finding the guard judged (PANIC status, contract). */
   error: z.record(z.string(), z.unknown()).optional(),
-  asan: z.object({ errorType: z.string(), summary: z.string(), location: z.string().optional() }).passthrough()
-    .optional(),
+  /** The sanitizer's report: its kind, summary, place and (symbolized) first stack. */
+  asan: z.object({
+    errorType: z.string(),
+    summary: z.string(),
+    location: z.string().optional(),
+    frames: z.array(z.string()).optional(),
+  }).passthrough().optional(),
   /** The smallest input: its size, SHA-1 and first bytes (escaped). */
   input: z.object({ size: z.number().int(), sha1: z.string(), preview: z.string() }),
   artifact: z.string(),
