@@ -47,6 +47,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -80,6 +81,7 @@ typedef int32_t (*ctx_fn)(void*);
 typedef int32_t (*run_fn)(void*, uint32_t, uint32_t);
 typedef void (*forget_fn)(void*);
 typedef uint32_t (*views_fn)(void*, uint64_t*, uint32_t);
+typedef int32_t (*write_fn)(int32_t, const uint8_t*, uint32_t);
 
 static struct {
   open_fn open;
@@ -90,25 +92,21 @@ static struct {
   run_fn run;
   forget_fn forget;
   views_fn fuzz_views, cov_views;
+  write_fn write_all; /* npah_write_all: waits out a descriptor a plugin made O_NONBLOCK */
 } H;
 
-static int write_all(int fd, const void* p, size_t n) {
-  const uint8_t* b = p;
-  while (n > 0) {
-    ssize_t w = write(fd, b, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return -1;
-    b += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
+/* Reads n bytes; -1 at EOF or on an error. A descriptor made O_NONBLOCK (by a plugin, in a worker: the flag is the
+ * pipe's, shared with the server) is waited on, as npah_write_all waits to write. */
 static int read_all(int fd, void* p, size_t n) {
   uint8_t* b = p;
   while (n > 0) {
     ssize_t r = read(fd, b, n);
     if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      struct pollfd w = {fd, POLLIN, 0};
+      if (poll(&w, 1, -1) < 0 && errno != EINTR) return -1;
+      continue;
+    }
     if (r <= 0) return -1;
     b += r;
     n -= (size_t)r;
@@ -118,8 +116,8 @@ static int read_all(int fd, void* p, size_t n) {
 
 static int send_msg(uint32_t tag, const void* payload, uint32_t len) {
   uint32_t head[2] = {tag, len};
-  if (write_all(1, head, sizeof head) != 0) return -1;
-  return len == 0 ? 0 : write_all(1, payload, len);
+  if (H.write_all(1, (const uint8_t*)head, sizeof head) != 0) return -1;
+  return len == 0 ? 0 : H.write_all(1, payload, len);
 }
 
 /* Reads one request: its tag, and up to `cap` payload bytes into `payload` (the rest is an error). -1 at EOF. */
@@ -213,7 +211,8 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   const char* host = getenv("PLUGCHECK_HOST_LIB");
   void* helper = host != NULL ? dlopen(host, RTLD_NOW | RTLD_GLOBAL) : NULL;
-  if (helper == NULL) return say(host == NULL ? "PLUGCHECK_HOST_LIB is not set" : dlerror()), hello(-1, 0, NULL), 1;
+  if (helper == NULL) return say(host == NULL ? "PLUGCHECK_HOST_LIB is not set" : dlerror()), 1;
+  BIND(write_all, "npah_write_all");
   BIND(open, "npah_fuzz_open");
   BIND(target, "npah_fuzz_target_libfuzzer");
   BIND(coverage, "npah_fuzz_coverage");
