@@ -48,7 +48,7 @@
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { coverageFixture, ROOT } from "../tests/_helpers.ts";
+import { CLI_ARGS, coverageFixture, ROOT } from "../tests/_helpers.ts";
 import { clang, median } from "./_tools.ts";
 
 const { values } = parseArgs({
@@ -58,7 +58,7 @@ const { values } = parseArgs({
 const SEEDS = Number(values.seeds);
 const ROUNDS = Number(values.rounds);
 const BENCH = join(ROOT, "build/bench");
-const PLUGCHECK = [Deno.execPath(), "run", "-A", join(ROOT, "cli.ts"), "fuzz"];
+const PLUGCHECK = [Deno.execPath(), ...CLI_ARGS, "fuzz"];
 const DEADLINE_MS = 60_000;
 
 /** `build/bench/NAME_libfuzzer`, built from `fixtures/fuzz/NAME.c` when missing or older than it. */
