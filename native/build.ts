@@ -155,12 +155,19 @@ function rustTarget(
 }
 
 /** A native executable from one C file (`headers`: what it includes, for rebuilds), with plugcheck's warnings. */
-function cExecutable(name: string, src: string, headers: string[], output: string, libs: string[] = []): Target {
+function cExecutable(
+  name: string,
+  src: string | string[],
+  headers: string[],
+  output: string,
+  libs: string[] = [],
+): Target {
+  const srcs = typeof src === "string" ? [src] : src;
   return {
     name,
-    inputs: [src, ...headers, fileURLToPath(import.meta.url)],
+    inputs: [...srcs, ...headers, fileURLToPath(import.meta.url)],
     output,
-    build: (tmp) => exec("gcc", ["-std=c11", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-o", tmp, src, ...libs]),
+    build: (tmp) => exec("gcc", ["-std=c11", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-o", tmp, ...srcs, ...libs]),
   };
 }
 
@@ -183,12 +190,14 @@ async function targets(): Promise<Target[]> {
     cExecutable("sandbox launcher", join(ROOT, "native/launcher/npah_launcher.c"), [
       join(ROOT, "native/npah_tree.h"),
     ], join(BUILD, "npah_launcher")),
-    // The fuzz fork server (an executable): a libFuzzer harness's fuzz job, forked from one initialized process per
-    // life. It opens the native helper at run time (lib/fuzz/parent/fork_server.ts names it), so links nothing of it.
+    // The fuzz fork server (an executable): a fuzz job (a libFuzzer harness, an npa plugin), forked from one
+    // initialized process per life. It opens the native helper at run time (lib/fuzz/parent/fork_server.ts names it), so links nothing of it.
     cExecutable(
       "fuzz fork server",
-      join(ROOT, "native/fuzz_server/npah_fuzz_server.c"),
+      ["npah_fuzz_server.c", "server_io.c", "server_npa.c"].map((f) => join(ROOT, "native/fuzz_server", f)),
       [
+        join(ROOT, "native/fuzz_server/server_io.h"),
+        join(ROOT, "native/fuzz_server/server_npa.h"),
         join(ROOT, "native/npah_fuzz.h"),
         join(ROOT, "native/coverage/npa_cov.h"),
         join(ROOT, "include/npa.h"),

@@ -254,23 +254,29 @@ Deno.test("a finding's repro command reproduces it", async () => {
   assert.equal(doc.error.signal, "SIGSEGV");
 });
 
-Deno.test("runFuzz() reports a child over --rss-limit as an oom finding (oom-<sha1>)", async () => {
-  await using dir = await tempDir();
-  // Any Deno child is over 10 MiB: every child is an out-of-memory finding of the same bug.
-  const report = await runFuzz(fixture("ref_c"), {
-    methods: ["echo"],
-    durationMs: 1500,
-    rssLimitMb: 10,
-    timeoutMs: 100,
-    seed: 1,
-    artifactsDir: dir.path,
+for (
+  const [where, forkServer, mb] of [["a Deno fuzz child", false, 10], ["a fork server's worker", true, 1]] as const
+) {
+  Deno.test(`runFuzz() reports ${where} over --rss-limit as an oom finding (oom-<sha1>)`, async () => {
+    await using dir = await tempDir();
+    // Any Deno child is over 10 MiB, any worker (forked from a server that loaded the plugin) over 1 MiB: every
+    // process is an out-of-memory finding of the same bug.
+    const report = await runFuzz(fixture("ref_c"), {
+      methods: ["echo"],
+      durationMs: 1500,
+      rssLimitMb: mb,
+      timeoutMs: 100,
+      seed: 1,
+      artifactsDir: dir.path,
+      forkServer,
+    });
+    const f = only(report.findings, "finding");
+    assert.equal(f.kind, "oom");
+    assert.match(f.artifact, /\/oom-[0-9a-f]{40}$/);
+    assert.match(f.message, new RegExp(`RSS went over ${mb} MiB`));
+    assert.ok(Deno.statSync(f.artifact).isFile);
   });
-  const f = only(report.findings, "finding");
-  assert.equal(f.kind, "oom");
-  assert.match(f.artifact, /\/oom-[0-9a-f]{40}$/);
-  assert.match(f.message, /RSS went over 10 MiB/);
-  assert.ok(Deno.statSync(f.artifact).isFile);
-});
+}
 
 Deno.test("runFuzz() counts durationMs from the first inputs run, not from the start of its child", async () => {
   // A sandbox child takes ~0.2 s to start: counted from the run's start, 100 ms would stop it before any input ran.

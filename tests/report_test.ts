@@ -188,7 +188,7 @@ Deno.test("replayReport() says what an input did; renderReplayReport() and repla
   const said = renderReplayReport(ReplayReportSchema.parse(replayReport(input, finding, words)), plain);
   assert.match(
     said,
-    /\n  at f at x\.c:3 \(libx\.so\+0x10\)\n  stack \(from the first plugin frame; 3 runtime frames above\):\n    #0 f\n$/,
+    /\n {2}at f at x\.c:3 \(libx\.so\+0x10\)\n {2}stack \(from the first plugin frame; 3 runtime frames above\):\n {4}#0 f\n$/,
   );
   assert.deepEqual(replayStderrLines(undefined), []);
   const tail = Array.from({ length: 30 }, (_, i) => `line ${i}`).join("\n") + "\n";

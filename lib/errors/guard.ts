@@ -74,6 +74,17 @@ export interface GuardContext {
   maxOutputBytes: number;
   /** Records a contract warning (the call still succeeds). */
   warn: (message: string) => void;
+  /**
+   * Takes a buffer over for the guard, when something else already did: a
+   * fork server's worker copies and frees the buffers of a call in its own
+   * process, and the guard judges what it sent (default: `takeBuffer` with
+   * `free` and `maxOutputBytes`).
+   */
+  take?: (raw: RawBuf) => TakenBuffer;
+}
+
+function take(raw: RawBuf, ctx: GuardContext): TakenBuffer {
+  return ctx.take !== undefined ? ctx.take(raw) : takeBuffer(raw, ctx.free, ctx.maxOutputBytes);
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -88,7 +99,7 @@ interface ErrorPayload {
 }
 
 function readErrorPayload(op: string, raw: RawBuf, ctx: GuardContext): ErrorPayload | undefined {
-  const taken = takeBuffer(raw, ctx.free, ctx.maxOutputBytes);
+  const taken = take(raw, ctx);
   switch (taken.kind) {
     case "empty":
       return undefined;
@@ -155,13 +166,13 @@ function bounded(op: string, payload: ErrorPayload, ctx: GuardContext): ErrorPay
 export function checkStatus(op: string, status: number, err: RawBuf, ctx: GuardContext, out?: RawBuf): void {
   if (status === 0) {
     if (err.ptr !== 0n) {
-      takeBuffer(err, ctx.free, ctx.maxOutputBytes);
+      take(err, ctx);
       ctx.warn(`Plugin set an error buffer on success for ${op}: freed and ignored`);
     }
     return;
   }
   if (out && out.ptr !== 0n) {
-    takeBuffer(out, ctx.free, ctx.maxOutputBytes);
+    take(out, ctx);
     ctx.warn(`Plugin set an output buffer on failure (status ${status}) for ${op}: freed and ignored`);
   }
   const payload = readErrorPayload(op, err, ctx);
@@ -189,7 +200,7 @@ export function checkStatus(op: string, status: number, err: RawBuf, ctx: GuardC
 
 /** Copies and frees an output buffer, or throws when it breaks the contract. */
 export function takeOutput(op: string, out: RawBuf, ctx: GuardContext): Uint8Array<ArrayBuffer> {
-  const taken: TakenBuffer = takeBuffer(out, ctx.free, ctx.maxOutputBytes);
+  const taken: TakenBuffer = take(out, ctx);
   switch (taken.kind) {
     case "empty":
       return new Uint8Array(0);

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { PluginCalls } from "../ffi/calls.ts";
+import { type CallResult, PluginCalls } from "../ffi/calls.ts";
 import { openAdapterTarget, openPluginLibrary, type PluginLibrary } from "../ffi/dlopen.ts";
 import { copyLibrary, isLibraryLoaded, type LibraryCopy } from "../ffi/private_copy.ts";
 import type { ProcessGuard } from "../ffi/process_guard.ts";
@@ -156,9 +156,17 @@ function openAdapterCopy(path: string, shown: string, guard: ProcessGuard, adapt
 
 /** Parsed `npa_plugin_stats()` counters, or `null` when the plugin lacks the capability. Throws the typed error. */
 export function readStats(calls: PluginCalls, guard: GuardContext): Record<string, number> | null {
-  const op = "read stats";
   const r = calls.stats();
-  if (r === null) return null;
+  return r === null ? null : judgeStats(r, guard);
+}
+
+/**
+ * The counters of an `npa_plugin_stats` call's result, judged by `guard`
+ * (its buffers freed, or read from what a fork server's worker sent). Throws
+ * the typed error for a bad status or a document that breaks the contract.
+ */
+export function judgeStats(r: CallResult, guard: GuardContext): Record<string, number> {
+  const op = "read stats";
   checkStatus(op, r.status, r.err, guard, r.out);
   const json = parseJsonOutput(op, takeOutput(op, r.out, guard));
   if (json === null || typeof json !== "object" || Array.isArray(json)) {

@@ -58,9 +58,9 @@ export function renderFuzzReport(r: FuzzReport, paint: Paint): string {
     }, seed ${r.seed}, max-len ${r.max_len}, timeout ${count(r.timeout_ms)} ms${
       r.leak_checks ? "" : ", no leak checks"
     }`,
-    `run        ${count(run.execs)} execs in ${duration(run.seconds * 1000)} (${
-      rate(run.per_second)
-    })${restarts}; stopped: ${run.stopped}`,
+    `run        ${count(run.execs)} execs in ${duration(run.seconds * 1000)} (${rate(run.per_second)}) in ${
+      run.processes === "fork-server" ? "a fork server" : "Deno children"
+    }${restarts}; stopped: ${run.stopped}`,
     `corpus     ${count(r.corpus.size)} entries, ${count(r.corpus.found)} new${
       r.corpus.dir ? ` (in ${escapeControl(r.corpus.dir)})` : ""
     }`,

@@ -16,12 +16,13 @@
  *
  * @module
  */
-import { checkStatus, type GuardContext, parseJsonOutput, takeOutput } from "../../errors/guard.ts";
+import type { GuardContext } from "../../errors/guard.ts";
 import type { CallResult, PluginCalls } from "../../ffi/calls.ts";
 import type { PluginLibrary } from "../../ffi/dlopen.ts";
 import { BarePlugin } from "../../load/bare_plugin.ts";
 import { readStats } from "../../load/open_checked.ts";
 import type { Judged } from "../engine/batch_loop.ts";
+import { judgeCall } from "../engine/judge_call.ts";
 
 /** One initialized npa plugin with one instance, in the fuzz child. */
 export class NpaTarget {
@@ -80,18 +81,7 @@ export class NpaTarget {
    * frees its buffers and says what error and warnings it amounts to.
    */
   judge(method: string, json: boolean, raw: CallResult): Judged {
-    const op = `invoke ${JSON.stringify(method)}`;
-    const before = this.#warnings.length;
-    let error: Error | undefined;
-    try {
-      checkStatus(op, raw.status, raw.err, this.#guard, raw.out);
-      const out = takeOutput(op, raw.out, this.#guard);
-      if (json) parseJsonOutput(op, out);
-    } catch (e) {
-      error = e instanceof Error ? e : new Error(String(e));
-    }
-    const warnings = this.#warnings.splice(before);
-    return error === undefined ? { warnings } : { error, warnings };
+    return judgeCall(method, json, raw, this.#guard, this.#warnings);
   }
 
   /** Destroys the instance and shuts the plugin down (the library stays mapped until the process ends). */

@@ -64,8 +64,8 @@ export interface Judged {
 export interface EngineTarget {
   /** Judges a call the loop stopped at (npa targets; a libFuzzer harness never stops the loop). */
   judge(method: string, json: boolean, raw: CallResult): Judged;
-  /** The plugin's counters, when it has `npa_plugin_stats`. */
-  stats?(): Record<string, number> | undefined;
+  /** The plugin's counters, when it has `npa_plugin_stats` (asked of a fork server's worker: a promise). */
+  stats?(): Record<string, number> | undefined | Promise<Record<string, number> | undefined>;
 }
 
 /** An event for the parent (id 0 frames). */

@@ -78,7 +78,7 @@ export class FuzzEngine {
   #inboxCursor = 0;
   readonly #inboxView: DataView;
   /** Methods the run retired (see FuzzRequest.retired). */
-  readonly #retired: ReadonlySet<number>;
+  readonly #retired: Set<number>;
 
   constructor(
     loop: BatchLoop,
@@ -133,6 +133,11 @@ export class FuzzEngine {
     this.#size = FIRST_BATCH;
   }
 
+  /** Method `m` was retired by the run (its known bug ends lives at once, see `budget.ts`): the next `run()` skips it. */
+  retire(m: number): void {
+    this.#retired.add(m);
+  }
+
   /** A bug was found on `input` (by a worker's death): its words and operands are left out from now on. */
   addKnown(input: Uint8Array): void {
     this.#known.add(input);
@@ -151,7 +156,7 @@ export class FuzzEngine {
    */
   async run(): Promise<FuzzResult> {
     this.#send({ type: "started", at: performance.timeOrigin + performance.now() }, []);
-    this.#leaks.start();
+    await this.#leaks.start();
     if (this.#req.mode === "merge") {
       await this.#replay(0, this.#corpus[0]!, (at, n) => this.#sendMerged(at, n));
       return { execs: this.#execs, findings: this.#findings };

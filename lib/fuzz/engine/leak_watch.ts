@@ -8,7 +8,7 @@
  * ```ts ignore
  * import { LeakWatch } from "./leak_watch.ts";
  * const leaks = new LeakWatch(() => target.stats?.());
- * leaks.start();
+ * await leaks.start();
  * const leak = await leaks.find(n, (i) => runAlone(i)); // after each batch
  * ```
  *
@@ -25,19 +25,22 @@ export interface Leak {
   after: number;
 }
 
+/** The plugin's counters (undefined: no leak checks): read in this process, or asked of a fork server's worker. */
+export type ReadCounters = () => Record<string, number> | undefined | Promise<Record<string, number> | undefined>;
+
 /** One engine's watch over the plugin's counters. */
 export class LeakWatch {
-  readonly #read: () => Record<string, number> | undefined;
+  readonly #read: ReadCounters;
   #baseline: Record<string, number> | undefined;
 
   /** `read`: the plugin's counters (undefined: no leak checks). */
-  constructor(read: () => Record<string, number> | undefined) {
+  constructor(read: ReadCounters) {
     this.#read = read;
   }
 
   /** Takes the baseline (before the first batch). */
-  start(): void {
-    this.#baseline = this.#read();
+  async start(): Promise<void> {
+    this.#baseline = await this.#read();
   }
 
   /**
@@ -47,17 +50,17 @@ export class LeakWatch {
   async find(n: number, runAlone: (i: number) => Promise<void>): Promise<Leak | undefined> {
     const base = this.#baseline;
     if (base === undefined || n === 0) return undefined;
-    const after = this.#read()!;
+    const after = (await this.#read())!;
     if (!LEAK_COUNTERS.some((k) => (after[k] ?? 0) > (base[k] ?? 0))) return undefined;
     let found: Leak | undefined;
     for (let i = 0; i < n && found === undefined; i++) {
-      const before = this.#read()!;
+      const before = (await this.#read())!;
       await runAlone(i);
-      const now = this.#read()!;
+      const now = (await this.#read())!;
       const counter = LEAK_COUNTERS.find((k) => (now[k] ?? 0) > (before[k] ?? 0));
       if (counter !== undefined) found = { index: i, counter, before: before[counter] ?? 0, after: now[counter] ?? 0 };
     }
-    this.#baseline = this.#read();
+    this.#baseline = await this.#read();
     return found;
   }
 }

@@ -1,17 +1,18 @@
 /**
- * A libFuzzer harness's fuzz job runs in a fork server
- * (`native/fuzz_server/npah_fuzz_server.c`): a small native process, no Deno
- * in it, that loads the harness once (its `LLVMFuzzerInitialize` run, the
- * ASan runtime up) and forks a worker from that state for each life, so a
- * crash costs a `fork()`, not a start. The engine runs here, in the parent
+ * A fuzz job runs in a fork server (`native/fuzz_server/npah_fuzz_server.c`):
+ * a small native process, no Deno in it, that loads the target once (a
+ * libFuzzer harness and its `LLVMFuzzerInitialize`; an npa plugin
+ * initialized, described and given one instance; the ASan runtime up) and
+ * forks a worker from that state for each life, so a crash costs a `fork()`,
+ * not a start. The engine runs here, in the parent
  * (`RemoteLoop` is its batch loop): it writes each batch into the input
  * file's arena and the worker runs it, answering with which inputs were
  * fresh and the comparison tables (`remote_loop.ts`).
  *
  * This module speaks the server's pipe protocol (the C file's header has
- * it), keeps each worker's stderr apart (the server marks a worker's end on
- * stderr before it reports it), and turns a worker's end into a {@link
- * WorkerEnd}.
+ * it; the workers' side of it is `fork_worker.ts`), refuses what is no
+ * message of the server's, and keeps each worker's stderr apart (the server
+ * marks a worker's end on stderr before it reports it).
  *
  * @example
  * ```ts ignore
@@ -30,50 +31,29 @@ import { dirname, join } from "node:path";
 import { hostLibraryPath } from "../../ffi/native_helper.ts";
 import { readLauncherReport, spawnNative } from "../../sandbox/spawn.ts";
 import { sleep } from "../../util/timers.ts";
-import { signalName } from "../crash/finding.ts";
 import type { InputFile } from "./input_file.ts";
+import { diedOf, ForkWorker, type Message, STDERR_TAIL, T, type WorkerServer } from "./fork_worker.ts";
 
 /** The server's executable, next to the native helper (`deno task build` puts both in `build/`). */
 export const FORK_SERVER_NAME = "npah_fuzz_server";
 
-/** The message tags (`npah_fuzz_server.c`). */
-export const T = { HELLO: 1, FORK: 2, BORN: 3, RUN: 4, RAN: 5, FORGET: 6, DONE: 7, END: 8, DIED: 9, QUIT: 10 } as const;
+/** The tags of what the server and its workers send. */
+const REPLIES: ReadonlySet<number> = new Set([T.HELLO, T.BORN, T.RAN, T.DONE, T.DIED, T.STATSD]);
+/** No reply is longer: a batch's flags, the comparison tables, and a stopped call's two buffers (64 MiB each at most). */
+const MAX_REPLY_BYTES = 160 * 1024 * 1024;
 /** How long a dead worker's stderr may take to reach the marker the server writes after it. */
 const STDERR_DRAIN_MS = 2000;
-const STDERR_TAIL = 64 * 1024;
 /** The line the server writes to stderr after a worker's end (ESC keeps a plugin from writing it by chance). */
 // deno-lint-ignore no-control-regex
 const MARK = /\n\x1b\[plugcheck worker (\d+) ended\]\n/;
 
-/** What a worker's end was. */
-export interface WorkerEnd {
-  signal?: string;
-  exitCode?: number;
-  /** Its stderr, from its birth to its end (the last 64 KiB). */
-  stderrTail: string;
-}
-
-/** A raw wait status (waitpid's, of a process that ended) as a worker's end. */
-function endOf(status: number, stderrTail: string): WorkerEnd {
-  const sig = status & 0x7f;
-  return sig === 0 ? { exitCode: (status >> 8) & 0xff, stderrTail } : { signal: signalName(sig), stderrTail };
-}
-
-/** A DIED message: which worker, and its raw wait status. */
-function diedOf(m: Message): { pid: number; status: number } {
-  const v = new DataView(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength);
-  return { pid: v.getUint32(0, true), status: v.getUint32(4, true) };
-}
-
-interface Message {
-  tag: number;
-  payload: Uint8Array;
-}
-
 /** Options of {@link ForkServer.start}. */
 export interface ForkServerOptions {
   file: InputFile;
-  harness: string;
+  /** The harness, or the npa plugin. */
+  library: string;
+  /** For an npa plugin: the output bound of its calls and its instance's config (UTF-8 JSON or empty). */
+  npa?: { maxOutputBytes: number; config: string };
   mode: "guided" | "compare" | "blind";
   /** Variables passed on from this process, and set. */
   env: readonly string[];
@@ -81,17 +61,40 @@ export interface ForkServerOptions {
   startTimeoutMs: number;
 }
 
-/** Why a fork server did not come up, with what it said on stderr (`initResult`: what LLVMFuzzerInitialize returned). */
+/**
+ * Why a fork server did not come up, with what it said on stderr
+ * (`initResult`: what LLVMFuzzerInitialize returned). `inChild`: the target
+ * is better fuzzed in a Deno fuzz child (an npa plugin that failed to start,
+ * whose error the child's guard names exactly, or a target that left threads
+ * running, which a forked worker would lack).
+ */
 export class ForkServerStartError extends Error {
   readonly initResult: number | undefined;
-  constructor(message: string, initResult?: number) {
+  readonly inChild: boolean;
+  /** The target left threads running. */
+  readonly threads: boolean;
+  /** No HELLO within the start deadline (the server was killed). */
+  readonly timedOut: boolean;
+  constructor(
+    message: string,
+    o: { initResult?: number; inChild?: boolean; threads?: boolean; timedOut?: boolean } = {},
+  ) {
     super(message);
-    this.initResult = initResult;
+    this.initResult = o.initResult;
+    this.inChild = o.inChild ?? false;
+    this.threads = o.threads ?? false;
+    this.timedOut = o.timedOut ?? false;
   }
 }
 
+/** What {@link ForkServer} waits for did not come within its deadline. */
+class NoAnswer extends Error {}
+
+/** HELLO statuses: an npa plugin did not start; the target left threads running. */
+const START_FAILED = -8, THREADS_LEFT = -9;
+
 /** A running fork server. */
-export class ForkServer {
+export class ForkServer implements WorkerServer {
   readonly #proc: Deno.ChildProcess;
   readonly #leftovers: string | undefined;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
@@ -107,6 +110,8 @@ export class ForkServer {
   edges = 0;
   /** The comparison tables' shape (slots and slot sizes), when the worker sends them. */
   tables: { cmpSlots: number; cmpSlot: number; memSlots: number; memSlot: number } | undefined;
+  /** An npa plugin's describe() document, and whether it exports `npa_plugin_stats`. */
+  npa: { describe: string; stats: boolean } | undefined;
 
   private constructor(proc: Deno.ChildProcess, leftovers: string | undefined) {
     this.#proc = proc;
@@ -130,7 +135,13 @@ export class ForkServer {
   static async start(o: ForkServerOptions, whileStarting?: () => void): Promise<ForkServer> {
     const { proc, leftovers } = await spawnNative(
       ForkServer.program(),
-      [o.file.path, String(o.file.size), o.harness, o.mode],
+      [
+        o.file.path,
+        String(o.file.size),
+        o.library,
+        o.mode,
+        ...o.npa === undefined ? ["libfuzzer"] : ["npa", String(o.npa.maxOutputBytes), o.npa.config],
+      ],
       { env: o.env, setEnv: o.setEnv },
     );
     const server = new ForkServer(proc, leftovers);
@@ -150,9 +161,12 @@ export class ForkServer {
       await server.exited;
       const said = server.#stderr.trim().split("\n").slice(-6).join("\n");
       throw new ForkServerStartError(
-        `the fuzz fork server ended before it was ready (${e instanceof Error ? e.message : e})${
-          said ? `; it said:\n${said}` : ""
-        }`,
+        e instanceof NoAnswer
+          ? `the fuzz fork server was not ready within ${o.startTimeoutMs} ms (it was killed)`
+          : `the fuzz fork server ended before it was ready (${e instanceof Error ? e.message : e})${
+            said ? `; it said:\n${said}` : ""
+          }`,
+        { timedOut: e instanceof NoAnswer },
       );
     }
     const v = new DataView(hello.payload.buffer, hello.payload.byteOffset, hello.payload.byteLength);
@@ -163,7 +177,11 @@ export class ForkServer {
       const said = server.#stderr.trim().split("\n").slice(-6).join("\n");
       throw new ForkServerStartError(
         `the fuzz fork server could not start (status ${status})${said ? `: ${said}` : ""}`,
-        status === -4 ? value : undefined,
+        {
+          ...status === -4 && { initResult: value },
+          inChild: status === START_FAILED || status === THREADS_LEFT,
+          threads: status === THREADS_LEFT,
+        },
       );
     }
     server.edges = value;
@@ -172,6 +190,11 @@ export class ForkServer {
       if (cmpSlots! > 0) {
         server.tables = { cmpSlots: cmpSlots!, cmpSlot: cmpSlot!, memSlots: memSlots!, memSlot: memSlot! };
       }
+    }
+    if (o.npa !== undefined && hello.payload.length >= 40) {
+      const len = v.getUint32(36, true);
+      const text = new TextDecoder().decode(hello.payload.subarray(40, 40 + len));
+      server.npa = { describe: text, stats: v.getUint32(32, true) === 1 };
     }
     return server;
   }
@@ -188,14 +211,16 @@ export class ForkServer {
         while (buf.length - at >= 8) {
           const v = new DataView(buf.buffer, buf.byteOffset + at, 8);
           const tag = v.getUint32(0, true), len = v.getUint32(4, true);
+          if (!REPLIES.has(tag) || len > MAX_REPLY_BYTES) throw new Error(`the fuzz fork server sent a bad message`);
           if (buf.length - at - 8 < len) break;
           this.#deliver({ tag, payload: buf.slice(at + 8, at + 8 + len) });
           at += 8 + len;
         }
         buf = buf.slice(at);
       }
-    } catch {
-      // the pipe broke: the server is gone
+    } catch (e) {
+      // the pipe broke (the server is gone), or what came through it is no message of the server's
+      if (e instanceof Error && e.message.includes("bad message")) this.kill();
     }
     this.#gone = new Error("the fuzz fork server ended");
     this.#waiting?.reject(this.#gone);
@@ -236,7 +261,7 @@ export class ForkServer {
     const p = new Promise<Message>((resolve, reject) => (this.#waiting = { resolve, reject }));
     if (timeoutMs === undefined) return p;
     const t = sleep(timeoutMs);
-    return Promise.race([p, t.done.then(() => Promise.reject(new Error(`no answer within ${timeoutMs} ms`)))])
+    return Promise.race([p, t.done.then(() => Promise.reject(new NoAnswer(`no answer within ${timeoutMs} ms`)))])
       .finally(() => t.cancel());
   }
 
@@ -317,59 +342,6 @@ export class ForkServer {
       this.#proc.kill("SIGKILL");
     } catch {
       // gone already
-    }
-  }
-}
-
-/** A worker forked by the server: runs batches until it ends or dies. */
-export class ForkWorker {
-  readonly #server: ForkServer;
-  readonly pid: number;
-  /** Its end, once the server reported it. */
-  end: WorkerEnd | undefined;
-
-  constructor(server: ForkServer, pid: number) {
-    this.#server = server;
-    this.pid = pid;
-  }
-
-  /** Its stderr so far (while it runs). */
-  get stderrTail(): string {
-    return this.end?.stderrTail ?? this.#server.stderrNow.slice(-STDERR_TAIL);
-  }
-
-  /** Kills it now (a hang, RSS over the limit: the watch knows why). */
-  kill(_reason: string, _why?: string): void {
-    try {
-      Deno.kill(this.pid, "SIGKILL");
-    } catch {
-      // gone already
-    }
-  }
-
-  /** Sends a request and takes its reply; a DIED instead ends the worker (returned as undefined). */
-  async request(tag: number, payload?: Uint8Array): Promise<Message | undefined> {
-    if (this.end) return undefined;
-    await this.#server.send(tag, payload);
-    const m = await this.#server.reply();
-    if (m.tag !== T.DIED) return m;
-    await this.#ended(m);
-    return undefined;
-  }
-
-  /** Takes its end from the server's DIED, once its stderr is read to the end. */
-  async #ended(m: Message): Promise<void> {
-    const { pid, status } = diedOf(m);
-    this.end = endOf(status, await this.#server.stderrOf(pid));
-  }
-
-  /** Asks it to exit, and waits for its end. */
-  async finish(): Promise<void> {
-    if (this.end) return;
-    await this.#server.send(T.END);
-    for (;;) {
-      const m = await this.#server.reply();
-      if (m.tag === T.DIED) return await this.#ended(m);
     }
   }
 }

@@ -34,7 +34,7 @@ import { InputFile } from "./input_file.ts";
 import { fuzzRequest, type JobRequest, onceRequest, replayIndex } from "./job_request.ts";
 import type { JobSession } from "./job_session.ts";
 import { type KilledFor, watchChild } from "./watchdog.ts";
-import type { ForkWorker } from "./fork_server.ts";
+import type { ForkWorker } from "./fork_worker.ts";
 import type { RemoteLoop } from "./remote_loop.ts";
 import { fuzzInForkServer } from "./served_job.ts";
 import { findingOfDeath } from "./death.ts";
@@ -143,7 +143,7 @@ export class FuzzJob {
 
   /** Fuzzes until `runs` executions (null: until the run stops). */
   async fuzz(runs: number | null): Promise<void> {
-    if (this.#s.forkServer) return await this.#fuzzServed(runs);
+    if (this.#s.forkServer && await this.#fuzzServed(runs)) return;
     let stillborn = 0;
     try {
       while (!this.#s.stopping && (runs === null || this.#done < runs) && !this.#allRetired()) {
@@ -169,14 +169,15 @@ export class FuzzJob {
   }
 
   /**
-   * Fuzzes a libFuzzer harness in a fork server: one engine here for the
-   * whole job (one PRNG stream, its corpus kept across deaths), a worker
-   * forked per life. A worker's death is read as a child's is (the input in
-   * flight from the file, the crash record, its stderr), and the engine goes
-   * on in a new worker after the input that killed the last one.
+   * Fuzzes in a fork server: one engine here for the whole job (one PRNG
+   * stream, its corpus kept across deaths), a worker forked per life. A
+   * worker's death is read as a child's is (the input in flight from the
+   * file, the crash record, its stderr), and the engine goes on in a new
+   * worker after the input that killed the last one. False when the server
+   * cannot serve the target: the job then fuzzes in Deno children.
    */
-  async #fuzzServed(runs: number | null): Promise<void> {
-    await fuzzInForkServer({
+  async #fuzzServed(runs: number | null): Promise<boolean> {
+    return await fuzzInForkServer({
       index: this.index,
       session: this.#s,
       file: this.#file,
@@ -198,7 +199,10 @@ export class FuzzJob {
       },
       event: (header, blobs, req) =>
         this.#event({ id: 0, kind: KIND.EVENT, header, blobs }, req, (f) => this.#s.finding(f)),
-      closed: () => (this.#remote = undefined),
+      closed: () => {
+        this.#remote = undefined;
+        this.#worker = undefined; // also when the job failed mid-life: its file is not read again
+      },
     }, runs);
   }
 

@@ -33,8 +33,10 @@ export interface JobSession {
   readonly graceMs: number;
   /** The spec of a child for this job (its handler options name the job's input file). */
   spec(inputFile: InputFile): ChildSpec;
-  /** True when the run fuzzes a libFuzzer harness in a fork server; what one is started with. */
+  /** True while the run fuzzes in a fork server (a harness, a plain npa plugin); what one is started with. */
   readonly forkServer: boolean;
+  /** The fork server cannot serve the target (see `ForkServerStartError.inChild`): jobs fuzz in Deno children. */
+  serveInChildren(why?: string): void;
   serverOptions(inputFile: InputFile): ForkServerOptions;
   /** Guided by coverage, or fed the comparisons of the coverage runtime's interposers. */
   readonly guided: boolean;

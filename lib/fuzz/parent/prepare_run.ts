@@ -119,6 +119,7 @@ export async function prepareRun(path: string, o: ResolvedFuzzOptions): Promise<
     corpusDir,
     book,
     guided: instrumented && o.coverage,
+    servable: target === "npa" && o.adapter === undefined && info.defined.has("npa_instance_invoke"),
     // A plugin behind an adapter gets its inputs through the adapter, which reads them: its binary's words do not apply.
     binaryOf: o.binaryDictionary && o.adapter === undefined ? real : undefined,
   });

@@ -82,7 +82,13 @@ export const FuzzReportSchema = z.object({
     execs: z.number().int(),
     seconds: z.number(),
     per_second: z.number(),
-    /** Children started after a crash, a hang or an oom. */
+    /**
+     * Where the inputs ran: `fork-server` (workers forked from a native process that loaded the plugin once), or
+     * `deno-child` (Deno sandbox children: `--no-fork-server`, an adapted library, or a plugin the fork server cannot
+     * serve, which the warnings name).
+     */
+    processes: z.enum(["fork-server", "deno-child"]),
+    /** Children (or workers) started after a crash, a hang or an oom. */
     restarts: z.number().int(),
     /**
      * What a restart cost (ms): a child seen dead -> the next child's first input running; in a fork server, from
@@ -194,6 +200,7 @@ export function buildReport(
       execs,
       seconds: Math.round(end.seconds * 1000) / 1000,
       per_second: end.seconds > 0 ? Math.round(execs / end.seconds) : 0,
+      processes: s.forkServer ? "fork-server" : "deno-child",
       restarts: jobs.reduce((n, j) => n + j.restarts, 0),
       restart_ms: restartMs.length === 0
         ? null

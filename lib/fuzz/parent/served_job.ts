@@ -1,11 +1,13 @@
 /**
- * A fuzz job on a libFuzzer harness, in a fork server (`fork_server.ts`):
+ * A fuzz job in a fork server (`fork_server.ts`), on a libFuzzer harness or
+ * an npa plugin (judged here by `RemoteNpaTarget`):
  * one engine here for the whole job (one PRNG stream, its corpus kept across
  * deaths), a worker forked per life. A worker's death is read as a child's
  * is (the input in flight from the file, the crash record, its stderr:
  * `death.ts`), and the engine goes on in a new worker after the input that
- * killed the last one. No known bug is retired here (`budget.ts`): a crash
- * costs a `fork()`.
+ * killed the last one. A crash costs a `fork()` and is never held against
+ * its method, but a method whose known hang (or RSS kill) ends lives at once
+ * is retired (`budget.ts`): each costs a deadline.
  *
  * @example
  * ```ts ignore
@@ -15,16 +17,19 @@
  *
  * @module
  */
-import { loadError } from "../../errors/host_errors.ts";
+import { loadError, timeoutError } from "../../errors/host_errors.ts";
 import { FuzzEngine } from "../engine/fuzz_engine.ts";
 import type { FuzzRequest } from "../wire.ts";
-import { STILLBORN_CAP } from "./budget.ts";
+import { sha1Hex } from "../../util/sha1.ts";
+import { DeathBudget, RETIRE_AFTER, STILLBORN_CAP } from "./budget.ts";
 import { findingOfDeath } from "./death.ts";
-import { ForkServer, ForkServerStartError, type ForkWorker } from "./fork_server.ts";
+import { ForkServer, ForkServerStartError } from "./fork_server.ts";
+import type { ForkWorker } from "./fork_worker.ts";
 import type { InputFile } from "./input_file.ts";
 import { fuzzRequest } from "./job_request.ts";
 import type { JobSession } from "./job_session.ts";
 import { RemoteLoop, WorkerDied } from "./remote_loop.ts";
+import { RemoteNpaTarget } from "./remote_target.ts";
 import { type KilledFor, watchChild } from "./watchdog.ts";
 
 /** What the served loop needs of its job (`FuzzJob`), which keeps the counts its report reads. */
@@ -50,14 +55,37 @@ export interface ServedHost {
   closed(): void;
 }
 
-/** Fuzzes until `runs` executions (null: until the run stops), then ends the server. */
-export async function fuzzInForkServer(host: ServedHost, runs: number | null): Promise<void> {
+/**
+ * Fuzzes until `runs` executions (null: until the run stops), then ends the
+ * server. False when the server cannot serve the target (an npa plugin that
+ * did not start there, a target that left threads running): the run's jobs
+ * then fuzz in Deno children (`JobSession.serveInChildren`).
+ */
+export async function fuzzInForkServer(host: ServedHost, runs: number | null): Promise<boolean> {
   const s = host.session;
   let server: ForkServer;
+  const options = s.serverOptions(host.file);
   try {
-    // The dictionary (the harness's binary decoded) is made while the server loads the harness.
-    server = await ForkServer.start(s.serverOptions(host.file), () => void s.dictionary);
+    // The dictionary (the binary decoded) is made while the server loads the target.
+    server = await ForkServer.start(options, () => void s.dictionary);
   } catch (e) {
+    if (e instanceof ForkServerStartError && options.npa !== undefined && e.timedOut) {
+      // Not tried again in a Deno child: a plugin that hangs as it starts would cost a second deadline.
+      throw timeoutError(
+        "start the plugin in the fuzz fork server",
+        options.startTimeoutMs,
+        "the fork server was killed while it loaded the plugin (dlopen, init, describe or create)",
+      );
+    }
+    if (e instanceof ForkServerStartError && (e.inChild || options.npa !== undefined)) {
+      // A plugin that failed to start (or took the server down as it did): its Deno child's guard says exactly how.
+      s.serveInChildren(
+        e.threads
+          ? `${s.pluginPath} left threads running once started, which a forked worker would lack: fuzzed in Deno children, which restart slower`
+          : undefined,
+      );
+      return false;
+    }
     if (e instanceof ForkServerStartError && e.initResult !== undefined) {
       throw loadError(s.pluginPath, `LLVMFuzzerInitialize returned ${e.initResult}`);
     }
@@ -65,17 +93,24 @@ export async function fuzzInForkServer(host: ServedHost, runs: number | null): P
   }
   let worker: ForkWorker | undefined;
   try {
-    if (host.firstLife()) s.accept({ edges: server.edges });
+    const npa = server.npa;
+    if (host.firstLife()) s.accept({ edges: server.edges, ...npa && { describe: npa.describe, stats: npa.stats } });
     const { req, blobs } = fuzzRequest(s, host.index * 4096, runs, true);
     const seeds = blobs.slice(0, req.seeds);
     const known = blobs.slice(req.seeds, req.seeds + (req.known ?? 0));
     const dict = blobs.slice(req.seeds + (req.known ?? 0));
-    const loop = new RemoteLoop(host.file, server.tables);
+    const maxOut = options.npa?.maxOutputBytes ?? 0;
+    const loop = new RemoteLoop(host.file, server.tables, maxOut);
     if (s.stopping) loop.requestStop();
     const send = (header: Record<string, unknown>, out: Uint8Array[]) => host.event(header, out, req);
-    const target = { judge: () => ({ warnings: [] }) };
+    const target = npa !== undefined
+      ? new RemoteNpaTarget(loop, maxOut, npa.stats)
+      : { judge: () => ({ warnings: [] }) };
     const engine = new FuzzEngine(loop, target, req, seeds, dict, send, server.tables !== undefined, known);
     let stillborn = 0;
+    // A seed of this job's dies once at most (the engine never runs it again): such a death is no strike.
+    const freshSeeds = new Set(seeds.map(sha1Hex));
+    const budget = new DeathBudget();
     while (!s.stopping && !host.allRetired()) {
       worker = await server.fork();
       host.began(worker, loop);
@@ -101,8 +136,8 @@ export async function fuzzInForkServer(host: ServedHost, runs: number | null): P
       const { done, killedFor } = host.ended(lifeExecs, died, loop.lastSentAt);
       const end = worker.end;
       worker = undefined;
-      if (!died) return;
-      const { finding } = findingOfDeath(s, host.file, { job: host.index, execs: done }, {
+      if (!died) return true;
+      const { finding, current } = findingOfDeath(s, host.file, { job: host.index, execs: done }, {
         signal: end?.signal,
         exitCode: end?.exitCode,
         killedFor,
@@ -119,14 +154,23 @@ export async function fuzzInForkServer(host: ServedHost, runs: number | null): P
         const repeat = s.knownKey(finding.key);
         s.finding(finding);
         if (!repeat) engine.addKnown(finding.input);
+        // A crash costs a fork(); a hang (or a kill over the RSS limit) costs a deadline an input: only those count.
+        const method = current?.method ?? 0;
+        const death = { method, repeat, freshSeed: freshSeeds.has(sha1Hex(finding.input)), fuzzedExecs: lifeExecs };
+        if (killedFor !== undefined && budget.death(death)) {
+          s.retire(method, RETIRE_AFTER);
+          engine.retire(method);
+          budget.clear();
+        }
       }
       stillborn = lifeExecs === 0 ? stillborn + 1 : 0;
       if (stillborn >= STILLBORN_CAP) {
         s.warn(`Job ${host.index}: ${STILLBORN_CAP} fuzz workers in a row died before running an input`);
-        return;
+        return true;
       }
-      if (runs !== null && engine.execs >= runs) return;
+      if (runs !== null && engine.execs >= runs) return true;
     }
+    return true;
   } finally {
     host.closed();
     worker?.kill("closed");

@@ -61,8 +61,12 @@ export class FuzzSession implements JobSession {
   onCorpus: (input: Uint8Array, method: number, job: number) => void = () => {};
   /** Guided by coverage: the library is instrumented and guidance was not turned off. */
   readonly guided: boolean;
-  /** A libFuzzer harness fuzzed in a fork server (`fork_server.ts`), unless turned off. */
-  readonly forkServer: boolean;
+  /**
+   * Fuzzed in a fork server (`fork_server.ts`) unless turned off: a libFuzzer
+   * harness, or an npa plugin that needs no adapter. Cleared when the server
+   * cannot serve the target (the jobs then fuzz in Deno children).
+   */
+  forkServer: boolean;
   /** Guided mode: the edges the first child found instrumented. */
   instrumentedEdges = 0;
   /** Set by a merge: one method only (a corpus serves one method). */
@@ -91,12 +95,14 @@ export class FuzzSession implements JobSession {
       corpusDir: CorpusDirectory | undefined;
       book: FindingBook;
       guided: boolean;
+      /** An npa plugin the fork server can start itself (it exports the npa symbols; no adapter). */
+      servable: boolean;
       /** The library whose binary's words join the dictionary after the user's (none: no binary words). */
       binaryOf: string | undefined;
     },
   ) {
     this.guided = p.guided;
-    this.forkServer = p.target === "libfuzzer" && o.forkServer;
+    this.forkServer = (p.target === "libfuzzer" || p.servable) && o.forkServer;
     this.pluginPath = real;
     this.#o = o;
     this.seed = o.seed;
@@ -173,11 +179,18 @@ export class FuzzSession implements JobSession {
     };
   }
 
+  serveInChildren(why?: string): void {
+    if (!this.forkServer) return;
+    this.forkServer = false;
+    if (why !== undefined) this.warn(why);
+  }
+
   /** What a fork server for this run is started with, on `file`. */
   serverOptions(file: InputFile): ForkServerOptions {
     return {
       file,
-      harness: this.pluginPath,
+      library: this.pluginPath,
+      ...this.#target === "npa" && { npa: { maxOutputBytes: MAX_OUTPUT_BYTES, config: this.#o.config ?? "" } },
       mode: this.guided ? "guided" : this.#o.coverage ? "compare" : "blind",
       env: this.#o.env,
       setEnv: this.#setEnv,
