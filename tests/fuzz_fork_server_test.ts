@@ -13,7 +13,9 @@
  */
 import assert from "node:assert/strict";
 import { runFuzz } from "../lib/fuzz/parent/run_fuzz.ts";
-import type { FuzzReport } from "../lib/fuzz/parent/report.ts";
+import { type FuzzReport, FuzzReportSchema } from "../lib/fuzz/parent/report.ts";
+import { renderFuzzReport } from "../lib/report/fuzz_text.ts";
+import { plain } from "../lib/report/paint.ts";
 import { fault, fixture, fuzzFixture, runCli, tempDir } from "./_helpers.ts";
 
 /** A run of `path` in the fork server and the same run in Deno children. */
@@ -112,4 +114,28 @@ Deno.test("plugcheck fuzz text report says where the inputs ran", async () => {
   const r = await runCli(["fuzz", fixture("ref_c"), "--method", "echo", "--runs", "1000", "--artifacts", dir.path]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^run +1,000 execs in .* in a fork server; stopped: runs$/m);
+});
+
+Deno.test("runFuzz() in the fork server: a plugin that kills the server is a crash, a new server goes on, and the method is retired", async () => {
+  await using dir = await tempDir();
+  const r = await runFuzz(fault("kills_parent"), { runs: 3_000, seed: 1, artifactsDir: dir.path });
+  assert.equal(r.run.processes, "fork-server");
+  assert.equal(r.run.stopped, "runs");
+  assert.equal(r.run.execs, 3_000);
+  assert.equal(r.findings.length, 1, JSON.stringify(r.findings));
+  const f = r.findings[0]!;
+  assert.equal(f.kind, "crash");
+  assert.equal(f.key, "host-gone:kill_parent");
+  assert.match(f.message, /fork server, the worker's parent, ended during invoke "kill_parent"/);
+  assert.ok(r.warnings.some((w) => /Method "kill_parent" retired/.test(w)), JSON.stringify(r.warnings));
+});
+
+Deno.test("renderFuzzReport() says FAIL for a run that ended early on an error, even with nothing found", async () => {
+  await using dir = await tempDir();
+  const real = await runFuzz(fixture("ref_c"), { methods: ["echo"], runs: 100, seed: 1, artifactsDir: dir.path });
+  assert.equal(real.ok, true);
+  const ended = FuzzReportSchema.parse({ ...real, ok: false, run: { ...real.run, stopped: "error" } });
+  const text = renderFuzzReport(ended, plain);
+  assert.match(text, /^FAIL: the run ended early \(see the warning\); nothing found in 100 execs$/m);
+  assert.doesNotMatch(text, /^ok:/m);
 });

@@ -219,17 +219,23 @@ and each bug is reported once, with a count and its smallest input.
 A known bug does not cost its full price again: a hang is one finding per
 method, and once a method hung, its calls get a tenth of --timeout (at least
 100 ms); a method whose known crash or hang ends ${RETIRE_AFTER} fuzz children in
-a row at once (on the first inputs they fuzz) is retired, with a warning,
+a row at once (on the first inputs they fuzz; in a fork server, where a crash
+costs a fork, only hangs and RSS kills count) is retired, with a warning,
 and the run fuzzes the other methods (none left: it ends, "stopped:
 retired"). --max-findings N stops the run at the Nth distinct finding
 (exit 1), as libFuzzer stops at its first crash.
 
 A library that exports LLVMFuzzerTestOneInput and no npa symbols is fuzzed as a
-libFuzzer harness, in a fork server: a small native process loads it once
-(LLVMFuzzerInitialize runs once) and forks a worker from there after each
-crash, so a known bug met again costs a fork, not a start (--no-fork-server:
-a Deno child, as for npa plugins). An AddressSanitizer build runs with the
-ASan runtime preloaded; its reports are symbolized by plugcheck, once per bug.
+libFuzzer harness. A harness or an npa plugin runs in a fork server: a small
+native process loads it once (LLVMFuzzerInitialize, or the plugin's init,
+describe and create, logs off) and forks a worker from there after each
+crash, so a known bug met again costs a fork, not a start; plugcheck judges
+the calls the workers stop at with the same guard as ever. A library behind
+an adapter (LADSPA), a plugin that fails to start there, changes the process
+in init, or leaves threads running (a forked worker would lack them: the
+run warns) is fuzzed in Deno sandbox children instead, as --no-fork-server
+asks. An AddressSanitizer build runs with the ASan runtime preloaded; its
+reports are symbolized by plugcheck, once per bug.
 
 With one job, the same --seed replays the run exactly: the same inputs in the
 same order, the same first finding at the same execution count, whatever the
@@ -314,7 +320,7 @@ Corpus files are raw inputs named by their SHA-1, as libFuzzer writes them.`,
     },
     "no-fork-server": {
       type: "boolean",
-      help: "run a libFuzzer harness in a Deno fuzz child, not in the fork server\n(slower restarts; for comparison)",
+      help: "fuzz in Deno sandbox children, not in the fork server\n(slower restarts; for comparison)",
     },
     "no-coverage": {
       type: "boolean",

@@ -73,7 +73,9 @@ export function renderFuzzReport(r: FuzzReport, paint: Paint): string {
     }`,
     `artifacts  ${escapeControl(r.artifacts_dir)}`,
   ];
-  if (r.findings.length === 0) {
+  if (r.findings.length === 0 && run.stopped === "error") {
+    lines.push(paint("red", `FAIL: the run ended early (see the warning); nothing found in ${count(run.execs)} execs`));
+  } else if (r.findings.length === 0) {
     lines.push(paint("green", `ok: nothing found in ${count(run.execs)} execs`));
   } else {
     lines.push("findings");

@@ -167,6 +167,8 @@ export interface ChildDeath {
   crash: CrashRecord | undefined;
   hangFrames: FileFrame[];
   stderrTail: string;
+  /** A fork server's worker lost its server (its parent) while it ran: no end of its own is known. */
+  hostGone?: boolean | undefined;
 }
 
 /** What the parent knows of the run a death happened in. */
@@ -333,6 +335,15 @@ export function deathFinding(d: ChildDeath, c: DeathContext): FindingCandidate |
         ? `abort:heap-damage:${method}`
         : `${kind === "abort" ? "abort" : "signal"}:${frameKey(frames, c.pluginPath, bottomless) || method}`,
       message: `killed by ${signal} ${where}${said ? `: ${said}` : ""}${doubt}`,
+    };
+  }
+  if (d.hostGone === true && d.exitCode === undefined) {
+    return {
+      ...base,
+      kind: "crash",
+      key: `host-gone:${method}`,
+      message: `the fuzz fork server, the worker's parent, ended ${where}: the plugin killed the process that ` +
+        `started its own, or took it down`,
     };
   }
   if (d.exitCode !== undefined) {

@@ -28,6 +28,8 @@ export interface DeathSeen {
   killedFor?: KilledFor | undefined;
   hangMs?: number | undefined;
   stderrTail: string;
+  /** A fork server's worker whose server ended under it. */
+  hostGone?: boolean | undefined;
 }
 
 /** The finding a death is (undefined: no input was in flight), and the input that was. */
@@ -47,6 +49,7 @@ export function findingOfDeath(
     crash: file.crash(),
     hangFrames: end.killedFor === "timeout" ? file.hangFrames() : [],
     stderrTail: end.stderrTail,
+    hostGone: end.hostGone,
   }, {
     pluginPath: s.pluginPath,
     hostModule: hostLibraryPath(),

@@ -296,6 +296,11 @@ export class ForkServer implements WorkerServer {
     return m;
   }
 
+  /** The server ended (its reply pipe closed or broke). */
+  get gone(): boolean {
+    return this.#gone !== undefined;
+  }
+
   /** Its stderr since the last worker ended (the running worker's so far). */
   get stderrNow(): string {
     return this.#stderr;

@@ -45,6 +45,8 @@ export interface WorkerEnd {
   exitCode?: number;
   /** Its stderr, from its birth to its end (the last 64 KiB). */
   stderrTail: string;
+  /** Its server ended under it (it died with it, or was killed when the server's tree was): no status is known. */
+  hostGone?: true;
 }
 
 /** A raw wait status (waitpid's, of a process that ended) as a worker's end. */
@@ -68,6 +70,8 @@ export interface WorkerServer {
   readonly stderrNow: string;
   /** The whole stderr of worker `pid`, once it ended. */
   stderrOf(pid: number): Promise<string>;
+  /** The server ended (its pipe closed). */
+  readonly gone: boolean;
 }
 
 /** A worker forked by the server: runs batches until it ends or dies. */
@@ -107,8 +111,15 @@ export class ForkWorker {
   /** Sends a request and takes its reply; a DIED instead ends the worker (returned as undefined). */
   async request(tag: number, payload?: Uint8Array): Promise<Message | undefined> {
     if (this.end) return undefined;
-    await this.#server.send(tag, this.#addressed(payload));
-    const m = await this.#server.reply();
+    let m: Message;
+    try {
+      await this.#server.send(tag, this.#addressed(payload));
+      m = await this.#server.reply();
+    } catch (e) {
+      if (!this.#server.gone) throw e;
+      this.end = { stderrTail: this.#server.stderrNow.slice(-STDERR_TAIL), hostGone: true };
+      return undefined;
+    }
     if (m.tag !== T.DIED) return m;
     await this.#ended(m);
     return undefined;
@@ -123,10 +134,15 @@ export class ForkWorker {
   /** Asks it to exit, and waits for its end. */
   async finish(): Promise<void> {
     if (this.end) return;
-    await this.#server.send(T.END, this.#addressed());
-    for (;;) {
-      const m = await this.#server.reply();
-      if (m.tag === T.DIED) return await this.#ended(m);
+    try {
+      await this.#server.send(T.END, this.#addressed());
+      for (;;) {
+        const m = await this.#server.reply();
+        if (m.tag === T.DIED) return await this.#ended(m);
+      }
+    } catch (e) {
+      if (!this.#server.gone) throw e;
+      this.end = { stderrTail: this.#server.stderrNow.slice(-STDERR_TAIL), hostGone: true };
     }
   }
 }

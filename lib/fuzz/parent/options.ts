@@ -102,9 +102,11 @@ export interface FuzzOptions {
    */
   coverage?: boolean;
   /**
-   * Fuzz a libFuzzer harness in a fork server (default true): a native
-   * process that loads it once and forks a worker per life, the engine in
-   * this process. False runs it in a Deno fuzz child like an npa plugin.
+   * Fuzz in a fork server (default true): a native process that loads the
+   * harness or npa plugin once and forks a worker per life, the engine (and
+   * for an npa plugin the guard) in this process. False runs it in Deno fuzz
+   * children, as an adapted library (LADSPA) always is, and a plugin the
+   * server cannot serve (the report's `run.processes` says which ran).
    */
   forkServer?: boolean;
   /** Environment variable names passed to the children (all others are cleared). */

@@ -66,7 +66,7 @@ export const FuzzFindingSchema = z.object({
 
 /** The report of a fuzz run. */
 export const FuzzReportSchema = z.object({
-  /** True when nothing was found. */
+  /** True when nothing was found, in a run that did not end early on an error (`run.stopped` "error"). */
   ok: z.boolean(),
   plugin: z.object({ path: z.string(), name: z.string().optional(), version: z.string().optional() }),
   target: z.enum(["npa", "libfuzzer"]),
@@ -186,7 +186,7 @@ export function buildReport(
   const restartMs = jobs.flatMap((j) => j.restartMs);
   const findings = s.book.all.map((f) => findingOf(run, f));
   return {
-    ok: findings.length === 0,
+    ok: findings.length === 0 && end.stopped !== "error",
     plugin: { path: run.pluginPath, ...s.plugin },
     target: run.target,
     sanitizer: run.sanitizer ?? null,

@@ -23,7 +23,7 @@ import type { FuzzRequest } from "../wire.ts";
 import { sha1Hex } from "../../util/sha1.ts";
 import { DeathBudget, RETIRE_AFTER, STILLBORN_CAP } from "./budget.ts";
 import { findingOfDeath } from "./death.ts";
-import { ForkServer, ForkServerStartError } from "./fork_server.ts";
+import { ForkServer, type ForkServerOptions, ForkServerStartError } from "./fork_server.ts";
 import type { ForkWorker } from "./fork_worker.ts";
 import type { InputFile } from "./input_file.ts";
 import { fuzzRequest } from "./job_request.ts";
@@ -56,18 +56,18 @@ export interface ServedHost {
 }
 
 /**
- * Fuzzes until `runs` executions (null: until the run stops), then ends the
- * server. False when the server cannot serve the target (an npa plugin that
- * did not start there, a target that left threads running): the run's jobs
- * then fuzz in Deno children (`JobSession.serveInChildren`).
+ * A fork server for the job, or undefined when the target is better fuzzed
+ * in Deno children (see `ForkServerStartError.inChild`; for an npa plugin,
+ * any failure to start but a hang: a Deno child's guard then names the
+ * error exactly). Throws the run's error otherwise.
  */
-export async function fuzzInForkServer(host: ServedHost, runs: number | null): Promise<boolean> {
-  const s = host.session;
-  let server: ForkServer;
-  const options = s.serverOptions(host.file);
+async function startServer(
+  s: JobSession,
+  options: ForkServerOptions,
+  whileStarting?: () => void,
+): Promise<ForkServer | undefined> {
   try {
-    // The dictionary (the binary decoded) is made while the server loads the target.
-    server = await ForkServer.start(options, () => void s.dictionary);
+    return await ForkServer.start(options, whileStarting);
   } catch (e) {
     if (e instanceof ForkServerStartError && options.npa !== undefined && e.timedOut) {
       // Not tried again in a Deno child: a plugin that hangs as it starts would cost a second deadline.
@@ -78,19 +78,32 @@ export async function fuzzInForkServer(host: ServedHost, runs: number | null): P
       );
     }
     if (e instanceof ForkServerStartError && (e.inChild || options.npa !== undefined)) {
-      // A plugin that failed to start (or took the server down as it did): its Deno child's guard says exactly how.
       s.serveInChildren(
         e.threads
           ? `${s.pluginPath} left threads running once started, which a forked worker would lack: fuzzed in Deno children, which restart slower`
           : undefined,
       );
-      return false;
+      return undefined;
     }
     if (e instanceof ForkServerStartError && e.initResult !== undefined) {
       throw loadError(s.pluginPath, `LLVMFuzzerInitialize returned ${e.initResult}`);
     }
     throw loadError(s.pluginPath, e instanceof Error ? e.message : String(e));
   }
+}
+
+/**
+ * Fuzzes until `runs` executions (null: until the run stops), then ends the
+ * server. False when the server cannot serve the target (an npa plugin that
+ * did not start there, a target that left threads running): the run's jobs
+ * then fuzz in Deno children (`JobSession.serveInChildren`).
+ */
+export async function fuzzInForkServer(host: ServedHost, runs: number | null): Promise<boolean> {
+  const s = host.session;
+  const options = s.serverOptions(host.file);
+  // The dictionary (the binary decoded) is made while the first server loads the target.
+  let server = await startServer(s, options, () => void s.dictionary);
+  if (server === undefined) return false;
   let worker: ForkWorker | undefined;
   try {
     const npa = server.npa;
@@ -112,6 +125,13 @@ export async function fuzzInForkServer(host: ServedHost, runs: number | null): P
     const freshSeeds = new Set(seeds.map(sha1Hex));
     const budget = new DeathBudget();
     while (!s.stopping && !host.allRetired()) {
+      if (server.gone) {
+        // The plugin took its server down (it killed its worker's parent): a new one, the engine going on.
+        await server.quit();
+        const next = await startServer(s, options);
+        if (next === undefined) throw loadError(s.pluginPath, "the fuzz fork server could not start again");
+        server = next;
+      }
       worker = await server.fork();
       host.began(worker, loop);
       loop.attach(worker);
@@ -143,6 +163,7 @@ export async function fuzzInForkServer(host: ServedHost, runs: number | null): P
         killedFor,
         hangMs,
         stderrTail: end?.stderrTail ?? "",
+        hostGone: end?.hostGone,
       });
       if (finding === undefined) {
         s.warn(
@@ -154,10 +175,11 @@ export async function fuzzInForkServer(host: ServedHost, runs: number | null): P
         const repeat = s.knownKey(finding.key);
         s.finding(finding);
         if (!repeat) engine.addKnown(finding.input);
-        // A crash costs a fork(); a hang (or a kill over the RSS limit) costs a deadline an input: only those count.
+        // A crash costs a fork(); a hang (or a kill over the RSS limit) costs a deadline an input, and a lost server a
+        // start: only those count.
         const method = current?.method ?? 0;
         const death = { method, repeat, freshSeed: freshSeeds.has(sha1Hex(finding.input)), fuzzedExecs: lifeExecs };
-        if (killedFor !== undefined && budget.death(death)) {
+        if ((killedFor !== undefined || end?.hostGone === true) && budget.death(death)) {
           s.retire(method, RETIRE_AFTER);
           engine.retire(method);
           budget.clear();
