@@ -105,6 +105,9 @@ export async function fuzzInForkServer(host: ServedHost, runs: number | null): P
   let server = await startServer(s, options, () => void s.dictionary);
   if (server === undefined) return false;
   let worker: ForkWorker | undefined;
+  // The first worker is forked while the run reads the HELLO (an npa plugin's describe(): zod) and builds the request.
+  let forking: Promise<ForkWorker> | undefined = server.fork();
+  forking.catch(() => {});
   try {
     const npa = server.npa;
     if (host.firstLife()) s.accept({ edges: server.edges, ...npa && { describe: npa.describe, stats: npa.stats } });
@@ -132,7 +135,8 @@ export async function fuzzInForkServer(host: ServedHost, runs: number | null): P
         if (next === undefined) throw loadError(s.pluginPath, "the fuzz fork server could not start again");
         server = next;
       }
-      worker = await server.fork();
+      worker = await (forking ?? server.fork());
+      forking = undefined;
       host.began(worker, loop);
       loop.attach(worker);
       engine.newProcess();
@@ -196,6 +200,7 @@ export async function fuzzInForkServer(host: ServedHost, runs: number | null): P
   } finally {
     host.closed();
     worker?.kill("closed");
+    (await forking?.catch(() => undefined))?.kill("closed");
     await server.quit();
   }
 }
