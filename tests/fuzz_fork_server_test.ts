@@ -1,7 +1,7 @@
 /**
- * npa plugins in the fuzz fork server (issue 20): a plain npa plugin's job
- * runs in workers forked from a native process that started the plugin once
- * (`native/fuzz_server/`), judged in plugcheck's process by the same guard a
+ * npa plugins in the fuzz fork server (issue 20): an npa plugin's job (a
+ * LADSPA library's too, through its adapter) runs in workers forked from a
+ * native process that started the plugin once (`native/fuzz_server/`), judged in plugcheck's process by the same guard a
  * Deno fuzz child uses. The same seed finds the same first finding at the
  * same execution count either way; contract findings and leaks say what
  * they say in a Deno child; a plugin that prints to stdout cannot touch the
@@ -16,7 +16,8 @@ import { runFuzz } from "../lib/fuzz/parent/run_fuzz.ts";
 import { type FuzzReport, FuzzReportSchema } from "../lib/fuzz/parent/report.ts";
 import { renderFuzzReport } from "../lib/report/fuzz_text.ts";
 import { plain } from "../lib/report/paint.ts";
-import { fault, fixture, fuzzFixture, runCli, tempDir } from "./_helpers.ts";
+import { join } from "node:path";
+import { fault, fixture, fuzzFixture, ROOT, runCli, tempDir } from "./_helpers.ts";
 
 /** A run of `path` in the fork server and the same run in Deno children. */
 async function bothWays(
@@ -138,4 +139,19 @@ Deno.test("renderFuzzReport() says FAIL for a run that ended early on an error, 
   const text = renderFuzzReport(ended, plain);
   assert.match(text, /^FAIL: the run ended early \(see the warning\); nothing found in 100 execs$/m);
   assert.doesNotMatch(text, /^ok:/m);
+});
+
+Deno.test("runFuzz() fuzzes a LADSPA library through its adapter in the fork server, finding what Deno children find", async () => {
+  const lib = join(ROOT, "build", "fixtures", "ladspa", "libunclamped_table_index.so");
+  const { served, child } = await bothWays(lib, {
+    runs: 20_000,
+    seed: 1,
+    maxFindings: 1,
+    config: '{"out_of_range":true}',
+  });
+  assert.equal(served.run.processes, "fork-server");
+  assert.equal(served.findings.length, 1, JSON.stringify(served.findings));
+  assert.equal(served.findings[0]!.kind, "crash");
+  assert.deepEqual(gist(served), gist(child));
+  assert.equal(served.findings[0]!.first_execs, child.findings[0]!.first_execs);
 });

@@ -230,11 +230,11 @@ libFuzzer harness. A harness or an npa plugin runs in a fork server: a small
 native process loads it once (LLVMFuzzerInitialize, or the plugin's init,
 describe and create, logs off) and forks a worker from there after each
 crash, so a known bug met again costs a fork, not a start; plugcheck judges
-the calls the workers stop at with the same guard as ever. A library behind
-an adapter (LADSPA), a plugin that fails to start there, changes the process
-in init, or leaves threads running (a forked worker would lack them: the
-run warns) is fuzzed in Deno sandbox children instead, as --no-fork-server
-asks. An AddressSanitizer build runs with the ASan runtime preloaded; its
+the calls the workers stop at with the same guard as ever (a LADSPA library
+runs there through its adapter). A plugin that fails to start there, changes
+the process in init, or leaves threads running (a forked worker would lack
+them: the run warns) is fuzzed in Deno sandbox children instead, as
+--no-fork-server asks. An AddressSanitizer build runs with the ASan runtime preloaded; its
 reports are symbolized by plugcheck, once per bug.
 
 With one job, the same --seed replays the run exactly: the same inputs in the

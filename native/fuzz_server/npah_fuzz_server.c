@@ -4,7 +4,7 @@
  * it, under the sandbox launcher):
  *
  *     npah_fuzz_server <input-file> <file-size> <library> <mode> libfuzzer
- *     npah_fuzz_server <input-file> <file-size> <library> <mode> npa <max-output-bytes> <config>
+ *     npah_fuzz_server <input-file> <file-size> <library> <mode> npa <max-output-bytes> <config> [<adapter>]
  *
  * mode: "guided" (coverage counters and comparisons), "compare" (the
  * coverage runtime's comparison tables only), "blind". The native helper
@@ -245,10 +245,10 @@ static void serve(void* ctx, uint8_t* reply, size_t reply_cap) {
 }
 
 int main(int argc, char** argv) {
-  g_is_npa = argc == 8 && strcmp(argv[5], "npa") == 0;
+  g_is_npa = (argc == 8 || argc == 9) && strcmp(argv[5], "npa") == 0;
   if (!(argc == 6 && strcmp(argv[5], "libfuzzer") == 0) && !g_is_npa) {
     say("usage: npah_fuzz_server <input-file> <file-size> <library> <guided|compare|blind> "
-        "libfuzzer|npa <max-output-bytes> <config>");
+        "libfuzzer|npa <max-output-bytes> <config> [<adapter>]");
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
@@ -288,11 +288,12 @@ int main(int argc, char** argv) {
     if (log == NULL || H.fill_host(log, (uint8_t*)&host, sizeof host) != sizeof host) {
       return say("cannot make the plugin's log context"), hello(-8, 0, NULL), 1;
     }
-    if (server_npa_start(&g_npa, library, &host, (const uint8_t*)config, strlen(config), g_max_out) != 0) {
+    const char* adapter = argc == 9 ? argv[8] : NULL;
+    if (server_npa_start(&g_npa, library, adapter, &host, (const uint8_t*)config, strlen(config), g_max_out) != 0) {
       return hello(-8, 0, NULL), 1;
     }
-    if (H.target_npa(ctx, (const uint8_t*)library, (uint32_t)strlen(library), g_npa.instance, (uint32_t)g_max_out) !=
-        0) {
+    const char* entry = adapter != NULL ? adapter : library; /* where the npa entry points are */
+    if (H.target_npa(ctx, (const uint8_t*)entry, (uint32_t)strlen(entry), g_npa.instance, (uint32_t)g_max_out) != 0) {
       return say("the batch loop cannot target the plugin"), hello(-8, 0, NULL), 1;
     }
   } else {

@@ -68,11 +68,22 @@ static int failed_call(const char* step, int32_t status, NpaBuf err) {
   return fail(step, why);
 }
 
-int server_npa_start(server_npa* p, const char* path, const NpaHost* host, const uint8_t* config, size_t config_len,
-                     uint64_t max_out) {
+typedef int32_t (*adapter_open_fn)(const uint8_t*, size_t, NpaBuf*);
+
+int server_npa_start(server_npa* p, const char* path, const char* adapter, const NpaHost* host, const uint8_t* config,
+                     size_t config_len, uint64_t max_out) {
   memset(p, 0, sizeof *p);
-  void* h = dlopen(path, RTLD_LAZY | RTLD_LOCAL);
+  void* h = dlopen(adapter != NULL ? adapter : path, RTLD_LAZY | RTLD_LOCAL);
   if (h == NULL) return fail("dlopen", dlerror());
+  if (adapter != NULL) {
+    adapter_open_fn open = (adapter_open_fn)dlsym(h, "npa_adapter_open");
+    g_free = (release_fn)dlsym(h, "npa_buffer_free");
+    if (open == NULL || g_free == NULL) return fail("adapter", "no npa_adapter_open or npa_buffer_free");
+    NpaBuf err = {NULL, 0};
+    int32_t s = open((const uint8_t*)path, strlen(path), &err);
+    if (s != NPA_OK) return failed_call("npa_adapter_open", s, err);
+    release(err);
+  }
   abi_fn abi = (abi_fn)dlsym(h, "npa_abi_version");
   init_fn init = (init_fn)dlsym(h, "npa_plugin_init");
   out_fn describe = (out_fn)dlsym(h, "npa_plugin_describe");

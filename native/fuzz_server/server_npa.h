@@ -34,7 +34,8 @@ typedef struct server_npa {
 
 /*
  * Starts the npa plugin at `path` (dlopen'ed RTLD_LAZY | RTLD_LOCAL, as Deno
- * opens a plugin): required symbols, the ABI major, init with `host` (the
+ * opens a plugin), or with `adapter` (not NULL) the adapter that serves the
+ * library at `path` (npa_adapter_open, as `openAdapterTarget` does): required symbols, the ABI major, init with `host` (the
  * native helper's log functions, every level off, as a Deno fuzz child's: they
  * still read what a plugin passes, so a bad pointer crashes in the plugin's
  * call either way), describe (at most max_out bytes), create with `config`.
@@ -44,8 +45,8 @@ typedef struct server_npa {
  * parent then starts the job in a Deno fuzz child, whose guard names the
  * error exactly).
  */
-int server_npa_start(server_npa* p, const char* path, const NpaHost* host, const uint8_t* config, size_t config_len,
-                     uint64_t max_out);
+int server_npa_start(server_npa* p, const char* path, const char* adapter, const NpaHost* host, const uint8_t* config,
+                     size_t config_len, uint64_t max_out);
 
 /* Takes over a buffer the batch loop left (ptr, len) with the bound max. */
 taken_buf server_npa_take(uint64_t ptr, uint64_t len, uint64_t max);

@@ -52,8 +52,12 @@ export interface ForkServerOptions {
   file: InputFile;
   /** The harness, or the npa plugin. */
   library: string;
-  /** For an npa plugin: the output bound of its calls and its instance's config (UTF-8 JSON or empty). */
-  npa?: { maxOutputBytes: number; config: string };
+  /**
+   * For an npa plugin: the output bound of its calls, its instance's config
+   * (UTF-8 JSON or empty), and for a library of another ABI the adapter that
+   * serves it.
+   */
+  npa?: { maxOutputBytes: number; config: string; adapter?: string };
   mode: "guided" | "compare" | "blind";
   /** Variables passed on from this process, and set. */
   env: readonly string[];
@@ -140,7 +144,9 @@ export class ForkServer implements WorkerServer {
         String(o.file.size),
         o.library,
         o.mode,
-        ...o.npa === undefined ? ["libfuzzer"] : ["npa", String(o.npa.maxOutputBytes), o.npa.config],
+        ...o.npa === undefined
+          ? ["libfuzzer"]
+          : ["npa", String(o.npa.maxOutputBytes), o.npa.config, ...o.npa.adapter !== undefined ? [o.npa.adapter] : []],
       ],
       { env: o.env, setEnv: o.setEnv },
     );

@@ -104,9 +104,9 @@ export interface FuzzOptions {
   /**
    * Fuzz in a fork server (default true): a native process that loads the
    * harness or npa plugin once and forks a worker per life, the engine (and
-   * for an npa plugin the guard) in this process. False runs it in Deno fuzz
-   * children, as an adapted library (LADSPA) always is, and a plugin the
-   * server cannot serve (the report's `run.processes` says which ran).
+   * for an npa plugin the guard) in this process; a library of another ABI
+   * (LADSPA) through its adapter. False runs it in Deno fuzz children, as a
+   * plugin the server cannot serve is (the report's `run.processes` says).
    */
   forkServer?: boolean;
   /** Environment variable names passed to the children (all others are cleared). */

@@ -17,7 +17,8 @@
  */
 import { resolve } from "node:path";
 import { readElfDynamic } from "../../load/elf.ts";
-import { isLibFuzzerHarness, sanitizerOf, usesSanitizerCoverage } from "../../load/elf_info.ts";
+import { type ElfDynamicInfo, isLibFuzzerHarness, sanitizerOf, usesSanitizerCoverage } from "../../load/elf_info.ts";
+import { ADAPTERS } from "../../load/adapters.ts";
 import { sanitizerEnv } from "../../load/sanitizer.ts";
 import { UsageError } from "../../errors/errors.ts";
 import { loadError } from "../../errors/host_errors.ts";
@@ -119,7 +120,7 @@ export async function prepareRun(path: string, o: ResolvedFuzzOptions): Promise<
     corpusDir,
     book,
     guided: instrumented && o.coverage,
-    servable: target === "npa" && o.adapter === undefined && info.defined.has("npa_instance_invoke"),
+    served: servedAs(target, info, o.adapter),
     // A plugin behind an adapter gets its inputs through the adapter, which reads them: its binary's words do not apply.
     binaryOf: o.binaryDictionary && o.adapter === undefined ? real : undefined,
   });
@@ -135,4 +136,23 @@ export async function prepareRun(path: string, o: ResolvedFuzzOptions): Promise<
     reproFor,
     minimizeFor,
   };
+}
+
+/**
+ * How the fork server can start the target (`fork_server.ts`): a harness or
+ * a plain npa plugin as it is, an adapted library through its adapter (the
+ * one given, or the built-in one for its ABI, found as `openCheckedLibrary`
+ * finds it: the npa symbols missing, the ABI's entry symbol there);
+ * undefined when only a Deno child can (an npa target that exports neither).
+ */
+function servedAs(
+  target: FuzzTargetKind,
+  info: ElfDynamicInfo,
+  adapter: string | undefined,
+): { adapter?: string } | undefined {
+  if (target === "libfuzzer") return {};
+  if (adapter !== undefined) return { adapter };
+  if (info.defined.has("npa_instance_invoke")) return {};
+  const builtIn = ADAPTERS.find((a) => a.entry !== undefined && info.defined.has(a.entry));
+  return builtIn === undefined ? undefined : { adapter: builtIn.path() };
 }

@@ -84,8 +84,8 @@ export const FuzzReportSchema = z.object({
     per_second: z.number(),
     /**
      * Where the inputs ran: `fork-server` (workers forked from a native process that loaded the plugin once), or
-     * `deno-child` (Deno sandbox children: `--no-fork-server`, an adapted library, or a plugin the fork server cannot
-     * serve, which the warnings name).
+     * `deno-child` (Deno sandbox children: `--no-fork-server`, or a plugin the fork server cannot serve, which the
+     * warnings name when it is for threads the plugin left).
      */
     processes: z.enum(["fork-server", "deno-child"]),
     /** Children (or workers) started after a crash, a hang or an oom. */

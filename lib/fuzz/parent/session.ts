@@ -63,8 +63,8 @@ export class FuzzSession implements JobSession {
   readonly guided: boolean;
   /**
    * Fuzzed in a fork server (`fork_server.ts`) unless turned off: a libFuzzer
-   * harness, or an npa plugin that needs no adapter. Cleared when the server
-   * cannot serve the target (the jobs then fuzz in Deno children).
+   * harness, an npa plugin, or a library behind an adapter. Cleared when the
+   * server cannot serve the target (the jobs then fuzz in Deno children).
    */
   forkServer: boolean;
   /** Guided mode: the edges the first child found instrumented. */
@@ -73,6 +73,7 @@ export class FuzzSession implements JobSession {
   oneMethod = false;
   readonly #o: ResolvedFuzzOptions;
   readonly #target: FuzzTargetKind;
+  readonly #servedAdapter: string | undefined;
   readonly #setEnv: Record<string, string>;
   readonly #initial: Uint8Array[];
   #examples: Uint8Array[] = [];
@@ -95,14 +96,15 @@ export class FuzzSession implements JobSession {
       corpusDir: CorpusDirectory | undefined;
       book: FindingBook;
       guided: boolean;
-      /** An npa plugin the fork server can start itself (it exports the npa symbols; no adapter). */
-      servable: boolean;
+      /** How the fork server can start the target (`prepare_run.ts`'s `servedAs`); undefined: only a Deno child can. */
+      served: { adapter?: string } | undefined;
       /** The library whose binary's words join the dictionary after the user's (none: no binary words). */
       binaryOf: string | undefined;
     },
   ) {
     this.guided = p.guided;
-    this.forkServer = (p.target === "libfuzzer" || p.servable) && o.forkServer;
+    this.forkServer = p.served !== undefined && o.forkServer;
+    this.#servedAdapter = p.served?.adapter;
     this.pluginPath = real;
     this.#o = o;
     this.seed = o.seed;
@@ -190,7 +192,13 @@ export class FuzzSession implements JobSession {
     return {
       file,
       library: this.pluginPath,
-      ...this.#target === "npa" && { npa: { maxOutputBytes: MAX_OUTPUT_BYTES, config: this.#o.config ?? "" } },
+      ...this.#target === "npa" && {
+        npa: {
+          maxOutputBytes: MAX_OUTPUT_BYTES,
+          config: this.#o.config ?? "",
+          ...this.#servedAdapter !== undefined && { adapter: this.#servedAdapter },
+        },
+      },
       mode: this.guided ? "guided" : this.#o.coverage ? "compare" : "blind",
       env: this.#o.env,
       setEnv: this.#setEnv,
