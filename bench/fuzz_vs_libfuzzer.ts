@@ -36,7 +36,12 @@
  *    overflow): exec/s and restarts from its report, and the milliseconds a
  *    known crash costs: (spawn to exit) minus (spawn to exit of the same
  *    command with `--runs 1`), divided by the restarts; beside the report's
- *    `run.restart_ms.median`.
+ *    `run.restart_ms.median`, and the floor under it, interleaved with it:
+ *    `bench/c_fork_crash.c` (built here) loads the harness once and forks a
+ *    child per crashing input, under the runtimes and `ASAN_OPTIONS` plugcheck's
+ *    fork server gets (`sanitizerEnv`), its stderr piped here as the server's
+ *    is to plugcheck: what the fork, ASan's report and the process's end cost
+ *    with no fuzzer around them.
  *
  * Goals (issue 20): time to first finding at most 1.2x libFuzzer's on every
  * target; `fuzz --runs 1` (start-up, whose first input runs before its end)
@@ -52,6 +57,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { CLI_ARGS, coverageFixture, ROOT } from "../tests/_helpers.ts";
 import { clang, median } from "./_tools.ts";
+import { sanitizerEnv } from "../lib/load/sanitizer.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -208,12 +214,30 @@ const storm = (runs: number) => (dir: string) => [
   coverageFixture("lf_crash_third_asan"),
   ...["--seed", "1", "--runs", `${runs}`, "--format", "json", "--artifacts", dir],
 ];
-const stormRuns: { ms: number; report: StormReport["run"] }[] = [], baseMs: number[] = [];
+const forkCrash = join(BENCH, "c_fork_crash");
+{
+  const gcc = await new Deno.Command("gcc", {
+    args: ["-std=c11", "-O2", "-o", forkCrash, join(ROOT, "bench", "c_fork_crash.c"), "-ldl"],
+  }).output();
+  if (!gcc.success) throw new Error(`gcc failed: ${new TextDecoder().decode(gcc.stderr)}`);
+}
+const stormLib = coverageFixture("lf_crash_third_asan");
+const floorEnv = await sanitizerEnv(stormLib, { asan: true, coverageRuntime: true, symbolize: false });
+/** ms a crash costs the C floor (input byte 0 overflows). */
+async function floorMs(): Promise<number> {
+  const out = await new Deno.Command(forkCrash, { args: [stormLib, "0", "300"], env: floorEnv, stderr: "piped" })
+    .output();
+  const m = /^([\d.]+) ms a crash/.exec(new TextDecoder().decode(out.stdout));
+  if (!out.success || m === null) throw new Error(`c_fork_crash failed: ${new TextDecoder().decode(out.stdout)}`);
+  return Number(m[1]);
+}
+const stormRuns: { ms: number; report: StormReport["run"] }[] = [], baseMs: number[] = [], floors: number[] = [];
 for (let round = 0; round < ROUNDS; round++) {
   const r = await timed(storm(3000), undefined, "piped");
   if (r.code !== 1) throw new Error(`the crash storm exited ${r.code}, not 1`);
   stormRuns.push({ ms: r.exitMs, report: (JSON.parse(r.stdout) as StormReport).run });
   baseMs.push(await wall(storm(1)));
+  floors.push(await floorMs());
 }
 
 const ms = (x: number) => Number.isFinite(x) ? x.toFixed(0) : "fail";
@@ -259,10 +283,12 @@ const mid = stormRuns.toSorted((a, b) => a.ms - b.ms)[Math.floor((stormRuns.leng
 const perCrash = (mid.ms - median(baseMs)) / mid.report.restarts;
 console.log(
   "\n| crash storm (lf_crash_third_asan, 3000 runs) | exec/s | restarts | wall ms (`--runs 1`) | ms per known crash " +
-    "| report's restart_ms.median |",
+    "| report's restart_ms.median | C floor ms a crash (`c_fork_crash`) | ratio to the floor |",
 );
-console.log("| --- | --- | --- | --- | --- | --- |");
+console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
+const floor = median(floors);
 console.log(
   `| plugcheck, seed 1 | ${Math.round(mid.report.execs / mid.report.seconds)} | ${mid.report.restarts} | ` +
-    `${ms(mid.ms)} (${ms(median(baseMs))}) | ${perCrash.toFixed(2)} | ${mid.report.restart_ms.median} |`,
+    `${ms(mid.ms)} (${ms(median(baseMs))}) | ${perCrash.toFixed(2)} | ${mid.report.restart_ms.median} | ` +
+    `${floor.toFixed(2)} | ${ratio(perCrash, floor)} |`,
 );
