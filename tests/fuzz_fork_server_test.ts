@@ -54,6 +54,15 @@ Deno.test("runFuzz() in the fork server judges stopped calls as a Deno child doe
   assert.deepEqual(gist(served), gist(child));
 });
 
+for (const name of ["huge_length", "bad_utf8_error", "json_not_json", "null_output", "bad_status"]) {
+  Deno.test(`runFuzz() in the fork server finds what a Deno child finds on ${name} (buffers the worker took over)`, async () => {
+    const { served, child } = await bothWays(fault(name), { runs: 2_000, seed: 1 });
+    assert.equal(served.run.processes, "fork-server");
+    assert.ok(served.findings.length > 0, `${name}: nothing found`);
+    assert.deepEqual(gist(served), gist(child));
+  });
+}
+
 Deno.test("runFuzz() in the fork server reports a panic status with the plugin's message", async () => {
   await using dir = await tempDir();
   const r = await runFuzz(fault("bad_status"), { runs: 2_000, seed: 1, artifactsDir: dir.path });
