@@ -314,6 +314,11 @@ Deno.test("renderCheckReport() shows a warning's message once when its evidence 
     stage: "plugin" as const,
     stageError: undefined,
     counts: { pass: 0, fail: 0, crash: 0, timeout: 0, skip: 0, warn: 1 },
+    provenance: {
+      tool: { name: "plugcheck" as const, version: "0.1.0" },
+      plugin_sha256: null,
+      machine: { os: "linux", arch: "x86_64", cores: 2, kernel: null, deno: "2.9.6" },
+    },
     results: [{
       id: "stdio.stdout",
       group: "stdio",

@@ -20,7 +20,7 @@
  * @module
  */
 import { stallTimer, stallTracker } from "../ffi/stall_deadline.ts";
-import denoJson from "../../deno.json" with { type: "json" };
+import { type Provenance, provenance, TOOL_VERSION } from "../load/provenance.ts";
 import type { PluginDescription } from "../plugin/describe_schema.ts";
 import {
   AbiMismatchError,
@@ -46,7 +46,7 @@ import type { CheckResult, CheckRun } from "./result.ts";
 import { type CheckContext, type CheckSpec, type Outcome, type Stage, STAGES } from "./spec.ts";
 
 /** plugcheck's version, for the reports. */
-export const TOOL_VERSION: string = denoJson.version;
+export { TOOL_VERSION };
 /** A check's deadline unless it sets its own (ms). */
 export const DEFAULT_CHECK_DEADLINE_MS = 60_000;
 /** Checks at once by default: a check mostly waits on its children (their start, deadlines, stress loops). */
@@ -95,6 +95,8 @@ export interface CheckReport extends CheckRun {
   counts: Record<CheckResult["status"], number>;
   /** describe() of the preflight, when the plugin got that far (not in the JSON document). */
   description?: PluginDescription;
+  /** Which plugcheck, which build of the plugin, on what machine. */
+  provenance: Provenance;
 }
 
 interface Preflight {
@@ -194,8 +196,11 @@ export async function runChecks(path: string, options: CheckOptions = {}): Promi
   if (isolate) {
     base.plugins = new PluginPool((extra) => loadPlugin(path, { ...checkLoadOptions(base, extra), isolate }));
   }
+  // The library as it was when the run began (a missing file is the preflight's to report).
+  const made = provenance(path);
+  made.catch(() => {});
   try {
-    return await runSelected(base, selected, options, { config, jobs, started, t0 });
+    return { ...await runSelected(base, selected, options, { config, jobs, started, t0 }), provenance: await made };
   } finally {
     await base.plugins?.close();
   }
@@ -207,7 +212,7 @@ async function runSelected(
   selected: readonly CheckSpec[],
   options: CheckOptions,
   run: { config: CheckConfig; jobs: number; started: Date; t0: number },
-): Promise<CheckReport> {
+): Promise<Omit<CheckReport, "provenance">> {
   const { config, jobs, started, t0 } = run;
   const { shown, seed } = base;
   const pre = await preflight(base);

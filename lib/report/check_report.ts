@@ -32,6 +32,7 @@
  * @module
  */
 import * as z from "../util/zod.ts";
+import { ProvenanceSchema } from "../load/provenance.ts";
 import type { CheckReport } from "../check/run_checks.ts";
 import type { CheckResult, CheckStatus } from "../check/result.ts";
 import { STAGES } from "../check/spec.ts";
@@ -80,6 +81,8 @@ export const CheckReportJsonSchema = z.object({
   stage_error: z.string().nullable(),
   counts: z.record(z.enum(STATUSES), z.number().int()),
   results: z.array(CheckResultJsonSchema),
+  /** Which plugcheck, which build of the plugin (its SHA-256), on what machine: for charting runs over time. */
+  provenance: ProvenanceSchema,
 });
 
 /** The JSON document of a check run. */
@@ -164,5 +167,6 @@ export function checkReportJson(r: CheckReport, helpBase: string = DEFAULT_HELP_
     stage_error: r.stageError ?? null,
     counts: r.counts,
     results: r.results.map((x) => resultJson(x, helpBase)),
+    provenance: r.provenance,
   };
 }

@@ -25,7 +25,7 @@ import { Lifecycle, Phase, Stopper } from "./loops.ts";
 import type { ResolvedStressOptions } from "./options.ts";
 import { OutcomeBook, planInputs, type PlannedInput } from "./plan.ts";
 import { baseReport, crashData, fillCounts, startProgress } from "./report_parts.ts";
-import type { StressReport } from "./report.ts";
+import type { StressReport, StressResults } from "./report.ts";
 import { slope } from "./resources.ts";
 import { Tally } from "./tally.ts";
 import {
@@ -42,7 +42,7 @@ import {
 type Cycle = StressReport["reload"] extends infer R ? R extends { per_cycle: (infer C)[] } ? C : never : never;
 
 /** Runs the reload cycles of `o` on the plugin at `path`. */
-export async function runReload(path: string, o: ResolvedStressOptions): Promise<StressReport> {
+export async function runReload(path: string, o: ResolvedStressOptions): Promise<StressResults> {
   const started = performance.now();
   const tally = new Tally();
   const lifecycle = new Lifecycle();

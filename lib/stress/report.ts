@@ -13,6 +13,7 @@
  * @module
  */
 import * as z from "../util/zod.ts";
+import { ProvenanceSchema } from "../load/provenance.ts";
 import { VERDICT_IDS } from "./verdicts.ts";
 
 const Latency = z.object({
@@ -168,9 +169,13 @@ export const StressReportSchema = z.object({
   stopped_early: z.string().nullable(),
   verdicts: z.array(VerdictSchema),
   warnings: z.array(z.string()),
+  /** Which plugcheck, which build of the plugin (its SHA-256), on what machine: for charting runs over time. */
+  provenance: ProvenanceSchema,
 });
 
 /** The report of a stress run. */
 export type StressReport = z.infer<typeof StressReportSchema>;
+/** The report as a mode makes it; `runStress` adds the provenance. */
+export type StressResults = Omit<StressReport, "provenance">;
 /** One verdict of a report. */
 export type StressVerdict = z.infer<typeof VerdictSchema>;

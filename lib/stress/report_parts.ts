@@ -21,7 +21,7 @@ import type { PluginHandle } from "../plugin/handle.ts";
 import { type ResolvedStressOptions, steadyInstances, type StressProgress } from "./options.ts";
 import type { Lifecycle } from "./loops.ts";
 import type { OutcomeBook, PlannedInput } from "./plan.ts";
-import type { StressReport } from "./report.ts";
+import type { StressReport, StressResults } from "./report.ts";
 import type { Tally, TallySummary } from "./tally.ts";
 import type { Verdict } from "./verdicts.ts";
 
@@ -68,7 +68,7 @@ export function crashData(fatal: PluginError | undefined): StressReport["crash"]
 }
 
 /** Fills in the counts every mode has: calls, instances, outcomes. */
-export function fillCounts(report: StressReport, tally: Tally, lifecycle: Lifecycle, book: OutcomeBook): void {
+export function fillCounts(report: StressResults, tally: Tally, lifecycle: Lifecycle, book: OutcomeBook): void {
   report.run = tally.summary();
   report.instances = {
     created: lifecycle.created,
@@ -116,7 +116,7 @@ export function baseReport(
   started: number,
   verdicts: Verdict[],
   warnings: string[],
-): StressReport {
+): StressResults {
   const d = plugin.describe();
   return {
     ok: verdicts.every((v) => v.status !== "fail"),

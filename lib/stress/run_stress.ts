@@ -38,7 +38,8 @@ import {
 import { OutcomeBook, planInputs, type PlannedInput } from "./plan.ts";
 import { runReload } from "./reload.ts";
 import { baseReport, crashData, fillCounts, sampleJson, startProgress } from "./report_parts.ts";
-import type { StressReport } from "./report.ts";
+import type { StressReport, StressResults } from "./report.ts";
+import { provenance } from "../load/provenance.ts";
 import { type ResourcePoint, ResourceWatch, slope } from "./resources.ts";
 import { Tally } from "./tally.ts";
 import { HeapMarks, heapVerdict } from "./heap_growth.ts";
@@ -67,7 +68,10 @@ const PROBE_LIMIT = 10_000;
  */
 export async function runStress(path: string, options: StressOptions = {}): Promise<StressReport> {
   const o = resolveStressOptions(options);
-  if (o.mode === "reload") return await runReload(path, o);
+  // The library as it was when the run began: read beside the load, waited for at the end.
+  const made = provenance(path);
+  made.catch(() => {});
+  if (o.mode === "reload") return { ...await runReload(path, o), provenance: await made };
   const plugin = await loadPlugin(path, {
     ...o.load,
     isolate: o.isolate,
@@ -76,7 +80,7 @@ export async function runStress(path: string, options: StressOptions = {}): Prom
     trackHeap: o.heap,
   });
   try {
-    return await runLoaded(plugin, o);
+    return { ...await runLoaded(plugin, o), provenance: await made };
   } finally {
     await plugin.close().catch(() => {}); // closed already unless something threw
   }
@@ -85,7 +89,7 @@ export async function runStress(path: string, options: StressOptions = {}): Prom
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x));
 
-async function runLoaded(plugin: PluginHandle, asked: ResolvedStressOptions): Promise<StressReport> {
+async function runLoaded(plugin: PluginHandle, asked: ResolvedStressOptions): Promise<StressResults> {
   const d = plugin.describe();
   // Never more live instances than the plugin allows: fewer instances (or churn loops), and the report says so.
   const o = fitToMaxInstances(asked, d);

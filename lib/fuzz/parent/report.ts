@@ -13,6 +13,7 @@
  * @module
  */
 import * as z from "../../util/zod.ts";
+import { type Provenance, ProvenanceSchema } from "../../load/provenance.ts";
 import { FINDING_KINDS, splitAtPlugin } from "../crash/finding.ts";
 import type { Finding } from "./finding_book.ts";
 import type { FuzzJob } from "./job.ts";
@@ -121,6 +122,8 @@ export const FuzzReportSchema = z.object({
   artifacts_dir: z.string(),
   findings: z.array(FuzzFindingSchema),
   warnings: z.array(z.string()),
+  /** Which plugcheck, which build of the plugin (its SHA-256), on what machine: for charting runs over time. */
+  provenance: ProvenanceSchema,
 });
 
 /** A fuzz report. */
@@ -179,6 +182,7 @@ export function buildReport(
     seconds: number;
     stopped: FuzzReport["run"]["stopped"];
     startup: { boot_ms: number; prepare_ms: number; first_input_ms?: number };
+    provenance: Provenance;
   },
 ): FuzzReport {
   const s = run.session;
@@ -219,6 +223,7 @@ export function buildReport(
     artifacts_dir: run.artifactsDir,
     findings,
     warnings: [...s.warnings],
+    provenance: end.provenance,
   };
 }
 

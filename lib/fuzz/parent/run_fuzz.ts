@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { provenance } from "../../load/provenance.ts";
 import { HostInternalError } from "../../errors/errors.ts";
 import { ProcInfo } from "../../ffi/proc_info.ts";
 import { FuzzJob } from "./job.ts";
@@ -31,6 +32,8 @@ export async function runFuzz(path: string, options: FuzzOptions = {}): Promise<
   const o = resolveFuzzOptions(options);
   const run = await prepareRun(path, o);
   const started = performance.now();
+  // The library as it was when the run began (read off the critical path: it waits for nothing).
+  const made = provenance(run.pluginPath);
   let firstInput: number | undefined;
   run.session.fuzzing.then(() => (firstInput = performance.now()));
   const jobs = Array.from({ length: o.jobs }, (_, i) => new FuzzJob(i, run.session));
@@ -97,7 +100,8 @@ export async function runFuzz(path: string, options: FuzzOptions = {}): Promise<
     prepare_ms: started - entered,
     ...firstInput !== undefined && { first_input_ms: firstInput - started },
   };
-  return buildReport(run, jobs, { seconds: (performance.now() - started) / 1000, stopped: stopReason, startup });
+  const seconds = (performance.now() - started) / 1000;
+  return buildReport(run, jobs, { seconds, stopped: stopReason, startup, provenance: await made });
 }
 
 function progressOf(jobs: readonly FuzzJob[], run: PreparedRun, proc: ProcInfo, started: number): FuzzProgress {
