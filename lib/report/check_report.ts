@@ -17,6 +17,10 @@
  *   startedAt: new Date("2024-05-01T10:00:00Z"), durationMs: 1500, ok: false, exitCode: 1 as const, seed: 1,
  *   strict: false, configPath: undefined, stage: "plugin" as const, stageError: undefined,
  *   counts: { pass: 0, fail: 1, crash: 0, timeout: 0, skip: 0, warn: 0 },
+ *   provenance: {
+ *     tool: { name: "plugcheck" as const, version: "0.1.0" }, plugin_sha256: null,
+ *     machine: { os: "linux", arch: "x86_64", cores: 2, kernel: "6.1.0", deno: "2.9.6" },
+ *   },
  *   results: [{
  *     id: "errors.unknown_method", group: "errors", title: "An unknown method answers UNKNOWN_METHOD",
  *     rule: "unknown-methods", status: "fail" as const, durationMs: 12, details: "status 7 (INTERNAL)",
