@@ -75,16 +75,17 @@ export interface GuardContext {
   /** Records a contract warning (the call still succeeds). */
   warn: (message: string) => void;
   /**
-   * Takes a buffer over for the guard, when something else already did: a
-   * fork server's worker copies and frees the buffers of a call in its own
-   * process, and the guard judges what it sent (default: `takeBuffer` with
-   * `free` and `maxOutputBytes`).
+   * Takes a buffer (a non-NULL one) over for the guard, when something else
+   * already did: a fork server's worker copies and frees the buffers of a
+   * call in its own process, and the guard judges what it sent (default:
+   * `takeBuffer` with `free` and `maxOutputBytes`). A NULL buffer is never
+   * read or freed, so `takeBuffer` says what it is either way.
    */
   take?: (raw: RawBuf) => TakenBuffer;
 }
 
 function take(raw: RawBuf, ctx: GuardContext): TakenBuffer {
-  return ctx.take !== undefined ? ctx.take(raw) : takeBuffer(raw, ctx.free, ctx.maxOutputBytes);
+  return ctx.take !== undefined && raw.ptr !== 0n ? ctx.take(raw) : takeBuffer(raw, ctx.free, ctx.maxOutputBytes);
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });

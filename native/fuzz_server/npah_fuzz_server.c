@@ -155,20 +155,9 @@ static int hello(int32_t status, int64_t value, void* ctx) {
 
 /* An npa call the loop stopped at, as RAN's tail: the status and both buffers, taken over (freed here). */
 static int send_stopped(const int64_t* raw, uint32_t tag, const uint8_t* before, uint32_t before_len) {
-  taken_buf out = server_npa_take((uint64_t)raw[1], (uint64_t)raw[2], g_max_out);
-  taken_buf err = server_npa_take((uint64_t)raw[3], (uint64_t)raw[4], g_max_out);
-  int32_t status[2] = {(int32_t)raw[0], 0};
-  uint64_t len = before_len + sizeof status + taken_size(&out) + taken_size(&err);
-  uint32_t head[2] = {tag, (uint32_t)len};
-  int rc = len > UINT32_MAX ? -1 : 0;
-  if (rc == 0) rc = send_more(head, sizeof head);
-  if (rc == 0) rc = send_more(before, before_len);
-  if (rc == 0) rc = send_more(status, sizeof status);
-  if (rc == 0) rc = send_taken(&out);
-  else free(out.bytes);
-  if (rc == 0) rc = send_taken(&err);
-  else free(err.bytes);
-  return rc;
+  taken_buf bufs[2] = {server_npa_take((uint64_t)raw[1], (uint64_t)raw[2], g_max_out),
+                       server_npa_take((uint64_t)raw[3], (uint64_t)raw[4], g_max_out)};
+  return send_taken_reply(tag, before, before_len, (int32_t)raw[0], bufs, 2);
 }
 
 #define BIND(field, name)                        \
@@ -217,11 +206,8 @@ static void serve(void* ctx, uint8_t* reply, size_t reply_cap) {
     }
     if (tag == T_STATS && g_is_npa && g_npa.has_stats) {
       taken_buf out;
-      int32_t status[2] = {server_npa_stats(&out, g_max_out), 0};
-      uint32_t head[2] = {T_STATSD, (uint32_t)(sizeof status + taken_size(&out))};
-      if (send_more(head, sizeof head) != 0 || send_more(status, sizeof status) != 0 || send_taken(&out) != 0) {
-        _exit(0);
-      }
+      int32_t status = server_npa_stats(&out, g_max_out);
+      if (send_taken_reply(T_STATSD, NULL, 0, status, &out, 1) != 0) _exit(0);
       continue;
     }
     if (tag != T_RUN || len < 20 || req[1] > FZ_MAX_BATCH || req[3] > len - 20) _exit(71);

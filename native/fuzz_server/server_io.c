@@ -87,10 +87,10 @@ int send_more(const void* p, uint64_t len) {
 }
 
 /* A taken buffer's bytes on the wire ({u32 kind, u32 pad, u64 length} and its bytes when copied); frees the copy. */
-uint64_t taken_size(const taken_buf* t) {
+static uint64_t taken_size(const taken_buf* t) {
   return 16 + (t->kind == TAKEN_BYTES ? t->len : 0);
 }
-int send_taken(taken_buf* t) {
+static int send_taken(taken_buf* t) {
   uint32_t head[4] = {t->kind, 0, (uint32_t)t->len, (uint32_t)(t->len >> 32)};
   int rc = send_more(head, sizeof head);
   if (rc == 0 && t->kind == TAKEN_BYTES) rc = send_more(t->bytes, t->len);
@@ -119,3 +119,19 @@ int move_pipes(void) {
 }
 
 
+
+int send_taken_reply(uint32_t tag, const uint8_t* before, uint32_t before_len, int32_t status, taken_buf* bufs, int n) {
+  int32_t words[2] = {status, 0};
+  uint64_t len = before_len + sizeof words;
+  for (int i = 0; i < n; i++) len += taken_size(&bufs[i]);
+  uint32_t head[2] = {tag, (uint32_t)len};
+  int rc = len > UINT32_MAX ? -1 : 0;
+  if (rc == 0) rc = send_more(head, sizeof head);
+  if (rc == 0) rc = send_more(before, before_len);
+  if (rc == 0) rc = send_more(words, sizeof words);
+  for (int i = 0; i < n; i++) {
+    if (rc == 0) rc = send_taken(&bufs[i]);
+    else free(bufs[i].bytes);
+  }
+  return rc;
+}

@@ -42,9 +42,9 @@ int next_request(uint32_t* tag, uint32_t* payload, uint32_t* len, uint32_t cap);
 int send_msg(uint32_t tag, const void* payload, uint32_t len);
 int send_more(const void* p, uint64_t len);
 
-/* A taken buffer on the wire ({u32 kind, u32 pad, u64 length} and its bytes when copied): its size; sending it frees
- * the copy. */
-uint64_t taken_size(const taken_buf* t);
-int send_taken(taken_buf* t);
+/* A reply: `before`, {i32 status, u32 pad}, then `n` taken buffers, each {u32 kind, u32 pad, u64 length} and its bytes
+ * when copied (every copy freed, sent or not). 0, or -1 when the
+ * pipe broke or the reply is too long for a message. */
+int send_taken_reply(uint32_t tag, const uint8_t* before, uint32_t before_len, int32_t status, taken_buf* bufs, int n);
 
 #endif

@@ -116,8 +116,7 @@ export class ForkWorker {
       await this.#server.send(tag, this.#addressed(payload));
       m = await this.#server.reply();
     } catch (e) {
-      if (!this.#server.gone) throw e;
-      this.end = { stderrTail: this.#server.stderrNow.slice(-STDERR_TAIL), hostGone: true };
+      this.#lost(e);
       return undefined;
     }
     if (m.tag !== T.DIED) return m;
@@ -141,8 +140,13 @@ export class ForkWorker {
         if (m.tag === T.DIED) return await this.#ended(m);
       }
     } catch (e) {
-      if (!this.#server.gone) throw e;
-      this.end = { stderrTail: this.#server.stderrNow.slice(-STDERR_TAIL), hostGone: true };
+      this.#lost(e);
     }
+  }
+
+  /** After `e` in a request: its end when the server is gone (it went with it), else `e` again. */
+  #lost(e: unknown): void {
+    if (!this.#server.gone) throw e;
+    this.end = { stderrTail: this.#server.stderrNow.slice(-STDERR_TAIL), hostGone: true };
   }
 }

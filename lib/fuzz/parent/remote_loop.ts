@@ -155,9 +155,8 @@ export class RemoteLoop implements BatchLoop {
     return this.#raw;
   }
 
-  /** A buffer the worker took over, for the guard (`GuardContext.take`); each is given once. */
+  /** A (non-NULL) buffer the worker took over, for the guard (`GuardContext.take`); each is given once. */
   take(raw: RawBuf): TakenBuffer {
-    if (raw.ptr === 0n) return raw.len === 0n ? { kind: "empty" } : { kind: "null_with_length", len: raw.len };
     const taken = this.#taken.get(raw.ptr);
     if (taken === undefined) throw new Error("The guard asked twice for a buffer the fuzz worker sent once");
     this.#taken.delete(raw.ptr);
@@ -173,12 +172,7 @@ export class RemoteLoop implements BatchLoop {
     const p = m.payload;
     const status = new DataView(p.buffer, p.byteOffset, 8).getInt32(0, true);
     const out = readTaken(p, 8, this.#maxOutputBytes);
-    this.#taken.set(STATS_OUT, out.taken);
-    return {
-      status,
-      out: { ptr: out.taken.kind === "empty" || out.taken.kind === "null_with_length" ? 0n : STATS_OUT, len: out.len },
-      err: { ptr: 0n, len: 0n },
-    };
+    return { status, out: this.#standIn(out.taken, STATS_OUT, out.len), err: { ptr: 0n, len: 0n } };
   }
 
   /** When the last RUN went to the worker (epoch ms): where the cost of a death in it starts. */
@@ -223,11 +217,13 @@ export class RemoteLoop implements BatchLoop {
     const status = new DataView(p.buffer, p.byteOffset + at, 8).getInt32(0, true);
     const out = readTaken(p, at + 8, this.#maxOutputBytes);
     const err = readTaken(p, out.end, this.#maxOutputBytes);
-    const stand = (taken: TakenBuffer, id: bigint, len: bigint): RawBuf => {
-      if (taken.kind === "empty" || taken.kind === "null_with_length") return { ptr: 0n, len };
-      this.#taken.set(id, taken);
-      return { ptr: id, len };
-    };
-    return { status, out: stand(out.taken, OUT, out.len), err: stand(err.taken, ERR, err.len) };
+    return { status, out: this.#standIn(out.taken, OUT, out.len), err: this.#standIn(err.taken, ERR, err.len) };
+  }
+
+  /** The buffer as the guard sees it: NULL where the plugin's was, else stand-in address `id`, kept for `take`. */
+  #standIn(taken: TakenBuffer, id: bigint, len: bigint): RawBuf {
+    if (taken.kind === "empty" || taken.kind === "null_with_length") return { ptr: 0n, len };
+    this.#taken.set(id, taken);
+    return { ptr: id, len };
   }
 }
