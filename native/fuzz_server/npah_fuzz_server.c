@@ -23,7 +23,9 @@
  * server does): a crash costs a fork(), not a start. The worker arms the
  * crash recorder and serves RUN requests, each a batch the parent (which
  * mutates, in TypeScript) wrote into the input file's arena; while a worker
- * lives the server only waits for it, then says how it ended. The context
+ * lives the server relays its replies, each only once it is whole
+ * (relay_worker, server_io.c: a worker killed mid-reply must not leave half a
+ * message on the parent's pipe), then says how it ended. The context
  * and the coverage maps live in shared memory, so what one worker saw is
  * known to the next: a restart does not make old coverage look new.
  *
@@ -318,11 +320,20 @@ int main(int argc, char** argv) {
       if (tag == T_RUN || tag == T_FORGET || tag == T_END || tag == T_STATS) continue; /* for a worker that died */
       if (tag != T_FORK) return say("unexpected request"), 1;
     }
+    int replies[2];
+    if (pipe(replies) != 0) return say("cannot make a worker's reply pipe"), 1;
     pid_t pid = fork();
     if (pid < 0) return say("fork failed"), 1;
-    if (pid == 0) serve(ctx, reply, reply_cap);
+    if (pid == 0) {
+      close(replies[0]);
+      reply_to(replies[1]);
+      serve(ctx, reply, reply_cap);
+    }
+    close(replies[1]);
     uint32_t born = (uint32_t)pid;
-    if (send_msg(T_BORN, &born, 4) != 0) return 0;
+    int relayed = send_msg(T_BORN, &born, 4) == 0 ? relay_worker(replies[0], pid) : -1;
+    close(replies[0]);
+    if (relayed != 0) return 0;
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 int g_in = 0, g_out = 1;
@@ -134,4 +135,64 @@ int send_taken_reply(uint32_t tag, const uint8_t* before, uint32_t before_len, i
     else free(bufs[i].bytes);
   }
   return rc;
+}
+
+/* Forwards the whole messages at the start of buf[0, *have) to the parent; keeps the rest. 0, or -1 (pipe broke). */
+static int forward_whole(uint8_t* buf, size_t* have) {
+  size_t at = 0;
+  while (*have - at >= 8) {
+    uint32_t head[2];
+    memcpy(head, buf + at, sizeof head);
+    if (*have - at - 8 < head[1]) break;
+    if (g_write(g_out, buf + at, 8 + head[1]) != 0) return -1;
+    at += 8 + (size_t)head[1];
+  }
+  memmove(buf, buf + at, *have - at);
+  *have -= at;
+  return 0;
+}
+
+int relay_worker(int from, int32_t pid) {
+  int done = syscall(SYS_pidfd_open, pid, 0); /* readable once the worker has ended */
+  size_t cap = 64 * 1024, have = 0;
+  uint8_t* buf = malloc(cap);
+  int rc = buf == NULL ? -1 : 0, ended = 0;
+  while (rc == 0) {
+    if (have >= 8) { /* room for the whole message being read (a stopped call's buffers may be large) */
+      uint32_t head[2];
+      memcpy(head, buf, sizeof head);
+      if (head[1] > RELAY_MAX_MESSAGE) break; /* no message of a worker's: drop the rest (the parent hears DIED) */
+      size_t need = 8 + (size_t)head[1];
+      if (need > cap) {
+        uint8_t* bigger = realloc(buf, need);
+        if (bigger == NULL) break;
+        buf = bigger;
+        cap = need;
+      }
+    }
+    struct pollfd w[2] = {{from, POLLIN, 0}, {done, POLLIN, 0}};
+    if (!ended && poll(w, done >= 0 ? 2 : 1, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (!ended && done >= 0 && (w[1].revents & POLLIN)) {
+      /* It ended: what it wrote is all in the pipe now; take it without waiting (a process it left may still hold
+       * the pipe open), then stop. */
+      ended = 1;
+      fcntl(from, F_SETFL, fcntl(from, F_GETFL) | O_NONBLOCK);
+    }
+    ssize_t r = read(from, buf + have, cap - have);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break; /* end of file, or nothing left after the end */
+    have += (size_t)r;
+    rc = forward_whole(buf, &have);
+  }
+  /* A message cut short by the worker's death is dropped here, never half-sent to the parent. */
+  free(buf);
+  if (done >= 0) close(done);
+  return rc;
+}
+
+void reply_to(int fd) {
+  g_out = fd;
 }

@@ -47,4 +47,21 @@ int send_more(const void* p, uint64_t len);
  * pipe broke or the reply is too long for a message. */
 int send_taken_reply(uint32_t tag, const uint8_t* before, uint32_t before_len, int32_t status, taken_buf* bufs, int n);
 
+/* The largest message a worker sends: a batch's flags, the comparison tables, a stopped call's two buffers. */
+#define RELAY_MAX_MESSAGE (160u * 1024 * 1024)
+
+/*
+ * In the server, while worker `pid` lives: reads its replies from `from` (a
+ * pipe of its own) and forwards each one to the parent only once it is whole,
+ * until the worker has ended. A worker killed while it wrote a reply (the
+ * watch's RSS kill can land anywhere) leaves part of a message, which a
+ * shared pipe would have passed on: the parent would then have taken the
+ * server's DIED and BORN for the rest of it, and waited for ever. 0, or -1
+ * when the parent's pipe broke.
+ */
+int relay_worker(int from, int32_t pid);
+
+/* In a worker: its replies go to `fd` (its pipe to the server's relay). */
+void reply_to(int fd);
+
 #endif
