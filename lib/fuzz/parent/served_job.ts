@@ -182,11 +182,13 @@ export async function fuzzInForkServer(host: ServedHost, runs: number | null): P
         // A crash costs a fork(); a hang (or a kill over the RSS limit) costs a deadline an input, and a lost server a
         // start: only those count.
         const method = current?.method ?? 0;
-        const death = { method, repeat, freshSeed: freshSeeds.has(sha1Hex(finding.input)), fuzzedExecs: lifeExecs };
-        if ((killedFor !== undefined || end?.hostGone === true) && budget.death(death)) {
-          s.retire(method, RETIRE_AFTER);
-          engine.retire(method);
-          budget.clear();
+        if (killedFor !== undefined || end?.hostGone === true) {
+          const freshSeed = freshSeeds.has(sha1Hex(finding.input));
+          if (budget.death({ method, repeat, freshSeed, fuzzedExecs: lifeExecs })) {
+            s.retire(method, RETIRE_AFTER);
+            engine.retire(method);
+            budget.clear();
+          }
         }
       }
       stillborn = lifeExecs === 0 ? stillborn + 1 : 0;
