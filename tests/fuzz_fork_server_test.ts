@@ -98,7 +98,10 @@ Deno.test("runFuzz() fuzzes a plugin that leaves threads running in Deno childre
   assert.ok(r.warnings.some((w) => /left threads running/.test(w)), JSON.stringify(r.warnings));
 });
 
-for (const name of ["init_fails", "nonblock_all_fds", "nofile_limit", "dup2_over_fds"]) {
+// Not dup2_over_fds: it falls back to a Deno child too, where what a plugin does to Deno's own descriptors decides the
+// outcome (mostly a panic and exit 1; once in a full suite beside the check matrix, exit 0): two runs of it do not
+// agree with each other, whichever path they take.
+for (const name of ["init_fails", "nonblock_all_fds", "nofile_limit"]) {
   Deno.test(`plugcheck fuzz on ${name}, which the fork server cannot start, gives the error a Deno child gives`, async () => {
     const served = await runCli(["fuzz", fault(name), "--runs", "100"]);
     const child = await runCli(["fuzz", fault(name), "--runs", "100", "--no-fork-server"]);
