@@ -5,7 +5,9 @@
  * caller preloads: the report, the abort, the process's end) and waits for
  * it. Prints the milliseconds a crash costs. bench/fuzz_vs_libfuzzer.ts runs
  * it beside plugcheck's crash storm, with the environment plugcheck's fork
- * server gets; the children's stderr goes where this process's goes.
+ * server gets; the children's stderr goes where this process's goes. Like
+ * the fork server, it has the sanitizer list the loaded modules once before
+ * it forks, so that no child's report builds that list again.
  *
  *     c_fork_crash <harness.so> <input byte> <N>
  */
@@ -36,6 +38,13 @@ int main(int argc, char** argv) {
   if (one == NULL) {
     fprintf(stderr, "c_fork_crash: %s\n", h == NULL ? dlerror() : "no LLVMFuzzerTestOneInput");
     return 1;
+  }
+  int (*module_of)(void*, char*, size_t, void**);
+  *(void**)&module_of = dlsym(RTLD_DEFAULT, "__sanitizer_get_module_and_offset_for_pc");
+  if (module_of != NULL) { /* as the fork server does (native/fuzz_server/npah_fuzz_server.c) */
+    char name[256];
+    void* offset;
+    (void)module_of((void*)(uintptr_t)one, name, sizeof name, &offset);
   }
   uint8_t input[1] = {(uint8_t)atoi(argv[2])};
   int n = atoi(argv[3]), crashed = 0;

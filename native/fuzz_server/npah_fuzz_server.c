@@ -162,6 +162,23 @@ static int send_stopped(const int64_t* raw, uint32_t tag, const uint8_t* before,
   return send_taken_reply(tag, before, before_len, (int32_t)raw[0], bufs, 2);
 }
 
+/*
+ * Under a sanitizer runtime, has it list the loaded modules here, once, after
+ * the last dlopen: its report names each frame by module and offset, and
+ * lists them at its first report. Done in every worker, that took ~270 page
+ * faults and about half of a known crash's cost (1.2 of 2.5 ms in a bare
+ * fork-and-crash loop); done here, workers inherit the list. It refreshes the
+ * list by itself for an address outside it (a library a worker opens later).
+ */
+static void list_modules_once(void) {
+  int (*module_of)(void*, char*, size_t, void**);
+  *(void**)&module_of = dlsym(RTLD_DEFAULT, "__sanitizer_get_module_and_offset_for_pc");
+  if (module_of == NULL) return; /* no sanitizer runtime */
+  char name[256];
+  void* offset;
+  (void)module_of((void*)(uintptr_t)&list_modules_once, name, sizeof name, &offset);
+}
+
 #define BIND(field, name)                        \
   do {                                           \
     *(void**)&H.field = dlsym(helper, name);     \
@@ -311,6 +328,7 @@ int main(int argc, char** argv) {
   if (reply == NULL || hello(0, edges, ctx) != 0) return 1;
   /* Armed here once, so that each worker's arming finds the unwinder loaded and the alternate stack mapped. */
   if (H.arm(ctx) != 0) return say("cannot arm the crash recorder"), 1;
+  list_modules_once();
   int eager = 0; /* the last worker crashed or was killed: fork the next at once */
   for (;;) {
     if (!eager) {
