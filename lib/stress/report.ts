@@ -34,6 +34,8 @@ const Tally = z.object({
   failed: z.number(),
   per_second: z.number(),
   latency: Latency,
+  /** The latency (ms) below which each percentile of the calls fall, from 0 to 100: the HDR percentile plot's points. */
+  latency_distribution: z.array(z.object({ percentile: z.number(), ms: z.number() })),
   /** Failures by error class, with the first message of each. */
   errors: z.record(z.string(), z.object({ count: z.number(), first: z.string() })),
   timeouts: z.number(),

@@ -103,6 +103,7 @@ const EMPTY_TALLY: TallySummary = {
   failed: 0,
   per_second: 0,
   latency: { count: 0, min_ms: 0, p50_ms: 0, p90_ms: 0, p99_ms: 0, p999_ms: 0, max_ms: 0 },
+  latency_distribution: [],
   errors: {},
   timeouts: 0,
   resource_limit: 0,

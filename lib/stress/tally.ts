@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { LatencyHistogram, type LatencySummary } from "../util/histogram.ts";
+import { LatencyHistogram, type LatencyPoint, type LatencySummary } from "../util/histogram.ts";
 import { escapeControl } from "../util/safe_text.ts";
 
 /** Errors of one class: how many, and the first one's message. */
@@ -32,6 +32,8 @@ export interface TallySummary {
   failed: number;
   per_second: number;
   latency: LatencySummary;
+  /** The latency at percentiles from 0 to 100 (for a percentile plot). */
+  latency_distribution: LatencyPoint[];
   errors: Record<string, ErrorCount>;
   timeouts: number;
   resource_limit: number;
@@ -96,6 +98,7 @@ export class Tally {
       failed: this.calls - this.ok,
       per_second: seconds > 0 ? Math.round(this.calls / seconds) : 0,
       latency: this.latency.summary(),
+      latency_distribution: this.latency.distribution(),
       errors: Object.fromEntries(this.errors),
       timeouts: this.timeouts,
       resource_limit: this.resourceLimit,

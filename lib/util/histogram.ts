@@ -28,7 +28,39 @@ export interface LatencySummary {
   max_ms: number;
 }
 
+/** One point of a latency distribution: the latency (ms) below which `percentile` % of the calls fall. */
+export interface LatencyPoint {
+  percentile: number;
+  ms: number;
+}
+
 const round = (ns: number) => Number((ns / 1e6).toFixed(4));
+
+/** Where a distribution is read: even steps to 90 %, then each further nine in halves (HDR's percentile plot). */
+const DISTRIBUTION_PERCENTILES = [
+  0,
+  10,
+  20,
+  30,
+  40,
+  50,
+  60,
+  70,
+  80,
+  90,
+  95,
+  97.5,
+  99,
+  99.5,
+  99.75,
+  99.9,
+  99.95,
+  99.975,
+  99.99,
+  99.995,
+  99.999,
+  100,
+];
 
 /** Latencies, recorded in nanoseconds. */
 export class LatencyHistogram {
@@ -56,5 +88,15 @@ export class LatencyHistogram {
       p999_ms: round(h.percentile(99.9)),
       max_ms: round(h.max),
     };
+  }
+
+  /** The latency at each of a fixed list of percentiles (0 to 100); empty when nothing was recorded. */
+  distribution(): LatencyPoint[] {
+    const h = this.#h;
+    if (h.count === 0) return [];
+    return DISTRIBUTION_PERCENTILES.map((percentile) => ({
+      percentile,
+      ms: round(percentile === 0 ? h.min : percentile === 100 ? h.max : h.percentile(percentile)),
+    }));
   }
 }

@@ -18,6 +18,7 @@ import { FINDING_KINDS, splitAtPlugin } from "../crash/finding.ts";
 import type { Finding } from "./finding_book.ts";
 import type { FuzzJob } from "./job.ts";
 import type { PreparedRun } from "./prepare_run.ts";
+import type { TimelinePoint } from "./timeline.ts";
 
 const Frame = z.object({
   module: z.string(),
@@ -121,6 +122,21 @@ export const FuzzReportSchema = z.object({
     .nullable(),
   artifacts_dir: z.string(),
   findings: z.array(FuzzFindingSchema),
+  /**
+   * Progress over time, sampled every 100 ms (at most 600 points: a long run's are thinned evenly), the last at
+   * the run's end: seconds since the run began, executions, exec/s over the interval, corpus size, findings, the
+   * largest RSS of the running children (null when none ran), and edges and features in a guided run.
+   */
+  timeline: z.array(z.object({
+    t_s: z.number(),
+    execs: z.number().int(),
+    per_second: z.number(),
+    corpus: z.number().int(),
+    findings: z.number().int(),
+    rss_bytes: z.number().nullable(),
+    edges: z.number().int().optional(),
+    features: z.number().int().optional(),
+  })),
   warnings: z.array(z.string()),
   /** Which plugcheck, which build of the plugin (its SHA-256), on what machine: for charting runs over time. */
   provenance: ProvenanceSchema,
@@ -183,6 +199,7 @@ export function buildReport(
     stopped: FuzzReport["run"]["stopped"];
     startup: { boot_ms: number; prepare_ms: number; first_input_ms?: number };
     provenance: Provenance;
+    timeline: TimelinePoint[];
   },
 ): FuzzReport {
   const s = run.session;
@@ -222,6 +239,7 @@ export function buildReport(
     coverage: s.guided ? { ...bestCoverage(jobs), instrumented: s.instrumentedEdges } : null,
     artifacts_dir: run.artifactsDir,
     findings,
+    timeline: end.timeline,
     warnings: [...s.warnings],
     provenance: end.provenance,
   };

@@ -22,6 +22,7 @@ import { FuzzJob } from "./job.ts";
 import { type FuzzOptions, type FuzzProgress, resolveFuzzOptions } from "./options.ts";
 import { bestCoverage, buildReport, type FuzzReport } from "./report.ts";
 import { type PreparedRun, prepareRun } from "./prepare_run.ts";
+import { Timeline } from "./timeline.ts";
 
 const PROGRESS_MS = 100;
 
@@ -60,7 +61,12 @@ export async function runFuzz(path: string, options: FuzzOptions = {}): Promise<
   o.signal?.addEventListener("abort", onAbort);
   if (o.signal?.aborted) onAbort();
   const proc = ProcInfo.get();
-  const progress = setInterval(() => o.onProgress?.(progressOf(jobs, run, proc, started)), PROGRESS_MS);
+  const timeline = new Timeline();
+  const progress = setInterval(() => {
+    const now = progressOf(jobs, run, proc, started);
+    timeline.add(now);
+    o.onProgress?.(now);
+  }, PROGRESS_MS);
   run.session.onFinding = (f) => {
     o.onFinding?.(f);
     if (o.maxFindings !== undefined && run.book.all.length >= o.maxFindings) stopAll("max-findings");
@@ -100,8 +106,15 @@ export async function runFuzz(path: string, options: FuzzOptions = {}): Promise<
     prepare_ms: started - entered,
     ...firstInput !== undefined && { first_input_ms: firstInput - started },
   };
+  timeline.add(progressOf(jobs, run, proc, started));
   const seconds = (performance.now() - started) / 1000;
-  return buildReport(run, jobs, { seconds, stopped: stopReason, startup, provenance: await made });
+  return buildReport(run, jobs, {
+    seconds,
+    stopped: stopReason,
+    startup,
+    provenance: await made,
+    timeline: timeline.points(),
+  });
 }
 
 function progressOf(jobs: readonly FuzzJob[], run: PreparedRun, proc: ProcInfo, started: number): FuzzProgress {
