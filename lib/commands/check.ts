@@ -2,7 +2,8 @@
  * `plugcheck check`: the conformance suite for CI. Runs every named check
  * (or those `--filter`/`--exclude`/`--shard` select) on one plugin, in
  * sandbox children, and prints a table (or `--format json`),
- * with `--junit FILE` and `--sarif FILE` for CI systems. A directory (or,
+ * with `--junit FILE` and `--sarif FILE` for CI systems and `--html FILE`
+ * for people. A directory (or,
  * with no path, the directories of `LADSPA_PATH`) is a target too: every
  * plugin library in it, one summary and one report for all (`check_dir.ts`).
  * The engine is `lib/check/`.
@@ -15,7 +16,6 @@
  *
  * @module
  */
-import { dirname } from "node:path";
 import { UsageError } from "../errors/errors.ts";
 import { MAX_SEED } from "../util/prng.ts";
 import { CHECKS, parseShard, selectChecks } from "../check/catalog.ts";
@@ -34,22 +34,10 @@ import { abortOnInterrupt, interruptExitCode } from "./interrupt.ts";
 import { configureCliLogging } from "./logging.ts";
 import { parseLogDirectives } from "../plugin/log_directives.ts";
 import { paintOut } from "./output.ts";
-import { rememberUmask, writeWhole } from "./report_file.ts";
+import { HTML_FLAG, rememberUmask, reportPath, writeWhole } from "./report_file.ts";
+import { checkPage } from "../report/html/check_page.ts";
 import { checkDirectories, ladspaPathDirectories } from "./check_dir.ts";
 import { DEFAULT_LIBRARY_JOBS } from "../check/run_directory.ts";
-
-/** A report file's path, checked before the run: its directory must exist. */
-async function reportPath(ctx: CommandContext, flag: string): Promise<string | undefined> {
-  const given = ctx.string(flag);
-  if (given === undefined) return undefined;
-  const path = userPath(given);
-  try {
-    if (!(await Deno.stat(dirname(path))).isDirectory) throw new Error("not a directory");
-  } catch {
-    throw new UsageError(`--${flag} ${given}: the directory ${dirname(path)} does not exist`);
-  }
-  return path;
-}
 
 /** The `check` command. */
 export const command = defineCommand({
@@ -58,7 +46,7 @@ export const command = defineCommand({
   positionals: ["library..."],
   usage: `<library>|<directory> [--filter REGEX]... [--exclude REGEX]... [--shard I/N]
                   [--seed S] [--jobs N] [--fuzz-runs N] [--strict] [--in-process]
-                  [--config FILE] [--junit FILE] [--sarif FILE] [--env NAME]...
+                  [--config FILE] [--junit FILE] [--sarif FILE] [--html FILE] [--env NAME]...
                   [--adapter PATH]
                   [--format text|json] [--color WHEN] [--verbose]
   plugcheck check [--jobs N] ...            (no path: the directories of LADSPA_PATH)
@@ -105,7 +93,8 @@ stdout gets one summary table (library, plugins, checks passed, failed
 (+warned), time, first failure), a total line and the time taken;
 --format json one document (the summary, and each library's report as
 'check <library> --format json' prints it); --junit one file with a
-testsuite per library; --sarif one log whose results name their library.
+testsuite per library; --sarif one log whose results name their library;
+--html one page with the summary first and each library's checks.
 The rule across the libraries is the check-like row
 ladspa.unique_ids_across (docs/ladspa.md#unique-ids-across), shown under
 the table and in the reports: two libraries that declare one LADSPA unique
@@ -116,7 +105,12 @@ passed and no ID collides, 1 otherwise (an unloadable library too), 2 when
 the directory does not exist or holds no *.so file.
 
 Ctrl-C or SIGTERM stops the run: checks not finished are skipped, and the
-report so far is printed and written to --junit and --sarif (exit 130, 143).`,
+report so far is printed and written to --junit, --sarif and --html (exit
+130, 143).
+
+--html FILE writes one self-contained page (no script, nothing fetched when
+opened): the checks by group, failures first, with their details, evidence
+and repro commands, and buttons that show only what failed.`,
   flags: {
     filter: { type: "string", multiple: true, value: "REGEX", help: "run the checks whose id matches (repeatable)" },
     exclude: {
@@ -150,6 +144,7 @@ report so far is printed and written to --junit and --sarif (exit 130, 143).`,
     config: { type: "string", value: "FILE", help: `the config file (default: ${CONFIG_FILE} found upwards)` },
     junit: { type: "string", value: "FILE", help: "also write a JUnit XML report (one testcase per check)" },
     sarif: { type: "string", value: "FILE", help: "also write a SARIF 2.1.0 log (one result per failure)" },
+    html: HTML_FLAG,
     env: {
       type: "string",
       multiple: true,
@@ -161,6 +156,7 @@ report so far is printed and written to --junit and --sarif (exit 130, 143).`,
   examples: [
     "plugcheck check build/fixtures/libref_c.so",
     "plugcheck check ./libmine.so --junit check.xml --sarif check.sarif --seed 1",
+    "plugcheck check ./libmine.so --html check.html",
     "plugcheck check ./libmine.so --filter '^errors\\.' --filter '^buffers\\.'",
     "plugcheck check ./libmine.so --shard 2/4 --format json > part2.json",
     "plugcheck check /usr/lib/ladspa",
@@ -207,8 +203,9 @@ report so far is printed and written to --junit and --sarif (exit 130, 143).`,
       Deno.env.get("PLUGCHECK_CWD") || Deno.cwd(),
     );
     rememberUmask(); // before a plugin is loaded (--in-process) that may change it
-    const junit = await reportPath(ctx, "junit");
-    const sarif = await reportPath(ctx, "sarif");
+    const junit = await reportPath(ctx.string("junit"), "junit");
+    const sarif = await reportPath(ctx.string("sarif"), "sarif");
+    const htmlFile = await reportPath(ctx.string("html"), "html");
     const common: Omit<CheckOptions, "jobs" | "shown" | "inProcess"> = {
       ...selection,
       strict: ctx.flag("strict"),
@@ -227,6 +224,7 @@ report so far is printed and written to --junit and --sarif (exit 130, 143).`,
         options: common,
         junit,
         sarif,
+        html: htmlFile,
       });
     }
     const options: CheckOptions = {
@@ -251,6 +249,7 @@ report so far is printed and written to --junit and --sarif (exit 130, 143).`,
     }
     if (junit !== undefined) await writeWhole(junit, junitXml(report));
     if (sarif !== undefined) await writeWhole(sarif, `${JSON.stringify(sarifLog(report), null, 2)}\n`);
+    if (htmlFile !== undefined) await writeWhole(htmlFile, checkPage(checkReportJson(report)));
     if (ctx.format === "json") ctx.json(checkReportJson(report));
     else ctx.out(renderCheckReport(report, paintOut));
     return signal.aborted ? interruptExitCode() : report.exitCode;

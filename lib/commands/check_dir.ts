@@ -28,6 +28,7 @@ import { userPath } from "./input.ts";
 import { abortOnInterrupt, interruptExitCode } from "./interrupt.ts";
 import { paintOut } from "./output.ts";
 import { writeWhole } from "./report_file.ts";
+import { checkDirectoryPage } from "../report/html/check_page.ts";
 
 /** The directories of a `LADSPA_PATH` value, in order (empty entries left out). */
 export function ladspaPathDirectories(value: string): string[] {
@@ -42,6 +43,7 @@ export interface DirectoryRun {
   options: Omit<CheckOptions, "jobs" | "shown" | "inProcess">;
   junit: string | undefined;
   sarif: string | undefined;
+  html: string | undefined;
 }
 
 /** Runs the checks over the directories, prints the summary, writes the reports; returns the exit code. */
@@ -78,6 +80,7 @@ export async function checkDirectories(ctx: CommandContext, run: DirectoryRun): 
   }
   if (run.junit !== undefined) await writeWhole(run.junit, directoryJunitXml(report));
   if (run.sarif !== undefined) await writeWhole(run.sarif, `${JSON.stringify(directorySarifLog(report), null, 2)}\n`);
+  if (run.html !== undefined) await writeWhole(run.html, checkDirectoryPage(directoryReportJson(report)));
   if (ctx.format === "json") ctx.json(directoryReportJson(report));
   else ctx.out(renderDirectoryReport(report, paintOut));
   return signal.aborted ? interruptExitCode() : report.exitCode;

@@ -45,6 +45,8 @@ import { EXIT } from "./exit_codes.ts";
 import { parseConfigFlag, readUserFile, userPath } from "./input.ts";
 import { abortOnInterrupt } from "./interrupt.ts";
 import { paint, paintOut, printErr } from "./output.ts";
+import { HTML_FLAG, reportPath, writeWhole as writeReportFile } from "./report_file.ts";
+import { findingInputs, fuzzPage } from "../report/html/fuzz_page.ts";
 
 /** The fuzz options the flags give (checked: a bad one is a usage error before anything loads). */
 function optionsFrom(ctx: CommandContext): FuzzOptions {
@@ -191,7 +193,7 @@ export const command = defineCommand({
                    [--rss-limit MB] [--target npa|libfuzzer] [--sanitizer asan|none]
                    [--config JSON] [--out-of-range] [--adapter PATH] [--no-coverage]
                    [--no-binary-dict] [--no-fork-server]
-                   [--minimize FILE | --replay FILE] [--format text|json]
+                   [--minimize FILE | --replay FILE] [--html FILE] [--format text|json]
        plugcheck fuzz <library> --merge OUT_DIR IN_DIR... [--method NAME]`,
   alwaysIsolated: true,
   description: `Mutates inputs and calls the plugin with them, millions of times, in sandbox
@@ -334,12 +336,14 @@ Corpus files are raw inputs named by their SHA-1, as libFuzzer writes them.`,
     },
     minimize: { type: "string", value: "FILE", help: "shrink FILE (a finding) while it reproduces the same bug" },
     replay: { type: "string", value: "FILE", help: "run FILE once and say what it does" },
+    html: HTML_FLAG,
   },
   examples: [
     "plugcheck fuzz build/fixtures/fuzz/libmagic_prefix.so --runs 500000 --seed 1",
     "plugcheck fuzz ./libmine.so --method parse --corpus corpus/ --artifacts findings/ --duration 10m",
     "plugcheck fuzz ./libmine.so --duration 5m --max-findings 1   # CI: stop at the first bug",
     "plugcheck fuzz ./libmine.so --jobs 2 --dict parse.dict --max-len 1024 --format json > fuzz.json",
+    "plugcheck fuzz ./libmine.so --duration 10m --html fuzz.html",
     "plugcheck fuzz ./libmine.so --minimize findings/crash-0123abcd...",
     "plugcheck fuzz ./harness.so --target libfuzzer --corpus corpus/",
     "plugcheck fuzz ./libmine.so --method parse --merge corpus-min/ corpus-a/ corpus-b/",
@@ -354,8 +358,8 @@ Corpus files are raw inputs named by their SHA-1, as libFuzzer writes them.`,
     }
     const dirs = ctx.positionals.slice(1).map(userPath);
     if (ctx.flag("merge")) {
-      if (minimize !== undefined || replay !== undefined) {
-        throw new UsageError("Option --merge excludes --minimize and --replay");
+      if (minimize !== undefined || replay !== undefined || ctx.string("html") !== undefined) {
+        throw new UsageError("Option --merge excludes --minimize, --replay and --html");
       }
       return await runMerge(ctx, lib, dirs, options);
     }
@@ -364,8 +368,12 @@ Corpus files are raw inputs named by their SHA-1, as libFuzzer writes them.`,
         `Expected <library> only, got ${ctx.positionals.length} arguments (directories after it need --merge; seed corpora go with --corpus)`,
       );
     }
+    if (ctx.string("html") !== undefined && (minimize !== undefined || replay !== undefined)) {
+      throw new UsageError("Option --html goes with a fuzz run, not with --minimize or --replay");
+    }
     if (minimize !== undefined) return await runMinimize(ctx, lib, minimize, options);
     if (replay !== undefined) return await runReplay(ctx, lib, replay, options);
+    const htmlFile = await reportPath(ctx.string("html"), "html");
     const { signal, release } = abortOnInterrupt();
     let report;
     try {
@@ -382,11 +390,7 @@ Corpus files are raw inputs named by their SHA-1, as libFuzzer writes them.`,
       release();
       ctx.status.done();
     }
+    if (htmlFile !== undefined) await writeReportFile(htmlFile, await fuzzPage(report, await findingInputs(report)));
     return ctx.finishRun(report, () => renderFuzzReport(report!, paintOut), signal.aborted);
   },
 });
-
-/** `plugcheck fuzz --help`. */
-export const help: string = command.help;
-/** Runs `plugcheck fuzz` with the arguments after `fuzz`; returns the exit code. */
-export const run: (args: string[]) => Promise<number> = command.run;

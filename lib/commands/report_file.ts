@@ -17,6 +17,8 @@
  */
 import { dirname, join } from "node:path";
 import { ProcInfo } from "../ffi/proc_info.ts";
+import { UsageError } from "../errors/errors.ts";
+import { userPath } from "./input.ts";
 
 let startUmask: number | undefined;
 
@@ -47,3 +49,25 @@ export async function writeWhole(path: string, data: string | Uint8Array): Promi
     throw e;
   }
 }
+
+/**
+ * The path a report flag (`--junit`, `--sarif`, `--html`) names, resolved as the user meant it, or undefined when the
+ * flag is absent: checked before the run, so that a run is not wasted on a file that cannot be written.
+ */
+export async function reportPath(given: string | undefined, flag: string): Promise<string | undefined> {
+  if (given === undefined) return undefined;
+  const path = userPath(given);
+  try {
+    if (!(await Deno.stat(dirname(path))).isDirectory) throw new Error("not a directory");
+  } catch {
+    throw new UsageError(`--${flag} ${given}: the directory ${dirname(path)} does not exist`);
+  }
+  return path;
+}
+
+/** The `--html FILE` flag of `stress`, `fuzz` and `check`. */
+export const HTML_FLAG = {
+  type: "string",
+  value: "FILE",
+  help: "also write the report as one self-contained HTML page\n(plots as inline SVG; opens offline)",
+} as const;

@@ -32,6 +32,8 @@ import type { CommandContext } from "./context.ts";
 import { DEFAULT_MAX_INPUT_BYTES, parseConfigFlag, readInput } from "./input.ts";
 import { abortOnInterrupt } from "./interrupt.ts";
 import { paintOut } from "./output.ts";
+import { HTML_FLAG, rememberUmask, reportPath, writeWhole } from "./report_file.ts";
+import { stressPage } from "../report/html/stress_page.ts";
 import { callSlots } from "../plugin/call_slots.ts";
 
 /** The stress options the flags give (checked: a bad one is a usage error before anything loads). */
@@ -98,7 +100,7 @@ export const command = defineCommand({
                    [--duration 10s | --iterations N] [--timeout MS]
                    [--churn | --reload K] [--isolate [--env NAME]... [--grace MS]]
                    [--seed S] [--max-rss-growth MB] [--no-heap] [--exclusive] [--adapter PATH]
-                   [--format text|json] [--log DIRECTIVES] [--verbose]`,
+                   [--html FILE] [--format text|json] [--log DIRECTIVES] [--verbose]`,
   description: `Calls the plugin from N loops at once and judges what it sees. Inputs are
 the given one (for each --method), or every describe() example of the
 methods named (default: of every method with examples), in a seeded order.
@@ -175,6 +177,7 @@ verdict names the function and line that allocated them). Ctrl-C or SIGTERM stop
       value: "N",
       help: `largest input read (default ${DEFAULT_MAX_INPUT_BYTES}, 64 MiB)`,
     },
+    html: HTML_FLAG,
   },
   // Thousands of calls would flood the terminal with the plugin's logs: shown only when asked for.
   logDefault: "off",
@@ -188,9 +191,12 @@ verdict names the function and line that allocated them). Ctrl-C or SIGTERM stop
     "plugcheck stress ./libmine.so --method parse --input-file sample.json --concurrency 8",
     "plugcheck stress ./libmine.so --churn --iterations 20000 --isolate",
     "plugcheck stress ./libmine.so --reload 20 --format json > stress.json",
+    "plugcheck stress ./libmine.so --duration 30s --html stress.html",
   ],
   run: async (ctx: CommandContext) => {
     const options = await optionsFrom(ctx);
+    const htmlFile = await reportPath(ctx.string("html"), "html");
+    rememberUmask(); // before a plugin is loaded in process, which may change it
     const { real, options: load } = ctx.pluginOptions(ctx.positionals[0]!);
     const { isolate, ...rest } = load;
     const { signal, release } = abortOnInterrupt();
@@ -209,6 +215,7 @@ verdict names the function and line that allocated them). Ctrl-C or SIGTERM stop
     }
     await ctx.close();
     report.warnings.push(...ctx.warnings);
+    if (htmlFile !== undefined) await writeWhole(htmlFile, await stressPage(report));
     return ctx.finishRun(report, () => renderStressReport(report!, paintOut), signal.aborted);
   },
 });

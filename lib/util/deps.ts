@@ -11,6 +11,8 @@
  * - zod (`zod.ts`): validates `npa_plugin_describe()` output, and defines
  *   the schemas of every document the commands print.
  * - wavefile: WAV files (loaded on first use, by {@link loadWavefile}).
+ * - vega and vega-lite: the plots of `--html` reports, drawn as static SVG
+ *   (loaded on first use, by {@link loadVega}).
  *
  * @example
  * ```ts
@@ -35,6 +37,20 @@ export async function loadWavefile(): Promise<typeof import("npm:wavefile@11.0.0
   // From the sources Deno wraps the CommonJS module in `default`; the prebuilt bundle exports its names as they are.
   return m.default?.WaveFile ?? (m as unknown as typeof m.default).WaveFile;
 }
+/**
+ * vega and vega-lite (BSD-3-Clause, the University of Washington Interactive Data Lab): a chart described as data
+ * (vega-lite), compiled to a vega view and drawn as SVG without a browser, for the plots of `--html` pages: the page
+ * carries the finished SVG, no script. Loaded on first use: only a run with `--html` pays for it.
+ */
+export async function loadVega(): Promise<{
+  vega: typeof import("npm:vega@6.4.0");
+  compile: typeof import("npm:vega-lite@6.5.0").compile;
+}> {
+  // deno-lint-ignore no-import-prefix -- loaded on first use, so a static re-export cannot serve
+  const [vega, lite] = await Promise.all([import("npm:vega@6.4.0"), import("npm:vega-lite@6.5.0")]);
+  return { vega, compile: lite.compile };
+}
+
 export type {
   Location as SarifLocation,
   Log as SarifLog,
