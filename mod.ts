@@ -112,6 +112,14 @@ export {
 export { CHECK_IDS } from "./lib/check/catalog.ts";
 export { type CheckConfig, CheckConfigSchema, loadCheckConfig, parseCheckConfig } from "./lib/check/config.ts";
 export { junitXml, junitXmlOfRuns } from "./lib/report/junit.ts";
+export {
+  compareReports,
+  type Comparison,
+  comparisonJunitXml,
+  ComparisonSchema,
+  type Difference,
+  renderComparison,
+} from "./lib/report/compare/mod.ts";
 export { sarifLog, sarifLogOfRuns, type SarifOptions } from "./lib/report/sarif.ts";
 export { type CheckReportJson, CheckReportJsonSchema } from "./lib/report/check_report.ts";
 export { type CheckListJson, CheckListJsonSchema } from "./lib/report/check_list.ts";

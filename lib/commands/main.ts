@@ -33,6 +33,7 @@ const COMMANDS: readonly { name: string; load: () => Promise<{ command: Command 
   { name: "fuzz", load: () => import("./fuzz.ts") },
   { name: "check", load: () => import("./check.ts") },
   { name: "harness", load: () => import("./harness.ts") },
+  { name: "compare", load: () => import("./compare.ts") },
 ];
 
 /** Every command, loaded (for the help). */
