@@ -1,7 +1,7 @@
 /**
  * The house: lib/ is a stack of rooms and imports run one way, from a higher
  * room to a lower one (ffi -> errors -> plugin -> load -> sandbox -> host ->
- * engines -> report -> commands), with no circle between files. Read from the
+ * engines -> report -> against -> commands), with no circle between files. Read from the
  * source text, so a new import that runs back up fails here first.
  *
  * @module
@@ -22,6 +22,7 @@ const FLOORS: readonly (readonly string[])[] = [
   ["stress", "fuzz", "harness", "audio"],
   ["check"],
   ["report"],
+  ["against"],
   ["commands"],
 ];
 

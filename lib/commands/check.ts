@@ -36,6 +36,8 @@ import { parseLogDirectives } from "../plugin/log_directives.ts";
 import { paintOut } from "./output.ts";
 import { HTML_FLAG, rememberUmask, reportPath, writeWhole } from "./report_file.ts";
 import { checkPage } from "../report/html/check_page.ts";
+import { AGAINST_FLAGS, againstFlags, finishAgainst } from "./against.ts";
+import { checkAgainst } from "../against/run_against.ts";
 import { checkDirectories, ladspaPathDirectories } from "./check_dir.ts";
 import { DEFAULT_LIBRARY_JOBS } from "../check/run_directory.ts";
 
@@ -47,6 +49,7 @@ export const command = defineCommand({
   usage: `<library>|<directory> [--filter REGEX]... [--exclude REGEX]... [--shard I/N]
                   [--seed S] [--jobs N] [--fuzz-runs N] [--strict] [--in-process]
                   [--config FILE] [--junit FILE] [--sarif FILE] [--html FILE] [--env NAME]...
+                  [--against OLD.so [--max-slowdown X]]
                   [--adapter PATH]
                   [--format text|json] [--color WHEN] [--verbose]
   plugcheck check [--jobs N] ...            (no path: the directories of LADSPA_PATH)
@@ -110,7 +113,15 @@ report so far is printed and written to --junit, --sarif and --html (exit
 
 --html FILE writes one self-contained page (no script, nothing fetched when
 opened): the checks by group, failures first, with their details, evidence
-and repro commands, and buttons that show only what failed.`,
+and repro commands, and buttons that show only what failed.
+
+--against OLD.so runs the suite on OLD.so (the previous build) and then on
+<library>, gives both the same inputs (every method's examples and a few
+fixed ones), and prints the comparison instead of the report: checks that
+passed and now fail (regressions), fixes, methods removed or added, answers
+that changed; exit 1 on a regression. --junit and --html write the
+comparison; --format json prints it ('plugcheck compare' compares two saved
+reports the same way).`,
   flags: {
     filter: { type: "string", multiple: true, value: "REGEX", help: "run the checks whose id matches (repeatable)" },
     exclude: {
@@ -145,6 +156,7 @@ and repro commands, and buttons that show only what failed.`,
     junit: { type: "string", value: "FILE", help: "also write a JUnit XML report (one testcase per check)" },
     sarif: { type: "string", value: "FILE", help: "also write a SARIF 2.1.0 log (one result per failure)" },
     html: HTML_FLAG,
+    ...AGAINST_FLAGS,
     env: {
       type: "string",
       multiple: true,
@@ -157,6 +169,7 @@ and repro commands, and buttons that show only what failed.`,
     "plugcheck check build/fixtures/libref_c.so",
     "plugcheck check ./libmine.so --junit check.xml --sarif check.sarif --seed 1",
     "plugcheck check ./libmine.so --html check.html",
+    "plugcheck check ./new/libmine.so --against ./old/libmine.so --junit compare.xml",
     "plugcheck check ./libmine.so --filter '^errors\\.' --filter '^buffers\\.'",
     "plugcheck check ./libmine.so --shard 2/4 --format json > part2.json",
     "plugcheck check /usr/lib/ladspa",
@@ -206,6 +219,13 @@ and repro commands, and buttons that show only what failed.`,
     const junit = await reportPath(ctx.string("junit"), "junit");
     const sarif = await reportPath(ctx.string("sarif"), "sarif");
     const htmlFile = await reportPath(ctx.string("html"), "html");
+    const against = await againstFlags(ctx);
+    if (against !== undefined && isDirectory) {
+      throw new UsageError("Option --against takes one library, not a directory");
+    }
+    if (against !== undefined && sarif !== undefined) {
+      throw new UsageError("Option --sarif does not go with --against (--junit and --html do)");
+    }
     const common: Omit<CheckOptions, "jobs" | "shown" | "inProcess"> = {
       ...selection,
       strict: ctx.flag("strict"),
@@ -236,6 +256,22 @@ and repro commands, and buttons that show only what failed.`,
     if (options.inProcess) ctx.pluginOptions(shown!); // installs the process guards
     configureCliLogging(parseLogDirectives("warning"), ctx.verbose, ctx.verbose);
     const { signal, release } = abortOnInterrupt();
+    if (against !== undefined) {
+      let comparison;
+      try {
+        ({ comparison } = await checkAgainst(path!, against.oldPath, { ...options, signal }, {
+          maxSlowdown: against.maxSlowdown,
+          seed: Math.max(0, seed),
+          oldShown: ctx.string("against")!,
+          load: common.load!,
+          onStep: (step) => ctx.status.update(`check --against: ${step}`),
+        }));
+      } finally {
+        release();
+        ctx.status.done();
+      }
+      return await finishAgainst(ctx, comparison, { junit, html: htmlFile }, signal.aborted);
+    }
     let report;
     try {
       report = await runChecks(path!, {

@@ -43,7 +43,8 @@ async function allCommands(): Promise<Command[]> {
 
 function usageLine(c: Command): string {
   const args = c.help.match(/^Usage:\n {2}plugcheck \S+ ((?:<[^>]+> ?)*)/m)?.[1]?.trim() ?? "";
-  return `  ${`${c.name} ${args}`.padEnd(27)}${c.summary}`;
+  const left = `${c.name} ${args}`;
+  return `  ${left.padEnd(Math.max(27, left.length + 2))}${c.summary}`;
 }
 
 /** `plugcheck --help`, built from the commands' summaries. */

@@ -34,6 +34,8 @@ import { abortOnInterrupt } from "./interrupt.ts";
 import { paintOut } from "./output.ts";
 import { HTML_FLAG, rememberUmask, reportPath, writeWhole } from "./report_file.ts";
 import { stressPage } from "../report/html/stress_page.ts";
+import { AGAINST_FLAGS, againstFlags, finishAgainst } from "./against.ts";
+import { stressAgainst } from "../against/run_against.ts";
 import { callSlots } from "../plugin/call_slots.ts";
 
 /** The stress options the flags give (checked: a bad one is a usage error before anything loads). */
@@ -100,7 +102,8 @@ export const command = defineCommand({
                    [--duration 10s | --iterations N] [--timeout MS]
                    [--churn | --reload K] [--isolate [--env NAME]... [--grace MS]]
                    [--seed S] [--max-rss-growth MB] [--no-heap] [--exclusive] [--adapter PATH]
-                   [--html FILE] [--format text|json] [--log DIRECTIVES] [--verbose]`,
+                   [--html FILE] [--against OLD.so [--max-slowdown X] [--junit FILE]]
+                   [--format text|json] [--log DIRECTIVES] [--verbose]`,
   description: `Calls the plugin from N loops at once and judges what it sees. Inputs are
 the given one (for each --method), or every describe() example of the
 methods named (default: of every method with examples), in a seeded order.
@@ -178,6 +181,8 @@ verdict names the function and line that allocated them). Ctrl-C or SIGTERM stop
       help: `largest input read (default ${DEFAULT_MAX_INPUT_BYTES}, 64 MiB)`,
     },
     html: HTML_FLAG,
+    ...AGAINST_FLAGS,
+    junit: { type: "string", value: "FILE", help: "with --against: also write the comparison as JUnit XML" },
   },
   // Thousands of calls would flood the terminal with the plugin's logs: shown only when asked for.
   logDefault: "off",
@@ -192,14 +197,40 @@ verdict names the function and line that allocated them). Ctrl-C or SIGTERM stop
     "plugcheck stress ./libmine.so --churn --iterations 20000 --isolate",
     "plugcheck stress ./libmine.so --reload 20 --format json > stress.json",
     "plugcheck stress ./libmine.so --duration 30s --html stress.html",
+    "plugcheck stress ./new/libmine.so --against ./old/libmine.so --duration 5s --max-slowdown 1.3",
   ],
   run: async (ctx: CommandContext) => {
     const options = await optionsFrom(ctx);
     const htmlFile = await reportPath(ctx.string("html"), "html");
+    const against = await againstFlags(ctx);
+    const junit = await reportPath(ctx.string("junit"), "junit");
+    if (junit !== undefined && against === undefined) throw new UsageError("Option --junit goes with --against");
     rememberUmask(); // before a plugin is loaded in process, which may change it
     const { real, options: load } = ctx.pluginOptions(ctx.positionals[0]!);
     const { isolate, ...rest } = load;
     const { signal, release } = abortOnInterrupt();
+    if (against !== undefined) {
+      let comparison;
+      try {
+        ({ comparison } = await stressAgainst(real, against.oldPath, {
+          ...options,
+          isolate: isolate === true,
+          load: rest,
+          signal,
+          onProgress: (p) => ctx.status.update(stressStatus(p)),
+        }, {
+          maxSlowdown: against.maxSlowdown,
+          seed: options.seed ?? 1,
+          load: rest,
+          onStep: (step) => ctx.status.update(`stress --against: ${step}`),
+        }));
+      } finally {
+        release();
+        ctx.status.done();
+      }
+      await ctx.close();
+      return await finishAgainst(ctx, comparison, { junit, html: htmlFile }, signal.aborted);
+    }
     let report;
     try {
       report = await runStress(real, {

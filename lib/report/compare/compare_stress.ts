@@ -34,7 +34,15 @@ const RSS_SLACK_BYTES = 8 * 2 ** 20;
 const round2 = (x: number) => (x >= 0.1 ? Math.round(x * 100) / 100 : Number(x.toPrecision(2)));
 
 /** The document comparing two stress reports (old first). */
-export function compareStress(a: StressReport, b: StressReport, maxSlowdown = DEFAULT_MAX_SLOWDOWN): Comparison {
+export function compareStress(
+  a: StressReport,
+  b: StressReport,
+  maxSlowdown = DEFAULT_MAX_SLOWDOWN,
+  options: { judgeSpeed?: boolean } = {},
+): Comparison {
+  // Two runs one after the other share no noise: `--against` times each method interleaved instead, and leaves these
+  // figures unjudged (a change when beyond the tolerance, never a regression).
+  const judged = (v: Verdict): Verdict => (options.judgeSpeed === false && v !== "same" ? "change" : v);
   const diffs: Difference[] = [];
   const before = new Map(a.verdicts.map((v) => [v.id, v]));
   for (const n of b.verdicts) {
@@ -99,7 +107,8 @@ export function compareStress(a: StressReport, b: StressReport, maxSlowdown = DE
     ? a.floor.per_second / b.floor.per_second
     : null;
   const corrected = (ratio: number) => (machine === null ? ratio : ratio / machine);
-  const note = machine === null ? "" : `; the floor ran ${round2(machine)}x as slow, taken out`;
+  const note = (machine === null ? "" : `; the floor ran ${round2(machine)}x as slow, taken out`) +
+    (options.judgeSpeed === false ? " (the whole run, not judged: see each method's speed)" : "");
   if (a.run.per_second > 0 && b.run.per_second > 0) {
     const ratio = corrected(a.run.per_second / b.run.per_second);
     diffs.push({
@@ -107,7 +116,7 @@ export function compareStress(a: StressReport, b: StressReport, maxSlowdown = DE
       item: "calls/s",
       old: a.run.per_second,
       new: b.run.per_second,
-      verdict: slowdownVerdict(ratio, maxSlowdown),
+      verdict: judged(slowdownVerdict(ratio, maxSlowdown)),
       detail: `${b.run.per_second} vs ${a.run.per_second} calls/s: ${round2(ratio)}x the old cost a call${note}`,
     });
   }
@@ -120,7 +129,7 @@ export function compareStress(a: StressReport, b: StressReport, maxSlowdown = DE
       item: `latency ${item}`,
       old: o,
       new: n,
-      verdict: slowdownVerdict(ratio, maxSlowdown),
+      verdict: judged(slowdownVerdict(ratio, maxSlowdown)),
       detail: `${duration(n)} vs ${duration(o)}: ${round2(ratio)}x${note}`,
     });
   }

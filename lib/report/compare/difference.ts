@@ -99,3 +99,11 @@ export function comparison(
     warnings: [...warnings],
   };
 }
+
+/** `c` with more items and warnings (another engine's, or the behaviour and speed of `--against`), counted again. */
+export function withMore(c: Comparison, more: readonly Difference[], warnings: readonly string[] = []): Comparison {
+  return comparison(c.kind, { old: c.old, new: c.new }, c.max_slowdown, [...c.differences, ...more], [
+    ...c.warnings,
+    ...warnings,
+  ]);
+}

@@ -1,0 +1,75 @@
+/**
+ * The `--against OLD.so` flags of `check` and `stress` (and `--max-slowdown`),
+ * and printing what such a run found: the comparison as text or JSON, and as
+ * JUnit XML and an HTML page when asked. Exit code 1 on a regression.
+ *
+ * @example
+ * ```ts ignore
+ * import { finishAgainst } from "./against.ts";
+ * return await finishAgainst(ctx, comparison, { junit, html });
+ * ```
+ *
+ * @module
+ */
+import { UsageError } from "../errors/errors.ts";
+import type { Flag } from "./command.ts";
+import type { CommandContext } from "./context.ts";
+import { EXIT } from "./exit_codes.ts";
+import { userPath } from "./input.ts";
+import { interruptExitCode } from "./interrupt.ts";
+import { paintOut, printWarnings } from "./output.ts";
+import { writeWhole } from "./report_file.ts";
+import { type Comparison, comparisonJunitXml, DEFAULT_MAX_SLOWDOWN, renderComparison } from "../report/compare/mod.ts";
+import { comparisonPage } from "../report/html/compare_page.ts";
+
+/** `--against` and `--max-slowdown`. */
+export const AGAINST_FLAGS: Record<string, Flag> = {
+  against: {
+    type: "string",
+    value: "OLD.so",
+    help:
+      "run the same on OLD.so (the previous build) first and\nprint what regressed, improved or changed (exit 1 on a\nregression)",
+  },
+  "max-slowdown": {
+    type: "string",
+    value: "X",
+    help:
+      `with --against: how many times slower (or bigger) the new\nbuild may be before it is a regression (default ${DEFAULT_MAX_SLOWDOWN})`,
+  },
+};
+
+/** The old build's path (checked to exist) and the tolerance, or undefined without `--against`. */
+export async function againstFlags(ctx: CommandContext): Promise<{ oldPath: string; maxSlowdown: number } | undefined> {
+  const given = ctx.string("against");
+  if (given === undefined) {
+    if (ctx.string("max-slowdown") !== undefined) throw new UsageError("Option --max-slowdown goes with --against");
+    return undefined;
+  }
+  const oldPath = userPath(given);
+  try {
+    if (!(await Deno.stat(oldPath)).isFile) throw new Error("not a file");
+  } catch {
+    throw new UsageError(`--against ${given}: no such library file`);
+  }
+  const maxSlowdown = ctx.positiveNumber("max-slowdown", DEFAULT_MAX_SLOWDOWN);
+  if (maxSlowdown < 1) throw new UsageError(`Option --max-slowdown must be at least 1: got ${maxSlowdown}`);
+  return { oldPath, maxSlowdown };
+}
+
+/** Writes the comparison where asked, prints it, and returns the exit code. */
+export async function finishAgainst(
+  ctx: CommandContext,
+  c: Comparison,
+  files: { junit?: string | undefined; html?: string | undefined },
+  interrupted: boolean,
+): Promise<number> {
+  if (files.junit !== undefined) await writeWhole(files.junit, comparisonJunitXml(c));
+  if (files.html !== undefined) await writeWhole(files.html, comparisonPage(c));
+  if (ctx.format === "json") ctx.json(c);
+  else {
+    ctx.out(renderComparison(c, paintOut));
+    printWarnings(c.warnings);
+  }
+  if (interrupted) return interruptExitCode();
+  return c.ok ? EXIT.OK : EXIT.PLUGIN_FAILED;
+}
