@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 // deno-lint-ignore no-import-prefix -- test-only: an HTML5 parser that reports parse errors
 import { parse } from "npm:parse5@7.3.0";
-import { ROOT, runCli, tempDir } from "./_helpers.ts";
+import { fault, fuzzFixture, ROOT, runCli, tempDir } from "./_helpers.ts";
 import { validateJunit } from "./_schemas.ts";
 import { type Comparison, ComparisonSchema } from "../mod.ts";
 
@@ -83,6 +83,44 @@ Deno.test("stress --against a build against itself: no regression and exit 0, fi
   }
 });
 
+Deno.test("fuzz --against: a crash only the new build has regresses; a bug both have is found again from the old run's input", async () => {
+  await using dir = await tempDir();
+  const crashing = await against([
+    "fuzz",
+    fault("segfault"),
+    "--against",
+    OLD,
+    "--runs",
+    "3000",
+    "--seed",
+    "1",
+    "--artifacts",
+    dir.path,
+  ]);
+  assert.equal(crashing.code, 1);
+  const regressions = differing(crashing.c).filter((i) => i.startsWith("regression"));
+  assert.ok(regressions.some((i) => /^regression signal:libsegfault\.so/.test(i)), regressions.join("; "));
+  for (const m of ["greet", "work", "keep"]) assert.ok(regressions.includes(`regression method ${m}`), m);
+  // The same bug on both sides: the old run finds magic_prefix's planted crash, the new run is seeded with its input.
+  const magic = fuzzFixture("magic_prefix");
+  const same = await against([
+    "fuzz",
+    magic,
+    "--against",
+    magic,
+    "--runs",
+    "300000",
+    "--seed",
+    "1",
+    "--artifacts",
+    dir.path,
+  ]);
+  assert.equal(same.code, 0, differing(same.c).join("; "));
+  const finding = same.c.differences.find((d) => d.area === "findings")!;
+  assert.equal(finding.verdict, "same");
+  assert.match(finding.detail, /^found on both: crash/);
+});
+
 Deno.test("check --against writes the comparison as JUnit (valid) and HTML (valid HTML5, both builds named)", async () => {
   await using dir = await tempDir();
   const junit = join(dir.path, "c.xml"), html = join(dir.path, "c.html");
@@ -125,6 +163,7 @@ Deno.test("--against: a missing library, a directory, --max-slowdown or stress -
     [["check", NEW, "--against", OLD, "--sarif", join(dir.path, "x.sarif")], /--sarif does not go with --against/],
     [["stress", NEW, "--junit", join(dir.path, "x.xml")], /--junit goes with --against/],
     [["stress", NEW, "--against", OLD, "--max-slowdown", "0.9"], /--max-slowdown must be at least 1/],
+    [["fuzz", NEW, "--against", OLD, "--replay", join(dir.path, "x")], /--against goes with a fuzz run/],
   ];
   for (const [args, message] of cases) {
     const r = await runCli(args);

@@ -1,8 +1,9 @@
 /**
  * `--against OLD.so`: the same run on the old and the new build of a plugin,
  * compared. `check` runs the suite on both; `stress` runs the stress on both
- * and then times every method on both, interleaved (`speed.ts`); both then
- * give the two builds the same inputs (`behaviour.ts`). The result is one
+ * and then times every method on both, interleaved (`speed.ts`); `fuzz`
+ * fuzzes the old build, then the new one seeded with what the old run found;
+ * all then give the two builds the same inputs (`behaviour.ts`). The result is one
  * comparison document (`lib/report/compare/`), the reports of both runs
  * beside it.
  *
@@ -23,7 +24,9 @@ import { runStress } from "../stress/run_stress.ts";
 import type { StressOptions } from "../stress/options.ts";
 import type { StressReport } from "../stress/report.ts";
 import { type CheckReportJson, checkReportJson } from "../report/check_report.ts";
-import { compareChecks, compareStress, type Comparison, withMore } from "../report/compare/mod.ts";
+import { compareChecks, compareFuzz, compareStress, type Comparison, withMore } from "../report/compare/mod.ts";
+import { type FuzzOptions, type FuzzReport, runFuzz } from "../fuzz/mod.ts";
+import { join } from "node:path";
 import { compareBehaviour } from "./behaviour.ts";
 import { compareSpeed } from "./speed.ts";
 
@@ -115,4 +118,50 @@ export async function stressAgainst(
     );
   }
   return { comparison: c, old: oldReport, new: newReport };
+}
+
+/**
+ * `fuzz --against`: the old build fuzzed first (its corpus and findings kept in a temporary directory), then the new
+ * build with the same options, seeded with the old build's corpus and the inputs of its findings (so the new run
+ * replays them first: a bug of the old build that the new one still has is found again at once); then, for an npa
+ * plugin, the same inputs to both builds.
+ */
+export async function fuzzAgainst(
+  newPath: string,
+  oldPath: string,
+  options: FuzzOptions,
+  against: AgainstOptions,
+): Promise<{ comparison: Comparison; old: FuzzReport; new: FuzzReport }> {
+  const scratch = await Deno.makeTempDir({ prefix: "plugcheck-against-" });
+  try {
+    const oldCorpus = join(scratch, "corpus");
+    const oldFindings = join(scratch, "findings");
+    await Deno.mkdir(oldFindings);
+    against.onStep?.("the old build's fuzz run");
+    // The old build's findings are not announced as they come: they are the comparison's reference.
+    const { onFinding: _announced, ...quiet } = options;
+    const oldReport = await runFuzz(oldPath, {
+      ...quiet,
+      corpus: [oldCorpus, ...options.corpus ?? []],
+      artifactsDir: oldFindings,
+    });
+    // The findings' inputs join the seeds (bytes only: a corpus file says nothing of its method).
+    const seeds = join(scratch, "seeds");
+    await Deno.mkdir(seeds);
+    for (const f of oldReport.findings) await Deno.copyFile(f.artifact, join(seeds, f.input.sha1)).catch(() => {});
+    against.onStep?.("the new build's fuzz run, seeded with the old build's corpus and findings");
+    const newReport = await runFuzz(newPath, {
+      ...options,
+      corpus: [...options.corpus ?? [], oldCorpus, seeds],
+    });
+    const npa = newReport.target === "npa" && oldReport.target === "npa";
+    let c = compareFuzz(oldReport, newReport, against.maxSlowdown, { judgeSpeed: false, methods: !npa });
+    if (npa && !options.signal?.aborted) {
+      against.onStep?.("the same inputs to both builds");
+      c = withMore(c, await withBoth(oldPath, newPath, against.load, (a, b) => compareBehaviour(a, b)));
+    }
+    return { comparison: c, old: oldReport, new: newReport };
+  } finally {
+    await Deno.remove(scratch, { recursive: true }).catch(() => {});
+  }
 }

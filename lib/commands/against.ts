@@ -21,6 +21,11 @@ import { paintOut, printWarnings } from "./output.ts";
 import { writeWhole } from "./report_file.ts";
 import { type Comparison, comparisonJunitXml, DEFAULT_MAX_SLOWDOWN, renderComparison } from "../report/compare/mod.ts";
 import { comparisonPage } from "../report/html/compare_page.ts";
+import { fuzzAgainst } from "../against/run_against.ts";
+import type { FuzzOptions } from "../fuzz/mod.ts";
+import { fuzzFindingLine, fuzzStatus } from "../report/progress.ts";
+import { abortOnInterrupt } from "./interrupt.ts";
+import { paint, printErr } from "./output.ts";
 
 /** `--against` and `--max-slowdown`. */
 export const AGAINST_FLAGS: Record<string, Flag> = {
@@ -72,4 +77,39 @@ export async function finishAgainst(
   }
   if (interrupted) return interruptExitCode();
   return c.ok ? EXIT.OK : EXIT.PLUGIN_FAILED;
+}
+
+/** `fuzz --against`: both builds fuzzed (the new one seeded with what the old run found), compared and printed. */
+export async function fuzzAgainstCommand(
+  ctx: CommandContext,
+  lib: string,
+  options: FuzzOptions,
+  against: { oldPath: string; maxSlowdown: number },
+  html: string | undefined,
+): Promise<number> {
+  const { signal, release } = abortOnInterrupt();
+  let comparison;
+  try {
+    ({ comparison } = await fuzzAgainst(lib, against.oldPath, {
+      ...options,
+      signal,
+      onProgress: (p) => ctx.status.update(fuzzStatus(p)),
+      onFinding: (f) => {
+        ctx.status.done();
+        printErr(fuzzFindingLine(f, paint));
+      },
+    }, {
+      maxSlowdown: against.maxSlowdown,
+      seed: options.seed ?? 1,
+      load: {
+        ...options.env !== undefined && { env: options.env },
+        ...options.adapter !== undefined && { adapter: options.adapter },
+      },
+      onStep: (step) => ctx.status.update(`fuzz --against: ${step}`),
+    }));
+  } finally {
+    release();
+    ctx.status.done();
+  }
+  return await finishAgainst(ctx, comparison, { html }, signal.aborted);
 }

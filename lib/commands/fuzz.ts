@@ -13,40 +13,30 @@
  *
  * @module
  */
-import { dirname, join } from "node:path";
 import { UsageError } from "../errors/errors.ts";
 import {
   DEFAULT_FUZZ_TIMEOUT_MS,
   DEFAULT_MAX_LEN,
   DEFAULT_RSS_LIMIT_MB,
-  describeFinding,
   type FuzzOptions,
   MAX_JOBS,
   MAX_MAX_LEN,
-  mergeCorpus,
-  minimizeInput,
   parseDictionary,
-  replayInput,
   RETIRE_AFTER,
   runFuzz,
-  sha1Hex,
-  writeWhole,
 } from "../fuzz/mod.ts";
 import { renderFuzzReport } from "../report/fuzz_text.ts";
-import { minimizeReport, renderMinimizeReport } from "../report/fuzz_minimize.ts";
-import { mergeReport, renderMergeReport } from "../report/fuzz_merge.ts";
-import { renderReplayReport, replayReport, replayStderrLines } from "../report/fuzz_replay.ts";
 import { fuzzFindingLine, fuzzStatus } from "../report/progress.ts";
 import { MAX_SEED } from "../util/prng.ts";
-import { escapeControl } from "../util/safe_text.ts";
 import { defineCommand, LOADING_FLAGS } from "./command.ts";
 import type { CommandContext } from "./context.ts";
-import { EXIT } from "./exit_codes.ts";
 import { parseConfigFlag, readUserFile, userPath } from "./input.ts";
 import { abortOnInterrupt } from "./interrupt.ts";
 import { paint, paintOut, printErr } from "./output.ts";
 import { HTML_FLAG, reportPath, writeWhole as writeReportFile } from "./report_file.ts";
+import { runMerge, runMinimize, runReplay } from "./fuzz_modes.ts";
 import { findingInputs, fuzzPage } from "../report/html/fuzz_page.ts";
+import { AGAINST_FLAGS, againstFlags, fuzzAgainstCommand } from "./against.ts";
 
 /** The fuzz options the flags give (checked: a bad one is a usage error before anything loads). */
 function optionsFrom(ctx: CommandContext): FuzzOptions {
@@ -104,82 +94,12 @@ function optionsFrom(ctx: CommandContext): FuzzOptions {
 }
 
 function readDictionary(file: string): Uint8Array[] {
-  const { bytes } = readUserFile(file, "--dict");
   try {
-    return parseDictionary(new TextDecoder().decode(bytes));
+    return parseDictionary(new TextDecoder().decode(readUserFile(file, "--dict").bytes));
   } catch (e) {
+    if (e instanceof UsageError) throw e;
     throw new UsageError(`Cannot use --dict ${JSON.stringify(file)}: ${e instanceof Error ? e.message : e}`);
   }
-}
-
-/** A finding's input file and what its sidecar says (method, kind), for --minimize and --replay. */
-function readFinding(
-  file: string,
-  flag: string,
-): { path: string; input: Uint8Array; sidecar: Record<string, unknown> } {
-  const { path, bytes: input } = readUserFile(file, flag);
-  let sidecar: Record<string, unknown> = {};
-  try {
-    sidecar = JSON.parse(Deno.readTextFileSync(`${path}.json`));
-  } catch {
-    // no sidecar: the method comes from --method (or the plugin's only one)
-  }
-  return { path, input, sidecar };
-}
-
-async function runMinimize(ctx: CommandContext, lib: string, file: string, o: FuzzOptions): Promise<number> {
-  const { path, input, sidecar } = readFinding(file, "--minimize");
-  if (o.methods === undefined && typeof sidecar.method === "string" && o.target !== "libfuzzer") {
-    if (sidecar.target !== "libfuzzer") o.methods = [sidecar.method];
-  }
-  ctx.status.update(`minimizing ${input.length} bytes`);
-  const r = await minimizeInput(lib, input, { ...o, artifactsDir: o.artifactsDir ?? dirname(path) });
-  ctx.status.done();
-  const out = join(o.artifactsDir ?? dirname(path), `minimized-from-${sha1Hex(input)}`);
-  if (r.reproduced) writeWhole(out, r.input);
-  const doc = minimizeReport(r, path, out);
-  if (!doc.reproduced) {
-    printErr(
-      `plugcheck: error: ${escapeControl(file)} does not reproduce a finding (${input.length} bytes ran cleanly)`,
-    );
-  }
-  if (ctx.format === "json") ctx.json(doc);
-  else if (doc.reproduced) ctx.out(renderMinimizeReport(doc));
-  return doc.ok ? EXIT.OK : EXIT.PLUGIN_FAILED;
-}
-
-async function runReplay(ctx: CommandContext, lib: string, file: string, o: FuzzOptions): Promise<number> {
-  const { input, sidecar } = readFinding(file, "--replay");
-  if (o.methods === undefined && typeof sidecar.method === "string" && sidecar.target !== "libfuzzer") {
-    o.methods = [sidecar.method];
-  }
-  const { finding, run } = await replayInput(lib, input, o);
-  const words = finding && await describeFinding(finding, run.pluginPath);
-  const doc = replayReport(input, finding, words);
-  if (ctx.format === "json") {
-    ctx.json(doc);
-  } else {
-    ctx.out(renderReplayReport(doc, paintOut));
-    for (const line of replayStderrLines(finding)) printErr(line);
-  }
-  return doc.ok ? EXIT.OK : EXIT.PLUGIN_FAILED;
-}
-
-async function runMerge(ctx: CommandContext, lib: string, dirs: string[], o: FuzzOptions): Promise<number> {
-  if (dirs.length < 2) {
-    throw new UsageError("Option --merge needs an output directory and at least one to take inputs from");
-  }
-  ctx.status.update(`merging ${dirs.slice(1).join(", ")} into ${dirs[0]}`);
-  let r;
-  try {
-    r = await mergeCorpus(lib, dirs[0]!, dirs.slice(1), o);
-  } finally {
-    ctx.status.done();
-  }
-  const doc = mergeReport(r);
-  if (ctx.format === "json") ctx.json(doc);
-  else ctx.out(renderMergeReport(doc));
-  return EXIT.OK;
 }
 
 /** The `fuzz` command. */
@@ -193,7 +113,8 @@ export const command = defineCommand({
                    [--rss-limit MB] [--target npa|libfuzzer] [--sanitizer asan|none]
                    [--config JSON] [--out-of-range] [--adapter PATH] [--no-coverage]
                    [--no-binary-dict] [--no-fork-server]
-                   [--minimize FILE | --replay FILE] [--html FILE] [--format text|json]
+                   [--minimize FILE | --replay FILE] [--html FILE] [--against OLD.so]
+                   [--format text|json]
        plugcheck fuzz <library> --merge OUT_DIR IN_DIR... [--method NAME]`,
   alwaysIsolated: true,
   description: `Mutates inputs and calls the plugin with them, millions of times, in sandbox
@@ -337,6 +258,7 @@ Corpus files are raw inputs named by their SHA-1, as libFuzzer writes them.`,
     minimize: { type: "string", value: "FILE", help: "shrink FILE (a finding) while it reproduces the same bug" },
     replay: { type: "string", value: "FILE", help: "run FILE once and say what it does" },
     html: HTML_FLAG,
+    ...AGAINST_FLAGS,
   },
   examples: [
     "plugcheck fuzz build/fixtures/fuzz/libmagic_prefix.so --runs 500000 --seed 1",
@@ -358,8 +280,8 @@ Corpus files are raw inputs named by their SHA-1, as libFuzzer writes them.`,
     }
     const dirs = ctx.positionals.slice(1).map(userPath);
     if (ctx.flag("merge")) {
-      if (minimize !== undefined || replay !== undefined || ctx.string("html") !== undefined) {
-        throw new UsageError("Option --merge excludes --minimize, --replay and --html");
+      if ([minimize, replay, ctx.string("html"), ctx.string("against")].some((v) => v !== undefined)) {
+        throw new UsageError("Option --merge excludes --minimize, --replay, --html and --against");
       }
       return await runMerge(ctx, lib, dirs, options);
     }
@@ -368,12 +290,16 @@ Corpus files are raw inputs named by their SHA-1, as libFuzzer writes them.`,
         `Expected <library> only, got ${ctx.positionals.length} arguments (directories after it need --merge; seed corpora go with --corpus)`,
       );
     }
-    if (ctx.string("html") !== undefined && (minimize !== undefined || replay !== undefined)) {
-      throw new UsageError("Option --html goes with a fuzz run, not with --minimize or --replay");
+    for (const flag of ["html", "against"]) {
+      if (ctx.string(flag) !== undefined && (minimize !== undefined || replay !== undefined)) {
+        throw new UsageError(`Option --${flag} goes with a fuzz run, not with --minimize or --replay`);
+      }
     }
     if (minimize !== undefined) return await runMinimize(ctx, lib, minimize, options);
     if (replay !== undefined) return await runReplay(ctx, lib, replay, options);
     const htmlFile = await reportPath(ctx.string("html"), "html");
+    const against = await againstFlags(ctx);
+    if (against !== undefined) return await fuzzAgainstCommand(ctx, lib, options, against, htmlFile);
     const { signal, release } = abortOnInterrupt();
     let report;
     try {
