@@ -164,6 +164,7 @@ Deno.test("--against: a missing library, a directory, --max-slowdown or stress -
     [["stress", NEW, "--junit", join(dir.path, "x.xml")], /--junit goes with --against/],
     [["stress", NEW, "--against", OLD, "--max-slowdown", "0.9"], /--max-slowdown must be at least 1/],
     [["fuzz", NEW, "--against", OLD, "--replay", join(dir.path, "x")], /--against goes with a fuzz run/],
+    [["fuzz", NEW, "--junit", join(dir.path, "x.xml")], /--junit goes with --against/],
   ];
   for (const [args, message] of cases) {
     const r = await runCli(args);

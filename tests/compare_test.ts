@@ -9,6 +9,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fault, fixture, fuzzFixture, runCli, tempDir } from "./_helpers.ts";
 import { validateJunit } from "./_schemas.ts";
+// deno-lint-ignore no-import-prefix -- test-only: an HTML5 parser that reports parse errors
+import { parse } from "npm:parse5@7.3.0";
 import { compareReports, ComparisonSchema, type StressReport, StressReportSchema } from "../mod.ts";
 
 /** Runs `plugcheck <args> --format json` and saves its report; returns the path and the parsed document. */
@@ -46,11 +48,16 @@ Deno.test("plugcheck compare of a report with itself: nothing differs, exit 0, a
   assert.equal(r.code, 0);
   assert.match(r.stdout, /0 regressed, 0 improved, 0 changed/);
   assert.match(r.stderr, /same library file/);
-  const junit = join(dir.path, "c.xml");
-  const j = await runCli(["compare", a, a, "--junit", junit]);
+  const junit = join(dir.path, "c.xml"), html = join(dir.path, "c.html");
+  const j = await runCli(["compare", a, a, "--junit", junit, "--html", html]);
   assert.equal(j.code, 0);
   const v = await validateJunit(await Deno.readTextFile(junit));
   assert.ok(v.valid, v.errors.join("\n"));
+  const errors: string[] = [];
+  const page = await Deno.readTextFile(html);
+  parse(page, { onParseError: (e) => errors.push(e.code) });
+  assert.deepEqual(errors, []);
+  assert.match(page, /ok: no regression/);
 });
 
 /** A real stress report of the reference plugin. */

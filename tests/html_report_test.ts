@@ -223,6 +223,12 @@ Deno.test({
         svgs: 2,
       },
     ];
+    // A comparison's page (`compare --html`, as `--against ... --html` writes it).
+    const report = join(dir.path, "check.json"), compared = join(dir.path, "compare.html");
+    await Deno.writeTextFile(report, pages[2]!.p.json);
+    const c = await runCli(["compare", report, report, "--html", compared]);
+    assert.equal(c.code, 0, c.stderr);
+    pages.push({ p: { html: "", json: "", code: 0, path: compared }, svgs: 0 });
     for (const { p, svgs } of pages) {
       const seen = await renderPage(p.path, { selectors: ["svg", "table"], height: 1600 });
       assert.deepEqual(seen.consoleErrors, [], p.path);

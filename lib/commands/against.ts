@@ -85,7 +85,7 @@ export async function fuzzAgainstCommand(
   lib: string,
   options: FuzzOptions,
   against: { oldPath: string; maxSlowdown: number },
-  html: string | undefined,
+  files: { html: string | undefined; junit: string | undefined },
 ): Promise<number> {
   const { signal, release } = abortOnInterrupt();
   let comparison;
@@ -111,5 +111,5 @@ export async function fuzzAgainstCommand(
     release();
     ctx.status.done();
   }
-  return await finishAgainst(ctx, comparison, { html }, signal.aborted);
+  return await finishAgainst(ctx, comparison, files, signal.aborted);
 }

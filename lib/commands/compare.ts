@@ -26,7 +26,8 @@ import type { CommandContext } from "./context.ts";
 import { EXIT } from "./exit_codes.ts";
 import { readUserFile } from "./input.ts";
 import { paintOut, printWarnings } from "./output.ts";
-import { reportPath, writeWhole } from "./report_file.ts";
+import { HTML_FLAG, reportPath, writeWhole } from "./report_file.ts";
+import { comparisonPage } from "../report/html/compare_page.ts";
 
 function readReport(file: string, which: string): unknown {
   const { bytes } = readUserFile(file, which);
@@ -42,7 +43,7 @@ export const command = defineCommand({
   name: "compare",
   summary: "compare two saved reports of two builds: what regressed",
   positionals: ["old.json", "new.json"],
-  usage: `<old.json> <new.json> [--max-slowdown X] [--all] [--junit FILE]
+  usage: `<old.json> <new.json> [--max-slowdown X] [--all] [--junit FILE] [--html FILE]
                    [--format text|json] [--color WHEN]`,
   description: `Reads two reports that 'plugcheck stress', 'fuzz' or 'check' printed with
 --format json (both of one kind), the first from the old build of a plugin,
@@ -73,6 +74,7 @@ are of different kinds.`,
     },
     all: { type: "boolean", help: "list the items that stayed the same too" },
     junit: { type: "string", value: "FILE", help: "also write JUnit XML (one testcase per compared item)" },
+    html: HTML_FLAG,
   },
   examples: [
     "plugcheck check ./old/libmine.so --format json > old.json",
@@ -85,12 +87,14 @@ are of different kinds.`,
     const maxSlowdown = ctx.positiveNumber("max-slowdown", DEFAULT_MAX_SLOWDOWN);
     if (maxSlowdown < 1) throw new UsageError(`Option --max-slowdown must be at least 1: got ${maxSlowdown}`);
     const junit = await reportPath(ctx.string("junit"), "junit");
+    const html = await reportPath(ctx.string("html"), "html");
     const a = readReport(oldFile, "old report");
     const b = readReport(newFile, "new report");
     const why = whyNotComparable(a, b);
     if (why !== null) throw new UsageError(`Cannot compare ${oldFile} with ${newFile}: ${why}`);
     const c = compareReports(a, b, { maxSlowdown });
     if (junit !== undefined) await writeWhole(junit, comparisonJunitXml(c));
+    if (html !== undefined) await writeWhole(html, comparisonPage(c));
     if (ctx.format === "json") ctx.json(c);
     else {
       ctx.out(renderComparison(c, paintOut, ctx.flag("all")));

@@ -113,8 +113,8 @@ export const command = defineCommand({
                    [--rss-limit MB] [--target npa|libfuzzer] [--sanitizer asan|none]
                    [--config JSON] [--out-of-range] [--adapter PATH] [--no-coverage]
                    [--no-binary-dict] [--no-fork-server]
-                   [--minimize FILE | --replay FILE] [--html FILE] [--against OLD.so]
-                   [--format text|json]
+                   [--minimize FILE | --replay FILE] [--html FILE]
+                   [--against OLD.so [--max-slowdown X] [--junit FILE]] [--format text|json]
        plugcheck fuzz <library> --merge OUT_DIR IN_DIR... [--method NAME]`,
   alwaysIsolated: true,
   description: `Mutates inputs and calls the plugin with them, millions of times, in sandbox
@@ -259,6 +259,7 @@ Corpus files are raw inputs named by their SHA-1, as libFuzzer writes them.`,
     replay: { type: "string", value: "FILE", help: "run FILE once and say what it does" },
     html: HTML_FLAG,
     ...AGAINST_FLAGS,
+    junit: { type: "string", value: "FILE", help: "with --against: also write the comparison as JUnit XML" },
   },
   examples: [
     "plugcheck fuzz build/fixtures/fuzz/libmagic_prefix.so --runs 500000 --seed 1",
@@ -299,7 +300,9 @@ Corpus files are raw inputs named by their SHA-1, as libFuzzer writes them.`,
     if (replay !== undefined) return await runReplay(ctx, lib, replay, options);
     const htmlFile = await reportPath(ctx.string("html"), "html");
     const against = await againstFlags(ctx);
-    if (against !== undefined) return await fuzzAgainstCommand(ctx, lib, options, against, htmlFile);
+    const junit = await reportPath(ctx.string("junit"), "junit");
+    if (junit !== undefined && against === undefined) throw new UsageError("Option --junit goes with --against");
+    if (against !== undefined) return await fuzzAgainstCommand(ctx, lib, options, against, { html: htmlFile, junit });
     const { signal, release } = abortOnInterrupt();
     let report;
     try {
