@@ -23,9 +23,8 @@ import { type Comparison, comparisonJunitXml, DEFAULT_MAX_SLOWDOWN, renderCompar
 import { comparisonPage } from "../report/html/compare_page.ts";
 import { fuzzAgainst } from "../against/run_against.ts";
 import type { FuzzOptions } from "../fuzz/mod.ts";
-import { fuzzFindingLine, fuzzStatus } from "../report/progress.ts";
 import { abortOnInterrupt } from "./interrupt.ts";
-import { paint, printErr } from "./output.ts";
+import { runReporters } from "./fuzz_modes.ts";
 
 /** `--against` and `--max-slowdown`. */
 export const AGAINST_FLAGS: Record<string, Flag> = {
@@ -93,11 +92,7 @@ export async function fuzzAgainstCommand(
     ({ comparison } = await fuzzAgainst(lib, against.oldPath, {
       ...options,
       signal,
-      onProgress: (p) => ctx.status.update(fuzzStatus(p)),
-      onFinding: (f) => {
-        ctx.status.done();
-        printErr(fuzzFindingLine(f, paint));
-      },
+      ...runReporters(ctx),
     }, {
       maxSlowdown: against.maxSlowdown,
       seed: options.seed ?? 1,

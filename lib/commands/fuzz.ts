@@ -26,15 +26,14 @@ import {
   runFuzz,
 } from "../fuzz/mod.ts";
 import { renderFuzzReport } from "../report/fuzz_text.ts";
-import { fuzzFindingLine, fuzzStatus } from "../report/progress.ts";
 import { MAX_SEED } from "../util/prng.ts";
 import { defineCommand, LOADING_FLAGS } from "./command.ts";
 import type { CommandContext } from "./context.ts";
 import { parseConfigFlag, readUserFile, userPath } from "./input.ts";
 import { abortOnInterrupt } from "./interrupt.ts";
-import { paint, paintOut, printErr } from "./output.ts";
+import { paintOut } from "./output.ts";
 import { HTML_FLAG, reportPath, writeWhole as writeReportFile } from "./report_file.ts";
-import { runMerge, runMinimize, runReplay } from "./fuzz_modes.ts";
+import { runMerge, runMinimize, runReplay, runReporters } from "./fuzz_modes.ts";
 import { findingInputs, fuzzPage } from "../report/html/fuzz_page.ts";
 import { AGAINST_FLAGS, againstFlags, fuzzAgainstCommand } from "./against.ts";
 
@@ -309,11 +308,7 @@ Corpus files are raw inputs named by their SHA-1, as libFuzzer writes them.`,
       report = await runFuzz(lib, {
         ...options,
         signal,
-        onProgress: (p) => ctx.status.update(fuzzStatus(p)),
-        onFinding: (f) => {
-          ctx.status.done();
-          printErr(fuzzFindingLine(f, paint));
-        },
+        ...runReporters(ctx),
       });
     } finally {
       release();

@@ -2,7 +2,8 @@
  * The other modes of `plugcheck fuzz`, which fuzz nothing: `--minimize FILE`
  * (shrink a finding's input while it reproduces the same bug), `--replay
  * FILE` (run one input once and say what it does) and `--merge OUT IN...`
- * (keep the inputs that reach new coverage).
+ * (keep the inputs that reach new coverage); and what every fuzz run shows
+ * while it runs (`runReporters`).
  *
  * @example
  * ```ts ignore
@@ -30,7 +31,8 @@ import { escapeControl } from "../util/safe_text.ts";
 import type { CommandContext } from "./context.ts";
 import { EXIT } from "./exit_codes.ts";
 import { readUserFile } from "./input.ts";
-import { paintOut, printErr } from "./output.ts";
+import { paint, paintOut, printErr } from "./output.ts";
+import { fuzzFindingLine, fuzzStatus } from "../report/progress.ts";
 
 /** A finding's input file and what its sidecar says (method, kind), for --minimize and --replay. */
 function readFinding(
@@ -103,4 +105,15 @@ export async function runMerge(ctx: CommandContext, lib: string, dirs: string[],
   if (ctx.format === "json") ctx.json(doc);
   else ctx.out(renderMergeReport(doc));
   return EXIT.OK;
+}
+
+/** A fuzz run's status line and its findings announced on stderr as they come (`fuzz`, `fuzz --against`). */
+export function runReporters(ctx: CommandContext): Pick<FuzzOptions, "onProgress" | "onFinding"> {
+  return {
+    onProgress: (p) => ctx.status.update(fuzzStatus(p)),
+    onFinding: (f) => {
+      ctx.status.done();
+      printErr(fuzzFindingLine(f, paint));
+    },
+  };
 }

@@ -14,7 +14,14 @@
  * @module
  */
 import type { FuzzReport } from "../../fuzz/mod.ts";
-import { type Comparison, comparison, DEFAULT_MAX_SLOWDOWN, type Difference, slowdownVerdict } from "./difference.ts";
+import {
+  type Comparison,
+  comparison,
+  DEFAULT_MAX_SLOWDOWN,
+  type Difference,
+  methodChanges,
+  slowdownVerdict,
+} from "./difference.ts";
 import { machineWarnings } from "./machines.ts";
 
 /** A ratio with two decimals, or two significant digits below 0.1. */
@@ -53,33 +60,7 @@ export function compareFuzz(
     });
   }
   // `--against` asks both builds directly which methods they have (behaviour.ts): not said twice.
-  if (options.methods !== false) {
-    const [ma, mb] = [new Set(a.methods), new Set(b.methods)];
-    for (const m of mb) {
-      if (!ma.has(m)) {
-        diffs.push({
-          area: "behaviour",
-          item: `method ${m}`,
-          old: null,
-          new: "fuzzed",
-          verdict: "change",
-          detail: "fuzzed on the new build only",
-        });
-      }
-    }
-    for (const m of ma) {
-      if (!mb.has(m)) {
-        diffs.push({
-          area: "behaviour",
-          item: `method ${m}`,
-          old: "fuzzed",
-          new: null,
-          verdict: "change",
-          detail: "fuzzed on the old build only",
-        });
-      }
-    }
-  }
+  if (options.methods !== false) diffs.push(...methodChanges(new Set(a.methods), new Set(b.methods), "fuzzed"));
   if (a.run.per_second > 0 && b.run.per_second > 0) {
     const ratio = a.run.per_second / b.run.per_second;
     diffs.push({

@@ -22,6 +22,7 @@ import {
   comparison,
   DEFAULT_MAX_SLOWDOWN,
   type Difference,
+  methodChanges,
   slowdownVerdict,
   type Verdict,
 } from "./difference.ts";
@@ -66,31 +67,7 @@ export function compareStress(
     });
   }
   const methods = (r: StressReport) => new Set(r.inputs.map((i) => i.method));
-  const [ma, mb] = [methods(a), methods(b)];
-  for (const m of mb) {
-    if (!ma.has(m)) {
-      diffs.push({
-        area: "behaviour",
-        item: `method ${m}`,
-        old: null,
-        new: "called",
-        verdict: "change",
-        detail: "called on the new build only",
-      });
-    }
-  }
-  for (const m of ma) {
-    if (!mb.has(m)) {
-      diffs.push({
-        area: "behaviour",
-        item: `method ${m}`,
-        old: "called",
-        new: null,
-        verdict: "change",
-        detail: "called on the old build only",
-      });
-    }
-  }
+  diffs.push(...methodChanges(methods(a), methods(b), "called"));
   const wrong = (r: StressReport) => r.outcomes.wrong + r.outcomes.unexpected;
   diffs.push({
     area: "behaviour",

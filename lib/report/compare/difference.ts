@@ -107,3 +107,26 @@ export function withMore(c: Comparison, more: readonly Difference[], warnings: r
     ...warnings,
   ]);
 }
+
+/** The methods one build used (`verb`: "called", "fuzzed") and the other did not, as changes. */
+export function methodChanges(old: ReadonlySet<string>, now: ReadonlySet<string>, verb: string): Difference[] {
+  const only = (from: ReadonlySet<string>, other: ReadonlySet<string>) => [...from].filter((m) => !other.has(m));
+  return [
+    ...only(now, old).map((m): Difference => ({
+      area: "behaviour",
+      item: `method ${m}`,
+      old: null,
+      new: verb,
+      verdict: "change",
+      detail: `${verb} on the new build only`,
+    })),
+    ...only(old, now).map((m): Difference => ({
+      area: "behaviour",
+      item: `method ${m}`,
+      old: verb,
+      new: null,
+      verdict: "change",
+      detail: `${verb} on the old build only`,
+    })),
+  ];
+}
