@@ -246,23 +246,18 @@ async function targets(): Promise<Target[]> {
         "real-time watch",
         [...rtWatchSources, join(ROOT, "native/npah_leave_preload.h")],
         join(BUILD, "adapters", `libnpa_rt_watch.${EXT}`),
-        [
-          "-fno-builtin",
-          "-fno-tree-loop-distribute-patterns",
-          "-ldl",
-        ],
+        ["-fno-builtin", "-fno-tree-loop-distribute-patterns", "-ldl"],
       ),
     );
   }
   // LADSPA fixtures (fixtures/ladspa/: a reference plugin and one broken rule per C file) include their own headers,
   // and so does the adapter example (fixtures/adapters/: a toy ABI, a toy plugin and its adapter, docs/adapters.md).
-  // Release pairs (fixtures/releases/: two builds of one plugin, for --against) include the fault base and their own
-  // header.
+  // Release pairs (fixtures/releases/: one plugin built twice, for --against) include the fault base and a header.
   for (const dir of ["faults", "probes", "fuzz", "ladspa", "adapters", "releases"]) {
     const base = join(ROOT, "fixtures", dir);
     const ownHeaders = dir === "ladspa" || dir === "adapters";
-    const headers = await listFiles(join(ROOT, ownHeaders ? `fixtures/${dir}` : "fixtures/faults"), /\.h$/);
-    if (dir === "releases") headers.push(...await listFiles(base, /\.h$/));
+    const headers = await listFiles(join(ROOT, ownHeaders ? `fixtures/${dir}` : "fixtures/faults"), /\.h$/)
+      .then(async (h) => dir === "releases" ? [...h, ...await listFiles(base, /\.h$/)] : h);
     for (const src of await listFiles(base, /\.c$/)) {
       if (dirname(src) !== base) continue;
       const name = src.slice(src.lastIndexOf("/") + 1, -2);
