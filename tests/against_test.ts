@@ -83,6 +83,42 @@ Deno.test("stress --against a build against itself: no regression and exit 0, fi
   }
 });
 
+Deno.test("check and fuzz --against a build against itself: no regression, five runs in a row beside two CPU burners", async () => {
+  await using dir = await tempDir();
+  const burners = [0, 1].map(() => new Deno.Command("sh", { args: ["-c", "while :; do :; done"] }).spawn());
+  try {
+    for (let run = 1; run <= 5; run++) {
+      const check = await against([
+        "check",
+        OLD,
+        "--against",
+        OLD,
+        "--seed",
+        String(run),
+        "--filter",
+        "^(abi|metadata|errors|buffers|outputs)\\.",
+      ]);
+      assert.equal(check.code, 0, `check, run ${run}: ${differing(check.c).join("; ")}`);
+      const fuzz = await against([
+        "fuzz",
+        OLD,
+        "--against",
+        OLD,
+        "--runs",
+        "3000",
+        "--seed",
+        String(run),
+        "--artifacts",
+        dir.path,
+      ]);
+      assert.equal(fuzz.code, 0, `fuzz, run ${run}: ${differing(fuzz.c).join("; ")}`);
+    }
+  } finally {
+    for (const b of burners) b.kill("SIGKILL");
+    await Promise.all(burners.map((b) => b.status));
+  }
+});
+
 Deno.test("fuzz --against: a crash only the new build has regresses; a bug both have is found again from the old run's input", async () => {
   await using dir = await tempDir();
   const crashing = await against([
