@@ -1,7 +1,9 @@
 /**
- * What two builds answer to the same inputs, method by method: each method's
- * describe() examples (both builds'), and a few fixed inputs (empty, a word,
- * every byte value, a JSON object), given to one instance of each build. A
+ * What two builds answer to the same inputs, method by method: the inputs of
+ * the check sweep (each method's describe() examples, both builds', or a
+ * sample; the edge inputs but the 64 MiB one; bad JSON for json methods) and
+ * a few more (a phrase, every byte value, a JSON object), given to one
+ * instance of each build. A
  * method the old build had and the new one lacks is a regression; a new
  * method a change. Per input: an answer that was a success and is now a
  * failure (or a crash, or a hang) is a regression, the reverse an
@@ -19,14 +21,30 @@
 import type { Difference } from "../report/compare/mod.ts";
 import type { InstanceHandle, PluginHandle } from "../plugin/handle.ts";
 import { shortText } from "../util/safe_text.ts";
+import type { MethodDescription } from "../plugin/describe_schema.ts";
+import { BAD_JSON_INPUTS, edgeInputs, sampleInputs } from "../check/sweep.ts";
 
-/** Inputs every method gets besides its examples. */
+/** Most bytes of an input given to both builds: the sweep's 64 MiB edge input is left to `check`. */
+const MAX_INPUT_BYTES = 1 << 20;
+
+/** Inputs every method gets besides its examples (and the check sweep's edge inputs; json methods: its bad JSON). */
 const FIXED_INPUTS: readonly Uint8Array[] = [
-  new Uint8Array(),
   new TextEncoder().encode("hello world"),
   Uint8Array.from({ length: 256 }, (_, i) => i),
   new TextEncoder().encode('{"a":[1,2,3],"b":"c"}'),
 ];
+
+/** What both builds are given for method `m` (its and the old build's `o` sample inputs first). */
+function inputsFor(m: MethodDescription, o: MethodDescription): Uint8Array[] {
+  const all = [
+    ...sampleInputs(o).map((x) => x.input),
+    ...sampleInputs(m).map((x) => x.input),
+    ...edgeInputs(),
+    ...FIXED_INPUTS,
+    ...m.input === "json" || o.input === "json" ? BAD_JSON_INPUTS : [],
+  ];
+  return all.filter((x) => x.length <= MAX_INPUT_BYTES);
+}
 /** Differing inputs listed per method; the rest are counted. */
 const SHOWN_PER_METHOD = 5;
 
@@ -101,9 +119,7 @@ export async function compareBehaviour(
     for (const m of db.methods) {
       const old = oldMethods.get(m.name);
       if (old === undefined || m.fuzz === false || old.fuzz === false) continue;
-      const encoder = new TextEncoder();
-      const inputs: Uint8Array[] = [...old.examples, ...m.examples].map((e) => encoder.encode(e.input));
-      for (const fixed of FIXED_INPUTS) inputs.push(fixed);
+      const inputs = inputsFor(m, old);
       const seen = new Set<string>();
       let same = 0, shown = 0, hidden = 0;
       for (const input of inputs) {
