@@ -143,6 +143,30 @@ Deno.test("plugcheck compare of two fuzz reports: a finding only the new run mad
   assert.match(r.stderr, /runs differ/);
 });
 
+Deno.test("plugcheck compare of two check DIR reports: each library's checks, matched by file name", async () => {
+  await using dir = await tempDir();
+  const before = join(dir.path, "before"), after = join(dir.path, "after");
+  for (const d of [before, after]) await Deno.mkdir(d);
+  await Deno.copyFile(fixture("ref_c"), join(before, "libone.so"));
+  await Deno.copyFile(fixture("ref_c"), join(before, "libtwo.so"));
+  await Deno.copyFile(fixture("ref_c"), join(after, "libone.so"));
+  await Deno.copyFile(fault("segfault"), join(after, "libtwo.so"));
+  await Deno.copyFile(fixture("ref_rust"), join(after, "libthree.so"));
+  const [a, b] = [join(dir.path, "a.json"), join(dir.path, "b.json")];
+  const only = ["--seed", "1", "--filter", "^errors\\.no_crash$"];
+  await saved(["check", before, ...only], a);
+  await saved(["check", after, ...only], b);
+  const r = await runCli(["compare", a, b, "--format", "json"]);
+  assert.equal(r.code, 1, r.stderr);
+  const c = ComparisonSchema.parse(JSON.parse(r.stdout));
+  assert.deepEqual(
+    c.differences.filter((d) => d.verdict !== "same").map((d) => `${d.verdict} ${d.item}`),
+    ["regression libtwo.so: errors.no_crash", "change libthree.so"],
+  );
+  const mixed = await runCli(["compare", a, join(dir.path, "none.json")]);
+  assert.equal(mixed.code, 2);
+});
+
 Deno.test("plugcheck compare: files that are missing, not JSON, not reports or of two kinds are usage errors (exit 2)", async () => {
   await using dir = await tempDir();
   const check = join(dir.path, "check.json"), fuzz = join(dir.path, "fuzz.json"), junk = join(dir.path, "junk.json");

@@ -45,9 +45,9 @@ export const command = defineCommand({
   positionals: ["old.json", "new.json"],
   usage: `<old.json> <new.json> [--max-slowdown X] [--all] [--junit FILE] [--html FILE]
                    [--format text|json] [--color WHEN]`,
-  description: `Reads two reports that 'plugcheck stress', 'fuzz' or 'check' printed with
---format json (both of one kind), the first from the old build of a plugin,
-the second from the new one, and says item by item what regressed, improved,
+  description: `Reads two reports that 'plugcheck stress', 'fuzz' or 'check' (of a library
+or a directory) printed with --format json (both of one kind), the first
+from the old build of a plugin, the second from the new one, and says item by item what regressed, improved,
 changed or stayed the same. Nothing is run.
 
   check   each check: one that passed (or was skipped) and now fails,
@@ -60,6 +60,8 @@ changed or stayed the same. Nothing is run.
           threads and descriptors left after the run
   fuzz    each finding, by its key (one bug): one the new build's run made
           and the old one's did not is a regression; methods; exec/s; edges
+  check DIR  each library's checks as for check, libraries matched by file
+          name; a library only one directory has is a change
 
 Runs on other machines, with other settings, or of the same library file are
 compared anyway, with a warning. Exit code: 0 when nothing regressed, 1

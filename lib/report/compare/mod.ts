@@ -18,6 +18,8 @@ import { CheckReportJsonSchema } from "../check_report.ts";
 import { FuzzReportSchema } from "../../fuzz/mod.ts";
 import { StressReportSchema } from "../../stress/report.ts";
 import { compareChecks } from "./compare_check.ts";
+import { compareDirectories } from "./compare_directory.ts";
+import { DirectoryReportJsonSchema } from "../check_dir_report.ts";
 import { compareFuzz } from "./compare_fuzz.ts";
 import { compareStress } from "./compare_stress.ts";
 import { type Comparison, DEFAULT_MAX_SLOWDOWN } from "./difference.ts";
@@ -25,6 +27,7 @@ import { type Comparison, DEFAULT_MAX_SLOWDOWN } from "./difference.ts";
 export { type Comparison, ComparisonSchema, DEFAULT_MAX_SLOWDOWN, type Difference, withMore } from "./difference.ts";
 export { comparisonJunitXml, renderComparison } from "./compare_text.ts";
 export { compareChecks } from "./compare_check.ts";
+export { compareDirectories } from "./compare_directory.ts";
 export { compareFuzz } from "./compare_fuzz.ts";
 export { compareStress } from "./compare_stress.ts";
 
@@ -32,10 +35,14 @@ const KINDS = [
   ["stress", StressReportSchema],
   ["fuzz", FuzzReportSchema],
   ["check", CheckReportJsonSchema],
+  ["check DIR", DirectoryReportJsonSchema],
 ] as const;
 
-/** Which report a parsed JSON document is (`plugcheck stress|fuzz|check --format json`), or null. */
-export function reportKind(doc: unknown): Comparison["kind"] | null {
+/** Which report a document is. */
+type ReportKind = (typeof KINDS)[number][0];
+
+/** Which report a parsed JSON document is (`plugcheck stress|fuzz|check [DIR] --format json`), or null. */
+export function reportKind(doc: unknown): ReportKind | null {
   for (const [kind, schema] of KINDS) if (schema.safeParse(doc).success) return kind;
   return null;
 }
@@ -61,5 +68,7 @@ export function compareReports(a: unknown, b: unknown, options: { maxSlowdown?: 
       return compareFuzz(FuzzReportSchema.parse(a), FuzzReportSchema.parse(b), max);
     case "check":
       return compareChecks(CheckReportJsonSchema.parse(a), CheckReportJsonSchema.parse(b), max);
+    case "check DIR":
+      return compareDirectories(DirectoryReportJsonSchema.parse(a), DirectoryReportJsonSchema.parse(b), max);
   }
 }
