@@ -157,6 +157,28 @@ Deno.test("fuzz --against: a crash only the new build has regresses; a bug both 
   assert.match(finding.detail, /^found on both: crash/);
 });
 
+Deno.test("check DIR --against OLD_DIR: each library's checks compared, matched by file name", async () => {
+  await using dir = await tempDir();
+  const before = join(dir.path, "before"), after = join(dir.path, "after");
+  for (const d of [before, after]) await Deno.mkdir(d);
+  await Deno.copyFile(OLD, join(before, "librelease.so"));
+  await Deno.copyFile(NEW, join(after, "librelease.so"));
+  const { code, c } = await against([
+    "check",
+    after,
+    "--against",
+    before,
+    "--seed",
+    "1",
+    "--filter",
+    "^resources\\.heap$",
+  ]);
+  assert.equal(code, 1);
+  assert.deepEqual(differing(c), ["regression librelease.so: resources.heap"]);
+  assert.equal(c.old.library, before);
+  assert.equal(c.new.library, after);
+});
+
 Deno.test("check --against writes the comparison as JUnit (valid) and HTML (valid HTML5, both builds named)", async () => {
   await using dir = await tempDir();
   const junit = join(dir.path, "c.xml"), html = join(dir.path, "c.html");
@@ -194,7 +216,8 @@ Deno.test("--against: a missing library, a directory, --max-slowdown or stress -
   await using dir = await tempDir();
   const cases: [string[], RegExp][] = [
     [["check", NEW, "--against", join(dir.path, "none.so")], /--against .*: no such library file/],
-    [["check", dir.path, "--against", OLD], /--against takes one library, not a directory/],
+    [["check", dir.path, "--against", OLD], /--against .*: no such directory/],
+    [["check", NEW, "--against", dir.path], /--against .*: no such library file/],
     [["check", NEW, "--max-slowdown", "2"], /--max-slowdown goes with --against/],
     [["check", NEW, "--against", OLD, "--sarif", join(dir.path, "x.sarif")], /--sarif does not go with --against/],
     [["stress", NEW, "--junit", join(dir.path, "x.xml")], /--junit goes with --against/],

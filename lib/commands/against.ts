@@ -42,8 +42,14 @@ export const AGAINST_FLAGS: Record<string, Flag> = {
   },
 };
 
-/** The old build's path (checked to exist) and the tolerance, or undefined without `--against`. */
-export async function againstFlags(ctx: CommandContext): Promise<{ oldPath: string; maxSlowdown: number } | undefined> {
+/**
+ * The old build's path (checked to exist: a library file, or with `directory` a directory) and the tolerance, or
+ * undefined without `--against`.
+ */
+export async function againstFlags(
+  ctx: CommandContext,
+  directory = false,
+): Promise<{ oldPath: string; maxSlowdown: number } | undefined> {
   const given = ctx.string("against");
   if (given === undefined) {
     if (ctx.string("max-slowdown") !== undefined) throw new UsageError("Option --max-slowdown goes with --against");
@@ -51,9 +57,10 @@ export async function againstFlags(ctx: CommandContext): Promise<{ oldPath: stri
   }
   const oldPath = userPath(given);
   try {
-    if (!(await Deno.stat(oldPath)).isFile) throw new Error("not a file");
+    const info = await Deno.stat(oldPath);
+    if (directory ? !info.isDirectory : !info.isFile) throw new Error("not the same kind");
   } catch {
-    throw new UsageError(`--against ${given}: no such library file`);
+    throw new UsageError(`--against ${given}: no such ${directory ? "directory" : "library file"}`);
   }
   const maxSlowdown = ctx.positiveNumber("max-slowdown", DEFAULT_MAX_SLOWDOWN);
   if (maxSlowdown < 1) throw new UsageError(`Option --max-slowdown must be at least 1: got ${maxSlowdown}`);

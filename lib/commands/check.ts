@@ -121,7 +121,8 @@ fixed ones), and prints the comparison instead of the report: checks that
 passed and now fail (regressions), fixes, methods removed or added, answers
 that changed; exit 1 on a regression. --junit and --html write the
 comparison; --format json prints it ('plugcheck compare' compares two saved
-reports the same way).`,
+reports the same way). With a directory, --against OLD_DIR checks both
+directories and compares each library's checks, matched by file name.`,
   flags: {
     filter: { type: "string", multiple: true, value: "REGEX", help: "run the checks whose id matches (repeatable)" },
     exclude: {
@@ -219,10 +220,7 @@ reports the same way).`,
     const junit = await reportPath(ctx.string("junit"), "junit");
     const sarif = await reportPath(ctx.string("sarif"), "sarif");
     const htmlFile = await reportPath(ctx.string("html"), "html");
-    const against = await againstFlags(ctx);
-    if (against !== undefined && isDirectory) {
-      throw new UsageError("Option --against takes one library, not a directory");
-    }
+    const against = await againstFlags(ctx, isDirectory);
     if (against !== undefined && sarif !== undefined) {
       throw new UsageError("Option --sarif does not go with --against (--junit and --html do)");
     }
@@ -245,6 +243,8 @@ reports the same way).`,
         junit,
         sarif,
         html: htmlFile,
+        ...against !== undefined &&
+          { against: { oldDirectory: ctx.string("against")!, maxSlowdown: against.maxSlowdown } },
       });
     }
     const options: CheckOptions = {

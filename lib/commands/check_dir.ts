@@ -29,6 +29,8 @@ import { abortOnInterrupt, interruptExitCode } from "./interrupt.ts";
 import { paintOut } from "./output.ts";
 import { writeWhole } from "./report_file.ts";
 import { checkDirectoryPage } from "../report/html/check_page.ts";
+import { compareDirectories } from "../report/compare/mod.ts";
+import { finishAgainst } from "./against.ts";
 
 /** The directories of a `LADSPA_PATH` value, in order (empty entries left out). */
 export function ladspaPathDirectories(value: string): string[] {
@@ -44,6 +46,8 @@ export interface DirectoryRun {
   junit: string | undefined;
   sarif: string | undefined;
   html: string | undefined;
+  /** `--against OLD_DIR`: the old directory (as the user wrote it) and the tolerance. */
+  against?: { oldDirectory: string; maxSlowdown: number };
 }
 
 /** Runs the checks over the directories, prints the summary, writes the reports; returns the exit code. */
@@ -51,29 +55,17 @@ export async function checkDirectories(ctx: CommandContext, run: DirectoryRun): 
   if (ctx.flag("in-process")) {
     throw new UsageError("Option --in-process takes one library, not a directory (a crash would end the whole run)");
   }
-  const targets: DirectoryTarget[] = run.targets.map((t) => ({ path: userPath(t), shown: t }));
   const { signal, release } = abortOnInterrupt();
-  let libsDone = 0;
-  let libsOf = 0;
-  let last = "";
   let report;
   try {
-    report = await runChecksOnDirectory(targets, {
-      ...run.options,
-      jobs: ctx.positiveInt("jobs", DEFAULT_LIBRARY_JOBS),
-      missingOk: run.fromLadspaPath,
-      signal,
-      onResult: (library, _r, done, of) => {
-        const at = libsOf === 0 ? "" : `${libsDone}/${libsOf} libraries, `;
-        ctx.status.update(`check: ${at}${basename(library)} ${done}/${of} checks${last}`);
-      },
-      onLibrary: (row, done, of) => {
-        libsDone = done;
-        libsOf = of;
-        last = `, last ${basename(row.library)}: ${row.ok ? "passed" : `${row.failed} failed`}`;
-        ctx.status.update(`check: ${done}/${of} libraries${last}`);
-      },
-    });
+    if (run.against !== undefined) {
+      // --against OLD_DIR: the old directory first, then the new one, compared library by library.
+      const old = await checkTargets(ctx, [run.against.oldDirectory], run, signal);
+      const now = await checkTargets(ctx, run.targets, run, signal);
+      const c = compareDirectories(directoryReportJson(old), directoryReportJson(now), run.against.maxSlowdown);
+      return await finishAgainst(ctx, c, { junit: run.junit, html: run.html }, signal.aborted);
+    }
+    report = await checkTargets(ctx, run.targets, run, signal);
   } finally {
     release();
     ctx.status.done();
@@ -84,4 +76,28 @@ export async function checkDirectories(ctx: CommandContext, run: DirectoryRun): 
   if (ctx.format === "json") ctx.json(directoryReportJson(report));
   else ctx.out(renderDirectoryReport(report, paintOut));
   return signal.aborted ? interruptExitCode() : report.exitCode;
+}
+
+/** The checks over `shown` (directories as the user wrote them), with the status line kept. */
+async function checkTargets(ctx: CommandContext, shown: readonly string[], run: DirectoryRun, signal: AbortSignal) {
+  const targets: DirectoryTarget[] = shown.map((t) => ({ path: userPath(t), shown: t }));
+  let libsDone = 0;
+  let libsOf = 0;
+  let last = "";
+  return await runChecksOnDirectory(targets, {
+    ...run.options,
+    jobs: ctx.positiveInt("jobs", DEFAULT_LIBRARY_JOBS),
+    missingOk: run.fromLadspaPath,
+    signal,
+    onResult: (library, _r, done, of) => {
+      const at = libsOf === 0 ? "" : `${libsDone}/${libsOf} libraries, `;
+      ctx.status.update(`check: ${at}${basename(library)} ${done}/${of} checks${last}`);
+    },
+    onLibrary: (row, done, of) => {
+      libsDone = done;
+      libsOf = of;
+      last = `, last ${basename(row.library)}: ${row.ok ? "passed" : `${row.failed} failed`}`;
+      ctx.status.update(`check: ${done}/${of} libraries${last}`);
+    },
+  });
 }
