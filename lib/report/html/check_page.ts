@@ -18,27 +18,18 @@
 import type { CheckReportJson, CheckResultJson } from "../check_report.ts";
 import type { DirectoryReportJson } from "../check_dir_report.ts";
 import { duration } from "../units.ts";
-import { facts, type Html, htmlPage, markup, type Section, table } from "./page.ts";
+import { facts, type Html, htmlPage, markup, rowFilters, type Section, table } from "./page.ts";
 
 const BAD = new Set(["fail", "crash", "timeout"]);
 /** Sort rank of a status: what needs reading first. */
 const RANK: Record<string, number> = { crash: 0, timeout: 1, fail: 2, warn: 3, pass: 4, skip: 5 };
 
-/** The status filter: radio buttons the stylesheet reads with :has(). */
-const FILTERS = markup`
-  <div class="filters" role="group" aria-label="show">
-    <label><input type="radio" name="show" id="show-all" checked> all</label>
-    <label><input type="radio" name="show" id="show-problems"> failed and warned</label>
-    <label><input type="radio" name="show" id="show-failed"> failed only</label>
-  </div>
-`;
-
-const FILTER_STYLE = `
-body:has(#show-problems:checked) tr.r-pass, body:has(#show-problems:checked) tr.r-skip { display: none; }
-body:has(#show-failed:checked) tr.r-pass, body:has(#show-failed:checked) tr.r-skip,
-body:has(#show-failed:checked) tr.r-warn { display: none; }
-body:has(#show-failed:checked) .group.clean, body:has(#show-problems:checked) .group.clean { display: none; }
-`;
+/** The status filter: failures, warnings, all (groups that only passed go with what they passed). */
+const FILTERS = rowFilters([
+  { id: "all", label: "all", hides: [] },
+  { id: "problems", label: "failed and warned", hides: ["tr.r-pass", "tr.r-skip", ".group.clean"] },
+  { id: "failed", label: "failed only", hides: ["tr.r-pass", "tr.r-skip", "tr.r-warn", ".group.clean"] },
+]);
 
 function statusCell(status: string): Html {
   return markup`<span class="status s-${status}">${status}</span>`;
@@ -101,7 +92,7 @@ export function checkPage(r: CheckReportJson): string {
   const name = r.plugin ? `${r.plugin.name} ${r.plugin.version}` : r.library;
   const bad = r.counts.fail + r.counts.crash + r.counts.timeout;
   const sections: Section[] = [
-    { id: "checks", title: `Checks (${r.results.length})`, body: markup`${FILTERS}${checkTables(r.results)}` },
+    { id: "checks", title: `Checks (${r.results.length})`, body: markup`${FILTERS.buttons}${checkTables(r.results)}` },
     {
       id: "run",
       title: "Run",
@@ -131,7 +122,7 @@ export function checkPage(r: CheckReportJson): string {
     },
     sections,
     provenance: r.provenance,
-  }, FILTER_STYLE);
+  }, FILTERS.style);
 }
 
 /** The page of a directory's check report. */
@@ -146,7 +137,7 @@ export function checkDirectoryPage(r: DirectoryReportJson): string {
     {
       id: "libraries",
       title: `Libraries (${r.summary.libraries})`,
-      body: markup`${FILTERS}${
+      body: markup`${FILTERS.buttons}${
         table(
           ["library", "plugins", "passed", "failed", "warned", "skipped", "first failure", "took"],
           rows.map((row) => [
@@ -223,5 +214,5 @@ export function checkDirectoryPage(r: DirectoryReportJson): string {
         : `FAIL: ${r.summary.failed} of ${r.summary.libraries} libraries failed`,
     },
     sections,
-  }, FILTER_STYLE);
+  }, FILTERS.style);
 }

@@ -12,21 +12,16 @@
  * @module
  */
 import type { Comparison } from "../compare/mod.ts";
-import { facts, htmlPage, markup, type Section, table } from "./page.ts";
+import { facts, htmlPage, markup, rowFilters, type Section, table } from "./page.ts";
 
 const CLASS = { regression: "fail", improvement: "pass", change: "warn", same: "skip" } as const;
 
-const FILTERS = markup`<div class="filters" role="group" aria-label="show">
-<label><input type="radio" name="show" id="show-all" checked> all</label>
-<label><input type="radio" name="show" id="show-problems"> what differs</label>
-<label><input type="radio" name="show" id="show-failed"> regressions only</label>
-</div>`;
-
-const FILTER_STYLE = `
-body:has(#show-problems:checked) tr.r-skip { display: none; }
-body:has(#show-failed:checked) tr.r-skip, body:has(#show-failed:checked) tr.r-warn,
-body:has(#show-failed:checked) tr.r-pass { display: none; }
-`;
+/** The verdict filter (verdicts are shown as statuses: see CLASS). */
+const FILTERS = rowFilters([
+  { id: "all", label: "all", hides: [] },
+  { id: "problems", label: "what differs", hides: ["tr.r-skip"] },
+  { id: "failed", label: "regressions only", hides: ["tr.r-skip", "tr.r-warn", "tr.r-pass"] },
+]);
 
 /** The page of a comparison. */
 export function comparisonPage(c: Comparison): string {
@@ -51,7 +46,7 @@ export function comparisonPage(c: Comparison): string {
     {
       id: "items",
       title: `Items (${c.differences.length})`,
-      body: markup`${FILTERS}${
+      body: markup`${FILTERS.buttons}${
         table(
           ["verdict", "area", "item", "old", "new", "detail"],
           c.differences.map((d) => [
@@ -82,5 +77,5 @@ export function comparisonPage(c: Comparison): string {
       text: c.ok ? "ok: no regression" : `FAIL: ${c.counts.regression} regression(s)`,
     },
     sections,
-  }, FILTER_STYLE);
+  }, FILTERS.style);
 }

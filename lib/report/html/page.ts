@@ -96,6 +96,31 @@ export function facts(rows: readonly (readonly [string, unknown])[]): Html {
   }</dl>`;
 }
 
+/** One choice of a row filter: its id, its label, and what it hides (CSS selectors); a first one hides nothing. */
+export interface FilterChoice {
+  id: string;
+  label: string;
+  hides: readonly string[];
+}
+
+/**
+ * Radio buttons that hide rows (or groups) by their classes, in CSS only (`:has()`: the page has no script): the
+ * buttons' markup, and the style to give `htmlPage`. The first choice is checked.
+ */
+export function rowFilters(choices: readonly FilterChoice[]): { buttons: Html; style: string } {
+  const buttons = markup`<div class="filters" role="group" aria-label="show">${
+    choices.map((c, i) =>
+      markup`<label><input type="radio" name="show" id="show-${c.id}"${
+        i === 0 ? markup` checked` : ""
+      }> ${c.label}</label>`
+    )
+  }</div>`;
+  const style = choices.filter((c) => c.hides.length > 0)
+    .map((c) => `${c.hides.map((h) => `body:has(#show-${c.id}:checked) ${h}`).join(", ")} { display: none; }`)
+    .join("\n");
+  return { buttons, style };
+}
+
 /** A section of a page. */
 export interface Section {
   /** Its anchor (letters, digits, dashes). */
