@@ -18,16 +18,14 @@
  *
  * @module
  */
-import type { Difference } from "../report/compare/mod.ts";
+import { type Difference, statusVerdict } from "../report/compare/mod.ts";
 import type { InstanceHandle, PluginHandle } from "../plugin/handle.ts";
 import { shortText } from "../util/safe_text.ts";
 import type { MethodDescription } from "../plugin/describe_schema.ts";
-import { BAD_JSON_INPUTS, edgeInputs, sampleInputs } from "../check/sweep.ts";
+import { BAD_JSON_INPUTS, sampleInputs, SHORT_EDGE_INPUTS } from "../check/sweep.ts";
+import { sameBytes } from "../stress/plan.ts";
 
-/** Most bytes of an input given to both builds: the sweep's 64 MiB edge input is left to `check`. */
-const MAX_INPUT_BYTES = 1 << 20;
-
-/** Inputs every method gets besides its examples (and the check sweep's edge inputs; json methods: its bad JSON). */
+/** Inputs every method gets besides its examples (and the check sweep's short edge inputs; json: its bad JSON). */
 const FIXED_INPUTS: readonly Uint8Array[] = [
   new TextEncoder().encode("hello world"),
   Uint8Array.from({ length: 256 }, (_, i) => i),
@@ -36,14 +34,14 @@ const FIXED_INPUTS: readonly Uint8Array[] = [
 
 /** What both builds are given for method `m` (its and the old build's `o` sample inputs first). */
 function inputsFor(m: MethodDescription, o: MethodDescription): Uint8Array[] {
-  const all = [
+  return [
     ...sampleInputs(o).map((x) => x.input),
     ...sampleInputs(m).map((x) => x.input),
-    ...edgeInputs(),
+    // The sweep's 64 MiB edge input is left to `check`, whose buffer checks make it.
+    ...SHORT_EDGE_INPUTS,
     ...FIXED_INPUTS,
     ...m.input === "json" || o.input === "json" ? BAD_JSON_INPUTS : [],
   ];
-  return all.filter((x) => x.length <= MAX_INPUT_BYTES);
 }
 /** Differing inputs listed per method; the rest are counted. */
 const SHOWN_PER_METHOD = 5;
@@ -53,10 +51,6 @@ type Answer = { ok: true; output: Uint8Array } | { ok: false; error: string };
 const decoder = new TextDecoder("utf-8", { fatal: false });
 /** Bytes as short, escaped, quoted text (`max` characters at most before the cut). */
 const show = (bytes: Uint8Array, max = 60) => `"${shortText(decoder.decode(bytes.subarray(0, 200)), max)}"`;
-
-function sameBytes(x: Uint8Array, y: Uint8Array): boolean {
-  return x.length === y.length && x.every((b, i) => b === y[i]);
-}
 
 /** A live instance of `plugin`, made again after a call wedged it (a crash or a hang in a sandbox child). */
 class Caller {
@@ -127,14 +121,11 @@ export async function compareBehaviour(
         if (seen.has(key)) continue;
         seen.add(key);
         const [x, y] = [await ca.call(m.name, input), await cb.call(m.name, input)];
-        const pure = m.pure && old.pure;
-        const verdict = x.ok && !y.ok
-          ? "regression"
-          : !x.ok && y.ok
-          ? "improvement"
-          : x.ok && y.ok
-          ? (!pure || sameBytes(x.output, y.output) ? "same" : "change")
-          : (!x.ok && !y.ok && x.error === y.error ? "same" : "change");
+        // Both answered alike: the same output (an impure method's outputs are not compared) or the same error.
+        const alike = x.ok && y.ok
+          ? !(m.pure && old.pure) || sameBytes(x.output, y.output)
+          : !x.ok && !y.ok && x.error === y.error;
+        const verdict = statusVerdict(!x.ok, !y.ok, alike);
         if (verdict === "same") {
           same++;
           continue;

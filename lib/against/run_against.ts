@@ -23,7 +23,7 @@ import { type CheckOptions, type CheckReport, runChecks } from "../check/run_che
 import { runStress } from "../stress/run_stress.ts";
 import type { StressOptions } from "../stress/options.ts";
 import type { StressReport } from "../stress/report.ts";
-import { type CheckReportJson, checkReportJson } from "../report/check_report.ts";
+import { checkReportJson } from "../report/check_report.ts";
 import { compareChecks, compareFuzz, compareStress, type Comparison, withMore } from "../report/compare/mod.ts";
 import { type FuzzOptions, type FuzzReport, runFuzz } from "../fuzz/mod.ts";
 import { join } from "node:path";
@@ -73,20 +73,17 @@ export async function checkAgainst(
   oldPath: string,
   options: CheckOptions,
   against: AgainstOptions,
-): Promise<
-  { comparison: Comparison; old: CheckReport; new: CheckReport; json: { old: CheckReportJson; new: CheckReportJson } }
-> {
+): Promise<{ comparison: Comparison; old: CheckReport; new: CheckReport }> {
   against.onStep?.("the old build's checks");
   const oldReport = await runChecks(oldPath, { ...options, shown: against.oldShown ?? oldPath });
   against.onStep?.("the new build's checks");
   const newReport = await runChecks(newPath, options);
-  const json = { old: checkReportJson(oldReport), new: checkReportJson(newReport) };
-  let c = compareChecks(json.old, json.new, against.maxSlowdown);
+  let c = compareChecks(checkReportJson(oldReport), checkReportJson(newReport), against.maxSlowdown);
   if (oldReport.stage === "plugin" && newReport.stage === "plugin" && !options.signal?.aborted) {
     against.onStep?.("the same inputs to both builds");
     c = withMore(c, await withBoth(oldPath, newPath, against.load, (a, b) => compareBehaviour(a, b)));
   }
-  return { comparison: c, old: oldReport, new: newReport, json };
+  return { comparison: c, old: oldReport, new: newReport };
 }
 
 /** `stress --against`: the stress on both builds, the methods timed on both, interleaved, and the same inputs to both. */

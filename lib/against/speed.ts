@@ -16,7 +16,8 @@
  *
  * @module
  */
-import type { Difference } from "../report/compare/mod.ts";
+import { type Difference, ratioText } from "../report/compare/mod.ts";
+import { median } from "../util/median.ts";
 import { duration } from "../report/units.ts";
 import type { InstanceHandle, PluginHandle } from "../plugin/handle.ts";
 import { LatencyHistogram } from "../util/histogram.ts";
@@ -47,11 +48,6 @@ export function speedInput(method: string, a: PluginHandle, b: PluginHandle): Ui
   return new TextEncoder().encode(example?.input ?? "x");
 }
 
-function median(xs: ArrayLike<number>): number {
-  const s = Array.from(xs).sort((x, y) => x - y);
-  return s.length === 0 ? NaN : s[(s.length - 1) >> 1]!;
-}
-
 /**
  * A batch's typical call time: the mean of its calls without the slowest tenth. Not the median: the clock ticks in
  * steps of ~0.1 us, which a call of a few tenths of a microsecond cannot be told apart with; a mean of thousands of
@@ -64,7 +60,6 @@ function trimmedMean(xs: ArrayLike<number>): number {
 }
 
 async function batch(inst: InstanceHandle, method: string, input: Uint8Array, n: number, timeoutMs: number) {
-  const calls = Array.from({ length: n }, () => ({ method, input }));
   if (inst.invokeCalls === undefined) {
     // In process: each call timed here (both builds pay the same dispatch).
     const ms = new Float64Array(n);
@@ -75,13 +70,11 @@ async function batch(inst: InstanceHandle, method: string, input: Uint8Array, n:
     }
     return ms;
   }
-  const r = await inst.invokeCalls(calls, { timeoutMs });
+  const r = await inst.invokeCalls(Array.from({ length: n }, () => ({ method, input })), { timeoutMs });
   const failed = r.errors.find((e) => e !== undefined);
   if (failed) throw failed;
   return r.ms.subarray(0, r.ran);
 }
-
-const round2 = (x: number) => (x >= 0.1 ? Math.round(x * 100) / 100 : Number(x.toPrecision(2)));
 
 /** The speed differences of the methods both builds have (a method that fails on its input is left out, said so). */
 export async function compareSpeed(a: PluginHandle, b: PluginHandle, options: SpeedOptions): Promise<Difference[]> {
@@ -111,7 +104,6 @@ export async function compareSpeed(a: PluginHandle, b: PluginHandle, options: Sp
       });
       continue;
     }
-    const ratios: number[] = [];
     const ha = new LatencyHistogram(), hb = new LatencyHistogram();
     const typicalA: number[] = [], typicalB: number[] = [];
     for (let r = 0; r < rounds; r++) {
@@ -122,9 +114,8 @@ export async function compareSpeed(a: PluginHandle, b: PluginHandle, options: Sp
       for (const ms of got[1]!) hb.recordMs(ms);
       typicalA.push(trimmedMean(got[0]!));
       typicalB.push(trimmedMean(got[1]!));
-      ratios.push(typicalB.at(-1)! / typicalA.at(-1)!);
     }
-    const ci = medianInterval(ratios, options.seed);
+    const ci = medianInterval(typicalB.map((b, r) => b / typicalA[r]!), options.seed);
     const max = options.maxSlowdown;
     const verdict = ci.low > max ? "regression" : ci.high < 1 / max ? "improvement" : "same";
     const [sa, sb] = [ha.summary(), hb.summary()];
@@ -136,8 +127,8 @@ export async function compareSpeed(a: PluginHandle, b: PluginHandle, options: Sp
       old: perSecond(typicalA),
       new: perSecond(typicalB),
       verdict,
-      detail: `${round2(ci.median)}x the old cost a call (95% interval ${round2(ci.low)}-${
-        round2(ci.high)
+      detail: `${ratioText(ci.median)}x the old cost a call (95% interval ${ratioText(ci.low)}-${
+        ratioText(ci.high)
       }x over ${rounds} rounds of ${n} calls each); ${perSecond(typicalB)} vs ${perSecond(typicalA)} calls/s, p50 ${
         duration(sb.p50_ms)
       } vs ${duration(sa.p50_ms)}, p99 ${duration(sb.p99_ms)} vs ${duration(sa.p99_ms)}`,

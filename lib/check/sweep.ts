@@ -95,9 +95,11 @@ export const BAD_JSON_INPUTS: readonly Uint8Array[] = [
  * on first use, once.
  */
 export function edgeInputs(): readonly Uint8Array[] {
-  edges ??= [new Uint8Array(0), enc.encode("0"), new Uint8Array(DEFAULT_MAX_OUTPUT_BYTES).fill(0x61)];
+  edges ??= [...SHORT_EDGE_INPUTS, new Uint8Array(DEFAULT_MAX_OUTPUT_BYTES).fill(0x61)];
   return edges;
 }
+/** The edge inputs but the 64 MiB one: empty, and one byte. */
+export const SHORT_EDGE_INPUTS: readonly Uint8Array[] = [new Uint8Array(0), enc.encode("0")];
 let edges: readonly Uint8Array[] | undefined;
 
 /** An edge or bad input's output over this size is not kept (see {@link SweepCall.output}). */

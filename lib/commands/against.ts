@@ -1,12 +1,13 @@
 /**
- * The `--against OLD.so` flags of `check` and `stress` (and `--max-slowdown`),
- * and printing what such a run found: the comparison as text or JSON, and as
+ * The `--against OLD.so` flags of `check`, `stress` and `fuzz` (and
+ * `--max-slowdown`, and `--junit` where only the comparison has one), and
+ * running and printing such a run: the comparison as text or JSON, and as
  * JUnit XML and an HTML page when asked. Exit code 1 on a regression.
  *
  * @example
  * ```ts ignore
- * import { finishAgainst } from "./against.ts";
- * return await finishAgainst(ctx, comparison, { junit, html });
+ * import { runAgainst } from "./against.ts";
+ * return await runAgainst(ctx, { junit, html }, (signal) => checkAgainst(newPath, oldPath, { signal }, against));
  * ```
  *
  * @module
@@ -18,7 +19,7 @@ import { EXIT } from "./exit_codes.ts";
 import { userPath } from "./input.ts";
 import { interruptExitCode } from "./interrupt.ts";
 import { paintOut, printWarnings } from "./output.ts";
-import { writeWhole } from "./report_file.ts";
+import { reportPath, writeWhole } from "./report_file.ts";
 import { type Comparison, comparisonJunitXml, DEFAULT_MAX_SLOWDOWN, renderComparison } from "../report/compare/mod.ts";
 import { comparisonPage } from "../report/html/compare_page.ts";
 import { fuzzAgainst } from "../against/run_against.ts";
@@ -67,13 +68,37 @@ export async function againstFlags(
   return { oldPath, maxSlowdown };
 }
 
-/** Writes the comparison where asked, prints it, and returns the exit code. */
-export async function finishAgainst(
+/** `--junit FILE` of a command whose only JUnit document is `--against`'s comparison (`stress`, `fuzz`). */
+export const AGAINST_JUNIT_FLAG: Flag = {
+  type: "string",
+  value: "FILE",
+  help: "with --against: also write the comparison as JUnit XML",
+};
+
+/** That flag's file, checked: without `--against` it is a usage error. */
+export async function againstJunit(ctx: CommandContext, against: unknown): Promise<string | undefined> {
+  const junit = await reportPath(ctx.string("junit"), "junit");
+  if (junit !== undefined && against === undefined) throw new UsageError("Option --junit goes with --against");
+  return junit;
+}
+
+/**
+ * Runs `work` (an `--against` run: both builds, compared) with Ctrl-C and SIGTERM handled and the status line cleared
+ * after it, then writes the comparison where asked, prints it, and returns the exit code (1 on a regression).
+ */
+export async function runAgainst(
   ctx: CommandContext,
-  c: Comparison,
   files: { junit?: string | undefined; html?: string | undefined },
-  interrupted: boolean,
+  work: (signal: AbortSignal) => Promise<{ comparison: Comparison }>,
 ): Promise<number> {
+  const { signal, release } = abortOnInterrupt();
+  let c: Comparison;
+  try {
+    c = (await work(signal)).comparison;
+  } finally {
+    release();
+    ctx.status.done();
+  }
   if (files.junit !== undefined) await writeWhole(files.junit, comparisonJunitXml(c));
   if (files.html !== undefined) await writeWhole(files.html, comparisonPage(c));
   if (ctx.format === "json") ctx.json(c);
@@ -81,7 +106,7 @@ export async function finishAgainst(
     ctx.out(renderComparison(c, paintOut));
     printWarnings(c.warnings);
   }
-  if (interrupted) return interruptExitCode();
+  if (signal.aborted) return interruptExitCode();
   return c.ok ? EXIT.OK : EXIT.PLUGIN_FAILED;
 }
 
@@ -93,25 +118,18 @@ export async function fuzzAgainstCommand(
   against: { oldPath: string; maxSlowdown: number },
   files: { html: string | undefined; junit: string | undefined },
 ): Promise<number> {
-  const { signal, release } = abortOnInterrupt();
-  let comparison;
-  try {
-    ({ comparison } = await fuzzAgainst(lib, against.oldPath, {
-      ...options,
-      signal,
-      ...runReporters(ctx),
-    }, {
-      maxSlowdown: against.maxSlowdown,
-      seed: options.seed ?? 1,
-      load: {
-        ...options.env !== undefined && { env: options.env },
-        ...options.adapter !== undefined && { adapter: options.adapter },
-      },
-      onStep: (step) => ctx.status.update(`fuzz --against: ${step}`),
-    }));
-  } finally {
-    release();
-    ctx.status.done();
-  }
-  return await finishAgainst(ctx, comparison, files, signal.aborted);
+  return await runAgainst(
+    ctx,
+    files,
+    (signal) =>
+      fuzzAgainst(lib, against.oldPath, { ...options, signal, ...runReporters(ctx) }, {
+        maxSlowdown: against.maxSlowdown,
+        seed: options.seed ?? 1,
+        load: {
+          ...options.env !== undefined && { env: options.env },
+          ...options.adapter !== undefined && { adapter: options.adapter },
+        },
+        onStep: (step) => ctx.status.update(`fuzz --against: ${step}`),
+      }),
+  );
 }

@@ -36,7 +36,7 @@ import { parseLogDirectives } from "../plugin/log_directives.ts";
 import { paintOut } from "./output.ts";
 import { HTML_FLAG, rememberUmask, reportPath, writeWhole } from "./report_file.ts";
 import { checkPage } from "../report/html/check_page.ts";
-import { AGAINST_FLAGS, againstFlags, finishAgainst } from "./against.ts";
+import { AGAINST_FLAGS, againstFlags, runAgainst } from "./against.ts";
 import { checkAgainst } from "../against/run_against.ts";
 import { checkDirectories, ladspaPathDirectories } from "./check_dir.ts";
 import { DEFAULT_LIBRARY_JOBS } from "../check/run_directory.ts";
@@ -255,23 +255,21 @@ directories and compares each library's checks, matched by file name.`,
     };
     if (options.inProcess) ctx.pluginOptions(shown!); // installs the process guards
     configureCliLogging(parseLogDirectives("warning"), ctx.verbose, ctx.verbose);
-    const { signal, release } = abortOnInterrupt();
     if (against !== undefined) {
-      let comparison;
-      try {
-        ({ comparison } = await checkAgainst(path!, against.oldPath, { ...options, signal }, {
-          maxSlowdown: against.maxSlowdown,
-          seed: Math.max(0, seed),
-          oldShown: ctx.string("against")!,
-          load: common.load!,
-          onStep: (step) => ctx.status.update(`check --against: ${step}`),
-        }));
-      } finally {
-        release();
-        ctx.status.done();
-      }
-      return await finishAgainst(ctx, comparison, { junit, html: htmlFile }, signal.aborted);
+      return await runAgainst(
+        ctx,
+        { junit, html: htmlFile },
+        (signal) =>
+          checkAgainst(path!, against.oldPath, { ...options, signal }, {
+            maxSlowdown: against.maxSlowdown,
+            seed: Math.max(0, seed),
+            oldShown: ctx.string("against")!,
+            load: common.load!,
+            onStep: (step) => ctx.status.update(`check --against: ${step}`),
+          }),
+      );
     }
+    const { signal, release } = abortOnInterrupt();
     let report;
     try {
       report = await runChecks(path!, {

@@ -30,7 +30,7 @@ import { paintOut } from "./output.ts";
 import { writeWhole } from "./report_file.ts";
 import { checkDirectoryPage } from "../report/html/check_page.ts";
 import { compareDirectories } from "../report/compare/mod.ts";
-import { finishAgainst } from "./against.ts";
+import { runAgainst } from "./against.ts";
 
 /** The directories of a `LADSPA_PATH` value, in order (empty entries left out). */
 export function ladspaPathDirectories(value: string): string[] {
@@ -55,16 +55,20 @@ export async function checkDirectories(ctx: CommandContext, run: DirectoryRun): 
   if (ctx.flag("in-process")) {
     throw new UsageError("Option --in-process takes one library, not a directory (a crash would end the whole run)");
   }
+  const against = run.against;
+  if (against !== undefined) {
+    // --against OLD_DIR: the old directory first, then the new one, compared library by library.
+    return await runAgainst(ctx, { junit: run.junit, html: run.html }, async (signal) => {
+      const old = await checkTargets(ctx, [against.oldDirectory], run, signal);
+      const now = await checkTargets(ctx, run.targets, run, signal);
+      return {
+        comparison: compareDirectories(directoryReportJson(old), directoryReportJson(now), against.maxSlowdown),
+      };
+    });
+  }
   const { signal, release } = abortOnInterrupt();
   let report;
   try {
-    if (run.against !== undefined) {
-      // --against OLD_DIR: the old directory first, then the new one, compared library by library.
-      const old = await checkTargets(ctx, [run.against.oldDirectory], run, signal);
-      const now = await checkTargets(ctx, run.targets, run, signal);
-      const c = compareDirectories(directoryReportJson(old), directoryReportJson(now), run.against.maxSlowdown);
-      return await finishAgainst(ctx, c, { junit: run.junit, html: run.html }, signal.aborted);
-    }
     report = await checkTargets(ctx, run.targets, run, signal);
   } finally {
     release();

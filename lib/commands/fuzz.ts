@@ -35,7 +35,7 @@ import { paintOut } from "./output.ts";
 import { HTML_FLAG, reportPath, writeWhole as writeReportFile } from "./report_file.ts";
 import { runMerge, runMinimize, runReplay, runReporters } from "./fuzz_modes.ts";
 import { findingInputs, fuzzPage } from "../report/html/fuzz_page.ts";
-import { AGAINST_FLAGS, againstFlags, fuzzAgainstCommand } from "./against.ts";
+import { AGAINST_FLAGS, AGAINST_JUNIT_FLAG, againstFlags, againstJunit, fuzzAgainstCommand } from "./against.ts";
 
 /** The fuzz options the flags give (checked: a bad one is a usage error before anything loads). */
 function optionsFrom(ctx: CommandContext): FuzzOptions {
@@ -258,7 +258,7 @@ Corpus files are raw inputs named by their SHA-1, as libFuzzer writes them.`,
     replay: { type: "string", value: "FILE", help: "run FILE once and say what it does" },
     html: HTML_FLAG,
     ...AGAINST_FLAGS,
-    junit: { type: "string", value: "FILE", help: "with --against: also write the comparison as JUnit XML" },
+    junit: AGAINST_JUNIT_FLAG,
   },
   examples: [
     "plugcheck fuzz build/fixtures/fuzz/libmagic_prefix.so --runs 500000 --seed 1",
@@ -299,8 +299,7 @@ Corpus files are raw inputs named by their SHA-1, as libFuzzer writes them.`,
     if (replay !== undefined) return await runReplay(ctx, lib, replay, options);
     const htmlFile = await reportPath(ctx.string("html"), "html");
     const against = await againstFlags(ctx);
-    const junit = await reportPath(ctx.string("junit"), "junit");
-    if (junit !== undefined && against === undefined) throw new UsageError("Option --junit goes with --against");
+    const junit = await againstJunit(ctx, against);
     if (against !== undefined) return await fuzzAgainstCommand(ctx, lib, options, against, { html: htmlFile, junit });
     const { signal, release } = abortOnInterrupt();
     let report;

@@ -34,7 +34,7 @@ import { abortOnInterrupt } from "./interrupt.ts";
 import { paintOut } from "./output.ts";
 import { HTML_FLAG, rememberUmask, reportPath, writeWhole } from "./report_file.ts";
 import { stressPage } from "../report/html/stress_page.ts";
-import { AGAINST_FLAGS, againstFlags, finishAgainst } from "./against.ts";
+import { AGAINST_FLAGS, AGAINST_JUNIT_FLAG, againstFlags, againstJunit, runAgainst } from "./against.ts";
 import { stressAgainst } from "../against/run_against.ts";
 import { callSlots } from "../plugin/call_slots.ts";
 
@@ -182,7 +182,7 @@ verdict names the function and line that allocated them). Ctrl-C or SIGTERM stop
     },
     html: HTML_FLAG,
     ...AGAINST_FLAGS,
-    junit: { type: "string", value: "FILE", help: "with --against: also write the comparison as JUnit XML" },
+    junit: AGAINST_JUNIT_FLAG,
   },
   // Thousands of calls would flood the terminal with the plugin's logs: shown only when asked for.
   logDefault: "off",
@@ -203,16 +203,13 @@ verdict names the function and line that allocated them). Ctrl-C or SIGTERM stop
     const options = await optionsFrom(ctx);
     const htmlFile = await reportPath(ctx.string("html"), "html");
     const against = await againstFlags(ctx);
-    const junit = await reportPath(ctx.string("junit"), "junit");
-    if (junit !== undefined && against === undefined) throw new UsageError("Option --junit goes with --against");
+    const junit = await againstJunit(ctx, against);
     rememberUmask(); // before a plugin is loaded in process, which may change it
     const { real, options: load } = ctx.pluginOptions(ctx.positionals[0]!);
     const { isolate, ...rest } = load;
-    const { signal, release } = abortOnInterrupt();
     if (against !== undefined) {
-      let comparison;
-      try {
-        ({ comparison } = await stressAgainst(real, against.oldPath, {
+      return await runAgainst(ctx, { junit, html: htmlFile }, async (signal) => {
+        const compared = await stressAgainst(real, against.oldPath, {
           ...options,
           isolate: isolate === true,
           load: rest,
@@ -223,14 +220,13 @@ verdict names the function and line that allocated them). Ctrl-C or SIGTERM stop
           seed: options.seed ?? 1,
           load: rest,
           onStep: (step) => ctx.status.update(`stress --against: ${step}`),
-        }));
-      } finally {
-        release();
-        ctx.status.done();
-      }
-      await ctx.close();
-      return await finishAgainst(ctx, comparison, { junit, html: htmlFile }, signal.aborted);
+        });
+        ctx.status.done(); // before what closing says (stdout bytes, processes left)
+        await ctx.close();
+        return compared;
+      });
     }
+    const { signal, release } = abortOnInterrupt();
     let report;
     try {
       report = await runStress(real, {

@@ -19,6 +19,7 @@ import type { Finding } from "./finding_book.ts";
 import type { FuzzJob } from "./job.ts";
 import type { PreparedRun } from "./prepare_run.ts";
 import type { TimelinePoint } from "./timeline.ts";
+import { median } from "../../util/median.ts";
 
 const Frame = z.object({
   module: z.string(),
@@ -156,11 +157,6 @@ function preview(bytes: Uint8Array): string {
     out += b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, "0")}`;
   }
   return out + (bytes.length > PREVIEW ? "..." : "");
-}
-
-function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length === 0 ? 0 : s[Math.floor((s.length - 1) / 2)]!;
 }
 
 function findingOf(run: PreparedRun, f: Finding): FuzzFinding {

@@ -15,7 +15,8 @@
  * @module
  */
 import type { CheckReportJson } from "../check_report.ts";
-import { type Comparison, comparison, DEFAULT_MAX_SLOWDOWN, type Difference } from "./difference.ts";
+import { STAGES } from "../../check/spec.ts";
+import { type Comparison, comparison, DEFAULT_MAX_SLOWDOWN, type Difference, statusVerdict } from "./difference.ts";
 import { machineWarnings } from "./machines.ts";
 
 const BAD = new Set(["fail", "crash", "timeout"]);
@@ -24,13 +25,12 @@ const BAD = new Set(["fail", "crash", "timeout"]);
 export function compareChecks(a: CheckReportJson, b: CheckReportJson, maxSlowdown = DEFAULT_MAX_SLOWDOWN): Comparison {
   const diffs: Difference[] = [];
   if (a.stage !== b.stage) {
-    const worse = ["file", "library", "symbols", "init", "plugin"];
     diffs.push({
       area: "behaviour",
       item: "loads as far as",
       old: a.stage,
       new: b.stage,
-      verdict: worse.indexOf(b.stage) < worse.indexOf(a.stage) ? "regression" : "improvement",
+      verdict: STAGES.indexOf(b.stage) < STAGES.indexOf(a.stage) ? "regression" : "improvement",
       detail: `${a.stage} -> ${b.stage}${b.stage_error ? `: ${b.stage_error}` : ""}`,
     });
   }
@@ -49,13 +49,7 @@ export function compareChecks(a: CheckReportJson, b: CheckReportJson, maxSlowdow
       });
       continue;
     }
-    const verdict = !BAD.has(o.status) && BAD.has(n.status)
-      ? "regression"
-      : BAD.has(o.status) && !BAD.has(n.status)
-      ? "improvement"
-      : o.status !== n.status
-      ? "change"
-      : "same";
+    const verdict = statusVerdict(BAD.has(o.status), BAD.has(n.status), o.status === n.status);
     const detail = verdict === "regression"
       ? `${o.status} -> ${n.status}: ${n.details}`
       : verdict === "improvement"

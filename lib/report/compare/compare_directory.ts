@@ -42,9 +42,7 @@ export function compareDirectories(
     }
     const c = compareChecks(o, n, maxSlowdown);
     for (const d of c.differences) diffs.push({ ...d, item: `${name}: ${d.item}` });
-    for (const w of machineWarnings(o.provenance, n.provenance)) {
-      if (!w.startsWith("Both runs are of the same library file")) warnings.add(w);
-    }
+    for (const w of machineWarnings(o.provenance, n.provenance, false)) warnings.add(w);
   }
   for (const name of before.keys()) {
     if (!after.has(name)) {

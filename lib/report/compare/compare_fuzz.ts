@@ -20,12 +20,10 @@ import {
   DEFAULT_MAX_SLOWDOWN,
   type Difference,
   methodChanges,
+  ratioText,
   slowdownVerdict,
 } from "./difference.ts";
 import { machineWarnings } from "./machines.ts";
-
-/** A ratio with two decimals, or two significant digits below 0.1. */
-const round2 = (x: number) => (x >= 0.1 ? Math.round(x * 100) / 100 : Number(x.toPrecision(2)));
 
 /** The document comparing two fuzz reports (old first). */
 export function compareFuzz(
@@ -69,10 +67,8 @@ export function compareFuzz(
       old: a.run.per_second,
       new: b.run.per_second,
       // Two runs one after the other share no noise: `--against` shows this, unjudged.
-      verdict: options.judgeSpeed === false && slowdownVerdict(ratio, maxSlowdown) !== "same"
-        ? "change"
-        : slowdownVerdict(ratio, maxSlowdown),
-      detail: `${b.run.per_second} vs ${a.run.per_second} exec/s: ${round2(ratio)}x the old cost an execution${
+      verdict: slowdownVerdict(ratio, maxSlowdown, options.judgeSpeed !== false),
+      detail: `${b.run.per_second} vs ${a.run.per_second} exec/s: ${ratioText(ratio)}x the old cost an execution${
         options.judgeSpeed === false ? " (not judged: two runs one after the other)" : ""
       }`,
     });

@@ -23,16 +23,15 @@ import {
   DEFAULT_MAX_SLOWDOWN,
   type Difference,
   methodChanges,
+  ratioText,
   slowdownVerdict,
+  statusVerdict,
   type Verdict,
 } from "./difference.ts";
 import { machineWarnings } from "./machines.ts";
 
 /** RSS growth below this is noise, whatever the ratio. */
 const RSS_SLACK_BYTES = 8 * 2 ** 20;
-
-/** A ratio with two decimals, or two significant digits below 0.1. */
-const round2 = (x: number) => (x >= 0.1 ? Math.round(x * 100) / 100 : Number(x.toPrecision(2)));
 
 /** The document comparing two stress reports (old first). */
 export function compareStress(
@@ -43,20 +42,14 @@ export function compareStress(
 ): Comparison {
   // Two runs one after the other share no noise: `--against` times each method interleaved instead, and leaves these
   // figures unjudged (a change when beyond the tolerance, never a regression).
-  const judged = (v: Verdict): Verdict => (options.judgeSpeed === false && v !== "same" ? "change" : v);
+  const judged = options.judgeSpeed !== false;
   const diffs: Difference[] = [];
   const before = new Map(a.verdicts.map((v) => [v.id, v]));
   for (const n of b.verdicts) {
     const o = before.get(n.id);
     const verdict: Verdict = o === undefined
       ? "change"
-      : o.status !== "fail" && n.status === "fail"
-      ? "regression"
-      : o.status === "fail" && n.status !== "fail"
-      ? "improvement"
-      : o.status !== n.status
-      ? "change"
-      : "same";
+      : statusVerdict(o.status === "fail", n.status === "fail", o.status === n.status);
     diffs.push({
       area: "checks",
       item: n.id,
@@ -74,7 +67,7 @@ export function compareStress(
     item: "outputs",
     old: wrong(a),
     new: wrong(b),
-    verdict: wrong(b) > 0 && wrong(a) === 0 ? "regression" : wrong(a) > 0 && wrong(b) === 0 ? "improvement" : "same",
+    verdict: statusVerdict(wrong(a) > 0, wrong(b) > 0, true),
     detail: `${wrong(b)} of ${b.outcomes.checked} outputs wrong or unexpected (old: ${
       wrong(a)
     } of ${a.outcomes.checked})`,
@@ -84,8 +77,8 @@ export function compareStress(
     ? a.floor.per_second / b.floor.per_second
     : null;
   const corrected = (ratio: number) => (machine === null ? ratio : ratio / machine);
-  const note = (machine === null ? "" : `; the floor ran ${round2(machine)}x as slow, taken out`) +
-    (options.judgeSpeed === false ? " (the whole run, not judged: see each method's speed)" : "");
+  const note = (machine === null ? "" : `; the floor ran ${ratioText(machine)}x as slow, taken out`) +
+    (judged ? "" : " (the whole run, not judged: see each method's speed)");
   if (a.run.per_second > 0 && b.run.per_second > 0) {
     const ratio = corrected(a.run.per_second / b.run.per_second);
     diffs.push({
@@ -93,8 +86,8 @@ export function compareStress(
       item: "calls/s",
       old: a.run.per_second,
       new: b.run.per_second,
-      verdict: judged(slowdownVerdict(ratio, maxSlowdown)),
-      detail: `${b.run.per_second} vs ${a.run.per_second} calls/s: ${round2(ratio)}x the old cost a call${note}`,
+      verdict: slowdownVerdict(ratio, maxSlowdown, judged),
+      detail: `${b.run.per_second} vs ${a.run.per_second} calls/s: ${ratioText(ratio)}x the old cost a call${note}`,
     });
   }
   for (const [item, key] of [["p50", "p50_ms"], ["p99", "p99_ms"]] as const) {
@@ -106,8 +99,8 @@ export function compareStress(
       item: `latency ${item}`,
       old: o,
       new: n,
-      verdict: judged(slowdownVerdict(ratio, maxSlowdown)),
-      detail: `${duration(n)} vs ${duration(o)}: ${round2(ratio)}x${note}`,
+      verdict: slowdownVerdict(ratio, maxSlowdown, judged),
+      detail: `${duration(n)} vs ${duration(o)}: ${ratioText(ratio)}x${note}`,
     });
   }
   const peak = (r: StressReport) => r.resources.peak?.rss_bytes ?? null;

@@ -67,12 +67,30 @@ export type Comparison = z.infer<typeof ComparisonSchema>;
 /** Default tolerance of a slowdown (`--max-slowdown`). */
 export const DEFAULT_MAX_SLOWDOWN = 1.2;
 
-/** `ratio` (new cost / old cost) against the tolerance: slower beyond it is a regression, faster beyond it a gain. */
-export function slowdownVerdict(ratio: number, maxSlowdown: number): Verdict {
+/**
+ * `ratio` (new cost / old cost) against the tolerance: slower beyond it is a regression, faster beyond it a gain.
+ * `judged` false (figures of two runs one after the other, which share no noise): beyond it either way is only a
+ * change.
+ */
+export function slowdownVerdict(ratio: number, maxSlowdown: number, judged = true): Verdict {
   if (!Number.isFinite(ratio)) return "change";
-  if (ratio > maxSlowdown) return "regression";
-  if (ratio < 1 / maxSlowdown) return "improvement";
-  return "same";
+  const verdict = ratio > maxSlowdown ? "regression" : ratio < 1 / maxSlowdown ? "improvement" : "same";
+  return judged || verdict === "same" ? verdict : "change";
+}
+
+/**
+ * An item that was bad (failed, crashed, an error) or not on each build: good -> bad is a regression, bad -> good an
+ * improvement; otherwise the same when `unchanged`, else a change.
+ */
+export function statusVerdict(wasBad: boolean, isBad: boolean, unchanged: boolean): Verdict {
+  if (!wasBad && isBad) return "regression";
+  if (wasBad && !isBad) return "improvement";
+  return unchanged ? "same" : "change";
+}
+
+/** A ratio as the comparison writes it: two decimals, or two significant digits below 0.1. */
+export function ratioText(x: number): number {
+  return x >= 0.1 ? Math.round(x * 100) / 100 : Number(x.toPrecision(2));
 }
 
 const ORDER: Record<Verdict, number> = { regression: 0, improvement: 1, change: 2, same: 3 };

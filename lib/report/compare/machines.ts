@@ -12,8 +12,11 @@
  */
 import type { Provenance } from "../../load/provenance.ts";
 
-/** Warnings about the two runs' provenance (old first). */
-export function machineWarnings(a: Provenance, b: Provenance): string[] {
+/**
+ * Warnings about the two runs' provenance (old first). `sameFile` false leaves out the warning that both ran one
+ * library file (a directory's unchanged libraries do).
+ */
+export function machineWarnings(a: Provenance, b: Provenance, sameFile = true): string[] {
   const out: string[] = [];
   const m = (p: Provenance) =>
     `${p.machine.cores} cores, kernel ${p.machine.kernel ?? "unknown"}, Deno ${p.machine.deno}`;
@@ -21,7 +24,7 @@ export function machineWarnings(a: Provenance, b: Provenance): string[] {
   if (a.tool.version !== b.tool.version) {
     out.push(`The runs were made by other plugcheck versions (${a.tool.version}, ${b.tool.version}).`);
   }
-  if (a.plugin_sha256 !== null && a.plugin_sha256 === b.plugin_sha256) {
+  if (sameFile && a.plugin_sha256 !== null && a.plugin_sha256 === b.plugin_sha256) {
     out.push("Both runs are of the same library file (same SHA-256): any difference is the runs', not the builds'.");
   }
   return out;

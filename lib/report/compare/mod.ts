@@ -24,7 +24,15 @@ import { compareFuzz } from "./compare_fuzz.ts";
 import { compareStress } from "./compare_stress.ts";
 import { type Comparison, DEFAULT_MAX_SLOWDOWN } from "./difference.ts";
 
-export { type Comparison, ComparisonSchema, DEFAULT_MAX_SLOWDOWN, type Difference, withMore } from "./difference.ts";
+export {
+  type Comparison,
+  ComparisonSchema,
+  DEFAULT_MAX_SLOWDOWN,
+  type Difference,
+  ratioText,
+  statusVerdict,
+  withMore,
+} from "./difference.ts";
 export { comparisonJunitXml, renderComparison } from "./compare_text.ts";
 export { compareChecks } from "./compare_check.ts";
 export { compareDirectories } from "./compare_directory.ts";
