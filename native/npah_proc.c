@@ -380,13 +380,13 @@ NPAH_EXPORT int32_t npah_subreaper(void) {
 }
 
 /*
- * Freezes, lists and ends (SIGKILL) every live descendant of this process.
- * Writes "pid<TAB>name<LF>" lines into out (whole lines, cut at cap) and
- * returns the bytes written; *count gets how many were ended.
+ * Freezes, lists and ends (SIGKILL) every live descendant of this process but the n_spare pids of spare. Writes
+ * "pid<TAB>name<LF>" lines into out (whole lines, cut at cap), returns the bytes written; *count: how many ended.
  */
-NPAH_EXPORT int32_t npah_end_descendants(uint8_t* out, uint32_t cap, int32_t* count) {
+NPAH_EXPORT int32_t npah_end_descendants(uint8_t* out, uint32_t cap, int32_t* count, const int32_t* spare,
+                                         uint32_t n_spare) {
   static npah_tree_proc left[NPAH_TREE_MAX];
-  int n = npah_tree_end(getpid(), left, NPAH_TREE_MAX);
+  int n = npah_tree_end(getpid(), (const pid_t*)spare, (int)n_spare, left, NPAH_TREE_MAX);
   *count = n;
   uint32_t at = 0;
   for (int i = 0; i < n && i < NPAH_TREE_MAX; i++) {

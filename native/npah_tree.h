@@ -96,10 +96,11 @@ static void npah_tree_name(pid_t pid, char* name, size_t cap) {
  * Freezes every live descendant of `root` (SIGSTOP, again until a
  * listing finds none it has not stopped, so a process that forks as fast as
  * it can cannot stay ahead), records its pid and name in out (up to cap), then
- * ends them all with SIGKILL. Returns how many were found (more than cap
- * when some were not recorded).
+ * ends them all with SIGKILL. The `n_spare` processes of `spare` are left
+ * alone (the host's own children; what they started is not). Returns how many
+ * were found (more than cap when some were not recorded).
  */
-static int npah_tree_end(pid_t root, npah_tree_proc* out, int cap) {
+static int npah_tree_end(pid_t root, const pid_t* spare, int n_spare, npah_tree_proc* out, int cap) {
   static pid_t found[NPAH_TREE_MAX], now[NPAH_TREE_MAX];
   int count = 0;
   for (int round = 0; round < 64; round++) {
@@ -108,6 +109,7 @@ static int npah_tree_end(pid_t root, npah_tree_proc* out, int cap) {
     for (int i = 0; i < n; i++) {
       int known = 0;
       for (int j = 0; j < count && !known; j++) known = found[j] == now[i];
+      for (int j = 0; j < n_spare && !known; j++) known = spare[j] == now[i];
       if (known || count >= NPAH_TREE_MAX) continue;
       kill(now[i], SIGSTOP);
       found[count++] = now[i];

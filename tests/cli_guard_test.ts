@@ -9,6 +9,7 @@ import {
   CLI_ARGS,
   eventually,
   fault,
+  fixture,
   REFERENCE_PLUGINS,
   ROOT,
   runCli,
@@ -231,4 +232,44 @@ Deno.test("watchdog: a plugin that stops plugcheck (SIGSTOP) is named once it co
       // already gone
     }
   }
+});
+
+Deno.test("ProcessGuard.endDescendants() spares plugcheck's own sandbox children, which it would kill and blame", async () => {
+  // What \`CommandContext.close()\` does after an in-process plugin: sweep every descendant (what the plugin forked or
+  // daemonized). A sandbox child of plugcheck's own, alive at that moment (e.g. closed with deferUnload and still
+  // unloading), was killed too, and its end blamed on its plugin ("killed by SIGKILL after it had unloaded").
+  const code = (spare: boolean) => `
+    import { ProcessGuard } from ${JSON.stringify(join(ROOT, "lib/ffi/process_guard.ts"))};
+    import { loadPlugin } from ${JSON.stringify(join(ROOT, "mod.ts"))};
+    import { sandboxProcessIds } from ${JSON.stringify(join(ROOT, "lib/sandbox/live_children.ts"))};
+    const guard = ProcessGuard.get();
+    const plugin = await loadPlugin(${JSON.stringify(fixture("ref_c"))}, { isolate: true });
+    const stray = new Deno.Command("sleep", { args: ["30"] }).spawn();
+    const child = plugin.processId;
+    const ended = guard.endDescendants(${spare ? "sandboxProcessIds()" : "[]"});
+    await stray.status;
+    let after = "answered";
+    try {
+      await using instance = await plugin.createInstance();
+      await instance.invoke("echo", new TextEncoder().encode("x"));
+    } catch (e) {
+      after = e.name;
+    }
+    await plugin.close().catch(() => {});
+    console.log(JSON.stringify({ ended: ended.map((p) => p.pid), stray: stray.pid, child, after }));
+  `;
+  const run = async (spare: boolean) => {
+    const r = await runDeno(["eval", "--config", join(ROOT, "deno.json"), "--ext=ts", code(spare)], {
+      killAfterMs: 30_000,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as { ended: number[]; stray: number; child: number; after: string };
+  };
+  const spared = await run(true);
+  assert.deepEqual(spared.ended, [spared.stray], "only the stray process is ended");
+  assert.equal(spared.after, "answered", "the sandbox child still answers");
+  // A sweep that spares nothing ends the child too: its plugin then looks crashed.
+  const all = await run(false);
+  assert.ok(all.ended.includes(all.stray) && all.ended.includes(all.child), JSON.stringify(all));
+  assert.notEqual(all.after, "answered");
 });

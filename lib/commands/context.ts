@@ -38,6 +38,7 @@ import { printErr, printWarnings, sendResultsTo, setColorMode, writeOut } from "
 import type { ColorMode } from "../report/paint.ts";
 import { escapeLines } from "../util/safe_text.ts";
 import { SandboxedPlugin } from "../host/isolated/plugin.ts";
+import { sandboxProcessIds } from "../sandbox/live_children.ts";
 import { StatusLine } from "./status_line.ts";
 
 /** Parsed flag values, by flag name. */
@@ -270,8 +271,9 @@ export class CommandContext {
       this.#guard = undefined;
       const bytes = guard.stdoutBytes() ?? 0;
       if (bytes > 0) this.warn(stdoutWarning(bytes));
-      // Every descendant, also what the plugin daemonized (this process is a child subreaper: see #guardProcess).
-      const left = guard.endDescendants();
+      // Every descendant, also what the plugin daemonized (this process is a child subreaper: see #guardProcess),
+      // but plugcheck's own sandbox children: one closed and still unloading is not the plugin's to blame.
+      const left = guard.endDescendants(sandboxProcessIds());
       if (left.length > 0) this.warn(leftoverWarning(left));
     }
     if (failure !== undefined) throw failure;

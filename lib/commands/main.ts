@@ -17,7 +17,7 @@ import type { Command } from "./command.ts";
 import { EXIT, EXIT_CODES_HELP } from "./exit_codes.ts";
 import { INTERRUPT_EXIT_CODES, takeInterrupt } from "./interrupt.ts";
 import { beforeExit, printErr, writeOut } from "./output.ts";
-import { killAllSandboxChildren } from "../sandbox/sandbox_child.ts";
+import { killAllSandboxChildren } from "../sandbox/live_children.ts";
 import { ProcessGuard } from "../ffi/process_guard.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 

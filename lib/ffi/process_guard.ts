@@ -202,13 +202,21 @@ export class ProcessGuard {
 
   /**
    * Freezes, lists and ends (SIGKILL) every live descendant of this process,
-   * wherever it moved (its own session or process group included); returns
-   * them with their command names.
+   * wherever it moved (its own session or process group included), but the
+   * processes of `spare` (plugcheck's own sandbox children, which end
+   * themselves); returns them with their command names.
    */
-  endDescendants(): { pid: number; name: string }[] {
+  endDescendants(spare: readonly number[] = []): { pid: number; name: string }[] {
     const out = new Uint8Array(64 * 1024);
     const count = new Int32Array(1);
-    const n = this.#s.npah_end_descendants(out, out.length, new Uint8Array(count.buffer));
+    const spared = Int32Array.from(spare);
+    const n = this.#s.npah_end_descendants(
+      out,
+      out.length,
+      new Uint8Array(count.buffer),
+      new Uint8Array(spared.buffer),
+      spared.length,
+    );
     return parseProcessLines(new TextDecoder().decode(out.subarray(0, Math.max(0, n))));
   }
 

@@ -198,8 +198,8 @@ export const HOST_PROCESS_SYMBOLS = {
   npah_proc_name: { parameters: ["i32", "buffer", "u32"], result: "u32" },
   // int32_t npah_subreaper(void)
   npah_subreaper: { parameters: [], result: "i32" },
-  // int32_t npah_end_descendants(uint8_t* out, uint32_t cap, int32_t* count)
-  npah_end_descendants: { parameters: ["buffer", "u32", "buffer"], result: "i32" },
+  // int32_t npah_end_descendants(uint8_t* out, uint32_t cap, int32_t* count, const int32_t* spare, uint32_t n_spare)
+  npah_end_descendants: { parameters: ["buffer", "u32", "buffer", "buffer", "u32"], result: "i32" },
   // int32_t npah_write_all(int32_t fd, const uint8_t* buf, uint32_t len)
   npah_write_all: { parameters: ["i32", "buffer", "u32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;

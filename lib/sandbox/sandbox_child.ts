@@ -51,6 +51,7 @@ import {
   readStream,
   type Reply,
 } from "./protocol.ts";
+import { childExited, childStarted } from "./live_children.ts";
 
 export type { ChildSpec, Reply };
 /** See {@link SandboxChild.start}. */
@@ -62,13 +63,6 @@ const NO_BOOT = "the child's Deno runtime did not boot";
 export const BOOT_TIMEOUT_MS = 30_000;
 /** How long the output of a child that exited may still drain. */
 const DRAIN_MS = 500;
-const live = new Set<SandboxChild>();
-
-/** Ends every sandbox child of this process now (for a CLI that is interrupted). */
-export function killAllSandboxChildren(): void {
-  for (const child of live) child.kill("closed", "plugcheck was interrupted");
-}
-
 export class SandboxChild {
   readonly #proc: Deno.ChildProcess;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
@@ -116,7 +110,7 @@ export class SandboxChild {
       drain.cancel();
       return this.#onExit(status, memory.stop(report.maxRssBytes));
     });
-    live.add(this);
+    childStarted(this);
   }
 
   /** Spawns the child, handshakes; throws the typed error of a failed start (or of `o.signal`'s abort). `o.whileBooting`
@@ -384,7 +378,7 @@ export class SandboxChild {
   }
 
   #onExit(status: Deno.CommandStatus, memory: ChildMemory): ChildEnd {
-    live.delete(this);
+    childExited(this);
     const end = endFromStatus(status, this.end, this.#fatal, this.#retired, memory);
     this.end = end;
     const blame = blameOf(end, this.#board?.fault(), this.#pending.inFlight(), this.stderrTail); // the culprit

@@ -82,7 +82,7 @@ static int reap(int* child_status) {
 /* Freezes, reports and ends every descendant left, then reaps them (at most ~2 s for the stubborn). */
 static void end_tree(void) {
   static npah_tree_proc left[NPAH_TREE_MAX];
-  int n = npah_tree_end(getpid(), left, NPAH_TREE_MAX);
+  int n = npah_tree_end(getpid(), NULL, 0, left, NPAH_TREE_MAX);
   int known = g_child_maxrss_kib >= 0;
   /* Nothing to read: no file either (plugcheck may be gone). */
   if (g_report != NULL && n == 0 && !known) unlink(g_report);
